@@ -1,0 +1,43 @@
+package models
+
+import "time"
+
+// Eval is the outcome of one fitness evaluation (a short training followed by
+// a loss on held-out data). Lower Loss is better.
+type Eval struct {
+	// Loss is the fitness: mean loss on the held-out data. +Inf when the
+	// training diverged.
+	Loss float64 `json:"loss"`
+	// Accuracy is the held-out accuracy in [0, 1], when the problem has one.
+	Accuracy float64 `json:"accuracy,omitempty"`
+	// Images is the number of training examples processed.
+	Images int `json:"images,omitempty"`
+	// ImagesPerSec is the training throughput (examples per second).
+	ImagesPerSec float64 `json:"images_per_sec,omitempty"`
+	// Duration is the wall time of the whole evaluation.
+	Duration time.Duration `json:"duration"`
+	// Diverged, when not empty, says why the training was stopped as
+	// diverged (a NaN or infinite loss); Loss is then +Inf.
+	Diverged string `json:"diverged,omitempty"`
+}
+
+// EpochMetrics records one epoch of a full training.
+type EpochMetrics struct {
+	Epoch        int           `json:"epoch"` // 1-based
+	LR           float64       `json:"lr"`    // learning rate used during the epoch
+	TrainLoss    float64       `json:"train_loss"`
+	TestLoss     float64       `json:"test_loss"`
+	TestAccuracy float64       `json:"test_accuracy,omitempty"` // in [0, 1]
+	Duration     time.Duration `json:"duration"`
+}
+
+// FinalResult is the outcome of the full training of one genome.
+type FinalResult struct {
+	Epochs       []EpochMetrics `json:"epochs"`
+	TestLoss     float64        `json:"test_loss"`
+	TestAccuracy float64        `json:"test_accuracy,omitempty"`
+	Duration     time.Duration  `json:"duration"`
+	// Weights is the trained model, serialised by the problem's own format;
+	// the problem's package loads it back for evaluation.
+	Weights []byte `json:"-"`
+}
