@@ -1,0 +1,41 @@
+// Package regression is gahpo's second problem, the paper's 1-D regression
+// task: a 1 → 100 (sigmoid) → 1 network trained with plain SGD on the mean
+// squared error, scored by k-fold cross-validation. Its training set leaves
+// gaps in the input range (see Gaps) that the test set covers, to ask whether
+// the network guesses the function where it saw no data.
+//
+// # Data
+//
+// Load returns the embedded data set: about 200 noisy training rows of
+// y = sin(x) + 0.3·x for x in [-6, 6] outside [-3, -2] and [1.5, 3], and
+// 200 noiseless test rows evenly spaced over [-6, 6]. The CSV files (header
+// "x,y") under data/ are written by
+//
+//	go run ./models/regression/gen
+//
+// from a fixed seed; ReadCSV parses them and any other file of that shape.
+//
+// # Training
+//
+// The network is plain Go float64 code with a hand-written forward and
+// backward pass, not gorgonia: for 301 parameters a graph machine would
+// spend far more time on its bookkeeping than on the arithmetic, while the
+// loops here cost about a microsecond per example, mostly the 100 calls of
+// math.Exp. Weights and biases start as PyTorch's nn.Linear default,
+// uniform in ±1/√fan_in; the order of the examples is reshuffled each epoch.
+// All randomness comes from Config.Seed, so a run is reproducible.
+//
+// A training whose loss becomes NaN or infinite stops: Fitness then
+// reports Loss +Inf and the reason in models.Eval.Diverged, TrainFull
+// returns ErrDiverged. Both check their context before each SGD step.
+//
+// # Search space
+//
+// Space gives the genetic algorithm the hyperparameters lr (log scale,
+// [1e-4, 1]), batch_size ([1, 64]) and epochs ([10, 300]); ConfigFromParams
+// turns a genome's values back into a Config. With 10 folds a fitness at the
+// defaults takes about a tenth of a second on two cores and the dearest point
+// of the space (300 epochs at batch size 1) under half a second; see
+// BenchmarkFitness. Learning rates above about 0.05 make SGD on this network
+// diverge, so part of the space scores +Inf.
+package regression
