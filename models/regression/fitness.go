@@ -106,7 +106,7 @@ func runFolds(ctx context.Context, d *Data, cfg Config, folds []fold) []foldResu
 			mu.Lock()
 			f := next
 			next++
-			if f >= len(folds) || f > firstDiv {
+			if f >= len(folds) || f > firstDiv || ctx.Err() != nil {
 				mu.Unlock()
 				return
 			}
