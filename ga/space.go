@@ -1,0 +1,392 @@
+package ga
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Errors returned (wrapped, with details) by validation.
+var (
+	// ErrInvalidSpace is returned by Space.Validate and NewSpace for a space
+	// that cannot be searched.
+	ErrInvalidSpace = errors.New("ga: invalid space")
+	// ErrOutOfSpace is returned by Space.Check and Space.FromMap for genes
+	// that do not belong to the space.
+	ErrOutOfSpace = errors.New("ga: genes outside the space")
+)
+
+// maxExactInt is the largest magnitude of an integer bound (2^53): every
+// integer up to it is exactly representable as a float64 gene.
+const maxExactInt = 1 << 53
+
+// Param is one named parameter of a Space.
+type Param struct {
+	Name  string  `json:"name"`
+	Kind  Kind    `json:"kind"`
+	Min   float64 `json:"min"`
+	Max   float64 `json:"max"`
+	Scale Scale   `json:"scale"`
+}
+
+// IntParam returns an integer parameter in [min, max] on a linear scale. Set
+// Scale to Log on the result for a log-uniform integer (min must be >= 1).
+func IntParam(name string, min, max int) Param {
+	return Param{Name: name, Kind: Int, Min: float64(min), Max: float64(max), Scale: Linear}
+}
+
+// FloatParam returns a float parameter in [min, max] searched on scale.
+func FloatParam(name string, min, max float64, scale Scale) Param {
+	return Param{Name: name, Kind: Float, Min: min, Max: max, Scale: scale}
+}
+
+// Validate reports why the parameter cannot be searched, or nil.
+func (p Param) Validate() error {
+	name := p.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: parameter %q: %s", ErrInvalidSpace, name, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case p.Name == "":
+		return bad("empty name")
+	case p.Kind != Float && p.Kind != Int:
+		return bad("unknown kind %d", int(p.Kind))
+	case p.Scale != Linear && p.Scale != Log && p.Scale != Logit:
+		return bad("unknown scale %d", int(p.Scale))
+	case math.IsNaN(p.Min) || math.IsNaN(p.Max):
+		return bad("NaN bound in [%g, %g]", p.Min, p.Max)
+	case math.IsInf(p.Min, 0) || math.IsInf(p.Max, 0):
+		return bad("infinite bound in [%g, %g]", p.Min, p.Max)
+	case p.Min > p.Max:
+		return bad("inverted bounds: min %g > max %g", p.Min, p.Max)
+	case math.IsInf(p.Max-p.Min, 0):
+		return bad("range [%g, %g] overflows a float64", p.Min, p.Max)
+	}
+	if p.Kind == Int {
+		switch {
+		case p.Min != math.Trunc(p.Min) || p.Max != math.Trunc(p.Max):
+			return bad("int bounds [%g, %g] are not integers", p.Min, p.Max)
+		case math.Abs(p.Min) > maxExactInt || math.Abs(p.Max) > maxExactInt:
+			return bad("int bounds [%g, %g] exceed ±2^53", p.Min, p.Max)
+		case p.Scale == Logit:
+			return bad("an int cannot use the logit scale")
+		case p.Scale == Log && p.Min < 1:
+			return bad("a log-scale int needs min >= 1, got %g", p.Min)
+		}
+	}
+	switch p.Scale {
+	case Log:
+		if p.Min <= 0 {
+			return bad("log scale needs min > 0, got %g", p.Min)
+		}
+	case Logit:
+		if p.Min < 0 || p.Max > 1 {
+			return bad("logit scale needs bounds in [0, 1], got [%g, %g]", p.Min, p.Max)
+		}
+	}
+	return nil
+}
+
+// CrossoverKind selects the crossover a Space applies.
+type CrossoverKind int
+
+const (
+	// BLX is blend crossover (BLX-alpha): each gene is drawn uniformly from the
+	// parents' interval widened by alpha times its length on each side, in the
+	// parameter's own scale. It is the zero value and the default.
+	BLX CrossoverKind = iota
+	// SBX is simulated binary crossover with distribution index eta, in the
+	// parameter's own scale.
+	SBX
+	// Uniform takes each gene from either parent with probability 1/2.
+	Uniform
+)
+
+var crossoverNames = [...]string{BLX: "blx", SBX: "sbx", Uniform: "uniform"}
+
+// String returns "blx", "sbx" or "uniform", or "CrossoverKind(n)".
+func (c CrossoverKind) String() string {
+	if c >= 0 && int(c) < len(crossoverNames) {
+		return crossoverNames[c]
+	}
+	return fmt.Sprintf("CrossoverKind(%d)", int(c))
+}
+
+// MarshalText encodes the kind as "blx", "sbx" or "uniform".
+func (c CrossoverKind) MarshalText() ([]byte, error) {
+	if c < 0 || int(c) >= len(crossoverNames) {
+		return nil, fmt.Errorf("ga: unknown crossover kind %d", int(c))
+	}
+	return []byte(crossoverNames[c]), nil
+}
+
+// UnmarshalText decodes "blx", "sbx" or "uniform".
+func (c *CrossoverKind) UnmarshalText(b []byte) error {
+	for i, n := range crossoverNames {
+		if string(b) == n {
+			*c = CrossoverKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("ga: unknown crossover kind %q (want blx, sbx or uniform)", b)
+}
+
+// Space is a typed search space of named parameters; *Space implements
+// Problem, Canonicalizer and CrossoverNamer. Genes are the parameters' values
+// in natural units, in the order of Params. Fields are taken literally by
+// Validate; NewSpace fills the documented defaults.
+type Space struct {
+	// Params are the parameters, in gene order; names are unique.
+	Params []Param `json:"params"`
+	// CrossoverKind is the crossover operator; NewSpace default BLX. (The
+	// field cannot be named Crossover: that is the Problem method.)
+	CrossoverKind CrossoverKind `json:"crossover"`
+	// BLXAlpha widens the BLX interval on each side; >= 0, default 0.5.
+	BLXAlpha float64 `json:"blx_alpha"`
+	// SBXEta is the SBX distribution index (larger: children nearer their
+	// parents); >= 0, default 15.
+	SBXEta float64 `json:"sbx_eta"`
+	// MutationRate is the per-gene probability of a Gaussian mutation, in
+	// [0, 1]; default 1/len(Params) (one gene mutated per genome on average).
+	MutationRate float64 `json:"mutation_rate"`
+	// MutationSigma is the Gaussian standard deviation as a fraction of the
+	// parameter's range in its own scale; >= 0, default 0.1.
+	MutationSigma float64 `json:"mutation_sigma"`
+}
+
+// Compile-time checks that *Space implements the optional interfaces.
+var (
+	_ Problem        = (*Space)(nil)
+	_ Canonicalizer  = (*Space)(nil)
+	_ CrossoverNamer = (*Space)(nil)
+)
+
+// Default operator settings that NewSpace applies.
+const (
+	DefaultBLXAlpha      = 0.5
+	DefaultSBXEta        = 15
+	DefaultMutationSigma = 0.1
+)
+
+// NewSpace returns a validated space over params with the default operators:
+// BLX crossover with alpha 0.5, SBX eta 15 (used if CrossoverKind is switched to
+// SBX), mutation rate 1/len(params) and mutation sigma 0.1.
+func NewSpace(params ...Param) (*Space, error) {
+	s := &Space{
+		Params:        append([]Param(nil), params...),
+		CrossoverKind: BLX,
+		BLXAlpha:      DefaultBLXAlpha,
+		SBXEta:        DefaultSBXEta,
+		MutationSigma: DefaultMutationSigma,
+	}
+	if len(params) > 0 {
+		s.MutationRate = 1 / float64(len(params))
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// PaperSpace returns the search space of the paper, with NewSpace defaults:
+// batch_size int in [10, 128]; lr float in [1e-8, 1] on a log scale; gamma
+// float in [0, 1] on a linear scale; weight_decay float in [1e-7, 1e-4] on a
+// log scale.
+func PaperSpace() *Space {
+	s, err := NewSpace(
+		IntParam("batch_size", 10, 128),
+		FloatParam("lr", 1e-8, 1.0, Log),
+		FloatParam("gamma", 0, 1.0, Linear),
+		FloatParam("weight_decay", 1e-7, 1e-4, Log),
+	)
+	if err != nil {
+		panic(err) // the literal above is valid
+	}
+	return s
+}
+
+// Validate reports every reason the space cannot be searched (joined), or nil.
+// Errors wrap ErrInvalidSpace.
+func (s *Space) Validate() error {
+	if len(s.Params) == 0 {
+		return fmt.Errorf("%w: no parameters", ErrInvalidSpace)
+	}
+	var errs []error
+	seen := make(map[string]bool, len(s.Params))
+	for _, p := range s.Params {
+		if err := p.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if p.Name != "" && seen[p.Name] {
+			errs = append(errs, fmt.Errorf("%w: parameter %q appears twice", ErrInvalidSpace, p.Name))
+		}
+		seen[p.Name] = true
+	}
+	if s.CrossoverKind < 0 || int(s.CrossoverKind) >= len(crossoverNames) {
+		errs = append(errs, fmt.Errorf("%w: unknown crossover kind %d", ErrInvalidSpace, int(s.CrossoverKind)))
+	}
+	nonNeg := func(name string, v float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			errs = append(errs, fmt.Errorf("%w: %s %g must be finite and >= 0", ErrInvalidSpace, name, v))
+		}
+	}
+	nonNeg("blx alpha", s.BLXAlpha)
+	nonNeg("sbx eta", s.SBXEta)
+	nonNeg("mutation sigma", s.MutationSigma)
+	if !(s.MutationRate >= 0 && s.MutationRate <= 1) {
+		errs = append(errs, fmt.Errorf("%w: mutation rate %g outside [0, 1]", ErrInvalidSpace, s.MutationRate))
+	}
+	return errors.Join(errs...)
+}
+
+// Names returns the parameter names in gene order.
+func (s *Space) Names() []string {
+	names := make([]string, len(s.Params))
+	for i, p := range s.Params {
+		names[i] = p.Name
+	}
+	return names
+}
+
+// ToMap returns the genes keyed by parameter name. Genes beyond len(Params)
+// are ignored; missing ones are left out.
+func (s *Space) ToMap(genes []float64) map[string]float64 {
+	m := make(map[string]float64, len(s.Params))
+	for i, p := range s.Params {
+		if i < len(genes) {
+			m[p.Name] = genes[i]
+		}
+	}
+	return m
+}
+
+// FromMap returns the genes for a map keyed by parameter name. It fails on a
+// missing or unknown name and on values that Check refuses.
+func (s *Space) FromMap(m map[string]float64) ([]float64, error) {
+	var errs []error
+	genes := make([]float64, len(s.Params))
+	known := make(map[string]bool, len(s.Params))
+	for i, p := range s.Params {
+		known[p.Name] = true
+		v, ok := m[p.Name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: parameter %q missing", ErrOutOfSpace, p.Name))
+			continue
+		}
+		genes[i] = v
+	}
+	for name := range m {
+		if !known[name] {
+			errs = append(errs, fmt.Errorf("%w: unknown parameter %q", ErrOutOfSpace, name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := s.Check(genes); err != nil {
+		return nil, err
+	}
+	return genes, nil
+}
+
+// Check reports every gene that does not belong to the space (wrong length,
+// NaN or infinite, out of range, non-integer int), naming the parameter.
+// Errors wrap ErrOutOfSpace.
+func (s *Space) Check(genes []float64) error {
+	if len(genes) != len(s.Params) {
+		return fmt.Errorf("%w: %d genes, want %d (%v)", ErrOutOfSpace, len(genes), len(s.Params), s.Names())
+	}
+	var errs []error
+	for i, p := range s.Params {
+		x := genes[i]
+		switch {
+		case math.IsNaN(x) || math.IsInf(x, 0):
+			errs = append(errs, fmt.Errorf("%w: parameter %q: value %g", ErrOutOfSpace, p.Name, x))
+		case x < p.Min || x > p.Max:
+			errs = append(errs, fmt.Errorf("%w: parameter %q: %g outside [%g, %g]", ErrOutOfSpace, p.Name, x, p.Min, p.Max))
+		case p.Kind == Int && x != math.Trunc(x):
+			errs = append(errs, fmt.Errorf("%w: parameter %q: %g is not an integer", ErrOutOfSpace, p.Name, x))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Normalize maps genes to [0, 1] in each parameter's own scale (0 at Min, 1 at
+// Max; 0 for a parameter with Min == Max). Genes are assumed to pass Check.
+func (s *Space) Normalize(genes []float64) []float64 {
+	s.mustLen(genes)
+	z := make([]float64, len(genes))
+	for i, p := range s.Params {
+		lo, hi := p.scaleBounds()
+		if hi > lo {
+			z[i] = min(max((p.toScale(genes[i])-lo)/(hi-lo), 0), 1)
+		}
+	}
+	return z
+}
+
+// Canonical returns the genes rounded to the space's resolution, inside the
+// bounds: ints to the nearest integer; linear floats to about 6 significant
+// digits of their range (a decimal step of 10^(floor(log10(max-min))-6));
+// log floats to 6 significant digits; logit floats to 6 significant digits of
+// p or of 1-p, whichever is smaller, with p kept in [1e-9, 1-1e-9]. Canonical
+// is idempotent. It does not modify genes.
+func (s *Space) Canonical(genes []float64) []float64 {
+	s.mustLen(genes)
+	c := make([]float64, len(genes))
+	for i, p := range s.Params {
+		c[i] = p.canonical(genes[i])
+	}
+	return c
+}
+
+func (p Param) canonical(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return x // Check reports it; rounding cannot help
+	}
+	if p.Kind == Int {
+		return p.clamp(math.Round(x))
+	}
+	switch p.Scale {
+	case Log:
+		x = roundSig(x, 6)
+	case Logit:
+		lo, hi := max(p.Min, logitEps), min(p.Max, 1-logitEps)
+		x = min(max(x, lo), hi)
+		if x <= 0.5 {
+			x = roundSig(x, 6)
+		} else {
+			x = 1 - roundSig(1-x, 6)
+		}
+		x = min(max(x, lo), hi)
+	default:
+		r := p.Max - p.Min
+		if r == 0 {
+			return p.Min
+		}
+		d := 6 - int(math.Floor(math.Log10(r)))
+		if d > 0 {
+			x, _ = strconv.ParseFloat(strconv.FormatFloat(x, 'f', d, 64), 64)
+		} else {
+			step := math.Pow(10, float64(-d))
+			x = math.Round(x/step) * step
+		}
+	}
+	return p.clamp(x)
+}
+
+// roundSig rounds x to n significant decimal digits.
+func roundSig(x float64, n int) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', n, 64), 64)
+	return v
+}
+
+func (s *Space) mustLen(genes []float64) {
+	if len(genes) != len(s.Params) {
+		panic(fmt.Sprintf("ga: %d genes for a space of %d parameters", len(genes), len(s.Params)))
+	}
+}

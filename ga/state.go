@@ -1,0 +1,213 @@
+package ga
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// StateVersion is the version of the JSON state written by MarshalJSON.
+const StateVersion = 1
+
+// ErrBadState is returned (wrapped, with details) by Restore for state that is
+// corrupt, of another version, inconsistent, or saved with another problem.
+var ErrBadState = errors.New("ga: bad engine state")
+
+// stateJSON is the versioned serialised form of an Engine.
+type stateJSON struct {
+	Version    int             `json:"version"`
+	Config     Config          `json:"config"`
+	Generation int             `json:"generation"`
+	Genomes    []genomeJSON    `json:"genomes"`
+	Problem    json.RawMessage `json:"problem,omitempty"`
+}
+
+type genomeJSON struct {
+	Genome
+	Fitness *fitnessJSON `json:"fitness,omitempty"`
+}
+
+// fitnessJSON encodes a finite fitness as a JSON number and NaN, +Inf and
+// -Inf as the strings "NaN", "+Inf" and "-Inf".
+type fitnessJSON float64
+
+func (f fitnessJSON) MarshalJSON() ([]byte, error) {
+	x := float64(f)
+	switch {
+	case math.IsNaN(x):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(x, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(x, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
+}
+
+func (f *fitnessJSON) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"NaN"`:
+		*f = fitnessJSON(math.NaN())
+	case `"+Inf"`:
+		*f = fitnessJSON(math.Inf(1))
+	case `"-Inf"`:
+		*f = fitnessJSON(math.Inf(-1))
+	default:
+		var x float64
+		if err := json.Unmarshal(b, &x); err != nil {
+			return fmt.Errorf("fitness %s: %w", b, err)
+		}
+		*f = fitnessJSON(x)
+	}
+	return nil
+}
+
+// MarshalJSON returns the engine's state as versioned JSON: {"version":1,
+// "config":..., "generation":..., "genomes":[...], "problem":...}. Genomes
+// carry their lineage and known fitness; "problem" is the Problem's own JSON
+// when it has one (a *Space has), so Restore can refuse another problem. A
+// coordinator can save it after every Tell and Restore it to continue.
+func (e *Engine) MarshalJSON() ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := stateJSON{
+		Version:    StateVersion,
+		Config:     e.st.cfg,
+		Generation: e.st.gen,
+		Genomes:    make([]genomeJSON, len(e.st.recs)),
+		Problem:    problemJSON(e.p),
+	}
+	for i, r := range e.st.recs {
+		s.Genomes[i].Genome = r.g
+		if r.known {
+			f := fitnessJSON(r.fit)
+			s.Genomes[i].Fitness = &f
+		}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("ga: marshal engine state: %w", err)
+	}
+	return b, nil
+}
+
+// problemJSON returns p's compact JSON form, or nil when p has none.
+func problemJSON(p Problem) json.RawMessage {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil || buf.String() == "{}" || buf.String() == "null" {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// Restore returns the engine saved by MarshalJSON, to be driven with problem
+// p. The restored engine breeds exactly what the saved one would have,
+// including when it was saved mid-generation. Errors wrap ErrBadState: not
+// JSON, a version other than StateVersion, an invalid config, genomes that are
+// inconsistent or refused by p, or a saved problem whose JSON differs from p's.
+func Restore(p Problem, state []byte) (*Engine, error) {
+	if p == nil {
+		return nil, errors.New("ga: nil problem")
+	}
+	var head struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(state, &head); err != nil {
+		return nil, fmt.Errorf("%w: decode: %w", ErrBadState, err)
+	}
+	if head.Version != StateVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, head.Version, StateVersion)
+	}
+	var s stateJSON
+	dec := json.NewDecoder(bytes.NewReader(state))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%w: decode: %w", ErrBadState, err)
+	}
+	if len(s.Problem) > 0 {
+		var saved bytes.Buffer
+		if err := json.Compact(&saved, s.Problem); err != nil {
+			return nil, fmt.Errorf("%w: problem: %w", ErrBadState, err)
+		}
+		if now := problemJSON(p); now != nil && !bytes.Equal(now, saved.Bytes()) {
+			return nil, fmt.Errorf("%w: the state was saved with another problem: %s, now %s",
+				ErrBadState, saved.Bytes(), now)
+		}
+	}
+	st, err := rebuild(p, s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadState, err)
+	}
+	// A valid state never holds a complete, unbred generation; breed on if it does.
+	for st.complete() && st.gen < st.cfg.Generations-1 {
+		st.gen++
+		if err := st.breed(p, st.gen); err != nil {
+			return nil, fmt.Errorf("ga: breed generation %d: %w", st.gen, err)
+		}
+	}
+	return &Engine{p: p, st: st}, nil
+}
+
+// rebuild checks the decoded state and turns it into engine state.
+func rebuild(p Problem, s stateJSON) (*state, error) {
+	if err := s.Config.Validate(); err != nil {
+		return nil, err
+	}
+	pop := s.Config.Population
+	if s.Generation < 0 || s.Generation >= s.Config.Generations {
+		return nil, fmt.Errorf("generation %d outside [0, %d)", s.Generation, s.Config.Generations)
+	}
+	if want := (s.Generation + 1) * pop; len(s.Genomes) != want {
+		return nil, fmt.Errorf("%d genomes, want %d for generation %d of population %d",
+			len(s.Genomes), want, s.Generation, pop)
+	}
+	st := &state{cfg: s.Config, gen: s.Generation, index: make(map[string]int)}
+	for i, gj := range s.Genomes {
+		g := gj.Genome
+		id := i + 1
+		if g.ID != id || g.Generation != i/pop {
+			return nil, fmt.Errorf("genome at position %d has id %d, generation %d; want id %d, generation %d",
+				i, g.ID, g.Generation, id, i/pop)
+		}
+		if err := st.checkGenes(p, g.Genes); err != nil {
+			return nil, fmt.Errorf("genome %d: %w", id, err)
+		}
+		for _, par := range g.Parents {
+			if par < 1 || par >= id || (par-1)/pop != g.Generation-1 {
+				return nil, fmt.Errorf("genome %d: parent %d is not in the previous generation", id, par)
+			}
+		}
+		r := record{g: g, key: geneKey(g.Genes)}
+		if gj.Fitness != nil {
+			r.fit, r.known = float64(*gj.Fitness), true
+		}
+		if g.Generation < s.Generation && !r.known {
+			return nil, fmt.Errorf("genome %d of the finished generation %d has no fitness", id, g.Generation)
+		}
+		orig, seen := st.index[r.key]
+		switch {
+		case g.DuplicateOf == 0 && seen:
+			return nil, fmt.Errorf("genome %d has the genes of genome %d but is not marked a duplicate", id, orig)
+		case g.DuplicateOf == 0:
+			st.index[r.key] = id
+		case !seen || orig != g.DuplicateOf:
+			return nil, fmt.Errorf("genome %d: duplicate_of %d, but its genes were first issued as genome %d",
+				id, g.DuplicateOf, orig)
+		default:
+			o := st.recs[orig-1]
+			if o.known != r.known || (r.known && math.Float64bits(o.fit) != math.Float64bits(r.fit) &&
+				!(math.IsNaN(o.fit) && math.IsNaN(r.fit))) {
+				return nil, fmt.Errorf("genome %d: fitness differs from that of genome %d it duplicates", id, orig)
+			}
+		}
+		st.recs = append(st.recs, r)
+	}
+	return st, nil
+}
