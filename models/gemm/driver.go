@@ -1,0 +1,167 @@
+package gemm
+
+import "sync"
+
+// Cache blocking. A kc×nc block of op(B) is packed into panels of nr columns
+// and stays in L2 while the rows of op(A) stream past it, mr at a time; each
+// mr×kc micro-panel of op(A) stays in L1 while the kernel walks the B panels.
+var (
+	// blockK is the largest kc; k is cut into equal blocks no larger.
+	blockK = 320
+	// blockBFloats bounds the packed B block (kc·nc floats), to fit L2.
+	blockBFloats = 160 * 1024
+	// parallelFlops is the least work (2·m·n·k) split across goroutines.
+	parallelFlops = float64(1 << 20)
+	// forcePackA packs every A micro-panel, even those the kernel could
+	// read in place (for experiments).
+	forcePackA = false
+)
+
+// problem is one C = alpha·op(A)·op(B) + beta·C with arguments checked.
+type problem struct {
+	aTrans, bTrans bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	beta           float32
+	c              []float32
+	ldc            int
+}
+
+// sub returns the part of p with rows [i0,i1) and columns [j0,j1) of C and
+// inner indices [p0,p1). The parts must not be empty.
+func (p *problem) sub(i0, i1, j0, j1, p0, p1 int) problem {
+	s := *p
+	s.m, s.n, s.k = i1-i0, j1-j0, p1-p0
+	if p.aTrans {
+		s.a = p.a[p0*p.lda+i0:]
+	} else {
+		s.a = p.a[i0*p.lda+p0:]
+	}
+	if p.bTrans {
+		s.b = p.b[j0*p.ldb+p0:]
+	} else {
+		s.b = p.b[p0*p.ldb+j0:]
+	}
+	s.c = p.c[i0*p.ldc+j0:]
+	return s
+}
+
+// workspace holds one goroutine's packing buffers; reused through wsPool.
+type workspace struct {
+	bp   []float32 // packed B block: panels of nr columns, each kc×nr
+	ap   []float32 // packed A micro-panel, kc×mr
+	tile []float32 // mr×nr tile for the edges of C
+	part []float32 // this goroutine's part of C in a split of k
+}
+
+var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+
+// grow returns s resized to n elements, reallocated when too small.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// blocks cuts n into equal blocks of at most max (a multiple of align when
+// n is cut) and returns the block size.
+func blocks(n, max, align int) int {
+	if n <= max {
+		return n
+	}
+	nb := (n + max - 1) / max
+	bs := (n + nb - 1) / nb
+	return (bs + align - 1) / align * align
+}
+
+// gemm computes p on the calling goroutine.
+func (w *workspace) gemm(ker *microKernel, p *problem) {
+	mr, nr := ker.mr, ker.nr
+	kc := blocks(p.k, blockK, 8)
+	nc := blocks(p.n, max(nr, blockBFloats/kc/nr*nr), nr)
+	w.ap = grow(w.ap, kc*mr)
+	w.tile = grow(w.tile, mr*nr)
+	// op(B) is read in place when few rows of A share each packed block.
+	packB := p.bTrans || p.m > 2*mr
+	if packB {
+		w.bp = grow(w.bp, kc*((nc+nr-1)/nr*nr))
+	} else {
+		w.bp = grow(w.bp, kc*nr)
+	}
+	directA := !forcePackA
+	for jc := 0; jc < p.n; jc += nc {
+		ncb := min(nc, p.n-jc)
+		for pc := 0; pc < p.k; pc += kc {
+			kcb := min(kc, p.k-pc)
+			beta := p.beta
+			if pc > 0 {
+				beta = 1
+			}
+			if packB {
+				packBBlock(w.bp, p, nr, jc, ncb, pc, kcb)
+			}
+			for ir := 0; ir < p.m; ir += mr {
+				mrb := min(mr, p.m-ir)
+				var (
+					aPtr     *float32
+					aRow, aK int
+				)
+				switch {
+				case mrb == mr && directA && p.aTrans:
+					aPtr, aRow, aK = &p.a[pc*p.lda+ir], 1, p.lda
+				case mrb == mr && directA:
+					aPtr, aRow, aK = &p.a[ir*p.lda+pc], p.lda, 1
+				default:
+					packAPanel(w.ap, p, mr, ir, mrb, pc, kcb)
+					aPtr, aRow, aK = &w.ap[0], 1, mr
+				}
+				for jr := 0; jr < ncb; jr += nr {
+					nrb := min(nr, ncb-jr)
+					var (
+						bPtr *float32
+						bK   int
+					)
+					switch {
+					case packB:
+						bPtr, bK = &w.bp[jr*kcb], nr
+					case nrb == nr:
+						bPtr, bK = &p.b[pc*p.ldb+jc+jr], p.ldb
+					default:
+						packBPanel(w.bp, p, nr, jc+jr, nrb, pc, kcb)
+						bPtr, bK = &w.bp[0], nr
+					}
+					ci := ir*p.ldc + jc + jr
+					if mrb == mr && nrb == nr {
+						ker.fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta)
+						continue
+					}
+					ker.fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], nr, 1, 0)
+					mergeTile(w.tile, nr, mrb, nrb, p.alpha, beta, p.c[ci:], p.ldc)
+				}
+			}
+		}
+	}
+}
+
+// mergeTile sets the mrb×nrb corner of C to alpha·T + beta·C, where T is a
+// tile with row stride nr; C is not read when beta is 0.
+func mergeTile(t []float32, nr, mrb, nrb int, alpha, beta float32, c []float32, ldc int) {
+	for i := range mrb {
+		ti := t[i*nr : i*nr+nrb]
+		ci := c[i*ldc : i*ldc+nrb]
+		if beta == 0 {
+			for j, v := range ti {
+				ci[j] = alpha * v
+			}
+			continue
+		}
+		for j, v := range ti {
+			ci[j] = alpha*v + beta*ci[j]
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package gemm
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+)
+
+// Names of the kernels that Kernel reports and SetKernel accepts.
+const (
+	// KernelAVX512 is the 14×32 AVX-512F micro-kernel under the Go driver.
+	KernelAVX512 = "avx512"
+	// KernelAVX2 is the 6×16 AVX2+FMA micro-kernel under the Go driver.
+	KernelAVX2 = "avx2"
+	// KernelGonum is gonum's pure-Go Sgemm, used when the CPU has neither
+	// AVX-512F nor AVX2+FMA, outside amd64, and with the purego build tag.
+	KernelGonum = "gonum"
+)
+
+// ErrKernelUnavailable is returned by SetKernel for a kernel name that is
+// unknown or that this CPU (or build) cannot run.
+var ErrKernelUnavailable = errors.New("gemm: kernel unavailable")
+
+// kernelFunc computes one mr×nr tile: C = alpha·A·B + beta·C, with A(i,p) at
+// a[i·aRow + p·aK], B(p,j) at b[p·bK + j] and C(i,j) at c[i·ldc + j]; C is not
+// read when beta is 0. All nr columns of B and all mr rows of A are read.
+type kernelFunc func(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
+
+// microKernel is one assembly micro-kernel and its tile size.
+type microKernel struct {
+	name   string
+	mr, nr int
+	fn     kernelFunc
+}
+
+var (
+	// active is the kernel Sgemm uses; nil means gonum.
+	active atomic.Pointer[microKernel]
+	// threads is the goroutine count set by SetThreads; 0 means GOMAXPROCS.
+	threads atomic.Int64
+)
+
+func init() {
+	if ks := availableKernels(); len(ks) > 0 {
+		active.Store(ks[0])
+	}
+}
+
+// Kernel reports what Sgemm runs on this CPU: KernelAVX512, KernelAVX2 or
+// KernelGonum. It is the fastest available one unless SetKernel chose
+// another.
+func Kernel() string {
+	if k := active.Load(); k != nil {
+		return k.name
+	}
+	return KernelGonum
+}
+
+// Kernels lists the kernels this CPU and build can run, fastest first;
+// KernelGonum is always last.
+func Kernels() []string {
+	var names []string
+	for _, k := range availableKernels() {
+		names = append(names, k.name)
+	}
+	return append(names, KernelGonum)
+}
+
+// SetKernel makes Sgemm use the named kernel, one of Kernels(). It is meant
+// for tests and benchmarks that compare kernels; it must not be called while
+// a Sgemm runs. It returns ErrKernelUnavailable (wrapped) for any other name.
+func SetKernel(name string) error {
+	if name == KernelGonum {
+		active.Store(nil)
+		return nil
+	}
+	for _, k := range availableKernels() {
+		if k.name == name {
+			active.Store(k)
+			return nil
+		}
+	}
+	return fmt.Errorf("set kernel %q (available: %v): %w", name, Kernels(), ErrKernelUnavailable)
+}
+
+// SetThreads sets how many goroutines one Sgemm call may use; n <= 0 means
+// runtime.GOMAXPROCS(0), the default.
+func SetThreads(n int) {
+	if n < 0 {
+		n = 0
+	}
+	threads.Store(int64(n))
+}
+
+// Threads reports how many goroutines one Sgemm call may use.
+func Threads() int {
+	if n := threads.Load(); n > 0 {
+		return int(n)
+	}
+	return runtime.GOMAXPROCS(0)
+}

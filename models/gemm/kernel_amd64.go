@@ -1,0 +1,34 @@
+//go:build amd64 && !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run asm_gen.go
+
+// kernelAVX512 computes one 14×32 tile with AVX-512F (kernel_amd64.s).
+//
+//go:noescape
+func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
+
+// kernelAVX2 computes one 6×16 tile with AVX2 and FMA (kernel_amd64.s).
+//
+//go:noescape
+func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
+
+var (
+	avx512 = &microKernel{name: KernelAVX512, mr: 14, nr: 32, fn: kernelAVX512}
+	avx2   = &microKernel{name: KernelAVX2, mr: 6, nr: 16, fn: kernelAVX2}
+)
+
+// availableKernels lists the micro-kernels this CPU can run, fastest first.
+func availableKernels() []*microKernel {
+	var ks []*microKernel
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, avx512)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, avx2)
+	}
+	return ks
+}

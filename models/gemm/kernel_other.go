@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package gemm
+
+// availableKernels lists the micro-kernels this CPU can run: none outside
+// amd64 (or with the purego build tag), where Sgemm is gonum's.
+func availableKernels() []*microKernel { return nil }

@@ -1,0 +1,64 @@
+package gemm
+
+// packAPanel copies rows [ir, ir+mrb) and inner indices [pc, pc+kcb) of
+// op(A) into dst as kcb groups of mr values (dst[q·mr+i] = op(A)[ir+i][pc+q]),
+// with zeros for the rows past mrb.
+func packAPanel(dst []float32, p *problem, mr, ir, mrb, pc, kcb int) {
+	dst = dst[:kcb*mr]
+	if p.aTrans {
+		for q := range kcb {
+			row := p.a[(pc+q)*p.lda+ir:]
+			d := dst[q*mr : q*mr+mr]
+			copy(d, row[:mrb])
+			clear(d[mrb:])
+		}
+		return
+	}
+	for i := range mrb {
+		src := p.a[(ir+i)*p.lda+pc:]
+		src = src[:kcb]
+		for q, v := range src {
+			dst[q*mr+i] = v
+		}
+	}
+	if mrb < mr {
+		for q := range kcb {
+			clear(dst[q*mr+mrb : q*mr+mr])
+		}
+	}
+}
+
+// packBPanel copies columns [j0, j0+nrb) and inner indices [pc, pc+kcb) of
+// op(B) into dst as kcb rows of nr values (dst[q·nr+j] = op(B)[pc+q][j0+j]),
+// with zeros for the columns past nrb.
+func packBPanel(dst []float32, p *problem, nr, j0, nrb, pc, kcb int) {
+	dst = dst[:kcb*nr]
+	if !p.bTrans {
+		for q := range kcb {
+			d := dst[q*nr : q*nr+nr]
+			copy(d, p.b[(pc+q)*p.ldb+j0:][:nrb])
+			clear(d[nrb:])
+		}
+		return
+	}
+	for j := range nrb {
+		src := p.b[(j0+j)*p.ldb+pc:]
+		src = src[:kcb]
+		for q, v := range src {
+			dst[q*nr+j] = v
+		}
+	}
+	if nrb < nr {
+		for q := range kcb {
+			clear(dst[q*nr+nrb : q*nr+nr])
+		}
+	}
+}
+
+// packBBlock packs columns [jc, jc+ncb) and inner indices [pc, pc+kcb) of
+// op(B) into dst as consecutive panels of nr columns, each kcb×nr.
+func packBBlock(dst []float32, p *problem, nr, jc, ncb, pc, kcb int) {
+	for jr := 0; jr < ncb; jr += nr {
+		packBPanel(dst[jr*kcb:], p, nr, jc+jr, min(nr, ncb-jr), pc, kcb)
+	}
+}

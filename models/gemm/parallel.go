@@ -1,0 +1,103 @@
+package gemm
+
+import "sync"
+
+// split is how one Sgemm is shared among goroutines.
+type split int
+
+const (
+	splitNone split = iota // one goroutine
+	splitM                 // each goroutine a band of rows of C
+	splitN                 // each goroutine a band of columns of C
+	splitK                 // each goroutine a range of k, summed at the end
+)
+
+// balance is the share of the goroutines' time spent working when tiles
+// whole tiles are dealt to t goroutines.
+func balance(tiles, t int) float64 {
+	per := (tiles + t - 1) / t
+	return float64(tiles) / float64(per*t)
+}
+
+// plan chooses how to share p among at most t goroutines and how many to
+// use.
+func plan(ker *microKernel, p *problem, t int) (split, int) {
+	if t <= 1 || 2*float64(p.m)*float64(p.n)*float64(p.k) < parallelFlops {
+		return splitNone, 1
+	}
+	tilesM := (p.m + ker.mr - 1) / ker.mr
+	tilesN := (p.n + ker.nr - 1) / ker.nr
+	bm, bn := balance(tilesM, t), balance(tilesN, t)
+	switch {
+	case bm >= 0.9 && tilesM >= t:
+		return splitM, t
+	case bn >= 0.9 && tilesN >= t:
+		return splitN, t
+	case p.k >= 128*t:
+		return splitK, t
+	case tilesM >= tilesN:
+		return splitM, min(t, tilesM)
+	default:
+		return splitN, min(t, tilesN)
+	}
+}
+
+// run computes p with the kernel ker on up to Threads() goroutines.
+func run(ker *microKernel, p *problem) {
+	how, t := plan(ker, p, Threads())
+	if how == splitNone {
+		w := wsPool.Get().(*workspace)
+		w.gemm(ker, p)
+		wsPool.Put(w)
+		return
+	}
+	var (
+		wg    sync.WaitGroup
+		parts = make([]*workspace, t)
+	)
+	for i := range t {
+		var s problem
+		switch how {
+		case splitM:
+			tiles := (p.m + ker.mr - 1) / ker.mr
+			i0, i1 := i*tiles/t*ker.mr, min(p.m, (i+1)*tiles/t*ker.mr)
+			s = p.sub(i0, i1, 0, p.n, 0, p.k)
+		case splitN:
+			tiles := (p.n + ker.nr - 1) / ker.nr
+			j0, j1 := i*tiles/t*ker.nr, min(p.n, (i+1)*tiles/t*ker.nr)
+			s = p.sub(0, p.m, j0, j1, 0, p.k)
+		case splitK:
+			s = p.sub(0, p.m, 0, p.n, i*p.k/t, (i+1)*p.k/t)
+		}
+		w := wsPool.Get().(*workspace)
+		parts[i] = w
+		if how == splitK && i > 0 {
+			// Goroutines past the first sum into their own part of C.
+			w.part = grow(w.part, p.m*p.n)
+			s.c, s.ldc, s.beta = w.part, p.n, 0
+		}
+		if i == t-1 {
+			w.gemm(ker, &s)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.gemm(ker, &s)
+		}()
+	}
+	wg.Wait()
+	if how == splitK {
+		for _, w := range parts[1:] {
+			for i := range p.m {
+				ci := p.c[i*p.ldc : i*p.ldc+p.n]
+				for j, v := range w.part[i*p.n : i*p.n+p.n] {
+					ci[j] += v
+				}
+			}
+		}
+	}
+	for _, w := range parts {
+		wsPool.Put(w)
+	}
+}

@@ -1,0 +1,189 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// gemmCase is one product to check: op(A) m×k, op(B) k×n, with pad extra
+// columns in every leading dimension.
+type gemmCase struct {
+	name        string
+	tA, tB      blas.Transpose
+	m, n, k     int
+	alpha, beta float32
+	pad         int
+}
+
+// tolerance bounds max|got-want| / max|want| against gonum's Sgemm.
+const tolerance = 1e-5
+
+// cnnCases are the products of the CNN's training step at batch b:
+// convolutions as im2col×filterᵀ with their two gradients, and the two
+// dense layers as x×W with theirs.
+func cnnCases(b int) []gemmCase {
+	N, T := blas.NoTrans, blas.Trans
+	c := func(name string, tA, tB blas.Transpose, m, n, k int) gemmCase {
+		return gemmCase{name: fmt.Sprintf("b%d/%s", b, name), tA: tA, tB: tB, m: m, n: n, k: k, alpha: 1}
+	}
+	return []gemmCase{
+		c("conv1", N, T, b*26*26, 32, 9),
+		c("conv1_dX", N, N, b*26*26, 9, 32),
+		c("conv1_dW", T, N, 32, 9, b*26*26),
+		c("conv2", N, T, b*24*24, 64, 288),
+		c("conv2_dX", N, N, b*24*24, 288, 64),
+		c("conv2_dW", T, N, 64, 288, b*24*24),
+		c("fc1", N, N, b, 128, 9216),
+		c("fc1_dX", N, T, b, 9216, 128),
+		c("fc1_dW", T, N, 9216, 128, b),
+		c("fc2", N, N, b, 10, 128),
+		c("fc2_dX", N, T, b, 128, 10),
+		c("fc2_dW", T, N, 128, 10, b),
+	}
+}
+
+// shapeCases crosses small and odd shapes with all transposes and several
+// alpha, beta and padding values.
+func shapeCases() []gemmCase {
+	shapes := [][3]int{
+		{1, 1, 1}, {1, 1, 7}, {2, 3, 4}, {1, 40, 3}, {40, 1, 3},
+		{6, 16, 5}, {14, 32, 1}, {13, 31, 17}, {15, 33, 19}, {29, 65, 300},
+		{100, 10, 9}, {7, 1000, 3}, {32, 9, 5000}, {150, 170, 700}, {300, 70, 40},
+	}
+	scalars := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2, -1}}
+	trans := []blas.Transpose{blas.NoTrans, blas.Trans}
+	var cs []gemmCase
+	for si, s := range shapes {
+		for _, tA := range trans {
+			for _, tB := range trans {
+				sc := scalars[si%len(scalars)]
+				pad := si % 3
+				cs = append(cs, gemmCase{
+					name: fmt.Sprintf("%dx%dx%d/%c%c/a%g_b%g/pad%d", s[0], s[1], s[2],
+						tA, tB, sc[0], sc[1], pad),
+					tA: tA, tB: tB, m: s[0], n: s[1], k: s[2],
+					alpha: sc[0], beta: sc[1], pad: pad,
+				})
+			}
+		}
+	}
+	return cs
+}
+
+// matrix returns a rows×cols matrix with leading dimension cols+pad, values
+// uniform in [-1, 1) and the padding set to fill.
+func matrix(rng *rand.Rand, rows, cols, pad int, fill float32) ([]float32, int) {
+	ld := cols + pad
+	s := make([]float32, rows*ld)
+	for i := range rows {
+		for j := range ld {
+			if j < cols {
+				s[i*ld+j] = 2*rng.Float32() - 1
+			} else {
+				s[i*ld+j] = fill
+			}
+		}
+	}
+	return s, ld
+}
+
+// check runs c through Sgemm and gonum and compares them. The padding of A
+// and B is NaN, so reading it shows in C; the padding of C must stay.
+func check(t *testing.T, tc gemmCase) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(tc.m), uint64(tc.n*1000+tc.k)))
+	ar, ac := tc.m, tc.k
+	if tc.tA != blas.NoTrans {
+		ar, ac = ac, ar
+	}
+	br, bc := tc.k, tc.n
+	if tc.tB != blas.NoTrans {
+		br, bc = bc, br
+	}
+	nan := float32(math.NaN())
+	a, lda := matrix(rng, ar, ac, tc.pad, nan)
+	b, ldb := matrix(rng, br, bc, tc.pad, nan)
+	c, ldc := matrix(rng, tc.m, tc.n, tc.pad, 12345)
+	if tc.beta == 0 {
+		// C must not be read: NaNs in it must not reach the result.
+		for i := range tc.m {
+			c[i*ldc] = nan
+		}
+	}
+	want := append([]float32(nil), c...)
+	gonum.Implementation{}.Sgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+	got := append([]float32(nil), c...)
+	Sgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+
+	var maxDiff, maxWant float64
+	for i := range tc.m {
+		for j := range ldc {
+			g, w := got[i*ldc+j], want[i*ldc+j]
+			if j >= tc.n {
+				if g != 12345 {
+					t.Fatalf("C padding [%d][%d] changed to %g", i, j, g)
+				}
+				continue
+			}
+			if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
+				t.Fatalf("C[%d][%d] = %g, want %g", i, j, g, w)
+			}
+			maxDiff = max(maxDiff, math.Abs(float64(g-w)))
+			maxWant = max(maxWant, math.Abs(float64(w)))
+		}
+	}
+	if rel := maxDiff / max(maxWant, 1e-30); rel > tolerance {
+		t.Errorf("max|got-want|/max|want| = %.3g (max|want| %.3g), want <= %g", rel, maxWant, tolerance)
+	}
+}
+
+// forEachKernel runs f once per kernel this CPU can run, as a subtest.
+func forEachKernel(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	saved := Kernel()
+	t.Cleanup(func() {
+		if err := SetKernel(saved); err != nil {
+			t.Errorf("restore kernel: %v", err)
+		}
+	})
+	for _, name := range Kernels() {
+		if err := SetKernel(name); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(name, f)
+	}
+}
+
+func TestSgemmShapes(t *testing.T) {
+	defer SetThreads(0)
+	forEachKernel(t, func(t *testing.T) {
+		for _, threads := range []int{1, 2, 3} {
+			SetThreads(threads)
+			for _, tc := range shapeCases() {
+				t.Run(fmt.Sprintf("t%d/%s", threads, tc.name), func(t *testing.T) { check(t, tc) })
+			}
+		}
+	})
+}
+
+func TestSgemmCNN(t *testing.T) {
+	batches := []int{10, 64}
+	if testing.Short() {
+		batches = batches[:1]
+	}
+	forEachKernel(t, func(t *testing.T) {
+		if Kernel() == KernelGonum {
+			t.Skip("gonum is the reference")
+		}
+		for _, b := range batches {
+			for _, tc := range cnnCases(b) {
+				t.Run(tc.name, func(t *testing.T) { check(t, tc) })
+			}
+		}
+	})
+}
