@@ -43,7 +43,7 @@ func (s *Space) Mutate(r *rand.Rand, genes []float64) (child []float64, changed 
 		lo, hi := p.scaleBounds()
 		step := r.NormFloat64() * s.MutationSigma * (hi - lo)
 		x := genes[i]
-		nx := p.finish(reflect(p.toScale(x)+step, lo, hi))
+		nx := p.back(mirror(p.toScale(x)+step, lo, hi), x)
 		if p.Kind == Int && nx == x && step != 0 {
 			d := 1.0
 			if step < 0 {
@@ -100,7 +100,10 @@ func (p Param) blx(r *rand.Rand, x, y, alpha float64) float64 {
 	a, b := min(tx, ty), max(tx, ty)
 	d := b - a
 	t := a - alpha*d + r.Float64()*(1+2*alpha)*d
-	return p.finish(reflect(t, lo, hi))
+	if t == ty {
+		return y
+	}
+	return p.back(mirror(t, lo, hi), x)
 }
 
 // sbx is simulated binary crossover (Deb and Agrawal 1995) on one gene: the
@@ -124,5 +127,18 @@ func (p Param) sbx(r *rand.Rand, x, y, eta float64) float64 {
 	if math.IsInf(t, 0) || math.IsNaN(t) { // beta overflows only for u ~ 1
 		t = tx
 	}
-	return p.finish(reflect(t, lo, hi))
+	if t == ty {
+		return y
+	}
+	return p.back(mirror(t, lo, hi), x)
+}
+
+// back maps t of the parameter's own scale to natural units like finish, but
+// returns x itself when t is x's own-scale value, so that a step of zero does
+// not change a gene through the rounding of log and exp.
+func (p Param) back(t, x float64) float64 {
+	if t == p.toScale(x) {
+		return x
+	}
+	return p.finish(t)
 }

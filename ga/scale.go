@@ -138,9 +138,9 @@ func (p Param) clamp(x float64) float64 {
 	return x
 }
 
-// reflect keeps t inside [lo, hi]: it mirrors t once at the bound it crossed,
+// mirror keeps t inside [lo, hi]: it mirrors t once at the bound it crossed,
 // then clamps what is still outside.
-func reflect(t, lo, hi float64) float64 {
+func mirror(t, lo, hi float64) float64 {
 	if t < lo {
 		t = 2*lo - t
 	} else if t > hi {
