@@ -22,8 +22,8 @@ func reportEvery(n int) int { return (n + maxReports - 1) / maxReports }
 // (cfg.Folds is ignored) and returns the test MSE of the final network with
 // its weights, which Predict loads.
 //
-// Every reportEvery-th epoch and the last one are reported, at most about 50
-// in all: TrainLoss and TestLoss are the MSE of the network on the whole
+// Every ⌈Epochs/50⌉-th epoch and the last one are reported, at most 51 in
+// all: TrainLoss and TestLoss are the MSE of the network on the whole
 // training and test sets after that epoch, Duration the wall time of that
 // epoch's SGD steps. Each report is appended to the result's Epochs and
 // passed to onEpoch, when not nil, as soon as it is measured.
