@@ -313,7 +313,14 @@ func (st *state) clone() *state {
 // otherwise the elites of generation gen-1 then children of tournament
 // winners (crossover with probability CrossoverRate, else a copy of one
 // parent, then mutation). All randomness comes from breedRand(seed, gen).
-func (st *state) breed(p Problem, gen int) error {
+// A panic in the Problem is returned as ErrProblem; on error the state holds
+// part of a generation and must be discarded.
+func (st *state) breed(p Problem, gen int) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: panic: %v", ErrProblem, v)
+		}
+	}()
 	r := breedRand(st.cfg.Seed, gen)
 	pop := st.cfg.Population
 	if gen == 0 {
@@ -348,6 +355,9 @@ func (st *state) breed(p Problem, gen int) error {
 		if r.Float64() < st.cfg.CrossoverRate {
 			j := tournament(r, prev, st.cfg.TournamentSize, i)
 			genes = p.Crossover(r, prev[i].g.Genes, prev[j].g.Genes)
+			if err := st.checkGenes(p, genes); err != nil {
+				return fmt.Errorf("crossover of genomes %d and %d: %w", prev[i].g.ID, prev[j].g.ID, err)
+			}
 			parents, ops = []int{prev[i].g.ID, prev[j].g.ID}, []string{xop}
 		} else {
 			genes = prev[i].g.Genes

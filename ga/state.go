@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 )
 
@@ -107,6 +108,16 @@ func problemJSON(p Problem) json.RawMessage {
 	return buf.Bytes()
 }
 
+// sameJSON reports whether a and b encode the same value, whatever the order
+// of object keys and the spacing.
+func sameJSON(a, b []byte) bool {
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
 // Restore returns the engine saved by MarshalJSON, to be driven with problem
 // p. The restored engine breeds exactly what the saved one would have,
 // including when it was saved mid-generation. Errors wrap ErrBadState: not
@@ -132,13 +143,9 @@ func Restore(p Problem, state []byte) (*Engine, error) {
 		return nil, fmt.Errorf("%w: decode: %w", ErrBadState, err)
 	}
 	if len(s.Problem) > 0 {
-		var saved bytes.Buffer
-		if err := json.Compact(&saved, s.Problem); err != nil {
-			return nil, fmt.Errorf("%w: problem: %w", ErrBadState, err)
-		}
-		if now := problemJSON(p); now != nil && !bytes.Equal(now, saved.Bytes()) {
+		if now := problemJSON(p); now != nil && !sameJSON(now, s.Problem) {
 			return nil, fmt.Errorf("%w: the state was saved with another problem: %s, now %s",
-				ErrBadState, saved.Bytes(), now)
+				ErrBadState, s.Problem, now)
 		}
 	}
 	st, err := rebuild(p, s)
