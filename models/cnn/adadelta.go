@@ -1,0 +1,123 @@
+package cnn
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Adadelta is PyTorch's Adadelta optimiser as a gorgonia Solver. For each
+// weight w with gradient g, per step:
+//
+//	g += WeightDecay·w
+//	v  = Rho·v + (1-Rho)·g²
+//	d  = √(u+Eps) / √(v+Eps) · g
+//	u  = Rho·u + (1-Rho)·d²
+//	w -= LR·d
+//
+// in the precision of the weights (float32 or float64). Step then zeroes the
+// gradient: gorgonia's tape machine, with BindDualValues, adds each run's
+// gradient onto the previous one. Step refuses to leave a non-finite weight
+// unreported: it returns ErrDiverged, naming the tensor.
+type Adadelta struct {
+	// LR is the learning rate; StepLR changes it between epochs.
+	LR float64
+	// Rho is the decay of the running averages.
+	Rho float64
+	// Eps is added under both square roots.
+	Eps float64
+	// WeightDecay is the L2 penalty added to the gradient.
+	WeightDecay float64
+
+	sq, acc []any // per tensor: running averages of g² (v) and d² (u), []float32 or []float64
+}
+
+var _ G.Solver = (*Adadelta)(nil)
+
+// NewAdadelta returns an Adadelta with the paper's Rho and Eps.
+func NewAdadelta(lr, weightDecay float64) *Adadelta {
+	return &Adadelta{LR: lr, Rho: Rho, Eps: Eps, WeightDecay: weightDecay}
+}
+
+// Step implements G.Solver: it updates each weight in place from its
+// gradient, then zeroes the gradient. The model must be the same tensors, in
+// the same order, at every step.
+func (a *Adadelta) Step(model []G.ValueGrad) error {
+	if a.sq == nil {
+		a.sq, a.acc = make([]any, len(model)), make([]any, len(model))
+	} else if len(a.sq) != len(model) {
+		return fmt.Errorf("adadelta: step over %d tensors, earlier over %d", len(model), len(a.sq))
+	}
+	for i, vg := range model {
+		w, ok := vg.Value().(*tensor.Dense)
+		if !ok {
+			return fmt.Errorf("adadelta: weight %d is a %T, not a dense tensor", i, vg.Value())
+		}
+		gv, err := vg.Grad()
+		if err != nil {
+			return fmt.Errorf("adadelta: gradient of weight %d: %w", i, err)
+		}
+		g, ok := gv.(*tensor.Dense)
+		if !ok || g.Size() != w.Size() || g.Dtype() != w.Dtype() {
+			return fmt.Errorf("adadelta: gradient of weight %d (%T) does not match it (%v %v)", i, gv, w.Shape(), w.Dtype())
+		}
+		var finite bool
+		switch ws := w.Data().(type) {
+		case []float32:
+			finite = adadeltaStep(a, i, ws, g.Data().([]float32))
+		case []float64:
+			finite = adadeltaStep(a, i, ws, g.Data().([]float64))
+		default:
+			return fmt.Errorf("adadelta: weight %d has unsupported dtype %v", i, w.Dtype())
+		}
+		if !finite {
+			name := fmt.Sprint("weight ", i)
+			if n, ok := vg.(interface{ Name() string }); ok {
+				name = n.Name()
+			}
+			return fmt.Errorf("%w: non-finite value in %s after an Adadelta step", ErrDiverged, name)
+		}
+	}
+	return nil
+}
+
+// adadeltaStep updates weights w from gradients g with the state of tensor
+// i, zeroes g, and tells whether every new weight is finite.
+func adadeltaStep[T float32 | float64](a *Adadelta, i int, w, g []T) bool {
+	if a.sq[i] == nil {
+		a.sq[i], a.acc[i] = make([]T, len(w)), make([]T, len(w))
+	}
+	v, u := a.sq[i].([]T), a.acc[i].([]T)
+	v, u, g = v[:len(w)], u[:len(w)], g[:len(w)]
+	lr, rho, eps, wd := T(a.LR), T(a.Rho), T(a.Eps), T(a.WeightDecay)
+	omr := 1 - rho
+	var bad T // accumulates w·0: NaN as soon as one w is NaN or ±Inf
+	for j, gj := range g {
+		if wd != 0 {
+			gj += wd * w[j]
+		}
+		v[j] = rho*v[j] + omr*gj*gj
+		d := sqrt(u[j]+eps) / sqrt(v[j]+eps) * gj
+		u[j] = rho*u[j] + omr*d*d
+		w[j] -= lr * d
+		bad += w[j] * 0
+		g[j] = 0
+	}
+	return bad == 0
+}
+
+// sqrt is the square root in T's own precision (for float32, the compiler
+// turns the conversions around math.Sqrt into one SQRTSS).
+func sqrt[T float32 | float64](x T) T { return T(math.Sqrt(float64(x))) }
+
+// StepLR multiplies an optimiser's learning rate by Gamma at each Step: with
+// one Step after each epoch, PyTorch's StepLR with step_size 1.
+type StepLR struct {
+	Opt   *Adadelta
+	Gamma float64
+}
+
+// Step decays the learning rate once.
+func (s StepLR) Step() { s.Opt.LR *= s.Gamma }

@@ -1,0 +1,171 @@
+package cnn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/mnist"
+)
+
+// setImages writes the normalised images idx of s into the first rows of
+// the input and zeroes the rows after them (the padding of a short batch).
+func (n *net) setImages(s *mnist.Set, idx []int) {
+	switch x := n.x.Data().(type) {
+	case []float32:
+		setImages(x, s, idx)
+	case []float64:
+		setImages(x, s, idx)
+	}
+}
+
+func setImages[T float32 | float64](x []T, s *mnist.Set, idx []int) {
+	for row, i := range idx {
+		mnist.Normalize(x[row*mnist.Pixels:(row+1)*mnist.Pixels], s.Image(i))
+	}
+	clear(x[len(idx)*mnist.Pixels:])
+}
+
+// setTargets writes the loss weights of the examples idx of s: -scale at
+// each one's label, 0 elsewhere and on padding rows. With scale 1/n, the
+// loss is the mean negative log-likelihood over a batch of n examples.
+func (n *net) setTargets(s *mnist.Set, idx []int, scale float64) {
+	switch y := n.y.Data().(type) {
+	case []float32:
+		setTargets(y, s, idx, float32(-scale))
+	case []float64:
+		setTargets(y, s, idx, -scale)
+	}
+}
+
+func setTargets[T float32 | float64](y []T, s *mnist.Set, idx []int, w T) {
+	clear(y)
+	for row, i := range idx {
+		y[row*mnist.Classes+int(s.Labels[i])] = w
+	}
+}
+
+// setMasks draws new dropout masks from r, or sets them to 1 (no dropout)
+// when r is nil.
+func (n *net) setMasks(r *rand.Rand) {
+	for _, m := range []struct {
+		t *tensor.Dense
+		p float64
+	}{{n.mask1, DropoutConv}, {n.mask2, DropoutFC}} {
+		switch d := m.t.Data().(type) {
+		case []float32:
+			setMask(d, r, m.p)
+		case []float64:
+			setMask(d, r, m.p)
+		}
+	}
+}
+
+// setMask fills m with 0 (probability p) or 1/(1-p). p must be 1/2 or 1/4:
+// each value uses one or two random bits, dropped when they are all zero,
+// so the probability is exact and one draw serves 64 or 32 values.
+func setMask[T float32 | float64](m []T, r *rand.Rand, p float64) {
+	if r == nil {
+		for i := range m {
+			m[i] = 1
+		}
+		return
+	}
+	bits := uint(math.Round(-math.Log2(p)))
+	if math.Exp2(-float64(bits)) != p {
+		panic(fmt.Sprintf("cnn: dropout probability %v is not 1/2 or 1/4", p))
+	}
+	keep, low := T(1/(1-p)), uint64(1)<<bits-1
+	var word uint64
+	left := uint(0)
+	for i := range m {
+		if left == 0 {
+			word, left = r.Uint64(), 64/bits
+		}
+		if word&low == 0 {
+			m[i] = 0
+		} else {
+			m[i] = keep
+		}
+		word >>= bits
+		left--
+	}
+}
+
+// run executes the net once on its current inputs and resets the machine
+// for the next batch. A NaN activation is reported as ErrDiverged.
+func (n *net) run() error {
+	n.nan.Store(false)
+	err := n.vm.RunAll()
+	n.vm.Reset()
+	switch {
+	case err == nil:
+		return nil
+	case n.nan.Load() || errors.Is(err, errNaNActivation):
+		return fmt.Errorf("%w: NaN activation", ErrDiverged)
+	}
+	return fmt.Errorf("cnn: run the graph: %w", err)
+}
+
+// lossValue returns the loss of the last training run.
+func (n *net) lossValue() (float64, error) { return scalar(n.loss) }
+
+// scalar converts a scalar gorgonia value to float64.
+func scalar(v G.Value) (float64, error) {
+	switch s := v.(type) {
+	case *G.F32:
+		return float64(*s), nil
+	case *G.F64:
+		return float64(*s), nil
+	case tensor.Tensor:
+		switch x := s.ScalarValue().(type) {
+		case float32:
+			return float64(x), nil
+		case float64:
+			return x, nil
+		}
+	}
+	return 0, fmt.Errorf("cnn: loss is a %T, not a float scalar", v)
+}
+
+// scoreRows adds, over the first rows of the last evaluation's
+// log-probabilities, the negative log-likelihood of the labels of the
+// examples idx of s, and counts the correct predictions (the most likely
+// class, the first on ties).
+func (n *net) scoreRows(s *mnist.Set, idx []int) (nll float64, correct int, err error) {
+	t, ok := n.logp.(*tensor.Dense)
+	if !ok {
+		return 0, 0, fmt.Errorf("cnn: log-probabilities are a %T", n.logp)
+	}
+	switch lp := t.Data().(type) {
+	case []float32:
+		nll, correct = scoreRows(lp, s, idx)
+	case []float64:
+		nll, correct = scoreRows(lp, s, idx)
+	default:
+		return 0, 0, fmt.Errorf("cnn: log-probabilities of dtype %v", t.Dtype())
+	}
+	return nll, correct, nil
+}
+
+func scoreRows[T float32 | float64](lp []T, s *mnist.Set, idx []int) (nll float64, correct int) {
+	for row, i := range idx {
+		r := lp[row*mnist.Classes : (row+1)*mnist.Classes]
+		best := 0
+		for c := 1; c < len(r); c++ {
+			if r[c] > r[best] {
+				best = c
+			}
+		}
+		label := int(s.Labels[i])
+		if best == label {
+			correct++
+		}
+		nll -= float64(r[label])
+	}
+	return nll, correct
+}

@@ -1,0 +1,176 @@
+package cnn
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/mnist"
+)
+
+// Dropout probabilities of the paper's network.
+const (
+	DropoutConv = 0.25 // after the max-pool
+	DropoutFC   = 0.5  // after the first linear layer
+)
+
+// Shapes inside the network.
+const (
+	conv2Out  = 64
+	pooledHW  = 12 // 28 - 2 - 2 = 24, halved by the max-pool
+	flatSize  = conv2Out * pooledHW * pooledHW
+	hiddenFC1 = 128
+)
+
+// net is the CNN compiled for one batch size: a gorgonia graph whose weight
+// nodes share the tensors of a params, and whose inputs are tensors that
+// each batch overwrites in place. The graph and its tape machine are built
+// once and reused for every batch (the machine is reset after each run).
+//
+// A training net computes the loss and the gradients (bound to the weight
+// nodes for the solver) and multiplies in explicit dropout masks; an
+// evaluation net computes only the log-probabilities, without dropout.
+type net struct {
+	batch int
+	train bool
+	g     *G.ExprGraph
+	vm    G.VM
+	w     G.Nodes // weight nodes, in the order of specs
+
+	x *tensor.Dense // images, (batch, 1, 28, 28), normalised
+	// y holds the loss weights: -1/n at each example's label (n the number
+	// of examples of the optimiser's batch), 0 elsewhere and on padding
+	// rows; the loss is Σ logp ⊙ y, the mean NLL. Training only.
+	y *tensor.Dense
+	// mask1 (batch, 64, 12, 12) and mask2 (batch, 128) hold 0 or
+	// 1/(1-p): the dropout. Training only.
+	mask1, mask2 *tensor.Dense
+
+	// nan is raised by the ReLUs when they meet a NaN.
+	nan atomic.Bool
+
+	loss G.Value // read after each training run
+	logp G.Value // read after each evaluation run, (batch, 10)
+}
+
+// newNet compiles the network for batches of the given size, with weights p.
+func newNet(p params, batch int, train bool) (n *net, err error) {
+	defer func() { // gorgonia panics on some construction errors
+		if r := recover(); r != nil {
+			n, err = nil, fmt.Errorf("%w: build the graph: %v", ErrPanic, r)
+		}
+	}()
+	dt := p[0].Dtype()
+	g := G.NewGraph()
+	n = &net{batch: batch, train: train, g: g}
+	input := func(name string, shape ...int) (*G.Node, *tensor.Dense) {
+		t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		return G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t)), t
+	}
+	for i, t := range p {
+		n.w = append(n.w, G.NewTensor(g, dt, t.Dims(), G.WithShape(t.Shape()...), G.WithName(specs[i].name), G.WithValue(t)))
+	}
+	var x, y, m1, m2 *G.Node
+	x, n.x = input("x", batch, 1, mnist.Rows, mnist.Cols)
+	if train {
+		y, n.y = input("y", batch, mnist.Classes)
+		m1, n.mask1 = input("dropout1", batch, conv2Out, pooledHW, pooledHW)
+		m2, n.mask2 = input("dropout2", batch, hiddenFC1)
+	}
+	logp, err := forward(x, n.w, m1, m2, &n.nan)
+	if err != nil {
+		return nil, err
+	}
+	if !train {
+		G.Read(logp, &n.logp)
+		n.vm = G.NewTapeMachine(g)
+		return n, nil
+	}
+	prod, err := G.HadamardProd(logp, y)
+	if err != nil {
+		return nil, fmt.Errorf("cnn: build the loss: %w", err)
+	}
+	loss, err := G.Sum(prod)
+	if err != nil {
+		return nil, fmt.Errorf("cnn: build the loss: %w", err)
+	}
+	G.Read(loss, &n.loss)
+	if _, err := G.Grad(loss, n.w...); err != nil {
+		return nil, fmt.Errorf("cnn: differentiate the loss: %w", err)
+	}
+	n.vm = G.NewTapeMachine(g, G.BindDualValues(n.w...))
+	return n, nil
+}
+
+// forward builds the paper's network on x and returns the
+// log-probabilities. Dropout masks are multiplied in when not nil.
+//
+//	conv 1→32 3×3, ReLU, conv 32→64 3×3, ReLU, max-pool 2×2, dropout 0.25,
+//	linear 9216→128, ReLU, dropout 0.5, linear 128→10, log-softmax
+func forward(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
+	h, err := convReLU(x, w[0], w[1], nan)
+	if err != nil {
+		return nil, fmt.Errorf("cnn: build conv1: %w", err)
+	}
+	if h, err = convReLU(h, w[2], w[3], nan); err != nil {
+		return nil, fmt.Errorf("cnn: build conv2: %w", err)
+	}
+	if h, err = G.MaxPool2D(h, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}); err != nil {
+		return nil, fmt.Errorf("cnn: build max-pool: %w", err)
+	}
+	if h, err = dropout(h, mask1); err != nil {
+		return nil, fmt.Errorf("cnn: build dropout1: %w", err)
+	}
+	if h, err = G.Reshape(h, tensor.Shape{h.Shape()[0], flatSize}); err != nil {
+		return nil, fmt.Errorf("cnn: build flatten: %w", err)
+	}
+	if h, err = linear(h, w[4], w[5]); err != nil {
+		return nil, fmt.Errorf("cnn: build fc1: %w", err)
+	}
+	if h, err = relu(h, nan); err != nil {
+		return nil, fmt.Errorf("cnn: build fc1 ReLU: %w", err)
+	}
+	if h, err = dropout(h, mask2); err != nil {
+		return nil, fmt.Errorf("cnn: build dropout2: %w", err)
+	}
+	if h, err = linear(h, w[6], w[7]); err != nil {
+		return nil, fmt.Errorf("cnn: build fc2: %w", err)
+	}
+	if h, err = G.LogSoftMax(h); err != nil {
+		return nil, fmt.Errorf("cnn: build log-softmax: %w", err)
+	}
+	return h, nil
+}
+
+// convReLU is a 3×3 convolution (stride 1, no padding) plus its bias, then a
+// ReLU. gorgonia's Conv2d has no bias: it is added by broadcasting the
+// (1, C, 1, 1) tensor over batch, height and width.
+func convReLU(x, w, b *G.Node, nan *atomic.Bool) (*G.Node, error) {
+	c, err := G.Conv2d(x, w, tensor.Shape{3, 3}, []int{0, 0}, []int{1, 1}, []int{1, 1})
+	if err != nil {
+		return nil, err
+	}
+	if c, err = G.BroadcastAdd(c, b, nil, []byte{0, 2, 3}); err != nil {
+		return nil, err
+	}
+	return relu(c, nan)
+}
+
+// linear is x·w + b, with w (in, out) and b (1, out).
+func linear(x, w, b *G.Node) (*G.Node, error) {
+	h, err := G.Mul(x, w)
+	if err != nil {
+		return nil, err
+	}
+	return G.BroadcastAdd(h, b, nil, []byte{0})
+}
+
+// dropout multiplies x by its mask, if any.
+func dropout(x, mask *G.Node) (*G.Node, error) {
+	if mask == nil {
+		return x, nil
+	}
+	return G.HadamardProd(x, mask)
+}
