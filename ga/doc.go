@@ -42,4 +42,10 @@
 // even one saved mid-generation, breeds what the original would have.
 // [TrainSeed] derives a per-genome training seed from the run seed and the
 // genome id.
+//
+// Determinism holds for one build on one architecture. Go may fuse
+// floating-point multiply-adds on some architectures (arm64, ppc64, s390x) and
+// uses assembly for some math functions, so a checkpoint resumed on another
+// architecture may breed genomes that differ in their last bits (usually
+// hidden by canonical rounding, but not guaranteed).
 package ga

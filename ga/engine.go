@@ -332,11 +332,7 @@ func (st *state) breed(p Problem, gen int) (err error) {
 		return nil
 	}
 	prev := st.recs[(gen-1)*pop : gen*pop]
-	keys := make([]string, len(prev))
-	for i, rec := range prev {
-		keys[i] = rec.key
-	}
-	for _, i := range elites(prev, keys, st.cfg.Elites) {
+	for _, i := range elites(prev, st.cfg.Elites) {
 		if err := st.add(p, gen, prev[i].g.Genes, []int{prev[i].g.ID}, []string{"elite"}); err != nil {
 			return err
 		}

@@ -647,3 +647,52 @@ func TestRestoreErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentTell tells one engine from several goroutines while another
+// reads and checkpoints it (run with -race); the outcome equals a serial run.
+func TestConcurrentTell(t *testing.T) {
+	s := PaperSpace()
+	f := shiftedSphere(s)
+	cfg := smallConfig(21)
+	serial, _ := New(s, cfg)
+	ref := drive(t, serial, f, nil, nil).History()
+
+	e, _ := New(s, cfg)
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = e.Pending()
+				if _, err := json.Marshal(e); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	for !e.Done() {
+		pend := e.Pending()
+		errs := make(chan error, len(pend))
+		for _, g := range pend {
+			go func() {
+				_, err := e.Tell(g.ID, f(g))
+				errs <- err
+			}()
+		}
+		for range pend {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	<-readerDone
+	if !reflect.DeepEqual(e.History(), ref) {
+		t.Fatal("concurrent run differs from the serial one")
+	}
+}

@@ -47,7 +47,7 @@ func tournament(r *rand.Rand, pop []record, size, exclude int) int {
 
 // elites returns the indices in pop of the n best genomes with a finite
 // fitness and pairwise distinct genes (by key), best first.
-func elites(pop []record, keys []string, n int) []int {
+func elites(pop []record, n int) []int {
 	order := make([]int, len(pop))
 	for i := range order {
 		order[i] = i
@@ -64,10 +64,10 @@ func elites(pop []record, keys []string, n int) []int {
 		if len(out) == n || !finite(pop[i].fit) {
 			break
 		}
-		if seen[keys[i]] {
+		if seen[pop[i].key] {
 			continue
 		}
-		seen[keys[i]] = true
+		seen[pop[i].key] = true
 		out = append(out, i)
 	}
 	return out
