@@ -1,0 +1,142 @@
+// Command cnntrain trains the paper's MNIST CNN with one genome and prints
+// the metrics of every epoch: the full training of the search's final
+// step, runnable on its own.
+//
+//	go run ./models/cnn/cmd/cnntrain -epochs 14 -lr 1.0 -gamma 0.7 -batch 64
+//
+// With -fitness it runs a fitness evaluation instead: one epoch on the
+// first 54,000 training images, then the loss on the last 6,000.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/models/cnn"
+	"github.com/gahpo/gahpo/models/mnist"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain(os.Stdout, os.Stderr)
+	if err := m.ParseFlags(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "cnntrain:", err)
+		os.Exit(2)
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Logger.Error("training failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// Main is the command, separated from the process for tests.
+type Main struct {
+	Config      cnn.Config
+	DataDir     string // "" finds the GoMNIST module in the module cache
+	TrainImages int    // 0: all 60,000 (full) or 54,000 (fitness)
+	TestImages  int    // 0: all 10,000
+	Fitness     bool
+	WeightsOut  string // file to write the trained weights to; "" writes none
+
+	Stdout io.Writer
+	Logger *slog.Logger
+}
+
+// NewMain returns a Main writing results to stdout and logs to stderr.
+func NewMain(stdout, stderr io.Writer) *Main {
+	return &Main{Stdout: stdout, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
+}
+
+// ParseFlags reads the command line.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("cnntrain", flag.ContinueOnError)
+	fs.IntVar(&m.Config.BatchSize, "batch", 64, "batch size")
+	fs.Float64Var(&m.Config.LR, "lr", 1.0, "Adadelta learning rate")
+	fs.Float64Var(&m.Config.Gamma, "gamma", 0.7, "StepLR factor per epoch")
+	fs.Float64Var(&m.Config.WeightDecay, "wd", 0, "weight decay")
+	fs.IntVar(&m.Config.Epochs, "epochs", cnn.DefaultEpochs, "epochs of the full training")
+	fs.Uint64Var(&m.Config.Seed, "seed", 1, "seed of init, shuffling and dropout")
+	fs.BoolVar(&m.Config.FitnessOnTest, "fitness-on-test", false, "with -fitness: loss on the test set (the paper's choice)")
+	fs.StringVar(&m.DataDir, "data", "", "folder of the four MNIST files (default: the GoMNIST module)")
+	fs.IntVar(&m.TrainImages, "train-images", 0, "train on the first N images only (0: all)")
+	fs.IntVar(&m.TestImages, "test-images", 0, "test on the first N test images only (0: all)")
+	fs.BoolVar(&m.Fitness, "fitness", false, "run one fitness evaluation instead of the full training")
+	fs.StringVar(&m.WeightsOut, "out", "", "write the trained weights to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := m.Config.Validate(); err != nil {
+		return err
+	}
+	if m.TrainImages < 0 || m.TestImages < 0 {
+		return fmt.Errorf("negative image count")
+	}
+	return nil
+}
+
+// Run loads the data and trains.
+func (m *Main) Run(ctx context.Context) error {
+	start := time.Now()
+	train, test, err := mnist.Load(m.DataDir)
+	if err != nil {
+		return err
+	}
+	if m.TestImages > 0 && m.TestImages < test.N {
+		test = test.Slice(0, m.TestImages)
+	}
+	m.Logger.Info("data loaded", "train", train.N, "test", test.N, "elapsed", time.Since(start).Round(time.Millisecond))
+	if m.Fitness {
+		return m.runFitness(ctx, train, test)
+	}
+	if m.TrainImages > 0 && m.TrainImages < train.N {
+		train = train.Slice(0, m.TrainImages)
+	}
+	m.Logger.Info("full training", "config", fmt.Sprintf("%+v", m.Config), "train", train.N, "test", test.N)
+	res, err := cnn.TrainFull(ctx, train, test, m.Config, func(e models.EpochMetrics) {
+		fmt.Fprintf(m.Stdout, "epoch %2d  lr %.6f  train_loss %.4f  test_loss %.4f  test_acc %.2f%%  %v\n",
+			e.Epoch, e.LR, e.TrainLoss, e.TestLoss, 100*e.TestAccuracy, e.Duration.Round(time.Second))
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "final  test_loss %.4f  test_acc %.2f%%  epochs %d  train %v  total %v\n",
+		res.TestLoss, 100*res.TestAccuracy, len(res.Epochs), res.Duration.Round(time.Second), time.Since(start).Round(time.Second))
+	if m.WeightsOut != "" {
+		if err := os.WriteFile(m.WeightsOut, res.Weights, 0o644); err != nil {
+			return fmt.Errorf("write weights: %w", err)
+		}
+		m.Logger.Info("weights written", "file", m.WeightsOut, "bytes", len(res.Weights))
+	}
+	return nil
+}
+
+func (m *Main) runFitness(ctx context.Context, train, test *mnist.Set) error {
+	s, err := mnist.NewSplits(train, test, m.TrainImages)
+	if err != nil {
+		return err
+	}
+	m.Logger.Info("fitness", "config", fmt.Sprintf("%+v", m.Config), "train", s.Train.N, "val", s.Val.N)
+	ev, err := cnn.Fitness(ctx, s, m.Config)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "fitness %.4f  accuracy %.2f%%  images %d  img/s %.1f  duration %v  diverged %q\n",
+		ev.Loss, 100*ev.Accuracy, ev.Images, ev.ImagesPerSec, ev.Duration.Round(time.Millisecond), ev.Diverged)
+	return nil
+}

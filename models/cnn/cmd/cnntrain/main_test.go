@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gahpo/gahpo/models/cnn"
+	"github.com/gahpo/gahpo/models/mnist"
+)
+
+func TestMain_Full(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "w.bin")
+	var stdout, stderr bytes.Buffer
+	m := NewMain(&stdout, &stderr)
+	if err := m.ParseFlags([]string{"-epochs", "2", "-batch", "32", "-train-images", "128", "-test-images", "100", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "epoch  1  lr 1.000000") ||
+		!strings.HasPrefix(lines[1], "epoch  2  lr 0.700000") || !strings.HasPrefix(lines[2], "final") {
+		t.Errorf("output:\n%s", stdout.String())
+	}
+	w, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, test, err := mnist.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cnn.Evaluate(context.Background(), w, test.Slice(0, 100)); err != nil {
+		t.Errorf("Evaluate the written weights: %v", err)
+	}
+}
+
+func TestMain_Flags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-batch", "0"},
+		{"-lr", "-1"},
+		{"-gamma", "2"},
+		{"-train-images", "-5"},
+		{"extra"},
+	} {
+		if err := NewMain(&bytes.Buffer{}, &bytes.Buffer{}).ParseFlags(args); err == nil {
+			t.Errorf("ParseFlags(%q): no error", args)
+		}
+	}
+}
+
+func TestMain_Fitness(t *testing.T) {
+	var stdout bytes.Buffer
+	m := NewMain(&stdout, &bytes.Buffer{})
+	if err := m.ParseFlags([]string{"-fitness", "-batch", "32", "-train-images", "64"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // only the plumbing is tested here: a cancelled run fails fast
+	if err := m.Run(ctx); err == nil || !strings.Contains(err.Error(), "canceled") {
+		t.Errorf("cancelled fitness: err = %v", err)
+	}
+}
