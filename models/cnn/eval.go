@@ -36,7 +36,7 @@ func (e *evaluator) evaluate(ctx context.Context, s *mnist.Set) (loss, accuracy 
 	var correct int
 	for start := 0; start < s.N; start += e.net.batch {
 		if err := ctx.Err(); err != nil {
-			return 0, 0, fmt.Errorf("cnn: evaluation stopped: %w", err)
+			return 0, 0, fmt.Errorf("evaluation stopped: %w", err)
 		}
 		e.idx = e.idx[:0]
 		for i := start; i < min(start+e.net.batch, s.N); i++ {

@@ -31,6 +31,7 @@ type trainer struct {
 	shuffle *rand.Rand
 	drop    *rand.Rand // nil: no dropout (gradient checks)
 	perm    []int
+	images  int // images trained on so far
 }
 
 // newTrainer compiles the training graph for cfg's batch size around p.
@@ -58,14 +59,13 @@ func chunkSize(batch int) int {
 	return (batch + chunks - 1) / chunks
 }
 
-// epoch trains one pass over s in a new random order, at learning rate lr,
-// and returns the mean training loss over its images. The last batch may be
+// epoch trains one pass over s in a new random order, at the optimiser's
+// learning rate, and returns the mean training loss over its images. The last batch may be
 // shorter: it is trained too (as PyTorch does), its missing rows padded
 // with zeros that weigh nothing in the loss. A NaN or infinite loss, a NaN
 // activation or a non-finite weight stops it with ErrDiverged; ctx is
 // checked before each batch.
-func (t *trainer) epoch(ctx context.Context, s *mnist.Set, lr float64) (float64, error) {
-	t.opt.LR = lr
+func (t *trainer) epoch(ctx context.Context, s *mnist.Set) (float64, error) {
 	if len(t.perm) != s.N {
 		t.perm = make([]int, s.N)
 	}
@@ -76,7 +76,7 @@ func (t *trainer) epoch(ctx context.Context, s *mnist.Set, lr float64) (float64,
 	var total float64
 	for b, start := 0, 0; start < s.N; b, start = b+1, start+t.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("cnn: training stopped before batch %d: %w", b+1, err)
+			return 0, fmt.Errorf("training stopped before batch %d: %w", b+1, err)
 		}
 		batch := t.perm[start:min(start+t.cfg.BatchSize, s.N)]
 		loss, err := t.step(s, batch)
@@ -84,6 +84,7 @@ func (t *trainer) epoch(ctx context.Context, s *mnist.Set, lr float64) (float64,
 			return 0, fmt.Errorf("%w in batch %d (%d images)", err, b+1, len(batch))
 		}
 		total += loss * float64(len(batch))
+		t.images += len(batch)
 	}
 	return total / float64(s.N), nil
 }
@@ -146,10 +147,9 @@ func Fitness(ctx context.Context, s mnist.Splits, cfg Config) (ev models.Eval, e
 		return models.Eval{}, err
 	}
 	trainStart := time.Now()
-	_, err = tr.epoch(ctx, s.Train, cfg.LR)
-	trainTime := time.Since(trainStart)
-	ev.Images = s.Train.N
-	ev.ImagesPerSec = float64(s.Train.N) / trainTime.Seconds()
+	_, err = tr.epoch(ctx, s.Train)
+	ev.Images = tr.images
+	ev.ImagesPerSec = float64(tr.images) / time.Since(trainStart).Seconds()
 	if err == nil {
 		var ho *evaluator
 		if ho, err = newEvaluator(p); err == nil {
@@ -200,11 +200,10 @@ func TrainFull(ctx context.Context, train, test *mnist.Set, cfg Config, onEpoch 
 		return res, err
 	}
 	sched := StepLR{Opt: tr.opt, Gamma: cfg.Gamma}
-	lr := cfg.LR
 	for e := 1; e <= cfg.epochs(); e++ {
 		epochStart := time.Now()
-		m := models.EpochMetrics{Epoch: e, LR: lr}
-		if m.TrainLoss, err = tr.epoch(ctx, train, lr); err != nil {
+		m := models.EpochMetrics{Epoch: e, LR: tr.opt.LR}
+		if m.TrainLoss, err = tr.epoch(ctx, train); err != nil {
 			return res, fmt.Errorf("cnn: epoch %d: %w", e, err)
 		}
 		if m.TestLoss, m.TestAccuracy, err = ev.evaluate(ctx, test); err != nil {
@@ -217,7 +216,6 @@ func TrainFull(ctx context.Context, train, test *mnist.Set, cfg Config, onEpoch 
 			onEpoch(m)
 		}
 		sched.Step()
-		lr = tr.opt.LR
 	}
 	res.Weights = p.marshal()
 	return res, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,6 +134,9 @@ func TestFitnessDiverges(t *testing.T) {
 		if !math.IsInf(ev.Loss, 1) || ev.Diverged == "" {
 			t.Errorf("lr %g: loss %v, diverged %q; want +Inf and a reason", lr, ev.Loss, ev.Diverged)
 		}
+		if ev.Images >= s.Train.N {
+			t.Errorf("lr %g: %d images trained of %d: the training did not stop at the divergence", lr, ev.Images, s.Train.N)
+		}
 		t.Logf("lr %g: %s", lr, ev.Diverged)
 	}
 }
@@ -153,7 +157,7 @@ func TestInjectedNaN(t *testing.T) {
 				t.Fatal(err)
 			}
 			p[tt.param].Data().([]float32)[5] = float32(math.NaN())
-			_, err = tr.epoch(context.Background(), train.Slice(0, 32), 1)
+			_, err = tr.epoch(context.Background(), train.Slice(0, 32))
 			if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("epoch with a NaN weight: err = %v, want ErrDiverged saying %q", err, tt.want)
 			}
@@ -277,4 +281,25 @@ func TestInitBounds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFitnessConcurrent runs two fitness evaluations at once, as a worker
+// with two slots does: each must give the result of a lone run.
+func TestFitnessConcurrent(t *testing.T) {
+	s := smallSplits(t, 64, 100)
+	cfg := Config{BatchSize: 16, LR: 1, Seed: 3}
+	want, err := Fitness(context.Background(), s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			got, err := Fitness(context.Background(), s, cfg)
+			if err != nil || got.Loss != want.Loss {
+				t.Errorf("concurrent fitness: loss %v, err %v; alone %v", got.Loss, err, want.Loss)
+			}
+		})
+	}
+	wg.Wait()
 }
