@@ -17,19 +17,17 @@ import (
 
 // MaxChunk is the largest number of images the training graph computes at
 // once. A larger batch is computed in equal chunks whose gradients add up
-// before the optimiser's step, which bounds the memory of the graph
-// (a chunk of 128 images needs about as much as PyTorch's batch of 128).
+// before the optimiser's step, which bounds the memory of the graph.
 const MaxChunk = 128
 
 // trainer trains the network's weights with Adadelta.
 type trainer struct {
 	cfg     Config
-	p       params
 	net     *net
 	opt     *Adadelta
 	model   []G.ValueGrad
 	shuffle *rand.Rand
-	drop    *rand.Rand // nil: no dropout (gradient checks)
+	drop    *rand.Rand // source of the dropout masks
 	perm    []int
 	images  int // images trained on so far
 }
@@ -42,7 +40,6 @@ func newTrainer(p params, cfg Config) (*trainer, error) {
 	}
 	return &trainer{
 		cfg:     cfg,
-		p:       p,
 		net:     n,
 		opt:     NewAdadelta(cfg.LR, cfg.WeightDecay),
 		model:   G.NodesToValueGrads(n.w),
@@ -60,9 +57,9 @@ func chunkSize(batch int) int {
 }
 
 // epoch trains one pass over s in a new random order, at the optimiser's
-// learning rate, and returns the mean training loss over its images. The last batch may be
-// shorter: it is trained too (as PyTorch does), its missing rows padded
-// with zeros that weigh nothing in the loss. A NaN or infinite loss, a NaN
+// learning rate, and returns the mean training loss over its images. The
+// last batch may be shorter: it is trained too (as PyTorch does), its
+// missing rows padded with zeros that weigh nothing in the loss. A NaN or infinite loss, a NaN
 // activation or a non-finite weight stops it with ErrDiverged; ctx is
 // checked before each batch.
 func (t *trainer) epoch(ctx context.Context, s *mnist.Set) (float64, error) {
