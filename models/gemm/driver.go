@@ -15,6 +15,11 @@ var (
 	// forcePackA packs every A micro-panel, even those the kernel could
 	// read in place (for experiments).
 	forcePackA = false
+	// prefetchA asks for the next micro-panel of A while one is computed.
+	prefetchA = true
+	expMode   = 0
+	// forcePackB packs op(B) even when it could be read in place.
+	forcePackB = false
 )
 
 // problem is one C = alpha·op(A)·op(B) + beta·C with arguments checked.
@@ -86,8 +91,9 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 	nc := blocks(p.n, max(nr, blockBFloats/kc/nr*nr), nr)
 	w.ap = grow(w.ap, kc*mr)
 	w.tile = grow(w.tile, mr*nr)
-	// op(B) is read in place when few rows of A share each packed block.
-	packB := p.bTrans || p.m > 2*mr
+	// op(B) is read in place unless transposed or its rows are a multiple
+	// of 512 bytes apart (they would fight for the same cache sets).
+	packB := p.bTrans || forcePackB || (p.m > 2*mr && p.ldb%128 == 0)
 	if packB {
 		w.bp = grow(w.bp, kc*((nc+nr-1)/nr*nr))
 	} else {
@@ -104,6 +110,8 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 			}
 			if packB {
 				packBBlock(w.bp, p, nr, jc, ncb, pc, kcb)
+			} else if edge := ncb % nr; edge != 0 {
+				packBPanel(w.bp, p, nr, jc+ncb-edge, edge, pc, kcb)
 			}
 			for ir := 0; ir < p.m; ir += mr {
 				mrb := min(mr, p.m-ir)
@@ -111,6 +119,13 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					aPtr     *float32
 					aRow, aK int
 				)
+				if prefetchA && directA && ir+2*mr <= p.m {
+					if p.aTrans {
+						prefetchRows(&p.a[pc*p.lda+ir+mr], kcb, p.lda, mr*4)
+					} else {
+						prefetchRows(&p.a[(ir+mr)*p.lda+pc], mr, p.lda, kcb*4)
+					}
+				}
 				switch {
 				case mrb == mr && directA && p.aTrans:
 					aPtr, aRow, aK = &p.a[pc*p.lda+ir], 1, p.lda
@@ -132,10 +147,16 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					case nrb == nr:
 						bPtr, bK = &p.b[pc*p.ldb+jc+jr], p.ldb
 					default:
-						packBPanel(w.bp, p, nr, jc+jr, nrb, pc, kcb)
 						bPtr, bK = &w.bp[0], nr
 					}
 					ci := ir*p.ldc + jc + jr
+					if expMode == 1 {
+						continue
+					}
+					if expMode == 2 {
+						ker.fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], nr, p.alpha, beta)
+						continue
+					}
 					if mrb == mr && nrb == nr {
 						ker.fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta)
 						continue

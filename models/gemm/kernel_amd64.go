@@ -16,6 +16,12 @@ func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float3
 //go:noescape
 func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
 
+// prefetchRows asks for the cache lines of rows rows of bytes bytes each,
+// stride floats apart from p, to be brought into L1 (kernel_amd64.s).
+//
+//go:noescape
+func prefetchRows(p *float32, rows, stride, bytes int)
+
 var (
 	avx512 = &microKernel{name: KernelAVX512, mr: 14, nr: 32, fn: kernelAVX512}
 	avx2   = &microKernel{name: KernelAVX2, mr: 6, nr: 16, fn: kernelAVX2}

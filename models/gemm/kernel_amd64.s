@@ -4,6 +4,32 @@
 
 #include "textflag.h"
 
+// func prefetchRows(p *float32, rows, stride, bytes int)
+TEXT ·prefetchRows(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ stride+16(FP), R8
+	SHLQ $2, R8
+	MOVQ bytes+24(FP), R9
+	TESTQ CX, CX
+	JLE prefetch_done
+	TESTQ R9, R9
+	JLE prefetch_done
+	DECQ R9
+prefetch_row:
+	XORQ AX, AX
+prefetch_line:
+	PREFETCHT1 (SI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, R9
+	JLE prefetch_line
+	PREFETCHT1 (SI)(R9*1)
+	ADDQ R8, SI
+	DECQ CX
+	JNZ prefetch_row
+prefetch_done:
+	RET
+
 // func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
 // computes one 14×32 tile.
 TEXT ·kernelAVX512(SB), NOSPLIT, $0-72

@@ -58,6 +58,21 @@ func packBPanel(dst []float32, p *problem, nr, j0, nrb, pc, kcb int) {
 // packBBlock packs columns [jc, jc+ncb) and inner indices [pc, pc+kcb) of
 // op(B) into dst as consecutive panels of nr columns, each kcb×nr.
 func packBBlock(dst []float32, p *problem, nr, jc, ncb, pc, kcb int) {
+	if !p.bTrans {
+		// Row by row, so that op(B) is read in order.
+		panels := (ncb + nr - 1) / nr
+		for q := range kcb {
+			row := p.b[(pc+q)*p.ldb+jc:]
+			row = row[:ncb]
+			for jp := range panels {
+				d := dst[jp*kcb*nr+q*nr:]
+				d = d[:nr]
+				n := copy(d, row[jp*nr:])
+				clear(d[n:])
+			}
+		}
+		return
+	}
 	for jr := 0; jr < ncb; jr += nr {
 		packBPanel(dst[jr*kcb:], p, nr, jc+jr, min(nr, ncb-jr), pc, kcb)
 	}
