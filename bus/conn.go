@@ -1,0 +1,133 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Options says how to reach a NATS cluster.
+type Options struct {
+	// URL is one server URL or several separated by commas.
+	URL string
+	// Name identifies the client in the server's monitoring.
+	Name string
+	// User and Password authenticate with a user name.
+	User, Password string
+	// Token authenticates with a token.
+	Token string
+	// Creds is a credentials file (JWT and NKey seed).
+	Creds string
+	// TLSCA, TLSCert and TLSKey configure TLS (CA file; client certificate
+	// and key for mutual TLS).
+	TLSCA, TLSCert, TLSKey string
+	// Logger receives connection events; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Conn is a NATS connection with its JetStream context.
+type Conn struct {
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	log *slog.Logger
+}
+
+// Connect dials NATS with reconnects and backoff.
+func Connect(ctx context.Context, o Options) (*Conn, error) {
+	if o.URL == "" {
+		return nil, errors.New("bus: no NATS URL given")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("subsystem", "nats")
+	opts := []nats.Option{
+		nats.Name(o.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.CustomReconnectDelay(func(attempts int) time.Duration {
+			d := time.Duration(attempts) * 250 * time.Millisecond
+			return min(d, 5*time.Second)
+		}),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected", "url", nc.ConnectedUrl()) }),
+	}
+	if o.User != "" {
+		opts = append(opts, nats.UserInfo(o.User, o.Password))
+	}
+	if o.Token != "" {
+		opts = append(opts, nats.Token(o.Token))
+	}
+	if o.Creds != "" {
+		opts = append(opts, nats.UserCredentials(o.Creds))
+	}
+	if o.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(o.TLSCA))
+	}
+	if o.TLSCert != "" || o.TLSKey != "" {
+		opts = append(opts, nats.ClientCert(o.TLSCert, o.TLSKey))
+	}
+	urls := strings.Join(strings.Fields(strings.ReplaceAll(o.URL, ",", " ")), ",")
+	type dialed struct {
+		nc  *nats.Conn
+		err error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		nc, err := nats.Connect(urls, opts...)
+		ch <- dialed{nc, err}
+	}()
+	var nc *nats.Conn
+	select {
+	case d := <-ch:
+		if d.err != nil {
+			return nil, fmt.Errorf("bus: connect %s: %w", urls, d.err)
+		}
+		nc = d.nc
+	case <-ctx.Done():
+		go func() {
+			if d := <-ch; d.nc != nil {
+				d.nc.Close()
+			}
+		}()
+		return nil, fmt.Errorf("bus: connect %s: %w", urls, ctx.Err())
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	return &Conn{nc: nc, js: js, log: log}, nil
+}
+
+// Drain lets pending messages flow and closes the connection.
+func (c *Conn) Drain() error {
+	if err := c.nc.Drain(); err != nil {
+		c.nc.Close()
+		return fmt.Errorf("bus: drain: %w", err)
+	}
+	for !c.nc.IsClosed() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// Close closes the connection at once (pending acks are lost, as when a
+// process is killed).
+func (c *Conn) Close() { c.nc.Close() }
+
+// ConnectedURL is the server this connection talks to.
+func (c *Conn) ConnectedURL() string { return c.nc.ConnectedUrl() }

@@ -1,0 +1,144 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNoConsumer is returned by Tasks when the workers' consumer does not
+// exist yet: no coordinator has set the streams up.
+var ErrNoConsumer = errors.New("bus: no task queue yet (start a coordinator)")
+
+// Delivery is one message pulled from a stream.
+type Delivery struct {
+	msg jetstream.Msg
+	// Data is the message body.
+	Data []byte
+	// Subject is the subject the message was published on.
+	Subject string
+	// Attempt counts deliveries of this message, from 1.
+	Attempt int
+}
+
+func newDelivery(m jetstream.Msg) *Delivery {
+	d := &Delivery{msg: m, Data: m.Data(), Subject: m.Subject(), Attempt: 1}
+	if md, err := m.Metadata(); err == nil {
+		d.Attempt = int(md.NumDelivered)
+	}
+	return d
+}
+
+// Ack acknowledges the message and waits for the server to confirm.
+func (d *Delivery) Ack(ctx context.Context) error {
+	if err := d.msg.DoubleAck(ctx); err != nil {
+		return fmt.Errorf("bus: ack %s: %w", d.Subject, err)
+	}
+	return nil
+}
+
+// InProgress extends the lease on the message.
+func (d *Delivery) InProgress() error { return d.msg.InProgress() }
+
+// Term tells the server never to deliver the message again.
+func (d *Delivery) Term(reason string) error { return d.msg.TermWithReason(reason) }
+
+// Nak asks for redelivery after delay.
+func (d *Delivery) Nak(delay time.Duration) error { return d.msg.NakWithDelay(delay) }
+
+// TaskQueue is the workers' shared consumer.
+type TaskQueue struct {
+	cons jetstream.Consumer
+}
+
+// Tasks binds to the workers' consumer; ErrNoConsumer when absent.
+func (c *Conn) Tasks(ctx context.Context) (*TaskQueue, error) {
+	cons, err := c.js.Consumer(ctx, StreamTasks, ConsumerWorkers)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, ErrNoConsumer
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err)
+	}
+	return &TaskQueue{cons: cons}, nil
+}
+
+// AckWait returns the lease the queue's consumer grants.
+func (q *TaskQueue) AckWait() time.Duration {
+	if info := q.cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		return info.Config.AckWait
+	}
+	return DefaultAckWait
+}
+
+// Next pulls one task, waiting at most wait; it returns nil and no error
+// when none came. Pulling one at a time keeps a busy worker from holding
+// tasks that an idle one could run.
+func (q *TaskQueue) Next(ctx context.Context, wait time.Duration) (*Delivery, error) {
+	fctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	m, err := q.cons.Next(jetstream.FetchContext(fctx))
+	switch {
+	case err == nil:
+		return newDelivery(m), nil
+	case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return nil, ctx.Err() // nil unless the caller's context ended
+	default:
+		return nil, fmt.Errorf("bus: next task: %w", err)
+	}
+}
+
+// ResultFeed delivers a run's results to its coordinator.
+type ResultFeed struct {
+	it jetstream.MessagesContext
+}
+
+func resultsConsumer(run string) string { return "coord-" + run }
+
+// Results opens the durable consumer of a run's results.
+func (c *Conn) Results(ctx context.Context, run string, ackWait time.Duration) (*ResultFeed, error) {
+	if ackWait <= 0 {
+		ackWait = DefaultAckWait
+	}
+	cons, err := c.js.CreateOrUpdateConsumer(ctx, StreamResults, jetstream.ConsumerConfig{
+		Durable:       resultsConsumer(run),
+		Description:   "gahpo coordinator of run " + run,
+		FilterSubject: "gahpo.result." + run + ".>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: results consumer of %s: %w", run, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	if err != nil {
+		return nil, fmt.Errorf("bus: results of %s: %w", run, err)
+	}
+	return &ResultFeed{it: it}, nil
+}
+
+// Next blocks until the next result; after Stop it returns an error.
+func (f *ResultFeed) Next() (*Delivery, error) {
+	m, err := f.it.Next()
+	if err != nil {
+		return nil, fmt.Errorf("bus: next result: %w", err)
+	}
+	return newDelivery(m), nil
+}
+
+// Stop ends the feed; a blocked Next returns.
+func (f *ResultFeed) Stop() { f.it.Stop() }
+
+// DeleteResults removes a finished run's results consumer.
+func (c *Conn) DeleteResults(ctx context.Context, run string) error {
+	err := c.js.DeleteConsumer(ctx, StreamResults, resultsConsumer(run))
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("bus: delete results consumer of %s: %w", run, err)
+	}
+	return nil
+}

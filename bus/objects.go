@@ -1,0 +1,111 @@
+package bus
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gahpo/gahpo"
+)
+
+// Digest is the object store's form of a SHA-256 digest.
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:])
+}
+
+func (c *Conn) objectStore(ctx context.Context, bucket string) (jetstream.ObjectStore, error) {
+	obs, err := c.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:  bucket,
+		Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: object store %s: %w", bucket, err)
+	}
+	return obs, nil
+}
+
+// PutFile stores a file in an object store bucket under its base name,
+// unless an object with the same name and digest is already there.
+func (c *Conn) PutFile(ctx context.Context, bucket, path string) (gahpo.DataRef, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return gahpo.DataRef{}, fmt.Errorf("bus: read %s: %w", path, err)
+	}
+	return c.PutBytes(ctx, bucket, filepath.Base(path), data)
+}
+
+// PutBytes stores data in an object store bucket, unless an object with the
+// same name and digest is already there.
+func (c *Conn) PutBytes(ctx context.Context, bucket, name string, data []byte) (gahpo.DataRef, error) {
+	obs, err := c.objectStore(ctx, bucket)
+	if err != nil {
+		return gahpo.DataRef{}, err
+	}
+	ref := gahpo.DataRef{Bucket: bucket, Name: name, Digest: Digest(data), Size: uint64(len(data))}
+	if info, err := obs.GetInfo(ctx, name); err == nil && info.Digest == ref.Digest {
+		return ref, nil
+	}
+	info, err := obs.PutBytes(ctx, name, data)
+	if err != nil {
+		return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s: %w", bucket, name, err)
+	}
+	if info.Digest != ref.Digest {
+		return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s: server digest %s, want %s", bucket, name, info.Digest, ref.Digest)
+	}
+	return ref, nil
+}
+
+// GetBytes reads an object and checks its digest when want is not empty.
+func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte, error) {
+	obs, err := c.js.ObjectStore(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("bus: object store %s: %w", bucket, err)
+	}
+	data, err := obs.GetBytes(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("bus: get %s/%s: %w", bucket, name, err)
+	}
+	if want != "" && Digest(data) != want {
+		return nil, fmt.Errorf("bus: get %s/%s: digest %s, want %s", bucket, name, Digest(data), want)
+	}
+	return data, nil
+}
+
+// Fetch makes sure dir holds the object ref names with the right digest,
+// downloading it when it is missing or differs. Files are written to a
+// temporary name and renamed, so a crash never leaves a partial file.
+func (c *Conn) Fetch(ctx context.Context, ref gahpo.DataRef, dir string) (string, error) {
+	path := filepath.Join(dir, filepath.Base(ref.Name))
+	if data, err := os.ReadFile(path); err == nil && Digest(data) == ref.Digest {
+		return path, nil
+	}
+	data, err := c.GetBytes(ctx, ref.Bucket, ref.Name, ref.Digest)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("bus: cache dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".fetch-*")
+	if err != nil {
+		return "", fmt.Errorf("bus: cache %s: %w", ref.Name, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("bus: cache %s: %w", ref.Name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("bus: cache %s: %w", ref.Name, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("bus: cache %s: %w", ref.Name, err)
+	}
+	return path, nil
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/store"
+)
+
+func (m *Main) runCoordinator(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("gahpo coordinator", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var nf natsFlags
+	var sf searchFlags
+	nf.register(fs, true)
+	sf.register(fs)
+	db := fs.String("db", "gahpo.db", "history database file (bbolt)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if nf.url == "" {
+		return errors.New("coordinator: --nats URL is required")
+	}
+	log, err := m.logger(*logLevel)
+	if err != nil {
+		return err
+	}
+	rc, _, err := sf.config()
+	if err != nil {
+		return err
+	}
+	conn, err := bus.Connect(ctx, withLogger(nf.options("gahpo-coordinator"), log))
+	if err != nil {
+		return err
+	}
+	defer conn.Drain()
+	run, err := m.coordinate(ctx, conn, log, *db, rc, &sf, !*noProgress)
+	if err != nil {
+		return err
+	}
+	return m.printSummary(run, *db)
+}
+
+func withLogger(o bus.Options, log *slog.Logger) bus.Options {
+	o.Logger = log
+	return o
+}
+
+// coordinate opens the history and runs (or resumes) a search to its end.
+func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger, db string, rc gahpo.RunConfig, sf *searchFlags, progress bool) (gahpo.Run, error) {
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		return gahpo.Run{}, err
+	}
+	defer st.Close()
+	cfg := coordinator.Config{
+		Run: rc, Problem: problemFor(sf.data), RunID: sf.runID, NewRun: sf.newRun, Version: version, Logger: log,
+	}
+	if progress && isTerminal(m.Stderr) {
+		cfg.Progress = m.Stderr
+	}
+	c, err := coordinator.New(st, conn, cfg)
+	if err != nil {
+		return gahpo.Run{}, err
+	}
+	fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
+	return c.Run(ctx)
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

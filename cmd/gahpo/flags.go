@@ -1,0 +1,149 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/ga"
+	"github.com/gahpo/gahpo/models/problems"
+)
+
+// natsFlags are the connection flags of every command that talks to NATS.
+type natsFlags struct {
+	url, user, password, token, creds, ca, cert, key string
+}
+
+func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
+	help := "NATS server URL(s), comma separated"
+	if required {
+		help += " (required)"
+	}
+	fs.StringVar(&n.url, "nats", os.Getenv("GAHPO_NATS"), help+"; env GAHPO_NATS")
+	fs.StringVar(&n.user, "nats-user", os.Getenv("GAHPO_NATS_USER"), "NATS user name; env GAHPO_NATS_USER")
+	fs.StringVar(&n.password, "nats-password", os.Getenv("GAHPO_NATS_PASSWORD"), "NATS password; env GAHPO_NATS_PASSWORD")
+	fs.StringVar(&n.token, "nats-token", os.Getenv("GAHPO_NATS_TOKEN"), "NATS token; env GAHPO_NATS_TOKEN")
+	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file")
+	fs.StringVar(&n.ca, "tls-ca", "", "CA certificate file to verify the NATS server")
+	fs.StringVar(&n.cert, "tls-cert", "", "client certificate file (mutual TLS)")
+	fs.StringVar(&n.key, "tls-key", "", "client key file (mutual TLS)")
+}
+
+func (n *natsFlags) options(name string) bus.Options {
+	return bus.Options{URL: n.url, Name: name, User: n.user, Password: n.password, Token: n.token, Creds: n.creds, TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key}
+}
+
+// searchFlags are the flags that define a search.
+type searchFlags struct {
+	fs                               *flag.FlagSet
+	preset, problem                  string
+	population, generations, elites  int
+	tournament, trainSubset, finalEp int
+	maxAttempts                      int
+	crossover                        float64
+	seed                             uint64
+	onTest, newRun                   bool
+	ackWait                          time.Duration
+	data, runID                      string
+}
+
+func (s *searchFlags) register(fs *flag.FlagSet) {
+	s.fs = fs
+	def := ga.DefaultConfig()
+	fs.StringVar(&s.preset, "preset", "quick", "search preset: quick (a few minutes) or paper (population 30, 28 generations, full data, 14 final epochs)")
+	fs.StringVar(&s.problem, "problem", problems.CNN, "problem: cnn (MNIST CNN) or regression (1-D net)")
+	fs.IntVar(&s.population, "population", 0, "genomes per generation (default: the preset's)")
+	fs.IntVar(&s.generations, "generations", 0, "generations (default: the preset's)")
+	fs.IntVar(&s.elites, "elites", def.Elites, "best genomes kept unchanged in the next generation")
+	fs.IntVar(&s.tournament, "tournament", def.TournamentSize, "tournament size of the selection")
+	fs.Float64Var(&s.crossover, "crossover-rate", def.CrossoverRate, "probability that a child is bred by crossover")
+	fs.Uint64Var(&s.seed, "seed", 1, "seed of all randomness of the run")
+	fs.IntVar(&s.trainSubset, "train-subset", -1, "CNN: training images per fitness (0: all 54,000; default: the preset's)")
+	fs.IntVar(&s.finalEp, "final-epochs", -1, "epochs of the final full training (0: none; default: the preset's)")
+	fs.BoolVar(&s.onTest, "fitness-on-test", false, "CNN: use the test loss as fitness, as the paper did (default: validation loss)")
+	fs.IntVar(&s.maxAttempts, "max-attempts", 3, "deliveries of a genome before it is recorded as failed")
+	fs.DurationVar(&s.ackWait, "ack-wait", bus.DefaultAckWait, "lease of a task: a silent worker loses it after this")
+	fs.StringVar(&s.data, "data", "", "directory of the MNIST IDX files (default: the GoMNIST module in the Go module cache)")
+	fs.StringVar(&s.runID, "run", "", "resume this run id")
+	fs.BoolVar(&s.newRun, "new", false, "start a new run even if the database has an unfinished one")
+}
+
+func (s *searchFlags) set(name string) bool {
+	found := false
+	s.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+// preset holds the defaults of a preset per problem.
+type preset struct {
+	population, generations, trainSubset, finalEpochs, workers int
+}
+
+func presetFor(name, problem string) (preset, error) {
+	switch {
+	case name == "quick" && problem == problems.CNN:
+		return preset{population: 8, generations: 3, trainSubset: 1000, finalEpochs: 1, workers: 2}, nil
+	case name == "quick":
+		return preset{population: 20, generations: 8, finalEpochs: 1, workers: 2}, nil
+	case name == "paper":
+		return preset{population: 30, generations: 28, trainSubset: 0, finalEpochs: 14, workers: 2}, nil
+	}
+	return preset{}, fmt.Errorf("unknown --preset %q (quick or paper)", name)
+}
+
+// config builds the run configuration from the preset and the flags.
+func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
+	p, err := presetFor(s.preset, s.problem)
+	if err != nil {
+		return gahpo.RunConfig{}, p, err
+	}
+	cfg := ga.DefaultConfig()
+	cfg.Population, cfg.Generations = p.population, p.generations
+	if s.population > 0 {
+		cfg.Population = s.population
+	}
+	if s.generations > 0 {
+		cfg.Generations = s.generations
+	}
+	cfg.Elites, cfg.TournamentSize, cfg.CrossoverRate, cfg.Seed = s.elites, s.tournament, s.crossover, s.seed
+	if !s.set("elites") {
+		cfg.Elites = min(cfg.Elites, cfg.Population-1)
+	}
+	if !s.set("tournament") {
+		cfg.TournamentSize = min(cfg.TournamentSize, cfg.Population)
+	}
+	rc := gahpo.RunConfig{
+		Problem: s.problem, Preset: s.preset, GA: cfg, TrainSubset: p.trainSubset, FinalEpochs: p.finalEpochs,
+		FitnessOnTest: s.onTest, MaxAttempts: s.maxAttempts, AckWait: s.ackWait,
+	}
+	if s.trainSubset >= 0 {
+		rc.TrainSubset = s.trainSubset
+	}
+	if s.finalEp >= 0 {
+		rc.FinalEpochs = s.finalEp
+	}
+	if _, err := problems.Space(rc.Problem); err != nil {
+		return rc, p, err
+	}
+	return rc, p, rc.Validate()
+}
+
+// problemFor resolves a problem for the coordinator: its space and the
+// data files to distribute.
+func problemFor(dataDir string) func(string) (coordinator.Problem, error) {
+	return func(name string) (coordinator.Problem, error) {
+		space, err := problems.Space(name)
+		if err != nil {
+			return coordinator.Problem{}, err
+		}
+		files, err := problems.DataFiles(name, dataDir)
+		if err != nil {
+			return coordinator.Problem{}, err
+		}
+		return coordinator.Problem{Space: space, DataFiles: files}, nil
+	}
+}

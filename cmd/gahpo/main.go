@@ -1,0 +1,128 @@
+// Command gahpo searches training hyperparameters with a genetic algorithm
+// spread over a NATS cluster.
+//
+// Usage:
+//
+//	gahpo run [flags]                  all in one process: NATS, coordinator, workers
+//	gahpo nats --listen HOST:PORT --store DIR
+//	gahpo coordinator --nats URL --db FILE [search flags]
+//	gahpo worker --nats URL [--concurrency N]
+//	gahpo query best --per-generation [--json] (--db FILE | --nats URL)
+//	gahpo query generation N | genome ID | final | runs
+//	gahpo status --nats URL
+//
+// Run `gahpo help COMMAND` for the flags of a command.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr}
+	err := m.Run(ctx, os.Args[1:])
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "gahpo: interrupted")
+		os.Exit(130)
+	default:
+		fmt.Fprintln(os.Stderr, "gahpo:", err)
+		os.Exit(1)
+	}
+}
+
+// Main is the program, testable without a process.
+type Main struct {
+	Stdout, Stderr io.Writer
+}
+
+type command struct {
+	name, summary string
+	run           func(m *Main, ctx context.Context, args []string) error
+}
+
+func (m *Main) commands() []command {
+	return []command{
+		{"run", "run a whole search on this machine (embedded NATS, coordinator, workers)", (*Main).runRun},
+		{"nats", "run a NATS server with JetStream for the cluster", (*Main).runNATS},
+		{"coordinator", "breed, publish, collect and store a search on a NATS cluster", (*Main).runCoordinator},
+		{"worker", "train genomes for the coordinators of a NATS cluster", (*Main).runWorker},
+		{"query", "query the history: best, generation, genome, final, runs", (*Main).runQuery},
+		{"status", "show the progress of a running coordinator", (*Main).runStatus},
+		{"version", "print the version", func(m *Main, _ context.Context, _ []string) error {
+			fmt.Fprintln(m.Stdout, "gahpo", version)
+			return nil
+		}},
+	}
+}
+
+// Run runs the command line args (without the program name).
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			return m.Run(ctx, []string{args[1], "-h"})
+		}
+		m.usage()
+		if len(args) == 0 {
+			return flag.ErrHelp
+		}
+		return nil
+	}
+	for _, c := range m.commands() {
+		if c.name == args[0] {
+			return c.run(m, ctx, args[1:])
+		}
+	}
+	m.usage()
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func (m *Main) usage() {
+	fmt.Fprintln(m.Stderr, "gahpo: distributed genetic-algorithm hyperparameter search\n\nUsage: gahpo COMMAND [flags]\n\nCommands:")
+	for _, c := range m.commands() {
+		fmt.Fprintf(m.Stderr, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(m.Stderr, "\nRun 'gahpo COMMAND -h' for its flags.")
+}
+
+// logger builds the structured logger of a command.
+func (m *Main) logger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad --log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parse parses flags that may come before, between or after positional
+// arguments, and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,199 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gahpo-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "gahpo")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build gahpo:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func gahpo(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+type bestEntry struct {
+	Generation int                `json:"generation"`
+	GenomeID   int                `json:"genome_id"`
+	Fitness    json.RawMessage    `json:"fitness"`
+	Params     map[string]float64 `json:"params"`
+}
+
+func TestRunRegressionThenQuery(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "h.db")
+	out, errOut, err := gahpo(t, "run", "--problem", "regression", "--db", db, "--population", "8", "--generations", "3", "--workers", "2", "--seed", "5")
+	if err != nil {
+		t.Fatalf("gahpo run: %v\n%s\n%s", err, out, errOut)
+	}
+	if !strings.Contains(out, "best genome per generation") || !strings.Contains(out, "final training of genome") {
+		t.Errorf("summary lacks the best genomes or the final training:\n%s", out)
+	}
+	out, errOut, err = gahpo(t, "query", "best", "--per-generation", "--json", "--db", db)
+	if err != nil {
+		t.Fatalf("query: %v\n%s", err, errOut)
+	}
+	var best []bestEntry
+	if err := json.Unmarshal([]byte(out), &best); err != nil {
+		t.Fatalf("query best --json is not a JSON array: %v\n%s", err, out)
+	}
+	if len(best) != 3 {
+		t.Fatalf("%d generations in best, want 3", len(best))
+	}
+	for i, b := range best {
+		if b.Generation != i || b.GenomeID < 1 || len(b.Fitness) == 0 {
+			t.Errorf("entry %d = %+v", i, b)
+		}
+		for _, p := range []string{"lr", "batch_size", "epochs"} {
+			if _, ok := b.Params[p]; !ok {
+				t.Errorf("entry %d lacks param %s: %v", i, p, b.Params)
+			}
+		}
+	}
+	for _, q := range [][]string{{"runs"}, {"final"}, {"generation", "1"}, {"genome", fmt.Sprint(best[2].GenomeID)}} {
+		out, errOut, err := gahpo(t, append(append([]string{"query"}, q...), "--db", db)...)
+		if err != nil || out == "" {
+			t.Errorf("query %v: %v\n%s", q, err, errOut)
+		}
+	}
+	if _, errOut, err := gahpo(t, "query", "generation", "99", "--db", db); err == nil || !strings.Contains(errOut, "not found") {
+		t.Errorf("query of a missing generation: err %v, stderr %q", err, errOut)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// start runs a gahpo process in the background, killed when the test ends.
+func start(t *testing.T, log string, args ...string) *exec.Cmd {
+	t.Helper()
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		f.Close()
+	})
+	return cmd
+}
+
+// TestClusterOfProcesses runs NATS, workers and a coordinator as separate
+// processes, kills the coordinator with SIGKILL mid-run, restarts it, and
+// checks that the offline query is refused while it runs and that the run
+// completes.
+func TestClusterOfProcesses(t *testing.T) {
+	dir := t.TempDir()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))
+	start(t, filepath.Join(dir, "nats.log"), "nats", "--listen", strings.TrimPrefix(url, "nats://"), "--store", filepath.Join(dir, "nats"))
+	time.Sleep(500 * time.Millisecond)
+	for i := range 2 {
+		start(t, filepath.Join(dir, fmt.Sprintf("w%d.log", i)), "worker", "--nats", url, "--name", fmt.Sprintf("w%d", i))
+	}
+	db := filepath.Join(dir, "h.db")
+	args := []string{"coordinator", "--nats", url, "--db", db, "--problem", "regression", "--population", "10", "--generations", "10", "--final-epochs", "0", "--ack-wait", "2s"}
+	coord := start(t, filepath.Join(dir, "coord1.log"), args...)
+
+	// While it runs: the offline query fails fast and points to --nats;
+	// the live query and status answer.
+	var live []bestEntry
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, _, err := gahpo(t, "query", "best", "--json", "--nats", url)
+		if err == nil && json.Unmarshal([]byte(out), &live) == nil && len(live) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("live query never answered: %v %s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	begin := time.Now()
+	_, errOut, err := gahpo(t, "query", "best", "--db", db)
+	if err == nil || !strings.Contains(errOut, "--nats") {
+		t.Errorf("offline query during the run: err %v, stderr %q; want a refusal naming --nats", err, errOut)
+	}
+	if d := time.Since(begin); d > 10*time.Second {
+		t.Errorf("offline query took %v to fail", d)
+	}
+	if out, errOut, err := gahpo(t, "status", "--nats", url); err != nil || !strings.Contains(out, "generation") {
+		t.Errorf("status: %v\n%s%s", err, out, errOut)
+	}
+
+	// kill -9 mid-run, then restart on the same file.
+	if err := coord.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = coord.Wait()
+	out, errOut, err := gahpo(t, args...)
+	if err != nil {
+		t.Fatalf("restarted coordinator: %v\n%s\n%s", err, out, errOut)
+	}
+	if !strings.Contains(errOut, "resum") && !strings.Contains(out, "resum") {
+		t.Logf("restart output does not mention resuming:\n%s", errOut)
+	}
+	out, errOut, err = gahpo(t, "query", "runs", "--json", "--db", db)
+	if err != nil {
+		t.Fatalf("query runs: %v %s", err, errOut)
+	}
+	var runs []struct {
+		ID       string `json:"id"`
+		Status   string `json:"status"`
+		Restarts int    `json:"restarts"`
+	}
+	if err := json.Unmarshal([]byte(out), &runs); err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Status != "done" || runs[0].Restarts != 1 {
+		t.Errorf("runs = %+v; want one run, done, restarted once", runs)
+	}
+	out, _, err = gahpo(t, "query", "best", "--json", "--db", db)
+	if err != nil || json.Unmarshal([]byte(out), &live) != nil || len(live) != 10 {
+		t.Errorf("best after the run: %v, %d generations", err, len(live))
+	}
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/store"
+)
+
+// querier answers queries offline (a history file) or live (a coordinator).
+type querier interface {
+	query(ctx context.Context, endpoint string, req coordinator.QueryRequest, resp any) error
+}
+
+type offline struct{ q coordinator.Queries }
+
+func (o offline) query(_ context.Context, endpoint string, req coordinator.QueryRequest, resp any) error {
+	var v any
+	var err error
+	switch endpoint {
+	case coordinator.EndpointRuns:
+		v, err = o.q.Runs()
+	case coordinator.EndpointBest:
+		v, err = o.q.Best(req.Run)
+	case coordinator.EndpointGeneration:
+		v, err = o.q.Generation(req.Run, req.Generation)
+	case coordinator.EndpointGenome:
+		v, err = o.q.Genome(req.Run, req.Genome)
+	case coordinator.EndpointFinal:
+		v, err = o.q.Final(req.Run)
+	default:
+		return fmt.Errorf("%s needs a running coordinator: use --nats", endpoint)
+	}
+	if err != nil {
+		return err
+	}
+	// Go through JSON so that offline and live answers are the same values.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, resp)
+}
+
+type live struct {
+	conn *bus.Conn
+	run  string
+}
+
+func (l live) query(ctx context.Context, endpoint string, req coordinator.QueryRequest, resp any) error {
+	return l.conn.Query(ctx, l.run, endpoint, req, resp)
+}
+
+// openQuerier opens the history file read-only, or finds the coordinator
+// on NATS; the returned function releases it.
+func (m *Main) openQuerier(ctx context.Context, nf natsFlags, db, run string) (querier, func(), error) {
+	if nf.url != "" {
+		conn, err := bus.Connect(ctx, nf.options("gahpo-query"))
+		if err != nil {
+			return nil, nil, err
+		}
+		svcs, err := conn.Discover(ctx)
+		if err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+		target := svcs[0].RunID
+		if run != "" {
+			target = run
+			found := slices.ContainsFunc(svcs, func(s bus.Service) bool { return s.RunID == run })
+			if !found {
+				conn.Close()
+				return nil, nil, fmt.Errorf("no running coordinator of run %s (running: %s)", run, runIDs(svcs))
+			}
+		}
+		return live{conn: conn, run: target}, conn.Close, nil
+	}
+	st, err := store.Open(db, store.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		return nil, nil, err
+	}
+	return offline{q: coordinator.Queries{Store: st}}, func() { st.Close() }, nil
+}
+
+func runIDs(svcs []bus.Service) string {
+	ids := make([]string, len(svcs))
+	for i, s := range svcs {
+		ids[i] = s.RunID
+	}
+	return strings.Join(ids, ", ")
+}
+
+func (m *Main) runQuery(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("gahpo query", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, "Usage: gahpo query best --per-generation | generation N | genome ID | final | runs  [flags]\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	var nf natsFlags
+	nf.register(fs, false)
+	db := fs.String("db", "gahpo.db", "history database file (offline query); --nats queries a running coordinator instead")
+	run := fs.String("run", "", "run id (default: the latest run, or the newest running coordinator)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Bool("per-generation", true, "best: one line per generation (the default)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return errors.New("query: say what to query")
+	}
+	req := coordinator.QueryRequest{Run: *run}
+	var endpoint string
+	switch pos[0] {
+	case "best", "runs", "final":
+		endpoint = pos[0]
+		if len(pos) != 1 {
+			return fmt.Errorf("query %s takes no argument", pos[0])
+		}
+	case "generation", "genome":
+		endpoint = pos[0]
+		if len(pos) != 2 {
+			return fmt.Errorf("query %s needs a number", pos[0])
+		}
+		n, err := strconv.Atoi(pos[1])
+		if err != nil || n < 0 {
+			return fmt.Errorf("query %s: bad number %q", pos[0], pos[1])
+		}
+		req.Generation, req.Genome = n, n
+	default:
+		fs.Usage()
+		return fmt.Errorf("query: unknown query %q", pos[0])
+	}
+	q, release, err := m.openQuerier(ctx, nf, *db, *run)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var out any
+	switch endpoint {
+	case coordinator.EndpointRuns:
+		out = new([]gahpo.Run)
+	case coordinator.EndpointBest:
+		out = new([]gahpo.BestEntry)
+	case coordinator.EndpointGeneration:
+		out = new([]gahpo.GenomeRecord)
+	case coordinator.EndpointGenome:
+		out = new(gahpo.GenomeRecord)
+	case coordinator.EndpointFinal:
+		out = new(gahpo.FinalTraining)
+	}
+	if err := q.query(ctx, endpoint, req, out); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	switch v := out.(type) {
+	case *[]gahpo.Run:
+		printRuns(m.Stdout, *v)
+	case *[]gahpo.BestEntry:
+		printBest(m.Stdout, *v)
+	case *[]gahpo.GenomeRecord:
+		printGenomes(m.Stdout, *v)
+	case *gahpo.GenomeRecord:
+		printGenome(m.Stdout, *v)
+	case *gahpo.FinalTraining:
+		printFinal(m.Stdout, *v)
+	}
+	return nil
+}
+
+func fmtFloat(f gahpo.Float) string {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Sprint(v)
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+func fmtParams(p map[string]float64) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.FormatFloat(p[k], 'g', 4, 64)
+	}
+	return strings.Join(parts, " ")
+}
+
+func printRuns(w io.Writer, runs []gahpo.Run) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tPROBLEM\tSTATUS\tPOP×GEN\tSEED\tSTARTED\tBEST")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d×%d\t%d\t%s\t%d\n", r.ID, r.Config.Problem, r.Status, r.Config.GA.Population, r.Config.GA.Generations, r.Config.GA.Seed, r.Started.Local().Format(time.DateTime), r.Best)
+	}
+	tw.Flush()
+}
+
+func printBest(w io.Writer, best []gahpo.BestEntry) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GEN\tGENOME\tFITNESS\tACCURACY\tWORKER\tPARAMS")
+	for _, b := range best {
+		acc := ""
+		if b.Accuracy > 0 {
+			acc = fmt.Sprintf("%.2f%%", 100*b.Accuracy)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc, b.Worker, fmtParams(b.Params))
+	}
+	tw.Flush()
+}
+
+func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GENOME\tSTATUS\tFITNESS\tWORKER\tDURATION\tOPS\tPARAMS")
+	for _, g := range gs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fmtFloat(g.Fitness), g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), fmtParams(g.Params))
+	}
+	tw.Flush()
+}
+
+func printGenome(w io.Writer, g gahpo.GenomeRecord) {
+	b, _ := json.MarshalIndent(g, "", "  ")
+	fmt.Fprintln(w, string(b))
+}
+
+func printFinal(w io.Writer, f gahpo.FinalTraining) {
+	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params), f.Worker, f.Duration.Round(time.Second))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EPOCH\tLR\tTRAIN LOSS\tTEST LOSS\tTEST ACCURACY\tDURATION")
+	for _, e := range f.Epochs {
+		fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%.2f%%\t%s\n", e.Epoch, e.LR, fmtFloat(e.TrainLoss), fmtFloat(e.TestLoss), 100*e.TestAccuracy, e.Duration.Round(time.Millisecond))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "test loss %s", fmtFloat(f.TestLoss))
+	if f.TestAccuracy > 0 {
+		fmt.Fprintf(w, ", test accuracy %.2f%%", 100*f.TestAccuracy)
+	}
+	fmt.Fprintf(w, "; weights %d bytes\n", f.WeightsSize)
+}
+
+// printSummary prints the end of a search.
+func (m *Main) printSummary(run gahpo.Run, db string) error {
+	st, err := store.Open(db, store.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	q := coordinator.Queries{Store: st}
+	best, err := q.Best(run.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "\nrun %s: %s (%s, population %d, %d generations, seed %d)\n\nbest genome per generation:\n",
+		run.ID, run.Status, run.Config.Problem, run.Config.GA.Population, run.Config.GA.Generations, run.Config.GA.Seed)
+	printBest(m.Stdout, best)
+	if f, err := q.Final(run.ID); err == nil {
+		fmt.Fprintln(m.Stdout)
+		printFinal(m.Stdout, f)
+	}
+	if run.Error != "" {
+		fmt.Fprintln(m.Stdout, "error:", run.Error)
+	}
+	fmt.Fprintf(m.Stdout, "\nquery it: gahpo query best --per-generation --db %s\n", db)
+	return nil
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/models/mnist"
+	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/natsserver"
+	"github.com/gahpo/gahpo/worker"
+)
+
+func (m *Main) runRun(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("gahpo run", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var sf searchFlags
+	sf.register(fs)
+	workers := fs.Int("workers", 0, "local workers (default: the preset's)")
+	db := fs.String("db", "gahpo.db", "history database file (bbolt); the NATS store goes beside it")
+	listen := fs.String("listen", "127.0.0.1:0", "address of the embedded NATS server (0.0.0.0:4222 lets other machines' workers join)")
+	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := m.logger(*logLevel)
+	if err != nil {
+		return err
+	}
+	rc, p, err := sf.config()
+	if err != nil {
+		return err
+	}
+	if *workers <= 0 {
+		*workers = p.workers
+	}
+	dataDir := sf.data
+	if problems.NeedsData(rc.Problem) && dataDir == "" {
+		if dataDir, err = mnist.FindDir(); err != nil {
+			return err
+		}
+	}
+	host, portStr, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return fmt.Errorf("run: bad --listen %q: %w", *listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("run: bad port in --listen %q: %w", *listen, err)
+	}
+	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *db + ".nats", Name: "gahpo-run"})
+	if err != nil {
+		return err
+	}
+	defer srv.Shutdown()
+	fmt.Fprintf(m.Stderr, "gahpo: embedded NATS on %s, %d local workers, problem %s, preset %s\n", srv.URL(), *workers, rc.Problem, rc.Preset)
+
+	conn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run", Logger: log})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	// Workers stop when the search ends or the user interrupts.
+	wctx, stopWorkers := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stopWorkers(); wg.Wait() }()
+	trainer := problems.NewTrainer()
+	var werr error
+	var once sync.Once
+	for i := range *workers {
+		wconn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run-worker", Logger: log})
+		if err != nil {
+			return err
+		}
+		w := worker.New(wconn, trainer, worker.Config{Name: "local-" + strconv.Itoa(i+1), DataDir: dataDir, Check: problems.Check, Logger: log})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer wconn.Close()
+			if err := w.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
+				once.Do(func() { werr = err })
+			}
+		}()
+	}
+	run, err := m.coordinate(ctx, conn, log, *db, rc, &sf, !*noProgress)
+	stopWorkers()
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
+	return m.printSummary(run, *db)
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/coordinator"
+)
+
+func (m *Main) runStatus(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("gahpo status", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var nf natsFlags
+	nf.register(fs, true)
+	run := fs.String("run", "", "run id (default: the newest running coordinator)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	watch := fs.Duration("watch", 0, "print again every interval until interrupted (e.g. 2s)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if nf.url == "" {
+		return errors.New("status: --nats URL is required")
+	}
+	q, release, err := m.openQuerier(ctx, nf, "", *run)
+	if err != nil {
+		return err
+	}
+	defer release()
+	for {
+		var st gahpo.Status
+		if err := q.query(ctx, coordinator.EndpointStatus, coordinator.QueryRequest{}, &st); err != nil {
+			return err
+		}
+		if *asJSON {
+			b, _ := json.Marshal(st)
+			fmt.Fprintln(m.Stdout, string(b))
+		} else {
+			printStatus(m.Stdout, st)
+		}
+		if *watch <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(*watch):
+		}
+	}
+}
+
+func printStatus(w io.Writer, st gahpo.Status) {
+	fmt.Fprintf(w, "run %s (%s): %s, generation %d/%d\n", st.RunID, st.Problem, st.State, st.Generation+1, st.Generations)
+	fmt.Fprintf(w, "  %d/%d done, %d in flight, %d queued, %d failed\n", st.Done, st.Population, st.InFlight, st.Queued, st.Failed)
+	for _, h := range st.Holders {
+		fmt.Fprintf(w, "  genome %d on %s (attempt %d) for %s\n", h.GenomeID, h.Worker, h.Attempt, time.Since(h.Since).Round(time.Second))
+	}
+	if st.GenETA > 0 {
+		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", st.GenETA.Round(time.Second), st.RunETA.Round(time.Second))
+	}
+	if st.Best != nil {
+		fmt.Fprintf(w, "  best so far: genome %d (generation %d) fitness %s %s\n", st.Best.GenomeID, st.Best.Generation, fmtFloat(st.Best.Fitness), fmtParams(st.Best.Params))
+	}
+	for _, e := range st.Final {
+		fmt.Fprintf(w, "  final epoch %d: test loss %s, accuracy %.2f%%\n", e.Epoch, fmtFloat(e.TestLoss), 100*e.TestAccuracy)
+	}
+}

@@ -1,0 +1,379 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/ga"
+	"github.com/gahpo/gahpo/store"
+)
+
+// Problem is what the coordinator needs of a problem.
+type Problem struct {
+	// Space is the GA's search space.
+	Space *ga.Space
+	// DataFiles are uploaded to the object store for remote workers.
+	DataFiles []string
+}
+
+// Config configures a coordinator.
+type Config struct {
+	// Run is the configuration of a new run; a resumed run keeps its own.
+	Run gahpo.RunConfig
+	// Problem resolves a problem name (the run's config names it).
+	Problem func(name string) (Problem, error)
+	// RunID resumes that run; empty resumes the latest unfinished run
+	// unless NewRun is set.
+	RunID string
+	// NewRun starts a new run even when the file has an unfinished one.
+	NewRun bool
+	// Version is reported by the service, in SemVer form (default 0.0.0).
+	Version string
+	// Progress, when set, receives a progress line per generation.
+	Progress io.Writer
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Coordinator runs one search.
+type Coordinator struct {
+	cfg   Config
+	store *store.Store
+	conn  *bus.Conn
+	log   *slog.Logger
+	space *ga.Space
+	files []string
+
+	mu       sync.Mutex
+	engine   *ga.Engine
+	run      gahpo.Run
+	data     []gahpo.DataRef
+	holders  map[int]gahpo.Holder
+	final    []gahpo.EpochMetrics
+	genStart time.Time
+	evalTime time.Duration // summed durations of trained genomes
+	evalN    int
+	progress *progress
+}
+
+// ErrRunFinished is returned by New when asked to resume a finished run.
+var ErrRunFinished = errors.New("coordinator: run already finished")
+
+// New opens or resumes a run in st. It does not talk to NATS yet.
+func New(st *store.Store, conn *bus.Conn, cfg Config) (*Coordinator, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Version == "" {
+		cfg.Version = "0.0.0"
+	}
+	c := &Coordinator{cfg: cfg, store: st, conn: conn, holders: map[int]gahpo.Holder{}}
+	if err := c.open(); err != nil {
+		return nil, err
+	}
+	c.log = cfg.Logger.With("subsystem", "coordinator", "run", c.run.ID)
+	if cfg.Progress != nil {
+		c.progress = newProgress(cfg.Progress)
+	}
+	return c, nil
+}
+
+// RunID is the id of the coordinated run.
+func (c *Coordinator) RunID() string { return c.run.ID }
+
+func (c *Coordinator) open() error {
+	id := c.cfg.RunID
+	if id == "" && !c.cfg.NewRun {
+		runs, err := c.store.Runs()
+		if err != nil {
+			return fmt.Errorf("coordinator: list runs: %w", err)
+		}
+		for i := len(runs) - 1; i >= 0; i-- {
+			if runs[i].Status == gahpo.RunRunning || runs[i].Status == gahpo.RunFinal {
+				id = runs[i].ID
+				break
+			}
+		}
+	}
+	if id != "" {
+		return c.resume(id)
+	}
+	return c.create()
+}
+
+func (c *Coordinator) problem(name string) error {
+	p, err := c.cfg.Problem(name)
+	if err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
+	c.space, c.files = p.Space, p.DataFiles
+	return nil
+}
+
+func newRunID(now time.Time) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+func (c *Coordinator) create() error {
+	rc := c.cfg.Run
+	if err := rc.Validate(); err != nil {
+		return err
+	}
+	if err := c.problem(rc.Problem); err != nil {
+		return err
+	}
+	eng, err := ga.New(c.space, rc.GA)
+	if err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
+	now := c.cfg.Now()
+	c.engine = eng
+	c.run = gahpo.Run{ID: newRunID(now), Config: rc, Params: c.space.Names(), Status: gahpo.RunRunning, Started: now}
+	state, err := eng.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("coordinator: checkpoint: %w", err)
+	}
+	if err := c.store.CreateRun(c.run, state, c.records(eng.Current())); err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
+	c.genStart = now
+	return nil
+}
+
+func (c *Coordinator) resume(id string) error {
+	run, err := c.store.Run(id)
+	if err != nil {
+		return fmt.Errorf("coordinator: resume: %w", err)
+	}
+	if run.Status != gahpo.RunRunning && run.Status != gahpo.RunFinal {
+		return fmt.Errorf("%w: %s is %s", ErrRunFinished, id, run.Status)
+	}
+	if err := c.problem(run.Config.Problem); err != nil {
+		return err
+	}
+	state, err := c.store.Engine(id)
+	if err != nil {
+		return fmt.Errorf("coordinator: resume: %w", err)
+	}
+	eng, err := ga.Restore(c.space, state)
+	if err != nil {
+		return fmt.Errorf("coordinator: resume %s: %w", id, err)
+	}
+	run.Restarts++
+	if err := c.store.Commit(id, store.Change{Run: &run}); err != nil {
+		return fmt.Errorf("coordinator: resume: %w", err)
+	}
+	c.engine, c.run, c.genStart = eng, run, c.cfg.Now()
+	c.cfg.Logger.Info("resuming run", "run", id, "generation", eng.Generation(), "pending", len(eng.Pending()), "status", run.Status, "restarts", run.Restarts)
+	return nil
+}
+
+// record builds the stored form of a genome, with its fitness when known.
+func (c *Coordinator) record(g ga.Genome) gahpo.GenomeRecord {
+	r := gahpo.GenomeRecord{
+		ID: g.ID, Generation: g.Generation, Params: c.space.ToMap(g.Genes), Genes: g.Genes,
+		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf,
+		Seed: ga.TrainSeed(c.run.Config.GA.Seed, g.ID), Status: gahpo.GenomeQueued,
+		Fitness: gahpo.Float(math.NaN()),
+	}
+	if g.DuplicateOf != 0 {
+		if f, ok := c.engine.Fitness(g.ID); ok {
+			r.Status, r.Fitness = gahpo.GenomeDuplicate, gahpo.Float(f)
+			if math.IsInf(f, 1) || math.IsNaN(f) {
+				r.Failure = fmt.Sprintf("duplicate of failed genome %d", g.DuplicateOf)
+			}
+		}
+	}
+	return r
+}
+
+func (c *Coordinator) records(gs []ga.Genome) []gahpo.GenomeRecord {
+	out := make([]gahpo.GenomeRecord, len(gs))
+	for i, g := range gs {
+		out[i] = c.record(g)
+	}
+	return out
+}
+
+// Run coordinates until the run is done or ctx ends. The run record is
+// returned in both cases; a cancelled run stays resumable.
+func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
+	rc := c.run.Config
+	if err := c.conn.EnsureStreams(ctx, rc.AckWait); err != nil {
+		return c.run, err
+	}
+	for _, f := range c.files {
+		ref, err := c.conn.PutFile(ctx, bus.BucketData, f)
+		if err != nil {
+			return c.run, fmt.Errorf("coordinator: upload data: %w", err)
+		}
+		c.data = append(c.data, ref)
+	}
+	if len(c.files) > 0 {
+		c.log.Info("data set in the object store", "bucket", bus.BucketData, "files", len(c.files))
+	}
+	stopSvc, err := c.conn.Serve(ctx, c.run.ID, c.cfg.Version, c.endpoints())
+	if err != nil {
+		return c.run, err
+	}
+	defer func() { _ = stopSvc() }()
+	stopEvents, err := c.conn.SubscribeEvents(c.run.ID, c.onEvent)
+	if err != nil {
+		return c.run, err
+	}
+	defer stopEvents()
+	feed, err := c.conn.Results(ctx, c.run.ID, rc.AckWait)
+	if err != nil {
+		return c.run, err
+	}
+	defer feed.Stop()
+
+	if err := c.publishOutstanding(ctx); err != nil {
+		return c.run, err
+	}
+	c.log.Info("run started", "problem", rc.Problem, "population", rc.GA.Population, "generations", rc.GA.Generations, "seed", rc.GA.Seed)
+
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				feed.Stop()
+				return
+			case <-done:
+				return
+			case <-t.C:
+				c.drawProgress()
+			}
+		}
+	}()
+	for !c.finished() {
+		d, err := feed.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				c.log.Info("stopping; the run can be resumed", "generation", c.engine.Generation())
+				return c.snapshot(), ctx.Err()
+			}
+			return c.snapshot(), fmt.Errorf("coordinator: %w", err)
+		}
+		if err := c.handle(ctx, d); err != nil {
+			_ = d.Nak(time.Second)
+			return c.snapshot(), err
+		}
+	}
+	c.drawProgress()
+	if c.progress != nil {
+		c.progress.finish()
+	}
+	if err := c.conn.DeleteResults(context.WithoutCancel(ctx), c.run.ID); err != nil {
+		c.log.Warn("cleanup", "err", err)
+	}
+	return c.snapshot(), nil
+}
+
+func (c *Coordinator) snapshot() gahpo.Run {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.run
+}
+
+func (c *Coordinator) finished() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.run.Status != gahpo.RunRunning && c.run.Status != gahpo.RunFinal
+}
+
+// publishOutstanding queues every pending genome (or the final task) whose
+// task is not in the queue already: after a restart, tasks published before
+// the crash are still there, the ones lost in between are queued again.
+func (c *Coordinator) publishOutstanding(ctx context.Context) error {
+	c.mu.Lock()
+	status := c.run.Status
+	pending := c.engine.Pending()
+	c.mu.Unlock()
+	switch status {
+	case gahpo.RunRunning:
+		for _, g := range pending {
+			queued, err := c.conn.TaskQueued(ctx, c.run.ID, g.ID)
+			if err != nil {
+				return err
+			}
+			if !queued {
+				if err := c.conn.PublishTask(ctx, c.task(g)); err != nil {
+					return err
+				}
+			}
+		}
+		if len(pending) == 0 {
+			return fmt.Errorf("coordinator: run %s is running but has nothing pending", c.run.ID)
+		}
+	case gahpo.RunFinal:
+		queued, err := c.conn.TaskQueued(ctx, c.run.ID, 0)
+		if err != nil {
+			return err
+		}
+		if !queued {
+			return c.publishFinal(ctx)
+		}
+	}
+	return nil
+}
+
+func (c *Coordinator) task(g ga.Genome) gahpo.Task {
+	rc := c.run.Config
+	return gahpo.Task{
+		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: c.run.ID, GenomeID: g.ID, Generation: g.Generation,
+		Problem: rc.Problem, Params: c.space.ToMap(g.Genes), Seed: ga.TrainSeed(rc.GA.Seed, g.ID),
+		TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts, Data: c.data,
+	}
+}
+
+func (c *Coordinator) publishFinal(ctx context.Context) error {
+	rec, err := c.store.Genome(c.run.ID, c.snapshot().Best)
+	if err != nil {
+		return fmt.Errorf("coordinator: best genome: %w", err)
+	}
+	t := gahpo.Task{
+		V: gahpo.MessageVersion, Kind: gahpo.KindFinal, RunID: c.run.ID, GenomeID: rec.ID, Generation: rec.Generation,
+		Problem: c.run.Config.Problem, Params: rec.Params, Seed: rec.Seed, Epochs: c.run.Config.FinalEpochs,
+		MaxAttempts: c.run.Config.MaxAttempts, Data: c.data, WeightsTo: bus.BucketWeights,
+	}
+	c.log.Info("dispatching the final training", "genome", rec.ID, "fitness", float64(rec.Fitness), "epochs", t.Epochs)
+	return c.conn.PublishTask(ctx, t)
+}
+
+func (c *Coordinator) onEvent(data []byte) {
+	var e gahpo.Started
+	if err := gahpo.Decode(data, &e); err != nil || e.RunID != c.run.ID {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.Epoch != nil {
+		if n := len(c.final); n == 0 || c.final[n-1].Epoch < e.Epoch.Epoch {
+			c.final = append(c.final, *e.Epoch)
+		}
+		return
+	}
+	c.holders[e.GenomeID] = gahpo.Holder{GenomeID: e.GenomeID, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}
+}

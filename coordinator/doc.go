@@ -1,0 +1,14 @@
+// Package coordinator runs one gahpo search: it breeds generations with the
+// GA engine, publishes each genome as a task on the cluster, collects the
+// results, records everything in the history file, and finally dispatches
+// the full training of the best genome.
+//
+// Every received result is stored in one transaction together with the
+// engine's checkpoint, and the result is acknowledged only afterwards. A
+// coordinator killed at any moment and restarted on the same file resumes
+// the run: finished genomes are not retrained, genomes whose tasks were
+// lost are queued again, and the run ends as an uninterrupted one would.
+//
+// While it runs, the coordinator answers live queries and status as the
+// NATS micro service "gahpo".
+package coordinator

@@ -1,0 +1,311 @@
+package coordinator_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/natsserver"
+)
+
+// dyingWorker takes n tasks and dies without acknowledging them: its
+// connection closes mid-training, as when the process is killed.
+func dyingWorker(t *testing.T, srv *natsserver.Server, n int) []string {
+	t.Helper()
+	var taken []string
+	for range n {
+		conn, err := bus.Connect(context.Background(), bus.Options{URL: srv.URL(), Name: "doomed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q *bus.TaskQueue
+		deadline := time.Now().Add(10 * time.Second)
+		for q == nil {
+			q, err = conn.Tasks(context.Background())
+			if errors.Is(err, bus.ErrNoConsumer) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var d *bus.Delivery
+		for d == nil {
+			d, err = q.Next(context.Background(), 10*time.Second)
+			if err != nil && time.Now().Before(deadline) {
+				continue // the queue may not answer in its first milliseconds
+			}
+			if err != nil || d == nil {
+				t.Fatalf("doomed worker got no task: %v", err)
+			}
+		}
+		taken = append(taken, d.Subject)
+		conn.Close()
+	}
+	return taken
+}
+
+func TestWorkerKilledMidGenome(t *testing.T) {
+	srv := testnats.Start(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	rc := regressionConfig(6, 2, 11)
+	rc.AckWait = time.Second
+	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan gahpo.Run, 1)
+	go func() {
+		run, err := c.Run(context.Background())
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		done <- run
+	}()
+	// Two tasks are lost by a dying worker before real workers join.
+	taken := dyingWorker(t, srv, 2)
+	startWorkers(t, srv, 2, problems.NewTrainer())
+	var run gahpo.Run
+	select {
+	case run = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("run did not finish")
+	}
+	gs := checkComplete(t, st, run)
+	retried := 0
+	for _, g := range gs {
+		for _, subj := range taken {
+			if strings.HasSuffix(subj, "."+itoa(g.ID)) {
+				if g.Attempts < 2 || g.Status != gahpo.GenomeDone {
+					t.Errorf("genome %d lost by a dead worker: attempts %d status %s; want redelivered and done", g.ID, g.Attempts, g.Status)
+				}
+				retried++
+			}
+		}
+	}
+	if retried != len(taken) {
+		t.Errorf("found %d of the %d lost genomes", retried, len(taken))
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestGenomeThatKillsEveryWorkerIsMarkedFailed(t *testing.T) {
+	srv := testnats.Start(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	rc := regressionConfig(4, 1, 5)
+	rc.AckWait, rc.MaxAttempts, rc.FinalEpochs = time.Second, 2, 0
+	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan gahpo.Run, 1)
+	go func() {
+		run, _ := c.Run(context.Background())
+		done <- run
+	}()
+	// The first task is taken and lost twice: attempt 3 exceeds MaxAttempts.
+	first := dyingWorker(t, srv, 1)[0]
+	time.Sleep(1200 * time.Millisecond)
+	again := dyingWorker(t, srv, 1)[0]
+	if again != first {
+		t.Logf("second loss took %s, not %s (another task came first)", again, first)
+	}
+	startWorkers(t, srv, 2, problems.NewTrainer())
+	var run gahpo.Run
+	select {
+	case run = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("run did not finish")
+	}
+	gs := checkComplete(t, st, run)
+	failed := 0
+	for _, g := range gs {
+		if g.Status == gahpo.GenomeFailed {
+			failed++
+			if !strings.Contains(g.Failure, "gave up") || g.Attempts != 3 {
+				t.Errorf("failed genome %d: %q after %d attempts", g.ID, g.Failure, g.Attempts)
+			}
+		}
+	}
+	if again == first && failed != 1 {
+		t.Errorf("%d failed genomes, want the one that killed its workers", failed)
+	}
+}
+
+func TestCoordinatorRestartEndsLikeUninterruptedRun(t *testing.T) {
+	rc := regressionConfig(8, 3, 42)
+	rc.FinalEpochs = 0
+
+	// The reference: one coordinator from start to end.
+	srvA := testnats.Start(t)
+	startWorkers(t, srvA, 2, problems.NewTrainer())
+	stA := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer stA.Close()
+	runA := runToEnd(t, context.Background(), stA, testnats.Connect(t, srvA, "coord"), rc)
+	want := history(t, stA, runA.ID)
+
+	// The same seed, with the coordinator killed twice mid-run.
+	srvB := testnats.Start(t)
+	startWorkers(t, srvB, 2, problems.NewTrainer())
+	pathB := filepath.Join(t.TempDir(), "b.db")
+	var runB gahpo.Run
+	for attempt := 0; ; attempt++ {
+		st := openStore(t, pathB)
+		conn, err := bus.Connect(context.Background(), bus.Options{URL: srvB.URL(), Name: "coord"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := coordinator.New(st, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if attempt < 2 {
+			// Kill it once it has stored a few more results.
+			go func() {
+				for {
+					gs, _ := st.Genomes(c.RunID(), -1)
+					n := 0
+					for _, g := range gs {
+						if g.Evaluated() {
+							n++
+						}
+					}
+					if n >= 5*(attempt+1) {
+						cancel()
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+		}
+		run, err := c.Run(ctx)
+		cancel()
+		conn.Close() // abrupt: no drain, as a killed process
+		st.Close()
+		if err == nil {
+			runB = run
+			break
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("run: %v", err)
+		}
+		if attempt > 5 {
+			t.Fatal("run did not finish after restarts")
+		}
+	}
+	stB := openStore(t, pathB)
+	defer stB.Close()
+	checkComplete(t, stB, runB)
+	if runB.Restarts < 1 {
+		t.Errorf("run restarted %d times, want at least 1", runB.Restarts)
+	}
+	got := history(t, stB, runB.ID)
+	if !reflect.DeepEqual(got, want) {
+		for i := range min(len(got), len(want)) {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Errorf("first difference at genome %d:\n got %+v\nwant %+v", i+1, got[i], want[i])
+				break
+			}
+		}
+		t.Fatalf("restarted run's history differs from the uninterrupted one (%d vs %d genomes)", len(got), len(want))
+	}
+}
+
+func TestLiveAndOfflineQueriesAgree(t *testing.T) {
+	srv := testnats.Start(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	rc := regressionConfig(6, 4, 3)
+	rc.FinalEpochs = 0
+	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	client := testnats.Connect(t, srv, "query")
+	status := func() gahpo.Status {
+		t.Helper()
+		var st gahpo.Status
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := client.Query(ctx, c.RunID(), coordinator.EndpointStatus, coordinator.QueryRequest{}, &st)
+			if err == nil {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Before any worker: everything queued.
+	if s := status(); s.Queued != 6 || s.Done != 0 || s.State != gahpo.RunRunning {
+		t.Errorf("status before workers = %+v; want 6 queued", s)
+	}
+	svcs, err := client.Discover(ctx)
+	if err != nil || len(svcs) != 1 || svcs[0].RunID != c.RunID() {
+		t.Errorf("discover = %+v, %v; want the coordinator of %s", svcs, err, c.RunID())
+	}
+	// Workers run until two generations are done, then stop: the run
+	// stays live and still.
+	stopWorkers := startWorkersStoppable(t, srv, 2)
+	for status().Generation < 2 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopWorkers()
+	time.Sleep(300 * time.Millisecond) // results already published are stored
+	var live []gahpo.BestEntry
+	if err := client.Query(ctx, c.RunID(), coordinator.EndpointBest, coordinator.QueryRequest{}, &live); err != nil {
+		t.Fatal(err)
+	}
+	offline, err := coordinator.Queries{Store: st}.Best("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) < 2 || !reflect.DeepEqual(live, roundTrip(t, offline)) {
+		t.Errorf("live best = %+v\noffline best = %+v", live, offline)
+	}
+	var g gahpo.GenomeRecord
+	if err := client.Query(ctx, c.RunID(), coordinator.EndpointGenome, coordinator.QueryRequest{Genome: live[0].GenomeID}, &g); err != nil {
+		t.Fatal(err)
+	}
+	if g.ID != live[0].GenomeID || float64(g.Fitness) != float64(live[0].Fitness) {
+		t.Errorf("genome query = %+v, want genome %d", g, live[0].GenomeID)
+	}
+	var qerr *bus.QueryError
+	if err := client.Query(ctx, c.RunID(), coordinator.EndpointGenome, coordinator.QueryRequest{Genome: 9999}, &g); !errors.As(err, &qerr) {
+		t.Errorf("query of a missing genome: err = %v, want a QueryError", err)
+	}
+}
+
+func roundTrip[T any](t *testing.T, v T) T {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

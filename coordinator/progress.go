@@ -1,0 +1,104 @@
+package coordinator
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gahpo/gahpo"
+)
+
+// progress draws one line per generation on a terminal: a bar with done,
+// running and queued counts and the ETA, rewritten in place.
+type progress struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last string
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w} }
+
+func (c *Coordinator) drawProgress() {
+	if c.progress == nil {
+		return
+	}
+	st := c.Status()
+	c.progress.draw(st)
+}
+
+func (p *progress) draw(st gahpo.Status) {
+	var line string
+	switch st.State {
+	case gahpo.RunRunning:
+		const width = 30
+		done := 0
+		if st.Population > 0 {
+			done = st.Done * width / st.Population
+		}
+		running := 0
+		if st.Population > 0 {
+			running = st.InFlight * width / st.Population
+		}
+		bar := strings.Repeat("#", done) + strings.Repeat(">", running)
+		bar += strings.Repeat(".", max(width-len(bar), 0))
+		line = fmt.Sprintf("gen %d/%d [%s] %d/%d done, %d running, %d queued", st.Generation+1, st.Generations, bar, st.Done, st.Population, st.InFlight, st.Queued)
+		if st.Failed > 0 {
+			line += fmt.Sprintf(", %d failed", st.Failed)
+		}
+		if st.GenETA > 0 {
+			line += fmt.Sprintf(", ETA gen %s run %s", roundDur(st.GenETA), roundDur(st.RunETA))
+		}
+		if st.Best != nil && !math.IsInf(float64(st.Best.Fitness), 0) {
+			line += fmt.Sprintf(", best %.4g", float64(st.Best.Fitness))
+		}
+	case gahpo.RunFinal:
+		line = "final training of the best genome"
+		if n := len(st.Final); n > 0 {
+			e := st.Final[n-1]
+			line += fmt.Sprintf(": epoch %d, test loss %.4f", e.Epoch, float64(e.TestLoss))
+			if e.TestAccuracy > 0 {
+				line += fmt.Sprintf(", accuracy %.2f%%", 100*e.TestAccuracy)
+			}
+		}
+	default:
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if line == p.last {
+		return
+	}
+	pad := max(len(p.last)-len(line), 0)
+	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
+	p.last = line
+}
+
+func (p *progress) generationDone(sum gahpo.GenerationSummary) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\r%s\rgeneration %d done: best genome %d fitness %.5g, mean %.5g, failed %d\n",
+		strings.Repeat(" ", len(p.last)), sum.Generation+1, sum.Best, float64(sum.Fitness), float64(sum.Mean), sum.Failed)
+	p.last = ""
+}
+
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last != "" {
+		fmt.Fprintln(p.w)
+		p.last = ""
+	}
+}
+
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d > time.Minute:
+		return d.Round(time.Second)
+	case d > time.Second:
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}

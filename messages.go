@@ -1,0 +1,153 @@
+package gahpo
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MessageVersion is the version of the wire messages this build speaks.
+const MessageVersion = 1
+
+// MaxMessageSize bounds every task and result message; weights travel
+// through the object store instead.
+const MaxMessageSize = 64 << 10
+
+// Task kinds.
+const (
+	KindFitness = "fitness" // one short training, returns the fitness
+	KindFinal   = "final"   // the full training of the best genome
+)
+
+// ErrBadMessage is returned (wrapped) for a malformed, oversized or
+// unknown-version message.
+var ErrBadMessage = errors.New("gahpo: bad message")
+
+// DataRef names a data set file kept in the cluster's object store.
+type DataRef struct {
+	Bucket string `json:"bucket"`
+	Name   string `json:"name"`
+	Digest string `json:"digest"` // "SHA-256=" + base64url(sha256), as the object store reports
+	Size   uint64 `json:"size"`
+}
+
+// Task asks a worker to train one genome.
+type Task struct {
+	V           int                `json:"v"`
+	Kind        string             `json:"kind"`
+	RunID       string             `json:"run_id"`
+	GenomeID    int                `json:"genome_id"`
+	Generation  int                `json:"generation"`
+	Problem     string             `json:"problem"`
+	Params      map[string]float64 `json:"params"`
+	Seed        uint64             `json:"seed"`
+	TrainSubset int                `json:"train_subset,omitempty"`
+	OnTest      bool               `json:"fitness_on_test,omitempty"`
+	Epochs      int                `json:"epochs,omitempty"`       // final training only
+	MaxAttempts int                `json:"max_attempts,omitempty"` // deliveries before the worker gives up
+	Data        []DataRef          `json:"data,omitempty"`
+	WeightsTo   string             `json:"weights_to,omitempty"` // object store bucket for final weights
+}
+
+// Validate checks the fields every task needs.
+func (t Task) Validate() error {
+	switch {
+	case t.V != MessageVersion:
+		return fmt.Errorf("%w: task version %d, want %d", ErrBadMessage, t.V, MessageVersion)
+	case t.Kind != KindFitness && t.Kind != KindFinal:
+		return fmt.Errorf("%w: unknown task kind %q", ErrBadMessage, t.Kind)
+	case t.RunID == "":
+		return fmt.Errorf("%w: task without run id", ErrBadMessage)
+	case t.GenomeID < 1:
+		return fmt.Errorf("%w: task genome id %d", ErrBadMessage, t.GenomeID)
+	case t.Problem == "":
+		return fmt.Errorf("%w: task without problem", ErrBadMessage)
+	case len(t.Params) == 0:
+		return fmt.Errorf("%w: task without params", ErrBadMessage)
+	}
+	return nil
+}
+
+// Result is a worker's answer to a task.
+type Result struct {
+	V            int           `json:"v"`
+	Kind         string        `json:"kind"`
+	RunID        string        `json:"run_id"`
+	GenomeID     int           `json:"genome_id"`
+	Worker       string        `json:"worker"`
+	Attempt      int           `json:"attempt"`
+	Fitness      Float         `json:"fitness"`
+	Accuracy     float64       `json:"accuracy,omitempty"`
+	ImagesPerSec float64       `json:"images_per_sec,omitempty"`
+	Duration     time.Duration `json:"duration"`
+	// Failure, when set, says why there is no usable fitness (diverged,
+	// invalid genome, too many deliveries, training error); Fitness is +Inf.
+	Failure string `json:"failure,omitempty"`
+	// Final training only.
+	Epochs        []EpochMetrics `json:"epochs,omitempty"`
+	TestAccuracy  float64        `json:"test_accuracy,omitempty"`
+	WeightsBucket string         `json:"weights_bucket,omitempty"`
+	WeightsObject string         `json:"weights_object,omitempty"`
+}
+
+// Validate checks the fields every result needs.
+func (r Result) Validate() error {
+	switch {
+	case r.V != MessageVersion:
+		return fmt.Errorf("%w: result version %d, want %d", ErrBadMessage, r.V, MessageVersion)
+	case r.Kind != KindFitness && r.Kind != KindFinal:
+		return fmt.Errorf("%w: unknown result kind %q", ErrBadMessage, r.Kind)
+	case r.RunID == "":
+		return fmt.Errorf("%w: result without run id", ErrBadMessage)
+	case r.GenomeID < 1:
+		return fmt.Errorf("%w: result genome id %d", ErrBadMessage, r.GenomeID)
+	}
+	return nil
+}
+
+// Started is published (best effort, not persisted) when a worker starts a
+// task, so that status can show who holds what.
+type Started struct {
+	V        int       `json:"v"`
+	RunID    string    `json:"run_id"`
+	GenomeID int       `json:"genome_id"`
+	Worker   string    `json:"worker"`
+	Attempt  int       `json:"attempt"`
+	At       time.Time `json:"at"`
+	// Epoch, during a final training, is the last finished epoch.
+	Epoch *EpochMetrics `json:"epoch,omitempty"`
+}
+
+// Decode parses a message: size-limited, a single JSON object, then
+// validated when the type has a Validate method. Unknown fields are ignored,
+// so a newer peer may add optional fields within one version.
+func Decode(data []byte, v any) error {
+	if len(data) > MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrBadMessage, len(data), MaxMessageSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: trailing data", ErrBadMessage)
+	}
+	if val, ok := v.(interface{ Validate() error }); ok {
+		return val.Validate()
+	}
+	return nil
+}
+
+// Encode marshals a message and enforces the size limit.
+func Encode(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("gahpo: encode message: %w", err)
+	}
+	if len(b) > MaxMessageSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBadMessage, len(b), MaxMessageSize)
+	}
+	return b, nil
+}

@@ -1,0 +1,443 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/gahpo/gahpo"
+)
+
+// SchemaVersion is the layout version this package reads and writes.
+const SchemaVersion = 1
+
+var (
+	// ErrLocked is returned by Open when another process holds the file,
+	// typically a running coordinator: query it live instead.
+	ErrLocked = errors.New("store: database is in use by another process (a running coordinator?); query it live with --nats")
+	// ErrNotFound is returned when a run, genome, generation or final
+	// training is not in the file.
+	ErrNotFound = errors.New("store: not found")
+	// ErrSchema is returned by Open for a file written by another schema
+	// version, or one that is not a gahpo database.
+	ErrSchema = errors.New("store: unsupported schema")
+	// ErrCorrupt is returned by Open for a file bbolt cannot read.
+	ErrCorrupt = errors.New("store: corrupt database file")
+)
+
+var (
+	bucketMeta        = []byte("meta")
+	bucketRuns        = []byte("runs")
+	bucketGenomes     = []byte("genomes")
+	bucketGenerations = []byte("generations")
+	bucketFinal       = []byte("final")
+	keySchema         = []byte("schema")
+	keyRun            = []byte("run")
+	keyEngine         = []byte("engine")
+	keyTraining       = []byte("training")
+	keyWeights        = []byte("weights")
+)
+
+// Options configures Open. The zero value opens read-write and waits 1s for
+// the file lock.
+type Options struct {
+	// ReadOnly opens the file with a shared lock and forbids writes.
+	ReadOnly bool
+	// Timeout is how long Open waits for the file lock (0: 1 second).
+	Timeout time.Duration
+}
+
+// Store is an open history file. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open opens or creates the history file at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
+	case err != nil:
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{db: db}
+	if err := s.init(opts.ReadOnly); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init(readOnly bool) error {
+	check := func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			if !tx.Writable() || !isEmpty(tx) {
+				return fmt.Errorf("%w: not a gahpo database (no schema version)", ErrSchema)
+			}
+			meta, err := tx.CreateBucket(bucketMeta)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket(bucketRuns); err != nil {
+				return err
+			}
+			return meta.Put(keySchema, fmt.Appendf(nil, "%d", SchemaVersion))
+		}
+		if got := string(meta.Get(keySchema)); got != fmt.Sprint(SchemaVersion) {
+			return fmt.Errorf("%w: version %q, this build reads %d", ErrSchema, got, SchemaVersion)
+		}
+		if tx.Bucket(bucketRuns) == nil {
+			return fmt.Errorf("%w: no runs bucket", ErrSchema)
+		}
+		return nil
+	}
+	if readOnly {
+		return s.db.View(check)
+	}
+	return s.db.Update(check)
+}
+
+func isEmpty(tx *bolt.Tx) bool {
+	empty := true
+	_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+	return empty
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Check verifies the file's consistency (bbolt's page check).
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+func itob(v int) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, uint64(v))
+	return b
+}
+
+func runBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
+	b := tx.Bucket(bucketRuns).Bucket([]byte(id))
+	if b == nil {
+		return nil, fmt.Errorf("run %q: %w", id, ErrNotFound)
+	}
+	return b, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s: %w", key, err)
+	}
+	return b.Put(key, data)
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("store: decode %s: %w", key, err)
+	}
+	return nil
+}
+
+// CreateRun stores a new run with the engine's first checkpoint and the
+// genomes of its first generation.
+func (s *Store) CreateRun(run gahpo.Run, engine []byte, genomes []gahpo.GenomeRecord) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		runs := tx.Bucket(bucketRuns)
+		if runs.Bucket([]byte(run.ID)) != nil {
+			return fmt.Errorf("store: run %q already exists", run.ID)
+		}
+		b, err := runs.CreateBucket([]byte(run.ID))
+		if err != nil {
+			return fmt.Errorf("store: create run %q: %w", run.ID, err)
+		}
+		for _, name := range [][]byte{bucketGenomes, bucketGenerations, bucketFinal} {
+			if _, err := b.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		if err := putJSON(b, keyRun, run); err != nil {
+			return err
+		}
+		if err := b.Put(keyEngine, engine); err != nil {
+			return err
+		}
+		return putGenomes(b, genomes)
+	})
+}
+
+func putGenomes(run *bolt.Bucket, genomes []gahpo.GenomeRecord) error {
+	gb := run.Bucket(bucketGenomes)
+	for _, g := range genomes {
+		if err := putJSON(gb, itob(g.ID), g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Change is one atomic update of a run.
+type Change struct {
+	// Run, when set, replaces the run record.
+	Run *gahpo.Run
+	// Engine, when set, replaces the engine checkpoint.
+	Engine []byte
+	// Genomes are written (inserted or replaced by id).
+	Genomes []gahpo.GenomeRecord
+	// Summaries are written (by generation).
+	Summaries []gahpo.GenerationSummary
+}
+
+// Commit applies a change to run id in one transaction.
+func (s *Store) Commit(id string, c Change) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := runBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		if c.Run != nil {
+			if err := putJSON(b, keyRun, c.Run); err != nil {
+				return err
+			}
+		}
+		if c.Engine != nil {
+			if err := b.Put(keyEngine, c.Engine); err != nil {
+				return err
+			}
+		}
+		if err := putGenomes(b, c.Genomes); err != nil {
+			return err
+		}
+		gens := b.Bucket(bucketGenerations)
+		for _, sum := range c.Summaries {
+			if err := putJSON(gens, itob(sum.Generation), sum); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Runs lists every run, oldest first.
+func (s *Store) Runs() ([]gahpo.Run, error) {
+	var runs []gahpo.Run
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRuns).ForEachBucket(func(k []byte) error {
+			var r gahpo.Run
+			if err := getJSON(tx.Bucket(bucketRuns).Bucket(k), keyRun, &r); err != nil {
+				return fmt.Errorf("run %q: %w", k, err)
+			}
+			runs = append(runs, r)
+			return nil
+		})
+	})
+	slices.SortStableFunc(runs, func(a, b gahpo.Run) int { return a.Started.Compare(b.Started) })
+	return runs, err
+}
+
+// Run returns one run; id "" means the latest.
+func (s *Store) Run(id string) (gahpo.Run, error) {
+	if id == "" {
+		runs, err := s.Runs()
+		if err != nil {
+			return gahpo.Run{}, err
+		}
+		if len(runs) == 0 {
+			return gahpo.Run{}, fmt.Errorf("no run yet: %w", ErrNotFound)
+		}
+		return runs[len(runs)-1], nil
+	}
+	var r gahpo.Run
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := runBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		return getJSON(b, keyRun, &r)
+	})
+	return r, err
+}
+
+// Engine returns a run's latest engine checkpoint.
+func (s *Store) Engine(id string) ([]byte, error) {
+	var state []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := runBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		state = slices.Clone(b.Get(keyEngine))
+		if state == nil {
+			return fmt.Errorf("engine state: %w", ErrNotFound)
+		}
+		return nil
+	})
+	return state, err
+}
+
+// Genome returns one genome of a run.
+func (s *Store) Genome(id string, genome int) (gahpo.GenomeRecord, error) {
+	var g gahpo.GenomeRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := runBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := getJSON(b.Bucket(bucketGenomes), itob(genome), &g); err != nil {
+			return fmt.Errorf("genome %d: %w", genome, err)
+		}
+		return nil
+	})
+	return g, err
+}
+
+// Genomes returns every genome of a run in id order; generation < 0 means
+// all generations.
+func (s *Store) Genomes(id string, generation int) ([]gahpo.GenomeRecord, error) {
+	var out []gahpo.GenomeRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := runBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		return b.Bucket(bucketGenomes).ForEach(func(k, v []byte) error {
+			var g gahpo.GenomeRecord
+			if err := json.Unmarshal(v, &g); err != nil {
+				return fmt.Errorf("store: decode genome %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if generation < 0 || g.Generation == generation {
+				out = append(out, g)
+			}
+			return nil
+		})
+	})
+	if err == nil && generation >= 0 && len(out) == 0 {
+		return nil, fmt.Errorf("generation %d: %w", generation, ErrNotFound)
+	}
+	return out, err
+}
+
+// Summaries returns the summaries of a run's finished generations, in order.
+func (s *Store) Summaries(id string) ([]gahpo.GenerationSummary, error) {
+	var out []gahpo.GenerationSummary
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := runBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		return b.Bucket(bucketGenerations).ForEach(func(k, v []byte) error {
+			var sum gahpo.GenerationSummary
+			if err := json.Unmarshal(v, &sum); err != nil {
+				return fmt.Errorf("store: decode generation %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, sum)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PutFinal stores the final training and its weights, and the run record.
+func (s *Store) PutFinal(id string, run gahpo.Run, final gahpo.FinalTraining, weights []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := runBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		fb := b.Bucket(bucketFinal)
+		if err := putJSON(fb, keyTraining, final); err != nil {
+			return err
+		}
+		if err := fb.Put(keyWeights, weights); err != nil {
+			return err
+		}
+		return putJSON(b, keyRun, run)
+	})
+}
+
+// Final returns a run's final training.
+func (s *Store) Final(id string) (gahpo.FinalTraining, error) {
+	var f gahpo.FinalTraining
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := runBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := getJSON(b.Bucket(bucketFinal), keyTraining, &f); err != nil {
+			return fmt.Errorf("final training: %w", err)
+		}
+		return nil
+	})
+	return f, err
+}
+
+// Weights returns the weights of a run's final training.
+func (s *Store) Weights(id string) ([]byte, error) {
+	var w []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := runBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		w = slices.Clone(b.Bucket(bucketFinal).Get(keyWeights))
+		if w == nil {
+			return fmt.Errorf("weights: %w", ErrNotFound)
+		}
+		return nil
+	})
+	return w, err
+}
+
+// BestPerGeneration returns, for each generation of a run that has at least
+// one evaluated genome, its best genome so far (lowest fitness; ties to the
+// lower id). Failed genomes rank last.
+func (s *Store) BestPerGeneration(id string) ([]gahpo.GenomeRecord, error) {
+	all, err := s.Genomes(id, -1)
+	if err != nil {
+		return nil, err
+	}
+	var best []gahpo.GenomeRecord
+	for _, g := range all {
+		if !g.Evaluated() {
+			continue
+		}
+		if n := len(best); n == 0 || best[n-1].Generation != g.Generation {
+			best = append(best, g)
+			continue
+		}
+		if gahpo.Better(g, best[len(best)-1]) {
+			best[len(best)-1] = g
+		}
+	}
+	return best, nil
+}

@@ -1,0 +1,257 @@
+package gahpo
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/gahpo/gahpo/ga"
+)
+
+// Float is a float64 whose JSON form keeps NaN and ±Inf (as the strings
+// "NaN", "+Inf" and "-Inf"), since a failed or diverged evaluation has an
+// infinite fitness.
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		switch s {
+		case "NaN":
+			*f = Float(math.NaN())
+		case "+Inf", "Inf":
+			*f = Float(math.Inf(1))
+		case "-Inf":
+			*f = Float(math.Inf(-1))
+		default:
+			return fmt.Errorf("gahpo: bad float %q", s)
+		}
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("gahpo: bad float %s: %w", b, err)
+	}
+	*f = Float(v)
+	return nil
+}
+
+// Run statuses.
+const (
+	RunRunning  = "running"  // breeding and evaluating generations
+	RunFinal    = "final"    // the search is done, the final training runs
+	RunDone     = "done"     // finished, final training stored
+	RunFailed   = "failed"   // stopped by an error
+	RunStopping = "stopping" // unused by the store; reported while draining
+)
+
+// RunConfig is everything that determines a run; it is stored with the run
+// so that a restarted coordinator continues exactly the same search.
+type RunConfig struct {
+	Problem string    `json:"problem"` // "cnn" or "regression"
+	Preset  string    `json:"preset,omitempty"`
+	GA      ga.Config `json:"ga"`
+	// TrainSubset limits the CNN's fitness training set (0: all 54,000).
+	TrainSubset int `json:"train_subset,omitempty"`
+	// FitnessOnTest uses the test loss as fitness, as the paper did.
+	FitnessOnTest bool `json:"fitness_on_test,omitempty"`
+	// FinalEpochs is the number of epochs of the final full training
+	// (0 skips the final training).
+	FinalEpochs int `json:"final_epochs"`
+	// MaxAttempts is how many times a genome is delivered to workers before
+	// it is recorded as failed.
+	MaxAttempts int `json:"max_attempts"`
+	// AckWait is the lease of a task: a worker silent for that long loses it.
+	AckWait time.Duration `json:"ack_wait"`
+}
+
+// Validate reports a configuration that cannot run.
+func (c RunConfig) Validate() error {
+	if c.Problem == "" {
+		return fmt.Errorf("gahpo: no problem given")
+	}
+	if err := c.GA.Validate(); err != nil {
+		return fmt.Errorf("gahpo: %w", err)
+	}
+	if c.TrainSubset < 0 {
+		return fmt.Errorf("gahpo: train subset %d is negative", c.TrainSubset)
+	}
+	if c.FinalEpochs < 0 {
+		return fmt.Errorf("gahpo: final epochs %d is negative", c.FinalEpochs)
+	}
+	if c.MaxAttempts < 1 {
+		return fmt.Errorf("gahpo: max attempts %d must be at least 1", c.MaxAttempts)
+	}
+	if c.AckWait < time.Second {
+		return fmt.Errorf("gahpo: ack wait %v must be at least 1s", c.AckWait)
+	}
+	return nil
+}
+
+// Run is one search, as stored.
+type Run struct {
+	ID       string    `json:"id"`
+	Config   RunConfig `json:"config"`
+	Params   []string  `json:"params"` // names of the genes, in order
+	Status   string    `json:"status"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended,omitzero"`
+	Error    string    `json:"error,omitempty"`
+	Best     int       `json:"best,omitempty"` // id of the best genome once the search is done
+	Restarts int       `json:"restarts,omitempty"`
+}
+
+// Genome statuses.
+const (
+	GenomeQueued    = "queued"    // published, no result yet
+	GenomeDone      = "done"      // evaluated
+	GenomeFailed    = "failed"    // diverged, rejected, or too many deliveries: fitness +Inf
+	GenomeDuplicate = "duplicate" // equal to an earlier genome, whose fitness it reuses
+)
+
+// GenomeRecord is the history of one genome: what the engine bred and what
+// the worker measured.
+type GenomeRecord struct {
+	ID           int                `json:"id"`
+	Generation   int                `json:"generation"`
+	Params       map[string]float64 `json:"params"`
+	Genes        []float64          `json:"genes"`
+	Parents      []int              `json:"parents,omitempty"`
+	Ops          []string           `json:"ops,omitempty"`
+	DuplicateOf  int                `json:"duplicate_of,omitempty"`
+	Seed         uint64             `json:"seed"`
+	Status       string             `json:"status"`
+	Fitness      Float              `json:"fitness"`
+	Accuracy     float64            `json:"accuracy,omitempty"`
+	Worker       string             `json:"worker,omitempty"`
+	Duration     time.Duration      `json:"duration,omitempty"`
+	ImagesPerSec float64            `json:"images_per_sec,omitempty"`
+	Attempts     int                `json:"attempts,omitempty"`
+	Failure      string             `json:"failure,omitempty"`
+	Finished     time.Time          `json:"finished,omitzero"`
+}
+
+// Evaluated tells whether the record holds a fitness.
+func (g GenomeRecord) Evaluated() bool { return g.Status != GenomeQueued }
+
+// GenerationSummary is written once a generation is complete.
+type GenerationSummary struct {
+	Generation int       `json:"generation"`
+	Best       int       `json:"best"` // genome id
+	Fitness    Float     `json:"fitness"`
+	Mean       Float     `json:"mean"` // mean of the finite fitnesses
+	Failed     int       `json:"failed"`
+	Finished   time.Time `json:"finished"`
+}
+
+// FinalTraining is the full training of the best genome.
+type FinalTraining struct {
+	GenomeID     int                `json:"genome_id"`
+	Params       map[string]float64 `json:"params"`
+	Epochs       []EpochMetrics     `json:"epochs"`
+	TestLoss     Float              `json:"test_loss"`
+	TestAccuracy float64            `json:"test_accuracy,omitempty"`
+	Duration     time.Duration      `json:"duration"`
+	Worker       string             `json:"worker"`
+	WeightsSize  int                `json:"weights_size"`
+	WeightsSHA   string             `json:"weights_sha256,omitempty"`
+	Finished     time.Time          `json:"finished"`
+}
+
+// EpochMetrics is one epoch of the final training.
+type EpochMetrics struct {
+	Epoch        int           `json:"epoch"`
+	LR           float64       `json:"lr"`
+	TrainLoss    Float         `json:"train_loss"`
+	TestLoss     Float         `json:"test_loss"`
+	TestAccuracy float64       `json:"test_accuracy,omitempty"`
+	Duration     time.Duration `json:"duration"`
+}
+
+// Better reports whether genome a ranks before b: lower fitness first, NaN
+// and +Inf last, ties broken by the lower id.
+func Better(a, b GenomeRecord) bool {
+	fa, fb := rankKey(float64(a.Fitness)), rankKey(float64(b.Fitness))
+	if fa != fb {
+		return fa < fb
+	}
+	return a.ID < b.ID
+}
+
+func rankKey(f float64) float64 {
+	if math.IsNaN(f) {
+		return math.Inf(1)
+	}
+	return f
+}
+
+// BestEntry is one line of the best genomes per generation, the answer of
+// `gahpo query best --per-generation`.
+type BestEntry struct {
+	Generation   int                `json:"generation"`
+	GenomeID     int                `json:"genome_id"`
+	Fitness      Float              `json:"fitness"`
+	Accuracy     float64            `json:"accuracy,omitempty"`
+	Params       map[string]float64 `json:"params"`
+	Worker       string             `json:"worker,omitempty"`
+	Duration     time.Duration      `json:"duration,omitempty"`
+	Status       string             `json:"status"`
+	DuplicateOf  int                `json:"duplicate_of,omitempty"`
+	ImagesPerSec float64            `json:"images_per_sec,omitempty"`
+}
+
+// NewBestEntry summarises a genome record.
+func NewBestEntry(g GenomeRecord) BestEntry {
+	return BestEntry{
+		Generation: g.Generation, GenomeID: g.ID, Fitness: g.Fitness, Accuracy: g.Accuracy, Params: g.Params,
+		Worker: g.Worker, Duration: g.Duration, Status: g.Status, DuplicateOf: g.DuplicateOf, ImagesPerSec: g.ImagesPerSec,
+	}
+}
+
+// Status is the progress of a running coordinator.
+type Status struct {
+	RunID       string         `json:"run_id"`
+	Problem     string         `json:"problem"`
+	State       string         `json:"state"` // a run status
+	Generation  int            `json:"generation"`
+	Generations int            `json:"generations"`
+	Population  int            `json:"population"`
+	Done        int            `json:"done"`      // genomes of the current generation with a fitness
+	InFlight    int            `json:"in_flight"` // held by a worker
+	Queued      int            `json:"queued"`    // waiting for a worker
+	Failed      int            `json:"failed"`    // of the current generation
+	Holders     []Holder       `json:"holders,omitempty"`
+	Best        *BestEntry     `json:"best,omitempty"`
+	GenETA      time.Duration  `json:"generation_eta,omitempty"`
+	RunETA      time.Duration  `json:"run_eta,omitempty"`
+	Final       []EpochMetrics `json:"final_epochs,omitempty"` // progress of the final training
+	Started     time.Time      `json:"started"`
+}
+
+// Holder is a genome held by a worker.
+type Holder struct {
+	GenomeID int       `json:"genome_id"`
+	Worker   string    `json:"worker"`
+	Attempt  int       `json:"attempt"`
+	Since    time.Time `json:"since"`
+}

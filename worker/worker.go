@@ -1,0 +1,346 @@
+package worker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/models"
+)
+
+// Trainer runs the trainings; models/problems.Trainer is the real one.
+type Trainer interface {
+	Fitness(ctx context.Context, task gahpo.Task, dataDir string) (models.Eval, error)
+	Final(ctx context.Context, task gahpo.Task, dataDir string, onEpoch func(models.EpochMetrics)) (models.FinalResult, error)
+}
+
+// Checker validates a task's genome before training; an error fails the
+// genome at once.
+type Checker func(gahpo.Task) error
+
+// Config configures a worker. The zero value of each field means the
+// documented default.
+type Config struct {
+	// Name identifies the worker in results (default host-pid).
+	Name string
+	// Concurrency is the number of tasks trained at once (default 1).
+	Concurrency int
+	// DataDir, when set, holds the data files; otherwise they are fetched
+	// from the object store into CacheDir.
+	DataDir string
+	// CacheDir keeps fetched data sets (default the user cache dir/gahpo).
+	CacheDir string
+	// Poll is how long one pull waits for a task (default 5s).
+	Poll time.Duration
+	// Check validates genomes (default: none).
+	Check Checker
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Worker trains tasks from the cluster.
+type Worker struct {
+	cfg     Config
+	conn    *bus.Conn
+	trainer Trainer
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	fetched map[string]string // data set key → local dir
+	done    int
+}
+
+// New returns a worker on conn; Run starts it.
+func New(conn *bus.Conn, trainer Trainer, cfg Config) *Worker {
+	if cfg.Name == "" {
+		host, _ := os.Hostname()
+		cfg.Name = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 5 * time.Second
+	}
+	if cfg.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		cfg.CacheDir = filepath.Join(dir, "gahpo")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Worker{cfg: cfg, conn: conn, trainer: trainer, log: log.With("subsystem", "worker", "worker", cfg.Name), fetched: map[string]string{}}
+}
+
+// Done returns the number of tasks this worker finished.
+func (w *Worker) Done() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done
+}
+
+// Run trains tasks until ctx is cancelled. A task being trained when ctx
+// ends is handed back to the queue at once.
+func (w *Worker) Run(ctx context.Context) error {
+	q, err := w.waitQueue(ctx)
+	if err != nil {
+		return err
+	}
+	w.log.Info("worker ready", "slots", w.cfg.Concurrency, "lease", q.AckWait())
+	var wg sync.WaitGroup
+	for slot := range w.cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.loop(ctx, q, slot)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
+	delay := 200 * time.Millisecond
+	logged := false
+	for {
+		q, err := w.conn.Tasks(ctx)
+		if err == nil {
+			return q, nil
+		}
+		if !errors.Is(err, bus.ErrNoConsumer) {
+			w.log.Warn("task queue unavailable", "err", err)
+		} else if !logged {
+			w.log.Info("waiting for a coordinator to create the task queue")
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, slot int) {
+	name := w.cfg.Name
+	if w.cfg.Concurrency > 1 {
+		name += "/" + strconv.Itoa(slot)
+	}
+	for ctx.Err() == nil {
+		d, err := q.Next(ctx, w.cfg.Poll)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("pull failed", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		if d == nil {
+			continue
+		}
+		w.handle(ctx, d, name, q.AckWait())
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// handle runs one delivery to its end: a result published and the task
+// acknowledged, or the task handed back.
+func (w *Worker) handle(ctx context.Context, d *bus.Delivery, name string, lease time.Duration) {
+	var task gahpo.Task
+	if err := gahpo.Decode(d.Data, &task); err != nil {
+		w.log.Error("rejecting malformed task", "subject", d.Subject, "err", err)
+		_ = d.Term("malformed task: " + err.Error())
+		return
+	}
+	log := w.log.With("run", task.RunID, "genome", task.GenomeID, "kind", task.Kind, "attempt", d.Attempt)
+	res := gahpo.Result{V: gahpo.MessageVersion, Kind: task.Kind, RunID: task.RunID, GenomeID: task.GenomeID, Worker: name, Attempt: d.Attempt}
+
+	// Keep the lease while working.
+	stopBeat := w.heartbeat(d, lease)
+	defer stopBeat()
+
+	var invalid error
+	if w.cfg.Check != nil {
+		invalid = w.cfg.Check(task)
+	}
+	switch {
+	case task.MaxAttempts > 0 && d.Attempt > task.MaxAttempts:
+		res.Failure = fmt.Sprintf("gave up after %d deliveries: every worker that took it died or lost it", task.MaxAttempts)
+		log.Warn("genome failed too often", "max_attempts", task.MaxAttempts)
+	case invalid != nil:
+		res.Failure = invalid.Error()
+		log.Warn("rejecting genome", "err", res.Failure)
+	default:
+		dir, err := w.dataDir(ctx, task)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("data set unavailable, handing the task back", "err", err)
+				_ = d.Nak(10 * time.Second)
+			} else {
+				_ = d.Nak(0)
+			}
+			return
+		}
+		_ = w.conn.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Worker: name, Attempt: d.Attempt, At: time.Now()})
+		log.Info("training")
+		if err := w.train(ctx, task, dir, name, d.Attempt, &res); err != nil {
+			if ctx.Err() != nil {
+				log.Info("stopping: handing the task back")
+				_ = d.Nak(0)
+				return
+			}
+			res.Failure = err.Error()
+		}
+	}
+	if res.Failure != "" {
+		res.Fitness = gahpo.Float(math.Inf(1))
+	}
+	// Publish, then ack: a crash in between only repeats the result,
+	// which the coordinator ignores by genome id.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := w.conn.PublishResult(pctx, res); err != nil {
+		log.Error("cannot publish result; the task will be redelivered", "err", err)
+		_ = d.Nak(time.Second)
+		return
+	}
+	if err := d.Ack(pctx); err != nil {
+		log.Warn("ack failed; the task may be redelivered and its result ignored", "err", err)
+	}
+	w.mu.Lock()
+	w.done++
+	w.mu.Unlock()
+	log.Info("result published", "fitness", float64(res.Fitness), "duration", res.Duration.Round(time.Millisecond), "failure", res.Failure)
+}
+
+func (w *Worker) heartbeat(d *bus.Delivery, lease time.Duration) (stop func()) {
+	every := max(lease/3, 100*time.Millisecond)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := d.InProgress(); err != nil {
+					w.log.Warn("lease renewal failed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// train runs the task and fills res. A panic in the training is its
+// failure, not the worker's crash.
+func (w *Worker) train(ctx context.Context, task gahpo.Task, dir, name string, attempt int, res *gahpo.Result) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.log.Error("training panicked", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("training panicked: %v", p)
+		}
+	}()
+	start := time.Now()
+	switch task.Kind {
+	case gahpo.KindFitness:
+		ev, err := w.trainer.Fitness(ctx, task, dir)
+		res.Duration = time.Since(start)
+		if err != nil {
+			return err
+		}
+		res.Fitness = gahpo.Float(ev.Loss)
+		res.Accuracy = ev.Accuracy
+		res.ImagesPerSec = ev.ImagesPerSec
+		if ev.Diverged != "" {
+			res.Failure = "diverged: " + ev.Diverged
+		}
+		return nil
+	case gahpo.KindFinal:
+		fr, err := w.trainer.Final(ctx, task, dir, func(m models.EpochMetrics) {
+			em := EpochMetrics(m)
+			w.log.Info("final training epoch", "epoch", m.Epoch, "train_loss", m.TrainLoss, "test_loss", m.TestLoss, "test_accuracy", m.TestAccuracy)
+			_ = w.conn.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Worker: name, Attempt: attempt, At: time.Now(), Epoch: &em})
+		})
+		res.Duration = time.Since(start)
+		if err != nil {
+			return err
+		}
+		for _, m := range fr.Epochs {
+			res.Epochs = append(res.Epochs, EpochMetrics(m))
+		}
+		res.Fitness = gahpo.Float(fr.TestLoss)
+		res.TestAccuracy = fr.TestAccuracy
+		if len(fr.Weights) > 0 && task.WeightsTo != "" {
+			obj := task.RunID + "-final-" + strconv.Itoa(task.GenomeID)
+			if _, err := w.conn.PutBytes(ctx, task.WeightsTo, obj, fr.Weights); err != nil {
+				return fmt.Errorf("store weights: %w", err)
+			}
+			res.WeightsBucket, res.WeightsObject = task.WeightsTo, obj
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown task kind %q", task.Kind)
+}
+
+// EpochMetrics converts a model's epoch metrics to the wire form.
+func EpochMetrics(m models.EpochMetrics) gahpo.EpochMetrics {
+	return gahpo.EpochMetrics{Epoch: m.Epoch, LR: m.LR, TrainLoss: gahpo.Float(m.TrainLoss), TestLoss: gahpo.Float(m.TestLoss), TestAccuracy: m.TestAccuracy, Duration: m.Duration}
+}
+
+// dataDir returns the local directory holding the task's data set,
+// fetching it from the object store the first time.
+func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
+	if w.cfg.DataDir != "" || len(task.Data) == 0 {
+		return w.cfg.DataDir, nil
+	}
+	h := sha256.New()
+	for _, ref := range task.Data {
+		h.Write([]byte(ref.Name + "\x00" + ref.Digest + "\x00"))
+	}
+	key := hex.EncodeToString(h.Sum(nil))[:16]
+	w.mu.Lock()
+	dir, ok := w.fetched[key]
+	w.mu.Unlock()
+	if ok {
+		return dir, nil
+	}
+	dir = filepath.Join(w.cfg.CacheDir, "data-"+key)
+	for _, ref := range task.Data {
+		if _, err := w.conn.Fetch(ctx, ref, dir); err != nil {
+			return "", err
+		}
+	}
+	w.log.Info("data set ready", "dir", dir, "files", len(task.Data))
+	w.mu.Lock()
+	w.fetched[key] = dir
+	w.mu.Unlock()
+	return dir, nil
+}
