@@ -1,0 +1,152 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/internal/testnats"
+)
+
+func TestFetchChecksAndCachesData(t *testing.T) {
+	srv := testnats.Start(t)
+	c := testnats.Connect(t, srv, "t")
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "train.gz")
+	data := make([]byte, 3<<20) // several object store chunks
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := c.PutFile(ctx, bus.BucketData, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Digest != bus.Digest(data) || ref.Size != uint64(len(data)) {
+		t.Fatalf("ref = %+v", ref)
+	}
+	cache := t.TempDir()
+	path, err := c.Fetch(ctx, ref, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if bus.Digest(got) != ref.Digest {
+		t.Fatal("fetched file differs")
+	}
+	// A corrupted cache is fetched again.
+	if err := os.WriteFile(path, []byte("rotten"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Fetch(ctx, ref, cache); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); bus.Digest(got) != ref.Digest {
+		t.Error("corrupt cache was not repaired")
+	}
+	// A reference whose digest does not match the stored object is refused.
+	bad := ref
+	bad.Digest = bus.Digest([]byte("something else"))
+	if _, err := c.Fetch(ctx, bad, t.TempDir()); err == nil {
+		t.Error("fetch with a wrong digest: no error")
+	}
+}
+
+func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
+	srv := testnats.Start(t)
+	c := testnats.Connect(t, srv, "t")
+	ctx := context.Background()
+	if _, err := c.Tasks(ctx); !errors.Is(err, bus.ErrNoConsumer) {
+		t.Fatalf("before setup: err = %v, want ErrNoConsumer", err)
+	}
+	if err := c.EnsureStreams(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for id := 1; id <= 2; id++ {
+		task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: id, Problem: "regression", Params: map[string]float64{"lr": 0.1}}
+		if err := c.PublishTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		// Publishing twice is deduplicated.
+		if err := c.PublishTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := c.TaskQueued(ctx, "r1", 2); !ok || err != nil {
+		t.Errorf("TaskQueued(2) = %v, %v", ok, err)
+	}
+	q, err := c.Tasks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.AckWait() != time.Second {
+		t.Errorf("lease %v, want 1s", q.AckWait())
+	}
+	a, err := q.Next(ctx, 5*time.Second)
+	if err != nil || a == nil {
+		t.Fatalf("first: %v", err)
+	}
+	b, err := q.Next(ctx, 5*time.Second)
+	if err != nil || b == nil {
+		t.Fatalf("second: %v", err)
+	}
+	if a.Subject == b.Subject {
+		t.Errorf("the same task twice: %s", a.Subject)
+	}
+	none, err := q.Next(ctx, 300*time.Millisecond)
+	if none != nil || err != nil {
+		t.Errorf("third pull = %v, %v; want nothing (the duplicates were dropped)", none, err)
+	}
+	if err := a.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// b is not acknowledged: it comes back after the lease, as attempt 2.
+	again, err := q.Next(ctx, 5*time.Second)
+	if err != nil || again == nil || again.Subject != b.Subject || again.Attempt != 2 {
+		t.Fatalf("redelivery = %+v, %v; want %s attempt 2", again, err, b.Subject)
+	}
+	if err := again.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c.TaskQueued(ctx, "r1", 1); ok {
+		t.Error("an acknowledged task is still queued")
+	}
+}
+
+func TestDecodeRejectsBadMessages(t *testing.T) {
+	big := make([]byte, gahpo.MaxMessageSize+1)
+	for i := range big {
+		big[i] = ' '
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"not json", []byte("hello")},
+		{"empty object", []byte("{}")},
+		{"future version", []byte(`{"v":2,"kind":"fitness","run_id":"r","genome_id":1,"problem":"cnn","params":{"lr":1}}`)},
+		{"unknown kind", []byte(`{"v":1,"kind":"dance","run_id":"r","genome_id":1,"problem":"cnn","params":{"lr":1}}`)},
+		{"no params", []byte(`{"v":1,"kind":"fitness","run_id":"r","genome_id":1,"problem":"cnn"}`)},
+		{"two objects", []byte(`{"v":1} {"v":1}`)},
+		{"oversized", big},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var task gahpo.Task
+			if err := gahpo.Decode(tt.data, &task); !errors.Is(err, gahpo.ErrBadMessage) {
+				t.Errorf("err = %v, want ErrBadMessage", err)
+			}
+		})
+	}
+	var ok gahpo.Task
+	if err := gahpo.Decode([]byte(`{"v":1,"kind":"fitness","run_id":"r","genome_id":1,"problem":"cnn","params":{"lr":1},"new_field":3}`), &ok); err != nil {
+		t.Errorf("valid task with an extra field: %v", err)
+	}
+}
