@@ -90,7 +90,7 @@ func TestFitnessAccuracy(t *testing.T) {
 }
 
 func TestFitnessDeterministic(t *testing.T) {
-	s := smallSplits(t, 200, 100)
+	s := smallSplits(t, 160, 100)
 	cfg := Config{BatchSize: 32, LR: 1, Gamma: 0.7, Seed: 42}
 	first, err := Fitness(context.Background(), s, cfg)
 	if err != nil {
@@ -120,7 +120,7 @@ func TestFitnessDeterministic(t *testing.T) {
 		t.Errorf("loss on the test set equals the validation loss %v", other.Loss)
 	}
 	if math.IsInf(first.Loss, 0) || first.Loss > 2.3 {
-		t.Errorf("loss %v after 200 images: no learning", first.Loss)
+		t.Errorf("loss %v after 160 images: no learning", first.Loss)
 	}
 }
 
@@ -187,9 +187,9 @@ func TestFitnessCancel(t *testing.T) {
 
 func TestTrainFullAndEvaluate(t *testing.T) {
 	train, test := loadMNIST(t)
-	train, test = train.Slice(0, 200), test.Slice(0, 150)
+	train, test = train.Slice(0, 160), test.Slice(0, 100)
 	var seen []models.EpochMetrics
-	res, err := TrainFull(context.Background(), train, test, Config{BatchSize: 50, LR: 1, Gamma: 0.5, Epochs: 2, Seed: 5},
+	res, err := TrainFull(context.Background(), train, test, Config{BatchSize: 40, LR: 1, Gamma: 0.5, Epochs: 2, Seed: 5},
 		func(m models.EpochMetrics) { seen = append(seen, m) })
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +286,7 @@ func TestInitBounds(t *testing.T) {
 // TestFitnessConcurrent runs two fitness evaluations at once, as a worker
 // with two slots does: each must give the result of a lone run.
 func TestFitnessConcurrent(t *testing.T) {
-	s := smallSplits(t, 64, 100)
+	s := smallSplits(t, 32, 100)
 	cfg := Config{BatchSize: 16, LR: 1, Seed: 3}
 	want, err := Fitness(context.Background(), s, cfg)
 	if err != nil {
