@@ -107,21 +107,35 @@ func (c *Coordinator) onFitness(r gahpo.Result) (func(context.Context) error, er
 	}
 	var publish []ga.Genome
 	run := c.run
-	if advanced || c.engine.Done() {
-		ch.Summaries = append(ch.Summaries, c.summary(prev))
+	if advanced {
+		// Summarise every generation completed by this result: usually
+		// one, more when a bred generation held only known duplicates.
+		last := c.engine.Generation() - 1
+		if c.engine.Done() {
+			last = c.engine.Generation()
+		}
+		byGen := map[int][]ga.Genome{}
+		for _, h := range c.engine.History() {
+			byGen[h.Generation] = append(byGen[h.Generation], h)
+		}
+		for gen := prev[0].Generation; gen <= last; gen++ {
+			if gen > prev[0].Generation {
+				ch.Genomes = append(ch.Genomes, c.records(byGen[gen])...)
+			}
+			ch.Summaries = append(ch.Summaries, c.summary(byGen[gen]))
+		}
 		c.genStart = c.cfg.Now()
 		clear(c.holders)
 		if c.engine.Done() {
 			best, _, _ := c.engine.Best()
 			run.Best = best.ID
-			if run.Config.FinalEpochs > 0 {
+			if run.Config.FinalEpochs > 0 && best.ID != 0 {
 				run.Status = gahpo.RunFinal
 			} else {
 				run.Status, run.Ended = gahpo.RunDone, c.cfg.Now()
 			}
 		} else {
-			cur := c.engine.Current()
-			ch.Genomes = append(ch.Genomes, c.records(cur)...)
+			ch.Genomes = append(ch.Genomes, c.records(c.engine.Current())...)
 			publish = c.engine.Pending()
 		}
 		ch.Run = &run
@@ -135,8 +149,7 @@ func (c *Coordinator) onFitness(r gahpo.Result) (func(context.Context) error, er
 		return nil, fmt.Errorf("coordinator: store result of genome %d: %w", r.GenomeID, err)
 	}
 	c.run = run
-	if advanced || run.Status != gahpo.RunRunning {
-		sum := ch.Summaries[0]
+	for _, sum := range ch.Summaries {
 		c.log.Info("generation finished", "generation", sum.Generation, "best", sum.Best, "fitness", float64(sum.Fitness), "mean", float64(sum.Mean), "failed", sum.Failed)
 		if c.progress != nil {
 			c.progress.generationDone(sum)
