@@ -1,0 +1,43 @@
+package cnn
+
+import (
+	"sync/atomic"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// countingBLAS is gonum's BLAS counting its float32 matrix products.
+type countingBLAS struct {
+	gonum.Implementation
+	sgemm atomic.Int64
+}
+
+func (c *countingBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cm []float32, ldc int) {
+	c.sgemm.Add(1)
+	c.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc)
+}
+
+// TestUseBLAS checks that the BLAS given to UseBLAS does the training's
+// matrix products.
+func TestUseBLAS(t *testing.T) {
+	train := loadTrain(t)
+	old := G.WhichBLAS()
+	defer UseBLAS(old)
+	c := &countingBLAS{}
+	UseBLAS(c)
+	tr, err := newTrainer(newParams(tensor.Float32, 1), Config{BatchSize: 4, LR: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.step(train, []int{0, 1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	// Forward: 2 convolutions and 2 linear layers; backward: more.
+	if n := c.sgemm.Load(); n < 4 {
+		t.Errorf("%d Sgemm calls through the installed BLAS in a training step, want at least 4", n)
+	}
+}
