@@ -183,7 +183,9 @@ func main() {
 	p("")
 	genPrefetch()
 	gen(kernel{name: "kernelAVX512", mr: 14, vecs: 2, reg: "Z", vbytes: 64, zero: "VPXORD"})
+	gen(kernel{name: "kernelAVX512x16", mr: 14, vecs: 1, reg: "Z", vbytes: 64, zero: "VPXORD"})
 	gen(kernel{name: "kernelAVX2", mr: 6, vecs: 2, reg: "Y", vbytes: 32, zero: "VXORPS"})
+	gen(kernel{name: "kernelAVX2x8", mr: 6, vecs: 1, reg: "Y", vbytes: 32, zero: "VXORPS"})
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

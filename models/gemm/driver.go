@@ -17,7 +17,6 @@ var (
 	forcePackA = false
 	// prefetchA asks for the next micro-panel of A while one is computed.
 	prefetchA = true
-	expMode   = 0
 	// forcePackB packs op(B) even when it could be read in place.
 	forcePackB = false
 )
@@ -99,7 +98,7 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 	} else {
 		w.bp = grow(w.bp, kc*nr)
 	}
-	directA := !forcePackA
+	directA := !forcePackA && (p.aTrans || p.lda%256 != 0)
 	for jc := 0; jc < p.n; jc += nc {
 		ncb := min(nc, p.n-jc)
 		for pc := 0; pc < p.k; pc += kc {
@@ -119,11 +118,11 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					aPtr     *float32
 					aRow, aK int
 				)
-				if prefetchA && directA && ir+2*mr <= p.m {
+				if pf := ir + mr; prefetchA && directA && pf+mr <= p.m {
 					if p.aTrans {
-						prefetchRows(&p.a[pc*p.lda+ir+mr], kcb, p.lda, mr*4)
+						prefetchRows(&p.a[pc*p.lda+pf], kcb, p.lda, mr*4)
 					} else {
-						prefetchRows(&p.a[(ir+mr)*p.lda+pc], mr, p.lda, kcb*4)
+						prefetchRows(&p.a[pf*p.lda+pc], mr, p.lda, kcb*4)
 					}
 				}
 				switch {
@@ -150,19 +149,16 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 						bPtr, bK = &w.bp[0], nr
 					}
 					ci := ir*p.ldc + jc + jr
-					if expMode == 1 {
+					fn, tnr := ker.fn, nr
+					if nrb <= nr/2 && ker.narrow != nil {
+						fn, tnr = ker.narrow, nr/2
+					}
+					if mrb == mr && nrb == tnr {
+						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta)
 						continue
 					}
-					if expMode == 2 {
-						ker.fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], nr, p.alpha, beta)
-						continue
-					}
-					if mrb == mr && nrb == nr {
-						ker.fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta)
-						continue
-					}
-					ker.fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], nr, 1, 0)
-					mergeTile(w.tile, nr, mrb, nrb, p.alpha, beta, p.c[ci:], p.ldc)
+					fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], tnr, 1, 0)
+					mergeTile(w.tile, tnr, mrb, nrb, p.alpha, beta, p.c[ci:], p.ldc)
 				}
 			}
 		}

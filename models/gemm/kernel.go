@@ -32,6 +32,8 @@ type microKernel struct {
 	name   string
 	mr, nr int
 	fn     kernelFunc
+	// narrow computes mr×(nr/2) tiles, for the last columns of C.
+	narrow kernelFunc
 }
 
 var (

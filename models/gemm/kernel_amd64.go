@@ -11,6 +11,16 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
 
+// kernelAVX512x16 computes one 14×16 tile with AVX-512F (kernel_amd64.s).
+//
+//go:noescape
+func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
+
+// kernelAVX2x8 computes one 6×8 tile with AVX2 and FMA (kernel_amd64.s).
+//
+//go:noescape
+func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
+
 // kernelAVX2 computes one 6×16 tile with AVX2 and FMA (kernel_amd64.s).
 //
 //go:noescape
@@ -23,8 +33,8 @@ func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32,
 func prefetchRows(p *float32, rows, stride, bytes int)
 
 var (
-	avx512 = &microKernel{name: KernelAVX512, mr: 14, nr: 32, fn: kernelAVX512}
-	avx2   = &microKernel{name: KernelAVX2, mr: 6, nr: 16, fn: kernelAVX2}
+	avx512 = &microKernel{name: KernelAVX512, mr: 14, nr: 32, fn: kernelAVX512, narrow: kernelAVX512x16}
+	avx2   = &microKernel{name: KernelAVX2, mr: 6, nr: 16, fn: kernelAVX2, narrow: kernelAVX2x8}
 )
 
 // availableKernels lists the micro-kernels this CPU can run, fastest first.

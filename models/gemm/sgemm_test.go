@@ -1,9 +1,11 @@
 package gemm
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -92,10 +94,17 @@ func matrix(rng *rand.Rand, rows, cols, pad int, fill float32) ([]float32, int) 
 	return s, ld
 }
 
-// check runs c through Sgemm and gonum and compares them. The padding of A
-// and B is NaN, so reading it shows in C; the padding of C must stay.
+// check runs tc through Sgemm and gonum and compares them.
 func check(t *testing.T, tc gemmCase) {
 	t.Helper()
+	if err := compare(tc); err != nil {
+		t.Error(err)
+	}
+}
+
+// compare runs tc through Sgemm and gonum and compares them. The padding of
+// A and B is NaN, so reading it shows in C; the padding of C must stay.
+func compare(tc gemmCase) error {
 	rng := rand.New(rand.NewPCG(uint64(tc.m), uint64(tc.n*1000+tc.k)))
 	ar, ac := tc.m, tc.k
 	if tc.tA != blas.NoTrans {
@@ -126,20 +135,21 @@ func check(t *testing.T, tc gemmCase) {
 			g, w := got[i*ldc+j], want[i*ldc+j]
 			if j >= tc.n {
 				if g != 12345 {
-					t.Fatalf("C padding [%d][%d] changed to %g", i, j, g)
+					return fmt.Errorf("C padding [%d][%d] changed to %g", i, j, g)
 				}
 				continue
 			}
 			if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
-				t.Fatalf("C[%d][%d] = %g, want %g", i, j, g, w)
+				return fmt.Errorf("C[%d][%d] = %g, want %g", i, j, g, w)
 			}
 			maxDiff = max(maxDiff, math.Abs(float64(g-w)))
 			maxWant = max(maxWant, math.Abs(float64(w)))
 		}
 	}
 	if rel := maxDiff / max(maxWant, 1e-30); rel > tolerance {
-		t.Errorf("max|got-want|/max|want| = %.3g (max|want| %.3g), want <= %g", rel, maxWant, tolerance)
+		return fmt.Errorf("max|got-want|/max|want| = %.3g (max|want| %.3g), want <= %g", rel, maxWant, tolerance)
 	}
+	return nil
 }
 
 // forEachKernel runs f once per kernel this CPU can run, as a subtest.
@@ -186,4 +196,94 @@ func TestSgemmCNN(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSgemmPanics checks that bad arguments panic with gonum's messages.
+func TestSgemmPanics(t *testing.T) {
+	N := blas.NoTrans
+	s := make([]float32, 100)
+	tests := []struct {
+		name string
+		f    func(impl blas.Float32)
+	}{
+		{"transpose", func(impl blas.Float32) { impl.Sgemm('x', N, 2, 2, 2, 1, s, 2, s, 2, 0, s, 2) }},
+		{"m<0", func(impl blas.Float32) { impl.Sgemm(N, N, -1, 2, 2, 1, s, 2, s, 2, 0, s, 2) }},
+		{"lda", func(impl blas.Float32) { impl.Sgemm(N, N, 2, 2, 3, 1, s, 2, s, 2, 0, s, 2) }},
+		{"ldc", func(impl blas.Float32) { impl.Sgemm(N, N, 2, 3, 2, 1, s, 2, s, 3, 0, s, 2) }},
+		{"short a", func(impl blas.Float32) { impl.Sgemm(N, N, 20, 2, 10, 1, s, 10, s, 2, 0, s, 2) }},
+		{"short c", func(impl blas.Float32) { impl.Sgemm(N, N, 60, 2, 1, 1, s, 1, s, 2, 0, s, 2) }},
+	}
+	catch := func(f func()) (msg any) {
+		defer func() { msg = recover() }()
+		f()
+		return nil
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := catch(func() { tc.f(gonum.Implementation{}) })
+			got := catch(func() { tc.f(Implementation{}) })
+			if want == nil || got != want {
+				t.Errorf("panic %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestSgemmConcurrent runs products from several goroutines at once, as
+// several trainings in one worker would.
+func TestSgemmConcurrent(t *testing.T) {
+	tc := gemmCase{name: "concurrent", tA: blas.NoTrans, tB: blas.Trans, m: 300, n: 64, k: 288, alpha: 1}
+	errs := make(chan error)
+	for range 4 {
+		go func() {
+			var err error
+			for range 5 {
+				if err == nil {
+					err = compare(tc)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestKernelChoice checks SetKernel, Kernel and SetThreads.
+func TestKernelChoice(t *testing.T) {
+	saved := Kernel()
+	defer func() {
+		if err := SetKernel(saved); err != nil {
+			t.Error(err)
+		}
+	}()
+	ks := Kernels()
+	if ks[len(ks)-1] != KernelGonum {
+		t.Errorf("Kernels() = %v, want gonum last", ks)
+	}
+	if saved != ks[0] {
+		t.Errorf("Kernel() = %q at start, want the fastest available %q", saved, ks[0])
+	}
+	for _, k := range ks {
+		if err := SetKernel(k); err != nil {
+			t.Errorf("SetKernel(%q): %v", k, err)
+		}
+		if got := Kernel(); got != k {
+			t.Errorf("Kernel() = %q after SetKernel(%q)", got, k)
+		}
+	}
+	if err := SetKernel("sse"); !errors.Is(err, ErrKernelUnavailable) {
+		t.Errorf("SetKernel(sse) = %v, want ErrKernelUnavailable", err)
+	}
+	SetThreads(3)
+	if got := Threads(); got != 3 {
+		t.Errorf("Threads() = %d after SetThreads(3)", got)
+	}
+	SetThreads(0)
+	if got, want := Threads(), runtime.GOMAXPROCS(0); got != want {
+		t.Errorf("Threads() = %d after SetThreads(0), want GOMAXPROCS %d", got, want)
+	}
 }

@@ -1,0 +1,146 @@
+//go:build linux
+
+package gemm
+
+import (
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gonum.org/v1/gonum/blas"
+)
+
+// envInt reads an integer knob from the environment.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// TestMain lets the blocking knobs be set from the environment for tuning
+// (GEMM_KC, GEMM_BF, GEMM_PACKA, GEMM_PACKB, GEMM_PF); unset, they keep
+// their defaults.
+func TestMain(m *testing.M) {
+	blockK = envInt("GEMM_KC", blockK)
+	blockBFloats = envInt("GEMM_BF", blockBFloats)
+	forcePackA = envInt("GEMM_PACKA", 0) == 1
+	forcePackB = envInt("GEMM_PACKB", 0) == 1
+	prefetchA = envInt("GEMM_PF", 1) == 1
+	os.Exit(m.Run())
+}
+
+// threadCPU is the CPU time of the calling thread.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		panic(err)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// TestMeasure measures GFLOP/s as the best of many runs, which other loads
+// on a shared machine disturb less than the mean that benchmarks report.
+// It runs only when GEMM_MEASURE is set: to "kernel" for the micro-kernels
+// alone on data in cache, to "all" or part of a case name for Sgemm on the
+// benchmark cases. GEMM_THREADS sets the goroutines (default GOMAXPROCS),
+// GEMM_KERNEL the kernel. With one thread, "cpu" is the best time measured
+// on the thread's CPU clock, immune to the time others take the core.
+//
+//	GEMM_MEASURE=all GEMM_THREADS=1 go test -run Measure -v ./models/gemm/
+func TestMeasure(t *testing.T) {
+	what := os.Getenv("GEMM_MEASURE")
+	if what == "" {
+		t.Skip("set GEMM_MEASURE to measure")
+	}
+	if k := os.Getenv("GEMM_KERNEL"); k != "" {
+		saved := Kernel()
+		if err := SetKernel(k); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := SetKernel(saved); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	SetThreads(envInt("GEMM_THREADS", 0))
+	defer SetThreads(0)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if what == "kernel" {
+		measureKernels(t)
+		return
+	}
+	for _, tc := range benchCases() {
+		if what != "all" && !strings.Contains(tc.name, what) {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		ar, ac := tc.m, tc.k
+		if tc.tA != blas.NoTrans {
+			ar, ac = ac, ar
+		}
+		br, bc := tc.k, tc.n
+		if tc.tB != blas.NoTrans {
+			br, bc = bc, br
+		}
+		a, lda := matrix(rng, ar, ac, 0, 0)
+		bm, ldb := matrix(rng, br, bc, 0, 0)
+		c, ldc := matrix(rng, tc.m, tc.n, 0, 0)
+		flops := 2 * float64(tc.m) * float64(tc.n) * float64(tc.k)
+		best, bestCPU := time.Hour, time.Hour
+		var total time.Duration
+		reps := 0
+		for total < time.Second || reps < 5 {
+			st, cst := time.Now(), threadCPU()
+			Sgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, bm, ldb, tc.beta, c, ldc)
+			d, cd := time.Since(st), threadCPU()-cst
+			best = min(best, d)
+			bestCPU = min(bestCPU, cd)
+			total += d
+			reps++
+		}
+		line := "%-16s %-6s threads %d: best %6.1f GFLOP/s, mean %6.1f"
+		args := []any{tc.name, Kernel(), Threads(), flops / best.Seconds() / 1e9, flops * float64(reps) / total.Seconds() / 1e9}
+		if Threads() == 1 {
+			line += ", cpu %6.1f"
+			args = append(args, flops/bestCPU.Seconds()/1e9)
+		}
+		t.Logf(line, args...)
+	}
+}
+
+// measureKernels times each micro-kernel alone on a k=288 product whose
+// operands sit in cache, with A packed or read in place.
+func measureKernels(t *testing.T) {
+	const k = 288
+	for _, ker := range availableKernels() {
+		for _, lay := range []struct {
+			name     string
+			aRow, aK int
+		}{
+			{"A packed", 1, ker.mr},
+			{"A rows in place", k, 1},
+			{"A columns in place", 1, 64},
+		} {
+			a := make([]float32, k*64)
+			b := make([]float32, k*ker.nr)
+			c := make([]float32, ker.mr*ker.nr)
+			best := time.Hour
+			for range 5000 {
+				st := time.Now()
+				for range 10 {
+					ker.fn(k, &a[0], lay.aRow, lay.aK, &b[0], ker.nr, &c[0], ker.nr, 1, 1)
+				}
+				best = min(best, time.Since(st))
+			}
+			t.Logf("%s %d×%d, %s: %.1f GFLOP/s", ker.name, ker.mr, ker.nr, lay.name, 20*float64(k*ker.mr*ker.nr)/best.Seconds()/1e9)
+		}
+	}
+}
