@@ -35,20 +35,23 @@ type DataRef struct {
 
 // Task asks a worker to train one genome.
 type Task struct {
-	V           int                `json:"v"`
-	Kind        string             `json:"kind"`
-	RunID       string             `json:"run_id"`
-	GenomeID    int                `json:"genome_id"`
-	Generation  int                `json:"generation"`
-	Problem     string             `json:"problem"`
-	Params      map[string]float64 `json:"params"`
-	Seed        uint64             `json:"seed"`
-	TrainSubset int                `json:"train_subset,omitempty"`
-	OnTest      bool               `json:"fitness_on_test,omitempty"`
-	Epochs      int                `json:"epochs,omitempty"`       // final training only
-	MaxAttempts int                `json:"max_attempts,omitempty"` // deliveries before the worker gives up
-	Data        []DataRef          `json:"data,omitempty"`
-	WeightsTo   string             `json:"weights_to,omitempty"` // object store bucket for final weights
+	V          int                `json:"v"`
+	Kind       string             `json:"kind"`
+	RunID      string             `json:"run_id"`
+	GenomeID   int                `json:"genome_id"`
+	Generation int                `json:"generation"`
+	Problem    string             `json:"problem"`
+	Params     map[string]float64 `json:"params"`
+	Seed       uint64             `json:"seed"`
+	// DataSeed is shared by every genome of a run: it draws data splits
+	// (the regression's folds) so that genomes are compared on the same data.
+	DataSeed    uint64    `json:"data_seed,omitempty"`
+	TrainSubset int       `json:"train_subset,omitempty"`
+	OnTest      bool      `json:"fitness_on_test,omitempty"`
+	Epochs      int       `json:"epochs,omitempty"`       // final training only
+	MaxAttempts int       `json:"max_attempts,omitempty"` // deliveries before the worker gives up
+	Data        []DataRef `json:"data,omitempty"`
+	WeightsTo   string    `json:"weights_to,omitempty"` // object store bucket for final weights
 }
 
 // Validate checks the fields every task needs.

@@ -164,7 +164,7 @@ func (t *Trainer) Fitness(ctx context.Context, task gahpo.Task, dataDir string) 
 		if err != nil {
 			return models.Eval{}, err
 		}
-		cfg.Seed = task.Seed
+		cfg.Seed, cfg.SplitSeed = task.Seed, task.DataSeed
 		return regression.Fitness(ctx, d, cfg)
 	}
 	return models.Eval{}, fmt.Errorf("%w %q", ErrUnknown, task.Problem)

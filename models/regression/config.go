@@ -43,10 +43,14 @@ type Config struct {
 	// Folds is k of the k-fold cross-validation in Fitness; 0 means
 	// DefaultFolds (10). At least 2. TrainFull ignores it.
 	Folds int
-	// Seed drives the weight initialisation, the fold split and the
-	// per-epoch shuffles: the same Config on the same Data gives the same
-	// result. 0 is a valid seed.
+	// Seed drives the weight initialisation, the per-epoch shuffles and,
+	// unless SplitSeed is set, the fold split: the same Config on the same
+	// Data gives the same result. 0 is a valid seed.
 	Seed uint64
+	// SplitSeed, when not 0, drives the fold split instead of Seed, so that
+	// the genomes of one search, each trained from its own Seed, are scored
+	// on the same folds.
+	SplitSeed uint64
 }
 
 // withDefaults returns c with every zero field set to its default.

@@ -55,7 +55,11 @@ func Fitness(ctx context.Context, d *Data, cfg Config) (models.Eval, error) {
 	if err := checkData(d, cfg.Folds, 0); err != nil {
 		return models.Eval{}, err
 	}
-	folds := kFold(len(d.TrainX), cfg.Folds, newRand(cfg.Seed, streamSplit))
+	splitSeed := cfg.Seed
+	if cfg.SplitSeed != 0 {
+		splitSeed = cfg.SplitSeed
+	}
+	folds := kFold(len(d.TrainX), cfg.Folds, newRand(splitSeed, streamSplit))
 	results := runFolds(ctx, d, cfg, folds)
 
 	ev := models.Eval{Duration: time.Since(start)}
