@@ -344,7 +344,7 @@ func (c *Coordinator) task(g ga.Genome) gahpo.Task {
 	return gahpo.Task{
 		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: c.run.ID, GenomeID: g.ID, Generation: g.Generation,
 		Problem: rc.Problem, Params: c.space.ToMap(g.Genes), Seed: ga.TrainSeed(rc.GA.Seed, g.ID),
-		DataSeed: rc.GA.Seed | 1<<63, /* never 0, which means "none" */ TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts, Data: c.data,
+		DataSeed: rc.GA.Seed | 1<<63 /* never 0, which means "none" */, TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts, Data: c.data,
 	}
 }
 

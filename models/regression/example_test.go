@@ -26,7 +26,7 @@ func ExampleConfigFromParams() {
 	_, err = regression.ConfigFromParams(map[string]float64{"lr": 0.01, "batch_size": 16})
 	fmt.Println(err)
 	// Output:
-	// {LR:0.01 BatchSize:16 Epochs:120 Folds:0 Seed:0} <nil>
+	// {LR:0.01 BatchSize:16 Epochs:120 Folds:0 Seed:0 SplitSeed:0} <nil>
 	// regression: invalid config: missing parameter "epochs"
 }
 
