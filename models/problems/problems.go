@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/gahpo/gahpo/ga"
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/cnn"
+	"github.com/gahpo/gahpo/models/gemm"
 	"github.com/gahpo/gahpo/models/mnist"
 	"github.com/gahpo/gahpo/models/regression"
 )
@@ -81,8 +83,19 @@ type mnistData struct {
 	err         error
 }
 
-// NewTrainer returns a trainer with no data loaded yet.
-func NewTrainer() *Trainer { return &Trainer{mnist: map[string]*mnistData{}} }
+// NewTrainer returns a trainer with no data loaded yet. The first trainer
+// of a process installs the fast GEMM (models/gemm) as gorgonia's BLAS
+// when the CPU has AVX-512 or AVX2 with FMA, unless GAHPO_BLAS=gonum.
+func NewTrainer() *Trainer {
+	blasOnce.Do(func() {
+		if os.Getenv("GAHPO_BLAS") != "gonum" && gemm.Kernel() != "gonum" {
+			cnn.UseBLAS(gemm.Implementation{})
+		}
+	})
+	return &Trainer{mnist: map[string]*mnistData{}}
+}
+
+var blasOnce sync.Once
 
 func (t *Trainer) loadMNIST(dir string) (train, test *mnist.Set, err error) {
 	t.mu.Lock()
