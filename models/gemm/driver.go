@@ -130,6 +130,9 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					aPtr, aRow, aK = &p.a[pc*p.lda+ir], 1, p.lda
 				case mrb == mr && directA:
 					aPtr, aRow, aK = &p.a[ir*p.lda+pc], p.lda, 1
+				case mrb == mr && !p.aTrans && ker.packA != nil:
+					ker.packA(&w.ap[0], &p.a[ir*p.lda+pc], p.lda, kcb)
+					aPtr, aRow, aK = &w.ap[0], 1, mr
 				default:
 					packAPanel(w.ap, p, mr, ir, mrb, pc, kcb)
 					aPtr, aRow, aK = &w.ap[0], 1, mr

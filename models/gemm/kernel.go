@@ -34,6 +34,9 @@ type microKernel struct {
 	fn     kernelFunc
 	// narrow computes mr×(nr/2) tiles, for the last columns of C.
 	narrow kernelFunc
+	// packA, when not nil, packs a full micro-panel of a row-major A:
+	// dst[q·mr+i] = src[i·lda+q] for q < kc.
+	packA func(dst, src *float32, lda, kc int)
 }
 
 var (

@@ -32,8 +32,14 @@ func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32,
 //go:noescape
 func prefetchRows(p *float32, rows, stride, bytes int)
 
+// packA14 sets dst[q·14+i] = src[i·lda+q] for i < 14 and q < kc with
+// AVX-512 16×16 transposes in registers (kernel_amd64.s).
+//
+//go:noescape
+func packA14(dst, src *float32, lda, kc int)
+
 var (
-	avx512 = &microKernel{name: KernelAVX512, mr: 14, nr: 32, fn: kernelAVX512, narrow: kernelAVX512x16}
+	avx512 = &microKernel{name: KernelAVX512, mr: 14, nr: 32, fn: kernelAVX512, narrow: kernelAVX512x16, packA: packA14}
 	avx2   = &microKernel{name: KernelAVX2, mr: 6, nr: 16, fn: kernelAVX2, narrow: kernelAVX2x8}
 )
 
