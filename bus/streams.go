@@ -110,13 +110,27 @@ func (c *Conn) PublishTask(ctx context.Context, t gahpo.Task) error {
 // TaskQueued tells whether the task of a genome (or the final task, with
 // genome 0) is still in the work queue, waiting or held by a worker.
 func (c *Conn) TaskQueued(ctx context.Context, run string, genome int) (bool, error) {
-	s, err := c.js.Stream(ctx, StreamTasks)
-	if err != nil {
-		return false, fmt.Errorf("bus: stream %s: %w", StreamTasks, err)
-	}
 	subj := TaskSubject(run, genome)
 	if genome == 0 {
 		subj = FinalSubject(run)
+	}
+	return c.inStream(ctx, StreamTasks, subj)
+}
+
+// ResultWaiting tells whether a result of a genome (or of the final
+// training, with genome 0) waits in the result stream for its coordinator.
+func (c *Conn) ResultWaiting(ctx context.Context, run string, genome int) (bool, error) {
+	subj := ResultSubject(run, genome)
+	if genome == 0 {
+		subj = FinalResultSubject(run)
+	}
+	return c.inStream(ctx, StreamResults, subj)
+}
+
+func (c *Conn) inStream(ctx context.Context, stream, subj string) (bool, error) {
+	s, err := c.js.Stream(ctx, stream)
+	if err != nil {
+		return false, fmt.Errorf("bus: stream %s: %w", stream, err)
 	}
 	_, err = s.GetLastMsgForSubject(ctx, subj)
 	switch {

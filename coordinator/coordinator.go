@@ -304,8 +304,10 @@ func (c *Coordinator) finished() bool {
 }
 
 // publishOutstanding queues every pending genome (or the final task) whose
-// task is not in the queue already: after a restart, tasks published before
-// the crash are still there, the ones lost in between are queued again.
+// task is not in the queue already and whose result is not waiting: after a
+// restart, tasks published before the crash are still there, results that
+// came meanwhile wait in their stream, and only the tasks lost in between
+// are queued again.
 func (c *Coordinator) publishOutstanding(ctx context.Context) error {
 	c.mu.Lock()
 	status := c.run.Status
@@ -314,7 +316,7 @@ func (c *Coordinator) publishOutstanding(ctx context.Context) error {
 	switch status {
 	case gahpo.RunRunning:
 		for _, g := range pending {
-			queued, err := c.conn.TaskQueued(ctx, c.run.ID, g.ID)
+			queued, err := c.outstanding(ctx, g.ID)
 			if err != nil {
 				return err
 			}
@@ -328,7 +330,7 @@ func (c *Coordinator) publishOutstanding(ctx context.Context) error {
 			return fmt.Errorf("coordinator: run %s is running but has nothing pending", c.run.ID)
 		}
 	case gahpo.RunFinal:
-		queued, err := c.conn.TaskQueued(ctx, c.run.ID, 0)
+		queued, err := c.outstanding(ctx, 0)
 		if err != nil {
 			return err
 		}
@@ -337,6 +339,16 @@ func (c *Coordinator) publishOutstanding(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// outstanding tells whether a genome's task (0: the final training) is
+// still queued or held by a worker, or its result waits to be read.
+func (c *Coordinator) outstanding(ctx context.Context, genome int) (bool, error) {
+	queued, err := c.conn.TaskQueued(ctx, c.run.ID, genome)
+	if err != nil || queued {
+		return queued, err
+	}
+	return c.conn.ResultWaiting(ctx, c.run.ID, genome)
 }
 
 func (c *Coordinator) task(g ga.Genome) gahpo.Task {
