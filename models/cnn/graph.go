@@ -34,8 +34,6 @@ const (
 // evaluation net computes only the log-probabilities, without dropout.
 type net struct {
 	batch int
-	train bool
-	g     *G.ExprGraph
 	vm    G.VM
 	w     G.Nodes // weight nodes, in the order of specs
 
@@ -64,7 +62,7 @@ func newNet(p params, batch int, train bool) (n *net, err error) {
 	}()
 	dt := p[0].Dtype()
 	g := G.NewGraph()
-	n = &net{batch: batch, train: train, g: g}
+	n = &net{batch: batch}
 	input := func(name string, shape ...int) (*G.Node, *tensor.Dense) {
 		t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
 		return G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t)), t
