@@ -48,9 +48,10 @@ func gen(k kernel) {
 	breg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
 	bc := func(i int) string { return fmt.Sprintf("%s%d", k.reg, nacc+k.vecs+i%2) }
 
-	p("// func %s(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)", k.name)
-	p("// computes one %d×%d tile.", k.mr, nr)
-	p("TEXT ·%s(SB), NOSPLIT, $0-72", k.name)
+	p("// func %s(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)", k.name)
+	p("// computes one %d×%d tile; while it runs, it prefetches the panel at pf,", k.mr, nr)
+	p("// laid out as A, one row a step.")
+	p("TEXT ·%s(SB), NOSPLIT, $0-80", k.name)
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), SI")
 	p("\tMOVQ aRow+16(FP), R8")
@@ -85,9 +86,21 @@ func gen(k kernel) {
 		r := fmt.Sprintf("%s%d", k.reg, i)
 		p("\t%s %s, %s, %s", k.zero, r, r, r)
 	}
+	// AX walks the panel to prefetch along k, DX cycles through its rows
+	// (byte offsets 0 to mr·aRow), R11 is the end of that cycle.
+	p("\tMOVQ pf+72(FP), AX")
+	p("\tXORQ DX, DX")
+	p("\tIMUL3Q $%d, R8, R11", k.mr)
 	p("\tTESTQ CX, CX")
 	p("\tJLE %s_store", k.name)
 	p("%s_loop:", k.name)
+	p("\tPREFETCHT0 (AX)(DX*1)")
+	p("\tADDQ R8, DX")
+	p("\tCMPQ DX, R11")
+	p("\tJLT %s_rowok", k.name)
+	p("\tXORQ DX, DX")
+	p("%s_rowok:", k.name)
+	p("\tADDQ R9, AX")
 	for v := 0; v < k.vecs; v++ {
 		p("\tVMOVUPS %d(DI), %s", v*k.vbytes, breg(v))
 	}
@@ -106,6 +119,9 @@ func gen(k kernel) {
 	p("\tJNZ %s_loop", k.name)
 
 	p("%s_store:", k.name)
+	p("\tMOVQ c+48(FP), DX")
+	p("\tMOVQ ldc+56(FP), R11")
+	p("\tSHLQ $2, R11")
 	alpha, beta := breg(0), breg(1)
 	p("\tVBROADCASTSS alpha+64(FP), %s", alpha)
 	p("\tMOVL beta+68(FP), AX")
@@ -139,37 +155,6 @@ func gen(k kernel) {
 	if k.reg == "Y" {
 		p("\tVZEROUPPER")
 	}
-	p("\tRET")
-	p("")
-}
-
-// genPrefetch writes prefetchRows, which asks for the cache lines of rows
-// rows of bytes bytes each, stride floats apart, to be brought into L1.
-func genPrefetch() {
-	p("// func prefetchRows(p *float32, rows, stride, bytes int)")
-	p("TEXT ·prefetchRows(SB), NOSPLIT, $0-32")
-	p("\tMOVQ p+0(FP), SI")
-	p("\tMOVQ rows+8(FP), CX")
-	p("\tMOVQ stride+16(FP), R8")
-	p("\tSHLQ $2, R8")
-	p("\tMOVQ bytes+24(FP), R9")
-	p("\tTESTQ CX, CX")
-	p("\tJLE prefetch_done")
-	p("\tTESTQ R9, R9")
-	p("\tJLE prefetch_done")
-	p("\tDECQ R9")
-	p("prefetch_row:")
-	p("\tXORQ AX, AX")
-	p("prefetch_line:")
-	p("\tPREFETCHT1 (SI)(AX*1)")
-	p("\tADDQ $64, AX")
-	p("\tCMPQ AX, R9")
-	p("\tJLE prefetch_line")
-	p("\tPREFETCHT1 (SI)(R9*1)")
-	p("\tADDQ R8, SI")
-	p("\tDECQ CX")
-	p("\tJNZ prefetch_row")
-	p("prefetch_done:")
 	p("\tRET")
 	p("")
 }
@@ -273,7 +258,6 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	genPrefetch()
 	genPackTranspose()
 	gen(kernel{name: "kernelAVX512", mr: 14, vecs: 2, reg: "Z", vbytes: 64, zero: "VPXORD"})
 	gen(kernel{name: "kernelAVX512x16", mr: 14, vecs: 1, reg: "Z", vbytes: 64, zero: "VPXORD"})

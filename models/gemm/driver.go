@@ -15,7 +15,8 @@ var (
 	// forcePackA packs every A micro-panel, even those the kernel could
 	// read in place (for experiments).
 	forcePackA = false
-	// prefetchA asks for the next micro-panel of A while one is computed.
+	// prefetchA has the kernel prefetch the next micro-panel of A, when
+	// read in place, while it computes one.
 	prefetchA = true
 	// forcePackB packs op(B) even when it could be read in place.
 	forcePackB = false
@@ -118,13 +119,6 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					aPtr     *float32
 					aRow, aK int
 				)
-				if pf := ir + mr; prefetchA && directA && pf+mr <= p.m {
-					if p.aTrans {
-						prefetchRows(&p.a[pc*p.lda+pf], kcb, p.lda, mr*4)
-					} else {
-						prefetchRows(&p.a[pf*p.lda+pc], mr, p.lda, kcb*4)
-					}
-				}
 				switch {
 				case mrb == mr && directA && p.aTrans:
 					aPtr, aRow, aK = &p.a[pc*p.lda+ir], 1, p.lda
@@ -137,8 +131,20 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					packAPanel(w.ap, p, mr, ir, mrb, pc, kcb)
 					aPtr, aRow, aK = &w.ap[0], 1, mr
 				}
+				// The first kernel on this panel prefetches the next one, when
+				// it too is read in place (the others touch this one again).
+				pf := aPtr
+				switch {
+				case prefetchA && directA && ir+2*mr <= p.m && p.aTrans:
+					pf = &p.a[pc*p.lda+ir+mr]
+				case prefetchA && directA && ir+2*mr <= p.m:
+					pf = &p.a[(ir+mr)*p.lda+pc]
+				}
 				for jr := 0; jr < ncb; jr += nr {
 					nrb := min(nr, ncb-jr)
+					if jr > 0 {
+						pf = aPtr
+					}
 					var (
 						bPtr *float32
 						bK   int
@@ -157,10 +163,10 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 						fn, tnr = ker.narrow, nr/2
 					}
 					if mrb == mr && nrb == tnr {
-						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta)
+						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf)
 						continue
 					}
-					fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], tnr, 1, 0)
+					fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], tnr, 1, 0, pf)
 					mergeTile(w.tile, tnr, mrb, nrb, p.alpha, beta, p.c[ci:], p.ldc)
 				}
 			}

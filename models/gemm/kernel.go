@@ -25,7 +25,9 @@ var ErrKernelUnavailable = errors.New("gemm: kernel unavailable")
 // kernelFunc computes one mr×nr tile: C = alpha·A·B + beta·C, with A(i,p) at
 // a[i·aRow + p·aK], B(p,j) at b[p·bK + j] and C(i,j) at c[i·ldc + j]; C is not
 // read when beta is 0. All nr columns of B and all mr rows of A are read.
-type kernelFunc func(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
+// Meanwhile it prefetches, one line a step, the mr×k panel laid out as A at
+// pf (which may be a itself).
+type kernelFunc func(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
 
 // microKernel is one assembly micro-kernel and its tile size.
 type microKernel struct {

@@ -9,28 +9,22 @@ import "golang.org/x/sys/cpu"
 // kernelAVX512 computes one 14×32 tile with AVX-512F (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
+func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
 
 // kernelAVX512x16 computes one 14×16 tile with AVX-512F (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
+func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
 
 // kernelAVX2x8 computes one 6×8 tile with AVX2 and FMA (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
+func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
 
 // kernelAVX2 computes one 6×16 tile with AVX2 and FMA (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
-
-// prefetchRows asks for the cache lines of rows rows of bytes bytes each,
-// stride floats apart from p, to be brought into L1 (kernel_amd64.s).
-//
-//go:noescape
-func prefetchRows(p *float32, rows, stride, bytes int)
+func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
 
 // packA14 sets dst[q·14+i] = src[i·lda+q] for i < 14 and q < kc with
 // AVX-512 16×16 transposes in registers (kernel_amd64.s).

@@ -4,32 +4,6 @@
 
 #include "textflag.h"
 
-// func prefetchRows(p *float32, rows, stride, bytes int)
-TEXT ·prefetchRows(SB), NOSPLIT, $0-32
-	MOVQ p+0(FP), SI
-	MOVQ rows+8(FP), CX
-	MOVQ stride+16(FP), R8
-	SHLQ $2, R8
-	MOVQ bytes+24(FP), R9
-	TESTQ CX, CX
-	JLE prefetch_done
-	TESTQ R9, R9
-	JLE prefetch_done
-	DECQ R9
-prefetch_row:
-	XORQ AX, AX
-prefetch_line:
-	PREFETCHT1 (SI)(AX*1)
-	ADDQ $64, AX
-	CMPQ AX, R9
-	JLE prefetch_line
-	PREFETCHT1 (SI)(R9*1)
-	ADDQ R8, SI
-	DECQ CX
-	JNZ prefetch_row
-prefetch_done:
-	RET
-
 // func packA14(dst, src *float32, lda, kc int)
 // sets dst[q·14+i] = src[i·lda+q] for i < 14, q < kc.
 TEXT ·packA14(SB), NOSPLIT, $0-32
@@ -282,9 +256,10 @@ packA14_done:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
-// computes one 14×32 tile.
-TEXT ·kernelAVX512(SB), NOSPLIT, $0-72
+// func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
+// computes one 14×32 tile; while it runs, it prefetches the panel at pf,
+// laid out as A, one row a step.
+TEXT ·kernelAVX512(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -386,9 +361,19 @@ TEXT ·kernelAVX512(SB), NOSPLIT, $0-72
 	VPXORD Z25, Z25, Z25
 	VPXORD Z26, Z26, Z26
 	VPXORD Z27, Z27, Z27
+	MOVQ pf+72(FP), AX
+	XORQ DX, DX
+	IMUL3Q $14, R8, R11
 	TESTQ CX, CX
 	JLE kernelAVX512_store
 kernelAVX512_loop:
+	PREFETCHT0 (AX)(DX*1)
+	ADDQ R8, DX
+	CMPQ DX, R11
+	JLT kernelAVX512_rowok
+	XORQ DX, DX
+kernelAVX512_rowok:
+	ADDQ R9, AX
 	VMOVUPS 0(DI), Z28
 	VMOVUPS 64(DI), Z29
 	VBROADCASTSS (SI), Z30
@@ -439,6 +424,9 @@ kernelAVX512_loop:
 	DECQ CX
 	JNZ kernelAVX512_loop
 kernelAVX512_store:
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R11
+	SHLQ $2, R11
 	VBROADCASTSS alpha+64(FP), Z28
 	MOVL beta+68(FP), AX
 	ANDL $0x7fffffff, AX
@@ -614,9 +602,10 @@ kernelAVX512_beta0:
 	VMOVUPS Z27, 64(DX)
 	RET
 
-// func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
-// computes one 14×16 tile.
-TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-72
+// func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
+// computes one 14×16 tile; while it runs, it prefetches the panel at pf,
+// laid out as A, one row a step.
+TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -690,9 +679,19 @@ TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-72
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
+	MOVQ pf+72(FP), AX
+	XORQ DX, DX
+	IMUL3Q $14, R8, R11
 	TESTQ CX, CX
 	JLE kernelAVX512x16_store
 kernelAVX512x16_loop:
+	PREFETCHT0 (AX)(DX*1)
+	ADDQ R8, DX
+	CMPQ DX, R11
+	JLT kernelAVX512x16_rowok
+	XORQ DX, DX
+kernelAVX512x16_rowok:
+	ADDQ R9, AX
 	VMOVUPS 0(DI), Z14
 	VBROADCASTSS (SI), Z15
 	VFMADD231PS Z15, Z14, Z0
@@ -728,6 +727,9 @@ kernelAVX512x16_loop:
 	DECQ CX
 	JNZ kernelAVX512x16_loop
 kernelAVX512x16_store:
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R11
+	SHLQ $2, R11
 	VBROADCASTSS alpha+64(FP), Z14
 	MOVL beta+68(FP), AX
 	ANDL $0x7fffffff, AX
@@ -833,9 +835,10 @@ kernelAVX512x16_beta0:
 	VMOVUPS Z13, 0(DX)
 	RET
 
-// func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
-// computes one 6×16 tile.
-TEXT ·kernelAVX2(SB), NOSPLIT, $0-72
+// func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
+// computes one 6×16 tile; while it runs, it prefetches the panel at pf,
+// laid out as A, one row a step.
+TEXT ·kernelAVX2(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -881,9 +884,19 @@ TEXT ·kernelAVX2(SB), NOSPLIT, $0-72
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+	MOVQ pf+72(FP), AX
+	XORQ DX, DX
+	IMUL3Q $6, R8, R11
 	TESTQ CX, CX
 	JLE kernelAVX2_store
 kernelAVX2_loop:
+	PREFETCHT0 (AX)(DX*1)
+	ADDQ R8, DX
+	CMPQ DX, R11
+	JLT kernelAVX2_rowok
+	XORQ DX, DX
+kernelAVX2_rowok:
+	ADDQ R9, AX
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS (SI), Y14
@@ -909,6 +922,9 @@ kernelAVX2_loop:
 	DECQ CX
 	JNZ kernelAVX2_loop
 kernelAVX2_store:
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R11
+	SHLQ $2, R11
 	VBROADCASTSS alpha+64(FP), Y12
 	MOVL beta+68(FP), AX
 	ANDL $0x7fffffff, AX
@@ -990,9 +1006,10 @@ kernelAVX2_beta0:
 	VZEROUPPER
 	RET
 
-// func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32)
-// computes one 6×8 tile.
-TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-72
+// func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
+// computes one 6×8 tile; while it runs, it prefetches the panel at pf,
+// laid out as A, one row a step.
+TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -1032,9 +1049,19 @@ TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-72
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
+	MOVQ pf+72(FP), AX
+	XORQ DX, DX
+	IMUL3Q $6, R8, R11
 	TESTQ CX, CX
 	JLE kernelAVX2x8_store
 kernelAVX2x8_loop:
+	PREFETCHT0 (AX)(DX*1)
+	ADDQ R8, DX
+	CMPQ DX, R11
+	JLT kernelAVX2x8_rowok
+	XORQ DX, DX
+kernelAVX2x8_rowok:
+	ADDQ R9, AX
 	VMOVUPS 0(DI), Y6
 	VBROADCASTSS (SI), Y7
 	VFMADD231PS Y7, Y6, Y0
@@ -1053,6 +1080,9 @@ kernelAVX2x8_loop:
 	DECQ CX
 	JNZ kernelAVX2x8_loop
 kernelAVX2x8_store:
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R11
+	SHLQ $2, R11
 	VBROADCASTSS alpha+64(FP), Y6
 	MOVL beta+68(FP), AX
 	ANDL $0x7fffffff, AX

@@ -5,6 +5,3 @@ package gemm
 // availableKernels lists the micro-kernels this CPU can run: none outside
 // amd64 (or with the purego build tag), where Sgemm is gonum's.
 func availableKernels() []*microKernel { return nil }
-
-// prefetchRows does nothing without assembly.
-func prefetchRows(p *float32, rows, stride, bytes int) {}

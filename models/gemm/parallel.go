@@ -28,10 +28,12 @@ func plan(ker *microKernel, p *problem, t int) (split, int) {
 	tilesM := (p.m + ker.mr - 1) / ker.mr
 	tilesN := (p.n + ker.nr - 1) / ker.nr
 	bm, bn := balance(tilesM, t), balance(tilesN, t)
+	// Bands of rows or columns when they share out evenly; otherwise a long
+	// k is split, at the price of summing t-1 extra copies of C.
 	switch {
-	case bm >= 0.9 && tilesM >= t:
+	case bm >= 0.95 && tilesM >= t:
 		return splitM, t
-	case bn >= 0.9 && tilesN >= t:
+	case bn >= 0.95 && tilesN >= t:
 		return splitN, t
 	case p.k >= 128*t:
 		return splitK, t

@@ -287,3 +287,26 @@ func TestKernelChoice(t *testing.T) {
 		t.Errorf("Threads() = %d after SetThreads(0), want GOMAXPROCS %d", got, want)
 	}
 }
+
+// TestPlan checks how the CNN's products at batch 64 are shared between two
+// goroutines.
+func TestPlan(t *testing.T) {
+	ker := &microKernel{name: "14x32", mr: 14, nr: 32}
+	want := map[string]split{
+		"conv1": splitM, "conv1_dX": splitM, "conv1_dW": splitK,
+		"conv2": splitM, "conv2_dX": splitM, "conv2_dW": splitK,
+		"fc1": splitN, "fc1_dX": splitN, "fc1_dW": splitM,
+		"fc2": splitNone, "fc2_dX": splitNone, "fc2_dW": splitNone,
+	}
+	for _, tc := range cnnCases(64) {
+		name := tc.name[len("b64/"):]
+		p := &problem{m: tc.m, n: tc.n, k: tc.k}
+		got, n := plan(ker, p, 2)
+		if got != want[name] {
+			t.Errorf("%s: split %d, want %d", name, got, want[name])
+		}
+		if wantN := map[bool]int{true: 1, false: 2}[got == splitNone]; n != wantN {
+			t.Errorf("%s: %d goroutines, want %d", name, n, wantN)
+		}
+	}
+}

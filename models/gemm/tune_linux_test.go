@@ -136,7 +136,7 @@ func measureKernels(t *testing.T) {
 			for range 5000 {
 				st := time.Now()
 				for range 10 {
-					ker.fn(k, &a[0], lay.aRow, lay.aK, &b[0], ker.nr, &c[0], ker.nr, 1, 1)
+					ker.fn(k, &a[0], lay.aRow, lay.aK, &b[0], ker.nr, &c[0], ker.nr, 1, 1, &a[0])
 				}
 				best = min(best, time.Since(st))
 			}
