@@ -24,12 +24,13 @@ var out bytes.Buffer
 
 func p(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
 
-// rowAddr gives the address of A(i, p) for the current p. SI is a, BX is
-// a + 9·aRow, R8 is aRow, R12 3·aRow, R13 5·aRow, R14 7·aRow (bytes).
+// rowAddr gives the address of A(i, p) for the current p, i < 16. SI is a,
+// BX is a + 9·aRow, R8 is aRow, R12 3·aRow, R13 5·aRow, R14 7·aRow (bytes).
 var rowAddr = []string{
 	"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R12*1)", "(SI)(R8*4)", "(SI)(R13*1)",
 	"(SI)(R12*2)", "(SI)(R14*1)", "(SI)(R8*8)",
 	"(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R12*1)", "(BX)(R8*4)",
+	"(BX)(R13*1)", "(BX)(R12*2)",
 }
 
 type kernel struct {
@@ -159,14 +160,15 @@ func gen(k kernel) {
 	p("")
 }
 
-// genPackTranspose writes packA14, which packs a 14-row micro-panel of a
-// row-major A: it loads 16 columns of each row (one cache line when
+// genPackTranspose writes packA<mr>, which packs an mr-row micro-panel of
+// a row-major A: it loads 16 columns of each row (one cache line when
 // aligned), transposes the 16×16 block in registers and stores 16 columns
-// of 14 values.
-func genPackTranspose() {
-	p("// func packA14(dst, src *float32, lda, kc int)")
-	p("// sets dst[q·14+i] = src[i·lda+q] for i < 14, q < kc.")
-	p("TEXT ·packA14(SB), NOSPLIT, $0-32")
+// of mr values.
+func genPackTranspose(mr int) {
+	name := fmt.Sprintf("packA%d", mr)
+	p("// func %s(dst, src *float32, lda, kc int)", name)
+	p("// sets dst[q·%d+i] = src[i·lda+q] for i < %d, q < kc.", mr, mr)
+	p("TEXT ·%s(SB), NOSPLIT, $0-32", name)
 	p("\tMOVQ dst+0(FP), DI")
 	p("\tMOVQ src+8(FP), SI")
 	p("\tMOVQ lda+16(FP), R8")
@@ -177,49 +179,49 @@ func genPackTranspose() {
 	p("\tLEAQ (R12)(R8*4), R14")
 	p("\tLEAQ (R8)(R8*8), BX")
 	p("\tADDQ SI, BX")
-	p("\tMOVL $0x3fff, DX")
+	p("\tMOVL $0x%x, DX", 1<<mr-1)
 	p("\tKMOVW DX, K2")
 	p("\tCMPQ CX, $16")
-	p("\tJLT packA14_tail")
-	p("packA14_loop:")
-	for i := 0; i < 14; i++ {
+	p("\tJLT %s_tail", name)
+	p("%s_loop:", name)
+	for i := 0; i < mr; i++ {
 		p("\tVMOVUPS %s, Z%d", rowAddr[i], i)
 	}
 	transpose16()
 	for q := 0; q < 16; q++ {
-		p("\tVMOVUPS Z%d, K2, %d(DI)", q, 56*q)
+		p("\tVMOVUPS Z%d, K2, %d(DI)", q, 4*mr*q)
 	}
 	p("\tADDQ $64, SI")
 	p("\tADDQ $64, BX")
-	p("\tADDQ $896, DI")
+	p("\tADDQ $%d, DI", 64*mr)
 	p("\tSUBQ $16, CX")
 	p("\tCMPQ CX, $16")
-	p("\tJGE packA14_loop")
-	p("packA14_tail:")
+	p("\tJGE %s_loop", name)
+	p("%s_tail:", name)
 	p("\tTESTQ CX, CX")
-	p("\tJLE packA14_done")
+	p("\tJLE %s_done", name)
 	// K3 = (1 << CX) - 1: the remaining columns.
 	p("\tMOVL $1, DX")
 	p("\tSHLL CX, DX")
 	p("\tDECL DX")
 	p("\tKMOVW DX, K3")
-	for i := 0; i < 14; i++ {
+	for i := 0; i < mr; i++ {
 		p("\tVMOVUPS.Z %s, K3, Z%d", rowAddr[i], i)
 	}
 	transpose16()
 	for q := 0; q < 15; q++ {
-		p("\tVMOVUPS Z%d, K2, %d(DI)", q, 56*q)
+		p("\tVMOVUPS Z%d, K2, %d(DI)", q, 4*mr*q)
 		p("\tCMPQ CX, $%d", q+1)
-		p("\tJEQ packA14_done")
+		p("\tJEQ %s_done", name)
 	}
-	p("packA14_done:")
+	p("%s_done:", name)
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
 }
 
-// transpose16 transposes the 16×16 block whose rows are Z0..Z15 (rows 14
-// and 15 may be anything) so that Zq holds column q; it uses Z16..Z31.
+// transpose16 transposes the 16×16 block whose rows are Z0..Z15 (the rows
+// past the panel's may hold anything) so that Zq holds column q; it uses Z16..Z31.
 func transpose16() {
 	// Stage 1: Z16+r, Z17+r interleave the floats of rows r, r+1.
 	for r := 0; r < 16; r += 2 {
@@ -258,9 +260,12 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	genPackTranspose()
+	genPackTranspose(14)
+	genPackTranspose(8)
 	gen(kernel{name: "kernelAVX512", mr: 14, vecs: 2, reg: "Z", vbytes: 64, zero: "VPXORD"})
 	gen(kernel{name: "kernelAVX512x16", mr: 14, vecs: 1, reg: "Z", vbytes: 64, zero: "VPXORD"})
+	gen(kernel{name: "kernelAVX512m8", mr: 8, vecs: 2, reg: "Z", vbytes: 64, zero: "VPXORD"})
+	gen(kernel{name: "kernelAVX512m8x16", mr: 8, vecs: 1, reg: "Z", vbytes: 64, zero: "VPXORD"})
 	gen(kernel{name: "kernelAVX2", mr: 6, vecs: 2, reg: "Y", vbytes: 32, zero: "VXORPS"})
 	gen(kernel{name: "kernelAVX2x8", mr: 6, vecs: 1, reg: "Y", vbytes: 32, zero: "VXORPS"})
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {

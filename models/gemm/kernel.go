@@ -31,7 +31,6 @@ type kernelFunc func(k int, a *float32, aRow, aK int, b *float32, bK int, c *flo
 
 // microKernel is one assembly micro-kernel and its tile size.
 type microKernel struct {
-	name   string
 	mr, nr int
 	fn     kernelFunc
 	// narrow computes mr×(nr/2) tiles, for the last columns of C.
@@ -41,11 +40,37 @@ type microKernel struct {
 	packA func(dst, src *float32, lda, kc int)
 }
 
+// family is the micro-kernels of one instruction set: tiles of different
+// heights, the first the default.
+type family struct {
+	name     string
+	variants []*microKernel
+}
+
+// pick returns the variant for a C of m rows: the default unless another
+// wastes clearly fewer rows in the last, partial tile.
+func (f *family) pick(m int) *microKernel {
+	if v := forceVariant; v >= 0 && v < len(f.variants) {
+		return f.variants[v]
+	}
+	use := func(mr int) float64 { return float64(m) / float64((m+mr-1)/mr*mr) }
+	best := f.variants[0]
+	for _, v := range f.variants[1:] {
+		if use(v.mr) > use(best.mr)+0.02 {
+			best = v
+		}
+	}
+	return best
+}
+
 var (
-	// active is the kernel Sgemm uses; nil means gonum.
-	active atomic.Pointer[microKernel]
+	// active is the kernel family Sgemm uses; nil means gonum.
+	active atomic.Pointer[family]
 	// threads is the goroutine count set by SetThreads; 0 means GOMAXPROCS.
 	threads atomic.Int64
+	// forceVariant, when not negative, makes pick return that variant (for
+	// tests).
+	forceVariant = -1
 )
 
 func init() {

@@ -16,6 +16,11 @@ func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float3
 //go:noescape
 func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
 
+// kernelAVX512r16 computes one 16×16 tile with AVX-512F (kernel_amd64.s).
+//
+//go:noescape
+func kernelAVX512r16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
+
 // kernelAVX2x8 computes one 6×8 tile with AVX2 and FMA (kernel_amd64.s).
 //
 //go:noescape
@@ -32,14 +37,36 @@ func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32,
 //go:noescape
 func packA14(dst, src *float32, lda, kc int)
 
+// kernelAVX512m8 computes one 8×32 tile with AVX-512F (kernel_amd64.s).
+//
+//go:noescape
+func kernelAVX512m8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
+
+// kernelAVX512m8x16 computes one 8×16 tile with AVX-512F (kernel_amd64.s).
+//
+//go:noescape
+func kernelAVX512m8x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
+
+// packA8 sets dst[q·8+i] = src[i·lda+q] for i < 8 and q < kc with AVX-512
+// 16×16 transposes in registers (kernel_amd64.s).
+//
+//go:noescape
+func packA8(dst, src *float32, lda, kc int)
+
 var (
-	avx512 = &microKernel{name: KernelAVX512, mr: 14, nr: 32, fn: kernelAVX512, narrow: kernelAVX512x16, packA: packA14}
-	avx2   = &microKernel{name: KernelAVX2, mr: 6, nr: 16, fn: kernelAVX2, narrow: kernelAVX2x8}
+	avx512 = &family{name: KernelAVX512, variants: []*microKernel{
+		{mr: 14, nr: 32, fn: kernelAVX512, narrow: kernelAVX512x16, packA: packA14},
+		{mr: 8, nr: 32, fn: kernelAVX512m8, narrow: kernelAVX512m8x16, packA: packA8},
+	}}
+	avx2 = &family{name: KernelAVX2, variants: []*microKernel{
+		{mr: 6, nr: 16, fn: kernelAVX2, narrow: kernelAVX2x8},
+	}}
 )
 
-// availableKernels lists the micro-kernels this CPU can run, fastest first.
-func availableKernels() []*microKernel {
-	var ks []*microKernel
+// availableKernels lists the kernel families this CPU can run, fastest
+// first.
+func availableKernels() []*family {
+	var ks []*family
 	if cpu.X86.HasAVX512F {
 		ks = append(ks, avx512)
 	}

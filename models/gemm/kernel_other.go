@@ -4,4 +4,4 @@ package gemm
 
 // availableKernels lists the micro-kernels this CPU can run: none outside
 // amd64 (or with the purego build tag), where Sgemm is gonum's.
-func availableKernels() []*microKernel { return nil }
+func availableKernels() []*family { return nil }

@@ -18,10 +18,11 @@ func BenchmarkPackA(b *testing.B) {
 // BenchmarkPackAKernel is BenchmarkPackA with the kernel's own packer.
 func BenchmarkPackAKernel(b *testing.B) {
 	const mr, kc, lda = 14, 320, 9216
-	ker := active.Load()
-	if ker == nil || ker.packA == nil || ker.mr != mr {
+	fam := active.Load()
+	if fam == nil || fam.variants[0].packA == nil || fam.variants[0].mr != mr {
 		b.Skip("no packer for 14-row panels")
 	}
+	ker := fam.variants[0]
 	a := make([]float32, mr*lda)
 	dst := make([]float32, kc*mr)
 	for b.Loop() {

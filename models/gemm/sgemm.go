@@ -46,8 +46,8 @@ func Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda i
 	if m == 0 || n == 0 {
 		return
 	}
-	ker := active.Load()
-	if ker == nil {
+	fam := active.Load()
+	if fam == nil {
 		gonum.Implementation{}.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -55,7 +55,7 @@ func Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda i
 		scale(m, n, beta, c, ldc)
 		return
 	}
-	run(ker, &problem{
+	run(fam.pick(m), &problem{
 		aTrans: aTrans, bTrans: bTrans,
 		m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda,

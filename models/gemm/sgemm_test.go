@@ -152,11 +152,13 @@ func compare(tc gemmCase) error {
 	return nil
 }
 
-// forEachKernel runs f once per kernel this CPU can run, as a subtest.
+// forEachKernel runs f as a subtest once per kernel this CPU can run and,
+// within a kernel, once per tile height.
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	saved := Kernel()
 	t.Cleanup(func() {
+		forceVariant = -1
 		if err := SetKernel(saved); err != nil {
 			t.Errorf("restore kernel: %v", err)
 		}
@@ -165,7 +167,16 @@ func forEachKernel(t *testing.T, f func(t *testing.T)) {
 		if err := SetKernel(name); err != nil {
 			t.Fatal(err)
 		}
-		t.Run(name, f)
+		fam := active.Load()
+		if fam == nil {
+			t.Run(name, f)
+			continue
+		}
+		for i, v := range fam.variants {
+			forceVariant = i
+			t.Run(fmt.Sprintf("%s/mr%d", name, v.mr), f)
+		}
+		forceVariant = -1
 	}
 }
 
@@ -291,7 +302,7 @@ func TestKernelChoice(t *testing.T) {
 // TestPlan checks how the CNN's products at batch 64 are shared between two
 // goroutines.
 func TestPlan(t *testing.T) {
-	ker := &microKernel{name: "14x32", mr: 14, nr: 32}
+	ker := &microKernel{mr: 14, nr: 32}
 	want := map[string]split{
 		"conv1": splitM, "conv1_dX": splitM, "conv1_dW": splitK,
 		"conv2": splitM, "conv2_dX": splitM, "conv2_dW": splitK,

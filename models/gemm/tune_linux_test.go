@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 	forcePackA = envInt("GEMM_PACKA", 0) == 1
 	forcePackB = envInt("GEMM_PACKB", 0) == 1
 	prefetchA = envInt("GEMM_PF", 1) == 1
+	forceVariant = envInt("GEMM_VARIANT", -1)
 	os.Exit(m.Run())
 }
 
@@ -119,28 +120,35 @@ func TestMeasure(t *testing.T) {
 // measureKernels times each micro-kernel alone on a k=288 product whose
 // operands sit in cache, with A packed or read in place.
 func measureKernels(t *testing.T) {
-	const k = 288
-	for _, ker := range availableKernels() {
-		for _, lay := range []struct {
-			name     string
-			aRow, aK int
-		}{
-			{"A packed", 1, ker.mr},
-			{"A rows in place", k, 1},
-			{"A columns in place", 1, 64},
-		} {
-			a := make([]float32, k*64)
-			b := make([]float32, k*ker.nr)
-			c := make([]float32, ker.mr*ker.nr)
-			best := time.Hour
-			for range 5000 {
-				st := time.Now()
-				for range 10 {
-					ker.fn(k, &a[0], lay.aRow, lay.aK, &b[0], ker.nr, &c[0], ker.nr, 1, 1, &a[0])
-				}
-				best = min(best, time.Since(st))
-			}
-			t.Logf("%s %d×%d, %s: %.1f GFLOP/s", ker.name, ker.mr, ker.nr, lay.name, 20*float64(k*ker.mr*ker.nr)/best.Seconds()/1e9)
+	for _, fam := range availableKernels() {
+		for _, ker := range fam.variants {
+			measureKernel(t, fam.name, ker)
 		}
+	}
+}
+
+// measureKernel times one micro-kernel as measureKernels says.
+func measureKernel(t *testing.T, name string, ker *microKernel) {
+	const k = 288
+	for _, lay := range []struct {
+		name     string
+		aRow, aK int
+	}{
+		{"A packed", 1, ker.mr},
+		{"A rows in place", k, 1},
+		{"A columns in place", 1, 64},
+	} {
+		a := make([]float32, k*64)
+		b := make([]float32, k*ker.nr)
+		c := make([]float32, ker.mr*ker.nr)
+		best := time.Hour
+		for range 5000 {
+			st := time.Now()
+			for range 10 {
+				ker.fn(k, &a[0], lay.aRow, lay.aK, &b[0], ker.nr, &c[0], ker.nr, 1, 1, &a[0])
+			}
+			best = min(best, time.Since(st))
+		}
+		t.Logf("%s %d×%d, %s: %.1f GFLOP/s", name, ker.mr, ker.nr, lay.name, 20*float64(k*ker.mr*ker.nr)/best.Seconds()/1e9)
 	}
 }
