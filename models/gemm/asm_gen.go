@@ -49,10 +49,11 @@ func gen(k kernel) {
 	breg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
 	bc := func(i int) string { return fmt.Sprintf("%s%d", k.reg, nacc+k.vecs+i%2) }
 
-	p("// func %s(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)", k.name)
+	p("// func %s(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)", k.name)
 	p("// computes one %d×%d tile; while it runs, it prefetches the panel at pf,", k.mr, nr)
-	p("// laid out as A, one row a step.")
-	p("TEXT ·%s(SB), NOSPLIT, $0-80", k.name)
+	p("// laid out as A, one row a step. With AVX-512 it writes only the first")
+	p("// cols columns of C (and reads no others).")
+	p("TEXT ·%s(SB), NOSPLIT, $0-88", k.name)
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), SI")
 	p("\tMOVQ aRow+16(FP), R8")
@@ -124,6 +125,40 @@ func gen(k kernel) {
 	p("\tMOVQ ldc+56(FP), R11")
 	p("\tSHLQ $2, R11")
 	alpha, beta := breg(0), breg(1)
+	masked := k.reg == "Z"
+	// ld and st load and store vector v of a row of C: with AVX-512, only
+	// the columns below cols (masks K1, K2 for vectors 0, 1).
+	ld := func(v int, dst string) string {
+		if masked {
+			return fmt.Sprintf("VMOVUPS.Z %d(DX), K%d, %s", v*k.vbytes, v+1, dst)
+		}
+		return fmt.Sprintf("VMOVUPS %d(DX), %s", v*k.vbytes, dst)
+	}
+	st := func(v int, src string) string {
+		if masked {
+			return fmt.Sprintf("VMOVUPS %s, K%d, %d(DX)", src, v+1, v*k.vbytes)
+		}
+		return fmt.Sprintf("VMOVUPS %s, %d(DX)", src, v*k.vbytes)
+	}
+	if masked {
+		// K1 = (1 << min(cols, 16)) - 1, K2 = (1 << clamp(cols-16, 0, 16)) - 1.
+		p("\tMOVQ cols+80(FP), CX")
+		for v := 0; v < k.vecs; v++ {
+			p("\tMOVL $0xffff, AX")
+			p("\tCMPQ CX, $16")
+			p("\tJGE %s_mask%d", k.name, v)
+			p("\tXORL AX, AX")
+			p("\tTESTQ CX, CX")
+			p("\tJLE %s_mask%d", k.name, v)
+			p("\tMOVL $1, AX")
+			p("\tSHLL CX, AX")
+			p("\tDECL AX")
+			p("%s_mask%d:", k.name, v)
+			p("\tKMOVW AX, K%d", v+1)
+			p("\tSUBQ $16, CX")
+		}
+	}
+	tmp := bc(1) // bc(0) is beta when vecs == 1
 	p("\tVBROADCASTSS alpha+64(FP), %s", alpha)
 	p("\tMOVL beta+68(FP), AX")
 	p("\tANDL $0x7fffffff, AX")
@@ -132,8 +167,9 @@ func gen(k kernel) {
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.vecs; v++ {
 			p("\tVMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
-			p("\tVFMADD231PS %d(DX), %s, %s", v*k.vbytes, beta, acc(i, v))
-			p("\tVMOVUPS %s, %d(DX)", acc(i, v), v*k.vbytes)
+			p("\t" + ld(v, tmp))
+			p("\tVFMADD231PS %s, %s, %s", tmp, beta, acc(i, v))
+			p("\t" + st(v, acc(i, v)))
 		}
 		if i < k.mr-1 {
 			p("\tADDQ R11, DX")
@@ -147,7 +183,7 @@ func gen(k kernel) {
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.vecs; v++ {
 			p("\tVMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
-			p("\tVMOVUPS %s, %d(DX)", acc(i, v), v*k.vbytes)
+			p("\t" + st(v, acc(i, v)))
 		}
 		if i < k.mr-1 {
 			p("\tADDQ R11, DX")

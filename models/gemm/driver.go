@@ -162,11 +162,11 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					if nrb <= nr/2 && ker.narrow != nil {
 						fn, tnr = ker.narrow, nr/2
 					}
-					if mrb == mr && nrb == tnr {
-						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf)
+					if mrb == mr && (nrb == tnr || ker.masked) {
+						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf, nrb)
 						continue
 					}
-					fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], tnr, 1, 0, pf)
+					fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], tnr, 1, 0, pf, tnr)
 					mergeTile(w.tile, tnr, mrb, nrb, p.alpha, beta, p.c[ci:], p.ldc)
 				}
 			}

@@ -26,12 +26,15 @@ var ErrKernelUnavailable = errors.New("gemm: kernel unavailable")
 // a[i·aRow + p·aK], B(p,j) at b[p·bK + j] and C(i,j) at c[i·ldc + j]; C is not
 // read when beta is 0. All nr columns of B and all mr rows of A are read.
 // Meanwhile it prefetches, one line a step, the mr×k panel laid out as A at
-// pf (which may be a itself).
-type kernelFunc func(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32)
+// pf (which may be a itself). Masked kernels write (and read) only the first
+// cols columns of C; the others ignore cols and write all nr.
+type kernelFunc func(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
 
 // microKernel is one assembly micro-kernel and its tile size.
 type microKernel struct {
 	mr, nr int
+	// masked kernels honour cols: they can write the last columns of C.
+	masked bool
 	fn     kernelFunc
 	// narrow computes mr×(nr/2) tiles, for the last columns of C.
 	narrow kernelFunc
