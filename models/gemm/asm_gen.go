@@ -49,11 +49,12 @@ func gen(k kernel) {
 	breg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
 	bc := func(i int) string { return fmt.Sprintf("%s%d", k.reg, nacc+k.vecs+i%2) }
 
-	p("// func %s(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)", k.name)
-	p("// computes one %d×%d tile; while it runs, it prefetches the panel at pf,", k.mr, nr)
-	p("// laid out as A, one row a step. With AVX-512 it writes only the first")
-	p("// cols columns of C (and reads no others).")
-	p("TEXT ·%s(SB), NOSPLIT, $0-88", k.name)
+	p("// func %s(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)", k.name)
+	p("// computes one %d×%d tile; while it runs, it prefetches one line a step:", k.mr, nr)
+	p("// pf + p·pfK + (p mod %d)·pfRow at step p, into L1 (hint 0) or L2 (1).", k.mr)
+	p("// With AVX-512 it writes only the first cols columns of C (and reads no")
+	p("// others).")
+	p("TEXT ·%s(SB), NOSPLIT, $0-112", k.name)
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), SI")
 	p("\tMOVQ aRow+16(FP), R8")
@@ -90,35 +91,47 @@ func gen(k kernel) {
 	}
 	// AX walks the panel to prefetch along k, DX cycles through its rows
 	// (byte offsets 0 to mr·aRow), R11 is the end of that cycle.
+	// R15 is pfRow, pfK is turned into bytes in place.
 	p("\tMOVQ pf+72(FP), AX")
+	p("\tMOVQ pfRow+80(FP), R15")
+	p("\tSHLQ $2, R15")
+	p("\tMOVQ pfK+88(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ DX, pfK+88(FP)")
 	p("\tXORQ DX, DX")
-	p("\tIMUL3Q $%d, R8, R11", k.mr)
+	p("\tIMUL3Q $%d, R15, R11", k.mr)
 	p("\tTESTQ CX, CX")
 	p("\tJLE %s_store", k.name)
-	p("%s_loop:", k.name)
-	p("\tPREFETCHT0 (AX)(DX*1)")
-	p("\tADDQ R8, DX")
-	p("\tCMPQ DX, R11")
-	p("\tJLT %s_rowok", k.name)
-	p("\tXORQ DX, DX")
-	p("%s_rowok:", k.name)
-	p("\tADDQ R9, AX")
-	for v := 0; v < k.vecs; v++ {
-		p("\tVMOVUPS %d(DI), %s", v*k.vbytes, breg(v))
-	}
-	for i := 0; i < k.mr; i++ {
-		p("\tVBROADCASTSS %s, %s", rowAddr[i], bc(i))
+	// The loop twice: prefetching into L1 (hint 0) or L2 (hint 1).
+	p("\tCMPQ hint+96(FP), $0")
+	p("\tJNE %s_loopT1", k.name)
+	for _, level := range []string{"T0", "T1"} {
+		p("%s_loop%s:", k.name, level)
+		p("\tPREFETCH%s (AX)(DX*1)", level)
+		p("\tADDQ R15, DX")
+		p("\tCMPQ DX, R11")
+		p("\tJLT %s_rowok%s", k.name, level)
+		p("\tXORQ DX, DX")
+		p("%s_rowok%s:", k.name, level)
+		p("\tADDQ pfK+88(FP), AX")
 		for v := 0; v < k.vecs; v++ {
-			p("\tVFMADD231PS %s, %s, %s", bc(i), breg(v), acc(i, v))
+			p("\tVMOVUPS %d(DI), %s", v*k.vbytes, breg(v))
 		}
+		for i := 0; i < k.mr; i++ {
+			p("\tVBROADCASTSS %s, %s", rowAddr[i], bc(i))
+			for v := 0; v < k.vecs; v++ {
+				p("\tVFMADD231PS %s, %s, %s", bc(i), breg(v), acc(i, v))
+			}
+		}
+		p("\tADDQ R9, SI")
+		if k.mr > 9 {
+			p("\tADDQ R9, BX")
+		}
+		p("\tADDQ R10, DI")
+		p("\tDECQ CX")
+		p("\tJNZ %s_loop%s", k.name, level)
+		p("\tJMP %s_store", k.name)
 	}
-	p("\tADDQ R9, SI")
-	if k.mr > 9 {
-		p("\tADDQ R9, BX")
-	}
-	p("\tADDQ R10, DI")
-	p("\tDECQ CX")
-	p("\tJNZ %s_loop", k.name)
 
 	p("%s_store:", k.name)
 	p("\tMOVQ c+48(FP), DX")
@@ -142,7 +155,7 @@ func gen(k kernel) {
 	}
 	if masked {
 		// K1 = (1 << min(cols, 16)) - 1, K2 = (1 << clamp(cols-16, 0, 16)) - 1.
-		p("\tMOVQ cols+80(FP), CX")
+		p("\tMOVQ cols+104(FP), CX")
 		for v := 0; v < k.vecs; v++ {
 			p("\tMOVL $0xffff, AX")
 			p("\tCMPQ CX, $16")

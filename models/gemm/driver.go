@@ -61,6 +61,15 @@ type workspace struct {
 	ap   []float32 // packed A micro-panel, kc×mr
 	tile []float32 // mr×nr tile for the edges of C
 	part []float32 // this goroutine's part of C in a split of k
+	jobs []prefetchJob
+}
+
+// prefetchJob is what a kernel prefetches while it computes: the lines at
+// ptr[p·k + (p mod mr)·row] for its steps p, into L1 (hint 0) for the next
+// panel, into L2 (hint 1) for the next block, which would crowd L1.
+type prefetchJob struct {
+	ptr          *float32
+	row, k, hint int
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}
@@ -113,6 +122,25 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 			} else if edge := ncb % nr; edge != 0 {
 				packBPanel(w.bp, p, nr, jc+ncb-edge, edge, pc, kcb)
 			}
+			// Kernels whose own panel of A is not the one to prefetch next
+			// prefetch the start of the next block: its first panel of A,
+			// then each line of each panel of B read in place.
+			jobs := w.jobs[:0]
+			if next := pc + kcb; prefetchA && next < p.k {
+				if directA && p.m >= mr {
+					if p.aTrans {
+						jobs = append(jobs, prefetchJob{&p.a[next*p.lda], 1, p.lda, 1})
+					} else {
+						jobs = append(jobs, prefetchJob{&p.a[next], p.lda, 1, 1})
+					}
+				}
+				for jr := 0; !packB && jr+nr <= ncb; jr += nr {
+					for l := 0; l < nr; l += 16 {
+						jobs = append(jobs, prefetchJob{&p.b[next*p.ldb+jc+jr+l], 0, p.ldb, 1})
+					}
+				}
+			}
+			w.jobs = jobs
 			for ir := 0; ir < p.m; ir += mr {
 				mrb := min(mr, p.m-ir)
 				var (
@@ -131,19 +159,19 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					packAPanel(w.ap, p, mr, ir, mrb, pc, kcb)
 					aPtr, aRow, aK = &w.ap[0], 1, mr
 				}
-				// The first kernel on this panel prefetches the next one, when
-				// it too is read in place (the others touch this one again).
-				pf := aPtr
-				switch {
-				case prefetchA && directA && ir+2*mr <= p.m && p.aTrans:
-					pf = &p.a[pc*p.lda+ir+mr]
-				case prefetchA && directA && ir+2*mr <= p.m:
-					pf = &p.a[(ir+mr)*p.lda+pc]
-				}
 				for jr := 0; jr < ncb; jr += nr {
 					nrb := min(nr, ncb-jr)
-					if jr > 0 {
-						pf = aPtr
+					// The first kernel on this panel prefetches the next one
+					// when it too is read in place; the others touch this one
+					// again, or prefetch for the next block.
+					pf := prefetchJob{aPtr, aRow, aK, 0}
+					switch {
+					case jr == 0 && prefetchA && directA && ir+2*mr <= p.m && p.aTrans:
+						pf.ptr = &p.a[pc*p.lda+ir+mr]
+					case jr == 0 && prefetchA && directA && ir+2*mr <= p.m:
+						pf.ptr = &p.a[(ir+mr)*p.lda+pc]
+					case len(jobs) > 0:
+						pf, jobs = jobs[0], jobs[1:]
 					}
 					var (
 						bPtr *float32
@@ -163,10 +191,10 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 						fn, tnr = ker.narrow, nr/2
 					}
 					if mrb == mr && (nrb == tnr || ker.masked) {
-						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf, nrb)
+						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf.ptr, pf.row, pf.k, pf.hint, nrb)
 						continue
 					}
-					fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], tnr, 1, 0, pf, tnr)
+					fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], tnr, 1, 0, pf.ptr, pf.row, pf.k, pf.hint, tnr)
 					mergeTile(w.tile, tnr, mrb, nrb, p.alpha, beta, p.c[ci:], p.ldc)
 				}
 			}

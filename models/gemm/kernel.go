@@ -25,10 +25,12 @@ var ErrKernelUnavailable = errors.New("gemm: kernel unavailable")
 // kernelFunc computes one mr×nr tile: C = alpha·A·B + beta·C, with A(i,p) at
 // a[i·aRow + p·aK], B(p,j) at b[p·bK + j] and C(i,j) at c[i·ldc + j]; C is not
 // read when beta is 0. All nr columns of B and all mr rows of A are read.
-// Meanwhile it prefetches, one line a step, the mr×k panel laid out as A at
-// pf (which may be a itself). Masked kernels write (and read) only the first
-// cols columns of C; the others ignore cols and write all nr.
-type kernelFunc func(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
+// Meanwhile it prefetches one cache line a step, at pf[p·pfK + (p mod mr)·pfRow]
+// in step p, into L1 (hint 0) or L2 (hint 1): the next mr×k panel of A laid
+// out like this one, or a column of the next block of B (pfRow 0). Masked
+// kernels write (and read) only the first cols columns of C; the others
+// ignore cols and write all nr.
+type kernelFunc func(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
 // microKernel is one assembly micro-kernel and its tile size.
 type microKernel struct {

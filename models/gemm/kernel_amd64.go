@@ -9,27 +9,27 @@ import "golang.org/x/sys/cpu"
 // kernelAVX512 computes one 14×32 tile with AVX-512F (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
+func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
 // kernelAVX512x16 computes one 14×16 tile with AVX-512F (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
+func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
 // kernelAVX512r16 computes one 16×16 tile with AVX-512F (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX512r16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
+func kernelAVX512r16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
 // kernelAVX2x8 computes one 6×8 tile with AVX2 and FMA (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
+func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
 // kernelAVX2 computes one 6×16 tile with AVX2 and FMA (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
+func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
 // packA14 sets dst[q·14+i] = src[i·lda+q] for i < 14 and q < kc with
 // AVX-512 16×16 transposes in registers (kernel_amd64.s).
@@ -40,12 +40,12 @@ func packA14(dst, src *float32, lda, kc int)
 // kernelAVX512m8 computes one 8×32 tile with AVX-512F (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX512m8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
+func kernelAVX512m8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
 // kernelAVX512m8x16 computes one 8×16 tile with AVX-512F (kernel_amd64.s).
 //
 //go:noescape
-func kernelAVX512m8x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
+func kernelAVX512m8x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
 // packA8 sets dst[q·8+i] = src[i·lda+q] for i < 8 and q < kc with AVX-512
 // 16×16 transposes in registers (kernel_amd64.s).

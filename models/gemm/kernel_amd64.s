@@ -496,11 +496,12 @@ packA8_done:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
-// computes one 14×32 tile; while it runs, it prefetches the panel at pf,
-// laid out as A, one row a step. With AVX-512 it writes only the first
-// cols columns of C (and reads no others).
-TEXT ·kernelAVX512(SB), NOSPLIT, $0-88
+// func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
+// computes one 14×32 tile; while it runs, it prefetches one line a step:
+// pf + p·pfK + (p mod 14)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// With AVX-512 it writes only the first cols columns of C (and reads no
+// others).
+TEXT ·kernelAVX512(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -603,18 +604,25 @@ TEXT ·kernelAVX512(SB), NOSPLIT, $0-88
 	VPXORD Z26, Z26, Z26
 	VPXORD Z27, Z27, Z27
 	MOVQ pf+72(FP), AX
+	MOVQ pfRow+80(FP), R15
+	SHLQ $2, R15
+	MOVQ pfK+88(FP), DX
+	SHLQ $2, DX
+	MOVQ DX, pfK+88(FP)
 	XORQ DX, DX
-	IMUL3Q $14, R8, R11
+	IMUL3Q $14, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX512_store
-kernelAVX512_loop:
+	CMPQ hint+96(FP), $0
+	JNE kernelAVX512_loopT1
+kernelAVX512_loopT0:
 	PREFETCHT0 (AX)(DX*1)
-	ADDQ R8, DX
+	ADDQ R15, DX
 	CMPQ DX, R11
-	JLT kernelAVX512_rowok
+	JLT kernelAVX512_rowokT0
 	XORQ DX, DX
-kernelAVX512_rowok:
-	ADDQ R9, AX
+kernelAVX512_rowokT0:
+	ADDQ pfK+88(FP), AX
 	VMOVUPS 0(DI), Z28
 	VMOVUPS 64(DI), Z29
 	VBROADCASTSS (SI), Z30
@@ -663,12 +671,71 @@ kernelAVX512_rowok:
 	ADDQ R9, BX
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernelAVX512_loop
+	JNZ kernelAVX512_loopT0
+	JMP kernelAVX512_store
+kernelAVX512_loopT1:
+	PREFETCHT1 (AX)(DX*1)
+	ADDQ R15, DX
+	CMPQ DX, R11
+	JLT kernelAVX512_rowokT1
+	XORQ DX, DX
+kernelAVX512_rowokT1:
+	ADDQ pfK+88(FP), AX
+	VMOVUPS 0(DI), Z28
+	VMOVUPS 64(DI), Z29
+	VBROADCASTSS (SI), Z30
+	VFMADD231PS Z30, Z28, Z0
+	VFMADD231PS Z30, Z29, Z1
+	VBROADCASTSS (SI)(R8*1), Z31
+	VFMADD231PS Z31, Z28, Z2
+	VFMADD231PS Z31, Z29, Z3
+	VBROADCASTSS (SI)(R8*2), Z30
+	VFMADD231PS Z30, Z28, Z4
+	VFMADD231PS Z30, Z29, Z5
+	VBROADCASTSS (SI)(R12*1), Z31
+	VFMADD231PS Z31, Z28, Z6
+	VFMADD231PS Z31, Z29, Z7
+	VBROADCASTSS (SI)(R8*4), Z30
+	VFMADD231PS Z30, Z28, Z8
+	VFMADD231PS Z30, Z29, Z9
+	VBROADCASTSS (SI)(R13*1), Z31
+	VFMADD231PS Z31, Z28, Z10
+	VFMADD231PS Z31, Z29, Z11
+	VBROADCASTSS (SI)(R12*2), Z30
+	VFMADD231PS Z30, Z28, Z12
+	VFMADD231PS Z30, Z29, Z13
+	VBROADCASTSS (SI)(R14*1), Z31
+	VFMADD231PS Z31, Z28, Z14
+	VFMADD231PS Z31, Z29, Z15
+	VBROADCASTSS (SI)(R8*8), Z30
+	VFMADD231PS Z30, Z28, Z16
+	VFMADD231PS Z30, Z29, Z17
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS Z31, Z28, Z18
+	VFMADD231PS Z31, Z29, Z19
+	VBROADCASTSS (BX)(R8*1), Z30
+	VFMADD231PS Z30, Z28, Z20
+	VFMADD231PS Z30, Z29, Z21
+	VBROADCASTSS (BX)(R8*2), Z31
+	VFMADD231PS Z31, Z28, Z22
+	VFMADD231PS Z31, Z29, Z23
+	VBROADCASTSS (BX)(R12*1), Z30
+	VFMADD231PS Z30, Z28, Z24
+	VFMADD231PS Z30, Z29, Z25
+	VBROADCASTSS (BX)(R8*4), Z31
+	VFMADD231PS Z31, Z28, Z26
+	VFMADD231PS Z31, Z29, Z27
+	ADDQ R9, SI
+	ADDQ R9, BX
+	ADDQ R10, DI
+	DECQ CX
+	JNZ kernelAVX512_loopT1
+	JMP kernelAVX512_store
 kernelAVX512_store:
 	MOVQ c+48(FP), DX
 	MOVQ ldc+56(FP), R11
 	SHLQ $2, R11
-	MOVQ cols+80(FP), CX
+	MOVQ cols+104(FP), CX
 	MOVL $0xffff, AX
 	CMPQ CX, $16
 	JGE kernelAVX512_mask0
@@ -896,11 +963,12 @@ kernelAVX512_beta0:
 	VMOVUPS Z27, K2, 64(DX)
 	RET
 
-// func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
-// computes one 14×16 tile; while it runs, it prefetches the panel at pf,
-// laid out as A, one row a step. With AVX-512 it writes only the first
-// cols columns of C (and reads no others).
-TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-88
+// func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
+// computes one 14×16 tile; while it runs, it prefetches one line a step:
+// pf + p·pfK + (p mod 14)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// With AVX-512 it writes only the first cols columns of C (and reads no
+// others).
+TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -975,18 +1043,25 @@ TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-88
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
 	MOVQ pf+72(FP), AX
+	MOVQ pfRow+80(FP), R15
+	SHLQ $2, R15
+	MOVQ pfK+88(FP), DX
+	SHLQ $2, DX
+	MOVQ DX, pfK+88(FP)
 	XORQ DX, DX
-	IMUL3Q $14, R8, R11
+	IMUL3Q $14, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX512x16_store
-kernelAVX512x16_loop:
+	CMPQ hint+96(FP), $0
+	JNE kernelAVX512x16_loopT1
+kernelAVX512x16_loopT0:
 	PREFETCHT0 (AX)(DX*1)
-	ADDQ R8, DX
+	ADDQ R15, DX
 	CMPQ DX, R11
-	JLT kernelAVX512x16_rowok
+	JLT kernelAVX512x16_rowokT0
 	XORQ DX, DX
-kernelAVX512x16_rowok:
-	ADDQ R9, AX
+kernelAVX512x16_rowokT0:
+	ADDQ pfK+88(FP), AX
 	VMOVUPS 0(DI), Z14
 	VBROADCASTSS (SI), Z15
 	VFMADD231PS Z15, Z14, Z0
@@ -1020,12 +1095,56 @@ kernelAVX512x16_rowok:
 	ADDQ R9, BX
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernelAVX512x16_loop
+	JNZ kernelAVX512x16_loopT0
+	JMP kernelAVX512x16_store
+kernelAVX512x16_loopT1:
+	PREFETCHT1 (AX)(DX*1)
+	ADDQ R15, DX
+	CMPQ DX, R11
+	JLT kernelAVX512x16_rowokT1
+	XORQ DX, DX
+kernelAVX512x16_rowokT1:
+	ADDQ pfK+88(FP), AX
+	VMOVUPS 0(DI), Z14
+	VBROADCASTSS (SI), Z15
+	VFMADD231PS Z15, Z14, Z0
+	VBROADCASTSS (SI)(R8*1), Z16
+	VFMADD231PS Z16, Z14, Z1
+	VBROADCASTSS (SI)(R8*2), Z15
+	VFMADD231PS Z15, Z14, Z2
+	VBROADCASTSS (SI)(R12*1), Z16
+	VFMADD231PS Z16, Z14, Z3
+	VBROADCASTSS (SI)(R8*4), Z15
+	VFMADD231PS Z15, Z14, Z4
+	VBROADCASTSS (SI)(R13*1), Z16
+	VFMADD231PS Z16, Z14, Z5
+	VBROADCASTSS (SI)(R12*2), Z15
+	VFMADD231PS Z15, Z14, Z6
+	VBROADCASTSS (SI)(R14*1), Z16
+	VFMADD231PS Z16, Z14, Z7
+	VBROADCASTSS (SI)(R8*8), Z15
+	VFMADD231PS Z15, Z14, Z8
+	VBROADCASTSS (BX), Z16
+	VFMADD231PS Z16, Z14, Z9
+	VBROADCASTSS (BX)(R8*1), Z15
+	VFMADD231PS Z15, Z14, Z10
+	VBROADCASTSS (BX)(R8*2), Z16
+	VFMADD231PS Z16, Z14, Z11
+	VBROADCASTSS (BX)(R12*1), Z15
+	VFMADD231PS Z15, Z14, Z12
+	VBROADCASTSS (BX)(R8*4), Z16
+	VFMADD231PS Z16, Z14, Z13
+	ADDQ R9, SI
+	ADDQ R9, BX
+	ADDQ R10, DI
+	DECQ CX
+	JNZ kernelAVX512x16_loopT1
+	JMP kernelAVX512x16_store
 kernelAVX512x16_store:
 	MOVQ c+48(FP), DX
 	MOVQ ldc+56(FP), R11
 	SHLQ $2, R11
-	MOVQ cols+80(FP), CX
+	MOVQ cols+104(FP), CX
 	MOVL $0xffff, AX
 	CMPQ CX, $16
 	JGE kernelAVX512x16_mask0
@@ -1157,11 +1276,12 @@ kernelAVX512x16_beta0:
 	VMOVUPS Z13, K1, 0(DX)
 	RET
 
-// func kernelAVX512m8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
-// computes one 8×32 tile; while it runs, it prefetches the panel at pf,
-// laid out as A, one row a step. With AVX-512 it writes only the first
-// cols columns of C (and reads no others).
-TEXT ·kernelAVX512m8(SB), NOSPLIT, $0-88
+// func kernelAVX512m8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
+// computes one 8×32 tile; while it runs, it prefetches one line a step:
+// pf + p·pfK + (p mod 8)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// With AVX-512 it writes only the first cols columns of C (and reads no
+// others).
+TEXT ·kernelAVX512m8(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -1226,18 +1346,25 @@ TEXT ·kernelAVX512m8(SB), NOSPLIT, $0-88
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
 	MOVQ pf+72(FP), AX
+	MOVQ pfRow+80(FP), R15
+	SHLQ $2, R15
+	MOVQ pfK+88(FP), DX
+	SHLQ $2, DX
+	MOVQ DX, pfK+88(FP)
 	XORQ DX, DX
-	IMUL3Q $8, R8, R11
+	IMUL3Q $8, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX512m8_store
-kernelAVX512m8_loop:
+	CMPQ hint+96(FP), $0
+	JNE kernelAVX512m8_loopT1
+kernelAVX512m8_loopT0:
 	PREFETCHT0 (AX)(DX*1)
-	ADDQ R8, DX
+	ADDQ R15, DX
 	CMPQ DX, R11
-	JLT kernelAVX512m8_rowok
+	JLT kernelAVX512m8_rowokT0
 	XORQ DX, DX
-kernelAVX512m8_rowok:
-	ADDQ R9, AX
+kernelAVX512m8_rowokT0:
+	ADDQ pfK+88(FP), AX
 	VMOVUPS 0(DI), Z16
 	VMOVUPS 64(DI), Z17
 	VBROADCASTSS (SI), Z18
@@ -1267,12 +1394,52 @@ kernelAVX512m8_rowok:
 	ADDQ R9, SI
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernelAVX512m8_loop
+	JNZ kernelAVX512m8_loopT0
+	JMP kernelAVX512m8_store
+kernelAVX512m8_loopT1:
+	PREFETCHT1 (AX)(DX*1)
+	ADDQ R15, DX
+	CMPQ DX, R11
+	JLT kernelAVX512m8_rowokT1
+	XORQ DX, DX
+kernelAVX512m8_rowokT1:
+	ADDQ pfK+88(FP), AX
+	VMOVUPS 0(DI), Z16
+	VMOVUPS 64(DI), Z17
+	VBROADCASTSS (SI), Z18
+	VFMADD231PS Z18, Z16, Z0
+	VFMADD231PS Z18, Z17, Z1
+	VBROADCASTSS (SI)(R8*1), Z19
+	VFMADD231PS Z19, Z16, Z2
+	VFMADD231PS Z19, Z17, Z3
+	VBROADCASTSS (SI)(R8*2), Z18
+	VFMADD231PS Z18, Z16, Z4
+	VFMADD231PS Z18, Z17, Z5
+	VBROADCASTSS (SI)(R12*1), Z19
+	VFMADD231PS Z19, Z16, Z6
+	VFMADD231PS Z19, Z17, Z7
+	VBROADCASTSS (SI)(R8*4), Z18
+	VFMADD231PS Z18, Z16, Z8
+	VFMADD231PS Z18, Z17, Z9
+	VBROADCASTSS (SI)(R13*1), Z19
+	VFMADD231PS Z19, Z16, Z10
+	VFMADD231PS Z19, Z17, Z11
+	VBROADCASTSS (SI)(R12*2), Z18
+	VFMADD231PS Z18, Z16, Z12
+	VFMADD231PS Z18, Z17, Z13
+	VBROADCASTSS (SI)(R14*1), Z19
+	VFMADD231PS Z19, Z16, Z14
+	VFMADD231PS Z19, Z17, Z15
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ CX
+	JNZ kernelAVX512m8_loopT1
+	JMP kernelAVX512m8_store
 kernelAVX512m8_store:
 	MOVQ c+48(FP), DX
 	MOVQ ldc+56(FP), R11
 	SHLQ $2, R11
-	MOVQ cols+80(FP), CX
+	MOVQ cols+104(FP), CX
 	MOVL $0xffff, AX
 	CMPQ CX, $16
 	JGE kernelAVX512m8_mask0
@@ -1416,11 +1583,12 @@ kernelAVX512m8_beta0:
 	VMOVUPS Z15, K2, 64(DX)
 	RET
 
-// func kernelAVX512m8x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
-// computes one 8×16 tile; while it runs, it prefetches the panel at pf,
-// laid out as A, one row a step. With AVX-512 it writes only the first
-// cols columns of C (and reads no others).
-TEXT ·kernelAVX512m8x16(SB), NOSPLIT, $0-88
+// func kernelAVX512m8x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
+// computes one 8×16 tile; while it runs, it prefetches one line a step:
+// pf + p·pfK + (p mod 8)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// With AVX-512 it writes only the first cols columns of C (and reads no
+// others).
+TEXT ·kernelAVX512m8x16(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -1469,18 +1637,25 @@ TEXT ·kernelAVX512m8x16(SB), NOSPLIT, $0-88
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
 	MOVQ pf+72(FP), AX
+	MOVQ pfRow+80(FP), R15
+	SHLQ $2, R15
+	MOVQ pfK+88(FP), DX
+	SHLQ $2, DX
+	MOVQ DX, pfK+88(FP)
 	XORQ DX, DX
-	IMUL3Q $8, R8, R11
+	IMUL3Q $8, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX512m8x16_store
-kernelAVX512m8x16_loop:
+	CMPQ hint+96(FP), $0
+	JNE kernelAVX512m8x16_loopT1
+kernelAVX512m8x16_loopT0:
 	PREFETCHT0 (AX)(DX*1)
-	ADDQ R8, DX
+	ADDQ R15, DX
 	CMPQ DX, R11
-	JLT kernelAVX512m8x16_rowok
+	JLT kernelAVX512m8x16_rowokT0
 	XORQ DX, DX
-kernelAVX512m8x16_rowok:
-	ADDQ R9, AX
+kernelAVX512m8x16_rowokT0:
+	ADDQ pfK+88(FP), AX
 	VMOVUPS 0(DI), Z8
 	VBROADCASTSS (SI), Z9
 	VFMADD231PS Z9, Z8, Z0
@@ -1501,12 +1676,43 @@ kernelAVX512m8x16_rowok:
 	ADDQ R9, SI
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernelAVX512m8x16_loop
+	JNZ kernelAVX512m8x16_loopT0
+	JMP kernelAVX512m8x16_store
+kernelAVX512m8x16_loopT1:
+	PREFETCHT1 (AX)(DX*1)
+	ADDQ R15, DX
+	CMPQ DX, R11
+	JLT kernelAVX512m8x16_rowokT1
+	XORQ DX, DX
+kernelAVX512m8x16_rowokT1:
+	ADDQ pfK+88(FP), AX
+	VMOVUPS 0(DI), Z8
+	VBROADCASTSS (SI), Z9
+	VFMADD231PS Z9, Z8, Z0
+	VBROADCASTSS (SI)(R8*1), Z10
+	VFMADD231PS Z10, Z8, Z1
+	VBROADCASTSS (SI)(R8*2), Z9
+	VFMADD231PS Z9, Z8, Z2
+	VBROADCASTSS (SI)(R12*1), Z10
+	VFMADD231PS Z10, Z8, Z3
+	VBROADCASTSS (SI)(R8*4), Z9
+	VFMADD231PS Z9, Z8, Z4
+	VBROADCASTSS (SI)(R13*1), Z10
+	VFMADD231PS Z10, Z8, Z5
+	VBROADCASTSS (SI)(R12*2), Z9
+	VFMADD231PS Z9, Z8, Z6
+	VBROADCASTSS (SI)(R14*1), Z10
+	VFMADD231PS Z10, Z8, Z7
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ CX
+	JNZ kernelAVX512m8x16_loopT1
+	JMP kernelAVX512m8x16_store
 kernelAVX512m8x16_store:
 	MOVQ c+48(FP), DX
 	MOVQ ldc+56(FP), R11
 	SHLQ $2, R11
-	MOVQ cols+80(FP), CX
+	MOVQ cols+104(FP), CX
 	MOVL $0xffff, AX
 	CMPQ CX, $16
 	JGE kernelAVX512m8x16_mask0
@@ -1590,11 +1796,12 @@ kernelAVX512m8x16_beta0:
 	VMOVUPS Z7, K1, 0(DX)
 	RET
 
-// func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
-// computes one 6×16 tile; while it runs, it prefetches the panel at pf,
-// laid out as A, one row a step. With AVX-512 it writes only the first
-// cols columns of C (and reads no others).
-TEXT ·kernelAVX2(SB), NOSPLIT, $0-88
+// func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
+// computes one 6×16 tile; while it runs, it prefetches one line a step:
+// pf + p·pfK + (p mod 6)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// With AVX-512 it writes only the first cols columns of C (and reads no
+// others).
+TEXT ·kernelAVX2(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -1641,18 +1848,25 @@ TEXT ·kernelAVX2(SB), NOSPLIT, $0-88
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ pf+72(FP), AX
+	MOVQ pfRow+80(FP), R15
+	SHLQ $2, R15
+	MOVQ pfK+88(FP), DX
+	SHLQ $2, DX
+	MOVQ DX, pfK+88(FP)
 	XORQ DX, DX
-	IMUL3Q $6, R8, R11
+	IMUL3Q $6, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX2_store
-kernelAVX2_loop:
+	CMPQ hint+96(FP), $0
+	JNE kernelAVX2_loopT1
+kernelAVX2_loopT0:
 	PREFETCHT0 (AX)(DX*1)
-	ADDQ R8, DX
+	ADDQ R15, DX
 	CMPQ DX, R11
-	JLT kernelAVX2_rowok
+	JLT kernelAVX2_rowokT0
 	XORQ DX, DX
-kernelAVX2_rowok:
-	ADDQ R9, AX
+kernelAVX2_rowokT0:
+	ADDQ pfK+88(FP), AX
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS (SI), Y14
@@ -1676,7 +1890,41 @@ kernelAVX2_rowok:
 	ADDQ R9, SI
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernelAVX2_loop
+	JNZ kernelAVX2_loopT0
+	JMP kernelAVX2_store
+kernelAVX2_loopT1:
+	PREFETCHT1 (AX)(DX*1)
+	ADDQ R15, DX
+	CMPQ DX, R11
+	JLT kernelAVX2_rowokT1
+	XORQ DX, DX
+kernelAVX2_rowokT1:
+	ADDQ pfK+88(FP), AX
+	VMOVUPS 0(DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS Y14, Y12, Y0
+	VFMADD231PS Y14, Y13, Y1
+	VBROADCASTSS (SI)(R8*1), Y15
+	VFMADD231PS Y15, Y12, Y2
+	VFMADD231PS Y15, Y13, Y3
+	VBROADCASTSS (SI)(R8*2), Y14
+	VFMADD231PS Y14, Y12, Y4
+	VFMADD231PS Y14, Y13, Y5
+	VBROADCASTSS (SI)(R12*1), Y15
+	VFMADD231PS Y15, Y12, Y6
+	VFMADD231PS Y15, Y13, Y7
+	VBROADCASTSS (SI)(R8*4), Y14
+	VFMADD231PS Y14, Y12, Y8
+	VFMADD231PS Y14, Y13, Y9
+	VBROADCASTSS (SI)(R13*1), Y15
+	VFMADD231PS Y15, Y12, Y10
+	VFMADD231PS Y15, Y13, Y11
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ CX
+	JNZ kernelAVX2_loopT1
+	JMP kernelAVX2_store
 kernelAVX2_store:
 	MOVQ c+48(FP), DX
 	MOVQ ldc+56(FP), R11
@@ -1774,11 +2022,12 @@ kernelAVX2_beta0:
 	VZEROUPPER
 	RET
 
-// func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, cols int)
-// computes one 6×8 tile; while it runs, it prefetches the panel at pf,
-// laid out as A, one row a step. With AVX-512 it writes only the first
-// cols columns of C (and reads no others).
-TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-88
+// func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
+// computes one 6×8 tile; while it runs, it prefetches one line a step:
+// pf + p·pfK + (p mod 6)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// With AVX-512 it writes only the first cols columns of C (and reads no
+// others).
+TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ aRow+16(FP), R8
@@ -1819,18 +2068,25 @@ TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-88
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	MOVQ pf+72(FP), AX
+	MOVQ pfRow+80(FP), R15
+	SHLQ $2, R15
+	MOVQ pfK+88(FP), DX
+	SHLQ $2, DX
+	MOVQ DX, pfK+88(FP)
 	XORQ DX, DX
-	IMUL3Q $6, R8, R11
+	IMUL3Q $6, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX2x8_store
-kernelAVX2x8_loop:
+	CMPQ hint+96(FP), $0
+	JNE kernelAVX2x8_loopT1
+kernelAVX2x8_loopT0:
 	PREFETCHT0 (AX)(DX*1)
-	ADDQ R8, DX
+	ADDQ R15, DX
 	CMPQ DX, R11
-	JLT kernelAVX2x8_rowok
+	JLT kernelAVX2x8_rowokT0
 	XORQ DX, DX
-kernelAVX2x8_rowok:
-	ADDQ R9, AX
+kernelAVX2x8_rowokT0:
+	ADDQ pfK+88(FP), AX
 	VMOVUPS 0(DI), Y6
 	VBROADCASTSS (SI), Y7
 	VFMADD231PS Y7, Y6, Y0
@@ -1847,7 +2103,34 @@ kernelAVX2x8_rowok:
 	ADDQ R9, SI
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernelAVX2x8_loop
+	JNZ kernelAVX2x8_loopT0
+	JMP kernelAVX2x8_store
+kernelAVX2x8_loopT1:
+	PREFETCHT1 (AX)(DX*1)
+	ADDQ R15, DX
+	CMPQ DX, R11
+	JLT kernelAVX2x8_rowokT1
+	XORQ DX, DX
+kernelAVX2x8_rowokT1:
+	ADDQ pfK+88(FP), AX
+	VMOVUPS 0(DI), Y6
+	VBROADCASTSS (SI), Y7
+	VFMADD231PS Y7, Y6, Y0
+	VBROADCASTSS (SI)(R8*1), Y8
+	VFMADD231PS Y8, Y6, Y1
+	VBROADCASTSS (SI)(R8*2), Y7
+	VFMADD231PS Y7, Y6, Y2
+	VBROADCASTSS (SI)(R12*1), Y8
+	VFMADD231PS Y8, Y6, Y3
+	VBROADCASTSS (SI)(R8*4), Y7
+	VFMADD231PS Y7, Y6, Y4
+	VBROADCASTSS (SI)(R13*1), Y8
+	VFMADD231PS Y8, Y6, Y5
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ CX
+	JNZ kernelAVX2x8_loopT1
+	JMP kernelAVX2x8_store
 kernelAVX2x8_store:
 	MOVQ c+48(FP), DX
 	MOVQ ldc+56(FP), R11

@@ -145,7 +145,7 @@ func measureKernel(t *testing.T, name string, ker *microKernel) {
 		for range 5000 {
 			st := time.Now()
 			for range 10 {
-				ker.fn(k, &a[0], lay.aRow, lay.aK, &b[0], ker.nr, &c[0], ker.nr, 1, 1, &a[0], ker.nr)
+				ker.fn(k, &a[0], lay.aRow, lay.aK, &b[0], ker.nr, &c[0], ker.nr, 1, 1, &a[0], lay.aRow, lay.aK, 0, ker.nr)
 			}
 			best = min(best, time.Since(st))
 		}
