@@ -209,40 +209,42 @@ func gen(k kernel) {
 	p("")
 }
 
-// genPackTranspose writes packA<mr>, which packs an mr-row micro-panel of
-// a row-major A: it loads 16 columns of each row (one cache line when
-// aligned), transposes the 16×16 block in registers and stores 16 columns
-// of mr values.
-func genPackTranspose(mr int) {
-	name := fmt.Sprintf("packA%d", mr)
-	p("// func %s(dst, src *float32, lda, kc int)", name)
-	p("// sets dst[q·%d+i] = src[i·lda+q] for i < %d, q < kc.", mr, mr)
-	p("TEXT ·%s(SB), NOSPLIT, $0-32", name)
+// genPackTranspose writes packT<rows>, which transposes rows rows of a
+// row-major matrix into columns: it loads 16 columns of each row (one cache
+// line when aligned), transposes the 16×16 block in registers and stores 16
+// columns of rows values, ldd floats apart.
+func genPackTranspose(rows int) {
+	name := fmt.Sprintf("packT%d", rows)
+	p("// func %s(dst, src *float32, ld, kc, ldd int)", name)
+	p("// sets dst[q·ldd+i] = src[i·ld+q] for i < %d, q < kc.", rows)
+	p("TEXT ·%s(SB), NOSPLIT, $0-40", name)
 	p("\tMOVQ dst+0(FP), DI")
 	p("\tMOVQ src+8(FP), SI")
-	p("\tMOVQ lda+16(FP), R8")
+	p("\tMOVQ ld+16(FP), R8")
 	p("\tSHLQ $2, R8")
 	p("\tMOVQ kc+24(FP), CX")
+	p("\tMOVQ ldd+32(FP), R9")
+	p("\tSHLQ $2, R9")
 	p("\tLEAQ (R8)(R8*2), R12")
 	p("\tLEAQ (R8)(R8*4), R13")
 	p("\tLEAQ (R12)(R8*4), R14")
 	p("\tLEAQ (R8)(R8*8), BX")
 	p("\tADDQ SI, BX")
-	p("\tMOVL $0x%x, DX", 1<<mr-1)
+	p("\tMOVL $0x%x, DX", 1<<rows-1)
 	p("\tKMOVW DX, K2")
 	p("\tCMPQ CX, $16")
 	p("\tJLT %s_tail", name)
 	p("%s_loop:", name)
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		p("\tVMOVUPS %s, Z%d", rowAddr[i], i)
 	}
 	transpose16()
 	for q := 0; q < 16; q++ {
-		p("\tVMOVUPS Z%d, K2, %d(DI)", q, 4*mr*q)
+		p("\tVMOVUPS Z%d, K2, (DI)", q)
+		p("\tADDQ R9, DI")
 	}
 	p("\tADDQ $64, SI")
 	p("\tADDQ $64, BX")
-	p("\tADDQ $%d, DI", 64*mr)
 	p("\tSUBQ $16, CX")
 	p("\tCMPQ CX, $16")
 	p("\tJGE %s_loop", name)
@@ -254,12 +256,13 @@ func genPackTranspose(mr int) {
 	p("\tSHLL CX, DX")
 	p("\tDECL DX")
 	p("\tKMOVW DX, K3")
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		p("\tVMOVUPS.Z %s, K3, Z%d", rowAddr[i], i)
 	}
 	transpose16()
 	for q := 0; q < 15; q++ {
-		p("\tVMOVUPS Z%d, K2, %d(DI)", q, 4*mr*q)
+		p("\tVMOVUPS Z%d, K2, (DI)", q)
+		p("\tADDQ R9, DI")
 		p("\tCMPQ CX, $%d", q+1)
 		p("\tJEQ %s_done", name)
 	}
@@ -311,6 +314,7 @@ func main() {
 	p("")
 	genPackTranspose(14)
 	genPackTranspose(8)
+	genPackTranspose(16)
 	gen(kernel{name: "kernelAVX512", mr: 14, vecs: 2, reg: "Z", vbytes: 64, zero: "VPXORD"})
 	gen(kernel{name: "kernelAVX512x16", mr: 14, vecs: 1, reg: "Z", vbytes: 64, zero: "VPXORD"})
 	gen(kernel{name: "kernelAVX512m8", mr: 8, vecs: 2, reg: "Z", vbytes: 64, zero: "VPXORD"})

@@ -118,7 +118,7 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 				beta = 1
 			}
 			if packB {
-				packBBlock(w.bp, p, nr, jc, ncb, pc, kcb)
+				packBBlock(w.bp, p, ker, jc, ncb, pc, kcb)
 			} else if edge := ncb % nr; edge != 0 {
 				packBPanel(w.bp, p, nr, jc+ncb-edge, edge, pc, kcb)
 			}
@@ -153,7 +153,7 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 				case mrb == mr && directA:
 					aPtr, aRow, aK = &p.a[ir*p.lda+pc], p.lda, 1
 				case mrb == mr && !p.aTrans && ker.packA != nil:
-					ker.packA(&w.ap[0], &p.a[ir*p.lda+pc], p.lda, kcb)
+					ker.packA(&w.ap[0], &p.a[ir*p.lda+pc], p.lda, kcb, mr)
 					aPtr, aRow, aK = &w.ap[0], 1, mr
 				default:
 					packAPanel(w.ap, p, mr, ir, mrb, pc, kcb)

@@ -41,8 +41,11 @@ type microKernel struct {
 	// narrow computes mr×(nr/2) tiles, for the last columns of C.
 	narrow kernelFunc
 	// packA, when not nil, packs a full micro-panel of a row-major A:
-	// dst[q·mr+i] = src[i·lda+q] for q < kc.
-	packA func(dst, src *float32, lda, kc int)
+	// dst[q·ldd+i] = src[i·ld+q] for i < mr, q < kc (ldd = mr).
+	packA func(dst, src *float32, ld, kc, ldd int)
+	// packB, when not nil, packs 16 columns of a transposed B the same way
+	// (i < 16, ldd = nr).
+	packB func(dst, src *float32, ld, kc, ldd int)
 }
 
 // family is the micro-kernels of one instruction set: tiles of different

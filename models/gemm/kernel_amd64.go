@@ -31,11 +31,11 @@ func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float3
 //go:noescape
 func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
-// packA14 sets dst[q·14+i] = src[i·lda+q] for i < 14 and q < kc with
+// packT14 sets dst[q·ldd+i] = src[i·ld+q] for i < 14 and q < kc with
 // AVX-512 16×16 transposes in registers (kernel_amd64.s).
 //
 //go:noescape
-func packA14(dst, src *float32, lda, kc int)
+func packT14(dst, src *float32, ld, kc, ldd int)
 
 // kernelAVX512m8 computes one 8×32 tile with AVX-512F (kernel_amd64.s).
 //
@@ -47,16 +47,20 @@ func kernelAVX512m8(k int, a *float32, aRow, aK int, b *float32, bK int, c *floa
 //go:noescape
 func kernelAVX512m8x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
-// packA8 sets dst[q·8+i] = src[i·lda+q] for i < 8 and q < kc with AVX-512
-// 16×16 transposes in registers (kernel_amd64.s).
+// packT8 is packT14 for 8 rows.
 //
 //go:noescape
-func packA8(dst, src *float32, lda, kc int)
+func packT8(dst, src *float32, ld, kc, ldd int)
+
+// packT16 is packT14 for 16 rows.
+//
+//go:noescape
+func packT16(dst, src *float32, ld, kc, ldd int)
 
 var (
 	avx512 = &family{name: KernelAVX512, variants: []*microKernel{
-		{mr: 14, nr: 32, masked: true, fn: kernelAVX512, narrow: kernelAVX512x16, packA: packA14},
-		{mr: 8, nr: 32, masked: true, fn: kernelAVX512m8, narrow: kernelAVX512m8x16, packA: packA8},
+		{mr: 14, nr: 32, masked: true, fn: kernelAVX512, narrow: kernelAVX512x16, packA: packT14, packB: packT16},
+		{mr: 8, nr: 32, masked: true, fn: kernelAVX512m8, narrow: kernelAVX512m8x16, packA: packT8, packB: packT16},
 	}}
 	avx2 = &family{name: KernelAVX2, variants: []*microKernel{
 		{mr: 6, nr: 16, fn: kernelAVX2, narrow: kernelAVX2x8},

@@ -56,8 +56,9 @@ func packBPanel(dst []float32, p *problem, nr, j0, nrb, pc, kcb int) {
 }
 
 // packBBlock packs columns [jc, jc+ncb) and inner indices [pc, pc+kcb) of
-// op(B) into dst as consecutive panels of nr columns, each kcb×nr.
-func packBBlock(dst []float32, p *problem, nr, jc, ncb, pc, kcb int) {
+// op(B) into dst as consecutive panels of ker.nr columns, each kcb×nr.
+func packBBlock(dst []float32, p *problem, ker *microKernel, jc, ncb, pc, kcb int) {
+	nr := ker.nr
 	if !p.bTrans {
 		// Row by row, so that op(B) is read in order.
 		panels := (ncb + nr - 1) / nr
@@ -74,6 +75,16 @@ func packBBlock(dst []float32, p *problem, nr, jc, ncb, pc, kcb int) {
 		return
 	}
 	for jr := 0; jr < ncb; jr += nr {
-		packBPanel(dst[jr*kcb:], p, nr, jc+jr, min(nr, ncb-jr), pc, kcb)
+		nrb := min(nr, ncb-jr)
+		if nrb == nr && nr%16 == 0 && ker.packB != nil {
+			// Transposed full panels: 16 columns at a time in assembly.
+			d := dst[jr*kcb:]
+			d = d[:kcb*nr]
+			for h := 0; h < nr; h += 16 {
+				ker.packB(&d[h], &p.b[(jc+jr+h)*p.ldb+pc], p.ldb, kcb, nr)
+			}
+			continue
+		}
+		packBPanel(dst[jr*kcb:], p, nr, jc+jr, nrb, pc, kcb)
 	}
 }

@@ -26,7 +26,7 @@ func BenchmarkPackAKernel(b *testing.B) {
 	a := make([]float32, mr*lda)
 	dst := make([]float32, kc*mr)
 	for b.Loop() {
-		ker.packA(&dst[0], &a[0], lda, kc)
+		ker.packA(&dst[0], &a[0], lda, kc, mr)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(mr*kc), "ns/elem")
 }
