@@ -93,7 +93,7 @@ func runToEnd(t testing.TB, ctx context.Context, st *store.Store, conn *bus.Conn
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	run, err := c.Run(ctx)
 	if err != nil {
@@ -206,3 +206,7 @@ func TestRegressionRunWithThreeWorkers(t *testing.T) {
 		}
 	}
 }
+
+// runTimeout bounds a test run; generous, for the race detector on a
+// loaded 2-core machine.
+const runTimeout = 6 * time.Minute

@@ -50,6 +50,7 @@ type Config struct {
 // Coordinator runs one search.
 type Coordinator struct {
 	cfg   Config
+	id    string // the run's id, fixed once opened
 	store *store.Store
 	conn  *bus.Conn
 	log   *slog.Logger
@@ -86,7 +87,7 @@ func New(st *store.Store, conn *bus.Conn, cfg Config) (*Coordinator, error) {
 	if err := c.open(); err != nil {
 		return nil, err
 	}
-	c.log = cfg.Logger.With("subsystem", "coordinator", "run", c.run.ID)
+	c.log = cfg.Logger.With("subsystem", "coordinator", "run", c.id)
 	if cfg.Progress != nil {
 		c.progress = newProgress(cfg.Progress)
 	}
@@ -94,7 +95,7 @@ func New(st *store.Store, conn *bus.Conn, cfg Config) (*Coordinator, error) {
 }
 
 // RunID is the id of the coordinated run.
-func (c *Coordinator) RunID() string { return c.run.ID }
+func (c *Coordinator) RunID() string { return c.id }
 
 func (c *Coordinator) open() error {
 	id := c.cfg.RunID
@@ -144,8 +145,8 @@ func (c *Coordinator) create() error {
 		return fmt.Errorf("coordinator: %w", err)
 	}
 	now := c.cfg.Now()
-	c.engine = eng
-	c.run = gahpo.Run{ID: newRunID(now), Config: rc, Params: c.space.Names(), Status: gahpo.RunRunning, Started: now}
+	c.engine, c.id = eng, newRunID(now)
+	c.run = gahpo.Run{ID: c.id, Config: rc, Params: c.space.Names(), Status: gahpo.RunRunning, Started: now}
 	state, err := eng.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("coordinator: checkpoint: %w", err)
@@ -180,7 +181,7 @@ func (c *Coordinator) resume(id string) error {
 	if err := c.store.Commit(id, store.Change{Run: &run}); err != nil {
 		return fmt.Errorf("coordinator: resume: %w", err)
 	}
-	c.engine, c.run, c.genStart = eng, run, c.cfg.Now()
+	c.engine, c.run, c.id, c.genStart = eng, run, id, c.cfg.Now()
 	c.cfg.Logger.Info("resuming run", "run", id, "generation", eng.Generation(), "pending", len(eng.Pending()), "status", run.Status, "restarts", run.Restarts)
 	return nil
 }
@@ -229,17 +230,17 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	if len(c.files) > 0 {
 		c.log.Info("data set in the object store", "bucket", bus.BucketData, "files", len(c.files))
 	}
-	stopSvc, err := c.conn.Serve(ctx, c.run.ID, c.cfg.Version, c.endpoints())
+	stopSvc, err := c.conn.Serve(ctx, c.id, c.cfg.Version, c.endpoints())
 	if err != nil {
 		return c.run, err
 	}
 	defer func() { _ = stopSvc() }()
-	stopEvents, err := c.conn.SubscribeEvents(c.run.ID, c.onEvent)
+	stopEvents, err := c.conn.SubscribeEvents(c.id, c.onEvent)
 	if err != nil {
 		return c.run, err
 	}
 	defer stopEvents()
-	feed, err := c.conn.Results(ctx, c.run.ID, rc.AckWait)
+	feed, err := c.conn.Results(ctx, c.id, rc.AckWait)
 	if err != nil {
 		return c.run, err
 	}
@@ -285,7 +286,7 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	if c.progress != nil {
 		c.progress.finish()
 	}
-	if err := c.conn.DeleteResults(context.WithoutCancel(ctx), c.run.ID); err != nil {
+	if err := c.conn.DeleteResults(context.WithoutCancel(ctx), c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
 	}
 	return c.snapshot(), nil
@@ -327,7 +328,7 @@ func (c *Coordinator) publishOutstanding(ctx context.Context) error {
 			}
 		}
 		if len(pending) == 0 {
-			return fmt.Errorf("coordinator: run %s is running but has nothing pending", c.run.ID)
+			return fmt.Errorf("coordinator: run %s is running but has nothing pending", c.id)
 		}
 	case gahpo.RunFinal:
 		queued, err := c.outstanding(ctx, 0)
@@ -344,29 +345,29 @@ func (c *Coordinator) publishOutstanding(ctx context.Context) error {
 // outstanding tells whether a genome's task (0: the final training) is
 // still queued or held by a worker, or its result waits to be read.
 func (c *Coordinator) outstanding(ctx context.Context, genome int) (bool, error) {
-	queued, err := c.conn.TaskQueued(ctx, c.run.ID, genome)
+	queued, err := c.conn.TaskQueued(ctx, c.id, genome)
 	if err != nil || queued {
 		return queued, err
 	}
-	return c.conn.ResultWaiting(ctx, c.run.ID, genome)
+	return c.conn.ResultWaiting(ctx, c.id, genome)
 }
 
 func (c *Coordinator) task(g ga.Genome) gahpo.Task {
 	rc := c.run.Config
 	return gahpo.Task{
-		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: c.run.ID, GenomeID: g.ID, Generation: g.Generation,
+		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: c.id, GenomeID: g.ID, Generation: g.Generation,
 		Problem: rc.Problem, Params: c.space.ToMap(g.Genes), Seed: ga.TrainSeed(rc.GA.Seed, g.ID),
 		DataSeed: rc.GA.Seed | 1<<63 /* never 0, which means "none" */, TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts, Data: c.data,
 	}
 }
 
 func (c *Coordinator) publishFinal(ctx context.Context) error {
-	rec, err := c.store.Genome(c.run.ID, c.snapshot().Best)
+	rec, err := c.store.Genome(c.id, c.snapshot().Best)
 	if err != nil {
 		return fmt.Errorf("coordinator: best genome: %w", err)
 	}
 	t := gahpo.Task{
-		V: gahpo.MessageVersion, Kind: gahpo.KindFinal, RunID: c.run.ID, GenomeID: rec.ID, Generation: rec.Generation,
+		V: gahpo.MessageVersion, Kind: gahpo.KindFinal, RunID: c.id, GenomeID: rec.ID, Generation: rec.Generation,
 		Problem: c.run.Config.Problem, Params: rec.Params, Seed: rec.Seed, Epochs: c.run.Config.FinalEpochs,
 		MaxAttempts: c.run.Config.MaxAttempts, Data: c.data, WeightsTo: bus.BucketWeights,
 	}
@@ -376,7 +377,7 @@ func (c *Coordinator) publishFinal(ctx context.Context) error {
 
 func (c *Coordinator) onEvent(data []byte) {
 	var e gahpo.Started
-	if err := gahpo.Decode(data, &e); err != nil || e.RunID != c.run.ID {
+	if err := gahpo.Decode(data, &e); err != nil || e.RunID != c.id {
 		return
 	}
 	c.mu.Lock()

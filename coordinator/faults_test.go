@@ -81,7 +81,7 @@ func TestWorkerKilledMidGenome(t *testing.T) {
 	var run gahpo.Run
 	select {
 	case run = <-done:
-	case <-time.After(2 * time.Minute):
+	case <-time.After(runTimeout):
 		t.Fatal("run did not finish")
 	}
 	gs := checkComplete(t, st, run)
@@ -129,7 +129,7 @@ func TestGenomeThatKillsEveryWorkerIsMarkedFailed(t *testing.T) {
 	var run gahpo.Run
 	select {
 	case run = <-done:
-	case <-time.After(time.Minute):
+	case <-time.After(runTimeout):
 		t.Fatal("run did not finish")
 	}
 	gs := checkComplete(t, st, run)

@@ -23,7 +23,7 @@ func (c *Coordinator) handle(ctx context.Context, d *bus.Delivery) error {
 		_ = d.Term("malformed result: " + err.Error())
 		return nil
 	}
-	if r.RunID != c.run.ID {
+	if r.RunID != c.id {
 		c.log.Error("rejecting result of another run", "result_run", r.RunID)
 		_ = d.Term("result of another run")
 		return nil
@@ -145,7 +145,7 @@ func (c *Coordinator) onFitness(r gahpo.Result) (func(context.Context) error, er
 		return nil, fmt.Errorf("coordinator: checkpoint: %w", err)
 	}
 	ch.Engine = state
-	if err := c.store.Commit(c.run.ID, ch); err != nil {
+	if err := c.store.Commit(c.id, ch); err != nil {
 		return nil, fmt.Errorf("coordinator: store result of genome %d: %w", r.GenomeID, err)
 	}
 	c.run = run

@@ -67,7 +67,7 @@ func TestMalformedMessagesAreRejected(t *testing.T) {
 	select {
 	case r := <-done:
 		checkComplete(t, st, r)
-	case <-time.After(2 * time.Minute):
+	case <-time.After(runTimeout):
 		t.Fatal("run did not finish")
 	}
 }

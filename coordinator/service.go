@@ -109,7 +109,7 @@ func (c *Coordinator) endpoints() map[string]bus.Endpoint {
 			}
 		}
 		if r.Run == "" {
-			r.Run = c.run.ID
+			r.Run = c.id
 		}
 		return r, nil
 	}
@@ -153,7 +153,7 @@ func (c *Coordinator) Status() gahpo.Status {
 	defer c.mu.Unlock()
 	rc := c.run.Config
 	st := gahpo.Status{
-		RunID: c.run.ID, Problem: rc.Problem, State: c.run.Status, Generation: c.engine.Generation(),
+		RunID: c.id, Problem: rc.Problem, State: c.run.Status, Generation: c.engine.Generation(),
 		Generations: rc.GA.Generations, Population: rc.GA.Population, Started: c.run.Started,
 		Final: slices.Clone(c.final),
 	}
