@@ -1,11 +1,3 @@
-// Command cnntrain trains the paper's MNIST CNN with one genome and prints
-// the metrics of every epoch: the full training of the search's final
-// step, runnable on its own.
-//
-//	go run ./models/cnn/cmd/cnntrain -epochs 14 -lr 1.0 -gamma 0.7 -batch 64
-//
-// With -fitness it runs a fitness evaluation instead: one epoch on the
-// first 54,000 training images, then the loss on the last 6,000.
 package main
 
 import (

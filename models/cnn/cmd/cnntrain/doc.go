@@ -1,0 +1,14 @@
+// Command cnntrain trains the paper's MNIST CNN with one genome and prints
+// the metrics of every epoch: the full training of the search's final
+// step, runnable on its own.
+//
+//	go run ./models/cnn/cmd/cnntrain -epochs 14 -lr 1.0 -gamma 0.7 -batch 64 -out w.bin
+//
+// It prints one line per epoch (learning rate, mean training loss, test loss
+// and accuracy, duration) and a final line; logs go to stderr. -out writes
+// the trained weights, which cnn.Evaluate loads. -train-images and
+// -test-images cut the data for quick runs.
+//
+// With -fitness it runs a fitness evaluation instead: one epoch on the
+// first 54,000 training images, then the loss on the last 6,000.
+package main
