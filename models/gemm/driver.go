@@ -117,9 +117,18 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 			if pc > 0 {
 				beta = 1
 			}
+			// The last, partial panel of B is read in place as well by a
+			// masked kernel (the columns past n only reach lanes it does not
+			// store) unless that would read past the end of b.
+			edge := ncb % nr
+			edgeWidth := nr
+			if edge <= nr/2 && ker.narrow != nil {
+				edgeWidth = nr / 2
+			}
+			edgeInPlace := ker.masked && (pc+kcb-1)*p.ldb+jc+ncb-edge+edgeWidth <= len(p.b)
 			if packB {
 				packBBlock(w.bp, p, ker, jc, ncb, pc, kcb)
-			} else if edge := ncb % nr; edge != 0 {
+			} else if edge != 0 && !edgeInPlace {
 				packBPanel(w.bp, p, nr, jc+ncb-edge, edge, pc, kcb)
 			}
 			// Kernels whose own panel of A is not the one to prefetch next
@@ -180,7 +189,7 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					switch {
 					case packB:
 						bPtr, bK = &w.bp[jr*kcb], nr
-					case nrb == nr:
+					case nrb == nr || edgeInPlace:
 						bPtr, bK = &p.b[pc*p.ldb+jc+jr], p.ldb
 					default:
 						bPtr, bK = &w.bp[0], nr
