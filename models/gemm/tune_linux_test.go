@@ -50,8 +50,10 @@ func threadCPU() time.Duration {
 // It runs only when GEMM_MEASURE is set: to "kernel" for the micro-kernels
 // alone on data in cache, to "all" or part of a case name for Sgemm on the
 // benchmark cases. GEMM_THREADS sets the goroutines (default GOMAXPROCS),
-// GEMM_KERNEL the kernel. With one thread, "cpu" is the best time measured
-// on the thread's CPU clock, immune to the time others take the core.
+// GEMM_KERNEL the kernel. With one thread, "per cpu-second" divides by the
+// best time on the thread's CPU clock, which does not count the time other
+// processes hold the core: the speed on an idle core. (The process clock
+// lags for other threads, so there is no such figure for several.)
 //
 //	GEMM_MEASURE=all GEMM_THREADS=1 go test -run Measure -v ./models/gemm/
 func TestMeasure(t *testing.T) {
@@ -110,7 +112,7 @@ func TestMeasure(t *testing.T) {
 		line := "%-16s %-6s threads %d: best %6.1f GFLOP/s, mean %6.1f"
 		args := []any{tc.name, Kernel(), Threads(), flops / best.Seconds() / 1e9, flops * float64(reps) / total.Seconds() / 1e9}
 		if Threads() == 1 {
-			line += ", cpu %6.1f"
+			line += ", per cpu-second %6.1f"
 			args = append(args, flops/bestCPU.Seconds()/1e9)
 		}
 		t.Logf(line, args...)
