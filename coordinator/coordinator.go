@@ -39,8 +39,10 @@ type Config struct {
 	NewRun bool
 	// Version is reported by the service, in SemVer form (default 0.0.0).
 	Version string
-	// Progress, when set, receives a progress line per generation.
-	Progress io.Writer
+	// Progress, when set, receives a line per finished generation and,
+	// with ProgressBar, a bar redrawn in place (for a terminal).
+	Progress    io.Writer
+	ProgressBar bool
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -89,7 +91,7 @@ func New(st *store.Store, conn *bus.Conn, cfg Config) (*Coordinator, error) {
 	}
 	c.log = cfg.Logger.With("subsystem", "coordinator", "run", c.id)
 	if cfg.Progress != nil {
-		c.progress = newProgress(cfg.Progress)
+		c.progress = newProgress(cfg.Progress, cfg.ProgressBar)
 	}
 	return c, nil
 }
@@ -385,6 +387,9 @@ func (c *Coordinator) onEvent(data []byte) {
 	if e.Epoch != nil {
 		if n := len(c.final); n == 0 || c.final[n-1].Epoch < e.Epoch.Epoch {
 			c.final = append(c.final, *e.Epoch)
+			if c.progress != nil {
+				c.progress.finalEpoch(*e.Epoch)
+			}
 		}
 		return
 	}

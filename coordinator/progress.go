@@ -13,13 +13,16 @@ import (
 
 // progress draws one line per generation on a terminal: a bar with done,
 // running and queued counts and the ETA, rewritten in place.
+// Without a bar (not a terminal), it prints only a line per finished
+// generation.
 type progress struct {
 	mu   sync.Mutex
 	w    io.Writer
+	bar  bool
 	last string
 }
 
-func newProgress(w io.Writer) *progress { return &progress{w: w} }
+func newProgress(w io.Writer, bar bool) *progress { return &progress{w: w, bar: bar} }
 
 func (c *Coordinator) drawProgress() {
 	if c.progress == nil {
@@ -30,6 +33,9 @@ func (c *Coordinator) drawProgress() {
 }
 
 func (p *progress) draw(st gahpo.Status) {
+	if !p.bar {
+		return
+	}
 	var line string
 	switch st.State {
 	case gahpo.RunRunning:
@@ -101,4 +107,19 @@ func roundDur(d time.Duration) time.Duration {
 		return d.Round(100 * time.Millisecond)
 	}
 	return d.Round(time.Millisecond)
+}
+
+// finalEpoch prints a slow epoch of the final training when there is no
+// bar to show it.
+func (p *progress) finalEpoch(e gahpo.EpochMetrics) {
+	if p.bar || e.Duration < time.Second {
+		return // quick epochs need no progress report
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line := fmt.Sprintf("final training epoch %d: train loss %.4f, test loss %.4f", e.Epoch, float64(e.TrainLoss), float64(e.TestLoss))
+	if e.TestAccuracy > 0 {
+		line += fmt.Sprintf(", test accuracy %.2f%%", 100*e.TestAccuracy)
+	}
+	fmt.Fprintf(p.w, "%s (%s)\n", line, roundDur(e.Duration))
 }

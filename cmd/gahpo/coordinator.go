@@ -43,7 +43,8 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Drain()
-	run, err := m.coordinate(ctx, conn, log, *db, rc, &sf, !*noProgress)
+	// Without a terminal the logs tell the progress.
+	run, err := m.coordinate(ctx, conn, log, *db, rc, &sf, !*noProgress && isTerminal(m.Stderr))
 	if err != nil {
 		return err
 	}
@@ -65,8 +66,8 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 	cfg := coordinator.Config{
 		Run: rc, Problem: problemFor(sf.data), RunID: sf.runID, NewRun: sf.newRun, Version: version, Logger: log,
 	}
-	if progress && isTerminal(m.Stderr) {
-		cfg.Progress = m.Stderr
+	if progress {
+		cfg.Progress, cfg.ProgressBar = m.Stderr, isTerminal(m.Stderr)
 	}
 	c, err := coordinator.New(st, conn, cfg)
 	if err != nil {

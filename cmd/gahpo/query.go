@@ -219,13 +219,17 @@ func printRuns(w io.Writer, runs []gahpo.Run) {
 
 func printBest(w io.Writer, best []gahpo.BestEntry) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GEN\tGENOME\tFITNESS\tACCURACY\tWORKER\tPARAMS")
+	fmt.Fprintln(tw, "GEN\tGENOME\tFITNESS\tACCURACY\tTRAINED BY\tPARAMS")
 	for _, b := range best {
 		acc := ""
 		if b.Accuracy > 0 {
 			acc = fmt.Sprintf("%.2f%%", 100*b.Accuracy)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc, b.Worker, fmtParams(b.Params))
+		who := b.Worker
+		if b.DuplicateOf != 0 {
+			who = fmt.Sprintf("(same as %d)", b.DuplicateOf)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc, who, fmtParams(b.Params))
 	}
 	tw.Flush()
 }
@@ -248,10 +252,17 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params), f.Worker, f.Duration.Round(time.Second))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "EPOCH\tLR\tTRAIN LOSS\tTEST LOSS\tTEST ACCURACY\tDURATION")
-	for _, e := range f.Epochs {
-		fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%.2f%%\t%s\n", e.Epoch, e.LR, fmtFloat(e.TrainLoss), fmtFloat(e.TestLoss), 100*e.TestAccuracy, e.Duration.Round(time.Millisecond))
+	for _, e := range sample(f.Epochs, 15) {
+		acc := "-"
+		if e.TestAccuracy > 0 {
+			acc = fmt.Sprintf("%.2f%%", 100*e.TestAccuracy)
+		}
+		fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%s\t%s\n", e.Epoch, e.LR, fmtFloat(e.TrainLoss), fmtFloat(e.TestLoss), acc, e.Duration.Round(time.Millisecond))
 	}
 	tw.Flush()
+	if len(f.Epochs) > 15 {
+		fmt.Fprintf(w, "(%d of %d recorded epochs shown; --json prints all)\n", 15, len(f.Epochs))
+	}
 	fmt.Fprintf(w, "test loss %s", fmtFloat(f.TestLoss))
 	if f.TestAccuracy > 0 {
 		fmt.Fprintf(w, ", test accuracy %.2f%%", 100*f.TestAccuracy)
@@ -283,4 +294,16 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 	}
 	fmt.Fprintf(m.Stdout, "\nquery it: gahpo query best --per-generation --db %s\n", db)
 	return nil
+}
+
+// sample keeps at most n elements, evenly spaced, always the first and last.
+func sample[T any](xs []T, n int) []T {
+	if len(xs) <= n {
+		return xs
+	}
+	out := make([]T, 0, n)
+	for i := range n {
+		out = append(out, xs[i*(len(xs)-1)/(n-1)])
+	}
+	return out
 }
