@@ -2,9 +2,11 @@ package gemm
 
 import "sync"
 
-// Cache blocking. A kc×nc block of op(B) is packed into panels of nr columns
-// and stays in L2 while the rows of op(A) stream past it, mr at a time; each
-// mr×kc micro-panel of op(A) stays in L1 while the kernel walks the B panels.
+// Cache blocking. A kc×nc block of op(B), packed into panels of nr columns
+// or read in place, stays in L2 while the rows of op(A) stream past it, mr
+// at a time; each mr×kc micro-panel of op(A), read in place or packed,
+// stays in L1 while the kernel walks the B panels. Kernels prefetch the next
+// micro-panel of A and the next k-block as they go.
 var (
 	// blockK is the largest kc; k is cut into equal blocks no larger.
 	blockK = 320
@@ -82,13 +84,13 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// blocks cuts n into equal blocks of at most max (a multiple of align when
-// n is cut) and returns the block size.
-func blocks(n, max, align int) int {
-	if n <= max {
+// blocks cuts n into equal blocks of at most limit (a multiple of align
+// when n is cut) and returns the block size.
+func blocks(n, limit, align int) int {
+	if n <= limit {
 		return n
 	}
-	nb := (n + max - 1) / max
+	nb := (n + limit - 1) / limit
 	bs := (n + nb - 1) / nb
 	return (bs + align - 1) / align * align
 }
@@ -108,6 +110,8 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 	} else {
 		w.bp = grow(w.bp, kc*nr)
 	}
+	// op(A) is read in place unless its mr rows are a multiple of 1 KiB
+	// apart: they would share one L1 set, more than its ways.
 	directA := !forcePackA && (p.aTrans || p.lda%256 != 0)
 	for jc := 0; jc < p.n; jc += nc {
 		ncb := min(nc, p.n-jc)
