@@ -56,8 +56,9 @@ func shapeCases() []gemmCase {
 		{1, 1, 1}, {1, 1, 7}, {2, 3, 4}, {1, 40, 3}, {40, 1, 3},
 		{6, 16, 5}, {14, 32, 1}, {13, 31, 17}, {15, 33, 19}, {29, 65, 300},
 		{100, 10, 9}, {7, 1000, 3}, {32, 9, 5000}, {150, 170, 700}, {300, 70, 40},
+		{5, 7, 0}, {9, 33, 20}, {0, 3, 4}, {3, 0, 4},
 	}
-	scalars := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2, -1}}
+	scalars := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2, -1}, {0, 0.5}}
 	trans := []blas.Transpose{blas.NoTrans, blas.Trans}
 	var cs []gemmCase
 	for si, s := range shapes {
@@ -80,7 +81,7 @@ func shapeCases() []gemmCase {
 // matrix returns a rows×cols matrix with leading dimension cols+pad, values
 // uniform in [-1, 1) and the padding set to fill.
 func matrix(rng *rand.Rand, rows, cols, pad int, fill float32) ([]float32, int) {
-	ld := cols + pad
+	ld := max(cols+pad, 1)
 	s := make([]float32, rows*ld)
 	for i := range rows {
 		for j := range ld {
