@@ -188,9 +188,7 @@ func gen(k kernel) {
 			p("\tADDQ R11, DX")
 		}
 	}
-	if k.reg == "Y" {
-		p("\tVZEROUPPER")
-	}
+	p("\tVZEROUPPER")
 	p("\tRET")
 	p("%s_beta0:", k.name)
 	for i := 0; i < k.mr; i++ {
@@ -202,9 +200,7 @@ func gen(k kernel) {
 			p("\tADDQ R11, DX")
 		}
 	}
-	if k.reg == "Y" {
-		p("\tVZEROUPPER")
-	}
+	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
 }

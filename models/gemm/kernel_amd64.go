@@ -16,11 +16,6 @@ func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float3
 //go:noescape
 func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
-// kernelAVX512r16 computes one 16×16 tile with AVX-512F (kernel_amd64.s).
-//
-//go:noescape
-func kernelAVX512r16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
-
 // kernelAVX2x8 computes one 6×8 tile with AVX2 and FMA (kernel_amd64.s).
 //
 //go:noescape

@@ -1242,6 +1242,7 @@ kernelAVX512_mask1:
 	VMOVUPS.Z 64(DX), K2, Z31
 	VFMADD231PS Z31, Z29, Z27
 	VMOVUPS Z27, K2, 64(DX)
+	VZEROUPPER
 	RET
 kernelAVX512_beta0:
 	VMULPS Z28, Z0, Z0
@@ -1313,6 +1314,7 @@ kernelAVX512_beta0:
 	VMOVUPS Z26, K1, 0(DX)
 	VMULPS Z28, Z27, Z27
 	VMOVUPS Z27, K2, 64(DX)
+	VZEROUPPER
 	RET
 
 // func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
@@ -1583,6 +1585,7 @@ kernelAVX512x16_mask0:
 	VMOVUPS.Z 0(DX), K1, Z16
 	VFMADD231PS Z16, Z15, Z13
 	VMOVUPS Z13, K1, 0(DX)
+	VZEROUPPER
 	RET
 kernelAVX512x16_beta0:
 	VMULPS Z14, Z0, Z0
@@ -1626,6 +1629,7 @@ kernelAVX512x16_beta0:
 	ADDQ R11, DX
 	VMULPS Z14, Z13, Z13
 	VMOVUPS Z13, K1, 0(DX)
+	VZEROUPPER
 	RET
 
 // func kernelAVX512m8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
@@ -1892,6 +1896,7 @@ kernelAVX512m8_mask1:
 	VMOVUPS.Z 64(DX), K2, Z19
 	VFMADD231PS Z19, Z17, Z15
 	VMOVUPS Z15, K2, 64(DX)
+	VZEROUPPER
 	RET
 kernelAVX512m8_beta0:
 	VMULPS Z16, Z0, Z0
@@ -1933,6 +1938,7 @@ kernelAVX512m8_beta0:
 	VMOVUPS Z14, K1, 0(DX)
 	VMULPS Z16, Z15, Z15
 	VMOVUPS Z15, K2, 64(DX)
+	VZEROUPPER
 	RET
 
 // func kernelAVX512m8x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
@@ -2121,6 +2127,7 @@ kernelAVX512m8x16_mask0:
 	VMOVUPS.Z 0(DX), K1, Z10
 	VFMADD231PS Z10, Z9, Z7
 	VMOVUPS Z7, K1, 0(DX)
+	VZEROUPPER
 	RET
 kernelAVX512m8x16_beta0:
 	VMULPS Z8, Z0, Z0
@@ -2146,6 +2153,7 @@ kernelAVX512m8x16_beta0:
 	ADDQ R11, DX
 	VMULPS Z8, Z7, Z7
 	VMOVUPS Z7, K1, 0(DX)
+	VZEROUPPER
 	RET
 
 // func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
