@@ -111,7 +111,7 @@ func TestMeasure(t *testing.T) {
 		}
 		line := "%-16s %-6s threads %d: best %6.1f GFLOP/s, mean %6.1f"
 		args := []any{tc.name, Kernel(), Threads(), flops / best.Seconds() / 1e9, flops * float64(reps) / total.Seconds() / 1e9}
-		if Threads() == 1 {
+		if Threads() == 1 && Kernel() != KernelGonum { // gonum runs its own goroutines
 			line += ", per cpu-second %6.1f"
 			args = append(args, flops/bestCPU.Seconds()/1e9)
 		}
