@@ -46,7 +46,7 @@ type Task struct {
 	// DataSeed is shared by every genome of a run: it draws data splits
 	// (the regression's folds) so that genomes are compared on the same data.
 	DataSeed    uint64    `json:"data_seed,omitempty"`
-	TrainSubset int       `json:"train_subset,omitempty"`
+	TrainSubset int       `json:"train_subset,omitempty"` // training images (0: all); the final training has its own
 	OnTest      bool      `json:"fitness_on_test,omitempty"`
 	Epochs      int       `json:"epochs,omitempty"`       // final training only
 	MaxAttempts int       `json:"max_attempts,omitempty"` // deliveries before the worker gives up

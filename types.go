@@ -73,6 +73,8 @@ type RunConfig struct {
 	GA      ga.Config `json:"ga"`
 	// TrainSubset limits the CNN's fitness training set (0: all 54,000).
 	TrainSubset int `json:"train_subset,omitempty"`
+	// FinalSubset limits the CNN's final training set (0: all 60,000).
+	FinalSubset int `json:"final_subset,omitempty"`
 	// FitnessOnTest uses the test loss as fitness, as the paper did.
 	FitnessOnTest bool `json:"fitness_on_test,omitempty"`
 	// FinalEpochs is the number of epochs of the final full training
@@ -93,8 +95,8 @@ func (c RunConfig) Validate() error {
 	if err := c.GA.Validate(); err != nil {
 		return fmt.Errorf("gahpo: %w", err)
 	}
-	if c.TrainSubset < 0 {
-		return fmt.Errorf("gahpo: train subset %d is negative", c.TrainSubset)
+	if c.TrainSubset < 0 || c.FinalSubset < 0 {
+		return fmt.Errorf("gahpo: train subset %d or final subset %d is negative", c.TrainSubset, c.FinalSubset)
 	}
 	if c.FinalEpochs < 0 {
 		return fmt.Errorf("gahpo: final epochs %d is negative", c.FinalEpochs)

@@ -371,6 +371,7 @@ func (c *Coordinator) publishFinal(ctx context.Context) error {
 	t := gahpo.Task{
 		V: gahpo.MessageVersion, Kind: gahpo.KindFinal, RunID: c.id, GenomeID: rec.ID, Generation: rec.Generation,
 		Problem: c.run.Config.Problem, Params: rec.Params, Seed: rec.Seed, Epochs: c.run.Config.FinalEpochs,
+		TrainSubset: c.run.Config.FinalSubset,
 		MaxAttempts: c.run.Config.MaxAttempts, Data: c.data, WeightsTo: bus.BucketWeights,
 	}
 	c.log.Info("dispatching the final training", "genome", rec.ID, "fitness", float64(rec.Fitness), "epochs", t.Epochs)

@@ -43,7 +43,7 @@ type searchFlags struct {
 	preset, problem                  string
 	population, generations, elites  int
 	tournament, trainSubset, finalEp int
-	maxAttempts                      int
+	maxAttempts, finalSubset         int
 	crossover                        float64
 	seed                             uint64
 	onTest, newRun                   bool
@@ -64,6 +64,7 @@ func (s *searchFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&s.seed, "seed", 1, "seed of all randomness of the run")
 	fs.IntVar(&s.trainSubset, "train-subset", -1, "CNN: training images per fitness (0: all 54,000; default: the preset's)")
 	fs.IntVar(&s.finalEp, "final-epochs", -1, "epochs of the final full training (0: none; default: the preset's)")
+	fs.IntVar(&s.finalSubset, "final-subset", -1, "CNN: training images of the final training (0: all 60,000; default: the preset's)")
 	fs.BoolVar(&s.onTest, "fitness-on-test", false, "CNN: use the test loss as fitness, as the paper did (default: validation loss)")
 	fs.IntVar(&s.maxAttempts, "max-attempts", 3, "deliveries of a genome before it is recorded as failed")
 	fs.DurationVar(&s.ackWait, "ack-wait", bus.DefaultAckWait, "lease of a task: a silent worker loses it after this")
@@ -80,13 +81,13 @@ func (s *searchFlags) set(name string) bool {
 
 // preset holds the defaults of a preset per problem.
 type preset struct {
-	population, generations, trainSubset, finalEpochs, workers int
+	population, generations, trainSubset, finalEpochs, finalSubset, workers int
 }
 
 func presetFor(name, problem string) (preset, error) {
 	switch {
 	case name == "quick" && problem == problems.CNN:
-		return preset{population: 8, generations: 3, trainSubset: 1000, finalEpochs: 1, workers: 2}, nil
+		return preset{population: 8, generations: 3, trainSubset: 1000, finalEpochs: 1, finalSubset: 6000, workers: 2}, nil
 	case name == "quick":
 		return preset{population: 20, generations: 8, finalEpochs: 1, workers: 2}, nil
 	case name == "paper":
@@ -125,6 +126,10 @@ func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
 	}
 	if s.finalEp >= 0 {
 		rc.FinalEpochs = s.finalEp
+	}
+	rc.FinalSubset = p.finalSubset
+	if s.finalSubset >= 0 {
+		rc.FinalSubset = s.finalSubset
 	}
 	if _, err := problems.Space(rc.Problem); err != nil {
 		return rc, p, err

@@ -194,6 +194,9 @@ func (t *Trainer) Final(ctx context.Context, task gahpo.Task, dataDir string, on
 		if err != nil {
 			return models.FinalResult{}, err
 		}
+		if n := task.TrainSubset; n > 0 && n < train.N {
+			train = train.Slice(0, n)
+		}
 		return cnn.TrainFull(ctx, train, test, cnnConfig(task), onEpoch)
 	case Regression:
 		d, err := t.loadRegression()
