@@ -9,7 +9,8 @@ import (
 
 // Names of the kernels that Kernel reports and SetKernel accepts.
 const (
-	// KernelAVX512 is the 14×32 AVX-512F micro-kernel under the Go driver.
+	// KernelAVX512 is the 14×32 and 8×32 AVX-512F micro-kernels under the
+	// Go driver.
 	KernelAVX512 = "avx512"
 	// KernelAVX2 is the 6×16 AVX2+FMA micro-kernel under the Go driver.
 	KernelAVX2 = "avx2"
