@@ -102,9 +102,10 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 	nc := blocks(p.n, max(nr, blockBFloats/kc/nr*nr), nr)
 	w.ap = grow(w.ap, kc*mr)
 	w.tile = grow(w.tile, mr*nr)
-	// op(B) is read in place unless transposed or its rows are a multiple
-	// of 512 bytes apart (they would fight for the same cache sets).
-	packB := p.bTrans || forcePackB || (p.m > 2*mr && p.ldb%128 == 0)
+	// op(B) is read in place unless transposed or, when many panels of A
+	// share it, its rows are a multiple of 4 KiB apart (they would fight for
+	// the same cache sets).
+	packB := p.bTrans || forcePackB || (p.m > 2*mr && p.ldb%1024 == 0)
 	if packB {
 		w.bp = grow(w.bp, kc*((nc+nr-1)/nr*nr))
 	} else {
