@@ -322,3 +322,28 @@ func TestPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestPick checks which tile height a family picks for C's row count.
+func TestPick(t *testing.T) {
+	fam := &family{name: "test", variants: []*microKernel{{mr: 14, nr: 32}, {mr: 8, nr: 32}}}
+	tests := []struct{ m, wantMR int }{
+		{1, 8}, {10, 14}, {14, 14}, {32, 8}, {64, 8}, {100, 8}, {150, 14}, {9216, 14}, {36864, 14},
+	}
+	for _, tc := range tests {
+		if got := fam.pick(tc.m).mr; got != tc.wantMR {
+			t.Errorf("pick(%d).mr = %d, want %d", tc.m, got, tc.wantMR)
+		}
+	}
+}
+
+// TestBlocks checks how a dimension is cut into equal blocks.
+func TestBlocks(t *testing.T) {
+	tests := []struct{ n, limit, align, want int }{
+		{288, 320, 8, 288}, {36864, 320, 8, 320}, {1024, 320, 8, 256}, {9216, 320, 8, 320}, {700, 320, 8, 240},
+	}
+	for _, tc := range tests {
+		if got := blocks(tc.n, tc.limit, tc.align); got != tc.want {
+			t.Errorf("blocks(%d, %d, %d) = %d, want %d", tc.n, tc.limit, tc.align, got, tc.want)
+		}
+	}
+}
