@@ -51,9 +51,10 @@ func gen(k kernel) {
 
 	p("// func %s(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)", k.name)
 	p("// computes one %d×%d tile; while it runs, it prefetches one line a step:", k.mr, nr)
-	p("// pf + p·pfK + (p mod %d)·pfRow at step p, into L1 (hint 0) or L2 (1).", k.mr)
+	p("// pf + p·pfK + (p mod %d)·pfRow at step p, into L1 or L2 (hint bit 1).", k.mr)
 	p("// With AVX-512 it writes only the first cols columns of C (and reads no")
-	p("// others).")
+	p("// others), or with hint bit 2 and beta 0 all columns with non-temporal")
+	p("// stores (C 64-byte aligned).")
 	p("TEXT ·%s(SB), NOSPLIT, $0-112", k.name)
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), SI")
@@ -74,7 +75,10 @@ func gen(k kernel) {
 		p("\tLEAQ (R8)(R8*8), BX")
 		p("\tADDQ SI, BX")
 	}
-	// Prefetch the C tile while the products are computed.
+	// Prefetch the C tile while the products are computed, unless it is
+	// to be written around the caches (hint bit 2).
+	p("\tTESTQ $2, hint+96(FP)")
+	p("\tJNZ %s_nopf", k.name)
 	p("\tMOVQ DX, AX")
 	for i := 0; i < k.mr; i++ {
 		for off := 0; off < k.vecs*k.vbytes; off += 64 {
@@ -85,6 +89,7 @@ func gen(k kernel) {
 			p("\tADDQ R11, AX")
 		}
 	}
+	p("%s_nopf:", k.name)
 	for i := 0; i < nacc; i++ {
 		r := fmt.Sprintf("%s%d", k.reg, i)
 		p("\t%s %s, %s, %s", k.zero, r, r, r)
@@ -103,8 +108,8 @@ func gen(k kernel) {
 	p("\tTESTQ CX, CX")
 	p("\tJLE %s_store", k.name)
 	// The loop twice: prefetching into L1 (hint 0) or L2 (hint 1).
-	p("\tCMPQ hint+96(FP), $0")
-	p("\tJNE %s_loopT1", k.name)
+	p("\tTESTQ $1, hint+96(FP)")
+	p("\tJNZ %s_loopT1", k.name)
 	for _, level := range []string{"T0", "T1"} {
 		p("%s_loop%s:", k.name, level)
 		p("\tPREFETCH%s (AX)(DX*1)", level)
@@ -191,6 +196,10 @@ func gen(k kernel) {
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("%s_beta0:", k.name)
+	if masked {
+		p("\tTESTQ $2, hint+96(FP)")
+		p("\tJNZ %s_nt", k.name)
+	}
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.vecs; v++ {
 			p("\tVMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
@@ -202,6 +211,22 @@ func gen(k kernel) {
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
+	if masked {
+		// Full tiles of a C that the caches would not keep anyway: stored
+		// around them, without reading the lines first; 64-byte aligned.
+		p("%s_nt:", k.name)
+		for i := 0; i < k.mr; i++ {
+			for v := 0; v < k.vecs; v++ {
+				p("\tVMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
+				p("\tVMOVNTPS %s, %d(DX)", acc(i, v), v*k.vbytes)
+			}
+			if i < k.mr-1 {
+				p("\tADDQ R11, DX")
+			}
+		}
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
 	p("")
 }
 
@@ -307,6 +332,11 @@ func main() {
 	p("//go:build amd64 && !purego")
 	p("")
 	p("#include \"textflag.h\"")
+	p("")
+	p("// func sfence()")
+	p("TEXT ·sfence(SB), NOSPLIT, $0-0")
+	p("\tSFENCE")
+	p("\tRET")
 	p("")
 	genPackTranspose(14)
 	genPackTranspose(8)

@@ -35,7 +35,8 @@
 // 16×16 at a time in AVX-512 registers. While a kernel computes a tile it
 // prefetches, one cache line a step, the next panel of A into L1 or the next
 // k-block into L2. The AVX-512 kernels mask their last columns, so that a
-// partial panel of C needs no copy. The rows or the columns of C, or for
+// partial panel of C needs no copy, and store a C larger than 16 MiB that
+// is written once around the caches. The rows or the columns of C, or for
 // long thin products the inner dimension, are shared among Threads()
 // goroutines.
 //

@@ -1,6 +1,9 @@
 package gemm
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // Cache blocking. A kc×nc block of op(B), packed into panels of nr columns
 // or read in place, stays in L2 while the rows of op(A) stream past it, mr
@@ -22,6 +25,9 @@ var (
 	prefetchA = true
 	// forcePackB packs op(B) even when it could be read in place.
 	forcePackB = false
+	// streamBytes is the size of C above which a C written once (beta 0,
+	// one k-block) is stored around the caches, which could not keep it.
+	streamBytes = 16 << 20
 )
 
 // problem is one C = alpha·op(A)·op(B) + beta·C with arguments checked.
@@ -114,6 +120,13 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 	// op(A) is read in place unless its mr rows are a multiple of 1 KiB
 	// apart: they would share one L1 set, more than its ways.
 	directA := !forcePackA && (p.aTrans || p.lda%256 != 0)
+	// A large C written once is stored around the caches: full tiles only,
+	// 64-byte aligned.
+	stream := ker.masked && p.beta == 0 && p.k <= kc && 4*float64(p.m)*float64(p.n) > float64(streamBytes) &&
+		p.ldc%16 == 0 && uintptr(unsafe.Pointer(&p.c[0]))%64 == 0
+	if stream {
+		defer sfence()
+	}
 	for jc := 0; jc < p.n; jc += nc {
 		ncb := min(nc, p.n-jc)
 		for pc := 0; pc < p.k; pc += kc {
@@ -205,7 +218,11 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 						fn, tnr = ker.narrow, nr/2
 					}
 					if mrb == mr && (nrb == tnr || ker.masked) {
-						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf.ptr, pf.row, pf.k, pf.hint, nrb)
+						hint := pf.hint
+						if stream && nrb == nr && tnr == nr {
+							hint |= 2
+						}
+						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf.ptr, pf.row, pf.k, hint, nrb)
 						continue
 					}
 					fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], tnr, 1, 0, pf.ptr, pf.row, pf.k, pf.hint, tnr)

@@ -27,16 +27,19 @@ var ErrKernelUnavailable = errors.New("gemm: kernel unavailable")
 // a[i·aRow + p·aK], B(p,j) at b[p·bK + j] and C(i,j) at c[i·ldc + j]; C is not
 // read when beta is 0. All nr columns of B and all mr rows of A are read.
 // Meanwhile it prefetches one cache line a step, at pf[p·pfK + (p mod mr)·pfRow]
-// in step p, into L1 (hint 0) or L2 (hint 1): the next mr×k panel of A laid
-// out like this one, or a column of the next block of B (pfRow 0). Masked
-// kernels write (and read) only the first cols columns of C; the others
-// ignore cols and write all nr.
+// in step p, into L1 (hint bit 1 clear) or L2 (set): the next mr×k panel of
+// A laid out like this one, or a column of the next block of B (pfRow 0).
+// Masked kernels write (and read) only the first cols columns of C; the
+// others ignore cols and write all nr. With hint bit 2, beta 0 and a
+// 64-byte aligned C, masked kernels store the whole tile with non-temporal
+// stores (then call sfence).
 type kernelFunc func(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 
 // microKernel is one assembly micro-kernel and its tile size.
 type microKernel struct {
 	mr, nr int
-	// masked kernels honour cols: they can write the last columns of C.
+	// masked kernels honour cols: they can write the last columns of C;
+	// they also store around the caches on request (hint bit 2).
 	masked bool
 	fn     kernelFunc
 	// narrow computes mr×(nr/2) tiles, for the last columns of C.

@@ -52,6 +52,10 @@ func packT8(dst, src *float32, ld, kc, ldd int)
 //go:noescape
 func packT16(dst, src *float32, ld, kc, ldd int)
 
+// sfence orders the non-temporal stores before what follows
+// (kernel_amd64.s).
+func sfence()
+
 var (
 	avx512 = &family{name: KernelAVX512, variants: []*microKernel{
 		{mr: 14, nr: 32, masked: true, fn: kernelAVX512, narrow: kernelAVX512x16, packA: packT14, packB: packT16},

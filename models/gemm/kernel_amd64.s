@@ -4,6 +4,11 @@
 
 #include "textflag.h"
 
+// func sfence()
+TEXT ·sfence(SB), NOSPLIT, $0-0
+	SFENCE
+	RET
+
 // func packT14(dst, src *float32, ld, kc, ldd int)
 // sets dst[q·ldd+i] = src[i·ld+q] for i < 14, q < kc.
 TEXT ·packT14(SB), NOSPLIT, $0-40
@@ -850,9 +855,10 @@ packT16_done:
 
 // func kernelAVX512(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 // computes one 14×32 tile; while it runs, it prefetches one line a step:
-// pf + p·pfK + (p mod 14)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// pf + p·pfK + (p mod 14)·pfRow at step p, into L1 or L2 (hint bit 1).
 // With AVX-512 it writes only the first cols columns of C (and reads no
-// others).
+// others), or with hint bit 2 and beta 0 all columns with non-temporal
+// stores (C 64-byte aligned).
 TEXT ·kernelAVX512(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -871,6 +877,8 @@ TEXT ·kernelAVX512(SB), NOSPLIT, $0-112
 	LEAQ (R12)(R8*4), R14
 	LEAQ (R8)(R8*8), BX
 	ADDQ SI, BX
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX512_nopf
 	MOVQ DX, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 64(AX)
@@ -927,6 +935,7 @@ TEXT ·kernelAVX512(SB), NOSPLIT, $0-112
 	PREFETCHT0 0(AX)
 	PREFETCHT0 64(AX)
 	PREFETCHT0 127(AX)
+kernelAVX512_nopf:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -965,8 +974,8 @@ TEXT ·kernelAVX512(SB), NOSPLIT, $0-112
 	IMUL3Q $14, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX512_store
-	CMPQ hint+96(FP), $0
-	JNE kernelAVX512_loopT1
+	TESTQ $1, hint+96(FP)
+	JNZ kernelAVX512_loopT1
 kernelAVX512_loopT0:
 	PREFETCHT0 (AX)(DX*1)
 	ADDQ R15, DX
@@ -1245,6 +1254,8 @@ kernelAVX512_mask1:
 	VZEROUPPER
 	RET
 kernelAVX512_beta0:
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX512_nt
 	VMULPS Z28, Z0, Z0
 	VMOVUPS Z0, K1, 0(DX)
 	VMULPS Z28, Z1, Z1
@@ -1316,12 +1327,85 @@ kernelAVX512_beta0:
 	VMOVUPS Z27, K2, 64(DX)
 	VZEROUPPER
 	RET
+kernelAVX512_nt:
+	VMULPS Z28, Z0, Z0
+	VMOVNTPS Z0, 0(DX)
+	VMULPS Z28, Z1, Z1
+	VMOVNTPS Z1, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z2, Z2
+	VMOVNTPS Z2, 0(DX)
+	VMULPS Z28, Z3, Z3
+	VMOVNTPS Z3, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z4, Z4
+	VMOVNTPS Z4, 0(DX)
+	VMULPS Z28, Z5, Z5
+	VMOVNTPS Z5, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z6, Z6
+	VMOVNTPS Z6, 0(DX)
+	VMULPS Z28, Z7, Z7
+	VMOVNTPS Z7, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z8, Z8
+	VMOVNTPS Z8, 0(DX)
+	VMULPS Z28, Z9, Z9
+	VMOVNTPS Z9, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z10, Z10
+	VMOVNTPS Z10, 0(DX)
+	VMULPS Z28, Z11, Z11
+	VMOVNTPS Z11, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z12, Z12
+	VMOVNTPS Z12, 0(DX)
+	VMULPS Z28, Z13, Z13
+	VMOVNTPS Z13, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z14, Z14
+	VMOVNTPS Z14, 0(DX)
+	VMULPS Z28, Z15, Z15
+	VMOVNTPS Z15, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z16, Z16
+	VMOVNTPS Z16, 0(DX)
+	VMULPS Z28, Z17, Z17
+	VMOVNTPS Z17, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z18, Z18
+	VMOVNTPS Z18, 0(DX)
+	VMULPS Z28, Z19, Z19
+	VMOVNTPS Z19, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z20, Z20
+	VMOVNTPS Z20, 0(DX)
+	VMULPS Z28, Z21, Z21
+	VMOVNTPS Z21, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z22, Z22
+	VMOVNTPS Z22, 0(DX)
+	VMULPS Z28, Z23, Z23
+	VMOVNTPS Z23, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z24, Z24
+	VMOVNTPS Z24, 0(DX)
+	VMULPS Z28, Z25, Z25
+	VMOVNTPS Z25, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z28, Z26, Z26
+	VMOVNTPS Z26, 0(DX)
+	VMULPS Z28, Z27, Z27
+	VMOVNTPS Z27, 64(DX)
+	VZEROUPPER
+	RET
 
 // func kernelAVX512x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 // computes one 14×16 tile; while it runs, it prefetches one line a step:
-// pf + p·pfK + (p mod 14)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// pf + p·pfK + (p mod 14)·pfRow at step p, into L1 or L2 (hint bit 1).
 // With AVX-512 it writes only the first cols columns of C (and reads no
-// others).
+// others), or with hint bit 2 and beta 0 all columns with non-temporal
+// stores (C 64-byte aligned).
 TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -1340,6 +1424,8 @@ TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-112
 	LEAQ (R12)(R8*4), R14
 	LEAQ (R8)(R8*8), BX
 	ADDQ SI, BX
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX512x16_nopf
 	MOVQ DX, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 63(AX)
@@ -1382,6 +1468,7 @@ TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-112
 	ADDQ R11, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 63(AX)
+kernelAVX512x16_nopf:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1406,8 +1493,8 @@ TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-112
 	IMUL3Q $14, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX512x16_store
-	CMPQ hint+96(FP), $0
-	JNE kernelAVX512x16_loopT1
+	TESTQ $1, hint+96(FP)
+	JNZ kernelAVX512x16_loopT1
 kernelAVX512x16_loopT0:
 	PREFETCHT0 (AX)(DX*1)
 	ADDQ R15, DX
@@ -1588,6 +1675,8 @@ kernelAVX512x16_mask0:
 	VZEROUPPER
 	RET
 kernelAVX512x16_beta0:
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX512x16_nt
 	VMULPS Z14, Z0, Z0
 	VMOVUPS Z0, K1, 0(DX)
 	ADDQ R11, DX
@@ -1631,12 +1720,57 @@ kernelAVX512x16_beta0:
 	VMOVUPS Z13, K1, 0(DX)
 	VZEROUPPER
 	RET
+kernelAVX512x16_nt:
+	VMULPS Z14, Z0, Z0
+	VMOVNTPS Z0, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z1, Z1
+	VMOVNTPS Z1, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z2, Z2
+	VMOVNTPS Z2, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z3, Z3
+	VMOVNTPS Z3, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z4, Z4
+	VMOVNTPS Z4, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z5, Z5
+	VMOVNTPS Z5, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z6, Z6
+	VMOVNTPS Z6, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z7, Z7
+	VMOVNTPS Z7, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z8, Z8
+	VMOVNTPS Z8, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z9, Z9
+	VMOVNTPS Z9, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z10, Z10
+	VMOVNTPS Z10, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z11, Z11
+	VMOVNTPS Z11, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z12, Z12
+	VMOVNTPS Z12, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z14, Z13, Z13
+	VMOVNTPS Z13, 0(DX)
+	VZEROUPPER
+	RET
 
 // func kernelAVX512m8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 // computes one 8×32 tile; while it runs, it prefetches one line a step:
-// pf + p·pfK + (p mod 8)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// pf + p·pfK + (p mod 8)·pfRow at step p, into L1 or L2 (hint bit 1).
 // With AVX-512 it writes only the first cols columns of C (and reads no
-// others).
+// others), or with hint bit 2 and beta 0 all columns with non-temporal
+// stores (C 64-byte aligned).
 TEXT ·kernelAVX512m8(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -1653,6 +1787,8 @@ TEXT ·kernelAVX512m8(SB), NOSPLIT, $0-112
 	LEAQ (R8)(R8*2), R12
 	LEAQ (R8)(R8*4), R13
 	LEAQ (R12)(R8*4), R14
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX512m8_nopf
 	MOVQ DX, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 64(AX)
@@ -1685,6 +1821,7 @@ TEXT ·kernelAVX512m8(SB), NOSPLIT, $0-112
 	PREFETCHT0 0(AX)
 	PREFETCHT0 64(AX)
 	PREFETCHT0 127(AX)
+kernelAVX512m8_nopf:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1711,8 +1848,8 @@ TEXT ·kernelAVX512m8(SB), NOSPLIT, $0-112
 	IMUL3Q $8, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX512m8_store
-	CMPQ hint+96(FP), $0
-	JNE kernelAVX512m8_loopT1
+	TESTQ $1, hint+96(FP)
+	JNZ kernelAVX512m8_loopT1
 kernelAVX512m8_loopT0:
 	PREFETCHT0 (AX)(DX*1)
 	ADDQ R15, DX
@@ -1899,6 +2036,8 @@ kernelAVX512m8_mask1:
 	VZEROUPPER
 	RET
 kernelAVX512m8_beta0:
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX512m8_nt
 	VMULPS Z16, Z0, Z0
 	VMOVUPS Z0, K1, 0(DX)
 	VMULPS Z16, Z1, Z1
@@ -1940,12 +2079,55 @@ kernelAVX512m8_beta0:
 	VMOVUPS Z15, K2, 64(DX)
 	VZEROUPPER
 	RET
+kernelAVX512m8_nt:
+	VMULPS Z16, Z0, Z0
+	VMOVNTPS Z0, 0(DX)
+	VMULPS Z16, Z1, Z1
+	VMOVNTPS Z1, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z16, Z2, Z2
+	VMOVNTPS Z2, 0(DX)
+	VMULPS Z16, Z3, Z3
+	VMOVNTPS Z3, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z16, Z4, Z4
+	VMOVNTPS Z4, 0(DX)
+	VMULPS Z16, Z5, Z5
+	VMOVNTPS Z5, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z16, Z6, Z6
+	VMOVNTPS Z6, 0(DX)
+	VMULPS Z16, Z7, Z7
+	VMOVNTPS Z7, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z16, Z8, Z8
+	VMOVNTPS Z8, 0(DX)
+	VMULPS Z16, Z9, Z9
+	VMOVNTPS Z9, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z16, Z10, Z10
+	VMOVNTPS Z10, 0(DX)
+	VMULPS Z16, Z11, Z11
+	VMOVNTPS Z11, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z16, Z12, Z12
+	VMOVNTPS Z12, 0(DX)
+	VMULPS Z16, Z13, Z13
+	VMOVNTPS Z13, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z16, Z14, Z14
+	VMOVNTPS Z14, 0(DX)
+	VMULPS Z16, Z15, Z15
+	VMOVNTPS Z15, 64(DX)
+	VZEROUPPER
+	RET
 
 // func kernelAVX512m8x16(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 // computes one 8×16 tile; while it runs, it prefetches one line a step:
-// pf + p·pfK + (p mod 8)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// pf + p·pfK + (p mod 8)·pfRow at step p, into L1 or L2 (hint bit 1).
 // With AVX-512 it writes only the first cols columns of C (and reads no
-// others).
+// others), or with hint bit 2 and beta 0 all columns with non-temporal
+// stores (C 64-byte aligned).
 TEXT ·kernelAVX512m8x16(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -1962,6 +2144,8 @@ TEXT ·kernelAVX512m8x16(SB), NOSPLIT, $0-112
 	LEAQ (R8)(R8*2), R12
 	LEAQ (R8)(R8*4), R13
 	LEAQ (R12)(R8*4), R14
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX512m8x16_nopf
 	MOVQ DX, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 63(AX)
@@ -1986,6 +2170,7 @@ TEXT ·kernelAVX512m8x16(SB), NOSPLIT, $0-112
 	ADDQ R11, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 63(AX)
+kernelAVX512m8x16_nopf:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2004,8 +2189,8 @@ TEXT ·kernelAVX512m8x16(SB), NOSPLIT, $0-112
 	IMUL3Q $8, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX512m8x16_store
-	CMPQ hint+96(FP), $0
-	JNE kernelAVX512m8x16_loopT1
+	TESTQ $1, hint+96(FP)
+	JNZ kernelAVX512m8x16_loopT1
 kernelAVX512m8x16_loopT0:
 	PREFETCHT0 (AX)(DX*1)
 	ADDQ R15, DX
@@ -2130,6 +2315,8 @@ kernelAVX512m8x16_mask0:
 	VZEROUPPER
 	RET
 kernelAVX512m8x16_beta0:
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX512m8x16_nt
 	VMULPS Z8, Z0, Z0
 	VMOVUPS Z0, K1, 0(DX)
 	ADDQ R11, DX
@@ -2155,12 +2342,39 @@ kernelAVX512m8x16_beta0:
 	VMOVUPS Z7, K1, 0(DX)
 	VZEROUPPER
 	RET
+kernelAVX512m8x16_nt:
+	VMULPS Z8, Z0, Z0
+	VMOVNTPS Z0, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z8, Z1, Z1
+	VMOVNTPS Z1, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z8, Z2, Z2
+	VMOVNTPS Z2, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z8, Z3, Z3
+	VMOVNTPS Z3, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z8, Z4, Z4
+	VMOVNTPS Z4, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z8, Z5, Z5
+	VMOVNTPS Z5, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z8, Z6, Z6
+	VMOVNTPS Z6, 0(DX)
+	ADDQ R11, DX
+	VMULPS Z8, Z7, Z7
+	VMOVNTPS Z7, 0(DX)
+	VZEROUPPER
+	RET
 
 // func kernelAVX2(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 // computes one 6×16 tile; while it runs, it prefetches one line a step:
-// pf + p·pfK + (p mod 6)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// pf + p·pfK + (p mod 6)·pfRow at step p, into L1 or L2 (hint bit 1).
 // With AVX-512 it writes only the first cols columns of C (and reads no
-// others).
+// others), or with hint bit 2 and beta 0 all columns with non-temporal
+// stores (C 64-byte aligned).
 TEXT ·kernelAVX2(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -2177,6 +2391,8 @@ TEXT ·kernelAVX2(SB), NOSPLIT, $0-112
 	LEAQ (R8)(R8*2), R12
 	LEAQ (R8)(R8*4), R13
 	LEAQ (R12)(R8*4), R14
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX2_nopf
 	MOVQ DX, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 63(AX)
@@ -2195,6 +2411,7 @@ TEXT ·kernelAVX2(SB), NOSPLIT, $0-112
 	ADDQ R11, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 63(AX)
+kernelAVX2_nopf:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2217,8 +2434,8 @@ TEXT ·kernelAVX2(SB), NOSPLIT, $0-112
 	IMUL3Q $6, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX2_store
-	CMPQ hint+96(FP), $0
-	JNE kernelAVX2_loopT1
+	TESTQ $1, hint+96(FP)
+	JNZ kernelAVX2_loopT1
 kernelAVX2_loopT0:
 	PREFETCHT0 (AX)(DX*1)
 	ADDQ R15, DX
@@ -2384,9 +2601,10 @@ kernelAVX2_beta0:
 
 // func kernelAVX2x8(k int, a *float32, aRow, aK int, b *float32, bK int, c *float32, ldc int, alpha, beta float32, pf *float32, pfRow, pfK, hint, cols int)
 // computes one 6×8 tile; while it runs, it prefetches one line a step:
-// pf + p·pfK + (p mod 6)·pfRow at step p, into L1 (hint 0) or L2 (1).
+// pf + p·pfK + (p mod 6)·pfRow at step p, into L1 or L2 (hint bit 1).
 // With AVX-512 it writes only the first cols columns of C (and reads no
-// others).
+// others), or with hint bit 2 and beta 0 all columns with non-temporal
+// stores (C 64-byte aligned).
 TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -2403,6 +2621,8 @@ TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-112
 	LEAQ (R8)(R8*2), R12
 	LEAQ (R8)(R8*4), R13
 	LEAQ (R12)(R8*4), R14
+	TESTQ $2, hint+96(FP)
+	JNZ kernelAVX2x8_nopf
 	MOVQ DX, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 31(AX)
@@ -2421,6 +2641,7 @@ TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-112
 	ADDQ R11, AX
 	PREFETCHT0 0(AX)
 	PREFETCHT0 31(AX)
+kernelAVX2x8_nopf:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2437,8 +2658,8 @@ TEXT ·kernelAVX2x8(SB), NOSPLIT, $0-112
 	IMUL3Q $6, R15, R11
 	TESTQ CX, CX
 	JLE kernelAVX2x8_store
-	CMPQ hint+96(FP), $0
-	JNE kernelAVX2x8_loopT1
+	TESTQ $1, hint+96(FP)
+	JNZ kernelAVX2x8_loopT1
 kernelAVX2x8_loopT0:
 	PREFETCHT0 (AX)(DX*1)
 	ADDQ R15, DX

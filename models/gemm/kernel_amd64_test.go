@@ -4,8 +4,13 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // TestPackTranspose compares the transposing packers with a plain loop:
@@ -52,5 +57,50 @@ func TestPackTranspose(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSgemmStream checks the non-temporal stores of a C written once, on
+// products small enough for a test: 64-byte aligned C (streamed) and
+// misaligned (not), with full and partial tiles.
+func TestSgemmStream(t *testing.T) {
+	if availableKernels()[0] != avx512 {
+		t.Skip("no AVX-512")
+	}
+	saved := streamBytes
+	defer func() { streamBytes = saved }()
+	streamBytes = 0
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, tc := range []struct{ m, n, k, ldc, offset int }{
+		{300, 64, 40, 64, 0}, {300, 64, 40, 64, 3}, {37, 96, 200, 112, 0}, {29, 40, 17, 48, 0}, {64, 288, 64, 288, 0},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%d_ldc%d_off%d", tc.m, tc.n, tc.k, tc.ldc, tc.offset), func(t *testing.T) {
+			a := make([]float32, tc.m*tc.k)
+			b := make([]float32, tc.k*tc.n)
+			for _, x := range [][]float32{a, b} {
+				for i := range x {
+					x[i] = 2*rng.Float32() - 1
+				}
+			}
+			buf := make([]float32, tc.m*tc.ldc+32)
+			start := 0
+			for uintptr(unsafe.Pointer(&buf[start]))%64 != 0 {
+				start++
+			}
+			c := buf[start+tc.offset : start+tc.offset+tc.m*tc.ldc]
+			for i := range c {
+				c[i] = float32(math.NaN()) // beta 0: never read
+			}
+			want := make([]float32, len(c))
+			gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, tc.m, tc.n, tc.k, 1, a, tc.k, b, tc.n, 0, want, tc.ldc)
+			Sgemm(blas.NoTrans, blas.NoTrans, tc.m, tc.n, tc.k, 1, a, tc.k, b, tc.n, 0, c, tc.ldc)
+			for i := range tc.m {
+				for j := range tc.n {
+					if d := math.Abs(float64(c[i*tc.ldc+j] - want[i*tc.ldc+j])); !(d <= 1e-4) {
+						t.Fatalf("C[%d][%d] = %g, want %g", i, j, c[i*tc.ldc+j], want[i*tc.ldc+j])
+					}
+				}
+			}
+		})
 	}
 }

@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 	forcePackB = envInt("GEMM_PACKB", 0) == 1
 	prefetchA = envInt("GEMM_PF", 1) == 1
 	forceVariant = envInt("GEMM_VARIANT", -1)
+	streamBytes = envInt("GEMM_STREAM", streamBytes)
 	os.Exit(m.Run())
 }
 
