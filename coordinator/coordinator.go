@@ -202,6 +202,9 @@ func (c *Coordinator) record(g ga.Genome) gahpo.GenomeRecord {
 			if math.IsInf(f, 1) || math.IsNaN(f) {
 				r.Failure = fmt.Sprintf("duplicate of failed genome %d", g.DuplicateOf)
 			}
+			if orig, err := c.store.Genome(c.id, g.DuplicateOf); err == nil {
+				r.Accuracy = orig.Accuracy
+			}
 		}
 	}
 	return r

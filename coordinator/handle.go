@@ -101,7 +101,7 @@ func (c *Coordinator) onFitness(r gahpo.Result) (func(context.Context) error, er
 	for _, other := range prev {
 		if other.DuplicateOf == r.GenomeID {
 			dup := c.record(other)
-			dup.Status, dup.Fitness, dup.Finished = gahpo.GenomeDuplicate, gahpo.Float(fitness), rec.Finished
+			dup.Status, dup.Fitness, dup.Finished, dup.Accuracy = gahpo.GenomeDuplicate, gahpo.Float(fitness), rec.Finished, rec.Accuracy
 			ch.Genomes = append(ch.Genomes, dup)
 		}
 	}
