@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/gahpo/gahpo/models/cnn"
 	"github.com/gahpo/gahpo/models/gemm"
@@ -66,7 +67,8 @@ func (m *Main) runCNN(ctx context.Context) error {
 		return fmt.Errorf("cnn: %w", err)
 	}
 	cfg := cnn.Config{BatchSize: m.Batch, LR: 1, Seed: 1}
-	defer cnn.UseBLAS(gemm.Implementation{}.Implementation)
+	// Leave gorgonia with its default BLAS, gonum's.
+	defer cnn.UseBLAS(gonum.Implementation{})
 	for _, k := range m.Kernels {
 		if err := gemm.SetKernel(k); err != nil {
 			return fmt.Errorf("cnn: %w", err)
