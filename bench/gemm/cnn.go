@@ -66,6 +66,9 @@ func (m *Main) runCNN(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cnn: %w", err)
 	}
+	if m.Validation > 0 && m.Validation < splits.Val.N {
+		splits.Val = splits.Val.Slice(0, m.Validation)
+	}
 	cfg := cnn.Config{BatchSize: m.Batch, LR: 1, Seed: 1}
 	// Leave gorgonia with its default BLAS, gonum's.
 	defer cnn.UseBLAS(gonum.Implementation{})

@@ -4,6 +4,7 @@
 //
 //	go run ./bench/gemm                      # products, every kernel
 //	go run ./bench/gemm -cnn -images 1280    # CNN training, every kernel
+//	go run ./bench/gemm -cnn -validation 500 # ... scoring 500 validation images
 //
 // Each product is timed many times for -time; the best run is reported
 // (other loads on a shared machine slow runs down, never speed them up)
@@ -60,6 +61,9 @@ type Main struct {
 	CNN bool
 	// Images is the number of training images per CNN measurement.
 	Images int
+	// Validation is the number of validation images the CNN's fitness is
+	// measured on; 0 means all of them.
+	Validation int
 }
 
 // ParseFlags sets m from the command line.
@@ -71,6 +75,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&m.Time, "time", time.Second, "time spent on each product and kernel")
 	fs.BoolVar(&m.CNN, "cnn", false, "measure CNN training (models/cnn) instead of single products")
 	fs.IntVar(&m.Images, "images", 1280, "training images per CNN measurement")
+	fs.IntVar(&m.Validation, "validation", 0, "validation images scored after the CNN training (0: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,6 +100,9 @@ func (m *Main) validate() error {
 	}
 	if m.Images < m.Batch && m.CNN {
 		return fmt.Errorf("images %d: must be at least the batch %d", m.Images, m.Batch)
+	}
+	if m.Validation < 0 {
+		return fmt.Errorf("validation %d: must not be negative", m.Validation)
 	}
 	if m.Time <= 0 {
 		m.Time = time.Second

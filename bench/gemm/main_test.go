@@ -64,14 +64,11 @@ func TestRunProducts(t *testing.T) {
 	}
 }
 
-// TestRunCNN trains the CNN on one batch with the chosen kernel and checks
-// the report names the convolution's product.
+// TestRunCNN trains the CNN on one batch with the chosen kernel, scores 50
+// validation images, and checks the report names the convolution's product.
 func TestRunCNN(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains the CNN and scores the validation set")
-	}
 	var out strings.Builder
-	m := &Main{Out: &out, CNN: true, Batch: 16, Images: 16, Kernels: []string{gemm.Kernel()}}
+	m := &Main{Out: &out, CNN: true, Batch: 16, Images: 16, Validation: 50, Kernels: []string{gemm.Kernel()}}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
