@@ -27,14 +27,20 @@ func (noopTrainer) Final(context.Context, gahpo.Task, string, func(models.EpochM
 	return models.FinalResult{TestLoss: 1}, nil
 }
 
-// BenchmarkPipeline reports genomes/s through the whole path and the
-// latency each genome adds, with 4 workers and a no-op fitness.
-func BenchmarkPipeline(b *testing.B) {
+// BenchmarkPipeline reports genomes/s through the whole path with 4
+// workers and a no-op fitness (population 50).
+func BenchmarkPipeline(b *testing.B) { benchPipeline(b, 4, 50) }
+
+// BenchmarkPipelineLatency reports the time one genome spends in the path
+// when nothing waits: one worker, so each genome goes alone from the
+// coordinator through JetStream to the worker, back, and into bbolt.
+func BenchmarkPipelineLatency(b *testing.B) { benchPipeline(b, 1, 10) }
+
+func benchPipeline(b *testing.B, workers, pop int) {
 	srv := testnats.Start(b)
-	stop := startWorkersWith(b, srv, 4, noopTrainer{})
+	stop := startWorkersWith(b, srv, workers, noopTrainer{})
 	defer stop()
 	conn := testnats.Connect(b, srv, "coord")
-	const pop = 50
 	gens := max(b.N/pop, 2)
 	rc := regressionConfig(pop, gens, 1)
 	rc.FinalEpochs = 0
@@ -59,8 +65,5 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(trained)/elapsed.Seconds(), "genomes/s")
-	b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(gens), "ms/generation")
-	// Latency: a generation of pop genomes over 4 workers is pop/4 genomes
-	// in sequence per worker.
-	b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(trained)*4, "ms/genome/worker")
+	b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(trained)*float64(workers), "ms/genome/worker")
 }

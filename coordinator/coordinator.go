@@ -179,6 +179,28 @@ func (c *Coordinator) resume(id string) error {
 	if err != nil {
 		return fmt.Errorf("coordinator: resume %s: %w", id, err)
 	}
+	// The checkpoint is taken when a generation starts: replay the results
+	// stored since. Breeding does not depend on the order of results, and
+	// the last result of a generation is stored with the next checkpoint,
+	// so replay never completes a generation.
+	if run.Status == gahpo.RunRunning {
+		gs, err := c.store.Genomes(id, eng.Generation())
+		if err != nil {
+			return fmt.Errorf("coordinator: resume %s: %w", id, err)
+		}
+		for _, g := range gs {
+			if g.Status != gahpo.GenomeDone && g.Status != gahpo.GenomeFailed {
+				continue
+			}
+			if _, ok := eng.Fitness(g.ID); ok {
+				continue
+			}
+			advanced, err := eng.Tell(g.ID, float64(g.Fitness))
+			if err != nil || advanced {
+				return fmt.Errorf("coordinator: resume %s: replay genome %d: advanced %v: %w", id, g.ID, advanced, err)
+			}
+		}
+	}
 	run.Restarts++
 	if err := c.store.Commit(id, store.Change{Run: &run}); err != nil {
 		return fmt.Errorf("coordinator: resume: %w", err)

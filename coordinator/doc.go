@@ -3,8 +3,10 @@
 // results, records everything in the history file, and finally dispatches
 // the full training of the best genome.
 //
-// Every received result is stored in one transaction together with the
-// engine's checkpoint, and the result is acknowledged only afterwards. A
+// Every received result is stored in one transaction (with the engine's
+// checkpoint when it completes a generation; results within a generation
+// are replayed from their records on resume), and the result is
+// acknowledged only afterwards. A
 // coordinator killed at any moment and restarted on the same file resumes
 // the run: finished genomes are not retrained, genomes whose tasks were
 // lost are queued again, and the run ends as an uninterrupted one would.

@@ -140,11 +140,15 @@ func (c *Coordinator) onFitness(r gahpo.Result) (func(context.Context) error, er
 		}
 		ch.Run = &run
 	}
-	state, err := c.engine.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: checkpoint: %w", err)
+	if advanced {
+		// The engine is checkpointed once a generation; a result within a
+		// generation is replayed from its genome record on resume.
+		state, err := c.engine.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("coordinator: checkpoint: %w", err)
+		}
+		ch.Engine = state
 	}
-	ch.Engine = state
 	if err := c.store.Commit(c.id, ch); err != nil {
 		return nil, fmt.Errorf("coordinator: store result of genome %d: %w", r.GenomeID, err)
 	}
