@@ -59,6 +59,9 @@ func withLogger(o bus.Options, log *slog.Logger) bus.Options {
 // coordinate opens the history and runs (or resumes) a search to its end.
 func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger, db string, rc gahpo.RunConfig, sf *searchFlags, progress bool) (gahpo.Run, error) {
 	st, err := store.Open(db, store.Options{})
+	if errors.Is(err, store.ErrLocked) {
+		return gahpo.Run{}, fmt.Errorf("%s is held by another process, most likely a running coordinator: stop it, or give this search another --db", db)
+	}
 	if err != nil {
 		return gahpo.Run{}, err
 	}

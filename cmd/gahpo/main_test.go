@@ -164,6 +164,14 @@ func TestClusterOfProcesses(t *testing.T) {
 	if out, errOut, err := gahpo(t, "status", "--nats", url); err != nil || !strings.Contains(out, "generation") {
 		t.Errorf("status: %v\n%s%s", err, out, errOut)
 	}
+	// A second coordinator on the same file fails fast.
+	begin = time.Now()
+	if _, errOut, err := gahpo(t, args...); err == nil || !strings.Contains(errOut, "another process") {
+		t.Errorf("second coordinator: err %v, stderr %q; want a refusal", err, errOut)
+	}
+	if d := time.Since(begin); d > 10*time.Second {
+		t.Errorf("second coordinator took %v to fail", d)
+	}
 
 	// kill -9 mid-run, then restart on the same file.
 	if err := coord.Process.Signal(syscall.SIGKILL); err != nil {
