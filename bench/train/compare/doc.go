@@ -1,0 +1,26 @@
+// Command compare runs gahpo's training benchmark (bench/train) and the
+// PyTorch peer (shared/bench/torch_mnist.py) one after the other, with the
+// same threads and the same MNIST files, and prints them side by side:
+//
+//	go run ./bench/train/compare bench 10,64,128
+//	batch=64 gahpo_img_s=… pytorch_img_s=… ratio=…
+//	gahpo_maxrss_mb=… pytorch_maxrss_mb=…
+//
+//	go run ./bench/train/compare epoch 64 60000
+//	epoch batch=64 images=59968 gahpo_train_s=… pytorch_train_s=… … gahpo_test_acc=… pytorch_test_acc=…
+//
+// ratio is gahpo's images/s over PyTorch's: above 1, gahpo is faster. Each
+// side's peak RSS is its own getrusage ru_maxrss. The load average before
+// and after is printed too, since other jobs slow both sides down.
+//
+// # Requirements
+//
+// compare installs nothing. The peer needs Debian's PyTorch, run with
+// /usr/bin/python3: when that cannot import torch and numpy, compare stops
+// and prints the command that installs them (apt-get install -y
+// python3-torch). gahpo's side is built with `go build` from the module
+// that holds the working directory, unless -gahpo names a binary; the MNIST
+// folder is the GoMNIST module's in the Go module cache unless -data names
+// one. Both processes get GOMAXPROCS, TORCH_THREADS and OMP_NUM_THREADS set
+// to -threads (default 2); their own output goes to standard error.
+package main

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name        string
+		args        []string
+		wantBatches []int
+		wantErr     error
+	}{
+		{name: "bench", args: []string{"bench", "10,64,128"}, wantBatches: []int{10, 64, 128}},
+		{name: "epoch", args: []string{"-threads", "1", "epoch", "64", "60000"}, wantBatches: []int{64}},
+		{name: "no mode", args: nil, wantErr: ErrUsage},
+		{name: "batch 0", args: []string{"bench", "0"}, wantErr: ErrUsage},
+		{name: "epoch without images", args: []string{"epoch", "64"}, wantErr: ErrUsage},
+		{name: "epoch shorter than a batch", args: []string{"epoch", "64", "10"}, wantErr: ErrUsage},
+		{name: "unknown BLAS", args: []string{"-blas", "mkl", "bench", "64"}, wantErr: ErrUsage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var m Main
+			err := m.ParseFlags(tc.args)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("ParseFlags(%q) = %v, want %v", tc.args, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseFlags(%q) = %v", tc.args, err)
+			}
+			if !slices.Equal(m.batches, tc.wantBatches) {
+				t.Errorf("ParseFlags(%q) batches %v, want %v", tc.args, m.batches, tc.wantBatches)
+			}
+		})
+	}
+}
+
+// Outputs in the two sides' formats (bench/train and torch_mnist.py).
+const (
+	gahpoBench = `RESULT peer=gahpo version=go1.26.8 blas=gemm kernel=avx512 threads=2 batch=10 img_per_s=300.0 min=290.0 max=310.0 loss=2.152
+RESULT peer=gahpo version=go1.26.8 blas=gemm kernel=avx512 threads=2 batch=64 img_per_s=800.0 min=700.0 max=900.0 loss=0.990
+maxrss_mb=873
+`
+	peerBench = `RESULT peer=pytorch version=1.13.0a0 threads=2 batch=10 img_per_s=600.0 min=20.9 max=642.2 loss=0.642
+RESULT peer=pytorch version=1.13.0a0 threads=2 batch=64 img_per_s=1000.0 min=79.7 max=1103.0 loss=0.291
+maxrss_mb=811
+`
+	gahpoEpoch = `EPOCH peer=gahpo version=go1.26.8 blas=gemm kernel=avx512 threads=2 batch=64 images=59968 train_s=100.0 img_per_s=599.7 last_loss=0.1 test_loss=0.0500 test_acc=98.40
+maxrss_mb=900
+`
+	peerEpoch = `EPOCH peer=pytorch batch=64 images=59968 train_s=50.0 img_per_s=1199.4 last_loss=0.050 test_acc=98.30
+maxrss_mb=800
+`
+)
+
+func TestReport(t *testing.T) {
+	tests := []struct {
+		name        string
+		mode        string
+		args        []string
+		gahpo, peer string
+		want        string
+		wantErr     error
+	}{
+		{
+			name: "bench", mode: "bench", args: []string{"10,64"}, gahpo: gahpoBench, peer: peerBench,
+			want: "batch=10 gahpo_img_s=300.0 pytorch_img_s=600.0 ratio=0.50\n" +
+				"batch=64 gahpo_img_s=800.0 pytorch_img_s=1000.0 ratio=0.80\n" +
+				"gahpo_maxrss_mb=873 pytorch_maxrss_mb=811\n",
+		},
+		{
+			name: "epoch", mode: "epoch", args: []string{"64", "60000"}, gahpo: gahpoEpoch, peer: peerEpoch,
+			want: "epoch batch=64 images=59968 gahpo_train_s=100.0 pytorch_train_s=50.0 gahpo_img_s=599.7 pytorch_img_s=1199.4 ratio=0.50 gahpo_test_acc=98.40 pytorch_test_acc=98.30\n" +
+				"gahpo_maxrss_mb=900 pytorch_maxrss_mb=800\n",
+		},
+		{name: "batch size missing on one side", mode: "bench", args: []string{"10,128"}, gahpo: gahpoBench, peer: peerBench, wantErr: ErrOutput},
+		{name: "no peak RSS", mode: "bench", args: []string{"10"}, gahpo: gahpoBench, peer: strings.Split(peerBench, "\n")[0], wantErr: ErrOutput},
+		{name: "bench output for an epoch", mode: "epoch", args: []string{"64", "60000"}, gahpo: gahpoBench, peer: peerBench, wantErr: ErrOutput},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			m := &Main{Out: &out, Mode: tc.mode, Args: tc.args}
+			if err := m.validate(); err != nil {
+				t.Fatal(err)
+			}
+			err := m.report([]byte(tc.gahpo), []byte(tc.peer))
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("report = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("report wrote\n%s\nwant\n%s", out.String(), tc.want)
+			}
+		})
+	}
+}
+
+// TestRunWithoutPeer checks that an interpreter that cannot import torch
+// stops the comparison with the command that installs the peer.
+func TestRunWithoutPeer(t *testing.T) {
+	m := &Main{Mode: "bench", Args: []string{"10"}, Python: "false"}
+	err := m.Run(context.Background())
+	if !errors.Is(err, ErrNoPeer) || !strings.Contains(err.Error(), InstallPeer) {
+		t.Fatalf("Run with a Python without torch = %v, want %v naming %q", err, ErrNoPeer, InstallPeer)
+	}
+}
+
+// TestRun builds gahpo's side, runs both sides at batch size 2 and checks
+// the side-by-side lines. It needs /usr/bin/python3 with torch and numpy.
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds bench/train and runs PyTorch")
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import torch, numpy").Run(); err != nil {
+		t.Skipf("no PyTorch peer (%v): %s", err, InstallPeer)
+	}
+	var out, log strings.Builder
+	m := &Main{Out: &out, Log: &log, Mode: "bench", Args: []string{"2"}}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "batch=2 gahpo_img_s=") || !strings.Contains(lines[0], " ratio=") ||
+		!strings.HasPrefix(lines[1], "gahpo_maxrss_mb=") || !strings.HasPrefix(lines[2], "threads=2 loadavg_before=") {
+		t.Errorf("Run wrote\n%s\nwant a batch=2 line, the peak RSS and the load", out.String())
+	}
+	for _, want := range []string{"RESULT peer=gahpo", "RESULT peer=pytorch", "threads=2 batch=2"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the sides' output lacks %q:\n%s", want, log.String())
+		}
+	}
+}
