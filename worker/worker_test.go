@@ -1,0 +1,131 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/worker"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// trainer is a stand-in for the models: it panics, diverges or succeeds
+// by the task's "mode" param, and records the data dir it was given.
+type trainer struct {
+	dir   atomic.Value
+	calls atomic.Int32
+}
+
+func (tr *trainer) Fitness(_ context.Context, t gahpo.Task, dir string) (models.Eval, error) {
+	tr.calls.Add(1)
+	tr.dir.Store(dir)
+	switch t.Params["mode"] {
+	case 1:
+		panic("boom")
+	case 2:
+		return models.Eval{Loss: math.Inf(1), Diverged: "loss NaN in batch 3"}, nil
+	case 3:
+		return models.Eval{}, errors.New("out of memory")
+	}
+	return models.Eval{Loss: 0.5, Accuracy: 0.9, ImagesPerSec: 100}, nil
+}
+
+func (tr *trainer) Final(context.Context, gahpo.Task, string, func(models.EpochMetrics)) (models.FinalResult, error) {
+	return models.FinalResult{TestLoss: 0.1, Weights: []byte{1, 2, 3}}, nil
+}
+
+func TestWorkerOutcomes(t *testing.T) {
+	srv := testnats.Start(t)
+	conn := testnats.Connect(t, srv, "coord")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := conn.EnsureStreams(ctx, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// A data file in the object store, fetched by the worker.
+	src := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(src, []byte("pixels"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := conn.PutFile(ctx, bus.BucketData, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &trainer{}
+	cache := t.TempDir()
+	w := worker.New(testnats.Connect(t, srv, "w"), tr, worker.Config{
+		Name: "w1", CacheDir: cache, Poll: 200 * time.Millisecond, Logger: quiet,
+		Check: func(task gahpo.Task) error {
+			if task.Params["mode"] == 9 {
+				return errors.New("invalid genome: mode 9 is out of range")
+			}
+			return nil
+		},
+	})
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	defer func() { stop(); <-done }()
+
+	feed, err := conn.Results(ctx, "r1", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Stop()
+	tests := []struct {
+		mode    float64
+		fitness float64
+		failure string
+	}{
+		{0, 0.5, ""},
+		{1, math.Inf(1), "training panicked: boom"},
+		{2, math.Inf(1), "diverged: loss NaN in batch 3"},
+		{3, math.Inf(1), "out of memory"},
+		{9, math.Inf(1), "invalid genome"},
+	}
+	for i, tt := range tests {
+		task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: i + 1, Problem: "p",
+			Params: map[string]float64{"mode": tt.mode}, Data: []gahpo.DataRef{ref}, MaxAttempts: 3}
+		if err := conn.PublishTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		d, err := feed.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r gahpo.Result
+		if err := gahpo.Decode(d.Data, &r); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.Ack(ctx)
+		if r.GenomeID != i+1 || r.Worker != "w1" || r.Attempt != 1 {
+			t.Errorf("mode %v: result %+v", tt.mode, r)
+		}
+		if float64(r.Fitness) != tt.fitness || !strings.Contains(r.Failure, tt.failure) || (tt.failure == "") != (r.Failure == "") {
+			t.Errorf("mode %v: fitness %v failure %q; want %v %q", tt.mode, r.Fitness, r.Failure, tt.fitness, tt.failure)
+		}
+	}
+	if got := tr.calls.Load(); got != 4 {
+		t.Errorf("trainer called %d times, want 4 (the invalid genome is never trained)", got)
+	}
+	dir, _ := tr.dir.Load().(string)
+	if data, err := os.ReadFile(filepath.Join(dir, "data.bin")); err != nil || string(data) != "pixels" || !strings.HasPrefix(dir, cache) {
+		t.Errorf("data dir %q: %q, %v; want the fetched file under the cache", dir, data, err)
+	}
+	if w.Done() != len(tests) {
+		t.Errorf("Done() = %d, want %d", w.Done(), len(tests))
+	}
+}
