@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -99,6 +100,9 @@ type Main struct {
 	// TestImages limits the test set of ModeEpoch to its first N images; 0
 	// means all 10,000.
 	TestImages int
+	// CPUProfile, when not empty, is the file that receives a CPU profile
+	// of the measurement (data loading excluded).
+	CPUProfile string
 }
 
 // NewMain returns a Main that writes results to stdout and logs to stderr.
@@ -124,6 +128,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.Steps, "steps", 20, "bench: steps per timed round")
 	fs.IntVar(&m.TrainImages, "train-images", 0, "train on the first N training images only (0: all)")
 	fs.IntVar(&m.TestImages, "test-images", 0, "epoch: test on the first N test images only (0: all)")
+	fs.StringVar(&m.CPUProfile, "cpuprofile", "", "write a CPU profile of the measurement to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -245,6 +250,13 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	env := fmt.Sprintf("peer=gahpo version=%s blas=%s kernel=%s threads=%d", runtime.Version(), m.BLAS, kernel, runtime.GOMAXPROCS(0))
 	m.Logger.Info("data loaded", "train", train.N, "test", test.N, "blas", m.BLAS, "kernel", kernel, "threads", runtime.GOMAXPROCS(0))
+	if m.CPUProfile != "" {
+		stop, err := startProfile(m.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	switch m.Mode {
 	case ModeBench:
 		err = m.runBench(ctx, env, train)
@@ -258,4 +270,23 @@ func (m *Main) Run(ctx context.Context) error {
 		fmt.Fprintf(m.Out, "maxrss_mb=%.0f\n", mb)
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile into file and returns the function
+// that stops it and closes the file.
+func startProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			slog.Error("close the CPU profile", "file", file, "err", err)
+		}
+	}, nil
 }
