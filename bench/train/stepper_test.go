@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -144,5 +145,39 @@ func TestStepperErrors(t *testing.T) {
 	}
 	if l, err := s.Step(context.Background(), []int{96, 97, 98, 99}); err != nil || !(l > 0) {
 		t.Errorf("Step after the errors = %v, %v; want a positive loss", l, err)
+	}
+}
+
+// heapMB returns the live heap after a full collection.
+func heapMB() float64 {
+	runtime.GC()
+	runtime.GC() // a second cycle frees what finalizers released
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc) / (1 << 20)
+}
+
+// TestStepperFreesOldGraphs checks that a Stepper lets go of the graph of
+// a batch size it left: after a step of 128, a step of 10 must give back
+// most of the larger graph's memory (a graph of gorgonia's is easily kept
+// alive for good by a cycle through its finalizer).
+func TestStepperFreesOldGraphs(t *testing.T) {
+	train, _ := loadMNIST(t)
+	ctx := context.Background()
+	s, err := cnn.NewStepper(cnn.Config{BatchSize: 10, LR: 1, Seed: 1}, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ord := newOrder(train.N, 1)
+	var heap []float64
+	for _, bs := range []int{10, 128, 10} {
+		if _, err := s.Step(ctx, ord.next(bs)); err != nil {
+			t.Fatalf("step of %d: %v", bs, err)
+		}
+		heap = append(heap, heapMB())
+	}
+	t.Logf("live heap after steps of 10, 128, 10: %.0f, %.0f, %.0f MB", heap[0], heap[1], heap[2])
+	if grown, back := heap[1]-heap[0], heap[2]-heap[0]; back > grown/4 {
+		t.Errorf("the graph of 128 took %.0f MB; %.0f MB still held after going back to 10, want at most a quarter", grown, back)
 	}
 }
