@@ -52,7 +52,8 @@ type Config struct {
 // Coordinator runs one search.
 type Coordinator struct {
 	cfg   Config
-	id    string // the run's id, fixed once opened
+	id    string          // the run's id, fixed once opened
+	rc    gahpo.RunConfig // the run's configuration, fixed once opened
 	store *store.Store
 	conn  *bus.Conn
 	log   *slog.Logger
@@ -147,7 +148,7 @@ func (c *Coordinator) create() error {
 		return fmt.Errorf("coordinator: %w", err)
 	}
 	now := c.cfg.Now()
-	c.engine, c.id = eng, newRunID(now)
+	c.engine, c.id, c.rc = eng, newRunID(now), rc
 	c.run = gahpo.Run{ID: c.id, Config: rc, Params: c.space.Names(), Status: gahpo.RunRunning, Started: now}
 	state, err := eng.MarshalJSON()
 	if err != nil {
@@ -205,7 +206,7 @@ func (c *Coordinator) resume(id string) error {
 	if err := c.store.Commit(id, store.Change{Run: &run}); err != nil {
 		return fmt.Errorf("coordinator: resume: %w", err)
 	}
-	c.engine, c.run, c.id, c.genStart = eng, run, id, c.cfg.Now()
+	c.engine, c.run, c.id, c.rc, c.genStart = eng, run, id, run.Config, c.cfg.Now()
 	c.cfg.Logger.Info("resuming run", "run", id, "generation", eng.Generation(), "pending", len(eng.Pending()), "status", run.Status, "restarts", run.Restarts)
 	return nil
 }
@@ -273,7 +274,7 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	}
 	defer feed.Stop()
 
-	if err := c.publishOutstanding(ctx); err != nil {
+	if err := c.publishOutstanding(ctx, false); err != nil {
 		return c.run, err
 	}
 	c.log.Info("run started", "problem", rc.Problem, "population", rc.GA.Population, "generations", rc.GA.Generations, "seed", rc.GA.Seed)
@@ -283,6 +284,8 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
+		watch := time.NewTicker(max(rc.AckWait, 5*time.Second))
+		defer watch.Stop()
 		for {
 			select {
 			case <-ctx.Done():
@@ -292,6 +295,13 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 				return
 			case <-t.C:
 				c.drawProgress()
+			case <-watch.C:
+				// A task can be lost: published just before a crash that
+				// lost the record of it, or held back on resume by a result
+				// that turned out to be malformed. Queue it again.
+				if err := c.publishOutstanding(ctx, true); err != nil && ctx.Err() == nil {
+					c.log.Warn("checking for lost tasks", "err", err)
+				}
 			}
 		}
 	}()
@@ -336,7 +346,7 @@ func (c *Coordinator) finished() bool {
 // restart, tasks published before the crash are still there, results that
 // came meanwhile wait in their stream, and only the tasks lost in between
 // are queued again.
-func (c *Coordinator) publishOutstanding(ctx context.Context) error {
+func (c *Coordinator) publishOutstanding(ctx context.Context, watchdog bool) error {
 	c.mu.Lock()
 	status := c.run.Status
 	pending := c.engine.Pending()
@@ -348,25 +358,36 @@ func (c *Coordinator) publishOutstanding(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if !queued {
+			if !queued && c.stillPending(g.ID) {
+				if watchdog {
+					c.log.Warn("queueing again a genome whose task was lost", "genome", g.ID)
+				}
 				if err := c.conn.PublishTask(ctx, c.task(g)); err != nil {
 					return err
 				}
 			}
-		}
-		if len(pending) == 0 {
-			return fmt.Errorf("coordinator: run %s is running but has nothing pending", c.id)
 		}
 	case gahpo.RunFinal:
 		queued, err := c.outstanding(ctx, 0)
 		if err != nil {
 			return err
 		}
-		if !queued {
+		if !queued && c.snapshot().Status == gahpo.RunFinal {
 			return c.publishFinal(ctx)
 		}
 	}
 	return nil
+}
+
+func (c *Coordinator) stillPending(id int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.run.Status != gahpo.RunRunning {
+		return false
+	}
+	_, known := c.engine.Fitness(id)
+	_, current := c.engine.Genome(id)
+	return current && !known
 }
 
 // outstanding tells whether a genome's task (0: the final training) is
@@ -380,7 +401,7 @@ func (c *Coordinator) outstanding(ctx context.Context, genome int) (bool, error)
 }
 
 func (c *Coordinator) task(g ga.Genome) gahpo.Task {
-	rc := c.run.Config
+	rc := c.rc
 	return gahpo.Task{
 		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: c.id, GenomeID: g.ID, Generation: g.Generation,
 		Problem: rc.Problem, Params: c.space.ToMap(g.Genes), Seed: ga.TrainSeed(rc.GA.Seed, g.ID),
@@ -395,9 +416,9 @@ func (c *Coordinator) publishFinal(ctx context.Context) error {
 	}
 	t := gahpo.Task{
 		V: gahpo.MessageVersion, Kind: gahpo.KindFinal, RunID: c.id, GenomeID: rec.ID, Generation: rec.Generation,
-		Problem: c.run.Config.Problem, Params: rec.Params, Seed: rec.Seed, Epochs: c.run.Config.FinalEpochs,
-		TrainSubset: c.run.Config.FinalSubset,
-		MaxAttempts: c.run.Config.MaxAttempts, Data: c.data, WeightsTo: bus.BucketWeights,
+		Problem: c.rc.Problem, Params: rec.Params, Seed: rec.Seed, Epochs: c.rc.FinalEpochs,
+		TrainSubset: c.rc.FinalSubset,
+		MaxAttempts: c.rc.MaxAttempts, Data: c.data, WeightsTo: bus.BucketWeights,
 	}
 	c.log.Info("dispatching the final training", "genome", rec.ID, "fitness", float64(rec.Fitness), "epochs", t.Epochs)
 	return c.conn.PublishTask(ctx, t)
