@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -128,6 +129,9 @@ func TestRun(t *testing.T) {
 	}
 	if err := exec.Command("/usr/bin/python3", "-c", "import torch, numpy").Run(); err != nil {
 		t.Skipf("no PyTorch peer (%v): %s", err, InstallPeer)
+	}
+	if _, err := os.Stat("../../../../shared/bench/torch_mnist.py"); err != nil {
+		t.Skipf("no peer script beside the module: %v", err)
 	}
 	var out, log strings.Builder
 	m := &Main{Out: &out, Log: &log, Mode: "bench", Args: []string{"2"}}
