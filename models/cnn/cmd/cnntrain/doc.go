@@ -7,7 +7,8 @@
 // It prints one line per epoch (learning rate, mean training loss, test loss
 // and accuracy, duration) and a final line; logs go to stderr. -out writes
 // the trained weights, which cnn.Evaluate loads. -train-images and
-// -test-images cut the data for quick runs.
+// -test-images cut the data for quick runs; -eval FILE evaluates saved
+// weights on the test set without training.
 //
 // With -fitness it runs a fitness evaluation instead: one epoch on the
 // first 54,000 training images, then the loss on the last 6,000.

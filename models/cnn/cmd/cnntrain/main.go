@@ -42,6 +42,7 @@ type Main struct {
 	TestImages  int    // 0: all 10,000
 	Fitness     bool
 	WeightsOut  string // file to write the trained weights to; "" writes none
+	EvalFile    string // weights to evaluate on the test set instead of training
 
 	Stdout io.Writer
 	Logger *slog.Logger
@@ -67,6 +68,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.TestImages, "test-images", 0, "test on the first N test images only (0: all)")
 	fs.BoolVar(&m.Fitness, "fitness", false, "run one fitness evaluation instead of the full training")
 	fs.StringVar(&m.WeightsOut, "out", "", "write the trained weights to this file")
+	fs.StringVar(&m.EvalFile, "eval", "", "evaluate the weights in this file on the test set, without training")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,6 +95,9 @@ func (m *Main) Run(ctx context.Context) error {
 		test = test.Slice(0, m.TestImages)
 	}
 	m.Logger.Info("data loaded", "train", train.N, "test", test.N, "elapsed", time.Since(start).Round(time.Millisecond))
+	if m.EvalFile != "" {
+		return m.runEval(ctx, test)
+	}
 	if m.Fitness {
 		return m.runFitness(ctx, train, test)
 	}
@@ -115,6 +120,21 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.Logger.Info("weights written", "file", m.WeightsOut, "bytes", len(res.Weights))
 	}
+	return nil
+}
+
+func (m *Main) runEval(ctx context.Context, test *mnist.Set) error {
+	w, err := os.ReadFile(m.EvalFile)
+	if err != nil {
+		return fmt.Errorf("read weights: %w", err)
+	}
+	start := time.Now()
+	loss, acc, err := cnn.Evaluate(ctx, w, test)
+	if err != nil {
+		return fmt.Errorf("evaluate %s: %w", m.EvalFile, err)
+	}
+	fmt.Fprintf(m.Stdout, "eval  test_loss %.4f  test_acc %.2f%%  images %d  %v\n",
+		loss, 100*acc, test.N, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,8 +36,23 @@ func TestMain_Full(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := cnn.Evaluate(context.Background(), w, test.Slice(0, 100)); err != nil {
-		t.Errorf("Evaluate the written weights: %v", err)
+	loss, acc, err := cnn.Evaluate(context.Background(), w, test.Slice(0, 100))
+	if err != nil {
+		t.Fatalf("Evaluate the written weights: %v", err)
+	}
+
+	// -eval prints the same figures as the training's last epoch.
+	stdout.Reset()
+	m = NewMain(&stdout, &stderr)
+	if err := m.ParseFlags([]string{"-eval", out, "-test-images", "100"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("Run -eval: %v", err)
+	}
+	want := fmt.Sprintf("eval  test_loss %.4f  test_acc %.2f%%  images 100", loss, 100*acc)
+	if !strings.HasPrefix(stdout.String(), want) || !strings.Contains(lines[2], fmt.Sprintf("test_loss %.4f  test_acc %.2f%%", loss, 100*acc)) {
+		t.Errorf("-eval printed %q, want %q as the training's final line %q", stdout.String(), want, lines[2])
 	}
 }
 
