@@ -207,6 +207,34 @@ func TestRegressionRunWithThreeWorkers(t *testing.T) {
 	}
 }
 
+// background runs a coordinator of rc on st until its run ends; wait
+// returns the run, failing the test if it takes longer than runTimeout.
+func background(t *testing.T, st *store.Store, conn *bus.Conn, rc gahpo.RunConfig) (c *coordinator.Coordinator, wait func() gahpo.Run) {
+	t.Helper()
+	c, err := coordinator.New(st, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan gahpo.Run, 1)
+	go func() {
+		run, err := c.Run(context.Background())
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		done <- run
+	}()
+	return c, func() gahpo.Run {
+		t.Helper()
+		select {
+		case run := <-done:
+			return run
+		case <-time.After(runTimeout):
+			t.Fatal("run did not finish")
+			return gahpo.Run{}
+		}
+	}
+}
+
 // runTimeout bounds a test run; generous, for the race detector on a
 // loaded 2-core machine.
 const runTimeout = 6 * time.Minute

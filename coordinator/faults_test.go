@@ -63,27 +63,11 @@ func TestWorkerKilledMidGenome(t *testing.T) {
 	defer st.Close()
 	rc := regressionConfig(6, 2, 11)
 	rc.AckWait = time.Second
-	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan gahpo.Run, 1)
-	go func() {
-		run, err := c.Run(context.Background())
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-		done <- run
-	}()
+	_, wait := background(t, st, testnats.Connect(t, srv, "coord"), rc)
 	// Two tasks are lost by a dying worker before real workers join.
 	taken := dyingWorker(t, srv, 2)
 	startWorkers(t, srv, 2, problems.NewTrainer())
-	var run gahpo.Run
-	select {
-	case run = <-done:
-	case <-time.After(runTimeout):
-		t.Fatal("run did not finish")
-	}
+	run := wait()
 	gs := checkComplete(t, st, run)
 	retried := 0
 	for _, g := range gs {
@@ -109,15 +93,7 @@ func TestGenomeThatKillsEveryWorkerIsMarkedFailed(t *testing.T) {
 	defer st.Close()
 	rc := regressionConfig(4, 1, 5)
 	rc.AckWait, rc.MaxAttempts, rc.FinalEpochs = time.Second, 2, 0
-	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan gahpo.Run, 1)
-	go func() {
-		run, _ := c.Run(context.Background())
-		done <- run
-	}()
+	_, wait := background(t, st, testnats.Connect(t, srv, "coord"), rc)
 	// The first task is taken and lost twice: attempt 3 exceeds MaxAttempts.
 	first := dyingWorker(t, srv, 1)[0]
 	time.Sleep(1200 * time.Millisecond)
@@ -126,12 +102,7 @@ func TestGenomeThatKillsEveryWorkerIsMarkedFailed(t *testing.T) {
 		t.Logf("second loss took %s, not %s (another task came first)", again, first)
 	}
 	startWorkers(t, srv, 2, problems.NewTrainer())
-	var run gahpo.Run
-	select {
-	case run = <-done:
-	case <-time.After(runTimeout):
-		t.Fatal("run did not finish")
-	}
+	run := wait()
 	gs := checkComplete(t, st, run)
 	failed := 0
 	for _, g := range gs {

@@ -9,8 +9,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gahpo/gahpo"
-	"github.com/gahpo/gahpo/coordinator"
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models/problems"
 )
@@ -24,18 +22,7 @@ func TestMalformedMessagesAreRejected(t *testing.T) {
 	defer st.Close()
 	rc := regressionConfig(6, 2, 9)
 	rc.FinalEpochs = 0
-	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan gahpo.Run, 1)
-	go func() {
-		run, err := c.Run(context.Background())
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-		done <- run
-	}()
+	c, wait := background(t, st, testnats.Connect(t, srv, "coord"), rc)
 	nc, err := nats.Connect(srv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -64,10 +51,5 @@ func TestMalformedMessagesAreRejected(t *testing.T) {
 		}
 	}
 	startWorkers(t, srv, 2, problems.NewTrainer())
-	select {
-	case r := <-done:
-		checkComplete(t, st, r)
-	case <-time.After(runTimeout):
-		t.Fatal("run did not finish")
-	}
+	checkComplete(t, st, wait())
 }
