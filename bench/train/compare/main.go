@@ -75,6 +75,12 @@ type Main struct {
 	DataDir string
 	// BLAS is gahpo's -blas: "gemm" (when empty) or "gonum".
 	BLAS string
+	// PeerBLAS is a folder holding the libblas.so.3 the peer should load,
+	// put first in its LD_LIBRARY_PATH; empty means OpenMPBLASDir when it
+	// holds one, and "system" the system's libblas.so.3 alternative.
+	PeerBLAS string
+
+	peerLib string // the BLAS library the peer loaded
 
 	batches []int // the batch sizes of Args, in order
 }
@@ -93,6 +99,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.Gahpo, "gahpo", "", "a built bench/train binary (default: go build it)")
 	fs.StringVar(&m.DataDir, "data", "", "folder of the four MNIST files (default: the GoMNIST module's)")
 	fs.StringVar(&m.BLAS, "blas", "gemm", "gahpo's matrix products: gemm or gonum")
+	fs.StringVar(&m.PeerBLAS, "peer-blas", "", "folder of the libblas.so.3 the peer loads, or \"system\" (default: "+OpenMPBLASDir+" if present)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -154,6 +161,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.validate(); err != nil {
 		return err
 	}
+	m.choosePeerBLAS()
 	if err := m.checkPeer(ctx); err != nil {
 		return err
 	}
@@ -173,37 +181,19 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	loadBefore := loadAvg()
 	gahpoArgs := append([]string{"-blas", m.BLAS, "-data", m.DataDir, m.Mode}, m.Args...)
-	gahpo, err := m.side(ctx, "gahpo", m.Gahpo, gahpoArgs...)
+	gahpo, err := m.side(ctx, "gahpo", m.env(), m.Gahpo, gahpoArgs...)
 	if err != nil {
 		return err
 	}
 	peerArgs := append([]string{m.Peer, m.DataDir, m.Mode}, m.Args...)
-	peer, err := m.side(ctx, "pytorch", m.Python, peerArgs...)
+	peer, err := m.side(ctx, "pytorch", m.peerEnv(), m.Python, peerArgs...)
 	if err != nil {
 		return err
 	}
 	if err := m.report(gahpo, peer); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Out, "threads=%d loadavg_before=%s loadavg_after=%s\n", m.Threads, loadBefore, loadAvg())
-	return nil
-}
-
-// checkPeer reports ErrNoPeer, with the command that installs it, when
-// m.Python cannot import torch and numpy.
-func (m *Main) checkPeer(ctx context.Context) error {
-	out, err := exec.CommandContext(ctx, m.Python, "-c", "import torch, numpy").CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
-			msg = msg[i+1:]
-		}
-		if msg != "" {
-			msg = " (" + msg + ")"
-		}
-		return fmt.Errorf("%w: %s cannot import torch and numpy%s: install them, as root, with: %s: %w",
-			ErrNoPeer, m.Python, msg, InstallPeer, err)
-	}
+	fmt.Fprintf(m.Out, "threads=%d loadavg_before=%s loadavg_after=%s pytorch_blas=%s\n", m.Threads, loadBefore, loadAvg(), m.peerLib)
 	return nil
 }
 
@@ -258,13 +248,12 @@ func (m *Main) build(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// side runs one benchmark with m.Threads threads, copying its output to
+// side runs one benchmark with environment env, copying its output to
 // m.Log, and returns its standard output.
-func (m *Main) side(ctx context.Context, name, prog string, args ...string) ([]byte, error) {
+func (m *Main) side(ctx context.Context, name string, env []string, prog string, args ...string) ([]byte, error) {
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, prog, args...)
-	n := strconv.Itoa(m.Threads)
-	cmd.Env = append(os.Environ(), "GOMAXPROCS="+n, "TORCH_THREADS="+n, "OMP_NUM_THREADS="+n)
+	cmd.Env = env
 	cmd.Stdout = io.MultiWriter(&out, m.Log)
 	cmd.Stderr = m.Log
 	fmt.Fprintf(m.Log, "# %s: %s %s\n", name, prog, strings.Join(args, " "))

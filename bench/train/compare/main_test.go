@@ -140,12 +140,41 @@ func TestRun(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "batch=2 gahpo_img_s=") || !strings.Contains(lines[0], " ratio=") ||
-		!strings.HasPrefix(lines[1], "gahpo_maxrss_mb=") || !strings.HasPrefix(lines[2], "threads=2 loadavg_before=") {
-		t.Errorf("Run wrote\n%s\nwant a batch=2 line, the peak RSS and the load", out.String())
+		!strings.HasPrefix(lines[1], "gahpo_maxrss_mb=") || !strings.HasPrefix(lines[2], "threads=2 loadavg_before=") ||
+		!strings.Contains(lines[2], "blas") {
+		t.Errorf("Run wrote\n%s\nwant a batch=2 line, the peak RSS, the load and the peer's BLAS", out.String())
 	}
 	for _, want := range []string{"RESULT peer=gahpo", "RESULT peer=pytorch", "threads=2 batch=2"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("the sides' output lacks %q:\n%s", want, log.String())
+		}
+	}
+}
+
+func TestPeerEnv(t *testing.T) {
+	t.Setenv("LD_LIBRARY_PATH", "/opt/lib")
+	tests := []struct {
+		peerBLAS, want string
+	}{
+		{"system", "LD_LIBRARY_PATH=/opt/lib"},
+		{"/usr/lib/x86_64-linux-gnu/openblas-openmp", "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp:/opt/lib"},
+	}
+	for _, tc := range tests {
+		m := &Main{Threads: 3, PeerBLAS: tc.peerBLAS}
+		env := m.peerEnv()
+		var got string
+		for _, kv := range env { // the last setting wins, as in exec
+			if strings.HasPrefix(kv, "LD_LIBRARY_PATH=") {
+				got = kv
+			}
+		}
+		if got != tc.want {
+			t.Errorf("peerEnv with -peer-blas %q sets %q, want %q", tc.peerBLAS, got, tc.want)
+		}
+		for _, want := range []string{"GOMAXPROCS=3", "TORCH_THREADS=3", "OMP_NUM_THREADS=3"} {
+			if !slices.Contains(env, want) {
+				t.Errorf("peerEnv with -peer-blas %q lacks %s", tc.peerBLAS, want)
+			}
 		}
 	}
 }
