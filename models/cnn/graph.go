@@ -84,6 +84,7 @@ func newNet(p params, batch int, train bool) (n *net, err error) {
 	if !train {
 		G.Read(logp, &n.logp)
 		n.vm = G.NewTapeMachine(g)
+		collectable(n) // else the graph is never freed: see collectable
 		return n, nil
 	}
 	prod, err := G.HadamardProd(logp, y)
@@ -99,6 +100,7 @@ func newNet(p params, batch int, train bool) (n *net, err error) {
 		return nil, fmt.Errorf("cnn: differentiate the loss: %w", err)
 	}
 	n.vm = G.NewTapeMachine(g, G.BindDualValues(n.w...))
+	collectable(n) // else the graph is never freed: see collectable
 	return n, nil
 }
 
