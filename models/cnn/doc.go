@@ -37,6 +37,15 @@
 // computed in equal chunks whose gradients add up before one optimiser
 // step, which bounds the memory.
 //
+// # Memory
+//
+// Peak RSS of a process training at batch 10, 64 and 128 (MNIST loaded,
+// gonum's BLAS, BenchmarkTrain): 0.26, 0.69 and 1.24 GB; batches above
+// MaxChunk stay near the last figure. An evaluation graph adds its own
+// (0.60 GB peak for BenchmarkEvaluate alone). Measure with
+//
+//	go test -run '^$' -bench 'Train/batch=64$' -benchtime 30x ./models/cnn
+//
 // # Divergence
 //
 // A NaN or infinite loss, a NaN activation or a non-finite weight stops the
