@@ -12,14 +12,15 @@ import (
 )
 
 // BenchmarkTrain measures training throughput (forward, backward and
-// Adadelta step) at the batch sizes of the PyTorch peer, and the memory:
+// Adadelta step) at the batch sizes of the PyTorch peer, and at 512 (four
+// chunks of MaxChunk), and the memory:
 // the process's peak RSS so far and the Go runtime's Sys. Run one batch size
 // per process for a clean peak RSS:
 //
 //	go test -run '^$' -bench 'Train/batch=64$' ./models/cnn
 func BenchmarkTrain(b *testing.B) {
 	train := loadTrain(b)
-	for _, batch := range []int{10, 64, 128} {
+	for _, batch := range []int{10, 64, 128, 512} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			tr, err := newTrainer(newParams(tensor.Float32, 1), Config{BatchSize: batch, LR: 1, Seed: 1})
 			if err != nil {

@@ -40,8 +40,8 @@
 // # Memory
 //
 // Peak RSS of a process training at batch 10, 64 and 128 (MNIST loaded,
-// gonum's BLAS, BenchmarkTrain): 0.26, 0.69 and 1.24 GB; batches above
-// MaxChunk stay near the last figure. An evaluation graph adds its own
+// gonum's BLAS, BenchmarkTrain): 0.26, 0.69 and 1.24 GB; at 512, computed
+// in four chunks of MaxChunk, 1.23 GB. An evaluation graph adds its own
 // (0.60 GB peak for BenchmarkEvaluate alone). Measure with
 //
 //	go test -run '^$' -bench 'Train/batch=64$' -benchtime 30x ./models/cnn
