@@ -27,11 +27,12 @@
 // # The peer's BLAS
 //
 // Debian's PyTorch does its linear layers with whatever libblas.so.3 the
-// system provides, and that decides its speed: measured here at batch 64,
-// ~370 img/s on the reference BLAS (libblas3, what installing
-// python3-torch alone brings), 120-530 on OpenBLAS with its own threads
-// (libopenblas0-pthread, which fight PyTorch's OpenMP threads for the
-// cores), ~1,080 on OpenBLAS threaded by OpenMP (libopenblas0-openmp).
+// system provides, and that decides its speed. Measured here at batch 64
+// on a quiet machine: ~420 img/s on the reference BLAS (libblas3, all that
+// installing python3-torch brings), ~800 on OpenBLAS with its own threads
+// (libopenblas0-pthread, whose threads fight PyTorch's OpenMP threads for
+// the cores: 120-535 with another job running), ~1,260 on OpenBLAS
+// threaded by OpenMP (libopenblas0-openmp).
 // compare therefore puts OpenMPBLASDir first in the peer's LD_LIBRARY_PATH
 // when it exists (-peer-blas chooses another folder, or "system"), prints
 // the BLAS libraries the peer loaded (pytorch_blas=), and warns about the
