@@ -66,7 +66,7 @@ func (s *Stepper) Step(ctx context.Context, indices []int) (loss float64, err er
 			return 0, fmt.Errorf("cnn: step: image %d outside the training set of %d", i, s.train.N)
 		}
 	}
-	if s.tr.net.batch != chunkSize(len(indices)) {
+	if s.tr == nil || s.tr.net.batch != chunkSize(len(indices)) { // nil after a failed compilation
 		cfg := s.cfg
 		cfg.BatchSize = len(indices)
 		s.tr = nil
