@@ -62,7 +62,6 @@ const (
 	RunFinal    = "final"    // the search is done, the final training runs
 	RunDone     = "done"     // finished, final training stored
 	RunFailed   = "failed"   // stopped by an error
-	RunStopping = "stopping" // unused by the store; reported while draining
 )
 
 // RunConfig is everything that determines a run; it is stored with the run

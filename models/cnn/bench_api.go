@@ -42,7 +42,6 @@ func NewStepper(cfg Config, train *mnist.Set) (*Stepper, error) {
 	if err != nil {
 		return nil, err
 	}
-	collectable(tr.net)
 	return &Stepper{cfg: cfg, p: p, train: train, opt: tr.opt, drop: tr.drop, tr: tr}, nil
 }
 
@@ -75,7 +74,6 @@ func (s *Stepper) Step(ctx context.Context, indices []int) (loss float64, err er
 		if err != nil {
 			return 0, err
 		}
-		collectable(tr.net)
 		tr.opt, tr.drop = s.opt, s.drop
 		s.tr = tr
 	}
@@ -98,14 +96,6 @@ func (s *Stepper) Evaluate(ctx context.Context, set *mnist.Set) (loss, accuracy 
 		if s.ev, err = newEvaluator(s.p); err != nil {
 			return 0, 0, err
 		}
-		collectable(s.ev.net)
 	}
 	return s.ev.evaluate(ctx, set)
 }
-
-// collectable lets the garbage collector free n once it is unreachable.
-// gorgonia's tape machine carries a finalizer (a no-op without CUDA) and
-// the graph reaches back to n through the ReLUs' NaN flag: Go never frees
-// a cycle that holds a finalizer, so without this every graph would stay
-// in memory for good (~220 MB for a training graph at batch 64).
-func collectable(n *net) { runtime.SetFinalizer(n.vm, nil) }
