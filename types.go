@@ -58,10 +58,10 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 
 // Run statuses.
 const (
-	RunRunning  = "running"  // breeding and evaluating generations
-	RunFinal    = "final"    // the search is done, the final training runs
-	RunDone     = "done"     // finished, final training stored
-	RunFailed   = "failed"   // stopped by an error
+	RunRunning = "running" // breeding and evaluating generations
+	RunFinal   = "final"   // the search is done, the final training runs
+	RunDone    = "done"    // finished, final training stored
+	RunFailed  = "failed"  // stopped by an error
 )
 
 // RunConfig is everything that determines a run; it is stored with the run
