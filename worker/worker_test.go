@@ -125,6 +125,12 @@ func TestWorkerOutcomes(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(dir, "data.bin")); err != nil || string(data) != "pixels" || !strings.HasPrefix(dir, cache) {
 		t.Errorf("data dir %q: %q, %v; want the fetched file under the cache", dir, data, err)
 	}
+	// The worker counts a task after acking it, which follows the
+	// publication of its result: wait for the last ack.
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Done() < len(tests) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if w.Done() != len(tests) {
 		t.Errorf("Done() = %d, want %d", w.Done(), len(tests))
 	}
