@@ -38,7 +38,7 @@ type net struct {
 	vm    G.VM
 	w     G.Nodes // weight nodes, in the order of specs
 
-	x *tensor.Dense // images, (batch, 1, 28, 28), normalised
+	x *tensor.Dense // images, (batch, 28, 28, 1), normalised
 	// y holds the loss weights: -1/n at each example's label (n the number
 	// of examples of the optimiser's batch), 0 elsewhere and on padding
 	// rows; the loss is Σ logp ⊙ y, the mean NLL. Training only.
@@ -54,8 +54,17 @@ type net struct {
 	logp G.Value // read after each evaluation run, (batch, 10)
 }
 
+// forwardFunc builds a network on the images x (b, 28, 28, 1).
+type forwardFunc func(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error)
+
 // newNet compiles the network for batches of the given size, with weights p.
-func newNet(p params, batch int, train bool) (n *net, err error) {
+func newNet(p params, batch int, train bool) (*net, error) {
+	return buildNet(p, batch, train, forward)
+}
+
+// buildNet compiles the network that fwd builds (tests compare forward
+// with gorgonia's own ops this way).
+func buildNet(p params, batch int, train bool, fwd forwardFunc) (n *net, err error) {
 	defer func() { // gorgonia panics on some construction errors
 		if r := recover(); r != nil {
 			n, err = nil, fmt.Errorf("%w: build the graph: %v", ErrPanic, r)
@@ -72,13 +81,13 @@ func newNet(p params, batch int, train bool) (n *net, err error) {
 		n.w = append(n.w, G.NewTensor(g, dt, t.Dims(), G.WithShape(t.Shape()...), G.WithName(specs[i].name), G.WithValue(t)))
 	}
 	var x, y, m1, m2 *G.Node
-	x, n.x = input("x", batch, 1, mnist.Rows, mnist.Cols)
+	x, n.x = input("x", batch, mnist.Rows, mnist.Cols, 1)
 	if train {
 		y, n.y = input("y", batch, mnist.Classes)
 		m1, n.mask1 = input("dropout1", batch, conv2Out, pooledHW, pooledHW)
 		m2, n.mask2 = input("dropout2", batch, hiddenFC1)
 	}
-	logp, err := forward(x, n.w, m1, m2, &n.nan)
+	logp, err := fwd(x, n.w, m1, m2, &n.nan)
 	if err != nil {
 		return nil, err
 	}
@@ -105,23 +114,34 @@ func newNet(p params, batch int, train bool) (n *net, err error) {
 	return n, nil
 }
 
-// forward builds the paper's network on x and returns the
-// log-probabilities. Dropout masks are multiplied in when not nil.
+// forward builds the paper's network on x, images in NHWC order (b, 28,
+// 28, 1), and returns the log-probabilities. Dropout masks are multiplied
+// in when not nil.
 //
 //	conv 1→32 3×3, ReLU, conv 32→64 3×3, ReLU, max-pool 2×2, dropout 0.25,
 //	linear 9216→128, ReLU, dropout 0.5, linear 128→10, log-softmax
+//
+// The convolutions and the max-pool are this package's own ops (see
+// conv.go); the rest is gorgonia's.
 func forward(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
-	h, err := convReLU(x, w[0], w[1], nan)
+	h, err := G.ApplyOp(convReLUOp{nan: nan}, x, w[0], w[1])
 	if err != nil {
 		return nil, fmt.Errorf("cnn: build conv1: %w", err)
 	}
-	if h, err = convReLU(h, w[2], w[3], nan); err != nil {
+	if h, err = G.ApplyOp(convReLUOp{inputGrad: true, nan: nan}, h, w[2], w[3]); err != nil {
 		return nil, fmt.Errorf("cnn: build conv2: %w", err)
 	}
-	if h, err = G.MaxPool2D(h, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}); err != nil {
+	if h, err = G.ApplyOp(maxPoolOp{}, h); err != nil {
 		return nil, fmt.Errorf("cnn: build max-pool: %w", err)
 	}
-	if h, err = dropout(h, mask1); err != nil {
+	return head(h, w, mask1, mask2, nan)
+}
+
+// head builds the layers after the max-pool, from its (b, 64, 12, 12)
+// output.
+func head(h *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
+	h, err := dropout(h, mask1)
+	if err != nil {
 		return nil, fmt.Errorf("cnn: build dropout1: %w", err)
 	}
 	if h, err = G.Reshape(h, tensor.Shape{h.Shape()[0], flatSize}); err != nil {
@@ -143,20 +163,6 @@ func forward(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.N
 		return nil, fmt.Errorf("cnn: build log-softmax: %w", err)
 	}
 	return h, nil
-}
-
-// convReLU is a 3×3 convolution (stride 1, no padding) plus its bias, then a
-// ReLU. gorgonia's Conv2d has no bias: it is added by broadcasting the
-// (1, C, 1, 1) tensor over batch, height and width.
-func convReLU(x, w, b *G.Node, nan *atomic.Bool) (*G.Node, error) {
-	c, err := G.Conv2d(x, w, tensor.Shape{3, 3}, []int{0, 0}, []int{1, 1}, []int{1, 1})
-	if err != nil {
-		return nil, err
-	}
-	if c, err = G.BroadcastAdd(c, b, nil, []byte{0, 2, 3}); err != nil {
-		return nil, err
-	}
-	return relu(c, nan)
 }
 
 // linear is x·w + b, with w (in, out) and b (1, out).

@@ -44,9 +44,9 @@ func plan(ker *microKernel, p *problem, t int) (split, int) {
 	}
 }
 
-// run computes p with the kernel ker on up to Threads() goroutines.
-func run(ker *microKernel, p *problem) {
-	how, t := plan(ker, p, Threads())
+// run computes p with the kernel ker on up to threads goroutines.
+func run(ker *microKernel, threads int, p *problem) {
+	how, t := plan(ker, p, threads)
 	if how == splitNone {
 		w := wsPool.Get().(*workspace)
 		w.gemm(ker, p)

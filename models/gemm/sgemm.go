@@ -42,6 +42,18 @@ func (Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a
 // It runs the micro-kernel that Kernel reports, split across Threads()
 // goroutines, or gonum's Sgemm when Kernel is KernelGonum.
 func Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(Threads(), tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmSerial is Sgemm computed on the calling goroutine alone, for callers
+// that already share their work among goroutines (one product per image of
+// a batch, say). With KernelGonum it is gonum's Sgemm, which may still
+// start goroutines of its own for large products.
+func SgemmSerial(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(1, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func sgemm(threads int, tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	aTrans, bTrans := checkArgs(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
@@ -55,7 +67,7 @@ func Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda i
 		scale(m, n, beta, c, ldc)
 		return
 	}
-	run(fam.pick(m), &problem{
+	run(fam.pick(m), threads, &problem{
 		aTrans: aTrans, bTrans: bTrans,
 		m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda,

@@ -20,6 +20,7 @@ type gemmCase struct {
 	m, n, k     int
 	alpha, beta float32
 	pad         int
+	serial      bool // through SgemmSerial
 }
 
 // tolerance bounds max|got-want| / max|want| against gonum's Sgemm.
@@ -128,7 +129,11 @@ func compare(tc gemmCase) error {
 	want := append([]float32(nil), c...)
 	gonum.Implementation{}.Sgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
 	got := append([]float32(nil), c...)
-	Sgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+	if tc.serial {
+		SgemmSerial(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+	} else {
+		Sgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+	}
 
 	var maxDiff, maxWant float64
 	for i := range tc.m {
@@ -189,6 +194,19 @@ func TestSgemmShapes(t *testing.T) {
 			for _, tc := range shapeCases() {
 				t.Run(fmt.Sprintf("t%d/%s", threads, tc.name), func(t *testing.T) { check(t, tc) })
 			}
+		}
+	})
+}
+
+// TestSgemmSerial checks SgemmSerial on every shape while Sgemm would
+// split the same products among goroutines.
+func TestSgemmSerial(t *testing.T) {
+	defer SetThreads(0)
+	SetThreads(3)
+	forEachKernel(t, func(t *testing.T) {
+		for _, tc := range shapeCases() {
+			tc.serial = true
+			t.Run(tc.name, func(t *testing.T) { check(t, tc) })
 		}
 	})
 }

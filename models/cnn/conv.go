@@ -1,0 +1,543 @@
+package cnn
+
+import (
+	"fmt"
+	"hash"
+	"sync/atomic"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// The convolutions of the network are custom gorgonia ops, written for
+// speed where gorgonia's Conv2d is slow: Conv2d lays its output out
+// through an extra transpose, adds the bias as a separate broadcast, runs
+// im2col and col2im on one core, and computes a gradient for the input
+// image that nothing uses. These ops keep activations in NHWC order
+// (image, row, column, channel), in which im2col is three contiguous
+// copies per output pixel and the product im2col × filters writes the
+// output in place; they fuse the bias and the ReLU; and they share the
+// images of a batch among all cores, one matrix product per image on each.
+//
+// The filters keep PyTorch's layout (out, in, 3, 3), so that weights move
+// between both frameworks unchanged, and are rearranged on the fly into
+// the (ky, kx, in) order of the im2col rows: 18,432 values for conv2.
+
+// convGeom is the geometry of a 3×3 convolution, stride 1, no padding, on
+// a batch of b images of h×w pixels with cin channels, giving cout
+// channels of oh×ow pixels.
+type convGeom struct {
+	b, h, w, cin, cout int
+	oh, ow             int
+}
+
+// k is the length of an im2col row: 3·3·cin.
+func (g convGeom) k() int { return 9 * g.cin }
+
+// pix is the number of output pixels of one image.
+func (g convGeom) pix() int { return g.oh * g.ow }
+
+// inSize is the number of input values of one image.
+func (g convGeom) inSize() int { return g.h * g.w * g.cin }
+
+// outSize is the number of output values of one image.
+func (g convGeom) outSize() int { return g.oh * g.ow * g.cout }
+
+// geometry derives the geometry from the shapes of the input (b, h, w, cin)
+// and of the filters (cout, cin, 3, 3).
+func geometry(x, w tensor.Shape) (convGeom, error) {
+	if len(x) != 4 || len(w) != 4 {
+		return convGeom{}, fmt.Errorf("input %v and filters %v must both be 4-d", x, w)
+	}
+	if w[1] != x[3] || w[2] != 3 || w[3] != 3 {
+		return convGeom{}, fmt.Errorf("filters %v do not fit an NHWC input %v (want (out, %d, 3, 3))", w, x, x[3])
+	}
+	if x[1] < 3 || x[2] < 3 {
+		return convGeom{}, fmt.Errorf("input %v is smaller than a 3×3 filter", x)
+	}
+	return convGeom{b: x[0], h: x[1], w: x[2], cin: x[3], cout: w[0], oh: x[1] - 2, ow: x[2] - 2}, nil
+}
+
+// im2col writes, for each output pixel of the image x (h, w, cin), the 3×3
+// window under it as one row of col (pix, 9·cin), in (ky, kx, channel)
+// order: for each ky the three pixels of the window are adjacent in x.
+func im2col[T float32 | float64](col, x []T, g convGeom) {
+	k, run := g.k(), 3*g.cin
+	for oy := range g.oh {
+		for ox := range g.ow {
+			row := col[(oy*g.ow+ox)*k:][:k]
+			for ky := range 3 {
+				copy(row[ky*run:(ky+1)*run], x[((oy+ky)*g.w+ox)*g.cin:])
+			}
+		}
+	}
+}
+
+// col2im adds each row of dcol (pix, 9·cin) back onto the window of the
+// image dx (h, w, cin) it came from: the transpose of im2col.
+func col2im[T float32 | float64](dx, dcol []T, g convGeom) {
+	k, run := g.k(), 3*g.cin
+	for oy := range g.oh {
+		for ox := range g.ow {
+			row := dcol[(oy*g.ow+ox)*k:][:k]
+			for ky := range 3 {
+				dst := dx[((oy+ky)*g.w+ox)*g.cin:][:run]
+				for i, v := range row[ky*run : (ky+1)*run] {
+					dst[i] += v
+				}
+			}
+		}
+	}
+}
+
+// filterRows rearranges filters w (cout, cin, 3, 3) into m (9·cin, cout),
+// the right operand of im2col × filters.
+func filterRows[T float32 | float64](m, w []T, g convGeom) {
+	for o := range g.cout {
+		for c := range g.cin {
+			for kk := range 9 {
+				m[(kk*g.cin+c)*g.cout+o] = w[(o*g.cin+c)*9+kk]
+			}
+		}
+	}
+}
+
+// filterCols rearranges filters w (cout, cin, 3, 3) into m (cout, 9·cin),
+// rows in im2col's column order.
+func filterCols[T float32 | float64](m, w []T, g convGeom) {
+	for o := range g.cout {
+		for c := range g.cin {
+			for kk := range 9 {
+				m[o*g.k()+kk*g.cin+c] = w[(o*g.cin+c)*9+kk]
+			}
+		}
+	}
+}
+
+// convReLUOp is a 3×3 convolution (stride 1, no padding) with its bias and
+// a ReLU, from an NHWC input (b, h, w, cin), filters (cout, cin, 3, 3) and
+// a bias of cout values, to an NHWC output (b, h-2, w-2, cout). It fails
+// with errNaNActivation, and raises nan, on a NaN output.
+//
+// inputGrad tells whether its input needs a gradient: not for the first
+// layer, whose input is the image.
+type convReLUOp struct {
+	inputGrad bool
+	nan       *atomic.Bool
+}
+
+var (
+	_ G.Op   = convReLUOp{}
+	_ G.SDOp = convReLUOp{}
+	_ G.Op   = convGradOp{}
+)
+
+// Arity implements G.Op.
+func (convReLUOp) Arity() int { return 3 }
+
+// Type implements G.Op.
+func (convReLUOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a, a, a)
+}
+
+// InferShape implements G.Op.
+func (convReLUOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	x, w, err := twoShapes(in)
+	if err != nil {
+		return nil, fmt.Errorf("conv: %w", err)
+	}
+	g, err := geometry(x, w)
+	if err != nil {
+		return nil, fmt.Errorf("conv: %w", err)
+	}
+	return tensor.Shape{g.b, g.oh, g.ow, g.cout}, nil
+}
+
+// Do implements G.Op.
+func (op convReLUOp) Do(in ...G.Value) (G.Value, error) {
+	args, err := denseArgs(in, 3)
+	if err != nil {
+		return nil, fmt.Errorf("conv: %w", err)
+	}
+	x, w, b := args[0], args[1], args[2]
+	g, err := geometry(x.Shape(), w.Shape())
+	if err != nil {
+		return nil, fmt.Errorf("conv: %w", err)
+	}
+	if b.Size() != g.cout || x.Dtype() != w.Dtype() || x.Dtype() != b.Dtype() {
+		return nil, fmt.Errorf("conv: bias %v %v for %d filters of %v", b.Shape(), b.Dtype(), g.cout, x.Dtype())
+	}
+	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(g.b, g.oh, g.ow, g.cout))
+	var nan bool
+	switch xs := x.Data().(type) {
+	case []float32:
+		nan = convForward(out.Data().([]float32), xs, w.Data().([]float32), b.Data().([]float32), g)
+	case []float64:
+		nan = convForward(out.Data().([]float64), xs, w.Data().([]float64), b.Data().([]float64), g)
+	default:
+		return nil, fmt.Errorf("conv: unsupported dtype %v", x.Dtype())
+	}
+	if nan {
+		if op.nan != nil {
+			op.nan.Store(true)
+		}
+		return nil, errNaNActivation
+	}
+	return out, nil
+}
+
+// convForward computes out = ReLU(im2col(x) × filters + bias), image by
+// image on all cores, and tells whether an output was NaN.
+func convForward[T float32 | float64](out, x, w, bias []T, g convGeom) bool {
+	wm := borrow[T](g.k() * g.cout)
+	defer giveBack(wm)
+	filterRows(wm, w, g)
+	var nan atomic.Bool
+	forParts(g.b, func(_, lo, hi int) {
+		col := borrow[T](g.pix() * g.k())
+		defer giveBack(col)
+		for s := lo; s < hi; s++ {
+			im2col(col, x[s*g.inSize():][:g.inSize()], g)
+			o := out[s*g.outSize():][:g.outSize()]
+			matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 0, o, g.cout)
+			if biasReLU(o, bias) {
+				nan.Store(true)
+			}
+		}
+	})
+	return nan.Load()
+}
+
+// biasReLU replaces each row r of o (pixels × channels) by ReLU(r + bias)
+// and tells whether a value was NaN.
+func biasReLU[T float32 | float64](o, bias []T) (nan bool) {
+	c := len(bias)
+	for p := 0; p < len(o); p += c {
+		row := o[p : p+c]
+		for i, v := range row {
+			v += bias[i]
+			switch {
+			case v > 0:
+				row[i] = v
+			case v != v:
+				nan = true
+			default:
+				row[i] = 0
+			}
+		}
+	}
+	return nan
+}
+
+// ReturnsPtr implements G.Op.
+func (convReLUOp) ReturnsPtr() bool { return false }
+
+// CallsExtern implements G.Op.
+func (convReLUOp) CallsExtern() bool { return false }
+
+// OverwritesInput implements G.Op.
+func (convReLUOp) OverwritesInput() int { return -1 }
+
+// WriteHash implements G.Op.
+func (op convReLUOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gahpo.convReLU(%v)", op.inputGrad) }
+
+// Hashcode implements G.Op.
+func (op convReLUOp) Hashcode() uint32 { return opHash(op) }
+
+// String implements G.Op.
+func (op convReLUOp) String() string { return "Conv3x3ReLU" }
+
+// DiffWRT implements G.SDOp: the filters and the bias, and the input when
+// inputGrad is set.
+func (op convReLUOp) DiffWRT(int) []bool { return []bool{op.inputGrad, true, true} }
+
+// SymDiff implements G.SDOp.
+func (op convReLUOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if len(inputs) != 3 {
+		return nil, fmt.Errorf("conv: differentiate: %d inputs, want 3", len(inputs))
+	}
+	x, w := inputs[0], inputs[1]
+	grads := make(G.Nodes, 3)
+	var err error
+	if op.inputGrad {
+		if grads[0], err = G.ApplyOp(convGradOp{wrt: gradInput}, w, output, grad); err != nil {
+			return nil, fmt.Errorf("conv: differentiate: %w", err)
+		}
+	}
+	if grads[1], err = G.ApplyOp(convGradOp{wrt: gradFilters}, x, w, output, grad); err != nil {
+		return nil, fmt.Errorf("conv: differentiate: %w", err)
+	}
+	if grads[2], err = G.ApplyOp(convGradOp{wrt: gradBias}, output, grad); err != nil {
+		return nil, fmt.Errorf("conv: differentiate: %w", err)
+	}
+	return grads, nil
+}
+
+// What a convGradOp differentiates with respect to.
+const (
+	gradInput   = iota // (w, y, dy) → dx, the shape of the input
+	gradFilters        // (x, w, y, dy) → dw, the shape of the filters
+	gradBias           // (y, dy) → db, (1, cout, 1, 1)
+)
+
+// convGradOp computes one gradient of a convReLUOp from its output y and
+// the gradient dy of y: the ReLU passes dy where y > 0.
+type convGradOp struct{ wrt int }
+
+// Arity implements G.Op.
+func (op convGradOp) Arity() int { return [...]int{3, 4, 2}[op.wrt] }
+
+// Type implements G.Op.
+func (op convGradOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, op.Arity()+1)
+	for i := range ts {
+		ts[i] = a
+	}
+	return hm.NewFnType(ts...)
+}
+
+// InferShape implements G.Op.
+func (op convGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	shapes := make([]tensor.Shape, len(in))
+	for i, d := range in {
+		s, ok := d.(tensor.Shape)
+		if !ok {
+			return nil, fmt.Errorf("%v: input shape %v is not a tensor.Shape", op, d)
+		}
+		shapes[i] = s
+	}
+	if len(shapes) != op.Arity() {
+		return nil, fmt.Errorf("%v: %d inputs, want %d", op, len(shapes), op.Arity())
+	}
+	switch op.wrt {
+	case gradInput:
+		w, y := shapes[0], shapes[1]
+		if len(w) != 4 || len(y) != 4 {
+			return nil, fmt.Errorf("%v: filters %v and output %v must be 4-d", op, w, y)
+		}
+		return tensor.Shape{y[0], y[1] + 2, y[2] + 2, w[1]}, nil
+	case gradFilters:
+		return shapes[1].Clone(), nil
+	default:
+		y := shapes[0]
+		if len(y) != 4 {
+			return nil, fmt.Errorf("%v: output %v must be 4-d", op, y)
+		}
+		return tensor.Shape{1, y[3], 1, 1}, nil
+	}
+}
+
+// Do implements G.Op.
+func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
+	args, err := denseArgs(in, op.Arity())
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", op, err)
+	}
+	n := len(args)
+	y, dy := args[n-2], args[n-1]
+	if !y.Shape().Eq(dy.Shape()) || y.Dtype() != dy.Dtype() || y.Dims() != 4 {
+		return nil, fmt.Errorf("%v: output %v and its gradient %v differ", op, y.Shape(), dy.Shape())
+	}
+	ys := y.Shape()
+	var g convGeom
+	switch op.wrt {
+	case gradInput:
+		w := args[0].Shape()
+		if len(w) != 4 {
+			return nil, fmt.Errorf("%v: filters %v are not 4-d", op, w)
+		}
+		g, err = geometry(tensor.Shape{ys[0], ys[1] + 2, ys[2] + 2, w[1]}, w)
+	case gradFilters:
+		g, err = geometry(args[0].Shape(), args[1].Shape())
+	default:
+		g = convGeom{b: ys[0], h: ys[1] + 2, w: ys[2] + 2, cout: ys[3], oh: ys[1], ow: ys[2]}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", op, err)
+	}
+	if ys[0] != g.b || ys[1] != g.oh || ys[2] != g.ow || ys[3] != g.cout {
+		return nil, fmt.Errorf("%v: output %v does not match the convolution %+v", op, ys, g)
+	}
+	for _, a := range args {
+		if a.Dtype() != y.Dtype() {
+			return nil, fmt.Errorf("%v: mixed dtypes %v and %v", op, a.Dtype(), y.Dtype())
+		}
+	}
+	shape, err := op.InferShape(shapesOf(args)...)
+	if err != nil {
+		return nil, err
+	}
+	out := tensor.New(tensor.Of(y.Dtype()), tensor.WithShape(shape...))
+	switch out.Data().(type) {
+	case []float32:
+		convGrad[float32](op.wrt, out, args, g)
+	case []float64:
+		convGrad[float64](op.wrt, out, args, g)
+	default:
+		return nil, fmt.Errorf("%v: unsupported dtype %v", op, y.Dtype())
+	}
+	return out, nil
+}
+
+func shapesOf(ts []*tensor.Dense) []G.DimSizer {
+	s := make([]G.DimSizer, len(ts))
+	for i, t := range ts {
+		s[i] = t.Shape()
+	}
+	return s
+}
+
+func convGrad[T float32 | float64](wrt int, out *tensor.Dense, args []*tensor.Dense, g convGeom) {
+	data := func(i int) []T { return args[i].Data().([]T) }
+	o := out.Data().([]T)
+	switch wrt {
+	case gradInput:
+		convGradInput(o, data(0), data(1), data(2), g)
+	case gradFilters:
+		convGradFilters(o, data(0), data(1), data(2), data(3), g)
+	default:
+		convGradBias(o, data(0), data(1), g)
+	}
+}
+
+// reluGrad writes into d the gradient dy where y > 0, else 0.
+func reluGrad[T float32 | float64](d, y, dy []T) {
+	d, dy = d[:len(y)], dy[:len(y)]
+	for i, v := range y {
+		if v > 0 {
+			d[i] = dy[i]
+		} else {
+			d[i] = 0
+		}
+	}
+}
+
+// convGradInput computes dx (zeroed) = col2im(dpre × filters), dpre the
+// gradient before the ReLU, image by image on all cores.
+func convGradInput[T float32 | float64](dx, w, y, dy []T, g convGeom) {
+	wm := borrow[T](g.cout * g.k())
+	defer giveBack(wm)
+	filterCols(wm, w, g)
+	forParts(g.b, func(_, lo, hi int) {
+		dpre := borrow[T](g.outSize())
+		dcol := borrow[T](g.pix() * g.k())
+		defer giveBack(dpre)
+		defer giveBack(dcol)
+		for s := lo; s < hi; s++ {
+			off := s * g.outSize()
+			reluGrad(dpre, y[off:off+g.outSize()], dy[off:off+g.outSize()])
+			matmul(false, false, g.pix(), g.k(), g.cout, dpre, g.cout, wm, g.k(), 0, dcol, g.k())
+			col2im(dx[s*g.inSize():][:g.inSize()], dcol, g)
+		}
+	})
+}
+
+// convGradFilters computes dw = Σ over images of dpreᵀ × im2col(x), in
+// the filters' own layout; each core sums its images, then the partial
+// sums are added.
+func convGradFilters[T float32 | float64](dw, x, w, y, dy []T, g convGeom) {
+	n := parts(g.b)
+	acc := borrow[T](n * g.cout * g.k())
+	defer giveBack(acc)
+	clear(acc)
+	forParts(g.b, func(part, lo, hi int) {
+		dpre := borrow[T](g.outSize())
+		col := borrow[T](g.pix() * g.k())
+		defer giveBack(dpre)
+		defer giveBack(col)
+		a := acc[part*g.cout*g.k():][:g.cout*g.k()]
+		for s := lo; s < hi; s++ {
+			off := s * g.outSize()
+			reluGrad(dpre, y[off:off+g.outSize()], dy[off:off+g.outSize()])
+			im2col(col, x[s*g.inSize():][:g.inSize()], g)
+			matmul(true, false, g.cout, g.k(), g.pix(), dpre, g.cout, col, g.k(), 1, a, g.k())
+		}
+	})
+	sum := acc[:g.cout*g.k()]
+	for p := 1; p < n; p++ {
+		for i, v := range acc[p*len(sum):][:len(sum)] {
+			sum[i] += v
+		}
+	}
+	for o := range g.cout {
+		for c := range g.cin {
+			for kk := range 9 {
+				dw[(o*g.cin+c)*9+kk] = sum[o*g.k()+kk*g.cin+c]
+			}
+		}
+	}
+}
+
+// convGradBias computes db = Σ over images and pixels of dpre.
+func convGradBias[T float32 | float64](db, y, dy []T, g convGeom) {
+	n := parts(g.b)
+	acc := make([]T, n*g.cout)
+	forParts(g.b, func(part, lo, hi int) {
+		a := acc[part*g.cout:][:g.cout]
+		ys, ds := y[lo*g.outSize():hi*g.outSize()], dy[lo*g.outSize():hi*g.outSize()]
+		for p := 0; p < len(ys); p += g.cout {
+			for c, v := range ys[p : p+g.cout] {
+				if v > 0 {
+					a[c] += ds[p+c]
+				}
+			}
+		}
+	})
+	for p := range n {
+		for c, v := range acc[p*g.cout:][:g.cout] {
+			db[c] += v
+		}
+	}
+}
+
+// ReturnsPtr implements G.Op.
+func (convGradOp) ReturnsPtr() bool { return false }
+
+// CallsExtern implements G.Op.
+func (convGradOp) CallsExtern() bool { return false }
+
+// OverwritesInput implements G.Op.
+func (convGradOp) OverwritesInput() int { return -1 }
+
+// WriteHash implements G.Op.
+func (op convGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gahpo.convGrad(%d)", op.wrt) }
+
+// Hashcode implements G.Op.
+func (op convGradOp) Hashcode() uint32 { return opHash(op) }
+
+// String implements G.Op.
+func (op convGradOp) String() string {
+	return [...]string{"Conv3x3ReLUGradInput", "Conv3x3ReLUGradFilters", "Conv3x3ReLUGradBias"}[op.wrt]
+}
+
+// twoShapes returns the first two input shapes of an op.
+func twoShapes(in []G.DimSizer) (tensor.Shape, tensor.Shape, error) {
+	if len(in) < 2 {
+		return nil, nil, fmt.Errorf("%d input shapes, want at least 2", len(in))
+	}
+	a, ok1 := in[0].(tensor.Shape)
+	b, ok2 := in[1].(tensor.Shape)
+	if !ok1 || !ok2 {
+		return nil, nil, fmt.Errorf("input shapes %v, %v are not tensor.Shapes", in[0], in[1])
+	}
+	return a, b, nil
+}
+
+// denseArgs returns the n arguments of an op as dense tensors in order.
+func denseArgs(in []G.Value, n int) ([]*tensor.Dense, error) {
+	if len(in) != n {
+		return nil, fmt.Errorf("got %d arguments, want %d", len(in), n)
+	}
+	out := make([]*tensor.Dense, n)
+	for i := range n {
+		d, err := denseArg(in, i)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+	}
+	return out, nil
+}

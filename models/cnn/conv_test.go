@@ -1,0 +1,329 @@
+package cnn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// evalOp builds, in a new graph, out = build(inputs) and the loss
+// Σ out ⊙ r, runs it once, and returns out, the loss and the gradients of
+// the loss with respect to inputs[i] for each i in wrt.
+func evalOp(t *testing.T, inputs []*tensor.Dense, r *tensor.Dense, wrt []int, build func(in G.Nodes) (*G.Node, error)) (*tensor.Dense, float64, []*tensor.Dense) {
+	t.Helper()
+	g := G.NewGraph()
+	nodes := make(G.Nodes, len(inputs))
+	for i, v := range inputs {
+		nodes[i] = G.NewTensor(g, v.Dtype(), v.Dims(), G.WithShape(v.Shape()...), G.WithName(fmt.Sprint("in", i)), G.WithValue(v.Clone().(*tensor.Dense)))
+	}
+	out, err := build(nodes)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	rn := G.NewTensor(g, r.Dtype(), r.Dims(), G.WithShape(r.Shape()...), G.WithName("r"), G.WithValue(r))
+	prod, err := G.HadamardProd(out, rn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, err := G.Sum(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outV, lossV G.Value
+	G.Read(out, &outV)
+	G.Read(loss, &lossV)
+	var diff G.Nodes
+	for _, i := range wrt {
+		diff = append(diff, nodes[i])
+	}
+	if len(diff) > 0 {
+		if _, err := G.Grad(loss, diff...); err != nil {
+			t.Fatalf("grad: %v", err)
+		}
+	}
+	vm := G.NewTapeMachine(g, G.BindDualValues(diff...))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	l, err := scalar(lossV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads := make([]*tensor.Dense, len(diff))
+	for i, n := range diff {
+		gv, err := n.Grad()
+		if err != nil {
+			t.Fatalf("gradient %d: %v", i, err)
+		}
+		grads[i] = gv.(*tensor.Dense).Clone().(*tensor.Dense)
+	}
+	return outV.(*tensor.Dense).Clone().(*tensor.Dense), l, grads
+}
+
+// random returns a tensor of the shape with values uniform in [-1, 1).
+func random(r *rand.Rand, dt tensor.Dtype, shape ...int) *tensor.Dense {
+	t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	switch d := t.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = float32(2*r.Float64() - 1)
+		}
+	case []float64:
+		for i := range d {
+			d[i] = 2*r.Float64() - 1
+		}
+	}
+	return t
+}
+
+// nhwcToNCHW returns the NCHW copy of an NHWC tensor.
+func nhwcToNCHW(t *testing.T, x *tensor.Dense) *tensor.Dense {
+	t.Helper()
+	y := x.Clone().(*tensor.Dense)
+	if err := y.T(0, 3, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	return y.Materialize().(*tensor.Dense)
+}
+
+// closeTo compares got with want, both flattened, to within tol relative to
+// the largest |want|, and reports the worst difference.
+func closeTo(t *testing.T, what string, got, want *tensor.Dense, tol float64) {
+	t.Helper()
+	g, w := toFloat64(got), toFloat64(want)
+	if !got.Shape().Eq(want.Shape()) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
+	}
+	var worst, scale float64
+	for i := range w {
+		worst = max(worst, math.Abs(g[i]-w[i]))
+		scale = max(scale, math.Abs(w[i]))
+	}
+	if worst > tol*max(scale, 1e-12) || math.IsNaN(worst) {
+		t.Errorf("%s: max |got - want| = %.3g (max |want| %.3g), want <= %g relative", what, worst, scale, tol)
+	}
+}
+
+// tolerance of a dtype when comparing two orders of summation.
+func tolerance(dt tensor.Dtype) float64 {
+	if dt == tensor.Float32 {
+		return 2e-5
+	}
+	return 1e-12
+}
+
+// TestConvMatchesGorgonia compares the custom convolution (output and the
+// gradients of filters, bias and input) with gorgonia's Conv2d, bias
+// broadcast and ReLU on random inputs, in both precisions and on odd
+// shapes, with as many cores as images and more.
+func TestConvMatchesGorgonia(t *testing.T) {
+	tests := []struct {
+		b, h, w, cin, cout int
+		procs              int
+	}{
+		{1, 5, 5, 1, 3, 1},
+		{3, 7, 6, 2, 5, 2},
+		{5, 28, 28, 1, 32, 2},  // conv1
+		{2, 26, 26, 32, 64, 3}, // conv2, more cores than needed
+		{4, 9, 11, 3, 7, 4},
+	}
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		for _, tt := range tests {
+			name := fmt.Sprintf("%v/b%d_%dx%dx%d_to%d_p%d", dt, tt.b, tt.h, tt.w, tt.cin, tt.cout, tt.procs)
+			t.Run(name, func(t *testing.T) {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tt.procs))
+				r := rand.New(rand.NewPCG(uint64(tt.b), uint64(tt.cout)))
+				x := random(r, dt, tt.b, tt.h, tt.w, tt.cin)
+				w := random(r, dt, tt.cout, tt.cin, 3, 3)
+				b := random(r, dt, 1, tt.cout, 1, 1)
+				rw := random(r, dt, tt.b, tt.h-2, tt.w-2, tt.cout)
+				out, loss, grads := evalOp(t, []*tensor.Dense{x, w, b}, rw, []int{0, 1, 2}, func(in G.Nodes) (*G.Node, error) {
+					return G.ApplyOp(convReLUOp{inputGrad: true}, in[0], in[1], in[2])
+				})
+				refOut, refLoss, refGrads := evalOp(t, []*tensor.Dense{nhwcToNCHW(t, x), w, b}, nhwcToNCHW(t, rw), []int{0, 1, 2}, func(in G.Nodes) (*G.Node, error) {
+					return convReLUReference(in[0], in[1], in[2], nil)
+				})
+				tol := tolerance(dt)
+				closeTo(t, "output", nhwcToNCHW(t, out), refOut, tol)
+				if math.Abs(loss-refLoss) > tol*max(1, math.Abs(refLoss)) {
+					t.Errorf("loss %v, reference %v", loss, refLoss)
+				}
+				closeTo(t, "input gradient", nhwcToNCHW(t, grads[0]), refGrads[0], tol)
+				closeTo(t, "filter gradient", grads[1], refGrads[1], tol)
+				closeTo(t, "bias gradient", grads[2], refGrads[2], tol)
+			})
+		}
+	}
+}
+
+// TestConvFirstLayerHasNoInputGradient checks that the first layer's
+// convolution asks for no gradient of the image, and still gives the
+// filters' and bias's.
+func TestConvFirstLayerHasNoInputGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x, w, b := random(r, tensor.Float64, 2, 6, 6, 1), random(r, tensor.Float64, 4, 1, 3, 3), random(r, tensor.Float64, 1, 4, 1, 1)
+	rw := random(r, tensor.Float64, 2, 4, 4, 4)
+	if d := (convReLUOp{}).DiffWRT(3); d[0] || !d[1] || !d[2] {
+		t.Fatalf("DiffWRT = %v, want [false true true]", d)
+	}
+	_, _, grads := evalOp(t, []*tensor.Dense{x, w, b}, rw, []int{1, 2}, func(in G.Nodes) (*G.Node, error) {
+		return G.ApplyOp(convReLUOp{}, in[0], in[1], in[2])
+	})
+	_, _, all := evalOp(t, []*tensor.Dense{x, w, b}, rw, []int{0, 1, 2}, func(in G.Nodes) (*G.Node, error) {
+		return G.ApplyOp(convReLUOp{inputGrad: true}, in[0], in[1], in[2])
+	})
+	closeTo(t, "filter gradient", grads[0], all[1], 1e-15)
+	closeTo(t, "bias gradient", grads[1], all[2], 1e-15)
+}
+
+// TestMaxPoolMatchesGorgonia compares the custom max-pool (NHWC in, NCHW
+// out) and its gradient with gorgonia's MaxPool2D on random inputs.
+func TestMaxPoolMatchesGorgonia(t *testing.T) {
+	tests := []struct{ b, h, w, c, procs int }{
+		{1, 2, 2, 1, 1},
+		{3, 4, 6, 5, 2},
+		{4, 24, 24, 64, 2}, // the network's
+		{2, 8, 8, 3, 4},
+	}
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%v/b%d_%dx%dx%d_p%d", dt, tt.b, tt.h, tt.w, tt.c, tt.procs), func(t *testing.T) {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tt.procs))
+				r := rand.New(rand.NewPCG(uint64(tt.h), uint64(tt.c)))
+				x := random(r, dt, tt.b, tt.h, tt.w, tt.c)
+				rw := random(r, dt, tt.b, tt.c, tt.h/2, tt.w/2)
+				out, _, grads := evalOp(t, []*tensor.Dense{x}, rw, []int{0}, func(in G.Nodes) (*G.Node, error) {
+					return G.ApplyOp(maxPoolOp{}, in[0])
+				})
+				refOut, _, refGrads := evalOp(t, []*tensor.Dense{nhwcToNCHW(t, x)}, rw, []int{0}, func(in G.Nodes) (*G.Node, error) {
+					return G.MaxPool2D(in[0], tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
+				})
+				closeTo(t, "output", out, refOut, 0)
+				closeTo(t, "input gradient", nhwcToNCHW(t, grads[0]), refGrads[0], 0)
+			})
+		}
+	}
+}
+
+// TestOpsFiniteDifferences checks the gradients of the custom ops against
+// central finite differences of the loss Σ out ⊙ r, in float64, on every
+// input value of small random tensors.
+func TestOpsFiniteDifferences(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	tests := []struct {
+		name   string
+		inputs []*tensor.Dense
+		rw     *tensor.Dense
+		build  func(in G.Nodes) (*G.Node, error)
+	}{
+		{
+			"conv",
+			[]*tensor.Dense{random(r, tensor.Float64, 2, 5, 4, 2), random(r, tensor.Float64, 3, 2, 3, 3), random(r, tensor.Float64, 1, 3, 1, 1)},
+			random(r, tensor.Float64, 2, 3, 2, 3),
+			func(in G.Nodes) (*G.Node, error) {
+				return G.ApplyOp(convReLUOp{inputGrad: true}, in[0], in[1], in[2])
+			},
+		},
+		{
+			"max-pool",
+			[]*tensor.Dense{random(r, tensor.Float64, 2, 4, 6, 3)},
+			random(r, tensor.Float64, 2, 3, 2, 3),
+			func(in G.Nodes) (*G.Node, error) { return G.ApplyOp(maxPoolOp{}, in[0]) },
+		},
+	}
+	const h = 1e-6
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wrt := make([]int, len(tt.inputs))
+			for i := range wrt {
+				wrt[i] = i
+			}
+			_, _, grads := evalOp(t, tt.inputs, tt.rw, wrt, tt.build)
+			lossAt := func() float64 {
+				_, l, _ := evalOp(t, tt.inputs, tt.rw, nil, tt.build)
+				return l
+			}
+			checked := 0
+			for i, in := range tt.inputs {
+				v := in.Data().([]float64)
+				g := grads[i].Data().([]float64)
+				for j := range v {
+					old := v[j]
+					v[j] = old + h
+					up := lossAt()
+					v[j] = old - h
+					down := lossAt()
+					v[j] = old
+					numeric := (up - down) / (2 * h)
+					if math.Abs(numeric-g[j]) > 1e-6+1e-6*math.Abs(numeric) {
+						t.Errorf("input %d [%d]: analytic %.10g, numeric %.10g", i, j, g[j], numeric)
+					}
+					checked++
+				}
+			}
+			t.Logf("%d gradient values checked", checked)
+		})
+	}
+}
+
+// TestNetMatchesReference compares the whole network built on the custom
+// ops with the same network built on gorgonia's own, on real images with
+// dropout on: the loss and every gradient, in both precisions.
+func TestNetMatchesReference(t *testing.T) {
+	train := loadTrain(t)
+	idx := []int{3, 1, 4, 1, 5, 9}
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		t.Run(dt.String(), func(t *testing.T) {
+			p := newParams(dt, 11)
+			fast, err := newNet(p, len(idx), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := buildNet(p, len(idx), true, forwardReference)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var losses [2]float64
+			var grads [2][][]float64
+			for i, n := range []*net{fast, ref} {
+				n.setImages(train, idx)
+				n.setTargets(train, idx, 1.0/float64(len(idx)))
+				n.setMasks(rand.New(rand.NewPCG(9, 9))) // the same masks for both
+				if err := n.run(); err != nil {
+					t.Fatal(err)
+				}
+				if losses[i], err = n.lossValue(); err != nil {
+					t.Fatal(err)
+				}
+				for _, w := range n.w {
+					g, err := w.Grad()
+					if err != nil {
+						t.Fatal(err)
+					}
+					grads[i] = append(grads[i], toFloat64(g.(*tensor.Dense)))
+					g.(*tensor.Dense).Zero()
+				}
+			}
+			tol := tolerance(dt) * 10
+			if math.Abs(losses[0]-losses[1]) > tol*losses[1] {
+				t.Errorf("loss %v, reference %v", losses[0], losses[1])
+			}
+			for i, s := range specs {
+				var worst, scale float64
+				for j, want := range grads[1][i] {
+					worst = max(worst, math.Abs(grads[0][i][j]-want))
+					scale = max(scale, math.Abs(want))
+				}
+				if worst > tol*scale {
+					t.Errorf("%s: max |fast - reference| = %.3g (max %.3g)", s.name, worst, scale)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,82 @@
+package cnn
+
+import (
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/gahpo/gahpo/models/gemm"
+)
+
+// parts is how many goroutines share n images: GOMAXPROCS, at most n.
+func parts(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
+
+// forParts splits the images [0, n) into parts(n) contiguous ranges and
+// calls fn on each, part i on its own goroutine (part 0 on the caller's),
+// and waits for all. The custom ops share their work this way: every
+// image is independent, so whole layers (not only their matrix products)
+// run on every core.
+func forParts(n int, fn func(part, lo, hi int)) {
+	t := parts(n)
+	if t == 1 {
+		fn(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < t; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i, i*n/t, (i+1)*n/t)
+		}()
+	}
+	fn(0, 0, n/t)
+	wg.Wait()
+}
+
+// matmul computes C = op(A)·op(B) + beta·C (row-major, op(X) = Xᵀ when
+// the flag is set) on the calling goroutine: gemm's assembly kernels for
+// float32, gonum for float64 (the precision of the gradient checks).
+func matmul[T float32 | float64](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	switch a := any(a).(type) {
+	case []float32:
+		gemm.SgemmSerial(ta, tb, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		gonum.Implementation{}.Dgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// Scratch buffers of the custom ops, reused across batches: an im2col
+// matrix of conv2 is 663 KB per image, allocated and zeroed afresh it
+// would cost more than copying into it.
+var pool32, pool64 sync.Pool
+
+// borrow returns a buffer of n values (not zeroed) from the pool; give it
+// back with giveBack.
+func borrow[T float32 | float64](n int) []T {
+	p := poolOf[T]()
+	if b, ok := p.Get().(*[]T); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]T, n)
+}
+
+// giveBack returns a buffer from borrow to the pool.
+func giveBack[T float32 | float64](b []T) { poolOf[T]().Put(&b) }
+
+func poolOf[T float32 | float64]() *sync.Pool {
+	var zero T
+	if _, ok := any(zero).(float32); ok {
+		return &pool32
+	}
+	return &pool64
+}

@@ -1,0 +1,47 @@
+package cnn
+
+import (
+	"sync/atomic"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/mnist"
+)
+
+// forwardReference builds the paper's network with gorgonia's own Conv2d,
+// bias broadcast and MaxPool2D in place of this package's custom ops: the
+// reference that the tests compare forward with. It takes the same NHWC
+// images (b, 28, 28, 1), which have one channel and so the same memory as
+// NCHW (b, 1, 28, 28).
+func forwardReference(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
+	x, err := G.Reshape(x, tensor.Shape{x.Shape()[0], 1, mnist.Rows, mnist.Cols})
+	if err != nil {
+		return nil, err
+	}
+	h, err := convReLUReference(x, w[0], w[1], nan)
+	if err != nil {
+		return nil, err
+	}
+	if h, err = convReLUReference(h, w[2], w[3], nan); err != nil {
+		return nil, err
+	}
+	if h, err = G.MaxPool2D(h, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}); err != nil {
+		return nil, err
+	}
+	return head(h, w, mask1, mask2, nan)
+}
+
+// convReLUReference is a 3×3 convolution (stride 1, no padding) on NCHW
+// tensors with gorgonia's Conv2d, its bias added by broadcasting the
+// (1, C, 1, 1) tensor, then a ReLU.
+func convReLUReference(x, w, b *G.Node, nan *atomic.Bool) (*G.Node, error) {
+	c, err := G.Conv2d(x, w, tensor.Shape{3, 3}, []int{0, 0}, []int{1, 1}, []int{1, 1})
+	if err != nil {
+		return nil, err
+	}
+	if c, err = G.BroadcastAdd(c, b, nil, []byte{0, 2, 3}); err != nil {
+		return nil, err
+	}
+	return relu(c, nan)
+}
