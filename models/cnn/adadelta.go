@@ -3,6 +3,7 @@ package cnn
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -84,16 +85,33 @@ func (a *Adadelta) Step(model []G.ValueGrad) error {
 }
 
 // adadeltaStep updates weights w from gradients g with the state of tensor
-// i, zeroes g, and tells whether every new weight is finite.
+// i, zeroes g, and tells whether every new weight is finite. A large
+// tensor is shared among all cores.
 func adadeltaStep[T float32 | float64](a *Adadelta, i int, w, g []T) bool {
 	if a.sq[i] == nil {
 		a.sq[i], a.acc[i] = make([]T, len(w)), make([]T, len(w))
 	}
 	v, u := a.sq[i].([]T), a.acc[i].([]T)
 	v, u, g = v[:len(w)], u[:len(w)], g[:len(w)]
+	const grain = 1 << 14 // values below which a goroutine costs more than it saves
+	n := max(1, min(parts(len(w)), len(w)/grain))
+	var bad atomic.Bool
+	forParts(n, func(_, lo, hi int) {
+		lo, hi = lo*len(w)/n, hi*len(w)/n
+		if !adadeltaRange(a, w[lo:hi], g[lo:hi], v[lo:hi], u[lo:hi]) {
+			bad.Store(true)
+		}
+	})
+	return !bad.Load()
+}
+
+// adadeltaRange is adadeltaStep on one range of a tensor, with its running
+// averages v and u.
+func adadeltaRange[T float32 | float64](a *Adadelta, w, g, v, u []T) (finite bool) {
+	g, v, u = g[:len(w)], v[:len(w)], u[:len(w)]
 	lr, rho, eps, wd := T(a.LR), T(a.Rho), T(a.Eps), T(a.WeightDecay)
 	omr := 1 - rho
-	var bad T // accumulates w·0: NaN as soon as one w is NaN or ±Inf
+	finite = true
 	for j, gj := range g {
 		if wd != 0 {
 			gj += wd * w[j]
@@ -102,10 +120,12 @@ func adadeltaStep[T float32 | float64](a *Adadelta, i int, w, g []T) bool {
 		d := sqrt(u[j]+eps) / sqrt(v[j]+eps) * gj
 		u[j] = rho*u[j] + omr*d*d
 		w[j] -= lr * d
-		bad += w[j] * 0
+		if w[j]-w[j] != 0 { // NaN or ±Inf
+			finite = false
+		}
 		g[j] = 0
 	}
-	return bad == 0
+	return finite
 }
 
 // sqrt is the square root in T's own precision (for float32, the compiler

@@ -3,6 +3,7 @@ package cnn
 import (
 	"fmt"
 	"hash"
+	"math"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -115,35 +116,38 @@ func filterCols[T float32 | float64](m, w []T, g convGeom) {
 	}
 }
 
-// convReLUOp is a 3×3 convolution (stride 1, no padding) with its bias and
-// a ReLU, from an NHWC input (b, h, w, cin), filters (cout, cin, 3, 3) and
-// a bias of cout values, to an NHWC output (b, h-2, w-2, cout). It fails
-// with errNaNActivation, and raises nan, on a NaN output.
+// convOp is a 3×3 convolution (stride 1, no padding) with its bias, and
+// with relu a ReLU, from an NHWC input (b, h, w, cin), filters (cout, cin,
+// 3, 3) and a bias of cout values, to an NHWC output (b, h-2, w-2, cout).
+// It fails with errNaNActivation, and raises nan, on a NaN or infinite
+// output.
 //
 // inputGrad tells whether its input needs a gradient: not for the first
-// layer, whose input is the image.
-type convReLUOp struct {
+// layer, whose input is the image. Without relu, a following maxPoolOp
+// can apply the ReLU where it is cheaper (on a quarter of the values).
+type convOp struct {
+	relu      bool
 	inputGrad bool
 	nan       *atomic.Bool
 }
 
 var (
-	_ G.Op   = convReLUOp{}
-	_ G.SDOp = convReLUOp{}
+	_ G.Op   = convOp{}
+	_ G.SDOp = convOp{}
 	_ G.Op   = convGradOp{}
 )
 
 // Arity implements G.Op.
-func (convReLUOp) Arity() int { return 3 }
+func (convOp) Arity() int { return 3 }
 
 // Type implements G.Op.
-func (convReLUOp) Type() hm.Type {
+func (convOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	return hm.NewFnType(a, a, a, a)
 }
 
 // InferShape implements G.Op.
-func (convReLUOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	x, w, err := twoShapes(in)
 	if err != nil {
 		return nil, fmt.Errorf("conv: %w", err)
@@ -156,7 +160,7 @@ func (convReLUOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 // Do implements G.Op.
-func (op convReLUOp) Do(in ...G.Value) (G.Value, error) {
+func (op convOp) Do(in ...G.Value) (G.Value, error) {
 	args, err := denseArgs(in, 3)
 	if err != nil {
 		return nil, fmt.Errorf("conv: %w", err)
@@ -170,16 +174,16 @@ func (op convReLUOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("conv: bias %v %v for %d filters of %v", b.Shape(), b.Dtype(), g.cout, x.Dtype())
 	}
 	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(g.b, g.oh, g.ow, g.cout))
-	var nan bool
+	var bad bool
 	switch xs := x.Data().(type) {
 	case []float32:
-		nan = convForward(out.Data().([]float32), xs, w.Data().([]float32), b.Data().([]float32), g)
+		bad = convForward(out.Data().([]float32), xs, w.Data().([]float32), b.Data().([]float32), g, op.relu)
 	case []float64:
-		nan = convForward(out.Data().([]float64), xs, w.Data().([]float64), b.Data().([]float64), g)
+		bad = convForward(out.Data().([]float64), xs, w.Data().([]float64), b.Data().([]float64), g, op.relu)
 	default:
 		return nil, fmt.Errorf("conv: unsupported dtype %v", x.Dtype())
 	}
-	if nan {
+	if bad {
 		if op.nan != nil {
 			op.nan.Store(true)
 		}
@@ -188,13 +192,14 @@ func (op convReLUOp) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-// convForward computes out = ReLU(im2col(x) × filters + bias), image by
-// image on all cores, and tells whether an output was NaN.
-func convForward[T float32 | float64](out, x, w, bias []T, g convGeom) bool {
+// convForward computes out = im2col(x) × filters + bias, then the ReLU if
+// relu, image by image on all cores, and tells whether an output was NaN
+// or infinite.
+func convForward[T float32 | float64](out, x, w, bias []T, g convGeom, relu bool) bool {
 	wm := borrow[T](g.k() * g.cout)
 	defer giveBack(wm)
 	filterRows(wm, w, g)
-	var nan atomic.Bool
+	var bad atomic.Bool
 	forParts(g.b, func(_, lo, hi int) {
 		col := borrow[T](g.pix() * g.k())
 		defer giveBack(col)
@@ -202,74 +207,120 @@ func convForward[T float32 | float64](out, x, w, bias []T, g convGeom) bool {
 			im2col(col, x[s*g.inSize():][:g.inSize()], g)
 			o := out[s*g.outSize():][:g.outSize()]
 			matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 0, o, g.cout)
-			if biasReLU(o, bias) {
-				nan.Store(true)
+			if !addBias(o, bias, relu) {
+				bad.Store(true)
 			}
 		}
 	})
-	return nan.Load()
+	return bad.Load()
 }
 
-// biasReLU replaces each row r of o (pixels × channels) by ReLU(r + bias)
-// and tells whether a value was NaN.
-func biasReLU[T float32 | float64](o, bias []T) (nan bool) {
+// addBias adds bias to each row of o (pixels × channels), then applies the
+// ReLU if relu, and reports whether every value is finite.
+func addBias[T float32 | float64](o, bias []T, relu bool) (finite bool) {
+	switch o := any(o).(type) {
+	case []float32:
+		return addBias32(o, any(bias).([]float32), relu)
+	}
 	c := len(bias)
+	finite = true
 	for p := 0; p < len(o); p += c {
 		row := o[p : p+c]
 		for i, v := range row {
 			v += bias[i]
-			switch {
-			case v > 0:
-				row[i] = v
-			case v != v:
-				nan = true
-			default:
-				row[i] = 0
+			if v-v != 0 {
+				finite = false
 			}
+			if relu && !(v > 0) {
+				v = 0
+			}
+			row[i] = v
 		}
 	}
-	return nan
+	return finite
+}
+
+// addBias32 is addBias for float32 without branches on the values, whose
+// signs are random: it keeps the largest exponent field seen, all ones
+// only for a NaN or an infinity.
+func addBias32(o, bias []float32, relu bool) (finite bool) {
+	c := len(bias)
+	var exp uint32
+	for p := 0; p < len(o); p += c {
+		row := o[p : p+c]
+		for i, v := range row {
+			bits := math.Float32bits(v + bias[i])
+			exp = max(exp, bits&0x7f800000)
+			if relu {
+				bits &= positive(bits)
+			}
+			row[i] = math.Float32frombits(bits)
+		}
+	}
+	return exp != 0x7f800000
+}
+
+// positive is all ones when the float32 with these bits is greater than
+// zero (or a NaN of sign 0), else zero; it compiles without branches.
+func positive(bits uint32) uint32 {
+	s := int32(bits)
+	return uint32(((-s) & ^s) >> 31)
 }
 
 // ReturnsPtr implements G.Op.
-func (convReLUOp) ReturnsPtr() bool { return false }
+func (convOp) ReturnsPtr() bool { return false }
 
 // CallsExtern implements G.Op.
-func (convReLUOp) CallsExtern() bool { return false }
+func (convOp) CallsExtern() bool { return false }
 
 // OverwritesInput implements G.Op.
-func (convReLUOp) OverwritesInput() int { return -1 }
+func (convOp) OverwritesInput() int { return -1 }
 
 // WriteHash implements G.Op.
-func (op convReLUOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gahpo.convReLU(%v)", op.inputGrad) }
+func (op convOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "gahpo.conv3x3(relu %v, input gradient %v)", op.relu, op.inputGrad)
+}
 
 // Hashcode implements G.Op.
-func (op convReLUOp) Hashcode() uint32 { return opHash(op) }
+func (op convOp) Hashcode() uint32 { return opHash(op) }
 
 // String implements G.Op.
-func (op convReLUOp) String() string { return "Conv3x3ReLU" }
+func (op convOp) String() string {
+	if op.relu {
+		return "Conv3x3ReLU"
+	}
+	return "Conv3x3"
+}
 
 // DiffWRT implements G.SDOp: the filters and the bias, and the input when
 // inputGrad is set.
-func (op convReLUOp) DiffWRT(int) []bool { return []bool{op.inputGrad, true, true} }
+func (op convOp) DiffWRT(int) []bool { return []bool{op.inputGrad, true, true} }
 
-// SymDiff implements G.SDOp.
-func (op convReLUOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+// SymDiff implements G.SDOp. With a ReLU, the gradient dz before it (dy
+// where the output is positive) is computed once, by the ReLU's own
+// gradient op, for the three gradients that need it.
+func (op convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 3 {
 		return nil, fmt.Errorf("conv: differentiate: %d inputs, want 3", len(inputs))
 	}
 	x, w := inputs[0], inputs[1]
-	grads := make(G.Nodes, 3)
+	dz := grad
 	var err error
+	if op.relu {
+		if dz, err = G.ApplyOp(reluDiffOp{}, output, grad); err != nil {
+			return nil, fmt.Errorf("conv: differentiate the ReLU: %w", err)
+		}
+	}
+	grads := make(G.Nodes, 3)
 	if op.inputGrad {
-		if grads[0], err = G.ApplyOp(convGradOp{wrt: gradInput}, w, output, grad); err != nil {
+		if grads[0], err = G.ApplyOp(convGradOp{wrt: gradInput}, w, dz); err != nil {
 			return nil, fmt.Errorf("conv: differentiate: %w", err)
 		}
 	}
-	if grads[1], err = G.ApplyOp(convGradOp{wrt: gradFilters}, x, w, output, grad); err != nil {
+	if grads[1], err = G.ApplyOp(convGradOp{wrt: gradFilters}, x, w, dz); err != nil {
 		return nil, fmt.Errorf("conv: differentiate: %w", err)
 	}
-	if grads[2], err = G.ApplyOp(convGradOp{wrt: gradBias}, output, grad); err != nil {
+	if grads[2], err = G.ApplyOp(convGradOp{wrt: gradBias}, dz); err != nil {
 		return nil, fmt.Errorf("conv: differentiate: %w", err)
 	}
 	return grads, nil
@@ -277,17 +328,17 @@ func (op convReLUOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 
 // What a convGradOp differentiates with respect to.
 const (
-	gradInput   = iota // (w, y, dy) → dx, the shape of the input
-	gradFilters        // (x, w, y, dy) → dw, the shape of the filters
-	gradBias           // (y, dy) → db, (1, cout, 1, 1)
+	gradInput   = iota // (w, dz) → dx, the shape of the input
+	gradFilters        // (x, w, dz) → dw, the shape of the filters
+	gradBias           // (dz) → db, (1, cout, 1, 1)
 )
 
-// convGradOp computes one gradient of a convReLUOp from its output y and
-// the gradient dy of y: the ReLU passes dy where y > 0.
+// convGradOp computes one gradient of a convOp from the gradient dz of
+// its output before any ReLU.
 type convGradOp struct{ wrt int }
 
 // Arity implements G.Op.
-func (op convGradOp) Arity() int { return [...]int{3, 4, 2}[op.wrt] }
+func (op convGradOp) Arity() int { return [...]int{2, 3, 1}[op.wrt] }
 
 // Type implements G.Op.
 func (op convGradOp) Type() hm.Type {
@@ -312,21 +363,21 @@ func (op convGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	if len(shapes) != op.Arity() {
 		return nil, fmt.Errorf("%v: %d inputs, want %d", op, len(shapes), op.Arity())
 	}
+	dz := shapes[len(shapes)-1]
+	if len(dz) != 4 {
+		return nil, fmt.Errorf("%v: output gradient %v is not 4-d", op, dz)
+	}
 	switch op.wrt {
 	case gradInput:
-		w, y := shapes[0], shapes[1]
-		if len(w) != 4 || len(y) != 4 {
-			return nil, fmt.Errorf("%v: filters %v and output %v must be 4-d", op, w, y)
+		w := shapes[0]
+		if len(w) != 4 {
+			return nil, fmt.Errorf("%v: filters %v are not 4-d", op, w)
 		}
-		return tensor.Shape{y[0], y[1] + 2, y[2] + 2, w[1]}, nil
+		return tensor.Shape{dz[0], dz[1] + 2, dz[2] + 2, w[1]}, nil
 	case gradFilters:
 		return shapes[1].Clone(), nil
 	default:
-		y := shapes[0]
-		if len(y) != 4 {
-			return nil, fmt.Errorf("%v: output %v must be 4-d", op, y)
-		}
-		return tensor.Shape{1, y[3], 1, 1}, nil
+		return tensor.Shape{1, dz[3], 1, 1}, nil
 	}
 }
 
@@ -336,12 +387,11 @@ func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", op, err)
 	}
-	n := len(args)
-	y, dy := args[n-2], args[n-1]
-	if !y.Shape().Eq(dy.Shape()) || y.Dtype() != dy.Dtype() || y.Dims() != 4 {
-		return nil, fmt.Errorf("%v: output %v and its gradient %v differ", op, y.Shape(), dy.Shape())
+	dz := args[len(args)-1]
+	zs := dz.Shape()
+	if len(zs) != 4 {
+		return nil, fmt.Errorf("%v: output gradient %v is not 4-d", op, zs)
 	}
-	ys := y.Shape()
 	var g convGeom
 	switch op.wrt {
 	case gradInput:
@@ -349,35 +399,35 @@ func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 		if len(w) != 4 {
 			return nil, fmt.Errorf("%v: filters %v are not 4-d", op, w)
 		}
-		g, err = geometry(tensor.Shape{ys[0], ys[1] + 2, ys[2] + 2, w[1]}, w)
+		g, err = geometry(tensor.Shape{zs[0], zs[1] + 2, zs[2] + 2, w[1]}, w)
 	case gradFilters:
 		g, err = geometry(args[0].Shape(), args[1].Shape())
 	default:
-		g = convGeom{b: ys[0], h: ys[1] + 2, w: ys[2] + 2, cout: ys[3], oh: ys[1], ow: ys[2]}
+		g = convGeom{b: zs[0], h: zs[1] + 2, w: zs[2] + 2, cout: zs[3], oh: zs[1], ow: zs[2]}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", op, err)
 	}
-	if ys[0] != g.b || ys[1] != g.oh || ys[2] != g.ow || ys[3] != g.cout {
-		return nil, fmt.Errorf("%v: output %v does not match the convolution %+v", op, ys, g)
+	if zs[0] != g.b || zs[1] != g.oh || zs[2] != g.ow || zs[3] != g.cout {
+		return nil, fmt.Errorf("%v: output gradient %v does not match the convolution %+v", op, zs, g)
 	}
 	for _, a := range args {
-		if a.Dtype() != y.Dtype() {
-			return nil, fmt.Errorf("%v: mixed dtypes %v and %v", op, a.Dtype(), y.Dtype())
+		if a.Dtype() != dz.Dtype() {
+			return nil, fmt.Errorf("%v: mixed dtypes %v and %v", op, a.Dtype(), dz.Dtype())
 		}
 	}
 	shape, err := op.InferShape(shapesOf(args)...)
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.Of(y.Dtype()), tensor.WithShape(shape...))
+	out := tensor.New(tensor.Of(dz.Dtype()), tensor.WithShape(shape...))
 	switch out.Data().(type) {
 	case []float32:
 		convGrad[float32](op.wrt, out, args, g)
 	case []float64:
 		convGrad[float64](op.wrt, out, args, g)
 	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, y.Dtype())
+		return nil, fmt.Errorf("%v: unsupported dtype %v", op, dz.Dtype())
 	}
 	return out, nil
 }
@@ -395,65 +445,45 @@ func convGrad[T float32 | float64](wrt int, out *tensor.Dense, args []*tensor.De
 	o := out.Data().([]T)
 	switch wrt {
 	case gradInput:
-		convGradInput(o, data(0), data(1), data(2), g)
+		convGradInput(o, data(0), data(1), g)
 	case gradFilters:
-		convGradFilters(o, data(0), data(1), data(2), data(3), g)
+		convGradFilters(o, data(0), data(1), data(2), g)
 	default:
-		convGradBias(o, data(0), data(1), g)
+		convGradBias(o, data(0), g)
 	}
 }
 
-// reluGrad writes into d the gradient dy where y > 0, else 0.
-func reluGrad[T float32 | float64](d, y, dy []T) {
-	d, dy = d[:len(y)], dy[:len(y)]
-	for i, v := range y {
-		if v > 0 {
-			d[i] = dy[i]
-		} else {
-			d[i] = 0
-		}
-	}
-}
-
-// convGradInput computes dx (zeroed) = col2im(dpre × filters), dpre the
-// gradient before the ReLU, image by image on all cores.
-func convGradInput[T float32 | float64](dx, w, y, dy []T, g convGeom) {
+// convGradInput computes dx (zeroed) = col2im(dz × filters), image by
+// image on all cores.
+func convGradInput[T float32 | float64](dx, w, dz []T, g convGeom) {
 	wm := borrow[T](g.cout * g.k())
 	defer giveBack(wm)
 	filterCols(wm, w, g)
 	forParts(g.b, func(_, lo, hi int) {
-		dpre := borrow[T](g.outSize())
 		dcol := borrow[T](g.pix() * g.k())
-		defer giveBack(dpre)
 		defer giveBack(dcol)
 		for s := lo; s < hi; s++ {
-			off := s * g.outSize()
-			reluGrad(dpre, y[off:off+g.outSize()], dy[off:off+g.outSize()])
-			matmul(false, false, g.pix(), g.k(), g.cout, dpre, g.cout, wm, g.k(), 0, dcol, g.k())
+			matmul(false, false, g.pix(), g.k(), g.cout, dz[s*g.outSize():], g.cout, wm, g.k(), 0, dcol, g.k())
 			col2im(dx[s*g.inSize():][:g.inSize()], dcol, g)
 		}
 	})
 }
 
-// convGradFilters computes dw = Σ over images of dpreᵀ × im2col(x), in
-// the filters' own layout; each core sums its images, then the partial
-// sums are added.
-func convGradFilters[T float32 | float64](dw, x, w, y, dy []T, g convGeom) {
+// convGradFilters computes dw = Σ over images of dzᵀ × im2col(x), in the
+// filters' own layout; each core sums its images, then the partial sums
+// are added.
+func convGradFilters[T float32 | float64](dw, x, _, dz []T, g convGeom) {
 	n := parts(g.b)
 	acc := borrow[T](n * g.cout * g.k())
 	defer giveBack(acc)
 	clear(acc)
 	forParts(g.b, func(part, lo, hi int) {
-		dpre := borrow[T](g.outSize())
 		col := borrow[T](g.pix() * g.k())
-		defer giveBack(dpre)
 		defer giveBack(col)
 		a := acc[part*g.cout*g.k():][:g.cout*g.k()]
 		for s := lo; s < hi; s++ {
-			off := s * g.outSize()
-			reluGrad(dpre, y[off:off+g.outSize()], dy[off:off+g.outSize()])
 			im2col(col, x[s*g.inSize():][:g.inSize()], g)
-			matmul(true, false, g.cout, g.k(), g.pix(), dpre, g.cout, col, g.k(), 1, a, g.k())
+			matmul(true, false, g.cout, g.k(), g.pix(), dz[s*g.outSize():], g.cout, col, g.k(), 1, a, g.k())
 		}
 	})
 	sum := acc[:g.cout*g.k()]
@@ -471,18 +501,16 @@ func convGradFilters[T float32 | float64](dw, x, w, y, dy []T, g convGeom) {
 	}
 }
 
-// convGradBias computes db = Σ over images and pixels of dpre.
-func convGradBias[T float32 | float64](db, y, dy []T, g convGeom) {
+// convGradBias computes db = Σ over images and pixels of dz.
+func convGradBias[T float32 | float64](db, dz []T, g convGeom) {
 	n := parts(g.b)
 	acc := make([]T, n*g.cout)
 	forParts(g.b, func(part, lo, hi int) {
 		a := acc[part*g.cout:][:g.cout]
-		ys, ds := y[lo*g.outSize():hi*g.outSize()], dy[lo*g.outSize():hi*g.outSize()]
-		for p := 0; p < len(ys); p += g.cout {
-			for c, v := range ys[p : p+g.cout] {
-				if v > 0 {
-					a[c] += ds[p+c]
-				}
+		ds := dz[lo*g.outSize() : hi*g.outSize()]
+		for p := 0; p < len(ds); p += g.cout {
+			for c, v := range ds[p : p+g.cout] {
+				a[c] += v
 			}
 		}
 	})
@@ -510,7 +538,7 @@ func (op convGradOp) Hashcode() uint32 { return opHash(op) }
 
 // String implements G.Op.
 func (op convGradOp) String() string {
-	return [...]string{"Conv3x3ReLUGradInput", "Conv3x3ReLUGradFilters", "Conv3x3ReLUGradBias"}[op.wrt]
+	return [...]string{"Conv3x3GradInput", "Conv3x3GradFilters", "Conv3x3GradBias"}[op.wrt]
 }
 
 // twoShapes returns the first two input shapes of an op.

@@ -135,29 +135,34 @@ func TestConvMatchesGorgonia(t *testing.T) {
 	}
 	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
 		for _, tt := range tests {
-			name := fmt.Sprintf("%v/b%d_%dx%dx%d_to%d_p%d", dt, tt.b, tt.h, tt.w, tt.cin, tt.cout, tt.procs)
-			t.Run(name, func(t *testing.T) {
-				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tt.procs))
-				r := rand.New(rand.NewPCG(uint64(tt.b), uint64(tt.cout)))
-				x := random(r, dt, tt.b, tt.h, tt.w, tt.cin)
-				w := random(r, dt, tt.cout, tt.cin, 3, 3)
-				b := random(r, dt, 1, tt.cout, 1, 1)
-				rw := random(r, dt, tt.b, tt.h-2, tt.w-2, tt.cout)
-				out, loss, grads := evalOp(t, []*tensor.Dense{x, w, b}, rw, []int{0, 1, 2}, func(in G.Nodes) (*G.Node, error) {
-					return G.ApplyOp(convReLUOp{inputGrad: true}, in[0], in[1], in[2])
+			for _, relu := range []bool{true, false} {
+				name := fmt.Sprintf("%v/b%d_%dx%dx%d_to%d_p%d/relu=%v", dt, tt.b, tt.h, tt.w, tt.cin, tt.cout, tt.procs, relu)
+				t.Run(name, func(t *testing.T) {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tt.procs))
+					r := rand.New(rand.NewPCG(uint64(tt.b), uint64(tt.cout)))
+					x := random(r, dt, tt.b, tt.h, tt.w, tt.cin)
+					w := random(r, dt, tt.cout, tt.cin, 3, 3)
+					b := random(r, dt, 1, tt.cout, 1, 1)
+					rw := random(r, dt, tt.b, tt.h-2, tt.w-2, tt.cout)
+					out, loss, grads := evalOp(t, []*tensor.Dense{x, w, b}, rw, []int{0, 1, 2}, func(in G.Nodes) (*G.Node, error) {
+						return G.ApplyOp(convOp{relu: relu, inputGrad: true}, in[0], in[1], in[2])
+					})
+					refOut, refLoss, refGrads := evalOp(t, []*tensor.Dense{nhwcToNCHW(t, x), w, b}, nhwcToNCHW(t, rw), []int{0, 1, 2}, func(in G.Nodes) (*G.Node, error) {
+						if relu {
+							return convReLUReference(in[0], in[1], in[2], nil)
+						}
+						return convReference(in[0], in[1], in[2])
+					})
+					tol := tolerance(dt)
+					closeTo(t, "output", nhwcToNCHW(t, out), refOut, tol)
+					if math.Abs(loss-refLoss) > tol*max(1, math.Abs(refLoss)) {
+						t.Errorf("loss %v, reference %v", loss, refLoss)
+					}
+					closeTo(t, "input gradient", nhwcToNCHW(t, grads[0]), refGrads[0], tol)
+					closeTo(t, "filter gradient", grads[1], refGrads[1], tol)
+					closeTo(t, "bias gradient", grads[2], refGrads[2], tol)
 				})
-				refOut, refLoss, refGrads := evalOp(t, []*tensor.Dense{nhwcToNCHW(t, x), w, b}, nhwcToNCHW(t, rw), []int{0, 1, 2}, func(in G.Nodes) (*G.Node, error) {
-					return convReLUReference(in[0], in[1], in[2], nil)
-				})
-				tol := tolerance(dt)
-				closeTo(t, "output", nhwcToNCHW(t, out), refOut, tol)
-				if math.Abs(loss-refLoss) > tol*max(1, math.Abs(refLoss)) {
-					t.Errorf("loss %v, reference %v", loss, refLoss)
-				}
-				closeTo(t, "input gradient", nhwcToNCHW(t, grads[0]), refGrads[0], tol)
-				closeTo(t, "filter gradient", grads[1], refGrads[1], tol)
-				closeTo(t, "bias gradient", grads[2], refGrads[2], tol)
-			})
+			}
 		}
 	}
 }
@@ -169,14 +174,14 @@ func TestConvFirstLayerHasNoInputGradient(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	x, w, b := random(r, tensor.Float64, 2, 6, 6, 1), random(r, tensor.Float64, 4, 1, 3, 3), random(r, tensor.Float64, 1, 4, 1, 1)
 	rw := random(r, tensor.Float64, 2, 4, 4, 4)
-	if d := (convReLUOp{}).DiffWRT(3); d[0] || !d[1] || !d[2] {
+	if d := (convOp{relu: true}).DiffWRT(3); d[0] || !d[1] || !d[2] {
 		t.Fatalf("DiffWRT = %v, want [false true true]", d)
 	}
 	_, _, grads := evalOp(t, []*tensor.Dense{x, w, b}, rw, []int{1, 2}, func(in G.Nodes) (*G.Node, error) {
-		return G.ApplyOp(convReLUOp{}, in[0], in[1], in[2])
+		return G.ApplyOp(convOp{relu: true}, in[0], in[1], in[2])
 	})
 	_, _, all := evalOp(t, []*tensor.Dense{x, w, b}, rw, []int{0, 1, 2}, func(in G.Nodes) (*G.Node, error) {
-		return G.ApplyOp(convReLUOp{inputGrad: true}, in[0], in[1], in[2])
+		return G.ApplyOp(convOp{relu: true, inputGrad: true}, in[0], in[1], in[2])
 	})
 	closeTo(t, "filter gradient", grads[0], all[1], 1e-15)
 	closeTo(t, "bias gradient", grads[1], all[2], 1e-15)
@@ -193,20 +198,29 @@ func TestMaxPoolMatchesGorgonia(t *testing.T) {
 	}
 	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
 		for _, tt := range tests {
-			t.Run(fmt.Sprintf("%v/b%d_%dx%dx%d_p%d", dt, tt.b, tt.h, tt.w, tt.c, tt.procs), func(t *testing.T) {
-				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tt.procs))
-				r := rand.New(rand.NewPCG(uint64(tt.h), uint64(tt.c)))
-				x := random(r, dt, tt.b, tt.h, tt.w, tt.c)
-				rw := random(r, dt, tt.b, tt.c, tt.h/2, tt.w/2)
-				out, _, grads := evalOp(t, []*tensor.Dense{x}, rw, []int{0}, func(in G.Nodes) (*G.Node, error) {
-					return G.ApplyOp(maxPoolOp{}, in[0])
+			for _, relu := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%v/b%d_%dx%dx%d_p%d/relu=%v", dt, tt.b, tt.h, tt.w, tt.c, tt.procs, relu), func(t *testing.T) {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tt.procs))
+					r := rand.New(rand.NewPCG(uint64(tt.h), uint64(tt.c)))
+					x := random(r, dt, tt.b, tt.h, tt.w, tt.c)
+					rw := random(r, dt, tt.b, tt.c, tt.h/2, tt.w/2)
+					out, _, grads := evalOp(t, []*tensor.Dense{x}, rw, []int{0}, func(in G.Nodes) (*G.Node, error) {
+						return G.ApplyOp(maxPoolOp{relu: relu}, in[0])
+					})
+					refOut, _, refGrads := evalOp(t, []*tensor.Dense{nhwcToNCHW(t, x)}, rw, []int{0}, func(in G.Nodes) (*G.Node, error) {
+						h := in[0]
+						if relu {
+							var err error
+							if h, err = G.Rectify(h); err != nil {
+								return nil, err
+							}
+						}
+						return G.MaxPool2D(h, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
+					})
+					closeTo(t, "output", out, refOut, 0)
+					closeTo(t, "input gradient", nhwcToNCHW(t, grads[0]), refGrads[0], 0)
 				})
-				refOut, _, refGrads := evalOp(t, []*tensor.Dense{nhwcToNCHW(t, x)}, rw, []int{0}, func(in G.Nodes) (*G.Node, error) {
-					return G.MaxPool2D(in[0], tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
-				})
-				closeTo(t, "output", out, refOut, 0)
-				closeTo(t, "input gradient", nhwcToNCHW(t, grads[0]), refGrads[0], 0)
-			})
+			}
 		}
 	}
 }
@@ -223,11 +237,19 @@ func TestOpsFiniteDifferences(t *testing.T) {
 		build  func(in G.Nodes) (*G.Node, error)
 	}{
 		{
-			"conv",
+			"conv+ReLU",
 			[]*tensor.Dense{random(r, tensor.Float64, 2, 5, 4, 2), random(r, tensor.Float64, 3, 2, 3, 3), random(r, tensor.Float64, 1, 3, 1, 1)},
 			random(r, tensor.Float64, 2, 3, 2, 3),
 			func(in G.Nodes) (*G.Node, error) {
-				return G.ApplyOp(convReLUOp{inputGrad: true}, in[0], in[1], in[2])
+				return G.ApplyOp(convOp{relu: true, inputGrad: true}, in[0], in[1], in[2])
+			},
+		},
+		{
+			"conv",
+			[]*tensor.Dense{random(r, tensor.Float64, 1, 4, 5, 3), random(r, tensor.Float64, 2, 3, 3, 3), random(r, tensor.Float64, 1, 2, 1, 1)},
+			random(r, tensor.Float64, 1, 2, 3, 2),
+			func(in G.Nodes) (*G.Node, error) {
+				return G.ApplyOp(convOp{inputGrad: true}, in[0], in[1], in[2])
 			},
 		},
 		{
@@ -235,6 +257,18 @@ func TestOpsFiniteDifferences(t *testing.T) {
 			[]*tensor.Dense{random(r, tensor.Float64, 2, 4, 6, 3)},
 			random(r, tensor.Float64, 2, 3, 2, 3),
 			func(in G.Nodes) (*G.Node, error) { return G.ApplyOp(maxPoolOp{}, in[0]) },
+		},
+		{
+			"ReLU+max-pool",
+			[]*tensor.Dense{random(r, tensor.Float64, 2, 4, 6, 3)},
+			random(r, tensor.Float64, 2, 3, 2, 3),
+			func(in G.Nodes) (*G.Node, error) { return G.ApplyOp(maxPoolOp{relu: true}, in[0]) },
+		},
+		{
+			"ReLU",
+			[]*tensor.Dense{random(r, tensor.Float64, 3, 7)},
+			random(r, tensor.Float64, 3, 7),
+			func(in G.Nodes) (*G.Node, error) { return relu(in[0], nil) },
 		},
 	}
 	const h = 1e-6

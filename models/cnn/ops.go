@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"math"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -65,34 +66,72 @@ func (op reluOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape().Clone()...))
 	var nan bool
+	rows := max(1, x.Shape()[0])
 	switch xs := x.Data().(type) {
 	case []float32:
-		nan = reluFwd(out.Data().([]float32), xs)
+		nan = reluFwd(out.Data().([]float32), xs, rows)
 	case []float64:
-		nan = reluFwd(out.Data().([]float64), xs)
+		nan = reluFwd(out.Data().([]float64), xs, rows)
 	default:
 		return nil, fmt.Errorf("relu: unsupported dtype %v", x.Dtype())
 	}
 	if nan {
-		op.nan.Store(true)
+		if op.nan != nil {
+			op.nan.Store(true)
+		}
 		return nil, errNaNActivation
 	}
 	return out, nil
 }
 
-func reluFwd[T float32 | float64](out, x []T) (nan bool) {
-	out = out[:len(x)]
-	for i, v := range x {
-		switch {
-		case v > 0:
-			out[i] = v
-		case v != v:
-			nan = true
+// reluFwd writes ReLU(x) into out, on all cores, and tells whether x held
+// a NaN or an infinity.
+func reluFwd[T float32 | float64](out, x []T, rows int) (bad bool) {
+	var flag atomic.Bool
+	forParts(rows, func(_, lo, hi int) {
+		lo, hi = lo*len(x)/rows, hi*len(x)/rows
+		var finite bool
+		switch xs := any(x[lo:hi]).(type) {
+		case []float32:
+			finite = relu32(any(out[lo:hi]).([]float32), xs)
 		default:
+			finite = reluSerial(out[lo:hi], x[lo:hi])
+		}
+		if !finite {
+			flag.Store(true)
+		}
+	})
+	return flag.Load()
+}
+
+// relu32 is the ReLU for float32, without branches on the signs; it
+// reports whether every value is finite (see addBias32).
+func relu32(out, x []float32) (finite bool) {
+	out = out[:len(x)]
+	var exp uint32
+	for i, v := range x {
+		bits := math.Float32bits(v)
+		exp = max(exp, bits&0x7f800000)
+		out[i] = math.Float32frombits(bits & positive(bits))
+	}
+	return exp != 0x7f800000
+}
+
+// reluSerial is the ReLU with branches, for float64.
+func reluSerial[T float32 | float64](out, x []T) (finite bool) {
+	out = out[:len(x)]
+	finite = true
+	for i, v := range x {
+		if v-v != 0 {
+			finite = false
+		}
+		if v > 0 {
+			out[i] = v
+		} else {
 			out[i] = 0
 		}
 	}
-	return nan
+	return finite
 }
 
 // ReturnsPtr implements G.Op.
@@ -157,25 +196,44 @@ func (reluDiffOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("relu gradient: output %v %v and gradient %v %v differ", y.Shape(), y.Dtype(), g.Shape(), g.Dtype())
 	}
 	out := tensor.New(tensor.Of(y.Dtype()), tensor.WithShape(y.Shape().Clone()...))
+	rows := max(1, y.Shape()[0])
 	switch ys := y.Data().(type) {
 	case []float32:
-		reluBwd(out.Data().([]float32), ys, g.Data().([]float32))
+		reluBwd(out.Data().([]float32), ys, g.Data().([]float32), rows)
 	case []float64:
-		reluBwd(out.Data().([]float64), ys, g.Data().([]float64))
+		reluBwd(out.Data().([]float64), ys, g.Data().([]float64), rows)
 	default:
 		return nil, fmt.Errorf("relu gradient: unsupported dtype %v", y.Dtype())
 	}
 	return out, nil
 }
 
-func reluBwd[T float32 | float64](out, y, g []T) {
+// reluBwd writes into out the gradient g where y > 0, else 0, on all
+// cores.
+func reluBwd[T float32 | float64](out, y, g []T, rows int) {
+	forParts(rows, func(_, lo, hi int) {
+		lo, hi = lo*len(y)/rows, hi*len(y)/rows
+		switch ys := any(y[lo:hi]).(type) {
+		case []float32:
+			reluBwd32(any(out[lo:hi]).([]float32), ys, any(g[lo:hi]).([]float32))
+		default:
+			o, gs := out[lo:hi], g[lo:hi]
+			for i, v := range y[lo:hi] {
+				if v > 0 {
+					o[i] = gs[i]
+				} else {
+					o[i] = 0
+				}
+			}
+		}
+	})
+}
+
+// reluBwd32 is reluBwd for float32, without branches on the signs.
+func reluBwd32(out, y, g []float32) {
 	out, g = out[:len(y)], g[:len(y)]
 	for i, v := range y {
-		if v > 0 {
-			out[i] = g[i]
-		} else {
-			out[i] = 0
-		}
+		out[i] = math.Float32frombits(math.Float32bits(g[i]) & positive(math.Float32bits(v)))
 	}
 }
 

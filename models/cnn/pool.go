@@ -3,6 +3,7 @@ package cnn
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -15,11 +16,14 @@ import (
 // weights of the first linear layer, are the same in both frameworks. Its
 // gradient goes to the first maximum of each window (in row order), as in
 // PyTorch.
-type maxPoolOp struct{}
+//
+// With relu it pools ReLU(x) instead, which is ReLU(max-pool(x)): the ReLU
+// of the layer before costs a quarter of the work, and its gradient none.
+type maxPoolOp struct{ relu bool }
 
 // maxPoolGradOp computes the gradient of a maxPoolOp from its input x and
 // the gradient of its output.
-type maxPoolGradOp struct{}
+type maxPoolGradOp struct{ relu bool }
 
 var (
 	_ G.Op   = maxPoolOp{}
@@ -54,7 +58,7 @@ func (maxPoolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 // Do implements G.Op.
-func (maxPoolOp) Do(in ...G.Value) (G.Value, error) {
+func (op maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	args, err := denseArgs(in, 1)
 	if err != nil {
 		return nil, fmt.Errorf("max-pool: %w", err)
@@ -68,9 +72,9 @@ func (maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	s := x.Shape()
 	switch xs := x.Data().(type) {
 	case []float32:
-		poolForward(out.Data().([]float32), xs, s[0], s[1], s[2], s[3])
+		poolForward(out.Data().([]float32), xs, s[0], s[1], s[2], s[3], op.relu)
 	case []float64:
-		poolForward(out.Data().([]float64), xs, s[0], s[1], s[2], s[3])
+		poolForward(out.Data().([]float64), xs, s[0], s[1], s[2], s[3], op.relu)
 	default:
 		return nil, fmt.Errorf("max-pool: unsupported dtype %v", x.Dtype())
 	}
@@ -84,7 +88,11 @@ func window(py, px, w, c int) [4]int {
 	return [4]int{p, p + c, p + w*c, p + w*c + c}
 }
 
-func poolForward[T float32 | float64](out, x []T, b, h, w, c int) {
+func poolForward[T float32 | float64](out, x []T, b, h, w, c int, relu bool) {
+	var floor T // the ReLU: no output below 0
+	if !relu {
+		floor = T(math.Inf(-1))
+	}
 	ph, pw := h/2, w/2
 	forParts(b, func(_, lo, hi int) {
 		for s := lo; s < hi; s++ {
@@ -93,23 +101,16 @@ func poolForward[T float32 | float64](out, x []T, b, h, w, c int) {
 				for px := range pw {
 					win := window(py, px, w, c)
 					r0, r1, r2, r3 := xi[win[0]:][:c], xi[win[1]:][:c], xi[win[2]:][:c], xi[win[3]:][:c]
-					dst := py*pw + px
+					dst := o[py*pw+px:]
 					for ch, m := range r0 {
-						m = max2(max2(m, r1[ch]), max2(r2[ch], r3[ch]))
-						o[ch*ph*pw+dst] = m
+						// The builtin max compiles without branches: the
+						// signs before a ReLU are random.
+						dst[ch*ph*pw] = max(m, r1[ch], r2[ch], r3[ch], floor)
 					}
 				}
 			}
 		}
 	})
-}
-
-// max2 is the larger of a and b, a when they are equal (or b is NaN).
-func max2[T float32 | float64](a, b T) T {
-	if b > a {
-		return b
-	}
-	return a
 }
 
 // ReturnsPtr implements G.Op.
@@ -122,23 +123,28 @@ func (maxPoolOp) CallsExtern() bool { return false }
 func (maxPoolOp) OverwritesInput() int { return -1 }
 
 // WriteHash implements G.Op.
-func (maxPoolOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gahpo.maxPool2x2") }
+func (op maxPoolOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gahpo.maxPool2x2(relu %v)", op.relu) }
 
 // Hashcode implements G.Op.
 func (op maxPoolOp) Hashcode() uint32 { return opHash(op) }
 
 // String implements G.Op.
-func (maxPoolOp) String() string { return "MaxPool2x2NHWC→NCHW" }
+func (op maxPoolOp) String() string {
+	if op.relu {
+		return "ReLUMaxPool2x2NHWC→NCHW"
+	}
+	return "MaxPool2x2NHWC→NCHW"
+}
 
 // DiffWRT implements G.SDOp.
 func (maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
 
 // SymDiff implements G.SDOp.
-func (maxPoolOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+func (op maxPoolOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("max-pool: differentiate: %d inputs, want 1", len(inputs))
 	}
-	d, err := G.ApplyOp(maxPoolGradOp{}, inputs[0], grad)
+	d, err := G.ApplyOp(maxPoolGradOp(op), inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("max-pool: differentiate: %w", err)
 	}
@@ -167,7 +173,7 @@ func (maxPoolGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 // Do implements G.Op.
-func (maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
+func (op maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	args, err := denseArgs(in, 2)
 	if err != nil {
 		return nil, fmt.Errorf("max-pool gradient: %w", err)
@@ -184,9 +190,9 @@ func (maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	s := x.Shape()
 	switch xs := x.Data().(type) {
 	case []float32:
-		poolBackward(dx.Data().([]float32), xs, dy.Data().([]float32), s[0], s[1], s[2], s[3])
+		poolBackward(dx.Data().([]float32), xs, dy.Data().([]float32), s[0], s[1], s[2], s[3], op.relu)
 	case []float64:
-		poolBackward(dx.Data().([]float64), xs, dy.Data().([]float64), s[0], s[1], s[2], s[3])
+		poolBackward(dx.Data().([]float64), xs, dy.Data().([]float64), s[0], s[1], s[2], s[3], op.relu)
 	default:
 		return nil, fmt.Errorf("max-pool gradient: unsupported dtype %v", x.Dtype())
 	}
@@ -194,8 +200,8 @@ func (maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 // poolBackward writes into dx (zeroed) each output gradient at the first
-// maximum of its window.
-func poolBackward[T float32 | float64](dx, x, dy []T, b, h, w, c int) {
+// maximum of its window, with relu only where that maximum is positive.
+func poolBackward[T float32 | float64](dx, x, dy []T, b, h, w, c int, relu bool) {
 	ph, pw := h/2, w/2
 	forParts(b, func(_, lo, hi int) {
 		for s := lo; s < hi; s++ {
@@ -203,7 +209,14 @@ func poolBackward[T float32 | float64](dx, x, dy []T, b, h, w, c int) {
 			for py := range ph {
 				for px := range pw {
 					win := window(py, px, w, c)
-					src := py*pw + px
+					src := g[py*pw+px:]
+					if x32, ok := any(xi).([]float32); ok {
+						d32 := any(di).([]float32)
+						poolBackward32(d32[win[0]:][:c], d32[win[1]:][:c], d32[win[2]:][:c], d32[win[3]:][:c],
+							x32[win[0]:][:c], x32[win[1]:][:c], x32[win[2]:][:c], x32[win[3]:][:c],
+							any(src).([]float32), ph*pw, relu)
+						continue
+					}
 					for ch := range c {
 						best, m := win[0]+ch, xi[win[0]+ch]
 						for _, off := range win[1:] {
@@ -211,12 +224,50 @@ func poolBackward[T float32 | float64](dx, x, dy []T, b, h, w, c int) {
 								best, m = off+ch, v
 							}
 						}
-						di[best] = g[ch*ph*pw+src]
+						if !relu || m > 0 {
+							di[best] = src[ch*ph*pw]
+						}
 					}
 				}
 			}
 		}
 	})
+}
+
+// poolBackward32 is the float32 gradient of one window position over all
+// channels: r0..r3 are its four input pixels (c channels each), d0..d3
+// their gradients, g[ch·stride] the gradient of channel ch's maximum. It
+// writes every value of d0..d3, without a branch on the values (which of
+// a window is largest is random): equality and sign tests become bit
+// masks.
+func poolBackward32(d0, d1, d2, d3, r0, r1, r2, r3, g []float32, stride int, relu bool) {
+	d0, d1, d2, d3 = d0[:len(r0)], d1[:len(r0)], d2[:len(r0)], d3[:len(r0)]
+	r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
+	keep := ^uint32(0)
+	for ch, v0 := range r0 {
+		v1, v2, v3 := r1[ch], r2[ch], r3[ch]
+		m := max(v0, v1, v2, v3)
+		mb := math.Float32bits(m)
+		gb := math.Float32bits(g[ch*stride])
+		if relu {
+			keep = positive(mb)
+		}
+		gb &= keep
+		e0 := equal(math.Float32bits(v0), mb)
+		e1 := equal(math.Float32bits(v1), mb) &^ e0
+		e2 := equal(math.Float32bits(v2), mb) &^ (e0 | e1)
+		e3 := ^(e0 | e1 | e2)
+		d0[ch] = math.Float32frombits(gb & e0)
+		d1[ch] = math.Float32frombits(gb & e1)
+		d2[ch] = math.Float32frombits(gb & e2)
+		d3[ch] = math.Float32frombits(gb & e3)
+	}
+}
+
+// equal is all ones when a == b, else zero, without a branch.
+func equal(a, b uint32) uint32 {
+	x := int32(a ^ b)
+	return ^uint32((x | -x) >> 31)
 }
 
 // ReturnsPtr implements G.Op.
@@ -229,7 +280,9 @@ func (maxPoolGradOp) CallsExtern() bool { return false }
 func (maxPoolGradOp) OverwritesInput() int { return -1 }
 
 // WriteHash implements G.Op.
-func (maxPoolGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gahpo.maxPool2x2Grad") }
+func (op maxPoolGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "gahpo.maxPool2x2Grad(relu %v)", op.relu)
+}
 
 // Hashcode implements G.Op.
 func (op maxPoolGradOp) Hashcode() uint32 { return opHash(op) }

@@ -36,12 +36,18 @@ func forwardReference(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bo
 // tensors with gorgonia's Conv2d, its bias added by broadcasting the
 // (1, C, 1, 1) tensor, then a ReLU.
 func convReLUReference(x, w, b *G.Node, nan *atomic.Bool) (*G.Node, error) {
+	c, err := convReference(x, w, b)
+	if err != nil {
+		return nil, err
+	}
+	return relu(c, nan)
+}
+
+// convReference is convReLUReference without the ReLU.
+func convReference(x, w, b *G.Node) (*G.Node, error) {
 	c, err := G.Conv2d(x, w, tensor.Shape{3, 3}, []int{0, 0}, []int{1, 1}, []int{1, 1})
 	if err != nil {
 		return nil, err
 	}
-	if c, err = G.BroadcastAdd(c, b, nil, []byte{0, 2, 3}); err != nil {
-		return nil, err
-	}
-	return relu(c, nan)
+	return G.BroadcastAdd(c, b, nil, []byte{0, 2, 3})
 }
