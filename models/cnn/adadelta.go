@@ -7,6 +7,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/vec"
 )
 
 // Adadelta is PyTorch's Adadelta optimiser as a gorgonia Solver. For each
@@ -98,7 +100,14 @@ func adadeltaStep[T float32 | float64](a *Adadelta, i int, w, g []T) bool {
 	var bad atomic.Bool
 	forParts(n, func(_, lo, hi int) {
 		lo, hi = lo*len(w)/n, hi*len(w)/n
-		if !adadeltaRange(a, w[lo:hi], g[lo:hi], v[lo:hi], u[lo:hi]) {
+		var finite bool
+		if w32, ok := any(w[lo:hi]).([]float32); ok {
+			finite = vec.Adadelta(w32, any(g[lo:hi]).([]float32), any(v[lo:hi]).([]float32), any(u[lo:hi]).([]float32),
+				vec.AdadeltaParams{LR: float32(a.LR), Rho: float32(a.Rho), Eps: float32(a.Eps), WeightDecay: float32(a.WeightDecay)})
+		} else {
+			finite = adadeltaRange(a, w[lo:hi], g[lo:hi], v[lo:hi], u[lo:hi])
+		}
+		if !finite {
 			bad.Store(true)
 		}
 	})
@@ -106,7 +115,7 @@ func adadeltaStep[T float32 | float64](a *Adadelta, i int, w, g []T) bool {
 }
 
 // adadeltaRange is adadeltaStep on one range of a tensor, with its running
-// averages v and u.
+// averages v and u, in plain Go (float32 runs vec.Adadelta instead).
 func adadeltaRange[T float32 | float64](a *Adadelta, w, g, v, u []T) (finite bool) {
 	g, v, u = g[:len(w)], v[:len(w)], u[:len(w)]
 	lr, rho, eps, wd := T(a.LR), T(a.Rho), T(a.Eps), T(a.WeightDecay)

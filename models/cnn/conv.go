@@ -9,6 +9,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/vec"
 )
 
 // The convolutions of the network are custom gorgonia ops, written for
@@ -83,12 +85,21 @@ func col2im[T float32 | float64](dx, dcol []T, g convGeom) {
 		for ox := range g.ow {
 			row := dcol[(oy*g.ow+ox)*k:][:k]
 			for ky := range 3 {
-				dst := dx[((oy+ky)*g.w+ox)*g.cin:][:run]
-				for i, v := range row[ky*run : (ky+1)*run] {
-					dst[i] += v
-				}
+				add(dx[((oy+ky)*g.w+ox)*g.cin:][:run], row[ky*run:(ky+1)*run])
 			}
 		}
+	}
+}
+
+// add adds src to dst, with vec.Add for float32.
+func add[T float32 | float64](dst, src []T) {
+	if d, ok := any(dst).([]float32); ok {
+		vec.Add(d, any(src).([]float32))
+		return
+	}
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
 	}
 }
 
@@ -488,9 +499,7 @@ func convGradFilters[T float32 | float64](dw, x, _, dz []T, g convGeom) {
 	})
 	sum := acc[:g.cout*g.k()]
 	for p := 1; p < n; p++ {
-		for i, v := range acc[p*len(sum):][:len(sum)] {
-			sum[i] += v
-		}
+		add(sum, acc[p*len(sum):][:len(sum)])
 	}
 	for o := range g.cout {
 		for c := range g.cin {
@@ -509,9 +518,7 @@ func convGradBias[T float32 | float64](db, dz []T, g convGeom) {
 		a := acc[part*g.cout:][:g.cout]
 		ds := dz[lo*g.outSize() : hi*g.outSize()]
 		for p := 0; p < len(ds); p += g.cout {
-			for c, v := range ds[p : p+g.cout] {
-				a[c] += v
-			}
+			add(a, ds[p:p+g.cout])
 		}
 	})
 	for p := range n {

@@ -1,0 +1,50 @@
+//go:build amd64 && !purego
+
+package vec
+
+import "golang.org/x/sys/cpu"
+
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// Accelerated reports whether the assembly loops run on this CPU.
+func Accelerated() bool { return useAVX2 }
+
+// adadeltaAVX2 runs Adadelta on the first n values (n a multiple of 8),
+// with c = lr, rho, 1-rho, eps, weight decay; it returns the sum of w·0
+// over the new weights by lane: NaN in a lane that saw a non-finite one.
+//
+//go:noescape
+func adadeltaAVX2(wp, gp, vp, up *float32, n int, c *[5]float32, bad *[8]float32)
+
+// addAVX2 adds src to dst on the first n values (n a multiple of 8).
+//
+//go:noescape
+func addAVX2(dst, src *float32, n int)
+
+// adadeltaFast runs the assembly loop on the longest prefix of a multiple
+// of 8 values and reports how many it did and whether they are finite.
+func adadeltaFast(w, g, v, u []float32, p AdadeltaParams) (int, bool) {
+	n := len(w) &^ 7
+	if !useAVX2 || n == 0 {
+		return 0, true
+	}
+	c := [5]float32{p.LR, p.Rho, 1 - p.Rho, p.Eps, p.WeightDecay}
+	var bad [8]float32
+	adadeltaAVX2(&w[0], &g[0], &v[0], &u[0], n, &c, &bad)
+	for _, b := range bad {
+		if b != 0 {
+			return n, false
+		}
+	}
+	return n, true
+}
+
+// addFast adds the longest prefix of a multiple of 8 values.
+func addFast(dst, src []float32) int {
+	n := len(dst) &^ 7
+	if !useAVX2 || n == 0 {
+		return 0
+	}
+	addAVX2(&dst[0], &src[0], n)
+	return n
+}

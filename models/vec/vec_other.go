@@ -1,0 +1,10 @@
+//go:build !amd64 || purego
+
+package vec
+
+func adadeltaFast(_, _, _, _ []float32, _ AdadeltaParams) (int, bool) { return 0, true }
+
+func addFast(_, _ []float32) int { return 0 }
+
+// Accelerated reports whether the assembly loops run on this CPU.
+func Accelerated() bool { return false }

@@ -1,0 +1,127 @@
+package vec
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randoms(r *rand.Rand, n int, scale float32) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = scale * float32(2*r.Float64()-1)
+	}
+	return s
+}
+
+// TestAdadeltaMatchesGo compares Adadelta (the assembly loop where the
+// CPU has one) with the plain Go loop over several steps, on lengths with
+// and without a tail.
+func TestAdadeltaMatchesGo(t *testing.T) {
+	if !Accelerated() {
+		t.Log("no assembly on this CPU: Adadelta is the Go loop itself")
+	}
+	for _, n := range []int{1, 7, 8, 9, 64, 1000, 4099} {
+		for _, wd := range []float32{0, 1e-4} {
+			t.Run(fmt.Sprintf("n%d/wd%g", n, wd), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(n), 1))
+				p := AdadeltaParams{LR: 0.7, Rho: 0.9, Eps: 1e-6, WeightDecay: wd}
+				w := randoms(r, n, 1)
+				v, u := make([]float32, n), make([]float32, n)
+				w2 := append([]float32(nil), w...)
+				v2, u2 := make([]float32, n), make([]float32, n)
+				for step := range 5 {
+					g := randoms(r, n, 0.1)
+					g2 := append([]float32(nil), g...)
+					if !Adadelta(w, g, v, u, p) || !adadeltaGo(w2, g2, v2, u2, p) {
+						t.Fatalf("step %d: finite weights reported non-finite", step)
+					}
+					for i := range w {
+						if g[i] != 0 {
+							t.Fatalf("step %d: g[%d] = %v left after the step", step, i, g[i])
+						}
+						// Fused multiply-adds round differently: the weights
+						// (of order 1) agree to 1e-6, the averages to 1e-5
+						// of their size.
+						for _, c := range []struct {
+							name      string
+							got, want float32
+							tol       float64
+						}{{"w", w[i], w2[i], 1e-6}, {"v", v[i], v2[i], 1e-5 * math.Abs(float64(v2[i]))}, {"u", u[i], u2[i], 1e-5 * math.Abs(float64(u2[i]))}} {
+							if d := math.Abs(float64(c.got - c.want)); d > c.tol+1e-20 {
+								t.Fatalf("step %d: %s[%d] = %v, Go loop %v", step, c.name, i, c.got, c.want)
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestAdadeltaNonFinite checks that a NaN or infinite weight anywhere,
+// in the vector part or in the tail, is reported.
+func TestAdadeltaNonFinite(t *testing.T) {
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		for _, at := range []int{0, 5, 16, 20} {
+			n := 21
+			w, g, v, u := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+			w[at] = bad
+			if Adadelta(w, g, v, u, AdadeltaParams{LR: 1, Rho: 0.9, Eps: 1e-6}) {
+				t.Errorf("w[%d] = %v: reported finite", at, bad)
+			}
+		}
+	}
+	n := 24
+	if !Adadelta(make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), AdadeltaParams{LR: 1, Rho: 0.9, Eps: 1e-6}) {
+		t.Error("zero weights reported non-finite")
+	}
+}
+
+func TestAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, n := range []int{0, 1, 8, 31, 32, 33, 100, 1000} {
+		dst, src := randoms(r, n, 1), randoms(r, n+3, 1)
+		want := append([]float32(nil), dst...)
+		for i := range want {
+			want[i] += src[i]
+		}
+		Add(dst, src)
+		for i := range want {
+			if dst[i] != want[i] {
+				t.Fatalf("n %d: dst[%d] = %v, want %v", n, i, dst[i], want[i])
+			}
+		}
+	}
+}
+
+func TestLengthsPanic(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Adadelta on slices of different lengths did not panic")
+		}
+	}()
+	Adadelta(make([]float32, 8), make([]float32, 7), make([]float32, 8), make([]float32, 8), AdadeltaParams{})
+}
+
+// BenchmarkAdadelta compares the assembly loop with the Go loop on the
+// size of the first linear layer (1,179,648 weights).
+func BenchmarkAdadelta(b *testing.B) {
+	n := 9216 * 128
+	r := rand.New(rand.NewPCG(1, 1))
+	w, v, u := randoms(r, n, 1), make([]float32, n), make([]float32, n)
+	g := make([]float32, n)
+	p := AdadeltaParams{LR: 1, Rho: 0.9, Eps: 1e-6}
+	for _, impl := range []struct {
+		name string
+		f    func(w, g, v, u []float32, p AdadeltaParams) bool
+	}{{"asm", Adadelta}, {"go", adadeltaGo}} {
+		b.Run(impl.name, func(b *testing.B) {
+			b.SetBytes(int64(16 * n))
+			for b.Loop() {
+				impl.f(w, g, v, u, p)
+			}
+		})
+	}
+}
