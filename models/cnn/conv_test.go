@@ -265,6 +265,16 @@ func TestOpsFiniteDifferences(t *testing.T) {
 			func(in G.Nodes) (*G.Node, error) { return G.ApplyOp(maxPoolOp{relu: true}, in[0]) },
 		},
 		{
+			"dropout",
+			[]*tensor.Dense{random(r, tensor.Float64, 3, 7)},
+			random(r, tensor.Float64, 3, 7),
+			func(in G.Nodes) (*G.Node, error) {
+				m := tensor.New(tensor.WithShape(3, 7), tensor.WithBacking([]float64{
+					0, 2, 2, 0, 2, 2, 2, 0, 0, 2, 2, 2, 0, 2, 2, 2, 2, 0, 0, 0, 2}))
+				return dropout(in[0], G.NewTensor(in[0].Graph(), tensor.Float64, 2, G.WithShape(3, 7), G.WithName("mask"), G.WithValue(m)))
+			},
+		},
+		{
 			"ReLU",
 			[]*tensor.Dense{random(r, tensor.Float64, 3, 7)},
 			random(r, tensor.Float64, 3, 7),

@@ -175,14 +175,6 @@ func linear(x, w, b *G.Node) (*G.Node, error) {
 	return G.BroadcastAdd(h, b, nil, []byte{0})
 }
 
-// dropout multiplies x by its mask, if any.
-func dropout(x, mask *G.Node) (*G.Node, error) {
-	if mask == nil {
-		return x, nil
-	}
-	return G.HadamardProd(x, mask)
-}
-
 // collectable lets the garbage collector free n once it is unreachable.
 // gorgonia's tape machine carries a finalizer (a no-op without CUDA) and
 // the graph reaches back to n: Go never frees

@@ -57,3 +57,13 @@ func Add(dst, src []float32) {
 		dst[done+i] += v
 	}
 }
+
+// Mul writes a[i]·b[i] into dst[i]; a and b must be at least as long as
+// dst.
+func Mul(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	done := mulFast(dst, a, b)
+	for i := done; i < len(dst); i++ {
+		dst[i] = a[i] * b[i]
+	}
+}

@@ -48,3 +48,18 @@ func addFast(dst, src []float32) int {
 	addAVX2(&dst[0], &src[0], n)
 	return n
 }
+
+// mulAVX2 writes a·b into dst on the first n values (n a multiple of 8).
+//
+//go:noescape
+func mulAVX2(dst, a, b *float32, n int)
+
+// mulFast multiplies the longest prefix of a multiple of 8 values.
+func mulFast(dst, a, b []float32) int {
+	n := len(dst) &^ 7
+	if !useAVX2 || n == 0 {
+		return 0
+	}
+	mulAVX2(&dst[0], &a[0], &b[0], n)
+	return n
+}

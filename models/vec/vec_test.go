@@ -125,3 +125,28 @@ func BenchmarkAdadelta(b *testing.B) {
 		})
 	}
 }
+
+func TestMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, n := range []int{0, 1, 8, 31, 32, 33, 100, 1000} {
+		dst, a, b := make([]float32, n), randoms(r, n, 1), randoms(r, n+5, 1)
+		Mul(dst, a, b)
+		for i := range dst {
+			if want := a[i] * b[i]; dst[i] != want {
+				t.Fatalf("n %d: dst[%d] = %v, want %v", n, i, dst[i], want)
+			}
+		}
+	}
+	// In place, as the dropout's gradient may run.
+	a, b := randoms(r, 40, 1), randoms(r, 40, 1)
+	want := make([]float32, 40)
+	for i := range want {
+		want[i] = a[i] * b[i]
+	}
+	Mul(a, a, b)
+	for i := range a {
+		if a[i] != want[i] {
+			t.Fatalf("in place: [%d] = %v, want %v", i, a[i], want[i])
+		}
+	}
+}

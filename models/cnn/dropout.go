@@ -1,0 +1,122 @@
+package cnn
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/vec"
+)
+
+// maskOp multiplies x by a dropout mask of its shape, element by element,
+// on all cores: gorgonia's HadamardProd does the same on one core and also
+// differentiates with respect to the mask. Its gradient is the incoming
+// gradient times the mask: the op itself.
+type maskOp struct{}
+
+var (
+	_ G.Op   = maskOp{}
+	_ G.SDOp = maskOp{}
+)
+
+// dropout multiplies x by its mask, if any.
+func dropout(x, mask *G.Node) (*G.Node, error) {
+	if mask == nil {
+		return x, nil
+	}
+	return G.ApplyOp(maskOp{}, x, mask)
+}
+
+// Arity implements G.Op.
+func (maskOp) Arity() int { return 2 }
+
+// Type implements G.Op.
+func (maskOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a, a)
+}
+
+// InferShape implements G.Op.
+func (maskOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	x, m, err := twoShapes(in)
+	if err != nil {
+		return nil, fmt.Errorf("dropout: %w", err)
+	}
+	if !x.Eq(m) {
+		return nil, fmt.Errorf("dropout: mask %v for an input %v", m, x)
+	}
+	return x.Clone(), nil
+}
+
+// Do implements G.Op.
+func (maskOp) Do(in ...G.Value) (G.Value, error) {
+	args, err := denseArgs(in, 2)
+	if err != nil {
+		return nil, fmt.Errorf("dropout: %w", err)
+	}
+	x, m := args[0], args[1]
+	if !x.Shape().Eq(m.Shape()) || x.Dtype() != m.Dtype() {
+		return nil, fmt.Errorf("dropout: mask %v %v for an input %v %v", m.Shape(), m.Dtype(), x.Shape(), x.Dtype())
+	}
+	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape().Clone()...))
+	rows := max(1, x.Shape()[0])
+	switch xs := x.Data().(type) {
+	case []float32:
+		multiply(out.Data().([]float32), xs, m.Data().([]float32), rows)
+	case []float64:
+		multiply(out.Data().([]float64), xs, m.Data().([]float64), rows)
+	default:
+		return nil, fmt.Errorf("dropout: unsupported dtype %v", x.Dtype())
+	}
+	return out, nil
+}
+
+// multiply writes x ⊙ m into out, on all cores.
+func multiply[T float32 | float64](out, x, m []T, rows int) {
+	forParts(rows, func(_, lo, hi int) {
+		lo, hi = lo*len(x)/rows, hi*len(x)/rows
+		if o, ok := any(out[lo:hi]).([]float32); ok {
+			vec.Mul(o, any(x[lo:hi]).([]float32), any(m[lo:hi]).([]float32))
+			return
+		}
+		for i := lo; i < hi; i++ {
+			out[i] = x[i] * m[i]
+		}
+	})
+}
+
+// ReturnsPtr implements G.Op.
+func (maskOp) ReturnsPtr() bool { return false }
+
+// CallsExtern implements G.Op.
+func (maskOp) CallsExtern() bool { return false }
+
+// OverwritesInput implements G.Op.
+func (maskOp) OverwritesInput() int { return -1 }
+
+// WriteHash implements G.Op.
+func (maskOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gahpo.dropoutMask") }
+
+// Hashcode implements G.Op.
+func (op maskOp) Hashcode() uint32 { return opHash(op) }
+
+// String implements G.Op.
+func (maskOp) String() string { return "DropoutMask" }
+
+// DiffWRT implements G.SDOp: the input, not the mask.
+func (maskOp) DiffWRT(int) []bool { return []bool{true, false} }
+
+// SymDiff implements G.SDOp.
+func (maskOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	if len(inputs) != 2 {
+		return nil, fmt.Errorf("dropout: differentiate: %d inputs, want 2", len(inputs))
+	}
+	d, err := G.ApplyOp(maskOp{}, grad, inputs[1])
+	if err != nil {
+		return nil, fmt.Errorf("dropout: differentiate: %w", err)
+	}
+	return G.Nodes{d, nil}, nil
+}
