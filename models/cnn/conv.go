@@ -130,8 +130,8 @@ func filterCols[T float32 | float64](m, w []T, g convGeom) {
 // convOp is a 3×3 convolution (stride 1, no padding) with its bias, and
 // with relu a ReLU, from an NHWC input (b, h, w, cin), filters (cout, cin,
 // 3, 3) and a bias of cout values, to an NHWC output (b, h-2, w-2, cout).
-// It fails with errNaNActivation, and raises nan, on a NaN or infinite
-// output.
+// With relu, it fails with errNaNActivation, and raises nan, on a NaN or
+// infinite output.
 //
 // inputGrad tells whether its input needs a gradient: not for the first
 // layer, whose input is the image. Without relu, a following maxPoolOp
@@ -140,6 +140,7 @@ type convOp struct {
 	relu      bool
 	inputGrad bool
 	nan       *atomic.Bool
+	out       *outBuffer
 }
 
 var (
@@ -184,7 +185,7 @@ func (op convOp) Do(in ...G.Value) (G.Value, error) {
 	if b.Size() != g.cout || x.Dtype() != w.Dtype() || x.Dtype() != b.Dtype() {
 		return nil, fmt.Errorf("conv: bias %v %v for %d filters of %v", b.Shape(), b.Dtype(), g.cout, x.Dtype())
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(g.b, g.oh, g.ow, g.cout))
+	out := op.out.get(x.Dtype(), tensor.Shape{g.b, g.oh, g.ow, g.cout})
 	var bad bool
 	switch xs := x.Data().(type) {
 	case []float32:
@@ -204,8 +205,9 @@ func (op convOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 // convForward computes out = im2col(x) × filters + bias, then the ReLU if
-// relu, image by image on all cores, and tells whether an output was NaN
-// or infinite.
+// relu, image by image on all cores. With relu, it tells whether an output
+// was NaN or infinite; without, it does not look (a non-finite value
+// reaches the next ReLU, or the loss).
 func convForward[T float32 | float64](out, x, w, bias []T, g convGeom, relu bool) bool {
 	wm := borrow[T](g.k() * g.cout)
 	defer giveBack(wm)
@@ -217,6 +219,13 @@ func convForward[T float32 | float64](out, x, w, bias []T, g convGeom, relu bool
 		for s := lo; s < hi; s++ {
 			im2col(col, x[s*g.inSize():][:g.inSize()], g)
 			o := out[s*g.outSize():][:g.outSize()]
+			if !relu { // the bias as the product's starting value: no pass of its own
+				for p := 0; p < len(o); p += g.cout {
+					copy(o[p:p+g.cout], bias)
+				}
+				matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 1, o, g.cout)
+				continue
+			}
 			matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 0, o, g.cout)
 			if !addBias(o, bias, relu) {
 				bad.Store(true)
@@ -318,13 +327,13 @@ func (op convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	dz := grad
 	var err error
 	if op.relu {
-		if dz, err = G.ApplyOp(reluDiffOp{}, output, grad); err != nil {
+		if dz, err = G.ApplyOp(reluDiffOp{newBuffer()}, output, grad); err != nil {
 			return nil, fmt.Errorf("conv: differentiate the ReLU: %w", err)
 		}
 	}
 	grads := make(G.Nodes, 3)
 	if op.inputGrad {
-		if grads[0], err = G.ApplyOp(convGradOp{wrt: gradInput}, w, dz); err != nil {
+		if grads[0], err = G.ApplyOp(convGradOp{wrt: gradInput, out: newBuffer()}, w, dz); err != nil {
 			return nil, fmt.Errorf("conv: differentiate: %w", err)
 		}
 	}
@@ -346,7 +355,10 @@ const (
 
 // convGradOp computes one gradient of a convOp from the gradient dz of
 // its output before any ReLU.
-type convGradOp struct{ wrt int }
+type convGradOp struct {
+	wrt int
+	out *outBuffer // for gradInput only: the others feed dual values
+}
 
 // Arity implements G.Op.
 func (op convGradOp) Arity() int { return [...]int{2, 3, 1}[op.wrt] }
@@ -431,7 +443,7 @@ func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.Of(dz.Dtype()), tensor.WithShape(shape...))
+	out := op.out.get(dz.Dtype(), shape)
 	switch out.Data().(type) {
 	case []float32:
 		convGrad[float32](op.wrt, out, args, g)
@@ -464,8 +476,8 @@ func convGrad[T float32 | float64](wrt int, out *tensor.Dense, args []*tensor.De
 	}
 }
 
-// convGradInput computes dx (zeroed) = col2im(dz × filters), image by
-// image on all cores.
+// convGradInput computes dx = col2im(dz × filters), image by image on all
+// cores.
 func convGradInput[T float32 | float64](dx, w, dz []T, g convGeom) {
 	wm := borrow[T](g.cout * g.k())
 	defer giveBack(wm)
@@ -475,7 +487,9 @@ func convGradInput[T float32 | float64](dx, w, dz []T, g convGeom) {
 		defer giveBack(dcol)
 		for s := lo; s < hi; s++ {
 			matmul(false, false, g.pix(), g.k(), g.cout, dz[s*g.outSize():], g.cout, wm, g.k(), 0, dcol, g.k())
-			col2im(dx[s*g.inSize():][:g.inSize()], dcol, g)
+			d := dx[s*g.inSize():][:g.inSize()]
+			clear(d) // a kept buffer holds the last batch's
+			col2im(d, dcol, g)
 		}
 	})
 }

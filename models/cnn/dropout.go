@@ -15,7 +15,7 @@ import (
 // on all cores: gorgonia's HadamardProd does the same on one core and also
 // differentiates with respect to the mask. Its gradient is the incoming
 // gradient times the mask: the op itself.
-type maskOp struct{}
+type maskOp struct{ out *outBuffer }
 
 var (
 	_ G.Op   = maskOp{}
@@ -27,7 +27,7 @@ func dropout(x, mask *G.Node) (*G.Node, error) {
 	if mask == nil {
 		return x, nil
 	}
-	return G.ApplyOp(maskOp{}, x, mask)
+	return G.ApplyOp(maskOp{newBuffer()}, x, mask)
 }
 
 // Arity implements G.Op.
@@ -52,7 +52,7 @@ func (maskOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 // Do implements G.Op.
-func (maskOp) Do(in ...G.Value) (G.Value, error) {
+func (op maskOp) Do(in ...G.Value) (G.Value, error) {
 	args, err := denseArgs(in, 2)
 	if err != nil {
 		return nil, fmt.Errorf("dropout: %w", err)
@@ -61,7 +61,7 @@ func (maskOp) Do(in ...G.Value) (G.Value, error) {
 	if !x.Shape().Eq(m.Shape()) || x.Dtype() != m.Dtype() {
 		return nil, fmt.Errorf("dropout: mask %v %v for an input %v %v", m.Shape(), m.Dtype(), x.Shape(), x.Dtype())
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape().Clone()...))
+	out := op.out.get(x.Dtype(), x.Shape())
 	rows := max(1, x.Shape()[0])
 	switch xs := x.Data().(type) {
 	case []float32:
@@ -114,7 +114,7 @@ func (maskOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 2 {
 		return nil, fmt.Errorf("dropout: differentiate: %d inputs, want 2", len(inputs))
 	}
-	d, err := G.ApplyOp(maskOp{}, grad, inputs[1])
+	d, err := G.ApplyOp(maskOp{newBuffer()}, grad, inputs[1])
 	if err != nil {
 		return nil, fmt.Errorf("dropout: differentiate: %w", err)
 	}

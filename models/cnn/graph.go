@@ -124,15 +124,15 @@ func buildNet(p params, batch int, train bool, fwd forwardFunc) (n *net, err err
 // The convolutions and the max-pool are this package's own ops (see
 // conv.go); the rest is gorgonia's.
 func forward(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
-	h, err := G.ApplyOp(convOp{relu: true, nan: nan}, x, w[0], w[1])
+	h, err := G.ApplyOp(convOp{relu: true, nan: nan, out: newBuffer()}, x, w[0], w[1])
 	if err != nil {
 		return nil, fmt.Errorf("cnn: build conv1: %w", err)
 	}
 	// conv2's ReLU is applied by the max-pool, on a quarter of the values.
-	if h, err = G.ApplyOp(convOp{inputGrad: true, nan: nan}, h, w[2], w[3]); err != nil {
+	if h, err = G.ApplyOp(convOp{inputGrad: true, nan: nan, out: newBuffer()}, h, w[2], w[3]); err != nil {
 		return nil, fmt.Errorf("cnn: build conv2: %w", err)
 	}
-	if h, err = G.ApplyOp(maxPoolOp{relu: true}, h); err != nil {
+	if h, err = G.ApplyOp(maxPoolOp{relu: true, out: newBuffer()}, h); err != nil {
 		return nil, fmt.Errorf("cnn: build max-pool: %w", err)
 	}
 	return head(h, w, mask1, mask2, nan)

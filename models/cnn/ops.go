@@ -29,10 +29,13 @@ var errNaNActivation = errors.New("NaN activation")
 // elsewhere, as in PyTorch (0 at x = 0).
 type reluOp struct {
 	nan *atomic.Bool // raised when an input holds a NaN
+	out *outBuffer
 }
 
 // relu applies a reluOp to x that raises nan on a NaN input.
-func relu(x *G.Node, nan *atomic.Bool) (*G.Node, error) { return G.ApplyOp(reluOp{nan}, x) }
+func relu(x *G.Node, nan *atomic.Bool) (*G.Node, error) {
+	return G.ApplyOp(reluOp{nan: nan, out: newBuffer()}, x)
+}
 
 var (
 	_ G.Op   = reluOp{}
@@ -64,7 +67,7 @@ func (op reluOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relu: %w", err)
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape().Clone()...))
+	out := op.out.get(x.Dtype(), x.Shape())
 	var nan bool
 	rows := max(1, x.Shape()[0])
 	switch xs := x.Data().(type) {
@@ -157,7 +160,7 @@ func (reluOp) DiffWRT(int) []bool { return []bool{true} }
 
 // SymDiff implements G.SDOp.
 func (reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(reluDiffOp{}, output, grad)
+	d, err := G.ApplyOp(reluDiffOp{newBuffer()}, output, grad)
 	if err != nil {
 		return nil, fmt.Errorf("relu: differentiate: %w", err)
 	}
@@ -166,7 +169,7 @@ func (reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 
 // reluDiffOp computes the gradient of reluOp from its output and the
 // incoming gradient.
-type reluDiffOp struct{}
+type reluDiffOp struct{ out *outBuffer }
 
 // Arity implements G.Op.
 func (reluDiffOp) Arity() int { return 2 }
@@ -183,7 +186,7 @@ func (reluDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 // Do implements G.Op.
-func (reluDiffOp) Do(in ...G.Value) (G.Value, error) {
+func (op reluDiffOp) Do(in ...G.Value) (G.Value, error) {
 	y, err := denseArg(in, 0)
 	if err != nil {
 		return nil, fmt.Errorf("relu gradient: %w", err)
@@ -195,7 +198,7 @@ func (reluDiffOp) Do(in ...G.Value) (G.Value, error) {
 	if !y.Shape().Eq(g.Shape()) || y.Dtype() != g.Dtype() {
 		return nil, fmt.Errorf("relu gradient: output %v %v and gradient %v %v differ", y.Shape(), y.Dtype(), g.Shape(), g.Dtype())
 	}
-	out := tensor.New(tensor.Of(y.Dtype()), tensor.WithShape(y.Shape().Clone()...))
+	out := op.out.get(y.Dtype(), y.Shape())
 	rows := max(1, y.Shape()[0])
 	switch ys := y.Data().(type) {
 	case []float32:

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync"
 
+	"gorgonia.org/tensor"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
@@ -79,4 +81,34 @@ func poolOf[T float32 | float64]() *sync.Pool {
 		return &pool32
 	}
 	return &pool64
+}
+
+// outBuffer keeps the output tensor of one node of a graph from one run
+// to the next, so that an op does not allocate (and Go zero) a new output
+// of megabytes at every batch. A graph runs one batch at a time and an
+// output is dead once the run ends, so the op may overwrite it; the op
+// must then write every value of it. A nil *outBuffer allocates each
+// time.
+//
+// Only activations and their gradients use one: the weights' gradients
+// are kept by gorgonia's dual values across runs.
+type outBuffer struct{ t *tensor.Dense }
+
+// newBuffer returns an empty outBuffer, for one node.
+func newBuffer() *outBuffer { return &outBuffer{} }
+
+// get returns the kept tensor if it has dt and, after a reshape (a
+// gorgonia Reshape downstream may have reshaped it in place), shape; else
+// a new one, kept for the next run.
+func (b *outBuffer) get(dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	if b == nil {
+		return tensor.New(tensor.Of(dt), tensor.WithShape(shape.Clone()...))
+	}
+	if t := b.t; t != nil && t.Dtype() == dt && t.DataSize() == shape.TotalSize() && !t.IsView() {
+		if t.Shape().Eq(shape) || t.Reshape(shape.Clone()...) == nil {
+			return t
+		}
+	}
+	b.t = tensor.New(tensor.Of(dt), tensor.WithShape(shape.Clone()...))
+	return b.t
 }

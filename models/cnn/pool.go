@@ -19,11 +19,17 @@ import (
 //
 // With relu it pools ReLU(x) instead, which is ReLU(max-pool(x)): the ReLU
 // of the layer before costs a quarter of the work, and its gradient none.
-type maxPoolOp struct{ relu bool }
+type maxPoolOp struct {
+	relu bool
+	out  *outBuffer
+}
 
 // maxPoolGradOp computes the gradient of a maxPoolOp from its input x and
 // the gradient of its output.
-type maxPoolGradOp struct{ relu bool }
+type maxPoolGradOp struct {
+	relu bool
+	out  *outBuffer
+}
 
 var (
 	_ G.Op   = maxPoolOp{}
@@ -68,7 +74,7 @@ func (op maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(shape...))
+	out := op.out.get(x.Dtype(), shape)
 	s := x.Shape()
 	switch xs := x.Data().(type) {
 	case []float32:
@@ -144,7 +150,7 @@ func (op maxPoolOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("max-pool: differentiate: %d inputs, want 1", len(inputs))
 	}
-	d, err := G.ApplyOp(maxPoolGradOp(op), inputs[0], grad)
+	d, err := G.ApplyOp(maxPoolGradOp{relu: op.relu, out: newBuffer()}, inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("max-pool: differentiate: %w", err)
 	}
@@ -186,7 +192,7 @@ func (op maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	if !shape.Eq(dy.Shape()) || x.Dtype() != dy.Dtype() {
 		return nil, fmt.Errorf("max-pool gradient: output gradient %v %v, want %v %v", dy.Shape(), dy.Dtype(), shape, x.Dtype())
 	}
-	dx := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape().Clone()...))
+	dx := op.out.get(x.Dtype(), x.Shape())
 	s := x.Shape()
 	switch xs := x.Data().(type) {
 	case []float32:
@@ -199,8 +205,9 @@ func (op maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	return dx, nil
 }
 
-// poolBackward writes into dx (zeroed) each output gradient at the first
-// maximum of its window, with relu only where that maximum is positive.
+// poolBackward writes into dx each output gradient at the first maximum
+// of its window, with relu only where that maximum is positive, and 0
+// elsewhere.
 func poolBackward[T float32 | float64](dx, x, dy []T, b, h, w, c int, relu bool) {
 	ph, pw := h/2, w/2
 	forParts(b, func(_, lo, hi int) {
@@ -216,6 +223,9 @@ func poolBackward[T float32 | float64](dx, x, dy []T, b, h, w, c int, relu bool)
 							x32[win[0]:][:c], x32[win[1]:][:c], x32[win[2]:][:c], x32[win[3]:][:c],
 							any(src).([]float32), ph*pw, relu)
 						continue
+					}
+					for _, off := range win {
+						clear(di[off:][:c]) // a kept buffer holds the last batch's
 					}
 					for ch := range c {
 						best, m := win[0]+ch, xi[win[0]+ch]
