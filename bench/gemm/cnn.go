@@ -88,7 +88,7 @@ func (m *Main) runCNN(ctx context.Context) error {
 		for _, c := range rec.shapes {
 			total += c.time
 		}
-		fmt.Fprintf(m.Out, "\n%s: %d training images at batch %d, %.1f img/s; fitness %.4f (accuracy %.4f) in %v; Sgemm %v (%.0f%% of the run)\n",
+		fmt.Fprintf(m.Out, "\n%s: %d training images at batch %d, %.1f img/s; fitness %.4f (accuracy %.4f) in %v; gorgonia's Sgemm %v (%.0f%% of the run; the convolutions' per-image products are not through gorgonia)\n",
 			k, ev.Images, m.Batch, ev.ImagesPerSec, ev.Loss, ev.Accuracy, wall.Round(time.Millisecond),
 			total.Round(time.Millisecond), 100*total.Seconds()/wall.Seconds())
 		type row struct {

@@ -65,21 +65,21 @@ func TestRunProducts(t *testing.T) {
 }
 
 // TestRunCNN trains the CNN on one batch with the chosen kernel, scores 50
-// validation images, and checks the report names the convolution's product.
+// validation images, and checks the report names fc1's forward product.
 func TestRunCNN(t *testing.T) {
 	var out strings.Builder
 	m := &Main{Out: &out, CNN: true, Batch: 16, Images: 16, Validation: 50, Kernels: []string{gemm.Kernel()}}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// conv2's forward product at batch 16: im2col (16·24·24)×288 times 64×288ᵀ.
+	// fc1's forward product at batch 16: x (16×9216) times W (9216×128).
 	found := false
 	for _, line := range strings.Split(out.String(), "\n") {
-		if strings.HasPrefix(strings.Join(strings.Fields(line), " "), "N T 9216 64 288 1 ") {
+		if strings.HasPrefix(strings.Join(strings.Fields(line), " "), "N N 16 128 9216 1 ") {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("report lacks one call of conv2's product:\n%s", out.String())
+		t.Errorf("report lacks one call of fc1's product:\n%s", out.String())
 	}
 }

@@ -18,29 +18,30 @@ type product struct {
 	name    string
 	tA, tB  blas.Transpose
 	m, n, k int
+	serial  bool // per image, through gemm.SgemmSerial
 }
 
 // flops is the product's floating-point operation count, 2·m·n·k.
 func (p product) flops() float64 { return 2 * float64(p.m) * float64(p.n) * float64(p.k) }
 
-// cnnProducts are the products of one CNN training step at batch b, as
-// gorgonia computes them: convolutions as im2col×filterᵀ (Conv2d) with their
-// two gradients, dense layers as x×W with theirs.
+// cnnProducts are the products of one CNN training step at batch b: the
+// convolutions' (models/cnn's own ops) one per image on one goroutine
+// each, im2col×filters with the gradients of filters and input; the dense
+// layers' (gorgonia's) once per batch on all goroutines, x×W with theirs.
 func cnnProducts(b int) []product {
 	N, T := blas.NoTrans, blas.Trans
 	return []product{
-		{"conv1", N, T, b * 26 * 26, 32, 9},
-		{"conv1_dX", N, N, b * 26 * 26, 9, 32},
-		{"conv1_dW", T, N, 32, 9, b * 26 * 26},
-		{"conv2", N, T, b * 24 * 24, 64, 288},
-		{"conv2_dX", N, N, b * 24 * 24, 288, 64},
-		{"conv2_dW", T, N, 64, 288, b * 24 * 24},
-		{"fc1", N, N, b, 128, 9216},
-		{"fc1_dX", N, T, b, 9216, 128},
-		{"fc1_dW", T, N, 9216, 128, b},
-		{"fc2", N, N, b, 10, 128},
-		{"fc2_dX", N, T, b, 128, 10},
-		{"fc2_dW", T, N, 128, 10, b},
+		{"conv1/img", N, N, 26 * 26, 32, 9, true},
+		{"conv1_dW/img", T, N, 32, 9, 26 * 26, true},
+		{"conv2/img", N, N, 24 * 24, 64, 288, true},
+		{"conv2_dX/img", N, N, 24 * 24, 288, 64, true},
+		{"conv2_dW/img", T, N, 64, 288, 24 * 24, true},
+		{"fc1", N, N, b, 128, 9216, false},
+		{"fc1_dX", N, T, b, 9216, 128, false},
+		{"fc1_dW", T, N, 9216, 128, b, false},
+		{"fc2", N, N, b, 10, 128, false},
+		{"fc2_dX", N, T, b, 128, 10, false},
+		{"fc2_dW", T, N, 128, 10, b, false},
 	}
 }
 
@@ -76,7 +77,11 @@ func timeProduct(ctx context.Context, p product, d time.Duration) (timing, error
 			return timing{}, fmt.Errorf("time %s: %w", p.name, err)
 		}
 		start := time.Now()
-		gemm.Sgemm(p.tA, p.tB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, c, p.n)
+		if p.serial {
+			gemm.SgemmSerial(p.tA, p.tB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, c, p.n)
+		} else {
+			gemm.Sgemm(p.tA, p.tB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, c, p.n)
+		}
 		t := time.Since(start)
 		runs = append(runs, t)
 		total += t
@@ -87,7 +92,7 @@ func timeProduct(ctx context.Context, p product, d time.Duration) (timing, error
 
 // runProducts times 1024³ and the CNN's products with every kernel.
 func (m *Main) runProducts(ctx context.Context) error {
-	ps := append([]product{{"1024³", blas.NoTrans, blas.NoTrans, 1024, 1024, 1024}}, cnnProducts(m.Batch)...)
+	ps := append([]product{{"1024³", blas.NoTrans, blas.NoTrans, 1024, 1024, 1024, false}}, cnnProducts(m.Batch)...)
 	tw := tabwriter.NewWriter(m.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "product\ttA tB\tm\tn\tk\tkernel\tbest GFLOP/s\tmedian GFLOP/s\truns\tbest vs gonum\t\n")
 	// gonum first, so that the others can be compared with it.

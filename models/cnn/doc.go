@@ -14,6 +14,29 @@
 // added to the gradient) is a gorgonia Solver, [Adadelta]; [StepLR]
 // multiplies its learning rate by gamma after each epoch.
 //
+// # Speed
+//
+// gorgonia builds the graph and differentiates it; the layers that cost
+// the time are this package's own gorgonia ops, each checked against
+// gorgonia's reference op and by finite differences (conv_test.go):
+//
+//   - the convolutions (convOp) keep activations in NHWC order, where
+//     im2col is three contiguous copies per output pixel and im2col ×
+//     filters writes the output in place; they share the images of a batch
+//     among all cores, one matrix product per image (gemm.SgemmSerial,
+//     AVX-512 or AVX2 assembly), fuse the bias and the ReLU, and compute no
+//     gradient for the image;
+//   - the max-pool (maxPoolOp) applies conv2's ReLU on a quarter of the
+//     values, returns to NCHW order (so the weights keep PyTorch's layout),
+//     and routes gradients without branches;
+//   - the dropout masks (maskOp), the ReLUs and the Adadelta update run on
+//     all cores, the latter two with AVX2 loops of package vec;
+//   - the ops keep their activation outputs from one batch to the next
+//     instead of allocating and zeroing megabytes per step.
+//
+// The linear layers and the log-softmax are gorgonia's own, on the same
+// GEMM through [UseBLAS]. bench/train measures the speed against PyTorch.
+//
 // # Fitness and full training
 //
 // [Fitness] trains one epoch on the splits' training set and returns the
@@ -40,21 +63,16 @@
 // # Memory
 //
 // Peak RSS of a process training at batch 10, 64 and 128 (MNIST loaded,
-// gonum's BLAS, BenchmarkTrain): 0.26, 0.69 and 1.24 GB; at 512, computed
-// in four chunks of MaxChunk, 1.23 GB. An evaluation graph adds its own
-// (0.60 GB peak for BenchmarkEvaluate alone). Measure with
+// BenchmarkTrain): see README's performance section; measure with
 //
 //	go test -run '^$' -bench 'Train/batch=64$' -benchtime 30x ./models/cnn
 //
 // # Divergence
 //
-// A NaN or infinite loss, a NaN activation or a non-finite weight stops the
-// training: Fitness then returns an infinite loss and the reason in
-// models.Eval.Diverged, never a panic. The ReLUs are this package's own op,
-// which fails on a NaN input: gorgonia's MaxPool2D would otherwise panic in
-// its backward pass on a window of NaNs, in the tape machine's goroutine,
-// beyond any recover. Panics in the calling goroutine are recovered as
-// [ErrPanic].
+// A NaN or infinite loss, activation (after conv1 or fc1, the ReLUs that
+// check) or weight stops the training: Fitness then returns an infinite
+// loss and the reason in models.Eval.Diverged, never a panic. Panics in
+// the calling goroutine are recovered as [ErrPanic].
 //
 // # BLAS
 //

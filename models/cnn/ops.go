@@ -13,17 +13,15 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// errNaNActivation is returned by the ReLU op when its input holds a NaN.
-// gorgonia's VM wraps op errors in a type that errors.Is cannot unwrap, so
-// the op also raises its flag.
+// errNaNActivation is returned by the ReLU ops when their input holds a
+// NaN or an infinity. gorgonia's VM wraps op errors in a type that
+// errors.Is cannot unwrap, so the ops also raise their flag.
 var errNaNActivation = errors.New("NaN activation")
 
-// reluOp is the rectifier max(x, 0) as one gorgonia op. It replaces
-// G.Rectify (a comparison and a product, twice the memory traffic) and, more
-// importantly, refuses a NaN input: gorgonia's MaxPool2D panics in its
-// backward pass on a window of NaNs, inside the tape machine's own
-// goroutine where no recover can reach, so the ReLU that feeds it fails the
-// run first with an error.
+// reluOp is the rectifier max(x, 0) as one gorgonia op, on all cores. It
+// replaces G.Rectify (a comparison and a product, twice the memory
+// traffic) and refuses a NaN or infinite input, which stops a diverged
+// training at once with an error.
 //
 // Its gradient is the incoming gradient where the output is positive and 0
 // elsewhere, as in PyTorch (0 at x = 0).
@@ -32,7 +30,7 @@ type reluOp struct {
 	out *outBuffer
 }
 
-// relu applies a reluOp to x that raises nan on a NaN input.
+// relu applies a reluOp to x that raises nan on a NaN or infinite input.
 func relu(x *G.Node, nan *atomic.Bool) (*G.Node, error) {
 	return G.ApplyOp(reluOp{nan: nan, out: newBuffer()}, x)
 }

@@ -219,9 +219,7 @@ func TrainFull(ctx context.Context, train, test *mnist.Set, cfg Config, onEpoch 
 }
 
 // recoverPanic turns a panic of the calling goroutine into an error
-// wrapping ErrPanic. (A panic inside gorgonia's tape machine happens in its
-// own goroutine and cannot be recovered; the known one, MaxPool2D's backward
-// pass on NaNs, is prevented by failing on NaN activations first.)
+// wrapping ErrPanic.
 func recoverPanic(err *error) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("%w: %v", ErrPanic, r)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -26,21 +27,20 @@ type gemmCase struct {
 // tolerance bounds max|got-want| / max|want| against gonum's Sgemm.
 const tolerance = 1e-5
 
-// cnnCases are the products of the CNN's training step at batch b:
-// convolutions as im2col×filterᵀ with their two gradients, and the two
-// dense layers as x×W with theirs.
+// cnnCases are the products of the CNN's training step at batch b: the
+// convolutions' per image (im2col×filters with the gradients of filters
+// and input), and the two dense layers' as x×W with theirs.
 func cnnCases(b int) []gemmCase {
 	N, T := blas.NoTrans, blas.Trans
 	c := func(name string, tA, tB blas.Transpose, m, n, k int) gemmCase {
 		return gemmCase{name: fmt.Sprintf("b%d/%s", b, name), tA: tA, tB: tB, m: m, n: n, k: k, alpha: 1}
 	}
 	return []gemmCase{
-		c("conv1", N, T, b*26*26, 32, 9),
-		c("conv1_dX", N, N, b*26*26, 9, 32),
-		c("conv1_dW", T, N, 32, 9, b*26*26),
-		c("conv2", N, T, b*24*24, 64, 288),
-		c("conv2_dX", N, N, b*24*24, 288, 64),
-		c("conv2_dW", T, N, 64, 288, b*24*24),
+		c("conv1", N, N, 26*26, 32, 9),
+		c("conv1_dW", T, N, 32, 9, 26*26),
+		c("conv2", N, N, 24*24, 64, 288),
+		c("conv2_dX", N, N, 24*24, 288, 64),
+		c("conv2_dW", T, N, 64, 288, 24*24),
 		c("fc1", N, N, b, 128, 9216),
 		c("fc1_dX", N, T, b, 9216, 128),
 		c("fc1_dW", T, N, 9216, 128, b),
@@ -318,18 +318,20 @@ func TestKernelChoice(t *testing.T) {
 	}
 }
 
-// TestPlan checks how the CNN's products at batch 64 are shared between two
-// goroutines.
+// TestPlan checks how the CNN's batch-level products at batch 64 (the
+// dense layers'; the convolutions' run one per image on one goroutine
+// each) are shared between two goroutines.
 func TestPlan(t *testing.T) {
 	ker := &microKernel{mr: 14, nr: 32}
 	want := map[string]split{
-		"conv1": splitM, "conv1_dX": splitM, "conv1_dW": splitK,
-		"conv2": splitM, "conv2_dX": splitM, "conv2_dW": splitK,
 		"fc1": splitN, "fc1_dX": splitN, "fc1_dW": splitM,
 		"fc2": splitNone, "fc2_dX": splitNone, "fc2_dW": splitNone,
 	}
 	for _, tc := range cnnCases(64) {
 		name := tc.name[len("b64/"):]
+		if strings.HasPrefix(name, "conv") {
+			continue
+		}
 		p := &problem{m: tc.m, n: tc.n, k: tc.k}
 		got, n := plan(ker, p, 2)
 		if got != want[name] {
