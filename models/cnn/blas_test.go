@@ -1,6 +1,7 @@
 package cnn
 
 import (
+	"github.com/gahpo/gahpo/models/gemm"
 	"sync/atomic"
 	"testing"
 
@@ -36,8 +37,20 @@ func TestUseBLAS(t *testing.T) {
 	if _, err := tr.step(train, []int{0, 1, 2, 3}); err != nil {
 		t.Fatal(err)
 	}
-	// Forward: 2 convolutions and 2 linear layers; backward: more.
+	// Forward: the 2 linear layers; backward: 2 more each (the
+	// convolutions call models/gemm directly).
 	if n := c.sgemm.Load(); n < 4 {
 		t.Errorf("%d Sgemm calls through the installed BLAS in a training step, want at least 4", n)
+	}
+}
+
+// TestDefaultBLAS checks that, on a CPU with a fast kernel, gorgonia uses
+// models/gemm from the start, without a call to UseBLAS.
+func TestDefaultBLAS(t *testing.T) {
+	if gemm.Kernel() == gemm.KernelGonum {
+		t.Skip("no AVX-512 or AVX2 kernel on this CPU: gonum's BLAS is the default")
+	}
+	if _, ok := G.WhichBLAS().(gemm.Implementation); !ok {
+		t.Errorf("gorgonia's BLAS is a %T, want gemm.Implementation", G.WhichBLAS())
 	}
 }

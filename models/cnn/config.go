@@ -7,6 +7,7 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/gahpo/gahpo/models/gemm"
 	"github.com/gahpo/gahpo/models/mnist"
 )
 
@@ -93,8 +94,17 @@ func (c Config) epochs() int {
 
 // UseBLAS makes gorgonia (and its tensors) use b for matrix products, in
 // every graph of the process; call it once at startup, before any training.
-// The default is gonum's pure-Go BLAS.
+// The default, set when the package loads, is models/gemm's fast Sgemm when
+// the CPU has AVX-512 or AVX2 with FMA, else gonum's pure-Go BLAS. (The
+// convolutions call models/gemm directly, whatever UseBLAS installed;
+// gemm.SetKernel(gemm.KernelGonum) makes them use gonum's too.)
 func UseBLAS(b G.BLAS) { G.Use(b) }
+
+func init() {
+	if gemm.Kernel() != gemm.KernelGonum {
+		UseBLAS(gemm.Implementation{})
+	}
+}
 
 // checkSet reports a data set unfit for training or evaluation.
 func checkSet(name string, s *mnist.Set) error {

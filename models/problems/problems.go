@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sync"
 
+	"gonum.org/v1/gonum/blas/gonum"
+
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/ga"
 	"github.com/gahpo/gahpo/models"
@@ -83,13 +85,15 @@ type mnistData struct {
 	err         error
 }
 
-// NewTrainer returns a trainer with no data loaded yet. The first trainer
-// of a process installs the fast GEMM (models/gemm) as gorgonia's BLAS
-// when the CPU has AVX-512 or AVX2 with FMA, unless GAHPO_BLAS=gonum.
+// NewTrainer returns a trainer with no data loaded yet. The CNN uses the
+// fast GEMM (models/gemm) when the CPU has AVX-512 or AVX2 with FMA; with
+// GAHPO_BLAS=gonum the first trainer of a process switches it, and
+// gorgonia, to gonum's pure-Go BLAS.
 func NewTrainer() *Trainer {
 	blasOnce.Do(func() {
-		if os.Getenv("GAHPO_BLAS") != "gonum" && gemm.Kernel() != "gonum" {
-			cnn.UseBLAS(gemm.Implementation{})
+		if os.Getenv("GAHPO_BLAS") == "gonum" {
+			_ = gemm.SetKernel(gemm.KernelGonum) // always available
+			cnn.UseBLAS(gonum.Implementation{})
 		}
 	})
 	return &Trainer{mnist: map[string]*mnistData{}}
