@@ -87,7 +87,7 @@ type preset struct {
 func presetFor(name, problem string) (preset, error) {
 	switch {
 	case name == "quick" && problem == problems.CNN:
-		return preset{population: 8, generations: 3, trainSubset: 1000, finalEpochs: 1, finalSubset: 6000, workers: 2}, nil
+		return preset{population: 8, generations: 4, trainSubset: 6000, finalEpochs: 1, workers: 2}, nil
 	case name == "quick":
 		return preset{population: 20, generations: 8, finalEpochs: 1, workers: 2}, nil
 	case name == "paper":
