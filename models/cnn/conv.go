@@ -137,6 +137,7 @@ func filterCols[T float32 | float64](m, w []T, g convGeom) {
 // layer, whose input is the image. Without relu, a following maxPoolOp
 // can apply the ReLU where it is cheaper (on a quarter of the values).
 type convOp struct {
+	goOp
 	relu      bool
 	inputGrad bool
 	nan       *atomic.Bool
@@ -153,10 +154,7 @@ var (
 func (convOp) Arity() int { return 3 }
 
 // Type implements G.Op.
-func (convOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a, a, a)
-}
+func (convOp) Type() hm.Type { return sameType(3) }
 
 // InferShape implements G.Op.
 func (convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -287,15 +285,6 @@ func positive(bits uint32) uint32 {
 	return uint32(((-s) & ^s) >> 31)
 }
 
-// ReturnsPtr implements G.Op.
-func (convOp) ReturnsPtr() bool { return false }
-
-// CallsExtern implements G.Op.
-func (convOp) CallsExtern() bool { return false }
-
-// OverwritesInput implements G.Op.
-func (convOp) OverwritesInput() int { return -1 }
-
 // WriteHash implements G.Op.
 func (op convOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "gahpo.conv3x3(relu %v, input gradient %v)", op.relu, op.inputGrad)
@@ -327,7 +316,7 @@ func (op convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	dz := grad
 	var err error
 	if op.relu {
-		if dz, err = G.ApplyOp(reluDiffOp{newBuffer()}, output, grad); err != nil {
+		if dz, err = G.ApplyOp(reluDiffOp{out: newBuffer()}, output, grad); err != nil {
 			return nil, fmt.Errorf("conv: differentiate the ReLU: %w", err)
 		}
 	}
@@ -356,6 +345,7 @@ const (
 // convGradOp computes one gradient of a convOp from the gradient dz of
 // its output before any ReLU.
 type convGradOp struct {
+	goOp
 	wrt int
 	out *outBuffer // for gradInput only: the others feed dual values
 }
@@ -364,14 +354,7 @@ type convGradOp struct {
 func (op convGradOp) Arity() int { return [...]int{2, 3, 1}[op.wrt] }
 
 // Type implements G.Op.
-func (op convGradOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	ts := make([]hm.Type, op.Arity()+1)
-	for i := range ts {
-		ts[i] = a
-	}
-	return hm.NewFnType(ts...)
-}
+func (op convGradOp) Type() hm.Type { return sameType(op.Arity()) }
 
 // InferShape implements G.Op.
 func (op convGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -541,15 +524,6 @@ func convGradBias[T float32 | float64](db, dz []T, g convGeom) {
 		}
 	}
 }
-
-// ReturnsPtr implements G.Op.
-func (convGradOp) ReturnsPtr() bool { return false }
-
-// CallsExtern implements G.Op.
-func (convGradOp) CallsExtern() bool { return false }
-
-// OverwritesInput implements G.Op.
-func (convGradOp) OverwritesInput() int { return -1 }
 
 // WriteHash implements G.Op.
 func (op convGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gahpo.convGrad(%d)", op.wrt) }

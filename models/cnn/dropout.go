@@ -15,7 +15,10 @@ import (
 // on all cores: gorgonia's HadamardProd does the same on one core and also
 // differentiates with respect to the mask. Its gradient is the incoming
 // gradient times the mask: the op itself.
-type maskOp struct{ out *outBuffer }
+type maskOp struct {
+	goOp
+	out *outBuffer
+}
 
 var (
 	_ G.Op   = maskOp{}
@@ -27,17 +30,14 @@ func dropout(x, mask *G.Node) (*G.Node, error) {
 	if mask == nil {
 		return x, nil
 	}
-	return G.ApplyOp(maskOp{newBuffer()}, x, mask)
+	return G.ApplyOp(maskOp{out: newBuffer()}, x, mask)
 }
 
 // Arity implements G.Op.
 func (maskOp) Arity() int { return 2 }
 
 // Type implements G.Op.
-func (maskOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a, a)
-}
+func (maskOp) Type() hm.Type { return sameType(2) }
 
 // InferShape implements G.Op.
 func (maskOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -88,15 +88,6 @@ func multiply[T float32 | float64](out, x, m []T, rows int) {
 	})
 }
 
-// ReturnsPtr implements G.Op.
-func (maskOp) ReturnsPtr() bool { return false }
-
-// CallsExtern implements G.Op.
-func (maskOp) CallsExtern() bool { return false }
-
-// OverwritesInput implements G.Op.
-func (maskOp) OverwritesInput() int { return -1 }
-
 // WriteHash implements G.Op.
 func (maskOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gahpo.dropoutMask") }
 
@@ -114,7 +105,7 @@ func (maskOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 2 {
 		return nil, fmt.Errorf("dropout: differentiate: %d inputs, want 2", len(inputs))
 	}
-	d, err := G.ApplyOp(maskOp{newBuffer()}, grad, inputs[1])
+	d, err := G.ApplyOp(maskOp{out: newBuffer()}, grad, inputs[1])
 	if err != nil {
 		return nil, fmt.Errorf("dropout: differentiate: %w", err)
 	}

@@ -26,6 +26,7 @@ var errNaNActivation = errors.New("NaN activation")
 // Its gradient is the incoming gradient where the output is positive and 0
 // elsewhere, as in PyTorch (0 at x = 0).
 type reluOp struct {
+	goOp
 	nan *atomic.Bool // raised when an input holds a NaN
 	out *outBuffer
 }
@@ -45,10 +46,7 @@ var (
 func (reluOp) Arity() int { return 1 }
 
 // Type implements G.Op: a → a.
-func (reluOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a)
-}
+func (reluOp) Type() hm.Type { return sameType(1) }
 
 // InferShape implements G.Op.
 func (reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -135,15 +133,6 @@ func reluSerial[T float32 | float64](out, x []T) (finite bool) {
 	return finite
 }
 
-// ReturnsPtr implements G.Op.
-func (reluOp) ReturnsPtr() bool { return false }
-
-// CallsExtern implements G.Op.
-func (reluOp) CallsExtern() bool { return false }
-
-// OverwritesInput implements G.Op.
-func (reluOp) OverwritesInput() int { return -1 }
-
 // WriteHash implements G.Op.
 func (reluOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gahpo.relu") }
 
@@ -158,7 +147,7 @@ func (reluOp) DiffWRT(int) []bool { return []bool{true} }
 
 // SymDiff implements G.SDOp.
 func (reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(reluDiffOp{newBuffer()}, output, grad)
+	d, err := G.ApplyOp(reluDiffOp{out: newBuffer()}, output, grad)
 	if err != nil {
 		return nil, fmt.Errorf("relu: differentiate: %w", err)
 	}
@@ -167,16 +156,16 @@ func (reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 
 // reluDiffOp computes the gradient of reluOp from its output and the
 // incoming gradient.
-type reluDiffOp struct{ out *outBuffer }
+type reluDiffOp struct {
+	goOp
+	out *outBuffer
+}
 
 // Arity implements G.Op.
 func (reluDiffOp) Arity() int { return 2 }
 
 // Type implements G.Op: a → a → a.
-func (reluDiffOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a, a)
-}
+func (reluDiffOp) Type() hm.Type { return sameType(2) }
 
 // InferShape implements G.Op.
 func (reluDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -238,15 +227,6 @@ func reluBwd32(out, y, g []float32) {
 	}
 }
 
-// ReturnsPtr implements G.Op.
-func (reluDiffOp) ReturnsPtr() bool { return false }
-
-// CallsExtern implements G.Op.
-func (reluDiffOp) CallsExtern() bool { return false }
-
-// OverwritesInput implements G.Op.
-func (reluDiffOp) OverwritesInput() int { return -1 }
-
 // WriteHash implements G.Op.
 func (reluDiffOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gahpo.reluDiff") }
 
@@ -255,6 +235,30 @@ func (op reluDiffOp) Hashcode() uint32 { return opHash(op) }
 
 // String implements G.Op.
 func (reluDiffOp) String() string { return "ReLUDiff" }
+
+// goOp gives this package's ops the flags gorgonia asks of an op that
+// allocates (or keeps) its own output and calls nothing outside Go.
+type goOp struct{}
+
+// ReturnsPtr implements G.Op.
+func (goOp) ReturnsPtr() bool { return false }
+
+// CallsExtern implements G.Op.
+func (goOp) CallsExtern() bool { return false }
+
+// OverwritesInput implements G.Op.
+func (goOp) OverwritesInput() int { return -1 }
+
+// sameType is the type of an op of the given arity whose inputs and output
+// are all of one type: a → … → a.
+func sameType(arity int) hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, arity+1)
+	for i := range ts {
+		ts[i] = a
+	}
+	return hm.NewFnType(ts...)
+}
 
 func opHash(op G.Op) uint32 {
 	h := fnv.New32a()

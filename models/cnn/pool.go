@@ -20,6 +20,7 @@ import (
 // With relu it pools ReLU(x) instead, which is ReLU(max-pool(x)): the ReLU
 // of the layer before costs a quarter of the work, and its gradient none.
 type maxPoolOp struct {
+	goOp
 	relu bool
 	out  *outBuffer
 }
@@ -27,6 +28,7 @@ type maxPoolOp struct {
 // maxPoolGradOp computes the gradient of a maxPoolOp from its input x and
 // the gradient of its output.
 type maxPoolGradOp struct {
+	goOp
 	relu bool
 	out  *outBuffer
 }
@@ -50,10 +52,7 @@ func poolShape(in G.DimSizer) (tensor.Shape, error) {
 func (maxPoolOp) Arity() int { return 1 }
 
 // Type implements G.Op.
-func (maxPoolOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a)
-}
+func (maxPoolOp) Type() hm.Type { return sameType(1) }
 
 // InferShape implements G.Op.
 func (maxPoolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -119,15 +118,6 @@ func poolForward[T float32 | float64](out, x []T, b, h, w, c int, relu bool) {
 	})
 }
 
-// ReturnsPtr implements G.Op.
-func (maxPoolOp) ReturnsPtr() bool { return false }
-
-// CallsExtern implements G.Op.
-func (maxPoolOp) CallsExtern() bool { return false }
-
-// OverwritesInput implements G.Op.
-func (maxPoolOp) OverwritesInput() int { return -1 }
-
 // WriteHash implements G.Op.
 func (op maxPoolOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gahpo.maxPool2x2(relu %v)", op.relu) }
 
@@ -161,10 +151,7 @@ func (op maxPoolOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 func (maxPoolGradOp) Arity() int { return 2 }
 
 // Type implements G.Op.
-func (maxPoolGradOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a, a)
-}
+func (maxPoolGradOp) Type() hm.Type { return sameType(2) }
 
 // InferShape implements G.Op.
 func (maxPoolGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -279,15 +266,6 @@ func equal(a, b uint32) uint32 {
 	x := int32(a ^ b)
 	return ^uint32((x | -x) >> 31)
 }
-
-// ReturnsPtr implements G.Op.
-func (maxPoolGradOp) ReturnsPtr() bool { return false }
-
-// CallsExtern implements G.Op.
-func (maxPoolGradOp) CallsExtern() bool { return false }
-
-// OverwritesInput implements G.Op.
-func (maxPoolGradOp) OverwritesInput() int { return -1 }
 
 // WriteHash implements G.Op.
 func (op maxPoolGradOp) WriteHash(h hash.Hash) {
