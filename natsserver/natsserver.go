@@ -26,6 +26,10 @@ type Options struct {
 	Name string
 	// Log turns on the server's own logging to stderr.
 	Log bool
+	// TLSCert and TLSKey (PEM files) make the server accept TLS
+	// connections only. With TLSCA too, clients must present a
+	// certificate signed by that CA (mutual TLS).
+	TLSCert, TLSKey, TLSCA string
 }
 
 // Server is a running embedded NATS server.
@@ -56,6 +60,17 @@ func Start(o Options) (*Server, error) {
 		Username:      o.User,
 		Password:      o.Password,
 		Authorization: o.Token,
+	}
+	if o.TLSCert != "" || o.TLSKey != "" || o.TLSCA != "" {
+		if o.TLSCert == "" || o.TLSKey == "" {
+			return nil, errors.New("natsserver: TLS needs both a certificate and a key file")
+		}
+		cfg, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLSCert, KeyFile: o.TLSKey, CaFile: o.TLSCA, Verify: o.TLSCA != ""})
+		if err != nil {
+			return nil, fmt.Errorf("natsserver: TLS: %w", err)
+		}
+		opts.TLS, opts.TLSConfig, opts.TLSVerify = true, cfg, o.TLSCA != ""
+		opts.TLSTimeout = 5
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

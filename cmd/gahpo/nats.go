@@ -19,6 +19,9 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	password := fs.String("password", "", "password of --user")
 	token := fs.String("token", "", "require this token")
 	verbose := fs.Bool("v", false, "log the server's events")
+	tlsCert := fs.String("tls-cert", "", "server certificate file (PEM): accept TLS connections only")
+	tlsKey := fs.String("tls-key", "", "server key file (PEM), with --tls-cert")
+	tlsCA := fs.String("tls-ca", "", "CA file (PEM): require client certificates signed by it (mutual TLS)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -30,7 +33,8 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("nats: bad port in --listen %q: %w", *listen, err)
 	}
-	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *storeDir, User: *user, Password: *password, Token: *token, Log: *verbose, Name: "gahpo"})
+	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *storeDir, User: *user, Password: *password, Token: *token, Log: *verbose, Name: "gahpo",
+		TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA})
 	if err != nil {
 		return err
 	}
