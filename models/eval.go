@@ -1,6 +1,17 @@
 package models
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrUntrainable marks a training error that the task itself causes
+// (parameters the model cannot train with): every worker would fail the
+// same way, so a worker records it as the genome's failure at once. Any
+// other error of a trainer is taken for the worker's own (data, memory,
+// I/O, a problem it does not know) and the task is tried again, on this or
+// another worker, up to its maximum number of attempts.
+var ErrUntrainable = errors.New("cannot train this genome")
 
 // Eval is the outcome of one fitness evaluation (a short training followed by
 // a loss on held-out data). Lower Loss is better.

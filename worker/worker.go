@@ -46,6 +46,10 @@ type Config struct {
 	Poll time.Duration
 	// Check validates genomes (default: none).
 	Check Checker
+	// RetryDelay is how long a task whose training failed for a reason of
+	// the worker's own (not models.ErrUntrainable) waits before it is
+	// delivered again (default 5s).
+	RetryDelay time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -73,6 +77,9 @@ func New(conn *bus.Conn, trainer Trainer, cfg Config) *Worker {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 5 * time.Second
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = 5 * time.Second
 	}
 	if cfg.CacheDir == "" {
 		dir, err := os.UserCacheDir()
@@ -212,6 +219,11 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, name string, lease
 				_ = d.Nak(0)
 				return
 			}
+			if retry(err) && task.MaxAttempts > 0 && d.Attempt < task.MaxAttempts {
+				log.Warn("training failed on this worker; handing the task back for another attempt", "err", err, "max_attempts", task.MaxAttempts)
+				_ = d.Nak(w.cfg.RetryDelay)
+				return
+			}
 			res.Failure = err.Error()
 		}
 	}
@@ -234,6 +246,17 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, name string, lease
 	w.done++
 	w.mu.Unlock()
 	log.Info("result published", "fitness", float64(res.Fitness), "duration", res.Duration.Round(time.Millisecond), "failure", res.Failure)
+}
+
+// errPanicked wraps the panic of a training: like models.ErrUntrainable,
+// it fails the genome at once (a panic is most likely the genome's, and
+// retrying it would take a worker down again).
+var errPanicked = errors.New("training panicked")
+
+// retry tells whether a training error is worth another attempt: it is
+// neither the task's own fault nor a panic.
+func retry(err error) bool {
+	return !errors.Is(err, models.ErrUntrainable) && !errors.Is(err, errPanicked)
 }
 
 func (w *Worker) heartbeat(d *bus.Delivery, lease time.Duration) (stop func()) {
@@ -265,7 +288,7 @@ func (w *Worker) train(ctx context.Context, task gahpo.Task, dir, name string, a
 	defer func() {
 		if p := recover(); p != nil {
 			w.log.Error("training panicked", "panic", p, "stack", string(debug.Stack()))
-			err = fmt.Errorf("training panicked: %v", p)
+			err = fmt.Errorf("%w: %v", errPanicked, p)
 		}
 	}()
 	start := time.Now()

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -39,6 +40,8 @@ func (tr *trainer) Fitness(_ context.Context, t gahpo.Task, dir string) (models.
 		return models.Eval{Loss: math.Inf(1), Diverged: "loss NaN in batch 3"}, nil
 	case 3:
 		return models.Eval{}, errors.New("out of memory")
+	case 4:
+		return models.Eval{}, fmt.Errorf("%w: batch size 0", models.ErrUntrainable)
 	}
 	return models.Eval{Loss: 0.5, Accuracy: 0.9, ImagesPerSec: 100}, nil
 }
@@ -67,7 +70,7 @@ func TestWorkerOutcomes(t *testing.T) {
 	tr := &trainer{}
 	cache := t.TempDir()
 	w := worker.New(testnats.Connect(t, srv, "w"), tr, worker.Config{
-		Name: "w1", CacheDir: cache, Poll: 200 * time.Millisecond, Logger: quiet,
+		Name: "w1", CacheDir: cache, Poll: 200 * time.Millisecond, RetryDelay: 50 * time.Millisecond, Logger: quiet,
 		Check: func(task gahpo.Task) error {
 			if task.Params["mode"] == 9 {
 				return errors.New("invalid genome: mode 9 is out of range")
@@ -85,16 +88,21 @@ func TestWorkerOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer feed.Stop()
+	// A panic, a divergence, an untrainable genome and an invalid one fail
+	// at the first attempt; an error of the worker's own ("out of memory")
+	// is tried again until the task's last attempt.
 	tests := []struct {
 		mode    float64
 		fitness float64
 		failure string
+		attempt int
 	}{
-		{0, 0.5, ""},
-		{1, math.Inf(1), "training panicked: boom"},
-		{2, math.Inf(1), "diverged: loss NaN in batch 3"},
-		{3, math.Inf(1), "out of memory"},
-		{9, math.Inf(1), "invalid genome"},
+		{0, 0.5, "", 1},
+		{1, math.Inf(1), "training panicked: boom", 1},
+		{2, math.Inf(1), "diverged: loss NaN in batch 3", 1},
+		{3, math.Inf(1), "out of memory", 3},
+		{4, math.Inf(1), "cannot train this genome: batch size 0", 1},
+		{9, math.Inf(1), "invalid genome", 1},
 	}
 	for i, tt := range tests {
 		task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: i + 1, Problem: "p",
@@ -111,15 +119,15 @@ func TestWorkerOutcomes(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = d.Ack(ctx)
-		if r.GenomeID != i+1 || r.Worker != "w1" || r.Attempt != 1 {
+		if r.GenomeID != i+1 || r.Worker != "w1" || r.Attempt != tt.attempt {
 			t.Errorf("mode %v: result %+v", tt.mode, r)
 		}
 		if float64(r.Fitness) != tt.fitness || !strings.Contains(r.Failure, tt.failure) || (tt.failure == "") != (r.Failure == "") {
 			t.Errorf("mode %v: fitness %v failure %q; want %v %q", tt.mode, r.Fitness, r.Failure, tt.fitness, tt.failure)
 		}
 	}
-	if got := tr.calls.Load(); got != 4 {
-		t.Errorf("trainer called %d times, want 4 (the invalid genome is never trained)", got)
+	if got := tr.calls.Load(); got != 7 {
+		t.Errorf("trainer called %d times, want 7 (mode 3 three times; the invalid genome never)", got)
 	}
 	dir, _ := tr.dir.Load().(string)
 	if data, err := os.ReadFile(filepath.Join(dir, "data.bin")); err != nil || string(data) != "pixels" || !strings.HasPrefix(dir, cache) {

@@ -159,7 +159,7 @@ func cnnConfig(task gahpo.Task) cnn.Config {
 // Fitness runs a fitness task; dataDir holds the problem's data files.
 func (t *Trainer) Fitness(ctx context.Context, task gahpo.Task, dataDir string) (models.Eval, error) {
 	if err := Check(task); err != nil {
-		return models.Eval{}, err
+		return models.Eval{}, untrainable(err)
 	}
 	switch task.Problem {
 	case CNN:
@@ -169,9 +169,13 @@ func (t *Trainer) Fitness(ctx context.Context, task gahpo.Task, dataDir string) 
 		}
 		splits, err := mnist.NewSplits(train, test, task.TrainSubset)
 		if err != nil {
-			return models.Eval{}, err
+			return models.Eval{}, untrainable(err)
 		}
-		return cnn.Fitness(ctx, splits, cnnConfig(task))
+		ev, err := cnn.Fitness(ctx, splits, cnnConfig(task))
+		if errors.Is(err, cnn.ErrConfig) {
+			err = untrainable(err)
+		}
+		return ev, err
 	case Regression:
 		d, err := t.loadRegression()
 		if err != nil {
@@ -179,18 +183,25 @@ func (t *Trainer) Fitness(ctx context.Context, task gahpo.Task, dataDir string) 
 		}
 		cfg, err := regression.ConfigFromParams(task.Params)
 		if err != nil {
-			return models.Eval{}, err
+			return models.Eval{}, untrainable(err)
 		}
 		cfg.Seed, cfg.SplitSeed = task.Seed, task.DataSeed
-		return regression.Fitness(ctx, d, cfg)
+		ev, err := regression.Fitness(ctx, d, cfg)
+		if errors.Is(err, regression.ErrInvalidConfig) {
+			err = untrainable(err)
+		}
+		return ev, err
 	}
 	return models.Eval{}, fmt.Errorf("%w %q", ErrUnknown, task.Problem)
 }
 
+// untrainable marks err as the task's own fault: see models.ErrUntrainable.
+func untrainable(err error) error { return fmt.Errorf("%w: %w", models.ErrUntrainable, err) }
+
 // Final runs the full training of a genome.
 func (t *Trainer) Final(ctx context.Context, task gahpo.Task, dataDir string, onEpoch func(models.EpochMetrics)) (models.FinalResult, error) {
 	if err := Check(task); err != nil {
-		return models.FinalResult{}, err
+		return models.FinalResult{}, untrainable(err)
 	}
 	switch task.Problem {
 	case CNN:
@@ -201,7 +212,11 @@ func (t *Trainer) Final(ctx context.Context, task gahpo.Task, dataDir string, on
 		if n := task.TrainSubset; n > 0 && n < train.N {
 			train = train.Slice(0, n)
 		}
-		return cnn.TrainFull(ctx, train, test, cnnConfig(task), onEpoch)
+		fr, err := cnn.TrainFull(ctx, train, test, cnnConfig(task), onEpoch)
+		if errors.Is(err, cnn.ErrConfig) || errors.Is(err, cnn.ErrDiverged) {
+			err = untrainable(err)
+		}
+		return fr, err
 	case Regression:
 		d, err := t.loadRegression()
 		if err != nil {
@@ -209,10 +224,14 @@ func (t *Trainer) Final(ctx context.Context, task gahpo.Task, dataDir string, on
 		}
 		cfg, err := regression.ConfigFromParams(task.Params)
 		if err != nil {
-			return models.FinalResult{}, err
+			return models.FinalResult{}, untrainable(err)
 		}
 		cfg.Seed = task.Seed // the genome's own epochs: its full training is one longer fit on all the data
-		return regression.TrainFull(ctx, d, cfg, onEpoch)
+		fr, err := regression.TrainFull(ctx, d, cfg, onEpoch)
+		if errors.Is(err, regression.ErrInvalidConfig) {
+			err = untrainable(err)
+		}
+		return fr, err
 	}
 	return models.FinalResult{}, fmt.Errorf("%w %q", ErrUnknown, task.Problem)
 }
