@@ -27,6 +27,11 @@ type Options struct {
 	// TLSCA, TLSCert and TLSKey configure TLS (CA file; client certificate
 	// and key for mutual TLS).
 	TLSCA, TLSCert, TLSKey string
+	// Wait makes Connect keep trying, with a backoff of up to 5 s and a
+	// warning each time, while no server answers (a worker started before
+	// its server, or during an outage), until ctx ends. Other errors
+	// (authentication, TLS) return at once.
+	Wait bool
 	// Logger receives connection events; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -91,19 +96,35 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		ch <- dialed{nc, err}
 	}()
 	var nc *nats.Conn
-	select {
-	case d := <-ch:
-		if d.err != nil {
-			return nil, fmt.Errorf("bus: connect %s: %w", urls, d.err)
-		}
-		nc = d.nc
-	case <-ctx.Done():
-		go func() {
-			if d := <-ch; d.nc != nil {
-				d.nc.Close()
+	for attempt := 1; nc == nil; attempt++ {
+		select {
+		case d := <-ch:
+			if d.err == nil {
+				nc = d.nc
+				break
 			}
-		}()
-		return nil, fmt.Errorf("bus: connect %s: %w", urls, ctx.Err())
+			if !o.Wait || !errors.Is(d.err, nats.ErrNoServers) {
+				return nil, fmt.Errorf("bus: connect %s: %w", urls, d.err)
+			}
+			wait := min(time.Duration(attempt)*500*time.Millisecond, 5*time.Second)
+			log.Warn("no NATS server answers; trying again", "urls", urls, "in", wait, "err", d.err)
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("bus: connect %s: %w (last: %w)", urls, ctx.Err(), d.err)
+			case <-time.After(wait):
+			}
+			go func() {
+				nc, err := nats.Connect(urls, opts...)
+				ch <- dialed{nc, err}
+			}()
+		case <-ctx.Done():
+			go func() {
+				if d := <-ch; d.nc != nil {
+					d.nc.Close()
+				}
+			}()
+			return nil, fmt.Errorf("bus: connect %s: %w", urls, ctx.Err())
+		}
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

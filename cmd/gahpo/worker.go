@@ -30,8 +30,13 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := bus.Connect(ctx, withLogger(nf.options("gahpo-worker"), log))
+	opts := withLogger(nf.options("gahpo-worker"), log)
+	opts.Wait = true // a worker may start before its server, or during an outage
+	conn, err := bus.Connect(ctx, opts)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	defer conn.Drain()

@@ -1,0 +1,191 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// netns is a network namespace this test made: a machine of its own, with
+// its own interfaces and addresses.
+type netns string
+
+// ip runs the ip command, failing the test on error.
+func ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// twoMachines makes two network namespaces joined by a veth pair, with
+// addresses 10.77.X.1 (a) and 10.77.X.2 (b), and removes them when the
+// test ends. It skips the test where namespaces cannot be made (not root,
+// no ip command, a container without the rights).
+func twoMachines(t *testing.T) (a, b netns, addrA string, linkB string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command (iproute2)")
+	}
+	id := os.Getpid() % 250
+	a, b = netns(fmt.Sprintf("gahpo-%d-a", id)), netns(fmt.Sprintf("gahpo-%d-b", id))
+	if out, err := exec.Command("ip", "netns", "add", string(a)).CombinedOutput(); err != nil {
+		t.Skipf("cannot make a network namespace here: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", string(a)).Run() })
+	ip(t, "netns", "add", string(b))
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", string(b)).Run() })
+	va, vb := fmt.Sprintf("gva%d", id), fmt.Sprintf("gvb%d", id)
+	ip(t, "link", "add", va, "type", "veth", "peer", "name", vb)
+	ip(t, "link", "set", va, "netns", string(a))
+	ip(t, "link", "set", vb, "netns", string(b))
+	addrA, addrB := fmt.Sprintf("10.77.%d.1", id), fmt.Sprintf("10.77.%d.2", id)
+	ip(t, "-n", string(a), "addr", "add", addrA+"/24", "dev", va)
+	ip(t, "-n", string(b), "addr", "add", addrB+"/24", "dev", vb)
+	for _, l := range []struct {
+		ns  netns
+		dev string
+	}{{a, va}, {b, vb}, {a, "lo"}, {b, "lo"}} {
+		ip(t, "-n", string(l.ns), "link", "set", l.dev, "up")
+	}
+	return a, b, addrA, vb
+}
+
+// startIn runs a gahpo process inside a namespace, killed when the test
+// ends (ip netns exec replaces itself with the command).
+func startIn(t *testing.T, ns netns, log string, args ...string) *exec.Cmd {
+	t.Helper()
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", append([]string{"netns", "exec", string(ns), binary}, args...)...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		f.Close()
+	})
+	return cmd
+}
+
+// TestTwoMachines runs NATS and the coordinator on one machine and two
+// workers on another (network namespaces joined by a virtual cable), cuts
+// the cable before the run and again in its middle, and checks that the
+// workers reconnect and the run completes with every genome trained on the
+// other machine.
+func TestTwoMachines(t *testing.T) {
+	a, b, addrA, linkB := twoMachines(t)
+	dir := t.TempDir()
+	url := "nats://" + addrA + ":4222"
+	startIn(t, a, filepath.Join(dir, "nats.log"), "nats", "--listen", addrA+":4222", "--store", filepath.Join(dir, "nats"))
+	for i := range 2 {
+		startIn(t, b, filepath.Join(dir, fmt.Sprintf("w%d.log", i)), "worker", "--nats", url, "--name", fmt.Sprintf("machine-b-%d", i), "--cache", filepath.Join(dir, "cache"))
+	}
+	// Let the workers connect, then cut the cable: the coordinator's tasks
+	// wait in the queue on machine A.
+	time.Sleep(2 * time.Second)
+	ip(t, "-n", string(b), "link", "set", linkB, "down")
+	db := filepath.Join(dir, "h.db")
+	coord := startIn(t, a, filepath.Join(dir, "coord.log"), "coordinator", "--nats", url, "--db", db, "--problem", "regression",
+		"--population", "12", "--generations", "6", "--final-epochs", "1", "--ack-wait", "3s", "--seed", "3")
+	time.Sleep(3 * time.Second)
+	ip(t, "-n", string(b), "link", "set", linkB, "up")
+
+	// Once results flow, cut it again for longer than the lease.
+	waitFor(t, 40*time.Second, func() bool {
+		out, _, err := runIn(t, a, "status", "--nats", url)
+		return err == nil && strings.Contains(out, "done") && !strings.Contains(out, " 0/")
+	}, dir)
+	ip(t, "-n", string(b), "link", "set", linkB, "down")
+	time.Sleep(4 * time.Second)
+	ip(t, "-n", string(b), "link", "set", linkB, "up")
+
+	done := make(chan error, 1)
+	go func() { done <- coord.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("coordinator: %v\n%s", err, logs(dir))
+		}
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("run not done after 4 minutes\n%s", logs(dir))
+	}
+
+	out, errOut, err := gahpo(t, "query", "generation", "5", "--json", "--db", db)
+	if err != nil {
+		t.Fatalf("query: %v %s", err, errOut)
+	}
+	var genomes []struct {
+		ID      int    `json:"id"`
+		Status  string `json:"status"`
+		Worker  string `json:"worker"`
+		Failure string `json:"failure"`
+	}
+	if err := json.Unmarshal([]byte(out), &genomes); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(genomes) != 12 {
+		t.Fatalf("last generation has %d genomes, want 12", len(genomes))
+	}
+	// Every genome trained on machine B (or copied from an earlier one);
+	// a failure may only be the genome's own divergence, never the lost
+	// network.
+	for _, g := range genomes {
+		trained := g.Status == "done" || (g.Status == "failed" && strings.HasPrefix(g.Failure, "diverged"))
+		if !(trained && strings.HasPrefix(g.Worker, "machine-b-")) && g.Status != "duplicate" {
+			t.Errorf("genome %+v: want trained on machine B, or a duplicate", g)
+		}
+	}
+	if out, _, err := gahpo(t, "query", "final", "--db", db); err != nil || !strings.Contains(out, "machine-b-") {
+		t.Errorf("final training: %v\n%s", err, out)
+	}
+}
+
+// runIn runs a gahpo command inside a namespace and returns its output.
+func runIn(t *testing.T, ns netns, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", string(ns), binary}, args...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// waitFor polls cond every 200 ms until it holds, failing the test after d
+// with the logs in dir.
+func waitFor(t *testing.T, d time.Duration, cond func() bool, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %v\n%s", d, logs(dir))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// logs returns the tail of every log file in dir.
+func logs(dir string) string {
+	var b strings.Builder
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		if len(data) > 3000 {
+			data = data[len(data)-3000:]
+		}
+		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(f), data)
+	}
+	return b.String()
+}
