@@ -37,6 +37,9 @@ func twoMachines(t *testing.T) (a, b netns, addrA string, linkB string) {
 	}
 	id := os.Getpid() % 250
 	a, b = netns(fmt.Sprintf("gahpo-%d-a", id)), netns(fmt.Sprintf("gahpo-%d-b", id))
+	for _, ns := range []netns{a, b} { // left over by a killed run
+		_ = exec.Command("ip", "netns", "del", string(ns)).Run()
+	}
 	if out, err := exec.Command("ip", "netns", "add", string(a)).CombinedOutput(); err != nil {
 		t.Skipf("cannot make a network namespace here: %v %s", err, out)
 	}
