@@ -50,7 +50,8 @@ const (
 const (
 	// BLASGemm installs models/gemm's Sgemm, as the workers do.
 	BLASGemm = "gemm"
-	// BLASGonum keeps gonum's pure-Go BLAS, gorgonia's default.
+	// BLASGonum computes every product, the convolutions' too, with
+	// gonum's pure-Go BLAS.
 	BLASGonum = "gonum"
 )
 
@@ -224,7 +225,7 @@ func (m *Main) validate() error {
 }
 
 // Run loads the data, installs the BLAS, measures, and writes the result
-// lines and the peak RSS to m.Out. It leaves gonum's BLAS installed.
+// lines and the peak RSS to m.Out. It leaves the BLAS as it found it.
 func (m *Main) Run(ctx context.Context) error {
 	if err := m.validate(); err != nil {
 		return err
