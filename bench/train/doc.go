@@ -10,8 +10,9 @@
 // The CNN of package models/cnn trains with Adadelta (lr 1.0, weight decay
 // 0) from the weights of seed 1, with the fast GEMM of models/gemm installed
 // as gorgonia's BLAS, as the workers do (-blas gonum computes every matrix
-// product with gonum's pure-Go BLAS instead). One network is trained throughout, on the 60,000 training images
-// in one random order drawn once, batch after batch; a batch that would run
+// product with gonum's pure-Go BLAS instead). One network is trained
+// throughout, on the 60,000 training images in one random order drawn once,
+// batch after batch; a batch that would run
 // past the end starts again at the front of that order. Like the peer:
 //
 //   - bench: for each batch size, 10 warm-up steps (the graph for a new
