@@ -12,8 +12,8 @@
 // as gorgonia's BLAS, as the workers do (-blas gonum computes every matrix
 // product with gonum's pure-Go BLAS instead). One network is trained
 // throughout, on the 60,000 training images in one random order drawn once,
-// batch after batch; a batch that would run
-// past the end starts again at the front of that order. Like the peer:
+// batch after batch; a batch that would run past the end starts again at
+// the front of that order. Like the peer:
 //
 //   - bench: for each batch size, 10 warm-up steps (the graph for a new
 //     size is compiled in the first), then 5 rounds of 20 timed steps; a
