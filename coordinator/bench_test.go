@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,7 +13,8 @@ import (
 )
 
 // noopTrainer answers at once: it measures the cost of the cluster path
-// alone (coordinator → JetStream → worker → result → bbolt).
+// alone (coordinator → JetStream → worker → result → bbolt), and gives
+// tests a fitness and an accuracy that depend only on the genome.
 type noopTrainer struct{}
 
 func (noopTrainer) Fitness(_ context.Context, t gahpo.Task, _ string) (models.Eval, error) {
@@ -20,7 +22,7 @@ func (noopTrainer) Fitness(_ context.Context, t gahpo.Task, _ string) (models.Ev
 	for _, v := range t.Params {
 		s += v
 	}
-	return models.Eval{Loss: s}, nil
+	return models.Eval{Loss: s, Accuracy: 1 / (1 + math.Abs(s))}, nil
 }
 
 func (noopTrainer) Final(context.Context, gahpo.Task, string, func(models.EpochMetrics)) (models.FinalResult, error) {

@@ -154,6 +154,15 @@ func checkComplete(t *testing.T, st *store.Store, run gahpo.Run) []gahpo.GenomeR
 			t.Errorf("genome %d: worker %q attempts %d", g.ID, g.Worker, g.Attempts)
 		}
 	}
+	byID := map[int]gahpo.GenomeRecord{}
+	for _, g := range gs {
+		byID[g.ID] = g
+	}
+	for _, g := range gs {
+		if orig, ok := byID[g.DuplicateOf]; ok && g.Status == gahpo.GenomeDuplicate && g.Accuracy != orig.Accuracy {
+			t.Errorf("duplicate %d has accuracy %v, its original %d %v", g.ID, g.Accuracy, orig.ID, orig.Accuracy)
+		}
+	}
 	for gen := range gens {
 		if perGen[gen] != pop {
 			t.Errorf("generation %d has %d genomes, want %d", gen, perGen[gen], pop)
@@ -204,6 +213,31 @@ func TestRegressionRunWithThreeWorkers(t *testing.T) {
 		if float64(best[i].Fitness) > float64(best[i-1].Fitness) {
 			t.Errorf("generation %d best %v worse than generation %d best %v despite elitism", i, best[i].Fitness, i-1, best[i-1].Fitness)
 		}
+	}
+}
+
+// TestDuplicatesCarryAccuracy runs a search whose elites come back as
+// duplicates every generation, with a trainer that reports an accuracy,
+// and checks (in checkComplete) that every duplicate is stored with its
+// original's accuracy, also when the original's result is the one that
+// completes the generation that bred the duplicate.
+func TestDuplicatesCarryAccuracy(t *testing.T) {
+	srv := testnats.Start(t)
+	startWorkers(t, srv, 2, noopTrainer{})
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	rc := regressionConfig(8, 8, 3)
+	rc.FinalEpochs = 0 // the no-op trainer has no weights to give
+	run := runToEnd(t, context.Background(), st, testnats.Connect(t, srv, "coord"), rc)
+	gs := checkComplete(t, st, run)
+	dups := 0
+	for _, g := range gs {
+		if g.Status == gahpo.GenomeDuplicate && g.Accuracy != 0 {
+			dups++
+		}
+	}
+	if dups == 0 {
+		t.Error("no duplicate with an accuracy: the test checks nothing")
 	}
 }
 

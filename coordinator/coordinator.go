@@ -154,7 +154,7 @@ func (c *Coordinator) create() error {
 	if err != nil {
 		return fmt.Errorf("coordinator: checkpoint: %w", err)
 	}
-	if err := c.store.CreateRun(c.run, state, c.records(eng.Current())); err != nil {
+	if err := c.store.CreateRun(c.run, state, c.records(eng.Current(), nil)); err != nil {
 		return fmt.Errorf("coordinator: %w", err)
 	}
 	c.genStart = now
@@ -212,7 +212,7 @@ func (c *Coordinator) resume(id string) error {
 }
 
 // record builds the stored form of a genome, with its fitness when known.
-func (c *Coordinator) record(g ga.Genome) gahpo.GenomeRecord {
+func (c *Coordinator) record(g ga.Genome, pending []gahpo.GenomeRecord) gahpo.GenomeRecord {
 	r := gahpo.GenomeRecord{
 		ID: g.ID, Generation: g.Generation, Params: c.space.ToMap(g.Genes), Genes: g.Genes,
 		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf,
@@ -225,18 +225,30 @@ func (c *Coordinator) record(g ga.Genome) gahpo.GenomeRecord {
 			if math.IsInf(f, 1) || math.IsNaN(f) {
 				r.Failure = fmt.Sprintf("duplicate of failed genome %d", g.DuplicateOf)
 			}
-			if orig, err := c.store.Genome(c.id, g.DuplicateOf); err == nil {
-				r.Accuracy = orig.Accuracy
-			}
+			r.Accuracy = c.accuracy(g.DuplicateOf, pending)
 		}
 	}
 	return r
 }
 
-func (c *Coordinator) records(gs []ga.Genome) []gahpo.GenomeRecord {
+// accuracy is the accuracy of genome id: from pending, the records of the
+// change being built (newest first), else from the store.
+func (c *Coordinator) accuracy(id int, pending []gahpo.GenomeRecord) float64 {
+	for i := len(pending) - 1; i >= 0; i-- {
+		if pending[i].ID == id {
+			return pending[i].Accuracy
+		}
+	}
+	if orig, err := c.store.Genome(c.id, id); err == nil {
+		return orig.Accuracy
+	}
+	return 0
+}
+
+func (c *Coordinator) records(gs []ga.Genome, pending []gahpo.GenomeRecord) []gahpo.GenomeRecord {
 	out := make([]gahpo.GenomeRecord, len(gs))
 	for i, g := range gs {
-		out[i] = c.record(g)
+		out[i] = c.record(g, pending)
 	}
 	return out
 }

@@ -81,7 +81,7 @@ func (c *Coordinator) onFitness(r gahpo.Result) (func(context.Context) error, er
 		return nil, fmt.Errorf("coordinator: tell genome %d: %w", r.GenomeID, err)
 	}
 
-	rec := c.record(g)
+	rec := c.record(g, nil)
 	rec.Fitness, rec.Accuracy, rec.Worker = gahpo.Float(fitness), r.Accuracy, r.Worker
 	rec.Duration, rec.ImagesPerSec, rec.Attempts, rec.Failure = r.Duration, r.ImagesPerSec, r.Attempt, r.Failure
 	rec.Finished = c.cfg.Now()
@@ -100,7 +100,7 @@ func (c *Coordinator) onFitness(r gahpo.Result) (func(context.Context) error, er
 	// Duplicates in this generation waiting on this genome now have its fitness.
 	for _, other := range prev {
 		if other.DuplicateOf == r.GenomeID {
-			dup := c.record(other)
+			dup := c.record(other, ch.Genomes)
 			dup.Status, dup.Fitness, dup.Finished, dup.Accuracy = gahpo.GenomeDuplicate, gahpo.Float(fitness), rec.Finished, rec.Accuracy
 			ch.Genomes = append(ch.Genomes, dup)
 		}
@@ -120,7 +120,7 @@ func (c *Coordinator) onFitness(r gahpo.Result) (func(context.Context) error, er
 		}
 		for gen := prev[0].Generation; gen <= last; gen++ {
 			if gen > prev[0].Generation {
-				ch.Genomes = append(ch.Genomes, c.records(byGen[gen])...)
+				ch.Genomes = append(ch.Genomes, c.records(byGen[gen], ch.Genomes)...)
 			}
 			ch.Summaries = append(ch.Summaries, c.summary(byGen[gen]))
 		}
@@ -135,12 +135,10 @@ func (c *Coordinator) onFitness(r gahpo.Result) (func(context.Context) error, er
 				run.Status, run.Ended = gahpo.RunDone, c.cfg.Now()
 			}
 		} else {
-			ch.Genomes = append(ch.Genomes, c.records(c.engine.Current())...)
+			ch.Genomes = append(ch.Genomes, c.records(c.engine.Current(), ch.Genomes)...)
 			publish = c.engine.Pending()
 		}
 		ch.Run = &run
-	}
-	if advanced {
 		// The engine is checkpointed once a generation; a result within a
 		// generation is replayed from its genome record on resume.
 		state, err := c.engine.MarshalJSON()
