@@ -13,6 +13,17 @@ import (
 // another worker, up to its maximum number of attempts.
 var ErrUntrainable = errors.New("cannot train this genome")
 
+// NewUntrainable returns a sentinel error with message msg that is also
+// ErrUntrainable (errors.Is): for a model package's own errors that the
+// genome causes, so that the mark is made where the error is defined.
+func NewUntrainable(msg string) error { return &untrainableError{msg} }
+
+type untrainableError struct{ msg string }
+
+func (e *untrainableError) Error() string { return e.msg }
+
+func (e *untrainableError) Is(target error) bool { return target == ErrUntrainable }
+
 // Eval is the outcome of one fitness evaluation (a short training followed by
 // a loss on held-out data). Lower Loss is better.
 type Eval struct {

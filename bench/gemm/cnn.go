@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/gahpo/gahpo/models/cnn"
 	"github.com/gahpo/gahpo/models/gemm"
@@ -70,8 +69,8 @@ func (m *Main) runCNN(ctx context.Context) error {
 		splits.Val = splits.Val.Slice(0, m.Validation)
 	}
 	cfg := cnn.Config{BatchSize: m.Batch, LR: 1, Seed: 1}
-	// Leave gorgonia with its default BLAS, gonum's.
-	defer cnn.UseBLAS(gonum.Implementation{})
+	// Leave gorgonia's BLAS and the kernel as they were.
+	defer cnn.UseGonum()()
 	for _, k := range m.Kernels {
 		if err := gemm.SetKernel(k); err != nil {
 			return fmt.Errorf("cnn: %w", err)

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"syscall"
 
-	"gonum.org/v1/gonum/blas/gonum"
-
 	"github.com/gahpo/gahpo/models/cnn"
 	"github.com/gahpo/gahpo/models/gemm"
 	"github.com/gahpo/gahpo/models/mnist"
@@ -243,17 +241,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.TestImages > 0 && m.TestImages < test.N {
 		test = test.Slice(0, m.TestImages)
 	}
-	kernel := gemm.Kernel()
 	if m.BLAS != BLASGemm { // gonum's for gorgonia and for the convolutions
-		saved := kernel
-		defer func() { _ = gemm.SetKernel(saved) }()
-		defer cnn.UseBLAS(gemm.Implementation{})
-		if err := gemm.SetKernel(gemm.KernelGonum); err != nil {
-			return err
-		}
-		cnn.UseBLAS(gonum.Implementation{})
-		kernel = gemm.KernelGonum
+		defer cnn.UseGonum()()
 	}
+	kernel := gemm.Kernel()
 	env := fmt.Sprintf("peer=gahpo version=%s blas=%s kernel=%s threads=%d", runtime.Version(), m.BLAS, kernel, runtime.GOMAXPROCS(0))
 	m.Logger.Info("data loaded", "train", train.N, "test", test.N, "blas", m.BLAS, "kernel", kernel, "threads", runtime.GOMAXPROCS(0))
 	if m.CPUProfile != "" {

@@ -2,7 +2,6 @@ package cnn
 
 import (
 	"fmt"
-	"math"
 	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
@@ -105,7 +104,7 @@ func adadeltaStep[T float32 | float64](a *Adadelta, i int, w, g []T) bool {
 			finite = vec.Adadelta(w32, any(g[lo:hi]).([]float32), any(v[lo:hi]).([]float32), any(u[lo:hi]).([]float32),
 				vec.AdadeltaParams{LR: float32(a.LR), Rho: float32(a.Rho), Eps: float32(a.Eps), WeightDecay: float32(a.WeightDecay)})
 		} else {
-			finite = adadeltaRange(a, w[lo:hi], g[lo:hi], v[lo:hi], u[lo:hi])
+			finite = vec.AdadeltaGo(w[lo:hi], g[lo:hi], v[lo:hi], u[lo:hi], T(a.LR), T(a.Rho), T(a.Eps), T(a.WeightDecay))
 		}
 		if !finite {
 			bad.Store(true)
@@ -113,33 +112,6 @@ func adadeltaStep[T float32 | float64](a *Adadelta, i int, w, g []T) bool {
 	})
 	return !bad.Load()
 }
-
-// adadeltaRange is adadeltaStep on one range of a tensor, with its running
-// averages v and u, in plain Go (float32 runs vec.Adadelta instead).
-func adadeltaRange[T float32 | float64](a *Adadelta, w, g, v, u []T) (finite bool) {
-	g, v, u = g[:len(w)], v[:len(w)], u[:len(w)]
-	lr, rho, eps, wd := T(a.LR), T(a.Rho), T(a.Eps), T(a.WeightDecay)
-	omr := 1 - rho
-	finite = true
-	for j, gj := range g {
-		if wd != 0 {
-			gj += wd * w[j]
-		}
-		v[j] = rho*v[j] + omr*gj*gj
-		d := sqrt(u[j]+eps) / sqrt(v[j]+eps) * gj
-		u[j] = rho*u[j] + omr*d*d
-		w[j] -= lr * d
-		if w[j]-w[j] != 0 { // NaN or ±Inf
-			finite = false
-		}
-		g[j] = 0
-	}
-	return finite
-}
-
-// sqrt is the square root in T's own precision (for float32, the compiler
-// turns the conversions around math.Sqrt into one SQRTSS).
-func sqrt[T float32 | float64](x T) T { return T(math.Sqrt(float64(x))) }
 
 // StepLR multiplies an optimiser's learning rate by Gamma at each Step: with
 // one Step after each epoch, PyTorch's StepLR with step_size 1.

@@ -54,3 +54,18 @@ func TestDefaultBLAS(t *testing.T) {
 		t.Errorf("gorgonia's BLAS is a %T, want gemm.Implementation", G.WhichBLAS())
 	}
 }
+
+// TestUseGonum checks that UseGonum switches gorgonia and the
+// convolutions' kernel to gonum and that its restore puts both back.
+func TestUseGonum(t *testing.T) {
+	blas, kernel := G.WhichBLAS(), gemm.Kernel()
+	restore := UseGonum()
+	if _, ok := G.WhichBLAS().(gonum.Implementation); !ok || gemm.Kernel() != gemm.KernelGonum {
+		restore()
+		t.Fatalf("after UseGonum: BLAS %T, kernel %s", G.WhichBLAS(), gemm.Kernel())
+	}
+	restore()
+	if G.WhichBLAS() != blas || gemm.Kernel() != kernel {
+		t.Errorf("after restore: BLAS %T, kernel %s; want %T, %s", G.WhichBLAS(), gemm.Kernel(), blas, kernel)
+	}
+}

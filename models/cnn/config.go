@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
 
+	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/gemm"
 	"github.com/gahpo/gahpo/models/mnist"
 )
@@ -26,12 +28,13 @@ const (
 
 var (
 	// ErrConfig is returned (wrapped) by Config.Validate and by every
-	// function given an invalid Config.
-	ErrConfig = errors.New("cnn: invalid config")
+	// function given an invalid Config. It is models.ErrUntrainable.
+	ErrConfig = models.NewUntrainable("cnn: invalid config")
 	// ErrDiverged is returned (wrapped, with the reason) when a training or
 	// an evaluation meets a NaN or infinite loss, activation or weight.
-	// Fitness reports it as an infinite loss instead of an error.
-	ErrDiverged = errors.New("cnn: diverged")
+	// Fitness reports it as an infinite loss instead of an error. It is
+	// models.ErrUntrainable.
+	ErrDiverged = models.NewUntrainable("cnn: diverged")
 	// ErrWeights is returned (wrapped) when serialised weights cannot be
 	// loaded: wrong format, version, shapes, length or checksum.
 	ErrWeights = errors.New("cnn: bad weights")
@@ -99,6 +102,20 @@ func (c Config) epochs() int {
 // convolutions call models/gemm directly, whatever UseBLAS installed;
 // gemm.SetKernel(gemm.KernelGonum) makes them use gonum's too.)
 func UseBLAS(b G.BLAS) { G.Use(b) }
+
+// UseGonum makes every matrix product of the CNN, gorgonia's and the
+// convolutions', use gonum's pure-Go BLAS (for comparisons, or with
+// GAHPO_BLAS=gonum), and returns a function that restores the previous
+// choice. Like UseBLAS, it acts on the whole process.
+func UseGonum() (restore func()) {
+	oldBLAS, oldKernel := G.WhichBLAS(), gemm.Kernel()
+	_ = gemm.SetKernel(gemm.KernelGonum) // always available
+	UseBLAS(gonum.Implementation{})
+	return func() {
+		UseBLAS(oldBLAS)
+		_ = gemm.SetKernel(oldKernel) // available: it was in use
+	}
+}
 
 func init() {
 	if gemm.Kernel() != gemm.KernelGonum {

@@ -3,7 +3,6 @@ package cnn
 import (
 	"fmt"
 	"hash"
-	"math"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -217,65 +216,17 @@ func convForward[T float32 | float64](out, x, w, bias []T, g convGeom, relu bool
 		for s := lo; s < hi; s++ {
 			im2col(col, x[s*g.inSize():][:g.inSize()], g)
 			o := out[s*g.outSize():][:g.outSize()]
-			if !relu { // the bias as the product's starting value: no pass of its own
-				for p := 0; p < len(o); p += g.cout {
-					copy(o[p:p+g.cout], bias)
-				}
-				matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 1, o, g.cout)
-				continue
+			// The bias is the product's starting value: no pass of its own.
+			for p := 0; p < len(o); p += g.cout {
+				copy(o[p:p+g.cout], bias)
 			}
-			matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 0, o, g.cout)
-			if !addBias(o, bias, relu) {
+			matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 1, o, g.cout)
+			if relu && !reluSlice(o, o) {
 				bad.Store(true)
 			}
 		}
 	})
 	return bad.Load()
-}
-
-// addBias adds bias to each row of o (pixels × channels), then applies the
-// ReLU if relu, and reports whether every value is finite.
-func addBias[T float32 | float64](o, bias []T, relu bool) (finite bool) {
-	switch o := any(o).(type) {
-	case []float32:
-		return addBias32(o, any(bias).([]float32), relu)
-	}
-	c := len(bias)
-	finite = true
-	for p := 0; p < len(o); p += c {
-		row := o[p : p+c]
-		for i, v := range row {
-			v += bias[i]
-			if v-v != 0 {
-				finite = false
-			}
-			if relu && !(v > 0) {
-				v = 0
-			}
-			row[i] = v
-		}
-	}
-	return finite
-}
-
-// addBias32 is addBias for float32 without branches on the values, whose
-// signs are random: it keeps the largest exponent field seen, all ones
-// only for a NaN or an infinity.
-func addBias32(o, bias []float32, relu bool) (finite bool) {
-	c := len(bias)
-	var exp uint32
-	for p := 0; p < len(o); p += c {
-		row := o[p : p+c]
-		for i, v := range row {
-			bits := math.Float32bits(v + bias[i])
-			exp = max(exp, bits&0x7f800000)
-			if relu {
-				bits &= positive(bits)
-			}
-			row[i] = math.Float32frombits(bits)
-		}
-	}
-	return exp != 0x7f800000
 }
 
 // positive is all ones when the float32 with these bits is greater than
@@ -326,7 +277,7 @@ func (op convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 			return nil, fmt.Errorf("conv: differentiate: %w", err)
 		}
 	}
-	if grads[1], err = G.ApplyOp(convGradOp{wrt: gradFilters}, x, w, dz); err != nil {
+	if grads[1], err = G.ApplyOp(convGradOp{wrt: gradFilters}, x, dz); err != nil {
 		return nil, fmt.Errorf("conv: differentiate: %w", err)
 	}
 	if grads[2], err = G.ApplyOp(convGradOp{wrt: gradBias}, dz); err != nil {
@@ -338,7 +289,7 @@ func (op convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 // What a convGradOp differentiates with respect to.
 const (
 	gradInput   = iota // (w, dz) → dx, the shape of the input
-	gradFilters        // (x, w, dz) → dw, the shape of the filters
+	gradFilters        // (x, dz) → dw, the shape of the filters
 	gradBias           // (dz) → db, (1, cout, 1, 1)
 )
 
@@ -351,7 +302,7 @@ type convGradOp struct {
 }
 
 // Arity implements G.Op.
-func (op convGradOp) Arity() int { return [...]int{2, 3, 1}[op.wrt] }
+func (op convGradOp) Arity() int { return [...]int{2, 2, 1}[op.wrt] }
 
 // Type implements G.Op.
 func (op convGradOp) Type() hm.Type { return sameType(op.Arity()) }
@@ -381,7 +332,11 @@ func (op convGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		}
 		return tensor.Shape{dz[0], dz[1] + 2, dz[2] + 2, w[1]}, nil
 	case gradFilters:
-		return shapes[1].Clone(), nil
+		x := shapes[0]
+		if len(x) != 4 {
+			return nil, fmt.Errorf("%v: input %v is not 4-d", op, x)
+		}
+		return tensor.Shape{dz[3], x[3], 3, 3}, nil
 	default:
 		return tensor.Shape{1, dz[3], 1, 1}, nil
 	}
@@ -407,7 +362,11 @@ func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 		}
 		g, err = geometry(tensor.Shape{zs[0], zs[1] + 2, zs[2] + 2, w[1]}, w)
 	case gradFilters:
-		g, err = geometry(args[0].Shape(), args[1].Shape())
+		x := args[0].Shape()
+		if len(x) != 4 {
+			return nil, fmt.Errorf("%v: input %v is not 4-d", op, x)
+		}
+		g, err = geometry(x, tensor.Shape{zs[3], x[3], 3, 3})
 	default:
 		g = convGeom{b: zs[0], h: zs[1] + 2, w: zs[2] + 2, cout: zs[3], oh: zs[1], ow: zs[2]}
 	}
@@ -422,10 +381,11 @@ func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 			return nil, fmt.Errorf("%v: mixed dtypes %v and %v", op, a.Dtype(), dz.Dtype())
 		}
 	}
-	shape, err := op.InferShape(shapesOf(args)...)
-	if err != nil {
-		return nil, err
-	}
+	shape := [...]tensor.Shape{
+		gradInput:   {g.b, g.h, g.w, g.cin},
+		gradFilters: {g.cout, g.cin, 3, 3},
+		gradBias:    {1, g.cout, 1, 1},
+	}[op.wrt]
 	out := op.out.get(dz.Dtype(), shape)
 	switch out.Data().(type) {
 	case []float32:
@@ -438,14 +398,6 @@ func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-func shapesOf(ts []*tensor.Dense) []G.DimSizer {
-	s := make([]G.DimSizer, len(ts))
-	for i, t := range ts {
-		s[i] = t.Shape()
-	}
-	return s
-}
-
 func convGrad[T float32 | float64](wrt int, out *tensor.Dense, args []*tensor.Dense, g convGeom) {
 	data := func(i int) []T { return args[i].Data().([]T) }
 	o := out.Data().([]T)
@@ -453,7 +405,7 @@ func convGrad[T float32 | float64](wrt int, out *tensor.Dense, args []*tensor.De
 	case gradInput:
 		convGradInput(o, data(0), data(1), g)
 	case gradFilters:
-		convGradFilters(o, data(0), data(1), data(2), g)
+		convGradFilters(o, data(0), data(1), g)
 	default:
 		convGradBias(o, data(0), g)
 	}
@@ -480,7 +432,7 @@ func convGradInput[T float32 | float64](dx, w, dz []T, g convGeom) {
 // convGradFilters computes dw = Σ over images of dzᵀ × im2col(x), in the
 // filters' own layout; each core sums its images, then the partial sums
 // are added.
-func convGradFilters[T float32 | float64](dw, x, _, dz []T, g convGeom) {
+func convGradFilters[T float32 | float64](dw, x, dz []T, g convGeom) {
 	n := parts(g.b)
 	acc := borrow[T](n * g.cout * g.k())
 	defer giveBack(acc)
@@ -510,7 +462,9 @@ func convGradFilters[T float32 | float64](dw, x, _, dz []T, g convGeom) {
 // convGradBias computes db = Σ over images and pixels of dz.
 func convGradBias[T float32 | float64](db, dz []T, g convGeom) {
 	n := parts(g.b)
-	acc := make([]T, n*g.cout)
+	acc := borrow[T](n * g.cout)
+	defer giveBack(acc)
+	clear(acc)
 	forParts(g.b, func(part, lo, hi int) {
 		a := acc[part*g.cout:][:g.cout]
 		ds := dz[lo*g.outSize() : hi*g.outSize()]
@@ -518,10 +472,9 @@ func convGradBias[T float32 | float64](db, dz []T, g convGeom) {
 			add(a, ds[p:p+g.cout])
 		}
 	})
-	for p := range n {
-		for c, v := range acc[p*g.cout:][:g.cout] {
-			db[c] += v
-		}
+	copy(db, acc[:g.cout])
+	for p := 1; p < n; p++ {
+		add(db, acc[p*g.cout:][:g.cout])
 	}
 }
 

@@ -3,6 +3,7 @@ package cnn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -222,5 +223,68 @@ func TestAdadelta(t *testing.T) {
 	vm.Reset()
 	if err := opt.Step(G.NodesToValueGrads(G.Nodes{w})); err == nil {
 		t.Error("Step left an infinite weight without error")
+	}
+}
+
+// TestAdadeltaFloat32 checks the float32 update the training runs (vec's
+// loop, the tensor shared among goroutines) against a float64 reference,
+// on a tensor large enough to be split, for a few steps.
+func TestAdadeltaFloat32(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	const n = 3*16384 + 5 // three parts and a tail that is not a multiple of 8
+	init := make([]float32, n)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range init {
+		init[i] = float32(2*r.Float64() - 1)
+	}
+	g := G.NewGraph()
+	wt := tensor.New(tensor.WithShape(n), tensor.WithBacking(append([]float32(nil), init...)))
+	w := G.NewVector(g, tensor.Float32, G.WithShape(n), G.WithName("w"), G.WithValue(wt))
+	sq, err := G.Square(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, err := G.Sum(sq) // gradient 2w
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := G.Grad(cost, w); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g, G.BindDualValues(w))
+	defer vm.Close()
+	opt := NewAdadelta(0.5, 0.1)
+	ref := make([]float64, n)
+	for i, v := range init {
+		ref[i] = float64(v)
+	}
+	v, u := make([]float64, n), make([]float64, n)
+	for step := range 3 {
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		vm.Reset()
+		if err := opt.Step(G.NodesToValueGrads(G.Nodes{w})); err != nil {
+			t.Fatal(err)
+		}
+		for j := range ref {
+			gj := 2*ref[j] + 0.1*ref[j]
+			v[j] = 0.9*v[j] + 0.1*gj*gj
+			d := math.Sqrt(u[j]+1e-6) / math.Sqrt(v[j]+1e-6) * gj
+			u[j] = 0.9*u[j] + 0.1*d*d
+			ref[j] -= 0.5 * d
+		}
+		got := wt.Data().([]float32)
+		for j := range ref {
+			if math.Abs(float64(got[j])-ref[j]) > 1e-5 {
+				t.Fatalf("step %d: w[%d] = %v, want %v", step+1, j, got[j], ref[j])
+			}
+		}
+		gr, _ := w.Grad()
+		for j, x := range gr.Data().([]float32) {
+			if x != 0 {
+				t.Fatalf("step %d: gradient [%d] = %v left after the step", step+1, j, x)
+			}
+		}
 	}
 }

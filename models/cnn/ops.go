@@ -89,18 +89,20 @@ func reluFwd[T float32 | float64](out, x []T, rows int) (bad bool) {
 	var flag atomic.Bool
 	forParts(rows, func(_, lo, hi int) {
 		lo, hi = lo*len(x)/rows, hi*len(x)/rows
-		var finite bool
-		switch xs := any(x[lo:hi]).(type) {
-		case []float32:
-			finite = relu32(any(out[lo:hi]).([]float32), xs)
-		default:
-			finite = reluSerial(out[lo:hi], x[lo:hi])
-		}
-		if !finite {
+		if !reluSlice(out[lo:hi], x[lo:hi]) {
 			flag.Store(true)
 		}
 	})
 	return flag.Load()
+}
+
+// reluSlice writes ReLU(x) into out (which may be x) on the calling
+// goroutine and reports whether every value of x is finite.
+func reluSlice[T float32 | float64](out, x []T) (finite bool) {
+	if o, ok := any(out).([]float32); ok {
+		return relu32(o, any(x).([]float32))
+	}
+	return reluSerial(out, x)
 }
 
 // relu32 is the ReLU for float32, without branches on the signs; it

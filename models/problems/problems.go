@@ -13,13 +13,10 @@ import (
 	"slices"
 	"sync"
 
-	"gonum.org/v1/gonum/blas/gonum"
-
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/ga"
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/cnn"
-	"github.com/gahpo/gahpo/models/gemm"
 	"github.com/gahpo/gahpo/models/mnist"
 	"github.com/gahpo/gahpo/models/regression"
 )
@@ -92,8 +89,7 @@ type mnistData struct {
 func NewTrainer() *Trainer {
 	blasOnce.Do(func() {
 		if os.Getenv("GAHPO_BLAS") == "gonum" {
-			_ = gemm.SetKernel(gemm.KernelGonum) // always available
-			cnn.UseBLAS(gonum.Implementation{})
+			cnn.UseGonum()
 		}
 	})
 	return &Trainer{mnist: map[string]*mnistData{}}
@@ -171,11 +167,7 @@ func (t *Trainer) Fitness(ctx context.Context, task gahpo.Task, dataDir string) 
 		if err != nil {
 			return models.Eval{}, untrainable(err)
 		}
-		ev, err := cnn.Fitness(ctx, splits, cnnConfig(task))
-		if errors.Is(err, cnn.ErrConfig) {
-			err = untrainable(err)
-		}
-		return ev, err
+		return cnn.Fitness(ctx, splits, cnnConfig(task))
 	case Regression:
 		d, err := t.loadRegression()
 		if err != nil {
@@ -183,19 +175,17 @@ func (t *Trainer) Fitness(ctx context.Context, task gahpo.Task, dataDir string) 
 		}
 		cfg, err := regression.ConfigFromParams(task.Params)
 		if err != nil {
-			return models.Eval{}, untrainable(err)
+			return models.Eval{}, err
 		}
 		cfg.Seed, cfg.SplitSeed = task.Seed, task.DataSeed
-		ev, err := regression.Fitness(ctx, d, cfg)
-		if errors.Is(err, regression.ErrInvalidConfig) {
-			err = untrainable(err)
-		}
-		return ev, err
+		return regression.Fitness(ctx, d, cfg)
 	}
 	return models.Eval{}, fmt.Errorf("%w %q", ErrUnknown, task.Problem)
 }
 
 // untrainable marks err as the task's own fault: see models.ErrUntrainable.
+// The model packages mark their own errors (cnn.ErrConfig, ...); this is
+// for the checks made here.
 func untrainable(err error) error { return fmt.Errorf("%w: %w", models.ErrUntrainable, err) }
 
 // Final runs the full training of a genome.
@@ -212,11 +202,7 @@ func (t *Trainer) Final(ctx context.Context, task gahpo.Task, dataDir string, on
 		if n := task.TrainSubset; n > 0 && n < train.N {
 			train = train.Slice(0, n)
 		}
-		fr, err := cnn.TrainFull(ctx, train, test, cnnConfig(task), onEpoch)
-		if errors.Is(err, cnn.ErrConfig) || errors.Is(err, cnn.ErrDiverged) {
-			err = untrainable(err)
-		}
-		return fr, err
+		return cnn.TrainFull(ctx, train, test, cnnConfig(task), onEpoch)
 	case Regression:
 		d, err := t.loadRegression()
 		if err != nil {
@@ -224,14 +210,10 @@ func (t *Trainer) Final(ctx context.Context, task gahpo.Task, dataDir string, on
 		}
 		cfg, err := regression.ConfigFromParams(task.Params)
 		if err != nil {
-			return models.FinalResult{}, untrainable(err)
+			return models.FinalResult{}, err
 		}
 		cfg.Seed = task.Seed // the genome's own epochs: its full training is one longer fit on all the data
-		fr, err := regression.TrainFull(ctx, d, cfg, onEpoch)
-		if errors.Is(err, regression.ErrInvalidConfig) {
-			err = untrainable(err)
-		}
-		return fr, err
+		return regression.TrainFull(ctx, d, cfg, onEpoch)
 	}
 	return models.FinalResult{}, fmt.Errorf("%w %q", ErrUnknown, task.Problem)
 }

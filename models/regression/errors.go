@@ -1,6 +1,10 @@
 package regression
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/gahpo/gahpo/models"
+)
 
 var (
 	// ErrMalformedCSV is returned (wrapped, with the line number) by ReadCSV
@@ -10,8 +14,8 @@ var (
 
 	// ErrInvalidConfig is returned (wrapped) by Config.Validate and
 	// ConfigFromParams when a hyperparameter is missing, unknown or out of
-	// range.
-	ErrInvalidConfig = errors.New("regression: invalid config")
+	// range. It is models.ErrUntrainable.
+	ErrInvalidConfig = models.NewUntrainable("regression: invalid config")
 
 	// ErrInvalidData is returned (wrapped) by Fitness and TrainFull when the
 	// data are nil, x and y differ in length, a set is empty, or there are
@@ -20,8 +24,8 @@ var (
 
 	// ErrDiverged is returned (wrapped) by TrainFull when the training loss
 	// became NaN or infinite. Fitness does not return it: it reports the
-	// divergence in models.Eval instead.
-	ErrDiverged = errors.New("regression: training diverged")
+	// divergence in models.Eval instead. It is models.ErrUntrainable.
+	ErrDiverged = models.NewUntrainable("regression: training diverged")
 
 	// ErrBadWeights is returned (wrapped) by Predict when the weights are not
 	// in the format TrainFull writes (wrong magic, version or length).

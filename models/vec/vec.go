@@ -30,16 +30,23 @@ func Adadelta(w, g, v, u []float32, p AdadeltaParams) (finite bool) {
 }
 
 // adadeltaGo is Adadelta in plain Go.
-func adadeltaGo(w, g, v, u []float32, p AdadeltaParams) (finite bool) {
+func adadeltaGo(w, g, v, u []float32, p AdadeltaParams) bool {
+	return AdadeltaGo(w, g, v, u, p.LR, p.Rho, p.Eps, p.WeightDecay)
+}
+
+// AdadeltaGo is Adadelta's update in plain Go, in the precision of the
+// weights: the loop behind Adadelta where there is no assembly, and the
+// float64 update of gradient checks.
+func AdadeltaGo[T float32 | float64](w, g, v, u []T, lr, rho, eps, weightDecay T) (finite bool) {
 	g, v, u = g[:len(w)], v[:len(w)], u[:len(w)]
-	omr := 1 - p.Rho
+	omr := 1 - rho
 	finite = true
 	for j, gj := range g {
-		gj += p.WeightDecay * w[j]
-		v[j] = p.Rho*v[j] + omr*gj*gj
-		d := sqrt(u[j]+p.Eps) / sqrt(v[j]+p.Eps) * gj
-		u[j] = p.Rho*u[j] + omr*d*d
-		w[j] -= p.LR * d
+		gj += weightDecay * w[j]
+		v[j] = rho*v[j] + omr*gj*gj
+		d := sqrt(u[j]+eps) / sqrt(v[j]+eps) * gj
+		u[j] = rho*u[j] + omr*d*d
+		w[j] -= lr * d
 		if w[j]-w[j] != 0 { // NaN or ±Inf
 			finite = false
 		}
