@@ -42,6 +42,10 @@ type problem struct {
 	beta           float32
 	c              []float32
 	ldc            int
+	// large is set on a product whose C, written once (beta 0), exceeds
+	// streamBytes: decided on the whole product, before it is shared among
+	// goroutines, and cleared for the private parts of a k-split.
+	large bool
 }
 
 // sub returns the part of p with rows [i0,i1) and columns [j0,j1) of C and
@@ -101,6 +105,14 @@ func blocks(n, limit, align int) int {
 	return (bs + align - 1) / align * align
 }
 
+// streams tells whether p's C is stored around the caches: a large C
+// written once (see problem.large) in one k-block, by a masked kernel,
+// 64-byte aligned rows.
+func (p *problem) streams(ker *microKernel, kc int) bool {
+	return ker.masked && p.large && p.beta == 0 && p.k <= kc &&
+		p.ldc%16 == 0 && uintptr(unsafe.Pointer(&p.c[0]))%64 == 0
+}
+
 // gemm computes p on the calling goroutine.
 func (w *workspace) gemm(ker *microKernel, p *problem) {
 	mr, nr := ker.mr, ker.nr
@@ -120,10 +132,7 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 	// op(A) is read in place unless its mr rows are a multiple of 1 KiB
 	// apart: they would share one L1 set, more than its ways.
 	directA := !forcePackA && (p.aTrans || p.lda%256 != 0)
-	// A large C written once is stored around the caches: full tiles only,
-	// 64-byte aligned.
-	stream := ker.masked && p.beta == 0 && p.k <= kc && 4*float64(p.m)*float64(p.n) > float64(streamBytes) &&
-		p.ldc%16 == 0 && uintptr(unsafe.Pointer(&p.c[0]))%64 == 0
+	stream := p.streams(ker, kc)
 	if stream {
 		defer sfence()
 	}

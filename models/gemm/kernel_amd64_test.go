@@ -16,7 +16,7 @@ import (
 // TestPackTranspose compares the transposing packers with a plain loop:
 // dst[q·ldd+i] = src[i·ld+q], nothing written elsewhere.
 func TestPackTranspose(t *testing.T) {
-	if availableKernels()[0] != avx512 {
+	if ks := availableKernels(); len(ks) == 0 || ks[0] != avx512 {
 		t.Skip("no AVX-512")
 	}
 	packers := []struct {
@@ -64,7 +64,7 @@ func TestPackTranspose(t *testing.T) {
 // products small enough for a test: 64-byte aligned C (streamed) and
 // misaligned (not), with full and partial tiles.
 func TestSgemmStream(t *testing.T) {
-	if availableKernels()[0] != avx512 {
+	if ks := availableKernels(); len(ks) == 0 || ks[0] != avx512 {
 		t.Skip("no AVX-512")
 	}
 	saved := streamBytes
@@ -91,10 +91,20 @@ func TestSgemmStream(t *testing.T) {
 			for i := range c {
 				c[i] = float32(math.NaN()) // beta 0: never read
 			}
+			ker := avx512.pick(tc.m)
+			p := problem{m: tc.m, n: tc.n, k: tc.k, c: c, ldc: tc.ldc, large: true}
+			if got, wantStream := p.streams(ker, blocks(tc.k, blockK, 8)), tc.offset == 0; got != wantStream {
+				t.Errorf("streams = %v, want %v", got, wantStream)
+			}
 			want := make([]float32, len(c))
 			gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, tc.m, tc.n, tc.k, 1, a, tc.k, b, tc.n, 0, want, tc.ldc)
 			Sgemm(blas.NoTrans, blas.NoTrans, tc.m, tc.n, tc.k, 1, a, tc.k, b, tc.n, 0, c, tc.ldc)
 			for i := range tc.m {
+				for j := tc.n; j < tc.ldc && i*tc.ldc+j < len(c); j++ {
+					if !math.IsNaN(float64(c[i*tc.ldc+j])) {
+						t.Fatalf("C padding [%d][%d] written: %g", i, j, c[i*tc.ldc+j])
+					}
+				}
 				for j := range tc.n {
 					if d := math.Abs(float64(c[i*tc.ldc+j] - want[i*tc.ldc+j])); !(d <= 1e-4) {
 						t.Fatalf("C[%d][%d] = %g, want %g", i, j, c[i*tc.ldc+j], want[i*tc.ldc+j])

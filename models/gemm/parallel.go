@@ -76,7 +76,7 @@ func run(ker *microKernel, threads int, p *problem) {
 		if how == splitK && i > 0 {
 			// Goroutines past the first sum into their own part of C.
 			w.part = grow(w.part, p.m*p.n)
-			s.c, s.ldc, s.beta = w.part, p.n, 0
+			s.c, s.ldc, s.beta, s.large = w.part, p.n, 0, false // summed at once: keep it cached
 		}
 		if i == t-1 {
 			w.gemm(ker, &s)

@@ -73,6 +73,7 @@ func sgemm(threads int, tA, tB blas.Transpose, m, n, k int, alpha float32, a []f
 		alpha: alpha, a: a, lda: lda,
 		b: b, ldb: ldb,
 		beta: beta, c: c, ldc: ldc,
+		large: beta == 0 && 4*float64(m)*float64(n) > float64(streamBytes),
 	})
 }
 
