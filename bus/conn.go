@@ -91,10 +91,11 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		err error
 	}
 	ch := make(chan dialed, 1)
-	go func() {
+	dial := func() {
 		nc, err := nats.Connect(urls, opts...)
 		ch <- dialed{nc, err}
-	}()
+	}
+	go dial()
 	var nc *nats.Conn
 	for attempt := 1; nc == nil; attempt++ {
 		select {
@@ -113,10 +114,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 				return nil, fmt.Errorf("bus: connect %s: %w (last: %w)", urls, ctx.Err(), d.err)
 			case <-time.After(wait):
 			}
-			go func() {
-				nc, err := nats.Connect(urls, opts...)
-				ch <- dialed{nc, err}
-			}()
+			go dial()
 		case <-ctx.Done():
 			go func() {
 				if d := <-ch; d.nc != nil {

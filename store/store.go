@@ -20,8 +20,8 @@ const SchemaVersion = 1
 
 var (
 	// ErrLocked is returned by Open when another process holds the file,
-	// typically a running coordinator: query it live instead.
-	ErrLocked = errors.New("store: database is in use by another process (a running coordinator?); query it live with --nats")
+	// typically a running coordinator.
+	ErrLocked = errors.New("store: database is in use by another process")
 	// ErrNotFound is returned when a run, genome, generation or final
 	// training is not in the file.
 	ErrNotFound = errors.New("store: not found")

@@ -64,7 +64,7 @@ func (s *searchFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&s.seed, "seed", 1, "seed of all randomness of the run")
 	fs.IntVar(&s.trainSubset, "train-subset", -1, "CNN: training images per fitness (0: all 54,000; default: the preset's)")
 	fs.IntVar(&s.finalEp, "final-epochs", -1, "epochs of the final full training (0: none; default: the preset's)")
-	fs.IntVar(&s.finalSubset, "final-subset", -1, "CNN: training images of the final training (0: all 60,000; default: the preset's)")
+	fs.IntVar(&s.finalSubset, "final-subset", 0, "CNN: training images of the final training (0: all 60,000)")
 	fs.BoolVar(&s.onTest, "fitness-on-test", false, "CNN: use the test loss as fitness, as the paper did (default: validation loss)")
 	fs.IntVar(&s.maxAttempts, "max-attempts", 3, "deliveries of a genome before it is recorded as failed")
 	fs.DurationVar(&s.ackWait, "ack-wait", bus.DefaultAckWait, "lease of a task: a silent worker loses it after this")
@@ -81,7 +81,7 @@ func (s *searchFlags) set(name string) bool {
 
 // preset holds the defaults of a preset per problem.
 type preset struct {
-	population, generations, trainSubset, finalEpochs, finalSubset, workers int
+	population, generations, trainSubset, finalEpochs, workers int
 }
 
 func presetFor(name, problem string) (preset, error) {
@@ -127,10 +127,7 @@ func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
 	if s.finalEp >= 0 {
 		rc.FinalEpochs = s.finalEp
 	}
-	rc.FinalSubset = p.finalSubset
-	if s.finalSubset >= 0 {
-		rc.FinalSubset = s.finalSubset
-	}
+	rc.FinalSubset = s.finalSubset
 	if _, err := problems.Space(rc.Problem); err != nil {
 		return rc, p, err
 	}

@@ -34,11 +34,27 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// command is the gahpo binary with args, run inside network namespace ns
+// when ns is not empty (see netns_linux_test.go).
+func command(ctx context.Context, ns string, args ...string) *exec.Cmd {
+	if ns == "" {
+		return exec.CommandContext(ctx, binary, args...)
+	}
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, binary}, args...)...)
+}
+
+// gahpo runs the binary to its end (at most 3 minutes).
 func gahpo(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return gahpoIn(t, "", args...)
+}
+
+// gahpoIn is gahpo inside network namespace ns.
+func gahpoIn(t *testing.T, ns string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := command(ctx, ns, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
@@ -106,11 +122,18 @@ func freePort(t *testing.T) int {
 // start runs a gahpo process in the background, killed when the test ends.
 func start(t *testing.T, log string, args ...string) *exec.Cmd {
 	t.Helper()
+	return startIn(t, "", log, args...)
+}
+
+// startIn is start inside network namespace ns (ip netns exec replaces
+// itself with the command, so killing it kills gahpo).
+func startIn(t *testing.T, ns, log string, args ...string) *exec.Cmd {
+	t.Helper()
 	f, err := os.Create(log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, args...)
+	cmd := command(context.Background(), ns, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -166,7 +189,7 @@ func TestClusterOfProcesses(t *testing.T) {
 	}
 	// A second coordinator on the same file fails fast.
 	begin = time.Now()
-	if _, errOut, err := gahpo(t, args...); err == nil || !strings.Contains(errOut, "another process") {
+	if _, errOut, err := gahpo(t, args...); err == nil || !strings.Contains(errOut, "give this search another --db") {
 		t.Errorf("second coordinator: err %v, stderr %q; want a refusal", err, errOut)
 	}
 	if d := time.Since(begin); d > 10*time.Second {
@@ -204,4 +227,31 @@ func TestClusterOfProcesses(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &live) != nil || len(live) != 10 {
 		t.Errorf("best after the run: %v, %d generations", err, len(live))
 	}
+}
+
+// waitFor polls cond every 200 ms until it holds, failing the test after d
+// with the logs in dir.
+func waitFor(t *testing.T, d time.Duration, cond func() bool, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %v\n%s", d, logs(dir))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// logs returns the tail of every log file in dir.
+func logs(dir string) string {
+	var b strings.Builder
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		if len(data) > 3000 {
+			data = data[len(data)-3000:]
+		}
+		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(f), data)
+	}
+	return b.String()
 }

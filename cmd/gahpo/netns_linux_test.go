@@ -62,27 +62,6 @@ func twoMachines(t *testing.T) (a, b netns, addrA string, linkB string) {
 	return a, b, addrA, vb
 }
 
-// startIn runs a gahpo process inside a namespace, killed when the test
-// ends (ip netns exec replaces itself with the command).
-func startIn(t *testing.T, ns netns, log string, args ...string) *exec.Cmd {
-	t.Helper()
-	f, err := os.Create(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", string(ns), binary}, args...)...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		f.Close()
-	})
-	return cmd
-}
-
 // TestTwoMachines runs NATS and the coordinator on one machine and two
 // workers on another (network namespaces joined by a virtual cable), cuts
 // the cable before the run and again in its middle, and checks that the
@@ -92,23 +71,23 @@ func TestTwoMachines(t *testing.T) {
 	a, b, addrA, linkB := twoMachines(t)
 	dir := t.TempDir()
 	url := "nats://" + addrA + ":4222"
-	startIn(t, a, filepath.Join(dir, "nats.log"), "nats", "--listen", addrA+":4222", "--store", filepath.Join(dir, "nats"))
+	startIn(t, string(a), filepath.Join(dir, "nats.log"), "nats", "--listen", addrA+":4222", "--store", filepath.Join(dir, "nats"))
 	for i := range 2 {
-		startIn(t, b, filepath.Join(dir, fmt.Sprintf("w%d.log", i)), "worker", "--nats", url, "--name", fmt.Sprintf("machine-b-%d", i), "--cache", filepath.Join(dir, "cache"))
+		startIn(t, string(b), filepath.Join(dir, fmt.Sprintf("w%d.log", i)), "worker", "--nats", url, "--name", fmt.Sprintf("machine-b-%d", i), "--cache", filepath.Join(dir, "cache"))
 	}
 	// Let the workers connect, then cut the cable: the coordinator's tasks
 	// wait in the queue on machine A.
 	time.Sleep(2 * time.Second)
 	ip(t, "-n", string(b), "link", "set", linkB, "down")
 	db := filepath.Join(dir, "h.db")
-	coord := startIn(t, a, filepath.Join(dir, "coord.log"), "coordinator", "--nats", url, "--db", db, "--problem", "regression",
+	coord := startIn(t, string(a), filepath.Join(dir, "coord.log"), "coordinator", "--nats", url, "--db", db, "--problem", "regression",
 		"--population", "12", "--generations", "6", "--final-epochs", "1", "--ack-wait", "3s", "--seed", "3")
 	time.Sleep(3 * time.Second)
 	ip(t, "-n", string(b), "link", "set", linkB, "up")
 
 	// Once results flow, cut it again for longer than the lease.
 	waitFor(t, 40*time.Second, func() bool {
-		out, _, err := runIn(t, a, "status", "--nats", url)
+		out, _, err := gahpoIn(t, string(a), "status", "--nats", url)
 		return err == nil && strings.Contains(out, "done") && !strings.Contains(out, " 0/")
 	}, dir)
 	ip(t, "-n", string(b), "link", "set", linkB, "down")
@@ -154,41 +133,4 @@ func TestTwoMachines(t *testing.T) {
 	if out, _, err := gahpo(t, "query", "final", "--db", db); err != nil || !strings.Contains(out, "machine-b-") {
 		t.Errorf("final training: %v\n%s", err, out)
 	}
-}
-
-// runIn runs a gahpo command inside a namespace and returns its output.
-func runIn(t *testing.T, ns netns, args ...string) (string, string, error) {
-	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", string(ns), binary}, args...)...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	return out.String(), errb.String(), err
-}
-
-// waitFor polls cond every 200 ms until it holds, failing the test after d
-// with the logs in dir.
-func waitFor(t *testing.T, d time.Duration, cond func() bool, dir string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v\n%s", d, logs(dir))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// logs returns the tail of every log file in dir.
-func logs(dir string) string {
-	var b strings.Builder
-	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	for _, f := range files {
-		data, _ := os.ReadFile(f)
-		if len(data) > 3000 {
-			data = data[len(data)-3000:]
-		}
-		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(f), data)
-	}
-	return b.String()
 }

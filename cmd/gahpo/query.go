@@ -89,6 +89,9 @@ func (m *Main) openQuerier(ctx context.Context, nf natsFlags, db, run string) (q
 		return live{conn: conn, run: target}, conn.Close, nil
 	}
 	st, err := store.Open(db, store.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, nil, fmt.Errorf("%w (a running coordinator?); query it live with --nats", err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
