@@ -25,7 +25,7 @@ type progress struct {
 func newProgress(w io.Writer, bar bool) *progress { return &progress{w: w, bar: bar} }
 
 func (c *Coordinator) drawProgress() {
-	if c.progress == nil {
+	if c.progress == nil || !c.progress.bar { // no bar: nothing to draw, no status to build
 		return
 	}
 	st := c.Status()

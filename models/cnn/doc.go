@@ -29,10 +29,12 @@
 //   - the max-pool (maxPoolOp) applies conv2's ReLU on a quarter of the
 //     values, returns to NCHW order (so the weights keep PyTorch's layout),
 //     and routes gradients without branches;
-//   - the dropout masks (maskOp), the ReLUs and the Adadelta update run on
-//     all cores, the latter two with AVX2 loops of package vec;
+//   - the dropout masks (maskOp) and the ReLUs run on all cores, the masks
+//     with an AVX2 loop of package vec; so does the Adadelta update of a
+//     large tensor (fc1's weights), with vec's AVX2 update;
 //   - the ops keep their activation outputs from one batch to the next
-//     instead of allocating and zeroing megabytes per step.
+//     instead of allocating and zeroing megabytes per step (gorgonia still
+//     allocates the linear layers' gradients).
 //
 // The linear layers and the log-softmax are gorgonia's own, on the same
 // GEMM through [UseBLAS]. bench/train measures the speed against PyTorch.
@@ -63,7 +65,7 @@
 // # Memory
 //
 // Peak RSS of a process training at batch 10, 64 and 128 (MNIST loaded,
-// BenchmarkTrain): see README's performance section; measure with
+// BenchmarkTrain): see bench/README.md's "Measured here"; measure with
 //
 //	go test -run '^$' -bench 'Train/batch=64$' -benchtime 30x ./models/cnn
 //
@@ -76,7 +78,9 @@
 //
 // # BLAS
 //
-// gorgonia multiplies matrices with gonum's pure-Go BLAS unless told
-// otherwise: [UseBLAS] installs another implementation for the whole
-// process.
+// When the package loads it makes models/gemm gorgonia's BLAS if the CPU
+// has AVX-512 or AVX2 with FMA (else gonum's pure-Go BLAS stays); the
+// convolutions call models/gemm directly. [UseBLAS] installs another
+// implementation for gorgonia, [UseGonum] gonum's for every product; both
+// act on the whole process.
 package cnn

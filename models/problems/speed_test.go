@@ -17,7 +17,7 @@ func BenchmarkCNNFitness(b *testing.B) {
 		b.Skip(err)
 	}
 	tr := problems.NewTrainer()
-	task := gahpo.Task{V: 1, Kind: gahpo.KindFitness, RunID: "b", GenomeID: 1, Problem: problems.CNN, Seed: 1, TrainSubset: 1000,
+	task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "b", GenomeID: 1, Problem: problems.CNN, Seed: 1, TrainSubset: 1000,
 		Params: map[string]float64{"batch_size": 64, "lr": 1, "gamma": 0.7, "weight_decay": 1e-6}}
 	if _, err := tr.Fitness(context.Background(), task, dir); err != nil { // load the data
 		b.Fatal(err)

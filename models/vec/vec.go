@@ -1,5 +1,6 @@
 // Package vec holds the float32 vector loops of the CNN's training step
-// that Go does not vectorise: the Adadelta update and a vector sum. On
+// that Go does not vectorise: the Adadelta update, a vector sum and an
+// element-wise product. On
 // amd64 CPUs with AVX2 and FMA they run as Go assembly on 8 floats at a
 // time; elsewhere (and with the purego build tag) as plain Go, with the
 // same results up to the rounding of fused multiply-adds.

@@ -168,20 +168,20 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.findPaths(ctx); err != nil {
 		return err
 	}
-	if m.Gahpo == "" {
+	bin := m.Gahpo
+	if bin == "" {
 		dir, err := os.MkdirTemp("", "gahpo-compare-")
 		if err != nil {
 			return fmt.Errorf("compare: build gahpo: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		if m.Gahpo, err = m.build(ctx, dir); err != nil {
+		if bin, err = m.build(ctx, dir); err != nil {
 			return err
 		}
-		defer func() { m.Gahpo = "" }()
 	}
 	loadBefore := loadAvg()
 	gahpoArgs := append([]string{"-blas", m.BLAS, "-data", m.DataDir, m.Mode}, m.Args...)
-	gahpo, err := m.side(ctx, "gahpo", m.env(), m.Gahpo, gahpoArgs...)
+	gahpo, err := m.side(ctx, "gahpo", m.env(), bin, gahpoArgs...)
 	if err != nil {
 		return err
 	}
