@@ -138,7 +138,9 @@ func TestMutualTLS(t *testing.T) {
 	}{
 		{"no CA (system roots)", bus.Options{}, "certificate"},
 		{"another CA", bus.Options{TLSCA: p.otherCA, TLSCert: p.clientCert, TLSKey: p.clientKey}, "certificate"},
-		{"no client certificate", bus.Options{TLSCA: p.ca}, "certificate"},
+		// The server may close before the client reads its alert
+		// ("certificate required" or a broken pipe): both say tls.
+		{"no client certificate", bus.Options{TLSCA: p.ca}, "tls"},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
