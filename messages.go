@@ -52,6 +52,45 @@ type Task struct {
 	MaxAttempts int       `json:"max_attempts,omitempty"` // deliveries before the worker gives up
 	Data        []DataRef `json:"data,omitempty"`
 	WeightsTo   string    `json:"weights_to,omitempty"` // object store bucket for final weights
+
+	// Multi-fidelity (--fidelity halving). On a fitness task, Epochs is
+	// the number of epochs to reach in all (0: the one-epoch fitness of
+	// --fidelity one-epoch), FromEpochs the epochs already trained in
+	// Checkpoint, the archive of the trainer's checkpoint directory to
+	// restore (nil: train from scratch). CheckpointTo, when set, is the
+	// object store bucket where the worker keeps the directory after
+	// training, for a later promotion.
+	Rung         int        `json:"rung,omitempty"`
+	FromEpochs   int        `json:"from_epochs,omitempty"`
+	Checkpoint   *ObjectRef `json:"checkpoint,omitempty"`
+	CheckpointTo string     `json:"checkpoint_to,omitempty"`
+	// Test asks the trainer to measure the test set after each epoch too
+	// (recorded, never used for selection).
+	Test bool `json:"test,omitempty"`
+	// ProblemDigest is the SHA-256 of the problem file a problem declared
+	// in a file was read from; a worker refuses a task whose problem file
+	// it does not hold with the same digest.
+	ProblemDigest string `json:"problem_digest,omitempty"`
+}
+
+// ObjectRef names an object in a JetStream object store bucket.
+type ObjectRef struct {
+	Bucket string `json:"bucket"`
+	Name   string `json:"name"`
+	Digest string `json:"digest,omitempty"` // "SHA-256=" + base64url(sha256)
+	Size   uint64 `json:"size,omitempty"`
+}
+
+// EpochReport is what a trainer reports after each epoch: named metrics
+// (the built-in problems report train_loss, val_loss, val_accuracy, lr, and
+// test_loss and test_accuracy when asked; a problem file's trainer reports
+// its own) and, for the figures of a final training, small named vectors
+// of the model (the CNN records conv1.weight).
+type EpochReport struct {
+	Epoch    int                  `json:"epoch"` // 1-based, counted from the genome's first epoch
+	Metrics  map[string]Float     `json:"metrics"`
+	Duration time.Duration        `json:"duration,omitempty"`
+	Probe    map[string][]float32 `json:"probe,omitempty"`
 }
 
 // Validate checks the fields every task needs.
@@ -93,6 +132,16 @@ type Result struct {
 	TestAccuracy  float64        `json:"test_accuracy,omitempty"`
 	WeightsBucket string         `json:"weights_bucket,omitempty"`
 	WeightsObject string         `json:"weights_object,omitempty"`
+
+	// Multi-fidelity and problem files: the epochs reached, the rung, the
+	// metrics of each epoch trained by this task, the kept checkpoint, the
+	// accelerator used and the last lines a trainer command printed.
+	Rung       int           `json:"rung,omitempty"`
+	EpochsDone int           `json:"epochs_done,omitempty"`
+	Curve      []EpochReport `json:"curve,omitempty"`
+	Checkpoint *ObjectRef    `json:"checkpoint,omitempty"`
+	Device     string        `json:"device,omitempty"`
+	Log        []string      `json:"log,omitempty"`
 }
 
 // Validate checks the fields every result needs.

@@ -150,6 +150,14 @@ type GenomeRecord struct {
 	Attempts     int                `json:"attempts,omitempty"`
 	Failure      string             `json:"failure,omitempty"`
 	Finished     time.Time          `json:"finished,omitzero"`
+	// Epochs is what the genome was trained to, Rung the highest rung it
+	// reached (multi-fidelity; 0 and 1 epoch otherwise); Curve its metrics
+	// epoch by epoch over all its rungs; Device the accelerator used.
+	Epochs int           `json:"epochs"`
+	Rung   int           `json:"rung"`
+	Curve  []EpochReport `json:"curve,omitempty"`
+	Device string        `json:"device,omitempty"`
+	Log    []string      `json:"log,omitempty"`
 }
 
 // Evaluated tells whether the record holds a fitness.
@@ -177,6 +185,9 @@ type FinalTraining struct {
 	WeightsSize  int                `json:"weights_size"`
 	WeightsSHA   string             `json:"weights_sha256,omitempty"`
 	Finished     time.Time          `json:"finished"`
+	// Curve is every epoch's metrics with the model's probes (the CNN's
+	// conv1 weights), for the report's figures.
+	Curve []EpochReport `json:"curve,omitempty"`
 }
 
 // EpochMetrics is one epoch of the final training.
