@@ -26,6 +26,10 @@ type Config struct {
 	CrossoverRate float64 `json:"crossover_rate"`
 	// Seed is the source of all randomness of the run.
 	Seed uint64 `json:"seed"`
+	// Initial holds known genomes (genes in the Problem's encoding) that
+	// start the first generation, before its random genomes; at most
+	// Population of them.
+	Initial [][]float64 `json:"initial,omitempty"`
 }
 
 // DefaultConfig returns the paper's settings (population 30, 28 generations)
@@ -62,6 +66,9 @@ func (c Config) Validate() error {
 		bad("tournament size %d must be at least 1", c.TournamentSize)
 	} else if c.TournamentSize > c.Population {
 		bad("tournament size %d is larger than the population %d", c.TournamentSize, c.Population)
+	}
+	if len(c.Initial) > c.Population && c.Population >= 2 {
+		bad("%d initial genomes are more than the population %d", len(c.Initial), c.Population)
 	}
 	if !(c.CrossoverRate >= 0 && c.CrossoverRate <= 1) {
 		bad("crossover rate %g outside [0, 1]", c.CrossoverRate)

@@ -36,7 +36,8 @@ type Genome struct {
 	Genes []float64 `json:"genes"`
 	// Parents are the ids of the genomes it was bred from (none in generation 0).
 	Parents []int `json:"parents,omitempty"`
-	// Ops name the operators that made it, in order: "random", "elite",
+	// Ops name the operators that made it, in order: "random", "initial"
+	// (a known genome of Config.Initial), "elite",
 	// "crossover:<name>" (or "crossover"), "clone" (copied from one parent),
 	// "mutate".
 	Ops []string `json:"ops,omitempty"`
@@ -324,7 +325,12 @@ func (st *state) breed(p Problem, gen int) (err error) {
 	r := breedRand(st.cfg.Seed, gen)
 	pop := st.cfg.Population
 	if gen == 0 {
-		for range pop {
+		for i, genes := range st.cfg.Initial {
+			if err := st.add(p, gen, genes, nil, []string{"initial"}); err != nil {
+				return fmt.Errorf("initial genome %d: %w", i+1, err)
+			}
+		}
+		for range pop - len(st.cfg.Initial) {
 			if err := st.add(p, gen, p.Random(r), nil, []string{"random"}); err != nil {
 				return err
 			}
