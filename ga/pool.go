@@ -280,7 +280,7 @@ func (q *Pool) MarshalJSON() ([]byte, error) {
 // MarshalJSON keeps non-finite fitness values.
 func (s Score) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Rung    int       `json:"rung"`
+		Rung    int         `json:"rung"`
 		Fitness fitnessJSON `json:"fitness"`
 	}{s.Rung, fitnessJSON(s.Fitness)})
 }
@@ -288,7 +288,7 @@ func (s Score) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads what MarshalJSON wrote.
 func (s *Score) UnmarshalJSON(b []byte) error {
 	var v struct {
-		Rung    int       `json:"rung"`
+		Rung    int         `json:"rung"`
 		Fitness fitnessJSON `json:"fitness"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
