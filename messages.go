@@ -71,6 +71,9 @@ type Task struct {
 	// in a file was read from; a worker refuses a task whose problem file
 	// it does not hold with the same digest.
 	ProblemDigest string `json:"problem_digest,omitempty"`
+	// Token identifies this task of the genome; a result must carry it back
+	// (the coordinator refuses results that answer no task it delivered).
+	Token string `json:"token,omitempty"`
 }
 
 // ObjectRef names an object in a JetStream object store bucket.
@@ -142,6 +145,8 @@ type Result struct {
 	Checkpoint *ObjectRef    `json:"checkpoint,omitempty"`
 	Device     string        `json:"device,omitempty"`
 	Log        []string      `json:"log,omitempty"`
+	// Token is the answered task's token.
+	Token string `json:"token,omitempty"`
 }
 
 // Validate checks the fields every result needs.

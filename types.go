@@ -84,6 +84,52 @@ type RunConfig struct {
 	MaxAttempts int `json:"max_attempts"`
 	// AckWait is the lease of a task: a worker silent for that long loses it.
 	AckWait time.Duration `json:"ack_wait"`
+
+	// Fidelity is how long a genome trains before it is compared:
+	// FidelityOneEpoch ("" too), the paper's one-epoch fitness, or
+	// FidelityHalving, asynchronous successive halving from MinEpochs to
+	// MaxEpochs epochs, the best 1/Eta of each rung going on to the next.
+	Fidelity  string `json:"fidelity,omitempty"`
+	MinEpochs int    `json:"min_epochs,omitempty"`
+	MaxEpochs int    `json:"max_epochs,omitempty"`
+	Eta       int    `json:"eta,omitempty"`
+	// Breeding is BreedingGenerational ("" too: a generation is bred when
+	// the previous one is evaluated) or BreedingSteadyState (a genome is
+	// bred whenever fewer than InFlight genomes are being trained).
+	Breeding string `json:"breeding,omitempty"`
+	// InFlight is how many genomes steady-state breeding keeps queued or in
+	// training (0: the population); promotions are never held back by it.
+	InFlight int `json:"in_flight,omitempty"`
+}
+
+// Fidelities and breedings of a run.
+const (
+	FidelityOneEpoch     = "one-epoch"
+	FidelityHalving      = "halving"
+	BreedingGenerational = "generational"
+	BreedingSteadyState  = "steady-state"
+)
+
+// Halving reports whether the run uses successive halving.
+func (c RunConfig) Halving() bool { return c.Fidelity == FidelityHalving }
+
+// SteadyState reports whether the run breeds without a generation barrier.
+func (c RunConfig) SteadyState() bool { return c.Breeding == BreedingSteadyState }
+
+// RungEpochs returns the epochs of each rung of a halving run: MinEpochs,
+// then ×Eta up to MaxEpochs, which is always the last (top) rung. A
+// one-epoch run has one rung of one epoch.
+func (c RunConfig) RungEpochs() []int {
+	if !c.Halving() {
+		return []int{1}
+	}
+	var out []int
+	for e := c.MinEpochs; ; e *= c.Eta {
+		if e >= c.MaxEpochs {
+			return append(out, c.MaxEpochs)
+		}
+		out = append(out, e)
+	}
 }
 
 // Validate reports a configuration that cannot run.
@@ -106,6 +152,28 @@ func (c RunConfig) Validate() error {
 	if c.AckWait < time.Second {
 		return fmt.Errorf("gahpo: ack wait %v must be at least 1s", c.AckWait)
 	}
+	switch c.Fidelity {
+	case "", FidelityOneEpoch:
+	case FidelityHalving:
+		switch {
+		case c.MinEpochs < 1 || c.MinEpochs > 10000:
+			return fmt.Errorf("gahpo: min epochs %d outside 1..10000", c.MinEpochs)
+		case c.MaxEpochs < c.MinEpochs || c.MaxEpochs > 10000:
+			return fmt.Errorf("gahpo: max epochs %d outside min epochs (%d)..10000", c.MaxEpochs, c.MinEpochs)
+		case c.Eta < 2 || c.Eta > 100:
+			return fmt.Errorf("gahpo: eta %d outside 2..100", c.Eta)
+		}
+	default:
+		return fmt.Errorf("gahpo: unknown fidelity %q (one-epoch or halving)", c.Fidelity)
+	}
+	switch c.Breeding {
+	case "", BreedingGenerational, BreedingSteadyState:
+	default:
+		return fmt.Errorf("gahpo: unknown breeding %q (generational or steady-state)", c.Breeding)
+	}
+	if c.InFlight < 0 || c.InFlight > 100000 {
+		return fmt.Errorf("gahpo: in-flight %d outside 0..100000", c.InFlight)
+	}
 	return nil
 }
 
@@ -120,6 +188,22 @@ type Run struct {
 	Error    string    `json:"error,omitempty"`
 	Best     int       `json:"best,omitempty"` // id of the best genome once the search is done
 	Restarts int       `json:"restarts,omitempty"`
+	// CheckpointPeak is the most space the kept checkpoints of a halving
+	// run took at once in the object store, in bytes.
+	CheckpointPeak uint64 `json:"checkpoint_peak,omitempty"`
+	// Proxy is the rank correlation of each rung with the top rung (see
+	// RungCorrelation), updated as results arrive.
+	Proxy []RungCorrelation `json:"proxy,omitempty"`
+}
+
+// RungCorrelation is the proxy check of a halving run: over the genomes
+// that reached both rung Rung and the top rung, the Spearman rank
+// correlation of their fitness at the two.
+type RungCorrelation struct {
+	Rung     int   `json:"rung"`
+	Epochs   int   `json:"epochs"`
+	Genomes  int   `json:"genomes"`
+	Spearman Float `json:"spearman"`
 }
 
 // Genome statuses.
@@ -128,6 +212,7 @@ const (
 	GenomeDone      = "done"      // evaluated
 	GenomeFailed    = "failed"    // diverged, rejected, or too many deliveries: fitness +Inf
 	GenomeDuplicate = "duplicate" // equal to an earlier genome, whose fitness it reuses
+	GenomePromoted  = "promoted"  // has a fitness at its rung and trains on to the next
 )
 
 // GenomeRecord is the history of one genome: what the engine bred and what
@@ -158,6 +243,13 @@ type GenomeRecord struct {
 	Curve  []EpochReport `json:"curve,omitempty"`
 	Device string        `json:"device,omitempty"`
 	Log    []string      `json:"log,omitempty"`
+	// RungFitness is the fitness measured at each rung reached, in order.
+	RungFitness []Float `json:"rung_fitness,omitempty"`
+	// Checkpoint is the genome's kept training state (a halving run deletes
+	// it once the genome can no longer be promoted); Weights its trained
+	// model once it reached the top rung.
+	Checkpoint *ObjectRef `json:"checkpoint,omitempty"`
+	Weights    *ObjectRef `json:"weights,omitempty"`
 }
 
 // Evaluated tells whether the record holds a fitness.
@@ -168,7 +260,8 @@ type GenerationSummary struct {
 	Generation int       `json:"generation"`
 	Best       int       `json:"best"` // genome id
 	Fitness    Float     `json:"fitness"`
-	Mean       Float     `json:"mean"` // mean of the finite fitnesses
+	Mean       Float     `json:"mean"`   // mean of the finite fitnesses
+	Median     Float     `json:"median"` // median of the finite fitnesses
 	Failed     int       `json:"failed"`
 	Finished   time.Time `json:"finished"`
 }
@@ -200,21 +293,11 @@ type EpochMetrics struct {
 	Duration     time.Duration `json:"duration"`
 }
 
-// Better reports whether genome a ranks before b: lower fitness first, NaN
-// and +Inf last, ties broken by the lower id.
+// Better reports whether genome a ranks before b, by the search's one rule
+// (ga.Ahead): a higher rung first, then the lower fitness; NaN and ±Inf
+// last; ties broken by the lower id.
 func Better(a, b GenomeRecord) bool {
-	fa, fb := rankKey(float64(a.Fitness)), rankKey(float64(b.Fitness))
-	if fa != fb {
-		return fa < fb
-	}
-	return a.ID < b.ID
-}
-
-func rankKey(f float64) float64 {
-	if math.IsNaN(f) {
-		return math.Inf(1)
-	}
-	return f
+	return ga.Ahead(ga.Score{Rung: a.Rung, Fitness: float64(a.Fitness)}, a.ID, ga.Score{Rung: b.Rung, Fitness: float64(b.Fitness)}, b.ID)
 }
 
 // BestEntry is one line of the best genomes per generation, the answer of

@@ -198,6 +198,30 @@ func (q *Pool) Breed() (g Genome, err error) {
 	return rec.G.clone(), nil
 }
 
+// Adopt appends genome g as bred before (restoring a pool from its stored
+// genomes, in id order): it must be the next id and, when it duplicates an
+// earlier genome, name the first genome with its genes.
+func (q *Pool) Adopt(g Genome) error {
+	if g.ID != len(q.recs)+1 {
+		return fmt.Errorf("%w: adopt genome %d after %d", ErrProblem, g.ID, len(q.recs))
+	}
+	if err := checkGenes(q.p, g.Genes, q.width()); err != nil {
+		return fmt.Errorf("adopt genome %d: %w", g.ID, err)
+	}
+	rec := poolRec{G: g.clone(), key: geneKey(g.Genes)}
+	orig, seen := q.index[rec.key]
+	switch {
+	case seen && g.DuplicateOf != orig:
+		return fmt.Errorf("%w: genome %d has the genes of genome %d but duplicates %d", ErrProblem, g.ID, orig, g.DuplicateOf)
+	case !seen && g.DuplicateOf != 0:
+		return fmt.Errorf("%w: genome %d duplicates genome %d whose genes differ", ErrProblem, g.ID, g.DuplicateOf)
+	case !seen:
+		q.index[rec.key] = g.ID
+	}
+	q.recs = append(q.recs, rec)
+	return nil
+}
+
 // width is the gene count of the run's genomes (0 before the first).
 func (q *Pool) width() int {
 	if len(q.recs) == 0 {

@@ -1,0 +1,40 @@
+// Package search holds every decision of a gahpo run as a pure state
+// machine: what to breed, what to promote, what to store, what to publish
+// and what to delete. It never touches NATS or bbolt (the coordinator does,
+// around it), so every decision is tested with plain tables.
+//
+// The shape follows etcd-io/raft's split of the algorithm from the
+// application: feed an event in ([Machine.Result], [Machine.Final]), take
+// what it decided with [Machine.Ready] (records to store in one
+// transaction, then tasks to publish and checkpoints to delete), and the
+// machine is ready for the next. The stored genome records are the
+// machine's whole state: [Restore] rebuilds it from them after a crash, so
+// a decision stored is a decision that survives.
+//
+// # Modes
+//
+// A run has a fidelity and a breeding:
+//
+//   - one-epoch fidelity, generational breeding: the paper's search, by
+//     [ga.Engine] (a generation is bred when the previous one is
+//     evaluated), then a final full training of the best genome;
+//   - halving fidelity: asynchronous successive halving (ASHA, Li et al.,
+//     MLSys 2020) inside the GA. Every genome trains MinEpochs first; as
+//     soon as a result puts a genome among the best ⌊n/η⌋ of the n results
+//     of its rung, it trains on from its own checkpoint to the next rung
+//     (η× the epochs, at most MaxEpochs). Breeding ranks genomes by the
+//     highest rung reached, then fitness there ([ga.Ahead]). A genome that
+//     reaches MaxEpochs has been fully trained: the best of them is the
+//     run's final training. When nothing else is left to do and no genome
+//     has reached MaxEpochs, the best genome of the highest rung is
+//     promoted until one has;
+//   - steady-state breeding ([ga.Pool]): a genome is bred whenever fewer
+//     than InFlight genomes are queued or training, so a slow or dead
+//     worker never holds the others back. Generational breeding with
+//     halving breeds the next generation from the pool once every genome
+//     of the last one has its first-rung result.
+//
+// A checkpoint is deleted as soon as its genome can no longer be promoted:
+// when at least ⌊N/η⌋ genomes of its rung rank before it, N being the most
+// results that rung can ever hold, or when the run ends.
+package search

@@ -1,0 +1,866 @@
+package search
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/ga"
+)
+
+// Space is what the machine needs of a problem's search space.
+type Space interface {
+	ga.Problem
+	Names() []string
+	ToMap(genes []float64) map[string]float64
+}
+
+// Config is what a machine needs besides the run's own configuration.
+type Config struct {
+	// Run is the run's record; its Config decides everything.
+	Run gahpo.Run
+	// Secret keys the tokens of the run's tasks (kept with the run, never
+	// sent): a result must carry the token of a task the machine issued.
+	Secret string
+	// FitnessMin and FitnessMax bound what the problem can produce (a
+	// negative NLL cannot be): a result outside fails its genome with the
+	// reason. Zero values: no bound (both 0 mean none).
+	FitnessMin, FitnessMax float64
+	// CheckpointBucket and WeightsBucket name the object store buckets for
+	// checkpoints kept between rungs and for trained models.
+	CheckpointBucket, WeightsBucket string
+	// Problem, ProblemDigest, TrainSubset etc. are copied into tasks from
+	// Run.Config.
+}
+
+// Errors of Result and Final. A refused result changes nothing.
+var (
+	// ErrRefused is returned (wrapped, with the reason) for a result that
+	// answers no task the machine issued: another run, an unknown genome, a
+	// wrong rung or token. The coordinator drops it.
+	ErrRefused = errors.New("search: result refused")
+	// ErrStale is returned for a result the machine already has (a
+	// redelivery): dropping it is expected, not suspicious.
+	ErrStale = errors.New("search: result already recorded")
+)
+
+// Ready is what the machine decided since the last Ready: store Run,
+// Engine, Genomes, Summaries and Final in one transaction; then publish
+// Publish and delete Delete from the object store.
+type Ready struct {
+	Run       *gahpo.Run
+	Engine    []byte
+	Genomes   []gahpo.GenomeRecord
+	Summaries []gahpo.GenerationSummary
+	// Final, when set, is the run's final training; its weights are the
+	// object FinalWeights names (the coordinator fetches and stores them).
+	Final        *gahpo.FinalTraining
+	FinalWeights *gahpo.ObjectRef
+	Publish      []gahpo.Task
+	Delete       []gahpo.ObjectRef
+}
+
+// Empty reports whether there is nothing to do.
+func (r Ready) Empty() bool {
+	return r.Run == nil && r.Engine == nil && len(r.Genomes) == 0 && len(r.Summaries) == 0 && r.Final == nil &&
+		len(r.Publish) == 0 && len(r.Delete) == 0
+}
+
+// Machine decides a run. It is not safe for concurrent use: one goroutine
+// (the coordinator's loop) feeds it.
+type Machine struct {
+	cfg    Config
+	rc     gahpo.RunConfig
+	run    gahpo.Run
+	space  Space
+	rungs  []int // epochs of each rung
+	engine *ga.Engine
+	pool   *ga.Pool
+	recs   []gahpo.GenomeRecord // recs[id-1]
+	final  bool                 // the final task (one-epoch) is outstanding
+	ckpt   uint64               // bytes of kept checkpoints
+
+	ready      Ready
+	runChanged bool
+	changed    map[int]bool // genome ids whose record changed since Ready
+	gens       map[int]bool // generations whose summary must be rewritten
+}
+
+// New starts a new run: its first genomes are bred and their tasks are in
+// the first Ready.
+func New(cfg Config, space Space) (*Machine, error) {
+	m, err := newMachine(cfg, space)
+	if err != nil {
+		return nil, err
+	}
+	if m.generationalEngine() {
+		eng, err := ga.New(space, m.rc.GA)
+		if err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		m.engine = eng
+		for _, g := range eng.Current() {
+			m.addGenome(g)
+		}
+		m.publishPending()
+		if err := m.checkpointEngine(); err != nil {
+			return nil, err
+		}
+	} else {
+		pool, err := ga.NewPool(space, m.rc.GA)
+		if err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		m.pool = pool
+		if err := m.breed(); err != nil {
+			return nil, err
+		}
+	}
+	m.touchRun()
+	return m, nil
+}
+
+func newMachine(cfg Config, space Space) (*Machine, error) {
+	if space == nil {
+		return nil, errors.New("search: no space")
+	}
+	rc := cfg.Run.Config
+	if err := rc.Validate(); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	m := &Machine{cfg: cfg, rc: rc, run: cfg.Run, space: space, rungs: rc.RungEpochs(), changed: map[int]bool{}, gens: map[int]bool{}}
+	return m, nil
+}
+
+// generationalEngine tells whether the run is the paper's: ga.Engine, one
+// epoch, a generation barrier and a final training.
+func (m *Machine) generationalEngine() bool { return !m.rc.Halving() && !m.rc.SteadyState() }
+
+// Restore rebuilds the machine of a stored run from its genome records (in
+// id order) and, for a generational one-epoch run, the engine's checkpoint.
+// Tasks outstanding when the run stopped are in Outstanding, not in Ready.
+func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) (*Machine, error) {
+	m, err := newMachine(cfg, space)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range recs {
+		if r.ID != i+1 {
+			return nil, fmt.Errorf("search: restore: genome %d found where %d belongs", r.ID, i+1)
+		}
+	}
+	m.recs = slices.Clone(recs)
+	for _, r := range m.recs {
+		if r.Checkpoint != nil {
+			m.ckpt += r.Checkpoint.Size
+		}
+	}
+	if m.generationalEngine() {
+		eng, err := ga.Restore(space, engine)
+		if err != nil {
+			return nil, fmt.Errorf("search: restore: %w", err)
+		}
+		// The engine is checkpointed when a generation starts: tell it
+		// the results stored since, in id order (breeding never depends on
+		// the order of results, and the result that completes a
+		// generation is stored with the next checkpoint).
+		if m.run.Status == gahpo.RunRunning {
+			for _, g := range eng.Current() {
+				r := m.recs[g.ID-1]
+				if r.Status != gahpo.GenomeDone && r.Status != gahpo.GenomeFailed {
+					continue
+				}
+				if _, ok := eng.Fitness(g.ID); ok {
+					continue
+				}
+				advanced, err := eng.Tell(g.ID, float64(r.Fitness))
+				if err != nil {
+					return nil, fmt.Errorf("search: restore: replay genome %d: %w", g.ID, err)
+				}
+				if advanced {
+					return nil, fmt.Errorf("search: restore: replaying genome %d completed a generation the checkpoint had not", g.ID)
+				}
+			}
+		}
+		m.engine = eng
+		m.final = m.run.Status == gahpo.RunFinal
+		return m, nil
+	}
+	pool, err := ga.NewPool(space, m.rc.GA)
+	if err != nil {
+		return nil, fmt.Errorf("search: restore: %w", err)
+	}
+	for _, r := range m.recs {
+		g := ga.Genome{ID: r.ID, Generation: r.Generation, Genes: r.Genes, Parents: r.Parents, Ops: r.Ops, DuplicateOf: r.DuplicateOf}
+		if err := pool.Adopt(g); err != nil {
+			return nil, fmt.Errorf("search: restore: %w", err)
+		}
+		if r.DuplicateOf == 0 && len(r.RungFitness) > 0 {
+			if err := pool.Score(r.ID, ga.Score{Rung: len(r.RungFitness) - 1, Fitness: float64(r.RungFitness[len(r.RungFitness)-1])}); err != nil {
+				return nil, fmt.Errorf("search: restore: %w", err)
+			}
+		}
+	}
+	m.pool = pool
+	m.final = m.run.Status == gahpo.RunFinal
+	return m, nil
+}
+
+// Run returns the run record as the machine knows it.
+func (m *Machine) Run() gahpo.Run { return m.run }
+
+// Done reports whether the run is over (done or failed).
+func (m *Machine) Done() bool {
+	return m.run.Status != gahpo.RunRunning && m.run.Status != gahpo.RunFinal
+}
+
+// Genome returns the record of genome id.
+func (m *Machine) Genome(id int) (gahpo.GenomeRecord, bool) {
+	if id < 1 || id > len(m.recs) {
+		return gahpo.GenomeRecord{}, false
+	}
+	return m.recs[id-1], true
+}
+
+// Records returns every genome record, in id order (shared: do not modify).
+func (m *Machine) Records() []gahpo.GenomeRecord { return m.recs }
+
+// Outstanding returns the tasks that must be queued or in training now:
+// after a restart, those the queue lost must be published again.
+func (m *Machine) Outstanding() []gahpo.Task {
+	var out []gahpo.Task
+	for _, r := range m.recs {
+		if r.Status == gahpo.GenomeQueued || r.Status == gahpo.GenomePromoted {
+			out = append(out, m.task(r))
+		}
+	}
+	if m.final {
+		out = append(out, m.finalTask())
+	}
+	return out
+}
+
+// Ready returns what was decided since the last call and clears it.
+func (m *Machine) Ready() Ready {
+	for id := range m.changed {
+		m.ready.Genomes = append(m.ready.Genomes, m.recs[id-1])
+	}
+	slices.SortFunc(m.ready.Genomes, func(a, b gahpo.GenomeRecord) int { return a.ID - b.ID })
+	gens := make([]int, 0, len(m.gens))
+	for g := range m.gens {
+		gens = append(gens, g)
+	}
+	slices.Sort(gens)
+	for _, g := range gens {
+		if sum, ok := m.summary(g); ok {
+			m.ready.Summaries = append(m.ready.Summaries, sum)
+		}
+	}
+	if m.runChanged {
+		run := m.run
+		m.ready.Run = &run
+	}
+	r := m.ready
+	m.ready, m.changed, m.gens, m.runChanged = Ready{}, map[int]bool{}, map[int]bool{}, false
+	return r
+}
+
+// touchRun marks the run record for storing (as it is at Ready).
+func (m *Machine) touchRun() { m.runChanged = true }
+
+func (m *Machine) touch(id int) {
+	m.changed[id] = true
+	m.gens[m.recs[id-1].Generation] = true
+}
+
+// addGenome records a bred genome; a duplicate takes its original's
+// figures, the others are queued.
+func (m *Machine) addGenome(g ga.Genome) {
+	r := gahpo.GenomeRecord{
+		ID: g.ID, Generation: g.Generation, Params: m.space.ToMap(g.Genes), Genes: g.Genes,
+		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf,
+		Seed: ga.TrainSeed(m.rc.GA.Seed, g.ID), Status: gahpo.GenomeQueued, Fitness: gahpo.Float(math.NaN()),
+	}
+	if g.ID != len(m.recs)+1 {
+		panic(fmt.Sprintf("search: genome %d bred after %d records", g.ID, len(m.recs)))
+	}
+	m.recs = append(m.recs, r)
+	if g.DuplicateOf != 0 {
+		m.copyOriginal(g.ID)
+	}
+	m.touch(g.ID)
+}
+
+// copyOriginal gives duplicate id its original's figures.
+func (m *Machine) copyOriginal(id int) {
+	d := &m.recs[id-1]
+	o := m.recs[d.DuplicateOf-1]
+	d.Status = gahpo.GenomeDuplicate
+	d.Fitness, d.Accuracy, d.Rung, d.Epochs = o.Fitness, o.Accuracy, o.Rung, o.Epochs
+	d.RungFitness = slices.Clone(o.RungFitness)
+	d.Failure = ""
+	if o.Status == gahpo.GenomeFailed {
+		d.Failure = fmt.Sprintf("duplicate of failed genome %d", o.ID)
+	}
+	if m.engine != nil {
+		// The engine knows a duplicate's fitness from breeding on.
+		if f, ok := m.engine.Fitness(id); ok {
+			d.Fitness = gahpo.Float(f)
+			if !finite(f) && d.Failure == "" {
+				d.Failure = fmt.Sprintf("duplicate of failed genome %d", o.ID)
+			}
+		}
+	}
+	m.touch(id)
+}
+
+func (m *Machine) updateDuplicates(orig int) {
+	for i := orig; i < len(m.recs); i++ {
+		if m.recs[i].DuplicateOf == orig {
+			m.copyOriginal(m.recs[i].ID)
+		}
+	}
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// Token returns the token of genome id's task at rung (the final task is
+// rung -1): a keyed digest that only the holder of the run's secret makes.
+func (m *Machine) Token(id, rung int) string {
+	h := sha256.Sum256([]byte(m.cfg.Secret + "\x00" + m.run.ID + "\x00" + strconv.Itoa(id) + "\x00" + strconv.Itoa(rung)))
+	return hex.EncodeToString(h[:12])
+}
+
+// task builds the task of a queued or promoted genome.
+func (m *Machine) task(r gahpo.GenomeRecord) gahpo.Task {
+	rc := m.rc
+	t := gahpo.Task{
+		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: m.run.ID, GenomeID: r.ID, Generation: r.Generation,
+		Problem: rc.Problem, Params: r.Params, Seed: r.Seed,
+		DataSeed:    rc.GA.Seed | 1<<63, // never 0, which means "none"
+		TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts,
+	}
+	rung := 0
+	if r.Status == gahpo.GenomePromoted {
+		rung = r.Rung + 1
+	}
+	t.Token = m.Token(r.ID, rung)
+	if !rc.Halving() {
+		return t
+	}
+	t.Rung, t.Epochs = rung, m.rungs[rung]
+	if rung > 0 {
+		t.FromEpochs, t.Checkpoint = m.rungs[rung-1], r.Checkpoint
+		t.Test = true
+	}
+	if rung < len(m.rungs)-1 {
+		t.CheckpointTo = m.cfg.CheckpointBucket
+	} else {
+		t.WeightsTo = m.cfg.WeightsBucket
+	}
+	return t
+}
+
+func (m *Machine) finalTask() gahpo.Task {
+	r := m.recs[m.run.Best-1]
+	return gahpo.Task{
+		V: gahpo.MessageVersion, Kind: gahpo.KindFinal, RunID: m.run.ID, GenomeID: r.ID, Generation: r.Generation,
+		Problem: m.rc.Problem, Params: r.Params, Seed: r.Seed, Epochs: m.rc.FinalEpochs,
+		TrainSubset: m.rc.FinalSubset, MaxAttempts: m.rc.MaxAttempts, WeightsTo: m.cfg.WeightsBucket,
+		Token: m.Token(r.ID, -1),
+	}
+}
+
+func (m *Machine) publish(id int) { m.ready.Publish = append(m.ready.Publish, m.task(m.recs[id-1])) }
+
+// publishPending publishes the engine's pending genomes.
+func (m *Machine) publishPending() {
+	for _, g := range m.engine.Pending() {
+		m.publish(g.ID)
+	}
+}
+
+func (m *Machine) checkpointEngine() error {
+	state, err := m.engine.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("search: checkpoint: %w", err)
+	}
+	m.ready.Engine = state
+	return nil
+}
+
+// Result takes a worker's result of a fitness task. It returns ErrRefused
+// or ErrStale (wrapped, with the reason) for a result to drop, or another
+// error when the machine cannot go on (breeding failed): the coordinator
+// must then stop, and a restart resumes from the store.
+func (m *Machine) Result(r gahpo.Result, now time.Time) error {
+	if err := m.accept(r); err != nil {
+		return err
+	}
+	rec := &m.recs[r.GenomeID-1]
+	rung := 0
+	if rec.Status == gahpo.GenomePromoted {
+		rung = rec.Rung + 1
+	}
+	fitness, failure := float64(r.Fitness), r.Failure
+	switch {
+	case failure != "":
+		fitness = math.Inf(1)
+	case !finite(fitness):
+		failure = fmt.Sprintf("fitness %v", fitness)
+		fitness = math.Inf(1)
+	case m.bounded() && (fitness < m.cfg.FitnessMin || fitness > m.cfg.FitnessMax):
+		failure = fmt.Sprintf("refused: fitness %g outside what the problem can produce [%g, %g]", fitness, m.cfg.FitnessMin, m.cfg.FitnessMax)
+		fitness = math.Inf(1)
+	}
+	if m.rc.Halving() && failure == "" && r.EpochsDone != 0 && r.EpochsDone != m.rungs[rung] {
+		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d", r.EpochsDone, m.rungs[rung])
+		fitness = math.Inf(1)
+	}
+
+	// The record.
+	old := rec.Checkpoint
+	rec.Rung, rec.Fitness, rec.Failure = rung, gahpo.Float(fitness), failure
+	rec.RungFitness = append(rec.RungFitness, gahpo.Float(fitness))
+	rec.Accuracy, rec.Worker, rec.Attempts, rec.Device = r.Accuracy, r.Worker, r.Attempt, r.Device
+	rec.Duration += r.Duration
+	rec.ImagesPerSec = r.ImagesPerSec
+	rec.Curve = append(rec.Curve, r.Curve...)
+	if len(r.Log) > 0 {
+		rec.Log = r.Log
+	}
+	rec.Epochs = 1
+	if m.rc.Halving() {
+		rec.Epochs = m.rungs[rung]
+	}
+	rec.Finished = now
+	rec.Status = gahpo.GenomeDone
+	if failure != "" {
+		rec.Status = gahpo.GenomeFailed
+	}
+	rec.Checkpoint = nil
+	if r.Checkpoint != nil && failure == "" && rung < len(m.rungs)-1 {
+		rec.Checkpoint = r.Checkpoint
+		m.ckpt += r.Checkpoint.Size
+		if m.ckpt > m.run.CheckpointPeak {
+			m.run.CheckpointPeak = m.ckpt
+			m.touchRun()
+		}
+	} else if r.Checkpoint != nil {
+		m.ready.Delete = append(m.ready.Delete, *r.Checkpoint)
+	}
+	if old != nil {
+		m.dropCheckpoint(old)
+	}
+	if r.WeightsObject != "" {
+		rec.Weights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject}
+	}
+	m.touch(rec.ID)
+	m.updateDuplicates(rec.ID)
+
+	if m.engine != nil {
+		return m.tellEngine(rec.ID, fitness, now)
+	}
+	if err := m.pool.Score(rec.ID, ga.Score{Rung: rung, Fitness: fitness}); err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	if m.rc.Halving() {
+		m.promote(rung)
+		m.collect(rung)
+		m.updateProxy()
+	}
+	if err := m.breed(); err != nil {
+		return err
+	}
+	m.finish(now)
+	return nil
+}
+
+func (m *Machine) bounded() bool { return m.cfg.FitnessMin != 0 || m.cfg.FitnessMax != 0 }
+
+// accept checks that r answers an outstanding task of this run.
+func (m *Machine) accept(r gahpo.Result) error {
+	if r.RunID != m.run.ID {
+		return fmt.Errorf("%w: result of run %q, this is %q", ErrRefused, r.RunID, m.run.ID)
+	}
+	if r.Kind != gahpo.KindFitness {
+		return fmt.Errorf("%w: a %q result where a fitness was expected", ErrRefused, r.Kind)
+	}
+	if r.GenomeID < 1 || r.GenomeID > len(m.recs) {
+		return fmt.Errorf("%w: genome %d was never bred (bred: 1 to %d)", ErrRefused, r.GenomeID, len(m.recs))
+	}
+	rec := m.recs[r.GenomeID-1]
+	rung := 0
+	switch rec.Status {
+	case gahpo.GenomeQueued:
+	case gahpo.GenomePromoted:
+		rung = rec.Rung + 1
+	default:
+		if r.Token != "" && r.Token == m.Token(r.GenomeID, r.Rung) && r.Rung <= rec.Rung {
+			return fmt.Errorf("%w: genome %d rung %d", ErrStale, r.GenomeID, r.Rung)
+		}
+		return fmt.Errorf("%w: genome %d has no task outstanding (it is %s)", ErrRefused, r.GenomeID, rec.Status)
+	}
+	if r.Rung != rung && m.rc.Halving() {
+		if r.Rung < rung && r.Token == m.Token(r.GenomeID, r.Rung) {
+			return fmt.Errorf("%w: genome %d rung %d", ErrStale, r.GenomeID, r.Rung)
+		}
+		return fmt.Errorf("%w: genome %d trains at rung %d, the result is for rung %d", ErrRefused, r.GenomeID, rung, r.Rung)
+	}
+	if r.Token != m.Token(r.GenomeID, rung) {
+		return fmt.Errorf("%w: genome %d: the result does not carry the token of its task", ErrRefused, r.GenomeID)
+	}
+	return nil
+}
+
+// tellEngine is the paper's path: tell the generational engine and, when
+// a generation completes, store and publish the next (or the final task).
+func (m *Machine) tellEngine(id int, fitness float64, now time.Time) error {
+	prevGen := m.engine.Generation()
+	advanced, err := m.engine.Tell(id, fitness)
+	if err != nil {
+		return fmt.Errorf("search: tell genome %d: %w", id, err)
+	}
+	if !advanced {
+		return nil
+	}
+	// Every generation completed by this result: usually one, more when a
+	// bred generation held only known duplicates.
+	for _, g := range m.engine.History()[len(m.recs):] {
+		m.addGenome(g)
+	}
+	for gen := prevGen; gen <= m.engine.Generation(); gen++ {
+		m.gens[gen] = true
+	}
+	if m.engine.Done() {
+		best, _, ok := m.engine.Best()
+		m.run.Best = best.ID
+		if m.rc.FinalEpochs > 0 && ok {
+			m.run.Status = gahpo.RunFinal
+			m.final = true
+			m.ready.Publish = append(m.ready.Publish, m.finalTask())
+		} else {
+			m.run.Status, m.run.Ended = gahpo.RunDone, now
+		}
+	} else {
+		m.publishPending()
+	}
+	m.touchRun()
+	return m.checkpointEngine()
+}
+
+// Final takes the result of the final training (one-epoch runs).
+func (m *Machine) Final(r gahpo.Result, now time.Time) error {
+	switch {
+	case r.RunID != m.run.ID:
+		return fmt.Errorf("%w: final result of run %q, this is %q", ErrRefused, r.RunID, m.run.ID)
+	case !m.final:
+		return fmt.Errorf("%w: no final training is outstanding", ErrStale)
+	case r.GenomeID != m.run.Best || r.Token != m.Token(r.GenomeID, -1):
+		return fmt.Errorf("%w: final result of genome %d does not answer the final task (genome %d)", ErrRefused, r.GenomeID, m.run.Best)
+	}
+	rec := m.recs[r.GenomeID-1]
+	ft := gahpo.FinalTraining{
+		GenomeID: r.GenomeID, Params: rec.Params, Epochs: r.Epochs, TestLoss: r.Fitness, TestAccuracy: r.TestAccuracy,
+		Duration: r.Duration, Worker: r.Worker, Finished: now, Curve: r.Curve,
+	}
+	m.final = false
+	m.run.Status, m.run.Ended = gahpo.RunDone, now
+	if r.Failure != "" {
+		m.run.Status, m.run.Error = gahpo.RunFailed, "final training failed: "+r.Failure
+	}
+	m.ready.Final = &ft
+	if r.WeightsObject != "" {
+		m.ready.FinalWeights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject}
+	}
+	m.touchRun()
+	return nil
+}
+
+// outstanding counts the genomes queued or in training.
+func (m *Machine) outstanding() int {
+	n := 0
+	for _, r := range m.recs {
+		if r.Status == gahpo.GenomeQueued || r.Status == gahpo.GenomePromoted {
+			n++
+		}
+	}
+	return n
+}
+
+// breed breeds what the breeding mode allows now (pool runs).
+func (m *Machine) breed() error {
+	if m.pool == nil || m.Done() {
+		return nil
+	}
+	if m.rc.SteadyState() {
+		limit := m.rc.InFlight
+		if limit <= 0 {
+			limit = m.rc.GA.Population
+		}
+		for m.outstanding() < limit && m.pool.Bred() < m.pool.Budget() {
+			if err := m.breedOne(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Generational: the next generation once the last one has its
+	// first-rung results.
+	p := m.rc.GA.Population
+	for m.pool.Bred() < m.pool.Budget() {
+		if n := len(m.recs); n > 0 {
+			for _, r := range m.recs[n-min(n, p):] {
+				if r.Status == gahpo.GenomeQueued {
+					return nil
+				}
+			}
+		}
+		for range p {
+			if err := m.breedOne(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Machine) breedOne() error {
+	g, err := m.pool.Breed()
+	if err != nil {
+		return fmt.Errorf("search: breed genome %d: %w", m.pool.Bred()+1, err)
+	}
+	m.addGenome(g)
+	if g.DuplicateOf == 0 {
+		m.publish(g.ID)
+	}
+	return nil
+}
+
+// rungOrder returns the genomes with a result at rung k, best first.
+func (m *Machine) rungOrder(k int) []int {
+	var ids []int
+	for _, r := range m.recs {
+		if r.DuplicateOf == 0 && len(r.RungFitness) > k {
+			ids = append(ids, r.ID)
+		}
+	}
+	slices.SortFunc(ids, func(a, b int) int {
+		fa, fb := float64(m.recs[a-1].RungFitness[k]), float64(m.recs[b-1].RungFitness[k])
+		if ga.Ahead(ga.Score{Fitness: fa}, a, ga.Score{Fitness: fb}, b) {
+			return -1
+		}
+		return 1
+	})
+	return ids
+}
+
+// promote sends on to rung k+1 every genome that the results of rung k put
+// among its best ⌊n/η⌋ and that has not gone on yet.
+func (m *Machine) promote(k int) {
+	if k >= len(m.rungs)-1 {
+		return
+	}
+	order := m.rungOrder(k)
+	quota := len(order) / m.rc.Eta
+	for _, id := range order[:quota] {
+		r := m.recs[id-1]
+		if r.Rung == k && r.Status == gahpo.GenomeDone {
+			m.promoteOne(id)
+		}
+	}
+}
+
+func (m *Machine) promoteOne(id int) {
+	r := &m.recs[id-1]
+	r.Status = gahpo.GenomePromoted
+	m.touch(id)
+	m.updateDuplicates(id)
+	m.publish(id)
+}
+
+// capacity bounds the results rung k can ever hold: every genome of the
+// budget at rung 0; above, those it holds or trains now, plus two for each
+// result still to come at the rung below (one result can promote itself
+// and, raising the quota, one more), plus the promotion that ends a run.
+func (m *Machine) capacity(k int) int {
+	n := m.rc.GA.Population * m.rc.GA.Generations
+	for j := 1; j <= k; j++ {
+		have, coming := 0, 0
+		below := 0
+		for _, r := range m.recs {
+			if r.DuplicateOf != 0 {
+				continue
+			}
+			if len(r.RungFitness) > j {
+				have++
+			}
+			if r.Status == gahpo.GenomePromoted && r.Rung+1 == j {
+				coming++
+			}
+			if len(r.RungFitness) > j-1 {
+				below++
+			}
+		}
+		n = have + coming + 2*max(n-below, 0) + 1
+	}
+	return n
+}
+
+// collect deletes the checkpoints of rung k that can no longer be promoted:
+// ranked after the most genomes the rung can ever promote (never the best,
+// which a run's end may still promote).
+func (m *Machine) collect(k int) {
+	order := m.rungOrder(k)
+	keep := max(m.capacity(k)/m.rc.Eta, 1)
+	for i, id := range order {
+		r := &m.recs[id-1]
+		if i >= keep && r.Rung == k && r.Checkpoint != nil && r.Status != gahpo.GenomePromoted {
+			m.dropCheckpoint(r.Checkpoint)
+			r.Checkpoint = nil
+			m.touch(id)
+		}
+	}
+}
+
+func (m *Machine) dropCheckpoint(ref *gahpo.ObjectRef) {
+	m.ready.Delete = append(m.ready.Delete, *ref)
+	m.ckpt -= min(m.ckpt, ref.Size)
+}
+
+// finish ends a pool run when nothing is left to breed or train: first
+// promoting the best genome of the highest rung until one has reached the
+// top rung (halving), then choosing the best as the run's result.
+func (m *Machine) finish(now time.Time) {
+	if m.pool.Bred() < m.pool.Budget() || m.outstanding() > 0 {
+		return
+	}
+	top := len(m.rungs) - 1
+	if m.rc.Halving() {
+		if order := m.rungOrder(top); len(order) == 0 || !finite(float64(m.recs[order[0]-1].RungFitness[top])) {
+			for k := top - 1; k >= 0; k-- {
+				for _, id := range m.rungOrder(k) {
+					if r := m.recs[id-1]; finite(float64(r.RungFitness[k])) && r.Rung == k && r.Status == gahpo.GenomeDone {
+						m.promoteOne(id)
+						return
+					}
+				}
+			}
+		}
+	}
+	best := 0
+	for _, r := range m.recs {
+		if r.DuplicateOf == 0 && r.Status == gahpo.GenomeDone && (best == 0 || gahpo.Better(r, m.recs[best-1])) {
+			best = r.ID
+		}
+	}
+	for i := range m.recs {
+		if r := &m.recs[i]; r.Checkpoint != nil {
+			m.dropCheckpoint(r.Checkpoint)
+			r.Checkpoint = nil
+			m.touch(r.ID)
+		}
+	}
+	m.run.Best = best
+	m.run.Status, m.run.Ended = gahpo.RunDone, now
+	if best != 0 && !m.rc.Halving() && m.rc.FinalEpochs > 0 {
+		m.run.Status, m.run.Ended = gahpo.RunFinal, time.Time{}
+		m.final = true
+		m.ready.Publish = append(m.ready.Publish, m.finalTask())
+	} else if best != 0 && m.rc.Halving() {
+		m.ready.Final = m.topFinal(m.recs[best-1], now)
+		m.ready.FinalWeights = m.recs[best-1].Weights
+	}
+	m.touchRun()
+}
+
+// topFinal is the final training of a halving run: the best genome's own
+// training to the top rung, epoch by epoch.
+func (m *Machine) topFinal(r gahpo.GenomeRecord, now time.Time) *gahpo.FinalTraining {
+	ft := &gahpo.FinalTraining{
+		GenomeID: r.ID, Params: r.Params, TestLoss: gahpo.Float(math.NaN()), Duration: r.Duration, Worker: r.Worker,
+		Finished: now, Curve: r.Curve,
+	}
+	for _, e := range r.Curve {
+		em := gahpo.EpochMetrics{Epoch: e.Epoch, Duration: e.Duration, TrainLoss: metric(e, "train_loss"), TestLoss: metric(e, "test_loss")}
+		if lr := float64(metric(e, "lr")); finite(lr) {
+			em.LR = lr
+		}
+		if acc := metric(e, "test_accuracy"); finite(float64(acc)) {
+			em.TestAccuracy = float64(acc)
+		}
+		ft.Epochs = append(ft.Epochs, em)
+	}
+	if n := len(ft.Epochs); n > 0 {
+		ft.TestLoss, ft.TestAccuracy = ft.Epochs[n-1].TestLoss, ft.Epochs[n-1].TestAccuracy
+	}
+	return ft
+}
+
+func metric(e gahpo.EpochReport, name string) gahpo.Float {
+	if v, ok := e.Metrics[name]; ok {
+		return v
+	}
+	return gahpo.Float(math.NaN())
+}
+
+// summary describes generation gen once each of its genomes has a first
+// result: the best by the search's ranking, the mean and median of the
+// first-rung fitnesses that are finite, the failures.
+func (m *Machine) summary(gen int) (gahpo.GenerationSummary, bool) {
+	var members []gahpo.GenomeRecord
+	for _, r := range m.recs {
+		if r.Generation == gen {
+			if r.Status == gahpo.GenomeQueued || (r.Status == gahpo.GenomeDuplicate && len(r.RungFitness) == 0 && m.engine == nil) {
+				return gahpo.GenerationSummary{}, false
+			}
+			members = append(members, r)
+		}
+	}
+	if len(members) == 0 || (m.engine != nil && len(members) < m.rc.GA.Population) {
+		return gahpo.GenerationSummary{}, false
+	}
+	if m.engine != nil && gen >= m.engine.Generation() && !m.engine.Done() {
+		return gahpo.GenerationSummary{}, false
+	}
+	sum := gahpo.GenerationSummary{Generation: gen, Fitness: gahpo.Float(math.Inf(1)), Mean: gahpo.Float(math.NaN()), Median: gahpo.Float(math.NaN())}
+	var first []float64
+	for _, r := range members {
+		f := float64(r.Fitness)
+		if len(r.RungFitness) > 0 {
+			f = float64(r.RungFitness[0])
+		}
+		if !finite(f) {
+			sum.Failed++
+		} else {
+			first = append(first, f)
+		}
+		if !r.Finished.IsZero() && r.Finished.After(sum.Finished) {
+			sum.Finished = r.Finished
+		}
+		if sum.Best == 0 || gahpo.Better(r, m.recs[sum.Best-1]) {
+			sum.Best = r.ID
+		}
+	}
+	sum.Fitness = m.recs[sum.Best-1].Fitness
+	if n := len(first); n > 0 {
+		var total float64
+		for _, f := range first {
+			total += f
+		}
+		sum.Mean = gahpo.Float(total / float64(n))
+		slices.Sort(first)
+		med := first[n/2]
+		if n%2 == 0 {
+			med = (first[n/2-1] + first[n/2]) / 2
+		}
+		sum.Median = gahpo.Float(med)
+	}
+	return sum, true
+}

@@ -1,0 +1,362 @@
+package search
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/ga"
+)
+
+var t0 = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
+func space(t testing.TB) *ga.Space {
+	t.Helper()
+	s, err := ga.NewSpace(ga.FloatParam("x", 0, 1, ga.Linear), ga.FloatParam("lr", 1e-4, 1, ga.Log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func runConfig(pop, gens int) gahpo.RunConfig {
+	g := ga.DefaultConfig()
+	g.Population, g.Generations, g.Seed = pop, gens, 42
+	return gahpo.RunConfig{Problem: "synthetic", GA: g, MaxAttempts: 3, AckWait: time.Minute}
+}
+
+func halving(rc gahpo.RunConfig, breeding string) gahpo.RunConfig {
+	rc.Fidelity, rc.Breeding, rc.MinEpochs, rc.MaxEpochs, rc.Eta = gahpo.FidelityHalving, breeding, 1, 9, 3
+	return rc
+}
+
+func testMachine(t testing.TB, rc gahpo.RunConfig) (*Machine, Config) {
+	t.Helper()
+	cfg := Config{Run: gahpo.Run{ID: "run1", Config: rc, Status: gahpo.RunRunning, Started: t0}, Secret: "s3cret",
+		CheckpointBucket: "ckpt", WeightsBucket: "weights", FitnessMax: 1e9}
+	m, err := New(cfg, space(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, cfg
+}
+
+// curve is a synthetic learning curve with a known answer: the loss after e
+// epochs is a floor that depends on x plus a decay that depends on lr, so a
+// genome that learns fast early (large lr) is not the best at the end.
+func curve(p map[string]float64, epochs int) float64 {
+	floor := (p["x"] - 0.3) * (p["x"] - 0.3)
+	speed := math.Log10(p["lr"]) + 5 // 1..5
+	return floor + 1/(speed*float64(epochs)) + 0.05*math.Log10(p["lr"]+1e-4)*-0.1
+}
+
+// answer is what a worker would send for a task.
+func answer(t gahpo.Task) gahpo.Result {
+	e := max(t.Epochs, 1)
+	r := gahpo.Result{V: gahpo.MessageVersion, Kind: t.Kind, RunID: t.RunID, GenomeID: t.GenomeID, Worker: "w", Attempt: 1,
+		Token: t.Token, Rung: t.Rung, EpochsDone: t.Epochs, Fitness: gahpo.Float(curve(t.Params, e)), Duration: time.Second}
+	for ep := t.FromEpochs + 1; ep <= e; ep++ {
+		r.Curve = append(r.Curve, gahpo.EpochReport{Epoch: ep, Metrics: map[string]gahpo.Float{"val_loss": gahpo.Float(curve(t.Params, ep))}})
+	}
+	if t.CheckpointTo != "" {
+		r.Checkpoint = &gahpo.ObjectRef{Bucket: t.CheckpointTo, Name: fmt.Sprintf("%s-%d-e%d", t.RunID, t.GenomeID, e), Size: 1000}
+	}
+	if t.WeightsTo != "" {
+		r.WeightsBucket, r.WeightsObject = t.WeightsTo, fmt.Sprintf("%s-w-%d", t.RunID, t.GenomeID)
+	}
+	return r
+}
+
+// sim runs a machine to its end with one FIFO worker, applying every Ready.
+// before, when set, may replace the machine (a restore) before each result.
+type sim struct {
+	queue   []gahpo.Task
+	stored  map[int]gahpo.GenomeRecord
+	engine  []byte
+	run     gahpo.Run
+	final   *gahpo.FinalTraining
+	weights *gahpo.ObjectRef
+	created map[string]bool // checkpoints alive
+	peak    int
+	results int
+}
+
+func (s *sim) apply(t testing.TB, rd Ready) {
+	t.Helper()
+	if rd.Run != nil {
+		s.run = *rd.Run
+	}
+	if rd.Engine != nil {
+		s.engine = rd.Engine
+	}
+	for _, g := range rd.Genomes {
+		s.stored[g.ID] = g
+	}
+	if rd.Final != nil {
+		s.final, s.weights = rd.Final, rd.FinalWeights
+	}
+	s.queue = append(s.queue, rd.Publish...)
+	for _, d := range rd.Delete {
+		if !s.created[d.Name] {
+			t.Fatalf("deleting checkpoint %s that is not alive", d.Name)
+		}
+		delete(s.created, d.Name)
+	}
+}
+
+func (s *sim) records() []gahpo.GenomeRecord {
+	out := make([]gahpo.GenomeRecord, len(s.stored))
+	for id, g := range s.stored {
+		out[id-1] = g
+	}
+	return out
+}
+
+func drive(t *testing.T, m *Machine, cfg Config, restoreEvery int) *sim {
+	t.Helper()
+	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}}
+	s.apply(t, m.Ready())
+	for len(s.queue) > 0 {
+		task := s.queue[0]
+		s.queue = s.queue[1:]
+		if restoreEvery > 0 && s.results%restoreEvery == restoreEvery-1 {
+			c := cfg
+			c.Run = s.run
+			var err error
+			if m, err = Restore(c, space(t), s.engine, s.records()); err != nil {
+				t.Fatalf("restore after %d results: %v", s.results, err)
+			}
+			if got, want := len(m.Outstanding()), len(s.queue)+1; got != want {
+				t.Fatalf("restored machine has %d tasks outstanding, the queue %d", got, want)
+			}
+		}
+		r := answer(task)
+		if r.Checkpoint != nil {
+			s.created[r.Checkpoint.Name] = true
+			s.peak = max(s.peak, len(s.created))
+		}
+		var err error
+		if task.Kind == gahpo.KindFinal {
+			err = m.Final(r, t0.Add(time.Duration(s.results)*time.Second))
+		} else {
+			err = m.Result(r, t0.Add(time.Duration(s.results)*time.Second))
+		}
+		if err != nil {
+			t.Fatalf("result %d (genome %d rung %d): %v", s.results, task.GenomeID, task.Rung, err)
+		}
+		s.results++
+		s.apply(t, m.Ready())
+	}
+	if !m.Done() {
+		t.Fatalf("queue empty but the run is %s", m.Run().Status)
+	}
+	return s
+}
+
+func TestHalvingRunsToTheTopRung(t *testing.T) {
+	for _, breeding := range []string{gahpo.BreedingSteadyState, gahpo.BreedingGenerational} {
+		t.Run(breeding, func(t *testing.T) {
+			rc := halving(runConfig(9, 3), breeding)
+			rc.InFlight = 3
+			m, cfg := testMachine(t, rc)
+			s := drive(t, m, cfg, 0)
+			recs := s.records()
+			if len(recs) != 27 {
+				t.Fatalf("%d genomes bred, want 27", len(recs))
+			}
+			perRung := make([]int, 3)
+			for _, r := range recs {
+				if r.DuplicateOf != 0 {
+					continue
+				}
+				if len(r.RungFitness) == 0 || r.Status == gahpo.GenomeQueued || r.Status == gahpo.GenomePromoted {
+					t.Fatalf("genome %d ended %s with %d rung results", r.ID, r.Status, len(r.RungFitness))
+				}
+				for k := range r.RungFitness {
+					perRung[k]++
+				}
+				if want := []int{1, 3, 9}[r.Rung]; r.Epochs != want {
+					t.Errorf("genome %d at rung %d has %d epochs, want %d", r.ID, r.Rung, r.Epochs, want)
+				}
+				if len(r.Curve) != r.Epochs {
+					t.Errorf("genome %d: %d curve points for %d epochs", r.ID, len(r.Curve), r.Epochs)
+				}
+			}
+			// Fewer results at each rung (ASHA may promote more than ⌊n/η⌋
+			// in all: early results are compared with fewer others).
+			if perRung[1] >= perRung[0] || perRung[2] >= perRung[1] || perRung[2] < 1 {
+				t.Errorf("results per rung %v: not successive halving by 3", perRung)
+			}
+			if s.run.Status != gahpo.RunDone || s.final == nil || s.weights == nil {
+				t.Fatalf("run %s, final %v, weights %v", s.run.Status, s.final, s.weights)
+			}
+			best := recs[s.run.Best-1]
+			if best.Rung != 2 || s.final.GenomeID != best.ID || len(s.final.Epochs) != 9 {
+				t.Fatalf("final genome %d at rung %d with %d epochs: the best must be fully trained", best.ID, best.Rung, len(s.final.Epochs))
+			}
+			for _, r := range recs {
+				if r.DuplicateOf == 0 && r.Rung == 2 && gahpo.Better(r, best) {
+					t.Fatalf("genome %d (%v) beats the final genome %d (%v) at the top rung", r.ID, r.Fitness, best.ID, best.Fitness)
+				}
+			}
+			if len(s.created) != 0 {
+				t.Fatalf("checkpoints left at the end: %v", s.created)
+			}
+			if s.run.CheckpointPeak == 0 || s.run.CheckpointPeak > uint64(1000*s.peak) {
+				t.Fatalf("checkpoint peak %d bytes, %d checkpoints of 1000 alive at most", s.run.CheckpointPeak, s.peak)
+			}
+			if len(s.run.Proxy) == 0 {
+				t.Fatal("no proxy correlation reported")
+			}
+		})
+	}
+}
+
+func TestPromotionIsImmediateAndByQuota(t *testing.T) {
+	rc := halving(runConfig(6, 1), gahpo.BreedingGenerational)
+	m, _ := testMachine(t, rc)
+	rd := m.Ready()
+	if len(rd.Publish) != 6 {
+		t.Fatalf("%d first tasks, want 6", len(rd.Publish))
+	}
+	// Fitness by genome id: 1 is best.
+	fits := map[int]float64{1: 0.1, 2: 0.5, 3: 0.3, 4: 0.05, 5: 0.9, 6: 0.2}
+	order := []int{2, 3, 1, 5, 4, 6}
+	// ASHA promotes whatever the results so far put in the best ⌊n/η⌋:
+	// after 5 results genome 4 is the best and goes on too.
+	want := [][]int{{}, {}, {1}, {}, {4}, {}}
+	tasks := map[int]gahpo.Task{}
+	for _, tk := range rd.Publish {
+		tasks[tk.GenomeID] = tk
+	}
+	for i, id := range order {
+		r := answer(tasks[id])
+		r.Fitness = gahpo.Float(fits[id])
+		if err := m.Result(r, t0); err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, tk := range m.Ready().Publish {
+			if tk.Rung != 1 || tk.Epochs != 3 || tk.FromEpochs != 1 || tk.Checkpoint == nil || !tk.Test {
+				t.Fatalf("promotion task %+v", tk)
+			}
+			got = append(got, tk.GenomeID)
+		}
+		if !slices.Equal(got, want[i]) && !(len(got) == 0 && len(want[i]) == 0) {
+			t.Fatalf("after result %d (genome %d): promoted %v, want %v", i+1, id, got, want[i])
+		}
+	}
+}
+
+func TestRestoreContinuesIdentically(t *testing.T) {
+	for _, rc := range []gahpo.RunConfig{
+		halving(runConfig(6, 3), gahpo.BreedingSteadyState),
+		halving(runConfig(6, 3), gahpo.BreedingGenerational),
+		runConfig(6, 3), // the paper's: ga.Engine and a final training
+		func() gahpo.RunConfig { c := runConfig(6, 3); c.Breeding = gahpo.BreedingSteadyState; c.FinalEpochs = 2; return c }(),
+	} {
+		rc.FinalEpochs = max(rc.FinalEpochs, 2)
+		t.Run(rc.Fidelity+"/"+rc.Breeding, func(t *testing.T) {
+			m1, cfg := testMachine(t, rc)
+			want := drive(t, m1, cfg, 0)
+			for _, every := range []int{1, 4, 7} {
+				m2, cfg := testMachine(t, rc)
+				got := drive(t, m2, cfg, every)
+				if !reflect.DeepEqual(got.records(), want.records()) {
+					t.Fatalf("restoring every %d results changed the history", every)
+				}
+				gf, _ := json.Marshal(got.final)
+				wf, err := json.Marshal(want.final)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.run.Best != want.run.Best || !bytes.Equal(gf, wf) {
+					t.Fatalf("restoring every %d results changed the result: best %d %+v, want %d %+v", every, got.run.Best, got.final, want.run.Best, want.final)
+				}
+			}
+		})
+	}
+}
+
+func TestResultsRefused(t *testing.T) {
+	rc := halving(runConfig(6, 2), gahpo.BreedingSteadyState)
+	m, _ := testMachine(t, rc)
+	tasks := m.Ready().Publish
+	good := answer(tasks[0])
+	tests := []struct {
+		name string
+		mod  func(*gahpo.Result)
+		want error
+	}{
+		{"another run", func(r *gahpo.Result) { r.RunID = "other" }, ErrRefused},
+		{"unknown genome", func(r *gahpo.Result) { r.GenomeID = 999 }, ErrRefused},
+		{"no token", func(r *gahpo.Result) { r.Token = "" }, ErrRefused},
+		{"token of another genome", func(r *gahpo.Result) { r.Token = tasks[1].Token }, ErrRefused},
+		{"wrong rung", func(r *gahpo.Result) { r.Rung = 1 }, ErrRefused},
+		{"final kind", func(r *gahpo.Result) { r.Kind = gahpo.KindFinal }, ErrRefused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := good
+			tt.mod(&r)
+			if err := m.Result(r, t0); !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if rd := m.Ready(); !rd.Empty() {
+				t.Fatalf("a refused result changed something: %+v", rd)
+			}
+		})
+	}
+	if err := m.Result(good, t0); err != nil {
+		t.Fatal(err)
+	}
+	m.Ready()
+	if err := m.Result(good, t0); !errors.Is(err, ErrStale) {
+		t.Fatalf("a repeated result: %v, want ErrStale", err)
+	}
+}
+
+func TestImpossibleFitnessFailsTheGenome(t *testing.T) {
+	for _, f := range []float64{-5, math.Inf(-1), math.NaN(), 2e9} {
+		t.Run(fmt.Sprint(f), func(t *testing.T) {
+			m, _ := testMachine(t, runConfig(4, 1))
+			tk := m.Ready().Publish[0]
+			r := answer(tk)
+			r.Fitness = gahpo.Float(f)
+			if err := m.Result(r, t0); err != nil {
+				t.Fatal(err)
+			}
+			g, _ := m.Genome(tk.GenomeID)
+			if g.Status != gahpo.GenomeFailed || !math.IsInf(float64(g.Fitness), 1) || g.Failure == "" {
+				t.Fatalf("fitness %v: genome %s, fitness %v, failure %q", f, g.Status, g.Fitness, g.Failure)
+			}
+		})
+	}
+}
+
+func TestSpearman(t *testing.T) {
+	tests := []struct {
+		x, y []float64
+		want float64
+	}{
+		{[]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}, 1},
+		{[]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}, -1},
+		{[]float64{1, 2, 3}, []float64{1, 3, 2}, 0.5},
+		{[]float64{1, 1, 2}, []float64{1, 2, 3}, math.Sqrt(3) / 2},
+	}
+	for _, tt := range tests {
+		if got := Spearman(tt.x, tt.y); math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("Spearman(%v, %v) = %v, want %v", tt.x, tt.y, got, tt.want)
+		}
+	}
+	if !math.IsNaN(Spearman([]float64{1}, []float64{2})) || !math.IsNaN(Spearman([]float64{1, 1}, []float64{1, 2})) {
+		t.Error("Spearman of one pair or a constant side is not NaN")
+	}
+}
