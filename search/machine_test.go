@@ -260,7 +260,12 @@ func TestRestoreContinuesIdentically(t *testing.T) {
 		halving(runConfig(6, 3), gahpo.BreedingSteadyState),
 		halving(runConfig(6, 3), gahpo.BreedingGenerational),
 		runConfig(6, 3), // the paper's: ga.Engine and a final training
-		func() gahpo.RunConfig { c := runConfig(6, 3); c.Breeding = gahpo.BreedingSteadyState; c.FinalEpochs = 2; return c }(),
+		func() gahpo.RunConfig {
+			c := runConfig(6, 3)
+			c.Breeding = gahpo.BreedingSteadyState
+			c.FinalEpochs = 2
+			return c
+		}(),
 	} {
 		rc.FinalEpochs = max(rc.FinalEpochs, 2)
 		t.Run(rc.Fidelity+"/"+rc.Breeding, func(t *testing.T) {
