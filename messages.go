@@ -175,6 +175,8 @@ type Started struct {
 	At       time.Time `json:"at"`
 	// Epoch, during a final training, is the last finished epoch.
 	Epoch *EpochMetrics `json:"epoch,omitempty"`
+	// Report, during a fitness training, is the last finished epoch.
+	Report *EpochReport `json:"report,omitempty"`
 }
 
 // Decode parses a message: size-limited, a single JSON object, then

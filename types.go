@@ -188,6 +188,9 @@ type Run struct {
 	Error    string    `json:"error,omitempty"`
 	Best     int       `json:"best,omitempty"` // id of the best genome once the search is done
 	Restarts int       `json:"restarts,omitempty"`
+	// Secret keys the tokens of the run's tasks; only the coordinator
+	// reads it (queries leave it out).
+	Secret string `json:"secret,omitempty"`
 	// CheckpointPeak is the most space the kept checkpoints of a halving
 	// run took at once in the object store, in bytes.
 	CheckpointPeak uint64 `json:"checkpoint_peak,omitempty"`
@@ -340,7 +343,18 @@ type Status struct {
 	GenETA      time.Duration  `json:"generation_eta,omitempty"`
 	RunETA      time.Duration  `json:"run_eta,omitempty"`
 	Final       []EpochMetrics `json:"final_epochs,omitempty"` // progress of the final training
-	Started     time.Time      `json:"started"`
+	// Multi-fidelity and steady state: the run's modes, genomes bred of
+	// the budget, tasks outstanding (queued, in training or promoted),
+	// results per rung, and the epochs reported so far by genomes in
+	// training (learning curves, live).
+	Fidelity    string                `json:"fidelity,omitempty"`
+	Breeding    string                `json:"breeding,omitempty"`
+	Bred        int                   `json:"bred"`
+	Budget      int                   `json:"budget"`
+	Outstanding int                   `json:"outstanding"`
+	Rungs       []int                 `json:"rungs,omitempty"`
+	Curves      map[int][]EpochReport `json:"curves,omitempty"`
+	Started     time.Time             `json:"started"`
 }
 
 // Holder is a genome held by a worker.

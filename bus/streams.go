@@ -20,7 +20,10 @@ const (
 	ConsumerWorkers = "workers"
 	BucketData      = "gahpo-data"
 	BucketWeights   = "gahpo-weights"
-	ServiceName     = "gahpo"
+	// BucketCheckpoints keeps the training state of genomes between the
+	// rungs of a halving run.
+	BucketCheckpoints = "gahpo-checkpoints"
+	ServiceName       = "gahpo"
 )
 
 // DefaultAckWait is the lease of a task when none is configured.
@@ -101,6 +104,9 @@ func (c *Conn) PublishTask(ctx context.Context, t gahpo.Task) error {
 		subj = FinalSubject(t.RunID)
 	}
 	msgID := subj
+	if t.Token != "" {
+		msgID += "." + t.Token // a genome has one task per rung
+	}
 	if _, err := c.js.Publish(ctx, subj, data, jetstream.WithMsgID(msgID)); err != nil {
 		return fmt.Errorf("bus: publish task %s: %w", subj, err)
 	}
@@ -165,7 +171,7 @@ func (c *Conn) PublishResult(ctx context.Context, r gahpo.Result) error {
 	if r.Kind == gahpo.KindFinal {
 		subj = FinalResultSubject(r.RunID)
 	}
-	msgID := subj + "." + strconv.Itoa(r.Attempt)
+	msgID := subj + "." + r.Token + "." + strconv.Itoa(r.Attempt)
 	if _, err := c.js.Publish(ctx, subj, data, jetstream.WithMsgID(msgID)); err != nil {
 		return fmt.Errorf("bus: publish result %s: %w", subj, err)
 	}

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/ga"
+	"github.com/gahpo/gahpo/search"
 	"github.com/gahpo/gahpo/store"
 )
 
@@ -24,6 +24,12 @@ type Problem struct {
 	Space *ga.Space
 	// DataFiles are uploaded to the object store for remote workers.
 	DataFiles []string
+	// FitnessMin and FitnessMax bound the fitness the problem can produce
+	// (both 0: no bound); a result outside fails its genome.
+	FitnessMin, FitnessMax float64
+	// Digest identifies a problem declared in a file (workers must hold
+	// the same file); empty for a built-in problem.
+	Digest string
 }
 
 // Config configures a coordinator.
@@ -43,6 +49,10 @@ type Config struct {
 	// with ProgressBar, a bar redrawn in place (for a terminal).
 	Progress    io.Writer
 	ProgressBar bool
+	// Batch is the most results stored in one transaction (default 256):
+	// results that arrive together are committed together, then
+	// acknowledged.
+	Batch int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -51,24 +61,24 @@ type Config struct {
 
 // Coordinator runs one search.
 type Coordinator struct {
-	cfg   Config
-	id    string          // the run's id, fixed once opened
-	rc    gahpo.RunConfig // the run's configuration, fixed once opened
-	store *store.Store
-	conn  *bus.Conn
-	log   *slog.Logger
-	space *ga.Space
-	files []string
+	cfg     Config
+	id      string          // the run's id, fixed once opened
+	rc      gahpo.RunConfig // the run's configuration, fixed once opened
+	store   *store.Store
+	conn    *bus.Conn
+	log     *slog.Logger
+	problem Problem
 
-	mu       sync.Mutex
-	engine   *ga.Engine
-	run      gahpo.Run
+	mu       sync.Mutex // guards what Status reads: the machine and the fields below
+	machine  *search.Machine
 	data     []gahpo.DataRef
 	holders  map[int]gahpo.Holder
 	final    []gahpo.EpochMetrics
+	reports  map[int][]gahpo.EpochReport // epochs of genomes in training
 	genStart time.Time
 	evalTime time.Duration // summed durations of trained genomes
 	evalN    int
+	printed  map[int]bool // generations whose summary was printed
 	progress *progress
 }
 
@@ -86,7 +96,10 @@ func New(st *store.Store, conn *bus.Conn, cfg Config) (*Coordinator, error) {
 	if cfg.Version == "" {
 		cfg.Version = "0.0.0"
 	}
-	c := &Coordinator{cfg: cfg, store: st, conn: conn, holders: map[int]gahpo.Holder{}}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 256
+	}
+	c := &Coordinator{cfg: cfg, store: st, conn: conn, holders: map[int]gahpo.Holder{}, reports: map[int][]gahpo.EpochReport{}, printed: map[int]bool{}}
 	if err := c.open(); err != nil {
 		return nil, err
 	}
@@ -120,12 +133,12 @@ func (c *Coordinator) open() error {
 	return c.create()
 }
 
-func (c *Coordinator) problem(name string) error {
+func (c *Coordinator) loadProblem(name string) error {
 	p, err := c.cfg.Problem(name)
 	if err != nil {
 		return fmt.Errorf("coordinator: %w", err)
 	}
-	c.space, c.files = p.Space, p.DataFiles
+	c.problem = p
 	return nil
 }
 
@@ -135,29 +148,39 @@ func newRunID(now time.Time) string {
 	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
 }
 
+func newSecret() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (c *Coordinator) machineConfig(run gahpo.Run) search.Config {
+	return search.Config{
+		Run: run, Secret: run.Secret, FitnessMin: c.problem.FitnessMin, FitnessMax: c.problem.FitnessMax,
+		CheckpointBucket: bus.BucketCheckpoints, WeightsBucket: bus.BucketWeights,
+	}
+}
+
 func (c *Coordinator) create() error {
 	rc := c.cfg.Run
 	if err := rc.Validate(); err != nil {
 		return err
 	}
-	if err := c.problem(rc.Problem); err != nil {
+	if err := c.loadProblem(rc.Problem); err != nil {
 		return err
 	}
-	eng, err := ga.New(c.space, rc.GA)
-	if err != nil {
-		return fmt.Errorf("coordinator: %w", err)
-	}
 	now := c.cfg.Now()
-	c.engine, c.id, c.rc = eng, newRunID(now), rc
-	c.run = gahpo.Run{ID: c.id, Config: rc, Params: c.space.Names(), Status: gahpo.RunRunning, Started: now}
-	state, err := eng.MarshalJSON()
+	c.id, c.rc = newRunID(now), rc
+	run := gahpo.Run{ID: c.id, Config: rc, Params: c.problem.Space.Names(), Status: gahpo.RunRunning, Started: now, Secret: newSecret()}
+	m, err := search.New(c.machineConfig(run), c.problem.Space)
 	if err != nil {
-		return fmt.Errorf("coordinator: checkpoint: %w", err)
-	}
-	if err := c.store.CreateRun(c.run, state, c.records(eng.Current(), nil)); err != nil {
 		return fmt.Errorf("coordinator: %w", err)
 	}
-	c.genStart = now
+	rd := m.Ready() // its tasks are published by Run, from Outstanding
+	if err := c.store.CreateRun(run, rd.Engine, rd.Genomes); err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
+	c.machine, c.genStart = m, now
 	return nil
 }
 
@@ -169,173 +192,149 @@ func (c *Coordinator) resume(id string) error {
 	if run.Status != gahpo.RunRunning && run.Status != gahpo.RunFinal {
 		return fmt.Errorf("%w: %s is %s", ErrRunFinished, id, run.Status)
 	}
-	if err := c.problem(run.Config.Problem); err != nil {
+	if err := c.loadProblem(run.Config.Problem); err != nil {
 		return err
 	}
-	state, err := c.store.Engine(id)
+	var engine []byte
+	if !run.Config.Halving() && !run.Config.SteadyState() {
+		if engine, err = c.store.Engine(id); err != nil {
+			return fmt.Errorf("coordinator: resume: %w", err)
+		}
+	}
+	recs, err := c.store.Genomes(id, -1)
 	if err != nil {
 		return fmt.Errorf("coordinator: resume: %w", err)
 	}
-	eng, err := ga.Restore(c.space, state)
+	run.Restarts++
+	m, err := search.Restore(c.machineConfig(run), c.problem.Space, engine, recs)
 	if err != nil {
 		return fmt.Errorf("coordinator: resume %s: %w", id, err)
 	}
-	// The checkpoint is taken when a generation starts: replay the results
-	// stored since. Breeding does not depend on the order of results, and
-	// the last result of a generation is stored with the next checkpoint,
-	// so replay never completes a generation.
-	if run.Status == gahpo.RunRunning {
-		gs, err := c.store.Genomes(id, eng.Generation())
-		if err != nil {
-			return fmt.Errorf("coordinator: resume %s: %w", id, err)
-		}
-		for _, g := range gs {
-			if g.Status != gahpo.GenomeDone && g.Status != gahpo.GenomeFailed {
-				continue
-			}
-			if _, ok := eng.Fitness(g.ID); ok {
-				continue
-			}
-			advanced, err := eng.Tell(g.ID, float64(g.Fitness))
-			if err != nil || advanced {
-				return fmt.Errorf("coordinator: resume %s: replay genome %d: advanced %v: %w", id, g.ID, advanced, err)
-			}
-		}
-	}
-	run.Restarts++
 	if err := c.store.Commit(id, store.Change{Run: &run}); err != nil {
 		return fmt.Errorf("coordinator: resume: %w", err)
 	}
-	c.engine, c.run, c.id, c.rc, c.genStart = eng, run, id, run.Config, c.cfg.Now()
-	c.cfg.Logger.Info("resuming run", "run", id, "generation", eng.Generation(), "pending", len(eng.Pending()), "status", run.Status, "restarts", run.Restarts)
+	c.machine, c.id, c.rc, c.genStart = m, id, run.Config, c.cfg.Now()
+	c.cfg.Logger.Info("resuming run", "run", id, "genomes", len(recs), "outstanding", len(m.Outstanding()), "status", run.Status, "restarts", run.Restarts)
 	return nil
-}
-
-// record builds the stored form of a genome, with its fitness when known.
-func (c *Coordinator) record(g ga.Genome, pending []gahpo.GenomeRecord) gahpo.GenomeRecord {
-	r := gahpo.GenomeRecord{
-		ID: g.ID, Generation: g.Generation, Params: c.space.ToMap(g.Genes), Genes: g.Genes,
-		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf,
-		Seed: ga.TrainSeed(c.run.Config.GA.Seed, g.ID), Status: gahpo.GenomeQueued,
-		Fitness: gahpo.Float(math.NaN()),
-	}
-	if g.DuplicateOf != 0 {
-		if f, ok := c.engine.Fitness(g.ID); ok {
-			r.Status, r.Fitness = gahpo.GenomeDuplicate, gahpo.Float(f)
-			if math.IsInf(f, 1) || math.IsNaN(f) {
-				r.Failure = fmt.Sprintf("duplicate of failed genome %d", g.DuplicateOf)
-			}
-			r.Accuracy = c.accuracy(g.DuplicateOf, pending)
-		}
-	}
-	return r
-}
-
-// accuracy is the accuracy of genome id: from pending, the records of the
-// change being built (newest first), else from the store.
-func (c *Coordinator) accuracy(id int, pending []gahpo.GenomeRecord) float64 {
-	for i := len(pending) - 1; i >= 0; i-- {
-		if pending[i].ID == id {
-			return pending[i].Accuracy
-		}
-	}
-	if orig, err := c.store.Genome(c.id, id); err == nil {
-		return orig.Accuracy
-	}
-	return 0
-}
-
-func (c *Coordinator) records(gs []ga.Genome, pending []gahpo.GenomeRecord) []gahpo.GenomeRecord {
-	out := make([]gahpo.GenomeRecord, len(gs))
-	for i, g := range gs {
-		out[i] = c.record(g, pending)
-	}
-	return out
 }
 
 // Run coordinates until the run is done or ctx ends. The run record is
 // returned in both cases; a cancelled run stays resumable.
 func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
-	rc := c.run.Config
+	rc := c.rc
 	if err := c.conn.EnsureStreams(ctx, rc.AckWait); err != nil {
-		return c.run, err
+		return c.snapshot(), err
 	}
-	for _, f := range c.files {
+	for _, f := range c.problem.DataFiles {
 		ref, err := c.conn.PutFile(ctx, bus.BucketData, f)
 		if err != nil {
-			return c.run, fmt.Errorf("coordinator: upload data: %w", err)
+			return c.snapshot(), fmt.Errorf("coordinator: upload data: %w", err)
 		}
 		c.data = append(c.data, ref)
 	}
-	if len(c.files) > 0 {
-		c.log.Info("data set in the object store", "bucket", bus.BucketData, "files", len(c.files))
+	if len(c.data) > 0 {
+		c.log.Info("data set in the object store", "bucket", bus.BucketData, "files", len(c.data))
 	}
 	stopSvc, err := c.conn.Serve(ctx, c.id, c.cfg.Version, c.endpoints())
 	if err != nil {
-		return c.run, err
+		return c.snapshot(), err
 	}
 	defer func() { _ = stopSvc() }()
 	stopEvents, err := c.conn.SubscribeEvents(c.id, c.onEvent)
 	if err != nil {
-		return c.run, err
+		return c.snapshot(), err
 	}
 	defer stopEvents()
 	feed, err := c.conn.Results(ctx, c.id, rc.AckWait)
 	if err != nil {
-		return c.run, err
+		return c.snapshot(), err
 	}
 	defer feed.Stop()
 
 	if err := c.publishOutstanding(ctx, false); err != nil {
-		return c.run, err
+		return c.snapshot(), err
 	}
-	c.log.Info("run started", "problem", rc.Problem, "population", rc.GA.Population, "generations", rc.GA.Generations, "seed", rc.GA.Seed)
+	c.log.Info("run started", "problem", rc.Problem, "population", rc.GA.Population, "generations", rc.GA.Generations,
+		"seed", rc.GA.Seed, "fidelity", rc.Fidelity, "breeding", rc.Breeding)
 
-	done := make(chan struct{})
-	defer close(done)
+	// One goroutine reads the feed; this one decides and stores, so the
+	// machine has a single owner and the results that wait are committed
+	// together.
+	type next struct {
+		d   *bus.Delivery
+		err error
+	}
+	feedCh := make(chan next, c.cfg.Batch)
+	readerDone := make(chan struct{})
 	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		watch := time.NewTicker(max(rc.AckWait, 5*time.Second))
-		defer watch.Stop()
+		defer close(readerDone)
 		for {
+			d, err := feed.Next()
 			select {
+			case feedCh <- next{d, err}:
 			case <-ctx.Done():
-				feed.Stop()
 				return
-			case <-done:
+			}
+			if err != nil {
 				return
-			case <-t.C:
-				c.drawProgress()
-			case <-watch.C:
-				// A task can be lost: published just before a crash that
-				// lost the record of it, or held back on resume by a result
-				// that turned out to be malformed. Queue it again.
-				if err := c.publishOutstanding(ctx, true); err != nil && ctx.Err() == nil {
-					c.log.Warn("checking for lost tasks", "err", err)
-				}
 			}
 		}
 	}()
+	defer func() { feed.Stop(); <-readerDone }()
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	watch := time.NewTicker(max(rc.AckWait, 5*time.Second))
+	defer watch.Stop()
 	for !c.finished() {
-		d, err := feed.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				c.log.Info("stopping; the run can be resumed", "generation", c.engine.Generation())
-				return c.snapshot(), ctx.Err()
+		select {
+		case <-ctx.Done():
+			c.log.Info("stopping; the run can be resumed")
+			return c.snapshot(), ctx.Err()
+		case <-tick.C:
+			c.drawProgress()
+		case <-watch.C:
+			// A task can be lost: published just before a crash that lost
+			// the record of it, or held back on resume by a result that
+			// turned out to be refused. Queue it again.
+			if err := c.publishOutstanding(ctx, true); err != nil && ctx.Err() == nil {
+				c.log.Warn("checking for lost tasks", "err", err)
 			}
-			return c.snapshot(), fmt.Errorf("coordinator: %w", err)
-		}
-		if err := c.handle(ctx, d); err != nil {
-			_ = d.Nak(time.Second)
-			return c.snapshot(), err
+		case n := <-feedCh:
+			if n.err != nil {
+				if ctx.Err() != nil {
+					c.log.Info("stopping; the run can be resumed")
+					return c.snapshot(), ctx.Err()
+				}
+				return c.snapshot(), fmt.Errorf("coordinator: %w", n.err)
+			}
+			batch := []*bus.Delivery{n.d}
+		drain:
+			for len(batch) < c.cfg.Batch {
+				select {
+				case n := <-feedCh:
+					if n.err != nil {
+						break drain
+					}
+					batch = append(batch, n.d)
+				default:
+					break drain
+				}
+			}
+			if err := c.step(ctx, batch); err != nil {
+				return c.snapshot(), err
+			}
 		}
 	}
 	c.drawProgress()
 	if c.progress != nil {
 		c.progress.finish()
 	}
-	if err := c.conn.DeleteResults(context.WithoutCancel(ctx), c.id); err != nil {
+	cleanup := context.WithoutCancel(ctx)
+	if err := c.conn.DeleteResults(cleanup, c.id); err != nil {
+		c.log.Warn("cleanup", "err", err)
+	}
+	if err := c.conn.PurgeTasks(cleanup, c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
 	}
 	return c.snapshot(), nil
@@ -344,96 +343,69 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 func (c *Coordinator) snapshot() gahpo.Run {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.run
+	run := c.machine.Run()
+	run.Secret = ""
+	return run
 }
 
 func (c *Coordinator) finished() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.run.Status != gahpo.RunRunning && c.run.Status != gahpo.RunFinal
+	return c.machine.Done()
 }
 
-// publishOutstanding queues every pending genome (or the final task) whose
-// task is not in the queue already and whose result is not waiting: after a
-// restart, tasks published before the crash are still there, results that
-// came meanwhile wait in their stream, and only the tasks lost in between
-// are queued again.
+// publishOutstanding queues every outstanding task that is not in the
+// queue already and whose result is not waiting: after a restart, tasks
+// published before the crash are still there, results that came meanwhile
+// wait in their stream, and only the tasks lost in between are queued
+// again.
 func (c *Coordinator) publishOutstanding(ctx context.Context, watchdog bool) error {
 	c.mu.Lock()
-	status := c.run.Status
-	pending := c.engine.Pending()
+	tasks := c.machine.Outstanding()
 	c.mu.Unlock()
-	switch status {
-	case gahpo.RunRunning:
-		for _, g := range pending {
-			queued, err := c.outstanding(ctx, g.ID)
-			if err != nil {
-				return err
-			}
-			if !queued && c.stillPending(g.ID) {
-				if watchdog {
-					c.log.Warn("queueing again a genome whose task was lost", "genome", g.ID)
-				}
-				if err := c.conn.PublishTask(ctx, c.task(g)); err != nil {
-					return err
-				}
-			}
+	for _, t := range tasks {
+		genome := t.GenomeID
+		if t.Kind == gahpo.KindFinal {
+			genome = 0
 		}
-	case gahpo.RunFinal:
-		queued, err := c.outstanding(ctx, 0)
+		queued, err := c.conn.TaskQueued(ctx, c.id, genome)
 		if err != nil {
 			return err
 		}
-		if !queued && c.snapshot().Status == gahpo.RunFinal {
-			return c.publishFinal(ctx)
+		if !queued {
+			if queued, err = c.conn.ResultWaiting(ctx, c.id, genome); err != nil {
+				return err
+			}
+		}
+		if queued || !c.stillOutstanding(t) {
+			continue
+		}
+		if watchdog {
+			c.log.Warn("queueing again a task that was lost", "genome", t.GenomeID, "rung", t.Rung)
+		}
+		if err := c.conn.PublishTask(ctx, c.complete(t)); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (c *Coordinator) stillPending(id int) bool {
+func (c *Coordinator) stillOutstanding(t gahpo.Task) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.run.Status != gahpo.RunRunning {
-		return false
+	for _, o := range c.machine.Outstanding() {
+		if o.Token == t.Token {
+			return true
+		}
 	}
-	_, known := c.engine.Fitness(id)
-	_, current := c.engine.Genome(id)
-	return current && !known
+	return false
 }
 
-// outstanding tells whether a genome's task (0: the final training) is
-// still queued or held by a worker, or its result waits to be read.
-func (c *Coordinator) outstanding(ctx context.Context, genome int) (bool, error) {
-	queued, err := c.conn.TaskQueued(ctx, c.id, genome)
-	if err != nil || queued {
-		return queued, err
-	}
-	return c.conn.ResultWaiting(ctx, c.id, genome)
-}
-
-func (c *Coordinator) task(g ga.Genome) gahpo.Task {
-	rc := c.rc
-	return gahpo.Task{
-		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: c.id, GenomeID: g.ID, Generation: g.Generation,
-		Problem: rc.Problem, Params: c.space.ToMap(g.Genes), Seed: ga.TrainSeed(rc.GA.Seed, g.ID),
-		DataSeed: rc.GA.Seed | 1<<63 /* never 0, which means "none" */, TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts, Data: c.data,
-	}
-}
-
-func (c *Coordinator) publishFinal(ctx context.Context) error {
-	rec, err := c.store.Genome(c.id, c.snapshot().Best)
-	if err != nil {
-		return fmt.Errorf("coordinator: best genome: %w", err)
-	}
-	t := gahpo.Task{
-		V: gahpo.MessageVersion, Kind: gahpo.KindFinal, RunID: c.id, GenomeID: rec.ID, Generation: rec.Generation,
-		Problem: c.rc.Problem, Params: rec.Params, Seed: rec.Seed, Epochs: c.rc.FinalEpochs,
-		TrainSubset: c.rc.FinalSubset,
-		MaxAttempts: c.rc.MaxAttempts, Data: c.data, WeightsTo: bus.BucketWeights,
-	}
-	c.log.Info("dispatching the final training", "genome", rec.ID, "fitness", float64(rec.Fitness), "epochs", t.Epochs)
-	return c.conn.PublishTask(ctx, t)
+// complete adds to a task what only the coordinator knows: where the data
+// set is and which problem file it comes from.
+func (c *Coordinator) complete(t gahpo.Task) gahpo.Task {
+	t.Data, t.ProblemDigest = c.data, c.problem.Digest
+	return t
 }
 
 func (c *Coordinator) onEvent(data []byte) {
@@ -450,6 +422,10 @@ func (c *Coordinator) onEvent(data []byte) {
 				c.progress.finalEpoch(*e.Epoch)
 			}
 		}
+		return
+	}
+	if e.Report != nil {
+		c.reports[e.GenomeID] = append(c.reports[e.GenomeID], *e.Report)
 		return
 	}
 	c.holders[e.GenomeID] = gahpo.Holder{GenomeID: e.GenomeID, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -34,8 +33,14 @@ const (
 // and live, through a running coordinator; both give the same answers.
 type Queries struct{ Store *store.Store }
 
-// Runs lists the runs.
-func (q Queries) Runs() ([]gahpo.Run, error) { return q.Store.Runs() }
+// Runs lists the runs (without their secrets).
+func (q Queries) Runs() ([]gahpo.Run, error) {
+	runs, err := q.Store.Runs()
+	for i := range runs {
+		runs[i].Secret = ""
+	}
+	return runs, err
+}
 
 // Best lists the best genome of each generation of a run ("" = latest).
 func (q Queries) Best(run string) ([]gahpo.BestEntry, error) {
@@ -151,46 +156,76 @@ func (c *Coordinator) endpoints() map[string]bus.Endpoint {
 func (c *Coordinator) Status() gahpo.Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rc := c.run.Config
+	run := c.machine.Run()
+	rc := run.Config
+	recs := c.machine.Records()
 	st := gahpo.Status{
-		RunID: c.id, Problem: rc.Problem, State: c.run.Status, Generation: c.engine.Generation(),
-		Generations: rc.GA.Generations, Population: rc.GA.Population, Started: c.run.Started,
-		Final: slices.Clone(c.final),
+		RunID: c.id, Problem: rc.Problem, State: run.Status, Generation: c.machine.Generation(),
+		Generations: rc.GA.Generations, Population: rc.GA.Population, Started: run.Started,
+		Final: slices.Clone(c.final), Fidelity: rc.Fidelity, Breeding: rc.Breeding,
+		Bred: len(recs), Budget: rc.GA.Population * rc.GA.Generations,
 	}
-	pending := map[int]bool{}
-	for _, g := range c.engine.Pending() {
-		pending[g.ID] = true
-	}
-	for _, g := range c.engine.Current() {
-		if pending[g.ID] {
-			continue
+	outstanding := map[int]bool{}
+	var best *gahpo.GenomeRecord
+	for i := range recs {
+		r := &recs[i]
+		if len(st.Rungs) < len(r.RungFitness) {
+			st.Rungs = append(st.Rungs, make([]int, len(r.RungFitness)-len(st.Rungs))...)
 		}
-		st.Done++
-		if f, ok := c.engine.Fitness(g.ID); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
-			st.Failed++
+		if r.DuplicateOf == 0 {
+			for k := range r.RungFitness {
+				st.Rungs[k]++
+			}
+		}
+		switch r.Status {
+		case gahpo.GenomeQueued, gahpo.GenomePromoted:
+			outstanding[r.ID] = true
+			st.Outstanding++
+		}
+		if r.Generation == st.Generation && r.Status != gahpo.GenomeQueued {
+			st.Done++
+			if r.Status == gahpo.GenomeFailed || (r.Status == gahpo.GenomeDuplicate && r.Failure != "") {
+				st.Failed++
+			}
+		}
+		if r.Status != gahpo.GenomeQueued && r.Status != gahpo.GenomeFailed && r.DuplicateOf == 0 && (best == nil || gahpo.Better(*r, *best)) {
+			best = r
 		}
 	}
 	for id, h := range c.holders {
-		if pending[id] {
+		if outstanding[id] {
 			st.Holders = append(st.Holders, h)
 		}
 	}
 	slices.SortFunc(st.Holders, func(a, b gahpo.Holder) int { return a.GenomeID - b.GenomeID })
 	st.InFlight = len(st.Holders)
-	st.Queued = len(pending) - st.InFlight
-	if c.run.Status != gahpo.RunRunning {
-		st.Done, st.Queued, st.InFlight = len(c.engine.Current()), 0, 0
+	st.Queued = st.Outstanding - st.InFlight
+	for id, reps := range c.reports {
+		if outstanding[id] {
+			if st.Curves == nil {
+				st.Curves = map[int][]gahpo.EpochReport{}
+			}
+			st.Curves[id] = slices.Clone(reps)
+		}
 	}
-	if best, f, ok := c.engine.Best(); ok {
-		e := gahpo.BestEntry{Generation: best.Generation, GenomeID: best.ID, Fitness: gahpo.Float(f), Params: c.space.ToMap(best.Genes)}
+	if best != nil {
+		e := gahpo.NewBestEntry(*best)
 		st.Best = &e
 	}
-	if c.evalN > 0 && c.run.Status == gahpo.RunRunning {
+	if c.evalN > 0 && run.Status == gahpo.RunRunning {
 		mean := c.evalTime / time.Duration(c.evalN)
-		par := max(st.InFlight, 1)
-		st.GenETA = mean * time.Duration(len(pending)) / time.Duration(par)
-		left := len(pending) + (rc.GA.Generations-1-st.Generation)*rc.GA.Population
-		st.RunETA = mean * time.Duration(left) / time.Duration(par)
+		par := time.Duration(max(st.InFlight, 1))
+		left := st.Outstanding + st.Budget - st.Bred
+		if !rc.SteadyState() && !rc.Halving() {
+			genLeft := 0
+			for _, r := range recs {
+				if r.Generation == st.Generation && r.Status == gahpo.GenomeQueued {
+					genLeft++
+				}
+			}
+			st.GenETA = mean * time.Duration(genLeft) / par
+		}
+		st.RunETA = mean * time.Duration(left) / par
 	}
 	return st
 }

@@ -212,6 +212,18 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 	return m, nil
 }
 
+// Generation returns the generation being bred or evaluated: the engine's,
+// or that of the newest genome of a pool.
+func (m *Machine) Generation() int {
+	if m.engine != nil {
+		return m.engine.Generation()
+	}
+	if n := len(m.recs); n > 0 {
+		return m.recs[n-1].Generation
+	}
+	return 0
+}
+
 // Run returns the run record as the machine knows it.
 func (m *Machine) Run() gahpo.Run { return m.run }
 

@@ -216,6 +216,9 @@ type Change struct {
 	Genomes []gahpo.GenomeRecord
 	// Summaries are written (by generation).
 	Summaries []gahpo.GenerationSummary
+	// Final, when set, is the run's final training, stored with Weights.
+	Final   *gahpo.FinalTraining
+	Weights []byte
 }
 
 // Commit applies a change to run id in one transaction.
@@ -241,6 +244,15 @@ func (s *Store) Commit(id string, c Change) error {
 		gens := b.Bucket(bucketGenerations)
 		for _, sum := range c.Summaries {
 			if err := putJSON(gens, itob(sum.Generation), sum); err != nil {
+				return err
+			}
+		}
+		if c.Final != nil {
+			fb := b.Bucket(bucketFinal)
+			if err := putJSON(fb, keyTraining, c.Final); err != nil {
+				return err
+			}
+			if err := fb.Put(keyWeights, c.Weights); err != nil {
 				return err
 			}
 		}

@@ -183,7 +183,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, name string, lease
 		return
 	}
 	log := w.log.With("run", task.RunID, "genome", task.GenomeID, "kind", task.Kind, "attempt", d.Attempt)
-	res := gahpo.Result{V: gahpo.MessageVersion, Kind: task.Kind, RunID: task.RunID, GenomeID: task.GenomeID, Worker: name, Attempt: d.Attempt}
+	res := gahpo.Result{V: gahpo.MessageVersion, Kind: task.Kind, RunID: task.RunID, GenomeID: task.GenomeID, Worker: name, Attempt: d.Attempt, Token: task.Token, Rung: task.Rung}
 
 	// Keep the lease while working.
 	stopBeat := w.heartbeat(d, lease)
