@@ -38,6 +38,9 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if rc.SteadyState() && rc.InFlight == 0 {
+		rc.InFlight = 8
+	}
 	conn, err := bus.Connect(ctx, withLogger(nf.options("gahpo-coordinator"), log))
 	if err != nil {
 		return err

@@ -40,6 +40,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if *workers <= 0 {
 		*workers = p.workers
 	}
+	if rc.SteadyState() && rc.InFlight == 0 {
+		rc.InFlight = *workers + 1 // one queued task ahead of the workers: promotions wait for no more
+	}
 	dataDir := sf.data
 	if problems.NeedsData(rc.Problem) && dataDir == "" {
 		if dataDir, err = mnist.FindDir(); err != nil {

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/ga"
+)
+
+// fidelityFlags choose how genomes are trained and bred: the fidelity
+// (one-epoch, halving), the breeding (generational, steady-state) and the
+// known genomes that start the search.
+type fidelityFlags struct {
+	fidelity, breeding        string
+	minEpochs, maxEpochs, eta int
+	inFlight                  int
+	enqueue                   enqueueFlag
+}
+
+func (f *fidelityFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.fidelity, "fidelity", "", "how long a genome trains before it is compared: one-epoch (the paper's) or halving (successive halving from --min-epochs to --max-epochs; default: the preset's)")
+	fs.StringVar(&f.breeding, "breeding", "", "generational (a generation waits for the last) or steady-state (a genome is bred whenever a result comes back; default: the preset's)")
+	fs.IntVar(&f.minEpochs, "min-epochs", 1, "halving: epochs of the first rung")
+	fs.IntVar(&f.maxEpochs, "max-epochs", 14, "halving: epochs of the top rung, a full training")
+	fs.IntVar(&f.eta, "eta", 3, "halving: the best 1/eta of a rung train on, eta times longer")
+	fs.IntVar(&f.inFlight, "in-flight", 0, "steady-state: genomes queued or training at once (default: the local workers + 1 with run, 8 with coordinator)")
+	fs.Var(&f.enqueue, "enqueue", "a known genome to start the search with, 'name=value,...' (repeatable), or @FILE with one per line")
+}
+
+// apply sets the fidelity and breeding of rc from the flags over the
+// preset's choice, and parses the known genomes against space.
+func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, space *ga.Space) error {
+	rc.Fidelity, rc.Breeding = p.fidelity, p.breeding
+	if f.fidelity != "" {
+		rc.Fidelity = f.fidelity
+	}
+	if f.breeding != "" {
+		rc.Breeding = f.breeding
+	}
+	if rc.Fidelity == gahpo.FidelityOneEpoch {
+		rc.Fidelity = ""
+	}
+	if rc.Breeding == gahpo.BreedingGenerational {
+		rc.Breeding = ""
+	}
+	if rc.Halving() {
+		rc.MinEpochs, rc.MaxEpochs, rc.Eta = f.minEpochs, f.maxEpochs, f.eta
+	}
+	rc.InFlight = f.inFlight
+	known := append([]string(nil), p.enqueue...)
+	known = append(known, f.enqueue...)
+	for _, k := range known {
+		genes, err := parseGenome(k, space)
+		if err != nil {
+			return err
+		}
+		rc.GA.Initial = append(rc.GA.Initial, genes)
+	}
+	if n := len(rc.GA.Initial); n > rc.GA.Population {
+		return fmt.Errorf("--enqueue: %d known genomes for a population of %d", n, rc.GA.Population)
+	}
+	return nil
+}
+
+// parseGenome reads 'name=value,...' naming every parameter of space once,
+// each value inside its range.
+func parseGenome(s string, space *ga.Space) ([]float64, error) {
+	m := map[string]float64{}
+	for _, kv := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--enqueue %q: %q is not name=value", s, kv)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return nil, fmt.Errorf("--enqueue %q: %s: %q is not a number", s, name, val)
+		}
+		if _, dup := m[name]; dup {
+			return nil, fmt.Errorf("--enqueue %q: %s given twice", s, name)
+		}
+		m[name] = v
+	}
+	genes, err := space.FromMap(m)
+	if err != nil {
+		return nil, fmt.Errorf("--enqueue %q: %w (parameters: %s)", s, err, strings.Join(space.Names(), ", "))
+	}
+	genes = space.Canonical(genes)
+	if err := space.Check(genes); err != nil {
+		return nil, fmt.Errorf("--enqueue %q: %w", s, err)
+	}
+	return genes, nil
+}
+
+// enqueueFlag collects --enqueue values; @FILE reads one genome per line
+// (blank lines and # comments skipped).
+type enqueueFlag []string
+
+func (e *enqueueFlag) String() string { return strings.Join(*e, " ") }
+
+func (e *enqueueFlag) Set(v string) error {
+	path, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		*e = append(*e, v)
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read known genomes: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		*e = append(*e, line)
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read known genomes from %s: %w", path, err)
+	}
+	if n == 0 {
+		return errors.New("no genome in " + path)
+	}
+	return nil
+}
