@@ -316,6 +316,8 @@ type BestEntry struct {
 	Status       string             `json:"status"`
 	DuplicateOf  int                `json:"duplicate_of,omitempty"`
 	ImagesPerSec float64            `json:"images_per_sec,omitempty"`
+	Epochs       int                `json:"epochs"`
+	Rung         int                `json:"rung"`
 }
 
 // NewBestEntry summarises a genome record.
@@ -323,6 +325,7 @@ func NewBestEntry(g GenomeRecord) BestEntry {
 	return BestEntry{
 		Generation: g.Generation, GenomeID: g.ID, Fitness: g.Fitness, Accuracy: g.Accuracy, Params: g.Params,
 		Worker: g.Worker, Duration: g.Duration, Status: g.Status, DuplicateOf: g.DuplicateOf, ImagesPerSec: g.ImagesPerSec,
+		Epochs: g.Epochs, Rung: g.Rung,
 	}
 }
 

@@ -292,6 +292,7 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 		fmt.Fprintln(m.Stdout)
 		printFinal(m.Stdout, f)
 	}
+	printProxy(m.Stdout, run)
 	if run.Error != "" {
 		fmt.Fprintln(m.Stdout, "error:", run.Error)
 	}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/search"
+)
+
+// printProxy prints the proxy check of a halving run: how well each rung's
+// ranking agrees with the top rung's (Spearman), with a warning where it
+// is low.
+func printProxy(w io.Writer, run gahpo.Run) {
+	if len(run.Proxy) == 0 {
+		return
+	}
+	rungs := run.Config.RungEpochs()
+	fmt.Fprintf(w, "\nproxy check: rank correlation of each rung with the top rung (%d epochs)\n", rungs[len(rungs)-1])
+	for _, p := range run.Proxy {
+		line := fmt.Sprintf("  rung %d (%d epochs): Spearman %.3f over %d genomes", p.Rung, p.Epochs, float64(p.Spearman), p.Genomes)
+		if p.Genomes >= search.MinProxyGenomes && float64(p.Spearman) < search.LowProxy {
+			line += " — LOW: this rung ranks genomes unlike full training; raise --min-epochs"
+		}
+		fmt.Fprintln(w, line)
+	}
+	if run.CheckpointPeak > 0 {
+		fmt.Fprintf(w, "checkpoints kept between rungs took at most %.1f MB\n", float64(run.CheckpointPeak)/1e6)
+	}
+}
