@@ -37,8 +37,23 @@ func (p *progress) draw(st gahpo.Status) {
 		return
 	}
 	var line string
-	switch st.State {
-	case gahpo.RunRunning:
+	switch {
+	case st.State == gahpo.RunRunning && (st.Fidelity == gahpo.FidelityHalving || st.Breeding == gahpo.BreedingSteadyState):
+		line = fmt.Sprintf("genomes %d/%d bred, %d training, %d queued", st.Bred, st.Budget, st.InFlight, st.Queued)
+		if len(st.Rungs) > 0 {
+			parts := make([]string, len(st.Rungs))
+			for i, n := range st.Rungs {
+				parts[i] = fmt.Sprint(n)
+			}
+			line += ", results per rung " + strings.Join(parts, "/")
+		}
+		if st.Best != nil && !math.IsInf(float64(st.Best.Fitness), 0) {
+			line += fmt.Sprintf(", best %.4g at %d epochs", float64(st.Best.Fitness), st.Best.Epochs)
+		}
+		if st.RunETA > 0 {
+			line += fmt.Sprintf(", ETA %s", roundDur(st.RunETA))
+		}
+	case st.State == gahpo.RunRunning:
 		const width = 30
 		done := 0
 		if st.Population > 0 {
@@ -60,7 +75,7 @@ func (p *progress) draw(st gahpo.Status) {
 		if st.Best != nil && !math.IsInf(float64(st.Best.Fitness), 0) {
 			line += fmt.Sprintf(", best %.4g", float64(st.Best.Fitness))
 		}
-	case gahpo.RunFinal:
+	case st.State == gahpo.RunFinal:
 		line = "final training of the best genome"
 		if n := len(st.Final); n > 0 {
 			e := st.Final[n-1]
