@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"gorgonia.org/tensor"
@@ -134,11 +135,7 @@ func (st *state) marshal() []byte {
 			continue
 		}
 		b = append(b, 1)
-		for _, s := range [][]float32{v, u} {
-			for _, x := range s {
-				b = le.AppendUint32(b, math.Float32bits(x))
-			}
-		}
+		b = appendFloat32s(appendFloat32s(b, v), u)
 	}
 	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
@@ -189,9 +186,7 @@ func unmarshalState(data []byte) (*state, error) {
 			if r.err != nil {
 				return nil, r.err
 			}
-			for j := range dst {
-				dst[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
-			}
+			readFloat32s(dst, raw)
 		}
 		st.sq[i], st.acc[i], some = v, u, true
 	}
@@ -264,4 +259,23 @@ func writeAtomic(path string, data []byte) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// appendFloat32s appends the little-endian bits of vs to b.
+func appendFloat32s(b []byte, vs []float32) []byte {
+	n := len(b)
+	b = slices.Grow(b, 4*len(vs))[:n+4*len(vs)]
+	out := b[n:]
+	for j, x := range vs {
+		binary.LittleEndian.PutUint32(out[4*j:], math.Float32bits(x))
+	}
+	return b
+}
+
+// readFloat32s reads len(dst) little-endian float32 values from raw.
+func readFloat32s(dst []float32, raw []byte) {
+	raw = raw[:4*len(dst)]
+	for j := range dst {
+		dst[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
+	}
 }
