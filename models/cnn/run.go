@@ -218,3 +218,14 @@ func trainEpoch(ctx context.Context, tr *trainer, ev *evaluator, s mnist.Splits,
 	m.Duration = time.Since(start)
 	return m, training, nil
 }
+
+// Metrics returns the epoch's figures under the names of the per-epoch
+// reports: lr, train_loss, val_loss, val_accuracy and, when test (the
+// run's Test), test_loss and test_accuracy.
+func (e Epoch) Metrics(test bool) map[string]float64 {
+	m := map[string]float64{"lr": e.LR, "train_loss": e.TrainLoss, "val_loss": e.ValLoss, "val_accuracy": e.ValAccuracy}
+	if test {
+		m["test_loss"], m["test_accuracy"] = e.TestLoss, e.TestAccuracy
+	}
+	return m
+}

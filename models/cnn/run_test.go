@@ -93,6 +93,12 @@ func TestTrainResumeIdentity(t *testing.T) {
 		t.Errorf("epoch 2: lr %v (want 0.7), %d conv1 weights (want 288), test loss %v",
 			straight.Epochs[1].LR, len(straight.Epochs[0].Conv1), straight.Epochs[1].TestLoss)
 	}
+	if m := straight.Epochs[1].Metrics(true); len(m) != 6 || m["lr"] != 0.7 || m["val_loss"] != straight.Epochs[1].ValLoss || m["test_accuracy"] != straight.Epochs[1].TestAccuracy {
+		t.Errorf("metrics %v of epoch %+v", m, straight.Epochs[1])
+	}
+	if m := straight.Epochs[1].Metrics(false); len(m) != 4 {
+		t.Errorf("metrics without the test set: %v", m)
+	}
 	if slices.Equal(straight.Epochs[0].Conv1, straight.Epochs[1].Conv1) {
 		t.Error("conv1 weights did not change from epoch 1 to 2")
 	}

@@ -309,3 +309,14 @@ func runEpoch(ts []*trainer, e int) []epochResult {
 	wg.Wait()
 	return res
 }
+
+// Metrics returns the epoch's figures under the names of the per-epoch
+// reports: train_loss, val_loss and, when test (the run's Test),
+// test_loss.
+func (e Epoch) Metrics(test bool) map[string]float64 {
+	m := map[string]float64{"train_loss": e.TrainLoss, "val_loss": e.ValLoss}
+	if test {
+		m["test_loss"] = e.TestLoss
+	}
+	return m
+}

@@ -87,6 +87,12 @@ func TestTrainResumeIdentity(t *testing.T) {
 	if !(straight.Epochs[5].ValLoss < straight.Epochs[0].ValLoss) || straight.Epochs[0].TrainLoss <= 0 || straight.Epochs[0].TestLoss <= 0 {
 		t.Errorf("epochs %+v: no learning, or a figure missing", straight.Epochs)
 	}
+	if m := straight.Epochs[5].Metrics(true); len(m) != 3 || m["val_loss"] != straight.Fitness || m["test_loss"] != straight.TestLoss {
+		t.Errorf("metrics %v; fitness %v, test loss %v", m, straight.Fitness, straight.TestLoss)
+	}
+	if m := straight.Epochs[5].Metrics(false); len(m) != 2 {
+		t.Errorf("metrics without the test set: %v", m)
+	}
 	t.Logf("state file: %d bytes", len(a))
 }
 
