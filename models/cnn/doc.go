@@ -46,6 +46,25 @@
 // and reports test loss and accuracy after each; its weights, serialised in
 // a small versioned and checksummed format, load back into [Evaluate].
 //
+// # Multi-fidelity: training from a checkpoint
+//
+// [Train] trains a genome up to Run.To epochs from the state it keeps in a
+// directory ([StateFile], about 14.4 MB: the float32 weights, Adadelta's
+// two running averages, the learning rate after StepLR, the PCG states of
+// the shuffling and the dropout, the epochs done, and the training's
+// identity: batch size, lr, gamma, weight decay, seed and a CRC-32C of the
+// training set). It reports the training loss, the held-out loss and
+// accuracy (and the test set's, and conv1's weights, on request) after
+// every epoch. Training 1 epoch then on to n gives the same bits as n
+// epochs straight through, as [Fitness] (n = 1) and [TrainFull] do: the
+// search may stop a genome after any epoch and go on with it later, on
+// this or another worker of the same machine kind. A state of another
+// training is refused ([ErrCheckpoint]), an unreadable one named
+// ([ErrBadState]); neither is the genome's fault. The file is written to a
+// temporary name, synced and renamed. BenchmarkCheckpoint measures it:
+//
+//	go test -run '^$' -bench Checkpoint -benchtime 10x ./models/cnn
+//
 // # Determinism
 //
 // The seed gives the initial weights, the shuffling of every epoch and the

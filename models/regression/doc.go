@@ -29,6 +29,21 @@
 // reports Loss +Inf and the reason in models.Eval.Diverged, TrainFull
 // returns ErrDiverged. Both check their context before each SGD step.
 //
+// # Multi-fidelity: training from a checkpoint
+//
+// [Train] trains a genome up to Run.To epochs (which replace the genome's
+// epochs gene) from the state it keeps in a directory ([StateFile], about
+// 35 KB at 10 folds: every network's weights, random source and order of
+// examples, the epochs done, and the training's identity). It trains the
+// k fold networks of [Fitness] and the whole-set network of [TrainFull]
+// side by side and reports, after every epoch, the training loss, the
+// cross-validated MSE (the fitness so far) and, on request, the test MSE.
+// Training on from a checkpoint gives the same bits as training straight
+// through, and n epochs give Fitness's loss and TrainFull's test MSE and
+// weights for Epochs = n, so a genome's top rung is its final training. A
+// state of another training is refused ([ErrCheckpoint]), an unreadable
+// one named ([ErrBadState]).
+//
 // # Search space
 //
 // Space gives the genetic algorithm the hyperparameters lr (log scale,

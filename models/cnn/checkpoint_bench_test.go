@@ -1,0 +1,91 @@
+package cnn
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/mnist"
+)
+
+// fullState returns the state of a network after some training: random
+// weights and optimiser averages of every tensor.
+func fullState() *state {
+	p := newParams(tensor.Float32, 1)
+	r := rand.New(rand.NewPCG(1, 2))
+	st := &state{identity: identity(runConfig, &mnist.Set{}), done: 3, lr: 0.49, weights: p,
+		sq: make([]any, len(specs)), acc: make([]any, len(specs))}
+	for i, s := range specs {
+		v, u := make([]float32, s.shape.TotalSize()), make([]float32, s.shape.TotalSize())
+		for j := range v {
+			v[j], u[j] = r.Float32(), r.Float32()
+		}
+		st.sq[i], st.acc[i] = v, u
+	}
+	st.shuffle, _ = rand.NewPCG(1, streamShuffle).MarshalBinary()
+	st.dropout, _ = rand.NewPCG(1, streamDropout).MarshalBinary()
+	return st
+}
+
+// BenchmarkCheckpoint measures the CNN's state file: its size, writing it
+// (serialise, write, fsync, rename) and reading it back (read, check,
+// parse).
+//
+//	go test -run '^$' -bench Checkpoint -benchtime 10x ./models/cnn
+func BenchmarkCheckpoint(b *testing.B) {
+	st := fullState()
+	dir := b.TempDir()
+	b.Run("write", func(b *testing.B) {
+		for b.Loop() {
+			if err := saveState(dir, st); err != nil {
+				b.Fatal(err)
+			}
+		}
+		info, err := os.Stat(filepath.Join(dir, StateFile))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(info.Size())/1e6, "MB")
+		b.SetBytes(info.Size())
+	})
+	b.Run("read", func(b *testing.B) {
+		b.SetBytes(int64(len(st.marshal())))
+		for b.Loop() {
+			got, err := loadState(dir)
+			if err != nil || got == nil {
+				b.Fatalf("load: %v (state %v)", err, got)
+			}
+		}
+	})
+}
+
+// TestStateRoundTrip reads back a written state file: the same bytes again,
+// and the size of three float32 values (weight, two averages) per
+// parameter plus a small header.
+func TestStateRoundTrip(t *testing.T) {
+	st := fullState()
+	dir := t.TempDir()
+	if err := saveState(dir, st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, again := st.marshal(), got.marshal()
+	if !bytes.Equal(data, again) {
+		t.Error("a state read back serialises differently")
+	}
+	params := 0
+	for _, s := range specs {
+		params += s.shape.TotalSize()
+	}
+	if extra := len(data) - 12*params; extra < 0 || extra > 1024 {
+		t.Errorf("state of %d bytes for %d parameters: %d bytes of overhead", len(data), params, extra)
+	}
+	t.Logf("state file: %d bytes for %d parameters", len(data), params)
+}
