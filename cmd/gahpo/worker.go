@@ -40,7 +40,7 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Drain()
-	w := worker.New(conn, problems.NewTrainer(), worker.Config{
+	w := worker.New(conn, worker.Legacy{T: problems.NewTrainer()}, worker.Config{
 		Name: *name, Concurrency: *concurrency, DataDir: *data, CacheDir: *cache, Check: problems.Check, Logger: log,
 	})
 	err = w.Run(ctx)
