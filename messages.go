@@ -175,7 +175,9 @@ type Started struct {
 	At       time.Time `json:"at"`
 	// Epoch, during a final training, is the last finished epoch.
 	Epoch *EpochMetrics `json:"epoch,omitempty"`
-	// Report, during a fitness training, is the last finished epoch.
+	// Report, during any training, is the last finished epoch's report
+	// (Epoch counted from the genome's first epoch), for the learning
+	// curves of running genomes. At stays the time the task started.
 	Report *EpochReport `json:"report,omitempty"`
 }
 

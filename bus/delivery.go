@@ -21,7 +21,8 @@ type Delivery struct {
 	Data []byte
 	// Subject is the subject the message was published on.
 	Subject string
-	// Attempt counts deliveries of this message, from 1.
+	// Attempt counts deliveries of this task, from 1: of this message,
+	// plus those of the message it was requeued from (see Conn.Requeue).
 	Attempt int
 }
 
@@ -30,6 +31,7 @@ func newDelivery(m jetstream.Msg) *Delivery {
 	if md, err := m.Metadata(); err == nil {
 		d.Attempt = int(md.NumDelivered)
 	}
+	d.Attempt += priorAttempts(m)
 	return d
 }
 

@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -20,10 +19,20 @@ import (
 	"github.com/gahpo/gahpo/models"
 )
 
-// Trainer runs the trainings; models/problems.Trainer is the real one.
+// Trainer runs the trainings: one job, from the state in the job's
+// checkpoint directory up to the task's epochs. models/problems implements
+// it; Legacy adapts a trainer of the older two-method form. Errors marked
+// models.ErrUntrainable fail the genome at once; others are retried.
 type Trainer interface {
-	Fitness(ctx context.Context, task gahpo.Task, dataDir string) (models.Eval, error)
-	Final(ctx context.Context, task gahpo.Task, dataDir string, onEpoch func(models.EpochMetrics)) (models.FinalResult, error)
+	Train(ctx context.Context, job models.Job) (models.Outcome, error)
+}
+
+// TrainerFunc adapts a function to Trainer.
+type TrainerFunc func(ctx context.Context, job models.Job) (models.Outcome, error)
+
+// Train calls f.
+func (f TrainerFunc) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
+	return f(ctx, job)
 }
 
 // Checker validates a task's genome before training; an error fails the
@@ -35,15 +44,30 @@ type Checker func(gahpo.Task) error
 type Config struct {
 	// Name identifies the worker in results (default host-pid).
 	Name string
-	// Concurrency is the number of tasks trained at once (default 1).
+	// Concurrency is the number of tasks trained at once (default 1;
+	// len(Devices) when Devices is set).
 	Concurrency int
+	// Devices, when set, are accelerator ids (--gpus 0,1): one slot per
+	// device, each job on its own (models.Job.Device, Result.Device).
+	Devices []string
 	// DataDir, when set, holds the data files; otherwise they are fetched
 	// from the object store into CacheDir.
 	DataDir string
-	// CacheDir keeps fetched data sets (default the user cache dir/gahpo).
+	// CacheDir keeps fetched data sets and, under jobs/, the jobs'
+	// checkpoint directories (default the user cache dir/gahpo).
 	CacheDir string
 	// Poll is how long one pull waits for a task (default 5s).
 	Poll time.Duration
+	// Accept tells whether this worker may train a task at all (default:
+	// every task). A task it refuses (a problem this worker was not
+	// given, or another version of it: Task.ProblemDigest) goes back to
+	// the queue for the other workers, never counted as an attempt nor
+	// failed; the refusal is logged once per problem.
+	Accept func(gahpo.Task) error
+	// RefuseDelay is how long a slot waits before its next pull after it
+	// refused a task, doubling with each refusal in a row up to 32 times
+	// (default 1s).
+	RefuseDelay time.Duration
 	// Check validates genomes (default: none).
 	Check Checker
 	// RetryDelay is how long a task whose training failed for a reason of
@@ -63,6 +87,7 @@ type Worker struct {
 
 	mu      sync.Mutex
 	fetched map[string]string // data set key → local dir
+	refused map[string]bool   // problems whose refusal was logged
 	done    int
 }
 
@@ -72,8 +97,14 @@ func New(conn *bus.Conn, trainer Trainer, cfg Config) *Worker {
 		host, _ := os.Hostname()
 		cfg.Name = host + "-" + strconv.Itoa(os.Getpid())
 	}
+	if len(cfg.Devices) > 0 {
+		cfg.Concurrency = len(cfg.Devices)
+	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 1
+	}
+	if cfg.RefuseDelay <= 0 {
+		cfg.RefuseDelay = time.Second
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 5 * time.Second
@@ -92,7 +123,7 @@ func New(conn *bus.Conn, trainer Trainer, cfg Config) *Worker {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Worker{cfg: cfg, conn: conn, trainer: trainer, log: log.With("subsystem", "worker", "worker", cfg.Name), fetched: map[string]string{}}
+	return &Worker{cfg: cfg, conn: conn, trainer: trainer, log: log.With("subsystem", "worker", "worker", cfg.Name), fetched: map[string]string{}, refused: map[string]bool{}}
 }
 
 // Done returns the number of tasks this worker finished.
@@ -109,13 +140,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.log.Info("worker ready", "slots", w.cfg.Concurrency, "lease", q.AckWait())
+	w.cleanJobDirs()
+	w.log.Info("worker ready", "slots", w.cfg.Concurrency, "devices", w.cfg.Devices, "lease", q.AckWait())
 	var wg sync.WaitGroup
-	for slot := range w.cfg.Concurrency {
+	for i := range w.cfg.Concurrency {
+		s := slot{name: w.cfg.Name}
+		if w.cfg.Concurrency > 1 {
+			s.name += "/" + strconv.Itoa(i)
+		}
+		if len(w.cfg.Devices) > 0 {
+			s.device = w.cfg.Devices[i]
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop(ctx, q, slot)
+			w.loop(ctx, q, s)
 		}()
 	}
 	wg.Wait()
@@ -145,11 +184,14 @@ func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
 	}
 }
 
-func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, slot int) {
-	name := w.cfg.Name
-	if w.cfg.Concurrency > 1 {
-		name += "/" + strconv.Itoa(slot)
-	}
+// slot is one task at a time of a worker: its name in results and the
+// device it trains on.
+type slot struct {
+	name, device string
+}
+
+func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) {
+	refusals := 0 // in a row
 	for ctx.Err() == nil {
 		d, err := q.Next(ctx, w.cfg.Poll)
 		if err != nil {
@@ -162,7 +204,13 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, slot int) {
 		if d == nil {
 			continue
 		}
-		w.handle(ctx, d, name, q.AckWait())
+		if !w.handle(ctx, d, s, q.AckWait()) {
+			refusals = 0
+			continue
+		}
+		// Leave the task to the workers that have its problem.
+		sleep(ctx, w.cfg.RefuseDelay<<min(refusals, 5))
+		refusals++
 	}
 }
 
@@ -174,16 +222,27 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // handle runs one delivery to its end: a result published and the task
-// acknowledged, or the task handed back.
-func (w *Worker) handle(ctx context.Context, d *bus.Delivery, name string, lease time.Duration) {
+// acknowledged, or the task handed back. It reports whether the task was
+// refused (Config.Accept).
+func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time.Duration) (refused bool) {
 	var task gahpo.Task
 	if err := gahpo.Decode(d.Data, &task); err != nil {
 		w.log.Error("rejecting malformed task", "subject", d.Subject, "err", err)
 		_ = d.Term("malformed task: " + err.Error())
-		return
+		return false
+	}
+	if w.cfg.Accept != nil {
+		if err := w.cfg.Accept(task); err != nil {
+			w.refuse(ctx, d, task, err)
+			return true
+		}
 	}
 	log := w.log.With("run", task.RunID, "genome", task.GenomeID, "kind", task.Kind, "attempt", d.Attempt)
-	res := gahpo.Result{V: gahpo.MessageVersion, Kind: task.Kind, RunID: task.RunID, GenomeID: task.GenomeID, Worker: name, Attempt: d.Attempt, Token: task.Token, Rung: task.Rung}
+	if s.device != "" {
+		log = log.With("device", s.device)
+	}
+	res := gahpo.Result{V: gahpo.MessageVersion, Kind: task.Kind, RunID: task.RunID, GenomeID: task.GenomeID, Worker: s.name, Attempt: d.Attempt,
+		Rung: task.Rung, Device: s.device, Token: task.Token}
 
 	// Keep the lease while working.
 	stopBeat := w.heartbeat(d, lease)
@@ -209,20 +268,21 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, name string, lease
 			} else {
 				_ = d.Nak(0)
 			}
-			return
+			return false
 		}
-		_ = w.conn.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Worker: name, Attempt: d.Attempt, At: time.Now()})
-		log.Info("training")
-		if err := w.train(ctx, task, dir, name, d.Attempt, &res); err != nil {
+		started := gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Worker: s.name, Attempt: d.Attempt, At: time.Now()}
+		_ = w.conn.PublishEvent(started)
+		log.Info("training", "epochs", task.Epochs, "from_epochs", task.FromEpochs, "rung", task.Rung, "checkpoint", task.Checkpoint != nil)
+		if err := w.train(ctx, task, dir, s, started, &res); err != nil {
 			if ctx.Err() != nil {
 				log.Info("stopping: handing the task back")
 				_ = d.Nak(0)
-				return
+				return false
 			}
 			if retry(err) && task.MaxAttempts > 0 && d.Attempt < task.MaxAttempts {
 				log.Warn("training failed on this worker; handing the task back for another attempt", "err", err, "max_attempts", task.MaxAttempts)
 				_ = d.Nak(w.cfg.RetryDelay)
-				return
+				return false
 			}
 			res.Failure = err.Error()
 		}
@@ -230,6 +290,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, name string, lease
 	if res.Failure != "" {
 		res.Fitness = gahpo.Float(math.Inf(1))
 	}
+	fitMessage(&res, log)
 	// Publish, then ack: a crash in between only repeats the result,
 	// which the coordinator ignores by genome id.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -237,7 +298,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, name string, lease
 	if err := w.conn.PublishResult(pctx, res); err != nil {
 		log.Error("cannot publish result; the task will be redelivered", "err", err)
 		_ = d.Nak(time.Second)
-		return
+		return false
 	}
 	if err := d.Ack(pctx); err != nil {
 		log.Warn("ack failed; the task may be redelivered and its result ignored", "err", err)
@@ -245,7 +306,8 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, name string, lease
 	w.mu.Lock()
 	w.done++
 	w.mu.Unlock()
-	log.Info("result published", "fitness", float64(res.Fitness), "duration", res.Duration.Round(time.Millisecond), "failure", res.Failure)
+	log.Info("result published", "fitness", float64(res.Fitness), "epochs_done", res.EpochsDone, "duration", res.Duration.Round(time.Millisecond), "checkpoint", res.Checkpoint != nil, "failure", res.Failure)
+	return false
 }
 
 // errPanicked wraps the panic of a training: like models.ErrUntrainable,
@@ -255,8 +317,10 @@ var errPanicked = errors.New("training panicked")
 
 // retry tells whether a training error is worth another attempt: it is
 // neither the task's own fault nor a panic.
+// A checkpoint archive that is refused (bus.ErrBadArchive) would be
+// refused by every worker.
 func retry(err error) bool {
-	return !errors.Is(err, models.ErrUntrainable) && !errors.Is(err, errPanicked)
+	return !errors.Is(err, models.ErrUntrainable) && !errors.Is(err, errPanicked) && !errors.Is(err, bus.ErrBadArchive)
 }
 
 func (w *Worker) heartbeat(d *bus.Delivery, lease time.Duration) (stop func()) {
@@ -280,62 +344,6 @@ func (w *Worker) heartbeat(d *bus.Delivery, lease time.Duration) (stop func()) {
 		}
 	}()
 	return func() { close(done); wg.Wait() }
-}
-
-// train runs the task and fills res. A panic in the training is its
-// failure, not the worker's crash.
-func (w *Worker) train(ctx context.Context, task gahpo.Task, dir, name string, attempt int, res *gahpo.Result) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			w.log.Error("training panicked", "panic", p, "stack", string(debug.Stack()))
-			err = fmt.Errorf("%w: %v", errPanicked, p)
-		}
-	}()
-	start := time.Now()
-	switch task.Kind {
-	case gahpo.KindFitness:
-		ev, err := w.trainer.Fitness(ctx, task, dir)
-		res.Duration = time.Since(start)
-		if err != nil {
-			return err
-		}
-		res.Fitness = gahpo.Float(ev.Loss)
-		res.Accuracy = ev.Accuracy
-		res.ImagesPerSec = ev.ImagesPerSec
-		if ev.Diverged != "" {
-			res.Failure = "diverged: " + ev.Diverged
-		}
-		return nil
-	case gahpo.KindFinal:
-		fr, err := w.trainer.Final(ctx, task, dir, func(m models.EpochMetrics) {
-			em := EpochMetrics(m)
-			w.log.Info("final training epoch", "epoch", m.Epoch, "train_loss", m.TrainLoss, "test_loss", m.TestLoss, "test_accuracy", m.TestAccuracy)
-			_ = w.conn.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Worker: name, Attempt: attempt, At: time.Now(), Epoch: &em})
-		})
-		res.Duration = time.Since(start)
-		if err != nil {
-			return err
-		}
-		for _, m := range fr.Epochs {
-			res.Epochs = append(res.Epochs, EpochMetrics(m))
-		}
-		res.Fitness = gahpo.Float(fr.TestLoss)
-		res.TestAccuracy = fr.TestAccuracy
-		if len(fr.Weights) > 0 && task.WeightsTo != "" {
-			obj := task.RunID + "-final-" + strconv.Itoa(task.GenomeID)
-			if _, err := w.conn.PutBytes(ctx, task.WeightsTo, obj, fr.Weights); err != nil {
-				return fmt.Errorf("store weights: %w", err)
-			}
-			res.WeightsBucket, res.WeightsObject = task.WeightsTo, obj
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown task kind %q", task.Kind)
-}
-
-// EpochMetrics converts a model's epoch metrics to the wire form.
-func EpochMetrics(m models.EpochMetrics) gahpo.EpochMetrics {
-	return gahpo.EpochMetrics{Epoch: m.Epoch, LR: m.LR, TrainLoss: gahpo.Float(m.TrainLoss), TestLoss: gahpo.Float(m.TestLoss), TestAccuracy: m.TestAccuracy, Duration: m.Duration}
 }
 
 // dataDir returns the local directory holding the task's data set,

@@ -23,8 +23,9 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// trainer is a stand-in for the models: it panics, diverges or succeeds
-// by the task's "mode" param, and records the data dir it was given.
+// trainer is a stand-in for the models, in the legacy two-method form
+// (through worker.Legacy): it panics, diverges or succeeds by the task's
+// "mode" param, and records the data dir it was given.
 type trainer struct {
 	dir   atomic.Value
 	calls atomic.Int32
@@ -46,8 +47,15 @@ func (tr *trainer) Fitness(_ context.Context, t gahpo.Task, dir string) (models.
 	return models.Eval{Loss: 0.5, Accuracy: 0.9, ImagesPerSec: 100}, nil
 }
 
-func (tr *trainer) Final(context.Context, gahpo.Task, string, func(models.EpochMetrics)) (models.FinalResult, error) {
-	return models.FinalResult{TestLoss: 0.1, Weights: []byte{1, 2, 3}}, nil
+func (tr *trainer) Final(_ context.Context, _ gahpo.Task, _ string, onEpoch func(models.EpochMetrics)) (models.FinalResult, error) {
+	var fr models.FinalResult
+	for e := 1; e <= 2; e++ {
+		m := models.EpochMetrics{Epoch: e, LR: 1, TrainLoss: 0.5 / float64(e), TestLoss: 0.2 / float64(e), TestAccuracy: 0.9}
+		onEpoch(m)
+		fr.Epochs = append(fr.Epochs, m)
+	}
+	fr.TestLoss, fr.TestAccuracy, fr.Weights = 0.1, 0.9, []byte{1, 2, 3}
+	return fr, nil
 }
 
 func TestWorkerOutcomes(t *testing.T) {
@@ -69,7 +77,7 @@ func TestWorkerOutcomes(t *testing.T) {
 	}
 	tr := &trainer{}
 	cache := t.TempDir()
-	w := worker.New(testnats.Connect(t, srv, "w"), tr, worker.Config{
+	w := worker.New(testnats.Connect(t, srv, "w"), worker.Legacy{T: tr}, worker.Config{
 		Name: "w1", CacheDir: cache, Poll: 200 * time.Millisecond, RetryDelay: 50 * time.Millisecond, Logger: quiet,
 		Check: func(task gahpo.Task) error {
 			if task.Params["mode"] == 9 {
@@ -103,10 +111,15 @@ func TestWorkerOutcomes(t *testing.T) {
 		{3, math.Inf(1), "out of memory", 3},
 		{4, math.Inf(1), "cannot train this genome: batch size 0", 1},
 		{9, math.Inf(1), "invalid genome", 1},
+		// The legacy trainer cannot train on from a checkpoint.
+		{-1, math.Inf(1), "one-epoch fitness only", 1},
 	}
 	for i, tt := range tests {
 		task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: i + 1, Problem: "p",
 			Params: map[string]float64{"mode": tt.mode}, Data: []gahpo.DataRef{ref}, MaxAttempts: 3}
+		if tt.mode == -1 {
+			task.Epochs, task.FromEpochs, task.Rung = 3, 1, 1
+		}
 		if err := conn.PublishTask(ctx, task); err != nil {
 			t.Fatal(err)
 		}
@@ -125,6 +138,31 @@ func TestWorkerOutcomes(t *testing.T) {
 		if float64(r.Fitness) != tt.fitness || !strings.Contains(r.Failure, tt.failure) || (tt.failure == "") != (r.Failure == "") {
 			t.Errorf("mode %v: fitness %v failure %q; want %v %q", tt.mode, r.Fitness, r.Failure, tt.fitness, tt.failure)
 		}
+		if tt.failure == "" && (r.EpochsDone != 1 || len(r.Curve) != 1 || r.Curve[0].Metrics["val_loss"] != 0.5) {
+			t.Errorf("mode %v: epochs done %d, curve %+v; want one epoch with val_loss 0.5", tt.mode, r.EpochsDone, r.Curve)
+		}
+	}
+	// A final training: its epochs in both forms, its weights stored.
+	final := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFinal, RunID: "r1", GenomeID: 3, Problem: "p",
+		Params: map[string]float64{"mode": 0}, Epochs: 2, Data: []gahpo.DataRef{ref}, WeightsTo: bus.BucketWeights}
+	if err := conn.PublishTask(ctx, final); err != nil {
+		t.Fatal(err)
+	}
+	d, err := feed.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fr gahpo.Result
+	if err := gahpo.Decode(d.Data, &fr); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Ack(ctx)
+	if fr.Kind != gahpo.KindFinal || fr.Fitness != 0.1 || fr.TestAccuracy != 0.9 || fr.EpochsDone != 2 || len(fr.Epochs) != 2 || len(fr.Curve) != 2 ||
+		fr.Epochs[1].TestLoss != 0.1 || fr.Curve[1].Metrics["train_loss"] != 0.25 || fr.WeightsObject != "r1-final-3" {
+		t.Errorf("final result %+v", fr)
+	}
+	if w, err := conn.GetBytes(ctx, fr.WeightsBucket, fr.WeightsObject, bus.Digest([]byte{1, 2, 3})); err != nil || len(w) != 3 {
+		t.Errorf("final weights: %v, %v", w, err)
 	}
 	if got := tr.calls.Load(); got != 7 {
 		t.Errorf("trainer called %d times, want 7 (mode 3 three times; the invalid genome never)", got)
@@ -136,10 +174,10 @@ func TestWorkerOutcomes(t *testing.T) {
 	// The worker counts a task after acking it, which follows the
 	// publication of its result: wait for the last ack.
 	deadline := time.Now().Add(10 * time.Second)
-	for w.Done() < len(tests) && time.Now().Before(deadline) {
+	for w.Done() < len(tests)+1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if w.Done() != len(tests) {
-		t.Errorf("Done() = %d, want %d", w.Done(), len(tests))
+	if w.Done() != len(tests)+1 {
+		t.Errorf("Done() = %d, want %d", w.Done(), len(tests)+1)
 	}
 }

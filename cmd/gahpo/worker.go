@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"strings"
 
+	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/worker"
@@ -15,13 +18,21 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 	fs.SetOutput(m.Stderr)
 	var nf natsFlags
 	nf.register(fs, true)
-	concurrency := fs.Int("concurrency", 1, "genomes trained at once by this process")
+	concurrency := fs.Int("concurrency", 1, "genomes trained at once by this process (with --gpus: one per device)")
+	gpus := fs.String("gpus", "", "accelerator ids, comma separated (e.g. 0,1,2,3): one task at a time per device, each training command seeing only its own (CUDA_VISIBLE_DEVICES); the history names the device")
 	name := fs.String("name", "", "worker name in the history (default host-pid)")
 	data := fs.String("data", "", "directory of the data files (default: fetched from the cluster's object store and cached)")
-	cache := fs.String("cache", "", "cache directory for fetched data (default: the user cache dir/gahpo)")
+	cache := fs.String("cache", "", "cache directory for fetched data and the checkpoint directories of running tasks (default: the user cache dir/gahpo)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	devices, err := parseDevices(*gpus)
+	if err != nil {
+		return err
+	}
+	if len(devices) > 0 && flagSet(fs, "concurrency") && *concurrency != len(devices) {
+		return fmt.Errorf("worker: --concurrency %d with --gpus %s: one task runs per device; leave out --concurrency", *concurrency, *gpus)
 	}
 	if nf.url == "" {
 		return errors.New("worker: --nats URL is required")
@@ -40,8 +51,9 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Drain()
-	w := worker.New(conn, problems.NewTrainer(), worker.Config{
-		Name: *name, Concurrency: *concurrency, DataDir: *data, CacheDir: *cache, Check: problems.Check, Logger: log,
+	w := worker.New(conn, worker.Legacy{T: problems.NewTrainer()}, worker.Config{
+		Name: *name, Concurrency: *concurrency, Devices: devices, DataDir: *data, CacheDir: *cache,
+		Accept: acceptBuiltin, Check: problems.Check, Logger: log,
 	})
 	err = w.Run(ctx)
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
@@ -49,4 +61,51 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 		return nil
 	}
 	return err
+}
+
+// parseDevices reads --gpus: ids separated by commas (indices such as 0
+// or UUIDs such as GPU-5a1c...), each once.
+func parseDevices(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for id := range strings.SplitSeq(s, ",") {
+		id = strings.TrimSpace(id)
+		switch {
+		case id == "":
+			return nil, fmt.Errorf("worker: --gpus %q: an empty device id", s)
+		case strings.ContainsFunc(id, func(r rune) bool {
+			return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == '_' || r == ':' || r == '.' || r == '/')
+		}):
+			return nil, fmt.Errorf("worker: --gpus %q: device id %q: only letters, digits and - _ : . /", s, id)
+		case seen[id]:
+			return nil, fmt.Errorf("worker: --gpus %q: device %s listed twice", s, id)
+		}
+		seen[id] = true
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// flagSet tells whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// acceptBuiltin refuses the tasks of problems this worker cannot train:
+// a problem declared in a problem file (its digest in the task), since a
+// task never carries the command that trains it, and a problem this build
+// does not know. Other workers train them.
+func acceptBuiltin(task gahpo.Task) error {
+	if task.ProblemDigest != "" {
+		return fmt.Errorf("problem %q is declared in a problem file (digest %s) that this worker was not given", task.Problem, task.ProblemDigest)
+	}
+	if _, err := problems.Space(task.Problem); err != nil {
+		return err
+	}
+	return nil
 }

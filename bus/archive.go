@@ -1,0 +1,325 @@
+package bus
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gahpo/gahpo"
+)
+
+// ErrBadArchive is returned (wrapped) by GetDir and Unpack for an archive
+// that must not be unpacked: an absolute path, a path with "..", a symlink
+// that leads out of the directory, a hard link or special file, more bytes
+// or entries than the limits allow, or a digest that differs from the
+// reference. Every worker would refuse it the same way.
+var ErrBadArchive = errors.New("bus: bad archive")
+
+// ArchiveLimits bound what Unpack writes.
+type ArchiveLimits struct {
+	// MaxBytes bounds the sum of the regular files' sizes (0: DefaultArchiveLimits).
+	MaxBytes int64
+	// MaxEntries bounds the number of entries (0: DefaultArchiveLimits).
+	MaxEntries int
+}
+
+// DefaultArchiveLimits are the limits of GetDir: 16 GiB in 100,000 entries,
+// far above a CNN's checkpoint (~15 MB) and within a large model's.
+var DefaultArchiveLimits = ArchiveLimits{MaxBytes: 16 << 30, MaxEntries: 100_000}
+
+func (l ArchiveLimits) orDefault() ArchiveLimits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultArchiveLimits.MaxBytes
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultArchiveLimits.MaxEntries
+	}
+	return l
+}
+
+// archiveTime is every entry's modification time, so that the same
+// directory always gives the same archive (and digest).
+var archiveTime = time.Unix(0, 0).UTC()
+
+// Pack writes dir's regular files, directories and symlinks to w as an
+// uncompressed tar archive, in lexical order, with names relative to dir
+// and no owners or times. Any other kind of file is an error.
+func Pack(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		if rel == "." {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		hdr := &tar.Header{Name: filepath.ToSlash(rel), Mode: int64(info.Mode().Perm()), ModTime: archiveTime, Format: tar.FormatPAX}
+		switch {
+		case info.Mode().IsRegular():
+			hdr.Typeflag, hdr.Size = tar.TypeReg, info.Size()
+		case info.IsDir():
+			hdr.Typeflag = tar.TypeDir
+			hdr.Name += "/"
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
+		default:
+			return fmt.Errorf("%s: cannot archive a %v", rel, info.Mode().Type())
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		// A file that grows while it is archived is cut at its size.
+		if _, err := io.Copy(tw, io.LimitReader(f, hdr.Size)); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bus: archive %s: %w", dir, err)
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("bus: archive %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Unpack extracts a tar archive made by Pack into dir, which must exist.
+// It refuses (ErrBadArchive) absolute names, names with "..", symlinks
+// whose target is absolute, leads out of dir or leads nowhere, hard links,
+// devices and other special files, and archives over the limits; every
+// write goes through an os.Root on dir, so nothing is written outside dir
+// whatever the archive holds. On error dir may hold part of the archive.
+func Unpack(r io.Reader, dir string, lim ArchiveLimits) error {
+	lim = lim.orDefault()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("bus: unpack: %w", err)
+	}
+	defer root.Close()
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("%w: %q: %s", ErrBadArchive, name, fmt.Sprintf(format, args...))
+	}
+	tr := tar.NewReader(r)
+	var total int64
+	var links []string
+	for n := 0; ; n++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrBadArchive, err)
+		}
+		if n >= lim.MaxEntries {
+			return fmt.Errorf("%w: more than %d entries", ErrBadArchive, lim.MaxEntries)
+		}
+		name := strings.TrimSuffix(hdr.Name, "/")
+		if strings.HasPrefix(hdr.Name, "/") || !filepath.IsLocal(filepath.FromSlash(name)) || strings.Contains(name, `\`) {
+			return bad(hdr.Name, "not a relative path inside the directory")
+		}
+		name = filepath.FromSlash(name)
+		perm := fs.FileMode(hdr.Mode).Perm()
+		if parent := filepath.Dir(name); parent != "." {
+			if err := realDirs(root, parent); err != nil {
+				return bad(hdr.Name, "%v", err)
+			}
+			if err := root.MkdirAll(parent, 0o755); err != nil {
+				return fmt.Errorf("bus: unpack %s: %w", hdr.Name, err)
+			}
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return fmt.Errorf("bus: unpack %s: %w", hdr.Name, err)
+			}
+		case tar.TypeReg:
+			if hdr.Size < 0 || hdr.Size > lim.MaxBytes-total {
+				return fmt.Errorf("%w: more than %d bytes", ErrBadArchive, lim.MaxBytes)
+			}
+			total += hdr.Size
+			f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm|0o600)
+			if err != nil {
+				return bad(hdr.Name, "%v", err)
+			}
+			_, err = io.Copy(f, io.LimitReader(tr, hdr.Size))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return bad(hdr.Name, "archive ends inside the file")
+			}
+			if err != nil {
+				return fmt.Errorf("bus: unpack %s: %w", hdr.Name, err)
+			}
+		case tar.TypeSymlink:
+			t := hdr.Linkname
+			if t == "" || filepath.IsAbs(t) || !filepath.IsLocal(filepath.Join(filepath.Dir(name), filepath.FromSlash(t))) {
+				return bad(hdr.Name, "symlink to %q leads out of the directory", t)
+			}
+			if err := root.Symlink(filepath.FromSlash(t), name); err != nil {
+				return bad(hdr.Name, "%v", err)
+			}
+			links = append(links, name)
+		default:
+			return bad(hdr.Name, "entry of type %q (only files, directories and symlinks)", hdr.Typeflag)
+		}
+	}
+	return checkLinks(dir, links)
+}
+
+// realDirs refuses a path whose existing components include a symlink:
+// an entry is never written through a link the archive made.
+func realDirs(root *os.Root, path string) error {
+	for p := path; p != "." && p != string(filepath.Separator); p = filepath.Dir(p) {
+		info, err := root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !info.IsDir() {
+			return fmt.Errorf("%s is not a directory", p)
+		}
+	}
+	return nil
+}
+
+// checkLinks resolves every symlink unpacked into dir as the system would
+// and refuses one that leads out of dir or nowhere (a chain of links can
+// escape where each link alone looks local).
+func checkLinks(dir string, links []string) error {
+	if len(links) == 0 {
+		return nil
+	}
+	base, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("bus: unpack: %w", err)
+	}
+	for _, l := range links {
+		real, err := filepath.EvalSymlinks(filepath.Join(dir, l))
+		if err != nil {
+			return fmt.Errorf("%w: %q: symlink leads nowhere: %w", ErrBadArchive, filepath.ToSlash(l), err)
+		}
+		rel, err := filepath.Rel(base, real)
+		if err != nil || !filepath.IsLocal(rel) {
+			return fmt.Errorf("%w: %q: symlink leads out of the directory (to %s)", ErrBadArchive, filepath.ToSlash(l), real)
+		}
+	}
+	return nil
+}
+
+// PutDir archives dir (see Pack) into the object store as bucket/name,
+// replacing an object of that name, and returns its reference with the
+// digest and size the server confirmed.
+func (c *Conn) PutDir(ctx context.Context, bucket, name, dir string) (gahpo.ObjectRef, error) {
+	obs, err := c.objectStore(ctx, bucket)
+	if err != nil {
+		return gahpo.ObjectRef{}, err
+	}
+	pr, pw := io.Pipe()
+	h := sha256.New()
+	go func() { pw.CloseWithError(Pack(io.MultiWriter(pw, h), dir)) }()
+	info, err := obs.Put(ctx, jetstream.ObjectMeta{Name: name, Description: "gahpo checkpoint directory (tar)"}, pr)
+	pr.CloseWithError(errors.New("bus: put ended")) // ends Pack if Put stopped early
+	if err != nil {
+		return gahpo.ObjectRef{}, fmt.Errorf("bus: put %s/%s: %w", bucket, name, err)
+	}
+	want := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil))
+	if info.Digest != want {
+		return gahpo.ObjectRef{}, fmt.Errorf("bus: put %s/%s: server digest %s, want %s", bucket, name, info.Digest, want)
+	}
+	return gahpo.ObjectRef{Bucket: bucket, Name: name, Digest: info.Digest, Size: info.Size}, nil
+}
+
+// GetDir unpacks the archive ref (made by PutDir) into dir, which must
+// exist, within DefaultArchiveLimits. The object's digest must be ref's
+// (when ref has one); see Unpack for what is refused.
+func (c *Conn) GetDir(ctx context.Context, ref gahpo.ObjectRef, dir string) error {
+	return c.GetDirLimits(ctx, ref, dir, DefaultArchiveLimits)
+}
+
+// GetDirLimits is GetDir with other limits.
+func (c *Conn) GetDirLimits(ctx context.Context, ref gahpo.ObjectRef, dir string, lim ArchiveLimits) error {
+	lim = lim.orDefault()
+	obs, err := c.js.ObjectStore(ctx, ref.Bucket)
+	if err != nil {
+		return fmt.Errorf("bus: object store %s: %w", ref.Bucket, err)
+	}
+	obj, err := obs.Get(ctx, ref.Name)
+	if err != nil {
+		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
+	}
+	defer obj.Close()
+	info, err := obj.Info()
+	if err != nil {
+		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
+	}
+	if ref.Digest != "" && info.Digest != ref.Digest {
+		return fmt.Errorf("%w: %s/%s: digest %s, want %s", ErrBadArchive, ref.Bucket, ref.Name, info.Digest, ref.Digest)
+	}
+	// Tar headers and padding add at most 1.5 KiB an entry.
+	if info.Size > uint64(lim.MaxBytes)+uint64(lim.MaxEntries)*1536+1024 {
+		return fmt.Errorf("%w: %s/%s: %d bytes, limit %d", ErrBadArchive, ref.Bucket, ref.Name, info.Size, lim.MaxBytes)
+	}
+	h := sha256.New()
+	r := io.TeeReader(obj, h)
+	if err := Unpack(r, dir, lim); err != nil {
+		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
+	}
+	// Read to the end: the client checks the digest there.
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
+	}
+	if got := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil)); got != info.Digest {
+		return fmt.Errorf("%w: %s/%s: read digest %s, want %s", ErrBadArchive, ref.Bucket, ref.Name, got, info.Digest)
+	}
+	return nil
+}
+
+// DeleteObject removes bucket/name from the object store; an object or
+// bucket that is not there is no error.
+func (c *Conn) DeleteObject(ctx context.Context, bucket, name string) error {
+	obs, err := c.js.ObjectStore(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bus: object store %s: %w", bucket, err)
+	}
+	if err := obs.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("bus: delete %s/%s: %w", bucket, name, err)
+	}
+	return nil
+}

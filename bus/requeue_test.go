@@ -1,0 +1,83 @@
+package bus_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/internal/testnats"
+)
+
+// A requeued task goes to the back of the queue, stays queued, and its
+// refusals do not count as attempts; a Nak does.
+func TestRequeueKeepsAttempts(t *testing.T) {
+	srv := testnats.Start(t)
+	c := testnats.Connect(t, srv, "t")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.EnsureStreams(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(id int) {
+		t.Helper()
+		task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: id, Problem: "p", Params: map[string]float64{"x": 1}}
+		if err := c.PublishTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(1)
+	q, err := c.Tasks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() *bus.Delivery {
+		t.Helper()
+		d, err := q.Next(ctx, 5*time.Second)
+		if err != nil || d == nil {
+			t.Fatalf("next: %v, %v", d, err)
+		}
+		return d
+	}
+	one, two := bus.TaskSubject("r1", 1), bus.TaskSubject("r1", 2)
+	// Each step: the subject and attempt pulled, then what is done with it.
+	steps := []struct {
+		subject string
+		attempt int
+		do      string
+	}{
+		{one, 1, "nak"},     // a real attempt (a worker stopped)
+		{one, 2, "requeue"}, // refused, once two is queued: back of the queue
+		{two, 1, "requeue"},
+		{one, 2, "requeue"}, // a copy of a copy keeps the count
+		{two, 1, "ack"},
+		{one, 2, "ack"},
+	}
+	for i, s := range steps {
+		d := next()
+		if d.Subject != s.subject || d.Attempt != s.attempt {
+			t.Fatalf("step %d: pulled %s attempt %d, want %s attempt %d", i, d.Subject, d.Attempt, s.subject, s.attempt)
+		}
+		if i == 1 {
+			publish(2)
+		}
+		switch s.do {
+		case "nak":
+			err = d.Nak(0)
+		case "requeue":
+			err = c.Requeue(ctx, d)
+			if ok, qerr := c.TaskQueued(ctx, "r1", 1); s.subject == one && (!ok || qerr != nil) {
+				t.Errorf("step %d: a requeued task is not queued (%v)", i, qerr)
+			}
+		case "ack":
+			err = d.Ack(ctx)
+		}
+		if err != nil {
+			t.Fatalf("step %d: %s: %v", i, s.do, err)
+		}
+	}
+	if d, err := q.Next(ctx, 300*time.Millisecond); d != nil || err != nil {
+		t.Errorf("after the acks: pulled %v, %v; want nothing (no copy left behind)", d, err)
+	}
+}

@@ -1,0 +1,83 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Jobs' checkpoint directories are CacheDir/jobs/job-<pid>-<random>: the
+// process id tells a later worker which ones a dead process left behind.
+
+func (w *Worker) jobsDir() string { return filepath.Join(w.cfg.CacheDir, "jobs") }
+
+// newJobDir makes an empty checkpoint directory for one job.
+func (w *Worker) newJobDir() (string, error) {
+	root := w.jobsDir()
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", fmt.Errorf("worker: checkpoint directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(root, "job-"+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return "", fmt.Errorf("worker: checkpoint directory: %w", err)
+	}
+	return dir, nil
+}
+
+var (
+	cleanMu   sync.Mutex
+	cleanOnce = map[string]*sync.Once{} // jobs dir → its cleaning in this process
+)
+
+// cleanJobDirs removes, once per process and jobs directory, the
+// checkpoint directories of workers that were killed: those of processes
+// that are gone, and those of this process id (a previous process with the
+// same id, as in a restarted container), which no job of this process can
+// own yet since every worker cleans before its first job.
+func (w *Worker) cleanJobDirs() {
+	root := w.jobsDir()
+	cleanMu.Lock()
+	once := cleanOnce[root]
+	if once == nil {
+		once = &sync.Once{}
+		cleanOnce[root] = once
+	}
+	cleanMu.Unlock()
+	once.Do(func() {
+		entries, err := os.ReadDir(root)
+		if err != nil {
+			return
+		}
+		removed := 0
+		for _, e := range entries {
+			rest, ok := strings.CutPrefix(e.Name(), "job-")
+			pidText, _, ok2 := strings.Cut(rest, "-")
+			pid, err := strconv.Atoi(pidText)
+			if !ok || !ok2 || err != nil || (pid != os.Getpid() && !processGone(pid)) {
+				continue
+			}
+			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+				w.log.Warn("cannot remove a stale checkpoint directory", "dir", e.Name(), "err", err)
+				continue
+			}
+			removed++
+		}
+		if removed > 0 {
+			w.log.Info("removed the checkpoint directories of killed workers", "dirs", removed)
+		}
+	})
+}
+
+// processGone tells whether no process has id pid.
+func processGone(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	return errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
+}

@@ -1,0 +1,428 @@
+package worker_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/natsserver"
+	"github.com/gahpo/gahpo/worker"
+)
+
+// cluster is a NATS server with the streams set up, a coordinator's
+// connection and the results of run r1.
+type cluster struct {
+	srv  *natsserver.Server
+	conn *bus.Conn
+	feed *bus.ResultFeed
+}
+
+func newCluster(t *testing.T, ctx context.Context) *cluster {
+	t.Helper()
+	srv := testnats.Start(t)
+	conn := testnats.Connect(t, srv, "coord")
+	if err := conn.EnsureStreams(ctx, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	feed, err := conn.Results(ctx, "r1", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(feed.Stop)
+	return &cluster{srv: srv, conn: conn, feed: feed}
+}
+
+// start runs a worker until the returned function stops it and waits.
+func (c *cluster) start(t *testing.T, ctx context.Context, tr worker.Trainer, cfg worker.Config) (*worker.Worker, func()) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = 200 * time.Millisecond
+	}
+	w := worker.New(testnats.Connect(t, c.srv, cfg.Name), tr, cfg)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return w, stop
+}
+
+func (c *cluster) publish(t *testing.T, ctx context.Context, task gahpo.Task) {
+	t.Helper()
+	task.V, task.RunID = gahpo.MessageVersion, "r1"
+	if task.Kind == "" {
+		task.Kind = gahpo.KindFitness
+	}
+	if task.Problem == "" {
+		task.Problem = "p"
+	}
+	if task.Params == nil {
+		task.Params = map[string]float64{"x": 1}
+	}
+	if err := c.conn.PublishTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *cluster) next(t *testing.T, ctx context.Context) gahpo.Result {
+	t.Helper()
+	d, err := c.feed.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r gahpo.Result
+	if err := gahpo.Decode(d.Data, &r); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Ack(ctx)
+	return r
+}
+
+// counter is a trainer that trains on from the epoch count in its
+// checkpoint directory's "state" file up to the task's epochs, reporting
+// each epoch; it fails (as the genome's fault) when the directory is not
+// at the task's FromEpochs.
+func counter(calls *atomic.Int32) worker.TrainerFunc {
+	return func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		calls.Add(1)
+		state := filepath.Join(job.CheckpointDir, "state")
+		from := 0
+		if b, err := os.ReadFile(state); err == nil {
+			from, _ = strconv.Atoi(string(b))
+		}
+		if from != job.Task.FromEpochs {
+			return models.Outcome{}, fmt.Errorf("%w: checkpoint at epoch %d, task from %d", models.ErrUntrainable, from, job.Task.FromEpochs)
+		}
+		var out models.Outcome
+		for e := from + 1; e <= job.Task.Epochs; e++ {
+			rep := gahpo.EpochReport{Epoch: e, Metrics: map[string]gahpo.Float{"val_loss": gahpo.Float(1 / float64(e))}}
+			job.OnEpoch(rep)
+			out.Curve = append(out.Curve, rep)
+		}
+		if err := os.MkdirAll(filepath.Join(job.CheckpointDir, "sub"), 0o755); err != nil {
+			return out, err
+		}
+		if err := os.WriteFile(filepath.Join(job.CheckpointDir, "sub", "trained"), []byte(strconv.Itoa(job.Task.Epochs)), 0o600); err != nil {
+			return out, err
+		}
+		out.Fitness = 1 / float64(job.Task.Epochs)
+		out.Log = []string{"trained to " + strconv.Itoa(job.Task.Epochs)}
+		return out, os.WriteFile(state, []byte(strconv.Itoa(job.Task.Epochs)), 0o600)
+	}
+}
+
+func TestWorkerCheckpoints(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	const bucket = "gahpo-checkpoints"
+
+	// The checkpoint directories that killed workers left behind are
+	// removed; a live process's are not.
+	cache := t.TempDir()
+	jobs := filepath.Join(cache, "jobs")
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := map[string]bool{ // name → removed
+		fmt.Sprintf("job-%d-1", gone.Process.Pid): true,
+		fmt.Sprintf("job-%d-2", os.Getpid()):      true,
+		fmt.Sprintf("job-%d-3", os.Getppid()):     false,
+	}
+	for name := range stale {
+		if err := os.MkdirAll(filepath.Join(jobs, name, "sub"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var mu sync.Mutex
+	events := map[int][]int{} // genome → epochs reported while running
+	stopEvents, err := c.conn.SubscribeEvents("r1", func(data []byte) {
+		var e gahpo.Started
+		if gahpo.Decode(data, &e) == nil && e.Report != nil {
+			mu.Lock()
+			events[e.GenomeID] = append(events[e.GenomeID], e.Report.Epoch)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopEvents()
+
+	var calls atomic.Int32
+	c.start(t, ctx, counter(&calls), worker.Config{Name: "w", CacheDir: cache, RetryDelay: 50 * time.Millisecond})
+
+	// Rung 0: two epochs from scratch, kept.
+	c.publish(t, ctx, gahpo.Task{GenomeID: 1, Epochs: 2, CheckpointTo: bucket})
+	r1 := c.next(t, ctx)
+	if r1.Failure != "" || r1.EpochsDone != 2 || r1.Rung != 0 || len(r1.Curve) != 2 || r1.Curve[1].Epoch != 2 || float64(r1.Fitness) != 0.5 ||
+		!slices.Equal(r1.Log, []string{"trained to 2"}) || r1.Checkpoint == nil || r1.Checkpoint.Name != "r1-1-e2" || r1.Checkpoint.Bucket != bucket ||
+		!strings.HasPrefix(r1.Checkpoint.Digest, "SHA-256=") || r1.Checkpoint.Size == 0 {
+		t.Fatalf("rung 0 result %+v (checkpoint %+v)", r1, r1.Checkpoint)
+	}
+	for name, removed := range stale {
+		if _, err := os.Stat(filepath.Join(jobs, name)); removed != errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale %s: stat %v, want removed %v", name, err, removed)
+		}
+	}
+
+	// Promoted: on from the checkpoint to six epochs, kept again. (The
+	// promotion has its own genome id here: the task queue drops a task
+	// published twice under one id.)
+	c.publish(t, ctx, gahpo.Task{GenomeID: 2, Epochs: 6, FromEpochs: 2, Rung: 1, Checkpoint: r1.Checkpoint, CheckpointTo: bucket})
+	r2 := c.next(t, ctx)
+	if r2.Failure != "" || r2.EpochsDone != 6 || r2.Rung != 1 || len(r2.Curve) != 4 || r2.Curve[0].Epoch != 3 || r2.Checkpoint == nil || r2.Checkpoint.Name != "r1-2-e6" {
+		t.Fatalf("rung 1 result %+v (checkpoint %+v)", r2, r2.Checkpoint)
+	}
+	got := t.TempDir()
+	if err := c.conn.GetDir(ctx, *r2.Checkpoint, got); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{"state": "6", "sub/trained": "6"} {
+		if b, err := os.ReadFile(filepath.Join(got, file)); err != nil || string(b) != want {
+			t.Errorf("kept checkpoint %s = %q, %v; want %q", file, b, err, want)
+		}
+	}
+
+	// A checkpoint whose archive would write outside its directory fails
+	// the genome at once, without training; one that is gone is tried
+	// again, then fails.
+	var evil bytes.Buffer
+	tw := tar.NewWriter(&evil)
+	_ = tw.WriteHeader(&tar.Header{Name: "../../../escaped", Typeflag: tar.TypeReg, Size: 1, Mode: 0o600})
+	_, _ = tw.Write([]byte("x"))
+	_ = tw.Close()
+	eref, err := c.conn.PutBytes(ctx, bucket, "evil", evil.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := *r1.Checkpoint
+	if err := c.conn.DeleteObject(ctx, missing.Bucket, missing.Name); err != nil {
+		t.Fatal(err)
+	}
+	before := calls.Load()
+	tests := []struct {
+		genome  int
+		ref     gahpo.ObjectRef
+		failure string
+		attempt int
+	}{
+		{3, gahpo.ObjectRef{Bucket: eref.Bucket, Name: eref.Name, Digest: eref.Digest}, "bad archive", 1},
+		{4, missing, "restore checkpoint", 2},
+	}
+	for _, tt := range tests {
+		c.publish(t, ctx, gahpo.Task{GenomeID: tt.genome, Epochs: 4, FromEpochs: 2, Rung: 1, Checkpoint: &tt.ref, CheckpointTo: bucket, MaxAttempts: 2})
+		r := c.next(t, ctx)
+		if r.GenomeID != tt.genome || !strings.Contains(r.Failure, tt.failure) || r.Attempt != tt.attempt || r.Checkpoint != nil {
+			t.Errorf("genome %d: failure %q attempt %d checkpoint %v; want %q at attempt %d", r.GenomeID, r.Failure, r.Attempt, r.Checkpoint, tt.failure, tt.attempt)
+		}
+	}
+	if n := calls.Load() - before; n != 0 {
+		t.Errorf("trained %d times without a usable checkpoint", n)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "escaped")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the evil archive escaped: %v", err)
+	}
+
+	// Every job's directory is gone (the live process's stale one stays).
+	entries, err := os.ReadDir(jobs)
+	if err != nil || len(entries) != 1 {
+		t.Errorf("jobs dir holds %v (%v); want only the live process's", entries, err)
+	}
+	// The running genomes' epochs were published as they came.
+	want := map[int][]int{1: {1, 2}, 2: {3, 4, 5, 6}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		ok := slices.Equal(events[1], want[1]) && slices.Equal(events[2], want[2])
+		got := fmt.Sprint(events)
+		mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("epoch events %s, want %v", got, want)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// With two devices, two tasks train at once, each on its own device.
+func TestWorkerDevices(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	var (
+		mu     sync.Mutex
+		seen   = map[int]string{} // genome → device
+		active atomic.Int32
+		both   = make(chan struct{})
+		once   sync.Once
+	)
+	tr := worker.TrainerFunc(func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		mu.Lock()
+		seen[job.Task.GenomeID] = job.Device
+		mu.Unlock()
+		if active.Add(1) == 2 {
+			once.Do(func() { close(both) })
+		}
+		defer active.Add(-1)
+		select {
+		case <-both:
+			return models.Outcome{Fitness: 0.5}, nil
+		case <-ctx.Done():
+			return models.Outcome{}, ctx.Err()
+		case <-time.After(time.Minute):
+			return models.Outcome{}, fmt.Errorf("%w: the other task never trained at the same time", models.ErrUntrainable)
+		}
+	})
+	c.start(t, ctx, tr, worker.Config{Name: "w", CacheDir: t.TempDir(), Devices: []string{"0", "1"}})
+	for g := 1; g <= 2; g++ {
+		c.publish(t, ctx, gahpo.Task{GenomeID: g, MaxAttempts: 1})
+	}
+	devices := map[string]bool{}
+	for range 2 {
+		r := c.next(t, ctx)
+		if r.Failure != "" || r.Device == "" || r.Device != seen[r.GenomeID] {
+			t.Errorf("genome %d: failure %q, device %q, trainer's device %q", r.GenomeID, r.Failure, r.Device, seen[r.GenomeID])
+		}
+		devices[r.Device] = true
+	}
+	if !devices["0"] || !devices["1"] {
+		t.Errorf("devices used %v, want 0 and 1", devices)
+	}
+}
+
+// syncBuffer is a log sink for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A worker without a task's problem file hands its tasks back, uncounted,
+// and logs it once; a worker that has the file trains them all at their
+// first attempt.
+func TestWorkerRefusesForeignProblem(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	const digest = "SHA-256=abc"
+	var refusals atomic.Int32
+	var logs syncBuffer
+	refuser, stopRefuser := c.start(t, ctx, worker.TrainerFunc(func(context.Context, models.Job) (models.Outcome, error) {
+		return models.Outcome{}, errors.New("the refusing worker trained")
+	}), worker.Config{Name: "without", CacheDir: t.TempDir(), RefuseDelay: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Accept: func(task gahpo.Task) error {
+			refusals.Add(1)
+			return fmt.Errorf("no problem file %q here", task.Problem)
+		}})
+	const tasks = 4
+	for g := 1; g <= tasks; g++ {
+		c.publish(t, ctx, gahpo.Task{GenomeID: g, Problem: "mine", ProblemDigest: digest, MaxAttempts: 1})
+	}
+	// Let it refuse more times than any task's attempts allow.
+	deadline := time.Now().Add(time.Minute)
+	for refusals.Load() < 2*tasks && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var calls atomic.Int32
+	c.start(t, ctx, counter(&calls), worker.Config{Name: "with", CacheDir: t.TempDir(),
+		Accept: func(task gahpo.Task) error {
+			if task.ProblemDigest != digest {
+				return errors.New("another version of the problem")
+			}
+			return nil
+		}})
+	for range tasks {
+		r := c.next(t, ctx)
+		if r.Worker != "with" || r.Attempt != 1 || r.Failure != "" {
+			t.Errorf("genome %d: worker %q attempt %d failure %q; want worker with, attempt 1, no failure", r.GenomeID, r.Worker, r.Attempt, r.Failure)
+		}
+	}
+	stopRefuser()
+	if n := refusals.Load(); n < 2*tasks {
+		t.Errorf("%d refusals, want at least %d", n, 2*tasks)
+	}
+	if n := strings.Count(logs.String(), "refusing the tasks"); n != 1 {
+		t.Errorf("refusal logged %d times, want once:\n%s", n, logs.String())
+	}
+	if refuser.Done() != 0 {
+		t.Errorf("the refusing worker finished %d tasks", refuser.Done())
+	}
+}
+
+// A worker stopped mid-training (SIGTERM cancels its context) ends the
+// training, removes its checkpoint directory and hands the task back; the
+// next worker trains it.
+func TestWorkerStopHandsTaskBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	started := make(chan struct{})
+	var ended atomic.Bool
+	cache := t.TempDir()
+	_, stop := c.start(t, ctx, worker.TrainerFunc(func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		if err := os.WriteFile(filepath.Join(job.CheckpointDir, "partial"), []byte("x"), 0o600); err != nil {
+			return models.Outcome{}, err
+		}
+		close(started)
+		<-ctx.Done()
+		ended.Store(true)
+		return models.Outcome{}, ctx.Err()
+	}), worker.Config{Name: "stopped", CacheDir: cache})
+	c.publish(t, ctx, gahpo.Task{GenomeID: 1, Epochs: 3, CheckpointTo: "gahpo-checkpoints", MaxAttempts: 3})
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the task never started")
+	}
+	stop()
+	if !ended.Load() {
+		t.Error("the training was not ended")
+	}
+	if entries, err := os.ReadDir(filepath.Join(cache, "jobs")); err != nil || len(entries) != 0 {
+		t.Errorf("checkpoint directories left: %v, %v", entries, err)
+	}
+	var calls atomic.Int32
+	c.start(t, ctx, counter(&calls), worker.Config{Name: "next", CacheDir: t.TempDir()})
+	r := c.next(t, ctx)
+	if r.Worker != "next" || r.Attempt != 2 || r.Failure != "" || r.EpochsDone != 3 {
+		t.Errorf("result %+v; want worker next, attempt 2, 3 epochs", r)
+	}
+}

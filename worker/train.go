@@ -1,0 +1,214 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/models"
+)
+
+// train runs the task's job in a fresh checkpoint directory, restored
+// from the task's checkpoint when it has one, fills res, and keeps the
+// weights and the directory in the object store when the task asks for
+// them. The directory is removed afterwards. A panic in the training is
+// its failure, not the worker's crash.
+func (w *Worker) train(ctx context.Context, task gahpo.Task, dataDir string, s slot, started gahpo.Started, res *gahpo.Result) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.log.Error("training panicked", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", errPanicked, p)
+		}
+	}()
+	dir, err := w.newJobDir()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			w.log.Warn("cannot remove a checkpoint directory", "dir", dir, "err", err)
+		}
+	}()
+	if ref := task.Checkpoint; ref != nil {
+		if err := w.conn.GetDir(ctx, *ref, dir); err != nil {
+			return fmt.Errorf("worker: restore checkpoint %s/%s: %w", ref.Bucket, ref.Name, err)
+		}
+	}
+	job := models.Job{Task: task, DataDir: dataDir, CheckpointDir: dir, Device: s.device,
+		OnEpoch: func(rep gahpo.EpochReport) { w.onEpoch(task, started, rep) }}
+	start := time.Now()
+	out, err := w.trainer.Train(ctx, job)
+	res.Duration = time.Since(start)
+	if err != nil {
+		return err
+	}
+	fill(res, task, out)
+	if res.Failure != "" {
+		return nil
+	}
+	return w.keep(ctx, task, out, dir, res)
+}
+
+// onEpoch publishes an epoch's report (best effort), so that status can
+// draw the learning curves of running genomes. A final training's event
+// also carries the epoch in its older form.
+func (w *Worker) onEpoch(task gahpo.Task, started gahpo.Started, rep gahpo.EpochReport) {
+	args := []any{"run", task.RunID, "genome", task.GenomeID, "epoch", rep.Epoch}
+	for name, v := range rep.Metrics {
+		args = append(args, name, float64(v))
+	}
+	w.log.Info("epoch", args...)
+	e := started
+	e.Report = &rep
+	if task.Kind == gahpo.KindFinal {
+		em := epochMetrics(rep)
+		e.Epoch = &em
+	}
+	_ = w.conn.PublishEvent(e)
+}
+
+// fill copies a trainer's outcome into the result.
+func fill(res *gahpo.Result, task gahpo.Task, out models.Outcome) {
+	res.Fitness = gahpo.Float(out.Fitness)
+	res.Accuracy = out.Accuracy
+	res.ImagesPerSec = out.ImagesPerSec
+	res.TestAccuracy = out.TestAccuracy
+	res.Curve = out.Curve
+	res.Log = capLog(out.Log)
+	if out.Diverged != "" {
+		res.Failure = "diverged: " + out.Diverged
+	}
+	switch {
+	case len(out.Curve) > 0:
+		res.EpochsDone = out.Curve[len(out.Curve)-1].Epoch
+	case res.Failure != "":
+		res.EpochsDone = task.FromEpochs
+	case task.Epochs > 0:
+		res.EpochsDone = task.Epochs
+	default:
+		res.EpochsDone = 1 // the one-epoch fitness
+	}
+	if task.Kind == gahpo.KindFinal {
+		for _, rep := range out.Curve {
+			res.Epochs = append(res.Epochs, epochMetrics(rep))
+		}
+	}
+}
+
+// keep puts the trained weights and the checkpoint directory in the
+// object store, as the task asks.
+func (w *Worker) keep(ctx context.Context, task gahpo.Task, out models.Outcome, dir string, res *gahpo.Result) error {
+	if len(out.Weights) > 0 && task.WeightsTo != "" {
+		obj := task.RunID + "-" + strconv.Itoa(task.GenomeID) + "-weights"
+		if task.Kind == gahpo.KindFinal {
+			obj = task.RunID + "-final-" + strconv.Itoa(task.GenomeID)
+		}
+		if _, err := w.conn.PutBytes(ctx, task.WeightsTo, obj, out.Weights); err != nil {
+			return fmt.Errorf("worker: store weights: %w", err)
+		}
+		res.WeightsBucket, res.WeightsObject = task.WeightsTo, obj
+	}
+	if task.CheckpointTo != "" {
+		name := CheckpointName(task.RunID, task.GenomeID, res.EpochsDone)
+		ref, err := w.conn.PutDir(ctx, task.CheckpointTo, name, dir)
+		if err != nil {
+			return fmt.Errorf("worker: keep checkpoint: %w", err)
+		}
+		if ref.Size <= 1024 {
+			w.log.Warn("the trainer left an empty checkpoint directory: a promotion will train from scratch", "run", task.RunID, "genome", task.GenomeID)
+		}
+		res.Checkpoint = &ref
+	}
+	return nil
+}
+
+// CheckpointName is the object a genome's checkpoint directory is kept
+// under after epochs epochs: <run>-<genome>-e<epochs>.
+func CheckpointName(run string, genome, epochs int) string {
+	return run + "-" + strconv.Itoa(genome) + "-e" + strconv.Itoa(epochs)
+}
+
+// epochMetrics gives a report in the older form of a final training's
+// epochs (gahpo.Result.Epochs, the coordinator's progress).
+func epochMetrics(rep gahpo.EpochReport) gahpo.EpochMetrics {
+	m := rep.Metrics
+	return gahpo.EpochMetrics{Epoch: rep.Epoch, LR: float64(m["lr"]), TrainLoss: m["train_loss"], TestLoss: m["test_loss"],
+		TestAccuracy: float64(m["test_accuracy"]), Duration: rep.Duration}
+}
+
+// Limits of the log lines a result carries.
+const (
+	maxLogLines = 100
+	maxLogLine  = 500 // bytes
+)
+
+// capLog keeps the last maxLogLines lines, each cut to maxLogLine bytes.
+func capLog(lines []string) []string {
+	if len(lines) == 0 {
+		return nil
+	}
+	lines = lines[max(0, len(lines)-maxLogLines):]
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if len(l) > maxLogLine {
+			l = l[:maxLogLine]
+			for len(l) > 0 && !utf8.ValidString(l) {
+				l = l[:len(l)-1]
+			}
+			l += "…"
+		}
+		out[i] = l
+	}
+	return out
+}
+
+// fitMessage trims a result that would not fit in a message: first the
+// log's oldest lines, then the curve's probes, then the curve's oldest
+// epochs. A result that cannot be published would be trained again and
+// again.
+func fitMessage(res *gahpo.Result, log *slog.Logger) {
+	const limit = gahpo.MaxMessageSize - 512
+	trimmed := false
+	for {
+		b, err := json.Marshal(res)
+		if err != nil || len(b) <= limit {
+			break
+		}
+		trimmed = true
+		switch {
+		case len(res.Log) > 0:
+			res.Log = res.Log[len(res.Log)/2+len(res.Log)%2:]
+		case hasProbes(res.Curve):
+			curve := make([]gahpo.EpochReport, len(res.Curve))
+			for i, rep := range res.Curve {
+				rep.Probe = nil
+				curve[i] = rep
+			}
+			res.Curve = curve
+		case len(res.Curve) > 0:
+			res.Curve = res.Curve[len(res.Curve)/2+len(res.Curve)%2:]
+		default:
+			log.Error("result too large for a message", "bytes", len(b), "limit", limit)
+			return
+		}
+	}
+	if trimmed {
+		log.Warn("result trimmed to fit a message (log lines, curve probes or early epochs dropped)", "log_lines", len(res.Log), "curve", len(res.Curve))
+	}
+}
+
+func hasProbes(curve []gahpo.EpochReport) bool {
+	for _, rep := range curve {
+		if len(rep.Probe) > 0 {
+			return true
+		}
+	}
+	return false
+}
