@@ -37,7 +37,7 @@ func Names() []string { return []string{CNN, Regression} }
 func Space(name string) (*ga.Space, error) {
 	switch name {
 	case CNN:
-		return ga.PaperSpace(), nil
+		return CNNSpace(), nil
 	case Regression:
 		return regression.Space(), nil
 	}
