@@ -115,7 +115,7 @@ func TestTrainFailures(t *testing.T) {
 		name, mode string
 		timeout    string
 		want       []string // substrings of the error
-		wantCurve  int // -1: any
+		wantCurve  int      // -1: any
 	}{
 		{"crash", "crash", "5m", []string{"exit status 3", "ValueError: boom", "noise line 29"}, 1},
 		{"no objective", "none", "5m", []string{`no objective: the command printed no JSON line with "loss"`}, 1},
