@@ -28,8 +28,11 @@ type trainer struct {
 	model   []G.ValueGrad
 	shuffle *rand.Rand
 	drop    *rand.Rand // source of the dropout masks
-	perm    []int
-	images  int // images trained on so far
+	// The sources of shuffle and drop, kept for a checkpoint (a rand.Rand
+	// buffers nothing: its source's state is all of its state).
+	shuffleSrc, dropSrc *rand.PCG
+	perm                []int
+	images              int // images trained on so far
 }
 
 // newTrainer compiles the training graph for cfg's batch size around p.
@@ -38,13 +41,16 @@ func newTrainer(p params, cfg Config) (*trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	shuffleSrc, dropSrc := rand.NewPCG(cfg.Seed, streamShuffle), rand.NewPCG(cfg.Seed, streamDropout)
 	return &trainer{
-		cfg:     cfg,
-		net:     n,
-		opt:     NewAdadelta(cfg.LR, cfg.WeightDecay),
-		model:   G.NodesToValueGrads(n.w),
-		shuffle: newRand(cfg.Seed, streamShuffle),
-		drop:    newRand(cfg.Seed, streamDropout),
+		cfg:        cfg,
+		net:        n,
+		opt:        NewAdadelta(cfg.LR, cfg.WeightDecay),
+		model:      G.NodesToValueGrads(n.w),
+		shuffle:    rand.New(shuffleSrc),
+		drop:       rand.New(dropSrc),
+		shuffleSrc: shuffleSrc,
+		dropSrc:    dropSrc,
 	}, nil
 }
 

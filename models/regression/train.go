@@ -25,6 +25,8 @@ type trainer struct {
 	idx    []int // shuffled in place each epoch
 	cfg    Config
 	rng    *rand.Rand
+	src    *rand.PCG // rng's source, kept for a checkpoint (nil when not)
+	loss   float64   // the last epoch's mean batch loss, weighted by batch size
 	done   <-chan struct{}
 	ctx    context.Context
 }
@@ -48,6 +50,7 @@ func (t *trainer) epoch(e int) (int, error) {
 	t.rng.Shuffle(len(t.idx), func(i, j int) { t.idx[i], t.idx[j] = t.idx[j], t.idx[i] })
 	bs := min(t.cfg.BatchSize, len(t.idx))
 	seen := 0
+	var sum float64
 	for start := 0; start < len(t.idx); start += bs {
 		select {
 		case <-t.done:
@@ -60,6 +63,8 @@ func (t *trainer) epoch(e int) (int, error) {
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return seen, &divergence{epoch: e, loss: loss, what: "training"}
 		}
+		sum += loss * float64(len(batch))
 	}
+	t.loss = sum / float64(len(t.idx))
 	return seen, nil
 }

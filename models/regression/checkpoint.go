@@ -1,0 +1,224 @@
+package regression
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// StateFile is the name of the file in which Train keeps a training's
+// state in its Run.Dir.
+const StateFile = "state.bin"
+
+var (
+	// ErrCheckpoint is returned (wrapped) by Train when the state in
+	// Run.Dir belongs to another training (another learning rate, batch
+	// size, fold count, seed, split seed or training set) or already holds
+	// Run.To epochs or more. It is the caller's mix-up, not the genome's
+	// failure: it is not models.ErrUntrainable.
+	ErrCheckpoint = errors.New("regression: checkpoint of another training")
+	// ErrBadState is returned (wrapped, with the file's path) when the
+	// state file cannot be read back: truncated, corrupt, of another
+	// format or version. Not models.ErrUntrainable either: the file, not
+	// the genome, is at fault.
+	ErrBadState = errors.New("regression: unreadable checkpoint")
+)
+
+// The state file, version 1, all integers little-endian:
+//
+//	magic "GAHPORCK", uint16 version,
+//	uint16 length, the training's identity (see identity),
+//	uint32 epochs done, uint32 number of networks (the folds, then the
+//	network on the whole training set),
+//	per network: uint8 length, its PCG state (MarshalBinary),
+//	             uint32 n, its n example indices in their current order
+//	             (uint32 each),
+//	             uint32 length, its weights as net.marshal writes them,
+//	uint32 CRC-32C of everything before it.
+const (
+	stateMagic   = "GAHPORCK"
+	stateVersion = 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// netState is the state of one network's training.
+type netState struct {
+	rng []byte // PCG state
+	idx []int  // its examples, in the order of the last shuffle
+	net *net
+}
+
+// state is what Train needs to go on exactly where it stopped.
+type state struct {
+	identity string
+	done     int
+	nets     []netState
+}
+
+// identity describes what a checkpoint must share with the training that
+// goes on from it: the learning rate, batch size, fold count, seed, split
+// seed, the network's width, and the training set (its size and a CRC-32C
+// of its values' bits). Floats are written exactly.
+func identity(cfg Config, d *Data) string {
+	buf := make([]byte, 0, 16*len(d.TrainX))
+	for i, x := range d.TrainX {
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(x))
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(d.TrainY[i]))
+	}
+	return fmt.Sprintf("lr=%s batch_size=%d folds=%d seed=%d split_seed=%d hidden=%d train=%d rows crc32c=%08x",
+		strconv.FormatFloat(cfg.LR, 'g', -1, 64), cfg.BatchSize, cfg.Folds, cfg.Seed, cfg.splitSeed(), Hidden,
+		len(d.TrainX), crc32.Checksum(buf, castagnoli))
+}
+
+// marshal serialises st in the state file's format.
+func (st *state) marshal() []byte {
+	le := binary.LittleEndian
+	b := append([]byte(nil), stateMagic...)
+	b = le.AppendUint16(b, stateVersion)
+	b = le.AppendUint16(b, uint16(len(st.identity)))
+	b = append(b, st.identity...)
+	b = le.AppendUint32(b, uint32(st.done))
+	b = le.AppendUint32(b, uint32(len(st.nets)))
+	for _, n := range st.nets {
+		b = append(b, byte(len(n.rng)))
+		b = append(b, n.rng...)
+		b = le.AppendUint32(b, uint32(len(n.idx)))
+		for _, i := range n.idx {
+			b = le.AppendUint32(b, uint32(i))
+		}
+		w := n.net.marshal()
+		b = le.AppendUint32(b, uint32(len(w)))
+		b = append(b, w...)
+	}
+	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// unmarshalState reads a state file's contents.
+func unmarshalState(data []byte) (*state, error) {
+	if len(data) < len(stateMagic)+2+4 || string(data[:len(stateMagic)]) != stateMagic {
+		return nil, errors.New("not a gahpo regression state file")
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if got := crc32.Checksum(body, castagnoli); got != sum {
+		return nil, fmt.Errorf("checksum %08x, want %08x (truncated or corrupt)", got, sum)
+	}
+	r := &reader{b: body[len(stateMagic):]}
+	if v := r.u16(); v != stateVersion {
+		return nil, fmt.Errorf("version %d, want %d", v, stateVersion)
+	}
+	st := &state{identity: string(r.bytes(int(r.u16())))}
+	st.done = int(r.u32())
+	count := int(r.u32())
+	if r.err == nil && count > len(r.b) { // each network takes more than a byte
+		return nil, fmt.Errorf("%d networks in %d bytes", count, len(r.b))
+	}
+	for k := 0; k < count && r.err == nil; k++ {
+		var n netState
+		n.rng = append([]byte(nil), r.bytes(int(r.u8()))...)
+		size := int(r.u32())
+		if r.err == nil && 4*size > len(r.b) {
+			return nil, fmt.Errorf("network %d: %d indices in %d bytes", k, size, len(r.b))
+		}
+		n.idx = make([]int, size)
+		for j := range n.idx {
+			n.idx[j] = int(r.u32())
+		}
+		w := r.bytes(int(r.u32()))
+		if r.err != nil {
+			break
+		}
+		nt, err := unmarshalNet(w)
+		if err != nil {
+			return nil, fmt.Errorf("network %d: %w", k, err)
+		}
+		width := len(nt.w1)
+		nt.gw1, nt.gb1, nt.gw2 = make([]float64, width), make([]float64, width), make([]float64, width)
+		n.net = nt
+		st.nets = append(st.nets, n)
+	}
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case len(r.b) != 0:
+		return nil, fmt.Errorf("%d bytes after the last network", len(r.b))
+	case st.done < 1:
+		return nil, fmt.Errorf("%d epochs done", st.done)
+	}
+	return st, nil
+}
+
+// reader reads little-endian fields, remembering the first short read.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil || n > len(r.b) {
+		if r.err == nil {
+			r.err = fmt.Errorf("truncated: %d bytes left, want %d", len(r.b), n)
+		}
+		return make([]byte, n)
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) u8() uint8   { return r.bytes(1)[0] }
+func (r *reader) u16() uint16 { return binary.LittleEndian.Uint16(r.bytes(2)) }
+func (r *reader) u32() uint32 { return binary.LittleEndian.Uint32(r.bytes(4)) }
+
+// loadState reads the state file of dir; it returns nil, nil when dir is
+// "" or holds none.
+func loadState(dir string) (*state, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	path := filepath.Join(dir, StateFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("regression: read checkpoint: %w", err)
+	}
+	st, err := unmarshalState(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrBadState, path, err)
+	}
+	return st, nil
+}
+
+// writeAtomic replaces path with data: a temporary file in the same
+// directory, synced, then renamed over it.
+func writeAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("regression: write checkpoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			err = fmt.Errorf("regression: write checkpoint %s: %w", path, err)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
