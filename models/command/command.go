@@ -219,6 +219,9 @@ func (t *Trainer) env(job models.Job, paramsFile, ckpt string) []string {
 		"GAHPO_KIND="+task.Kind,
 		"GAHPO_TEST="+test,
 	)
+	if task.TrainSubset > 0 {
+		env = append(env, "GAHPO_TRAIN_SUBSET="+strconv.Itoa(task.TrainSubset))
+	}
 	if job.Device != "" {
 		env = append(env, "CUDA_VISIBLE_DEVICES="+job.Device)
 	}

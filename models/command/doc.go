@@ -11,7 +11,8 @@
 // GAHPO_CHECKPOINT_DIR that gahpo keeps between rungs (empty at the start);
 // the data files' folder in GAHPO_DATA_DIR; the seed in GAHPO_SEED; the task
 // kind (fitness or final) in GAHPO_KIND; GAHPO_TEST=1 when the test set is
-// wanted too; CUDA_VISIBLE_DEVICES set to the worker's device for the task,
+// wanted too; the training subset in GAHPO_TRAIN_SUBSET, when the run has
+// one; CUDA_VISIBLE_DEVICES set to the worker's device for the task,
 // when it has one. The problem file's env is added; no shell runs the
 // command.
 //
