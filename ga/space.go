@@ -322,6 +322,25 @@ func (s *Space) Values(genes []float64) map[string]any {
 	return m
 }
 
+// Readable returns a genome's map form (ToMap's, as records and tasks hold
+// it) as a person reads it: a Choice parameter's index as its string, any
+// other value as it is, names the space does not know included. It never
+// fails: an index that is not one of the choice's is left a number.
+func (s *Space) Readable(params map[string]float64) map[string]any {
+	m := make(map[string]any, len(params))
+	for name, v := range params {
+		m[name] = v
+	}
+	for _, p := range s.Params {
+		if v, ok := params[p.Name]; ok && p.Kind == Choice {
+			if _, ok := p.index(v); ok {
+				m[p.Name] = p.Values[int(v)]
+			}
+		}
+	}
+	return m
+}
+
 // FromValues is the inverse of Values: it accepts a choice's value as its
 // string (or as its index) and a number as any JSON number type, and fails
 // like FromMap.

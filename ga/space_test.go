@@ -374,6 +374,13 @@ func TestValuesRoundTrip(t *testing.T) {
 			}
 		})
 	}
+	r := s.Readable(map[string]float64{"batch": 64, "lr": 0.01, "optimizer": 2, "extra": 1})
+	if want := map[string]any{"batch": 64.0, "lr": 0.01, "optimizer": "adadelta", "extra": 1.0}; !reflect.DeepEqual(r, want) {
+		t.Errorf("Readable = %v, want %v", r, want)
+	}
+	if r := s.Readable(map[string]float64{"optimizer": 9}); r["optimizer"] != 9.0 {
+		t.Errorf("Readable of a bad index = %v, want it left a number", r)
+	}
 	if l := s.Params[2].Label(7); l != "7" {
 		t.Errorf("Label of an index out of range = %q, want 7", l)
 	}
