@@ -14,11 +14,14 @@
 // duplicates) and [CrossoverNamer].
 //
 // [Space] is the ready implementation for a typed search space of named
-// parameters: integer ranges and float ranges on a [Linear], [Log] or [Logit]
-// scale. Every operator works in each parameter's own scale (log10 of a
-// learning rate, logit of a probability) and keeps genes inside their bounds;
-// integer genes stay integers. [PaperSpace] is the space of the paper:
-// batch_size, lr, gamma and weight_decay.
+// parameters: integer ranges, float ranges on a [Linear], [Log] or [Logit]
+// scale, and choices among named values ([ChoiceParam]). Every operator works
+// in each parameter's own scale (log10 of a learning rate, logit of a
+// probability) and keeps genes inside their bounds; integer genes stay
+// integers; a choice's gene is its value's index, which
+// crossover takes from either parent and mutation replaces by another.
+// [Space.Values] shows a genome with each choice as its string. The engine
+// knows no problem: each problem brings its own space (models/problems).
 //
 // # The engine
 //

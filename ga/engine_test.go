@@ -92,7 +92,7 @@ func TestConfigValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("Validate = %v, want ErrInvalidConfig containing %q", err, tt.wantErr)
 			}
-			if _, err := New(PaperSpace(), c); err == nil {
+			if _, err := New(paperSpace(), c); err == nil {
 				t.Error("New accepted the config")
 			}
 		})
@@ -104,7 +104,7 @@ func TestConfigValidate(t *testing.T) {
 
 // TestLineage runs a whole search and checks every genome's record.
 func TestLineage(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	cfg := DefaultConfig()
 	cfg.Seed = 7
 	e, err := New(s, cfg)
@@ -220,7 +220,7 @@ func TestLineage(t *testing.T) {
 // different orders (and restored from JSON at many points, mid-generation
 // too), breed identical generations; another seed breeds others.
 func TestDeterminism(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	f := shiftedSphere(s)
 	noisy := func(g Genome) float64 { // a per-genome "training" noise, as a worker would add
 		return f(g) + 0.01*rand.New(rand.NewPCG(TrainSeed(11, g.ID), 0)).NormFloat64()
@@ -348,7 +348,7 @@ func TestDuplicates(t *testing.T) {
 // TestNonFinite: NaN, +Inf and -Inf fitness rank last, never become elites
 // or Best, survive a JSON round trip, and never stop the search.
 func TestNonFinite(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	sphere := shiftedSphere(s)
 	f := func(g Genome) float64 {
 		switch g.ID % 5 {
@@ -410,7 +410,7 @@ func TestNonFinite(t *testing.T) {
 }
 
 func TestTellErrors(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	cfg := Config{Population: 4, Generations: 2, Elites: 1, TournamentSize: 2, CrossoverRate: 0.9, Seed: 1}
 	e, err := New(s, cfg)
 	if err != nil {
@@ -485,13 +485,13 @@ func (p *flakyProblem) Crossover(r *rand.Rand, a, b []float64) []float64 {
 func TestProblemErrors(t *testing.T) {
 	cfg := smallConfig(1)
 	cfg.CrossoverRate = 1
-	if _, err := New(&flakyProblem{Space: PaperSpace(), badRandom: true}, cfg); !errors.Is(err, ErrProblem) {
+	if _, err := New(&flakyProblem{Space: paperSpace(), badRandom: true}, cfg); !errors.Is(err, ErrProblem) {
 		t.Fatalf("New with NaN genes = %v, want ErrProblem", err)
 	}
 	if _, err := New(nil, cfg); err == nil {
 		t.Fatal("New(nil) succeeded")
 	}
-	p := &flakyProblem{Space: PaperSpace(), badCrossover: true}
+	p := &flakyProblem{Space: paperSpace(), badCrossover: true}
 	e, err := New(p, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -525,7 +525,7 @@ func (p staticProblem) Mutate(_ *rand.Rand, g []float64) ([]float64, bool) { ret
 func (p staticProblem) Crossover(_ *rand.Rand, a, _ []float64) []float64   { return a }
 
 func TestAllDuplicateGenerations(t *testing.T) {
-	e, err := New(staticProblem{PaperSpace()}, smallConfig(2))
+	e, err := New(staticProblem{paperSpace()}, smallConfig(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,7 +573,7 @@ func TestTrainSeed(t *testing.T) {
 }
 
 func TestRestoreErrors(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	e, err := New(s, smallConfig(9))
 	if err != nil {
 		t.Fatal(err)
@@ -604,7 +604,7 @@ func TestRestoreErrors(t *testing.T) {
 		return b
 	}
 	genome := func(m map[string]any, i int) map[string]any { return m["genomes"].([]any)[i].(map[string]any) }
-	other := PaperSpace()
+	other := paperSpace()
 	other.Params[0].Max = 256
 	tests := []struct {
 		name    string
@@ -651,7 +651,7 @@ func TestRestoreErrors(t *testing.T) {
 // TestConcurrentTell tells one engine from several goroutines while another
 // reads and checkpoints it (run with -race); the outcome equals a serial run.
 func TestConcurrentTell(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	f := shiftedSphere(s)
 	cfg := smallConfig(21)
 	serial, _ := New(s, cfg)

@@ -56,21 +56,30 @@ func Example() {
 	// 150 genomes bred, duplicates not evaluated again: true
 }
 
-// The paper's search space: genes are natural values in parameter order.
-func ExamplePaperSpace() {
-	space := ga.PaperSpace()
-	genes, err := space.FromMap(map[string]float64{
-		"batch_size": 64, "lr": 0.0012345678, "gamma": 0.7, "weight_decay": 1e-5,
-	})
+// A space of every kind of parameter: genes are natural values in parameter
+// order, a choice's gene is its value's index.
+func ExampleSpace_FromMap() {
+	space, err := ga.NewSpace(
+		ga.IntParam("batch_size", 10, 128),
+		ga.FloatParam("lr", 1e-8, 1.0, ga.Log),
+		ga.ChoiceParam("optimizer", "sgd", "adam", "adadelta"),
+	)
+	if err != nil {
+		panic(err)
+	}
+	genes, err := space.FromMap(map[string]float64{"batch_size": 64, "lr": 0.0012345678, "optimizer": 2})
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(space.Names())
 	fmt.Println(space.Canonical(genes))
-	fmt.Println(space.Check([]float64{64.5, 2, 0.7, 1e-5}))
+	fmt.Println(space.Values(genes)["optimizer"])
+	fmt.Println(space.Check([]float64{64.5, 2, 3}))
 	// Output:
-	// [batch_size lr gamma weight_decay]
-	// [64 0.00123457 0.7 1e-05]
+	// [batch_size lr optimizer]
+	// [64 0.00123457 2]
+	// adadelta
 	// ga: genes outside the space: parameter "batch_size": 64.5 is not an integer
 	// ga: genes outside the space: parameter "lr": 2 outside [1e-08, 1]
+	// ga: genes outside the space: parameter "optimizer": 3 outside [0, 2]
 }

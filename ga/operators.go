@@ -6,14 +6,14 @@ import (
 )
 
 // Random returns a genome drawn uniformly in each parameter's own scale:
-// uniform integers for a linear int; log-uniform for a log float; a
+// uniform integers for a linear int; a uniform index for a choice; log-uniform for a log float; a
 // discretised log-uniform for a log int (each integer k weighted by
 // log((k+0.5)/(k-0.5))); uniform in logit(p) for a logit float.
 func (s *Space) Random(r *rand.Rand) []float64 {
 	genes := make([]float64, len(s.Params))
 	for i, p := range s.Params {
 		switch {
-		case p.Kind == Int && p.Scale == Linear:
+		case p.Kind != Float && p.Scale == Linear: // int or choice index
 			genes[i] = p.Min + float64(r.Int64N(int64(p.Max-p.Min)+1))
 		case p.Kind == Int: // log scale, Min >= 1
 			lo, hi := math.Log(p.Min-0.5), math.Log(p.Max+0.5)
@@ -32,12 +32,24 @@ func (s *Space) Random(r *rand.Rand) []float64 {
 // is reflected at the bound it crossed (then clamped). Int genes are rounded;
 // a mutated int gene whose step rounds to no change moves by one in the step's
 // direction (away from a bound it would cross), so a mutation of an int is
-// never lost. changed reports whether any gene differs from genes.
+// never lost. A mutated choice gene takes another of its values, uniformly.
+// changed reports whether any gene differs from genes.
 func (s *Space) Mutate(r *rand.Rand, genes []float64) (child []float64, changed bool) {
 	s.mustLen(genes)
 	child = append([]float64(nil), genes...)
 	for i, p := range s.Params {
 		if r.Float64() >= s.MutationRate {
+			continue
+		}
+		if p.Kind == Choice {
+			if n := len(p.Values); n > 1 {
+				// Another value, uniformly: skip over the current one.
+				k := float64(r.IntN(n - 1))
+				if k >= genes[i] {
+					k++
+				}
+				child[i], changed = k, true
+			}
 			continue
 		}
 		lo, hi := p.scaleBounds()
@@ -69,20 +81,21 @@ func (s *Space) Mutate(r *rand.Rand, genes []float64) (child []float64, changed 
 // each gene uniformly in [lo-alpha*d, hi+alpha*d] where [lo, hi] is the
 // parents' interval and d its length; SBX draws one of the two SBX children
 // with distribution index eta; Uniform takes each gene from a or b with
-// probability 1/2. Values outside the range are reflected, ints rounded.
+// probability 1/2. Values outside the range are reflected, ints rounded. A
+// choice gene is always taken from a or b with probability 1/2.
 func (s *Space) Crossover(r *rand.Rand, a, b []float64) []float64 {
 	s.mustLen(a)
 	s.mustLen(b)
 	child := make([]float64, len(a))
 	for i, p := range s.Params {
-		switch s.CrossoverKind {
-		case Uniform:
+		switch {
+		case s.CrossoverKind == Uniform || p.Kind == Choice:
 			if r.IntN(2) == 0 {
 				child[i] = a[i]
 			} else {
 				child[i] = b[i]
 			}
-		case SBX:
+		case s.CrossoverKind == SBX:
 			child[i] = p.sbx(r, a[i], b[i], s.SBXEta)
 		default:
 			child[i] = p.blx(r, a[i], b[i], s.BLXAlpha)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -27,7 +28,7 @@ func mustSpace(t testing.TB, edit func(*Space), params ...Param) *Space {
 }
 
 func TestMutate(t *testing.T) {
-	paper := PaperSpace().Params
+	paper := paperSpace().Params
 	tests := []struct {
 		name        string
 		space       *Space
@@ -250,7 +251,7 @@ func extremeSpaces(t testing.TB) map[string]*Space {
 		IntParam("fixed_int", 5, 5),
 		FloatParam("narrow", 1, 1+1e-15, Linear),
 	}
-	out := map[string]*Space{"paper": PaperSpace()}
+	out := map[string]*Space{"paper": paperSpace()}
 	for _, k := range []CrossoverKind{BLX, SBX, Uniform} {
 		out["extreme/"+k.String()] = mustSpace(t, func(s *Space) {
 			s.CrossoverKind = k
@@ -334,7 +335,7 @@ func chi2Critical(df int, z float64) float64 {
 func TestRandomDistribution(t *testing.T) {
 	const n = 20000
 	ksCrit := 1.95 / math.Sqrt(n) // alpha = 0.001
-	s := PaperSpace()
+	s := paperSpace()
 	logitSpace := mustSpace(t, nil, FloatParam("p", 0.01, 0.99, Logit))
 	r := newRand(5)
 	lr, wd, gamma, logit, linearLR := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
@@ -400,5 +401,80 @@ func TestLogIntRandom(t *testing.T) {
 	}
 	if crit := chi2Critical(len(counts)-1, 3.09); chi2 > crit {
 		t.Errorf("log int: chi-square %.1f > %.1f; counts %v", chi2, crit, counts)
+	}
+}
+
+// TestChoiceOperators checks a choice gene under every operator: Random
+// draws each value about equally often, Mutate always moves to another
+// value (uniformly) at the mutation rate, every crossover kind takes the
+// gene from a parent, Canonical rounds to an index.
+func TestChoiceOperators(t *testing.T) {
+	values := []string{"a", "b", "c", "d"}
+	for _, k := range []CrossoverKind{BLX, SBX, Uniform} {
+		t.Run(k.String(), func(t *testing.T) {
+			s := mustSpace(t, func(s *Space) { s.CrossoverKind = k; s.MutationRate = 0.5 },
+				FloatParam("x", 0, 1, Linear), ChoiceParam("c", values...))
+			r := newRand(1)
+			const n = 8000
+			drawn := make([]int, len(values))
+			moved := make([]int, len(values))
+			mutated, fromA := 0, 0
+			for range n {
+				g := s.Random(r)
+				if err := s.Check(g); err != nil {
+					t.Fatal(err)
+				}
+				drawn[int(g[1])]++
+				child, _ := s.Mutate(r, g)
+				if err := s.Check(child); err != nil {
+					t.Fatal(err)
+				}
+				if child[1] != g[1] {
+					mutated++
+					moved[int(child[1])]++
+				}
+				a, b := []float64{0.2, 0}, []float64{0.8, 3}
+				c := s.Crossover(r, a, b)
+				switch c[1] {
+				case 0:
+					fromA++
+				case 3:
+				default:
+					t.Fatalf("crossover of choices 0 and 3 gave %v", c[1])
+				}
+				if same := s.Crossover(r, []float64{0.1, 2}, []float64{0.9, 2}); same[1] != 2 {
+					t.Fatalf("crossover of two equal choices gave %v", same[1])
+				}
+			}
+			for i, d := range drawn {
+				if d < n/4-300 || d > n/4+300 {
+					t.Errorf("Random drew %q %d times in %d, want about %d", values[i], d, n, n/4)
+				}
+			}
+			// Rate 0.5: about half the genomes see their choice mutated, and a
+			// mutated choice always differs.
+			if mutated < n/2-300 || mutated > n/2+300 {
+				t.Errorf("%d of %d choices mutated, want about %d", mutated, n, n/2)
+			}
+			for i, m := range moved {
+				if m < mutated/4-250 || m > mutated/4+250 {
+					t.Errorf("mutation moved to %q %d times in %d, want about %d", values[i], m, mutated, mutated/4)
+				}
+			}
+			if fromA < n/2-300 || fromA > n/2+300 {
+				t.Errorf("crossover took parent a's choice %d times in %d, want about %d", fromA, n, n/2)
+			}
+		})
+	}
+	s := mustSpace(t, func(s *Space) { s.MutationRate = 1 }, ChoiceParam("only", "x"))
+	if child, changed := s.Mutate(newRand(2), []float64{0}); changed || child[0] != 0 {
+		t.Errorf("a choice of one value mutated to %v", child)
+	}
+	s = mustSpace(t, nil, ChoiceParam("c", values...))
+	if got := s.Canonical([]float64{2.4}); got[0] != 2 {
+		t.Errorf("Canonical(2.4) = %v, want 2", got)
+	}
+	if err := s.Check([]float64{1.5}); err == nil || !strings.Contains(err.Error(), "not an integer") {
+		t.Errorf("Check(1.5) = %v, want not an integer", err)
 	}
 }

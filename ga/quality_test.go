@@ -127,7 +127,7 @@ func TestQualityBeatsRandomSearch(t *testing.T) {
 	const seeds = 20
 	for _, l := range landscapes {
 		t.Run(l.name, func(t *testing.T) {
-			gaMed, rsMed, budget, wins := compare(t, PaperSpace(), DefaultConfig(), l, seeds)
+			gaMed, rsMed, budget, wins := compare(t, paperSpace(), DefaultConfig(), l, seeds)
 			t.Logf("%s: median best over %d seeds: GA %.4g, random search %.4g (median budget %.0f evaluations; GA better on %d/%d seeds)",
 				l.name, seeds, gaMed, rsMed, budget, wins, seeds)
 			if !(gaMed < rsMed) {
@@ -154,7 +154,7 @@ func BenchmarkQuality(b *testing.B) {
 	for _, l := range landscapes {
 		for _, v := range variants {
 			b.Run(fmt.Sprintf("%s/%s", l.name, v.name), func(b *testing.B) {
-				s := PaperSpace()
+				s := paperSpace()
 				v.edit(s)
 				var gaMed, rsMed, budget float64
 				var wins int

@@ -56,11 +56,15 @@ const (
 	Float Kind = iota
 	// Int parameters take integer values in [Min, Max]; the bounds are integers.
 	Int
+	// Choice parameters take one of their Values; the gene is the value's
+	// index (Min 0, Max len(Values)-1, linear scale). Crossover takes a
+	// choice from either parent; mutation draws another value.
+	Choice
 )
 
-var kindNames = [...]string{Float: "float", Int: "int"}
+var kindNames = [...]string{Float: "float", Int: "int", Choice: "choice"}
 
-// String returns "float" or "int", or "Kind(n)" for an unknown value.
+// String returns "float", "int" or "choice", or "Kind(n)" for an unknown value.
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {
 		return kindNames[k]
@@ -68,7 +72,7 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// MarshalText encodes the kind as "float" or "int".
+// MarshalText encodes the kind as "float", "int" or "choice".
 func (k Kind) MarshalText() ([]byte, error) {
 	if k < 0 || int(k) >= len(kindNames) {
 		return nil, fmt.Errorf("ga: unknown kind %d", int(k))
@@ -76,7 +80,7 @@ func (k Kind) MarshalText() ([]byte, error) {
 	return []byte(kindNames[k]), nil
 }
 
-// UnmarshalText decodes "float" or "int".
+// UnmarshalText decodes "float", "int" or "choice".
 func (k *Kind) UnmarshalText(b []byte) error {
 	for i, n := range kindNames {
 		if string(b) == n {
@@ -84,7 +88,7 @@ func (k *Kind) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("ga: unknown kind %q (want float or int)", b)
+	return fmt.Errorf("ga: unknown kind %q (want float, int or choice)", b)
 }
 
 // logitEps keeps logit-scale values away from 0 and 1 inside the transform.
@@ -123,7 +127,7 @@ func (p Param) scaleBounds() (lo, hi float64) {
 // finish maps t back to natural units, rounds integers and clamps to bounds.
 func (p Param) finish(t float64) float64 {
 	x := p.fromScale(t)
-	if p.Kind == Int {
+	if p.Kind != Float {
 		x = math.Round(x)
 	}
 	return p.clamp(x)

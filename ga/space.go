@@ -28,6 +28,49 @@ type Param struct {
 	Min   float64 `json:"min"`
 	Max   float64 `json:"max"`
 	Scale Scale   `json:"scale"`
+	// Values are a Choice parameter's values, in gene (index) order.
+	Values []string `json:"values,omitempty"`
+}
+
+// ChoiceParam returns a parameter that takes one of values; its gene is the
+// value's index.
+func ChoiceParam(name string, values ...string) Param {
+	return Param{Name: name, Kind: Choice, Min: 0, Max: float64(len(values) - 1), Scale: Linear,
+		Values: append([]string(nil), values...)}
+}
+
+// Label returns the value a gene stands for: the choice's string for a
+// Choice parameter (the index as text when it is not one), the number
+// formatted with %g otherwise.
+func (p Param) Label(x float64) string {
+	if p.Kind == Choice {
+		if i, ok := p.index(x); ok {
+			return p.Values[i]
+		}
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
+
+// Index returns the gene of a Choice parameter's value, and whether the
+// parameter has that value.
+func (p Param) Index(value string) (float64, bool) {
+	if p.Kind != Choice {
+		return 0, false
+	}
+	for i, v := range p.Values {
+		if v == value {
+			return float64(i), true
+		}
+	}
+	return 0, false
+}
+
+// index returns x as an index into Values when it is one.
+func (p Param) index(x float64) (int, bool) {
+	if x != math.Trunc(x) || x < 0 || x >= float64(len(p.Values)) {
+		return 0, false
+	}
+	return int(x), true
 }
 
 // IntParam returns an integer parameter in [min, max] on a linear scale. Set
@@ -50,10 +93,13 @@ func (p Param) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: parameter %q: %s", ErrInvalidSpace, name, fmt.Sprintf(format, a...))
 	}
+	if p.Name != "" && p.Kind == Choice {
+		return p.validateChoice(bad)
+	}
 	switch {
 	case p.Name == "":
 		return bad("empty name")
-	case p.Kind != Float && p.Kind != Int:
+	case p.Kind != Float && p.Kind != Int && p.Kind != Choice:
 		return bad("unknown kind %d", int(p.Kind))
 	case p.Scale != Linear && p.Scale != Log && p.Scale != Logit:
 		return bad("unknown scale %d", int(p.Scale))
@@ -65,6 +111,9 @@ func (p Param) Validate() error {
 		return bad("inverted bounds: min %g > max %g", p.Min, p.Max)
 	case math.IsInf(p.Max-p.Min, 0):
 		return bad("range [%g, %g] overflows a float64", p.Min, p.Max)
+	}
+	if len(p.Values) > 0 {
+		return bad("values are for a choice, not a %s", p.Kind)
 	}
 	if p.Kind == Int {
 		switch {
@@ -87,6 +136,26 @@ func (p Param) Validate() error {
 		if p.Min < 0 || p.Max > 1 {
 			return bad("logit scale needs bounds in [0, 1], got [%g, %g]", p.Min, p.Max)
 		}
+	}
+	return nil
+}
+
+func (p Param) validateChoice(bad func(string, ...any) error) error {
+	if len(p.Values) == 0 {
+		return bad("a choice needs at least one value")
+	}
+	seen := make(map[string]bool, len(p.Values))
+	for _, v := range p.Values {
+		if seen[v] {
+			return bad("value %q appears twice", v)
+		}
+		seen[v] = true
+	}
+	switch {
+	case p.Scale != Linear:
+		return bad("a choice has no scale (got %s)", p.Scale)
+	case p.Min != 0 || p.Max != float64(len(p.Values)-1):
+		return bad("a choice's bounds are its indices [0, %d], got [%g, %g]", len(p.Values)-1, p.Min, p.Max)
 	}
 	return nil
 }
@@ -192,23 +261,6 @@ func NewSpace(params ...Param) (*Space, error) {
 	return s, nil
 }
 
-// PaperSpace returns the search space of the paper, with NewSpace defaults:
-// batch_size int in [10, 128]; lr float in [1e-8, 1] on a log scale; gamma
-// float in [0, 1] on a linear scale; weight_decay float in [1e-7, 1e-4] on a
-// log scale.
-func PaperSpace() *Space {
-	s, err := NewSpace(
-		IntParam("batch_size", 10, 128),
-		FloatParam("lr", 1e-8, 1.0, Log),
-		FloatParam("gamma", 0, 1.0, Linear),
-		FloatParam("weight_decay", 1e-7, 1e-4, Log),
-	)
-	if err != nil {
-		panic(err) // the literal above is valid
-	}
-	return s
-}
-
 // Validate reports every reason the space cannot be searched (joined), or nil.
 // Errors wrap ErrInvalidSpace.
 func (s *Space) Validate() error {
@@ -250,6 +302,91 @@ func (s *Space) Names() []string {
 		names[i] = p.Name
 	}
 	return names
+}
+
+// Values returns the genes keyed by parameter name, as a person reads them:
+// a Choice parameter's value as its string, a number as a float64. Genes
+// beyond len(Params) are ignored; missing ones are left out.
+func (s *Space) Values(genes []float64) map[string]any {
+	m := make(map[string]any, len(s.Params))
+	for i, p := range s.Params {
+		if i >= len(genes) {
+			break
+		}
+		if _, ok := p.index(genes[i]); ok && p.Kind == Choice {
+			m[p.Name] = p.Label(genes[i])
+		} else {
+			m[p.Name] = genes[i]
+		}
+	}
+	return m
+}
+
+// Readable returns a genome's map form (ToMap's, as records and tasks hold
+// it) as a person reads it: a Choice parameter's index as its string, any
+// other value as it is, names the space does not know included. It never
+// fails: an index that is not one of the choice's is left a number.
+func (s *Space) Readable(params map[string]float64) map[string]any {
+	m := make(map[string]any, len(params))
+	for name, v := range params {
+		m[name] = v
+	}
+	for _, p := range s.Params {
+		if v, ok := params[p.Name]; ok && p.Kind == Choice {
+			if _, ok := p.index(v); ok {
+				m[p.Name] = p.Values[int(v)]
+			}
+		}
+	}
+	return m
+}
+
+// FromValues is the inverse of Values: it accepts a choice's value as its
+// string (or as its index) and a number as any JSON number type, and fails
+// like FromMap.
+func (s *Space) FromValues(m map[string]any) ([]float64, error) {
+	nums := make(map[string]float64, len(m))
+	var errs []error
+	for name, v := range m {
+		switch v := v.(type) {
+		case string:
+			p, ok := s.Param(name)
+			if !ok {
+				nums[name] = 0 // FromMap names it unknown
+				continue
+			}
+			x, ok := p.Index(v)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%w: parameter %q: %q is not one of %q", ErrOutOfSpace, name, v, p.Values))
+				continue
+			}
+			nums[name] = x
+		case float64:
+			nums[name] = v
+		case float32:
+			nums[name] = float64(v)
+		case int:
+			nums[name] = float64(v)
+		case int64:
+			nums[name] = float64(v)
+		default:
+			errs = append(errs, fmt.Errorf("%w: parameter %q: value %v of type %T", ErrOutOfSpace, name, v, v))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s.FromMap(nums)
+}
+
+// Param returns the parameter named name.
+func (s *Space) Param(name string) (Param, bool) {
+	for _, p := range s.Params {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Param{}, false
 }
 
 // ToMap returns the genes keyed by parameter name. Genes beyond len(Params)
@@ -308,7 +445,7 @@ func (s *Space) Check(genes []float64) error {
 			errs = append(errs, fmt.Errorf("%w: parameter %q: value %g", ErrOutOfSpace, p.Name, x))
 		case x < p.Min || x > p.Max:
 			errs = append(errs, fmt.Errorf("%w: parameter %q: %g outside [%g, %g]", ErrOutOfSpace, p.Name, x, p.Min, p.Max))
-		case p.Kind == Int && x != math.Trunc(x):
+		case p.Kind != Float && x != math.Trunc(x):
 			errs = append(errs, fmt.Errorf("%w: parameter %q: %g is not an integer", ErrOutOfSpace, p.Name, x))
 		}
 	}
@@ -348,7 +485,7 @@ func (p Param) canonical(x float64) float64 {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return x // Check reports it; rounding cannot help
 	}
-	if p.Kind == Int {
+	if p.Kind != Float {
 		return p.clamp(math.Round(x))
 	}
 	switch p.Scale {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -17,7 +18,7 @@ func TestNewSpaceValidation(t *testing.T) {
 		edit    func(*Space)
 		wantErr string // substring; "" means valid
 	}{
-		{name: "paper", params: PaperSpace().Params},
+		{name: "paper", params: paperSpace().Params},
 		{name: "fixed value", params: []Param{FloatParam("x", 2, 2, Linear)}},
 		{name: "logit full range", params: []Param{FloatParam("p", 0, 1, Logit)}},
 		{name: "log int", params: []Param{{Name: "n", Kind: Int, Min: 1, Max: 1024, Scale: Log}}},
@@ -36,14 +37,21 @@ func TestNewSpaceValidation(t *testing.T) {
 		{name: "unknown kind", params: []Param{{Name: "n", Kind: 7, Max: 1}}, wantErr: "unknown kind 7"},
 		{name: "unknown scale", params: []Param{{Name: "n", Scale: 9, Max: 1}}, wantErr: "unknown scale 9"},
 		{name: "no name", params: []Param{FloatParam("", 0, 1, Linear)}, wantErr: "empty name"},
+		{name: "choice", params: []Param{ChoiceParam("opt", "sgd", "adam")}},
+		{name: "choice of one", params: []Param{ChoiceParam("opt", "sgd")}},
+		{name: "choice empty", params: []Param{ChoiceParam("opt")}, wantErr: `"opt": a choice needs at least one value`},
+		{name: "choice value twice", params: []Param{ChoiceParam("opt", "sgd", "adam", "sgd")}, wantErr: `value "sgd" appears twice`},
+		{name: "choice bad bounds", params: []Param{{Name: "opt", Kind: Choice, Max: 5, Values: []string{"a", "b"}}}, wantErr: "indices [0, 1]"},
+		{name: "choice log", params: []Param{{Name: "opt", Kind: Choice, Max: 1, Scale: Log, Values: []string{"a", "b"}}}, wantErr: "no scale"},
+		{name: "values on a float", params: []Param{{Name: "x", Max: 1, Values: []string{"a"}}}, wantErr: "values are for a choice"},
 		{name: "twice", params: []Param{FloatParam("x", 0, 1, Linear), IntParam("x", 0, 3)}, wantErr: `"x" appears twice`},
-		{name: "rate above 1", params: PaperSpace().Params, edit: func(s *Space) { s.MutationRate = 1.5 }, wantErr: "mutation rate 1.5 outside [0, 1]"},
-		{name: "rate NaN", params: PaperSpace().Params, edit: func(s *Space) { s.MutationRate = nan }, wantErr: "mutation rate NaN"},
-		{name: "rate negative", params: PaperSpace().Params, edit: func(s *Space) { s.MutationRate = -0.1 }, wantErr: "mutation rate"},
-		{name: "sigma negative", params: PaperSpace().Params, edit: func(s *Space) { s.MutationSigma = -1 }, wantErr: "mutation sigma"},
-		{name: "alpha NaN", params: PaperSpace().Params, edit: func(s *Space) { s.BLXAlpha = nan }, wantErr: "blx alpha"},
-		{name: "eta Inf", params: PaperSpace().Params, edit: func(s *Space) { s.SBXEta = math.Inf(1) }, wantErr: "sbx eta"},
-		{name: "bad crossover", params: PaperSpace().Params, edit: func(s *Space) { s.CrossoverKind = 5 }, wantErr: "unknown crossover kind 5"},
+		{name: "rate above 1", params: paperSpace().Params, edit: func(s *Space) { s.MutationRate = 1.5 }, wantErr: "mutation rate 1.5 outside [0, 1]"},
+		{name: "rate NaN", params: paperSpace().Params, edit: func(s *Space) { s.MutationRate = nan }, wantErr: "mutation rate NaN"},
+		{name: "rate negative", params: paperSpace().Params, edit: func(s *Space) { s.MutationRate = -0.1 }, wantErr: "mutation rate"},
+		{name: "sigma negative", params: paperSpace().Params, edit: func(s *Space) { s.MutationSigma = -1 }, wantErr: "mutation sigma"},
+		{name: "alpha NaN", params: paperSpace().Params, edit: func(s *Space) { s.BLXAlpha = nan }, wantErr: "blx alpha"},
+		{name: "eta Inf", params: paperSpace().Params, edit: func(s *Space) { s.SBXEta = math.Inf(1) }, wantErr: "sbx eta"},
+		{name: "bad crossover", params: paperSpace().Params, edit: func(s *Space) { s.CrossoverKind = 5 }, wantErr: "unknown crossover kind 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,8 +79,8 @@ func TestNewSpaceValidation(t *testing.T) {
 	}
 }
 
-func TestPaperSpace(t *testing.T) {
-	s := PaperSpace()
+func TestNewSpaceDefaults(t *testing.T) {
+	s := paperSpace()
 	want := []Param{
 		{Name: "batch_size", Kind: Int, Min: 10, Max: 128, Scale: Linear},
 		{Name: "lr", Kind: Float, Min: 1e-8, Max: 1, Scale: Log},
@@ -91,7 +99,7 @@ func TestPaperSpace(t *testing.T) {
 }
 
 func TestSpaceCheck(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	tests := []struct {
 		name    string
 		genes   []float64
@@ -129,7 +137,7 @@ func TestSpaceCheck(t *testing.T) {
 }
 
 func TestSpaceMaps(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	tests := []struct {
 		name    string
 		m       map[string]float64
@@ -240,6 +248,7 @@ func TestTextEncodings(t *testing.T) {
 		{Logit, "logit", func(s string) (text, error) { var v Scale; err := v.UnmarshalText([]byte(s)); return v, err }},
 		{Float, "float", func(s string) (text, error) { var v Kind; err := v.UnmarshalText([]byte(s)); return v, err }},
 		{Int, "int", func(s string) (text, error) { var v Kind; err := v.UnmarshalText([]byte(s)); return v, err }},
+		{Choice, "choice", func(s string) (text, error) { var v Kind; err := v.UnmarshalText([]byte(s)); return v, err }},
 		{BLX, "blx", func(s string) (text, error) { var v CrossoverKind; err := v.UnmarshalText([]byte(s)); return v, err }},
 		{SBX, "sbx", func(s string) (text, error) { var v CrossoverKind; err := v.UnmarshalText([]byte(s)); return v, err }},
 		{Uniform, "uniform", func(s string) (text, error) { var v CrossoverKind; err := v.UnmarshalText([]byte(s)); return v, err }},
@@ -268,7 +277,7 @@ func TestTextEncodings(t *testing.T) {
 }
 
 func TestSpaceJSON(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	s.CrossoverKind = SBX
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -291,8 +300,94 @@ func TestSpaceJSON(t *testing.T) {
 	}
 }
 
+// TestChoiceJSON checks a choice parameter's JSON form and that the JSON
+// of numeric parameters has no values field.
+func TestChoiceJSON(t *testing.T) {
+	s := mustSpace(t, nil, FloatParam("lr", 1e-5, 1, Log), ChoiceParam("optimizer", "sgd", "adam"))
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"name":"optimizer","kind":"choice","min":0,"max":1,"scale":"linear","values":["sgd","adam"]}`
+	if !strings.Contains(string(b), want) {
+		t.Errorf("JSON %s lacks %s", b, want)
+	}
+	if !strings.Contains(string(b), `{"name":"lr","kind":"float","min":0.00001,"max":1,"scale":"log"}`) {
+		t.Errorf("JSON %s: the float's form changed", b)
+	}
+	var back Space
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, s) {
+		t.Errorf("round trip: got %+v, want %+v", back, *s)
+	}
+}
+
+// TestValuesRoundTrip checks the readable form of a genome: choices as
+// strings, numbers as numbers, and back.
+func TestValuesRoundTrip(t *testing.T) {
+	s := mustSpace(t, nil, IntParam("batch", 16, 256), FloatParam("lr", 1e-5, 1, Log),
+		ChoiceParam("optimizer", "sgd", "adam", "adadelta"))
+	genes := []float64{64, 0.01, 1}
+	got := s.Values(genes)
+	want := map[string]any{"batch": 64.0, "lr": 0.01, "optimizer": "adam"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Values = %v, want %v", got, want)
+	}
+	// Through JSON, as the history and the queries carry it.
+	b, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"batch":64,"lr":0.01,"optimizer":"adam"}` {
+		t.Errorf("JSON = %s", b)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	back, err := s.FromValues(m)
+	if err != nil || !slices.Equal(back, genes) {
+		t.Errorf("FromValues = %v, %v; want %v", back, err, genes)
+	}
+	// The numeric map form keeps the index.
+	if nm := s.ToMap(genes); nm["optimizer"] != 1 {
+		t.Errorf("ToMap = %v, want optimizer 1", nm)
+	}
+	tests := []struct {
+		name string
+		in   map[string]any
+		want string
+	}{
+		{"unknown value", map[string]any{"batch": 64, "lr": 0.01, "optimizer": "rmsprop"}, `"rmsprop" is not one of`},
+		{"index out of range", map[string]any{"batch": 64, "lr": 0.01, "optimizer": 3.0}, `3 outside [0, 2]`},
+		{"string for a number", map[string]any{"batch": "big", "lr": 0.01, "optimizer": "sgd"}, `"big" is not one of`},
+		{"unknown name", map[string]any{"batch": 64, "lr": 0.01, "optimizer": "sgd", "x": "y"}, `unknown parameter "x"`},
+		{"bad type", map[string]any{"batch": true, "lr": 0.01, "optimizer": "sgd"}, "type bool"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.FromValues(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrOutOfSpace) {
+				t.Errorf("FromValues error %v, want ErrOutOfSpace containing %q", err, tt.want)
+			}
+		})
+	}
+	r := s.Readable(map[string]float64{"batch": 64, "lr": 0.01, "optimizer": 2, "extra": 1})
+	if want := map[string]any{"batch": 64.0, "lr": 0.01, "optimizer": "adadelta", "extra": 1.0}; !reflect.DeepEqual(r, want) {
+		t.Errorf("Readable = %v, want %v", r, want)
+	}
+	if r := s.Readable(map[string]float64{"optimizer": 9}); r["optimizer"] != 9.0 {
+		t.Errorf("Readable of a bad index = %v, want it left a number", r)
+	}
+	if l := s.Params[2].Label(7); l != "7" {
+		t.Errorf("Label of an index out of range = %q, want 7", l)
+	}
+}
+
 func TestNormalize(t *testing.T) {
-	s := PaperSpace()
+	s := paperSpace()
 	got := s.Normalize([]float64{10, 1e-4, 0.25, 1e-4})
 	want := []float64{0, 0.5, 0.25, 1}
 	for i := range want {

@@ -28,7 +28,7 @@ func TestErrorsSayWhoseFault(t *testing.T) {
 		{"valid genome", problems.Regression, valid, false, true},
 		{"lr out of range", problems.Regression, outOfRange, true, false},
 		{"missing parameter", problems.Regression, map[string]float64{regression.ParamLR: 0.1}, true, false},
-		{"unknown problem", "nope", valid, true, false},
+		{"unknown problem: another worker may have it", "nope", valid, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,344 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/problemfile"
+)
+
+// Output limits.
+const (
+	// MaxLogLines is how many of the last lines of standard output that
+	// are not metrics an Outcome keeps.
+	MaxLogLines = 50
+	// MaxLineBytes is the longest line kept in Outcome.Log or a failure.
+	MaxLineBytes = 200
+	// MaxStderrLines is how many of the last lines of standard error a
+	// failure's reason quotes.
+	MaxStderrLines = 10
+	// MaxMetricsLine is the longest line read as metrics; a longer line is
+	// taken for other output.
+	MaxMetricsLine = 64 << 10
+	// MaxCurve bounds the epochs reported in one job; later reports still
+	// update the fitness but are left out of Outcome.Curve.
+	MaxCurve = 10000
+	// DefaultGrace is the time between SIGTERM and SIGKILL.
+	DefaultGrace = 5 * time.Second
+)
+
+// Errors returned (wrapped) by Train.
+var (
+	// ErrWrongProblem is returned for a task of another problem, or of a
+	// problem file with another digest: the worker was not given the
+	// coordinator's file, and another worker may have it.
+	ErrWrongProblem = errors.New("command: task for a problem file this worker does not hold")
+	// ErrFailed wraps models.ErrUntrainable: the command failed on the
+	// genome (crash, no objective, NaN, timeout).
+	ErrFailed = fmt.Errorf("command: %w", models.ErrUntrainable)
+)
+
+// Trainer runs a problem file's training command for each job. It is safe
+// for concurrent use; each job runs its own process.
+type Trainer struct {
+	// Problem is the problem file the trainer runs.
+	Problem *problemfile.Problem
+	// Grace is how long a command has to end after SIGTERM before its
+	// process group is killed (zero: DefaultGrace).
+	Grace time.Duration
+}
+
+// New returns a trainer for p with the default grace period.
+func New(p *problemfile.Problem) *Trainer { return &Trainer{Problem: p} }
+
+// Train runs the command for job and returns its outcome. On the genome's
+// failure the outcome so far (Curve, Log, Diverged, an infinite Fitness)
+// comes with an error wrapping models.ErrUntrainable; a cancelled ctx
+// returns its error once the process group is gone.
+func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
+	p := t.Problem
+	task := job.Task
+	if task.Problem != p.Name || (task.ProblemDigest != "" && task.ProblemDigest != p.Digest) {
+		return models.Outcome{}, fmt.Errorf("%w: task for %q (digest %.12s), this worker has %q (digest %.12s)",
+			ErrWrongProblem, task.Problem, task.ProblemDigest, p.Name, p.Digest)
+	}
+	genes, err := p.Space.FromMap(task.Params)
+	if err != nil {
+		return models.Outcome{}, fmt.Errorf("%w: invalid genome: %w", ErrFailed, err)
+	}
+	tmp, err := os.MkdirTemp("", "gahpo-job-")
+	if err != nil {
+		return models.Outcome{}, fmt.Errorf("command: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	paramsFile := filepath.Join(tmp, "params.json")
+	b, err := json.Marshal(p.Space.Values(genes))
+	if err != nil {
+		return models.Outcome{}, fmt.Errorf("command: %w", err)
+	}
+	if err := os.WriteFile(paramsFile, b, 0o600); err != nil {
+		return models.Outcome{}, fmt.Errorf("command: %w", err)
+	}
+	ckpt := job.CheckpointDir
+	if ckpt == "" {
+		ckpt = filepath.Join(tmp, "checkpoint")
+		if err := os.Mkdir(ckpt, 0o700); err != nil {
+			return models.Outcome{}, fmt.Errorf("command: %w", err)
+		}
+	}
+
+	args := t.args(genes)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = p.Dir
+	cmd.Env = t.env(job, paramsFile, ckpt)
+	setGroup(cmd)
+	r := &run{problem: p, task: task, onEpoch: job.OnEpoch, last: time.Now(), objective: math.NaN(), stop: make(chan struct{})}
+	r.log = tail{n: MaxLogLines, size: MaxLineBytes}
+	r.stderr = tail{n: MaxStderrLines, size: MaxLineBytes}
+	stdout := &lineWriter{max: MaxMetricsLine, line: r.stdoutLine}
+	stderr := &lineWriter{max: MaxLineBytes, line: func(b []byte, tr bool) { r.mu.Lock(); r.stderr.add(b, tr); r.mu.Unlock() }}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// A grandchild that keeps the pipes open after the command exits is
+	// killed with the group below; Wait gives it this long first.
+	cmd.WaitDelay = time.Second
+
+	if err := cmd.Start(); err != nil {
+		// The file's command cannot run here: the worker's trouble (a
+		// missing interpreter), not the genome's.
+		return models.Outcome{}, fmt.Errorf("command: start %q: %w", args[0], err)
+	}
+	pid := cmd.Process.Pid
+	stopped := make(chan string, 1) // why the group was signalled
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var timeout <-chan time.Time
+		if p.Timeout > 0 {
+			tm := time.NewTimer(p.Timeout)
+			defer tm.Stop()
+			timeout = tm.C
+		}
+		var why string
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			why = "cancelled"
+		case <-timeout:
+			why = "timeout"
+		case <-r.stop:
+			why = "diverged"
+		}
+		stopped <- why
+		_ = signalGroup(pid, false)
+		grace := time.NewTimer(t.grace())
+		defer grace.Stop()
+		select {
+		case <-done:
+		case <-grace.C:
+			_ = signalGroup(pid, true)
+		}
+	}()
+	waitErr := cmd.Wait()
+	close(done)
+	wg.Wait()
+	_ = signalGroup(pid, true) // whatever the command left behind
+	stdout.flush()
+	stderr.flush()
+	why := ""
+	select {
+	case why = <-stopped:
+	default:
+	}
+	if why == "cancelled" {
+		return r.outcome(), fmt.Errorf("command: %w", ctx.Err())
+	}
+	return r.finish(why, waitErr)
+}
+
+func (t *Trainer) grace() time.Duration {
+	if t.Grace > 0 {
+		return t.Grace
+	}
+	return DefaultGrace
+}
+
+// args returns the command with each {name} replaced by the genome's value.
+func (t *Trainer) args(genes []float64) []string {
+	space := t.Problem.Space
+	repl := make([]string, 0, 2*len(space.Params))
+	for i, p := range space.Params {
+		repl = append(repl, "{"+p.Name+"}", p.Label(genes[i]))
+	}
+	r := strings.NewReplacer(repl...)
+	args := make([]string, len(t.Problem.Train.Command))
+	for i, a := range t.Problem.Train.Command {
+		args[i] = r.Replace(a)
+	}
+	return args
+}
+
+// env returns the command's environment: the worker's, the file's, then
+// gahpo's own variables.
+func (t *Trainer) env(job models.Job, paramsFile, ckpt string) []string {
+	p, task := t.Problem, job.Task
+	env := os.Environ()
+	for k, v := range p.Train.Env {
+		env = append(env, k+"="+v)
+	}
+	epochs := task.Epochs
+	if epochs == 0 && p.Budget != nil {
+		epochs = p.Budget.Max
+	}
+	if epochs > 0 {
+		env = append(env, "GAHPO_EPOCHS="+strconv.Itoa(epochs))
+	}
+	test := "0"
+	if task.Test {
+		test = "1"
+	}
+	env = append(env,
+		"GAHPO_PARAMS="+paramsFile,
+		"GAHPO_CHECKPOINT_DIR="+ckpt,
+		"GAHPO_DATA_DIR="+job.DataDir,
+		"GAHPO_SEED="+strconv.FormatUint(task.Seed, 10),
+		"GAHPO_KIND="+task.Kind,
+		"GAHPO_TEST="+test,
+	)
+	if task.TrainSubset > 0 {
+		env = append(env, "GAHPO_TRAIN_SUBSET="+strconv.Itoa(task.TrainSubset))
+	}
+	if job.Device != "" {
+		env = append(env, "CUDA_VISIBLE_DEVICES="+job.Device)
+	}
+	return env
+}
+
+// run gathers one command's output.
+type run struct {
+	problem *problemfile.Problem
+	task    gahpo.Task
+	onEpoch func(gahpo.EpochReport)
+
+	mu        sync.Mutex
+	curve     []gahpo.EpochReport
+	reports   int
+	last      time.Time
+	log       tail
+	stderr    tail
+	objective float64 // last value, NaN until reported
+	seen      bool
+	final     map[string]float64 // last value of every metric
+	diverged  string
+	stop      chan struct{} // closed when the objective diverges
+}
+
+func (r *run) stdoutLine(b []byte, truncated bool) {
+	epoch, metrics, ok := 0, map[string]float64(nil), false
+	if !truncated {
+		epoch, metrics, ok = parseMetrics(b)
+	}
+	r.mu.Lock()
+	if !ok {
+		r.log.add(b, truncated)
+		r.mu.Unlock()
+		return
+	}
+	r.reports++
+	if epoch < 0 {
+		epoch = r.task.FromEpochs + r.reports
+	}
+	now := time.Now()
+	rep := gahpo.EpochReport{Epoch: epoch, Metrics: make(map[string]gahpo.Float, len(metrics)), Duration: now.Sub(r.last)}
+	r.last = now
+	if r.final == nil {
+		r.final = map[string]float64{}
+	}
+	for k, v := range metrics {
+		rep.Metrics[k] = gahpo.Float(v)
+		r.final[k] = v
+	}
+	if v, ok := metrics[r.problem.Objective.Metric]; ok {
+		r.objective, r.seen = v, true
+		if _, reason := r.problem.Fitness(v); reason != "" && r.diverged == "" {
+			r.diverged = fmt.Sprintf("%s at epoch %d", reason, epoch)
+			close(r.stop)
+		}
+	}
+	if len(r.curve) < MaxCurve {
+		r.curve = append(r.curve, rep)
+	}
+	onEpoch := r.onEpoch
+	r.mu.Unlock()
+	if onEpoch != nil {
+		onEpoch(rep)
+	}
+}
+
+// outcome returns what is known so far.
+func (r *run) outcome() models.Outcome {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := models.Outcome{Fitness: math.Inf(1), Curve: r.curve, Log: r.log.all(), Diverged: r.diverged}
+	if r.seen && r.diverged == "" {
+		o.Fitness, _ = r.problem.Fitness(r.objective)
+	}
+	o.Accuracy = first(r.final, "val_accuracy", "accuracy")
+	o.TestLoss = first(r.final, "test_loss")
+	o.TestAccuracy = first(r.final, "test_accuracy")
+	return o
+}
+
+func first(m map[string]float64, names ...string) float64 {
+	for _, n := range names {
+		if v, ok := m[n]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			return v
+		}
+	}
+	return 0
+}
+
+// finish judges the ended command: why is "" (it ended on its own),
+// "timeout" or "diverged".
+func (r *run) finish(why string, waitErr error) (models.Outcome, error) {
+	o := r.outcome()
+	r.mu.Lock()
+	stderr := r.stderr.all()
+	r.mu.Unlock()
+	fail := func(reason string) (models.Outcome, error) {
+		o.Fitness = math.Inf(1)
+		if o.Diverged == "" {
+			o.Diverged = reason
+		}
+		if len(stderr) > 0 {
+			reason += "; standard error ends:\n" + strings.Join(stderr, "\n")
+		}
+		return o, fmt.Errorf("%w: %s", ErrFailed, reason)
+	}
+	metric := r.problem.Objective.Metric
+	switch {
+	case why == "diverged":
+		return fail(o.Diverged)
+	case why == "timeout":
+		return fail(fmt.Sprintf("timeout after %s", r.problem.Timeout))
+	case waitErr != nil && !errors.Is(waitErr, exec.ErrWaitDelay):
+		return fail(fmt.Sprintf("the command failed: %v", waitErr))
+	case !r.seen:
+		return fail(fmt.Sprintf("no objective: the command printed no JSON line with %q", metric))
+	}
+	return o, nil
+}

@@ -1,0 +1,312 @@
+package command_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/models/command"
+	"github.com/gahpo/gahpo/problemfile"
+)
+
+func needPython(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed: the command trainer's tests run Python trainers")
+	}
+}
+
+// testProblem writes a problem file running testdata/trainer.py in the
+// mode given by the choice parameter "mode".
+func testProblem(t *testing.T, timeout string, extra string) *problemfile.Problem {
+	t.Helper()
+	script, err := filepath.Abs("testdata/trainer.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	text := fmt.Sprintf(`name: test-trainer
+space:
+  - {name: x, type: float, min: -1, max: 1}
+  - {name: n, type: int, min: 1, max: 9}
+  - {name: mode, type: choice, values: [ok, crash, none, garbage, nan, hang, stubborn, flood, sleep]}
+objective: {metric: loss}
+train:
+  command: [python3, %q, "{mode}", "--x={x}", "n{n}"]
+  timeout: %s
+  env: {EXTRA: "from the file", PYTHONUNBUFFERED: "1"}
+%s`, script, timeout, extra)
+	path := filepath.Join(dir, "problem.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := problemfile.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var modes = map[string]float64{"ok": 0, "crash": 1, "none": 2, "garbage": 3, "nan": 4, "hang": 5, "stubborn": 6, "flood": 7, "sleep": 8}
+
+func job(p *problemfile.Problem, mode string, ckpt string) models.Job {
+	return models.Job{
+		Task: gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r", GenomeID: 1, Problem: p.Name,
+			ProblemDigest: p.Digest, Params: map[string]float64{"x": 0.5, "n": 3, "mode": modes[mode]}, Seed: 42, Epochs: 3},
+		CheckpointDir: ckpt,
+	}
+}
+
+// TestTrainOK runs a well-behaved trainer: the genome reaches it through
+// the params file and the arguments, gahpo's variables and the file's env
+// are set, every metrics line is an epoch report, other lines are kept.
+func TestTrainOK(t *testing.T) {
+	needPython(t)
+	p := testProblem(t, "5m", "")
+	j := job(p, "ok", t.TempDir())
+	j.DataDir = "/data/here"
+	j.Device = "3"
+	var mu sync.Mutex
+	var seen []int
+	j.OnEpoch = func(r gahpo.EpochReport) { mu.Lock(); seen = append(seen, r.Epoch); mu.Unlock() }
+	out, err := command.New(p).Train(context.Background(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 0.25 + 1.0/3; math.Abs(out.Fitness-want) > 1e-12 {
+		t.Errorf("fitness %v, want %v", out.Fitness, want)
+	}
+	if math.Abs(out.Accuracy-0.8) > 1e-12 || out.Diverged != "" {
+		t.Errorf("accuracy %v diverged %q", out.Accuracy, out.Diverged)
+	}
+	if len(out.Curve) != 3 || out.Curve[2].Epoch != 3 || float64(out.Curve[0].Metrics["loss"]) != 1.25 {
+		t.Errorf("curve %+v", out.Curve)
+	}
+	if fmt.Sprint(seen) != "[1 2 3]" {
+		t.Errorf("OnEpoch saw epochs %v", seen)
+	}
+	want := []string{
+		`params {"mode": "ok", "n": 3, "x": 0.5}`,
+		"env epochs=3 seed=42 data=/data/here device=3 kind=fitness test=0 extra=from the file",
+		"args ok --x=0.5 n3",
+	}
+	if strings.Join(out.Log, "\n") != strings.Join(want, "\n") {
+		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(out.Log, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestTrainFailures runs trainers that fail on their genome: each is an
+// ErrUntrainable whose message says why, with the end of standard error.
+func TestTrainFailures(t *testing.T) {
+	needPython(t)
+	tests := []struct {
+		name, mode string
+		timeout    string
+		want       []string // substrings of the error
+		wantCurve  int      // -1: any
+	}{
+		{"crash", "crash", "5m", []string{"exit status 3", "ValueError: boom", "noise line 29"}, 1},
+		{"no objective", "none", "5m", []string{`no objective: the command printed no JSON line with "loss"`}, 1},
+		{"NaN stops the command at once", "nan", "5m", []string{"objective loss is NaN at epoch 2"}, 2},
+		{"timeout", "hang", "1s", []string{"timeout after 1s"}, -1}, // killed before or after its first epoch
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testProblem(t, tt.timeout, "")
+			ckpt := t.TempDir()
+			out, err := (&command.Trainer{Problem: p, Grace: 500 * time.Millisecond}).Train(context.Background(), job(p, tt.mode, ckpt))
+			if err == nil {
+				t.Fatalf("no error; outcome %+v", out)
+			}
+			if !errors.Is(err, models.ErrUntrainable) {
+				t.Errorf("error %v is not ErrUntrainable", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "noise line 19") {
+				t.Errorf("error quotes more than the last lines of stderr: %q", err)
+			}
+			if !math.IsInf(out.Fitness, 1) || out.Diverged == "" || (tt.wantCurve >= 0 && len(out.Curve) != tt.wantCurve) {
+				t.Errorf("outcome fitness %v diverged %q curve %d, want +Inf, a reason, %d epochs", out.Fitness, out.Diverged, len(out.Curve), tt.wantCurve)
+			}
+			checkGone(t, ckpt)
+		})
+	}
+}
+
+// TestGarbage checks that lines which are not metrics are kept in the log
+// and do not stop the training.
+func TestGarbage(t *testing.T) {
+	needPython(t)
+	p := testProblem(t, "5m", "")
+	out, err := command.New(p).Train(context.Background(), job(p, "garbage", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Fitness != 0.25 || len(out.Curve) != 1 || out.Curve[0].Epoch != 2 {
+		t.Errorf("fitness %v curve %+v", out.Fitness, out.Curve)
+	}
+	if len(out.Log) != 6 || out.Log[0] != "not json at all" || out.Log[1] != `{"epoch": 1, loss}` {
+		t.Errorf("log %q", out.Log)
+	}
+	for _, l := range out.Log {
+		if len(l) > command.MaxLineBytes+len("…") {
+			t.Errorf("log line of %d bytes", len(l))
+		}
+	}
+}
+
+// TestFlood checks that a command printing tens of megabytes, one line of
+// 5 MB among them, costs bounded memory and keeps the last lines, cut.
+func TestFlood(t *testing.T) {
+	needPython(t)
+	p := testProblem(t, "5m", "")
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	out, err := command.New(p).Train(context.Background(), job(p, "flood", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if out.Fitness != 0.75 || len(out.Curve) != 3001 {
+		t.Errorf("fitness %v, %d reports", out.Fitness, len(out.Curve))
+	}
+	if len(out.Log) != command.MaxLogLines {
+		t.Errorf("%d log lines, want %d", len(out.Log), command.MaxLogLines)
+	}
+	if last := out.Log[len(out.Log)-1]; !strings.HasPrefix(last, "zzz") || len(last) != command.MaxLineBytes+len("…") {
+		t.Errorf("last log line %.20q… of %d bytes, want the 5 MB line cut", last, len(last))
+	}
+	// The peak heap while reading stays far below the 25 MB printed.
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 16<<20 {
+		t.Errorf("heap grew by %d MB", grew>>20)
+	}
+}
+
+// TestCancel cancels a training mid-way: the call returns the context's
+// error (the task goes back, it is not the genome's failure) and no
+// process of the group is left, even one that ignores SIGTERM.
+func TestCancel(t *testing.T) {
+	needPython(t)
+	for _, mode := range []string{"hang", "stubborn"} {
+		t.Run(mode, func(t *testing.T) {
+			p := testProblem(t, "5m", "")
+			ckpt := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			j := job(p, mode, ckpt)
+			j.OnEpoch = func(gahpo.EpochReport) {
+				// Cancel once the trainer and its child are running.
+				go func() {
+					for i := 0; i < 3000; i++ {
+						if _, err := os.Stat(filepath.Join(ckpt, "pids")); err == nil {
+							cancel()
+							return
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				}()
+			}
+			start := time.Now()
+			_, err := (&command.Trainer{Problem: p, Grace: 300 * time.Millisecond}).Train(ctx, j)
+			if !errors.Is(err, context.Canceled) || errors.Is(err, models.ErrUntrainable) {
+				t.Fatalf("error %v, want context.Canceled and not ErrUntrainable", err)
+			}
+			if d := time.Since(start); d > 5*time.Minute {
+				t.Errorf("took %v", d)
+			}
+			checkGone(t, ckpt)
+		})
+	}
+}
+
+// TestWrongProblem checks that a task of another problem file is refused
+// without running anything, and not as the genome's fault.
+func TestWrongProblem(t *testing.T) {
+	p := testProblem(t, "5m", "")
+	tests := []struct {
+		name string
+		edit func(*gahpo.Task)
+		want error
+	}{
+		{"other digest", func(t *gahpo.Task) { t.ProblemDigest = strings.Repeat("0", 64) }, command.ErrWrongProblem},
+		{"other name", func(t *gahpo.Task) { t.Problem = "other" }, command.ErrWrongProblem},
+		{"bad genome", func(t *gahpo.Task) { t.Params["mode"] = 11 }, models.ErrUntrainable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := job(p, "ok", t.TempDir())
+			tt.edit(&j.Task)
+			_, err := command.New(p).Train(context.Background(), j)
+			if !errors.Is(err, tt.want) {
+				t.Errorf("error %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// checkGone waits until no process the trainer recorded in ckpt/pids is
+// alive (a zombie waiting for its reaper counts as gone).
+func checkGone(t *testing.T, ckpt string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(ckpt, "pids"))
+	if err != nil {
+		return // the trainer started no process worth checking
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, _ := strconv.Atoi(f); n > 0 {
+			pids = append(pids, n)
+		}
+	}
+	if len(pids) == 0 {
+		t.Fatalf("no pids in %q", b)
+	}
+	for i := 0; ; i++ {
+		var alive []string
+		for _, pid := range pids {
+			if s := procState(pid); s != "" && s != "Z" {
+				alive = append(alive, fmt.Sprintf("%d (%s)", pid, s))
+			}
+		}
+		if len(alive) == 0 {
+			return
+		}
+		if i == 500 {
+			t.Fatalf("processes still alive: %v", alive)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// procState returns a process's state letter from /proc, "" when it does
+// not exist.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+3 > len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
+}

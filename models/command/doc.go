@@ -1,0 +1,32 @@
+// Package command trains the genomes of a problem file by running its
+// training command, in any language, as a separate process.
+//
+// # The protocol
+//
+// In: the genome as a JSON object in the file named by GAHPO_PARAMS (a
+// choice as its string, a number as a number), and each "{name}" in the
+// command's arguments replaced by the genome's value of parameter name; the
+// epochs to reach in GAHPO_EPOCHS (the task's epochs, else the problem's
+// budget max; unset when neither is known); a directory in
+// GAHPO_CHECKPOINT_DIR that gahpo keeps between rungs (empty at the start);
+// the data files' folder in GAHPO_DATA_DIR; the seed in GAHPO_SEED; the task
+// kind (fitness or final) in GAHPO_KIND; GAHPO_TEST=1 when the test set is
+// wanted too; the training subset in GAHPO_TRAIN_SUBSET, when the run has
+// one; CUDA_VISIBLE_DEVICES set to the worker's device for the task,
+// when it has one. The problem file's env is added; no shell runs the
+// command.
+//
+// Out: metrics as JSON lines on standard output, {"epoch": 3, "val_loss":
+// 0.21}; every numeric field is a metric (Python's bare NaN and Infinity
+// are understood). Other lines are kept, the last [MaxLogLines] of at most
+// [MaxLineBytes] bytes, in Outcome.Log. The objective's last value is the
+// fitness (negated for a goal to maximise).
+//
+// A non-zero exit, no objective line, a NaN or infinite objective (the
+// command is stopped at once), an objective outside the file's fitness
+// bounds, or the timeout fail the genome: [Trainer.Train] returns an error
+// wrapping models.ErrUntrainable whose message ends with the last lines of
+// standard error. The timeout and a cancelled context end the whole process
+// group: SIGTERM, then SIGKILL after [Trainer.Grace]. A flood of output
+// never grows memory: lines are read through fixed-size buffers.
+package command

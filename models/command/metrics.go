@@ -1,0 +1,69 @@
+package command
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"regexp"
+	"strconv"
+)
+
+// bareRE finds Python's non-JSON NaN, Infinity and -Infinity values.
+var bareRE = regexp.MustCompile(`([:\[,]\s*)(NaN|-?Infinity)(\s*[,}\]])`)
+
+// parseMetrics reads a metrics line: a JSON object whose numeric fields
+// are metrics, "epoch" among them. ok is false for any other line.
+func parseMetrics(line []byte) (epoch int, metrics map[string]float64, ok bool) {
+	line = bytes.TrimSpace(line)
+	if len(line) < 2 || line[0] != '{' || line[len(line)-1] != '}' {
+		return 0, nil, false
+	}
+	if bytes.Contains(line, []byte("NaN")) || bytes.Contains(line, []byte("Infinity")) {
+		// Twice: a match consumes the separator the next one starts with.
+		line = bareRE.ReplaceAll(line, []byte(`$1"$2"$3`))
+		line = bareRE.ReplaceAll(line, []byte(`$1"$2"$3`))
+	}
+	var raw map[string]any
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil || dec.More() {
+		return 0, nil, false
+	}
+	metrics = make(map[string]float64, len(raw))
+	epoch = -1
+	for k, v := range raw {
+		var x float64
+		switch v := v.(type) {
+		case json.Number:
+			f, err := strconv.ParseFloat(v.String(), 64)
+			if err != nil {
+				continue
+			}
+			x = f
+		case string:
+			switch v {
+			case "NaN":
+				x = math.NaN()
+			case "Infinity":
+				x = math.Inf(1)
+			case "-Infinity":
+				x = math.Inf(-1)
+			default:
+				continue
+			}
+		default:
+			continue
+		}
+		if k == "epoch" {
+			if x >= 0 && x == math.Trunc(x) && x < 1<<31 {
+				epoch = int(x)
+			}
+			continue
+		}
+		metrics[k] = x
+	}
+	if len(metrics) == 0 {
+		return 0, nil, false
+	}
+	return epoch, metrics, true
+}

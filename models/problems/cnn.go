@@ -1,0 +1,221 @@
+package problems
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/ga"
+	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/models/cnn"
+	"github.com/gahpo/gahpo/models/mnist"
+)
+
+// CNN is the name of the MNIST CNN problem.
+const CNN = "cnn"
+
+// CNNBudget is the CNN's range of epochs: the paper's final training is 14.
+var CNNBudget = Budget{Min: 1, Max: 14}
+
+// CNNSpace returns the search space of the paper for the MNIST CNN, with
+// ga.NewSpace defaults: batch_size int in [10, 128]; lr float in [1e-8, 1]
+// on a log scale; gamma float in [0, 1] on a linear scale; weight_decay
+// float in [1e-7, 1e-4] on a log scale.
+func CNNSpace() *ga.Space {
+	s, err := ga.NewSpace(
+		ga.IntParam("batch_size", 10, 128),
+		ga.FloatParam("lr", 1e-8, 1.0, ga.Log),
+		ga.FloatParam("gamma", 0, 1.0, ga.Linear),
+		ga.FloatParam("weight_decay", 1e-7, 1e-4, ga.Log),
+	)
+	if err != nil {
+		panic(err) // the literal above is valid
+	}
+	return s
+}
+
+func mnistFiles(dir string) ([]string, error) {
+	if dir == "" {
+		d, err := mnist.FindDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	paths := make([]string, len(mnist.Files))
+	for i, f := range mnist.Files {
+		paths[i] = filepath.Join(dir, f)
+	}
+	return paths, nil
+}
+
+// cnnTrainer trains the CNN's jobs; MNIST is loaded once per directory.
+type cnnTrainer struct {
+	mu    sync.Mutex
+	mnist map[string]*mnistData
+}
+
+type mnistData struct {
+	once        sync.Once
+	train, test *mnist.Set
+	err         error
+}
+
+var blasOnce sync.Once
+
+// useGonumIfAsked switches the CNN to gonum's BLAS once when GAHPO_BLAS is
+// "gonum".
+func useGonumIfAsked() {
+	blasOnce.Do(func() {
+		if os.Getenv("GAHPO_BLAS") == "gonum" {
+			cnn.UseGonum()
+		}
+	})
+}
+
+func (t *cnnTrainer) load(dir string) (train, test *mnist.Set, err error) {
+	t.mu.Lock()
+	d := t.mnist[dir]
+	if d == nil {
+		d = &mnistData{}
+		t.mnist[dir] = d
+	}
+	t.mu.Unlock()
+	d.once.Do(func() { d.train, d.test, d.err = mnist.Load(dir) })
+	return d.train, d.test, d.err
+}
+
+func cnnConfig(task gahpo.Task) cnn.Config {
+	p := task.Params
+	return cnn.Config{
+		BatchSize:     int(math.Round(p["batch_size"])),
+		LR:            p["lr"],
+		Gamma:         p["gamma"],
+		WeightDecay:   p["weight_decay"],
+		Epochs:        task.Epochs,
+		Seed:          task.Seed,
+		FitnessOnTest: task.OnTest,
+	}
+}
+
+// Train runs a CNN job: the one-epoch fitness (a fitness task without
+// epochs), a training from the checkpoint directory up to Task.Epochs, or
+// the final training on the whole training set, measured on the test set
+// after each epoch with conv1's weights as its probe.
+func (t *cnnTrainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
+	useGonumIfAsked()
+	task := job.Task
+	if err := checkGenome(CNNSpace(), task); err != nil {
+		return models.Outcome{}, err
+	}
+	train, test, err := t.load(job.DataDir)
+	if err != nil {
+		return models.Outcome{}, err
+	}
+	cfg := cnnConfig(task)
+	if task.Kind == gahpo.KindFitness && task.Epochs == 0 {
+		splits, err := mnist.NewSplits(train, test, task.TrainSubset)
+		if err != nil {
+			return models.Outcome{}, untrainable(err)
+		}
+		ev, err := cnn.Fitness(ctx, splits, cfg)
+		if err != nil {
+			return models.Outcome{}, err
+		}
+		out := models.Outcome{Fitness: ev.Loss, Accuracy: ev.Accuracy, ImagesPerSec: ev.ImagesPerSec, Diverged: ev.Diverged}
+		if ev.Diverged == "" {
+			rep := gahpo.EpochReport{Epoch: 1, Duration: ev.Duration, Metrics: map[string]gahpo.Float{
+				"val_loss": gahpo.Float(ev.Loss), "val_accuracy": gahpo.Float(ev.Accuracy)}}
+			out.Curve = []gahpo.EpochReport{rep}
+			if job.OnEpoch != nil {
+				job.OnEpoch(rep)
+			}
+		}
+		return out, nil
+	}
+	var splits mnist.Splits
+	run := cnn.Run{Dir: job.CheckpointDir, To: task.Epochs, Test: task.Test}
+	final := task.Kind == gahpo.KindFinal
+	if final {
+		// The final training: every training image (of the subset), the
+		// test set measured after each epoch, as TrainFull does.
+		if n := task.TrainSubset; n > 0 && n < train.N {
+			train = train.Slice(0, n)
+		}
+		splits = mnist.Splits{Train: train, Test: test}
+		cfg.FitnessOnTest, run.Test, run.Probe = true, false, true
+	} else if splits, err = mnist.NewSplits(train, test, task.TrainSubset); err != nil {
+		return models.Outcome{}, untrainable(err)
+	}
+	var curve []gahpo.EpochReport
+	run.OnEpoch = func(e cnn.Epoch) {
+		m := map[string]gahpo.Float{"train_loss": gahpo.Float(e.TrainLoss), "lr": gahpo.Float(e.LR)}
+		rep := gahpo.EpochReport{Epoch: e.Epoch, Duration: e.Duration, Metrics: m}
+		if final {
+			m["test_loss"], m["test_accuracy"] = gahpo.Float(e.ValLoss), gahpo.Float(e.ValAccuracy)
+			rep.Probe = map[string][]float32{"conv1.weight": e.Conv1}
+		} else {
+			m["val_loss"], m["val_accuracy"] = gahpo.Float(e.ValLoss), gahpo.Float(e.ValAccuracy)
+			if run.Test {
+				m["test_loss"], m["test_accuracy"] = gahpo.Float(e.TestLoss), gahpo.Float(e.TestAccuracy)
+			}
+		}
+		curve = append(curve, rep)
+		if job.OnEpoch != nil {
+			job.OnEpoch(rep)
+		}
+	}
+	o, err := cnn.Train(ctx, splits, cfg, run)
+	if err != nil {
+		return models.Outcome{}, err
+	}
+	out := models.Outcome{Fitness: o.Fitness, Accuracy: o.Accuracy, ImagesPerSec: o.ImagesPerSec, Diverged: o.Diverged, Curve: curve}
+	if n := len(o.Epochs); n > 0 {
+		last := o.Epochs[n-1]
+		out.TestLoss, out.TestAccuracy = last.TestLoss, last.TestAccuracy
+		if final {
+			out.TestLoss, out.TestAccuracy = last.ValLoss, last.ValAccuracy
+		}
+	}
+	if final || task.Epochs >= CNNBudget.Max {
+		out.Weights = o.Weights
+	}
+	return out, nil
+}
+
+// finalResult converts an Outcome to the legacy final result.
+func finalResult(out models.Outcome) models.FinalResult {
+	fr := models.FinalResult{TestLoss: out.TestLoss, TestAccuracy: out.TestAccuracy, Weights: out.Weights}
+	for _, rep := range out.Curve {
+		fr.Epochs = append(fr.Epochs, epochMetrics(rep))
+		fr.Duration += rep.Duration
+	}
+	return fr
+}
+
+func epochMetrics(rep gahpo.EpochReport) models.EpochMetrics {
+	m := rep.Metrics
+	return models.EpochMetrics{Epoch: rep.Epoch, LR: float64(m["lr"]), TrainLoss: float64(m["train_loss"]),
+		TestLoss: float64(m["test_loss"]), TestAccuracy: float64(m["test_accuracy"]), Duration: rep.Duration}
+}
+
+func init() {
+	must(Register(Problem{
+		Name:      CNN,
+		Space:     CNNSpace,
+		DataFiles: mnistFiles,
+		NeedsData: true,
+		Budget:    CNNBudget,
+		Trainer:   &cnnTrainer{mnist: map[string]*mnistData{}},
+	}))
+}
+
+func must(err error) {
+	if err != nil {
+		panic(fmt.Sprintf("problems: built-in problem: %v", err))
+	}
+}

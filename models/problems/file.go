@@ -1,0 +1,46 @@
+package problems
+
+import (
+	"github.com/gahpo/gahpo/ga"
+	"github.com/gahpo/gahpo/models/command"
+	"github.com/gahpo/gahpo/problemfile"
+)
+
+// FromFile returns the problem a problem file declares, trained by its
+// command (models/command).
+func FromFile(pf *problemfile.Problem) Problem {
+	p := Problem{
+		Name: pf.Name,
+		Space: func() *ga.Space {
+			s := *pf.Space
+			s.Params = append([]ga.Param(nil), pf.Space.Params...)
+			return &s
+		},
+		Digest:  pf.Digest,
+		Trainer: command.New(pf),
+	}
+	if len(pf.DataFiles) > 0 {
+		files := append([]string(nil), pf.DataFiles...)
+		p.DataFiles = func(string) ([]string, error) { return files, nil }
+		p.NeedsData = true
+	}
+	if b := pf.Budget; b != nil {
+		p.Budget = Budget{Min: b.Min, Max: b.Max}
+	}
+	return p
+}
+
+// RegisterFile loads the problem file at path (refusing it with one line
+// naming the faulty field) and registers its problem in Default. It is
+// what --problem-file does on run, coordinator and worker.
+func RegisterFile(path string) (Problem, error) {
+	pf, err := problemfile.Load(path)
+	if err != nil {
+		return Problem{}, err
+	}
+	p := FromFile(pf)
+	if err := Register(p); err != nil {
+		return Problem{}, err
+	}
+	return p, nil
+}
