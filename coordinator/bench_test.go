@@ -2,8 +2,11 @@ package coordinator_test
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,19 +17,40 @@ import (
 
 // noopTrainer answers at once: it measures the cost of the cluster path
 // alone (coordinator → JetStream → worker → result → bbolt), and gives
-// tests a fitness and an accuracy that depend only on the genome.
+// tests a fitness and an accuracy that depend only on the genome and, with
+// multi-fidelity, on the epochs (a known learning curve). It keeps a
+// checkpoint file holding the epochs trained, and refuses to go on from a
+// checkpoint that is not where the task says.
 type noopTrainer struct{}
 
-func (noopTrainer) Fitness(_ context.Context, t gahpo.Task, _ string) (models.Eval, error) {
+func (noopTrainer) Train(_ context.Context, job models.Job) (models.Outcome, error) {
+	t := job.Task
 	var s float64
 	for _, v := range t.Params {
 		s += v
 	}
-	return models.Eval{Loss: s, Accuracy: 1 / (1 + math.Abs(s))}, nil
-}
-
-func (noopTrainer) Final(context.Context, gahpo.Task, string, func(models.EpochMetrics)) (models.FinalResult, error) {
-	return models.FinalResult{TestLoss: 1}, nil
+	if t.Kind == gahpo.KindFinal {
+		return models.Outcome{Fitness: 1, TestLoss: 1}, nil
+	}
+	from := 0
+	if t.Epochs > 0 {
+		path := filepath.Join(job.CheckpointDir, "epochs")
+		if b, err := os.ReadFile(path); err == nil {
+			from, _ = strconv.Atoi(string(b))
+		}
+		if from != t.FromEpochs {
+			return models.Outcome{}, fmt.Errorf("checkpoint at %d epochs, the task says %d", from, t.FromEpochs)
+		}
+		if err := os.WriteFile(path, []byte(strconv.Itoa(t.Epochs)), 0o644); err != nil {
+			return models.Outcome{}, err
+		}
+	}
+	out := models.Outcome{Accuracy: 1 / (1 + math.Abs(s))}
+	for e := from + 1; e <= max(t.Epochs, 1); e++ {
+		out.Fitness = s + 1/float64(e)
+		out.Curve = append(out.Curve, gahpo.EpochReport{Epoch: e, Metrics: map[string]gahpo.Float{"val_loss": gahpo.Float(out.Fitness)}})
+	}
+	return out, nil
 }
 
 // BenchmarkPipeline reports genomes/s through the whole path with 4

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/ga"
+	"github.com/gahpo/gahpo/models/problems"
 )
 
 // fidelityFlags choose how genomes are trained and bred: the fidelity
@@ -26,8 +27,8 @@ type fidelityFlags struct {
 func (f *fidelityFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.fidelity, "fidelity", "", "how long a genome trains before it is compared: one-epoch (the paper's) or halving (successive halving from --min-epochs to --max-epochs; default: the preset's)")
 	fs.StringVar(&f.breeding, "breeding", "", "generational (a generation waits for the last) or steady-state (a genome is bred whenever a result comes back; default: the preset's)")
-	fs.IntVar(&f.minEpochs, "min-epochs", 1, "halving: epochs of the first rung")
-	fs.IntVar(&f.maxEpochs, "max-epochs", 14, "halving: epochs of the top rung, a full training")
+	fs.IntVar(&f.minEpochs, "min-epochs", 0, "halving: epochs of the first rung (default: the problem's budget: 1 for cnn)")
+	fs.IntVar(&f.maxEpochs, "max-epochs", 0, "halving: epochs of the top rung, a full training (default: the problem's budget: 14 for cnn)")
 	fs.IntVar(&f.eta, "eta", 3, "halving: the best 1/eta of a rung train on, eta times longer")
 	fs.IntVar(&f.inFlight, "in-flight", 0, "steady-state: genomes queued or training at once (default: the local workers + 1 with run, 8 with coordinator)")
 	fs.Var(&f.enqueue, "enqueue", "a known genome to start the search with, 'name=value,...' (repeatable), or @FILE with one per line")
@@ -35,7 +36,8 @@ func (f *fidelityFlags) register(fs *flag.FlagSet) {
 
 // apply sets the fidelity and breeding of rc from the flags over the
 // preset's choice, and parses the known genomes against space.
-func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, space *ga.Space) error {
+func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Problem) error {
+	space := prob.Space()
 	rc.Fidelity, rc.Breeding = p.fidelity, p.breeding
 	if f.fidelity != "" {
 		rc.Fidelity = f.fidelity
@@ -50,7 +52,16 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, space *ga.Space) er
 		rc.Breeding = ""
 	}
 	if rc.Halving() {
-		rc.MinEpochs, rc.MaxEpochs, rc.Eta = f.minEpochs, f.maxEpochs, f.eta
+		if prob.Budget == (problems.Budget{}) {
+			return fmt.Errorf("--fidelity halving: problem %q declares no budget of epochs to train its rungs in", prob.Name)
+		}
+		rc.MinEpochs, rc.MaxEpochs, rc.Eta = prob.Budget.Min, prob.Budget.Max, f.eta
+		if f.minEpochs > 0 {
+			rc.MinEpochs = f.minEpochs
+		}
+		if f.maxEpochs > 0 {
+			rc.MaxEpochs = f.maxEpochs
+		}
 	}
 	rc.InFlight = f.inFlight
 	known := append([]string(nil), p.enqueue...)
@@ -129,6 +140,30 @@ func (e *enqueueFlag) Set(v string) error {
 	}
 	if n == 0 {
 		return errors.New("no genome in " + path)
+	}
+	return nil
+}
+
+// problemFiles collects --problem-file paths and registers their problems.
+type problemFiles struct {
+	paths, names []string
+}
+
+func (p *problemFiles) String() string { return strings.Join(p.paths, ",") }
+
+func (p *problemFiles) Set(v string) error {
+	p.paths = append(p.paths, v)
+	return nil
+}
+
+// register loads and registers every file once.
+func (p *problemFiles) register() error {
+	for _, path := range p.paths[len(p.names):] {
+		prob, err := problems.RegisterFile(path)
+		if err != nil {
+			return err
+		}
+		p.names = append(p.names, prob.Name)
 	}
 	return nil
 }

@@ -50,6 +50,7 @@ type searchFlags struct {
 	ackWait                          time.Duration
 	data, runID                      string
 	fid                              fidelityFlags
+	files                            problemFiles
 }
 
 func (s *searchFlags) register(fs *flag.FlagSet) {
@@ -73,6 +74,7 @@ func (s *searchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.runID, "run", "", "resume this run id")
 	fs.BoolVar(&s.newRun, "new", false, "start a new run even if the database has an unfinished one")
 	s.fid.register(fs)
+	fs.Var(&s.files, "problem-file", "search a problem declared in this file (YAML or JSON; see README 'Tune your own model'); its name replaces --problem")
 }
 
 func (s *searchFlags) set(name string) bool {
@@ -114,6 +116,12 @@ func presetFor(name, problem string) (preset, error) {
 
 // config builds the run configuration from the preset and the flags.
 func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
+	if err := s.files.register(); err != nil {
+		return gahpo.RunConfig{}, preset{}, err
+	}
+	if len(s.files.names) > 0 && !s.set("problem") {
+		s.problem = s.files.names[0]
+	}
 	p, err := presetFor(s.preset, s.problem)
 	if err != nil {
 		return gahpo.RunConfig{}, p, err
@@ -144,11 +152,11 @@ func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
 		rc.FinalEpochs = s.finalEp
 	}
 	rc.FinalSubset = s.finalSubset
-	space, err := problems.Space(rc.Problem)
+	prob, err := problems.Lookup(rc.Problem)
 	if err != nil {
 		return rc, p, err
 	}
-	if err := s.fid.apply(&rc, p, space); err != nil {
+	if err := s.fid.apply(&rc, p, prob); err != nil {
 		return rc, p, err
 	}
 	return rc, p, rc.Validate()
@@ -158,7 +166,7 @@ func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
 // data files to distribute.
 func problemFor(dataDir string) func(string) (coordinator.Problem, error) {
 	return func(name string) (coordinator.Problem, error) {
-		space, err := problems.Space(name)
+		p, err := problems.Lookup(name)
 		if err != nil {
 			return coordinator.Problem{}, err
 		}
@@ -166,6 +174,6 @@ func problemFor(dataDir string) func(string) (coordinator.Problem, error) {
 		if err != nil {
 			return coordinator.Problem{}, err
 		}
-		return coordinator.Problem{Space: space, DataFiles: files}, nil
+		return coordinator.Problem{Space: p.Space(), DataFiles: files, Digest: p.Digest, FitnessMin: p.FitnessMin, FitnessMax: p.FitnessMax}, nil
 	}
 }

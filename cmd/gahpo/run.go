@@ -82,7 +82,8 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		w := worker.New(wconn, worker.Legacy{T: trainer}, worker.Config{Name: "local-" + strconv.Itoa(i+1), DataDir: dataDir, Check: problems.Check, Logger: log})
+		w := worker.New(wconn, trainer, worker.Config{Name: "local-" + strconv.Itoa(i+1), DataDir: dataDir, Check: problems.Check,
+			Accept: problems.Default.Accept, Logger: log})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

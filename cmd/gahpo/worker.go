@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/worker"
@@ -24,7 +23,12 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 	data := fs.String("data", "", "directory of the data files (default: fetched from the cluster's object store and cached)")
 	cache := fs.String("cache", "", "cache directory for fetched data and the checkpoint directories of running tasks (default: the user cache dir/gahpo)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	var files problemFiles
+	fs.Var(&files, "problem-file", "a problem file (YAML or JSON) whose tasks this worker trains with the file's command (repeatable); tasks of problems it was not given go to other workers")
 	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := files.register(); err != nil {
 		return err
 	}
 	devices, err := parseDevices(*gpus)
@@ -51,9 +55,9 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Drain()
-	w := worker.New(conn, worker.Legacy{T: problems.NewTrainer()}, worker.Config{
+	w := worker.New(conn, problems.NewTrainer(), worker.Config{
 		Name: *name, Concurrency: *concurrency, Devices: devices, DataDir: *data, CacheDir: *cache,
-		Accept: acceptBuiltin, Check: problems.Check, Logger: log,
+		Accept: problems.Default.Accept, Check: problems.Check, Logger: log,
 	})
 	err = w.Run(ctx)
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
@@ -94,18 +98,4 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-// acceptBuiltin refuses the tasks of problems this worker cannot train:
-// a problem declared in a problem file (its digest in the task), since a
-// task never carries the command that trains it, and a problem this build
-// does not know. Other workers train them.
-func acceptBuiltin(task gahpo.Task) error {
-	if task.ProblemDigest != "" {
-		return fmt.Errorf("problem %q is declared in a problem file (digest %s) that this worker was not given", task.Problem, task.ProblemDigest)
-	}
-	if _, err := problems.Space(task.Problem); err != nil {
-		return err
-	}
-	return nil
 }

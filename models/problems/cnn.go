@@ -211,6 +211,8 @@ func init() {
 		NeedsData: true,
 		Budget:    CNNBudget,
 		Trainer:   &cnnTrainer{mnist: map[string]*mnistData{}},
+		// A negative log-likelihood is never below 0.
+		FitnessMin: 0, FitnessMax: math.Inf(1),
 	}))
 }
 

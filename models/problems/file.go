@@ -1,6 +1,8 @@
 package problems
 
 import (
+	"math"
+
 	"github.com/gahpo/gahpo/ga"
 	"github.com/gahpo/gahpo/models/command"
 	"github.com/gahpo/gahpo/problemfile"
@@ -26,6 +28,21 @@ func FromFile(pf *problemfile.Problem) Problem {
 	}
 	if b := pf.Budget; b != nil {
 		p.Budget = Budget{Min: b.Min, Max: b.Max}
+	}
+	if b := pf.FitnessBounds; b != nil {
+		// The bounds are on the objective; the fitness of a goal to
+		// maximise is its negation.
+		lo, hi := math.Inf(-1), math.Inf(1)
+		if b.Min != nil {
+			lo = *b.Min
+		}
+		if b.Max != nil {
+			hi = *b.Max
+		}
+		if pf.Objective.Goal == problemfile.Maximize {
+			lo, hi = -hi, -lo
+		}
+		p.FitnessMin, p.FitnessMax = lo, hi
 	}
 	return p
 }

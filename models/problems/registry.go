@@ -57,6 +57,11 @@ type Problem struct {
 	Digest string
 	// Trainer trains its jobs.
 	Trainer JobTrainer
+	// FitnessMin and FitnessMax bound the fitness (what the search
+	// minimises) the problem can produce: the coordinator fails a genome
+	// whose result lies outside, so a forged or broken result cannot win.
+	// Both 0: no bounds.
+	FitnessMin, FitnessMax float64
 }
 
 // Validate reports what a Problem lacks.

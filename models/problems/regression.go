@@ -2,6 +2,7 @@ package problems
 
 import (
 	"context"
+	"math"
 	"sync"
 
 	"github.com/gahpo/gahpo"
@@ -109,5 +110,7 @@ func init() {
 		Space:   regression.Space,
 		Budget:  RegressionBudget,
 		Trainer: &regressionTrainer{},
+		// A mean squared error is never below 0.
+		FitnessMin: 0, FitnessMax: math.Inf(1),
 	}))
 }

@@ -1,0 +1,227 @@
+package coordinator_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/store"
+)
+
+// halvingConfig is a regression search with successive halving over 10,
+// 30 and 90 epochs.
+func halvingConfig(pop, gens int, seed uint64, breeding string) gahpo.RunConfig {
+	rc := regressionConfig(pop, gens, seed)
+	rc.FinalEpochs = 0
+	rc.Fidelity, rc.Breeding, rc.MinEpochs, rc.MaxEpochs, rc.Eta = gahpo.FidelityHalving, breeding, 10, 90, 3
+	rc.InFlight = 3
+	return rc
+}
+
+// checkHalving asserts a finished halving run: every genome bred once and
+// trained at least one rung, its epochs those of its rung, its curve one
+// point per epoch; the best genome fully trained and stored as the final
+// training with its weights; no checkpoint left in the object store.
+func checkHalving(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) []gahpo.GenomeRecord {
+	t.Helper()
+	if run.Status != gahpo.RunDone {
+		t.Fatalf("run %s (%s), want done", run.Status, run.Error)
+	}
+	gs, err := st.Genomes(run.ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := run.Config.GA.Population * run.Config.GA.Generations; len(gs) != want {
+		t.Fatalf("%d genomes, want %d", len(gs), want)
+	}
+	rungs := run.Config.RungEpochs()
+	top := 0
+	for _, g := range gs {
+		if g.Status == gahpo.GenomeQueued || g.Status == gahpo.GenomePromoted {
+			t.Errorf("genome %d left %s", g.ID, g.Status)
+		}
+		if g.DuplicateOf != 0 || g.Status == gahpo.GenomeFailed {
+			continue
+		}
+		if g.Epochs != rungs[g.Rung] || len(g.RungFitness) != g.Rung+1 || len(g.Curve) != g.Epochs {
+			t.Errorf("genome %d: rung %d, %d epochs, %d rung results, %d curve points", g.ID, g.Rung, g.Epochs, len(g.RungFitness), len(g.Curve))
+		}
+		if g.Checkpoint != nil {
+			t.Errorf("genome %d still names a checkpoint %s", g.ID, g.Checkpoint.Name)
+		}
+		if g.Rung == len(rungs)-1 {
+			top++
+		}
+	}
+	if top == 0 {
+		t.Fatal("no genome reached the top rung")
+	}
+	best := gs[run.Best-1]
+	if best.Rung != len(rungs)-1 {
+		t.Fatalf("best genome %d at rung %d: the run's result must be fully trained", best.ID, best.Rung)
+	}
+	f, err := st.Final(run.ID)
+	if err != nil || f.GenomeID != best.ID || len(f.Epochs) != rungs[len(rungs)-1] || f.WeightsSize == 0 {
+		t.Fatalf("final %+v, %v: want genome %d, %d epochs and weights", f, err, best.ID, rungs[len(rungs)-1])
+	}
+	left, err := conn.ListObjects(context.Background(), bus.BucketCheckpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("checkpoints left in the object store: %v", left)
+	}
+	if run.CheckpointPeak == 0 {
+		t.Error("no checkpoint peak recorded")
+	}
+	return gs
+}
+
+func TestHalvingRegressionRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run of a few tens of seconds: -short")
+	}
+	for _, breeding := range []string{gahpo.BreedingSteadyState, gahpo.BreedingGenerational} {
+		t.Run(breeding, func(t *testing.T) {
+			srv := testnats.Start(t)
+			startWorkers(t, srv, 2, problems.NewTrainer())
+			st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+			defer st.Close()
+			conn := testnats.Connect(t, srv, "coord")
+			run := runToEnd(t, context.Background(), st, conn, halvingConfig(6, 3, 3, breeding))
+			gs := checkHalving(t, st, conn, run)
+			// A promoted genome trained on from its checkpoint: its
+			// curve has no gap and its last point is its fitness.
+			for _, g := range gs {
+				if g.Rung > 0 && g.Status == gahpo.GenomeDone {
+					last := g.Curve[len(g.Curve)-1]
+					if last.Epoch != g.Epochs || math.Abs(float64(last.Metrics["val_loss"])-float64(g.Fitness)) > 1e-12 {
+						t.Errorf("genome %d: last epoch %d val_loss %v, fitness %v", g.ID, last.Epoch, last.Metrics["val_loss"], g.Fitness)
+					}
+					for i, e := range g.Curve {
+						if e.Epoch != i+1 {
+							t.Fatalf("genome %d: curve point %d is epoch %d", g.ID, i, e.Epoch)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// halvingLine is what must not change when a coordinator is killed.
+type halvingLine struct {
+	ID          int
+	Params      map[string]float64
+	Status      string
+	Rung        int
+	RungFitness []gahpo.Float
+	DuplicateOf int
+	Parents     []int
+}
+
+func halvingHistory(t *testing.T, st *store.Store, run string) []halvingLine {
+	t.Helper()
+	gs, err := st.Genomes(run, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]halvingLine, len(gs))
+	for i, g := range gs {
+		out[i] = halvingLine{g.ID, g.Params, g.Status, g.Rung, g.RungFitness, g.DuplicateOf, g.Parents}
+	}
+	return out
+}
+
+// TestHalvingCoordinatorKilledEndsLikeUninterruptedRun kills the
+// coordinator of a steady-state halving run three times. With one worker,
+// results arrive in the order tasks were published, so the asynchronous
+// decisions (promotions, breeding) are the same: the history must be the
+// uninterrupted run's, bit for bit.
+func TestHalvingCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two cluster runs: -short")
+	}
+	rc := halvingConfig(5, 3, 8, gahpo.BreedingSteadyState)
+	rc.InFlight = 2
+
+	srvA := testnats.Start(t)
+	startWorkers(t, srvA, 1, noopTrainer{})
+	stA := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer stA.Close()
+	connA := testnats.Connect(t, srvA, "coord")
+	runA := runToEnd(t, context.Background(), stA, connA, rc)
+	checkHalving(t, stA, connA, runA)
+	want := halvingHistory(t, stA, runA.ID)
+
+	srvB := testnats.Start(t)
+	startWorkers(t, srvB, 1, noopTrainer{})
+	pathB := filepath.Join(t.TempDir(), "b.db")
+	var runB gahpo.Run
+	for attempt := 0; ; attempt++ {
+		st := openStore(t, pathB)
+		conn, err := bus.Connect(context.Background(), bus.Options{URL: srvB.URL(), Name: "coord"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := coordinator.New(st, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if attempt < 3 {
+			go func() {
+				for ctx.Err() == nil {
+					gs, _ := st.Genomes(c.RunID(), -1)
+					n := 0
+					for _, g := range gs {
+						n += len(g.RungFitness)
+					}
+					if n >= 4*(attempt+1) {
+						cancel()
+						return
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			}()
+		}
+		run, err := c.Run(ctx)
+		cancel()
+		conn.Close() // abrupt, as a killed process
+		st.Close()
+		if err == nil {
+			runB = run
+			break
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("run: %v", err)
+		}
+		if attempt > 6 {
+			t.Fatal("run did not finish after restarts")
+		}
+	}
+	stB := openStore(t, pathB)
+	defer stB.Close()
+	checkHalving(t, stB, testnats.Connect(t, srvB, "check"), runB)
+	if runB.Restarts < 1 {
+		t.Errorf("restarted %d times, want at least 1", runB.Restarts)
+	}
+	if got := halvingHistory(t, stB, runB.ID); !reflect.DeepEqual(got, want) {
+		for i := range min(len(got), len(want)) {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Errorf("first difference at genome %d:\n got %+v\nwant %+v", i+1, got[i], want[i])
+				break
+			}
+		}
+		t.Fatalf("the killed run's history differs from the uninterrupted one")
+	}
+}
