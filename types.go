@@ -253,6 +253,9 @@ type GenomeRecord struct {
 	// model once it reached the top rung.
 	Checkpoint *ObjectRef `json:"checkpoint,omitempty"`
 	Weights    *ObjectRef `json:"weights,omitempty"`
+	// Issued orders the tasks of the run: a restarted coordinator queues
+	// the tasks it lost in the order they were first issued.
+	Issued int `json:"issued,omitempty"`
 }
 
 // Evaluated tells whether the record holds a fitness.

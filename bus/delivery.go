@@ -106,6 +106,13 @@ func (c *Conn) Results(ctx context.Context, run string, ackWait time.Duration) (
 	if ackWait <= 0 {
 		ackWait = DefaultAckWait
 	}
+	// A coordinator that stopped (or was killed) with results delivered but
+	// not acknowledged would get them back only after their ack wait, behind
+	// newer ones. Start the consumer afresh instead: it delivers every
+	// result still in the stream, in the order they came.
+	if err := c.js.DeleteConsumer(ctx, StreamResults, resultsConsumer(run)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("bus: reset results consumer of %s: %w", run, err)
+	}
 	cons, err := c.js.CreateOrUpdateConsumer(ctx, StreamResults, jetstream.ConsumerConfig{
 		Durable:       resultsConsumer(run),
 		Description:   "gahpo coordinator of run " + run,

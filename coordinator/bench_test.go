@@ -3,9 +3,11 @@ package coordinator_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -26,8 +28,8 @@ type noopTrainer struct{}
 func (noopTrainer) Train(_ context.Context, job models.Job) (models.Outcome, error) {
 	t := job.Task
 	var s float64
-	for _, v := range t.Params {
-		s += v
+	for _, k := range slices.Sorted(maps.Keys(t.Params)) { // one order: the same bits every time
+		s += t.Params[k]
 	}
 	if t.Kind == gahpo.KindFinal {
 		return models.Outcome{Fitness: 1, TestLoss: 1}, nil
@@ -49,6 +51,9 @@ func (noopTrainer) Train(_ context.Context, job models.Job) (models.Outcome, err
 	for e := from + 1; e <= max(t.Epochs, 1); e++ {
 		out.Fitness = s + 1/float64(e)
 		out.Curve = append(out.Curve, gahpo.EpochReport{Epoch: e, Metrics: map[string]gahpo.Float{"val_loss": gahpo.Float(out.Fitness)}})
+	}
+	if t.WeightsTo != "" {
+		out.Weights = []byte("weights of " + strconv.Itoa(t.GenomeID))
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -337,6 +338,7 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	if err := c.conn.PurgeTasks(cleanup, c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
 	}
+	c.sweepCheckpoints(cleanup)
 	return c.snapshot(), nil
 }
 
@@ -429,4 +431,22 @@ func (c *Coordinator) onEvent(data []byte) {
 		return
 	}
 	c.holders[e.GenomeID] = gahpo.Holder{GenomeID: e.GenomeID, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}
+}
+
+// sweepCheckpoints deletes what is left of the run's checkpoints: those a
+// coordinator decided to delete just before it was killed, and those of
+// results it refused.
+func (c *Coordinator) sweepCheckpoints(ctx context.Context) {
+	names, err := c.conn.ListObjects(ctx, bus.BucketCheckpoints)
+	if err != nil {
+		c.log.Warn("listing checkpoints", "err", err)
+		return
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, c.id+"-") {
+			if err := c.conn.DeleteObject(ctx, bus.BucketCheckpoints, name); err != nil {
+				c.log.Warn("deleting a checkpoint", "object", name, "err", err)
+			}
+		}
+	}
 }

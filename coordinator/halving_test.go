@@ -71,7 +71,7 @@ func checkHalving(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) 
 	}
 	f, err := st.Final(run.ID)
 	if err != nil || f.GenomeID != best.ID || len(f.Epochs) != rungs[len(rungs)-1] || f.WeightsSize == 0 {
-		t.Fatalf("final %+v, %v: want genome %d, %d epochs and weights", f, err, best.ID, rungs[len(rungs)-1])
+		t.Fatalf("final of genome %d with %d epochs and %d bytes of weights, %v: want genome %d, %d epochs and weights", f.GenomeID, len(f.Epochs), f.WeightsSize, err, best.ID, rungs[len(rungs)-1])
 	}
 	left, err := conn.ListObjects(context.Background(), bus.BucketCheckpoints)
 	if err != nil {

@@ -72,6 +72,12 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 		}
 		return err
 	}
+	// What is stored is decided: carry it out even if the coordinator is
+	// being stopped (a crash here is repaired on restart: lost tasks are
+	// queued again in the order they were issued, redelivered results are
+	// dropped as stale).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	for _, t := range rd.Publish {
 		if err := c.conn.PublishTask(ctx, c.complete(t)); err != nil {
 			// Stored as outstanding: the watchdog or a restart queues it.

@@ -85,6 +85,7 @@ type Machine struct {
 	recs   []gahpo.GenomeRecord // recs[id-1]
 	final  bool                 // the final task (one-epoch) is outstanding
 	ckpt   uint64               // bytes of kept checkpoints
+	issued int                  // tasks issued so far (GenomeRecord.Issued)
 
 	ready      Ready
 	runChanged bool
@@ -160,6 +161,7 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 		if r.Checkpoint != nil {
 			m.ckpt += r.Checkpoint.Size
 		}
+		m.issued = max(m.issued, r.Issued)
 	}
 	if m.generationalEngine() {
 		eng, err := ga.Restore(space, engine)
@@ -246,11 +248,16 @@ func (m *Machine) Records() []gahpo.GenomeRecord { return m.recs }
 // Outstanding returns the tasks that must be queued or in training now:
 // after a restart, those the queue lost must be published again.
 func (m *Machine) Outstanding() []gahpo.Task {
-	var out []gahpo.Task
+	var recs []gahpo.GenomeRecord
 	for _, r := range m.recs {
 		if r.Status == gahpo.GenomeQueued || r.Status == gahpo.GenomePromoted {
-			out = append(out, m.task(r))
+			recs = append(recs, r)
 		}
+	}
+	slices.SortStableFunc(recs, func(a, b gahpo.GenomeRecord) int { return a.Issued - b.Issued })
+	var out []gahpo.Task
+	for _, r := range recs {
+		out = append(out, m.task(r))
 	}
 	if m.final {
 		out = append(out, m.finalTask())
@@ -389,7 +396,13 @@ func (m *Machine) finalTask() gahpo.Task {
 	}
 }
 
-func (m *Machine) publish(id int) { m.ready.Publish = append(m.ready.Publish, m.task(m.recs[id-1])) }
+// publish issues the task of genome id (queued or promoted).
+func (m *Machine) publish(id int) {
+	m.issued++
+	m.recs[id-1].Issued = m.issued
+	m.touch(id)
+	m.ready.Publish = append(m.ready.Publish, m.task(m.recs[id-1]))
+}
 
 // publishPending publishes the engine's pending genomes.
 func (m *Machine) publishPending() {

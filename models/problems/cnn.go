@@ -181,7 +181,7 @@ func (t *cnnTrainer) Train(ctx context.Context, job models.Job) (models.Outcome,
 			out.TestLoss, out.TestAccuracy = last.ValLoss, last.ValAccuracy
 		}
 	}
-	if final || task.Epochs >= CNNBudget.Max {
+	if final || task.WeightsTo != "" { // the coordinator keeps the model of a final or top-rung training
 		out.Weights = o.Weights
 	}
 	return out, nil
