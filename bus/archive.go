@@ -250,9 +250,14 @@ func (c *Conn) PutDir(ctx context.Context, bucket, name, dir string) (gahpo.Obje
 	}
 	pr, pw := io.Pipe()
 	h := sha256.New()
-	go func() { pw.CloseWithError(Pack(io.MultiWriter(pw, h), dir)) }()
+	packed := make(chan struct{})
+	go func() {
+		defer close(packed)
+		pw.CloseWithError(Pack(io.MultiWriter(pw, h), dir))
+	}()
 	info, err := obs.Put(ctx, jetstream.ObjectMeta{Name: name, Description: "gahpo checkpoint directory (tar)"}, pr)
 	pr.CloseWithError(errors.New("bus: put ended")) // ends Pack if Put stopped early
+	<-packed
 	if err != nil {
 		return gahpo.ObjectRef{}, fmt.Errorf("bus: put %s/%s: %w", bucket, name, err)
 	}

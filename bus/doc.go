@@ -13,6 +13,19 @@
 //     consumer "coord-<run>", and acknowledges a result only after it is
 //     stored, so a restarted coordinator still receives what it missed.
 //
-// Events (core NATS, best effort): gahpo.event.<run>.started when a worker
-// starts a task or finishes an epoch of a final training.
+// A worker that will not train a task (a problem it was not given) hands it
+// back with Conn.Requeue: a copy at the back of the queue that carries the
+// attempts made so far, so a refusal never counts as an attempt.
+//
+// # Object stores
+//
+// Data sets (gahpo-data) and final weights (gahpo-weights) are single
+// objects checked by digest. A checkpoint directory between the rungs of a
+// multi-fidelity search is one tar archive (Conn.PutDir, Conn.GetDir):
+// unpacking refuses absolute or parent paths, symlinks that lead out of the
+// directory, links, special files and archives over ArchiveLimits, and
+// writes only through an os.Root on the directory.
+//
+// Events (core NATS, best effort): gahpo.event.<run> when a worker starts a
+// task and after each epoch it trains (gahpo.Started with its Report).
 package bus

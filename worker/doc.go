@@ -7,4 +7,26 @@
 // Workers are stateless: start and stop any number, on any machine. Data
 // sets come from the cluster's object store (checked by digest and cached
 // on disk) unless a local directory is given.
+//
+// # Jobs and checkpoints
+//
+// Each task becomes a models.Job for the Trainer, with an empty checkpoint
+// directory of its own under CacheDir/jobs. When the task names a
+// checkpoint (a promotion in a multi-fidelity search), the worker restores
+// the archive there first; after a successful training with
+// Task.CheckpointTo set, it keeps the directory in that object store bucket
+// as <run>-<genome>-e<epochs> and names it in the result. The directory is
+// removed after every job; those of a killed worker are removed by the next
+// worker that starts on the same cache directory. Each epoch's report is
+// published as it comes (gahpo.Started.Report) for the curves of running
+// genomes, and the result carries the whole curve.
+//
+// # Devices and refusals
+//
+// With Config.Devices (gahpo worker --gpus 0,1) a worker runs one slot per
+// device and each job names its device; a command trainer restricts its
+// process to it. Config.Accept lets a worker refuse the tasks of a problem
+// it was not given (a task never carries the command that trains it):
+// refused tasks go back to the queue for the other workers, not counted as
+// attempts, and the refusal is logged once per problem.
 package worker

@@ -426,3 +426,43 @@ func TestWorkerStopHandsTaskBack(t *testing.T) {
 		t.Errorf("result %+v; want worker next, attempt 2, 3 epochs", r)
 	}
 }
+
+// A result too large for a message is trimmed, not retried forever: the
+// log keeps its last lines, the curve loses its probes first.
+func TestWorkerTrimsLargeResults(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	tr := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
+		out := models.Outcome{Fitness: 0.25}
+		for i := range 5000 {
+			out.Log = append(out.Log, fmt.Sprintf("line %d %s", i, strings.Repeat("é", 400)))
+		}
+		for e := 1; e <= 14; e++ {
+			rep := gahpo.EpochReport{Epoch: e, Metrics: map[string]gahpo.Float{"val_loss": 1}}
+			if job.Task.GenomeID == 2 {
+				probe := make([]float32, 2000)
+				for i := range probe {
+					probe[i] = 0.123456 + float32(i)
+				}
+				rep.Probe = map[string][]float32{"conv1.weight": probe}
+			}
+			out.Curve = append(out.Curve, rep)
+		}
+		return out, nil
+	})
+	c.start(t, ctx, tr, worker.Config{Name: "w", CacheDir: t.TempDir()})
+	for g := 1; g <= 2; g++ {
+		c.publish(t, ctx, gahpo.Task{GenomeID: g, Epochs: 14, MaxAttempts: 1})
+		r := c.next(t, ctx)
+		if r.Failure != "" || r.Attempt != 1 || len(r.Curve) != 14 || r.EpochsDone != 14 {
+			t.Fatalf("genome %d: failure %q attempt %d curve %d epochs done %d", g, r.Failure, r.Attempt, len(r.Curve), r.EpochsDone)
+		}
+		if n := len(r.Log); n == 0 || n > 100 || !strings.HasPrefix(r.Log[n-1], "line 4999 ") || !strings.HasSuffix(r.Log[n-1], "…") {
+			t.Errorf("genome %d: %d log lines, last %.20q; want the last ones, cut", g, n, r.Log[n-1])
+		}
+		if r.Curve[0].Probe != nil {
+			t.Errorf("genome %d: probes kept in a result over the limit", g)
+		}
+	}
+}

@@ -169,10 +169,10 @@ func capLog(lines []string) []string {
 	return out
 }
 
-// fitMessage trims a result that would not fit in a message: first the
-// log's oldest lines, then the curve's probes, then the curve's oldest
-// epochs. A result that cannot be published would be trained again and
-// again.
+// fitMessage trims a result that would not fit in a message: the log to
+// its last 10 lines, then the curve's probes, then the rest of the log,
+// then the curve's oldest epochs. A result that cannot be published would
+// be trained again and again.
 func fitMessage(res *gahpo.Result, log *slog.Logger) {
 	const limit = gahpo.MaxMessageSize - 512
 	trimmed := false
@@ -183,8 +183,8 @@ func fitMessage(res *gahpo.Result, log *slog.Logger) {
 		}
 		trimmed = true
 		switch {
-		case len(res.Log) > 0:
-			res.Log = res.Log[len(res.Log)/2+len(res.Log)%2:]
+		case len(res.Log) > 10:
+			res.Log = res.Log[len(res.Log)-10:]
 		case hasProbes(res.Curve):
 			curve := make([]gahpo.EpochReport, len(res.Curve))
 			for i, rep := range res.Curve {
@@ -192,6 +192,8 @@ func fitMessage(res *gahpo.Result, log *slog.Logger) {
 				curve[i] = rep
 			}
 			res.Curve = curve
+		case len(res.Log) > 0:
+			res.Log = nil
 		case len(res.Curve) > 0:
 			res.Curve = res.Curve[len(res.Curve)/2+len(res.Curve)%2:]
 		default:

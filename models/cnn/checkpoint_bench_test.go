@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"gorgonia.org/tensor"
 
@@ -32,14 +34,15 @@ func fullState() *state {
 }
 
 // BenchmarkCheckpoint measures the CNN's state file: its size, writing it
-// (serialise, write, fsync, rename) and reading it back (read, check,
-// parse).
+// (serialise, write, fsync, rename), the training set's checksum that
+// every Train computes, and reading the file back (read, check, parse).
 //
 //	go test -run '^$' -bench Checkpoint -benchtime 10x ./models/cnn
 func BenchmarkCheckpoint(b *testing.B) {
 	st := fullState()
 	dir := b.TempDir()
 	b.Run("write", func(b *testing.B) {
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			if err := saveState(dir, st); err != nil {
 				b.Fatal(err)
@@ -52,8 +55,17 @@ func BenchmarkCheckpoint(b *testing.B) {
 		b.ReportMetric(float64(info.Size())/1e6, "MB")
 		b.SetBytes(info.Size())
 	})
+	b.Run("identity/54000-images", func(b *testing.B) {
+		train := loadTrain(b).Slice(0, 54000)
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			identity(runConfig, train)
+		}
+		b.SetBytes(int64(len(train.Pixels) + len(train.Labels)))
+	})
 	b.Run("read", func(b *testing.B) {
 		b.SetBytes(int64(len(st.marshal())))
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			got, err := loadState(dir)
 			if err != nil || got == nil {
@@ -61,6 +73,21 @@ func BenchmarkCheckpoint(b *testing.B) {
 			}
 		}
 	})
+}
+
+// cpuPerOp starts measuring the process's CPU time (user and system, all
+// threads); the function it returns reports it per operation, a figure
+// that the machine's load inflates less than the wall time.
+func cpuPerOp(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	return func() { b.ReportMetric(float64(cpu()-start)/1e6/float64(b.N), "cpu_ms/op") }
 }
 
 // TestStateRoundTrip reads back a written state file: the same bytes again,
