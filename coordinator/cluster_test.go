@@ -56,7 +56,7 @@ func openStore(t testing.TB, path string) *store.Store {
 }
 
 // startWorkers runs n real workers until the test ends.
-func startWorkers(t *testing.T, srv *natsserver.Server, n int, trainer worker.LegacyTrainer) {
+func startWorkers(t *testing.T, srv *natsserver.Server, n int, trainer worker.Trainer) {
 	t.Helper()
 	t.Cleanup(startWorkersWith(t, srv, n, trainer))
 }
@@ -69,13 +69,13 @@ func startWorkersStoppable(t *testing.T, srv *natsserver.Server, n int) (stop fu
 	return stop
 }
 
-func startWorkersWith(t testing.TB, srv *natsserver.Server, n int, trainer worker.LegacyTrainer) (stop func()) {
+func startWorkersWith(t testing.TB, srv *natsserver.Server, n int, trainer worker.Trainer) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := range n {
 		conn := testnats.Connect(t, srv, "worker")
-		w := worker.New(conn, worker.Legacy{T: trainer}, worker.Config{Name: fmt.Sprintf("w%d", i+1), Poll: 500 * time.Millisecond, Check: problems.Check, Logger: quiet})
+		w := worker.New(conn, trainer, worker.Config{Name: fmt.Sprintf("w%d", i+1), Poll: 500 * time.Millisecond, Check: problems.Check, Logger: quiet})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
