@@ -100,6 +100,12 @@ type RunConfig struct {
 	// InFlight is how many genomes steady-state breeding keeps queued or in
 	// training (0: the population); promotions are never held back by it.
 	InFlight int `json:"in_flight,omitempty"`
+	// BudgetEpochs, when set, stops breeding once the epochs trained and
+	// under way reach it (a search's compute, counted in epoch-trainings;
+	// a one-epoch genome costs 1); trainings under way and their
+	// promotions still finish. Population × Generations still bounds the
+	// genomes bred.
+	BudgetEpochs int `json:"budget_epochs,omitempty"`
 }
 
 // Fidelities and breedings of a run.
@@ -108,13 +114,19 @@ const (
 	FidelityHalving      = "halving"
 	BreedingGenerational = "generational"
 	BreedingSteadyState  = "steady-state"
+	// BreedingRandom is steady state with every genome random: a random
+	// search (with successive halving, ASHA itself), the baseline.
+	BreedingRandom = "random"
 )
 
 // Halving reports whether the run uses successive halving.
 func (c RunConfig) Halving() bool { return c.Fidelity == FidelityHalving }
 
-// SteadyState reports whether the run breeds without a generation barrier.
-func (c RunConfig) SteadyState() bool { return c.Breeding == BreedingSteadyState }
+// SteadyState reports whether the run breeds without a generation barrier
+// (steady-state breeding, or a random search).
+func (c RunConfig) SteadyState() bool {
+	return c.Breeding == BreedingSteadyState || c.Breeding == BreedingRandom
+}
 
 // RungEpochs returns the epochs of each rung of a halving run: MinEpochs,
 // then ×Eta up to MaxEpochs, which is always the last (top) rung. A
@@ -167,9 +179,12 @@ func (c RunConfig) Validate() error {
 		return fmt.Errorf("gahpo: unknown fidelity %q (one-epoch or halving)", c.Fidelity)
 	}
 	switch c.Breeding {
-	case "", BreedingGenerational, BreedingSteadyState:
+	case "", BreedingGenerational, BreedingSteadyState, BreedingRandom:
 	default:
-		return fmt.Errorf("gahpo: unknown breeding %q (generational or steady-state)", c.Breeding)
+		return fmt.Errorf("gahpo: unknown breeding %q (generational, steady-state or random)", c.Breeding)
+	}
+	if c.BudgetEpochs < 0 {
+		return fmt.Errorf("gahpo: budget %d epochs is negative", c.BudgetEpochs)
 	}
 	if c.InFlight < 0 || c.InFlight > 100000 {
 		return fmt.Errorf("gahpo: in-flight %d outside 0..100000", c.InFlight)

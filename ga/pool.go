@@ -49,11 +49,17 @@ func Ahead(a Score, ida int, b Score, idb int) bool {
 // so a Pool given the same calls in the same order breeds the same genomes.
 // A Pool is not safe for concurrent use.
 type Pool struct {
-	p     Problem
-	cfg   Config
-	recs  []poolRec
-	index map[string]int
+	p      Problem
+	cfg    Config
+	recs   []poolRec
+	index  map[string]int
+	random bool
 }
+
+// RandomSearch makes every genome the pool breeds random (after
+// Config.Initial): a random search with the pool's bookkeeping, the
+// baseline a genetic search must beat.
+func (q *Pool) RandomSearch() { q.random = true }
 
 type poolRec struct {
 	G      Genome `json:"genome"`
@@ -160,7 +166,7 @@ func (q *Pool) Breed() (g Genome, err error) {
 	switch {
 	case id <= len(q.cfg.Initial):
 		genes, ops = q.cfg.Initial[id-1], []string{"initial"}
-	case id <= q.cfg.Population || len(members) < 2:
+	case id <= q.cfg.Population || len(members) < 2 || q.random:
 		genes, ops = q.p.Random(r), []string{"random"}
 	default:
 		i := q.tournament(r, members, 0)

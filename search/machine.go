@@ -118,6 +118,9 @@ func New(cfg Config, space Space) (*Machine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("search: %w", err)
 		}
+		if m.rc.Breeding == gahpo.BreedingRandom {
+			pool.RandomSearch()
+		}
 		m.pool = pool
 		if err := m.breed(); err != nil {
 			return nil, err
@@ -197,6 +200,9 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 	pool, err := ga.NewPool(space, m.rc.GA)
 	if err != nil {
 		return nil, fmt.Errorf("search: restore: %w", err)
+	}
+	if m.rc.Breeding == gahpo.BreedingRandom {
+		pool.RandomSearch()
 	}
 	for _, r := range m.recs {
 		g := ga.Genome{ID: r.ID, Generation: r.Generation, Genes: r.Genes, Parents: r.Parents, Ops: r.Ops, DuplicateOf: r.DuplicateOf}
@@ -629,7 +635,7 @@ func (m *Machine) breed() error {
 		if limit <= 0 {
 			limit = m.rc.GA.Population
 		}
-		for m.outstanding() < limit && m.pool.Bred() < m.pool.Budget() {
+		for m.outstanding() < limit && m.canBreed() {
 			if err := m.breedOne(); err != nil {
 				return err
 			}
@@ -639,7 +645,7 @@ func (m *Machine) breed() error {
 	// Generational: the next generation once the last one has its
 	// first-rung results.
 	p := m.rc.GA.Population
-	for m.pool.Bred() < m.pool.Budget() {
+	for m.canBreed() {
 		if n := len(m.recs); n > 0 {
 			for _, r := range m.recs[n-min(n, p):] {
 				if r.Status == gahpo.GenomeQueued {
@@ -654,6 +660,37 @@ func (m *Machine) breed() error {
 		}
 	}
 	return nil
+}
+
+// canBreed tells whether the budget allows another genome: genomes left
+// of Population × Generations and, with BudgetEpochs, epochs left.
+func (m *Machine) canBreed() bool {
+	if m.pool.Bred() >= m.pool.Budget() {
+		return false
+	}
+	return m.rc.BudgetEpochs == 0 || m.EpochsSpent() < m.rc.BudgetEpochs
+}
+
+// EpochsSpent counts the epoch-trainings of the run: trained, and under
+// way (queued, training or promoted), a one-epoch genome costing 1.
+func (m *Machine) EpochsSpent() int {
+	n := 0
+	for _, r := range m.recs {
+		if r.DuplicateOf != 0 {
+			continue
+		}
+		switch r.Status {
+		case gahpo.GenomeQueued:
+			n += m.rungs[0]
+		case gahpo.GenomePromoted:
+			n += m.rungs[r.Rung+1]
+		default:
+			if len(r.RungFitness) > 0 {
+				n += m.rungs[len(r.RungFitness)-1]
+			}
+		}
+	}
+	return n
 }
 
 func (m *Machine) breedOne() error {
@@ -763,7 +800,7 @@ func (m *Machine) dropCheckpoint(ref *gahpo.ObjectRef) {
 // promoting the best genome of the highest rung until one has reached the
 // top rung (halving), then choosing the best as the run's result.
 func (m *Machine) finish(now time.Time) {
-	if m.pool.Bred() < m.pool.Budget() || m.outstanding() > 0 {
+	if m.canBreed() || m.outstanding() > 0 {
 		return
 	}
 	top := len(m.rungs) - 1

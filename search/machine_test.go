@@ -365,3 +365,32 @@ func TestSpearman(t *testing.T) {
 		t.Error("Spearman of one pair or a constant side is not NaN")
 	}
 }
+
+func TestBudgetAndRandomSearch(t *testing.T) {
+	rc := halving(runConfig(6, 10), gahpo.BreedingRandom)
+	rc.BudgetEpochs, rc.InFlight = 40, 2
+	m, cfg := testMachine(t, rc)
+	s := drive(t, m, cfg, 0)
+	recs := s.records()
+	if len(recs) >= 60 {
+		t.Fatalf("%d genomes bred: the budget of 40 epochs did not stop breeding", len(recs))
+	}
+	spent := 0
+	for _, r := range recs {
+		if r.DuplicateOf != 0 {
+			continue
+		}
+		spent += r.Epochs
+		if !slices.Equal(r.Ops, []string{"random"}) {
+			t.Errorf("genome %d of a random search has ops %v", r.ID, r.Ops)
+		}
+	}
+	// Breeding stops at the budget; what was under way and its
+	// promotions (at most a top-rung training per genome) finish.
+	if spent < 40 || spent > 40+9*len(recs)/3 {
+		t.Errorf("%d epochs spent for a budget of 40", spent)
+	}
+	if s.final == nil {
+		t.Fatal("a budgeted run ended without its final training")
+	}
+}

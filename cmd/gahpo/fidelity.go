@@ -20,16 +20,17 @@ import (
 type fidelityFlags struct {
 	fidelity, breeding        string
 	minEpochs, maxEpochs, eta int
-	inFlight                  int
+	inFlight, budget          int
 	enqueue                   enqueueFlag
 }
 
 func (f *fidelityFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.fidelity, "fidelity", "", "how long a genome trains before it is compared: one-epoch (the paper's) or halving (successive halving from --min-epochs to --max-epochs; default: the preset's)")
-	fs.StringVar(&f.breeding, "breeding", "", "generational (a generation waits for the last) or steady-state (a genome is bred whenever a result comes back; default: the preset's)")
+	fs.StringVar(&f.breeding, "breeding", "", "generational (a generation waits for the last), steady-state (a genome is bred whenever a result comes back) or random (a random search, the baseline; default: the preset's)")
 	fs.IntVar(&f.minEpochs, "min-epochs", 0, "halving: epochs of the first rung (default: the problem's budget: 1 for cnn)")
 	fs.IntVar(&f.maxEpochs, "max-epochs", 0, "halving: epochs of the top rung, a full training (default: the problem's budget: 14 for cnn)")
 	fs.IntVar(&f.eta, "eta", 3, "halving: the best 1/eta of a rung train on, eta times longer")
+	fs.IntVar(&f.budget, "budget-epochs", 0, "stop breeding once this many epoch-trainings are spent or under way (0: no limit but population × generations)")
 	fs.IntVar(&f.inFlight, "in-flight", 0, "steady-state: genomes queued or training at once (default: the local workers + 1 with run, 8 with coordinator)")
 	fs.Var(&f.enqueue, "enqueue", "a known genome to start the search with, 'name=value,...' (repeatable), or @FILE with one per line")
 }
@@ -63,7 +64,7 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 			rc.MaxEpochs = f.maxEpochs
 		}
 	}
-	rc.InFlight = f.inFlight
+	rc.InFlight, rc.BudgetEpochs = f.inFlight, f.budget
 	known := append([]string(nil), p.enqueue...)
 	known = append(known, f.enqueue...)
 	for _, k := range known {
