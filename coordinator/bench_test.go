@@ -98,3 +98,61 @@ func benchPipeline(b *testing.B, workers, pop int) {
 	b.ReportMetric(float64(trained)/elapsed.Seconds(), "genomes/s")
 	b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(trained)*float64(workers), "ms/genome/worker")
 }
+
+// slowTrainer is noopTrainer taking d per task: a worker of a given speed.
+type slowTrainer struct{ d time.Duration }
+
+func (s slowTrainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
+	select {
+	case <-ctx.Done():
+		return models.Outcome{}, ctx.Err()
+	case <-time.After(s.d):
+	}
+	return noopTrainer{}.Train(ctx, job)
+}
+
+// BenchmarkBreedingUnequalWorkers runs the same search (6 × 8 genomes,
+// one-epoch fitness) on two workers, one 3× slower than the other, with
+// generational and with steady-state breeding, and reports each one's
+// genomes trained per second and the ratio: a generation waits for its
+// slowest genome, a steady state never does. (Trained genomes, not wall
+// time: a generation's elites are known duplicates that need no training.)
+func BenchmarkBreedingUnequalWorkers(b *testing.B) {
+	const fast = 150 * time.Millisecond
+	rate := map[string]float64{}
+	for _, breeding := range []string{gahpo.BreedingGenerational, gahpo.BreedingSteadyState} {
+		var wall time.Duration
+		trained := 0
+		for range b.N {
+			srv := testnats.Start(b)
+			stopFast := startWorkersWith(b, srv, 1, slowTrainer{fast})
+			stopSlow := startWorkersWith(b, srv, 1, slowTrainer{3 * fast})
+			rc := regressionConfig(6, 8, 1)
+			rc.FinalEpochs, rc.Breeding, rc.InFlight = 0, breeding, 3
+			st := openStore(b, filepath.Join(b.TempDir(), "h.db"))
+			start := time.Now()
+			run := runToEnd(b, context.Background(), st, testnats.Connect(b, srv, "coord"), rc)
+			wall += time.Since(start)
+			if run.Status != gahpo.RunDone {
+				b.Fatalf("run %s", run.Status)
+			}
+			gs, err := st.Genomes(run.ID, -1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, g := range gs {
+				if g.Status == gahpo.GenomeDone {
+					trained++
+				}
+			}
+			st.Close()
+			stopFast()
+			stopSlow()
+		}
+		rate[breeding] = float64(trained) / wall.Seconds()
+		b.ReportMetric(rate[breeding], breeding+"_genomes/s")
+	}
+	// Both workers busy all the time: 1/fast + 1/(3 fast) genomes a second.
+	b.ReportMetric(1/fast.Seconds()+1/(3*fast.Seconds()), "ideal_genomes/s")
+	b.ReportMetric(rate[gahpo.BreedingSteadyState]/rate[gahpo.BreedingGenerational], "steady/generational")
+}
