@@ -78,6 +78,9 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	if err != nil {
 		return models.Outcome{}, fmt.Errorf("%w: invalid genome: %w", ErrFailed, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return models.Outcome{}, fmt.Errorf("command: %w", err)
+	}
 	tmp, err := os.MkdirTemp("", "gahpo-job-")
 	if err != nil {
 		return models.Outcome{}, fmt.Errorf("command: %w", err)
