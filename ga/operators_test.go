@@ -1,6 +1,7 @@
 package ga
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -476,5 +477,57 @@ func TestChoiceOperators(t *testing.T) {
 	}
 	if err := s.Check([]float64{1.5}); err == nil || !strings.Contains(err.Error(), "not an integer") {
 		t.Errorf("Check(1.5) = %v, want not an integer", err)
+	}
+}
+
+// TestEngineWithChoices runs the engine on a space with a choice, saving
+// and restoring it halfway: every genome it issues is valid, the choice's
+// best value wins, and a restored engine breeds what the saved one would.
+func TestEngineWithChoices(t *testing.T) {
+	s := mustSpace(t, nil, FloatParam("x", -1, 1, Linear), ChoiceParam("opt", "sgd", "adam", "adadelta", "rmsprop"))
+	cfg := DefaultConfig()
+	cfg.Population, cfg.Generations, cfg.Seed = 12, 10, 3
+	fitness := func(g []float64) float64 {
+		v := s.Values(g)
+		f := v["x"].(float64) * v["x"].(float64)
+		if v["opt"] != "adam" {
+			f++
+		}
+		return f
+	}
+	run := func(restoreAt int) (Genome, []Genome) {
+		e, err := New(s, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for !e.Done() {
+			for _, g := range e.Pending() {
+				if err := s.Check(g.Genes); err != nil {
+					t.Fatalf("engine issued %v: %v", g.Genes, err)
+				}
+				if _, err := e.Tell(g.ID, fitness(g.Genes)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if e.Generation() == restoreAt {
+				b, err := json.Marshal(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e, err = Restore(s, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		best, _, _ := e.Best()
+		return best, e.History()
+	}
+	best, hist := run(-1)
+	if v := s.Values(best.Genes); v["opt"] != "adam" {
+		t.Errorf("best genome %v", v)
+	}
+	best2, hist2 := run(5)
+	if !slices.Equal(best.Genes, best2.Genes) || len(hist) != len(hist2) {
+		t.Errorf("restored run differs: best %v vs %v, %d vs %d genomes", best.Genes, best2.Genes, len(hist), len(hist2))
 	}
 }

@@ -78,6 +78,9 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	if err != nil {
 		return models.Outcome{}, fmt.Errorf("%w: invalid genome: %w", ErrFailed, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return models.Outcome{}, fmt.Errorf("command: %w", err)
+	}
 	tmp, err := os.MkdirTemp("", "gahpo-job-")
 	if err != nil {
 		return models.Outcome{}, fmt.Errorf("command: %w", err)
@@ -100,10 +103,22 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	}
 
 	args := t.args(genes)
+	if err := findProgram(args[0], p.Dir); err != nil {
+		// The file's command cannot run here: the worker's trouble (a
+		// missing interpreter), not the genome's.
+		return models.Outcome{}, err
+	}
 	cmd := exec.Command(args[0], args[1:]...)
+	env := t.env(job, paramsFile, ckpt)
+	guard := false
+	if prog, gargs, genv, ok := guarded(args, t.grace()); ok {
+		cmd = exec.Command(prog, gargs...)
+		env = append(env, genv...)
+		guard = true
+	}
 	cmd.Dir = p.Dir
-	cmd.Env = t.env(job, paramsFile, ckpt)
-	setGroup(cmd)
+	cmd.Env = env
+	setGroup(cmd, guard)
 	r := &run{problem: p, task: task, onEpoch: job.OnEpoch, last: time.Now(), objective: math.NaN(), stop: make(chan struct{})}
 	r.log = tail{n: MaxLogLines, size: MaxLineBytes}
 	r.stderr = tail{n: MaxStderrLines, size: MaxLineBytes}
@@ -115,8 +130,6 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	cmd.WaitDelay = time.Second
 
 	if err := cmd.Start(); err != nil {
-		// The file's command cannot run here: the worker's trouble (a
-		// missing interpreter), not the genome's.
 		return models.Outcome{}, fmt.Errorf("command: start %q: %w", args[0], err)
 	}
 	pid := cmd.Process.Pid
@@ -168,6 +181,24 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 		return r.outcome(), fmt.Errorf("command: %w", ctx.Err())
 	}
 	return r.finish(why, waitErr)
+}
+
+// findProgram checks that the command's program exists: on PATH for a
+// bare name, relative to dir for a path.
+func findProgram(name, dir string) error {
+	if !strings.ContainsRune(name, filepath.Separator) {
+		if _, err := exec.LookPath(name); err != nil {
+			return fmt.Errorf("command: %w", err)
+		}
+		return nil
+	}
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(dir, name)
+	}
+	if _, err := os.Stat(name); err != nil {
+		return fmt.Errorf("command: %w", err)
+	}
+	return nil
 }
 
 func (t *Trainer) grace() time.Duration {

@@ -290,6 +290,11 @@ func checkGone(t *testing.T, ckpt string) {
 			return
 		}
 		if i == 500 {
+			for _, pid := range pids {
+				if p, err := os.FindProcess(pid); err == nil {
+					_ = p.Kill() // leave nothing behind, even on failure
+				}
+			}
 			t.Fatalf("processes still alive: %v", alive)
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -29,4 +29,12 @@
 // standard error. The timeout and a cancelled context end the whole process
 // group: SIGTERM, then SIGKILL after [Trainer.Grace]. A flood of output
 // never grows memory: lines are read through fixed-size buffers.
+//
+// # A worker killed with kill -9
+//
+// On Linux the kernel signals the command when the worker dies. A binary
+// that calls [Guard] first in its main (gahpo does) runs every command
+// through a copy of itself, the guard, which then ends the command's whole
+// process group, the processes it started included; without it only the
+// command itself is killed.
 package command

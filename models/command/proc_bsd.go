@@ -4,4 +4,4 @@ package command
 
 import "syscall"
 
-func setDeathSignal(*syscall.SysProcAttr) {}
+func setDeathSignal(*syscall.SysProcAttr, bool) {}

@@ -4,6 +4,11 @@ package command
 
 import "syscall"
 
-// setDeathSignal has the kernel kill the command if the worker dies (kill
-// -9 included), so that no training outlives the worker that ran it.
-func setDeathSignal(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }
+// setDeathSignal has the kernel signal the command if the worker dies
+// (kill -9 included), so that no training outlives the worker that ran it.
+func setDeathSignal(a *syscall.SysProcAttr, guard bool) {
+	a.Pdeathsig = syscall.SIGKILL
+	if guard {
+		a.Pdeathsig = syscall.SIGTERM
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"os/exec"
 )
 
-func setGroup(*exec.Cmd) {}
+func setGroup(*exec.Cmd, bool) {}
 
 // signalGroup kills the process itself: there are no process groups here.
 func signalGroup(pid int, _ bool) error {
