@@ -67,9 +67,12 @@ const (
 // RunConfig is everything that determines a run; it is stored with the run
 // so that a restarted coordinator continues exactly the same search.
 type RunConfig struct {
-	Problem string    `json:"problem"` // "cnn" or "regression"
-	Preset  string    `json:"preset,omitempty"`
-	GA      ga.Config `json:"ga"`
+	Problem string `json:"problem"` // "cnn", "regression" or a problem file's name
+	// ProblemDigest is the SHA-256 of the problem file of a problem
+	// declared in a file: a resumed run refuses a changed file.
+	ProblemDigest string    `json:"problem_digest,omitempty"`
+	Preset        string    `json:"preset,omitempty"`
+	GA            ga.Config `json:"ga"`
 	// TrainSubset limits the CNN's fitness training set (0: all 54,000).
 	TrainSubset int `json:"train_subset,omitempty"`
 	// FinalSubset limits the CNN's final training set (0: all 60,000).

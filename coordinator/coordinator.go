@@ -170,6 +170,7 @@ func (c *Coordinator) create() error {
 	if err := c.loadProblem(rc.Problem); err != nil {
 		return err
 	}
+	rc.ProblemDigest = c.problem.Digest
 	now := c.cfg.Now()
 	c.id, c.rc = newRunID(now), rc
 	run := gahpo.Run{ID: c.id, Config: rc, Params: c.problem.Space.Names(), Status: gahpo.RunRunning, Started: now, Secret: newSecret()}
@@ -195,6 +196,9 @@ func (c *Coordinator) resume(id string) error {
 	}
 	if err := c.loadProblem(run.Config.Problem); err != nil {
 		return err
+	}
+	if c.problem.Digest != run.Config.ProblemDigest {
+		return fmt.Errorf("coordinator: resume %s: its problem file has changed (digest %.12s, the run was started with %.12s): restore the file, or start another run with --new", id, c.problem.Digest, run.Config.ProblemDigest)
 	}
 	var engine []byte
 	if !run.Config.Halving() && !run.Config.SteadyState() {

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -47,6 +48,9 @@ func (w *Worker) train(ctx context.Context, task gahpo.Task, dataDir string, s s
 	out, err := w.trainer.Train(ctx, job)
 	res.Duration = time.Since(start)
 	if err != nil {
+		if errors.Is(err, models.ErrUntrainable) {
+			fill(res, task, out) // what a failed training reported reaches the record
+		}
 		return err
 	}
 	fill(res, task, out)

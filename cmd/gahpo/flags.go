@@ -119,7 +119,12 @@ func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
 	if err := s.files.register(); err != nil {
 		return gahpo.RunConfig{}, preset{}, err
 	}
-	if len(s.files.names) > 0 && !s.set("problem") {
+	switch {
+	case len(s.files.names) > 1:
+		return gahpo.RunConfig{}, preset{}, fmt.Errorf("--problem-file: a search has one problem, %d files given", len(s.files.names))
+	case len(s.files.names) == 1 && s.set("problem"):
+		return gahpo.RunConfig{}, preset{}, fmt.Errorf("--problem %s and --problem-file: give one", s.problem)
+	case len(s.files.names) == 1:
 		s.problem = s.files.names[0]
 	}
 	p, err := presetFor(s.preset, s.problem)

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	trainers "github.com/gahpo/gahpo/models/command"
 	"io"
 	"log/slog"
 	"os"
@@ -30,6 +31,7 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	trainers.Guard() // in a copy of this binary that guards a training command, runs it and never returns
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr}
