@@ -334,3 +334,15 @@ func (intTicks) Ticks(lo, hi float64) []plot.Tick {
 func withAlpha(c color.RGBA, a uint8) color.Color {
 	return color.NRGBA{R: c.R, G: c.G, B: c.B, A: a}
 }
+
+// legendRoom raises the top of a plot's y axis so that a legend of n
+// entries drawn at the top has a band of its own, above every point.
+func legendRoom(p *plot.Plot, n int) {
+	frac := 0.045*float64(n) + 0.03
+	lo, hi := p.Y.Min, p.Y.Max
+	if _, ok := p.Y.Scale.(plot.LogScale); ok && lo > 0 && hi > 0 {
+		p.Y.Max = hi * math.Pow(hi/lo, frac)
+		return
+	}
+	p.Y.Max = hi + frac*(hi-lo)
+}

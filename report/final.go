@@ -37,7 +37,7 @@ func finalLosses(f *gahpo.FinalTraining) []series {
 				}
 			}
 		}
-		slices.Sort(names)
+		slices.SortFunc(names, func(a, b string) int { return lossOrder(a) - lossOrder(b) })
 		for _, n := range names {
 			s := series{name: strings.ReplaceAll(n, "_", " ")}
 			for _, e := range f.Curve {
@@ -63,9 +63,19 @@ func finalLosses(f *gahpo.FinalTraining) []series {
 	return []series{train, test}
 }
 
+// lossOrder puts training, validation and test losses in that order.
+func lossOrder(name string) int {
+	for i, p := range []string{"train", "val", "test"} {
+		if strings.HasPrefix(name, p) {
+			return i
+		}
+	}
+	return 3
+}
+
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-var seriesColours = []color.Color{colDone, colTest, colOff, color.RGBA{R: 148, G: 103, B: 189, A: 255}, colFailed}
+var seriesColours = []color.Color{colDone, colOff, colTest, color.RGBA{R: 148, G: 103, B: 189, A: 255}}
 
 // FinalLoss draws the final training's training and test loss (and the
 // validation loss when recorded) per epoch.
@@ -76,7 +86,7 @@ func FinalLoss(s *Snapshot) (*plot.Plot, error) {
 	ss := finalLosses(s.Final)
 	p := newPlot(fmt.Sprintf("Final training of genome %d: loss per epoch", s.Final.GenomeID), "epoch", lossLabel(s.Run.Config.Problem))
 	lo, hi, n := math.Inf(1), math.Inf(-1), 0
-	for i, sr := range ss {
+	for _, sr := range ss {
 		if len(sr.xys) == 0 {
 			continue
 		}
@@ -84,7 +94,7 @@ func FinalLoss(s *Snapshot) (*plot.Plot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
-		c := seriesColours[i%len(seriesColours)]
+		c := seriesColours[min(lossOrder(sr.name), len(seriesColours)-1)]
 		l.LineStyle.Color, l.LineStyle.Width = c, vg.Points(2)
 		pts.GlyphStyle = draw.GlyphStyle{Color: c, Shape: draw.CircleGlyph{}, Radius: vg.Points(2.5)}
 		if len(sr.xys) > 40 {
@@ -103,6 +113,7 @@ func FinalLoss(s *Snapshot) (*plot.Plot, error) {
 	if lo > 0 && hi/lo > 5 {
 		setLog(&p.Y)
 	}
+	legendRoom(p, len(ss))
 	p.X.Tick.Marker = intTicks{}
 	return p, nil
 }
@@ -404,6 +415,13 @@ func LearningCurves(s *Snapshot) (*plot.Plot, error) {
 			return nil, err
 		}
 		p.Add(l)
+		if len(xys) == 1 { // one epoch: a point, not a line
+			sc, err := scatter(xys, l.LineStyle.Color, draw.CircleGlyph{}, vg.Points(2.5))
+			if err != nil {
+				return nil, err
+			}
+			p.Add(sc)
+		}
 		if !failed(g) && !seen[g.Rung] {
 			seen[g.Rung] = true
 			p.Legend.Add(fmt.Sprintf("reached rung %d", g.Rung), l)
@@ -423,6 +441,7 @@ func LearningCurves(s *Snapshot) (*plot.Plot, error) {
 	if lo > 0 && hi/lo > 5 {
 		setLog(&p.Y)
 	}
+	legendRoom(p, len(seen)+min(len(ends), 1))
 	p.X.Tick.Marker = intTicks{}
 	p.Legend.Top, p.Legend.Left = true, false
 	return p, nil

@@ -148,8 +148,8 @@ func ParallelCoordinates(s *Snapshot) (*plot.Plot, error) {
 		p.Legend.Add("failed genome", legendLine(colFailed, vg.Points(1), vg.Points(3), vg.Points(2)))
 	}
 	p.Legend.Add("fitter genomes darker", legendLine(shade(1), vg.Points(2)))
-	p.Legend.Top, p.Legend.Left = true, false
-	p.Legend.YOffs = vg.Points(14)
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs = vg.Points(60)
 	return p, nil
 }
 

@@ -93,6 +93,7 @@ func BestBoxes(s *Snapshot) (*plot.Plot, error) {
 		p.Legend.Add("failed", sc)
 	}
 	ax.apply(&p.Y)
+	legendRoom(p, countNonEmpty(fails))
 	p.X.Tick.Marker = intTicks{}
 	p.X.Min, p.X.Max = float64(gens[0])+0.4, float64(gens[len(gens)-1])+1.6
 	return p, nil
@@ -179,6 +180,7 @@ func BestSoFar(s *Snapshot, byTime bool) (*plot.Plot, error) {
 		p.Legend.Add("best so far", l)
 	}
 	ax.apply(&p.Y)
+	legendRoom(p, 1+countNonEmpty(pts, off, fails))
 	if !byTime {
 		p.X.Tick.Marker = intTicks{}
 	}
@@ -261,9 +263,13 @@ func ParamByGeneration(s *Snapshot, name string) (*plot.Plot, error) {
 	if spec.Scale == ga.Log && allPositive(append(pts, fails...)) {
 		setLog(&p.Y)
 	}
+	if spec.Max > spec.Min && !math.IsInf(spec.Max, 0) {
+		p.Y.Min, p.Y.Max = min(p.Y.Min, spec.Min), max(p.Y.Max, spec.Max)
+	}
+	legendRoom(p, 1+countNonEmpty(pts, fails))
 	p.X.Tick.Marker = intTicks{}
 	p.X.Min, p.X.Max = float64(gens[0])+0.5, float64(gens[len(gens)-1])+1.5
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = true, false
 	return p, nil
 }
 
@@ -301,6 +307,7 @@ func ParamVsFitness(s *Snapshot, name string) (*plot.Plot, error) {
 		return nil, err
 	}
 	ax.apply(&p.Y)
+	legendRoom(p, countNonEmpty(pts, off, fails))
 	if spec.Scale == ga.Log && allPositiveX(gs, name) {
 		setLog(&p.X)
 	}
@@ -334,4 +341,14 @@ func allPositiveX(gs []gahpo.GenomeRecord, name string) bool {
 		}
 	}
 	return true
+}
+
+func countNonEmpty(sets ...plotter.XYs) int {
+	n := 0
+	for _, s := range sets {
+		if len(s) > 0 {
+			n++
+		}
+	}
+	return n
 }
