@@ -320,12 +320,8 @@ func (intTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	var out []plot.Tick
-	for v := lo; v <= hi; v++ {
-		label := ""
-		if math.Mod(v, step) == 0 {
-			label = strconv.Itoa(int(v))
-		}
-		out = append(out, plot.Tick{Value: v, Label: label})
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		out = append(out, plot.Tick{Value: v, Label: strconv.Itoa(int(v))})
 	}
 	return out
 }
