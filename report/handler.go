@@ -57,6 +57,7 @@ func NewHandler(src Source, opt HandlerOptions) *Handler {
 	h.mux.HandleFunc("GET /fragment", h.servePage)
 	h.mux.HandleFunc("GET /api/snapshot", h.serveJSON)
 	h.mux.HandleFunc("GET /events", h.serveEvents)
+	h.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	h.mux.HandleFunc("GET /{file}", h.serveFigure)
 	return h
 }
