@@ -30,7 +30,23 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return fmt.Sprintf("%.2f%%", 100*v)
 	},
-	"secs": func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s" },
+	"secs": func(d time.Duration) string {
+		if d < 10*time.Second {
+			return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
+		}
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
+	},
+	"sample": func(es []gahpo.EpochMetrics) []gahpo.EpochMetrics {
+		const n = 15
+		if len(es) <= n {
+			return es
+		}
+		out := make([]gahpo.EpochMetrics, 0, n)
+		for i := range n {
+			out = append(out, es[i*(len(es)-1)/(n-1)])
+		}
+		return out
+	},
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
