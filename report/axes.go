@@ -109,8 +109,11 @@ func (niceLogTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	var ticks []plot.Tick
 	steps := []float64{1, 2, 5}
-	if math.Log10(hi/lo) > 3 {
+	switch decades := math.Log10(hi / lo); {
+	case decades > 3:
 		steps = []float64{1}
+	case decades < 1:
+		steps = []float64{1, 2, 3, 4, 5, 6, 7, 8, 9}
 	}
 	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
 		base := math.Pow(10, e)

@@ -185,9 +185,12 @@ func InputImage(img []uint8, label int) (*plot.Plot, error) {
 	if len(img) != n*n {
 		return nil, fmt.Errorf("report: image of %d pixels, want %d", len(img), n*n)
 	}
-	im := image.NewGray(image.Rect(0, 0, n, n))
-	for i, v := range img {
-		im.Pix[i] = 255 - v
+	const scale = 8 // nearest neighbour: the pixels stay pixels
+	im := image.NewGray(image.Rect(0, 0, n*scale, n*scale))
+	for y := range n * scale {
+		for x := range n * scale {
+			im.Pix[y*n*scale+x] = 255 - img[(y/scale)*n+x/scale]
+		}
 	}
 	p := newPlot(fmt.Sprintf("test image 0 (digit %d)", label), "", "")
 	p.Add(plotter.NewImage(im, 0, 0, n, n))
