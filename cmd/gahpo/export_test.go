@@ -1,13 +1,20 @@
 package main_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	root "github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/store"
@@ -126,7 +133,49 @@ func TestExportReportQuery(t *testing.T) {
 	if err != nil || !strings.Contains(out, "GENOME") {
 		t.Errorf("query generation 2 (the last): %v\n%s", err, out)
 	}
+	serveReport(t, db)
 	if _, _, err := gahpo(t, "export", "-h"); err != nil {
 		t.Errorf("export -h: %v, want exit 0", err)
+	}
+}
+
+// serveReport runs `gahpo report --serve` on a history file, loads the page
+// and a figure, and stops it with SIGINT.
+func serveReport(t *testing.T, db string) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := command(ctx, "", "report", "--serve", addr, "--db", db)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var page string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page = string(b)
+		break
+	}
+	if !strings.Contains(page, "best-boxes.png") || !strings.Contains(page, "EventSource") {
+		t.Fatalf("served page lacks the figures or the live script:\n%.500s\nstderr: %s", page, errb.String())
+	}
+	resp, err := http.Get("http://" + addr + "/best-boxes.png")
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+		t.Errorf("figure: %v %v", err, resp)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("report --serve after SIGINT: %v\n%s", err, errb.String())
 	}
 }
