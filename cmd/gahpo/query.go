@@ -183,19 +183,19 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		*v = []gahpo.BestEntry{best}
 	}
 	renumber(out)
+	var stats []report.GenStats
+	if v, ok := out.(*[]gahpo.BestEntry); ok && *perGen {
+		stats = generationStats(ctx, q, req.Run, len(*v))
+	}
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(withSeconds(out))
+		return enc.Encode(withSeconds(out, stats))
 	}
 	switch v := out.(type) {
 	case *[]gahpo.Run:
 		printRuns(m.Stdout, *v)
 	case *[]gahpo.BestEntry:
-		var stats []report.GenStats
-		if *perGen {
-			stats = generationStats(ctx, q, req.Run, len(*v))
-		}
 		printBest(m.Stdout, *v, stats...)
 	case *[]gahpo.GenomeRecord:
 		printGenomes(m.Stdout, *v)

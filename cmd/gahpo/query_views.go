@@ -42,6 +42,9 @@ type (
 	bestJSON struct {
 		gahpo.BestEntry
 		DurationS float64 `json:"duration_s"`
+		// Median and Mean of the generation's finite fitnesses.
+		Median *gahpo.Float `json:"median,omitempty"`
+		Mean   *gahpo.Float `json:"mean,omitempty"`
 	}
 	genomeJSON struct {
 		gahpo.GenomeRecord
@@ -53,13 +56,18 @@ type (
 	}
 )
 
-// withSeconds adds duration_s fields to a query's answer.
-func withSeconds(out any) any {
+// withSeconds adds duration_s fields to a query's answer, and to the best
+// genomes of the generations their median and mean fitness (stats in the
+// same order, or none).
+func withSeconds(out any, stats []report.GenStats) any {
 	switch v := out.(type) {
 	case *[]gahpo.BestEntry:
 		o := make([]bestJSON, len(*v))
 		for i, b := range *v {
-			o[i] = bestJSON{b, b.Duration.Seconds()}
+			o[i] = bestJSON{BestEntry: b, DurationS: b.Duration.Seconds()}
+			if len(stats) == len(*v) {
+				o[i].Median, o[i].Mean = &stats[i].Median, &stats[i].Mean
+			}
 		}
 		return o
 	case *[]gahpo.GenomeRecord:
