@@ -75,8 +75,7 @@ type counts struct {
 }
 
 func newPage(s *Snapshot, figs []Figure, live bool) page {
-	cfg, _ := json.MarshalIndent(s.Run.Config, "", "  ")
-	pg := page{S: s, Config: string(cfg), Gens: GenerationStats(s.Genomes), Figures: figs, Live: live, Version: Version(s)}
+	pg := page{S: s, Config: configText(s.Run.Config), Gens: GenerationStats(s.Genomes), Figures: figs, Live: live, Version: Version(s)}
 	for _, g := range s.Genomes {
 		pg.Counts.Genomes++
 		switch {
@@ -195,4 +194,17 @@ func fmtParams(p map[string]float64) string {
 		parts[i] = k + "=" + strconv.FormatFloat(p[k], 'g', 4, 64)
 	}
 	return strings.Join(parts, " ")
+}
+
+// configText prints a run's configuration as JSON, its lease in seconds.
+func configText(c gahpo.RunConfig) string {
+	b, _ := json.Marshal(c)
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return string(b)
+	}
+	delete(m, "ack_wait")
+	m["ack_wait_s"] = c.AckWait.Seconds()
+	out, _ := json.MarshalIndent(m, "", "  ")
+	return string(out)
 }
