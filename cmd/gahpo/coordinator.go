@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
@@ -81,13 +80,4 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 	}
 	fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
 	return c.Run(ctx)
-}
-
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

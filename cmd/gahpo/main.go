@@ -10,6 +10,8 @@
 //	gahpo query best --per-generation [--json] (--db FILE | --nats URL)
 //	gahpo query generation N | genome ID | final | runs
 //	gahpo status --nats URL
+//	gahpo report (--db FILE | --nats URL) (--out DIR | --serve ADDR)
+//	gahpo export (--db FILE | --nats URL) --format csv|jsonl
 //
 // Run `gahpo help COMMAND` for the flags of a command.
 package main
@@ -38,8 +40,10 @@ func main() {
 	err := m.Run(ctx, os.Args[1:])
 	switch {
 	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
 		os.Exit(2)
+	case errors.Is(err, flag.ErrHelp): // -h or --help: asked for, not an error
+		os.Exit(0)
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(os.Stderr, "gahpo: interrupted")
 		os.Exit(130)
@@ -48,6 +52,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// errUsage is returned when gahpo is run without a command.
+var errUsage = errors.New("no command given")
 
 // Main is the program, testable without a process.
 type Main struct {
@@ -67,6 +74,8 @@ func (m *Main) commands() []command {
 		{"worker", "train genomes for the coordinators of a NATS cluster", (*Main).runWorker},
 		{"query", "query the history: best, generation, genome, final, runs", (*Main).runQuery},
 		{"status", "show the progress of a running coordinator", (*Main).runStatus},
+		{"report", "draw a run's figures and summary page, or serve them as a live dashboard", (*Main).runReport},
+		{"export", "print one row per genome as CSV or JSON lines", (*Main).runExport},
 		{"version", "print the version", func(m *Main, _ context.Context, _ []string) error {
 			fmt.Fprintln(m.Stdout, "gahpo", version)
 			return nil
@@ -82,7 +91,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		}
 		m.usage()
 		if len(args) == 0 {
-			return flag.ErrHelp
+			return errUsage
 		}
 		return nil
 	}

@@ -89,7 +89,7 @@ func TestRunRegressionThenQuery(t *testing.T) {
 		t.Fatalf("%d generations in best, want 3", len(best))
 	}
 	for i, b := range best {
-		if b.Generation != i || b.GenomeID < 1 || len(b.Fitness) == 0 {
+		if b.Generation != i+1 || b.GenomeID < 1 || len(b.Fitness) == 0 { // generations count from 1
 			t.Errorf("entry %d = %+v", i, b)
 		}
 		for _, p := range []string{"lr", "batch_size", "epochs"} {

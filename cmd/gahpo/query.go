@@ -17,6 +17,7 @@ import (
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/report"
 	"github.com/gahpo/gahpo/store"
 )
 
@@ -110,7 +111,9 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo query", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, "Usage: gahpo query best --per-generation | generation N | genome ID | final | runs  [flags]\n\nFlags:")
+		fmt.Fprintln(m.Stderr, "Usage: gahpo query best [--per-generation=false] | generation N | genome ID | final | runs  [flags]\n\n"+
+			"Generations count from 1, as in the logs, the progress and status. --json prints durations in\n"+
+			"nanoseconds (duration) and in seconds (duration_s).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	var nf natsFlags
@@ -118,7 +121,7 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	db := fs.String("db", "gahpo.db", "history database file (offline query); --nats queries a running coordinator instead")
 	run := fs.String("run", "", "run id (default: the latest run, or the newest running coordinator)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Bool("per-generation", true, "best: one line per generation (the default)")
+	perGen := fs.Bool("per-generation", true, "best: one line per generation; false: only the best genome of the run")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -141,10 +144,10 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 			return fmt.Errorf("query %s needs a number", pos[0])
 		}
 		n, err := strconv.Atoi(pos[1])
-		if err != nil || n < 0 {
-			return fmt.Errorf("query %s: bad number %q", pos[0], pos[1])
+		if err != nil || n < 1 {
+			return fmt.Errorf("query %s: bad number %q (they count from 1)", pos[0], pos[1])
 		}
-		req.Generation, req.Genome = n, n
+		req.Generation, req.Genome = n-1, n
 	default:
 		fs.Usage()
 		return fmt.Errorf("query: unknown query %q", pos[0])
@@ -168,18 +171,32 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		out = new(gahpo.FinalTraining)
 	}
 	if err := q.query(ctx, endpoint, req, out); err != nil {
-		return err
+		return explainNotFound(ctx, q, endpoint, req, err)
+	}
+	if v, ok := out.(*[]gahpo.BestEntry); ok && !*perGen && len(*v) > 0 {
+		best := (*v)[0]
+		for _, b := range *v {
+			if b.Status != gahpo.GenomeQueued && (best.Status == gahpo.GenomeQueued || better(b, best)) {
+				best = b
+			}
+		}
+		*v = []gahpo.BestEntry{best}
+	}
+	renumber(out)
+	var stats []report.GenStats
+	if v, ok := out.(*[]gahpo.BestEntry); ok && *perGen {
+		stats = generationStats(ctx, q, req.Run, len(*v))
 	}
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return enc.Encode(withSeconds(out, stats))
 	}
 	switch v := out.(type) {
 	case *[]gahpo.Run:
 		printRuns(m.Stdout, *v)
 	case *[]gahpo.BestEntry:
-		printBest(m.Stdout, *v)
+		printBest(m.Stdout, *v, stats...)
 	case *[]gahpo.GenomeRecord:
 		printGenomes(m.Stdout, *v)
 	case *gahpo.GenomeRecord:
@@ -220,10 +237,17 @@ func printRuns(w io.Writer, runs []gahpo.Run) {
 	tw.Flush()
 }
 
-func printBest(w io.Writer, best []gahpo.BestEntry) {
+// printBest prints the best genomes; with the generations' statistics (in
+// the same order), their median and mean fitness too.
+func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GEN\tGENOME\tFITNESS\tACCURACY\tTRAINED BY\tPARAMS")
-	for _, b := range best {
+	withStats := len(stats) == len(best) && len(best) > 0
+	if withStats {
+		fmt.Fprintln(tw, "GEN\tGENOME\tFITNESS\tACCURACY\tMEDIAN\tMEAN\tFAILED\tTRAINED BY\tPARAMS")
+	} else {
+		fmt.Fprintln(tw, "GEN\tGENOME\tFITNESS\tACCURACY\tTRAINED BY\tPARAMS")
+	}
+	for i, b := range best {
 		acc := ""
 		if b.Accuracy > 0 {
 			acc = fmt.Sprintf("%.2f%%", 100*b.Accuracy)
@@ -231,6 +255,12 @@ func printBest(w io.Writer, best []gahpo.BestEntry) {
 		who := b.Worker
 		if b.DuplicateOf != 0 {
 			who = fmt.Sprintf("(same as %d)", b.DuplicateOf)
+		}
+		if withStats {
+			st := stats[i]
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc,
+				fmtFloat(st.Median), fmtFloat(st.Mean), st.Failed, st.Evaluated, who, fmtParams(b.Params))
+			continue
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc, who, fmtParams(b.Params))
 	}
@@ -247,8 +277,46 @@ func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 }
 
 func printGenome(w io.Writer, g gahpo.GenomeRecord) {
-	b, _ := json.MarshalIndent(g, "", "  ")
-	fmt.Fprintln(w, string(b))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("genome", strconv.Itoa(g.ID))
+	row("generation", strconv.Itoa(g.Generation))
+	row("status", g.Status)
+	row("fitness", fmtFloat(g.Fitness))
+	if g.Accuracy > 0 {
+		row("accuracy", fmt.Sprintf("%.2f%%", 100*g.Accuracy))
+	}
+	row("params", fmtParams(g.Params))
+	if len(g.Parents) > 0 {
+		row("parents", strings.Trim(fmt.Sprint(g.Parents), "[]"))
+	}
+	row("ops", strings.Join(g.Ops, ", "))
+	if g.DuplicateOf != 0 {
+		row("same as", strconv.Itoa(g.DuplicateOf))
+	}
+	row("worker", g.Worker)
+	if g.Duration > 0 {
+		row("duration", fmt.Sprintf("%.3f s", g.Duration.Seconds()))
+	}
+	if g.Epochs > 0 {
+		row("epochs", strconv.Itoa(g.Epochs))
+	}
+	if g.Rung > 0 {
+		row("rung", strconv.Itoa(g.Rung))
+	}
+	if g.Attempts > 0 {
+		row("attempts", strconv.Itoa(g.Attempts))
+	}
+	row("failure", g.Failure)
+	if !g.Finished.IsZero() {
+		row("finished", g.Finished.Local().Format(time.DateTime))
+	}
+	row("seed", strconv.FormatUint(g.Seed, 10))
+	tw.Flush()
 }
 
 func printFinal(w io.Writer, f gahpo.FinalTraining) {
@@ -287,7 +355,14 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 	}
 	fmt.Fprintf(m.Stdout, "\nrun %s: %s (%s, population %d, %d generations, seed %d)\n\nbest genome per generation:\n",
 		run.ID, run.Status, run.Config.Problem, run.Config.GA.Population, run.Config.GA.Generations, run.Config.GA.Seed)
-	printBest(m.Stdout, best)
+	for i := range best {
+		best[i].Generation++
+	}
+	var stats []report.GenStats
+	if all, err := st.Genomes(run.ID, -1); err == nil {
+		stats = report.GenerationStats(all)
+	}
+	printBest(m.Stdout, best, stats...)
 	if f, err := q.Final(run.ID); err == nil {
 		fmt.Fprintln(m.Stdout)
 		printFinal(m.Stdout, f)

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gahpo/gahpo"
+)
+
+// exportRow is one genome of `gahpo export`: durations in seconds,
+// generations counted from 1, a failed genome's fitness null (empty in CSV).
+type exportRow struct {
+	Run          string             `json:"run"`
+	Genome       int                `json:"genome_id"`
+	Generation   int                `json:"generation"`
+	Status       string             `json:"status"`
+	Fitness      *float64           `json:"fitness"`
+	Accuracy     float64            `json:"accuracy"`
+	Epochs       int                `json:"epochs"`
+	Rung         int                `json:"rung"`
+	Worker       string             `json:"worker"`
+	DurationS    float64            `json:"duration_s"`
+	ImagesPerSec float64            `json:"images_per_sec"`
+	Attempts     int                `json:"attempts"`
+	Parents      []int              `json:"parents"`
+	Ops          []string           `json:"ops"`
+	DuplicateOf  int                `json:"duplicate_of"`
+	Seed         uint64             `json:"seed"`
+	Finished     string             `json:"finished"` // RFC 3339, "" when queued
+	Failure      string             `json:"failure"`
+	Params       map[string]float64 `json:"params"`
+}
+
+func newExportRow(run string, g gahpo.GenomeRecord) exportRow {
+	r := exportRow{
+		Run: run, Genome: g.ID, Generation: g.Generation + 1, Status: g.Status, Accuracy: g.Accuracy, Epochs: g.Epochs,
+		Rung: g.Rung, Worker: g.Worker, DurationS: g.Duration.Seconds(), ImagesPerSec: g.ImagesPerSec, Attempts: g.Attempts,
+		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf, Seed: g.Seed, Failure: g.Failure, Params: g.Params,
+	}
+	if f := float64(g.Fitness); g.Evaluated() && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		r.Fitness = &f
+	}
+	if !g.Finished.IsZero() {
+		r.Finished = g.Finished.UTC().Format(time.RFC3339Nano)
+	}
+	if r.Parents == nil {
+		r.Parents = []int{}
+	}
+	if r.Ops == nil {
+		r.Ops = []string{}
+	}
+	return r
+}
+
+func (m *Main) runExport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("gahpo export", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, "Usage: gahpo export (--db FILE | --nats URL) --format csv|jsonl [--run ID] > genomes.csv\n\n"+
+			"Prints one row per genome: params, fitness (empty/null when failed), accuracy, epochs, rung, status,\n"+
+			"worker, durations in seconds, lineage. Generations count from 1.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	var nf natsFlags
+	nf.register(fs, false)
+	db := fs.String("db", "gahpo.db", "history database file; --nats reads a running coordinator instead")
+	run := fs.String("run", "", "run id (default: the latest run)")
+	format := fs.String("format", "csv", "csv or jsonl")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("export: unexpected argument %q", pos[0])
+	}
+	if *format != "csv" && *format != "jsonl" {
+		return fmt.Errorf("export: unknown --format %q (csv or jsonl)", *format)
+	}
+	src, release, err := m.reportSource(ctx, nf, *db, *run)
+	if err != nil {
+		return err
+	}
+	defer release()
+	s, err := src.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	rows := make([]exportRow, len(s.Genomes))
+	for i, g := range s.Genomes {
+		rows[i] = newExportRow(s.Run.ID, g)
+	}
+	if *format == "jsonl" {
+		enc := json.NewEncoder(m.Stdout)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+		}
+		return nil
+	}
+	return writeCSV(m.Stdout, s.Run.Params, rows)
+}
+
+// writeCSV writes the rows with a header; params are columns of their own,
+// lists are joined with spaces.
+func writeCSV(w io.Writer, params []string, rows []exportRow) error {
+	names := slices.Clone(params)
+	for _, r := range rows {
+		for k := range r.Params {
+			if !slices.Contains(names, k) {
+				names = append(names, k)
+			}
+		}
+	}
+	cw := csv.NewWriter(w)
+	header := []string{"run", "genome_id", "generation", "status", "fitness", "accuracy", "epochs", "rung", "worker",
+		"duration_s", "images_per_sec", "attempts", "parents", "ops", "duplicate_of", "seed", "finished", "failure"}
+	for _, n := range names {
+		header = append(header, "param_"+n)
+	}
+	if err := cw.Write(header); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for _, r := range rows {
+		fit := ""
+		if r.Fitness != nil {
+			fit = num(*r.Fitness)
+		}
+		parents := make([]string, len(r.Parents))
+		for i, p := range r.Parents {
+			parents[i] = strconv.Itoa(p)
+		}
+		rec := []string{r.Run, strconv.Itoa(r.Genome), strconv.Itoa(r.Generation), r.Status, fit, num(r.Accuracy),
+			strconv.Itoa(r.Epochs), strconv.Itoa(r.Rung), r.Worker, num(r.DurationS), num(r.ImagesPerSec), strconv.Itoa(r.Attempts),
+			strings.Join(parents, " "), strings.Join(r.Ops, " "), strconv.Itoa(r.DuplicateOf), strconv.FormatUint(r.Seed, 10), r.Finished, r.Failure}
+		for _, n := range names {
+			v, ok := r.Params[n]
+			if ok {
+				rec = append(rec, num(v))
+			} else {
+				rec = append(rec, "")
+			}
+		}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+
+	"github.com/gahpo/gahpo/models/problems"
+)
+
+// checkPNG decodes a figure and checks its size and that it is not blank.
+func checkPNG(t *testing.T, name string, b []byte, w, h int) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Errorf("%s: not a PNG: %v", name, err)
+		return
+	}
+	if got := img.Bounds().Size(); got != (image.Point{X: w, Y: h}) {
+		t.Errorf("%s: %v pixels, want %dx%d", name, got, w, h)
+	}
+	colours := map[[4]uint32]int{}
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y += 3 {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x += 3 {
+			r, g, b, a := img.At(x, y).RGBA()
+			colours[[4]uint32{r, g, b, a}]++
+		}
+	}
+	if len(colours) < 8 {
+		t.Errorf("%s: only %d distinct colours: blank", name, len(colours))
+	}
+	nonWhite := 0
+	for c, n := range colours {
+		if c != [4]uint32{0xffff, 0xffff, 0xffff, 0xffff} {
+			nonWhite += n
+		}
+	}
+	if nonWhite < 200 {
+		t.Errorf("%s: %d sampled pixels drawn: blank", name, nonWhite)
+	}
+}
+
+func TestWriteEveryFigure(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		problem string
+		curves  bool
+		want    []string
+	}{
+		{"cnn", problems.CNN, false, []string{"best-boxes", "best-so-far", "best-so-far-time", "parallel", "param-lr-by-generation", "param-lr-vs-fitness",
+			"param-weight_decay-by-generation", "param-batch_size-vs-fitness", "param-gamma-by-generation", "final-loss", "conv1-histograms", "conv1-activations", "test-image"}},
+		{"cnn-multi-fidelity", problems.CNN, true, []string{"learning-curves", "conv1-activations"}},
+		{"regression", problems.Regression, false, []string{"best-boxes", "best-so-far", "best-so-far-time", "parallel", "param-lr-by-generation", "param-epochs-vs-fitness", "final-loss", "regression-fit"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHistory(t, tc.problem, 10, 4, tc.curves)
+			dir := filepath.Join(os.Getenv("GAHPO_REPORT_KEEP"), tc.name)
+			if os.Getenv("GAHPO_REPORT_KEEP") == "" {
+				dir = t.TempDir()
+			}
+			figs, err := Write(context.Background(), StoreSource{Store: h.st}, dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			drawn := map[string]bool{}
+			for _, f := range figs {
+				if f.Plot == nil {
+					if slices.Contains(tc.want, f.Name) {
+						t.Errorf("figure %s not drawn: %s", f.Name, f.Missing)
+					}
+					continue
+				}
+				drawn[f.Name] = true
+				b, err := os.ReadFile(filepath.Join(dir, f.File()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkPNG(t, f.Name, b, int(f.W.Dots(96)), int(f.H.Dots(96)))
+			}
+			for _, w := range tc.want {
+				if !drawn[w] {
+					t.Errorf("figure %s missing (drawn: %v)", w, drawn)
+				}
+			}
+			if !tc.curves && drawn["learning-curves"] {
+				t.Error("learning curves drawn for a run without curves")
+			}
+			checkHTML(t, dir)
+		})
+	}
+}
+
+// checkHTML checks that index.html references only files in its directory
+// and every PNG there.
+func checkHTML(t *testing.T, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllSubmatch(b, -1)
+	if len(refs) == 0 {
+		t.Fatal("index.html references no figure")
+	}
+	seen := map[string]bool{}
+	for _, r := range refs {
+		ref := string(r[1])
+		if regexp.MustCompile(`^[a-z]+:|^/|\.\.`).MatchString(ref) {
+			t.Errorf("index.html references %q outside its directory", ref)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, ref)); err != nil {
+			t.Errorf("index.html references %q, not shipped: %v", ref, err)
+		}
+		seen[ref] = true
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	for _, p := range pngs {
+		if !seen[filepath.Base(p)] {
+			t.Errorf("%s is shipped but not shown", filepath.Base(p))
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gahpo/gahpo"
+)
+
+//go:embed page.html
+var pageHTML string
+
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
+	"fit":    fmtFit,
+	"params": fmtParams,
+	"pct": func(v float64) string {
+		if v <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f%%", 100*v)
+	},
+	"secs": func(d time.Duration) string {
+		if d < 10*time.Second {
+			return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
+		}
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
+	},
+	"sample": func(es []gahpo.EpochMetrics) []gahpo.EpochMetrics {
+		const n = 15
+		if len(es) <= n {
+			return es
+		}
+		out := make([]gahpo.EpochMetrics, 0, n)
+		for i := range n {
+			out = append(out, es[i*(len(es)-1)/(n-1)])
+		}
+		return out
+	},
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"plus1": func(i int) int { return i + 1 },
+}).Parse(pageHTML))
+
+// page is what the template shows.
+type page struct {
+	S        *Snapshot
+	Config   string
+	Gens     []GenStats
+	Figures  []Figure
+	Counts   counts
+	Wall     time.Duration
+	Training time.Duration
+	Live     bool   // served by Handler: the page follows updates
+	Version  string // changes with every new result
+}
+
+type counts struct {
+	Genomes, Evaluated, Trained, Failed, Duplicates, Queued int
+	Workers                                                 []string
+}
+
+func newPage(s *Snapshot, figs []Figure, live bool) page {
+	pg := page{S: s, Config: configText(s.Run.Config), Gens: GenerationStats(s.Genomes), Figures: figs, Live: live, Version: Version(s)}
+	for _, g := range s.Genomes {
+		pg.Counts.Genomes++
+		switch {
+		case !g.Evaluated():
+			pg.Counts.Queued++
+			continue
+		case g.Status == gahpo.GenomeDuplicate:
+			pg.Counts.Duplicates++
+		case failed(g):
+			pg.Counts.Failed++
+		}
+		pg.Counts.Evaluated++
+		if g.Status != gahpo.GenomeDuplicate {
+			pg.Counts.Trained++
+			pg.Training += g.Duration
+		}
+		if g.Worker != "" && !slices.Contains(pg.Counts.Workers, g.Worker) {
+			pg.Counts.Workers = append(pg.Counts.Workers, g.Worker)
+		}
+	}
+	slices.Sort(pg.Counts.Workers)
+	end := s.Run.Ended
+	if end.IsZero() {
+		end = s.Taken
+	}
+	if !s.Run.Started.IsZero() {
+		pg.Wall = end.Sub(s.Run.Started).Round(time.Second)
+	}
+	return pg
+}
+
+// Version identifies the state of a snapshot: it changes when a genome is
+// bred or evaluated, the final training is stored or the run's status
+// changes.
+func Version(s *Snapshot) string {
+	ev := 0
+	for _, g := range s.Genomes {
+		if g.Evaluated() {
+			ev++
+		}
+	}
+	fin := 0
+	if s.Final != nil {
+		fin = len(s.Final.Epochs) + len(s.Final.Curve) + 1
+	}
+	v := fmt.Sprintf("%d-%d-%d-%s", len(s.Genomes), ev, fin, s.Run.Status)
+	if s.Status != nil {
+		v += fmt.Sprintf("-%d-%d-%d", s.Status.InFlight, len(s.Status.Final), s.Status.Generation)
+	}
+	return v
+}
+
+// render executes the page template, or only its content with fragment.
+func (pg page) render() ([]byte, error) { return pg.exec("page") }
+
+func (pg page) exec(name string) ([]byte, error) {
+	var b bytes.Buffer
+	if err := pageTmpl.ExecuteTemplate(&b, name, pg); err != nil {
+		return nil, fmt.Errorf("report: page: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// Write draws the report of the source's run into dir: a PNG per figure and
+// index.html, which references only those files. It returns the figures.
+func Write(ctx context.Context, src Source, dir string, opt Options) ([]Figure, error) {
+	s, err := src.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	figs := Figures(s, opt)
+	for _, f := range figs {
+		if f.Plot == nil {
+			continue
+		}
+		b, err := f.PNG()
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.File()), b, 0o644); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+	}
+	html, err := newPage(s, figs, false).render()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), html, 0o644); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return figs, nil
+}
+
+func fmtFit(f gahpo.Float) string {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return "-"
+	case math.IsInf(v, 0):
+		return "failed"
+	}
+	return strconv.FormatFloat(v, 'g', 5, 64)
+}
+
+func fmtParams(p map[string]float64) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.FormatFloat(p[k], 'g', 4, 64)
+	}
+	return strings.Join(parts, " ")
+}
+
+// configText prints a run's configuration as JSON, its lease in seconds.
+func configText(c gahpo.RunConfig) string {
+	b, _ := json.Marshal(c)
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return string(b)
+	}
+	delete(m, "ack_wait")
+	m["ack_wait_s"] = c.AckWait.Seconds()
+	out, _ := json.MarshalIndent(m, "", "  ")
+	return string(out)
+}
