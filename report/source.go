@@ -48,6 +48,7 @@ func (s StoreSource) Snapshot(context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
+	run.Secret = "" // the coordinator's alone
 	snap := &Snapshot{Run: run, Genomes: gs, Taken: time.Now()}
 	f, err := s.Store.Final(run.ID)
 	switch {

@@ -78,6 +78,11 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 	if err != nil {
 		return gahpo.Run{}, err
 	}
+	stopHTTP, err := m.dashboard(ctx, sf.http, st, c, sf.data, log)
+	if err != nil {
+		return gahpo.Run{}, err
+	}
+	defer stopHTTP()
 	fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
 	return c.Run(ctx)
 }

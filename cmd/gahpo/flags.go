@@ -51,6 +51,7 @@ type searchFlags struct {
 	data, runID                      string
 	fid                              fidelityFlags
 	files                            problemFiles
+	http                             string
 }
 
 func (s *searchFlags) register(fs *flag.FlagSet) {
@@ -74,6 +75,7 @@ func (s *searchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.runID, "run", "", "resume this run id")
 	fs.BoolVar(&s.newRun, "new", false, "start a new run even if the database has an unfinished one")
 	s.fid.register(fs)
+	fs.StringVar(&s.http, "http", "", "serve the live dashboard (the report's page, updated as results arrive) on this address, e.g. :8080 (loopback; beyond it needs "+httpTokenEnv+")")
 	fs.Var(&s.files, "problem-file", "search a problem declared in this file (YAML or JSON; see README 'Tune your own model'); its name replaces --problem")
 }
 

@@ -89,8 +89,9 @@ var _ report.Querier = (*bus.Conn)(nil)
 
 // serveReport serves h on addr until ctx ends.
 func (m *Main) serveReport(ctx context.Context, addr string, h http.Handler) error {
-	if host, port, err := net.SplitHostPort(addr); err == nil && host == "" {
-		addr = net.JoinHostPort("127.0.0.1", port) // loopback unless a host is named
+	addr, h, err := guardHTTP(addr, h)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {

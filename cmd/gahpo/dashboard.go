@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/report"
+	"github.com/gahpo/gahpo/store"
+)
+
+// httpTokenEnv holds the token that a dashboard served beyond loopback
+// requires (never a flag: arguments are visible to every user of a host).
+const httpTokenEnv = "GAHPO_HTTP_TOKEN"
+
+// guardHTTP resolves a dashboard address ("" host: loopback) and, for an
+// address beyond loopback, wraps h so that every request must carry the
+// token of GAHPO_HTTP_TOKEN (header "Authorization: Bearer TOKEN", or
+// ?token=TOKEN once, which sets a cookie). Without a token such an address
+// is refused: nothing listens beyond loopback without authentication.
+func guardHTTP(addr string, h http.Handler) (string, http.Handler, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("bad address %q: %w", addr, err)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	addr = net.JoinHostPort(host, port)
+	if loopback(host) {
+		return addr, h, nil
+	}
+	token := os.Getenv(httpTokenEnv)
+	if token == "" {
+		return "", nil, fmt.Errorf("serving the dashboard on %s, beyond loopback, needs a token: set %s in the environment (clients send it as \"Authorization: Bearer TOKEN\" or open the page once with ?token=TOKEN)", addr, httpTokenEnv)
+	}
+	return addr, tokenAuth(token, h), nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func tokenAuth(token string, h http.Handler) http.Handler {
+	ok := func(s string) bool { return subtle.ConstantTimeCompare([]byte(s), []byte(token)) == 1 }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query().Get("token"); q != "" && ok(q) {
+			http.SetCookie(w, &http.Cookie{Name: "gahpo_token", Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			h.ServeHTTP(w, r)
+			return
+		}
+		if a := r.Header.Get("Authorization"); len(a) > 7 && a[:7] == "Bearer " && ok(a[7:]) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if c, err := r.Cookie("gahpo_token"); err == nil && ok(c.Value) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "gahpo: a token is required", http.StatusUnauthorized)
+	})
+}
+
+// serveHTTP serves h on addr (guarded) until ctx ends; it returns once the
+// listener is open, and stop waits for the server to end.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, out io.Writer) (stop func(), err error) {
+	addr, h, err = guardHTTP(addr, h)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(out, "gahpo: dashboard on http://%s/\n", l.Addr())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(out, "gahpo: dashboard:", err)
+		}
+	}()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-done
+	}, nil
+}
+
+// dashboard serves a coordinator's live report on addr ("" serves none).
+func (m *Main) dashboard(ctx context.Context, addr string, st *store.Store, c *coordinator.Coordinator, dataDir string, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	h := report.NewHandler(report.StoreSource{Store: st, Run: c.RunID(), Status: c.Status},
+		report.HandlerOptions{Options: report.Options{MNISTDir: dataDir}, Logger: log})
+	return serveHTTP(ctx, addr, h, m.Stderr)
+}

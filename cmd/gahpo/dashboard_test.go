@@ -1,0 +1,55 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestGuardHTTP(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	tests := []struct {
+		addr, token, want string
+		refused           bool
+	}{
+		{":8080", "", "127.0.0.1:8080", false},
+		{"localhost:0", "", "localhost:0", false},
+		{"[::1]:9", "", "[::1]:9", false},
+		{"0.0.0.0:8080", "", "", true},
+		{"10.1.2.3:80", "", "", true},
+		{"0.0.0.0:8080", "s3cret", "0.0.0.0:8080", false},
+		{"nonsense", "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr+"/"+tt.token, func(t *testing.T) {
+			t.Setenv(httpTokenEnv, tt.token)
+			addr, h, err := guardHTTP(tt.addr, ok)
+			if (err != nil) != tt.refused || addr != tt.want {
+				t.Fatalf("guardHTTP(%q) = %q, %v; want %q, refused %v", tt.addr, addr, err, tt.want, tt.refused)
+			}
+			if err != nil || tt.token == "" {
+				return
+			}
+			for _, c := range []struct {
+				auth, query string
+				code        int
+			}{
+				{"", "", http.StatusUnauthorized},
+				{"Bearer wrong", "", http.StatusUnauthorized},
+				{"Bearer " + tt.token, "", http.StatusTeapot},
+				{"", "?token=" + tt.token, http.StatusTeapot},
+				{"", "?token=nope", http.StatusUnauthorized},
+			} {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest("GET", "/"+c.query, nil)
+				if c.auth != "" {
+					req.Header.Set("Authorization", c.auth)
+				}
+				h.ServeHTTP(rec, req)
+				if rec.Code != c.code {
+					t.Errorf("auth %q query %q: %d, want %d", c.auth, c.query, rec.Code, c.code)
+				}
+			}
+		})
+	}
+}
