@@ -354,8 +354,8 @@ func NewBestEntry(g GenomeRecord) BestEntry {
 type Status struct {
 	RunID       string         `json:"run_id"`
 	Problem     string         `json:"problem"`
-	State       string         `json:"state"` // a run status
-	Generation  int            `json:"generation"`
+	State       string         `json:"state"`      // a run status
+	Generation  int            `json:"generation"` // counted from 1
 	Generations int            `json:"generations"`
 	Population  int            `json:"population"`
 	Done        int            `json:"done"`      // genomes of the current generation with a fitness

@@ -140,7 +140,7 @@ func (c *Coordinator) report(rd search.Ready) {
 		if !first {
 			continue
 		}
-		c.log.Info("generation finished", "generation", sum.Generation, "best", sum.Best, "fitness", float64(sum.Fitness),
+		c.log.Info("generation finished", "generation", sum.Generation+1, "best", sum.Best, "fitness", float64(sum.Fitness),
 			"mean", float64(sum.Mean), "median", float64(sum.Median), "failed", sum.Failed)
 		if c.progress != nil {
 			c.progress.generationDone(sum)

@@ -65,7 +65,7 @@ func (p *progress) draw(st gahpo.Status) {
 		}
 		bar := strings.Repeat("#", done) + strings.Repeat(">", running)
 		bar += strings.Repeat(".", max(width-len(bar), 0))
-		line = fmt.Sprintf("gen %d/%d [%s] %d/%d done, %d running, %d queued", st.Generation+1, st.Generations, bar, st.Done, st.Population, st.InFlight, st.Queued)
+		line = fmt.Sprintf("gen %d/%d [%s] %d/%d done, %d running, %d queued", st.Generation, st.Generations, bar, st.Done, st.Population, st.InFlight, st.Queued)
 		if st.Failed > 0 {
 			line += fmt.Sprintf(", %d failed", st.Failed)
 		}
@@ -100,8 +100,8 @@ func (p *progress) draw(st gahpo.Status) {
 func (p *progress) generationDone(sum gahpo.GenerationSummary) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r%s\rgeneration %d done: best genome %d fitness %.5g, mean %.5g, failed %d\n",
-		strings.Repeat(" ", len(p.last)), sum.Generation+1, sum.Best, float64(sum.Fitness), float64(sum.Mean), sum.Failed)
+	fmt.Fprintf(p.w, "\r%s\rgeneration %d done: best genome %d fitness %.5g, median %.5g, mean %.5g, failed %d\n",
+		strings.Repeat(" ", len(p.last)), sum.Generation+1, sum.Best, float64(sum.Fitness), float64(sum.Median), float64(sum.Mean), sum.Failed)
 	p.last = ""
 }
 

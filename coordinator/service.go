@@ -159,8 +159,9 @@ func (c *Coordinator) Status() gahpo.Status {
 	run := c.machine.Run()
 	rc := run.Config
 	recs := c.machine.Records()
+	gen := c.machine.Generation()
 	st := gahpo.Status{
-		RunID: c.id, Problem: rc.Problem, State: run.Status, Generation: c.machine.Generation(),
+		RunID: c.id, Problem: rc.Problem, State: run.Status, Generation: c.machine.Generation() + 1,
 		Generations: rc.GA.Generations, Population: rc.GA.Population, Started: run.Started,
 		Final: slices.Clone(c.final), Fidelity: rc.Fidelity, Breeding: rc.Breeding,
 		Bred: len(recs), Budget: rc.GA.Population * rc.GA.Generations,
@@ -182,7 +183,7 @@ func (c *Coordinator) Status() gahpo.Status {
 			outstanding[r.ID] = true
 			st.Outstanding++
 		}
-		if r.Generation == st.Generation && r.Status != gahpo.GenomeQueued {
+		if r.Generation == gen && r.Status != gahpo.GenomeQueued {
 			st.Done++
 			if r.Status == gahpo.GenomeFailed || (r.Status == gahpo.GenomeDuplicate && r.Failure != "") {
 				st.Failed++
@@ -210,6 +211,7 @@ func (c *Coordinator) Status() gahpo.Status {
 	}
 	if best != nil {
 		e := gahpo.NewBestEntry(*best)
+		e.Generation++ // counted from 1, as everywhere a user sees them
 		st.Best = &e
 	}
 	if c.evalN > 0 && run.Status == gahpo.RunRunning {
@@ -219,7 +221,7 @@ func (c *Coordinator) Status() gahpo.Status {
 		if !rc.SteadyState() && !rc.Halving() {
 			genLeft := 0
 			for _, r := range recs {
-				if r.Generation == st.Generation && r.Status == gahpo.GenomeQueued {
+				if r.Generation == gen && r.Status == gahpo.GenomeQueued {
 					genLeft++
 				}
 			}

@@ -55,7 +55,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 }
 
 func printStatus(w io.Writer, st gahpo.Status) {
-	fmt.Fprintf(w, "run %s (%s): %s, generation %d/%d\n", st.RunID, st.Problem, st.State, st.Generation+1, st.Generations)
+	fmt.Fprintf(w, "run %s (%s): %s, generation %d/%d\n", st.RunID, st.Problem, st.State, st.Generation, st.Generations)
 	fmt.Fprintf(w, "  %d/%d done, %d in flight, %d queued, %d failed\n", st.Done, st.Population, st.InFlight, st.Queued, st.Failed)
 	for _, h := range st.Holders {
 		fmt.Fprintf(w, "  genome %d on %s (attempt %d) for %s\n", h.GenomeID, h.Worker, h.Attempt, time.Since(h.Since).Round(time.Second))
@@ -64,7 +64,7 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", st.GenETA.Round(time.Second), st.RunETA.Round(time.Second))
 	}
 	if st.Best != nil {
-		fmt.Fprintf(w, "  best so far: genome %d (generation %d) fitness %s %s\n", st.Best.GenomeID, st.Best.Generation+1, fmtFloat(st.Best.Fitness), fmtParams(st.Best.Params))
+		fmt.Fprintf(w, "  best so far: genome %d (generation %d) fitness %s %s\n", st.Best.GenomeID, st.Best.Generation, fmtFloat(st.Best.Fitness), fmtParams(st.Best.Params))
 	}
 	for _, e := range st.Final {
 		fmt.Fprintf(w, "  final epoch %d: test loss %s, accuracy %.2f%%\n", e.Epoch, fmtFloat(e.TestLoss), 100*e.TestAccuracy)
