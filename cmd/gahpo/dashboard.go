@@ -110,3 +110,18 @@ func (m *Main) dashboard(ctx context.Context, addr string, st *store.Store, c *c
 		report.HandlerOptions{Options: report.Options{MNISTDir: dataDir}, Logger: log})
 	return serveHTTP(ctx, addr, h, m.Stderr)
 }
+
+// roundDuration keeps three significant figures of a duration: seconds
+// for long ones, milliseconds or microseconds for short ones (a regression
+// epoch takes a few milliseconds; "0s" says nothing).
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 100*time.Second:
+		return d.Round(time.Second)
+	case d >= 100*time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= 100*time.Microsecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
+}

@@ -320,7 +320,7 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 }
 
 func printFinal(w io.Writer, f gahpo.FinalTraining) {
-	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params), f.Worker, f.Duration.Round(time.Second))
+	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params), f.Worker, roundDuration(f.Duration))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "EPOCH\tLR\tTRAIN LOSS\tTEST LOSS\tTEST ACCURACY\tDURATION")
 	for _, e := range sample(f.Epochs, 15) {
@@ -328,7 +328,7 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 		if e.TestAccuracy > 0 {
 			acc = fmt.Sprintf("%.2f%%", 100*e.TestAccuracy)
 		}
-		fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%s\t%s\n", e.Epoch, e.LR, fmtFloat(e.TrainLoss), fmtFloat(e.TestLoss), acc, e.Duration.Round(time.Millisecond))
+		fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%s\t%s\n", e.Epoch, e.LR, fmtFloat(e.TrainLoss), fmtFloat(e.TestLoss), acc, roundDuration(e.Duration))
 	}
 	tw.Flush()
 	if len(f.Epochs) > 15 {

@@ -55,8 +55,12 @@ func (t *regressionTrainer) Train(ctx context.Context, job models.Job) (models.O
 	}
 	switch {
 	case task.Kind == gahpo.KindFinal:
-		// The genome's own epochs: its full training is one longer fit on
-		// all the data.
+		// The genome's own epochs, unless the run asks for more than one
+		// (--final-epochs N): its full training is one longer fit on all
+		// the data.
+		if task.Epochs > 1 {
+			cfg.Epochs = task.Epochs
+		}
 		var curve []gahpo.EpochReport
 		fr, err := regression.TrainFull(ctx, d, cfg, func(m models.EpochMetrics) {
 			rep := gahpo.EpochReport{Epoch: m.Epoch, Duration: m.Duration, Metrics: map[string]gahpo.Float{
