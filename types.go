@@ -1,10 +1,7 @@
 package gahpo
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
 	"time"
 
 	"github.com/gahpo/gahpo/ga"
@@ -12,49 +9,8 @@ import (
 
 // Float is a float64 whose JSON form keeps NaN and ±Inf (as the strings
 // "NaN", "+Inf" and "-Inf"), since a failed or diverged evaluation has an
-// infinite fitness.
-type Float float64
-
-// MarshalJSON implements json.Marshaler.
-func (f Float) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	switch {
-	case math.IsNaN(v):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(v, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(v, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (f *Float) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		switch s {
-		case "NaN":
-			*f = Float(math.NaN())
-		case "+Inf", "Inf":
-			*f = Float(math.Inf(1))
-		case "-Inf":
-			*f = Float(math.Inf(-1))
-		default:
-			return fmt.Errorf("gahpo: bad float %q", s)
-		}
-		return nil
-	}
-	v, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return fmt.Errorf("gahpo: bad float %s: %w", b, err)
-	}
-	*f = Float(v)
-	return nil
-}
+// infinite fitness. It is ga.JSONFloat, the one such type of gahpo.
+type Float = ga.JSONFloat
 
 // Run statuses.
 const (
@@ -200,21 +156,10 @@ type EpochMetrics struct {
 	Duration     time.Duration `json:"duration"`
 }
 
-// Better reports whether genome a ranks before b: lower fitness first, NaN
-// and +Inf last, ties broken by the lower id.
+// Better reports whether genome a ranks before b by ga.Better: lower
+// fitness first, NaN and ±Inf last, ties broken by the lower id.
 func Better(a, b GenomeRecord) bool {
-	fa, fb := rankKey(float64(a.Fitness)), rankKey(float64(b.Fitness))
-	if fa != fb {
-		return fa < fb
-	}
-	return a.ID < b.ID
-}
-
-func rankKey(f float64) float64 {
-	if math.IsNaN(f) {
-		return math.Inf(1)
-	}
-	return f
+	return ga.Better(float64(a.Fitness), a.ID, float64(b.Fitness), b.ID)
 }
 
 // BestEntry is one line of the best genomes per generation, the answer of

@@ -178,20 +178,21 @@ func (c *Coordinator) summary(gen []ga.Genome) gahpo.GenerationSummary {
 	sum := gahpo.GenerationSummary{Generation: gen[0].Generation, Finished: c.cfg.Now(), Fitness: gahpo.Float(math.Inf(1))}
 	var total float64
 	var n int
+	best := math.NaN()
 	for _, g := range gen {
 		f, _ := c.engine.Fitness(g.ID)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
+		if sum.Best == 0 || ga.Better(f, g.ID, best, sum.Best) {
+			sum.Best, best = g.ID, f
+		}
+		if !ga.Finite(f) {
 			sum.Failed++
-			if sum.Best == 0 {
-				sum.Best = g.ID
-			}
 			continue
 		}
 		total += f
 		n++
-		if f < float64(sum.Fitness) || math.IsInf(float64(sum.Fitness), 1) {
-			sum.Best, sum.Fitness = g.ID, gahpo.Float(f)
-		}
+	}
+	if ga.Finite(best) {
+		sum.Fitness = gahpo.Float(best)
 	}
 	sum.Mean = gahpo.Float(math.NaN())
 	if n > 0 {
