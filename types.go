@@ -12,12 +12,15 @@ import (
 // infinite fitness. It is ga.JSONFloat, the one such type of gahpo.
 type Float = ga.JSONFloat
 
+// RunStatus is the state of a run, as stored (its JSON value is the string).
+type RunStatus string
+
 // Run statuses.
 const (
-	RunRunning = "running" // breeding and evaluating generations
-	RunFinal   = "final"   // the search is done, the final training runs
-	RunDone    = "done"    // finished, final training stored
-	RunFailed  = "failed"  // stopped by an error
+	RunRunning RunStatus = "running" // breeding and evaluating generations
+	RunFinal   RunStatus = "final"   // the search is done, the final training runs
+	RunDone    RunStatus = "done"    // finished, final training stored
+	RunFailed  RunStatus = "failed"  // stopped by an error
 )
 
 // RunConfig is everything that determines a run; it is stored with the run
@@ -70,7 +73,7 @@ type Run struct {
 	ID       string    `json:"id"`
 	Config   RunConfig `json:"config"`
 	Params   []string  `json:"params"` // names of the genes, in order
-	Status   string    `json:"status"`
+	Status   RunStatus `json:"status"`
 	Started  time.Time `json:"started"`
 	Ended    time.Time `json:"ended,omitzero"`
 	Error    string    `json:"error,omitempty"`
@@ -78,12 +81,16 @@ type Run struct {
 	Restarts int       `json:"restarts,omitempty"`
 }
 
+// GenomeStatus is the state of a genome, as stored (its JSON value is the
+// string).
+type GenomeStatus string
+
 // Genome statuses.
 const (
-	GenomeQueued    = "queued"    // published, no result yet
-	GenomeDone      = "done"      // evaluated
-	GenomeFailed    = "failed"    // diverged, rejected, or too many deliveries: fitness +Inf
-	GenomeDuplicate = "duplicate" // equal to an earlier genome, whose fitness it reuses
+	GenomeQueued    GenomeStatus = "queued"    // published, no result yet
+	GenomeDone      GenomeStatus = "done"      // evaluated
+	GenomeFailed    GenomeStatus = "failed"    // diverged, rejected, or too many deliveries: fitness +Inf
+	GenomeDuplicate GenomeStatus = "duplicate" // equal to an earlier genome, whose fitness it reuses
 )
 
 // GenomeRecord is the history of one genome: what the engine bred and what
@@ -97,7 +104,7 @@ type GenomeRecord struct {
 	Ops          []string           `json:"ops,omitempty"`
 	DuplicateOf  int                `json:"duplicate_of,omitempty"`
 	Seed         uint64             `json:"seed"`
-	Status       string             `json:"status"`
+	Status       GenomeStatus       `json:"status"`
 	Fitness      Float              `json:"fitness"`
 	Accuracy     float64            `json:"accuracy,omitempty"`
 	Worker       string             `json:"worker,omitempty"`
@@ -172,7 +179,7 @@ type BestEntry struct {
 	Params       map[string]float64 `json:"params"`
 	Worker       string             `json:"worker,omitempty"`
 	Duration     time.Duration      `json:"duration,omitempty"`
-	Status       string             `json:"status"`
+	Status       GenomeStatus       `json:"status"`
 	DuplicateOf  int                `json:"duplicate_of,omitempty"`
 	ImagesPerSec float64            `json:"images_per_sec,omitempty"`
 }
@@ -189,7 +196,7 @@ func NewBestEntry(g GenomeRecord) BestEntry {
 type Status struct {
 	RunID       string         `json:"run_id"`
 	Problem     string         `json:"problem"`
-	State       string         `json:"state"` // a run status
+	State       RunStatus      `json:"state"`
 	Generation  int            `json:"generation"`
 	Generations int            `json:"generations"`
 	Population  int            `json:"population"`

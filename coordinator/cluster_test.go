@@ -120,7 +120,7 @@ func history(t *testing.T, st *store.Store, run string) []genomeLine {
 	}
 	out := make([]genomeLine, len(gs))
 	for i, g := range gs {
-		out[i] = genomeLine{g.ID, g.Generation, g.Params, float64(g.Fitness), g.Status, g.DuplicateOf, g.Parents}
+		out[i] = genomeLine{g.ID, g.Generation, g.Params, float64(g.Fitness), string(g.Status), g.DuplicateOf, g.Parents}
 	}
 	return out
 }

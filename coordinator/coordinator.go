@@ -197,8 +197,11 @@ func (c *Coordinator) resume(id string) error {
 				continue
 			}
 			advanced, err := eng.Tell(g.ID, float64(g.Fitness))
-			if err != nil || advanced {
-				return fmt.Errorf("coordinator: resume %s: replay genome %d: advanced %v: %w", id, g.ID, advanced, err)
+			if err != nil {
+				return fmt.Errorf("coordinator: resume %s: replay genome %d: %w", id, g.ID, err)
+			}
+			if advanced {
+				return fmt.Errorf("coordinator: resume %s: replaying genome %d unexpectedly completed generation %d", id, g.ID, g.Generation)
 			}
 		}
 	}
