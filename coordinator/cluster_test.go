@@ -191,6 +191,9 @@ func checkComplete(t *testing.T, st *store.Store, run gahpo.Run) []gahpo.GenomeR
 }
 
 func TestRegressionRunWithThreeWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a multi-minute regression run on a cluster: -short")
+	}
 	srv := testnats.Start(t)
 	startWorkers(t, srv, 3, problems.NewTrainer())
 	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))

@@ -58,6 +58,9 @@ func dyingWorker(t *testing.T, srv *natsserver.Server, n int) []string {
 }
 
 func TestWorkerKilledMidGenome(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run with a killed worker: -short")
+	}
 	srv := testnats.Start(t)
 	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
 	defer st.Close()
@@ -88,6 +91,9 @@ func TestWorkerKilledMidGenome(t *testing.T) {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestGenomeThatKillsEveryWorkerIsMarkedFailed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run whose workers all die: -short")
+	}
 	srv := testnats.Start(t)
 	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
 	defer st.Close()
@@ -119,6 +125,9 @@ func TestGenomeThatKillsEveryWorkerIsMarkedFailed(t *testing.T) {
 }
 
 func TestCoordinatorRestartEndsLikeUninterruptedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two multi-minute regression runs, one interrupted: -short")
+	}
 	rc := regressionConfig(8, 3, 42)
 	rc.FinalEpochs = 0
 
