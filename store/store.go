@@ -155,7 +155,7 @@ func runBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-// keyName is key for messages: a named key as its name, an id key (8 bytes,
+// keyName names key in messages: a named key by its name, an id key (8 bytes,
 // big-endian) as its number.
 func keyName(key []byte) string {
 	for _, k := range [][]byte{keyRun, keyEngine, keyTraining, keyWeights, keySchema} {
