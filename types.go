@@ -1,10 +1,7 @@
 package gahpo
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
 	"time"
 
 	"github.com/gahpo/gahpo/ga"
@@ -12,56 +9,18 @@ import (
 
 // Float is a float64 whose JSON form keeps NaN and ±Inf (as the strings
 // "NaN", "+Inf" and "-Inf"), since a failed or diverged evaluation has an
-// infinite fitness.
-type Float float64
+// infinite fitness. It is ga.JSONFloat, the one such type of gahpo.
+type Float = ga.JSONFloat
 
-// MarshalJSON implements json.Marshaler.
-func (f Float) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	switch {
-	case math.IsNaN(v):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(v, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(v, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (f *Float) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		switch s {
-		case "NaN":
-			*f = Float(math.NaN())
-		case "+Inf", "Inf":
-			*f = Float(math.Inf(1))
-		case "-Inf":
-			*f = Float(math.Inf(-1))
-		default:
-			return fmt.Errorf("gahpo: bad float %q", s)
-		}
-		return nil
-	}
-	v, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return fmt.Errorf("gahpo: bad float %s: %w", b, err)
-	}
-	*f = Float(v)
-	return nil
-}
+// RunStatus is the state of a run, as stored (its JSON value is the string).
+type RunStatus string
 
 // Run statuses.
 const (
-	RunRunning = "running" // breeding and evaluating generations
-	RunFinal   = "final"   // the search is done, the final training runs
-	RunDone    = "done"    // finished, final training stored
-	RunFailed  = "failed"  // stopped by an error
+	RunRunning RunStatus = "running" // breeding and evaluating generations
+	RunFinal   RunStatus = "final"   // the search is done, the final training runs
+	RunDone    RunStatus = "done"    // finished, final training stored
+	RunFailed  RunStatus = "failed"  // stopped by an error
 )
 
 // RunConfig is everything that determines a run; it is stored with the run
@@ -200,7 +159,7 @@ type Run struct {
 	ID       string    `json:"id"`
 	Config   RunConfig `json:"config"`
 	Params   []string  `json:"params"` // names of the genes, in order
-	Status   string    `json:"status"`
+	Status   RunStatus `json:"status"`
 	Started  time.Time `json:"started"`
 	Ended    time.Time `json:"ended,omitzero"`
 	Error    string    `json:"error,omitempty"`
@@ -227,13 +186,17 @@ type RungCorrelation struct {
 	Spearman Float `json:"spearman"`
 }
 
+// GenomeStatus is the state of a genome, as stored (its JSON value is the
+// string).
+type GenomeStatus string
+
 // Genome statuses.
 const (
-	GenomeQueued    = "queued"    // published, no result yet
-	GenomeDone      = "done"      // evaluated
-	GenomeFailed    = "failed"    // diverged, rejected, or too many deliveries: fitness +Inf
-	GenomeDuplicate = "duplicate" // equal to an earlier genome, whose fitness it reuses
-	GenomePromoted  = "promoted"  // has a fitness at its rung and trains on to the next
+	GenomeQueued    GenomeStatus = "queued"    // published, no result yet
+	GenomeDone      GenomeStatus = "done"      // evaluated
+	GenomeFailed    GenomeStatus = "failed"    // diverged, rejected, or too many deliveries: fitness +Inf
+	GenomeDuplicate GenomeStatus = "duplicate" // equal to an earlier genome, whose fitness it reuses
+	GenomePromoted  GenomeStatus = "promoted"  // has a fitness at its rung and trains on to the next
 )
 
 // GenomeRecord is the history of one genome: what the engine bred and what
@@ -247,7 +210,7 @@ type GenomeRecord struct {
 	Ops          []string           `json:"ops,omitempty"`
 	DuplicateOf  int                `json:"duplicate_of,omitempty"`
 	Seed         uint64             `json:"seed"`
-	Status       string             `json:"status"`
+	Status       GenomeStatus       `json:"status"`
 	Fitness      Float              `json:"fitness"`
 	Accuracy     float64            `json:"accuracy,omitempty"`
 	Worker       string             `json:"worker,omitempty"`
@@ -334,7 +297,7 @@ type BestEntry struct {
 	Params       map[string]float64 `json:"params"`
 	Worker       string             `json:"worker,omitempty"`
 	Duration     time.Duration      `json:"duration,omitempty"`
-	Status       string             `json:"status"`
+	Status       GenomeStatus       `json:"status"`
 	DuplicateOf  int                `json:"duplicate_of,omitempty"`
 	ImagesPerSec float64            `json:"images_per_sec,omitempty"`
 	Epochs       int                `json:"epochs"`
@@ -354,7 +317,7 @@ func NewBestEntry(g GenomeRecord) BestEntry {
 type Status struct {
 	RunID       string         `json:"run_id"`
 	Problem     string         `json:"problem"`
-	State       string         `json:"state"`      // a run status
+	State       RunStatus      `json:"state"`
 	Generation  int            `json:"generation"` // counted from 1
 	Generations int            `json:"generations"`
 	Population  int            `json:"population"`

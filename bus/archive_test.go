@@ -263,7 +263,7 @@ func TestGetDirRefusesMaliciousObject(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ref := gahpo.ObjectRef{Bucket: dref.Bucket, Name: dref.Name, Digest: dref.Digest, Size: dref.Size}
+	ref := gahpo.ObjectRef(dref)
 	if err := c.GetDir(ctx, ref, dir); !errors.Is(err, bus.ErrBadArchive) {
 		t.Fatalf("err = %v, want ErrBadArchive", err)
 	}

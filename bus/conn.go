@@ -56,8 +56,8 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500 * time.Millisecond),
-		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		// The delay between reconnect attempts grows by 250 ms an attempt up
+		// to 5 s (this replaces nats.go's ReconnectWait and jitter).
 		nats.CustomReconnectDelay(func(attempts int) time.Duration {
 			d := time.Duration(attempts) * 250 * time.Millisecond
 			return min(d, 5*time.Second)
@@ -101,8 +101,8 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		select {
 		case d := <-ch:
 			if d.err == nil {
-				nc = d.nc
-				break
+				nc = d.nc // ends the loop
+				continue
 			}
 			if !o.Wait || !errors.Is(d.err, nats.ErrNoServers) {
 				return nil, fmt.Errorf("bus: connect %s: %w", urls, d.err)

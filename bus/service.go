@@ -131,7 +131,7 @@ func (c *Conn) Query(ctx context.Context, run, endpoint string, req, resp any) e
 	}
 	m, err := c.nc.RequestWithContext(ctx, "gahpo."+run+"."+endpoint, body)
 	if errors.Is(err, nats.ErrNoResponders) {
-		return fmt.Errorf("query %s: %w", endpoint, ErrNoService)
+		return fmt.Errorf("%w (query %s)", ErrNoService, endpoint)
 	}
 	if err != nil {
 		return fmt.Errorf("bus: query %s: %w", endpoint, err)

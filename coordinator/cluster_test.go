@@ -120,7 +120,7 @@ func history(t *testing.T, st *store.Store, run string) []genomeLine {
 	}
 	out := make([]genomeLine, len(gs))
 	for i, g := range gs {
-		out[i] = genomeLine{g.ID, g.Generation, g.Params, float64(g.Fitness), g.Status, g.DuplicateOf, g.Parents}
+		out[i] = genomeLine{g.ID, g.Generation, g.Params, float64(g.Fitness), string(g.Status), g.DuplicateOf, g.Parents}
 	}
 	return out
 }
@@ -191,6 +191,9 @@ func checkComplete(t *testing.T, st *store.Store, run gahpo.Run) []gahpo.GenomeR
 }
 
 func TestRegressionRunWithThreeWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a multi-minute regression run on a cluster: -short")
+	}
 	srv := testnats.Start(t)
 	startWorkers(t, srv, 3, problems.NewTrainer())
 	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))

@@ -19,45 +19,63 @@ import (
 	"github.com/gahpo/gahpo/natsserver"
 )
 
-// dyingWorker takes n tasks and dies without acknowledging them: its
-// connection closes mid-training, as when the process is killed.
+// dyingWorker takes n tasks, each with a worker that dies with it (see
+// loseTask), and returns their subjects.
 func dyingWorker(t *testing.T, srv *natsserver.Server, n int) []string {
 	t.Helper()
 	var taken []string
 	for range n {
-		conn, err := bus.Connect(context.Background(), bus.Options{URL: srv.URL(), Name: "doomed"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var q *bus.TaskQueue
-		deadline := time.Now().Add(10 * time.Second)
-		for q == nil {
-			q, err = conn.Tasks(context.Background())
-			if errors.Is(err, bus.ErrNoConsumer) && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		var d *bus.Delivery
-		for d == nil {
-			d, err = q.Next(context.Background(), 10*time.Second)
-			if err != nil && time.Now().Before(deadline) {
-				continue // the queue may not answer in its first milliseconds
-			}
-			if err != nil || d == nil {
-				t.Fatalf("doomed worker got no task: %v", err)
-			}
-		}
-		taken = append(taken, d.Subject)
-		conn.Close()
+		taken = append(taken, loseTask(t, srv, ""))
 	}
 	return taken
 }
 
+// loseTask starts a worker that takes the task of subject want (the first
+// task it gets when want is "") and dies without acknowledging it: its
+// connection closes mid-training, as when the process is killed, so the
+// task counts one more delivery. Other tasks it gets meanwhile it puts back
+// for later (a delayed Nak), so that they are not lost and it reaches want.
+// It returns the subject of the lost task.
+func loseTask(t *testing.T, srv *natsserver.Server, want string) string {
+	t.Helper()
+	conn, err := bus.Connect(context.Background(), bus.Options{URL: srv.URL(), Name: "doomed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var q *bus.TaskQueue
+	deadline := time.Now().Add(20 * time.Second)
+	for q == nil {
+		q, err = conn.Tasks(context.Background())
+		if errors.Is(err, bus.ErrNoConsumer) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		d, err := q.Next(context.Background(), 10*time.Second)
+		if time.Now().After(deadline) {
+			t.Fatalf("doomed worker never got task %q: last %v, %v", want, d, err)
+		}
+		if err != nil || d == nil {
+			continue // the queue may not answer in its first milliseconds
+		}
+		if want == "" || d.Subject == want {
+			return d.Subject // the deferred Close drops it unacknowledged
+		}
+		if err := d.Nak(5 * time.Second); err != nil {
+			t.Fatalf("put back %s: %v", d.Subject, err)
+		}
+	}
+}
+
 func TestWorkerKilledMidGenome(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run with a killed worker: -short")
+	}
 	srv := testnats.Start(t)
 	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
 	defer st.Close()
@@ -88,37 +106,47 @@ func TestWorkerKilledMidGenome(t *testing.T) {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestGenomeThatKillsEveryWorkerIsMarkedFailed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run whose workers all die: -short")
+	}
 	srv := testnats.Start(t)
 	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
 	defer st.Close()
 	rc := regressionConfig(4, 1, 5)
 	rc.AckWait, rc.MaxAttempts, rc.FinalEpochs = time.Second, 2, 0
 	_, wait := background(t, st, testnats.Connect(t, srv, "coord"), rc)
-	// The first task is taken and lost twice: attempt 3 exceeds MaxAttempts.
-	first := dyingWorker(t, srv, 1)[0]
-	time.Sleep(1200 * time.Millisecond)
-	again := dyingWorker(t, srv, 1)[0]
-	if again != first {
-		t.Logf("second loss took %s, not %s (another task came first)", again, first)
+	// The first task is lost twice, by construction: attempt 3 exceeds
+	// MaxAttempts. Tasks that the second doomed worker gets before the lost
+	// one comes back are put back, not lost.
+	first := loseTask(t, srv, "")
+	if again := loseTask(t, srv, first); again != first {
+		t.Fatalf("second loss took %s, want %s", again, first)
 	}
 	startWorkers(t, srv, 2, problems.NewTrainer())
 	run := wait()
 	gs := checkComplete(t, st, run)
-	failed := 0
+	var failed []int
 	for _, g := range gs {
+		lost := strings.HasSuffix(first, "."+itoa(g.ID))
+		switch {
+		case lost && (g.Status != gahpo.GenomeFailed || !strings.Contains(g.Failure, "gave up") || g.Attempts != 3):
+			t.Errorf("genome %d, lost twice: status %s, failure %q after %d attempts; want failed, gave up, after 3", g.ID, g.Status, g.Failure, g.Attempts)
+		case !lost && g.Status == gahpo.GenomeFailed:
+			t.Errorf("genome %d failed (%q after %d attempts); only the twice-lost one should", g.ID, g.Failure, g.Attempts)
+		}
 		if g.Status == gahpo.GenomeFailed {
-			failed++
-			if !strings.Contains(g.Failure, "gave up") || g.Attempts != 3 {
-				t.Errorf("failed genome %d: %q after %d attempts", g.ID, g.Failure, g.Attempts)
-			}
+			failed = append(failed, g.ID)
 		}
 	}
-	if again == first && failed != 1 {
-		t.Errorf("%d failed genomes, want the one that killed its workers", failed)
+	if len(failed) != 1 {
+		t.Errorf("failed genomes %v, want exactly the one lost twice (%s)", failed, first)
 	}
 }
 
 func TestCoordinatorRestartEndsLikeUninterruptedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two multi-minute regression runs, one interrupted: -short")
+	}
 	rc := regressionConfig(8, 3, 42)
 	rc.FinalEpochs = 0
 

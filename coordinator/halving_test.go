@@ -122,7 +122,7 @@ func TestHalvingRegressionRun(t *testing.T) {
 type halvingLine struct {
 	ID          int
 	Params      map[string]float64
-	Status      string
+	Status      gahpo.GenomeStatus
 	Rung        int
 	RungFitness []gahpo.Float
 	DuplicateOf int

@@ -237,10 +237,10 @@ func (e *Engine) Best() (Genome, float64, bool) {
 	defer e.mu.Unlock()
 	best := -1
 	for i, r := range e.st.recs {
-		if !r.known || !finite(r.fit) {
+		if !r.known || !Finite(r.fit) {
 			continue
 		}
-		if best < 0 || better(r.fit, r.g.ID, e.st.recs[best].fit, e.st.recs[best].g.ID) {
+		if best < 0 || Better(r.fit, r.g.ID, e.st.recs[best].fit, e.st.recs[best].g.ID) {
 			best = i
 		}
 	}

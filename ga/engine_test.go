@@ -188,7 +188,7 @@ func TestLineage(t *testing.T) {
 		slices.SortStableFunc(order, func(a, b Genome) int {
 			fa, _ := e.Fitness(a.ID)
 			fb, _ := e.Fitness(b.ID)
-			if better(fa, a.ID, fb, b.ID) {
+			if Better(fa, a.ID, fb, b.ID) {
 				return -1
 			}
 			return 1
@@ -386,13 +386,13 @@ func TestNonFinite(t *testing.T) {
 	}
 	for _, g := range e.History() {
 		if slices.Contains(g.Ops, "elite") {
-			if fit, _ := e.Fitness(g.ID); !finite(fit) {
+			if fit, _ := e.Fitness(g.ID); !Finite(fit) {
 				t.Errorf("elite %d has fitness %v", g.ID, fit)
 			}
 		}
 	}
 	best, fb, ok := e.Best()
-	if !ok || !finite(fb) || fb != sphere(best) {
+	if !ok || !Finite(fb) || fb != sphere(best) {
 		t.Errorf("Best = %v, %v, %v", best.ID, fb, ok)
 	}
 
@@ -621,7 +621,7 @@ func TestRestoreErrors(t *testing.T) {
 		{name: "missing genome", state: edit(func(m map[string]any) { m["genomes"] = m["genomes"].([]any)[1:] }), wantMsg: "23 genomes, want 24"},
 		{name: "finished without fitness", state: edit(func(m map[string]any) { delete(genome(m, 3), "fitness") }), wantMsg: "has no fitness"},
 		{name: "gene out of space", state: edit(func(m map[string]any) { genome(m, 0)["genes"].([]any)[0] = 500 }), wantMsg: `"batch_size": 500 outside`},
-		{name: "bad fitness", state: edit(func(m map[string]any) { genome(m, 0)["fitness"] = "lots" }), wantMsg: "fitness"},
+		{name: "bad fitness", state: edit(func(m map[string]any) { genome(m, 0)["fitness"] = "lots" }), wantMsg: `bad float "lots"`},
 		{name: "unmarked duplicate", state: edit(func(m map[string]any) { delete(genome(m, 12), "duplicate_of") }), wantMsg: "not marked a duplicate"},
 		{name: "another problem", p: other, state: good, wantMsg: "another problem"},
 	}

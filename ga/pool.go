@@ -25,14 +25,14 @@ type Score struct {
 // fitness; ties go to the lower id. A failed genome (non-finite fitness)
 // ranks after every finite one whatever its rung.
 func Ahead(a Score, ida int, b Score, idb int) bool {
-	fa, fb := finite(a.Fitness), finite(b.Fitness)
+	fa, fb := Finite(a.Fitness), Finite(b.Fitness)
 	if fa != fb {
 		return fa
 	}
 	if fa && a.Rung != b.Rung {
 		return a.Rung > b.Rung
 	}
-	return better(a.Fitness, ida, b.Fitness, idb)
+	return Better(a.Fitness, ida, b.Fitness, idb)
 }
 
 // Pool is a steady-state genetic search: genomes are bred one at a time
@@ -240,7 +240,7 @@ func (q *Pool) width() int {
 func (q *Pool) finiteMembers() []int {
 	var out []int
 	for _, id := range q.Members() {
-		if finite(q.recs[id-1].Score.Fitness) {
+		if Finite(q.recs[id-1].Score.Fitness) {
 			out = append(out, id)
 		}
 	}
@@ -310,16 +310,16 @@ func (q *Pool) MarshalJSON() ([]byte, error) {
 // MarshalJSON keeps non-finite fitness values.
 func (s Score) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Rung    int         `json:"rung"`
-		Fitness fitnessJSON `json:"fitness"`
-	}{s.Rung, fitnessJSON(s.Fitness)})
+		Rung    int       `json:"rung"`
+		Fitness JSONFloat `json:"fitness"`
+	}{s.Rung, JSONFloat(s.Fitness)})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
 func (s *Score) UnmarshalJSON(b []byte) error {
 	var v struct {
-		Rung    int         `json:"rung"`
-		Fitness fitnessJSON `json:"fitness"`
+		Rung    int       `json:"rung"`
+		Fitness JSONFloat `json:"fitness"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err

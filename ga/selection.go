@@ -1,26 +1,9 @@
 package ga
 
 import (
-	"math"
 	"math/rand/v2"
 	"slices"
 )
-
-// finite reports whether f is a usable fitness (not NaN, not ±Inf).
-func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-
-// better reports whether fitness fa of genome ida ranks before fitness fb of
-// genome idb: finite values first, lower first, ties broken by lower id.
-func better(fa float64, ida int, fb float64, idb int) bool {
-	oka, okb := finite(fa), finite(fb)
-	if oka != okb {
-		return oka
-	}
-	if oka && fa != fb {
-		return fa < fb
-	}
-	return ida < idb
-}
 
 // tournament returns the index in pop of the best of size genomes drawn
 // without replacement from pop, skipping index exclude (-1 for none). size is
@@ -38,7 +21,7 @@ func tournament(r *rand.Rand, pop []record, size, exclude int) int {
 		j := k + r.IntN(len(idx)-k)
 		idx[k], idx[j] = idx[j], idx[k]
 		c := idx[k]
-		if best < 0 || better(pop[c].fit, pop[c].g.ID, pop[best].fit, pop[best].g.ID) {
+		if best < 0 || Better(pop[c].fit, pop[c].g.ID, pop[best].fit, pop[best].g.ID) {
 			best = c
 		}
 	}
@@ -53,7 +36,7 @@ func elites(pop []record, n int) []int {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(i, j int) int {
-		if better(pop[i].fit, pop[i].g.ID, pop[j].fit, pop[j].g.ID) {
+		if Better(pop[i].fit, pop[i].g.ID, pop[j].fit, pop[j].g.ID) {
 			return -1
 		}
 		return 1 // ids are unique, so i and j never tie
@@ -61,7 +44,7 @@ func elites(pop []record, n int) []int {
 	var out []int
 	seen := make(map[string]bool, n)
 	for _, i := range order {
-		if len(out) == n || !finite(pop[i].fit) {
+		if len(out) == n || !Finite(pop[i].fit) {
 			break
 		}
 		if seen[pop[i].key] {

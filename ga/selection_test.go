@@ -19,35 +19,6 @@ func pop(fits []float64, keys ...string) []record {
 	return recs
 }
 
-func TestBetter(t *testing.T) {
-	nan, inf := math.NaN(), math.Inf(1)
-	tests := []struct {
-		name   string
-		fa, fb float64
-		ia, ib int
-		want   bool
-	}{
-		{"lower wins", 1, 2, 2, 1, true},
-		{"higher loses", 2, 1, 1, 2, false},
-		{"tie by id", 1, 1, 1, 2, true},
-		{"tie by id reversed", 1, 1, 2, 1, false},
-		{"finite beats NaN", 1e300, nan, 2, 1, true},
-		{"NaN loses", nan, 1e300, 1, 2, false},
-		{"finite beats +Inf", 5, inf, 2, 1, true},
-		{"finite beats -Inf", 5, -inf, 2, 1, true},
-		{"-Inf loses", -inf, 5, 1, 2, false},
-		{"NaN and Inf tie by id", nan, inf, 1, 2, true},
-		{"Inf and NaN tie by id", inf, nan, 2, 1, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := better(tt.fa, tt.ia, tt.fb, tt.ib); got != tt.want {
-				t.Errorf("better(%v#%d, %v#%d) = %v, want %v", tt.fa, tt.ia, tt.fb, tt.ib, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestTournament(t *testing.T) {
 	nan := math.NaN()
 	tests := []struct {

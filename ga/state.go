@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"strconv"
 )
 
 // StateVersion is the version of the JSON state written by MarshalJSON.
@@ -28,42 +27,7 @@ type stateJSON struct {
 
 type genomeJSON struct {
 	Genome
-	Fitness *fitnessJSON `json:"fitness,omitempty"`
-}
-
-// fitnessJSON encodes a finite fitness as a JSON number and NaN, +Inf and
-// -Inf as the strings "NaN", "+Inf" and "-Inf".
-type fitnessJSON float64
-
-func (f fitnessJSON) MarshalJSON() ([]byte, error) {
-	x := float64(f)
-	switch {
-	case math.IsNaN(x):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(x, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(x, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
-}
-
-func (f *fitnessJSON) UnmarshalJSON(b []byte) error {
-	switch string(b) {
-	case `"NaN"`:
-		*f = fitnessJSON(math.NaN())
-	case `"+Inf"`:
-		*f = fitnessJSON(math.Inf(1))
-	case `"-Inf"`:
-		*f = fitnessJSON(math.Inf(-1))
-	default:
-		var x float64
-		if err := json.Unmarshal(b, &x); err != nil {
-			return fmt.Errorf("fitness %s: %w", b, err)
-		}
-		*f = fitnessJSON(x)
-	}
-	return nil
+	Fitness *JSONFloat `json:"fitness,omitempty"`
 }
 
 // MarshalJSON returns the engine's state as versioned JSON: {"version":1,
@@ -84,7 +48,7 @@ func (e *Engine) MarshalJSON() ([]byte, error) {
 	for i, r := range e.st.recs {
 		s.Genomes[i].Genome = r.g
 		if r.known {
-			f := fitnessJSON(r.fit)
+			f := JSONFloat(r.fit)
 			s.Genomes[i].Fitness = &f
 		}
 	}

@@ -11,7 +11,7 @@ import (
 // other error of a trainer is taken for the worker's own (data, memory,
 // I/O, a problem it does not know) and the task is tried again, on this or
 // another worker, up to its maximum number of attempts.
-var ErrUntrainable = errors.New("cannot train this genome")
+var ErrUntrainable = errors.New("models: cannot train this genome")
 
 // NewUntrainable returns a sentinel error with message msg that is also
 // ErrUntrainable (errors.Is): for a model package's own errors that the

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -72,16 +74,16 @@ func Open(path string, opts Options) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
-		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
-		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrCorrupt, path, err)
 	case err != nil:
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{db: db}
 	if err := s.init(opts.ReadOnly); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("%w (%s)", err, path)
 	}
 	return s, nil
 }
@@ -95,12 +97,15 @@ func (s *Store) init(readOnly bool) error {
 			}
 			meta, err := tx.CreateBucket(bucketMeta)
 			if err != nil {
-				return err
+				return fmt.Errorf("store: create the meta bucket: %w", err)
 			}
 			if _, err := tx.CreateBucket(bucketRuns); err != nil {
-				return err
+				return fmt.Errorf("store: create the runs bucket: %w", err)
 			}
-			return meta.Put(keySchema, fmt.Appendf(nil, "%d", SchemaVersion))
+			if err := meta.Put(keySchema, fmt.Appendf(nil, "%d", SchemaVersion)); err != nil {
+				return fmt.Errorf("store: write the schema version: %w", err)
+			}
+			return nil
 		}
 		if got := string(meta.Get(keySchema)); got != fmt.Sprint(SchemaVersion) {
 			return fmt.Errorf("%w: version %q, this build reads %d", ErrSchema, got, SchemaVersion)
@@ -145,26 +150,41 @@ func itob(v int) []byte {
 func runBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
 	b := tx.Bucket(bucketRuns).Bucket([]byte(id))
 	if b == nil {
-		return nil, fmt.Errorf("run %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("%w: run %q", ErrNotFound, id)
 	}
 	return b, nil
+}
+
+// keyName names key in messages: a named key by its name, an id key (8 bytes,
+// big-endian) as its number.
+func keyName(key []byte) string {
+	for _, k := range [][]byte{keyRun, keyEngine, keyTraining, keyWeights, keySchema} {
+		if bytes.Equal(key, k) {
+			return string(k)
+		}
+	}
+	if len(key) == 8 {
+		return strconv.FormatUint(binary.BigEndian.Uint64(key), 10)
+	}
+	return fmt.Sprintf("%q", key)
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("store: encode %s: %w", key, err)
+		return fmt.Errorf("store: encode %s: %w", keyName(key), err)
 	}
 	return b.Put(key, data)
 }
 
-func getJSON(b *bolt.Bucket, key []byte, v any) error {
+// getJSON decodes the value at key into v; what names it in errors.
+func getJSON(b *bolt.Bucket, key []byte, what string, v any) error {
 	data := b.Get(key)
 	if data == nil {
-		return fmt.Errorf("%s: %w", key, ErrNotFound)
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("store: decode %s: %w", key, err)
+		return fmt.Errorf("store: decode %s: %w", what, err)
 	}
 	return nil
 }
@@ -266,8 +286,8 @@ func (s *Store) Runs() ([]gahpo.Run, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRuns).ForEachBucket(func(k []byte) error {
 			var r gahpo.Run
-			if err := getJSON(tx.Bucket(bucketRuns).Bucket(k), keyRun, &r); err != nil {
-				return fmt.Errorf("run %q: %w", k, err)
+			if err := getJSON(tx.Bucket(bucketRuns).Bucket(k), keyRun, fmt.Sprintf("run %q", k), &r); err != nil {
+				return err
 			}
 			runs = append(runs, r)
 			return nil
@@ -285,7 +305,7 @@ func (s *Store) Run(id string) (gahpo.Run, error) {
 			return gahpo.Run{}, err
 		}
 		if len(runs) == 0 {
-			return gahpo.Run{}, fmt.Errorf("no run yet: %w", ErrNotFound)
+			return gahpo.Run{}, fmt.Errorf("%w: no run yet", ErrNotFound)
 		}
 		return runs[len(runs)-1], nil
 	}
@@ -295,7 +315,7 @@ func (s *Store) Run(id string) (gahpo.Run, error) {
 		if err != nil {
 			return err
 		}
-		return getJSON(b, keyRun, &r)
+		return getJSON(b, keyRun, fmt.Sprintf("run %q", id), &r)
 	})
 	return r, err
 }
@@ -310,7 +330,7 @@ func (s *Store) Engine(id string) ([]byte, error) {
 		}
 		state = slices.Clone(b.Get(keyEngine))
 		if state == nil {
-			return fmt.Errorf("engine state: %w", ErrNotFound)
+			return fmt.Errorf("%w: engine state", ErrNotFound)
 		}
 		return nil
 	})
@@ -325,8 +345,8 @@ func (s *Store) Genome(id string, genome int) (gahpo.GenomeRecord, error) {
 		if err != nil {
 			return err
 		}
-		if err := getJSON(b.Bucket(bucketGenomes), itob(genome), &g); err != nil {
-			return fmt.Errorf("genome %d: %w", genome, err)
+		if err := getJSON(b.Bucket(bucketGenomes), itob(genome), fmt.Sprintf("genome %d", genome), &g); err != nil {
+			return err
 		}
 		return nil
 	})
@@ -354,7 +374,7 @@ func (s *Store) Genomes(id string, generation int) ([]gahpo.GenomeRecord, error)
 		})
 	})
 	if err == nil && generation >= 0 && len(out) == 0 {
-		return nil, fmt.Errorf("generation %d: %w", generation, ErrNotFound)
+		return nil, fmt.Errorf("%w: generation %d", ErrNotFound, generation)
 	}
 	return out, err
 }
@@ -405,10 +425,7 @@ func (s *Store) Final(id string) (gahpo.FinalTraining, error) {
 		if err != nil {
 			return err
 		}
-		if err := getJSON(b.Bucket(bucketFinal), keyTraining, &f); err != nil {
-			return fmt.Errorf("final training: %w", err)
-		}
-		return nil
+		return getJSON(b.Bucket(bucketFinal), keyTraining, "final training", &f)
 	})
 	return f, err
 }
@@ -423,7 +440,7 @@ func (s *Store) Weights(id string) ([]byte, error) {
 		}
 		w = slices.Clone(b.Bucket(bucketFinal).Get(keyWeights))
 		if w == nil {
-			return fmt.Errorf("weights: %w", ErrNotFound)
+			return fmt.Errorf("%w: weights", ErrNotFound)
 		}
 		return nil
 	})

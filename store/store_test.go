@@ -28,7 +28,7 @@ func open(t *testing.T, path string) *store.Store {
 	return st
 }
 
-func rec(id, gen int, status string, fitness float64) gahpo.GenomeRecord {
+func rec(id, gen int, status gahpo.GenomeStatus, fitness float64) gahpo.GenomeRecord {
 	return gahpo.GenomeRecord{ID: id, Generation: gen, Status: status, Fitness: gahpo.Float(fitness), Params: map[string]float64{"x": float64(id)}, Genes: []float64{float64(id)}}
 }
 

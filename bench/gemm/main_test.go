@@ -43,6 +43,9 @@ func TestParseFlags(t *testing.T) {
 // TestRunProducts measures every product once per kernel at batch 1 and
 // checks the report has a row for each.
 func TestRunProducts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times the GEMM products: -short")
+	}
 	var out strings.Builder
 	m := &Main{Out: &out, Batch: 1, Time: time.Millisecond}
 	if err := m.Run(context.Background()); err != nil {
@@ -67,6 +70,9 @@ func TestRunProducts(t *testing.T) {
 // TestRunCNN trains the CNN on one batch with the chosen kernel, scores 50
 // validation images, and checks the report names fc1's forward product.
 func TestRunCNN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times the CNN's products: -short")
+	}
 	var out strings.Builder
 	m := &Main{Out: &out, CNN: true, Batch: 16, Images: 16, Validation: 50, Kernels: []string{gemm.Kernel()}}
 	if err := m.Run(context.Background()); err != nil {

@@ -1,5 +1,5 @@
 // Command train measures how fast gahpo trains its MNIST CNN, with the
-// method of the PyTorch peer (shared/bench/torch_mnist.py), so that the two
+// method of the PyTorch peer (bench/train/compare/torch_mnist.py), so that the two
 // figures compare: the same network, optimiser, data and timing.
 //
 //	GOMAXPROCS=2 go run ./bench/train bench 10,64,128   # training images/s per batch size

@@ -129,6 +129,9 @@ func number(t *testing.T, kv map[string]string, key string) float64 {
 // TestRunBench measures two small batch sizes with few steps on 200 real
 // images and checks a RESULT line per size, in order, and the peak RSS.
 func TestRunBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the benchmark: -short")
+	}
 	var out strings.Builder
 	m := &Main{Out: &out, Mode: ModeBench, Batches: []int{4, 8}, Warmup: 2, Rounds: 3, Steps: 2, TrainImages: 200}
 	if err := m.Run(context.Background()); err != nil {
@@ -156,6 +159,9 @@ func TestRunBench(t *testing.T) {
 // network learned (test accuracy well above chance) and that both BLAS
 // train the same network (the same seed gives nearly the same loss).
 func TestRunEpoch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains an epoch: -short")
+	}
 	acc, loss := map[string]float64{}, map[string]float64{}
 	for _, blas := range []string{BLASGemm, BLASGonum} {
 		var out strings.Builder

@@ -30,6 +30,9 @@ func loadMNIST(t *testing.T) (train, test *mnist.Set) {
 // (a new graph) must start from the trained weights, so that the network
 // beats one that took the same step from the initial weights.
 func TestStepperKeepsWeightsAcrossSizes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains at several batch sizes: -short")
+	}
 	train, test := loadMNIST(t)
 	test = test.Slice(0, 500)
 	ctx := context.Background()

@@ -42,7 +42,7 @@ type exportRow struct {
 
 func newExportRow(run string, g gahpo.GenomeRecord) exportRow {
 	r := exportRow{
-		Run: run, Genome: g.ID, Generation: g.Generation + 1, Status: g.Status, Accuracy: g.Accuracy, Epochs: g.Epochs,
+		Run: run, Genome: g.ID, Generation: g.Generation + 1, Status: string(g.Status), Accuracy: g.Accuracy, Epochs: g.Epochs,
 		Rung: g.Rung, Worker: g.Worker, DurationS: g.Duration.Seconds(), ImagesPerSec: g.ImagesPerSec, Attempts: g.Attempts,
 		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf, Seed: g.Seed, Failure: g.Failure, Params: g.Params,
 	}

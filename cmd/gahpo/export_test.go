@@ -66,7 +66,7 @@ func TestExportReportQuery(t *testing.T) {
 		}
 		g := genomes[i]
 		fitOK := (r.Fitness == nil) == (g.Status == root.GenomeFailed) && (r.Fitness == nil || *r.Fitness == float64(g.Fitness))
-		if r.Genome != g.ID || r.Generation != g.Generation+1 || r.Status != g.Status || !fitOK || r.Worker != g.Worker ||
+		if r.Genome != g.ID || r.Generation != g.Generation+1 || r.Status != string(g.Status) || !fitOK || r.Worker != g.Worker ||
 			r.DurationS != g.Duration.Seconds() || len(r.Parents) != len(g.Parents) || len(r.Params) != len(g.Params) {
 			t.Errorf("row %d = %+v, genome %+v", i+1, r, g)
 		}
@@ -101,7 +101,7 @@ func TestExportReportQuery(t *testing.T) {
 			wantFit = ""
 		}
 		if r[col["genome_id"]] != strconv.Itoa(g.ID) || r[col["generation"]] != strconv.Itoa(g.Generation+1) ||
-			r[col["fitness"]] != wantFit || d != g.Duration.Seconds() || lr != g.Params["lr"] || r[col["status"]] != g.Status {
+			r[col["fitness"]] != wantFit || d != g.Duration.Seconds() || lr != g.Params["lr"] || r[col["status"]] != string(g.Status) {
 			t.Errorf("CSV row %d = %v, genome %+v", i+1, r, g)
 		}
 	}

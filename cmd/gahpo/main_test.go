@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,11 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// Every test of the binary skips in -short mode: do not build it.
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "gahpo-e2e")
 	if err != nil {
 		panic(err)
@@ -69,6 +75,9 @@ type bestEntry struct {
 }
 
 func TestRunRegressionThenQuery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the gahpo binary through a whole search: -short")
+	}
 	db := filepath.Join(t.TempDir(), "h.db")
 	out, errOut, err := gahpo(t, "run", "--problem", "regression", "--db", db, "--population", "8", "--generations", "3", "--workers", "2", "--seed", "5")
 	if err != nil {
@@ -151,6 +160,9 @@ func startIn(t *testing.T, ns, log string, args ...string) *exec.Cmd {
 // checks that the offline query is refused while it runs and that the run
 // completes.
 func TestClusterOfProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a multi-minute cluster of gahpo processes: -short")
+	}
 	dir := t.TempDir()
 	url := fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))
 	start(t, filepath.Join(dir, "nats.log"), "nats", "--listen", strings.TrimPrefix(url, "nats://"), "--store", filepath.Join(dir, "nats"))

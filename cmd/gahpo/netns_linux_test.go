@@ -68,6 +68,9 @@ func twoMachines(t *testing.T) (a, b netns, addrA string, linkB string) {
 // workers reconnect and the run completes with every genome trained on the
 // other machine.
 func TestTwoMachines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster of gahpo processes in two network namespaces: -short")
+	}
 	a, b, addrA, linkB := twoMachines(t)
 	dir := t.TempDir()
 	url := "nats://" + addrA + ":4222"

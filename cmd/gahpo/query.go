@@ -285,7 +285,7 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	}
 	row("genome", strconv.Itoa(g.ID))
 	row("generation", strconv.Itoa(g.Generation))
-	row("status", g.Status)
+	row("status", string(g.Status))
 	row("fitness", fmtFloat(g.Fitness))
 	if g.Accuracy > 0 {
 		row("accuracy", fmt.Sprintf("%.2f%%", 100*g.Accuracy))

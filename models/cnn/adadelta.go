@@ -50,20 +50,20 @@ func (a *Adadelta) Step(model []G.ValueGrad) error {
 	if a.sq == nil {
 		a.sq, a.acc = make([]any, len(model)), make([]any, len(model))
 	} else if len(a.sq) != len(model) {
-		return fmt.Errorf("adadelta: step over %d tensors, earlier over %d", len(model), len(a.sq))
+		return fmt.Errorf("cnn: adadelta: step over %d tensors, earlier over %d", len(model), len(a.sq))
 	}
 	for i, vg := range model {
 		w, ok := vg.Value().(*tensor.Dense)
 		if !ok {
-			return fmt.Errorf("adadelta: weight %d is a %T, not a dense tensor", i, vg.Value())
+			return fmt.Errorf("cnn: adadelta: weight %d is a %T, not a dense tensor", i, vg.Value())
 		}
 		gv, err := vg.Grad()
 		if err != nil {
-			return fmt.Errorf("adadelta: gradient of weight %d: %w", i, err)
+			return fmt.Errorf("cnn: adadelta: gradient of weight %d: %w", i, err)
 		}
 		g, ok := gv.(*tensor.Dense)
 		if !ok || g.Size() != w.Size() || g.Dtype() != w.Dtype() {
-			return fmt.Errorf("adadelta: gradient of weight %d (%T) does not match it (%v %v)", i, gv, w.Shape(), w.Dtype())
+			return fmt.Errorf("cnn: adadelta: gradient of weight %d (%T) does not match it (%v %v)", i, gv, w.Shape(), w.Dtype())
 		}
 		var finite bool
 		switch ws := w.Data().(type) {
@@ -72,7 +72,7 @@ func (a *Adadelta) Step(model []G.ValueGrad) error {
 		case []float64:
 			finite = adadeltaStep(a, i, ws, g.Data().([]float64))
 		default:
-			return fmt.Errorf("adadelta: weight %d has unsupported dtype %v", i, w.Dtype())
+			return fmt.Errorf("cnn: adadelta: weight %d has unsupported dtype %v", i, w.Dtype())
 		}
 		if !finite {
 			name := fmt.Sprint("weight ", i)

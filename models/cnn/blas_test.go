@@ -25,6 +25,9 @@ func (c *countingBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, 
 // TestUseBLAS checks that the BLAS given to UseBLAS does the training's
 // matrix products.
 func TestUseBLAS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the CNN with each BLAS: -short")
+	}
 	train := loadTrain(t)
 	old := G.WhichBLAS()
 	defer UseBLAS(old)

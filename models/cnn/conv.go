@@ -50,13 +50,13 @@ func (g convGeom) outSize() int { return g.oh * g.ow * g.cout }
 // and of the filters (cout, cin, 3, 3).
 func geometry(x, w tensor.Shape) (convGeom, error) {
 	if len(x) != 4 || len(w) != 4 {
-		return convGeom{}, fmt.Errorf("input %v and filters %v must both be 4-d", x, w)
+		return convGeom{}, fmt.Errorf("cnn: input %v and filters %v must both be 4-d", x, w)
 	}
 	if w[1] != x[3] || w[2] != 3 || w[3] != 3 {
-		return convGeom{}, fmt.Errorf("filters %v do not fit an NHWC input %v (want (out, %d, 3, 3))", w, x, x[3])
+		return convGeom{}, fmt.Errorf("cnn: filters %v do not fit an NHWC input %v (want (out, %d, 3, 3))", w, x, x[3])
 	}
 	if x[1] < 3 || x[2] < 3 {
-		return convGeom{}, fmt.Errorf("input %v is smaller than a 3×3 filter", x)
+		return convGeom{}, fmt.Errorf("cnn: input %v is smaller than a 3×3 filter", x)
 	}
 	return convGeom{b: x[0], h: x[1], w: x[2], cin: x[3], cout: w[0], oh: x[1] - 2, ow: x[2] - 2}, nil
 }
@@ -159,11 +159,11 @@ func (convOp) Type() hm.Type { return sameType(3) }
 func (convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	x, w, err := twoShapes(in)
 	if err != nil {
-		return nil, fmt.Errorf("conv: %w", err)
+		return nil, fmt.Errorf("cnn: conv: %w", err)
 	}
 	g, err := geometry(x, w)
 	if err != nil {
-		return nil, fmt.Errorf("conv: %w", err)
+		return nil, fmt.Errorf("cnn: conv: %w", err)
 	}
 	return tensor.Shape{g.b, g.oh, g.ow, g.cout}, nil
 }
@@ -172,15 +172,15 @@ func (convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (op convOp) Do(in ...G.Value) (G.Value, error) {
 	args, err := denseArgs(in, 3)
 	if err != nil {
-		return nil, fmt.Errorf("conv: %w", err)
+		return nil, fmt.Errorf("cnn: conv: %w", err)
 	}
 	x, w, b := args[0], args[1], args[2]
 	g, err := geometry(x.Shape(), w.Shape())
 	if err != nil {
-		return nil, fmt.Errorf("conv: %w", err)
+		return nil, fmt.Errorf("cnn: conv: %w", err)
 	}
 	if b.Size() != g.cout || x.Dtype() != w.Dtype() || x.Dtype() != b.Dtype() {
-		return nil, fmt.Errorf("conv: bias %v %v for %d filters of %v", b.Shape(), b.Dtype(), g.cout, x.Dtype())
+		return nil, fmt.Errorf("cnn: conv: bias %v %v for %d filters of %v", b.Shape(), b.Dtype(), g.cout, x.Dtype())
 	}
 	out := op.out.get(x.Dtype(), tensor.Shape{g.b, g.oh, g.ow, g.cout})
 	var bad bool
@@ -190,7 +190,7 @@ func (op convOp) Do(in ...G.Value) (G.Value, error) {
 	case []float64:
 		bad = convForward(out.Data().([]float64), xs, w.Data().([]float64), b.Data().([]float64), g, op.relu)
 	default:
-		return nil, fmt.Errorf("conv: unsupported dtype %v", x.Dtype())
+		return nil, fmt.Errorf("cnn: conv: unsupported dtype %v", x.Dtype())
 	}
 	if bad {
 		if op.nan != nil {
@@ -261,27 +261,27 @@ func (op convOp) DiffWRT(int) []bool { return []bool{op.inputGrad, true, true} }
 // gradient op, for the three gradients that need it.
 func (op convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 3 {
-		return nil, fmt.Errorf("conv: differentiate: %d inputs, want 3", len(inputs))
+		return nil, fmt.Errorf("cnn: conv: differentiate: %d inputs, want 3", len(inputs))
 	}
 	x, w := inputs[0], inputs[1]
 	dz := grad
 	var err error
 	if op.relu {
 		if dz, err = G.ApplyOp(reluDiffOp{out: newBuffer()}, output, grad); err != nil {
-			return nil, fmt.Errorf("conv: differentiate the ReLU: %w", err)
+			return nil, fmt.Errorf("cnn: conv: differentiate the ReLU: %w", err)
 		}
 	}
 	grads := make(G.Nodes, 3)
 	if op.inputGrad {
 		if grads[0], err = G.ApplyOp(convGradOp{wrt: gradInput, out: newBuffer()}, w, dz); err != nil {
-			return nil, fmt.Errorf("conv: differentiate: %w", err)
+			return nil, fmt.Errorf("cnn: conv: differentiate: %w", err)
 		}
 	}
 	if grads[1], err = G.ApplyOp(convGradOp{wrt: gradFilters}, x, dz); err != nil {
-		return nil, fmt.Errorf("conv: differentiate: %w", err)
+		return nil, fmt.Errorf("cnn: conv: differentiate: %w", err)
 	}
 	if grads[2], err = G.ApplyOp(convGradOp{wrt: gradBias}, dz); err != nil {
-		return nil, fmt.Errorf("conv: differentiate: %w", err)
+		return nil, fmt.Errorf("cnn: conv: differentiate: %w", err)
 	}
 	return grads, nil
 }
@@ -313,28 +313,28 @@ func (op convGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	for i, d := range in {
 		s, ok := d.(tensor.Shape)
 		if !ok {
-			return nil, fmt.Errorf("%v: input shape %v is not a tensor.Shape", op, d)
+			return nil, fmt.Errorf("cnn: %v: input shape %v is not a tensor.Shape", op, d)
 		}
 		shapes[i] = s
 	}
 	if len(shapes) != op.Arity() {
-		return nil, fmt.Errorf("%v: %d inputs, want %d", op, len(shapes), op.Arity())
+		return nil, fmt.Errorf("cnn: %v: %d inputs, want %d", op, len(shapes), op.Arity())
 	}
 	dz := shapes[len(shapes)-1]
 	if len(dz) != 4 {
-		return nil, fmt.Errorf("%v: output gradient %v is not 4-d", op, dz)
+		return nil, fmt.Errorf("cnn: %v: output gradient %v is not 4-d", op, dz)
 	}
 	switch op.wrt {
 	case gradInput:
 		w := shapes[0]
 		if len(w) != 4 {
-			return nil, fmt.Errorf("%v: filters %v are not 4-d", op, w)
+			return nil, fmt.Errorf("cnn: %v: filters %v are not 4-d", op, w)
 		}
 		return tensor.Shape{dz[0], dz[1] + 2, dz[2] + 2, w[1]}, nil
 	case gradFilters:
 		x := shapes[0]
 		if len(x) != 4 {
-			return nil, fmt.Errorf("%v: input %v is not 4-d", op, x)
+			return nil, fmt.Errorf("cnn: %v: input %v is not 4-d", op, x)
 		}
 		return tensor.Shape{dz[3], x[3], 3, 3}, nil
 	default:
@@ -346,39 +346,39 @@ func (op convGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 	args, err := denseArgs(in, op.Arity())
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", op, err)
+		return nil, fmt.Errorf("cnn: %v: %w", op, err)
 	}
 	dz := args[len(args)-1]
 	zs := dz.Shape()
 	if len(zs) != 4 {
-		return nil, fmt.Errorf("%v: output gradient %v is not 4-d", op, zs)
+		return nil, fmt.Errorf("cnn: %v: output gradient %v is not 4-d", op, zs)
 	}
 	var g convGeom
 	switch op.wrt {
 	case gradInput:
 		w := args[0].Shape()
 		if len(w) != 4 {
-			return nil, fmt.Errorf("%v: filters %v are not 4-d", op, w)
+			return nil, fmt.Errorf("cnn: %v: filters %v are not 4-d", op, w)
 		}
 		g, err = geometry(tensor.Shape{zs[0], zs[1] + 2, zs[2] + 2, w[1]}, w)
 	case gradFilters:
 		x := args[0].Shape()
 		if len(x) != 4 {
-			return nil, fmt.Errorf("%v: input %v is not 4-d", op, x)
+			return nil, fmt.Errorf("cnn: %v: input %v is not 4-d", op, x)
 		}
 		g, err = geometry(x, tensor.Shape{zs[3], x[3], 3, 3})
 	default:
 		g = convGeom{b: zs[0], h: zs[1] + 2, w: zs[2] + 2, cout: zs[3], oh: zs[1], ow: zs[2]}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", op, err)
+		return nil, fmt.Errorf("cnn: %v: %w", op, err)
 	}
 	if zs[0] != g.b || zs[1] != g.oh || zs[2] != g.ow || zs[3] != g.cout {
-		return nil, fmt.Errorf("%v: output gradient %v does not match the convolution %+v", op, zs, g)
+		return nil, fmt.Errorf("cnn: %v: output gradient %v does not match the convolution %+v", op, zs, g)
 	}
 	for _, a := range args {
 		if a.Dtype() != dz.Dtype() {
-			return nil, fmt.Errorf("%v: mixed dtypes %v and %v", op, a.Dtype(), dz.Dtype())
+			return nil, fmt.Errorf("cnn: %v: mixed dtypes %v and %v", op, a.Dtype(), dz.Dtype())
 		}
 	}
 	shape := [...]tensor.Shape{
@@ -393,7 +393,7 @@ func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 	case []float64:
 		convGrad[float64](op.wrt, out, args, g)
 	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, dz.Dtype())
+		return nil, fmt.Errorf("cnn: %v: unsupported dtype %v", op, dz.Dtype())
 	}
 	return out, nil
 }
@@ -492,12 +492,12 @@ func (op convGradOp) String() string {
 // twoShapes returns the first two input shapes of an op.
 func twoShapes(in []G.DimSizer) (tensor.Shape, tensor.Shape, error) {
 	if len(in) < 2 {
-		return nil, nil, fmt.Errorf("%d input shapes, want at least 2", len(in))
+		return nil, nil, fmt.Errorf("cnn: %d input shapes, want at least 2", len(in))
 	}
 	a, ok1 := in[0].(tensor.Shape)
 	b, ok2 := in[1].(tensor.Shape)
 	if !ok1 || !ok2 {
-		return nil, nil, fmt.Errorf("input shapes %v, %v are not tensor.Shapes", in[0], in[1])
+		return nil, nil, fmt.Errorf("cnn: input shapes %v, %v are not tensor.Shapes", in[0], in[1])
 	}
 	return a, b, nil
 }
@@ -505,7 +505,7 @@ func twoShapes(in []G.DimSizer) (tensor.Shape, tensor.Shape, error) {
 // denseArgs returns the n arguments of an op as dense tensors in order.
 func denseArgs(in []G.Value, n int) ([]*tensor.Dense, error) {
 	if len(in) != n {
-		return nil, fmt.Errorf("got %d arguments, want %d", len(in), n)
+		return nil, fmt.Errorf("cnn: got %d arguments, want %d", len(in), n)
 	}
 	out := make([]*tensor.Dense, n)
 	for i := range n {

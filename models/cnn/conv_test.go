@@ -123,6 +123,9 @@ func tolerance(dt tensor.Dtype) float64 {
 // broadcast and ReLU on random inputs, in both precisions and on odd
 // shapes, with as many cores as images and more.
 func TestConvMatchesGorgonia(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compares the convolution with gorgonia's on many shapes: -short")
+	}
 	tests := []struct {
 		b, h, w, cin, cout int
 		procs              int
@@ -320,6 +323,9 @@ func TestOpsFiniteDifferences(t *testing.T) {
 // ops with the same network built on gorgonia's own, on real images with
 // dropout on: the loss and every gradient, in both precisions.
 func TestNetMatchesReference(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole network against the reference: -short")
+	}
 	train := loadTrain(t)
 	idx := []int{3, 1, 4, 1, 5, 9}
 	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {

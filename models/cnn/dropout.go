@@ -43,10 +43,10 @@ func (maskOp) Type() hm.Type { return sameType(2) }
 func (maskOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	x, m, err := twoShapes(in)
 	if err != nil {
-		return nil, fmt.Errorf("dropout: %w", err)
+		return nil, fmt.Errorf("cnn: dropout: %w", err)
 	}
 	if !x.Eq(m) {
-		return nil, fmt.Errorf("dropout: mask %v for an input %v", m, x)
+		return nil, fmt.Errorf("cnn: dropout: mask %v for an input %v", m, x)
 	}
 	return x.Clone(), nil
 }
@@ -55,11 +55,11 @@ func (maskOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (op maskOp) Do(in ...G.Value) (G.Value, error) {
 	args, err := denseArgs(in, 2)
 	if err != nil {
-		return nil, fmt.Errorf("dropout: %w", err)
+		return nil, fmt.Errorf("cnn: dropout: %w", err)
 	}
 	x, m := args[0], args[1]
 	if !x.Shape().Eq(m.Shape()) || x.Dtype() != m.Dtype() {
-		return nil, fmt.Errorf("dropout: mask %v %v for an input %v %v", m.Shape(), m.Dtype(), x.Shape(), x.Dtype())
+		return nil, fmt.Errorf("cnn: dropout: mask %v %v for an input %v %v", m.Shape(), m.Dtype(), x.Shape(), x.Dtype())
 	}
 	out := op.out.get(x.Dtype(), x.Shape())
 	rows := max(1, x.Shape()[0])
@@ -69,7 +69,7 @@ func (op maskOp) Do(in ...G.Value) (G.Value, error) {
 	case []float64:
 		multiply(out.Data().([]float64), xs, m.Data().([]float64), rows)
 	default:
-		return nil, fmt.Errorf("dropout: unsupported dtype %v", x.Dtype())
+		return nil, fmt.Errorf("cnn: dropout: unsupported dtype %v", x.Dtype())
 	}
 	return out, nil
 }
@@ -103,11 +103,11 @@ func (maskOp) DiffWRT(int) []bool { return []bool{true, false} }
 // SymDiff implements G.SDOp.
 func (maskOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 2 {
-		return nil, fmt.Errorf("dropout: differentiate: %d inputs, want 2", len(inputs))
+		return nil, fmt.Errorf("cnn: dropout: differentiate: %d inputs, want 2", len(inputs))
 	}
 	d, err := G.ApplyOp(maskOp{out: newBuffer()}, grad, inputs[1])
 	if err != nil {
-		return nil, fmt.Errorf("dropout: differentiate: %w", err)
+		return nil, fmt.Errorf("cnn: dropout: differentiate: %w", err)
 	}
 	return G.Nodes{d, nil}, nil
 }

@@ -57,6 +57,9 @@ func toFloat64(t *tensor.Dense) []float64 {
 // with central finite differences of its loss, on a few weights of every
 // tensor, for 3 real images.
 func TestGradientCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("finite differences over every weight of the CNN: -short")
+	}
 	train := loadTrain(t)
 	p := newParams(tensor.Float64, 7)
 	n, err := newNet(p, 3, true)

@@ -16,7 +16,7 @@ import (
 // errNaNActivation is returned by the ReLU ops when their input holds a
 // NaN or an infinity. gorgonia's VM wraps op errors in a type that
 // errors.Is cannot unwrap, so the ops also raise their flag.
-var errNaNActivation = errors.New("NaN activation")
+var errNaNActivation = errors.New("cnn: NaN activation")
 
 // reluOp is the rectifier max(x, 0) as one gorgonia op, on all cores. It
 // replaces G.Rectify (a comparison and a product, twice the memory
@@ -52,7 +52,7 @@ func (reluOp) Type() hm.Type { return sameType(1) }
 func (reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, ok := in[0].(tensor.Shape)
 	if !ok {
-		return nil, fmt.Errorf("relu: input shape %v is not a tensor.Shape", in[0])
+		return nil, fmt.Errorf("cnn: relu: input shape %v is not a tensor.Shape", in[0])
 	}
 	return s.Clone(), nil
 }
@@ -61,7 +61,7 @@ func (reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (op reluOp) Do(in ...G.Value) (G.Value, error) {
 	x, err := denseArg(in, 0)
 	if err != nil {
-		return nil, fmt.Errorf("relu: %w", err)
+		return nil, fmt.Errorf("cnn: relu: %w", err)
 	}
 	out := op.out.get(x.Dtype(), x.Shape())
 	var nan bool
@@ -72,7 +72,7 @@ func (op reluOp) Do(in ...G.Value) (G.Value, error) {
 	case []float64:
 		nan = reluFwd(out.Data().([]float64), xs, rows)
 	default:
-		return nil, fmt.Errorf("relu: unsupported dtype %v", x.Dtype())
+		return nil, fmt.Errorf("cnn: relu: unsupported dtype %v", x.Dtype())
 	}
 	if nan {
 		if op.nan != nil {
@@ -151,7 +151,7 @@ func (reluOp) DiffWRT(int) []bool { return []bool{true} }
 func (reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	d, err := G.ApplyOp(reluDiffOp{out: newBuffer()}, output, grad)
 	if err != nil {
-		return nil, fmt.Errorf("relu: differentiate: %w", err)
+		return nil, fmt.Errorf("cnn: relu: differentiate: %w", err)
 	}
 	return G.Nodes{d}, nil
 }
@@ -178,14 +178,14 @@ func (reluDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (op reluDiffOp) Do(in ...G.Value) (G.Value, error) {
 	y, err := denseArg(in, 0)
 	if err != nil {
-		return nil, fmt.Errorf("relu gradient: %w", err)
+		return nil, fmt.Errorf("cnn: relu gradient: %w", err)
 	}
 	g, err := denseArg(in, 1)
 	if err != nil {
-		return nil, fmt.Errorf("relu gradient: %w", err)
+		return nil, fmt.Errorf("cnn: relu gradient: %w", err)
 	}
 	if !y.Shape().Eq(g.Shape()) || y.Dtype() != g.Dtype() {
-		return nil, fmt.Errorf("relu gradient: output %v %v and gradient %v %v differ", y.Shape(), y.Dtype(), g.Shape(), g.Dtype())
+		return nil, fmt.Errorf("cnn: relu gradient: output %v %v and gradient %v %v differ", y.Shape(), y.Dtype(), g.Shape(), g.Dtype())
 	}
 	out := op.out.get(y.Dtype(), y.Shape())
 	rows := max(1, y.Shape()[0])
@@ -195,7 +195,7 @@ func (op reluDiffOp) Do(in ...G.Value) (G.Value, error) {
 	case []float64:
 		reluBwd(out.Data().([]float64), ys, g.Data().([]float64), rows)
 	default:
-		return nil, fmt.Errorf("relu gradient: unsupported dtype %v", y.Dtype())
+		return nil, fmt.Errorf("cnn: relu gradient: unsupported dtype %v", y.Dtype())
 	}
 	return out, nil
 }
@@ -271,15 +271,15 @@ func opHash(op G.Op) uint32 {
 // denseArg returns argument i of an op as a dense tensor.
 func denseArg(in []G.Value, i int) (*tensor.Dense, error) {
 	if len(in) <= i {
-		return nil, fmt.Errorf("got %d arguments, want at least %d", len(in), i+1)
+		return nil, fmt.Errorf("cnn: got %d arguments, want at least %d", len(in), i+1)
 	}
 	d, ok := in[i].(*tensor.Dense)
 	if !ok {
-		return nil, fmt.Errorf("argument %d is a %T, not a dense tensor", i, in[i])
+		return nil, fmt.Errorf("cnn: argument %d is a %T, not a dense tensor", i, in[i])
 	}
 	if d.RequiresIterator() { // a strided view: its Data() is not in order
 		if d, ok = d.Materialize().(*tensor.Dense); !ok {
-			return nil, fmt.Errorf("argument %d does not materialise to a dense tensor", i)
+			return nil, fmt.Errorf("cnn: argument %d does not materialise to a dense tensor", i)
 		}
 	}
 	return d, nil

@@ -43,7 +43,7 @@ var (
 func poolShape(in G.DimSizer) (tensor.Shape, error) {
 	x, ok := in.(tensor.Shape)
 	if !ok || len(x) != 4 || x[1]%2 != 0 || x[2]%2 != 0 {
-		return nil, fmt.Errorf("max-pool: input %v is not (b, h, w, c) with an even h and w", in)
+		return nil, fmt.Errorf("cnn: max-pool: input %v is not (b, h, w, c) with an even h and w", in)
 	}
 	return tensor.Shape{x[0], x[3], x[1] / 2, x[2] / 2}, nil
 }
@@ -57,7 +57,7 @@ func (maxPoolOp) Type() hm.Type { return sameType(1) }
 // InferShape implements G.Op.
 func (maxPoolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	if len(in) != 1 {
-		return nil, fmt.Errorf("max-pool: %d inputs, want 1", len(in))
+		return nil, fmt.Errorf("cnn: max-pool: %d inputs, want 1", len(in))
 	}
 	return poolShape(in[0])
 }
@@ -66,7 +66,7 @@ func (maxPoolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (op maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	args, err := denseArgs(in, 1)
 	if err != nil {
-		return nil, fmt.Errorf("max-pool: %w", err)
+		return nil, fmt.Errorf("cnn: max-pool: %w", err)
 	}
 	x := args[0]
 	shape, err := poolShape(x.Shape())
@@ -81,7 +81,7 @@ func (op maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	case []float64:
 		poolForward(out.Data().([]float64), xs, s[0], s[1], s[2], s[3], op.relu)
 	default:
-		return nil, fmt.Errorf("max-pool: unsupported dtype %v", x.Dtype())
+		return nil, fmt.Errorf("cnn: max-pool: unsupported dtype %v", x.Dtype())
 	}
 	return out, nil
 }
@@ -138,11 +138,11 @@ func (maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
 // SymDiff implements G.SDOp.
 func (op maxPoolOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 1 {
-		return nil, fmt.Errorf("max-pool: differentiate: %d inputs, want 1", len(inputs))
+		return nil, fmt.Errorf("cnn: max-pool: differentiate: %d inputs, want 1", len(inputs))
 	}
 	d, err := G.ApplyOp(maxPoolGradOp{relu: op.relu, out: newBuffer()}, inputs[0], grad)
 	if err != nil {
-		return nil, fmt.Errorf("max-pool: differentiate: %w", err)
+		return nil, fmt.Errorf("cnn: max-pool: differentiate: %w", err)
 	}
 	return G.Nodes{d}, nil
 }
@@ -156,11 +156,11 @@ func (maxPoolGradOp) Type() hm.Type { return sameType(2) }
 // InferShape implements G.Op.
 func (maxPoolGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	if len(in) != 2 {
-		return nil, fmt.Errorf("max-pool gradient: %d inputs, want 2", len(in))
+		return nil, fmt.Errorf("cnn: max-pool gradient: %d inputs, want 2", len(in))
 	}
 	x, ok := in[0].(tensor.Shape)
 	if !ok {
-		return nil, fmt.Errorf("max-pool gradient: input shape %v is not a tensor.Shape", in[0])
+		return nil, fmt.Errorf("cnn: max-pool gradient: input shape %v is not a tensor.Shape", in[0])
 	}
 	return x.Clone(), nil
 }
@@ -169,7 +169,7 @@ func (maxPoolGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (op maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	args, err := denseArgs(in, 2)
 	if err != nil {
-		return nil, fmt.Errorf("max-pool gradient: %w", err)
+		return nil, fmt.Errorf("cnn: max-pool gradient: %w", err)
 	}
 	x, dy := args[0], args[1]
 	shape, err := poolShape(x.Shape())
@@ -177,7 +177,7 @@ func (op maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if !shape.Eq(dy.Shape()) || x.Dtype() != dy.Dtype() {
-		return nil, fmt.Errorf("max-pool gradient: output gradient %v %v, want %v %v", dy.Shape(), dy.Dtype(), shape, x.Dtype())
+		return nil, fmt.Errorf("cnn: max-pool gradient: output gradient %v %v, want %v %v", dy.Shape(), dy.Dtype(), shape, x.Dtype())
 	}
 	dx := op.out.get(x.Dtype(), x.Shape())
 	s := x.Shape()
@@ -187,7 +187,7 @@ func (op maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	case []float64:
 		poolBackward(dx.Data().([]float64), xs, dy.Data().([]float64), s[0], s[1], s[2], s[3], op.relu)
 	default:
-		return nil, fmt.Errorf("max-pool gradient: unsupported dtype %v", x.Dtype())
+		return nil, fmt.Errorf("cnn: max-pool gradient: unsupported dtype %v", x.Dtype())
 	}
 	return dx, nil
 }

@@ -186,6 +186,9 @@ func TestFitnessCancel(t *testing.T) {
 }
 
 func TestTrainFullAndEvaluate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a full training and evaluation: -short")
+	}
 	train, test := loadMNIST(t)
 	train, test = train.Slice(0, 160), test.Slice(0, 100)
 	var seen []models.EpochMetrics

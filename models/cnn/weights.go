@@ -75,36 +75,6 @@ func newParams(dt tensor.Dtype, seed uint64) params {
 	return p
 }
 
-// clone returns a deep copy of p, converted to dtype dt.
-func (p params) clone(dt tensor.Dtype) params {
-	c := make(params, len(p))
-	for i, t := range p {
-		n := tensor.New(tensor.Of(dt), tensor.WithShape(t.Shape().Clone()...))
-		switch dst := n.Data().(type) {
-		case []float32:
-			switch src := t.Data().(type) {
-			case []float32:
-				copy(dst, src)
-			case []float64:
-				for j, v := range src {
-					dst[j] = float32(v)
-				}
-			}
-		case []float64:
-			switch src := t.Data().(type) {
-			case []float32:
-				for j, v := range src {
-					dst[j] = float64(v)
-				}
-			case []float64:
-				copy(dst, src)
-			}
-		}
-		c[i] = n
-	}
-	return c
-}
-
 // The serialised form of the weights, version 1, all integers little-endian:
 //
 //	magic "GAHPOCNN", uint16 version, uint16 number of tensors,

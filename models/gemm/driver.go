@@ -113,114 +113,53 @@ func (p *problem) streams(ker *microKernel, kc int) bool {
 		p.ldc%16 == 0 && uintptr(unsafe.Pointer(&p.c[0]))%64 == 0
 }
 
-// gemm computes p on the calling goroutine.
+// gemm computes p on the calling goroutine: for each kc×nc block of op(B)
+// (n-blocks outside, k-blocks inside), it readies the block (loadB), plans
+// the prefetches for the next one (prefetchNext), then for each micro-panel
+// of op(A) (directPanelA or packA) runs the kernel over the block's panels
+// (panelB).
 func (w *workspace) gemm(ker *microKernel, p *problem) {
 	mr, nr := ker.mr, ker.nr
-	kc := blocks(p.k, blockK, 8)
-	nc := blocks(p.n, max(nr, blockBFloats/kc/nr*nr), nr)
-	w.ap = grow(w.ap, kc*mr)
-	w.tile = grow(w.tile, mr*nr)
-	// op(B) is read in place unless transposed or, when many panels of A
-	// share it, its rows are a multiple of 4 KiB apart (they would fight for
-	// the same cache sets).
-	packB := p.bTrans || forcePackB || (p.m > 2*mr && p.ldb%1024 == 0)
-	if packB {
-		w.bp = grow(w.bp, kc*((nc+nr-1)/nr*nr))
-	} else {
-		w.bp = grow(w.bp, kc*nr)
-	}
-	// op(A) is read in place unless its mr rows are a multiple of 1 KiB
-	// apart: they would share one L1 set, more than its ways.
-	directA := !forcePackA && (p.aTrans || p.lda%256 != 0)
-	stream := p.streams(ker, kc)
-	if stream {
+	bl := w.block(ker, p)
+	if bl.stream {
 		defer sfence()
 	}
-	for jc := 0; jc < p.n; jc += nc {
-		ncb := min(nc, p.n-jc)
-		for pc := 0; pc < p.k; pc += kc {
-			kcb := min(kc, p.k-pc)
+	for jc := 0; jc < p.n; jc += bl.nc {
+		ncb := min(bl.nc, p.n-jc)
+		for pc := 0; pc < p.k; pc += bl.kc {
+			kcb := min(bl.kc, p.k-pc)
 			beta := p.beta
 			if pc > 0 {
 				beta = 1
 			}
-			// The last, partial panel of B is read in place as well by a
-			// masked kernel (the columns past n only reach lanes it does not
-			// store) unless that would read past the end of b.
-			edge := ncb % nr
-			edgeWidth := nr
-			if edge <= nr/2 && ker.narrow != nil {
-				edgeWidth = nr / 2
-			}
-			edgeInPlace := ker.masked && (pc+kcb-1)*p.ldb+jc+ncb-edge+edgeWidth <= len(p.b)
-			if packB {
-				packBBlock(w.bp, p, ker, jc, ncb, pc, kcb)
-			} else if edge != 0 && !edgeInPlace {
-				packBPanel(w.bp, p, nr, jc+ncb-edge, edge, pc, kcb)
-			}
-			// Kernels whose own panel of A is not the one to prefetch next
-			// prefetch the start of the next block: its first panel of A,
-			// then each line of each panel of B read in place.
-			jobs := w.jobs[:0]
-			if next := pc + kcb; prefetchA && next < p.k {
-				if directA && p.m >= mr {
-					if p.aTrans {
-						jobs = append(jobs, prefetchJob{&p.a[next*p.lda], 1, p.lda, 1})
-					} else {
-						jobs = append(jobs, prefetchJob{&p.a[next], p.lda, 1, 1})
-					}
-				}
-				for jr := 0; !packB && jr+nr <= ncb; jr += nr {
-					for l := 0; l < nr; l += 16 {
-						jobs = append(jobs, prefetchJob{&p.b[next*p.ldb+jc+jr+l], 0, p.ldb, 1})
-					}
-				}
-			}
-			w.jobs = jobs
+			edgeInPlace := w.loadB(ker, p, &bl, jc, ncb, pc, kcb)
+			jobs := w.prefetchNext(ker, p, &bl, jc, ncb, pc+kcb)
 			for ir := 0; ir < p.m; ir += mr {
 				mrb := min(mr, p.m-ir)
-				var (
-					aPtr     *float32
-					aRow, aK int
-				)
-				switch {
-				case mrb == mr && directA && p.aTrans:
-					aPtr, aRow, aK = &p.a[pc*p.lda+ir], 1, p.lda
-				case mrb == mr && directA:
-					aPtr, aRow, aK = &p.a[ir*p.lda+pc], p.lda, 1
-				case mrb == mr && !p.aTrans && ker.packA != nil:
-					ker.packA(&w.ap[0], &p.a[ir*p.lda+pc], p.lda, kcb, mr)
-					aPtr, aRow, aK = &w.ap[0], 1, mr
-				default:
-					packAPanel(w.ap, p, mr, ir, mrb, pc, kcb)
-					aPtr, aRow, aK = &w.ap[0], 1, mr
+				// Where A comes from: a full micro-panel in place when the
+				// blocking says so, else packed.
+				var a prefetchJob
+				if mrb == mr && bl.directA {
+					a = bl.directPanelA(p, ir, pc)
+				} else {
+					a = w.packA(ker, p, ir, mrb, pc, kcb)
 				}
 				for jr := 0; jr < ncb; jr += nr {
 					nrb := min(nr, ncb-jr)
-					// The first kernel on this panel prefetches the next one
-					// when it too is read in place; the others touch this one
-					// again, or prefetch for the next block.
-					pf := prefetchJob{aPtr, aRow, aK, 0}
+					// The first kernel on this panel of A prefetches the
+					// next one when it too is read in place; the others
+					// touch this one again, or prefetch for the next block.
+					pf := a
 					switch {
-					case jr == 0 && prefetchA && directA && ir+2*mr <= p.m && p.aTrans:
-						pf.ptr = &p.a[pc*p.lda+ir+mr]
-					case jr == 0 && prefetchA && directA && ir+2*mr <= p.m:
-						pf.ptr = &p.a[(ir+mr)*p.lda+pc]
+					case jr == 0 && prefetchA && bl.directA && ir+2*mr <= p.m:
+						pf = bl.directPanelA(p, ir+mr, pc)
 					case len(jobs) > 0:
 						pf, jobs = jobs[0], jobs[1:]
 					}
-					var (
-						bPtr *float32
-						bK   int
-					)
-					switch {
-					case packB:
-						bPtr, bK = &w.bp[jr*kcb], nr
-					case nrb == nr || edgeInPlace:
-						bPtr, bK = &p.b[pc*p.ldb+jc+jr], p.ldb
-					default:
-						bPtr, bK = &w.bp[0], nr
-					}
+					bPtr, bK := w.panelB(ker, p, &bl, jc, jr, nrb, pc, kcb, edgeInPlace)
+					// The kernel writes the tile straight into C when it
+					// can (the call stays here, in the innermost loop, for
+					// speed on small k), else through w.tile (edgeTile).
 					ci := ir*p.ldc + jc + jr
 					fn, tnr := ker.fn, nr
 					if nrb <= nr/2 && ker.narrow != nil {
@@ -228,18 +167,141 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					}
 					if mrb == mr && (nrb == tnr || ker.masked) {
 						hint := pf.hint
-						if stream && nrb == nr && tnr == nr {
+						if bl.stream && nrb == nr && tnr == nr {
 							hint |= 2
 						}
-						fn(kcb, aPtr, aRow, aK, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf.ptr, pf.row, pf.k, hint, nrb)
+						fn(kcb, a.ptr, a.row, a.k, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf.ptr, pf.row, pf.k, hint, nrb)
 						continue
 					}
-					fn(kcb, aPtr, aRow, aK, bPtr, bK, &w.tile[0], tnr, 1, 0, pf.ptr, pf.row, pf.k, pf.hint, tnr)
-					mergeTile(w.tile, tnr, mrb, nrb, p.alpha, beta, p.c[ci:], p.ldc)
+					w.edgeTile(fn, tnr, p, a, bPtr, bK, pf, ci, mrb, nrb, kcb, beta)
 				}
 			}
 		}
 	}
+}
+
+// blocking is how one goroutine cuts its product and reads its operands,
+// decided once per product.
+type blocking struct {
+	kc, nc int // sizes of the k-blocks and n-blocks
+	// packB: op(B) is packed block by block; otherwise read in place, but
+	// for a last, partial panel that a kernel could not read there.
+	packB bool
+	// directA: full micro-panels of op(A) are read in place.
+	directA bool
+	// stream: C is stored around the caches (see problem.streams).
+	stream bool
+}
+
+// block chooses the blocking of p and sizes the packing buffers for it.
+func (w *workspace) block(ker *microKernel, p *problem) blocking {
+	mr, nr := ker.mr, ker.nr
+	kc := blocks(p.k, blockK, 8)
+	bl := blocking{kc: kc, nc: blocks(p.n, max(nr, blockBFloats/kc/nr*nr), nr)}
+	w.ap = grow(w.ap, kc*mr)
+	w.tile = grow(w.tile, mr*nr)
+	// op(B) is read in place unless transposed or, when many panels of A
+	// share it, its rows are a multiple of 4 KiB apart (they would fight for
+	// the same cache sets).
+	bl.packB = p.bTrans || forcePackB || (p.m > 2*mr && p.ldb%1024 == 0)
+	if bl.packB {
+		w.bp = grow(w.bp, kc*((bl.nc+nr-1)/nr*nr))
+	} else {
+		w.bp = grow(w.bp, kc*nr)
+	}
+	// op(A) is read in place unless its mr rows are a multiple of 1 KiB
+	// apart: they would share one L1 set, more than its ways.
+	bl.directA = !forcePackA && (p.aTrans || p.lda%256 != 0)
+	bl.stream = p.streams(ker, kc)
+	return bl
+}
+
+// loadB readies the block of op(B) at columns [jc, jc+ncb), steps
+// [pc, pc+kcb): it packs the whole block, or only its last, partial panel
+// when a kernel cannot read that one in place, and reports whether it can
+// (edgeInPlace).
+func (w *workspace) loadB(ker *microKernel, p *problem, bl *blocking, jc, ncb, pc, kcb int) (edgeInPlace bool) {
+	nr := ker.nr
+	// The last, partial panel of B is read in place as well by a masked
+	// kernel (the columns past n only reach lanes it does not store) unless
+	// that would read past the end of b.
+	edge := ncb % nr
+	edgeWidth := nr
+	if edge <= nr/2 && ker.narrow != nil {
+		edgeWidth = nr / 2
+	}
+	edgeInPlace = ker.masked && (pc+kcb-1)*p.ldb+jc+ncb-edge+edgeWidth <= len(p.b)
+	if bl.packB {
+		packBBlock(w.bp, p, ker, jc, ncb, pc, kcb)
+	} else if edge != 0 && !edgeInPlace {
+		packBPanel(w.bp, p, nr, jc+ncb-edge, edge, pc, kcb)
+	}
+	return edgeInPlace
+}
+
+// panelB is where the kernel reads the panel of nrb columns at jc+jr of the
+// block that loadB readied: packed, in place, or the packed last panel.
+func (w *workspace) panelB(ker *microKernel, p *problem, bl *blocking, jc, jr, nrb, pc, kcb int, edgeInPlace bool) (*float32, int) {
+	switch {
+	case bl.packB:
+		return &w.bp[jr*kcb], ker.nr
+	case nrb == ker.nr || edgeInPlace:
+		return &p.b[pc*p.ldb+jc+jr], p.ldb
+	}
+	return &w.bp[0], ker.nr
+}
+
+// prefetchNext plans what kernels prefetch for the k-block starting at step
+// next (none when it is the last): the block's first panel of A, when read
+// in place, then each line of each panel of B read in place. The kernels
+// whose own panel of A is not the one to prefetch next take these jobs in
+// turn.
+func (w *workspace) prefetchNext(ker *microKernel, p *problem, bl *blocking, jc, ncb, next int) []prefetchJob {
+	jobs := w.jobs[:0]
+	if prefetchA && next < p.k {
+		if bl.directA && p.m >= ker.mr {
+			pf := bl.directPanelA(p, 0, next)
+			pf.hint = 1
+			jobs = append(jobs, pf)
+		}
+		for jr := 0; !bl.packB && jr+ker.nr <= ncb; jr += ker.nr {
+			for l := 0; l < ker.nr; l += 16 {
+				jobs = append(jobs, prefetchJob{&p.b[next*p.ldb+jc+jr+l], 0, p.ldb, 1})
+			}
+		}
+	}
+	w.jobs = jobs
+	return jobs
+}
+
+// directPanelA is the micro-panel of op(A) at row ir, step pc, read in place
+// (hint 0: into L1).
+func (bl *blocking) directPanelA(p *problem, ir, pc int) prefetchJob {
+	if p.aTrans {
+		return prefetchJob{&p.a[pc*p.lda+ir], 1, p.lda, 0}
+	}
+	return prefetchJob{&p.a[ir*p.lda+pc], p.lda, 1, 0}
+}
+
+// packA packs the micro-panel of op(A) of mrb rows at ir, steps
+// [pc, pc+kcb), into w.ap, by the kernel family's own packer when it has
+// one, and returns it.
+func (w *workspace) packA(ker *microKernel, p *problem, ir, mrb, pc, kcb int) prefetchJob {
+	mr := ker.mr
+	if mrb == mr && !p.aTrans && ker.packA != nil {
+		ker.packA(&w.ap[0], &p.a[ir*p.lda+pc], p.lda, kcb, mr)
+	} else {
+		packAPanel(w.ap, p, mr, ir, mrb, pc, kcb)
+	}
+	return prefetchJob{&w.ap[0], 1, mr, 0}
+}
+
+// edgeTile computes a tile of C that the kernel fn (tnr columns wide)
+// cannot write in place, mrb×nrb at offset ci: into w.tile, then merged
+// into C.
+func (w *workspace) edgeTile(fn kernelFunc, tnr int, p *problem, a prefetchJob, bPtr *float32, bK int, pf prefetchJob, ci, mrb, nrb, kcb int, beta float32) {
+	fn(kcb, a.ptr, a.row, a.k, bPtr, bK, &w.tile[0], tnr, 1, 0, pf.ptr, pf.row, pf.k, pf.hint, tnr)
+	mergeTile(w.tile, tnr, mrb, nrb, p.alpha, beta, p.c[ci:], p.ldc)
 }
 
 // mergeTile sets the mrb×nrb corner of C to alpha·T + beta·C, where T is a

@@ -1,5 +1,5 @@
 // Command compare runs gahpo's training benchmark (bench/train) and the
-// PyTorch peer (shared/bench/torch_mnist.py) one after the other, with the
+// PyTorch peer (torch_mnist.py, embedded) one after the other, with the
 // same threads and the same MNIST files, and prints them side by side:
 //
 //	go run ./bench/train/compare bench 10,64,128
@@ -33,8 +33,16 @@
 // (libopenblas0-pthread, whose threads fight PyTorch's OpenMP threads for
 // the cores: 120-535 with another job running), ~1,260 on OpenBLAS
 // threaded by OpenMP (libopenblas0-openmp).
-// compare therefore puts OpenMPBLASDir first in the peer's LD_LIBRARY_PATH
-// when it exists (-peer-blas chooses another folder, or "system"), prints
-// the BLAS libraries the peer loaded (pytorch_blas=), and warns about the
-// two slow ones.
+// compare therefore puts the fastest set-up installed first in the peer's
+// LD_LIBRARY_PATH: OpenMPBLASDir, else PthreadBLASDir, else the system's
+// alternative (-peer-blas chooses another folder, or "system"); it prints
+// the one chosen (pytorch_blas_setup=) and the BLAS libraries the peer
+// loaded (pytorch_blas=), and warns about the two slow ones.
+//
+// # The peer's script
+//
+// torch_mnist.py, the peer of the figures in bench/README.md, is a copy of
+// the project's shared script (its docstring gives its provenance),
+// embedded in compare, which writes it to a temporary folder and runs it;
+// -peer runs another script.
 package main

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,11 @@ import (
 
 	"github.com/gahpo/gahpo/models/mnist"
 )
+
+// peerScript is the PyTorch peer, torch_mnist.py (see its provenance).
+//
+//go:embed torch_mnist.py
+var peerScript []byte
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -66,8 +72,8 @@ type Main struct {
 	Threads int
 	// Python runs the peer; empty means /usr/bin/python3.
 	Python string
-	// Peer is the peer's script; empty means ../shared/bench/torch_mnist.py
-	// beside the module's root.
+	// Peer is the peer's script; empty means the copy of torch_mnist.py
+	// embedded in this command.
 	Peer string
 	// Gahpo is a built bench/train binary; empty builds one.
 	Gahpo string
@@ -95,11 +101,11 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	fs.IntVar(&m.Threads, "threads", 2, "threads of both sides (GOMAXPROCS, TORCH_THREADS, OMP_NUM_THREADS)")
 	fs.StringVar(&m.Python, "python", "/usr/bin/python3", "Python interpreter with Debian's python3-torch")
-	fs.StringVar(&m.Peer, "peer", "", "the peer's script (default: ../shared/bench/torch_mnist.py beside the module)")
+	fs.StringVar(&m.Peer, "peer", "", "the peer's script (default: this command's own torch_mnist.py)")
 	fs.StringVar(&m.Gahpo, "gahpo", "", "a built bench/train binary (default: go build it)")
 	fs.StringVar(&m.DataDir, "data", "", "folder of the four MNIST files (default: the GoMNIST module's)")
 	fs.StringVar(&m.BLAS, "blas", "gemm", "gahpo's matrix products: gemm or gonum")
-	fs.StringVar(&m.PeerBLAS, "peer-blas", "", "folder of the libblas.so.3 the peer loads, or \"system\" (default: "+OpenMPBLASDir+" if present)")
+	fs.StringVar(&m.PeerBLAS, "peer-blas", "", "folder of the libblas.so.3 the peer loads, or \"system\" (default: the fastest set-up installed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -162,19 +168,20 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.choosePeerBLAS()
+	fmt.Fprintf(m.Log, "# peer BLAS: %s\n", m.PeerBLAS)
 	if err := m.checkPeer(ctx); err != nil {
 		return err
 	}
-	if err := m.findPaths(ctx); err != nil {
+	dir, err := os.MkdirTemp("", "gahpo-compare-")
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := m.findPaths(dir); err != nil {
 		return err
 	}
 	bin := m.Gahpo
 	if bin == "" {
-		dir, err := os.MkdirTemp("", "gahpo-compare-")
-		if err != nil {
-			return fmt.Errorf("compare: build gahpo: %w", err)
-		}
-		defer os.RemoveAll(dir)
 		if bin, err = m.build(ctx, dir); err != nil {
 			return err
 		}
@@ -193,12 +200,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.report(gahpo, peer); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Out, "threads=%d loadavg_before=%s loadavg_after=%s pytorch_blas=%s\n", m.Threads, loadBefore, loadAvg(), m.peerLib)
+	fmt.Fprintf(m.Out, "threads=%d loadavg_before=%s loadavg_after=%s pytorch_blas_setup=%s pytorch_blas=%s\n", m.Threads, loadBefore, loadAvg(), m.PeerBLAS, m.peerLib)
 	return nil
 }
 
-// findPaths sets the MNIST folder and the peer's script when not given.
-func (m *Main) findPaths(ctx context.Context) error {
+// findPaths sets the MNIST folder and the peer's script when not given:
+// the embedded script is written into dir.
+func (m *Main) findPaths(dir string) error {
 	if m.DataDir == "" {
 		dir, err := mnist.FindDir()
 		if err != nil {
@@ -207,11 +215,10 @@ func (m *Main) findPaths(ctx context.Context) error {
 		m.DataDir = dir
 	}
 	if m.Peer == "" {
-		root, err := moduleRoot(ctx)
-		if err != nil {
-			return fmt.Errorf("compare: find the peer's script (or give -peer): %w", err)
+		m.Peer = filepath.Join(dir, "torch_mnist.py")
+		if err := os.WriteFile(m.Peer, peerScript, 0o644); err != nil {
+			return fmt.Errorf("compare: write the peer's script: %w", err)
 		}
-		m.Peer = filepath.Join(filepath.Dir(root), "shared", "bench", "torch_mnist.py")
 	}
 	if _, err := os.Stat(m.Peer); err != nil {
 		return fmt.Errorf("compare: peer's script: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -130,9 +131,6 @@ func TestRun(t *testing.T) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import torch, numpy").Run(); err != nil {
 		t.Skipf("no PyTorch peer (%v): %s", err, InstallPeer)
 	}
-	if _, err := os.Stat("../../../../shared/bench/torch_mnist.py"); err != nil {
-		t.Skipf("no peer script beside the module: %v", err)
-	}
 	var out, log strings.Builder
 	m := &Main{Out: &out, Log: &log, Mode: "bench", Args: []string{"2"}}
 	if err := m.Run(context.Background()); err != nil {
@@ -141,7 +139,7 @@ func TestRun(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "batch=2 gahpo_img_s=") || !strings.Contains(lines[0], " ratio=") ||
 		!strings.HasPrefix(lines[1], "gahpo_maxrss_mb=") || !strings.HasPrefix(lines[2], "threads=2 loadavg_before=") ||
-		!strings.Contains(lines[2], "blas") {
+		!strings.Contains(lines[2], " pytorch_blas_setup=") {
 		t.Errorf("Run wrote\n%s\nwant a batch=2 line, the peak RSS, the load and the peer's BLAS", out.String())
 	}
 	for _, want := range []string{"RESULT peer=gahpo", "RESULT peer=pytorch", "threads=2 batch=2"} {
@@ -176,5 +174,58 @@ func TestPeerEnv(t *testing.T) {
 				t.Errorf("peerEnv with -peer-blas %q lacks %s", tc.peerBLAS, want)
 			}
 		}
+	}
+}
+
+// TestChoosePeerBLAS checks that compare picks the first installed set-up
+// of its list, fastest first, and the system's when none is, and keeps one
+// given with -peer-blas.
+func TestChoosePeerBLAS(t *testing.T) {
+	fast, slow, missing := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "none")
+	for _, dir := range []string{fast, slow} {
+		if err := os.WriteFile(filepath.Join(dir, "libblas.so.3"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func(saved []string) { peerBLASDirs = saved }(peerBLASDirs)
+	tests := []struct {
+		name  string
+		dirs  []string
+		given string
+		want  string
+	}{
+		{"fastest installed", []string{fast, slow}, "", fast},
+		{"first missing", []string{missing, slow}, "", slow},
+		{"none installed", []string{missing}, "", "system"},
+		{"given", []string{fast, slow}, "/opt/blas", "/opt/blas"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			peerBLASDirs = tc.dirs
+			m := &Main{PeerBLAS: tc.given}
+			m.choosePeerBLAS()
+			if m.PeerBLAS != tc.want {
+				t.Errorf("PeerBLAS = %q, want %q", m.PeerBLAS, tc.want)
+			}
+		})
+	}
+}
+
+// TestPeerScriptEmbedded checks that compare carries the peer it runs by
+// default and writes it out for the interpreter.
+func TestPeerScriptEmbedded(t *testing.T) {
+	for _, want := range []string{"Provenance:", "class Net(nn.Module)", "RESULT peer=pytorch", "EPOCH peer=pytorch"} {
+		if !strings.Contains(string(peerScript), want) {
+			t.Errorf("the embedded peer lacks %q", want)
+		}
+	}
+	m := &Main{DataDir: t.TempDir()}
+	dir := t.TempDir()
+	if err := m.findPaths(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(m.Peer)
+	if err != nil || string(got) != string(peerScript) || filepath.Dir(m.Peer) != dir {
+		t.Errorf("findPaths wrote the peer to %s (%v), want the embedded script in %s", m.Peer, err, dir)
 	}
 }

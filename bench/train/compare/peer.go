@@ -15,8 +15,17 @@ import (
 // OpenMP threads instead of competing with them.
 const OpenMPBLASDir = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
 
+// PthreadBLASDir is where Debian's libopenblas0-pthread puts its
+// libblas.so.3: OpenBLAS with its own threads.
+const PthreadBLASDir = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+
 // InstallOpenMPBLAS is the command that installs OpenMPBLASDir.
 const InstallOpenMPBLAS = "apt-get install -y libopenblas0-openmp"
+
+// peerBLASDirs are the BLAS set-ups the peer may load, fastest first (see
+// the package doc for the figures); the system's libblas.so.3 alternative
+// comes after them.
+var peerBLASDirs = []string{OpenMPBLASDir, PthreadBLASDir}
 
 // peerProbe imports what the peer imports and prints the paths of the
 // BLAS libraries the process loaded, comma-separated, in the order of the
@@ -29,15 +38,19 @@ for l in open("/proc/self/maps"):
         libs.append(f[-1])
 print(",".join(libs) or "unknown")`
 
-// choosePeerBLAS fills in m.PeerBLAS's default: OpenMPBLASDir when it holds
-// a libblas.so.3, else the system's.
+// choosePeerBLAS fills in m.PeerBLAS's default: the fastest set-up of
+// peerBLASDirs installed here (whose folder holds a libblas.so.3), else
+// "system".
 func (m *Main) choosePeerBLAS() {
 	if m.PeerBLAS != "" {
 		return
 	}
 	m.PeerBLAS = "system"
-	if _, err := os.Stat(filepath.Join(OpenMPBLASDir, "libblas.so.3")); err == nil {
-		m.PeerBLAS = OpenMPBLASDir
+	for _, dir := range peerBLASDirs {
+		if _, err := os.Stat(filepath.Join(dir, "libblas.so.3")); err == nil {
+			m.PeerBLAS = dir
+			return
+		}
 	}
 }
 

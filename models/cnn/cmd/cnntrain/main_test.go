@@ -14,6 +14,9 @@ import (
 )
 
 func TestMain_Full(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the CNN on the full MNIST set: -short")
+	}
 	out := filepath.Join(t.TempDir(), "w.bin")
 	var stdout, stderr bytes.Buffer
 	m := NewMain(&stdout, &stderr)

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/ga"
+	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/store"
+)
+
+// TestMainInProcess drives Main.Run as the command line would, in this
+// process: help, version, and the flag errors every command reports before
+// it opens a file or a connection.
+func TestMainInProcess(t *testing.T) {
+	t.Setenv("GAHPO_NATS", "")
+	emptyDB := filepath.Join(t.TempDir(), "empty.db")
+	st, err := store.Open(emptyDB, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	tests := []struct {
+		name       string
+		args       []string
+		wantErr    string // "" for success; flag.ErrHelp matches "help requested"
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "no command", args: nil, wantErr: flag.ErrHelp.Error(), wantStderr: "Commands:"},
+		{name: "help", args: []string{"help"}, wantStderr: "coordinator"},
+		{name: "help of a command", args: []string{"help", "run"}, wantErr: flag.ErrHelp.Error(), wantStderr: "-preset"},
+		{name: "version", args: []string{"version"}, wantStdout: "gahpo " + version},
+		{name: "unknown command", args: []string{"train"}, wantErr: `unknown command "train"`},
+		{name: "unknown flag", args: []string{"run", "--bogus"}, wantErr: "flag provided but not defined: -bogus"},
+		{name: "bad flag value", args: []string{"run", "--population", "many"}, wantErr: `invalid value "many"`},
+		{name: "unknown preset", args: []string{"run", "--preset", "huge"}, wantErr: `unknown --preset "huge"`},
+		{name: "bad log level", args: []string{"run", "--log-level", "loud"}, wantErr: `bad --log-level "loud"`},
+		{name: "unknown problem", args: []string{"run", "--problem", "chess"}, wantErr: "chess"},
+		{name: "bad listen address", args: []string{"run", "--problem", "regression", "--listen", "nowhere"}, wantErr: `bad --listen "nowhere"`},
+		{name: "coordinator without NATS", args: []string{"coordinator"}, wantErr: "--nats URL is required"},
+		{name: "query without what", args: []string{"query", "--db", emptyDB}, wantErr: "say what to query"},
+		{name: "query of an unknown thing", args: []string{"query", "everything", "--db", emptyDB}, wantErr: `unknown query "everything"`},
+		{name: "query generation without number", args: []string{"query", "generation", "--db", emptyDB}, wantErr: "needs a number"},
+		{name: "query generation bad number", args: []string{"query", "generation", "two", "--db", emptyDB}, wantErr: `bad number "two"`},
+		{name: "query runs of an empty history", args: []string{"query", "runs", "--db", emptyDB}},
+		{name: "query best of an empty history", args: []string{"query", "best", "--db", emptyDB}, wantErr: "not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			m := &Main{Stdout: &out, Stderr: &errOut}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := m.Run(ctx, tt.args)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Run(%q) = %v, want success\nstderr: %s", tt.args, err, errOut.String())
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Run(%q) = %v, want an error containing %q", tt.args, err, tt.wantErr)
+			}
+			if !strings.Contains(out.String(), tt.wantStdout) {
+				t.Errorf("Run(%q): stdout %q, want it to contain %q", tt.args, out.String(), tt.wantStdout)
+			}
+			if !strings.Contains(errOut.String(), tt.wantStderr) {
+				t.Errorf("Run(%q): stderr %q, want it to contain %q", tt.args, errOut.String(), tt.wantStderr)
+			}
+		})
+	}
+	if err := (&Main{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}).Run(context.Background(), nil); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("Run without a command = %v, want flag.ErrHelp (exit status 2)", err)
+	}
+}
+
+// TestPresets parses the search flags of a command line and checks the run
+// configuration: each preset's defaults per problem, and flags that
+// override them.
+func TestPresets(t *testing.T) {
+	def := ga.DefaultConfig()
+	type want struct {
+		population, generations, elites, tournament int
+		trainSubset, finalEpochs, workers           int
+	}
+	tests := []struct {
+		name string
+		args []string
+		want want
+	}{
+		{"quick cnn (the defaults)", nil, want{8, 4, min(def.Elites, 7), min(def.TournamentSize, 8), 6000, 1, 2}},
+		{"quick regression", []string{"--problem", "regression"}, want{20, 8, min(def.Elites, 19), min(def.TournamentSize, 20), 0, 1, 2}},
+		{"paper cnn", []string{"--preset", "paper"}, want{30, 28, min(def.Elites, 29), min(def.TournamentSize, 30), 0, 14, 2}},
+		{"paper regression", []string{"--preset", "paper", "--problem", "regression"}, want{30, 28, min(def.Elites, 29), min(def.TournamentSize, 30), 0, 14, 2}},
+		{"flags override the preset", []string{"--preset", "paper", "--population", "6", "--generations", "2", "--train-subset", "100", "--final-epochs", "0"},
+			want{6, 2, min(def.Elites, 5), min(def.TournamentSize, 6), 100, 0, 2}},
+		{"small population caps elites and tournament", []string{"--population", "2"}, want{2, 4, min(def.Elites, 1), min(def.TournamentSize, 2), 6000, 1, 2}},
+		{"explicit elites and tournament", []string{"--population", "10", "--elites", "3", "--tournament", "4"}, want{10, 4, 3, 4, 6000, 1, 2}},
+		{"flags after a positional argument", []string{"extra", "--generations", "5"}, want{8, 5, min(def.Elites, 7), min(def.TournamentSize, 8), 6000, 1, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			var sf searchFlags
+			sf.register(fs)
+			if _, err := parse(fs, tt.args); err != nil {
+				t.Fatalf("parse %q: %v", tt.args, err)
+			}
+			rc, p, err := sf.config()
+			if err != nil {
+				t.Fatalf("config of %q: %v", tt.args, err)
+			}
+			got := want{rc.GA.Population, rc.GA.Generations, rc.GA.Elites, rc.GA.TournamentSize, rc.TrainSubset, rc.FinalEpochs, p.workers}
+			if got != tt.want {
+				t.Errorf("%q:\n got %+v\nwant %+v", tt.args, got, tt.want)
+			}
+			if rc.MaxAttempts != 3 || rc.AckWait != bus.DefaultAckWait || rc.GA.Seed != 1 {
+				t.Errorf("%q: max attempts %d, ack wait %v, seed %d; want the flags' defaults 3, %v, 1", tt.args, rc.MaxAttempts, rc.AckWait, rc.GA.Seed, bus.DefaultAckWait)
+			}
+			if wantProblem := problems.CNN; !strings.Contains(strings.Join(tt.args, " "), "regression") && rc.Problem != wantProblem {
+				t.Errorf("%q: problem %q, want %q", tt.args, rc.Problem, wantProblem)
+			}
+		})
+	}
+}
