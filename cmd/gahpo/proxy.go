@@ -3,10 +3,27 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/search"
 )
+
+func epochs(n int) string {
+	if n == 1 {
+		return "1 epoch"
+	}
+	return fmt.Sprintf("%d epochs", n)
+}
+
+// measured prints a figure of an epoch, "-" where it was not measured (a
+// multi-fidelity genome meets the test set from its second rung on).
+func measured(f gahpo.Float) string {
+	if math.IsNaN(float64(f)) {
+		return "-"
+	}
+	return fmtFloat(f)
+}
 
 // printProxy prints the proxy check of a halving run: how well each rung's
 // ranking agrees with the top rung's (Spearman), with a warning where it
@@ -16,9 +33,9 @@ func printProxy(w io.Writer, run gahpo.Run) {
 		return
 	}
 	rungs := run.Config.RungEpochs()
-	fmt.Fprintf(w, "\nproxy check: rank correlation of each rung with the top rung (%d epochs)\n", rungs[len(rungs)-1])
+	fmt.Fprintf(w, "\nproxy check: rank correlation of each rung with the top rung (%s)\n", epochs(rungs[len(rungs)-1]))
 	for _, p := range run.Proxy {
-		line := fmt.Sprintf("  rung %d (%d epochs): Spearman %.3f over %d genomes", p.Rung, p.Epochs, float64(p.Spearman), p.Genomes)
+		line := fmt.Sprintf("  rung %d (%s): Spearman %.3f over %d genomes", p.Rung, epochs(p.Epochs), float64(p.Spearman), p.Genomes)
 		if p.Genomes >= search.MinProxyGenomes && float64(p.Spearman) < search.LowProxy {
 			line += " — LOW: this rung ranks genomes unlike full training; raise --min-epochs"
 		}

@@ -328,7 +328,7 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 		if e.TestAccuracy > 0 {
 			acc = fmt.Sprintf("%.2f%%", 100*e.TestAccuracy)
 		}
-		fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%s\t%s\n", e.Epoch, e.LR, fmtFloat(e.TrainLoss), fmtFloat(e.TestLoss), acc, roundDuration(e.Duration))
+		fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%s\t%s\n", e.Epoch, e.LR, measured(e.TrainLoss), measured(e.TestLoss), acc, roundDuration(e.Duration))
 	}
 	tw.Flush()
 	if len(f.Epochs) > 15 {
