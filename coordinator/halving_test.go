@@ -13,8 +13,10 @@ import (
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/coordinator"
 	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/store"
+	"github.com/gahpo/gahpo/worker"
 )
 
 // halvingConfig is a regression search with successive halving over 10,
@@ -223,5 +225,69 @@ func TestHalvingCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
 			}
 		}
 		t.Fatalf("the killed run's history differs from the uninterrupted one")
+	}
+}
+
+// dyingTrainer kills its worker the first time it is given a task of a
+// promoted genome (rung ≥ 1): the worker's connection closes mid-training,
+// with no result and no acknowledgement, as when its process is killed -9.
+type dyingTrainer struct {
+	conn *bus.Conn
+	died chan gahpo.Task
+}
+
+func (d dyingTrainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
+	if job.Task.Rung >= 1 {
+		select {
+		case d.died <- job.Task:
+			d.conn.Close()
+			<-ctx.Done()
+			return models.Outcome{}, ctx.Err()
+		default:
+		}
+	}
+	return noopTrainer{}.Train(ctx, job)
+}
+
+// TestHalvingWorkerKilledMidRung kills a worker while it trains a promoted
+// genome on from its checkpoint: the task comes back after its lease, the
+// other worker trains it on from the same checkpoint, and the run ends with
+// every genome recorded once and that genome's figures what an unbroken
+// training gives.
+func TestHalvingWorkerKilledMidRung(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run with a lost lease: -short")
+	}
+	srv := testnats.Start(t)
+	rc := halvingConfig(5, 3, 4, gahpo.BreedingSteadyState)
+	rc.AckWait = 2 * time.Second
+	doomedConn := testnats.Connect(t, srv, "doomed")
+	died := make(chan gahpo.Task, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	doomed := worker.New(doomedConn, dyingTrainer{conn: doomedConn, died: died}, worker.Config{Name: "doomed", Poll: 500 * time.Millisecond, Logger: quiet})
+	go func() { _ = doomed.Run(ctx) }()
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	conn := testnats.Connect(t, srv, "coord")
+	_, wait := background(t, st, conn, rc)
+	var lost gahpo.Task
+	select {
+	case lost = <-died:
+	case <-time.After(runTimeout):
+		t.Fatal("no promoted genome reached the doomed worker")
+	}
+	startWorkers(t, srv, 1, noopTrainer{})
+	run := wait()
+	gs := checkHalving(t, st, conn, run)
+	g := gs[lost.GenomeID-1]
+	if g.Attempts < 2 || len(g.RungFitness) <= lost.Rung {
+		t.Fatalf("genome %d lost at rung %d: attempts %d, rung results %v; want it trained again", g.ID, lost.Rung, g.Attempts, g.RungFitness)
+	}
+	// noopTrainer's curve is known: loss = Σ params + 1/epoch. The
+	// redelivered task went on from the checkpoint (it refuses one that is
+	// not where the task says), so the curve has every epoch once.
+	if len(g.Curve) != g.Epochs {
+		t.Errorf("genome %d: %d curve points for %d epochs", g.ID, len(g.Curve), g.Epochs)
 	}
 }
