@@ -237,6 +237,9 @@ type GenomeRecord struct {
 	// Issued orders the tasks of the run: a restarted coordinator queues
 	// the tasks it lost in the order they were first issued.
 	Issued int `json:"issued,omitempty"`
+	// Choices gives the value of each choice parameter (Params holds its
+	// index).
+	Choices map[string]string `json:"choices,omitempty"`
 }
 
 // Evaluated tells whether the record holds a fitness.
@@ -268,6 +271,8 @@ type FinalTraining struct {
 	// Curve is every epoch's metrics with the model's probes (the CNN's
 	// conv1 weights), for the report's figures.
 	Curve []EpochReport `json:"curve,omitempty"`
+	// Choices gives the value of each choice parameter.
+	Choices map[string]string `json:"choices,omitempty"`
 }
 
 // EpochMetrics is one epoch of the final training.
@@ -302,6 +307,7 @@ type BestEntry struct {
 	ImagesPerSec float64            `json:"images_per_sec,omitempty"`
 	Epochs       int                `json:"epochs"`
 	Rung         int                `json:"rung"`
+	Choices      map[string]string  `json:"choices,omitempty"`
 }
 
 // NewBestEntry summarises a genome record.
@@ -309,7 +315,7 @@ func NewBestEntry(g GenomeRecord) BestEntry {
 	return BestEntry{
 		Generation: g.Generation, GenomeID: g.ID, Fitness: g.Fitness, Accuracy: g.Accuracy, Params: g.Params,
 		Worker: g.Worker, Duration: g.Duration, Status: g.Status, DuplicateOf: g.DuplicateOf, ImagesPerSec: g.ImagesPerSec,
-		Epochs: g.Epochs, Rung: g.Rung,
+		Epochs: g.Epochs, Rung: g.Rung, Choices: g.Choices,
 	}
 }
 

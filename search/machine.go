@@ -312,6 +312,18 @@ func (m *Machine) addGenome(g ga.Genome) {
 		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf,
 		Seed: ga.TrainSeed(m.rc.GA.Seed, g.ID), Status: gahpo.GenomeQueued, Fitness: gahpo.Float(math.NaN()),
 	}
+	if rd, ok := m.space.(interface {
+		Readable(map[string]float64) map[string]any
+	}); ok {
+		for name, v := range rd.Readable(r.Params) {
+			if s, ok := v.(string); ok {
+				if r.Choices == nil {
+					r.Choices = map[string]string{}
+				}
+				r.Choices[name] = s
+			}
+		}
+	}
 	if g.ID != len(m.recs)+1 {
 		panic(fmt.Sprintf("search: genome %d bred after %d records", g.ID, len(m.recs)))
 	}
@@ -598,7 +610,7 @@ func (m *Machine) Final(r gahpo.Result, now time.Time) error {
 	}
 	rec := m.recs[r.GenomeID-1]
 	ft := gahpo.FinalTraining{
-		GenomeID: r.GenomeID, Params: rec.Params, Epochs: r.Epochs, TestLoss: r.Fitness, TestAccuracy: r.TestAccuracy,
+		GenomeID: r.GenomeID, Params: rec.Params, Choices: rec.Choices, Epochs: r.Epochs, TestLoss: r.Fitness, TestAccuracy: r.TestAccuracy,
 		Duration: r.Duration, Worker: r.Worker, Finished: now, Curve: r.Curve,
 	}
 	m.final = false
@@ -846,7 +858,7 @@ func (m *Machine) finish(now time.Time) {
 // training to the top rung, epoch by epoch.
 func (m *Machine) topFinal(r gahpo.GenomeRecord, now time.Time) *gahpo.FinalTraining {
 	ft := &gahpo.FinalTraining{
-		GenomeID: r.ID, Params: r.Params, TestLoss: gahpo.Float(math.NaN()), Duration: r.Duration, Worker: r.Worker,
+		GenomeID: r.ID, Params: r.Params, Choices: r.Choices, TestLoss: gahpo.Float(math.NaN()), Duration: r.Duration, Worker: r.Worker,
 		Finished: now, Curve: r.Curve,
 	}
 	for _, e := range r.Curve {

@@ -42,6 +42,19 @@ func printProxy(w io.Writer, run gahpo.Run) {
 		fmt.Fprintln(w, line)
 	}
 	if run.CheckpointPeak > 0 {
-		fmt.Fprintf(w, "checkpoints kept between rungs took at most %.1f MB\n", float64(run.CheckpointPeak)/1e6)
+		fmt.Fprintf(w, "checkpoints kept between rungs took at most %s\n", bytesize(run.CheckpointPeak))
 	}
+}
+
+// bytesize prints a size in B, kB, MB or GB (powers of 1000).
+func bytesize(n uint64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }

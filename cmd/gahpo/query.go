@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -215,7 +216,9 @@ func fmtFloat(f gahpo.Float) string {
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
-func fmtParams(p map[string]float64) string {
+// fmtParams prints a genome's parameters, a choice as its value when
+// choices names it.
+func fmtParams(p map[string]float64, choices ...map[string]string) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
 		keys = append(keys, k)
@@ -224,6 +227,11 @@ func fmtParams(p map[string]float64) string {
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + "=" + strconv.FormatFloat(p[k], 'g', 4, 64)
+		for _, c := range choices {
+			if v, ok := c[k]; ok {
+				parts[i] = k + "=" + v
+			}
+		}
 	}
 	return strings.Join(parts, " ")
 }
@@ -259,10 +267,10 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 		if withStats {
 			st := stats[i]
 			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc,
-				fmtFloat(st.Median), fmtFloat(st.Mean), st.Failed, st.Evaluated, who, fmtParams(b.Params))
+				fmtFloat(st.Median), fmtFloat(st.Mean), st.Failed, st.Evaluated, who, fmtParams(b.Params, b.Choices))
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc, who, fmtParams(b.Params))
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc, who, fmtParams(b.Params, b.Choices))
 	}
 	tw.Flush()
 }
@@ -271,7 +279,7 @@ func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GENOME\tSTATUS\tFITNESS\tWORKER\tDURATION\tOPS\tPARAMS")
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fmtFloat(g.Fitness), g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), fmtParams(g.Params))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fmtFloat(g.Fitness), g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), fmtParams(g.Params, g.Choices))
 	}
 	tw.Flush()
 }
@@ -290,7 +298,7 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	if g.Accuracy > 0 {
 		row("accuracy", fmt.Sprintf("%.2f%%", 100*g.Accuracy))
 	}
-	row("params", fmtParams(g.Params))
+	row("params", fmtParams(g.Params, g.Choices))
 	if len(g.Parents) > 0 {
 		row("parents", strings.Trim(fmt.Sprint(g.Parents), "[]"))
 	}
@@ -320,25 +328,79 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 }
 
 func printFinal(w io.Writer, f gahpo.FinalTraining) {
-	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params), f.Worker, roundDuration(f.Duration))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EPOCH\tLR\tTRAIN LOSS\tTEST LOSS\tTEST ACCURACY\tDURATION")
-	for _, e := range sample(f.Epochs, 15) {
-		acc := "-"
-		if e.TestAccuracy > 0 {
-			acc = fmt.Sprintf("%.2f%%", 100*e.TestAccuracy)
+	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params, f.Choices), f.Worker, roundDuration(f.Duration))
+	if len(f.Curve) > 0 && len(f.Curve) == len(f.Epochs) {
+		printCurve(w, f.Curve)
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "EPOCH\tLR\tTRAIN LOSS\tTEST LOSS\tTEST ACCURACY\tDURATION")
+		for _, e := range sample(f.Epochs, 15) {
+			acc := "-"
+			if e.TestAccuracy > 0 {
+				acc = fmt.Sprintf("%.2f%%", 100*e.TestAccuracy)
+			}
+			fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%s\t%s\n", e.Epoch, e.LR, measured(e.TrainLoss), measured(e.TestLoss), acc, roundDuration(e.Duration))
 		}
-		fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%s\t%s\n", e.Epoch, e.LR, measured(e.TrainLoss), measured(e.TestLoss), acc, roundDuration(e.Duration))
+		tw.Flush()
 	}
-	tw.Flush()
 	if len(f.Epochs) > 15 {
 		fmt.Fprintf(w, "(%d of %d recorded epochs shown; --json prints all)\n", 15, len(f.Epochs))
 	}
-	fmt.Fprintf(w, "test loss %s", fmtFloat(f.TestLoss))
-	if f.TestAccuracy > 0 {
-		fmt.Fprintf(w, ", test accuracy %.2f%%", 100*f.TestAccuracy)
+	var end []string
+	if !math.IsNaN(float64(f.TestLoss)) {
+		end = append(end, "test loss "+fmtFloat(f.TestLoss))
 	}
-	fmt.Fprintf(w, "; weights %d bytes\n", f.WeightsSize)
+	if f.TestAccuracy > 0 {
+		end = append(end, fmt.Sprintf("test accuracy %.2f%%", 100*f.TestAccuracy))
+	}
+	if f.WeightsSize > 0 {
+		end = append(end, fmt.Sprintf("weights %d bytes", f.WeightsSize))
+	}
+	if len(end) > 0 {
+		fmt.Fprintln(w, strings.Join(end, "; "))
+	}
+}
+
+// printCurve prints a training's epochs with every metric it reported:
+// the built-in problems' in a fixed order, then the others by name.
+func printCurve(w io.Writer, curve []gahpo.EpochReport) {
+	known := []string{"lr", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
+	seen := map[string]bool{}
+	for _, e := range curve {
+		for k := range e.Metrics {
+			seen[k] = true
+		}
+	}
+	var cols []string
+	for _, k := range known {
+		if seen[k] {
+			cols = append(cols, k)
+			delete(seen, k)
+		}
+	}
+	cols = append(cols, slices.Sorted(maps.Keys(seen))...)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	head := []string{"EPOCH"}
+	for _, c := range cols {
+		head = append(head, strings.ToUpper(strings.ReplaceAll(c, "_", " ")))
+	}
+	fmt.Fprintln(tw, strings.Join(append(head, "DURATION"), "\t"))
+	for _, e := range sample(curve, 15) {
+		row := []string{strconv.Itoa(e.Epoch)}
+		for _, c := range cols {
+			v, ok := e.Metrics[c]
+			switch {
+			case !ok || math.IsNaN(float64(v)):
+				row = append(row, "-")
+			case strings.HasSuffix(c, "accuracy"):
+				row = append(row, fmt.Sprintf("%.2f%%", 100*float64(v)))
+			default:
+				row = append(row, fmtFloat(v))
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(append(row, roundDuration(e.Duration).String()), "\t"))
+	}
+	tw.Flush()
 }
 
 // printSummary prints the end of a search.

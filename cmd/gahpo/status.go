@@ -64,7 +64,7 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", st.GenETA.Round(time.Second), st.RunETA.Round(time.Second))
 	}
 	if st.Best != nil {
-		fmt.Fprintf(w, "  best so far: genome %d (generation %d) fitness %s %s\n", st.Best.GenomeID, st.Best.Generation, fmtFloat(st.Best.Fitness), fmtParams(st.Best.Params))
+		fmt.Fprintf(w, "  best so far: genome %d (generation %d) fitness %s %s\n", st.Best.GenomeID, st.Best.Generation, fmtFloat(st.Best.Fitness), fmtParams(st.Best.Params, st.Best.Choices))
 	}
 	for _, e := range st.Final {
 		fmt.Fprintf(w, "  final epoch %d: test loss %s, accuracy %.2f%%\n", e.Epoch, fmtFloat(e.TestLoss), 100*e.TestAccuracy)

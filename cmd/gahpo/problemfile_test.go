@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/store"
+)
+
+// TestProblemFileHalvingEndToEnd runs the toy problem file (a Python
+// trainer, standard library only) with successive halving on the embedded
+// default, then queries the history: choices come back as their values,
+// and a promoted genome's trainer found its checkpoint directory again (it
+// resumed where its last rung ended, so its curve has every epoch once).
+func TestProblemFileHalvingEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a search with a Python trainer: -short")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3 on PATH")
+	}
+	db := filepath.Join(t.TempDir(), "toy.db")
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	args := []string{"run", "--problem-file", "../../examples/toy/problem.yaml", "--fidelity", "halving", "--breeding", "steady-state",
+		"--population", "6", "--generations", "2", "--db", db, "--no-progress", "--log-level", "error"}
+	if err := m.Run(context.Background(), args); err != nil {
+		t.Fatalf("gahpo %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	out.Reset()
+	if err := m.Run(context.Background(), []string{"query", "best", "--per-generation", "--json", "--db", db}); err != nil {
+		t.Fatal(err)
+	}
+	var best []gahpo.BestEntry
+	if err := json.Unmarshal(out.Bytes(), &best); err != nil || len(best) == 0 {
+		t.Fatalf("query best --json: %v\n%s", err, out.String())
+	}
+	for _, b := range best {
+		if v := b.Choices["optimizer"]; !slices.Contains([]string{"sgd", "momentum", "adam"}, v) {
+			t.Errorf("generation %d's best: optimizer %q, want its value", b.Generation, v)
+		}
+	}
+	st, err := store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, _ := st.Runs()
+	gs, err := st.Genomes(runs[0].ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted := 0
+	for _, g := range gs {
+		if g.Rung == 0 || g.Status != gahpo.GenomeDone {
+			continue
+		}
+		promoted++
+		for i, e := range g.Curve {
+			if e.Epoch != i+1 {
+				t.Fatalf("genome %d: curve point %d is epoch %d (the checkpoint did not come back)", g.ID, i, e.Epoch)
+			}
+		}
+		if !slices.ContainsFunc(g.Log, func(l string) bool { return strings.HasPrefix(l, "resuming at epoch") }) {
+			t.Errorf("genome %d at rung %d: its trainer never resumed from a checkpoint; log %q", g.ID, g.Rung, g.Log)
+		}
+	}
+	if promoted == 0 {
+		t.Fatal("no genome was promoted")
+	}
+	if f, err := st.Final(runs[0].ID); err != nil || len(f.Curve) != 9 {
+		t.Fatalf("final training: %d epochs, %v; want the top rung's 9", len(f.Curve), err)
+	}
+}
