@@ -10,6 +10,7 @@
 //	gahpo query best --per-generation [--json] (--db FILE | --nats URL)
 //	gahpo query generation N | genome ID | final | runs
 //	gahpo status --nats URL
+//	gahpo purge --nats URL --run ID
 //
 // Run `gahpo help COMMAND` for the flags of a command.
 package main
@@ -64,6 +65,7 @@ func (m *Main) commands() []command {
 		{"coordinator", "breed, publish, collect and store a search on a NATS cluster", (*Main).runCoordinator},
 		{"worker", "train genomes for the coordinators of a NATS cluster", (*Main).runWorker},
 		{"query", "query the history: best, generation, genome, final, runs", (*Main).runQuery},
+		{"purge", "remove a finished or abandoned run's tasks and results from the streams", (*Main).runPurge},
 		{"status", "show the progress of a running coordinator", (*Main).runStatus},
 		{"version", "print the version", func(m *Main, _ context.Context, _ []string) error {
 			fmt.Fprintln(m.Stdout, "gahpo", version)
