@@ -72,6 +72,9 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 		*password = "" // the environment's password belongs to a client
 	}
 	if *users != "" {
+		if err := envFromFiles(); err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
 		// The users file holds the authorization; the environment's token
 		// and password are the clients' own.
 		*token, *password = "", ""
@@ -151,4 +154,26 @@ func secret(flagValue, file, env, what string) (string, error) {
 		return v, nil
 	}
 	return os.Getenv(env), nil
+}
+
+// envFromFiles sets each unset variable GAHPO_X for which GAHPO_X_FILE
+// names a file, to the file's content: the users file's $GAHPO_..._PASSWORD
+// references then come from mounted secrets (GAHPO_WORKER_PASSWORD_FILE=
+// /run/secrets/worker_password).
+func envFromFiles() error {
+	for _, kv := range os.Environ() {
+		name, path, _ := strings.Cut(kv, "=")
+		base, ok := strings.CutSuffix(name, "_FILE")
+		if !ok || !strings.HasPrefix(base, "GAHPO_") || os.Getenv(base) != "" || path == "" {
+			continue
+		}
+		var v string
+		if err := readSecret(&v, path); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := os.Setenv(base, v); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
 }
