@@ -29,7 +29,7 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	password := fs.String("password", "", "password of --user (visible in ps: prefer env GAHPO_NATS_PASSWORD or --password-file)")
 	passwordFile := fs.String("password-file", "", "file holding the password of --user")
 	token := fs.String("token", "", "require this token (visible in ps: prefer env GAHPO_NATS_TOKEN or --token-file)")
-	tokenFile := fs.String("token-file", "", "file holding the token to require")
+	tokenFile := fs.String("token-file", "", "file holding the token to require; env GAHPO_NATS_TOKEN_FILE")
 	users := fs.String("users", "", "NATS configuration file with an authorization block: users and their permissions (deploy/nats/auth.conf)")
 	name := fs.String("server-name", "", "server name, unique in a cluster (default: gahpo, or the host name with --cluster)")
 	cluster := fs.String("cluster", "", "address for routes from the cluster's other servers (0.0.0.0:6222); empty: a single server")
@@ -61,6 +61,9 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
 		return fmt.Errorf("nats: bad port in --listen %q: %w", *listen, err)
+	}
+	if *tokenFile == "" && *token == "" {
+		*tokenFile = os.Getenv("GAHPO_NATS_TOKEN_FILE")
 	}
 	if *token, err = secret(*token, *tokenFile, "GAHPO_NATS_TOKEN", "token"); err != nil {
 		return fmt.Errorf("nats: %w", err)
