@@ -101,6 +101,10 @@ func clusterOpts(o Options, opts *server.Options) error {
 	if o.Name == "" {
 		return fmt.Errorf("%w: a cluster member needs a server name of its own", ErrBadOptions)
 	}
+	if len(o.Routes) == 0 {
+		// JetStream refuses to start (and stops the process) without them.
+		return fmt.Errorf("%w: a cluster member needs the routes of the others (listing every member, itself included, is fine)", ErrBadOptions)
+	}
 	name := o.ClusterName
 	if name == "" {
 		name = "gahpo"
