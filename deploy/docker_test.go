@@ -320,6 +320,7 @@ func TestComposeFaults(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // four projects at once: each run only gets longer
 			begin := time.Now()
 			p := newProject(t, compose, nil)
 			p.must(5*time.Minute, "up", "-d", "--scale", "worker=3")
