@@ -79,23 +79,24 @@ func (s *streamFlags) apply(o bus.Options) (bus.Options, error) {
 // On a loopback address nothing changes. On any other address the server
 // requires a token: GAHPO_NATS_TOKEN or the file named by
 // GAHPO_NATS_TOKEN_FILE, else the token kept in tokenFile, made (random,
-// mode 0600) on first use. It prints the command that joins a worker, with
-// the token read from a file, never on the command line.
-func listenAuth(w io.Writer, listen, tokenFile string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
+// mode 0600) on first use. Once the server listens, announce prints the
+// command that joins a worker, with the token read from a file, never on
+// the command line.
+func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce func(url string), err error) {
+	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "", fmt.Errorf("run: bad --listen %q: %w", listen, err)
+		return "", nil, fmt.Errorf("run: bad --listen %q: %w", listen, err)
 	}
 	if isLoopback(host) {
-		return "", nil
+		return "", func(string) {}, nil
 	}
-	token := os.Getenv("GAHPO_NATS_TOKEN")
+	token = os.Getenv("GAHPO_NATS_TOKEN")
 	source := "GAHPO_NATS_TOKEN"
 	if p := os.Getenv("GAHPO_NATS_TOKEN_FILE"); token == "" && p != "" {
 		if err := readSecret(&token, p); err != nil {
-			return "", fmt.Errorf("run: GAHPO_NATS_TOKEN_FILE: %w", err)
+			return "", nil, fmt.Errorf("run: GAHPO_NATS_TOKEN_FILE: %w", err)
 		}
-		source, tokenFile = p, p
+		source = p
 	}
 	if token == "" {
 		source = tokenFile
@@ -104,20 +105,22 @@ func listenAuth(w io.Writer, listen, tokenFile string) (string, error) {
 			_, _ = rand.Read(b)
 			token = hex.EncodeToString(b)
 			if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
-				return "", fmt.Errorf("run: keep the NATS token: %w", err)
+				return "", nil, fmt.Errorf("run: keep the NATS token: %w", err)
 			}
 		} else if err != nil {
-			return "", fmt.Errorf("run: NATS token: %w", err)
+			return "", nil, fmt.Errorf("run: NATS token: %w", err)
 		}
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		if h, err := os.Hostname(); err == nil {
-			host = h
+	announce = func(url string) {
+		if h, port, err := net.SplitHostPort(strings.TrimPrefix(url, "nats://")); err == nil && (h == "0.0.0.0" || h == "::") {
+			if name, err := os.Hostname(); err == nil {
+				url = "nats://" + net.JoinHostPort(name, port)
+			}
 		}
+		fmt.Fprintf(w, "gahpo: NATS on %s requires a token (from %s). On each worker machine, copy the token into a file and run:\n"+
+			"  GAHPO_NATS_TOKEN_FILE=/path/to/token gahpo worker --nats %s\n", url, source, url)
 	}
-	fmt.Fprintf(w, "gahpo: NATS on %s requires a token (from %s). On each worker machine, copy the token into a file and run:\n"+
-		"  GAHPO_NATS_TOKEN_FILE=/path/to/token gahpo worker --nats nats://%s\n", listen, source, net.JoinHostPort(host, port))
-	return token, nil
+	return token, announce, nil
 }
 
 func isLoopback(host string) bool {

@@ -30,10 +30,11 @@ func TestListenAuth(t *testing.T) {
 			t.Setenv("GAHPO_NATS_TOKEN_FILE", tc.envFile)
 			keep := filepath.Join(t.TempDir(), "h.db.token")
 			var out bytes.Buffer
-			got, err := listenAuth(&out, tc.listen, keep)
+			got, announce, err := listenAuth(&out, tc.listen, keep)
 			if err != nil {
 				t.Fatal(err)
 			}
+			announce("nats://" + tc.listen)
 			switch tc.want {
 			case "":
 				if got != "" || out.Len() != 0 {
@@ -48,7 +49,7 @@ func TestListenAuth(t *testing.T) {
 				if err != nil || fi.Mode().Perm() != 0o600 {
 					t.Fatalf("kept token: %v, mode %v", err, fi.Mode())
 				}
-				again, err := listenAuth(&bytes.Buffer{}, tc.listen, keep)
+				again, _, err := listenAuth(&bytes.Buffer{}, tc.listen, keep)
 				if err != nil || again != got {
 					t.Errorf("second start: token %q (%v), want the kept %q", again, err, got)
 				}
@@ -65,7 +66,7 @@ func TestListenAuth(t *testing.T) {
 			}
 		})
 	}
-	if _, err := listenAuth(&bytes.Buffer{}, "no-port", filepath.Join(dir, "x")); err == nil {
+	if _, _, err := listenAuth(&bytes.Buffer{}, "no-port", filepath.Join(dir, "x")); err == nil {
 		t.Error("bad --listen: no error")
 	}
 }

@@ -46,7 +46,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	token, err := listenAuth(m.Stderr, *listen, *db+".token")
+	token, announce, err := listenAuth(m.Stderr, *listen, *db+".token")
 	if err != nil {
 		return err
 	}
@@ -63,6 +63,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.Shutdown()
+	announce(srv.URL())
 	fmt.Fprintf(m.Stderr, "gahpo: embedded NATS on %s, %d local workers, problem %s, preset %s\n", srv.URL(), *workers, rc.Problem, rc.Preset)
 
 	conn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run", Logger: log, Token: token})
