@@ -66,7 +66,7 @@ type auth struct {
 func loadAuth(path string) (auth, error) {
 	o, err := server.ProcessConfigFile(path)
 	if err != nil {
-		return auth{}, fmt.Errorf("natsserver: users file: %w", err)
+		return auth{}, fmt.Errorf("%w: users file: %w", ErrBadOptions, err)
 	}
 	if len(o.Nkeys) > 0 || o.Username != "" {
 		return auth{}, fmt.Errorf("%w: users file %s: give users as a users list (nkeys and a single user are not supported; use a real nats-server)", ErrBadOptions, path)
