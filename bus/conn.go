@@ -34,13 +34,21 @@ type Options struct {
 	Wait bool
 	// Logger receives connection events; nil means slog.Default().
 	Logger *slog.Logger
+	// InboxPrefix replaces "_INBOX" in the subjects of the replies this
+	// client receives, so that a user's permissions can allow its own
+	// replies only ("_INBOX_worker.>") and no other client's.
+	InboxPrefix string
+	// Streams are the replicas and limits of the streams this connection
+	// creates ([Conn.EnsureStreams], the coordinator's).
+	Streams StreamOptions
 }
 
 // Conn is a NATS connection with its JetStream context.
 type Conn struct {
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	log *slog.Logger
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	log     *slog.Logger
+	streams StreamOptions
 }
 
 // Connect dials NATS with reconnects and backoff.
@@ -69,6 +77,9 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected", "url", nc.ConnectedUrl()) }),
+	}
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
 	}
 	if o.User != "" {
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
@@ -129,7 +140,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	return &Conn{nc: nc, js: js, log: log}, nil
+	return &Conn{nc: nc, js: js, log: log, streams: o.Streams}, nil
 }
 
 // Drain lets pending messages flow and closes the connection.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,11 +20,18 @@ func Digest(data []byte) string {
 	return "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:])
 }
 
+// objectStore opens a bucket, creating it when missing. An existing bucket
+// is left as it is (its replicas set by the coordinator's EnsureStreams), and
+// a worker needs only the right to look it up.
 func (c *Conn) objectStore(ctx context.Context, bucket string) (jetstream.ObjectStore, error) {
-	obs, err := c.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:  bucket,
-		Storage: jetstream.FileStorage,
-	})
+	obs, err := c.js.ObjectStore(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		obs, err = c.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:   bucket,
+			Storage:  jetstream.FileStorage,
+			Replicas: c.streams.withDefaults().Replicas,
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bus: object store %s: %w", bucket, err)
 	}

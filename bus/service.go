@@ -77,7 +77,7 @@ type Service struct {
 
 // Discover lists the running coordinators, newest first.
 func (c *Conn) Discover(ctx context.Context) ([]Service, error) {
-	inbox := nats.NewInbox()
+	inbox := c.nc.NewInbox()
 	sub, err := c.nc.SubscribeSync(inbox)
 	if err != nil {
 		return nil, fmt.Errorf("bus: discover: %w", err)

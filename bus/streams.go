@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,32 +49,106 @@ func FinalResultSubject(run string) string { return "gahpo.result." + run + ".fi
 // EventSubject is the subject of a run's best-effort events.
 func EventSubject(run string) string { return "gahpo.event." + run }
 
-// EnsureStreams creates or updates the task and result streams, and the
-// workers' consumer with the given lease.
+// Default limits of the streams (see [StreamOptions]).
+const (
+	DefaultMaxAge   = 30 * 24 * time.Hour
+	DefaultMaxBytes = 1 << 30
+)
+
+// StreamOptions are the limits and the replication of the streams, the
+// workers' consumer and the object buckets that [Conn.EnsureStreams]
+// creates or updates. The zero value means the documented defaults.
+type StreamOptions struct {
+	// Replicas is the number of copies of every stream and bucket on a
+	// NATS cluster (1 to 5; 0 means 1). Use 3 on a 3-server cluster, so
+	// that losing one server loses nothing.
+	Replicas int
+	// MaxAge removes tasks and results older than this (0 means
+	// [DefaultMaxAge], 30 days; a negative value means no limit). The tasks
+	// of an abandoned run leave the queue at the latest after this; a
+	// coordinator that resumes queues its lost tasks again.
+	MaxAge time.Duration
+	// MaxBytes bounds each of the task and result streams (0 means
+	// [DefaultMaxBytes], 1 GiB; negative means no limit). A full stream
+	// refuses new messages rather than dropping queued ones.
+	MaxBytes int64
+	// MaxMsgSize bounds one task or result message (0 means
+	// gahpo.MaxMessageSize).
+	MaxMsgSize int32
+	// Buckets are object-store buckets to create with the streams, besides
+	// [BucketData] and [BucketWeights] (for example a checkpoint bucket).
+	Buckets []string
+}
+
+// ErrBadStreamOptions is returned by [StreamOptions.Validate] and
+// [Conn.EnsureStreams] for limits out of range.
+var ErrBadStreamOptions = errors.New("bus: bad stream options")
+
+// Validate reports limits out of range.
+func (o StreamOptions) Validate() error {
+	switch {
+	case o.Replicas < 0 || o.Replicas > 5:
+		return fmt.Errorf("%w: replicas %d (1 to 5)", ErrBadStreamOptions, o.Replicas)
+	case o.MaxMsgSize < 0:
+		return fmt.Errorf("%w: max message size %d", ErrBadStreamOptions, o.MaxMsgSize)
+	}
+	return nil
+}
+
+func (o StreamOptions) withDefaults() StreamOptions {
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	switch {
+	case o.MaxAge == 0:
+		o.MaxAge = DefaultMaxAge
+	case o.MaxAge < 0:
+		o.MaxAge = 0 // unlimited for the server
+	}
+	switch {
+	case o.MaxBytes == 0:
+		o.MaxBytes = DefaultMaxBytes
+	case o.MaxBytes < 0:
+		o.MaxBytes = -1
+	}
+	if o.MaxMsgSize == 0 {
+		o.MaxMsgSize = gahpo.MaxMessageSize
+	}
+	return o
+}
+
+// streamConfigs are the task and result streams under the options o
+// (defaults applied).
+func streamConfigs(o StreamOptions) []jetstream.StreamConfig {
+	base := jetstream.StreamConfig{
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Discard:    jetstream.DiscardNew,
+		MaxAge:     o.MaxAge,
+		MaxBytes:   o.MaxBytes,
+		MaxMsgSize: o.MaxMsgSize,
+		Replicas:   o.Replicas,
+		Duplicates: 10 * time.Minute,
+	}
+	tasks, results := base, base
+	tasks.Name, tasks.Description, tasks.Subjects = StreamTasks, "gahpo: genomes waiting for a worker", []string{"gahpo.task.>"}
+	results.Name, results.Description, results.Subjects = StreamResults, "gahpo: results waiting for their coordinator", []string{"gahpo.result.>"}
+	return []jetstream.StreamConfig{tasks, results}
+}
+
+// EnsureStreams creates or updates the task and result streams, the
+// workers' consumer with the given lease, and the object buckets, with the
+// connection's [Options.Streams]. It needs the rights of the coordinator
+// user (see deploy/nats).
 func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 	if ackWait <= 0 {
 		ackWait = DefaultAckWait
 	}
-	for _, cfg := range []jetstream.StreamConfig{
-		{
-			Name:        StreamTasks,
-			Description: "gahpo: genomes waiting for a worker",
-			Subjects:    []string{"gahpo.task.>"},
-			Retention:   jetstream.WorkQueuePolicy,
-			Storage:     jetstream.FileStorage,
-			MaxMsgSize:  gahpo.MaxMessageSize,
-			Duplicates:  10 * time.Minute,
-		},
-		{
-			Name:        StreamResults,
-			Description: "gahpo: results waiting for their coordinator",
-			Subjects:    []string{"gahpo.result.>"},
-			Retention:   jetstream.WorkQueuePolicy,
-			Storage:     jetstream.FileStorage,
-			MaxMsgSize:  gahpo.MaxMessageSize,
-			Duplicates:  10 * time.Minute,
-		},
-	} {
+	if err := c.streams.Validate(); err != nil {
+		return err
+	}
+	o := c.streams.withDefaults()
+	for _, cfg := range streamConfigs(o) {
 		if _, err := c.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
 		}
@@ -88,6 +163,39 @@ func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 	})
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err)
+	}
+	for _, b := range append([]string{BucketData, BucketWeights, BucketCheckpoints}, o.Buckets...) {
+		if err := c.ensureBucket(ctx, b, o.Replicas); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureBucket creates an object bucket with the given replicas, or raises
+// the replicas of an existing one (never lowers them).
+func (c *Conn) ensureBucket(ctx context.Context, bucket string, replicas int) error {
+	obs, err := c.js.ObjectStore(ctx, bucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		_, err = c.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucket, Storage: jetstream.FileStorage, Replicas: replicas})
+		if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+			return fmt.Errorf("bus: object store %s: %w", bucket, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("bus: object store %s: %w", bucket, err)
+	}
+	st, err := obs.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("bus: object store %s: %w", bucket, err)
+	}
+	if st.Replicas() >= replicas {
+		return nil
+	}
+	_, err = c.js.UpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucket, Storage: jetstream.FileStorage, Replicas: replicas})
+	if err != nil {
+		return fmt.Errorf("bus: object store %s: replicas %d: %w", bucket, replicas, err)
 	}
 	return nil
 }
@@ -148,14 +256,73 @@ func (c *Conn) inStream(ctx context.Context, stream, subj string) (bool, error) 
 	return true, nil
 }
 
-// PurgeTasks removes every queued task of a run (used when a run ends).
+// PurgeTasks removes every queued task of a run (when a run ends, or by
+// `gahpo purge` for an abandoned one). Tasks held by a worker go too: the
+// worker's acknowledgement then finds nothing, and its result, if any, is
+// removed by [Conn.PurgeResults] or left to the stream's MaxAge.
 func (c *Conn) PurgeTasks(ctx context.Context, run string) error {
-	s, err := c.js.Stream(ctx, StreamTasks)
-	if err != nil {
-		return fmt.Errorf("bus: stream %s: %w", StreamTasks, err)
+	if err := checkRun(run); err != nil {
+		return err
 	}
-	if err := s.Purge(ctx, jetstream.WithPurgeSubject("gahpo.task."+run+".>")); err != nil {
-		return fmt.Errorf("bus: purge tasks of %s: %w", run, err)
+	return c.purge(ctx, StreamTasks, "gahpo.task."+run+".>")
+}
+
+// PurgeResults removes every result of a run still waiting in the result
+// stream, and the run's result consumer.
+func (c *Conn) PurgeResults(ctx context.Context, run string) error {
+	if err := checkRun(run); err != nil {
+		return err
+	}
+	if err := c.purge(ctx, StreamResults, "gahpo.result."+run+".>"); err != nil {
+		return err
+	}
+	return c.DeleteResults(ctx, run)
+}
+
+// Pending counts the queued tasks and the waiting results of a run.
+func (c *Conn) Pending(ctx context.Context, run string) (tasks, results uint64, err error) {
+	if err := checkRun(run); err != nil {
+		return 0, 0, err
+	}
+	count := func(stream, filter string) (uint64, error) {
+		s, err := c.js.Stream(ctx, stream)
+		if err != nil {
+			return 0, fmt.Errorf("bus: stream %s: %w", stream, err)
+		}
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+		if err != nil {
+			return 0, fmt.Errorf("bus: stream %s: %w", stream, err)
+		}
+		var n uint64
+		for _, v := range info.State.Subjects {
+			n += v
+		}
+		return n, nil
+	}
+	if tasks, err = count(StreamTasks, "gahpo.task."+run+".>"); err != nil {
+		return 0, 0, err
+	}
+	results, err = count(StreamResults, "gahpo.result."+run+".>")
+	return tasks, results, err
+}
+
+// ErrBadRun is returned for a run id that cannot be part of a subject.
+var ErrBadRun = errors.New("bus: bad run id")
+
+func checkRun(run string) error {
+	if run == "" || strings.ContainsAny(run, ".*> \t\r\n") {
+		return fmt.Errorf("%w %q", ErrBadRun, run)
+	}
+	return nil
+}
+
+func (c *Conn) purge(ctx context.Context, stream, subject string) error {
+	s, err := c.js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("bus: stream %s: %w", stream, err)
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+		return fmt.Errorf("bus: purge %s: %w", subject, err)
 	}
 	return nil
 }

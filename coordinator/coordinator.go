@@ -342,6 +342,9 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	if err := c.conn.PurgeTasks(cleanup, c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
 	}
+	if err := c.conn.PurgeResults(cleanup, c.id); err != nil {
+		c.log.Warn("cleanup", "err", err)
+	}
 	c.sweepCheckpoints(cleanup)
 	return c.snapshot(), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -30,6 +31,96 @@ type Options struct {
 	// connections only. With TLSCA too, clients must present a
 	// certificate signed by that CA (mutual TLS).
 	TLSCert, TLSKey, TLSCA string
+	// UsersFile is a NATS configuration file whose authorization block
+	// (users with their permissions, or a token) the server enforces: the
+	// same file a real nats-server includes (deploy/nats/auth.conf). Values
+	// may name environment variables ($NAME), so that no secret is written
+	// in the file. It excludes User, Password and Token.
+	UsersFile string
+	// Cluster is the address to accept routes from the other servers of a
+	// cluster on ("0.0.0.0:6222"); empty runs a single server. A cluster
+	// member needs a Name of its own.
+	Cluster string
+	// ClusterName names the cluster (default "gahpo"); every member uses
+	// the same.
+	ClusterName string
+	// Routes are the cluster addresses of the other members
+	// ("nats://nats-2:6222"); listing every member on every member is fine.
+	Routes []string
+	// Monitor is the address of the HTTP monitoring endpoint
+	// ("0.0.0.0:8222": /healthz, /varz, /jsz); empty means none.
+	Monitor string
+}
+
+// ErrBadOptions is returned by [Start] for options that do not fit
+// together.
+var ErrBadOptions = errors.New("natsserver: bad options")
+
+// auth is the authorization part of a configuration file.
+type auth struct {
+	users []*server.User
+	token string
+}
+
+// loadAuth reads the authorization block of a NATS configuration file.
+func loadAuth(path string) (auth, error) {
+	o, err := server.ProcessConfigFile(path)
+	if err != nil {
+		return auth{}, fmt.Errorf("%w: users file: %w", ErrBadOptions, err)
+	}
+	if len(o.Nkeys) > 0 || o.Username != "" {
+		return auth{}, fmt.Errorf("%w: users file %s: give users as a users list (nkeys and a single user are not supported; use a real nats-server)", ErrBadOptions, path)
+	}
+	if len(o.Users) == 0 && o.Authorization == "" {
+		return auth{}, fmt.Errorf("%w: users file %s has no users and no token in its authorization block", ErrBadOptions, path)
+	}
+	for _, u := range o.Users {
+		if u.Password == "" {
+			return auth{}, fmt.Errorf("%w: users file %s: user %q has an empty password (an unset environment variable?)", ErrBadOptions, path, u.Username)
+		}
+	}
+	return auth{users: o.Users, token: o.Authorization}, nil
+}
+
+// clusterOpts fills the route options of a cluster member.
+func clusterOpts(o Options, opts *server.Options) error {
+	if o.Cluster == "" {
+		if len(o.Routes) > 0 {
+			return fmt.Errorf("%w: routes without a cluster address", ErrBadOptions)
+		}
+		return nil
+	}
+	host, portStr, err := net.SplitHostPort(o.Cluster)
+	if err != nil {
+		return fmt.Errorf("%w: cluster address %q: %w", ErrBadOptions, o.Cluster, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("%w: cluster port %q: %w", ErrBadOptions, o.Cluster, err)
+	}
+	if o.Name == "" {
+		return fmt.Errorf("%w: a cluster member needs a server name of its own", ErrBadOptions)
+	}
+	if len(o.Routes) == 0 {
+		// JetStream refuses to start (and stops the process) without them.
+		return fmt.Errorf("%w: a cluster member needs the routes of the others (listing every member, itself included, is fine)", ErrBadOptions)
+	}
+	name := o.ClusterName
+	if name == "" {
+		name = "gahpo"
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts.Cluster = server.ClusterOpts{Name: name, Host: host, Port: port}
+	for _, r := range o.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("%w: route %q (want nats://host:port)", ErrBadOptions, r)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return nil
 }
 
 // Server is a running embedded NATS server.
@@ -72,6 +163,29 @@ func Start(o Options) (*Server, error) {
 		opts.TLS, opts.TLSConfig, opts.TLSVerify = true, cfg, o.TLSCA != ""
 		opts.TLSTimeout = 5
 	}
+	if o.UsersFile != "" {
+		if o.User != "" || o.Token != "" {
+			return nil, fmt.Errorf("%w: a users file excludes a user or token given apart", ErrBadOptions)
+		}
+		a, err := loadAuth(o.UsersFile)
+		if err != nil {
+			return nil, err
+		}
+		opts.Users, opts.Authorization = a.users, a.token
+	}
+	if err := clusterOpts(o, opts); err != nil {
+		return nil, err
+	}
+	if o.Monitor != "" {
+		host, portStr, err := net.SplitHostPort(o.Monitor)
+		if err != nil {
+			return nil, fmt.Errorf("%w: monitor address %q: %w", ErrBadOptions, o.Monitor, err)
+		}
+		if opts.HTTPPort, err = strconv.Atoi(portStr); err != nil {
+			return nil, fmt.Errorf("%w: monitor port %q: %w", ErrBadOptions, o.Monitor, err)
+		}
+		opts.HTTPHost = host
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("natsserver: %w", err)
@@ -85,6 +199,23 @@ func Start(o Options) (*Server, error) {
 		return nil, fmt.Errorf("natsserver: not ready on %s after 10s", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
 	}
 	return &Server{srv: srv}, nil
+}
+
+// ClusterURL is the route URL of a cluster member ("" for a single server).
+func (s *Server) ClusterURL() string {
+	if a := s.srv.ClusterAddr(); a != nil {
+		return "nats://" + a.String()
+	}
+	return ""
+}
+
+// MonitorURL is the base URL of the HTTP monitoring endpoint ("" without
+// one).
+func (s *Server) MonitorURL() string {
+	if a := s.srv.MonitorAddr(); a != nil {
+		return "http://" + a.String()
+	}
+	return ""
 }
 
 // URL is the client URL of the server.

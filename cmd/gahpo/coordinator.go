@@ -18,8 +18,10 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	fs.SetOutput(m.Stderr)
 	var nf natsFlags
 	var sf searchFlags
+	var stf streamFlags
 	nf.register(fs, true)
 	sf.register(fs)
+	stf.register(fs)
 	db := fs.String("db", "gahpo.db", "history database file (bbolt)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
@@ -40,7 +42,11 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	if rc.SteadyState() && rc.InFlight == 0 {
 		rc.InFlight = 8
 	}
-	conn, err := bus.Connect(ctx, withLogger(nf.options("gahpo-coordinator"), log))
+	opts, err := stf.apply(withLogger(nf.options("gahpo-coordinator"), log))
+	if err != nil {
+		return err
+	}
+	conn, err := bus.Connect(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 // natsFlags are the connection flags of every command that talks to NATS.
 type natsFlags struct {
 	url, user, password, token, creds, ca, cert, key string
+	inbox                                            string
 }
 
 func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
@@ -31,10 +32,11 @@ func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
 	fs.StringVar(&n.ca, "tls-ca", "", "CA certificate file to verify the NATS server")
 	fs.StringVar(&n.cert, "tls-cert", "", "client certificate file (mutual TLS)")
 	fs.StringVar(&n.key, "tls-key", "", "client key file (mutual TLS)")
+	n.registerSecretFiles(fs)
 }
 
 func (n *natsFlags) options(name string) bus.Options {
-	return bus.Options{URL: n.url, Name: name, User: n.user, Password: n.password, Token: n.token, Creds: n.creds, TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key}
+	return bus.Options{URL: n.url, Name: name, User: n.user, Password: n.password, Token: n.token, Creds: n.creds, TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key, InboxPrefix: n.inbox}
 }
 
 // searchFlags are the flags that define a search.

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gahpo/gahpo/natsserver"
 )
@@ -13,17 +19,40 @@ import (
 func (m *Main) runNATS(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo nats", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, "Usage: gahpo nats [flags]          run a NATS server with JetStream\n       gahpo nats health [--monitor HOST:PORT]   exit 0 when a server's /healthz answers OK\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	listen := fs.String("listen", "127.0.0.1:4222", "address to listen on (0.0.0.0:4222 for other machines)")
 	storeDir := fs.String("store", "gahpo-nats", "JetStream store directory")
-	user := fs.String("user", "", "require this user name (with --password)")
-	password := fs.String("password", "", "password of --user")
-	token := fs.String("token", "", "require this token")
+	user := fs.String("user", "", "require this user name (with --password or env GAHPO_NATS_PASSWORD)")
+	password := fs.String("password", "", "password of --user (visible in ps: prefer env GAHPO_NATS_PASSWORD or --password-file)")
+	passwordFile := fs.String("password-file", "", "file holding the password of --user")
+	token := fs.String("token", "", "require this token (visible in ps: prefer env GAHPO_NATS_TOKEN or --token-file)")
+	tokenFile := fs.String("token-file", "", "file holding the token to require; env GAHPO_NATS_TOKEN_FILE")
+	users := fs.String("users", "", "NATS configuration file with an authorization block: users and their permissions (deploy/nats/auth.conf)")
+	name := fs.String("server-name", "", "server name, unique in a cluster (default: gahpo, or the host name with --cluster)")
+	cluster := fs.String("cluster", "", "address for routes from the cluster's other servers (0.0.0.0:6222); empty: a single server")
+	clusterName := fs.String("cluster-name", "gahpo", "cluster name, the same on every member")
+	routes := fs.String("routes", "", "cluster addresses of the other members, comma separated (nats://nats-2:6222,...)")
+	monitor := fs.String("monitor", "", "HTTP monitoring address (0.0.0.0:8222: /healthz, /varz, /jsz); with 'health', where to ask")
 	verbose := fs.Bool("v", false, "log the server's events")
 	tlsCert := fs.String("tls-cert", "", "server certificate file (PEM): accept TLS connections only")
 	tlsKey := fs.String("tls-key", "", "server key file (PEM), with --tls-cert")
 	tlsCA := fs.String("tls-ca", "", "CA file (PEM): require client certificates signed by it (mutual TLS)")
-	if _, err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
+	}
+	switch {
+	case len(pos) == 1 && pos[0] == "health":
+		addr := *monitor
+		if addr == "" {
+			addr = "127.0.0.1:8222"
+		}
+		return m.natsHealth(ctx, addr)
+	case len(pos) > 0:
+		return fmt.Errorf("nats: unexpected argument %q (only 'health')", pos[0])
 	}
 	host, portStr, err := net.SplitHostPort(*listen)
 	if err != nil {
@@ -33,13 +62,121 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("nats: bad port in --listen %q: %w", *listen, err)
 	}
-	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *storeDir, User: *user, Password: *password, Token: *token, Log: *verbose, Name: "gahpo",
-		TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA})
+	if *tokenFile == "" && *token == "" {
+		*tokenFile = os.Getenv("GAHPO_NATS_TOKEN_FILE")
+	}
+	if *token, err = secret(*token, *tokenFile, "GAHPO_NATS_TOKEN", "token"); err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	if *password, err = secret(*password, *passwordFile, "GAHPO_NATS_PASSWORD", "password"); err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	if *user == "" {
+		*password = "" // the environment's password belongs to a client
+	}
+	if *users != "" {
+		if err := envFromFiles(); err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		// The users file holds the authorization; the environment's token
+		// and password are the clients' own.
+		*token, *password = "", ""
+		if *user != "" {
+			return errors.New("nats: --users excludes --user")
+		}
+	}
+	if *name == "" {
+		*name = "gahpo"
+		if *cluster != "" {
+			if *name, err = os.Hostname(); err != nil {
+				return fmt.Errorf("nats: server name: %w", err)
+			}
+		}
+	}
+	var routeList []string
+	for r := range strings.SplitSeq(*routes, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			routeList = append(routeList, r)
+		}
+	}
+	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *storeDir, User: *user, Password: *password, Token: *token, Log: *verbose, Name: *name,
+		TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA, UsersFile: *users,
+		Cluster: *cluster, ClusterName: *clusterName, Routes: routeList, Monitor: *monitor})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "gahpo: NATS with JetStream listening on %s (store %s); stop with Ctrl-C\n", srv.URL(), *storeDir)
+	if u := srv.ClusterURL(); u != "" {
+		fmt.Fprintf(m.Stdout, "gahpo: server %s of cluster %s, routes on %s\n", *name, *clusterName, u)
+	}
 	<-ctx.Done()
 	srv.Shutdown()
+	return nil
+}
+
+// natsHealth asks a server's monitoring endpoint whether it is healthy
+// (JetStream included), for container health checks without a shell.
+func (m *Main) natsHealth(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	if err != nil {
+		return fmt.Errorf("nats: health: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("nats: health: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("nats: health: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Fprintln(m.Stdout, strings.TrimSpace(string(body)))
+	return nil
+}
+
+// secret picks a secret from a flag, a file or an environment variable,
+// in that order. A secret read from a file loses its trailing newline.
+func secret(flagValue, file, env, what string) (string, error) {
+	if flagValue != "" {
+		if file != "" {
+			return "", fmt.Errorf("the %s is given both on the command line and in a file", what)
+		}
+		return flagValue, nil
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s file: %w", what, err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("%s file %s is empty", what, file)
+		}
+		return v, nil
+	}
+	return os.Getenv(env), nil
+}
+
+// envFromFiles sets each unset variable GAHPO_X for which GAHPO_X_FILE
+// names a file, to the file's content: the users file's $GAHPO_..._PASSWORD
+// references then come from mounted secrets (GAHPO_WORKER_PASSWORD_FILE=
+// /run/secrets/worker_password).
+func envFromFiles() error {
+	for _, kv := range os.Environ() {
+		name, path, _ := strings.Cut(kv, "=")
+		base, ok := strings.CutSuffix(name, "_FILE")
+		if !ok || !strings.HasPrefix(base, "GAHPO_") || os.Getenv(base) != "" || path == "" {
+			continue
+		}
+		var v string
+		if err := readSecret(&v, path); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := os.Setenv(base, v); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	return nil
 }

@@ -49,6 +49,10 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	token, announce, err := listenAuth(m.Stderr, *listen, *db+".token")
+	if err != nil {
+		return err
+	}
 	host, portStr, err := net.SplitHostPort(*listen)
 	if err != nil {
 		return fmt.Errorf("run: bad --listen %q: %w", *listen, err)
@@ -57,14 +61,15 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("run: bad port in --listen %q: %w", *listen, err)
 	}
-	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *db + ".nats", Name: "gahpo-run"})
+	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *db + ".nats", Name: "gahpo-run", Token: token})
 	if err != nil {
 		return err
 	}
 	defer srv.Shutdown()
+	announce(srv.URL())
 	fmt.Fprintf(m.Stderr, "gahpo: embedded NATS on %s, %d local workers, problem %s, preset %s\n", srv.URL(), *workers, rc.Problem, rc.Preset)
 
-	conn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run", Logger: log})
+	conn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run", Logger: log, Token: token})
 	if err != nil {
 		return err
 	}
@@ -78,7 +83,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	var werr error
 	var once sync.Once
 	for i := range *workers {
-		wconn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run-worker", Logger: log})
+		wconn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run-worker", Logger: log, Token: token})
 		if err != nil {
 			return err
 		}

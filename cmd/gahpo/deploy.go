@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gahpo/gahpo/bus"
+)
+
+// registerSecretFiles adds the flags that read the NATS token and password
+// from files (a mounted Kubernetes Secret, a systemd credential), so that no
+// secret appears in a process's arguments. The environment variables
+// GAHPO_NATS_TOKEN_FILE and GAHPO_NATS_PASSWORD_FILE name such files too.
+// It also adds the reply-subject prefix that per-user permissions need.
+func (n *natsFlags) registerSecretFiles(fs *flag.FlagSet) {
+	fs.StringVar(&n.inbox, "nats-inbox-prefix", os.Getenv("GAHPO_NATS_INBOX_PREFIX"), "prefix of this client's reply subjects instead of _INBOX (_INBOX_worker with deploy/nats/auth.conf); env GAHPO_NATS_INBOX_PREFIX")
+	fs.Func("nats-token-file", "file holding the NATS token; env GAHPO_NATS_TOKEN_FILE", func(p string) error {
+		return readSecret(&n.token, p)
+	})
+	fs.Func("nats-password-file", "file holding the NATS password; env GAHPO_NATS_PASSWORD_FILE", func(p string) error {
+		return readSecret(&n.password, p)
+	})
+	for env, dst := range map[string]*string{"GAHPO_NATS_TOKEN_FILE": &n.token, "GAHPO_NATS_PASSWORD_FILE": &n.password} {
+		if p := os.Getenv(env); p != "" && *dst == "" {
+			if err := readSecret(dst, p); err != nil {
+				slog.Warn("secret file named by the environment not read", "env", env, "err", err)
+			}
+		}
+	}
+}
+
+// readSecret reads a secret from a file, without its trailing newline.
+func readSecret(dst *string, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		return fmt.Errorf("%s is empty", path)
+	}
+	*dst = v
+	return nil
+}
+
+// streamFlags are the coordinator's replication and limits of the streams.
+type streamFlags struct {
+	replicas int
+	maxAge   time.Duration
+	maxBytes int64
+}
+
+func (s *streamFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&s.replicas, "replicas", 1, "copies of the streams and buckets on a NATS cluster (3 on a 3-server cluster)")
+	fs.DurationVar(&s.maxAge, "stream-max-age", bus.DefaultMaxAge, "tasks and results older than this leave the streams (an abandoned run's tasks); negative: no limit")
+	fs.Int64Var(&s.maxBytes, "stream-max-bytes", bus.DefaultMaxBytes, "bytes each of the task and result streams may hold; negative: no limit")
+}
+
+// apply sets the stream options of the coordinator's connection.
+func (s *streamFlags) apply(o bus.Options) (bus.Options, error) {
+	o.Streams = bus.StreamOptions{Replicas: s.replicas, MaxAge: s.maxAge, MaxBytes: s.maxBytes}
+	if s.replicas < 1 {
+		return o, fmt.Errorf("--replicas %d: want 1 to 5", s.replicas)
+	}
+	return o, o.Streams.Validate()
+}
+
+// listenAuth decides the authentication of `gahpo run`'s embedded server.
+// On a loopback address nothing changes. On any other address the server
+// requires a token: GAHPO_NATS_TOKEN or the file named by
+// GAHPO_NATS_TOKEN_FILE, else the token kept in tokenFile, made (random,
+// mode 0600) on first use. Once the server listens, announce prints the
+// command that joins a worker, with the token read from a file, never on
+// the command line.
+func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce func(url string), err error) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", nil, fmt.Errorf("run: bad --listen %q: %w", listen, err)
+	}
+	if isLoopback(host) {
+		return "", func(string) {}, nil
+	}
+	token = os.Getenv("GAHPO_NATS_TOKEN")
+	source := "GAHPO_NATS_TOKEN"
+	if p := os.Getenv("GAHPO_NATS_TOKEN_FILE"); token == "" && p != "" {
+		if err := readSecret(&token, p); err != nil {
+			return "", nil, fmt.Errorf("run: GAHPO_NATS_TOKEN_FILE: %w", err)
+		}
+		source = p
+	}
+	if token == "" {
+		source = tokenFile
+		if err := readSecret(&token, tokenFile); errors.Is(err, os.ErrNotExist) {
+			b := make([]byte, 24)
+			_, _ = rand.Read(b)
+			token = hex.EncodeToString(b)
+			if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+				return "", nil, fmt.Errorf("run: keep the NATS token: %w", err)
+			}
+		} else if err != nil {
+			return "", nil, fmt.Errorf("run: NATS token: %w", err)
+		}
+	}
+	announce = func(url string) {
+		if h, port, err := net.SplitHostPort(strings.TrimPrefix(url, "nats://")); err == nil && (h == "0.0.0.0" || h == "::") {
+			if name, err := os.Hostname(); err == nil {
+				url = "nats://" + net.JoinHostPort(name, port)
+			}
+		}
+		fmt.Fprintf(w, "gahpo: NATS on %s requires a token (from %s). On each worker machine, copy the token into a file and run:\n"+
+			"  GAHPO_NATS_TOKEN_FILE=/path/to/token gahpo worker --nats %s\n", url, source, url)
+	}
+	return token, announce, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// runPurge removes the queued tasks and waiting results of a finished or
+// abandoned run from the streams.
+func (m *Main) runPurge(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("gahpo purge", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var nf natsFlags
+	nf.register(fs, true)
+	run := fs.String("run", "", "run id whose tasks and results to remove (required; see 'gahpo query runs')")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if nf.url == "" || *run == "" {
+		return errors.New("purge: --nats URL and --run ID are required")
+	}
+	conn, err := bus.Connect(ctx, nf.options("gahpo-purge"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	tasks, results, err := conn.Pending(ctx, *run)
+	if err != nil {
+		return err
+	}
+	if err := conn.PurgeTasks(ctx, *run); err != nil {
+		return err
+	}
+	if err := conn.PurgeResults(ctx, *run); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "gahpo: run %s: removed %d queued tasks and %d waiting results\n", *run, tasks, results)
+	return nil
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestListenAuth(t *testing.T) {
+	dir := t.TempDir()
+	given := filepath.Join(dir, "given")
+	if err := os.WriteFile(given, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, listen, envToken, envFile string
+		want                            string // "" none, "*" a generated one
+	}{
+		{"loopback", "127.0.0.1:4222", "", "", ""},
+		{"localhost", "localhost:0", "", "", ""},
+		{"ipv6 loopback", "[::1]:4222", "", "", ""},
+		{"all interfaces, generated", "0.0.0.0:4222", "", "", "*"},
+		{"all interfaces, from the environment", "0.0.0.0:4222", "from-env", "", "from-env"},
+		{"an address, from a file", "10.0.0.5:4222", "", given, "from-file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GAHPO_NATS_TOKEN", tc.envToken)
+			t.Setenv("GAHPO_NATS_TOKEN_FILE", tc.envFile)
+			keep := filepath.Join(t.TempDir(), "h.db.token")
+			var out bytes.Buffer
+			got, announce, err := listenAuth(&out, tc.listen, keep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			announce("nats://" + tc.listen)
+			switch tc.want {
+			case "":
+				if got != "" || out.Len() != 0 {
+					t.Errorf("token %q, output %q; want none", got, out.String())
+				}
+				return
+			case "*":
+				if len(got) < 32 {
+					t.Fatalf("generated token %q is too short", got)
+				}
+				fi, err := os.Stat(keep)
+				if err != nil || fi.Mode().Perm() != 0o600 {
+					t.Fatalf("kept token: %v, mode %v", err, fi.Mode())
+				}
+				again, _, err := listenAuth(&bytes.Buffer{}, tc.listen, keep)
+				if err != nil || again != got {
+					t.Errorf("second start: token %q (%v), want the kept %q", again, err, got)
+				}
+			default:
+				if got != tc.want {
+					t.Errorf("token %q, want %q", got, tc.want)
+				}
+			}
+			if strings.Contains(out.String(), got) {
+				t.Errorf("the token is printed: %q", out.String())
+			}
+			if !strings.Contains(out.String(), "GAHPO_NATS_TOKEN_FILE=") || !strings.Contains(out.String(), "gahpo worker --nats nats://") {
+				t.Errorf("no worker command printed: %q", out.String())
+			}
+		})
+	}
+	if _, _, err := listenAuth(&bytes.Buffer{}, "no-port", filepath.Join(dir, "x")); err == nil {
+		t.Error("bad --listen: no error")
+	}
+}
+
+func TestSecretSources(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "s")
+	if err := os.WriteFile(file, []byte("in-file\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GAHPO_TEST_SECRET", "in-env")
+	for _, tc := range []struct {
+		name, flag, file, want string
+		fails                  bool
+	}{
+		{"environment", "", "", "in-env", false},
+		{"file", "", file, "in-file", false},
+		{"flag", "on-argv", "", "on-argv", false},
+		{"flag and file", "on-argv", file, "", true},
+		{"empty file", "", empty, "", true},
+		{"missing file", "", filepath.Join(dir, "none"), "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := secret(tc.flag, tc.file, "GAHPO_TEST_SECRET", "token")
+			if (err != nil) != tc.fails || got != tc.want {
+				t.Errorf("secret = %q, %v; want %q, fails %v", got, err, tc.want, tc.fails)
+			}
+		})
+	}
+}
