@@ -39,6 +39,9 @@ func dockerOrSkip(t *testing.T) []string {
 	if testing.Short() {
 		t.Skip("Docker tests take minutes; skipped with -short")
 	}
+	if os.Getenv("GAHPO_DOCKER_TESTS") == "" {
+		t.Skip("the Docker tests take about 10 minutes: set GAHPO_DOCKER_TESTS=1 to run them (.ci/run does)")
+	}
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("no docker command: the image and compose tests need Docker Engine")
 	}
