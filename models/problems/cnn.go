@@ -138,7 +138,10 @@ func (t *cnnTrainer) Train(ctx context.Context, job models.Job) (models.Outcome,
 		return out, nil
 	}
 	var splits mnist.Splits
-	run := cnn.Run{Dir: job.CheckpointDir, To: task.Epochs, Test: task.Test}
+	// Multi-fidelity genomes record conv1's weights after every epoch (288
+	// values), so that a top-rung genome, the run's final training, has
+	// the paper's figure of their distribution epoch by epoch.
+	run := cnn.Run{Dir: job.CheckpointDir, To: task.Epochs, Test: task.Test, Probe: task.Epochs > 0}
 	final := task.Kind == gahpo.KindFinal
 	if final {
 		// The final training: every training image (of the subset), the
@@ -162,6 +165,9 @@ func (t *cnnTrainer) Train(ctx context.Context, job models.Job) (models.Outcome,
 			m["val_loss"], m["val_accuracy"] = gahpo.Float(e.ValLoss), gahpo.Float(e.ValAccuracy)
 			if run.Test {
 				m["test_loss"], m["test_accuracy"] = gahpo.Float(e.TestLoss), gahpo.Float(e.TestAccuracy)
+			}
+			if run.Probe {
+				rep.Probe = map[string][]float32{"conv1.weight": e.Conv1}
 			}
 		}
 		curve = append(curve, rep)
