@@ -43,6 +43,16 @@ func (d *Delivery) Ack(ctx context.Context) error {
 	return nil
 }
 
+// AckNoWait acknowledges the message without waiting for the server: for
+// messages whose redelivery is harmless (the coordinator drops a result it
+// already recorded), so that a batch costs no round trip per message.
+func (d *Delivery) AckNoWait() error {
+	if err := d.msg.Ack(); err != nil {
+		return fmt.Errorf("bus: ack %s: %w", d.Subject, err)
+	}
+	return nil
+}
+
 // InProgress extends the lease on the message.
 func (d *Delivery) InProgress() error { return d.msg.InProgress() }
 

@@ -221,6 +221,49 @@ func (c *Conn) PublishTask(ctx context.Context, t gahpo.Task) error {
 	return nil
 }
 
+// PublishTasks puts tasks in the work queue in their order, without a round
+// trip per task: all are sent, then every acknowledgement is awaited. The
+// first error is returned (a task may then be queued or not: publishing it
+// again is harmless, its message id deduplicates it).
+func (c *Conn) PublishTasks(ctx context.Context, tasks []gahpo.Task) error {
+	if len(tasks) == 1 {
+		return c.PublishTask(ctx, tasks[0])
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(tasks))
+	for _, t := range tasks {
+		data, err := gahpo.Encode(t)
+		if err != nil {
+			return err
+		}
+		subj := TaskSubject(t.RunID, t.GenomeID)
+		if t.Kind == gahpo.KindFinal {
+			subj = FinalSubject(t.RunID)
+		}
+		msgID := subj
+		if t.Token != "" {
+			msgID += "." + t.Token
+		}
+		f, err := c.js.PublishAsync(subj, data, jetstream.WithMsgID(msgID))
+		if err != nil {
+			return fmt.Errorf("bus: publish task %s: %w", subj, err)
+		}
+		futures = append(futures, f)
+	}
+	var first error
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			if first == nil {
+				first = fmt.Errorf("bus: publish task %s: %w", f.Msg().Subject, err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("bus: publish tasks: %w", ctx.Err())
+		}
+	}
+	return first
+}
+
 // TaskQueued tells whether the task of a genome (or the final task, with
 // genome 0) is still in the work queue, waiting or held by a worker.
 func (c *Conn) TaskQueued(ctx context.Context, run string, genome int) (bool, error) {

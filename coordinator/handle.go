@@ -78,10 +78,14 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 	// dropped as stale).
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	for _, t := range rd.Publish {
-		if err := c.conn.PublishTask(ctx, c.complete(t)); err != nil {
-			// Stored as outstanding: the watchdog or a restart queues it.
-			c.log.Warn("publishing a task failed; it will be queued again", "genome", t.GenomeID, "rung", t.Rung, "err", err)
+	if len(rd.Publish) > 0 {
+		tasks := make([]gahpo.Task, len(rd.Publish))
+		for i, t := range rd.Publish {
+			tasks[i] = c.complete(t)
+		}
+		if err := c.conn.PublishTasks(ctx, tasks); err != nil {
+			// Stored as outstanding: the watchdog or a restart queues them.
+			c.log.Warn("publishing tasks failed; they will be queued again", "tasks", len(tasks), "err", err)
 		}
 	}
 	for _, v := range verdicts {
@@ -90,7 +94,7 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 			_ = v.d.Term(v.term)
 			continue
 		}
-		if err := v.d.Ack(ctx); err != nil {
+		if err := v.d.AckNoWait(); err != nil {
 			// The result is stored; a redelivery is dropped as stale.
 			c.log.Warn("ack of a stored result failed", "genome", v.result.GenomeID, "err", err)
 		}
