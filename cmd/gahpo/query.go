@@ -93,7 +93,7 @@ func (m *Main) openQuerier(ctx context.Context, nf natsFlags, db, run string) (q
 		return nil, nil, fmt.Errorf("%w (a running coordinator?); query it live with --nats", err)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, historyErr(db, err)
 	}
 	return offline{q: coordinator.Queries{Store: st}}, func() { st.Close() }, nil
 }
@@ -168,7 +168,7 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		out = new(gahpo.FinalTraining)
 	}
 	if err := q.query(ctx, endpoint, req, out); err != nil {
-		return err
+		return historyErr(*db, err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
