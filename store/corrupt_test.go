@@ -16,7 +16,10 @@ import (
 
 // history writes a closed history file with a finished run of many genomes
 // (many pages), the engine, summaries, a final training and its weights.
-func history(t testing.TB, path string) {
+func history(t testing.TB, path string) { historyOf(t, path, 600, 20000) }
+
+// historyOf writes a finished run of n genomes and weights bytes of weights.
+func historyOf(t testing.TB, path string, n, weights int) {
 	t.Helper()
 	st, err := store.Open(path, store.Options{})
 	if err != nil {
@@ -25,10 +28,10 @@ func history(t testing.TB, path string) {
 	defer st.Close()
 	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	var gs []gahpo.GenomeRecord
-	for i := 1; i <= 600; i++ {
+	for i := 1; i <= n; i++ {
 		gs = append(gs, rec(i, i/30, gahpo.GenomeDone, 1/float64(i)))
 	}
-	if err := st.CreateRun(newRun("r", t0), bytes.Repeat([]byte(`{"engine":1}`), 400), gs); err != nil {
+	if err := st.CreateRun(newRun("r", t0), bytes.Repeat([]byte(`{"engine":1}`), n/2), gs); err != nil {
 		t.Fatal(err)
 	}
 	run := newRun("r", t0)
@@ -37,7 +40,7 @@ func history(t testing.TB, path string) {
 	if err := st.Commit("r", store.Change{Run: &run, Summaries: sums}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutFinal("r", run, gahpo.FinalTraining{GenomeID: 2}, bytes.Repeat([]byte{7}, 20000)); err != nil {
+	if err := st.PutFinal("r", run, gahpo.FinalTraining{GenomeID: 2}, bytes.Repeat([]byte{7}, weights)); err != nil {
 		t.Fatal(err)
 	}
 }
