@@ -111,15 +111,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("worker ready", "slots", w.cfg.Concurrency, "lease", q.AckWait())
 	var wg sync.WaitGroup
+	errs := make([]error, w.cfg.Concurrency)
 	for slot := range w.cfg.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop(ctx, q, slot)
+			errs[slot] = w.loop(ctx, q, slot)
 		}()
 	}
 	wg.Wait()
-	return nil
+	return errors.Join(errs...)
 }
 
 func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
@@ -129,6 +130,9 @@ func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
 		q, err := w.conn.Tasks(ctx)
 		if err == nil {
 			return q, nil
+		}
+		if errors.Is(err, bus.ErrClosed) {
+			return nil, err
 		}
 		if !errors.Is(err, bus.ErrNoConsumer) {
 			w.log.Warn("task queue unavailable", "err", err)
@@ -145,13 +149,18 @@ func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
 	}
 }
 
-func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, slot int) {
+// loop trains tasks until ctx ends, or the connection is closed for good
+// (bus.ErrClosed, returned).
+func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, slot int) error {
 	name := w.cfg.Name
 	if w.cfg.Concurrency > 1 {
 		name += "/" + strconv.Itoa(slot)
 	}
 	for ctx.Err() == nil {
 		d, err := q.Next(ctx, w.cfg.Poll)
+		if errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
+			return err
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("pull failed", "err", err)
@@ -164,6 +173,7 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, slot int) {
 		}
 		w.handle(ctx, d, name, q.AckWait())
 	}
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {
