@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +204,27 @@ func TestCorruptHistoryEveryCommand(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestEveryNumericFlagHasARange: a numeric flag added to any command
+// without a range in limits fails here.
+func TestEveryNumericFlagHasARange(t *testing.T) {
+	numeric := regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+) (int|uint|float|duration)\b`)
+	m := &Main{Stdout: io.Discard}
+	found := 0
+	for _, c := range m.commands() {
+		var help bytes.Buffer
+		m.Stderr = &help
+		_ = m.Run(context.Background(), []string{c.name, "-h"})
+		for _, sub := range numeric.FindAllStringSubmatch(help.String(), -1) {
+			found++
+			if _, ok := limits[sub[1]]; !ok {
+				t.Errorf("gahpo %s --%s (%s) has no range in limits", c.name, sub[1], sub[2])
+			}
+		}
+	}
+	if found < 20 {
+		t.Errorf("found only %d numeric flags in the commands' help: the pattern no longer matches it", found)
 	}
 }
