@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -196,12 +197,13 @@ type record struct {
 	ID       int    `json:"id"`
 	Status   string `json:"status"`
 	Attempts int    `json:"attempts"`
+	Failure  string `json:"failure"`
 }
 
 // report reads the finished history and prints the figures.
 func report(c config, db string, kills int, coordRestarted, natsRestarted bool, elapsed time.Duration) error {
 	seen := map[int]int{}
-	evaluated, failed, over, redelivered := 0, 0, 0, 0
+	evaluated, failed, gaveUp, over, redelivered := 0, 0, 0, 0, 0
 	for g := range c.generations {
 		out, err := exec.Command(c.bin, "query", "generation", strconv.Itoa(g), "--json", "--db", db).Output()
 		if err != nil {
@@ -220,6 +222,9 @@ func report(c config, db string, kills int, coordRestarted, natsRestarted bool, 
 			n++
 			if r.Status == "failed" {
 				failed++
+				if strings.HasPrefix(r.Failure, "gave up after") {
+					gaveUp++ // every delivery's worker was killed
+				}
 			}
 			if r.Attempts > 1 {
 				redelivered++
@@ -238,7 +243,8 @@ func report(c config, db string, kills int, coordRestarted, natsRestarted bool, 
 	if !coordRestarted || !natsRestarted {
 		fmt.Println("note: the run ended before both restarts (raise -generations or lower -coordinator-restart/-nats-restart)")
 	}
-	fmt.Printf("genomes %d, evaluated %d (failed %d, delivered more than once %d)\n", want, evaluated, failed, redelivered)
+	fmt.Printf("genomes %d, evaluated %d (delivered more than once %d; failed %d, of which %d because every worker that took them was killed)\n",
+		want, evaluated, redelivered, failed, gaveUp)
 	fmt.Printf("genomes lost %d, counted twice %d\n", want-evaluated, twice)
 	fmt.Printf("workers killed with SIGKILL and survived: %d; coordinator restarted: %v; NATS server restarted: %v\n", kills, coordRestarted, natsRestarted)
 	fmt.Printf("%.0f s, %.1f genomes/s\n", elapsed.Seconds(), float64(evaluated)/elapsed.Seconds())
