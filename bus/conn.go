@@ -43,6 +43,24 @@ type Options struct {
 	Streams StreamOptions
 }
 
+// ErrClosed is returned (wrapped, with the client's last error as the
+// reason) by the calls of a Conn whose connection the NATS client has
+// closed for good: after the server refused its credentials twice in a
+// row, or after Close. Nothing on it will work again; a process whose only
+// connection it is should exit with the reason.
+var ErrClosed = errors.New("bus: NATS connection closed for good")
+
+// closed wraps err with ErrClosed and the reason when nc is closed.
+func closed(nc *nats.Conn, err error) error {
+	if !nc.IsClosed() {
+		return err
+	}
+	if last := nc.LastError(); last != nil {
+		return fmt.Errorf("%w: %w (%w)", ErrClosed, last, err)
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, err)
+}
+
 // Conn is a NATS connection with its JetStream context.
 type Conn struct {
 	nc      *nats.Conn
@@ -77,6 +95,11 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected", "url", nc.ConnectedUrl()) }),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			if err := nc.LastError(); err != nil {
+				log.Error("connection closed for good", "err", err)
+			}
+		}),
 	}
 	if o.InboxPrefix != "" {
 		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))

@@ -65,18 +65,22 @@ func (d *Delivery) Nak(delay time.Duration) error { return d.msg.NakWithDelay(de
 // TaskQueue is the workers' shared consumer.
 type TaskQueue struct {
 	cons jetstream.Consumer
+	nc   *nats.Conn
 }
 
 // Tasks binds to the workers' consumer; ErrNoConsumer when absent.
 func (c *Conn) Tasks(ctx context.Context) (*TaskQueue, error) {
+	if c.nc.IsClosed() {
+		return nil, closed(c.nc, nats.ErrConnectionClosed)
+	}
 	cons, err := c.js.Consumer(ctx, StreamTasks, ConsumerWorkers)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, ErrNoConsumer
 	}
 	if err != nil {
-		return nil, fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err)
+		return nil, closed(c.nc, fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err))
 	}
-	return &TaskQueue{cons: cons}, nil
+	return &TaskQueue{cons: cons, nc: c.nc}, nil
 }
 
 // AckWait returns the lease the queue's consumer grants.
@@ -100,7 +104,7 @@ func (q *TaskQueue) Next(ctx context.Context, wait time.Duration) (*Delivery, er
 	case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return nil, ctx.Err() // nil unless the caller's context ended
 	default:
-		return nil, fmt.Errorf("bus: next task: %w", err)
+		return nil, closed(q.nc, fmt.Errorf("bus: next task: %w", err))
 	}
 }
 

@@ -383,7 +383,7 @@ func (c *Conn) PublishResult(ctx context.Context, r gahpo.Result) error {
 	}
 	msgID := subj + "." + r.Token + "." + strconv.Itoa(r.Attempt)
 	if _, err := c.js.Publish(ctx, subj, data, jetstream.WithMsgID(msgID)); err != nil {
-		return fmt.Errorf("bus: publish result %s: %w", subj, err)
+		return closed(c.nc, fmt.Errorf("bus: publish result %s: %w", subj, err))
 	}
 	return nil
 }

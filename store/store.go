@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -58,34 +61,208 @@ type Options struct {
 
 // Store is an open history file. It is safe for concurrent use.
 type Store struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
 }
 
 // Open opens or creates the history file at path.
+//
+// An existing file is first opened read-only and checked whole (nothing
+// past the end of the file, every key and value read, every record
+// decoded);
+// a damaged file gives an error wrapping ErrCorrupt that names it, and is
+// left as it was: nothing is written to it.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = time.Second
 	}
-	if opts.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil && (opts.ReadOnly || !errors.Is(err, os.ErrNotExist)) {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err == nil && fi.Size() > 0 {
+		// Check before any write: bbolt writes its meta page at the first
+		// read-write transaction, and panics on damaged pages.
+		db, err := openBolt(path, true, opts.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		if err := verify(db, path); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if opts.ReadOnly {
+			return open(db, path, true)
+		}
+		if err := db.Close(); err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	db, err := openBolt(path, opts.ReadOnly, opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	return open(db, path, opts.ReadOnly)
+}
+
+func open(db *bolt.DB, path string, readOnly bool) (*Store, error) {
+	s := &Store{db: db, path: path}
+	if err := s.init(readOnly); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// openBolt opens the file with bbolt, turning its panics into ErrCorrupt.
+func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, err error) {
+	var file *os.File
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				file.Close() // releases the lock of the half-opened db
+			}
+			db, err = nil, fmt.Errorf("open %s: %w: %v", path, ErrCorrupt, r)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly, OpenFile: openFile})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
-		return nil, fmt.Errorf("%w %s: %w", ErrCorrupt, path, err)
+		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
+	case err != nil && strings.Contains(err.Error(), "file size too small"):
+		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
 	case err != nil:
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db}
-	if err := s.init(opts.ReadOnly); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%w (%s)", err, path)
+	return db, nil
+}
+
+// verify checks a file opened read-only: its pages lie inside the file,
+// every key and value can be read, and every record decodes.
+func verify(db *bolt.DB, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return s, nil
+	err = viewSafe(db, func(tx *bolt.Tx) error {
+		if need := tx.Size(); need > fi.Size() {
+			return fmt.Errorf("truncated: its pages need %d bytes, the file has %d", need, fi.Size())
+		}
+		if err := checkPages(path); err != nil {
+			return err
+		}
+		// Not tx.Check: it reads pages in a goroutine of its own, where a
+		// key pointing outside the mapped file is a fatal fault (found by
+		// FuzzOpen); here every byte is read where a fault is recovered.
+		var sum uint32
+		if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b, &sum) }); err != nil {
+			return err
+		}
+		return decodeAll(tx)
+	})
+	if err != nil {
+		return fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
+	}
+	return nil
+}
+
+// decodeAll decodes every JSON record of a gahpo file (a file without the
+// meta bucket is left to init to refuse).
+func decodeAll(tx *bolt.Tx) error {
+	runs := tx.Bucket(bucketRuns)
+	if tx.Bucket(bucketMeta) == nil || runs == nil {
+		return nil
+	}
+	return runs.ForEachBucket(func(id []byte) error {
+		b := runs.Bucket(id)
+		var run gahpo.Run
+		if err := getJSON(b, keyRun, "run record", &run); err != nil {
+			return fmt.Errorf("run %q: %w", id, err)
+		}
+		each := func(bucket []byte, v func() any) error {
+			sub := b.Bucket(bucket)
+			if sub == nil {
+				return fmt.Errorf("run %q: no %s bucket", id, bucket)
+			}
+			return sub.ForEach(func(k, data []byte) error {
+				if data == nil {
+					return nil
+				}
+				if err := json.Unmarshal(data, v()); err != nil {
+					return fmt.Errorf("run %q: %s %x: %w", id, bucket, k, err)
+				}
+				return nil
+			})
+		}
+		if err := each(bucketGenomes, func() any { return new(gahpo.GenomeRecord) }); err != nil {
+			return err
+		}
+		if err := each(bucketGenerations, func() any { return new(gahpo.GenerationSummary) }); err != nil {
+			return err
+		}
+		if fb := b.Bucket(bucketFinal); fb != nil && fb.Get(keyTraining) != nil {
+			var f gahpo.FinalTraining
+			if err := getJSON(fb, keyTraining, "final training", &f); err != nil {
+				return fmt.Errorf("run %q: final training: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// walk reads every byte of every key and value under b (a checksum of
+// them into sum, so that every byte is read).
+func walk(b *bolt.Bucket, sum *uint32) error {
+	return b.ForEach(func(k, v []byte) error {
+		*sum ^= crc32.ChecksumIEEE(k) ^ crc32.ChecksumIEEE(v)
+		if v != nil {
+			return nil
+		}
+		sub := b.Bucket(k)
+		if sub == nil {
+			return fmt.Errorf("key %q: neither a value nor a bucket", k)
+		}
+		return walk(sub, sum)
+	})
+}
+
+// viewSafe is db.View with bbolt's panics (and faults on the mapped file)
+// turned into errors.
+func viewSafe(db *bolt.DB, fn func(*bolt.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return db.View(fn)
+}
+
+// view is a read transaction. A panic of bbolt on a page damaged since
+// Open, or a record that does not decode, gives an error wrapping
+// ErrCorrupt that names the file.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	panicked := true
+	err := viewSafe(s.db, func(tx *bolt.Tx) error {
+		err := fn(tx)
+		panicked = false
+		return err
+	})
+	switch {
+	case panicked && err != nil:
+		return fmt.Errorf("store: read %s: %w: %w", s.path, ErrCorrupt, err)
+	case errors.Is(err, ErrCorrupt):
+		return fmt.Errorf("store: read %s: %w", s.path, err)
+	}
+	return err
 }
 
 func (s *Store) init(readOnly bool) error {
@@ -116,7 +293,16 @@ func (s *Store) init(readOnly bool) error {
 		return nil
 	}
 	if readOnly {
-		return s.db.View(check)
+		return viewSafe(s.db, check)
+	}
+	// A write transaction writes the meta page even when it changes
+	// nothing: only a new file is written at open.
+	var exists bool
+	if err := viewSafe(s.db, func(tx *bolt.Tx) error { exists = tx.Bucket(bucketMeta) != nil || !isEmpty(tx); return nil }); err != nil {
+		return err
+	}
+	if exists {
+		return viewSafe(s.db, check)
 	}
 	return s.db.Update(check)
 }
@@ -184,7 +370,7 @@ func getJSON(b *bolt.Bucket, key []byte, what string, v any) error {
 		return fmt.Errorf("%w: %s", ErrNotFound, what)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("store: decode %s: %w", what, err)
+		return fmt.Errorf("%w: decode %s: %w", ErrCorrupt, what, err)
 	}
 	return nil
 }
@@ -283,7 +469,7 @@ func (s *Store) Commit(id string, c Change) error {
 // Runs lists every run, oldest first.
 func (s *Store) Runs() ([]gahpo.Run, error) {
 	var runs []gahpo.Run
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRuns).ForEachBucket(func(k []byte) error {
 			var r gahpo.Run
 			if err := getJSON(tx.Bucket(bucketRuns).Bucket(k), keyRun, fmt.Sprintf("run %q", k), &r); err != nil {
@@ -310,7 +496,7 @@ func (s *Store) Run(id string) (gahpo.Run, error) {
 		return runs[len(runs)-1], nil
 	}
 	var r gahpo.Run
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b, err := runBucket(tx, id)
 		if err != nil {
 			return err
@@ -323,7 +509,7 @@ func (s *Store) Run(id string) (gahpo.Run, error) {
 // Engine returns a run's latest engine checkpoint.
 func (s *Store) Engine(id string) ([]byte, error) {
 	var state []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b, err := runBucket(tx, id)
 		if err != nil {
 			return err
@@ -340,7 +526,7 @@ func (s *Store) Engine(id string) ([]byte, error) {
 // Genome returns one genome of a run.
 func (s *Store) Genome(id string, genome int) (gahpo.GenomeRecord, error) {
 	var g gahpo.GenomeRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b, err := runBucket(tx, id)
 		if err != nil {
 			return err
@@ -357,7 +543,7 @@ func (s *Store) Genome(id string, genome int) (gahpo.GenomeRecord, error) {
 // all generations.
 func (s *Store) Genomes(id string, generation int) ([]gahpo.GenomeRecord, error) {
 	var out []gahpo.GenomeRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b, err := runBucket(tx, id)
 		if err != nil {
 			return err
@@ -365,7 +551,7 @@ func (s *Store) Genomes(id string, generation int) ([]gahpo.GenomeRecord, error)
 		return b.Bucket(bucketGenomes).ForEach(func(k, v []byte) error {
 			var g gahpo.GenomeRecord
 			if err := json.Unmarshal(v, &g); err != nil {
-				return fmt.Errorf("store: decode genome %d: %w", binary.BigEndian.Uint64(k), err)
+				return fmt.Errorf("%w: decode genome %d: %w", ErrCorrupt, binary.BigEndian.Uint64(k), err)
 			}
 			if generation < 0 || g.Generation == generation {
 				out = append(out, g)
@@ -382,7 +568,7 @@ func (s *Store) Genomes(id string, generation int) ([]gahpo.GenomeRecord, error)
 // Summaries returns the summaries of a run's finished generations, in order.
 func (s *Store) Summaries(id string) ([]gahpo.GenerationSummary, error) {
 	var out []gahpo.GenerationSummary
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b, err := runBucket(tx, id)
 		if err != nil {
 			return err
@@ -390,7 +576,7 @@ func (s *Store) Summaries(id string) ([]gahpo.GenerationSummary, error) {
 		return b.Bucket(bucketGenerations).ForEach(func(k, v []byte) error {
 			var sum gahpo.GenerationSummary
 			if err := json.Unmarshal(v, &sum); err != nil {
-				return fmt.Errorf("store: decode generation %d: %w", binary.BigEndian.Uint64(k), err)
+				return fmt.Errorf("%w: decode generation %d: %w", ErrCorrupt, binary.BigEndian.Uint64(k), err)
 			}
 			out = append(out, sum)
 			return nil
@@ -420,7 +606,7 @@ func (s *Store) PutFinal(id string, run gahpo.Run, final gahpo.FinalTraining, we
 // Final returns a run's final training.
 func (s *Store) Final(id string) (gahpo.FinalTraining, error) {
 	var f gahpo.FinalTraining
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b, err := runBucket(tx, id)
 		if err != nil {
 			return err
@@ -433,7 +619,7 @@ func (s *Store) Final(id string) (gahpo.FinalTraining, error) {
 // Weights returns the weights of a run's final training.
 func (s *Store) Weights(id string) ([]byte, error) {
 	var w []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b, err := runBucket(tx, id)
 		if err != nil {
 			return err

@@ -143,6 +143,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.cleanJobDirs()
 	w.log.Info("worker ready", "slots", w.cfg.Concurrency, "devices", w.cfg.Devices, "lease", q.AckWait())
 	var wg sync.WaitGroup
+	errs := make([]error, w.cfg.Concurrency)
 	for i := range w.cfg.Concurrency {
 		s := slot{name: w.cfg.Name}
 		if w.cfg.Concurrency > 1 {
@@ -154,11 +155,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop(ctx, q, s)
+			errs[i] = w.loop(ctx, q, s)
 		}()
 	}
 	wg.Wait()
-	return nil
+	return errors.Join(errs...)
 }
 
 func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
@@ -168,6 +169,9 @@ func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
 		q, err := w.conn.Tasks(ctx)
 		if err == nil {
 			return q, nil
+		}
+		if errors.Is(err, bus.ErrClosed) {
+			return nil, err
 		}
 		if !errors.Is(err, bus.ErrNoConsumer) {
 			w.log.Warn("task queue unavailable", "err", err)
@@ -190,10 +194,15 @@ type slot struct {
 	name, device string
 }
 
-func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) {
+// loop trains tasks until ctx ends, or the connection is closed for good
+// (bus.ErrClosed, returned).
+func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
 	refusals := 0 // in a row
 	for ctx.Err() == nil {
 		d, err := q.Next(ctx, w.cfg.Poll)
+		if errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
+			return err
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("pull failed", "err", err)
@@ -212,6 +221,7 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) {
 		sleep(ctx, w.cfg.RefuseDelay<<min(refusals, 5))
 		refusals++
 	}
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {

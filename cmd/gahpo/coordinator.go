@@ -71,9 +71,12 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 		return gahpo.Run{}, fmt.Errorf("%s is held by another process, most likely a running coordinator: stop it, or give this search another --db", db)
 	}
 	if err != nil {
-		return gahpo.Run{}, err
+		return gahpo.Run{}, historyErr(db, err)
 	}
 	defer st.Close()
+	if err := sf.checkResume(st, rc, m.Stderr); err != nil {
+		return gahpo.Run{}, historyErr(db, err)
+	}
 	cfg := coordinator.Config{
 		Run: rc, Problem: problemFor(sf.data), RunID: sf.runID, NewRun: sf.newRun, Version: version, Logger: log,
 	}
@@ -82,7 +85,7 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 	}
 	c, err := coordinator.New(st, conn, cfg)
 	if err != nil {
-		return gahpo.Run{}, err
+		return gahpo.Run{}, historyErr(db, err)
 	}
 	stopHTTP, err := m.dashboard(ctx, sf.http, st, c, sf.data, log)
 	if err != nil {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/gahpo/gahpo"
@@ -135,6 +138,9 @@ func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
 	if err != nil {
 		return gahpo.RunConfig{}, p, err
 	}
+	if err := checkLimits(s.fs); err != nil {
+		return gahpo.RunConfig{}, p, err
+	}
 	cfg := ga.DefaultConfig()
 	cfg.Population, cfg.Generations = p.population, p.generations
 	if s.population > 0 {
@@ -149,6 +155,9 @@ func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
 	}
 	if !s.set("tournament") {
 		cfg.TournamentSize = min(cfg.TournamentSize, cfg.Population)
+	}
+	if n := cfg.Population * cfg.Generations; n > maxGenomes {
+		return gahpo.RunConfig{}, p, fmt.Errorf("population %d × generations %d = %d genomes; at most %d fit in memory", cfg.Population, cfg.Generations, n, maxGenomes)
 	}
 	rc := gahpo.RunConfig{
 		Problem: s.problem, Preset: s.preset, GA: cfg, TrainSubset: p.trainSubset, FinalEpochs: p.finalEpochs,
@@ -185,4 +194,84 @@ func problemFor(dataDir string) func(string) (coordinator.Problem, error) {
 		}
 		return coordinator.Problem{Space: p.Space(), DataFiles: files, Digest: p.Digest, FitnessMin: p.FitnessMin, FitnessMax: p.FitnessMax}, nil
 	}
+}
+
+// Bounds that keep a run's memory finite: the engine keeps every genome of
+// the run in memory and in each checkpoint, and the history keeps a record
+// of each, so population × generations is bounded as well.
+const (
+	maxPopulation  = 10_000
+	maxGenerations = 10_000
+	maxGenomes     = 1_000_000 // population × generations
+)
+
+// limit is the accepted range of a numeric flag, inclusive. Durations are
+// in seconds.
+type limit struct {
+	lo, hi float64
+	zero   bool // 0 is accepted as well (it means off)
+	what   string
+}
+
+// limits holds the range of every numeric flag of every command, by name;
+// a test checks that no numeric flag is missing.
+var limits = map[string]limit{
+	"population":     {lo: 2, hi: maxPopulation, what: "genomes per generation"},
+	"generations":    {lo: 1, hi: maxGenerations, what: "generations"},
+	"elites":         {lo: 0, hi: maxPopulation - 1, what: "elites (also fewer than the population)"},
+	"tournament":     {lo: 1, hi: maxPopulation, what: "tournament size (also at most the population)"},
+	"crossover-rate": {lo: 0, hi: 1, what: "crossover probability"},
+	"seed":           {lo: 0, hi: math.MaxUint64, what: "seed (any unsigned 64-bit value)"},
+	"train-subset":   {lo: 0, hi: 54_000, what: "training images per fitness (0: all)"},
+	"final-subset":   {lo: 0, hi: 60_000, what: "training images of the final training (0: all)"},
+	"final-epochs":   {lo: 0, hi: 1000, what: "final training epochs (0: none)"},
+	"max-attempts":   {lo: 1, hi: 100, what: "deliveries of a genome"},
+	"ack-wait":       {lo: 1, hi: 24 * 3600, what: "task lease"},
+	"workers":        {lo: 1, hi: 1024, what: "local workers"},
+	"concurrency":    {lo: 1, hi: 256, what: "genomes trained at once"},
+	"watch":          {lo: 0.1, hi: 24 * 3600, zero: true, what: "status interval (0: once)"},
+}
+
+// checkLimits refuses a numeric flag given outside its range, naming it.
+func checkLimits(fs *flag.FlagSet) error {
+	var errs []error
+	fs.Visit(func(f *flag.Flag) {
+		l, ok := limits[f.Name]
+		if !ok {
+			return
+		}
+		var x float64
+		isDur := false
+		switch v := f.Value.(flag.Getter).Get().(type) {
+		case int:
+			x = float64(v)
+		case int64:
+			x = float64(v)
+		case uint:
+			x = float64(v)
+		case uint64:
+			x = float64(v)
+		case float64:
+			x = v
+		case time.Duration:
+			x, isDur = v.Seconds(), true
+		default:
+			return
+		}
+		if (l.zero && x == 0) || (x >= l.lo && x <= l.hi) {
+			return
+		}
+		bound := func(b float64) string {
+			if isDur {
+				return time.Duration(b * float64(time.Second)).String()
+			}
+			return strconv.FormatFloat(b, 'f', -1, 64)
+		}
+		also := ""
+		if l.zero {
+			also = " or 0"
+		}
+		errs = append(errs, fmt.Errorf("--%s %s is out of range: %s must be in [%s, %s]%s", f.Name, f.Value, l.what, bound(l.lo), bound(l.hi), also))
+	})
+	return errors.Join(errs...)
 }

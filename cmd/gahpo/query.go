@@ -95,7 +95,7 @@ func (m *Main) openQuerier(ctx context.Context, nf natsFlags, db, run string) (q
 		return nil, nil, fmt.Errorf("%w (a running coordinator?); query it live with --nats", err)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, historyErr(db, err)
 	}
 	return offline{q: coordinator.Queries{Store: st}}, func() { st.Close() }, nil
 }
@@ -172,7 +172,7 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		out = new(gahpo.FinalTraining)
 	}
 	if err := q.query(ctx, endpoint, req, out); err != nil {
-		return explainNotFound(ctx, q, endpoint, req, err)
+		return historyErr(*db, explainNotFound(ctx, q, endpoint, req, err))
 	}
 	if v, ok := out.(*[]gahpo.BestEntry); ok && !*perGen && len(*v) > 0 {
 		best := (*v)[0]

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Names of the four MNIST files, as GoMNIST ships them.
@@ -90,10 +91,11 @@ func readImages(path string) ([]uint8, int, error) {
 			return fmt.Errorf("%w: header says %d images, more than %d", ErrFormat, h.Count, maxCount)
 		}
 		n = int(h.Count)
-		pixels = make([]uint8, n*Pixels)
-		if got, err := io.ReadFull(r, pixels); err != nil {
+		// Read what is there rather than allocate what the header claims.
+		var err error
+		if pixels, err = readN(r, n*Pixels); err != nil {
 			return fmt.Errorf("%w: truncated: header says %d images, file holds %d of their %d pixel bytes: %w",
-				ErrFormat, n, got, len(pixels), err)
+				ErrFormat, n, len(pixels), n*Pixels, err)
 		}
 		return nil
 	})
@@ -111,9 +113,9 @@ func readLabels(path string) ([]uint8, error) {
 		if h.Count > maxCount {
 			return fmt.Errorf("%w: header says %d labels, more than %d", ErrFormat, h.Count, maxCount)
 		}
-		labels = make([]uint8, h.Count)
-		if got, err := io.ReadFull(r, labels); err != nil {
-			return fmt.Errorf("%w: truncated: header says %d labels, file holds %d: %w", ErrFormat, h.Count, got, err)
+		var err error
+		if labels, err = readN(r, int(h.Count)); err != nil {
+			return fmt.Errorf("%w: truncated: header says %d labels, file holds %d: %w", ErrFormat, h.Count, len(labels), err)
 		}
 		for i, l := range labels {
 			if l >= Classes {
@@ -123,6 +125,27 @@ func readLabels(path string) ([]uint8, error) {
 		return nil
 	})
 	return labels, err
+}
+
+// readN reads n bytes, growing its buffer with what arrives, so that a
+// header that claims more than the file holds costs no more memory than
+// the file; fewer bytes give io.ErrUnexpectedEOF.
+func readN(r io.Reader, n int) ([]byte, error) {
+	b := make([]byte, 0, min(n, 1<<20))
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(n-len(b), len(b))) // doubles, up to n
+		}
+		got, err := io.ReadFull(r, b[len(b):min(cap(b), n)])
+		b = b[:len(b)+got]
+		if err == io.EOF {
+			return b, io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // readHeader reads and checks the magic number of an IDX file of the given

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/store"
+)
+
+// runMain runs the command line in this process, turning a panic into a
+// test failure, and returns the error and what it wrote.
+func runMain(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("gahpo %s panicked: %v", strings.Join(args, " "), r)
+				err = errors.New("panic")
+			}
+		}()
+		err = m.Run(ctx, args)
+	}()
+	return out.String(), errb.String(), err
+}
+
+// TestOutOfRangeFlags: every numeric flag out of its range is refused at
+// once, naming the flag and its range, instead of silently using a preset
+// or running out of memory.
+func TestOutOfRangeFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // in the error
+	}{
+		{[]string{"run", "--population", "0"}, "--population 0 is out of range: genomes per generation must be in [2, 10000]"},
+		{[]string{"run", "--population", "-1"}, "--population -1 is out of range"},
+		{[]string{"run", "--population", "1"}, "--population 1 is out of range"},
+		{[]string{"run", "--population", "1000000000"}, "--population 1000000000 is out of range"},
+		{[]string{"run", "--generations", "0"}, "--generations 0 is out of range: generations must be in [1, 10000]"},
+		{[]string{"run", "--population", "5000", "--generations", "5000"}, "at most 1000000 fit in memory"},
+		{[]string{"run", "--workers", "0"}, "--workers 0 is out of range: local workers must be in [1, 1024]"},
+		{[]string{"run", "--workers", "-3"}, "--workers -3 is out of range"},
+		{[]string{"run", "--elites", "-1"}, "--elites -1 is out of range"},
+		{[]string{"run", "--tournament", "0"}, "--tournament 0 is out of range"},
+		{[]string{"run", "--crossover-rate", "1.5"}, "--crossover-rate 1.5 is out of range: crossover probability must be in [0, 1]"},
+		{[]string{"run", "--crossover-rate", "NaN"}, "--crossover-rate NaN is out of range"},
+		{[]string{"run", "--max-attempts", "0"}, "--max-attempts 0 is out of range: deliveries of a genome must be in [1, 100]"},
+		{[]string{"run", "--ack-wait", "10ms"}, "--ack-wait 10ms is out of range: task lease must be in [1s, 24h0m0s]"},
+		{[]string{"run", "--train-subset", "-5"}, "--train-subset -5 is out of range"},
+		{[]string{"run", "--final-subset", "70000"}, "--final-subset 70000 is out of range"},
+		{[]string{"run", "--final-epochs", "-2"}, "--final-epochs -2 is out of range"},
+		{[]string{"coordinator", "--nats", "nats://127.0.0.1:1", "--population", "0"}, "--population 0 is out of range"},
+		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--concurrency", "0"}, "--concurrency 0 is out of range: genomes trained at once must be in [1, 256]"},
+		{[]string{"status", "--nats", "nats://127.0.0.1:1", "--watch", "1ns"}, "--watch 1ns is out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			args := append(tt.args, "--db", filepath.Join(dir, "h.db"))
+			if tt.args[0] == "worker" || tt.args[0] == "status" {
+				args = tt.args
+			}
+			_, _, err := runMain(t, args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v; want one containing %q", err, tt.want)
+			}
+			if _, serr := os.Stat(filepath.Join(dir, "h.db")); serr == nil {
+				t.Error("a history file was created before the flags were checked")
+			}
+		})
+	}
+}
+
+// regressionRun runs a tiny regression search into db and returns its run.
+func regressionRun(t *testing.T, db string) gahpo.Run {
+	t.Helper()
+	_, errOut, err := runMain(t, "run", "--problem", "regression", "--db", db, "--population", "4", "--generations", "1", "--final-epochs", "0", "--workers", "1", "--seed", "3", "--no-progress")
+	if err != nil {
+		t.Fatalf("gahpo run: %v\n%s", err, errOut)
+	}
+	st, err := store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run, err := st.Run("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// setStatus rewrites the stored run's status (a run left running by a
+// crash).
+func setStatus(t *testing.T, db string, run gahpo.Run, status gahpo.RunStatus) {
+	t.Helper()
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run.Status = status
+	if err := st.Commit(run.ID, store.Change{Run: &run}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runCount(t *testing.T, db string) int {
+	t.Helper()
+	st, err := store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(runs)
+}
+
+// TestResumeRefusesOtherFlags: a finished history is not rerun, and a run
+// left running is not resumed with flags that say another search.
+func TestResumeRefusesOtherFlags(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "h.db")
+	run := regressionRun(t, db)
+	base := []string{"run", "--problem", "regression", "--db", db, "--population", "4", "--generations", "1", "--final-epochs", "0", "--workers", "1", "--seed", "3", "--no-progress"}
+
+	// The same command again: the run is done.
+	_, _, err := runMain(t, base...)
+	if err == nil || !strings.Contains(err.Error(), "run "+run.ID+" finished") || !strings.Contains(err.Error(), "--new starts another") {
+		t.Errorf("rerun of a finished history: err = %v; want 'run %s finished ...; --new starts another'", err, run.ID)
+	}
+	if n := runCount(t, db); n != 1 {
+		t.Errorf("%d runs in the history after the refused rerun; want 1", n)
+	}
+
+	// A run left running (a crash), resumed with other flags.
+	setStatus(t, db, run, gahpo.RunRunning)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--population", "6"}, "--population 6 (the run's: 4)"},
+		{[]string{"--problem", "cnn"}, "--problem cnn (the run's: regression)"},
+		{[]string{"--seed", "4", "--max-attempts", "5"}, "--seed 4 (the run's: 3)"},
+		{[]string{"--preset", "paper"}, "--preset paper (the run's: quick)"},
+	} {
+		args := append(append([]string{}, base...), tt.args...)
+		_, _, err := runMain(t, args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "run "+run.ID) {
+			t.Errorf("resume with %v: err = %v; want a refusal naming %q", tt.args, err, tt.want)
+		}
+	}
+	if n := runCount(t, db); n != 1 {
+		t.Errorf("%d runs after the refused resumes; want 1", n)
+	}
+}
+
+// TestCorruptHistoryEveryCommand: each command that reads a damaged history
+// says which file and what to do, does not panic, and leaves it as it was.
+func TestCorruptHistoryEveryCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.db")
+	regressionRun(t, good)
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damage := map[string][]byte{
+		"truncated": data[:len(data)/2],
+		"zeroed":    append(bytes.Clone(data[:2*4096]), make([]byte, len(data)-2*4096)...),
+	}
+	commands := [][]string{
+		{"query", "runs"}, {"query", "best"}, {"query", "generation", "0"}, {"query", "genome", "1"}, {"query", "final"},
+		{"run", "--problem", "regression", "--workers", "1", "--no-progress"},
+	}
+	for name, bad := range damage {
+		for _, c := range commands {
+			t.Run(name+"/"+strings.Join(c, " "), func(t *testing.T) {
+				db := filepath.Join(t.TempDir(), "h.db")
+				if err := os.WriteFile(db, bad, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				_, _, err := runMain(t, append(c, "--db", db)...)
+				if err == nil || !strings.Contains(err.Error(), db) || !strings.Contains(err.Error(), "restore it from a backup") {
+					t.Errorf("err = %v; want one naming %s and what to do", err, db)
+				}
+				after, _ := os.ReadFile(db)
+				if !bytes.Equal(after, bad) {
+					t.Error("the damaged file was modified")
+				}
+			})
+		}
+	}
+}
+
+// TestEveryNumericFlagHasARange: a numeric flag added to any command
+// without a range in limits fails here.
+func TestEveryNumericFlagHasARange(t *testing.T) {
+	numeric := regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+) (int|uint|float|duration)\b`)
+	m := &Main{Stdout: io.Discard}
+	found := 0
+	for _, c := range m.commands() {
+		var help bytes.Buffer
+		m.Stderr = &help
+		_ = m.Run(context.Background(), []string{c.name, "-h"})
+		for _, sub := range numeric.FindAllStringSubmatch(help.String(), -1) {
+			found++
+			if _, ok := limits[sub[1]]; !ok {
+				t.Errorf("gahpo %s --%s (%s) has no range in limits", c.name, sub[1], sub[2])
+			}
+		}
+	}
+	if found < 20 {
+		t.Errorf("found only %d numeric flags in the commands' help: the pattern no longer matches it", found)
+	}
+}

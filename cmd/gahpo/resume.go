@@ -1,0 +1,125 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/store"
+)
+
+// runField ties a search flag to the stored run configuration it sets.
+type runField struct {
+	flag string
+	get  func(gahpo.RunConfig) any
+}
+
+// runFields are the flags that define a run; on resume, one given with a
+// value other than the stored run's is refused. --ack-wait is the one
+// search flag a resumed run takes; --workers, --data and
+// the connection flags are not part of a run.
+var runFields = []runField{
+	{"problem", func(c gahpo.RunConfig) any { return c.Problem }},
+	{"preset", func(c gahpo.RunConfig) any { return c.Preset }},
+	{"population", func(c gahpo.RunConfig) any { return c.GA.Population }},
+	{"generations", func(c gahpo.RunConfig) any { return c.GA.Generations }},
+	{"elites", func(c gahpo.RunConfig) any { return c.GA.Elites }},
+	{"tournament", func(c gahpo.RunConfig) any { return c.GA.TournamentSize }},
+	{"crossover-rate", func(c gahpo.RunConfig) any { return c.GA.CrossoverRate }},
+	{"seed", func(c gahpo.RunConfig) any { return c.GA.Seed }},
+	{"train-subset", func(c gahpo.RunConfig) any { return c.TrainSubset }},
+	{"final-subset", func(c gahpo.RunConfig) any { return c.FinalSubset }},
+	{"final-epochs", func(c gahpo.RunConfig) any { return c.FinalEpochs }},
+	{"fitness-on-test", func(c gahpo.RunConfig) any { return c.FitnessOnTest }},
+	{"max-attempts", func(c gahpo.RunConfig) any { return c.MaxAttempts }},
+	{"fidelity", func(c gahpo.RunConfig) any { return c.Fidelity }},
+	{"breeding", func(c gahpo.RunConfig) any { return c.Breeding }},
+	{"min-epochs", func(c gahpo.RunConfig) any { return c.MinEpochs }},
+	{"max-epochs", func(c gahpo.RunConfig) any { return c.MaxEpochs }},
+	{"eta", func(c gahpo.RunConfig) any { return c.Eta }},
+	{"in-flight", func(c gahpo.RunConfig) any { return c.InFlight }},
+	{"budget-epochs", func(c gahpo.RunConfig) any { return c.BudgetEpochs }},
+	{"enqueue", func(c gahpo.RunConfig) any { return c.GA.Initial }},
+}
+
+// conflicts names the flags in given whose value in want differs from the
+// stored run configuration have, as "--flag X (run: Y)".
+func conflicts(given map[string]bool, want, have gahpo.RunConfig) []string {
+	var out []string
+	for _, f := range runFields {
+		if !given[f.flag] {
+			continue
+		}
+		if w, h := f.get(want), f.get(have); !reflect.DeepEqual(w, h) {
+			out = append(out, fmt.Sprintf("--%s %v (the run's: %v)", f.flag, w, h))
+		}
+	}
+	return out
+}
+
+// checkResume decides, before the coordinator opens the history, whether
+// the command may go on: a run to resume must have been started with the
+// flags given (a changed --ack-wait is stored and said); a history whose
+// runs are all over is not rerun without --new.
+func (s *searchFlags) checkResume(st *store.Store, rc gahpo.RunConfig, out io.Writer) error {
+	if s.newRun {
+		return nil
+	}
+	var target gahpo.Run
+	if s.runID != "" {
+		r, err := st.Run(s.runID)
+		if err != nil {
+			return err
+		}
+		target = r
+	} else {
+		runs, err := st.Runs()
+		if err != nil {
+			return err
+		}
+		if len(runs) == 0 {
+			return nil
+		}
+		target = runs[len(runs)-1]
+		for i := len(runs) - 1; i >= 0; i-- {
+			if unfinished(runs[i]) {
+				target = runs[i]
+				break
+			}
+		}
+	}
+	if !unfinished(target) {
+		how := "finished"
+		if target.Status == gahpo.RunFailed {
+			how = "failed"
+		}
+		when := ""
+		if !target.Ended.IsZero() {
+			when = " at " + target.Ended.UTC().Format(time.RFC3339)
+		}
+		reason := ""
+		if target.Error != "" {
+			reason = " (" + target.Error + ")"
+		}
+		return fmt.Errorf("run %s %s%s%s; --new starts another run in this history", target.ID, how, when, reason)
+	}
+	given := map[string]bool{}
+	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if c := conflicts(given, rc, target.Config); len(c) > 0 {
+		return fmt.Errorf("run %s, left %s, was started with other flags: %s; resume it without them (only --ack-wait and --workers may change), or --new starts another run", target.ID, target.Status, strings.Join(c, ", "))
+	}
+	if given["ack-wait"] && rc.AckWait != target.Config.AckWait {
+		fmt.Fprintf(out, "gahpo: run %s resumes with --ack-wait %v (was %v)\n", target.ID, rc.AckWait, target.Config.AckWait)
+		target.Config.AckWait = rc.AckWait
+		if err := st.Commit(target.ID, store.Change{Run: &target}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unfinished(r gahpo.Run) bool { return r.Status == gahpo.RunRunning || r.Status == gahpo.RunFinal }
