@@ -179,6 +179,9 @@ type Started struct {
 	// (Epoch counted from the genome's first epoch), for the learning
 	// curves of running genomes. At stays the time the task started.
 	Report *EpochReport `json:"report,omitempty"`
+	// Problem, when set, is a fault the worker cannot get past on its own
+	// (a result it cannot publish, and why), for the coordinator's status.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Decode parses a message: size-limited, a single JSON object, then

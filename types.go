@@ -347,7 +347,10 @@ type Status struct {
 	Outstanding int                   `json:"outstanding"`
 	Rungs       []int                 `json:"rungs,omitempty"`
 	Curves      map[int][]EpochReport `json:"curves,omitempty"`
-	Started     time.Time             `json:"started"`
+	// Fault is the last fault a worker could not get past (a result it
+	// cannot publish, and why), until a result gets through again.
+	Fault   string    `json:"fault,omitempty"`
+	Started time.Time `json:"started"`
 }
 
 // Holder is a genome held by a worker.

@@ -81,6 +81,12 @@ type Coordinator struct {
 	evalN    int
 	printed  map[int]bool // generations whose summary was printed
 	progress *progress
+	// fault is the last fault a worker reported that it cannot get past
+	// (a result it cannot publish), since when, and the last result
+	// stored: a fault that lasts with no result stored ends the run.
+	fault      string
+	faultSince time.Time
+	lastResult time.Time
 }
 
 // ErrRunFinished is returned by New when asked to resume a finished run.
@@ -298,6 +304,9 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 			return c.snapshot(), ctx.Err()
 		case <-tick.C:
 			c.drawProgress()
+			if err := c.stalled(); err != nil {
+				return c.snapshot(), err
+			}
 		case <-watch.C:
 			// A task can be lost: published just before a crash that lost
 			// the record of it, or held back on resume by a result that
@@ -347,6 +356,26 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	}
 	c.sweepCheckpoints(cleanup)
 	return c.snapshot(), nil
+}
+
+// stalled ends the run when workers have reported for a long while that
+// they cannot publish results (a full JetStream store, say) and no result
+// was stored meanwhile: progress is impossible, and the user must know.
+func (c *Coordinator) stalled() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fault == "" {
+		return nil
+	}
+	if c.lastResult.After(c.faultSince) {
+		c.fault = "" // results got through since: it passed
+		return nil
+	}
+	limit := max(2*c.rc.AckWait, time.Minute)
+	if c.cfg.Now().Sub(c.faultSince) < limit {
+		return nil
+	}
+	return fmt.Errorf("coordinator: no result stored for %s while workers report: %s (the run can be resumed once that is fixed)", limit, c.fault)
 }
 
 func (c *Coordinator) snapshot() gahpo.Run {
@@ -435,6 +464,14 @@ func (c *Coordinator) onEvent(data []byte) {
 	}
 	if e.Report != nil {
 		c.reports[e.GenomeID] = append(c.reports[e.GenomeID], *e.Report)
+		return
+	}
+	if e.Problem != "" {
+		if c.fault == "" {
+			c.faultSince = c.cfg.Now()
+			c.log.Warn("a worker cannot get past a fault", "worker", e.Worker, "genome", e.GenomeID, "problem", e.Problem)
+		}
+		c.fault = e.Worker + ": " + e.Problem
 		return
 	}
 	c.holders[e.GenomeID] = gahpo.Holder{GenomeID: e.GenomeID, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}

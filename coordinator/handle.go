@@ -64,6 +64,7 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 		}
 	}
 	rd := c.machine.Ready()
+	c.lastResult = now
 	c.mu.Unlock()
 
 	if err := c.commit(ctx, rd); err != nil {

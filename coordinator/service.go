@@ -209,6 +209,7 @@ func (c *Coordinator) Status() gahpo.Status {
 			st.Curves[id] = slices.Clone(reps)
 		}
 	}
+	st.Fault = c.fault
 	if best != nil {
 		e := gahpo.NewBestEntry(*best)
 		e.Generation++ // counted from 1, as everywhere a user sees them

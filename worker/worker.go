@@ -224,6 +224,30 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
 	return nil
 }
 
+// publishResult publishes a result, retrying with backoff while the
+// lease is kept (a full JetStream store, a server away): a trained result
+// is not thrown away to be trained again. Each failure is logged and told
+// to the coordinator as a best-effort event (core NATS, which a JetStream
+// that cannot store still carries), so that it reaches the user. It gives
+// up when ctx ends, the connection is closed for good, or after 10 minutes.
+func (w *Worker) publishResult(ctx, pctx context.Context, res gahpo.Result, log *slog.Logger) error {
+	delay, deadline := time.Second, time.Now().Add(10*time.Minute)
+	for {
+		err := w.conn.PublishResult(pctx, res)
+		if err == nil || errors.Is(err, bus.ErrClosed) || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		log.Warn("cannot publish result; retrying", "err", err, "in", delay)
+		_ = w.conn.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: res.RunID, GenomeID: res.GenomeID, Worker: res.Worker,
+			Attempt: res.Attempt, At: time.Now(), Problem: "cannot publish its result: " + err.Error()})
+		sleep(ctx, delay)
+		delay = min(2*delay, 30*time.Second)
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+	}
+}
+
 func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
@@ -305,7 +329,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 	// which the coordinator ignores by genome id.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := w.conn.PublishResult(pctx, res); err != nil {
+	if err := w.publishResult(ctx, pctx, res, log); err != nil {
 		log.Error("cannot publish result; the task will be redelivered", "err", err)
 		_ = d.Nak(time.Second)
 		return false

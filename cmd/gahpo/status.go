@@ -56,6 +56,9 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 
 func printStatus(w io.Writer, st gahpo.Status) {
 	fmt.Fprintf(w, "run %s (%s): %s, generation %d/%d\n", st.RunID, st.Problem, st.State, st.Generation, st.Generations)
+	if st.Fault != "" {
+		fmt.Fprintf(w, "  FAULT: %s\n", st.Fault)
+	}
 	fmt.Fprintf(w, "  %d/%d done, %d in flight, %d queued, %d failed\n", st.Done, st.Population, st.InFlight, st.Queued, st.Failed)
 	for _, h := range st.Holders {
 		fmt.Fprintf(w, "  genome %d on %s (attempt %d) for %s\n", h.GenomeID, h.Worker, h.Attempt, time.Since(h.Since).Round(time.Second))
