@@ -97,11 +97,7 @@ func buildNet(p params, batch int, train bool, fwd forwardFunc) (n *net, err err
 		collectable(n) // else the graph is never freed: see collectable
 		return n, nil
 	}
-	prod, err := G.HadamardProd(logp, y)
-	if err != nil {
-		return nil, fmt.Errorf("cnn: build the loss: %w", err)
-	}
-	loss, err := G.Sum(prod)
+	loss, err := weightedSum(logp, y)
 	if err != nil {
 		return nil, fmt.Errorf("cnn: build the loss: %w", err)
 	}
@@ -151,8 +147,7 @@ func forwardLayered(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool
 }
 
 // head builds the layers after the max-pool, from its (b, 64, 12, 12)
-// output: dropout, fc1 and its ReLU, dropout, fc2 (this package's ops),
-// log-softmax (gorgonia's).
+// output: dropout, fc1 and its ReLU, dropout, fc2, log-softmax.
 func head(h *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
 	h, err := dropout(h, mask1)
 	if err != nil {
@@ -168,7 +163,7 @@ func head(h *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node
 	if h, err = newLinear(h, w[6], w[7], false, nil); err != nil {
 		return nil, fmt.Errorf("cnn: build fc2: %w", err)
 	}
-	if h, err = G.LogSoftMax(h); err != nil {
+	if h, err = logSoftmax(h); err != nil {
 		return nil, fmt.Errorf("cnn: build log-softmax: %w", err)
 	}
 	return h, nil

@@ -94,3 +94,81 @@ func TestLinearFiniteDifferences(t *testing.T) {
 		}
 	}
 }
+
+// TestLossMatchesGorgonia compares the log-softmax (output and the
+// gradient of the logits) with gorgonia's LogSoftMax, and the loss Σ logp ⊙
+// y built on it (value and gradient) with gorgonia's HadamardProd and Sum,
+// in both precisions.
+func TestLossMatchesGorgonia(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		for _, rows := range []int{1, 7, 128} {
+			t.Run(fmt.Sprintf("%v/rows=%d", dt, rows), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(rows), 10))
+				z := random(r, dt, rows, 10)
+				if d, ok := z.Data().([]float64); ok {
+					d[0] = 30 // a large logit: the log-sum-exp must not overflow
+				}
+				y, rw := random(r, dt, rows, 10), random(r, dt, rows, 10)
+				tol := tolerance(dt)
+				out, _, grads := evalOp(t, []*tensor.Dense{z}, rw, []int{0}, func(n G.Nodes) (*G.Node, error) { return logSoftmax(n[0]) })
+				refOut, _, refGrads := evalOp(t, []*tensor.Dense{z}, rw, []int{0}, func(n G.Nodes) (*G.Node, error) { return G.LogSoftMax(n[0]) })
+				closeTo(t, "log-softmax", out, refOut, tol)
+				closeTo(t, "log-softmax gradient", grads[0], refGrads[0], tol)
+				var losses [2]float64
+				var lossGrads [2]*tensor.Dense
+				for i, build := range []func(lp, y *G.Node) (*G.Node, error){
+					weightedSum,
+					func(lp, y *G.Node) (*G.Node, error) {
+						p, err := G.HadamardProd(lp, y)
+						if err != nil {
+							return nil, err
+						}
+						return G.Sum(p)
+					},
+				} {
+					losses[i], lossGrads[i] = lossAndGradient(t, z, y, build)
+				}
+				if math.Abs(losses[0]-losses[1]) > tol*max(1, math.Abs(losses[1])) {
+					t.Errorf("loss %v, reference %v", losses[0], losses[1])
+				}
+				closeTo(t, "loss gradient", lossGrads[0], lossGrads[1], tol)
+			})
+		}
+	}
+}
+
+// lossAndGradient runs build(logSoftmax(z), y) and returns its value and
+// its gradient with respect to z.
+func lossAndGradient(t *testing.T, z, y *tensor.Dense, build func(lp, y *G.Node) (*G.Node, error)) (float64, *tensor.Dense) {
+	t.Helper()
+	g := G.NewGraph()
+	zn := G.NewTensor(g, z.Dtype(), 2, G.WithShape(z.Shape()...), G.WithName("z"), G.WithValue(z.Clone().(*tensor.Dense)))
+	yn := G.NewTensor(g, y.Dtype(), 2, G.WithShape(y.Shape()...), G.WithName("y"), G.WithValue(y.Clone().(*tensor.Dense)))
+	lp, err := logSoftmax(zn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, err := build(lp, yn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lv G.Value
+	G.Read(loss, &lv)
+	if _, err := G.Grad(loss, zn); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g, G.BindDualValues(zn))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := scalar(lv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gv, err := zn.Grad()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, gv.(*tensor.Dense).Clone().(*tensor.Dense)
+}
