@@ -41,14 +41,21 @@ func (m *Main) runBench(ctx context.Context, env string, train *mnist.Set) error
 		}
 		rates := make([]float64, m.Rounds)
 		var gflops, ceils, fractions []float64
+		var cpu, wall time.Duration
+		cpuOK := true
 		for r := range rates {
+			c0, ok := cpuTime()
+			cpuOK = cpuOK && ok
 			start := time.Now()
 			for i := range m.Steps {
 				if loss, err = s.Step(ctx, ord.next(bs)); err != nil {
 					return fmt.Errorf("bench: batch %d: round %d, step %d: %w", bs, r+1, i+1, err)
 				}
 			}
-			rates[r] = float64(m.Steps*bs) / time.Since(start).Seconds()
+			w := time.Since(start)
+			c1, _ := cpuTime()
+			cpu, wall = cpu+c1-c0, wall+w
+			rates[r] = float64(m.Steps*bs) / w.Seconds()
 			if ceil == nil {
 				continue
 			}
@@ -64,6 +71,13 @@ func (m *Main) runBench(ctx context.Context, env string, train *mnist.Set) error
 		}
 		line := fmt.Sprintf("RESULT %s batch=%d img_per_s=%.1f min=%.1f max=%.1f loss=%.3f",
 			env, bs, median(rates), slices.Min(rates), slices.Max(rates), loss)
+		if cpuOK {
+			// The share of the cores the training kept busy (200 for two
+			// cores all the time), and its CPU time per image: on a busy
+			// machine the CPU time moves less than the wall time.
+			line += fmt.Sprintf(" cpu_pct=%.0f cpu_us_per_img=%.0f", 100*cpu.Seconds()/wall.Seconds(),
+				cpu.Seconds()*1e6/float64(m.Rounds*m.Steps*bs))
+		}
 		if ceil != nil {
 			line += fmt.Sprintf(" gflops=%.1f ceiling_gflops=%.1f ceiling_fraction=%.3f",
 				median(gflops), median(ceils), median(fractions))
