@@ -66,6 +66,18 @@ func geometry(x, w tensor.Shape) (convGeom, error) {
 // order: for each ky the three pixels of the window are adjacent in x.
 func im2col[T float32 | float64](col, x []T, g convGeom) {
 	k, run := g.k(), 3*g.cin
+	if g.cin == 1 { // conv1: nine values per row, too few for copy's call
+		for oy := range g.oh {
+			for ox := range g.ow {
+				row := col[(oy*g.ow+ox)*9:][:9]
+				for ky := range 3 {
+					src := x[(oy+ky)*g.w+ox:][:3]
+					row[3*ky], row[3*ky+1], row[3*ky+2] = src[0], src[1], src[2]
+				}
+			}
+		}
+		return
+	}
 	for oy := range g.oh {
 		for ox := range g.ow {
 			row := col[(oy*g.ow+ox)*k:][:k]
