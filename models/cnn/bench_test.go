@@ -3,6 +3,7 @@ package cnn
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"syscall"
 	"testing"
@@ -159,5 +160,40 @@ func BenchmarkFusedVsLayered(b *testing.B) {
 			b.ReportMetric(float64(bytes[1])/float64(steps[1]), "layered_B/step")
 			b.ReportMetric(float64(objects[0])/float64(steps[0]), "fused_allocs/step")
 		})
+	}
+}
+
+// BenchmarkPoolGrad compares the max-pool gradient of one conv2 output
+// (24×24×64, ReLU) with vec.PoolGrad and with the branch-free Go loop
+// (poolBackward32), alternating in one benchmark:
+//
+//	go test -run '^$' -bench PoolGrad ./models/cnn
+func BenchmarkPoolGrad(b *testing.B) {
+	const h, w, c = 24, 24, 64
+	r := rand.New(rand.NewPCG(1, 1))
+	x, dy := random(r, tensor.Float32, h*w*c).Data().([]float32), random(r, tensor.Float32, h*w*c/4).Data().([]float32)
+	dx := make([]float32, h*w*c)
+	goLoop := func() {
+		ph, pw := h/2, w/2
+		for py := range ph {
+			for px := range pw {
+				win := window(py, px, w, c)
+				poolBackward32(dx[win[0]:][:c], dx[win[1]:][:c], dx[win[2]:][:c], dx[win[3]:][:c],
+					x[win[0]:][:c], x[win[1]:][:c], x[win[2]:][:c], x[win[3]:][:c], dy[py*pw+px:], ph*pw, true)
+			}
+		}
+	}
+	var t [2]time.Duration
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		if i%2 == 0 {
+			poolGradImage32(dx, x, dy, h, w, c, true)
+		} else {
+			goLoop()
+		}
+		t[i%2] += time.Since(start)
+	}
+	if t[0] > 0 && t[1] > 0 {
+		b.ReportMetric(t[1].Seconds()/t[0].Seconds(), "go/vec")
 	}
 }

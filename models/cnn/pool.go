@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/vec"
 )
 
 // maxPoolOp is a 2×2 max-pool of stride 2 from an NHWC input (b, h, w, c)
@@ -214,6 +216,10 @@ func poolBackward[T float32 | float64](dx, x, dy []T, b, h, w, c int, relu bool)
 // h/2, w/2).
 func poolGradImage[T float32 | float64](di, xi, g []T, h, w, c int, relu bool) {
 	ph, pw := h/2, w/2
+	if x32, ok := any(xi).([]float32); ok && c%8 == 0 {
+		poolGradImage32(any(di).([]float32), x32, any(g).([]float32), h, w, c, relu)
+		return
+	}
 	for py := range ph {
 		for px := range pw {
 			win := window(py, px, w, c)
@@ -239,6 +245,34 @@ func poolGradImage[T float32 | float64](di, xi, g []T, h, w, c int, relu bool) {
 					di[best] = src[ch*ph*pw]
 				}
 			}
+		}
+	}
+}
+
+// poolGradImage32 is poolGradImage for float32 and c a multiple of 8,
+// with vec.PoolGrad (AVX2 where the CPU has it): the output gradient is
+// first laid out pixel by pixel, so that each window's channels are
+// contiguous. For a max-pool without ReLU, a window whose maximum ties
+// with a -0 and a +0 sends its gradient to the first of them, where
+// poolBackward32 (bit equality) picks the one equal in sign.
+func poolGradImage32(di, xi, g []float32, h, w, c int, relu bool) {
+	ph, pw := h/2, w/2
+	gt := borrow[float32](ph * pw * c)
+	defer giveBack(gt)
+	for ch := range c {
+		for p, v := range g[ch*ph*pw:][:ph*pw] {
+			gt[p*c+ch] = v
+		}
+	}
+	floor := float32(math.Inf(-1))
+	if relu {
+		floor = 0
+	}
+	for py := range ph {
+		for px := range pw {
+			win := window(py, px, w, c)
+			vec.PoolGrad(di[win[0]:][:c], di[win[1]:][:c], di[win[2]:][:c], di[win[3]:][:c],
+				xi[win[0]:][:c], xi[win[1]:][:c], xi[win[2]:][:c], xi[win[3]:][:c], gt[(py*pw+px)*c:][:c], floor)
 		}
 	}
 }
