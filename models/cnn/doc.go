@@ -22,8 +22,9 @@
 // linear_test.go):
 //
 //   - both convolutions and the max-pool are one op (featOp): each core
-//     takes its share of the batch's images through conv1, its ReLU, conv2
-//     and the ReLU'd max-pool, image after image, so an image's
+//     takes chunks of the batch's images, claimed one at a time, through
+//     conv1, its ReLU, conv2 and the ReLU'd max-pool, image after image,
+//     so an image's
 //     activations are still in the core's cache for the next layer; the
 //     activations keep NHWC order, where im2col is three contiguous copies
 //     per output pixel and im2col × filters (gemm.SgemmSerial, AVX-512 or
@@ -32,8 +33,9 @@
 //     that the weights keep PyTorch's layout;
 //   - its gradient (featGradOp) goes back through the same chain image by
 //     image: max-pool's gradient, conv2's filter, bias and input
-//     gradients, conv1's ReLU, filter and bias gradients, each core
-//     summing its own weight gradients; no gradient of an activation is
+//     gradients, conv1's ReLU, filter and bias gradients, each chunk
+//     summing its own weight gradients (added in chunk order: the same
+//     sums whichever core ran which chunk); no gradient of an activation is
 //     kept for the whole batch, and none is computed for the image;
 //   - the linear layers (linearOp) read the features as rows without a
 //     reshape, fuse the bias and fc1's ReLU, and run their products on all

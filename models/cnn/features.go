@@ -16,15 +16,17 @@ import (
 // order; the same arithmetic as convOp (relu), convOp and maxPoolOp (relu)
 // in a row, which it replaces in the network for speed:
 //
-//   - each core takes its share of the batch's images through the whole
-//     chain, image after image, so an image's activations (conv2's output
-//     is 147 KB) are still in the core's cache for the next layer, and a
-//     step forks and joins once instead of once per layer;
+//   - each core takes the batch's images, in chunks it claims one at a
+//     time (forChunks), through the whole chain, image after image, so an
+//     image's activations (conv2's output is 147 KB) are still in the
+//     core's cache for the next layer, a step forks and joins once instead
+//     of once per layer, and a core slowed by another process does less;
 //   - its gradient (featGradOp) does the same backwards: max-pool's
 //     gradient, conv2's filter, bias and input gradients, conv1's ReLU and
-//     its filter and bias gradients, one image at a time, each core summing
-//     its own weight gradients. The gradients of the activations never
-//     leave the cache and are never kept for the whole batch.
+//     its filter and bias gradients, one image at a time. The gradients of
+//     the activations never leave the cache and are never kept for the
+//     whole batch; each chunk sums its own weight gradients, added in chunk
+//     order, so the result does not depend on which core ran which chunk.
 //
 // Inputs: images x (b, h, w, cin), conv1's filters (c1, cin, 3, 3) and
 // bias (c1 values), conv2's filters (c2, c1, 3, 3) and bias (c2 values).
@@ -34,7 +36,7 @@ import (
 // The activations that the gradient needs (conv1's output and conv2's,
 // before the ReLU) are kept for the whole batch only once the op has been
 // differentiated (a training graph); an evaluation graph keeps one image's
-// per core.
+// per chunk being computed.
 type featOp struct {
 	goOp
 	st *featState
@@ -190,7 +192,7 @@ func featForward[T float32 | float64](out, h1, z2 *tensor.Dense, a []*tensor.Den
 	filterRows(wm1, data(1), g.c1)
 	filterRows(wm2, data(3), g.c2)
 	var bad atomic.Bool
-	forParts(g.c1.b, func(_, lo, hi int) {
+	forChunks(g.c1.b, chunks(g.c1.b), func(_, lo, hi int) {
 		col := borrow[T](g.colSize())
 		defer giveBack(col)
 		var act []T // one image's activations, when not kept
@@ -324,23 +326,24 @@ func (op featGradOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 // featBackward writes the gradients of conv1's filters and bias and of
-// conv2's filters and bias into out, image by image on all cores, each
-// core summing its images' into its own accumulators.
+// conv2's filters and bias into out, image by image on all cores, the
+// images of each chunk (see forChunks) summed into the chunk's own
+// accumulators, which are then added in chunk order.
 func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, dy, h1, z2 *tensor.Dense, g featGeom) {
 	xs, dys, h1s, z2s := x.Data().([]T), dy.Data().([]T), h1.Data().([]T), z2.Data().([]T)
 	c1, c2 := g.c1, g.c2
 	wc := borrow[T](c2.cout * c2.k()) // conv2's filters, rows in im2col's column order
 	defer giveBack(wc)
 	filterCols(wc, w2.Data().([]T), c2)
-	// Each core's sums: conv1's filters (c1.cout×c1.k) and bias, conv2's
+	// Each chunk's sums: conv1's filters (c1.cout×c1.k) and bias, conv2's
 	// filters (c2.cout×c2.k) and bias.
 	per := c1.cout*c1.k() + c1.cout + c2.cout*c2.k() + c2.cout
-	n := parts(c1.b)
+	n := chunks(c1.b)
 	acc := borrow[T](n * per)
 	defer giveBack(acc)
 	clear(acc)
-	forParts(c1.b, func(part, lo, hi int) {
-		a := acc[part*per:][:per]
+	forChunks(c1.b, n, func(chunk, lo, hi int) {
+		a := acc[chunk*per:][:per]
 		dw1, a := a[:c1.cout*c1.k()], a[c1.cout*c1.k():]
 		db1, a := a[:c1.cout], a[c1.cout:]
 		dw2, db2 := a[:c2.cout*c2.k()], a[c2.cout*c2.k():]

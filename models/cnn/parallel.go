@@ -3,6 +3,7 @@ package cnn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gorgonia.org/tensor"
 
@@ -35,6 +36,37 @@ func forParts(n int, fn func(part, lo, hi int)) {
 		}()
 	}
 	fn(0, 0, n/t)
+	wg.Wait()
+}
+
+// chunks is how many pieces forChunks cuts n images into for the
+// current GOMAXPROCS: four per goroutine, at most one per image.
+func chunks(n int) int { return max(1, min(n, 4*parts(n))) }
+
+// forChunks cuts the images [0, n) into c contiguous chunks (1 <= c <= n)
+// and calls fn on each; parts(n) goroutines (the caller's among them)
+// claim the chunks one at a time from a shared counter, so that a core
+// that another process slows down takes fewer of them instead of making
+// the others wait. Which goroutine runs a chunk changes nothing in its
+// result: a sum kept per chunk and added in chunk order is the same from
+// run to run.
+func forChunks(n, c int, fn func(chunk, lo, hi int)) {
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= c {
+				return
+			}
+			fn(i, i*n/c, (i+1)*n/c)
+		}
+	}
+	t := min(parts(n), c)
+	var wg sync.WaitGroup
+	for range t - 1 {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
 }
 
