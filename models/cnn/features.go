@@ -354,8 +354,7 @@ func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, dy, h1, z2 *
 			a1 := h1s[s*c1.outSize():][:c1.outSize()]
 			// Max-pool and conv2's ReLU.
 			poolGradImage(dz2, z2s[s*c2.outSize():][:c2.outSize()], dys[s*g.pooled():][:g.pooled()], c2.oh, c2.ow, c2.cout, true)
-			// conv2's bias and filters.
-			sumRows(db2, dz2, c2.cout)
+			// conv2's filters.
 			cl := col[:c2.pix()*c2.k()]
 			im2col(cl, a1, c2)
 			matmul(true, false, c2.cout, c2.k(), c2.pix(), dz2, c2.cout, cl, c2.k(), 1, dw2, c2.k())
@@ -364,11 +363,13 @@ func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, dy, h1, z2 *
 			clear(dh1)
 			col2im(dh1, cl, c2)
 			reluGrad(dh1, a1, dh1)
-			// conv1's bias and filters.
-			sumRows(db1, dh1, c1.cout)
+			// conv2's bias, from dz2, which is not needed any more.
+			foldRows(db2, dz2, c2.cout)
+			// conv1's filters, then its bias.
 			cl = col[:c1.pix()*c1.k()]
 			im2col(cl, xs[s*c1.inSize():][:c1.inSize()], c1)
 			matmul(true, false, c1.cout, c1.k(), c1.pix(), dh1, c1.cout, cl, c1.k(), 1, dw1, c1.k())
+			foldRows(db1, dh1, c1.cout)
 		}
 	})
 	sum := acc[:per]
@@ -384,10 +385,22 @@ func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, dy, h1, z2 *
 	copy(out[3].Data().([]T), db2)
 }
 
-// sumRows adds each row of m (rows of c values) to s.
-func sumRows[T float32 | float64](s, m []T, c int) {
-	for p := 0; p < len(m); p += c {
-		add(s, m[p:p+c])
+// foldRows adds the sum of the rows of m (rows of c values) to s,
+// summing them pairwise in place, half the rows onto the other half, so
+// that each pass is one long vector sum (a call per row of 64 values cost
+// more than the sums): it overwrites m.
+func foldRows[T float32 | float64](s, m []T, c int) {
+	rows := len(m) / c
+	for rows > 1 {
+		half := rows / 2
+		add(m[:half*c], m[half*c:2*half*c])
+		if rows%2 == 1 {
+			add(m[:c], m[2*half*c:rows*c])
+		}
+		rows = half
+	}
+	if rows == 1 {
+		add(s, m[:c])
 	}
 }
 
