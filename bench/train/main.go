@@ -102,6 +102,17 @@ type Main struct {
 	// CPUProfile, when not empty, is the file that receives a CPU profile
 	// of the measurement (data loading excluded).
 	CPUProfile string
+	// Kernel, when not empty, forces models/gemm's micro-kernel (avx512,
+	// avx2 or gonum; see gemm.SetKernel) with -blas gemm.
+	Kernel string
+	// NoCeiling leaves out the GEMM ceiling of ModeBench: the products of
+	// each round's steps, timed after it (gflops, ceiling_gflops and
+	// ceiling_fraction on the RESULT line).
+	NoCeiling bool
+	// EvalImages is the number of training images ModeBench evaluates
+	// (no dropout, no gradients) after each batch size, for the
+	// eval_img_per_s field; 0 leaves it out.
+	EvalImages int
 }
 
 // NewMain returns a Main that writes results to stdout and logs to stderr.
@@ -127,6 +138,9 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.Steps, "steps", 20, "bench: steps per timed round")
 	fs.IntVar(&m.TrainImages, "train-images", 0, "train on the first N training images only (0: all)")
 	fs.IntVar(&m.TestImages, "test-images", 0, "epoch: test on the first N test images only (0: all)")
+	fs.StringVar(&m.Kernel, "kernel", "", "gemm's micro-kernel: avx512, avx2 or gonum (default: the best the CPU has)")
+	fs.BoolVar(&m.NoCeiling, "no-ceiling", false, "bench: do not time the GEMM ceiling after each round")
+	fs.IntVar(&m.EvalImages, "eval-images", 2000, "bench: evaluate this many images after each batch size (0: none)")
 	fs.StringVar(&m.CPUProfile, "cpuprofile", "", "write a CPU profile of the measurement to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -195,7 +209,7 @@ func (m *Main) validate() error {
 	default:
 		return fmt.Errorf("%w: mode %q, want %s or %s", ErrUsage, m.Mode, ModeBench, ModeEpoch)
 	}
-	if m.Threads < 0 || m.TrainImages < 0 || m.TestImages < 0 || m.Warmup < 0 || m.Rounds < 0 || m.Steps < 0 || m.LR < 0 {
+	if m.Threads < 0 || m.TrainImages < 0 || m.TestImages < 0 || m.Warmup < 0 || m.EvalImages < 0 || m.Rounds < 0 || m.Steps < 0 || m.LR < 0 {
 		return fmt.Errorf("%w: negative -threads, -train-images, -test-images, -warmup, -rounds, -steps or -lr", ErrUsage)
 	}
 	if m.Seed == 0 {
@@ -243,6 +257,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if m.BLAS != BLASGemm { // gonum's for gorgonia and for the convolutions
 		defer cnn.UseGonum()()
+	} else if m.Kernel != "" {
+		old := gemm.Kernel()
+		if err := gemm.SetKernel(m.Kernel); err != nil {
+			return fmt.Errorf("%w: -kernel: %w", ErrUsage, err)
+		}
+		defer func() { _ = gemm.SetKernel(old) }() // available: it was in use
 	}
 	kernel := gemm.Kernel()
 	env := fmt.Sprintf("peer=gahpo version=%s blas=%s kernel=%s threads=%d", runtime.Version(), m.BLAS, kernel, runtime.GOMAXPROCS(0))

@@ -133,7 +133,7 @@ func TestRunBench(t *testing.T) {
 		t.Skip("runs the benchmark: -short")
 	}
 	var out strings.Builder
-	m := &Main{Out: &out, Mode: ModeBench, Batches: []int{4, 8}, Warmup: 2, Rounds: 3, Steps: 2, TrainImages: 200}
+	m := &Main{Out: &out, Mode: ModeBench, Batches: []int{4, 8}, Warmup: 2, Rounds: 3, Steps: 2, TrainImages: 200, EvalImages: 100}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +145,16 @@ func TestRunBench(t *testing.T) {
 		}
 		if loss := number(t, kv, "loss"); loss <= 0 {
 			t.Errorf("batch %s: loss %v, want positive", b, loss)
+		}
+		// The ceiling: the GEMM on the step's products alone, so a step (which
+		// also does everything else) reaches a fraction of it. Under heavy load
+		// a round may be slowed more than its ceiling: allow some slack above 1.
+		g, c, f := number(t, kv, "gflops"), number(t, kv, "ceiling_gflops"), number(t, kv, "ceiling_fraction")
+		if !(g > 0 && c > 0 && f > 0 && f < 3) {
+			t.Errorf("batch %s: gflops %v, ceiling_gflops %v, ceiling_fraction %v: want positive, fraction below 3", b, g, c, f)
+		}
+		if ev := number(t, kv, "eval_img_per_s"); ev <= 0 {
+			t.Errorf("batch %s: eval_img_per_s %v, want positive", b, ev)
 		}
 		if kv["peer"] != "gahpo" || kv["blas"] != BLASGemm {
 			t.Errorf("batch %s: peer %q, blas %q, want gahpo, gemm", b, kv["peer"], kv["blas"])
@@ -180,5 +190,16 @@ func TestRunEpoch(t *testing.T) {
 	}
 	if d := math.Abs(loss[BLASGemm] - loss[BLASGonum]); d > 0.01 {
 		t.Errorf("test loss %v with gemm, %v with gonum: differ by %v, want at most 0.01", loss[BLASGemm], loss[BLASGonum], d)
+	}
+}
+
+// TestStepFlops checks the flops of a step's products: about 72 MFLOP a
+// training image at every batch size (the dense layers' share is per image
+// too), as the figures assume.
+func TestStepFlops(t *testing.T) {
+	for _, b := range []int{1, 10, 64, 128} {
+		if per := stepFlops(b) / float64(b) / 1e6; per < 71 || per > 72.5 {
+			t.Errorf("batch %d: %.2f MFLOP an image, want 71-72.5", b, per)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package cnn
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"syscall"
 	"testing"
@@ -68,6 +69,15 @@ func BenchmarkEvaluate(b *testing.B) {
 	reportMemory(b)
 }
 
+// cpuTime returns the CPU time the process has used, all threads.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func reportMemory(b *testing.B) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
@@ -76,4 +86,114 @@ func reportMemory(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.Sys)/(1<<20), "sys_MB")
+}
+
+// BenchmarkFusedVsLayered trains two networks from the same weights in
+// one process, one with the fused feature extractor (forward, as
+// training does) and one with an op per layer (forwardLayered), in
+// alternating rounds of a few steps, so that both see the same load; it
+// reports each one's images/s, their ratio and the heap bytes and objects
+// each allocates per step:
+//
+//	go test -run '^$' -bench FusedVsLayered -benchtime 40x ./models/cnn
+func BenchmarkFusedVsLayered(b *testing.B) {
+	train := loadTrain(b)
+	for _, batch := range []int{10, 64, 128} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			cfg := Config{BatchSize: batch, LR: 1, Seed: 1}
+			var trs [2]*trainer
+			for i, fwd := range []forwardFunc{forward, forwardLayered} {
+				tr, err := newTrainerOf(newParams(tensor.Float32, 1), cfg, fwd)
+				if err != nil {
+					b.Fatal(err)
+				}
+				trs[i] = tr
+			}
+			set := train.Slice(0, 20*batch)
+			idx := make([]int, batch)
+			var elapsed, cpu [2]time.Duration
+			var bytes, objects [2]uint64
+			var steps [2]int
+			step := func(w, i int) {
+				for j := range idx {
+					idx[j] = (i*batch + j) % set.N
+				}
+				if _, err := trs[w].step(set, idx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for w := range trs { // warm-up
+				step(w, 0)
+			}
+			const round = 4
+			var ms runtime.MemStats
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				w := i / round % 2
+				runtime.ReadMemStats(&ms)
+				b0, o0 := ms.TotalAlloc, ms.Mallocs
+				c0 := cpuTime()
+				start := time.Now()
+				step(w, i)
+				elapsed[w] += time.Since(start)
+				cpu[w] += cpuTime() - c0
+				runtime.ReadMemStats(&ms)
+				bytes[w] += ms.TotalAlloc - b0
+				objects[w] += ms.Mallocs - o0
+				steps[w]++
+			}
+			if steps[0] == 0 || steps[1] == 0 {
+				return
+			}
+			var rate [2]float64
+			for w := range rate {
+				rate[w] = float64(steps[w]*batch) / elapsed[w].Seconds()
+			}
+			b.ReportMetric(rate[0], "fused_img/s")
+			b.ReportMetric(rate[1], "layered_img/s")
+			b.ReportMetric(rate[0]/rate[1], "fused/layered")
+			// CPU time per image: what a step costs when other processes
+			// keep the cores busy anyway (wall time then measures the load).
+			b.ReportMetric(cpu[0].Seconds()*1e6/float64(steps[0]*batch), "fused_cpu_us/img")
+			b.ReportMetric(cpu[1].Seconds()*1e6/float64(steps[1]*batch), "layered_cpu_us/img")
+			b.ReportMetric(float64(bytes[0])/float64(steps[0]), "fused_B/step")
+			b.ReportMetric(float64(bytes[1])/float64(steps[1]), "layered_B/step")
+			b.ReportMetric(float64(objects[0])/float64(steps[0]), "fused_allocs/step")
+		})
+	}
+}
+
+// BenchmarkPoolGrad compares the max-pool gradient of one conv2 output
+// (24×24×64, ReLU) with vec.PoolGrad and with the branch-free Go loop
+// (poolBackward32), alternating in one benchmark:
+//
+//	go test -run '^$' -bench PoolGrad ./models/cnn
+func BenchmarkPoolGrad(b *testing.B) {
+	const h, w, c = 24, 24, 64
+	r := rand.New(rand.NewPCG(1, 1))
+	x, dy := random(r, tensor.Float32, h*w*c).Data().([]float32), random(r, tensor.Float32, h*w*c/4).Data().([]float32)
+	dx := make([]float32, h*w*c)
+	goLoop := func() {
+		ph, pw := h/2, w/2
+		for py := range ph {
+			for px := range pw {
+				win := window(py, px, w, c)
+				poolBackward32(dx[win[0]:][:c], dx[win[1]:][:c], dx[win[2]:][:c], dx[win[3]:][:c],
+					x[win[0]:][:c], x[win[1]:][:c], x[win[2]:][:c], x[win[3]:][:c], dy[py*pw+px:], ph*pw, true)
+			}
+		}
+	}
+	var t [2]time.Duration
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		if i%2 == 0 {
+			poolGradImage32(dx, x, dy, h, w, c, true)
+		} else {
+			goLoop()
+		}
+		t[i%2] += time.Since(start)
+	}
+	if t[0] > 0 && t[1] > 0 {
+		b.ReportMetric(t[1].Seconds()/t[0].Seconds(), "go/vec")
+	}
 }

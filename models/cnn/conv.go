@@ -66,6 +66,18 @@ func geometry(x, w tensor.Shape) (convGeom, error) {
 // order: for each ky the three pixels of the window are adjacent in x.
 func im2col[T float32 | float64](col, x []T, g convGeom) {
 	k, run := g.k(), 3*g.cin
+	if g.cin == 1 { // conv1: nine values per row, too few for copy's call
+		for oy := range g.oh {
+			for ox := range g.ow {
+				row := col[(oy*g.ow+ox)*9:][:9]
+				for ky := range 3 {
+					src := x[(oy+ky)*g.w+ox:][:3]
+					row[3*ky], row[3*ky+1], row[3*ky+2] = src[0], src[1], src[2]
+				}
+			}
+		}
+		return
+	}
 	for oy := range g.oh {
 		for ox := range g.ow {
 			row := col[(oy*g.ow+ox)*k:][:k]
@@ -214,19 +226,27 @@ func convForward[T float32 | float64](out, x, w, bias []T, g convGeom, relu bool
 		col := borrow[T](g.pix() * g.k())
 		defer giveBack(col)
 		for s := lo; s < hi; s++ {
-			im2col(col, x[s*g.inSize():][:g.inSize()], g)
-			o := out[s*g.outSize():][:g.outSize()]
-			// The bias is the product's starting value: no pass of its own.
-			for p := 0; p < len(o); p += g.cout {
-				copy(o[p:p+g.cout], bias)
-			}
-			matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 1, o, g.cout)
-			if relu && !reluSlice(o, o) {
+			if !convImage(out[s*g.outSize():][:g.outSize()], col, x[s*g.inSize():][:g.inSize()], wm, bias, g, relu) {
 				bad.Store(true)
 			}
 		}
 	})
 	return bad.Load()
+}
+
+// convImage computes the convolution of one image x into o: im2col into
+// col (at least pix·k values), the bias, the product with the filters wm
+// (from filterRows), then the ReLU if relu. With relu it reports whether
+// every output is finite; without, it returns true.
+func convImage[T float32 | float64](o, col, x, wm, bias []T, g convGeom, relu bool) (finite bool) {
+	col = col[:g.pix()*g.k()]
+	im2col(col, x, g)
+	// The bias is the product's starting value: no pass of its own.
+	for p := 0; p < len(o); p += g.cout {
+		copy(o[p:p+g.cout], bias)
+	}
+	matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 1, o, g.cout)
+	return !relu || reluSlice(o, o)
 }
 
 // positive is all ones when the float32 with these bits is greater than

@@ -278,6 +278,12 @@ func TestOpsFiniteDifferences(t *testing.T) {
 			},
 		},
 		{
+			"log-softmax",
+			[]*tensor.Dense{random(r, tensor.Float64, 3, 7)},
+			random(r, tensor.Float64, 3, 7),
+			func(in G.Nodes) (*G.Node, error) { return logSoftmax(in[0]) },
+		},
+		{
 			"ReLU",
 			[]*tensor.Dense{random(r, tensor.Float64, 3, 7)},
 			random(r, tensor.Float64, 3, 7),

@@ -16,28 +16,40 @@
 //
 // # Speed
 //
-// gorgonia builds the graph and differentiates it; the layers that cost
-// the time are this package's own gorgonia ops, each checked against
-// gorgonia's reference op and by finite differences (conv_test.go):
+// gorgonia builds the graph and differentiates it; every layer is one of
+// this package's own gorgonia ops, each checked against gorgonia's
+// reference ops and by finite differences (conv_test.go, features_test.go,
+// linear_test.go):
 //
-//   - the convolutions (convOp) keep activations in NHWC order, where
-//     im2col is three contiguous copies per output pixel and im2col ×
-//     filters writes the output in place; they share the images of a batch
-//     among all cores, one matrix product per image (gemm.SgemmSerial,
-//     AVX-512 or AVX2 assembly), fuse the bias and the ReLU, and compute no
-//     gradient for the image;
-//   - the max-pool (maxPoolOp) applies conv2's ReLU on a quarter of the
-//     values, returns to NCHW order (so the weights keep PyTorch's layout),
-//     and routes gradients without branches;
-//   - the dropout masks (maskOp) and the ReLUs run on all cores, the masks
-//     with an AVX2 loop of package vec; so does the Adadelta update of a
-//     large tensor (fc1's weights), with vec's AVX2 update;
-//   - the ops keep their activation outputs from one batch to the next
-//     instead of allocating and zeroing megabytes per step (gorgonia still
-//     allocates the linear layers' gradients).
+//   - both convolutions and the max-pool are one op (featOp): each core
+//     takes chunks of the batch's images, claimed one at a time, through
+//     conv1, its ReLU, conv2 and the ReLU'd max-pool, image after image,
+//     so an image's
+//     activations are still in the core's cache for the next layer; the
+//     activations keep NHWC order, where im2col is three contiguous copies
+//     per output pixel and im2col × filters (gemm.SgemmSerial, AVX-512 or
+//     AVX2 assembly) writes the output in place, with the bias as the
+//     product's starting value; the max-pool returns to NCHW order, so
+//     that the weights keep PyTorch's layout;
+//   - its gradient (featGradOp) goes back through the same chain image by
+//     image: max-pool's gradient, conv2's filter, bias and input
+//     gradients, conv1's ReLU, filter and bias gradients, each chunk
+//     summing its own weight gradients (added in chunk order: the same
+//     sums whichever core ran which chunk); no gradient of an activation is
+//     kept for the whole batch, and none is computed for the image;
+//   - the linear layers (linearOp) read the features as rows without a
+//     reshape, fuse the bias and fc1's ReLU, and run their products on all
+//     cores through gorgonia's BLAS ([UseBLAS]); the dropout masks (maskOp)
+//     and the ReLUs run on all cores, the masks with an AVX2 loop of
+//     package vec; so does the Adadelta update of a large tensor (fc1's
+//     weights), with vec's AVX2 update;
+//   - every op keeps its outputs from one batch to the next (the
+//     log-softmax and the loss included) instead of allocating and zeroing
+//     megabytes per step: a warm training step allocates only gorgonia's
+//     bookkeeping, tens of KB.
 //
-// The linear layers and the log-softmax are gorgonia's own, on the same
-// GEMM through [UseBLAS]. bench/train measures the speed against PyTorch.
+// bench/train measures the speed against PyTorch and against the GEMM's
+// own speed on the step's products (ceiling_fraction).
 //
 // # Fitness and full training
 //

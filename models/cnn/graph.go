@@ -97,11 +97,7 @@ func buildNet(p params, batch int, train bool, fwd forwardFunc) (n *net, err err
 		collectable(n) // else the graph is never freed: see collectable
 		return n, nil
 	}
-	prod, err := G.HadamardProd(logp, y)
-	if err != nil {
-		return nil, fmt.Errorf("cnn: build the loss: %w", err)
-	}
-	loss, err := G.Sum(prod)
+	loss, err := weightedSum(logp, y)
 	if err != nil {
 		return nil, fmt.Errorf("cnn: build the loss: %w", err)
 	}
@@ -121,9 +117,21 @@ func buildNet(p params, batch int, train bool, fwd forwardFunc) (n *net, err err
 //	conv 1→32 3×3, ReLU, conv 32→64 3×3, ReLU, max-pool 2×2, dropout 0.25,
 //	linear 9216→128, ReLU, dropout 0.5, linear 128→10, log-softmax
 //
-// The convolutions and the max-pool are this package's own ops (see
-// conv.go); the rest is gorgonia's.
+// The convolutions and the max-pool are this package's own op (see
+// features.go); the rest is gorgonia's.
 func forward(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
+	// Both convolutions and the max-pool as one op (see features.go).
+	h, err := newFeatures(x, w, nan)
+	if err != nil {
+		return nil, fmt.Errorf("cnn: build the features: %w", err)
+	}
+	return head(h, w, mask1, mask2, nan)
+}
+
+// forwardLayered is forward with one op per layer: convOp (ReLU), convOp,
+// maxPoolOp (ReLU). It computes the same numbers as forward, more slowly;
+// tests and benchmarks compare both.
+func forwardLayered(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
 	h, err := G.ApplyOp(convOp{relu: true, nan: nan, out: newBuffer()}, x, w[0], w[1])
 	if err != nil {
 		return nil, fmt.Errorf("cnn: build conv1: %w", err)
@@ -139,40 +147,26 @@ func forward(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.N
 }
 
 // head builds the layers after the max-pool, from its (b, 64, 12, 12)
-// output.
+// output: dropout, fc1 and its ReLU, dropout, fc2, log-softmax.
 func head(h *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
 	h, err := dropout(h, mask1)
 	if err != nil {
 		return nil, fmt.Errorf("cnn: build dropout1: %w", err)
 	}
-	if h, err = G.Reshape(h, tensor.Shape{h.Shape()[0], flatSize}); err != nil {
-		return nil, fmt.Errorf("cnn: build flatten: %w", err)
-	}
-	if h, err = linear(h, w[4], w[5]); err != nil {
+	// fc1 reads the (b, 64, 12, 12) features as (b, 9216) rows: no reshape.
+	if h, err = newLinear(h, w[4], w[5], true, nan); err != nil {
 		return nil, fmt.Errorf("cnn: build fc1: %w", err)
-	}
-	if h, err = relu(h, nan); err != nil {
-		return nil, fmt.Errorf("cnn: build fc1 ReLU: %w", err)
 	}
 	if h, err = dropout(h, mask2); err != nil {
 		return nil, fmt.Errorf("cnn: build dropout2: %w", err)
 	}
-	if h, err = linear(h, w[6], w[7]); err != nil {
+	if h, err = newLinear(h, w[6], w[7], false, nil); err != nil {
 		return nil, fmt.Errorf("cnn: build fc2: %w", err)
 	}
-	if h, err = G.LogSoftMax(h); err != nil {
+	if h, err = logSoftmax(h); err != nil {
 		return nil, fmt.Errorf("cnn: build log-softmax: %w", err)
 	}
 	return h, nil
-}
-
-// linear is x·w + b, with w (in, out) and b (1, out).
-func linear(x, w, b *G.Node) (*G.Node, error) {
-	h, err := G.Mul(x, w)
-	if err != nil {
-		return nil, err
-	}
-	return G.BroadcastAdd(h, b, nil, []byte{0})
 }
 
 // collectable lets the garbage collector free n once it is unreachable.

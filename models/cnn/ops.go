@@ -11,6 +11,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/vec"
 )
 
 // errNaNActivation is returned by the ReLU ops when their input holds a
@@ -100,22 +102,9 @@ func reluFwd[T float32 | float64](out, x []T, rows int) (bad bool) {
 // goroutine and reports whether every value of x is finite.
 func reluSlice[T float32 | float64](out, x []T) (finite bool) {
 	if o, ok := any(out).([]float32); ok {
-		return relu32(o, any(x).([]float32))
+		return vec.ReLU(o, any(x).([]float32))
 	}
 	return reluSerial(out, x)
-}
-
-// relu32 is the ReLU for float32, without branches on the signs; it
-// reports whether every value is finite (see addBias32).
-func relu32(out, x []float32) (finite bool) {
-	out = out[:len(x)]
-	var exp uint32
-	for i, v := range x {
-		bits := math.Float32bits(v)
-		exp = max(exp, bits&0x7f800000)
-		out[i] = math.Float32frombits(bits & positive(bits))
-	}
-	return exp != 0x7f800000
 }
 
 // reluSerial is the ReLU with branches, for float64.

@@ -3,6 +3,7 @@ package cnn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gorgonia.org/tensor"
 
@@ -38,6 +39,37 @@ func forParts(n int, fn func(part, lo, hi int)) {
 	wg.Wait()
 }
 
+// chunks is how many pieces forChunks cuts n images into for the
+// current GOMAXPROCS: four per goroutine, at most one per image.
+func chunks(n int) int { return max(1, min(n, 4*parts(n))) }
+
+// forChunks cuts the images [0, n) into c contiguous chunks (1 <= c <= n)
+// and calls fn on each; parts(n) goroutines (the caller's among them)
+// claim the chunks one at a time from a shared counter, so that a core
+// that another process slows down takes fewer of them instead of making
+// the others wait. Which goroutine runs a chunk changes nothing in its
+// result: a sum kept per chunk and added in chunk order is the same from
+// run to run.
+func forChunks(n, c int, fn func(chunk, lo, hi int)) {
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= c {
+				return
+			}
+			fn(i, i*n/c, (i+1)*n/c)
+		}
+	}
+	t := min(parts(n), c)
+	var wg sync.WaitGroup
+	for range t - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+}
+
 // matmul computes C = op(A)·op(B) + beta·C (row-major, op(X) = Xᵀ when
 // the flag is set) on the calling goroutine: gemm's assembly kernels for
 // float32, gonum for float64 (the precision of the gradient checks).
@@ -59,23 +91,45 @@ func matmul[T float32 | float64](tA, tB bool, m, n, k int, a []T, lda int, b []T
 
 // Scratch buffers of the custom ops, reused across batches: an im2col
 // matrix of conv2 is 663 KB per image, allocated and zeroed afresh it
-// would cost more than copying into it.
-var pool32, pool64 sync.Pool
+// would cost more than copying into it. One pool per length: a pool
+// shared by buffers of several lengths hands out short ones where long
+// ones are needed, which then have to be allocated anew.
+var pool32, pool64 sizedPools
+
+// sizedPools holds a sync.Pool per buffer length.
+type sizedPools struct {
+	mu    sync.Mutex
+	pools map[int]*sync.Pool
+}
+
+// of returns the pool of buffers of n values.
+func (s *sizedPools) of(n int) *sync.Pool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pools == nil {
+		s.pools = map[int]*sync.Pool{}
+	}
+	p := s.pools[n]
+	if p == nil {
+		p = &sync.Pool{}
+		s.pools[n] = p
+	}
+	return p
+}
 
 // borrow returns a buffer of n values (not zeroed) from the pool; give it
 // back with giveBack.
 func borrow[T float32 | float64](n int) []T {
-	p := poolOf[T]()
-	if b, ok := p.Get().(*[]T); ok && cap(*b) >= n {
-		return (*b)[:n]
+	if b, ok := poolOf[T]().of(n).Get().(*[]T); ok && len(*b) == n {
+		return *b
 	}
 	return make([]T, n)
 }
 
 // giveBack returns a buffer from borrow to the pool.
-func giveBack[T float32 | float64](b []T) { poolOf[T]().Put(&b) }
+func giveBack[T float32 | float64](b []T) { poolOf[T]().of(len(b)).Put(&b) }
 
-func poolOf[T float32 | float64]() *sync.Pool {
+func poolOf[T float32 | float64]() *sizedPools {
 	var zero T
 	if _, ok := any(zero).(float32); ok {
 		return &pool32

@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/vec"
 )
 
 // maxPoolOp is a 2×2 max-pool of stride 2 from an NHWC input (b, h, w, c)
@@ -94,28 +96,34 @@ func window(py, px, w, c int) [4]int {
 }
 
 func poolForward[T float32 | float64](out, x []T, b, h, w, c int, relu bool) {
+	ph, pw := h/2, w/2
+	forParts(b, func(_, lo, hi int) {
+		for s := lo; s < hi; s++ {
+			poolImage(out[s*c*ph*pw:][:c*ph*pw], x[s*h*w*c:][:h*w*c], h, w, c, relu)
+		}
+	})
+}
+
+// poolImage is poolForward on one image: from x (h, w, c) to o (c, h/2,
+// w/2).
+func poolImage[T float32 | float64](o, xi []T, h, w, c int, relu bool) {
 	var floor T // the ReLU: no output below 0
 	if !relu {
 		floor = T(math.Inf(-1))
 	}
 	ph, pw := h/2, w/2
-	forParts(b, func(_, lo, hi int) {
-		for s := lo; s < hi; s++ {
-			xi, o := x[s*h*w*c:][:h*w*c], out[s*c*ph*pw:][:c*ph*pw]
-			for py := range ph {
-				for px := range pw {
-					win := window(py, px, w, c)
-					r0, r1, r2, r3 := xi[win[0]:][:c], xi[win[1]:][:c], xi[win[2]:][:c], xi[win[3]:][:c]
-					dst := o[py*pw+px:]
-					for ch, m := range r0 {
-						// The builtin max compiles without branches: the
-						// signs before a ReLU are random.
-						dst[ch*ph*pw] = max(m, r1[ch], r2[ch], r3[ch], floor)
-					}
-				}
+	for py := range ph {
+		for px := range pw {
+			win := window(py, px, w, c)
+			r0, r1, r2, r3 := xi[win[0]:][:c], xi[win[1]:][:c], xi[win[2]:][:c], xi[win[3]:][:c]
+			dst := o[py*pw+px:]
+			for ch, m := range r0 {
+				// The builtin max compiles without branches: the
+				// signs before a ReLU are random.
+				dst[ch*ph*pw] = max(m, r1[ch], r2[ch], r3[ch], floor)
 			}
 		}
-	})
+	}
 }
 
 // WriteHash implements G.Op.
@@ -199,36 +207,74 @@ func poolBackward[T float32 | float64](dx, x, dy []T, b, h, w, c int, relu bool)
 	ph, pw := h/2, w/2
 	forParts(b, func(_, lo, hi int) {
 		for s := lo; s < hi; s++ {
-			xi, di, g := x[s*h*w*c:][:h*w*c], dx[s*h*w*c:][:h*w*c], dy[s*c*ph*pw:][:c*ph*pw]
-			for py := range ph {
-				for px := range pw {
-					win := window(py, px, w, c)
-					src := g[py*pw+px:]
-					if x32, ok := any(xi).([]float32); ok {
-						d32 := any(di).([]float32)
-						poolBackward32(d32[win[0]:][:c], d32[win[1]:][:c], d32[win[2]:][:c], d32[win[3]:][:c],
-							x32[win[0]:][:c], x32[win[1]:][:c], x32[win[2]:][:c], x32[win[3]:][:c],
-							any(src).([]float32), ph*pw, relu)
-						continue
+			poolGradImage(dx[s*h*w*c:][:h*w*c], x[s*h*w*c:][:h*w*c], dy[s*c*ph*pw:][:c*ph*pw], h, w, c, relu)
+		}
+	})
+}
+
+// poolGradImage is poolBackward on one image: x and dx (h, w, c), g (c,
+// h/2, w/2).
+func poolGradImage[T float32 | float64](di, xi, g []T, h, w, c int, relu bool) {
+	ph, pw := h/2, w/2
+	if x32, ok := any(xi).([]float32); ok && c%8 == 0 {
+		poolGradImage32(any(di).([]float32), x32, any(g).([]float32), h, w, c, relu)
+		return
+	}
+	for py := range ph {
+		for px := range pw {
+			win := window(py, px, w, c)
+			src := g[py*pw+px:]
+			if x32, ok := any(xi).([]float32); ok {
+				d32 := any(di).([]float32)
+				poolBackward32(d32[win[0]:][:c], d32[win[1]:][:c], d32[win[2]:][:c], d32[win[3]:][:c],
+					x32[win[0]:][:c], x32[win[1]:][:c], x32[win[2]:][:c], x32[win[3]:][:c],
+					any(src).([]float32), ph*pw, relu)
+				continue
+			}
+			for _, off := range win {
+				clear(di[off:][:c]) // a kept buffer holds the last batch's
+			}
+			for ch := range c {
+				best, m := win[0]+ch, xi[win[0]+ch]
+				for _, off := range win[1:] {
+					if v := xi[off+ch]; v > m {
+						best, m = off+ch, v
 					}
-					for _, off := range win {
-						clear(di[off:][:c]) // a kept buffer holds the last batch's
-					}
-					for ch := range c {
-						best, m := win[0]+ch, xi[win[0]+ch]
-						for _, off := range win[1:] {
-							if v := xi[off+ch]; v > m {
-								best, m = off+ch, v
-							}
-						}
-						if !relu || m > 0 {
-							di[best] = src[ch*ph*pw]
-						}
-					}
+				}
+				if !relu || m > 0 {
+					di[best] = src[ch*ph*pw]
 				}
 			}
 		}
-	})
+	}
+}
+
+// poolGradImage32 is poolGradImage for float32 and c a multiple of 8,
+// with vec.PoolGrad (AVX2 where the CPU has it): the output gradient is
+// first laid out pixel by pixel, so that each window's channels are
+// contiguous. For a max-pool without ReLU, a window whose maximum ties
+// with a -0 and a +0 sends its gradient to the first of them, where
+// poolBackward32 (bit equality) picks the one equal in sign.
+func poolGradImage32(di, xi, g []float32, h, w, c int, relu bool) {
+	ph, pw := h/2, w/2
+	gt := borrow[float32](ph * pw * c)
+	defer giveBack(gt)
+	for ch := range c {
+		for p, v := range g[ch*ph*pw:][:ph*pw] {
+			gt[p*c+ch] = v
+		}
+	}
+	floor := float32(math.Inf(-1))
+	if relu {
+		floor = 0
+	}
+	for py := range ph {
+		for px := range pw {
+			win := window(py, px, w, c)
+			vec.PoolGrad(di[win[0]:][:c], di[win[1]:][:c], di[win[2]:][:c], di[win[3]:][:c],
+				xi[win[0]:][:c], xi[win[1]:][:c], xi[win[2]:][:c], xi[win[3]:][:c], gt[(py*pw+px)*c:][:c], floor)
+		}
+	}
 }
 
 // poolBackward32 is the float32 gradient of one window position over all

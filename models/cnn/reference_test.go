@@ -1,6 +1,8 @@
 package cnn
 
 import (
+	"fmt"
+
 	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
@@ -29,7 +31,7 @@ func forwardReference(x *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bo
 	if h, err = G.MaxPool2D(h, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}); err != nil {
 		return nil, err
 	}
-	return head(h, w, mask1, mask2, nan)
+	return headReference(h, w, mask1, mask2, nan)
 }
 
 // convReLUReference is a 3×3 convolution (stride 1, no padding) on NCHW
@@ -50,4 +52,42 @@ func convReference(x, w, b *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	return G.BroadcastAdd(c, b, nil, []byte{0, 2, 3})
+}
+
+// headReference builds the layers after the max-pool with gorgonia's
+// Reshape, Mul and BroadcastAdd for the linear layers, from the
+// (b, 64, 12, 12) features: the reference of head.
+func headReference(h *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node, error) {
+	h, err := dropout(h, mask1)
+	if err != nil {
+		return nil, fmt.Errorf("cnn: build dropout1: %w", err)
+	}
+	if h, err = G.Reshape(h, tensor.Shape{h.Shape()[0], flatSize}); err != nil {
+		return nil, fmt.Errorf("cnn: build flatten: %w", err)
+	}
+	if h, err = linear(h, w[4], w[5]); err != nil {
+		return nil, fmt.Errorf("cnn: build fc1: %w", err)
+	}
+	if h, err = relu(h, nan); err != nil {
+		return nil, fmt.Errorf("cnn: build fc1 ReLU: %w", err)
+	}
+	if h, err = dropout(h, mask2); err != nil {
+		return nil, fmt.Errorf("cnn: build dropout2: %w", err)
+	}
+	if h, err = linear(h, w[6], w[7]); err != nil {
+		return nil, fmt.Errorf("cnn: build fc2: %w", err)
+	}
+	if h, err = G.LogSoftMax(h); err != nil {
+		return nil, fmt.Errorf("cnn: build log-softmax: %w", err)
+	}
+	return h, nil
+}
+
+// linear is x·w + b, with w (in, out) and b (1, out).
+func linear(x, w, b *G.Node) (*G.Node, error) {
+	h, err := G.Mul(x, w)
+	if err != nil {
+		return nil, err
+	}
+	return G.BroadcastAdd(h, b, nil, []byte{0})
 }

@@ -37,7 +37,13 @@ type trainer struct {
 
 // newTrainer compiles the training graph for cfg's batch size around p.
 func newTrainer(p params, cfg Config) (*trainer, error) {
-	n, err := newNet(p, chunkSize(cfg.BatchSize), true)
+	return newTrainerOf(p, cfg, forward)
+}
+
+// newTrainerOf is newTrainer for the network that fwd builds (benchmarks
+// compare forward with forwardLayered this way).
+func newTrainerOf(p params, cfg Config, fwd forwardFunc) (*trainer, error) {
+	n, err := buildNet(p, chunkSize(cfg.BatchSize), true, fwd)
 	if err != nil {
 		return nil, err
 	}

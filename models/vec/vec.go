@@ -75,3 +75,50 @@ func Mul(dst, a, b []float32) {
 		dst[i] = a[i] * b[i]
 	}
 }
+
+// PoolGrad is the gradient of a 2×2 max-pool window, lane by lane, over
+// len(x0) lanes (channels): x0..x3 are the window's four inputs in row
+// order, g the gradient of its maximum m. It writes g into d0..d3 at the
+// first input equal to m and 0 at the others; where m is not above floor
+// (0 for a max-pool of ReLU'd values, -Inf for a plain one) every
+// gradient is 0. All slices must be at least as long as x0.
+func PoolGrad(d0, d1, d2, d3, x0, x1, x2, x3, g []float32, floor float32) {
+	n := len(x0)
+	d0, d1, d2, d3 = d0[:n], d1[:n], d2[:n], d3[:n]
+	x1, x2, x3, g = x1[:n], x2[:n], x3[:n], g[:n]
+	for i := poolGradFast(d0, d1, d2, d3, x0, x1, x2, x3, g, floor); i < n; i++ {
+		v0, v1, v2, v3 := x0[i], x1[i], x2[i], x3[i]
+		m := max(v0, v1, v2, v3)
+		gi := g[i]
+		if !(m > floor) {
+			gi = 0
+		}
+		d0[i], d1[i], d2[i], d3[i] = 0, 0, 0, 0
+		switch m {
+		case v0:
+			d0[i] = gi
+		case v1:
+			d1[i] = gi
+		case v2:
+			d2[i] = gi
+		default:
+			d3[i] = gi
+		}
+	}
+}
+
+// ReLU writes max(src[i], 0) into dst[i] (+0 for -0) and reports whether
+// every value of src is finite (not a NaN nor an infinity); what it writes
+// for a NaN is unspecified. dst must be at least as long as src and may
+// be src.
+func ReLU(dst, src []float32) (finite bool) {
+	dst = dst[:len(src)]
+	done, finite := reluFast(dst, src)
+	for i, v := range src[done:] {
+		if v-v != 0 {
+			finite = false
+		}
+		dst[done+i] = max(v, 0)
+	}
+	return finite
+}

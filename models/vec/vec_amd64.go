@@ -63,3 +63,35 @@ func mulFast(dst, a, b []float32) int {
 	mulAVX2(&dst[0], &a[0], &b[0], n)
 	return n
 }
+
+// poolGradAVX2 is PoolGrad on n values (n a multiple of 8).
+//
+//go:noescape
+func poolGradAVX2(d0, d1, d2, d3, x0, x1, x2, x3, gp *float32, n int, floor float32)
+
+// poolGradFast runs PoolGrad's assembly loop on the longest prefix of a
+// multiple of 8 values and returns how many it did.
+func poolGradFast(d0, d1, d2, d3, x0, x1, x2, x3, g []float32, floor float32) int {
+	n := len(x0) &^ 7
+	if !useAVX2 || n == 0 {
+		return 0
+	}
+	poolGradAVX2(&d0[0], &d1[0], &d2[0], &d3[0], &x0[0], &x1[0], &x2[0], &x3[0], &g[0], n, floor)
+	return n
+}
+
+// reluAVX2 is ReLU on n values (n a multiple of 8); it returns the largest
+// exponent field of src.
+//
+//go:noescape
+func reluAVX2(dst, src *float32, n int) (exp uint32)
+
+// reluFast runs ReLU's assembly loop on the longest prefix of a multiple
+// of 8 values and returns how many it did and whether they were finite.
+func reluFast(dst, src []float32) (int, bool) {
+	n := len(src) &^ 7
+	if !useAVX2 || n == 0 {
+		return 0, true
+	}
+	return n, reluAVX2(&dst[0], &src[0], n) != 0x7f800000
+}

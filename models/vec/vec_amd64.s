@@ -135,3 +135,97 @@ mone:
 mdone:
 	VZEROUPPER
 	RET
+
+// func poolGradAVX2(d0, d1, d2, d3, x0, x1, x2, x3, gp *float32, n int, floor float32)
+//
+// For each of n lanes (n a multiple of 8): m = max(x0, x1, x2, x3); the
+// gradient g, kept where m > floor, goes to the first of x0..x3 equal to
+// m, and 0 to the others.
+TEXT ·poolGradAVX2(SB), NOSPLIT, $0-84
+	MOVQ d0+0(FP), DI
+	MOVQ d1+8(FP), R8
+	MOVQ d2+16(FP), R9
+	MOVQ d3+24(FP), R10
+	MOVQ x0+32(FP), SI
+	MOVQ x1+40(FP), R11
+	MOVQ x2+48(FP), R12
+	MOVQ x3+56(FP), R13
+	MOVQ gp+64(FP), DX
+	MOVQ n+72(FP), CX
+	VBROADCASTSS floor+80(FP), Y13
+	VPCMPEQD Y14, Y14, Y14 // all ones
+	XORQ AX, AX
+	SHLQ $2, CX            // bytes
+	TESTQ CX, CX
+	JZ pdone
+ploop:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS (R11)(AX*1), Y1
+	VMOVUPS (R12)(AX*1), Y2
+	VMOVUPS (R13)(AX*1), Y3
+	VMAXPS Y1, Y0, Y4
+	VMAXPS Y3, Y2, Y5
+	VMAXPS Y5, Y4, Y4          // m
+	VCMPPS $0x1e, Y13, Y4, Y6  // keep = m > floor
+	VANDPS (DX)(AX*1), Y6, Y6  // g, kept
+	VCMPPS $0, Y4, Y0, Y7      // e0 = x0 == m
+	VCMPPS $0, Y4, Y1, Y8      // x1 == m
+	VANDNPS Y8, Y7, Y8         // e1 = ~e0 & (x1 == m)
+	VORPS Y7, Y8, Y9           // e0 | e1
+	VCMPPS $0, Y4, Y2, Y10     // x2 == m
+	VANDNPS Y10, Y9, Y10       // e2 = ~(e0|e1) & (x2 == m)
+	VORPS Y9, Y10, Y9          // e0 | e1 | e2
+	VANDNPS Y14, Y9, Y11       // e3 = ~(e0|e1|e2)
+	VANDPS Y6, Y7, Y7
+	VANDPS Y6, Y8, Y8
+	VANDPS Y6, Y10, Y10
+	VANDPS Y6, Y11, Y11
+	VMOVUPS Y7, (DI)(AX*1)
+	VMOVUPS Y8, (R8)(AX*1)
+	VMOVUPS Y10, (R9)(AX*1)
+	VMOVUPS Y11, (R10)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JLT ploop
+pdone:
+	VZEROUPPER
+	RET
+
+// func reluAVX2(dst, src *float32, n int) (exp uint32)
+//
+// dst = max(src, +0) on n values (n a multiple of 8); returns the largest
+// exponent field (bits & 0x7f800000) of src: 0x7f800000 when a value is
+// a NaN or an infinity.
+TEXT ·reluAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VXORPS Y15, Y15, Y15      // +0
+	VPXOR Y9, Y9, Y9          // largest exponent by lane
+	MOVL $0x7f800000, AX
+	MOVD AX, X14
+	VPBROADCASTD X14, Y14     // exponent mask
+	XORQ AX, AX
+	SHLQ $2, CX
+	TESTQ CX, CX
+	JZ rdone
+rloop:
+	VMOVUPS (SI)(AX*1), Y0
+	VPAND Y14, Y0, Y1
+	VPMAXUD Y1, Y9, Y9
+	VMAXPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JLT rloop
+rdone:
+	VEXTRACTI128 $1, Y9, X1
+	VPMAXUD X1, X9, X9
+	VPSHUFD $0x4e, X9, X1
+	VPMAXUD X1, X9, X9
+	VPSHUFD $0xb1, X9, X1
+	VPMAXUD X1, X9, X9
+	MOVD X9, AX
+	MOVL AX, exp+24(FP)
+	VZEROUPPER
+	RET

@@ -10,3 +10,7 @@ func addFast(_, _ []float32) int { return 0 }
 func Accelerated() bool { return false }
 
 func mulFast(_, _, _ []float32) int { return 0 }
+
+func poolGradFast(_, _, _, _, _, _, _, _, _ []float32, _ float32) int { return 0 }
+
+func reluFast(_, _ []float32) (int, bool) { return 0, true }

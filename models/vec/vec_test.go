@@ -150,3 +150,95 @@ func TestMul(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolGrad compares PoolGrad with the rule it implements, lane by
+// lane, on values drawn from a few levels (so that windows tie, and their
+// maximum is often 0 or negative), for both floors and lengths around
+// the assembly's 8 lanes.
+func TestPoolGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	levels := []float32{-2, -1, -0.5, 0, 0.5, 1, 2}
+	for _, floor := range []float32{0, float32(math.Inf(-1))} {
+		for _, n := range []int{0, 1, 7, 8, 9, 64, 67} {
+			var x, d [4][]float32
+			for k := range x {
+				x[k], d[k] = make([]float32, n), make([]float32, n)
+				for i := range x[k] {
+					x[k][i] = levels[r.IntN(len(levels))]
+					d[k][i] = 99 // must be overwritten
+				}
+			}
+			g := make([]float32, n)
+			for i := range g {
+				g[i] = r.Float32() + 0.5
+			}
+			PoolGrad(d[0], d[1], d[2], d[3], x[0], x[1], x[2], x[3], g, floor)
+			for i := range n {
+				m := max(x[0][i], x[1][i], x[2][i], x[3][i])
+				first := -1
+				for k := range x {
+					if x[k][i] == m {
+						first = k
+						break
+					}
+				}
+				for k := range x {
+					want := float32(0)
+					if k == first && m > floor {
+						want = g[i]
+					}
+					if d[k][i] != want {
+						t.Fatalf("floor %v, n %d, lane %d, input %d: %v, want %v (window %v %v %v %v)", floor, n, i, k,
+							d[k][i], want, x[0][i], x[1][i], x[2][i], x[3][i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestReLU checks ReLU's values (signed zeros included) and its finiteness
+// report on lengths around the assembly's 8 lanes, with a NaN or an
+// infinity in the vector part and in the tail.
+func TestReLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, n := range []int{0, 1, 7, 8, 9, 64, 67} {
+		src := randoms(r, n, 3)
+		if n > 2 {
+			src[1] = float32(math.Copysign(0, -1))
+		}
+		dst := make([]float32, n)
+		if !ReLU(dst, src) {
+			t.Errorf("n %d: finite values reported as not finite", n)
+		}
+		for i, v := range src {
+			want := float32(0)
+			if v > 0 {
+				want = v
+			}
+			if dst[i] != want || math.Signbit(float64(dst[i])) {
+				t.Fatalf("n %d [%d]: ReLU(%v) = %v, want %v", n, i, v, dst[i], want)
+			}
+		}
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+			for _, at := range []int{0, n - 1} {
+				if n == 0 {
+					continue
+				}
+				s := append([]float32(nil), src...)
+				s[at] = bad
+				if ReLU(dst, s) {
+					t.Errorf("n %d: %v at %d reported finite", n, bad, at)
+				}
+			}
+		}
+	}
+	// In place.
+	s := []float32{-1, 2, -3, 4, -5, 6, -7, 8, -9}
+	ReLU(s, s)
+	for i, v := range s {
+		if want := float32(max(0, (i%2)*(i+1))); v != want {
+			t.Errorf("in place [%d] = %v, want %v", i, v, want)
+		}
+	}
+}

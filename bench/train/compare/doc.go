@@ -9,7 +9,10 @@
 //	go run ./bench/train/compare epoch 64 60000
 //	epoch batch=64 images=59968 gahpo_train_s=… pytorch_train_s=… … gahpo_test_acc=… pytorch_test_acc=…
 //
-// ratio is gahpo's images/s over PyTorch's: above 1, gahpo is faster. Each
+// ratio is gahpo's images/s over PyTorch's: above 1, gahpo is faster.
+// gahpo_ceiling_fraction and gahpo_cpu_pct repeat gahpo's RESULT fields:
+// the share of its GEMM's speed on the step's products that a whole step
+// reaches, and the CPU it kept busy (200 for two cores). Each
 // side's peak RSS is its own getrusage ru_maxrss. The load average before
 // and after is printed too, since other jobs slow both sides down.
 //

@@ -49,7 +49,7 @@ func TestParseFlags(t *testing.T) {
 // Outputs in the two sides' formats (bench/train and torch_mnist.py).
 const (
 	gahpoBench = `RESULT peer=gahpo version=go1.26.8 blas=gemm kernel=avx512 threads=2 batch=10 img_per_s=300.0 min=290.0 max=310.0 loss=2.152
-RESULT peer=gahpo version=go1.26.8 blas=gemm kernel=avx512 threads=2 batch=64 img_per_s=800.0 min=700.0 max=900.0 loss=0.990
+RESULT peer=gahpo version=go1.26.8 blas=gemm kernel=avx512 threads=2 batch=64 img_per_s=800.0 min=700.0 max=900.0 loss=0.990 cpu_pct=190 gflops=57.3 ceiling_gflops=80.0 ceiling_fraction=0.716
 maxrss_mb=873
 `
 	peerBench = `RESULT peer=pytorch version=1.13.0a0 threads=2 batch=10 img_per_s=600.0 min=20.9 max=642.2 loss=0.642
@@ -76,7 +76,7 @@ func TestReport(t *testing.T) {
 		{
 			name: "bench", mode: "bench", args: []string{"10,64"}, gahpo: gahpoBench, peer: peerBench,
 			want: "batch=10 gahpo_img_s=300.0 pytorch_img_s=600.0 ratio=0.50\n" +
-				"batch=64 gahpo_img_s=800.0 pytorch_img_s=1000.0 ratio=0.80\n" +
+				"batch=64 gahpo_img_s=800.0 pytorch_img_s=1000.0 ratio=0.80 gahpo_ceiling_fraction=0.716 gahpo_cpu_pct=190\n" +
 				"gahpo_maxrss_mb=873 pytorch_maxrss_mb=811\n",
 		},
 		{

@@ -99,7 +99,14 @@ func (m *Main) report(gahpoOut, peerOut []byte) error {
 				rs[0].fields["test_acc"], rs[1].fields["test_acc"])
 			continue
 		}
-		fmt.Fprintf(m.Out, "batch=%d gahpo_img_s=%.1f pytorch_img_s=%.1f ratio=%.2f\n", b, rate[0], rate[1], rate[0]/rate[1])
+		line := fmt.Sprintf("batch=%d gahpo_img_s=%.1f pytorch_img_s=%.1f ratio=%.2f", b, rate[0], rate[1], rate[0]/rate[1])
+		// gahpo's share of its GEMM's speed, when its side measured it.
+		for _, k := range []string{"ceiling_fraction", "cpu_pct"} {
+			if v, ok := rs[0].fields[k]; ok {
+				line += fmt.Sprintf(" gahpo_%s=%s", k, v)
+			}
+		}
+		fmt.Fprintln(m.Out, line)
 	}
 	var rss [2]string
 	for i, recs := range sides {
