@@ -34,7 +34,7 @@ func TestMainInProcess(t *testing.T) {
 		wantStdout string
 		wantStderr string
 	}{
-		{name: "no command", args: nil, wantErr: flag.ErrHelp.Error(), wantStderr: "Commands:"},
+		{name: "no command", args: nil, wantErr: errUsage.Error(), wantStderr: "Commands:"},
 		{name: "help", args: []string{"help"}, wantStderr: "coordinator"},
 		{name: "help of a command", args: []string{"help", "run"}, wantErr: flag.ErrHelp.Error(), wantStderr: "-preset"},
 		{name: "version", args: []string{"version"}, wantStdout: "gahpo " + version},
@@ -74,8 +74,8 @@ func TestMainInProcess(t *testing.T) {
 			}
 		})
 	}
-	if err := (&Main{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}).Run(context.Background(), nil); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("Run without a command = %v, want flag.ErrHelp (exit status 2)", err)
+	if err := (&Main{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}).Run(context.Background(), nil); !errors.Is(err, errUsage) {
+		t.Errorf("Run without a command = %v, want errUsage (exit status 2)", err)
 	}
 }
 

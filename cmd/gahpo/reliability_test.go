@@ -184,7 +184,7 @@ func TestCorruptHistoryEveryCommand(t *testing.T) {
 		"zeroed":    append(bytes.Clone(data[:2*4096]), make([]byte, len(data)-2*4096)...),
 	}
 	commands := [][]string{
-		{"query", "runs"}, {"query", "best"}, {"query", "generation", "0"}, {"query", "genome", "1"}, {"query", "final"},
+		{"query", "runs"}, {"query", "best"}, {"query", "generation", "1"}, {"query", "genome", "1"}, {"query", "final"},
 		{"run", "--problem", "regression", "--workers", "1", "--no-progress"},
 	}
 	for name, bad := range damage {
