@@ -43,6 +43,8 @@ func main() {
 	case err == nil:
 	case errors.Is(err, errUsage):
 		os.Exit(2)
+	case errors.As(err, new(finishedError)):
+		fmt.Fprintln(os.Stderr, "gahpo:", err)
 	case errors.Is(err, flag.ErrHelp): // -h or --help: asked for, not an error
 		os.Exit(0)
 	case errors.Is(err, context.Canceled):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -61,6 +62,12 @@ func conflicts(given map[string]bool, want, have gahpo.RunConfig) []string {
 	return out
 }
 
+// finishedError says the history's run is done: the command has nothing to
+// do, which is not a failure (the process exits 0 saying so).
+type finishedError string
+
+func (e finishedError) Error() string { return string(e) }
+
 // checkResume decides, before the coordinator opens the history, whether
 // the command may go on: a run to resume must have been started with the
 // flags given (a changed --ack-wait is stored and said); a history whose
@@ -105,7 +112,11 @@ func (s *searchFlags) checkResume(st *store.Store, rc gahpo.RunConfig, out io.Wr
 		if target.Error != "" {
 			reason = " (" + target.Error + ")"
 		}
-		return fmt.Errorf("run %s %s%s%s; --new starts another run in this history", target.ID, how, when, reason)
+		msg := fmt.Sprintf("run %s %s%s%s; --new starts another run in this history", target.ID, how, when, reason)
+		if target.Status == gahpo.RunDone {
+			return finishedError(msg) // nothing to do: not a failure (a restarted service stays down)
+		}
+		return errors.New(msg)
 	}
 	given := map[string]bool{}
 	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
