@@ -214,7 +214,7 @@ func (p *project) history() map[int]genome {
 	all := map[int]genome{}
 	for g := range generations {
 		out := p.must(2*time.Minute, "run", "--rm", "-T", "-e", "GAHPO_NATS=", "coordinator",
-			"query", "generation", fmt.Sprint(g), "--json", "--db", "/data/history/gahpo.db")
+			"query", "generation", fmt.Sprint(g+1), "--json", "--db", "/data/history/gahpo.db")
 		var gs []genome
 		if err := json.Unmarshal([]byte(jsonPart(out)), &gs); err != nil {
 			p.t.Fatalf("generation %d: %v\n%s", g, err, out)
