@@ -24,6 +24,9 @@ import (
 // that export's rows (CSV and JSON lines) are the history's genomes, that
 // report draws its figures, and how query answers out-of-range numbers.
 func TestExportReportQuery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the gahpo binary, built only without -short")
+	}
 	db := filepath.Join(t.TempDir(), "h.db")
 	if out, errOut, err := gahpo(t, "run", "--problem", "regression", "--db", db, "--population", "6", "--generations", "2", "--workers", "2", "--seed", "9"); err != nil {
 		t.Fatalf("gahpo run: %v\n%s\n%s", err, out, errOut)

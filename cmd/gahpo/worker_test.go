@@ -7,6 +7,9 @@ import (
 
 // A bad --gpus list is refused at start with one line naming the flag.
 func TestWorkerRefusesBadGPUs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the gahpo binary, built only without -short")
+	}
 	tests := []struct {
 		args []string
 		want string
