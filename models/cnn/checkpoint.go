@@ -15,6 +15,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/mnist"
 )
 
@@ -232,33 +233,7 @@ func loadState(dir string) (*state, error) {
 // saveState writes st into dir's state file atomically: a temporary file in
 // dir, synced, then renamed over the old one.
 func saveState(dir string, st *state) error {
-	return writeAtomic(filepath.Join(dir, StateFile), st.marshal())
-}
-
-// writeAtomic replaces path with data: a temporary file in the same
-// directory, synced, then renamed over it.
-func writeAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("cnn: write checkpoint: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("cnn: write checkpoint %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return models.WriteFileAtomic(filepath.Join(dir, StateFile), st.marshal())
 }
 
 // appendFloat32s appends the little-endian bits of vs to b.

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/gahpo/gahpo/models"
 )
 
 // Run says how far Train trains a genome and where it keeps the training's
@@ -212,7 +214,7 @@ func Train(ctx context.Context, d *Data, cfg Config, run Run) (Outcome, error) {
 			}
 			st.nets = append(st.nets, netState{rng: rng, idx: t.idx, net: t.net})
 		}
-		if err := writeAtomic(filepath.Join(run.Dir, StateFile), st.marshal()); err != nil {
+		if err := models.WriteFileAtomic(filepath.Join(run.Dir, StateFile), st.marshal()); err != nil {
 			return Outcome{}, err
 		}
 	}
