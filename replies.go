@@ -1,0 +1,80 @@
+package gahpo
+
+import "time"
+
+// The replies of a running coordinator's service (the NATS micro service
+// "gahpo", one endpoint per query; bus.Conn.Serve), beside Run,
+// GenomeRecord and FinalTraining, which it answers as stored. They are
+// wire messages like Task and Result: within one MessageVersion a field is
+// only ever added, and the service's version (its Info) names the build
+// that answers. The CLI prints them (cmd/gahpo: query_views.go, status.go)
+// and the dashboard draws them (report); neither owns them.
+
+// BestEntry is one line of the best genomes per generation, the answer of
+// `gahpo query best --per-generation`.
+type BestEntry struct {
+	Generation   int                `json:"generation"`
+	GenomeID     int                `json:"genome_id"`
+	Fitness      Float              `json:"fitness"`
+	Accuracy     float64            `json:"accuracy,omitempty"`
+	Params       map[string]float64 `json:"params"`
+	Worker       string             `json:"worker,omitempty"`
+	Duration     time.Duration      `json:"duration,omitempty"`
+	Status       GenomeStatus       `json:"status"`
+	DuplicateOf  int                `json:"duplicate_of,omitempty"`
+	ImagesPerSec float64            `json:"images_per_sec,omitempty"`
+	Epochs       int                `json:"epochs"`
+	Rung         int                `json:"rung"`
+	Choices      map[string]string  `json:"choices,omitempty"`
+}
+
+// NewBestEntry summarises a genome record.
+func NewBestEntry(g GenomeRecord) BestEntry {
+	return BestEntry{
+		Generation: g.Generation, GenomeID: g.ID, Fitness: g.Fitness, Accuracy: g.Accuracy, Params: g.Params,
+		Worker: g.Worker, Duration: g.Duration, Status: g.Status, DuplicateOf: g.DuplicateOf, ImagesPerSec: g.ImagesPerSec,
+		Epochs: g.Epochs, Rung: g.Rung, Choices: g.Choices,
+	}
+}
+
+// Status is the progress of a running coordinator.
+type Status struct {
+	RunID       string         `json:"run_id"`
+	Problem     string         `json:"problem"`
+	State       RunStatus      `json:"state"`
+	Generation  int            `json:"generation"` // counted from 1
+	Generations int            `json:"generations"`
+	Population  int            `json:"population"`
+	Done        int            `json:"done"`      // genomes of the current generation with a fitness
+	InFlight    int            `json:"in_flight"` // held by a worker
+	Queued      int            `json:"queued"`    // waiting for a worker
+	Failed      int            `json:"failed"`    // of the current generation
+	Holders     []Holder       `json:"holders,omitempty"`
+	Best        *BestEntry     `json:"best,omitempty"`
+	GenETA      time.Duration  `json:"generation_eta,omitempty"`
+	RunETA      time.Duration  `json:"run_eta,omitempty"`
+	Final       []EpochMetrics `json:"final_epochs,omitempty"` // progress of the final training
+	// Multi-fidelity and steady state: the run's modes, genomes bred of
+	// the budget, tasks outstanding (queued, in training or promoted),
+	// results per rung, and the epochs reported so far by genomes in
+	// training (learning curves, live).
+	Fidelity    string                `json:"fidelity,omitempty"`
+	Breeding    string                `json:"breeding,omitempty"`
+	Bred        int                   `json:"bred"`
+	Budget      int                   `json:"budget"`
+	Outstanding int                   `json:"outstanding"`
+	Rungs       []int                 `json:"rungs,omitempty"`
+	Curves      map[int][]EpochReport `json:"curves,omitempty"`
+	// Fault is the last fault a worker could not get past (a result it
+	// cannot publish, and why), until a result gets through again.
+	Fault   string    `json:"fault,omitempty"`
+	Started time.Time `json:"started"`
+}
+
+// Holder is a genome held by a worker.
+type Holder struct {
+	GenomeID int       `json:"genome_id"`
+	Worker   string    `json:"worker"`
+	Attempt  int       `json:"attempt"`
+	Since    time.Time `json:"since"`
+}
