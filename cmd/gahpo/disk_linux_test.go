@@ -42,6 +42,9 @@ func smallDisk(t *testing.T, size string) string {
 // file fills mid-run; the coordinator must end with an error that gives
 // the reason, not hang or loop.
 func TestCoordinatorExitsWhenTheHistoryDiskIsFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a search until the history's disk is full: skipped under -short")
+	}
 	disk := smallDisk(t, "80k")
 	srv, err := natsserver.Start(natsserver.Options{Port: 0, StoreDir: filepath.Join(t.TempDir(), "nats")})
 	if err != nil {
@@ -77,10 +80,10 @@ func TestCoordinatorExitsWhenTheHistoryDiskIsFull(t *testing.T) {
 // NATS server's store mid-run. The coordinator must end with an error that
 // gives the reason (or keep retrying with the reason in its logs), and the
 // workers must not retry publishing forever.
-//
-// Set GAHPO_TEST_JETSTREAM_FULL=1 to run it: the coordinator side is not
-// done yet (see issue 12).
 func TestFullDiskUnderJetStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a search until the NATS store's disk is full: skipped under -short")
+	}
 	disk := smallDisk(t, "64m")
 	srv, err := natsserver.Start(natsserver.Options{Port: 0, StoreDir: filepath.Join(disk, "nats")})
 	if err != nil {
