@@ -13,29 +13,67 @@ import (
 
 // progress draws one line per generation on a terminal: a bar with done,
 // running and queued counts and the ETA, rewritten in place.
-// Without a bar (not a terminal), it prints only a line per finished
-// generation.
+// Without a bar (not a terminal, a log file), it prints a line per
+// finished generation and, in a steady-state or multi-fidelity run (which
+// has no generations to finish), the bar's line as a plain line at most
+// once per plainEvery when it changed.
 type progress struct {
-	mu   sync.Mutex
-	w    io.Writer
-	bar  bool
-	last string
+	mu      sync.Mutex
+	w       io.Writer
+	bar     bool
+	last    string    // the bar on screen
+	plain   string    // the last plain line
+	plainAt time.Time // when it was printed
+	every   time.Duration
 }
 
-func newProgress(w io.Writer, bar bool) *progress { return &progress{w: w, bar: bar} }
+// plainEvery is the least time between two plain progress lines.
+const plainEvery = time.Minute
+
+func newProgress(w io.Writer, bar bool) *progress {
+	return &progress{w: w, bar: bar, every: plainEvery}
+}
 
 func (c *Coordinator) drawProgress() {
-	if c.progress == nil || !c.progress.bar { // no bar: nothing to draw, no status to build
+	if c.progress == nil || !c.progress.due(time.Now()) { // nothing to draw: no status to build
 		return
 	}
-	st := c.Status()
-	c.progress.draw(st)
+	c.progress.draw(c.Status(), time.Now())
 }
 
-func (p *progress) draw(st gahpo.Status) {
-	if !p.bar {
+// due tells whether a line may be drawn at now.
+func (p *progress) due(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bar || p.plainAt.IsZero() || now.Sub(p.plainAt) >= p.every
+}
+
+func (p *progress) draw(st gahpo.Status, now time.Time) {
+	line := progressLine(st)
+	if line == "" {
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.bar {
+		continuous := st.State == gahpo.RunRunning && (st.Fidelity == gahpo.FidelityHalving || st.Breeding == gahpo.BreedingSteadyState)
+		if !continuous || line == p.plain || (!p.plainAt.IsZero() && now.Sub(p.plainAt) < p.every) {
+			return // generations and the final training print their own lines
+		}
+		fmt.Fprintf(p.w, "%s %s\n", now.UTC().Format(time.TimeOnly), line)
+		p.plain, p.plainAt = line, now
+		return
+	}
+	if line == p.last {
+		return
+	}
+	pad := max(len(p.last)-len(line), 0)
+	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
+	p.last = line
+}
+
+// progressLine is the bar's text for st ("" when there is none).
+func progressLine(st gahpo.Status) string {
 	var line string
 	switch {
 	case st.State == gahpo.RunRunning && (st.Fidelity == gahpo.FidelityHalving || st.Breeding == gahpo.BreedingSteadyState):
@@ -84,24 +122,18 @@ func (p *progress) draw(st gahpo.Status) {
 				line += fmt.Sprintf(", accuracy %.2f%%", 100*e.TestAccuracy)
 			}
 		}
-	default:
-		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if line == p.last {
-		return
-	}
-	pad := max(len(p.last)-len(line), 0)
-	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
-	p.last = line
+	return line
 }
 
 func (p *progress) generationDone(sum gahpo.GenerationSummary) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r%s\rgeneration %d done: best genome %d fitness %.5g, median %.5g, mean %.5g, failed %d\n",
-		strings.Repeat(" ", len(p.last)), sum.Generation+1, sum.Best, float64(sum.Fitness), float64(sum.Median), float64(sum.Mean), sum.Failed)
+	if p.last != "" { // clear the bar
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", len(p.last)))
+	}
+	fmt.Fprintf(p.w, "generation %d done: best genome %d fitness %.5g, median %.5g, mean %.5g, failed %d\n",
+		sum.Generation+1, sum.Best, float64(sum.Fitness), float64(sum.Median), float64(sum.Mean), sum.Failed)
 	p.last = ""
 }
 

@@ -1,0 +1,83 @@
+package coordinator
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+)
+
+// TestProgressPlain: without a terminal, a steady-state or halving run
+// prints its progress as plain lines, at most one a minute and only when
+// it changed; a generational run leaves it to its generation lines.
+func TestProgressPlain(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	steady := func(bred int) gahpo.Status {
+		return gahpo.Status{State: gahpo.RunRunning, Breeding: gahpo.BreedingSteadyState, Fidelity: gahpo.FidelityHalving,
+			Bred: bred, Budget: 72, InFlight: 2, Queued: 1, Rungs: []int{bred, 1}}
+	}
+	generational := gahpo.Status{State: gahpo.RunRunning, Generation: 2, Generations: 6, Population: 12, Done: 5}
+	tests := []struct {
+		name  string
+		draws []gahpo.Status
+		at    []time.Duration // since t0
+		want  []string        // lines printed, in order
+	}{
+		{"first line at once", []gahpo.Status{steady(3)}, []time.Duration{0},
+			[]string{"20:00:00 genomes 3/72 bred, 2 training, 1 queued, results per rung 3/1"}},
+		{"not twice a minute", []gahpo.Status{steady(3), steady(4)}, []time.Duration{0, 30 * time.Second},
+			[]string{"20:00:00 genomes 3/72"}},
+		{"again after a minute", []gahpo.Status{steady(3), steady(4)}, []time.Duration{0, 61 * time.Second},
+			[]string{"20:00:00 genomes 3/72", "20:01:01 genomes 4/72"}},
+		{"not when unchanged", []gahpo.Status{steady(3), steady(3)}, []time.Duration{0, 5 * time.Minute},
+			[]string{"20:00:00 genomes 3/72"}},
+		{"generational: no plain line", []gahpo.Status{generational}, []time.Duration{0}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			p := newProgress(&out, false)
+			for i, st := range tt.draws {
+				if now := t0.Add(tt.at[i]); p.due(now) {
+					p.draw(st, now)
+				}
+			}
+			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			if out.Len() == 0 {
+				lines = nil
+			}
+			if len(lines) != len(tt.want) {
+				t.Fatalf("printed %q, want %d lines starting %q", out.String(), len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(lines[i], w) {
+					t.Errorf("line %d %q, want it to start %q", i, lines[i], w)
+				}
+			}
+			if strings.Contains(out.String(), "\r") {
+				t.Errorf("a plain line holds a carriage return: %q", out.String())
+			}
+		})
+	}
+}
+
+// TestProgressBar: on a terminal the line is redrawn in place, padded over
+// a longer previous one.
+func TestProgressBar(t *testing.T) {
+	var out strings.Builder
+	p := newProgress(&out, true)
+	now := time.Now()
+	st := gahpo.Status{State: gahpo.RunRunning, Breeding: gahpo.BreedingSteadyState, Bred: 10, Budget: 72}
+	p.draw(st, now)
+	st.Bred = 9
+	st.Budget = 7
+	p.draw(st, now)
+	got := out.String()
+	if strings.Count(got, "\r") != 2 || strings.Contains(got, "\n") {
+		t.Fatalf("bar output %q: want two redraws in place", got)
+	}
+	if !strings.HasSuffix(got, "genomes 9/7 bred, 0 training, 0 queued  ") {
+		t.Errorf("bar output %q: want the shorter line padded by 2", got)
+	}
+}
