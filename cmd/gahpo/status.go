@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/gahpo/gahpo"
@@ -55,21 +56,53 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 }
 
 func printStatus(w io.Writer, st gahpo.Status) {
-	fmt.Fprintf(w, "run %s (%s): %s, generation %d/%d\n", st.RunID, st.Problem, st.State, st.Generation, st.Generations)
+	continuous := st.Fidelity == gahpo.FidelityHalving || st.Breeding == gahpo.BreedingSteadyState
+	if continuous { // no generation to wait for: the budget and the rungs tell the progress
+		fmt.Fprintf(w, "run %s (%s): %s, %s breeding, %s fidelity\n", st.RunID, st.Problem, st.State, or(st.Breeding, gahpo.BreedingGenerational), or(st.Fidelity, gahpo.FidelityOneEpoch))
+	} else {
+		fmt.Fprintf(w, "run %s (%s): %s, generation %d/%d\n", st.RunID, st.Problem, st.State, st.Generation, st.Generations)
+	}
 	if st.Fault != "" {
 		fmt.Fprintf(w, "  FAULT: %s\n", st.Fault)
 	}
-	fmt.Fprintf(w, "  %d/%d done, %d in flight, %d queued, %d failed\n", st.Done, st.Population, st.InFlight, st.Queued, st.Failed)
+	if continuous {
+		fmt.Fprintf(w, "  %d/%d genomes bred, %d in flight, %d queued, %d outstanding\n", st.Bred, st.Budget, st.InFlight, st.Queued, st.Outstanding)
+		if len(st.Rungs) > 0 {
+			parts := make([]string, len(st.Rungs))
+			for i, n := range st.Rungs {
+				parts[i] = fmt.Sprint(n)
+			}
+			fmt.Fprintf(w, "  results per rung: %s\n", strings.Join(parts, " / "))
+		}
+	} else {
+		fmt.Fprintf(w, "  %d/%d done, %d in flight, %d queued, %d failed\n", st.Done, st.Population, st.InFlight, st.Queued, st.Failed)
+	}
 	for _, h := range st.Holders {
-		fmt.Fprintf(w, "  genome %d on %s (attempt %d) for %s\n", h.GenomeID, h.Worker, h.Attempt, time.Since(h.Since).Round(time.Second))
+		line := fmt.Sprintf("  genome %d on %s (attempt %d) for %s", h.GenomeID, h.Worker, h.Attempt, time.Since(h.Since).Round(time.Second))
+		if c := st.Curves[h.GenomeID]; len(c) > 0 {
+			line += fmt.Sprintf(", epoch %d done", c[len(c)-1].Epoch)
+		}
+		fmt.Fprintln(w, line)
 	}
 	if st.GenETA > 0 {
 		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", st.GenETA.Round(time.Second), st.RunETA.Round(time.Second))
 	}
 	if st.Best != nil {
-		fmt.Fprintf(w, "  best so far: genome %d (generation %d) fitness %s %s\n", st.Best.GenomeID, st.Best.Generation, fmtFloat(st.Best.Fitness), fmtParams(st.Best.Params, st.Best.Choices))
+		at := fmt.Sprintf("generation %d", st.Best.Generation)
+		if continuous {
+			at = fmt.Sprintf("%d epochs", st.Best.Epochs)
+		}
+		fmt.Fprintf(w, "  best so far: genome %d (%s) fitness %s %s\n", st.Best.GenomeID, at, fmtFloat(st.Best.Fitness), fmtParams(st.Best.Params, st.Best.Choices))
 	}
 	for _, e := range st.Final {
 		fmt.Fprintf(w, "  final epoch %d: test loss %s, accuracy %.2f%%\n", e.Epoch, fmtFloat(e.TestLoss), 100*e.TestAccuracy)
 	}
+}
+
+// or returns s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+)
+
+// TestPrintStatus: a generational run reports its generation; a
+// steady-state or halving run, which has none to wait for, its budget,
+// its results per rung, the epoch each held genome reached, and the epochs
+// of the best genome.
+func TestPrintStatus(t *testing.T) {
+	best := &gahpo.BestEntry{GenomeID: 1, Generation: 1, Fitness: 0.0375, Epochs: 9, Params: map[string]float64{"lr": 1}}
+	tests := []struct {
+		name     string
+		st       gahpo.Status
+		want     []string
+		wantNone []string
+	}{
+		{"generational", gahpo.Status{RunID: "r", Problem: "cnn", State: gahpo.RunRunning, Generation: 2, Generations: 6,
+			Population: 12, Done: 5, InFlight: 2, Best: best},
+			[]string{"generation 2/6", "5/12 done, 2 in flight", "best so far: genome 1 (generation 1) fitness 0.0375"},
+			[]string{"bred", "rung"}},
+		{"halving, steady state", gahpo.Status{RunID: "r", Problem: "cnn", State: gahpo.RunRunning, Generation: 2, Generations: 6,
+			Fidelity: gahpo.FidelityHalving, Breeding: gahpo.BreedingSteadyState, Bred: 17, Budget: 72, InFlight: 2, Queued: 1,
+			Outstanding: 3, Rungs: []int{17, 7, 1}, Best: best,
+			Holders: []gahpo.Holder{{GenomeID: 9, Worker: "local-2", Attempt: 1, Since: time.Now()}},
+			Curves:  map[int][]gahpo.EpochReport{9: {{Epoch: 6}, {Epoch: 7}}}},
+			[]string{"steady-state breeding, halving fidelity", "17/72 genomes bred, 2 in flight, 1 queued, 3 outstanding",
+				"results per rung: 17 / 7 / 1", "genome 9 on local-2 (attempt 1)", "epoch 7 done", "best so far: genome 1 (9 epochs)"},
+			[]string{"generation 2/6", "5/12"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			printStatus(&b, tt.st)
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("status lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, w := range tt.wantNone {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("status holds %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
