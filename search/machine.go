@@ -884,8 +884,8 @@ func metric(e gahpo.EpochReport, name string) gahpo.Float {
 	return gahpo.Float(math.NaN())
 }
 
-// summary describes generation gen once each of its genomes has a first
-// result: the best by the search's ranking, the mean and median of the
+// summary describes generation gen once it is complete and each of its
+// genomes has a first result: the best by the search's ranking, the mean and median of the
 // first-rung fitnesses that are finite, the failures.
 func (m *Machine) summary(gen int) (gahpo.GenerationSummary, bool) {
 	var members []gahpo.GenomeRecord
@@ -897,7 +897,11 @@ func (m *Machine) summary(gen int) (gahpo.GenerationSummary, bool) {
 			members = append(members, r)
 		}
 	}
-	if len(members) == 0 || (m.engine != nil && len(members) < m.rc.GA.Population) {
+	// A generation is complete when it has its population, or, bred by
+	// the pool, when breeding has stopped (a budget may cut the last one
+	// short); a steady state's first results must not summarise it.
+	full := len(members) >= m.rc.GA.Population || (m.pool != nil && !m.canBreed())
+	if len(members) == 0 || !full {
 		return gahpo.GenerationSummary{}, false
 	}
 	if m.engine != nil && gen >= m.engine.Generation() && !m.engine.Done() {

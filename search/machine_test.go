@@ -86,6 +86,9 @@ type sim struct {
 	created map[string]bool // checkpoints alive
 	peak    int
 	results int
+	// summarised[i] is the number of genomes of the generation of the
+	// i-th summary when it came out.
+	summarised []int
 }
 
 func (s *sim) apply(t testing.TB, rd Ready) {
@@ -98,6 +101,15 @@ func (s *sim) apply(t testing.TB, rd Ready) {
 	}
 	for _, g := range rd.Genomes {
 		s.stored[g.ID] = g
+	}
+	for _, sum := range rd.Summaries {
+		n := 0
+		for _, g := range s.stored {
+			if g.Generation == sum.Generation {
+				n++
+			}
+		}
+		s.summarised = append(s.summarised, n)
 	}
 	if rd.Final != nil {
 		s.final, s.weights = rd.Final, rd.FinalWeights
@@ -392,5 +404,29 @@ func TestBudgetAndRandomSearch(t *testing.T) {
 	}
 	if s.final == nil {
 		t.Fatal("a budgeted run ended without its final training")
+	}
+}
+
+// TestSummariesWaitForFullGenerations: a generation is summarised only
+// once all its genomes are bred and have a first result, in every
+// breeding; a steady state, which breeds one genome at a time, must not
+// summarise a generation on its first result.
+func TestSummariesWaitForFullGenerations(t *testing.T) {
+	const pop = 6
+	for _, breeding := range []string{gahpo.BreedingGenerational, gahpo.BreedingSteadyState, gahpo.BreedingRandom} {
+		t.Run(breeding, func(t *testing.T) {
+			rc := halving(runConfig(pop, 4), breeding)
+			rc.InFlight = 2
+			m, cfg := testMachine(t, rc)
+			s := drive(t, m, cfg, 0)
+			if len(s.summarised) < 4 {
+				t.Fatalf("%d summaries for 4 generations", len(s.summarised))
+			}
+			for i, n := range s.summarised {
+				if n != pop {
+					t.Errorf("summary %d came out with %d genomes of its generation bred, want %d", i, n, pop)
+				}
+			}
+		})
 	}
 }
