@@ -68,6 +68,13 @@ type RunConfig struct {
 	// promotions still finish. Population × Generations still bounds the
 	// genomes bred.
 	BudgetEpochs int `json:"budget_epochs,omitempty"`
+	// TimeBudget, when set, stops breeding once a result arrives that much
+	// wall time after the run started (a resumed run counts the time it
+	// was stopped too); as with BudgetEpochs, trainings under way and
+	// their promotions still finish, so the run ends after its deadline by
+	// at most the trainings it has under way and one genome's way to the
+	// top rung.
+	TimeBudget time.Duration `json:"time_budget,omitempty"`
 }
 
 // Fidelities and breedings of a run.
@@ -147,6 +154,12 @@ func (c RunConfig) Validate() error {
 	}
 	if c.BudgetEpochs < 0 {
 		return fmt.Errorf("gahpo: budget %d epochs is negative", c.BudgetEpochs)
+	}
+	if c.TimeBudget < 0 {
+		return fmt.Errorf("gahpo: time budget %v is negative", c.TimeBudget)
+	}
+	if (c.BudgetEpochs > 0 || c.TimeBudget > 0) && !c.Halving() && !c.SteadyState() {
+		return fmt.Errorf("gahpo: a budget of epochs or time needs halving fidelity or steady-state or random breeding (a generational one-epoch search is bounded by its generations)")
 	}
 	if c.InFlight < 0 || c.InFlight > 100000 {
 		return fmt.Errorf("gahpo: in-flight %d outside 0..100000", c.InFlight)

@@ -86,6 +86,7 @@ type Machine struct {
 	final  bool                 // the final task (one-epoch) is outstanding
 	ckpt   uint64               // bytes of kept checkpoints
 	issued int                  // tasks issued so far (GenomeRecord.Issued)
+	now    time.Time            // the time of the last result (TimeBudget)
 
 	ready      Ready
 	runChanged bool
@@ -446,6 +447,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	if err := m.accept(r); err != nil {
 		return err
 	}
+	m.now = now
 	rec := &m.recs[r.GenomeID-1]
 	rung := 0
 	if rec.Status == gahpo.GenomePromoted {
@@ -675,9 +677,13 @@ func (m *Machine) breed() error {
 }
 
 // canBreed tells whether the budget allows another genome: genomes left
-// of Population × Generations and, with BudgetEpochs, epochs left.
+// of Population × Generations and, with BudgetEpochs, epochs left and,
+// with TimeBudget, time left at the last result.
 func (m *Machine) canBreed() bool {
 	if m.pool.Bred() >= m.pool.Budget() {
+		return false
+	}
+	if m.rc.TimeBudget > 0 && !m.now.IsZero() && !m.now.Before(m.run.Started.Add(m.rc.TimeBudget)) {
 		return false
 	}
 	return m.rc.BudgetEpochs == 0 || m.EpochsSpent() < m.rc.BudgetEpochs

@@ -430,3 +430,58 @@ func TestSummariesWaitForFullGenerations(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeBudget: breeding stops at the first result that comes after the
+// run's time budget (the simulated results come a second apart); what is
+// under way and its promotions finish, and the run ends with its final
+// training. A machine restored on the way decides the same.
+func TestTimeBudget(t *testing.T) {
+	rc := halving(runConfig(6, 10), gahpo.BreedingSteadyState)
+	rc.TimeBudget, rc.InFlight = 15*time.Second, 2
+	var runs [][]gahpo.GenomeRecord
+	for _, restoreEvery := range []int{0, 4} {
+		m, cfg := testMachine(t, rc)
+		s := drive(t, m, cfg, restoreEvery)
+		recs := s.records()
+		// Results 0..15 may breed (one each, and the first InFlight).
+		if len(recs) > 16+rc.InFlight+1 {
+			t.Errorf("restore every %d: %d genomes bred: the time budget of 15 results did not stop breeding", restoreEvery, len(recs))
+		}
+		if s.final == nil || s.run.Status != gahpo.RunDone {
+			t.Fatalf("restore every %d: the run ended %s without its final training", restoreEvery, s.run.Status)
+		}
+		runs = append(runs, recs)
+	}
+	if len(runs[0]) != len(runs[1]) {
+		t.Fatalf("restored: %d genomes, uninterrupted %d", len(runs[1]), len(runs[0]))
+	}
+	for i := range runs[0] {
+		if a, b := runs[0][i], runs[1][i]; a.Fitness != b.Fitness || a.Rung != b.Rung || !slices.Equal(a.Genes, b.Genes) {
+			t.Errorf("genome %d differs once restored: %+v / %+v", a.ID, a, b)
+		}
+	}
+}
+
+// TestBudgetNeedsAPool: a budget of epochs or time has nothing to stop in
+// a generational one-epoch search, whose engine breeds whole generations:
+// the configuration is refused, not silently ignored.
+func TestBudgetNeedsAPool(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*gahpo.RunConfig)
+		wantErr bool
+	}{
+		{"epochs, one-epoch generational", func(c *gahpo.RunConfig) { c.BudgetEpochs = 10 }, true},
+		{"time, one-epoch generational", func(c *gahpo.RunConfig) { c.TimeBudget = time.Hour }, true},
+		{"time, one-epoch steady state", func(c *gahpo.RunConfig) { c.TimeBudget, c.Breeding = time.Hour, gahpo.BreedingSteadyState }, false},
+		{"time, halving generational", func(c *gahpo.RunConfig) { *c = halving(*c, gahpo.BreedingGenerational); c.TimeBudget = time.Hour }, false},
+		{"negative time", func(c *gahpo.RunConfig) { *c = halving(*c, gahpo.BreedingGenerational); c.TimeBudget = -time.Second }, true},
+	}
+	for _, tt := range tests {
+		rc := runConfig(6, 2)
+		tt.edit(&rc)
+		if err := rc.Validate(); (err != nil) != tt.wantErr {
+			t.Errorf("%s: Validate() = %v, want an error: %v", tt.name, err, tt.wantErr)
+		}
+	}
+}

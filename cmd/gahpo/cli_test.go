@@ -128,3 +128,43 @@ func TestPresets(t *testing.T) {
 		})
 	}
 }
+
+// TestBudgetFlags: --time-budget and --budget-epochs reach the run's
+// configuration where something breeds genome by genome, and are refused
+// where a generational one-epoch engine would ignore them.
+func TestBudgetFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		time    time.Duration
+		epochs  int
+		wantErr string
+	}{
+		{[]string{"--preset", "best", "--time-budget", "2h"}, 2 * time.Hour, 0, ""},
+		{[]string{"--preset", "best", "--budget-epochs", "200"}, 0, 200, ""},
+		{[]string{"--breeding", "steady-state", "--time-budget", "90m"}, 90 * time.Minute, 0, ""},
+		{[]string{"--preset", "paper", "--time-budget", "1h"}, 0, 0, "needs halving fidelity or steady-state or random breeding"},
+		{[]string{"--preset", "paper", "--budget-epochs", "10"}, 0, 0, "needs halving fidelity or steady-state or random breeding"},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		var sf searchFlags
+		sf.register(fs)
+		if _, err := parse(fs, tt.args); err != nil {
+			t.Fatalf("parse %q: %v", tt.args, err)
+		}
+		rc, _, err := sf.config()
+		if err == nil {
+			err = rc.Validate()
+		}
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.args, err)
+		case rc.TimeBudget != tt.time || rc.BudgetEpochs != tt.epochs:
+			t.Errorf("%q: time budget %v, epochs %d; want %v, %d", tt.args, rc.TimeBudget, rc.BudgetEpochs, tt.time, tt.epochs)
+		}
+	}
+}

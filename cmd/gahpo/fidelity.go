@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/ga"
@@ -21,6 +22,7 @@ type fidelityFlags struct {
 	fidelity, breeding        string
 	minEpochs, maxEpochs, eta int
 	inFlight, budget          int
+	timeBudget                time.Duration
 	enqueue                   enqueueFlag
 }
 
@@ -31,6 +33,7 @@ func (f *fidelityFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxEpochs, "max-epochs", 0, "halving: epochs of the top rung, a full training (default: the problem's budget: 14 for cnn)")
 	fs.IntVar(&f.eta, "eta", 3, "halving: the best 1/eta of a rung train on, eta times longer")
 	fs.IntVar(&f.budget, "budget-epochs", 0, "stop breeding once this many epoch-trainings are spent or under way (0: no limit but population × generations)")
+	fs.DurationVar(&f.timeBudget, "time-budget", 0, "stop breeding once this much time has passed since the run started, e.g. 2h; what is under way and its promotions to the top rung still finish (0: no limit)")
 	fs.IntVar(&f.inFlight, "in-flight", 0, "steady-state: genomes queued or training at once (default: the local workers + 1 with run, 8 with coordinator)")
 	fs.Var(&f.enqueue, "enqueue", "a known genome to start the search with, 'name=value,...' (repeatable), or @FILE with one per line")
 }
@@ -64,7 +67,7 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 			rc.MaxEpochs = f.maxEpochs
 		}
 	}
-	rc.InFlight, rc.BudgetEpochs = f.inFlight, f.budget
+	rc.InFlight, rc.BudgetEpochs, rc.TimeBudget = f.inFlight, f.budget, f.timeBudget
 	known := append([]string(nil), p.enqueue...)
 	known = append(known, f.enqueue...)
 	for _, k := range known {

@@ -44,6 +44,7 @@ var runFields = []runField{
 	{"eta", func(c gahpo.RunConfig) any { return c.Eta }},
 	{"in-flight", func(c gahpo.RunConfig) any { return c.InFlight }},
 	{"budget-epochs", func(c gahpo.RunConfig) any { return c.BudgetEpochs }},
+	{"time-budget", func(c gahpo.RunConfig) any { return c.TimeBudget }},
 	{"enqueue", func(c gahpo.RunConfig) any { return c.GA.Initial }},
 }
 
