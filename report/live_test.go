@@ -40,7 +40,7 @@ func TestLiveSource(t *testing.T) {
 		}
 		return r
 	}
-	status := gahpo.Status{RunID: runID, Problem: problems.Regression, State: gahpo.RunDone, Generation: 2, Generations: 3, Population: 6}
+	status := gahpo.Status{RunID: runID, Problem: problems.Regression, State: gahpo.RunDone, Generation: 3, Generations: 3, Population: 6} // counted from 1, as the coordinator says
 	stop, err := conn.Serve(ctx, runID, "0.0.1", map[string]bus.Endpoint{
 		coordinator.EndpointRuns:   func(context.Context, []byte) (any, error) { return q.Runs() },
 		coordinator.EndpointStatus: func(context.Context, []byte) (any, error) { return status, nil },

@@ -107,7 +107,7 @@ func (l LiveSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if snap.Run.ID == "" {
 		return nil, fmt.Errorf("report: run %s is not in the coordinator's history", st.RunID)
 	}
-	for g := 0; g <= st.Generation; g++ {
+	for g := 0; g < st.Generation; g++ { // Status.Generation counts from 1
 		var gs []gahpo.GenomeRecord
 		if err := l.Q.Query(ctx, l.Run, "generation", liveRequest{Run: st.RunID, Generation: g}, &gs); err != nil {
 			return nil, fmt.Errorf("report: live generation %d: %w", g+1, err)
