@@ -247,10 +247,19 @@ func TestWorkerCheckpoints(t *testing.T) {
 		t.Errorf("the evil archive escaped: %v", err)
 	}
 
-	// Every job's directory is gone (the live process's stale one stays).
+	// No job left anything behind: the live process's stale directory
+	// stays, and the slot's own directory, kept for its next job, is empty.
 	entries, err := os.ReadDir(jobs)
-	if err != nil || len(entries) != 1 {
-		t.Errorf("jobs dir holds %v (%v); want only the live process's", entries, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() == fmt.Sprintf("job-%d-3", os.Getppid()) {
+			continue
+		}
+		if inside, err := os.ReadDir(filepath.Join(jobs, e.Name())); err != nil || len(inside) != 0 || !strings.HasPrefix(e.Name(), fmt.Sprintf("job-%d-", os.Getpid())) {
+			t.Errorf("jobs dir holds %s with %v (%v); want only the live process's and the slot's, empty", e.Name(), inside, err)
+		}
 	}
 	// The running genomes' epochs were published as they came.
 	want := map[int][]int{1: {1, 2}, 2: {3, 4, 5, 6}}
@@ -464,5 +473,55 @@ func TestWorkerTrimsLargeResults(t *testing.T) {
 		if r.Curve[0].Probe != nil {
 			t.Errorf("genome %d: probes kept in a result over the limit", g)
 		}
+	}
+}
+
+// TestJobDirReused: a slot's jobs share one checkpoint directory while they
+// leave it empty; a job that leaves files gets it removed, so the next job
+// starts in a new, empty one; the directory is gone once the worker stops.
+func TestJobDirReused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	cache := t.TempDir()
+	var (
+		mu   sync.Mutex
+		dirs = map[int]string{} // genome → its job's directory
+	)
+	tr := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
+		mu.Lock()
+		dirs[job.Task.GenomeID] = job.CheckpointDir
+		mu.Unlock()
+		if entries, err := os.ReadDir(job.CheckpointDir); err != nil || len(entries) != 0 {
+			return models.Outcome{}, fmt.Errorf("%w: job directory holds %v (%v)", models.ErrUntrainable, entries, err)
+		}
+		if job.Task.GenomeID == 3 { // leaves a file behind
+			if err := os.WriteFile(filepath.Join(job.CheckpointDir, "state"), []byte("x"), 0o600); err != nil {
+				return models.Outcome{}, err
+			}
+		}
+		return models.Outcome{Fitness: 1}, nil
+	})
+	_, stop := c.start(t, ctx, tr, worker.Config{Name: "w", CacheDir: cache})
+	for id := 1; id <= 4; id++ {
+		c.publish(t, ctx, gahpo.Task{GenomeID: id})
+		if r := c.next(t, ctx); r.Failure != "" {
+			t.Fatalf("genome %d: %s", id, r.Failure)
+		}
+	}
+	mu.Lock()
+	if dirs[1] != dirs[2] || dirs[2] != dirs[3] {
+		t.Errorf("jobs 1-3 ran in %q, %q, %q: want one directory while it stays empty", dirs[1], dirs[2], dirs[3])
+	}
+	if dirs[4] == dirs[3] {
+		t.Errorf("job 4 ran in %q, where job 3 left a file", dirs[4])
+	}
+	if _, err := os.Stat(dirs[3]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("job 3's directory is still there: %v", err)
+	}
+	mu.Unlock()
+	stop()
+	if entries, err := os.ReadDir(filepath.Join(cache, "jobs")); err != nil || len(entries) != 0 {
+		t.Errorf("after the worker stopped, the jobs directory holds %v (%v)", entries, err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -16,10 +15,10 @@ import (
 	"github.com/gahpo/gahpo/models"
 )
 
-// train runs the task's job in a fresh checkpoint directory, restored
-// from the task's checkpoint when it has one, fills res, and keeps the
-// weights and the directory in the object store when the task asks for
-// them. The directory is removed afterwards. A panic in the training is
+// train runs the task's job in an empty checkpoint directory (the slot's),
+// restored from the task's checkpoint when it has one, fills res, and
+// keeps the weights and the directory in the object store when the task
+// asks for them. The directory is emptied afterwards. A panic in the training is
 // its failure, not the worker's crash.
 func (w *Worker) train(ctx context.Context, task gahpo.Task, dataDir string, s slot, started gahpo.Started, res *gahpo.Result) (err error) {
 	defer func() {
@@ -28,15 +27,11 @@ func (w *Worker) train(ctx context.Context, task gahpo.Task, dataDir string, s s
 			err = fmt.Errorf("%w: %v", errPanicked, p)
 		}
 	}()
-	dir, err := w.newJobDir()
+	dir, err := w.jobDirFor(s.job)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := os.RemoveAll(dir); err != nil {
-			w.log.Warn("cannot remove a checkpoint directory", "dir", dir, "err", err)
-		}
-	}()
+	defer w.releaseJobDir(s.job)
 	if ref := task.Checkpoint; ref != nil {
 		if err := w.conn.GetDir(ctx, *ref, dir); err != nil {
 			return fmt.Errorf("worker: restore checkpoint %s/%s: %w", ref.Bucket, ref.Name, err)

@@ -192,11 +192,14 @@ func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
 // device it trains on.
 type slot struct {
 	name, device string
+	job          *jobDir // its jobs' checkpoint directory
 }
 
 // loop trains tasks until ctx ends, or the connection is closed for good
 // (bus.ErrClosed, returned).
 func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
+	s.job = &jobDir{}
+	defer w.removeJobDir(s.job)
 	refusals := 0 // in a row
 	for ctx.Err() == nil {
 		d, err := q.Next(ctx, w.cfg.Poll)
