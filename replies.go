@@ -78,3 +78,10 @@ type Holder struct {
 	Attempt  int       `json:"attempt"`
 	Since    time.Time `json:"since"`
 }
+
+// Continuous reports whether the run has no generation to wait for: a
+// multi-fidelity run, or a steady-state or random breeding, whose progress
+// is its budget and its rungs rather than a generation.
+func (s Status) Continuous() bool {
+	return s.Fidelity == FidelityHalving || s.Breeding == BreedingSteadyState || s.Breeding == BreedingRandom
+}

@@ -56,8 +56,7 @@ func (p *progress) draw(st gahpo.Status, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.bar {
-		continuous := st.State == gahpo.RunRunning && (st.Fidelity == gahpo.FidelityHalving || st.Breeding == gahpo.BreedingSteadyState)
-		if !continuous || line == p.plain || (!p.plainAt.IsZero() && now.Sub(p.plainAt) < p.every) {
+		if st.State != gahpo.RunRunning || !st.Continuous() || line == p.plain || (!p.plainAt.IsZero() && now.Sub(p.plainAt) < p.every) {
 			return // generations and the final training print their own lines
 		}
 		fmt.Fprintf(p.w, "%s %s\n", now.UTC().Format(time.TimeOnly), line)
@@ -76,7 +75,7 @@ func (p *progress) draw(st gahpo.Status, now time.Time) {
 func progressLine(st gahpo.Status) string {
 	var line string
 	switch {
-	case st.State == gahpo.RunRunning && (st.Fidelity == gahpo.FidelityHalving || st.Breeding == gahpo.BreedingSteadyState):
+	case st.State == gahpo.RunRunning && st.Continuous():
 		line = fmt.Sprintf("genomes %d/%d bred, %d training, %d queued", st.Bred, st.Budget, st.InFlight, st.Queued)
 		if len(st.Rungs) > 0 {
 			parts := make([]string, len(st.Rungs))

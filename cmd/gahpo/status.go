@@ -56,7 +56,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 }
 
 func printStatus(w io.Writer, st gahpo.Status) {
-	continuous := st.Fidelity == gahpo.FidelityHalving || st.Breeding == gahpo.BreedingSteadyState
+	continuous := st.Continuous()
 	if continuous { // no generation to wait for: the budget and the rungs tell the progress
 		fmt.Fprintf(w, "run %s (%s): %s, %s breeding, %s fidelity\n", st.RunID, st.Problem, st.State, or(st.Breeding, gahpo.BreedingGenerational), or(st.Fidelity, gahpo.FidelityOneEpoch))
 	} else {
