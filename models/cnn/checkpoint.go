@@ -138,30 +138,23 @@ func (st *state) marshal() []byte {
 		b = append(b, 1)
 		b = appendFloat32s(appendFloat32s(b, v), u)
 	}
-	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return models.SealState(b)
 }
 
 // unmarshalState reads a state file's contents.
 func unmarshalState(data []byte) (*state, error) {
-	if len(data) < len(stateMagic)+2+4 || string(data[:len(stateMagic)]) != stateMagic {
-		return nil, errors.New("not a gahpo CNN state file")
+	r, err := models.OpenState(data, stateMagic, stateVersion, "gahpo CNN state file")
+	if err != nil {
+		return nil, err
 	}
-	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
-	if got := crc32.Checksum(body, castagnoli); got != sum {
-		return nil, fmt.Errorf("checksum %08x, want %08x (truncated or corrupt)", got, sum)
-	}
-	r := &reader{b: body[len(stateMagic):]}
-	if v := r.u16(); v != stateVersion {
-		return nil, fmt.Errorf("version %d, want %d", v, stateVersion)
-	}
-	st := &state{identity: string(r.bytes(int(r.u16())))}
-	st.done = int(r.u32())
-	st.lr = math.Float64frombits(binary.LittleEndian.Uint64(r.bytes(8)))
-	st.shuffle = bytes.Clone(r.bytes(int(r.u8())))
-	st.dropout = bytes.Clone(r.bytes(int(r.u8())))
-	w := r.bytes(int(r.u32()))
-	if r.err != nil {
-		return nil, r.err
+	st := &state{identity: string(r.Bytes(int(r.U16())))}
+	st.done = int(r.U32())
+	st.lr = math.Float64frombits(binary.LittleEndian.Uint64(r.Bytes(8)))
+	st.shuffle = bytes.Clone(r.Bytes(int(r.U8())))
+	st.dropout = bytes.Clone(r.Bytes(int(r.U8())))
+	w := r.Bytes(int(r.U32()))
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	loaded, err := unmarshalParams(w)
 	if err != nil {
@@ -177,25 +170,25 @@ func unmarshalState(data []byte) (*state, error) {
 	st.sq, st.acc = make([]any, len(specs)), make([]any, len(specs))
 	some := false
 	for i, s := range specs {
-		if r.u8() == 0 {
+		if r.U8() == 0 {
 			continue
 		}
 		n := s.shape.TotalSize()
 		v, u := make([]float32, n), make([]float32, n)
 		for _, dst := range [][]float32{v, u} {
-			raw := r.bytes(4 * n)
-			if r.err != nil {
-				return nil, r.err
+			raw := r.Bytes(4 * n)
+			if r.Err != nil {
+				return nil, r.Err
 			}
 			readFloat32s(dst, raw)
 		}
 		st.sq[i], st.acc[i], some = v, u, true
 	}
 	switch {
-	case r.err != nil:
-		return nil, r.err
-	case len(r.b) != 0:
-		return nil, fmt.Errorf("%d bytes after the optimiser's state", len(r.b))
+	case r.Err != nil:
+		return nil, r.Err
+	case len(r.B) != 0:
+		return nil, fmt.Errorf("%d bytes after the optimiser's state", len(r.B))
 	case st.done < 1:
 		return nil, fmt.Errorf("%d epochs done", st.done)
 	case !some:

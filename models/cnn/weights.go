@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 
 	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models"
 )
 
 // paramSpec describes one learnable tensor of the network.
@@ -128,28 +130,28 @@ func unmarshalParams(data []byte) (params, error) {
 	if got := crc32.ChecksumIEEE(body); got != sum {
 		return nil, fmt.Errorf("%w: checksum %08x, want %08x (truncated or corrupt)", ErrWeights, got, sum)
 	}
-	r := &reader{b: body[len(weightsMagic):]}
-	if v := r.u16(); v != weightsVersion {
+	r := &models.Reader{B: body[len(weightsMagic):]}
+	if v := r.U16(); v != weightsVersion {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrWeights, v, weightsVersion)
 	}
-	if n := r.u16(); int(n) != len(specs) {
+	if n := r.U16(); int(n) != len(specs) {
 		return nil, fmt.Errorf("%w: %d tensors, want %d", ErrWeights, n, len(specs))
 	}
 	p := make(params, len(specs))
 	for i, s := range specs {
-		name := string(r.bytes(int(r.u8())))
-		shape := make(tensor.Shape, r.u8())
+		name := string(r.Bytes(int(r.U8())))
+		shape := make(tensor.Shape, r.U8())
 		for j := range shape {
-			shape[j] = int(r.u32())
+			shape[j] = int(r.U32())
 		}
-		if r.err != nil {
+		if r.Err != nil {
 			break
 		}
 		if name != s.name || !shape.Eq(s.shape) {
 			return nil, fmt.Errorf("%w: tensor %d is %s %v, want %s %v", ErrWeights, i, name, shape, s.name, s.shape)
 		}
-		raw := r.bytes(4 * shape.TotalSize())
-		if r.err != nil {
+		raw := r.Bytes(4 * shape.TotalSize())
+		if r.Err != nil {
 			break
 		}
 		vals := make([]float32, shape.TotalSize())
@@ -159,32 +161,10 @@ func unmarshalParams(data []byte) (params, error) {
 		p[i] = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(vals))
 	}
 	switch {
-	case r.err != nil:
-		return nil, fmt.Errorf("%w: %w", ErrWeights, r.err)
-	case len(r.b) != 0:
-		return nil, fmt.Errorf("%w: %d bytes after the last tensor", ErrWeights, len(r.b))
+	case r.Err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrWeights, r.Err)
+	case len(r.B) != 0:
+		return nil, fmt.Errorf("%w: %d bytes after the last tensor", ErrWeights, len(r.B))
 	}
 	return p, nil
 }
-
-// reader reads little-endian fields, remembering the first short read.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) bytes(n int) []byte {
-	if r.err != nil || n > len(r.b) {
-		if r.err == nil {
-			r.err = fmt.Errorf("truncated: %d bytes left, want %d", len(r.b), n)
-		}
-		return make([]byte, n)
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) u8() uint8   { return r.bytes(1)[0] }
-func (r *reader) u16() uint16 { return binary.LittleEndian.Uint16(r.bytes(2)) }
-func (r *reader) u32() uint32 { return binary.LittleEndian.Uint32(r.bytes(4)) }

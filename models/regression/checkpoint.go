@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/gahpo/gahpo/models"
 )
 
 // StateFile is the name of the file in which Train keeps a training's
@@ -97,41 +99,34 @@ func (st *state) marshal() []byte {
 		b = le.AppendUint32(b, uint32(len(w)))
 		b = append(b, w...)
 	}
-	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return models.SealState(b)
 }
 
 // unmarshalState reads a state file's contents.
 func unmarshalState(data []byte) (*state, error) {
-	if len(data) < len(stateMagic)+2+4 || string(data[:len(stateMagic)]) != stateMagic {
-		return nil, errors.New("not a gahpo regression state file")
+	r, err := models.OpenState(data, stateMagic, stateVersion, "gahpo regression state file")
+	if err != nil {
+		return nil, err
 	}
-	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
-	if got := crc32.Checksum(body, castagnoli); got != sum {
-		return nil, fmt.Errorf("checksum %08x, want %08x (truncated or corrupt)", got, sum)
+	st := &state{identity: string(r.Bytes(int(r.U16())))}
+	st.done = int(r.U32())
+	count := int(r.U32())
+	if r.Err == nil && count > len(r.B) { // each network takes more than a byte
+		return nil, fmt.Errorf("%d networks in %d bytes", count, len(r.B))
 	}
-	r := &reader{b: body[len(stateMagic):]}
-	if v := r.u16(); v != stateVersion {
-		return nil, fmt.Errorf("version %d, want %d", v, stateVersion)
-	}
-	st := &state{identity: string(r.bytes(int(r.u16())))}
-	st.done = int(r.u32())
-	count := int(r.u32())
-	if r.err == nil && count > len(r.b) { // each network takes more than a byte
-		return nil, fmt.Errorf("%d networks in %d bytes", count, len(r.b))
-	}
-	for k := 0; k < count && r.err == nil; k++ {
+	for k := 0; k < count && r.Err == nil; k++ {
 		var n netState
-		n.rng = append([]byte(nil), r.bytes(int(r.u8()))...)
-		size := int(r.u32())
-		if r.err == nil && 4*size > len(r.b) {
-			return nil, fmt.Errorf("network %d: %d indices in %d bytes", k, size, len(r.b))
+		n.rng = append([]byte(nil), r.Bytes(int(r.U8()))...)
+		size := int(r.U32())
+		if r.Err == nil && 4*size > len(r.B) {
+			return nil, fmt.Errorf("network %d: %d indices in %d bytes", k, size, len(r.B))
 		}
 		n.idx = make([]int, size)
 		for j := range n.idx {
-			n.idx[j] = int(r.u32())
+			n.idx[j] = int(r.U32())
 		}
-		w := r.bytes(int(r.u32()))
-		if r.err != nil {
+		w := r.Bytes(int(r.U32()))
+		if r.Err != nil {
 			break
 		}
 		nt, err := unmarshalNet(w)
@@ -144,37 +139,15 @@ func unmarshalState(data []byte) (*state, error) {
 		st.nets = append(st.nets, n)
 	}
 	switch {
-	case r.err != nil:
-		return nil, r.err
-	case len(r.b) != 0:
-		return nil, fmt.Errorf("%d bytes after the last network", len(r.b))
+	case r.Err != nil:
+		return nil, r.Err
+	case len(r.B) != 0:
+		return nil, fmt.Errorf("%d bytes after the last network", len(r.B))
 	case st.done < 1:
 		return nil, fmt.Errorf("%d epochs done", st.done)
 	}
 	return st, nil
 }
-
-// reader reads little-endian fields, remembering the first short read.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) bytes(n int) []byte {
-	if r.err != nil || n > len(r.b) {
-		if r.err == nil {
-			r.err = fmt.Errorf("truncated: %d bytes left, want %d", len(r.b), n)
-		}
-		return make([]byte, n)
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) u8() uint8   { return r.bytes(1)[0] }
-func (r *reader) u16() uint16 { return binary.LittleEndian.Uint16(r.bytes(2)) }
-func (r *reader) u32() uint32 { return binary.LittleEndian.Uint32(r.bytes(4)) }
 
 // loadState reads the state file of dir; it returns nil, nil when dir is
 // "" or holds none.
