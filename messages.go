@@ -64,6 +64,15 @@ type Task struct {
 	FromEpochs   int        `json:"from_epochs,omitempty"`
 	Checkpoint   *ObjectRef `json:"checkpoint,omitempty"`
 	CheckpointTo string     `json:"checkpoint_to,omitempty"`
+	// Population based training: when a genome goes on from the
+	// checkpoint of another genome it exploited, FromGenome is that
+	// genome and FromParams and FromSeed the hyperparameters and seed the
+	// checkpoint was trained with; Params hold from FromEpochs on. A
+	// trainer that keeps a schedule's state (the CNN's StepLR) scales its
+	// learning rate by Params' over FromParams' and goes on.
+	FromGenome int                `json:"from_genome,omitempty"`
+	FromParams map[string]float64 `json:"from_params,omitempty"`
+	FromSeed   uint64             `json:"from_seed,omitempty"`
 	// Test asks the trainer to measure the test set after each epoch too
 	// (recorded, never used for selection).
 	Test bool `json:"test,omitempty"`

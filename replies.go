@@ -83,5 +83,5 @@ type Holder struct {
 // multi-fidelity run, or a steady-state or random breeding, whose progress
 // is its budget and its rungs rather than a generation.
 func (s Status) Continuous() bool {
-	return s.Fidelity == FidelityHalving || s.Breeding == BreedingSteadyState || s.Breeding == BreedingRandom
+	return s.Fidelity == FidelityHalving || s.Fidelity == FidelityPBT || s.Breeding == BreedingSteadyState || s.Breeding == BreedingRandom
 }

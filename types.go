@@ -48,9 +48,13 @@ type RunConfig struct {
 	AckWait time.Duration `json:"ack_wait"`
 
 	// Fidelity is how long a genome trains before it is compared:
-	// FidelityOneEpoch ("" too), the paper's one-epoch fitness, or
+	// FidelityOneEpoch ("" too), the paper's one-epoch fitness,
 	// FidelityHalving, asynchronous successive halving from MinEpochs to
-	// MaxEpochs epochs, the best 1/Eta of each rung going on to the next.
+	// MaxEpochs epochs, the best 1/Eta of each rung going on to the next,
+	// or FidelityPBT, population based training: the population trains to
+	// MaxEpochs in steps of MinEpochs, and after each step the worst
+	// quarter takes the weights of the best quarter and perturbs their
+	// hyperparameters.
 	Fidelity  string `json:"fidelity,omitempty"`
 	MinEpochs int    `json:"min_epochs,omitempty"`
 	MaxEpochs int    `json:"max_epochs,omitempty"`
@@ -81,6 +85,7 @@ type RunConfig struct {
 const (
 	FidelityOneEpoch     = "one-epoch"
 	FidelityHalving      = "halving"
+	FidelityPBT          = "pbt"
 	BreedingGenerational = "generational"
 	BreedingSteadyState  = "steady-state"
 	// BreedingRandom is steady state with every genome random: a random
@@ -91,6 +96,13 @@ const (
 // Halving reports whether the run uses successive halving.
 func (c RunConfig) Halving() bool { return c.Fidelity == FidelityHalving }
 
+// PBT reports whether the run uses population based training.
+func (c RunConfig) PBT() bool { return c.Fidelity == FidelityPBT }
+
+// MultiFidelity reports whether genomes train in rungs from checkpoints
+// (halving or population based training).
+func (c RunConfig) MultiFidelity() bool { return c.Halving() || c.PBT() }
+
 // SteadyState reports whether the run breeds without a generation barrier
 // (steady-state breeding, or a random search).
 func (c RunConfig) SteadyState() bool {
@@ -98,19 +110,27 @@ func (c RunConfig) SteadyState() bool {
 }
 
 // RungEpochs returns the epochs of each rung of a halving run: MinEpochs,
-// then ×Eta up to MaxEpochs, which is always the last (top) rung. A
-// one-epoch run has one rung of one epoch.
+// then ×Eta up to MaxEpochs, which is always the last (top) rung; of a
+// population based training: MinEpochs, 2×MinEpochs, ... up to MaxEpochs.
+// A one-epoch run has one rung of one epoch.
 func (c RunConfig) RungEpochs() []int {
-	if !c.Halving() {
+	if !c.MultiFidelity() {
 		return []int{1}
 	}
 	var out []int
-	for e := c.MinEpochs; ; e *= c.Eta {
+	for e := c.MinEpochs; ; e = c.nextRung(e) {
 		if e >= c.MaxEpochs {
 			return append(out, c.MaxEpochs)
 		}
 		out = append(out, e)
 	}
+}
+
+func (c RunConfig) nextRung(e int) int {
+	if c.PBT() {
+		return e + c.MinEpochs
+	}
+	return e * c.Eta
 }
 
 // Validate reports a configuration that cannot run.
@@ -135,6 +155,19 @@ func (c RunConfig) Validate() error {
 	}
 	switch c.Fidelity {
 	case "", FidelityOneEpoch:
+	case FidelityPBT:
+		switch {
+		case c.MinEpochs < 1 || c.MinEpochs > 10000:
+			return fmt.Errorf("gahpo: pbt interval (min epochs) %d outside 1..10000", c.MinEpochs)
+		case c.MaxEpochs < c.MinEpochs || c.MaxEpochs > 10000:
+			return fmt.Errorf("gahpo: max epochs %d outside min epochs (%d)..10000", c.MaxEpochs, c.MinEpochs)
+		case c.GA.Population < 4:
+			return fmt.Errorf("gahpo: population based training needs a population of at least 4 (its best and worst quarters), not %d", c.GA.Population)
+		case c.Breeding != "" && c.Breeding != BreedingGenerational:
+			return fmt.Errorf("gahpo: population based training breeds its population once, then exploits and explores: breeding %q does not apply", c.Breeding)
+		case c.BudgetEpochs > 0 || c.TimeBudget > 0:
+			return fmt.Errorf("gahpo: population based training is bounded by its population and max epochs: no budget of epochs or time")
+		}
 	case FidelityHalving:
 		switch {
 		case c.MinEpochs < 1 || c.MinEpochs > 10000:
@@ -145,7 +178,7 @@ func (c RunConfig) Validate() error {
 			return fmt.Errorf("gahpo: eta %d outside 2..100", c.Eta)
 		}
 	default:
-		return fmt.Errorf("gahpo: unknown fidelity %q (one-epoch or halving)", c.Fidelity)
+		return fmt.Errorf("gahpo: unknown fidelity %q (one-epoch, halving or pbt)", c.Fidelity)
 	}
 	switch c.Breeding {
 	case "", BreedingGenerational, BreedingSteadyState, BreedingRandom:
@@ -158,7 +191,7 @@ func (c RunConfig) Validate() error {
 	if c.TimeBudget < 0 {
 		return fmt.Errorf("gahpo: time budget %v is negative", c.TimeBudget)
 	}
-	if (c.BudgetEpochs > 0 || c.TimeBudget > 0) && !c.Halving() && !c.SteadyState() {
+	if (c.BudgetEpochs > 0 || c.TimeBudget > 0) && !c.MultiFidelity() && !c.SteadyState() {
 		return fmt.Errorf("gahpo: a budget of epochs or time needs halving fidelity or steady-state or random breeding (a generational one-epoch search is bounded by its generations)")
 	}
 	if c.InFlight < 0 || c.InFlight > 100000 {
@@ -253,6 +286,28 @@ type GenomeRecord struct {
 	// Choices gives the value of each choice parameter (Params holds its
 	// index).
 	Choices map[string]string `json:"choices,omitempty"`
+
+	// Population based training: Inherited is the number of rungs the
+	// genome took from the genome it exploited (their fitnesses lead
+	// RungFitness and their epochs Curve), Exploited that genome, Replaces
+	// the genome of the worst quarter whose place it took, and Schedule
+	// the hyperparameters its weights were trained with, epoch by epoch.
+	// Stopped says why a genome's training ended below the top rung (its
+	// place taken by a genome of the best quarter).
+	Stopped   string         `json:"stopped,omitempty"`
+	Inherited int            `json:"inherited,omitempty"`
+	Exploited int            `json:"exploited,omitempty"`
+	Replaces  int            `json:"replaces,omitempty"`
+	Schedule  []ScheduleStep `json:"schedule,omitempty"`
+}
+
+// ScheduleStep is a stretch of a population based training: from epoch
+// Epoch (1-based) on, the weights were trained by genome Genome with its
+// Params, until the next step.
+type ScheduleStep struct {
+	Epoch  int                `json:"epoch"`
+	Genome int                `json:"genome"`
+	Params map[string]float64 `json:"params"`
 }
 
 // Evaluated tells whether the record holds a fitness.
@@ -286,6 +341,9 @@ type FinalTraining struct {
 	Curve []EpochReport `json:"curve,omitempty"`
 	// Choices gives the value of each choice parameter.
 	Choices map[string]string `json:"choices,omitempty"`
+	// Schedule, after a population based training, is the hyperparameters
+	// of the final training epoch by epoch (Params are the last step's).
+	Schedule []ScheduleStep `json:"schedule,omitempty"`
 }
 
 // EpochMetrics is one epoch of the final training.

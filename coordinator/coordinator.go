@@ -207,7 +207,7 @@ func (c *Coordinator) resume(id string) error {
 		return fmt.Errorf("coordinator: resume %s: its problem file has changed (digest %.12s, the run was started with %.12s): restore the file, or start another run with --new", id, c.problem.Digest, run.Config.ProblemDigest)
 	}
 	var engine []byte
-	if !run.Config.Halving() && !run.Config.SteadyState() {
+	if !run.Config.MultiFidelity() && !run.Config.SteadyState() {
 		if engine, err = c.store.Engine(id); err != nil {
 			return fmt.Errorf("coordinator: resume: %w", err)
 		}

@@ -174,7 +174,7 @@ func (c *Coordinator) Status() gahpo.Status {
 			st.Rungs = append(st.Rungs, make([]int, len(r.RungFitness)-len(st.Rungs))...)
 		}
 		if r.DuplicateOf == 0 {
-			for k := range r.RungFitness {
+			for k := r.Inherited; k < len(r.RungFitness); k++ { // PBT: not those taken from the genome exploited
 				st.Rungs[k]++
 			}
 		}
@@ -219,7 +219,16 @@ func (c *Coordinator) Status() gahpo.Status {
 		mean := c.evalTime / time.Duration(c.evalN)
 		par := time.Duration(max(st.InFlight, 1))
 		left := st.Outstanding + st.Budget - st.Bred
-		if !rc.SteadyState() && !rc.Halving() {
+		if rc.PBT() {
+			// Each place of the population trains every rung once (a
+			// genome that exploits one ahead skips some: an upper bound).
+			left = rc.GA.Population * len(rc.RungEpochs())
+			for _, n := range st.Rungs {
+				left -= n
+			}
+			left = max(left, st.Outstanding)
+		}
+		if !rc.SteadyState() && !rc.MultiFidelity() {
 			genLeft := 0
 			for _, r := range recs {
 				if r.Generation == gen && r.Status == gahpo.GenomeQueued {

@@ -139,13 +139,16 @@ func newMachine(cfg Config, space Space) (*Machine, error) {
 	if err := rc.Validate(); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
+	if _, ok := space.(perturber); rc.PBT() && !ok {
+		return nil, errors.New("search: population based training needs a space that perturbs genes (ga.Space does)")
+	}
 	m := &Machine{cfg: cfg, rc: rc, run: cfg.Run, space: space, rungs: rc.RungEpochs(), changed: map[int]bool{}, gens: map[int]bool{}}
 	return m, nil
 }
 
 // generationalEngine tells whether the run is the paper's: ga.Engine, one
 // epoch, a generation barrier and a final training.
-func (m *Machine) generationalEngine() bool { return !m.rc.Halving() && !m.rc.SteadyState() }
+func (m *Machine) generationalEngine() bool { return !m.rc.MultiFidelity() && !m.rc.SteadyState() }
 
 // Restore rebuilds the machine of a stored run from its genome records (in
 // id order) and, for a generational one-epoch run, the engine's checkpoint.
@@ -161,8 +164,10 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 		}
 	}
 	m.recs = slices.Clone(recs)
+	seen := map[string]bool{}
 	for _, r := range m.recs {
-		if r.Checkpoint != nil {
+		if r.Checkpoint != nil && !seen[r.Checkpoint.Name] {
+			seen[r.Checkpoint.Name] = true // shared by a genome and those exploiting it
 			m.ckpt += r.Checkpoint.Size
 		}
 		m.issued = max(m.issued, r.Issued)
@@ -206,11 +211,14 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 		pool.RandomSearch()
 	}
 	for _, r := range m.recs {
+		if r.Exploited != 0 {
+			continue // bred by PBT's exploit and explore, not by the pool
+		}
 		g := ga.Genome{ID: r.ID, Generation: r.Generation, Genes: r.Genes, Parents: r.Parents, Ops: r.Ops, DuplicateOf: r.DuplicateOf}
 		if err := pool.Adopt(g); err != nil {
 			return nil, fmt.Errorf("search: restore: %w", err)
 		}
-		if r.DuplicateOf == 0 && len(r.RungFitness) > 0 {
+		if r.DuplicateOf == 0 && len(r.RungFitness) > 0 && !m.rc.PBT() {
 			if err := pool.Score(r.ID, ga.Score{Rung: len(r.RungFitness) - 1, Fitness: float64(r.RungFitness[len(r.RungFitness)-1])}); err != nil {
 				return nil, fmt.Errorf("search: restore: %w", err)
 			}
@@ -313,17 +321,9 @@ func (m *Machine) addGenome(g ga.Genome) {
 		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf,
 		Seed: ga.TrainSeed(m.rc.GA.Seed, g.ID), Status: gahpo.GenomeQueued, Fitness: gahpo.Float(math.NaN()),
 	}
-	if rd, ok := m.space.(interface {
-		Readable(map[string]float64) map[string]any
-	}); ok {
-		for name, v := range rd.Readable(r.Params) {
-			if s, ok := v.(string); ok {
-				if r.Choices == nil {
-					r.Choices = map[string]string{}
-				}
-				r.Choices[name] = s
-			}
-		}
+	r.Choices = m.choices(r.Params)
+	if m.rc.PBT() {
+		r.Schedule = []gahpo.ScheduleStep{{Epoch: 1, Genome: g.ID, Params: r.Params}}
 	}
 	if g.ID != len(m.recs)+1 {
 		panic(fmt.Sprintf("search: genome %d bred after %d records", g.ID, len(m.recs)))
@@ -333,6 +333,27 @@ func (m *Machine) addGenome(g ga.Genome) {
 		m.copyOriginal(g.ID)
 	}
 	m.touch(g.ID)
+}
+
+// choices returns the value of each choice parameter of params (nil
+// without any).
+func (m *Machine) choices(params map[string]float64) map[string]string {
+	rd, ok := m.space.(interface {
+		Readable(map[string]float64) map[string]any
+	})
+	if !ok {
+		return nil
+	}
+	var out map[string]string
+	for name, v := range rd.Readable(params) {
+		if s, ok := v.(string); ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = s
+		}
+	}
+	return out
 }
 
 // copyOriginal gives duplicate id its original's figures.
@@ -389,13 +410,20 @@ func (m *Machine) task(r gahpo.GenomeRecord) gahpo.Task {
 		rung = r.Rung + 1
 	}
 	t.Token = m.Token(r.ID, rung)
-	if !rc.Halving() {
+	if !rc.MultiFidelity() {
 		return t
 	}
 	t.Rung, t.Epochs = rung, m.rungs[rung]
 	if rung > 0 {
 		t.FromEpochs, t.Checkpoint = m.rungs[rung-1], r.Checkpoint
 		t.Test = true
+	}
+	if r.Exploited != 0 && rung == r.Inherited {
+		// The first rung of a genome that exploited another: it goes on
+		// from that genome's checkpoint, trained with that genome's
+		// hyperparameters.
+		src := m.recs[r.Exploited-1]
+		t.FromGenome, t.FromParams, t.FromSeed = src.ID, src.Params, src.Seed
 	}
 	if rung < len(m.rungs)-1 {
 		t.CheckpointTo = m.cfg.CheckpointBucket
@@ -464,7 +492,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 		failure = fmt.Sprintf("refused: fitness %g outside what the problem can produce [%g, %g]", fitness, m.cfg.FitnessMin, m.cfg.FitnessMax)
 		fitness = math.Inf(1)
 	}
-	if m.rc.Halving() && failure == "" && r.EpochsDone != 0 && r.EpochsDone != m.rungs[rung] {
+	if m.rc.MultiFidelity() && failure == "" && r.EpochsDone != 0 && r.EpochsDone != m.rungs[rung] {
 		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d", r.EpochsDone, m.rungs[rung])
 		fitness = math.Inf(1)
 	}
@@ -481,7 +509,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 		rec.Log = r.Log
 	}
 	rec.Epochs = 1
-	if m.rc.Halving() {
+	if m.rc.MultiFidelity() {
 		rec.Epochs = m.rungs[rung]
 	}
 	rec.Finished = now
@@ -501,7 +529,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 		m.ready.Delete = append(m.ready.Delete, *r.Checkpoint)
 	}
 	if old != nil {
-		m.dropCheckpoint(old)
+		m.release(old)
 	}
 	if r.WeightsObject != "" {
 		rec.Weights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject}
@@ -511,6 +539,12 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 
 	if m.engine != nil {
 		return m.tellEngine(rec.ID, fitness, now)
+	}
+	if m.rc.PBT() {
+		m.gens[rung] = true
+		m.exploitAndExplore()
+		m.finish(now)
+		return nil
 	}
 	if err := m.pool.Score(rec.ID, ga.Score{Rung: rung, Fitness: fitness}); err != nil {
 		return fmt.Errorf("search: %w", err)
@@ -552,7 +586,7 @@ func (m *Machine) accept(r gahpo.Result) error {
 		}
 		return fmt.Errorf("%w: genome %d has no task outstanding (it is %s)", ErrRefused, r.GenomeID, rec.Status)
 	}
-	if r.Rung != rung && m.rc.Halving() {
+	if r.Rung != rung && m.rc.MultiFidelity() {
 		if r.Rung < rung && r.Token == m.Token(r.GenomeID, r.Rung) {
 			return fmt.Errorf("%w: genome %d rung %d", ErrStale, r.GenomeID, r.Rung)
 		}
@@ -644,6 +678,14 @@ func (m *Machine) breed() error {
 	if m.pool == nil || m.Done() {
 		return nil
 	}
+	if m.rc.PBT() {
+		for m.canBreed() {
+			if err := m.breedOne(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if m.rc.SteadyState() {
 		limit := m.rc.InFlight
 		if limit <= 0 {
@@ -680,6 +722,9 @@ func (m *Machine) breed() error {
 // of Population × Generations and, with BudgetEpochs, epochs left and,
 // with TimeBudget, time left at the last result.
 func (m *Machine) canBreed() bool {
+	if m.rc.PBT() {
+		return m.pool.Bred() < m.rc.GA.Population
+	}
 	if m.pool.Bred() >= m.pool.Budget() {
 		return false
 	}
@@ -707,6 +752,9 @@ func (m *Machine) EpochsSpent() int {
 				n += m.rungs[len(r.RungFitness)-1]
 			}
 		}
+		if r.Inherited > 0 && r.Status != gahpo.GenomeQueued {
+			n -= m.rungs[r.Inherited-1] // trained by the genome it exploited
+		}
 	}
 	return n
 }
@@ -723,11 +771,12 @@ func (m *Machine) breedOne() error {
 	return nil
 }
 
-// rungOrder returns the genomes with a result at rung k, best first.
+// rungOrder returns the genomes with a result of their own at rung k
+// (not one inherited by PBT's exploit), best first.
 func (m *Machine) rungOrder(k int) []int {
 	var ids []int
 	for _, r := range m.recs {
-		if r.DuplicateOf == 0 && len(r.RungFitness) > k {
+		if r.DuplicateOf == 0 && len(r.RungFitness) > k && k >= r.Inherited {
 			ids = append(ids, r.ID)
 		}
 	}
@@ -809,6 +858,18 @@ func (m *Machine) collect(k int) {
 	}
 }
 
+// release deletes checkpoint ref, which a record has just let go of,
+// unless another record still holds it (a genome and those that exploit it
+// share one).
+func (m *Machine) release(ref *gahpo.ObjectRef) {
+	for _, r := range m.recs {
+		if r.Checkpoint != nil && r.Checkpoint.Name == ref.Name && r.Checkpoint.Bucket == ref.Bucket {
+			return
+		}
+	}
+	m.dropCheckpoint(ref)
+}
+
 func (m *Machine) dropCheckpoint(ref *gahpo.ObjectRef) {
 	m.ready.Delete = append(m.ready.Delete, *ref)
 	m.ckpt -= min(m.ckpt, ref.Size)
@@ -822,11 +883,11 @@ func (m *Machine) finish(now time.Time) {
 		return
 	}
 	top := len(m.rungs) - 1
-	if m.rc.Halving() {
+	if m.rc.MultiFidelity() {
 		if order := m.rungOrder(top); len(order) == 0 || !finite(float64(m.recs[order[0]-1].RungFitness[top])) {
 			for k := top - 1; k >= 0; k-- {
 				for _, id := range m.rungOrder(k) {
-					if r := m.recs[id-1]; finite(float64(r.RungFitness[k])) && r.Rung == k && r.Status == gahpo.GenomeDone {
+					if r := m.recs[id-1]; finite(float64(r.RungFitness[k])) && r.Rung == k && r.Status == gahpo.GenomeDone && r.Checkpoint != nil {
 						m.promoteOne(id)
 						return
 					}
@@ -842,18 +903,19 @@ func (m *Machine) finish(now time.Time) {
 	}
 	for i := range m.recs {
 		if r := &m.recs[i]; r.Checkpoint != nil {
-			m.dropCheckpoint(r.Checkpoint)
+			ref := r.Checkpoint
 			r.Checkpoint = nil
+			m.release(ref)
 			m.touch(r.ID)
 		}
 	}
 	m.run.Best = best
 	m.run.Status, m.run.Ended = gahpo.RunDone, now
-	if best != 0 && !m.rc.Halving() && m.rc.FinalEpochs > 0 {
+	if best != 0 && !m.rc.MultiFidelity() && m.rc.FinalEpochs > 0 {
 		m.run.Status, m.run.Ended = gahpo.RunFinal, time.Time{}
 		m.final = true
 		m.ready.Publish = append(m.ready.Publish, m.finalTask())
-	} else if best != 0 && m.rc.Halving() {
+	} else if best != 0 && m.rc.MultiFidelity() {
 		m.ready.Final = m.topFinal(m.recs[best-1], now)
 		m.ready.FinalWeights = m.recs[best-1].Weights
 	}
@@ -865,7 +927,7 @@ func (m *Machine) finish(now time.Time) {
 func (m *Machine) topFinal(r gahpo.GenomeRecord, now time.Time) *gahpo.FinalTraining {
 	ft := &gahpo.FinalTraining{
 		GenomeID: r.ID, Params: r.Params, Choices: r.Choices, TestLoss: gahpo.Float(math.NaN()), Duration: r.Duration, Worker: r.Worker,
-		Finished: now, Curve: r.Curve,
+		Finished: now, Curve: r.Curve, Schedule: r.Schedule,
 	}
 	for _, e := range r.Curve {
 		em := gahpo.EpochMetrics{Epoch: e.Epoch, Duration: e.Duration, TrainLoss: metric(e, "train_loss"), TestLoss: metric(e, "test_loss")}
@@ -894,6 +956,9 @@ func metric(e gahpo.EpochReport, name string) gahpo.Float {
 // genomes has a first result: the best by the search's ranking, the mean and median of the
 // first-rung fitnesses that are finite, the failures.
 func (m *Machine) summary(gen int) (gahpo.GenerationSummary, bool) {
+	if m.rc.PBT() {
+		return m.pbtSummary(gen)
+	}
 	var members []gahpo.GenomeRecord
 	for _, r := range m.recs {
 		if r.Generation == gen {
@@ -933,18 +998,25 @@ func (m *Machine) summary(gen int) (gahpo.GenerationSummary, bool) {
 		}
 	}
 	sum.Fitness = m.recs[sum.Best-1].Fitness
-	if n := len(first); n > 0 {
-		var total float64
-		for _, f := range first {
-			total += f
-		}
-		sum.Mean = gahpo.Float(total / float64(n))
-		slices.Sort(first)
-		med := first[n/2]
-		if n%2 == 0 {
-			med = (first[n/2-1] + first[n/2]) / 2
-		}
-		sum.Median = gahpo.Float(med)
-	}
+	sum.Mean, sum.Median = meanMedian(first)
 	return sum, true
+}
+
+// meanMedian returns the mean and the median of fs (NaN for none); it
+// sorts fs.
+func meanMedian(fs []float64) (mean, median gahpo.Float) {
+	n := len(fs)
+	if n == 0 {
+		return gahpo.Float(math.NaN()), gahpo.Float(math.NaN())
+	}
+	var total float64
+	for _, f := range fs {
+		total += f
+	}
+	slices.Sort(fs)
+	med := fs[n/2]
+	if n%2 == 0 {
+		med = (fs[n/2-1] + fs[n/2]) / 2
+	}
+	return gahpo.Float(total / float64(n)), gahpo.Float(med)
 }

@@ -89,6 +89,11 @@ type sim struct {
 	// summarised[i] is the number of genomes of the generation of the
 	// i-th summary when it came out.
 	summarised []int
+	// state is the trained state of each checkpoint (PBT's synthetic
+	// training, trainPBT).
+	state map[string]float64
+	// failAbove fails trainPBT's genomes whose x is above it.
+	failAbove float64
 }
 
 func (s *sim) apply(t testing.TB, rd Ready) {
@@ -133,7 +138,12 @@ func (s *sim) records() []gahpo.GenomeRecord {
 
 func drive(t *testing.T, m *Machine, cfg Config, restoreEvery int) *sim {
 	t.Helper()
-	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}}
+	return driveSim(t, &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}, m, cfg, restoreEvery)
+}
+
+// driveSim runs m to its end in s (see sim).
+func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *sim {
+	t.Helper()
 	s.apply(t, m.Ready())
 	for len(s.queue) > 0 {
 		task := s.queue[0]
@@ -149,7 +159,13 @@ func drive(t *testing.T, m *Machine, cfg Config, restoreEvery int) *sim {
 				t.Fatalf("restored machine has %d tasks outstanding, the queue %d", got, want)
 			}
 		}
+		if task.Checkpoint != nil && !s.created[task.Checkpoint.Name] {
+			t.Fatalf("genome %d rung %d trains from checkpoint %s, which is gone", task.GenomeID, task.Rung, task.Checkpoint.Name)
+		}
 		r := answer(task)
+		if cfg.Run.Config.PBT() {
+			r = s.trainPBT(task, r)
+		}
 		if r.Checkpoint != nil {
 			s.created[r.Checkpoint.Name] = true
 			s.peak = max(s.peak, len(s.created))
@@ -272,6 +288,7 @@ func TestRestoreContinuesIdentically(t *testing.T) {
 		halving(runConfig(6, 3), gahpo.BreedingSteadyState),
 		halving(runConfig(6, 3), gahpo.BreedingGenerational),
 		runConfig(6, 3), // the paper's: ga.Engine and a final training
+		pbt(runConfig(8, 1)),
 		func() gahpo.RunConfig {
 			c := runConfig(6, 3)
 			c.Breeding = gahpo.BreedingSteadyState

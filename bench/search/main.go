@@ -173,7 +173,7 @@ func load(db string) (result, error) {
 		return result{}, fmt.Errorf("final training: %w", err)
 	}
 	r.params, r.testLoss, r.acc = f.Params, float64(f.TestLoss), f.TestAccuracy
-	if !run.Config.Halving() {
+	if !run.Config.MultiFidelity() {
 		r.spent += len(f.Epochs) // the final training is the one-epoch GA's cost of a full training
 	}
 	return r, nil

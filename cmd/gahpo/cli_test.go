@@ -168,3 +168,41 @@ func TestBudgetFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestPBTFlags(t *testing.T) {
+	tests := []struct {
+		args               []string
+		pop, interval, top int
+		wantErr            string
+	}{
+		{[]string{"--preset", "pbt"}, 16, 1, 14, ""},
+		{[]string{"--preset", "pbt", "--population", "8", "--min-epochs", "2", "--max-epochs", "10"}, 8, 2, 10, ""},
+		{[]string{"--fidelity", "pbt", "--population", "6"}, 6, 1, 14, ""},
+		{[]string{"--preset", "pbt", "--breeding", "steady-state"}, 0, 0, 0, "breeds its population once"},
+		{[]string{"--preset", "pbt", "--time-budget", "1h"}, 0, 0, 0, "no budget of epochs or time"},
+		{[]string{"--preset", "pbt", "--population", "3"}, 0, 0, 0, "population of at least 4"},
+		{[]string{"--fidelity", "pbs"}, 0, 0, 0, "one-epoch, halving or pbt"},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		var sf searchFlags
+		sf.register(fs)
+		if _, err := parse(fs, tt.args); err != nil {
+			t.Fatalf("parse %q: %v", tt.args, err)
+		}
+		rc, _, err := sf.config()
+		if err == nil {
+			err = rc.Validate()
+		}
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.args, err)
+		case !rc.PBT() || rc.GA.Population != tt.pop || rc.MinEpochs != tt.interval || rc.MaxEpochs != tt.top:
+			t.Errorf("%q: fidelity %q, population %d, every %d epochs to %d; want pbt, %d, %d, %d", tt.args, rc.Fidelity, rc.GA.Population, rc.MinEpochs, rc.MaxEpochs, tt.pop, tt.interval, tt.top)
+		}
+	}
+}

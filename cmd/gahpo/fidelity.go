@@ -16,7 +16,7 @@ import (
 )
 
 // fidelityFlags choose how genomes are trained and bred: the fidelity
-// (one-epoch, halving), the breeding (generational, steady-state) and the
+// (one-epoch, halving, pbt), the breeding (generational, steady-state) and the
 // known genomes that start the search.
 type fidelityFlags struct {
 	fidelity, breeding        string
@@ -27,10 +27,10 @@ type fidelityFlags struct {
 }
 
 func (f *fidelityFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.fidelity, "fidelity", "", "how long a genome trains before it is compared: one-epoch (the paper's) or halving (successive halving from --min-epochs to --max-epochs; default: the preset's)")
+	fs.StringVar(&f.fidelity, "fidelity", "", "how long a genome trains before it is compared: one-epoch (the paper's), halving (successive halving from --min-epochs to --max-epochs) or pbt (population based training to --max-epochs, judged every --min-epochs; default: the preset's)")
 	fs.StringVar(&f.breeding, "breeding", "", "generational (a generation waits for the last), steady-state (a genome is bred whenever a result comes back) or random (a random search, the baseline; default: the preset's)")
-	fs.IntVar(&f.minEpochs, "min-epochs", 0, "halving: epochs of the first rung (default: the problem's budget: 1 for cnn)")
-	fs.IntVar(&f.maxEpochs, "max-epochs", 0, "halving: epochs of the top rung, a full training (default: the problem's budget: 14 for cnn)")
+	fs.IntVar(&f.minEpochs, "min-epochs", 0, "halving: epochs of the first rung; pbt: epochs between judgements (default: the problem's budget: 1 for cnn)")
+	fs.IntVar(&f.maxEpochs, "max-epochs", 0, "halving and pbt: epochs of the top rung, a full training (default: the problem's budget: 14 for cnn)")
 	fs.IntVar(&f.eta, "eta", 3, "halving: the best 1/eta of a rung train on, eta times longer")
 	fs.IntVar(&f.budget, "budget-epochs", 0, "stop breeding once this many epoch-trainings are spent or under way (0: no limit but population × generations)")
 	fs.DurationVar(&f.timeBudget, "time-budget", 0, "stop breeding once this much time has passed since the run started, e.g. 2h; what is under way and its promotions to the top rung still finish (0: no limit)")
@@ -55,11 +55,14 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 	if rc.Breeding == gahpo.BreedingGenerational {
 		rc.Breeding = ""
 	}
-	if rc.Halving() {
+	if rc.MultiFidelity() {
 		if prob.Budget == (problems.Budget{}) {
-			return fmt.Errorf("--fidelity halving: problem %q declares no budget of epochs to train its rungs in", prob.Name)
+			return fmt.Errorf("--fidelity %s: problem %q declares no budget of epochs to train its rungs in", rc.Fidelity, prob.Name)
 		}
-		rc.MinEpochs, rc.MaxEpochs, rc.Eta = prob.Budget.Min, prob.Budget.Max, f.eta
+		rc.MinEpochs, rc.MaxEpochs = prob.Budget.Min, prob.Budget.Max
+		if rc.Halving() {
+			rc.Eta = f.eta
+		}
 		if f.minEpochs > 0 {
 			rc.MinEpochs = f.minEpochs
 		}

@@ -306,6 +306,17 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	if g.DuplicateOf != 0 {
 		row("same as", strconv.Itoa(g.DuplicateOf))
 	}
+	if g.Exploited != 0 {
+		inherited := 0
+		if n := len(g.Schedule); n > 0 {
+			inherited = g.Schedule[n-1].Epoch - 1
+		}
+		row("exploited", fmt.Sprintf("genome %d (its first %d epochs are that genome's), in the place of genome %d", g.Exploited, inherited, g.Replaces))
+	}
+	if len(g.Schedule) > 1 {
+		row("schedule", scheduleArg(g.Schedule))
+	}
+	row("stopped", g.Stopped)
 	row("worker", g.Worker)
 	if g.Duration > 0 {
 		row("duration", fmt.Sprintf("%.3f s", g.Duration.Seconds()))
@@ -327,8 +338,34 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	tw.Flush()
 }
 
+// scheduleArg writes a population based training's schedule as cnntrain's
+// -schedule reads it: 'EPOCH:name=value,...;EPOCH:...'.
+func scheduleArg(steps []gahpo.ScheduleStep) string {
+	parts := make([]string, len(steps))
+	for i, st := range steps {
+		names := slices.Sorted(maps.Keys(st.Params))
+		kv := make([]string, len(names))
+		for j, n := range names {
+			kv[j] = n + "=" + strconv.FormatFloat(st.Params[n], 'g', -1, 64)
+		}
+		parts[i] = strconv.Itoa(st.Epoch) + ":" + strings.Join(kv, ",")
+	}
+	return strings.Join(parts, ";")
+}
+
 func printFinal(w io.Writer, f gahpo.FinalTraining) {
 	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params, f.Choices), f.Worker, roundDuration(f.Duration))
+	if len(f.Schedule) > 1 {
+		fmt.Fprintln(w, "trained with a schedule (population based training):")
+		for i, st := range f.Schedule {
+			to := "on"
+			if i+1 < len(f.Schedule) {
+				to = fmt.Sprintf("to %d", f.Schedule[i+1].Epoch-1)
+			}
+			fmt.Fprintf(w, "  epochs %d %s: %s (genome %d)\n", st.Epoch, to, fmtParams(st.Params), st.Genome)
+		}
+		fmt.Fprintf(w, "  cnntrain -schedule '%s'\n", scheduleArg(f.Schedule))
+	}
 	if len(f.Curve) > 0 && len(f.Curve) == len(f.Epochs) {
 		printCurve(w, f.Curve)
 	} else {

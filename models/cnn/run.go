@@ -33,6 +33,13 @@ type Run struct {
 	// OnEpoch, when not nil, receives each epoch's figures as soon as they
 	// are known.
 	OnEpoch func(Epoch)
+	// From, when not nil, is the genome whose training wrote the state in
+	// Dir, where it is not cfg (population based training: a genome goes
+	// on from another's weights with its own hyperparameters). The state
+	// must exist and be From's; the learning rate of the next epoch is the
+	// state's scaled by cfg.LR/From.LR, and cfg's gamma, batch size and
+	// weight decay act from there. Without From, the state must be cfg's.
+	From *Config
 }
 
 // Epoch holds the figures of one epoch of Train.
@@ -125,17 +132,27 @@ func Train(ctx context.Context, s mnist.Splits, cfg Config, run Run) (out Outcom
 		}
 	}
 	id := identity(cfg, s.Train)
+	want := id
+	if run.From != nil {
+		if err := run.From.Validate(); err != nil {
+			return Outcome{}, fmt.Errorf("%w (the genome the state comes from)", err)
+		}
+		want = identity(*run.From, s.Train)
+	}
 	st, err := loadState(run.Dir)
 	if err != nil {
 		return Outcome{}, err
+	}
+	if st == nil && run.From != nil {
+		return Outcome{}, fmt.Errorf("%w: no %s in %q to go on from (%s)", ErrCheckpoint, StateFile, run.Dir, want)
 	}
 	var p params
 	done := 0
 	if st == nil {
 		p = newParams(tensor.Float32, cfg.Seed)
 	} else {
-		if st.identity != id {
-			return Outcome{}, fmt.Errorf("%w: %s was written for %s; this training is %s", ErrCheckpoint, StateFile, st.identity, id)
+		if st.identity != want {
+			return Outcome{}, fmt.Errorf("%w: %s was written for %s; this training goes on from %s", ErrCheckpoint, StateFile, st.identity, want)
 		}
 		p, done = st.weights, st.done
 	}
@@ -149,6 +166,9 @@ func Train(ctx context.Context, s mnist.Splits, cfg Config, run Run) (out Outcom
 	if st != nil {
 		if err := tr.restore(st); err != nil {
 			return Outcome{}, fmt.Errorf("%w %s: %w", ErrBadState, StateFile, err)
+		}
+		if run.From != nil {
+			tr.opt.LR = st.lr * cfg.LR / run.From.LR
 		}
 	}
 	ev, err := newEvaluator(p)

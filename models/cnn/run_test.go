@@ -206,19 +206,22 @@ func TestTrainRefuses(t *testing.T) {
 		state []byte // written over the state file first, when not nil
 		want  error
 		says  string
+		from  *Config // Run.From
 	}{
-		{"other lr", s, with(func(c *Config) { c.LR = 0.5 }), 2, nil, ErrCheckpoint, "lr=0.5"},
-		{"other gamma", s, with(func(c *Config) { c.Gamma = 0.5 }), 2, nil, ErrCheckpoint, "gamma=0.5"},
-		{"other batch", s, with(func(c *Config) { c.BatchSize = 32 }), 2, nil, ErrCheckpoint, "batch_size=32"},
-		{"other weight decay", s, with(func(c *Config) { c.WeightDecay = 0 }), 2, nil, ErrCheckpoint, "weight_decay=0 "},
-		{"other seed", s, with(func(c *Config) { c.Seed = 8 }), 2, nil, ErrCheckpoint, "seed=8"},
-		{"other training set", otherData, runConfig, 2, nil, ErrCheckpoint, "train=499"},
-		{"already there", s, runConfig, 1, nil, ErrCheckpoint, "already holds 1 epochs"},
-		{"to 0", s, runConfig, 0, nil, ErrConfig, "0 epochs"},
-		{"empty file", s, runConfig, 2, []byte{}, ErrBadState, path},
-		{"truncated", s, runConfig, 2, good[:len(good)/2], ErrBadState, path},
-		{"flipped bit", s, runConfig, 2, flip(good, len(good)/3), ErrBadState, "checksum"},
-		{"other file", s, runConfig, 2, []byte("GAHPOCNN and more bytes"), ErrBadState, "not a gahpo CNN state file"},
+		{"other lr", s, with(func(c *Config) { c.LR = 0.5 }), 2, nil, ErrCheckpoint, "lr=0.5", nil},
+		{"other gamma", s, with(func(c *Config) { c.Gamma = 0.5 }), 2, nil, ErrCheckpoint, "gamma=0.5", nil},
+		{"other batch", s, with(func(c *Config) { c.BatchSize = 32 }), 2, nil, ErrCheckpoint, "batch_size=32", nil},
+		{"other weight decay", s, with(func(c *Config) { c.WeightDecay = 0 }), 2, nil, ErrCheckpoint, "weight_decay=0 ", nil},
+		{"other seed", s, with(func(c *Config) { c.Seed = 8 }), 2, nil, ErrCheckpoint, "seed=8", nil},
+		{"other training set", otherData, runConfig, 2, nil, ErrCheckpoint, "train=499", nil},
+		{"already there", s, runConfig, 1, nil, ErrCheckpoint, "already holds 1 epochs", nil},
+		{"to 0", s, runConfig, 0, nil, ErrConfig, "0 epochs", nil},
+		{"empty file", s, runConfig, 2, []byte{}, ErrBadState, path, nil},
+		{"truncated", s, runConfig, 2, good[:len(good)/2], ErrBadState, path, nil},
+		{"flipped bit", s, runConfig, 2, flip(good, len(good)/3), ErrBadState, "checksum", nil},
+		{"other file", s, runConfig, 2, []byte("GAHPOCNN and more bytes"), ErrBadState, "not a gahpo CNN state file", nil},
+		{"from a genome not the state's", s, with(func(c *Config) { c.LR = 0.5 }), 2, nil, ErrCheckpoint, "goes on from batch_size=64 lr=0.25", ptr(with(func(c *Config) { c.LR = 0.25 }))},
+		{"from an invalid genome", s, runConfig, 2, nil, ErrConfig, "the genome the state comes from", ptr(with(func(c *Config) { c.LR = -1 }))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,7 +232,7 @@ func TestTrainRefuses(t *testing.T) {
 			if err := os.WriteFile(path, state, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			out, err := Train(ctx, tt.s, tt.cfg, Run{Dir: dir, To: tt.to})
+			out, err := Train(ctx, tt.s, tt.cfg, Run{Dir: dir, To: tt.to, From: tt.from})
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("err = %v, want %v saying %q", err, tt.want, tt.says)
 			}
@@ -243,6 +246,59 @@ func TestTrainRefuses(t *testing.T) {
 				t.Error("a refused training changed the state file")
 			}
 		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestTrainFromAnotherGenome is population based training's step: genome b
+// goes on from genome a's state with its own hyperparameters, the learning
+// rate scaled by b's over a's; going on from one's own state with From set
+// to oneself changes no bit.
+func TestTrainFromAnotherGenome(t *testing.T) {
+	s := runSplits(t)
+	ctx := context.Background()
+	a := runConfig
+	b := Config{BatchSize: 32, LR: 0.5, Gamma: 0.9, WeightDecay: 0, Seed: 99}
+	dirA, dirB, dirSelf := t.TempDir(), t.TempDir(), t.TempDir()
+	if _, err := Train(ctx, s, a, Run{Dir: dirA, To: 1}); err != nil {
+		t.Fatal(err)
+	}
+	state, err := os.ReadFile(filepath.Join(dirA, StateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dirB, dirSelf} {
+		if err := os.WriteFile(filepath.Join(d, StateFile), state, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Train(ctx, s, b, Run{Dir: dirB, To: 2}); !errors.Is(err, ErrCheckpoint) {
+		t.Fatalf("b on a's state without From: err = %v, want ErrCheckpoint", err)
+	}
+	out, err := Train(ctx, s, b, Run{Dir: dirB, To: 3, From: &a})
+	if err != nil || out.Diverged != "" {
+		t.Fatalf("b from a: %v %s", err, out.Diverged)
+	}
+	// Epoch 2 runs at a's next rate (1 × 0.7) scaled by 0.5/1, then b's
+	// gamma.
+	if len(out.Epochs) != 2 || out.Epochs[0].LR != 0.35 || math.Abs(out.Epochs[1].LR-0.35*0.9) > 1e-15 {
+		t.Fatalf("b from a: epochs %+v, want lr 0.35 then 0.315", out.Epochs)
+	}
+	// b's state is now b's own: it goes on without From.
+	if _, err := Train(ctx, s, b, Run{Dir: dirB, To: 4}); err != nil {
+		t.Fatalf("b on its own state: %v", err)
+	}
+	own, err := Train(ctx, s, a, Run{Dir: dirA, To: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := Train(ctx, s, a, Run{Dir: dirSelf, To: 2, From: &a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sameEpoch(own.Epochs[0], self.Epochs[0]); d != "" || !bytes.Equal(own.Weights, self.Weights) {
+		t.Fatalf("from oneself differs from going on: %s", d)
 	}
 }
 

@@ -94,6 +94,24 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	if err := os.WriteFile(paramsFile, b, 0o600); err != nil {
 		return models.Outcome{}, fmt.Errorf("command: %w", err)
 	}
+	fromFile := ""
+	if task.FromParams != nil {
+		// Population based training: the checkpoint was trained by
+		// another genome, whose hyperparameters the command may want (to
+		// scale a schedule's state).
+		from, err := p.Space.FromMap(task.FromParams)
+		if err != nil {
+			return models.Outcome{}, fmt.Errorf("%w: invalid genome the checkpoint comes from: %w", ErrFailed, err)
+		}
+		b, err := json.Marshal(p.Space.Values(from))
+		if err != nil {
+			return models.Outcome{}, fmt.Errorf("command: %w", err)
+		}
+		fromFile = filepath.Join(tmp, "from_params.json")
+		if err := os.WriteFile(fromFile, b, 0o600); err != nil {
+			return models.Outcome{}, fmt.Errorf("command: %w", err)
+		}
+	}
 	ckpt := job.CheckpointDir
 	if ckpt == "" {
 		ckpt = filepath.Join(tmp, "checkpoint")
@@ -110,6 +128,9 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	env := t.env(job, paramsFile, ckpt)
+	if fromFile != "" {
+		env = append(env, "GAHPO_FROM_PARAMS="+fromFile)
+	}
 	guard := false
 	if prog, gargs, genv, ok := guarded(args, t.grace()); ok {
 		cmd = exec.Command(prog, gargs...)

@@ -13,8 +13,12 @@
 // kind (fitness or final) in GAHPO_KIND; GAHPO_TEST=1 when the test set is
 // wanted too; the training subset in GAHPO_TRAIN_SUBSET, when the run has
 // one; CUDA_VISIBLE_DEVICES set to the worker's device for the task,
-// when it has one. The problem file's env is added; no shell runs the
-// command.
+// when it has one; GAHPO_FROM_PARAMS, under population based training,
+// names a JSON file of the hyperparameters of the genome whose checkpoint
+// is in GAHPO_CHECKPOINT_DIR when that genome is another (the command goes
+// on from its state with its own hyperparameters, and may scale a
+// schedule's state by them). The problem file's env is added; no shell
+// runs the command.
 //
 // Out: metrics as JSON lines on standard output, {"epoch": 3, "val_loss":
 // 0.21}; every numeric field is a metric (Python's bare NaN and Infinity

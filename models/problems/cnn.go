@@ -142,6 +142,16 @@ func (t *cnnTrainer) Train(ctx context.Context, job models.Job) (models.Outcome,
 	// values), so that a top-rung genome, the run's final training, has
 	// the paper's figure of their distribution epoch by epoch.
 	run := cnn.Run{Dir: job.CheckpointDir, To: task.Epochs, Test: task.Test, Probe: task.Epochs > 0}
+	if task.FromParams != nil {
+		// Population based training: the checkpoint is another genome's.
+		src := task
+		src.Params, src.Seed = task.FromParams, task.FromSeed
+		if err := checkGenome(CNNSpace(), src); err != nil {
+			return models.Outcome{}, fmt.Errorf("the genome the checkpoint comes from: %w", err)
+		}
+		from := cnnConfig(src)
+		run.From = &from
+	}
 	final := task.Kind == gahpo.KindFinal
 	if final {
 		// The final training: every training image (of the subset), the

@@ -2,6 +2,7 @@ package problems
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 
@@ -87,8 +88,23 @@ func (t *regressionTrainer) Train(ctx context.Context, job models.Job) (models.O
 		return out, nil
 	}
 	cfg.SplitSeed = task.DataSeed
+	var from *regression.Config
+	if task.FromParams != nil {
+		// Population based training: the checkpoint is another genome's.
+		src := task
+		src.Params = task.FromParams
+		if err := checkGenome(regression.Space(), src); err != nil {
+			return models.Outcome{}, fmt.Errorf("the genome the checkpoint comes from: %w", err)
+		}
+		c, err := regression.ConfigFromParams(task.FromParams)
+		if err != nil {
+			return models.Outcome{}, err
+		}
+		c.Seed = task.FromSeed
+		from = &c
+	}
 	var curve []gahpo.EpochReport
-	o, err := regression.Train(ctx, d, cfg, regression.Run{Dir: job.CheckpointDir, To: task.Epochs, Test: task.Test,
+	o, err := regression.Train(ctx, d, cfg, regression.Run{Dir: job.CheckpointDir, To: task.Epochs, Test: task.Test, From: from,
 		OnEpoch: func(e regression.Epoch) {
 			m := map[string]gahpo.Float{"train_loss": gahpo.Float(e.TrainLoss), "val_loss": gahpo.Float(e.ValLoss)}
 			if task.Test {

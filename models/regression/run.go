@@ -35,6 +35,12 @@ type Run struct {
 	// OnEpoch, when not nil, receives each epoch's figures as soon as they
 	// are known.
 	OnEpoch func(Epoch)
+	// From, when not nil, is the genome whose training wrote the state in
+	// Dir, where it is not cfg (population based training: a genome goes
+	// on from another's networks with its own learning rate and batch
+	// size). The state must exist and be From's. Without From, the state
+	// must be cfg's.
+	From *Config
 }
 
 // Epoch holds the figures of one epoch of Train.
@@ -122,15 +128,27 @@ func Train(ctx context.Context, d *Data, cfg Config, run Run) (Outcome, error) {
 		return Outcome{}, err
 	}
 	id := identity(cfg, d)
+	want := id
+	if run.From != nil {
+		from := run.From.withDefaults()
+		from.SplitSeed = cfg.SplitSeed
+		if err := from.Validate(); err != nil {
+			return Outcome{}, fmt.Errorf("%w (the genome the state comes from)", err)
+		}
+		want = identity(from, d)
+	}
 	st, err := loadState(run.Dir)
 	if err != nil {
 		return Outcome{}, err
 	}
+	if st == nil && run.From != nil {
+		return Outcome{}, fmt.Errorf("%w: no %s in %q to go on from (%s)", ErrCheckpoint, StateFile, run.Dir, want)
+	}
 	folds := kFold(len(d.TrainX), cfg.Folds, newRand(cfg.splitSeed(), streamSplit))
 	done := 0
 	if st != nil {
-		if st.identity != id {
-			return Outcome{}, fmt.Errorf("%w: %s was written for %s; this training is %s", ErrCheckpoint, StateFile, st.identity, id)
+		if st.identity != want {
+			return Outcome{}, fmt.Errorf("%w: %s was written for %s; this training goes on from %s", ErrCheckpoint, StateFile, st.identity, want)
 		}
 		done = st.done
 	}

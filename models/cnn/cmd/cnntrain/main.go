@@ -43,6 +43,10 @@ type Main struct {
 	Fitness     bool
 	WeightsOut  string // file to write the trained weights to; "" writes none
 	EvalFile    string // weights to evaluate on the test set instead of training
+	// Schedule, when set, trains a population based training's schedule:
+	// each step's hyperparameters from its first epoch on (Config's seed
+	// and epochs; its other hyperparameters are ignored).
+	Schedule []Step
 
 	Stdout io.Writer
 	Logger *slog.Logger
@@ -69,8 +73,20 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.Fitness, "fitness", false, "run one fitness evaluation instead of the full training")
 	fs.StringVar(&m.WeightsOut, "out", "", "write the trained weights to this file")
 	fs.StringVar(&m.EvalFile, "eval", "", "evaluate the weights in this file on the test set, without training")
+	schedule := fs.String("schedule", "", "train a population based training's schedule: 'EPOCH:batch_size=B,lr=L,gamma=G,weight_decay=W;EPOCH:...', each step from its first epoch on (the first at epoch 1; gahpo query genome N shows a genome's); replaces -batch, -lr, -gamma and -wd")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *schedule != "" {
+		steps, err := ParseSchedule(*schedule)
+		if err != nil {
+			return err
+		}
+		if last := steps[len(steps)-1].Epoch; last > m.Config.Epochs {
+			return fmt.Errorf("-schedule: a step at epoch %d of a %d-epoch training", last, m.Config.Epochs)
+		}
+		m.Schedule = steps
+		m.Config.BatchSize, m.Config.LR, m.Config.Gamma, m.Config.WeightDecay = steps[0].BatchSize, steps[0].LR, steps[0].Gamma, steps[0].WeightDecay
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -103,6 +119,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if m.TrainImages > 0 && m.TrainImages < train.N {
 		train = train.Slice(0, m.TrainImages)
+	}
+	if m.Schedule != nil {
+		return m.runSchedule(ctx, train, test, start)
 	}
 	m.Logger.Info("full training", "config", fmt.Sprintf("%+v", m.Config), "train", train.N, "test", test.N)
 	res, err := cnn.TrainFull(ctx, train, test, m.Config, func(e models.EpochMetrics) {

@@ -85,3 +85,71 @@ func TestMain_Fitness(t *testing.T) {
 		t.Errorf("cancelled fitness: err = %v", err)
 	}
 }
+
+// TestMain_Schedule trains a schedule of one step (the plain training's
+// figures, to the bit as printed) and of two (the second step's rate is the
+// first's next, scaled by its lr over the first's).
+func TestMain_Schedule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the CNN on MNIST images: -short")
+	}
+	run := func(args ...string) []string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		m := NewMain(&stdout, &stderr)
+		if err := m.ParseFlags(append([]string{"-epochs", "3", "-train-images", "128", "-test-images", "100"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatalf("Run %q: %v\n%s", args, err, stderr.String())
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+			if strings.HasPrefix(l, "epoch") {
+				f := strings.Fields(l)
+				lines = append(lines, strings.Join(f[:len(f)-1], " ")) // no duration
+			}
+		}
+		return lines
+	}
+	plain := run("-batch", "32", "-lr", "1", "-gamma", "0.7", "-wd", "0")
+	one := run("-schedule", "1:batch_size=32,lr=1,gamma=0.7,weight_decay=0")
+	if strings.Join(plain, "\n") != strings.Join(one, "\n") || len(plain) != 3 {
+		t.Fatalf("a schedule of one step differs from the plain training:\n%s\n--\n%s", strings.Join(plain, "\n"), strings.Join(one, "\n"))
+	}
+	two := run("-schedule", "1:batch_size=32,lr=1,gamma=0.7,weight_decay=0; 3:batch_size=16,lr=0.5,gamma=0.9,weight_decay=1e-5")
+	if two[1] != plain[1] || !strings.HasPrefix(two[2], "epoch 3 lr 0.245000") || two[2] == plain[2] {
+		t.Fatalf("two steps:\n%s\nplain:\n%s", strings.Join(two, "\n"), strings.Join(plain, "\n"))
+	}
+}
+
+func TestParseSchedule(t *testing.T) {
+	tests := []struct {
+		in, err string
+		steps   int
+	}{
+		{"1:batch_size=64,lr=1,gamma=0.7,weight_decay=0", "", 1},
+		{"1:batch_size=64,lr=1,gamma=0.7,weight_decay=0;5:batch_size=50,lr=0.8,gamma=0.7,weight_decay=0;", "", 2},
+		{"2:batch_size=64,lr=1,gamma=0.7,weight_decay=0", "start at epoch 1", 0},
+		{"1:batch_size=64,lr=1,gamma=0.7,weight_decay=0;1:batch_size=64,lr=1,gamma=0.7,weight_decay=0", "go up", 0},
+		{"1:batch_size=64,lr=1,gamma=0.7", "3 of the 4", 0},
+		{"1:batch_size=64,lr=1,gamma=0.7,momentum=0", "unknown hyperparameter", 0},
+		{"1:batch_size=64,lr=1,lr=1,gamma=0.7", "twice", 0},
+		{"batch_size=64", "not EPOCH", 0},
+		{"x:batch_size=64", "not an epoch", 0},
+		{"1:batch_size=sixty", "not name=number", 0},
+		{"", "no step", 0},
+	}
+	for _, tt := range tests {
+		steps, err := ParseSchedule(tt.in)
+		if tt.err == "" && (err != nil || len(steps) != tt.steps) {
+			t.Errorf("ParseSchedule(%q) = %d steps, %v; want %d", tt.in, len(steps), err, tt.steps)
+		}
+		if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("ParseSchedule(%q) error %v, want one saying %q", tt.in, err, tt.err)
+		}
+	}
+	if err := NewMain(&bytes.Buffer{}, &bytes.Buffer{}).ParseFlags([]string{"-epochs", "3", "-schedule", "1:batch_size=64,lr=1,gamma=0.7,weight_decay=0;4:batch_size=64,lr=1,gamma=0.7,weight_decay=0"}); err == nil {
+		t.Error("a step after the last epoch: no error")
+	}
+}

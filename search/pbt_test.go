@@ -1,0 +1,189 @@
+package search
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/gahpo/gahpo"
+)
+
+func pbt(rc gahpo.RunConfig) gahpo.RunConfig {
+	rc.Fidelity, rc.MinEpochs, rc.MaxEpochs = gahpo.FidelityPBT, 1, 6
+	return rc
+}
+
+// pbtDecay is the synthetic training of the PBT tests: each epoch
+// multiplies the state (a loss) by a factor that is smallest when lr is
+// near a target that falls epoch by epoch, so the best schedule lowers lr
+// as it goes: no constant genome follows it.
+func pbtDecay(lr float64, epoch int) float64 {
+	d := math.Log10(lr) - (-0.5 - 0.5*float64(epoch))
+	return 1 - 0.5*math.Exp(-d*d)
+}
+
+// trainPBT replaces r's figures by the synthetic training of task from
+// its checkpoint's state, and keeps the new state with r's checkpoint.
+func (s *sim) trainPBT(task gahpo.Task, r gahpo.Result) gahpo.Result {
+	if s.state == nil {
+		s.state = map[string]float64{}
+	}
+	loss := 1.0
+	if task.Checkpoint != nil {
+		loss = s.state[task.Checkpoint.Name]
+	}
+	floor := (task.Params["x"] - 0.3) * (task.Params["x"] - 0.3)
+	r.Curve = nil
+	for ep := task.FromEpochs + 1; ep <= task.Epochs; ep++ {
+		loss *= pbtDecay(task.Params["lr"], ep)
+		r.Curve = append(r.Curve, gahpo.EpochReport{Epoch: ep, Metrics: map[string]gahpo.Float{"val_loss": gahpo.Float(loss + floor)}})
+	}
+	r.Fitness = gahpo.Float(loss + floor)
+	if task.Params["x"] > s.failAbove {
+		r.Fitness, r.Failure, r.Curve, r.Checkpoint = gahpo.Float(math.Inf(1)), "diverged", nil, nil
+	}
+	if r.Checkpoint != nil {
+		s.state[r.Checkpoint.Name] = loss
+	}
+	return r
+}
+
+func TestPBTExploitsAndExplores(t *testing.T) {
+	rc := pbt(runConfig(8, 1))
+	m, cfg := testMachine(t, rc)
+	first := m.Ready()
+	if len(first.Publish) != 8 {
+		t.Fatalf("%d first tasks, want the population of 8", len(first.Publish))
+	}
+	m, _ = testMachine(t, rc)
+	s := drive(t, m, cfg, 0)
+	recs := s.records()
+	if len(recs) <= 8 {
+		t.Fatalf("%d genomes: no genome was replaced", len(recs))
+	}
+	top := 0
+	for _, r := range recs {
+		switch {
+		case r.Rung == 5:
+			top++
+			if r.Status != gahpo.GenomeDone || r.Epochs != 6 || len(r.Curve) != 6 || len(r.RungFitness) != 6 {
+				t.Errorf("genome %d at the top: %s, %d epochs, %d curve points, %d rung results", r.ID, r.Status, r.Epochs, len(r.Curve), len(r.RungFitness))
+			}
+		case r.Stopped == "":
+			t.Errorf("genome %d ended at rung %d (%s) without a reason", r.ID, r.Rung, r.Status)
+		}
+		if r.Checkpoint != nil {
+			t.Errorf("genome %d keeps checkpoint %s after the run", r.ID, r.Checkpoint.Name)
+		}
+		if r.Exploited == 0 {
+			if r.ID > 8 || r.Inherited != 0 || len(r.Schedule) != 1 || r.Schedule[0].Epoch != 1 {
+				t.Errorf("initial genome %d: inherited %d, schedule %+v", r.ID, r.Inherited, r.Schedule)
+			}
+			continue
+		}
+		// An exploiting genome: the past of its source, then its own.
+		src, x := recs[r.Exploited-1], recs[r.Replaces-1]
+		k := r.Inherited - 1
+		if !slices.Equal(r.RungFitness[:r.Inherited], src.RungFitness[:r.Inherited]) || !slices.Equal(r.Parents, []int{src.ID}) {
+			t.Errorf("genome %d exploits %d: rung fitness %v, its source's %v", r.ID, src.ID, r.RungFitness, src.RungFitness)
+		}
+		if n := len(r.Schedule); n != len(src.Schedule[:n-1])+1 || r.Schedule[n-1].Epoch != r.Inherited+1 || r.Schedule[n-1].Genome != r.ID {
+			t.Errorf("genome %d: schedule %+v after its source's %+v", r.ID, r.Schedule, src.Schedule)
+		}
+		// The replaced genome was judged at a rung at or below the source's
+		// checkpoint, and was no better than the source there.
+		if j := x.Rung; j > k || float64(x.RungFitness[j]) < float64(src.RungFitness[j]) || x.Stopped == "" {
+			t.Errorf("genome %d (rung %d, %v) replaced by %d exploiting %d (%v)", x.ID, x.Rung, x.RungFitness, r.ID, src.ID, src.RungFitness)
+		}
+	}
+	if top != 8 {
+		t.Errorf("%d genomes reached the top rung, want the population of 8", top)
+	}
+	best := recs[s.run.Best-1]
+	if s.final == nil || s.final.GenomeID != best.ID || len(s.final.Epochs) != 6 || !slices.EqualFunc(s.final.Schedule, best.Schedule, func(a, b gahpo.ScheduleStep) bool { return a.Epoch == b.Epoch && a.Genome == b.Genome }) {
+		t.Fatalf("final %+v for best genome %d", s.final, best.ID)
+	}
+	// The best schedule lowers lr: PBT must find a better model than any
+	// initial genome trained straight through with its own constant lr.
+	bestConstant := math.Inf(1)
+	for _, r := range recs[:8] {
+		loss := 1.0
+		for ep := 1; ep <= 6; ep++ {
+			loss *= pbtDecay(r.Params["lr"], ep)
+		}
+		bestConstant = min(bestConstant, loss+(r.Params["x"]-0.3)*(r.Params["x"]-0.3))
+	}
+	if float64(best.Fitness) >= bestConstant {
+		t.Errorf("PBT's best %v is no better than the best initial genome trained alone (%v)", best.Fitness, bestConstant)
+	}
+	t.Logf("%d genomes, best %d (%v) with %d schedule steps; best initial genome alone %v", len(recs), best.ID, best.Fitness, len(best.Schedule), bestConstant)
+}
+
+func TestPBTTaskGoesOnFromItsSource(t *testing.T) {
+	rc := pbt(runConfig(4, 1))
+	m, _ := testMachine(t, rc)
+	tasks := m.Ready().Publish
+	// Genome 4 is the worst at rung 0; 1 the best. Results come in the
+	// order 1, 2, 4, 3: the first three wait for a quorum of three.
+	fits := []float64{0.1, 0.2, 0.3, 0.9}
+	var next []gahpo.Task
+	for i, tk := range []gahpo.Task{tasks[0], tasks[1], tasks[3], tasks[2]} {
+		r := answer(tk)
+		r.Fitness = gahpo.Float(fits[tk.GenomeID-1])
+		if err := m.Result(r, t0); err != nil {
+			t.Fatal(err)
+		}
+		rd := m.Ready()
+		if i < 2 && len(rd.Publish) != 0 {
+			t.Fatalf("after %d results (quorum 3): %d tasks published", i+1, len(rd.Publish))
+		}
+		next = append(next, rd.Publish...)
+	}
+	if len(next) != 4 {
+		t.Fatalf("%d tasks after rung 0, want 4", len(next))
+	}
+	var child gahpo.Task
+	for _, tk := range next {
+		if tk.GenomeID > 4 {
+			child = tk
+		} else if tk.GenomeID == 4 || tk.Rung != 1 || tk.FromGenome != 0 {
+			t.Errorf("task %+v: genomes 1-3 go on, 4 is replaced", tk)
+		}
+	}
+	src, _ := m.Genome(1)
+	switch {
+	case child.GenomeID != 5 || child.FromGenome != 1 || child.FromSeed != src.Seed || child.FromParams["lr"] != src.Params["lr"]:
+		t.Fatalf("child task %+v: it must go on from genome 1's checkpoint with genome 1's hyperparameters", child)
+	case child.Rung != 1 || child.FromEpochs != 1 || child.Epochs != 2 || child.Checkpoint == nil || child.Checkpoint.Name != src.Checkpoint.Name:
+		t.Fatalf("child task %+v: rung 1 from genome 1's checkpoint %+v", child, src.Checkpoint)
+	case child.Params["lr"] == src.Params["lr"] && child.Params["x"] == src.Params["x"]:
+		t.Fatalf("child task %+v: hyperparameters not perturbed", child)
+	}
+	if x, _ := m.Genome(4); x.Stopped == "" || x.Checkpoint != nil {
+		t.Fatalf("genome 4 after its replacement: %+v", x)
+	}
+}
+
+func TestPBTReplacesFailures(t *testing.T) {
+	rc := pbt(runConfig(8, 1))
+	m, cfg := testMachine(t, rc)
+	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: 0.6}
+	s = driveSim(t, s, m, cfg, 0)
+	failed, replaced := 0, 0
+	for _, r := range s.records() {
+		if r.Status != gahpo.GenomeFailed {
+			continue
+		}
+		failed++
+		if r.Stopped != "" {
+			replaced++
+		}
+		if r.Rung == 5 {
+			t.Errorf("failed genome %d at the top rung", r.ID)
+		}
+	}
+	best := s.records()[s.run.Best-1]
+	if failed == 0 || replaced != failed || best.Rung != 5 || !finite(float64(best.Fitness)) {
+		t.Fatalf("%d failed genomes, %d replaced; best %d at rung %d (%v)", failed, replaced, best.ID, best.Rung, best.Fitness)
+	}
+}
