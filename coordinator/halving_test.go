@@ -155,7 +155,18 @@ func TestHalvingCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
 	}
 	rc := halvingConfig(5, 3, 8, gahpo.BreedingSteadyState)
 	rc.InFlight = 2
+	killedEndsLikeUninterrupted(t, rc, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
+		checkHalving(t, st, conn, run)
+	})
+}
 
+// killedEndsLikeUninterrupted runs rc once through, then again with its
+// coordinator killed three times (one worker each: results arrive in the
+// order tasks were published); both runs must pass check, and their
+// histories must be the same, bit for bit.
+func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, check func(*testing.T, *store.Store, *bus.Conn, gahpo.Run)) {
+	t.Helper()
+	checkHalving := check
 	srvA := testnats.Start(t)
 	startWorkers(t, srvA, 1, noopTrainer{})
 	stA := openStore(t, filepath.Join(t.TempDir(), "a.db"))

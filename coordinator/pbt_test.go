@@ -1,0 +1,126 @@
+package coordinator_test
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/store"
+)
+
+// pbtConfig is a regression search by population based training to 40
+// epochs, judged every 10.
+func pbtConfig(pop int, seed uint64) gahpo.RunConfig {
+	rc := regressionConfig(pop, 1, seed)
+	rc.FinalEpochs = 0
+	rc.Fidelity, rc.MinEpochs, rc.MaxEpochs = gahpo.FidelityPBT, 10, 40
+	return rc
+}
+
+// checkPBT asserts a finished population based training: every genome's
+// training ended at the top rung or was stopped with a reason; each
+// exploiting genome's past is its source's; the best genome is the final
+// training, with its schedule; no checkpoint is left in the object store.
+func checkPBT(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) []gahpo.GenomeRecord {
+	t.Helper()
+	if run.Status != gahpo.RunDone {
+		t.Fatalf("run %s (%s), want done", run.Status, run.Error)
+	}
+	gs, err := st.Genomes(run.ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rungs := run.Config.RungEpochs()
+	top, exploiting := 0, 0
+	for _, g := range gs {
+		switch {
+		case g.Status == gahpo.GenomeQueued || g.Status == gahpo.GenomePromoted:
+			t.Errorf("genome %d left %s", g.ID, g.Status)
+		case g.Rung == len(rungs)-1:
+			top++
+		case g.Stopped == "" && g.DuplicateOf == 0:
+			t.Errorf("genome %d ended at rung %d without a reason", g.ID, g.Rung)
+		}
+		if g.Checkpoint != nil {
+			t.Errorf("genome %d still names checkpoint %s", g.ID, g.Checkpoint.Name)
+		}
+		if g.Exploited == 0 || g.Status == gahpo.GenomeFailed {
+			continue
+		}
+		exploiting++
+		src := gs[g.Exploited-1]
+		k := g.Inherited
+		if !slices.Equal(g.RungFitness[:k], src.RungFitness[:k]) || len(g.Curve) != g.Epochs {
+			t.Errorf("genome %d exploiting %d: rung fitness %v after %v, %d curve points for %d epochs", g.ID, src.ID, g.RungFitness, src.RungFitness, len(g.Curve), g.Epochs)
+		}
+		for i, e := range g.Curve {
+			if e.Epoch != i+1 {
+				t.Fatalf("genome %d: curve point %d is epoch %d", g.ID, i, e.Epoch)
+			}
+		}
+	}
+	if top < run.Config.GA.Population/2 || exploiting == 0 {
+		t.Fatalf("%d genomes at the top rung, %d exploiting others", top, exploiting)
+	}
+	best := gs[run.Best-1]
+	f, err := st.Final(run.ID)
+	if err != nil || f.GenomeID != best.ID || len(f.Epochs) != rungs[len(rungs)-1] || f.WeightsSize == 0 || len(f.Schedule) != len(best.Schedule) {
+		t.Fatalf("final of genome %d with %d epochs, %d bytes of weights, schedule %+v, %v: want genome %d", f.GenomeID, len(f.Epochs), f.WeightsSize, f.Schedule, err, best.ID)
+	}
+	left, err := conn.ListObjects(context.Background(), bus.BucketCheckpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("checkpoints left in the object store: %v", left)
+	}
+	return gs
+}
+
+// TestPBTRegressionRun trains the regression problem by population based
+// training on a real cluster: the exploiting genomes go on from other
+// genomes' checkpoints, fetched through the object store, with their own
+// hyperparameters.
+func TestPBTRegressionRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run of a few tens of seconds: -short")
+	}
+	srv := testnats.Start(t)
+	startWorkers(t, srv, 2, problems.NewTrainer())
+	st := openStore(t, filepath.Join(t.TempDir(), "p.db"))
+	defer st.Close()
+	conn := testnats.Connect(t, srv, "coord")
+	run := runToEnd(t, context.Background(), st, conn, pbtConfig(6, 5))
+	gs := checkPBT(t, st, conn, run)
+	// An exploiting genome's own first epoch goes on from its source's
+	// state: its loss there is near the source's last, not a fresh
+	// network's first.
+	for _, g := range gs {
+		if g.Exploited == 0 || g.Status == gahpo.GenomeFailed {
+			continue
+		}
+		src := gs[g.Exploited-1]
+		n := g.Schedule[len(g.Schedule)-1].Epoch - 1
+		prev, own := float64(src.Curve[n-1].Metrics["val_loss"]), float64(g.Curve[n].Metrics["val_loss"])
+		fresh := float64(gs[0].Curve[0].Metrics["val_loss"])
+		if math.Abs(own-prev) > math.Abs(fresh-prev) {
+			t.Errorf("genome %d, epoch %d: val loss %v after its source's %v: farther than a fresh network's first epoch (%v)", g.ID, n+1, own, prev, fresh)
+		}
+	}
+}
+
+func TestPBTCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two cluster runs: -short")
+	}
+	rc := pbtConfig(5, 9)
+	killedEndsLikeUninterrupted(t, rc, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
+		checkPBT(t, st, conn, run)
+	})
+}
