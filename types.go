@@ -153,14 +153,18 @@ func (c RunConfig) Validate() error {
 	if c.AckWait < time.Second {
 		return fmt.Errorf("gahpo: ack wait %v must be at least 1s", c.AckWait)
 	}
+	if c.MultiFidelity() {
+		switch {
+		case c.MinEpochs < 1 || c.MinEpochs > 10000:
+			return fmt.Errorf("gahpo: min epochs %d outside 1..10000", c.MinEpochs)
+		case c.MaxEpochs < c.MinEpochs || c.MaxEpochs > 10000:
+			return fmt.Errorf("gahpo: max epochs %d outside min epochs (%d)..10000", c.MaxEpochs, c.MinEpochs)
+		}
+	}
 	switch c.Fidelity {
 	case "", FidelityOneEpoch:
 	case FidelityPBT:
 		switch {
-		case c.MinEpochs < 1 || c.MinEpochs > 10000:
-			return fmt.Errorf("gahpo: pbt interval (min epochs) %d outside 1..10000", c.MinEpochs)
-		case c.MaxEpochs < c.MinEpochs || c.MaxEpochs > 10000:
-			return fmt.Errorf("gahpo: max epochs %d outside min epochs (%d)..10000", c.MaxEpochs, c.MinEpochs)
 		case c.GA.Population < 4:
 			return fmt.Errorf("gahpo: population based training needs a population of at least 4 (its best and worst quarters), not %d", c.GA.Population)
 		case c.Breeding != "" && c.Breeding != BreedingGenerational:
@@ -169,12 +173,7 @@ func (c RunConfig) Validate() error {
 			return fmt.Errorf("gahpo: population based training is bounded by its population and max epochs: no budget of epochs or time")
 		}
 	case FidelityHalving:
-		switch {
-		case c.MinEpochs < 1 || c.MinEpochs > 10000:
-			return fmt.Errorf("gahpo: min epochs %d outside 1..10000", c.MinEpochs)
-		case c.MaxEpochs < c.MinEpochs || c.MaxEpochs > 10000:
-			return fmt.Errorf("gahpo: max epochs %d outside min epochs (%d)..10000", c.MaxEpochs, c.MinEpochs)
-		case c.Eta < 2 || c.Eta > 100:
+		if c.Eta < 2 || c.Eta > 100 {
 			return fmt.Errorf("gahpo: eta %d outside 2..100", c.Eta)
 		}
 	default:

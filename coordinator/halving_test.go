@@ -35,13 +35,7 @@ func halvingConfig(pop, gens int, seed uint64, breeding string) gahpo.RunConfig 
 // training with its weights; no checkpoint left in the object store.
 func checkHalving(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) []gahpo.GenomeRecord {
 	t.Helper()
-	if run.Status != gahpo.RunDone {
-		t.Fatalf("run %s (%s), want done", run.Status, run.Error)
-	}
-	gs, err := st.Genomes(run.ID, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gs := doneGenomes(t, st, run)
 	if want := run.Config.GA.Population * run.Config.GA.Generations; len(gs) != want {
 		t.Fatalf("%d genomes, want %d", len(gs), want)
 	}
@@ -84,6 +78,19 @@ func checkHalving(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) 
 	}
 	if run.CheckpointPeak == 0 {
 		t.Error("no checkpoint peak recorded")
+	}
+	return gs
+}
+
+// doneGenomes returns the genomes of run, which must be done.
+func doneGenomes(t *testing.T, st *store.Store, run gahpo.Run) []gahpo.GenomeRecord {
+	t.Helper()
+	if run.Status != gahpo.RunDone {
+		t.Fatalf("run %s (%s), want done", run.Status, run.Error)
+	}
+	gs, err := st.Genomes(run.ID, -1)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return gs
 }

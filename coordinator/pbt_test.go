@@ -29,13 +29,7 @@ func pbtConfig(pop int, seed uint64) gahpo.RunConfig {
 // training, with its schedule; no checkpoint is left in the object store.
 func checkPBT(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) []gahpo.GenomeRecord {
 	t.Helper()
-	if run.Status != gahpo.RunDone {
-		t.Fatalf("run %s (%s), want done", run.Status, run.Error)
-	}
-	gs, err := st.Genomes(run.ID, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gs := doneGenomes(t, st, run)
 	rungs := run.Config.RungEpochs()
 	top, exploiting := 0, 0
 	for _, g := range gs {

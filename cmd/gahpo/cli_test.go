@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/ga"
 	"github.com/gahpo/gahpo/models/problems"
@@ -146,16 +147,7 @@ func TestBudgetFlags(t *testing.T) {
 		{[]string{"--preset", "paper", "--budget-epochs", "10"}, 0, 0, "needs halving fidelity or steady-state or random breeding"},
 	}
 	for _, tt := range tests {
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		var sf searchFlags
-		sf.register(fs)
-		if _, err := parse(fs, tt.args); err != nil {
-			t.Fatalf("parse %q: %v", tt.args, err)
-		}
-		rc, _, err := sf.config()
-		if err == nil {
-			err = rc.Validate()
-		}
+		rc, err := runConfigOf(t, tt.args)
 		switch {
 		case tt.wantErr != "":
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -167,6 +159,23 @@ func TestBudgetFlags(t *testing.T) {
 			t.Errorf("%q: time budget %v, epochs %d; want %v, %d", tt.args, rc.TimeBudget, rc.BudgetEpochs, tt.time, tt.epochs)
 		}
 	}
+}
+
+// runConfigOf parses run's search flags args into a validated run
+// configuration.
+func runConfigOf(t *testing.T, args []string) (gahpo.RunConfig, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	var sf searchFlags
+	sf.register(fs)
+	if _, err := parse(fs, args); err != nil {
+		t.Fatalf("parse %q: %v", args, err)
+	}
+	rc, _, err := sf.config()
+	if err == nil {
+		err = rc.Validate()
+	}
+	return rc, err
 }
 
 func TestPBTFlags(t *testing.T) {
@@ -184,16 +193,7 @@ func TestPBTFlags(t *testing.T) {
 		{[]string{"--fidelity", "pbs"}, 0, 0, 0, "one-epoch, halving or pbt"},
 	}
 	for _, tt := range tests {
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		var sf searchFlags
-		sf.register(fs)
-		if _, err := parse(fs, tt.args); err != nil {
-			t.Fatalf("parse %q: %v", tt.args, err)
-		}
-		rc, _, err := sf.config()
-		if err == nil {
-			err = rc.Validate()
-		}
+		rc, err := runConfigOf(t, tt.args)
 		switch {
 		case tt.wantErr != "":
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
