@@ -112,6 +112,12 @@ func Figures(s *Snapshot, opt Options) []Figure {
 	}
 	p, err = LearningCurves(s)
 	add("learning-curves", "Per-epoch metric of the genomes trained over several epochs.", figW, figH, p, err)
+	if s.Run.Config.PBT() {
+		for _, name := range paramNames(s) {
+			p, err = Schedule(s, name)
+			add("schedule-"+name, fmt.Sprintf("%s that trained each genome at the highest rung, epoch by epoch (population based training).", name), figW, figH, p, err)
+		}
+	}
 	p, err = FinalLoss(s)
 	add("final-loss", "The final training's loss per epoch.", figW, figH, p, err)
 	switch s.Run.Config.Problem {
