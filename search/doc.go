@@ -28,6 +28,13 @@
 //     run's final training. When nothing else is left to do and no genome
 //     has reached MaxEpochs, the best genome of the highest rung is
 //     promoted until one has;
+//   - pbt fidelity: population based training (Jaderberg et al. 2017;
+//     pbt.go says how): the population trains to MaxEpochs in steps of
+//     MinEpochs; after each step the worst quarter of a rung's results
+//     stop, each replaced by a new genome that goes on from the checkpoint
+//     of one of the best quarter with its hyperparameters perturbed. The
+//     best genome at MaxEpochs is the run's final training, with the
+//     schedule of hyperparameters that trained it;
 //   - steady-state breeding ([ga.Pool]): a genome is bred whenever fewer
 //     than InFlight genomes are queued or training, so a slow or dead
 //     worker never holds the others back. Generational breeding with
@@ -36,5 +43,7 @@
 //
 // A checkpoint is deleted as soon as its genome can no longer be promoted:
 // when at least ⌊N/η⌋ genomes of its rung rank before it, N being the most
-// results that rung can ever hold, or when the run ends.
+// results that rung can ever hold, or when the run ends. Under population
+// based training a checkpoint is shared by its genome and those that
+// exploit it, and deleted when none of them holds it any more.
 package search
