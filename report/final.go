@@ -391,6 +391,7 @@ func LearningCurves(s *Snapshot) (*plot.Plot, error) {
 		ylabel = strings.Replace(lossLabel(s.Run.Config.Problem), "loss", ylabel, 1)
 	}
 	p := newPlot("Learning curves of the genomes (multi-fidelity)", "epoch", ylabel)
+	pbt := s.Run.Config.PBT()
 	slices.SortStableFunc(gs, func(a, b gahpo.GenomeRecord) int { return a.Rung - b.Rung })
 	lo, hi := math.Inf(1), math.Inf(-1)
 	seen := map[int]bool{}
@@ -411,6 +412,14 @@ func LearningCurves(s *Snapshot) (*plot.Plot, error) {
 		if failed(g) {
 			l, err = line(xys, colFailed, vg.Points(1), vg.Points(3), vg.Points(2))
 			ends = append(ends, xys[len(xys)-1])
+		} else if pbt {
+			// Population based training has a rung per step: tell the
+			// genomes replaced from those trained to the end.
+			col := colFaint
+			if g.Stopped == "" {
+				col = colDone
+			}
+			l, err = line(xys, col, vg.Points(1.2))
 		} else {
 			l, err = line(xys, rungColours[min(g.Rung, len(rungColours)-1)], vg.Points(1.2))
 		}
@@ -425,7 +434,18 @@ func LearningCurves(s *Snapshot) (*plot.Plot, error) {
 			}
 			p.Add(sc)
 		}
-		if !failed(g) && !seen[g.Rung] {
+		switch {
+		case failed(g):
+		case pbt:
+			key, label := -1, "trained to the end"
+			if g.Stopped != "" {
+				key, label = -2, "stopped, replaced by a better genome's copy"
+			}
+			if !seen[key] {
+				seen[key] = true
+				p.Legend.Add(label, l)
+			}
+		case !seen[g.Rung]:
 			seen[g.Rung] = true
 			p.Legend.Add(fmt.Sprintf("reached rung %d", g.Rung), l)
 		}
