@@ -77,6 +77,9 @@ func progressLine(st gahpo.Status) string {
 	switch {
 	case st.State == gahpo.RunRunning && st.Continuous():
 		line = fmt.Sprintf("genomes %d/%d bred, %d training, %d queued", st.Bred, st.Budget, st.InFlight, st.Queued)
+		if st.Fidelity == gahpo.FidelityPBT {
+			line = fmt.Sprintf("genomes %d (%d replacements), %d training, %d queued", st.Bred, max(st.Bred-st.Population, 0), st.InFlight, st.Queued)
+		}
 		if len(st.Rungs) > 0 {
 			parts := make([]string, len(st.Rungs))
 			for i, n := range st.Rungs {

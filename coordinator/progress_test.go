@@ -33,6 +33,9 @@ func TestProgressPlain(t *testing.T) {
 		{"not when unchanged", []gahpo.Status{steady(3), steady(3)}, []time.Duration{0, 5 * time.Minute},
 			[]string{"20:00:00 genomes 3/72"}},
 		{"generational: no plain line", []gahpo.Status{generational}, []time.Duration{0}, nil},
+		{"pbt: replacements, not a budget", []gahpo.Status{{State: gahpo.RunRunning, Fidelity: gahpo.FidelityPBT, Population: 8,
+			Bred: 11, Budget: 8, InFlight: 2, Queued: 4, Rungs: []int{8, 3}}}, []time.Duration{0},
+			[]string{"20:00:00 genomes 11 (3 replacements), 2 training, 4 queued, results per rung 8/3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

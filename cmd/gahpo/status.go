@@ -57,16 +57,24 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 
 func printStatus(w io.Writer, st gahpo.Status) {
 	continuous := st.Continuous()
-	if continuous { // no generation to wait for: the budget and the rungs tell the progress
+	pbt := st.Fidelity == gahpo.FidelityPBT
+	switch {
+	case pbt:
+		fmt.Fprintf(w, "run %s (%s): %s, population based training of %d genomes\n", st.RunID, st.Problem, st.State, st.Population)
+	case continuous: // no generation to wait for: the budget and the rungs tell the progress
 		fmt.Fprintf(w, "run %s (%s): %s, %s breeding, %s fidelity\n", st.RunID, st.Problem, st.State, or(st.Breeding, gahpo.BreedingGenerational), or(st.Fidelity, gahpo.FidelityOneEpoch))
-	} else {
+	default:
 		fmt.Fprintf(w, "run %s (%s): %s, generation %d/%d\n", st.RunID, st.Problem, st.State, st.Generation, st.Generations)
 	}
 	if st.Fault != "" {
 		fmt.Fprintf(w, "  FAULT: %s\n", st.Fault)
 	}
 	if continuous {
-		fmt.Fprintf(w, "  %d/%d genomes bred, %d in flight, %d queued, %d outstanding\n", st.Bred, st.Budget, st.InFlight, st.Queued, st.Outstanding)
+		if pbt {
+			fmt.Fprintf(w, "  %d genomes (%d took the place of one of the worst quarter), %d in flight, %d queued, %d outstanding\n", st.Bred, max(st.Bred-st.Population, 0), st.InFlight, st.Queued, st.Outstanding)
+		} else {
+			fmt.Fprintf(w, "  %d/%d genomes bred, %d in flight, %d queued, %d outstanding\n", st.Bred, st.Budget, st.InFlight, st.Queued, st.Outstanding)
+		}
 		if len(st.Rungs) > 0 {
 			parts := make([]string, len(st.Rungs))
 			for i, n := range st.Rungs {

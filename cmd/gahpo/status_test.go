@@ -32,6 +32,11 @@ func TestPrintStatus(t *testing.T) {
 			[]string{"steady-state breeding, halving fidelity", "17/72 genomes bred, 2 in flight, 1 queued, 3 outstanding",
 				"results per rung: 17 / 7 / 1", "genome 9 on local-2 (attempt 1)", "epoch 7 done", "best so far: genome 1 (9 epochs)"},
 			[]string{"generation 2/6", "5/12"}},
+		{"pbt", gahpo.Status{RunID: "r", Problem: "cnn", State: gahpo.RunRunning, Population: 8, Generations: 1,
+			Fidelity: gahpo.FidelityPBT, Bred: 13, Budget: 8, InFlight: 2, Queued: 4, Outstanding: 6, Rungs: []int{8, 8, 3}, Best: best},
+			[]string{"population based training of 8 genomes", "13 genomes (5 took the place of one of the worst quarter), 2 in flight",
+				"results per rung: 8 / 8 / 3"},
+			[]string{"13/8", "breeding", "generation"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
