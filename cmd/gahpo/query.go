@@ -364,7 +364,11 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 			}
 			fmt.Fprintf(w, "  epochs %d %s: %s (genome %d)\n", st.Epoch, to, fmtParams(st.Params), st.Genome)
 		}
-		fmt.Fprintf(w, "  cnntrain -schedule '%s'\n", scheduleArg(f.Schedule))
+		if slices.Equal(slices.Sorted(maps.Keys(f.Params)), []string{"batch_size", "gamma", "lr", "weight_decay"}) {
+			fmt.Fprintf(w, "  cnntrain -schedule '%s'\n", scheduleArg(f.Schedule))
+		} else {
+			fmt.Fprintf(w, "  as one line: %s\n", scheduleArg(f.Schedule))
+		}
 	}
 	if len(f.Curve) > 0 && len(f.Curve) == len(f.Epochs) {
 		printCurve(w, f.Curve)

@@ -55,3 +55,38 @@ func TestPrintStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestPrintFinalSchedule(t *testing.T) {
+	cnn := func(lr float64) map[string]float64 {
+		return map[string]float64{"batch_size": 64, "gamma": 0.7, "lr": lr, "weight_decay": 1e-7}
+	}
+	reg := map[string]float64{"batch_size": 19, "epochs": 214, "lr": 0.05}
+	tests := []struct {
+		name     string
+		f        gahpo.FinalTraining
+		want     []string
+		wantNone []string
+	}{
+		{"cnn", gahpo.FinalTraining{GenomeID: 5, Params: cnn(0.8), Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: cnn(1)}, {Epoch: 3, Genome: 5, Params: cnn(0.8)}}},
+			[]string{"epochs 1 to 2: batch_size=64 gamma=0.7 lr=1 weight_decay=1e-07 (genome 1)", "epochs 3 on:",
+				"cnntrain -schedule '1:batch_size=64,gamma=0.7,lr=1,weight_decay=1e-07;3:batch_size=64,gamma=0.7,lr=0.8,weight_decay=1e-07'"}, nil},
+		{"another problem", gahpo.FinalTraining{GenomeID: 2, Params: reg, Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: reg}, {Epoch: 11, Genome: 2, Params: reg}}},
+			[]string{"as one line: 1:batch_size=19,epochs=214,lr=0.05;11:"}, []string{"cnntrain"}},
+		{"a constant genome", gahpo.FinalTraining{GenomeID: 1, Params: cnn(1), Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: cnn(1)}}},
+			nil, []string{"schedule"}},
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		printFinal(&b, tt.f)
+		for _, w := range tt.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: output lacks %q:\n%s", tt.name, w, b.String())
+			}
+		}
+		for _, w := range tt.wantNone {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("%s: output holds %q:\n%s", tt.name, w, b.String())
+			}
+		}
+	}
+}
