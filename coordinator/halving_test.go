@@ -173,14 +173,13 @@ func TestHalvingCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
 // histories must be the same, bit for bit.
 func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, check func(*testing.T, *store.Store, *bus.Conn, gahpo.Run)) {
 	t.Helper()
-	checkHalving := check
 	srvA := testnats.Start(t)
 	startWorkers(t, srvA, 1, noopTrainer{})
 	stA := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer stA.Close()
 	connA := testnats.Connect(t, srvA, "coord")
 	runA := runToEnd(t, context.Background(), stA, connA, rc)
-	checkHalving(t, stA, connA, runA)
+	check(t, stA, connA, runA)
 	want := halvingHistory(t, stA, runA.ID)
 
 	srvB := testnats.Start(t)
@@ -231,7 +230,7 @@ func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, check func(*t
 	}
 	stB := openStore(t, pathB)
 	defer stB.Close()
-	checkHalving(t, stB, testnats.Connect(t, srvB, "check"), runB)
+	check(t, stB, testnats.Connect(t, srvB, "check"), runB)
 	if runB.Restarts < 1 {
 		t.Errorf("restarted %d times, want at least 1", runB.Restarts)
 	}
