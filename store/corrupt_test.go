@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,6 +119,19 @@ func TestCorruptFiles(t *testing.T) {
 			return b
 		}, false},
 		{"both meta pages zeroed", func(b []byte) []byte { clear(b[:2*page]); return b }, false},
+		// Every page reads, but bbolt's check finds one neither used nor
+		// free (found by FuzzOpen): Check's finding wraps ErrCorrupt too.
+		{"a page neither used nor free", func(b []byte) []byte {
+			const pgidAt, sumAt = 16 + 40, 16 + 56 // meta after the page header: pgid, checksum
+			for _, m := range []int{0, page} {
+				hwm := binary.LittleEndian.Uint64(b[m+pgidAt:])
+				binary.LittleEndian.PutUint64(b[m+pgidAt:], hwm+1)
+				h := fnv.New64a()
+				h.Write(b[m+16 : m+sumAt])
+				binary.LittleEndian.PutUint64(b[m+sumAt:], h.Sum64())
+			}
+			return append(b, make([]byte, page)...)
+		}, false},
 	}
 	for _, d := range damage {
 		for _, ro := range []bool{true, false} {

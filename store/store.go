@@ -316,15 +316,23 @@ func isEmpty(tx *bolt.Tx) bool {
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Check verifies the file's consistency (bbolt's page check).
+// Check verifies the file's consistency (bbolt's page check). A finding, or
+// a panic of bbolt on a damaged page, gives an error wrapping ErrCorrupt that
+// names the file.
 func (s *Store) Check() error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		var errs []error
+	var errs []error
+	if err := viewSafe(s.db, func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}
-		return errors.Join(errs...)
-	})
+		return nil
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("store: check %s: %w: %w", s.path, ErrCorrupt, errors.Join(errs...))
+	}
+	return nil
 }
 
 func itob(v int) []byte {
