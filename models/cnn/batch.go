@@ -116,6 +116,19 @@ func (n *net) run() error {
 // lossValue returns the loss of the last training run.
 func (n *net) lossValue() (float64, error) { return scalar(n.loss) }
 
+// gradient returns the gradient of weight i computed by the last training
+// run: the op's own output, which the next run overwrites.
+func (n *net) gradient(i int) (*tensor.Dense, error) {
+	if i < 0 || i >= len(n.grads) {
+		return nil, fmt.Errorf("cnn: no gradient of weight %d in a net of %d", i, len(n.grads))
+	}
+	g, ok := n.grads[i].Value().(*tensor.Dense)
+	if !ok || g.Size() != n.w[i].Shape().TotalSize() {
+		return nil, fmt.Errorf("cnn: gradient of %s is a %T, not a dense tensor of its size (has the net run?)", n.w[i].Name(), n.grads[i].Value())
+	}
+	return g, nil
+}
+
 // scalar converts a scalar gorgonia value to float64.
 func scalar(v G.Value) (float64, error) {
 	switch s := v.(type) {

@@ -242,11 +242,19 @@ func convImage[T float32 | float64](o, col, x, wm, bias []T, g convGeom, relu bo
 	col = col[:g.pix()*g.k()]
 	im2col(col, x, g)
 	// The bias is the product's starting value: no pass of its own.
-	for p := 0; p < len(o); p += g.cout {
-		copy(o[p:p+g.cout], bias)
-	}
+	fillRows(o, bias)
 	matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 1, o, g.cout)
 	return !relu || reluSlice(o, o)
+}
+
+// fillRows writes row over and over into o (a whole number of rows),
+// doubling what it has written at each copy: a few long copies, where one
+// per row (a pixel's 32 or 64 channels) cost a call each.
+func fillRows[T float32 | float64](o, row []T) {
+	n := copy(o, row)
+	for n > 0 && n < len(o) {
+		n += copy(o[n:], o[:n])
+	}
 }
 
 // positive is all ones when the float32 with these bits is greater than

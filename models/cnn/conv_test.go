@@ -357,13 +357,12 @@ func TestNetMatchesReference(t *testing.T) {
 				if losses[i], err = n.lossValue(); err != nil {
 					t.Fatal(err)
 				}
-				for _, w := range n.w {
-					g, err := w.Grad()
+				for j := range n.w {
+					g, err := n.gradient(j)
 					if err != nil {
 						t.Fatal(err)
 					}
-					grads[i] = append(grads[i], toFloat64(g.(*tensor.Dense)))
-					g.(*tensor.Dense).Zero()
+					grads[i] = append(grads[i], toFloat64(g))
 				}
 			}
 			tol := tolerance(dt) * 10
@@ -414,13 +413,12 @@ func TestKeptBuffersDoNotLeak(t *testing.T) {
 					t.Fatal(err)
 				}
 				var grads [][]float64
-				for _, w := range n.w {
-					g, err := w.Grad()
+				for j := range n.w {
+					g, err := n.gradient(j)
 					if err != nil {
 						t.Fatal(err)
 					}
-					grads = append(grads, toFloat64(g.(*tensor.Dense)))
-					g.(*tensor.Dense).Zero()
+					grads = append(grads, toFloat64(g))
 				}
 				return loss, grads
 			}
@@ -439,4 +437,21 @@ func TestKeptBuffersDoNotLeak(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFillRows(t *testing.T) {
+	row := []float32{1, 2, 3}
+	for _, rows := range []int{0, 1, 2, 3, 5, 8, 13, 576} {
+		o := make([]float32, rows*len(row))
+		for i := range o {
+			o[i] = -1
+		}
+		fillRows(o, row)
+		for i, v := range o {
+			if v != row[i%len(row)] {
+				t.Fatalf("%d rows: o[%d] = %v, want %v", rows, i, v, row[i%len(row)])
+			}
+		}
+	}
+	fillRows(make([]float32, 4), nil) // no row: returns, leaving o
 }

@@ -182,7 +182,7 @@ func (op featOp) Do(in ...G.Value) (G.Value, error) {
 
 // featForward computes the features of a's images into out, keeping the
 // activations in h1 and z2 when they are not nil, image by image on all
-// cores; it reports whether conv1's outputs were all finite.
+// cores; it reports whether conv1's and conv2's outputs were all finite.
 func featForward[T float32 | float64](out, h1, z2 *tensor.Dense, a []*tensor.Dense, g featGeom) bool {
 	data := func(i int) []T { return a[i].Data().([]T) }
 	x, b1, b2, o := data(0), data(2), data(4), out.Data().([]T)
@@ -212,7 +212,9 @@ func featForward[T float32 | float64](out, h1, z2 *tensor.Dense, a []*tensor.Den
 				bad.Store(true)
 			}
 			convImage(z, col, a1, wm2, b2, g.c2, false)
-			poolImage(o[s*g.pooled():][:g.pooled()], z, g.c2.oh, g.c2.ow, g.c2.cout, true)
+			if !poolImage(o[s*g.pooled():][:g.pooled()], z, g.c2.oh, g.c2.ow, g.c2.cout, true) {
+				bad.Store(true)
+			}
 		}
 	})
 	return !bad.Load()

@@ -14,7 +14,7 @@ import (
 
 // gradients runs one forward and backward pass of a training net over the
 // examples idx of s (dropout off, batch mean over len(idx) examples) and
-// returns the loss and a copy of the gradients, which it then zeroes.
+// returns the loss and a copy of the gradients.
 func gradients(t *testing.T, n *net, s *mnist.Set, idx []int, scale float64) (float64, [][]float64) {
 	t.Helper()
 	n.setImages(s, idx)
@@ -28,13 +28,12 @@ func gradients(t *testing.T, n *net, s *mnist.Set, idx []int, scale float64) (fl
 		t.Fatal(err)
 	}
 	grads := make([][]float64, len(n.w))
-	for i, w := range n.w {
-		g, err := w.Grad()
+	for i := range n.w {
+		g, err := n.gradient(i)
 		if err != nil {
-			t.Fatalf("gradient of %s: %v", w.Name(), err)
+			t.Fatalf("gradient of %s: %v", n.w[i].Name(), err)
 		}
-		grads[i] = toFloat64(g.(*tensor.Dense))
-		g.(*tensor.Dense).Zero()
+		grads[i] = toFloat64(g)
 	}
 	return loss, grads
 }
@@ -110,7 +109,8 @@ func TestGradientCheck(t *testing.T) {
 }
 
 // TestChunksAndPadding checks that a batch computed in chunks, the last one
-// padded, gives the gradients of the whole batch at once.
+// padded, gives the gradients of the whole batch at once: the net's own
+// gradients chunk by chunk, and the sums a trainer hands its optimiser.
 func TestChunksAndPadding(t *testing.T) {
 	train := loadTrain(t)
 	p := newParams(tensor.Float64, 3)
@@ -125,23 +125,37 @@ func TestChunksAndPadding(t *testing.T) {
 	idx := []int{10, 11, 12, 13, 14, 15, 16}
 	wantLoss, want := gradients(t, whole, train, idx, 1.0/7)
 
-	// Two chunks, 4 then 3 images plus one padding row, whose gradients
-	// add up in the dual values before they are read.
-	chunked.setImages(train, idx[:4])
-	chunked.setTargets(train, idx[:4], 1.0/7)
-	chunked.setMasks(nil)
-	if err := chunked.run(); err != nil {
-		t.Fatal(err)
-	}
-	first, _ := chunked.lossValue()
-	second, got := gradients(t, chunked, train, idx[4:], 1.0/7)
+	// Two chunks, 4 then 3 images plus one padding row.
+	first, a := gradients(t, chunked, train, idx[:4], 1.0/7)
+	second, b := gradients(t, chunked, train, idx[4:], 1.0/7)
 	if d := math.Abs(first + second - wantLoss); d > 1e-12 {
 		t.Errorf("chunked loss %v + %v, whole %v", first, second, wantLoss)
 	}
+	// The trainer's sums over the same two chunks.
+	tr := &trainer{net: chunked, model: weightGrads(chunked, p, true)}
+	for k, part := range [][]int{idx[:4], idx[4:]} {
+		chunked.setImages(train, part)
+		chunked.setTargets(train, part, 1.0/7)
+		chunked.setMasks(nil)
+		if err := chunked.run(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.addChunk(k == 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range want {
+		g, err := tr.model[i].Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := g.(*tensor.Dense).Data().([]float64)
 		for j := range want[i] {
-			if d := math.Abs(got[i][j] - want[i][j]); d > 1e-12+1e-9*math.Abs(want[i][j]) {
-				t.Fatalf("%s[%d]: chunked gradient %v, whole %v", specs[i].name, j, got[i][j], want[i][j])
+			if d := math.Abs(a[i][j] + b[i][j] - want[i][j]); d > 1e-12+1e-9*math.Abs(want[i][j]) {
+				t.Fatalf("%s[%d]: chunks' gradients %v + %v, whole %v", specs[i].name, j, a[i][j], b[i][j], want[i][j])
+			}
+			if d := math.Abs(sum[j] - want[i][j]); d > 1e-12+1e-9*math.Abs(want[i][j]) {
+				t.Fatalf("%s[%d]: trainer's sum over the chunks %v, whole %v", specs[i].name, j, sum[j], want[i][j])
 			}
 		}
 	}

@@ -120,9 +120,7 @@ func (op linearOp) Do(in ...G.Value) (G.Value, error) {
 // linearForward writes x·w + b (ReLU'd when relu) into y and, with relu,
 // reports whether every output is finite.
 func linearForward[T float32 | float64](y, x, w, b []T, rows, n, m int, relu bool) bool {
-	for r := range rows {
-		copy(y[r*m:(r+1)*m], b)
-	}
+	fillRows(y[:rows*m], b)
 	gemmAll(false, false, rows, m, n, x, n, w, m, 1, y, m)
 	return !relu || !reluFwd(y, y, max(1, rows))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -77,13 +78,17 @@ func (op maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(x.Dtype(), shape)
 	s := x.Shape()
+	var finite bool
 	switch xs := x.Data().(type) {
 	case []float32:
-		poolForward(out.Data().([]float32), xs, s[0], s[1], s[2], s[3], op.relu)
+		finite = poolForward(out.Data().([]float32), xs, s[0], s[1], s[2], s[3], op.relu)
 	case []float64:
-		poolForward(out.Data().([]float64), xs, s[0], s[1], s[2], s[3], op.relu)
+		finite = poolForward(out.Data().([]float64), xs, s[0], s[1], s[2], s[3], op.relu)
 	default:
 		return nil, fmt.Errorf("cnn: max-pool: unsupported dtype %v", x.Dtype())
+	}
+	if !finite {
+		return nil, errNaNActivation
 	}
 	return out, nil
 }
@@ -95,23 +100,33 @@ func window(py, px, w, c int) [4]int {
 	return [4]int{p, p + c, p + w*c, p + w*c + c}
 }
 
-func poolForward[T float32 | float64](out, x []T, b, h, w, c int, relu bool) {
+// poolForward pools the b images of x into out on all cores and reports
+// whether every input was finite.
+func poolForward[T float32 | float64](out, x []T, b, h, w, c int, relu bool) bool {
 	ph, pw := h/2, w/2
+	var bad atomic.Bool
 	forParts(b, func(_, lo, hi int) {
 		for s := lo; s < hi; s++ {
-			poolImage(out[s*c*ph*pw:][:c*ph*pw], x[s*h*w*c:][:h*w*c], h, w, c, relu)
+			if !poolImage(out[s*c*ph*pw:][:c*ph*pw], x[s*h*w*c:][:h*w*c], h, w, c, relu) {
+				bad.Store(true)
+			}
 		}
 	})
+	return !bad.Load()
 }
 
 // poolImage is poolForward on one image: from x (h, w, c) to o (c, h/2,
-// w/2).
-func poolImage[T float32 | float64](o, xi []T, h, w, c int, relu bool) {
+// w/2). It reports whether every input was finite.
+func poolImage[T float32 | float64](o, xi []T, h, w, c int, relu bool) (finite bool) {
 	var floor T // the ReLU: no output below 0
 	if !relu {
 		floor = T(math.Inf(-1))
 	}
+	if x32, ok := any(xi).([]float32); ok && vec.Accelerated() {
+		return poolImage32(any(o).([]float32), x32, h, w, c, float32(floor))
+	}
 	ph, pw := h/2, w/2
+	var check T // Σ x·0: NaN when an input was not finite
 	for py := range ph {
 		for px := range pw {
 			win := window(py, px, w, c)
@@ -120,10 +135,38 @@ func poolImage[T float32 | float64](o, xi []T, h, w, c int, relu bool) {
 			for ch, m := range r0 {
 				// The builtin max compiles without branches: the
 				// signs before a ReLU are random.
+				check += m*0 + r1[ch]*0 + r2[ch]*0 + r3[ch]*0
 				dst[ch*ph*pw] = max(m, r1[ch], r2[ch], r3[ch], floor)
 			}
 		}
 	}
+	return check == 0
+}
+
+// poolImage32 is poolImage with vec.Pool: each window position's channels
+// at once into a pixel-major tile, then transposed into o's channel-major
+// order.
+func poolImage32(o, xi []float32, h, w, c int, floor float32) (finite bool) {
+	ph, pw := h/2, w/2
+	tile := borrow[float32](ph * pw * c)
+	defer giveBack(tile)
+	finite = true
+	for py := range ph {
+		for px := range pw {
+			win := window(py, px, w, c)
+			if !vec.Pool(tile[(py*pw+px)*c:][:c], xi[win[0]:][:c], xi[win[1]:][:c], xi[win[2]:][:c], xi[win[3]:][:c], floor) {
+				finite = false
+			}
+		}
+	}
+	n := ph * pw
+	o = o[:c*n]
+	for p := range n {
+		for ch, v := range tile[p*c:][:c] {
+			o[ch*n+p] = v
+		}
+	}
+	return finite
 }
 
 // WriteHash implements G.Op.

@@ -52,7 +52,7 @@ func newTrainerOf(p params, cfg Config, fwd forwardFunc) (*trainer, error) {
 		cfg:        cfg,
 		net:        n,
 		opt:        NewAdadelta(cfg.LR, cfg.WeightDecay),
-		model:      G.NodesToValueGrads(n.w),
+		model:      weightGrads(n, p, n.batch < cfg.BatchSize),
 		shuffle:    rand.New(shuffleSrc),
 		drop:       rand.New(dropSrc),
 		shuffleSrc: shuffleSrc,
@@ -111,6 +111,9 @@ func (t *trainer) step(s *mnist.Set, batch []int) (float64, error) {
 		if err := t.net.run(); err != nil {
 			return 0, err
 		}
+		if err := t.addChunk(off == 0); err != nil {
+			return 0, err
+		}
 		l, err := t.net.lossValue()
 		if err != nil {
 			return 0, err
@@ -124,6 +127,75 @@ func (t *trainer) step(s *mnist.Set, batch []int) (float64, error) {
 		return loss, err
 	}
 	return loss, nil
+}
+
+// weightGrad is a weight and its gradient, as the optimiser reads them (a
+// G.ValueGrad): the gradient of the net's last run, or, for a batch
+// trained in chunks, the chunks' sum.
+type weightGrad struct {
+	net *net
+	i   int
+	sum *tensor.Dense // the chunks' sum; nil when a batch is one chunk
+}
+
+// weightGrads pairs each weight of n with its gradient, summed over a
+// batch's chunks when chunked.
+func weightGrads(n *net, p params, chunked bool) []G.ValueGrad {
+	model := make([]G.ValueGrad, len(n.w))
+	for i := range n.w {
+		wg := weightGrad{net: n, i: i}
+		if chunked {
+			wg.sum = tensor.New(tensor.Of(p[i].Dtype()), tensor.WithShape(p[i].Shape()...))
+		}
+		model[i] = wg
+	}
+	return model
+}
+
+// Value implements G.ValueGrad.
+func (v weightGrad) Value() G.Value { return v.net.w[v.i].Value() }
+
+// Grad implements G.ValueGrad.
+func (v weightGrad) Grad() (G.Value, error) {
+	if v.sum != nil {
+		return v.sum, nil
+	}
+	return v.net.gradient(v.i)
+}
+
+// Name names the weight in the optimiser's errors.
+func (v weightGrad) Name() string { return v.net.w[v.i].Name() }
+
+// addChunk adds the gradients of the chunk just run onto the batch's sums
+// (the first chunk replaces them); a batch of one chunk has no sums: the
+// optimiser reads the net's gradients.
+func (t *trainer) addChunk(first bool) error {
+	for _, m := range t.model {
+		wg := m.(weightGrad)
+		if wg.sum == nil {
+			return nil
+		}
+		g, err := t.net.gradient(wg.i)
+		if err != nil {
+			return err
+		}
+		switch sum := wg.sum.Data().(type) {
+		case []float32:
+			accumulate(sum, g.Data().([]float32), first)
+		case []float64:
+			accumulate(sum, g.Data().([]float64), first)
+		}
+	}
+	return nil
+}
+
+// accumulate adds g onto sum, or copies it there when first.
+func accumulate[T float32 | float64](sum, g []T, first bool) {
+	if first {
+		copy(sum, g)
+		return
+	}
+	add(sum, g)
 }
 
 // Fitness trains a new network for one epoch on s.Train with cfg (batch

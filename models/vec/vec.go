@@ -76,6 +76,25 @@ func Mul(dst, a, b []float32) {
 	}
 }
 
+// Pool is a 2×2 max-pool window, lane by lane, over len(x0) lanes
+// (channels): dst = max(x0, x1, x2, x3, floor), floor 0 for a max-pool of
+// ReLU'd values (the ReLU commutes with the maximum), -Inf for a plain
+// one. It reports whether every input was finite; a NaN input makes dst
+// unspecified. All slices must be at least as long as x0.
+func Pool(dst, x0, x1, x2, x3 []float32, floor float32) (finite bool) {
+	n := len(x0)
+	dst, x1, x2, x3 = dst[:n], x1[:n], x2[:n], x3[:n]
+	done, finite := poolFast(dst, x0, x1, x2, x3, floor)
+	for i := done; i < n; i++ {
+		v0, v1, v2, v3 := x0[i], x1[i], x2[i], x3[i]
+		if (v0-v0)+(v1-v1)+(v2-v2)+(v3-v3) != 0 { // NaN: an input is NaN or ±Inf
+			finite = false
+		}
+		dst[i] = max(v0, v1, v2, v3, floor)
+	}
+	return finite
+}
+
 // PoolGrad is the gradient of a 2×2 max-pool window, lane by lane, over
 // len(x0) lanes (channels): x0..x3 are the window's four inputs in row
 // order, g the gradient of its maximum m. It writes g into d0..d3 at the

@@ -229,3 +229,52 @@ rdone:
 	MOVL AX, exp+24(FP)
 	VZEROUPPER
 	RET
+
+// func poolAVX2(dst, x0, x1, x2, x3 *float32, n int, floor float32) (bad uint32)
+//
+// dst = max(x0, x1, x2, x3, floor) on n values (n a multiple of 8);
+// returns a lane mask, not 0 when an input was a NaN or an infinity
+// (each input times 0, summed per input: NaN for a non-finite one).
+TEXT ·poolAVX2(SB), NOSPLIT, $0-60
+	MOVQ dst+0(FP), DI
+	MOVQ x0+8(FP), SI
+	MOVQ x1+16(FP), R8
+	MOVQ x2+24(FP), R9
+	MOVQ x3+32(FP), R10
+	MOVQ n+40(FP), CX
+	VBROADCASTSS floor+48(FP), Y13
+	VXORPS Y10, Y10, Y10 // 0
+	VXORPS Y6, Y6, Y6    // Σ x0·0
+	VXORPS Y7, Y7, Y7    // Σ x1·0
+	VXORPS Y8, Y8, Y8    // Σ x2·0
+	VXORPS Y9, Y9, Y9    // Σ x3·0
+	XORQ AX, AX
+	SHLQ $2, CX
+	TESTQ CX, CX
+	JZ mdone
+mloop:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS (R8)(AX*1), Y1
+	VMOVUPS (R9)(AX*1), Y2
+	VMOVUPS (R10)(AX*1), Y3
+	VFMADD231PS Y10, Y0, Y6
+	VFMADD231PS Y10, Y1, Y7
+	VFMADD231PS Y10, Y2, Y8
+	VFMADD231PS Y10, Y3, Y9
+	VMAXPS Y1, Y0, Y4
+	VMAXPS Y3, Y2, Y5
+	VMAXPS Y5, Y4, Y4
+	VMAXPS Y13, Y4, Y4
+	VMOVUPS Y4, (DI)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JLT mloop
+mdone:
+	VADDPS Y7, Y6, Y6
+	VADDPS Y9, Y8, Y8
+	VADDPS Y8, Y6, Y6
+	VCMPPS $3, Y6, Y6, Y6 // unordered: NaN
+	VMOVMSKPS Y6, AX
+	MOVL AX, bad+56(FP)
+	VZEROUPPER
+	RET

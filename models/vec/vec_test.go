@@ -242,3 +242,48 @@ func TestReLU(t *testing.T) {
 		}
 	}
 }
+
+// TestPool compares Pool with the rule it implements, lane by lane, on
+// values drawn from a few levels, for both floors and lengths around the
+// assembly's 8 lanes, and checks its finiteness report with a NaN or an
+// infinity in each input, in the vector part and in the tail.
+func TestPool(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	levels := []float32{-2, -1, -0.5, 0, 0.5, 1, 2}
+	for _, floor := range []float32{0, float32(math.Inf(-1))} {
+		for _, n := range []int{0, 1, 7, 8, 9, 64, 67} {
+			var x [4][]float32
+			for k := range x {
+				x[k] = make([]float32, n)
+				for i := range x[k] {
+					x[k][i] = levels[r.IntN(len(levels))] * (1 + r.Float32())
+				}
+			}
+			dst := make([]float32, n)
+			if !Pool(dst, x[0], x[1], x[2], x[3], floor) {
+				t.Errorf("floor %v, n %d: finite inputs reported as not finite", floor, n)
+			}
+			for i := range n {
+				if want := max(x[0][i], x[1][i], x[2][i], x[3][i], floor); dst[i] != want {
+					t.Fatalf("floor %v, n %d, lane %d: %v, want %v (window %v %v %v %v)", floor, n, i,
+						dst[i], want, x[0][i], x[1][i], x[2][i], x[3][i])
+				}
+			}
+			for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+				for k := range x {
+					for _, at := range []int{0, n - 1} {
+						if n == 0 {
+							continue
+						}
+						old := x[k][at]
+						x[k][at] = bad
+						if Pool(dst, x[0], x[1], x[2], x[3], floor) {
+							t.Errorf("floor %v, n %d: %v in input %d at %d reported finite", floor, n, bad, k, at)
+						}
+						x[k][at] = old
+					}
+				}
+			}
+		}
+	}
+}
