@@ -42,6 +42,9 @@ type problem struct {
 	beta           float32
 	c              []float32
 	ldc            int
+	// win, when set, is op(A), read from an image (see windows); a and
+	// lda are unused.
+	win *windows
 	// large is set on a product whose C, written once (beta 0), exceeds
 	// streamBytes: decided on the whole product, before it is shared among
 	// goroutines, and cleared for the private parts of a k-split.
@@ -139,7 +142,7 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 				// Where A comes from: a full micro-panel in place when the
 				// blocking says so, else packed.
 				var a prefetchJob
-				if mrb == mr && bl.directA {
+				if mrb == mr && bl.directA && p.inPlaceA(ir, mr) {
 					a = bl.directPanelA(p, ir, pc)
 				} else {
 					a = w.packA(ker, p, ir, mrb, pc, kcb)
@@ -151,7 +154,7 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 					// touch this one again, or prefetch for the next block.
 					pf := a
 					switch {
-					case jr == 0 && prefetchA && bl.directA && ir+2*mr <= p.m:
+					case jr == 0 && prefetchA && bl.directA && ir+2*mr <= p.m && p.inPlaceA(ir+mr, mr):
 						pf = bl.directPanelA(p, ir+mr, pc)
 					case len(jobs) > 0:
 						pf, jobs = jobs[0], jobs[1:]
@@ -197,6 +200,9 @@ type blocking struct {
 func (w *workspace) block(ker *microKernel, p *problem) blocking {
 	mr, nr := ker.mr, ker.nr
 	kc := blocks(p.k, blockK, 8)
+	if p.win != nil {
+		kc = p.win.run() // a k-block is one row of the window
+	}
 	bl := blocking{kc: kc, nc: blocks(p.n, max(nr, blockBFloats/kc/nr*nr), nr)}
 	w.ap = grow(w.ap, kc*mr)
 	w.tile = grow(w.tile, mr*nr)
@@ -211,7 +217,7 @@ func (w *workspace) block(ker *microKernel, p *problem) blocking {
 	}
 	// op(A) is read in place unless its mr rows are a multiple of 1 KiB
 	// apart: they would share one L1 set, more than its ways.
-	bl.directA = !forcePackA && (p.aTrans || p.lda%256 != 0)
+	bl.directA = !forcePackA && (p.aTrans || p.lda%256 != 0 || p.win != nil)
 	bl.stream = p.streams(ker, kc)
 	return bl
 }
@@ -259,7 +265,7 @@ func (w *workspace) panelB(ker *microKernel, p *problem, bl *blocking, jc, jr, n
 func (w *workspace) prefetchNext(ker *microKernel, p *problem, bl *blocking, jc, ncb, next int) []prefetchJob {
 	jobs := w.jobs[:0]
 	if prefetchA && next < p.k {
-		if bl.directA && p.m >= ker.mr {
+		if bl.directA && p.m >= ker.mr && p.inPlaceA(0, ker.mr) {
 			pf := bl.directPanelA(p, 0, next)
 			pf.hint = 1
 			jobs = append(jobs, pf)
@@ -274,9 +280,16 @@ func (w *workspace) prefetchNext(ker *microKernel, p *problem, bl *blocking, jc,
 	return jobs
 }
 
+// inPlaceA tells whether the mr rows of op(A) from row i can be read in
+// place: always, but for a windows operand (see windows.inPlace).
+func (p *problem) inPlaceA(i, mr int) bool { return p.win == nil || p.win.inPlace(i, mr) }
+
 // directPanelA is the micro-panel of op(A) at row ir, step pc, read in place
 // (hint 0: into L1).
 func (bl *blocking) directPanelA(p *problem, ir, pc int) prefetchJob {
+	if v := p.win; v != nil {
+		return prefetchJob{&v.x[v.at(ir, pc)], v.cin, 1, 0}
+	}
 	if p.aTrans {
 		return prefetchJob{&p.a[pc*p.lda+ir], 1, p.lda, 0}
 	}
@@ -288,7 +301,9 @@ func (bl *blocking) directPanelA(p *problem, ir, pc int) prefetchJob {
 // one, and returns it.
 func (w *workspace) packA(ker *microKernel, p *problem, ir, mrb, pc, kcb int) prefetchJob {
 	mr := ker.mr
-	if mrb == mr && !p.aTrans && ker.packA != nil {
+	if p.win != nil {
+		packWindows(w.ap, p.win, mr, ir, mrb, pc, kcb)
+	} else if mrb == mr && !p.aTrans && ker.packA != nil {
 		ker.packA(&w.ap[0], &p.a[ir*p.lda+pc], p.lda, kcb, mr)
 	} else {
 		packAPanel(w.ap, p, mr, ir, mrb, pc, kcb)

@@ -90,3 +90,25 @@ func overread(t *testing.T, tA, tB blas.Transpose, m, n, k int) {
 		}
 	}
 }
+
+// TestConv3x3NoOverread runs Conv3x3 on images exactly as long as its
+// windows reach, ending at an inaccessible page: a kernel or packer that
+// reads past the last window crashes.
+func TestConv3x3NoOverread(t *testing.T) {
+	shapes := []struct{ oh, ow, w, cin, n int }{{24, 24, 26, 32, 64}, {5, 7, 9, 5, 13}, {4, 8, 12, 3, 33}, {2, 16, 18, 32, 20}}
+	forEachKernel(t, func(t *testing.T) {
+		for _, s := range shapes {
+			t.Run(fmt.Sprintf("%dx%d_w%d_cin%d", s.oh, s.ow, s.w, s.cin), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(1, uint64(s.cin)))
+				x, free := guarded(t, ((s.oh+1)*s.w+s.ow+2)*s.cin)
+				defer free()
+				for i := range x {
+					x[i] = float32(r.Float64())
+				}
+				b := make([]float32, 9*s.cin*s.n)
+				c := make([]float32, s.oh*s.ow*s.n)
+				Conv3x3(x, s.w, s.cin, s.oh, s.ow, b, s.n, 0, c, s.n)
+			})
+		}
+	})
+}
