@@ -197,3 +197,60 @@ func BenchmarkPoolGrad(b *testing.B) {
 		b.ReportMetric(t[1].Seconds()/t[0].Seconds(), "go/vec")
 	}
 }
+
+// BenchmarkConvForward compares the forward pass of conv2 on one image
+// (26×26×32 → 24×24×64) with its windows written out by im2col and then
+// multiplied, and with gemm.Conv3x3 reading them from the image,
+// alternating in one benchmark; and the same for the 2×2 max-pool after
+// it, vec.Pool against the Go loop:
+//
+//	go test -run '^$' -bench ConvForward ./models/cnn
+func BenchmarkConvForward(b *testing.B) {
+	g := convGeom{b: 1, h: 26, w: 26, cin: 32, cout: 64, oh: 24, ow: 24}
+	r := rand.New(rand.NewPCG(2, 2))
+	x := random(r, tensor.Float32, g.inSize()).Data().([]float32)
+	wm := random(r, tensor.Float32, g.k()*g.cout).Data().([]float32)
+	bias := random(r, tensor.Float32, g.cout).Data().([]float32)
+	o := make([]float32, g.outSize())
+	col := make([]float32, g.pix()*g.k())
+	pooled := make([]float32, g.outSize()/4)
+	steps := []func(){
+		func() { // im2col, then the product
+			fillRows(o, bias)
+			im2col(col, x, g)
+			matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 1, o, g.cout)
+		},
+		func() { // the windows read in place
+			fillRows(o, bias)
+			if !convDirect(o, x, wm, g) {
+				b.Skip("no gemm kernel reads the windows on this CPU")
+			}
+		},
+		func() { poolImage32(pooled, o, g.oh, g.ow, g.cout, 0) },
+		func() { // the max-pool's Go loop
+			ph, pw := g.oh/2, g.ow/2
+			for py := range ph {
+				for px := range pw {
+					win := window(py, px, g.ow, g.cout)
+					dst := pooled[py*pw+px:]
+					for ch, m := range o[win[0]:][:g.cout] {
+						dst[ch*ph*pw] = max(m, o[win[1]+ch], o[win[2]+ch], o[win[3]+ch], 0)
+					}
+				}
+			}
+		},
+	}
+	var t [4]time.Duration
+	for i := 0; b.Loop(); i++ {
+		w := i % len(steps)
+		start := time.Now()
+		steps[w]()
+		t[w] += time.Since(start)
+	}
+	if n := float64(b.N / len(steps)); n > 0 {
+		b.ReportMetric(t[0].Seconds()*1e6/n, "im2col_us")
+		b.ReportMetric(t[1].Seconds()*1e6/n, "direct_us")
+		b.ReportMetric(t[0].Seconds()/t[1].Seconds(), "im2col/direct")
+		b.ReportMetric(t[3].Seconds()/t[2].Seconds(), "pool_go/vec")
+	}
+}
