@@ -91,50 +91,68 @@ func matmul[T float32 | float64](tA, tB bool, m, n, k int, a []T, lda int, b []T
 
 // Scratch buffers of the custom ops, reused across batches: an im2col
 // matrix of conv2 is 663 KB per image, allocated and zeroed afresh it
-// would cost more than copying into it. One pool per length: a pool
-// shared by buffers of several lengths hands out short ones where long
-// ones are needed, which then have to be allocated anew.
-var pool32, pool64 sizedPools
+// would cost more than copying into it. Free buffers are kept by length:
+// buffers of several lengths in one list would hand out short ones where
+// long ones are needed, which then have to be allocated anew. A list, not
+// a sync.Pool: putting a slice into a sync.Pool allocates its header, two
+// allocations per image per op; the lengths are few (they follow the
+// network's shapes, not the batch size) and a list keeps at most
+// maxFree buffers of each.
+var free32 freeLists[float32]
+var free64 freeLists[float64]
 
-// sizedPools holds a sync.Pool per buffer length.
-type sizedPools struct {
-	mu    sync.Mutex
-	pools map[int]*sync.Pool
+// maxFree is the most free buffers of one length kept: more than the
+// goroutines that borrow at once.
+const maxFree = 64
+
+// freeLists holds the free buffers of each length.
+type freeLists[T float32 | float64] struct {
+	mu   sync.Mutex
+	bufs map[int][][]T
 }
 
-// of returns the pool of buffers of n values.
-func (s *sizedPools) of(n int) *sync.Pool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pools == nil {
-		s.pools = map[int]*sync.Pool{}
+// get returns a free buffer of n values, or nil.
+func (f *freeLists[T]) get(n int) []T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.bufs[n]
+	if len(l) == 0 {
+		return nil
 	}
-	p := s.pools[n]
-	if p == nil {
-		p = &sync.Pool{}
-		s.pools[n] = p
-	}
-	return p
+	b := l[len(l)-1]
+	f.bufs[n] = l[:len(l)-1]
+	return b
 }
 
-// borrow returns a buffer of n values (not zeroed) from the pool; give it
-// back with giveBack.
+// put keeps b for a later get, unless maxFree of its length are kept.
+func (f *freeLists[T]) put(b []T) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bufs == nil {
+		f.bufs = map[int][][]T{}
+	}
+	if l := f.bufs[len(b)]; len(l) < maxFree {
+		f.bufs[len(b)] = append(l, b)
+	}
+}
+
+// borrow returns a buffer of n values (not zeroed), a free one when there
+// is one; give it back with giveBack.
 func borrow[T float32 | float64](n int) []T {
-	if b, ok := poolOf[T]().of(n).Get().(*[]T); ok && len(*b) == n {
-		return *b
+	if b := freeOf[T]().get(n); b != nil {
+		return b
 	}
 	return make([]T, n)
 }
 
-// giveBack returns a buffer from borrow to the pool.
-func giveBack[T float32 | float64](b []T) { poolOf[T]().of(len(b)).Put(&b) }
+// giveBack returns a buffer from borrow for later borrows.
+func giveBack[T float32 | float64](b []T) { freeOf[T]().put(b) }
 
-func poolOf[T float32 | float64]() *sizedPools {
-	var zero T
-	if _, ok := any(zero).(float32); ok {
-		return &pool32
+func freeOf[T float32 | float64]() *freeLists[T] {
+	if f, ok := any(&free32).(*freeLists[T]); ok {
+		return f
 	}
-	return &pool64
+	return any(&free64).(*freeLists[T])
 }
 
 // outBuffer keeps the output tensor of one node of a graph from one run
@@ -144,8 +162,8 @@ func poolOf[T float32 | float64]() *sizedPools {
 // must then write every value of it. A nil *outBuffer allocates each
 // time.
 //
-// Only activations and their gradients use one: the weights' gradients
-// are kept by gorgonia's dual values across runs.
+// Activations, their gradients and the weights' gradients use one (the
+// optimiser reads the weights' gradients after the run, before the next).
 type outBuffer struct{ t *tensor.Dense }
 
 // newBuffer returns an empty outBuffer, for one node.

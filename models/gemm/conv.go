@@ -56,7 +56,7 @@ func Conv3x3(x []float32, w, cin, oh, ow int, b []float32, n int, beta float32, 
 		m: m, n: n, k: k,
 		alpha: 1, b: b, ldb: n,
 		beta: beta, c: c, ldc: ldc,
-		win: &windows{x: x, w: w, cin: cin, ow: ow},
+		win: windows{x: x, w: w, cin: cin, ow: ow},
 	}
 	w0 := wsPool.Get().(*workspace)
 	w0.gemm(ker, p)

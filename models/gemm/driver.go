@@ -42,9 +42,9 @@ type problem struct {
 	beta           float32
 	c              []float32
 	ldc            int
-	// win, when set, is op(A), read from an image (see windows); a and
-	// lda are unused.
-	win *windows
+	// win, when its image is set, is op(A), read from that image (see
+	// windows); a and lda are then unused.
+	win windows
 	// large is set on a product whose C, written once (beta 0), exceeds
 	// streamBytes: decided on the whole product, before it is shared among
 	// goroutines, and cleared for the private parts of a k-split.
@@ -200,7 +200,7 @@ type blocking struct {
 func (w *workspace) block(ker *microKernel, p *problem) blocking {
 	mr, nr := ker.mr, ker.nr
 	kc := blocks(p.k, blockK, 8)
-	if p.win != nil {
+	if p.win.x != nil {
 		kc = p.win.run() // a k-block is one row of the window
 	}
 	bl := blocking{kc: kc, nc: blocks(p.n, max(nr, blockBFloats/kc/nr*nr), nr)}
@@ -217,7 +217,7 @@ func (w *workspace) block(ker *microKernel, p *problem) blocking {
 	}
 	// op(A) is read in place unless its mr rows are a multiple of 1 KiB
 	// apart: they would share one L1 set, more than its ways.
-	bl.directA = !forcePackA && (p.aTrans || p.lda%256 != 0 || p.win != nil)
+	bl.directA = !forcePackA && (p.aTrans || p.lda%256 != 0 || p.win.x != nil)
 	bl.stream = p.streams(ker, kc)
 	return bl
 }
@@ -282,12 +282,12 @@ func (w *workspace) prefetchNext(ker *microKernel, p *problem, bl *blocking, jc,
 
 // inPlaceA tells whether the mr rows of op(A) from row i can be read in
 // place: always, but for a windows operand (see windows.inPlace).
-func (p *problem) inPlaceA(i, mr int) bool { return p.win == nil || p.win.inPlace(i, mr) }
+func (p *problem) inPlaceA(i, mr int) bool { return p.win.x == nil || p.win.inPlace(i, mr) }
 
 // directPanelA is the micro-panel of op(A) at row ir, step pc, read in place
 // (hint 0: into L1).
 func (bl *blocking) directPanelA(p *problem, ir, pc int) prefetchJob {
-	if v := p.win; v != nil {
+	if v := &p.win; v.x != nil {
 		return prefetchJob{&v.x[v.at(ir, pc)], v.cin, 1, 0}
 	}
 	if p.aTrans {
@@ -301,8 +301,8 @@ func (bl *blocking) directPanelA(p *problem, ir, pc int) prefetchJob {
 // one, and returns it.
 func (w *workspace) packA(ker *microKernel, p *problem, ir, mrb, pc, kcb int) prefetchJob {
 	mr := ker.mr
-	if p.win != nil {
-		packWindows(w.ap, p.win, mr, ir, mrb, pc, kcb)
+	if p.win.x != nil {
+		packWindows(w.ap, &p.win, mr, ir, mrb, pc, kcb)
 	} else if mrb == mr && !p.aTrans && ker.packA != nil {
 		ker.packA(&w.ap[0], &p.a[ir*p.lda+pc], p.lda, kcb, mr)
 	} else {
