@@ -198,19 +198,23 @@ func BenchmarkPoolGrad(b *testing.B) {
 	}
 }
 
-// BenchmarkConvForward compares the forward pass of conv2 on one image
-// (26×26×32 → 24×24×64) with its windows written out by im2col and then
-// multiplied, and with gemm.Conv3x3 reading them from the image,
-// alternating in one benchmark; and the same for the 2×2 max-pool after
-// it, vec.Pool against the Go loop:
+// BenchmarkConv2 compares, on one image, conv2's forward pass (26×26×32 →
+// 24×24×64) with its windows written out by im2col and then multiplied
+// against gemm.Conv3x3 reading them from the image; its input gradient
+// through a written-out product and col2im against gemm.Conv3x3Back adding
+// the product's tiles onto the windows; and the 2×2 max-pool after it, the
+// Go loop against vec.Pool: each pair alternating in one benchmark.
 //
-//	go test -run '^$' -bench ConvForward ./models/cnn
-func BenchmarkConvForward(b *testing.B) {
+//	go test -run '^$' -bench Conv2 ./models/cnn
+func BenchmarkConv2(b *testing.B) {
 	g := convGeom{b: 1, h: 26, w: 26, cin: 32, cout: 64, oh: 24, ow: 24}
 	r := rand.New(rand.NewPCG(2, 2))
 	x := random(r, tensor.Float32, g.inSize()).Data().([]float32)
 	wm := random(r, tensor.Float32, g.k()*g.cout).Data().([]float32)
+	wc := random(r, tensor.Float32, g.k()*g.cout).Data().([]float32)
 	bias := random(r, tensor.Float32, g.cout).Data().([]float32)
+	dz := random(r, tensor.Float32, g.outSize()).Data().([]float32)
+	dx := make([]float32, g.inSize())
 	o := make([]float32, g.outSize())
 	col := make([]float32, g.pix()*g.k())
 	pooled := make([]float32, g.outSize()/4)
@@ -226,7 +230,15 @@ func BenchmarkConvForward(b *testing.B) {
 				b.Skip("no gemm kernel reads the windows on this CPU")
 			}
 		},
-		func() { poolImage32(pooled, o, g.oh, g.ow, g.cout, 0) },
+		func() { // the product written out, then col2im
+			clear(dx)
+			matmul(false, false, g.pix(), g.k(), g.cout, dz, g.cout, wc, g.k(), 0, col, g.k())
+			col2im(dx, col, g)
+		},
+		func() { // the product's tiles added onto the windows
+			clear(dx)
+			addInputGrad(dx, dz, wc, col, g)
+		},
 		func() { // the max-pool's Go loop
 			ph, pw := g.oh/2, g.ow/2
 			for py := range ph {
@@ -239,8 +251,9 @@ func BenchmarkConvForward(b *testing.B) {
 				}
 			}
 		},
+		func() { poolImage32(pooled, o, g.oh, g.ow, g.cout, 0) },
 	}
-	var t [4]time.Duration
+	var t [6]time.Duration
 	for i := 0; b.Loop(); i++ {
 		w := i % len(steps)
 		start := time.Now()
@@ -248,9 +261,13 @@ func BenchmarkConvForward(b *testing.B) {
 		t[w] += time.Since(start)
 	}
 	if n := float64(b.N / len(steps)); n > 0 {
-		b.ReportMetric(t[0].Seconds()*1e6/n, "im2col_us")
-		b.ReportMetric(t[1].Seconds()*1e6/n, "direct_us")
-		b.ReportMetric(t[0].Seconds()/t[1].Seconds(), "im2col/direct")
-		b.ReportMetric(t[3].Seconds()/t[2].Seconds(), "pool_go/vec")
+		us := func(d time.Duration) float64 { return d.Seconds() * 1e6 / n }
+		b.ReportMetric(us(t[0]), "fwd_im2col_us")
+		b.ReportMetric(us(t[1]), "fwd_direct_us")
+		b.ReportMetric(t[0].Seconds()/t[1].Seconds(), "fwd_im2col/direct")
+		b.ReportMetric(us(t[2]), "dx_col2im_us")
+		b.ReportMetric(us(t[3]), "dx_direct_us")
+		b.ReportMetric(t[2].Seconds()/t[3].Seconds(), "dx_col2im/direct")
+		b.ReportMetric(t[4].Seconds()/t[5].Seconds(), "pool_go/vec")
 	}
 }

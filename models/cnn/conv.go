@@ -465,12 +465,24 @@ func convGradInput[T float32 | float64](dx, w, dz []T, g convGeom) {
 		dcol := borrow[T](g.pix() * g.k())
 		defer giveBack(dcol)
 		for s := lo; s < hi; s++ {
-			matmul(false, false, g.pix(), g.k(), g.cout, dz[s*g.outSize():], g.cout, wm, g.k(), 0, dcol, g.k())
 			d := dx[s*g.inSize():][:g.inSize()]
 			clear(d) // a kept buffer holds the last batch's
-			col2im(d, dcol, g)
+			addInputGrad(d, dz[s*g.outSize():][:g.outSize()], wm, dcol, g)
 		}
 	})
+}
+
+// addInputGrad adds the input gradient of one image, dz × filters wm (from
+// filterCols) put back on the windows, onto dx: with gemm.Conv3x3Back,
+// which adds each tile of the product onto the windows in place, or else
+// through dcol (at least pix·k values) and col2im.
+func addInputGrad[T float32 | float64](dx, dz, wm, dcol []T, g convGeom) {
+	if dx32, ok := any(dx).([]float32); ok && gemm.Conv3x3Back(dx32, g.w, g.cin, g.oh, g.ow, any(dz).([]float32), g.cout, any(wm).([]float32)) {
+		return
+	}
+	dcol = dcol[:g.pix()*g.k()]
+	matmul(false, false, g.pix(), g.k(), g.cout, dz, g.cout, wm, g.k(), 0, dcol, g.k())
+	col2im(dx, dcol, g)
 }
 
 // convGradFilters computes dw = Σ over images of dzᵀ × im2col(x), in the

@@ -361,9 +361,8 @@ func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, dy, h1, z2 *
 			im2col(cl, a1, c2)
 			matmul(true, false, c2.cout, c2.k(), c2.pix(), dz2, c2.cout, cl, c2.k(), 1, dw2, c2.k())
 			// conv2's input, then conv1's ReLU.
-			matmul(false, false, c2.pix(), c2.k(), c2.cout, dz2, c2.cout, wc, c2.k(), 0, cl, c2.k())
 			clear(dh1)
-			col2im(dh1, cl, c2)
+			addInputGrad(dh1, dz2, wc, cl, c2)
 			reluGrad(dh1, a1, dh1)
 			// conv2's bias, from dz2, which is not needed any more.
 			foldRows(db2, dz2, c2.cout)

@@ -64,6 +64,50 @@ func Conv3x3(x []float32, w, cin, oh, ow int, b []float32, n int, beta float32, 
 	return true
 }
 
+// Conv3x3Back adds the product A·B onto the windows of the image dx: the
+// transpose of Conv3x3's reading, as a convolution's input gradient needs.
+// A is oh·ow × k (row-major, lda k: the output pixels' gradients), B is
+// k × 9·cin (row-major: the filters, rows in Conv3x3's column order); row
+// oy·ow+ox, column (ky, kx, channel) of the product is added to dx at
+// pixel (oy+ky, ox+kx), that channel. dx has h ≥ oh+2 rows of w ≥ ow+2
+// pixels of cin channels. It runs on the calling goroutine, without the
+// product ever written out: each tile of it is added in place, the
+// windows overlapping across tiles, which run one after the other.
+//
+// It computes nothing and returns false when it cannot do so: gonum's
+// kernel, or no kernel whose tiles fit the windows (tile rows in one
+// output row, tile columns no wider than cin and within one row of the
+// window); the caller then computes the product and adds it back itself.
+func Conv3x3Back(dx []float32, w, cin, oh, ow int, a []float32, k int, b []float32) bool {
+	fam := active.Load()
+	if fam == nil || oh <= 0 || ow <= 0 || k <= 0 || cin <= 0 {
+		return false
+	}
+	m, n := oh*ow, 9*cin
+	if w < ow+2 || len(dx) < ((oh+1)*w+ow+2)*cin || len(a) < m*k || len(b) < k*n {
+		panic("gemm: Conv3x3Back: operands too short for their sizes")
+	}
+	var ker *microKernel
+	for _, v := range fam.variants {
+		if (forceVariant < 0 || v == fam.pick(m)) && ow%v.mr == 0 && cin%v.nr == 0 {
+			ker = v
+			break
+		}
+	}
+	if ker == nil {
+		return false
+	}
+	p := &problem{
+		m: m, n: n, k: k,
+		alpha: 1, a: a, lda: k, b: b, ldb: n,
+		beta: 1, cwin: windows{x: dx, w: w, cin: cin, ow: ow},
+	}
+	w0 := wsPool.Get().(*workspace)
+	w0.gemm(ker, p)
+	wsPool.Put(w0)
+	return true
+}
+
 // packWindows packs the micro-panel of rows [ir, ir+mrb), steps
 // [pc, pc+kcb) of a windows operand into dst (kcb×mr, rows past mrb 0).
 // The k-block lies in one row of the window (block makes k-blocks of 3·cin

@@ -87,3 +87,75 @@ func randomFloats(r *rand.Rand, n int) []float32 {
 	}
 	return s
 }
+
+// convBackRef is Conv3x3Back written out: the product in float64, each of
+// its values added onto its pixel of the window.
+func convBackRef(dx []float32, w, cin, oh, ow int, a []float32, k int, b []float32) []float32 {
+	out := append([]float32(nil), dx...)
+	n := 9 * cin
+	for oy := range oh {
+		for ox := range ow {
+			i := oy*ow + ox
+			for q := range n {
+				var s float64
+				for p := range k {
+					s += float64(a[i*k+p]) * float64(b[p*n+q])
+				}
+				ky, kx, ch := q/(3*cin), q/cin%3, q%cin
+				out[((oy+ky)*w+ox+kx)*cin+ch] += float32(s)
+			}
+		}
+	}
+	return out
+}
+
+// TestConv3x3Back compares Conv3x3Back with the product added back by
+// hand, for every kernel and tile height, on conv2's input gradient and on
+// shapes no kernel's tiles fit (it must then refuse, leaving dx).
+func TestConv3x3Back(t *testing.T) {
+	cases := []struct{ oh, ow, w, cin, k int }{
+		{24, 24, 26, 32, 64}, // conv2's input gradient
+		{4, 24, 30, 64, 10},
+		{6, 48, 50, 32, 7},
+		{5, 7, 9, 5, 13},    // no kernel fits: refused
+		{24, 24, 26, 8, 64}, // channels narrower than a tile: refused
+	}
+	forEachKernel(t, func(t *testing.T) {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%dx%d_w%d_cin%d_k%d", tc.oh, tc.ow, tc.w, tc.cin, tc.k), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(tc.ow), uint64(tc.k)))
+				dx := randomFloats(r, (tc.oh+2)*tc.w*tc.cin)
+				a := randomFloats(r, tc.oh*tc.ow*tc.k)
+				b := randomFloats(r, tc.k*9*tc.cin)
+				want := convBackRef(dx, tc.w, tc.cin, tc.oh, tc.ow, a, tc.k, b)
+				// Whether a kernel it may use has tiles that fit.
+				fit := false
+				if fam := active.Load(); fam != nil {
+					for i, v := range fam.variants {
+						fit = fit || (forceVariant < 0 || forceVariant == i) && tc.ow%v.mr == 0 && tc.cin%v.nr == 0
+					}
+				}
+				before := append([]float32(nil), dx...)
+				if !Conv3x3Back(dx, tc.w, tc.cin, tc.oh, tc.ow, a, tc.k, b) {
+					for i := range dx {
+						if dx[i] != before[i] {
+							t.Fatalf("refused, but dx[%d] changed", i)
+						}
+					}
+					if fit {
+						t.Fatalf("refused with kernel %s, whose tiles fit", Kernel())
+					}
+					return
+				}
+				if !fit {
+					t.Fatal("accepted with no kernel whose tiles fit")
+				}
+				for i := range dx {
+					if d := math.Abs(float64(dx[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+						t.Fatalf("dx[%d] = %v, want %v", i, dx[i], want[i])
+					}
+				}
+			})
+		}
+	})
+}

@@ -45,6 +45,10 @@ type problem struct {
 	// win, when its image is set, is op(A), read from that image (see
 	// windows); a and lda are then unused.
 	win windows
+	// cwin, when its image is set, is C, added onto that image's windows
+	// (see Conv3x3Back); c and ldc are then unused, and every tile of C
+	// is a whole one in one row of a window.
+	cwin windows
 	// large is set on a product whose C, written once (beta 0), exceeds
 	// streamBytes: decided on the whole product, before it is shared among
 	// goroutines, and cleared for the private parts of a k-split.
@@ -173,7 +177,14 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 						if bl.stream && nrb == nr && tnr == nr {
 							hint |= 2
 						}
-						fn(kcb, a.ptr, a.row, a.k, bPtr, bK, &p.c[ci], p.ldc, p.alpha, beta, pf.ptr, pf.row, pf.k, hint, nrb)
+						var cPtr *float32
+						ldc := p.ldc
+						if v := &p.cwin; v.x != nil {
+							cPtr, ldc = &v.x[v.at(ir, jc+jr)], v.cin
+						} else {
+							cPtr = &p.c[ci]
+						}
+						fn(kcb, a.ptr, a.row, a.k, bPtr, bK, cPtr, ldc, p.alpha, beta, pf.ptr, pf.row, pf.k, hint, nrb)
 						continue
 					}
 					w.edgeTile(fn, tnr, p, a, bPtr, bK, pf, ci, mrb, nrb, kcb, beta)

@@ -91,9 +91,9 @@ func overread(t *testing.T, tA, tB blas.Transpose, m, n, k int) {
 	}
 }
 
-// TestConv3x3NoOverread runs Conv3x3 on images exactly as long as its
-// windows reach, ending at an inaccessible page: a kernel or packer that
-// reads past the last window crashes.
+// TestConv3x3NoOverread runs Conv3x3 and Conv3x3Back on images exactly as
+// long as their windows reach, ending at an inaccessible page: a kernel or
+// packer that reads or writes past the last window crashes.
 func TestConv3x3NoOverread(t *testing.T) {
 	shapes := []struct{ oh, ow, w, cin, n int }{{24, 24, 26, 32, 64}, {5, 7, 9, 5, 13}, {4, 8, 12, 3, 33}, {2, 16, 18, 32, 20}}
 	forEachKernel(t, func(t *testing.T) {
@@ -108,6 +108,8 @@ func TestConv3x3NoOverread(t *testing.T) {
 				b := make([]float32, 9*s.cin*s.n)
 				c := make([]float32, s.oh*s.ow*s.n)
 				Conv3x3(x, s.w, s.cin, s.oh, s.ow, b, s.n, 0, c, s.n)
+				// The transpose writes where Conv3x3 reads.
+				Conv3x3Back(x, s.w, s.cin, s.oh, s.ow, c, s.n, make([]float32, s.n*9*s.cin))
 			})
 		}
 	})
