@@ -12,6 +12,20 @@
 //
 // Sgemm is safe for concurrent use.
 //
+// # Convolutions
+//
+// Conv3x3 is the product of a 3×3 convolution's windows (its im2col
+// matrix) with the filters, read from the image itself: the windows are
+// never written out. A micro-panel of A whose rows are pixels of one output
+// row is a run of the image with rows cin apart (overlapping), which the
+// kernels read in place; a k-block is one row of the window (3·cin steps).
+// Conv3x3Back is its transpose, the input gradient: each tile of the
+// product is added onto the image's windows in place, the tiles one after
+// another (they overlap), so no product is written out and there is no
+// col2im. Both run on the calling goroutine (the caller shares images among
+// goroutines) and return false when they cannot (gonum's kernel, shapes
+// that no tile fits): the caller then writes out the windows.
+//
 // # Kernels
 //
 // The innermost tile is an assembly micro-kernel chosen at start from the
