@@ -177,13 +177,7 @@ func (w *workspace) gemm(ker *microKernel, p *problem) {
 						if bl.stream && nrb == nr && tnr == nr {
 							hint |= 2
 						}
-						var cPtr *float32
-						ldc := p.ldc
-						if v := &p.cwin; v.x != nil {
-							cPtr, ldc = &v.x[v.at(ir, jc+jr)], v.cin
-						} else {
-							cPtr = &p.c[ci]
-						}
+						cPtr, ldc := p.tileC(ir, jc+jr)
 						fn(kcb, a.ptr, a.row, a.k, bPtr, bK, cPtr, ldc, p.alpha, beta, pf.ptr, pf.row, pf.k, hint, nrb)
 						continue
 					}
@@ -289,6 +283,16 @@ func (w *workspace) prefetchNext(ker *microKernel, p *problem, bl *blocking, jc,
 	}
 	w.jobs = jobs
 	return jobs
+}
+
+// tileC is where the tile of C at row i, column j is, and C's row stride
+// there: in C, or in the image of a windows C (see Conv3x3Back), whose
+// tiles are all whole.
+func (p *problem) tileC(i, j int) (*float32, int) {
+	if v := &p.cwin; v.x != nil {
+		return &v.x[v.at(i, j)], v.cin
+	}
+	return &p.c[i*p.ldc+j], p.ldc
 }
 
 // inPlaceA tells whether the mr rows of op(A) from row i can be read in
