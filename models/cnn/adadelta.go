@@ -20,8 +20,10 @@ import (
 //	w -= LR·d
 //
 // in the precision of the weights (float32 or float64). Step then zeroes the
-// gradient: gorgonia's tape machine, with BindDualValues, adds each run's
-// gradient onto the previous one. Step refuses to leave a non-finite weight
+// gradient, as a gorgonia Solver must: a tape machine with BindDualValues
+// adds each run's gradient onto the previous one (the trainer does not bind
+// them: it hands Step the gradient nodes' own outputs, which the next run
+// overwrites). Step refuses to leave a non-finite weight
 // unreported: it returns ErrDiverged, naming the tensor.
 type Adadelta struct {
 	// LR is the learning rate; StepLR changes it between epochs.

@@ -254,7 +254,8 @@ func convImage[T float32 | float64](o, col, x, wm, bias []T, g convGeom, relu bo
 // convDirect adds the convolution of x by wm onto o with gemm.Conv3x3,
 // which reads the windows from x itself, and reports whether it did: only
 // in float32, with a gemm kernel, and with 8 channels or more (conv1's
-// single channel makes k-blocks of 3 steps, slower than its im2col).
+// single channel would make k-blocks of 3 steps, each a pass over C, where
+// its im2col writes 9 values a row and one product does).
 func convDirect[T float32 | float64](o, x, wm []T, g convGeom) bool {
 	o32, ok := any(o).([]float32)
 	if !ok || g.cin < 8 {

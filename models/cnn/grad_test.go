@@ -132,7 +132,7 @@ func TestChunksAndPadding(t *testing.T) {
 		t.Errorf("chunked loss %v + %v, whole %v", first, second, wantLoss)
 	}
 	// The trainer's sums over the same two chunks.
-	tr := &trainer{net: chunked, model: weightGrads(chunked, p, true)}
+	tr := &trainer{net: chunked, model: weightGrads(chunked, true)}
 	for k, part := range [][]int{idx[:4], idx[4:]} {
 		chunked.setImages(train, part)
 		chunked.setTargets(train, part, 1.0/7)

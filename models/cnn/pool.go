@@ -159,14 +159,19 @@ func poolImage32(o, xi []float32, h, w, c int, floor float32) (finite bool) {
 			}
 		}
 	}
-	n := ph * pw
-	o = o[:c*n]
-	for p := range n {
-		for ch, v := range tile[p*c:][:c] {
-			o[ch*n+p] = v
+	transpose(o, tile, ph*pw, c)
+	return finite
+}
+
+// transpose writes the rows×cols matrix src into dst as cols×rows: a
+// pixel-major tile into channel-major order (cols channels), or back.
+func transpose(dst, src []float32, rows, cols int) {
+	dst = dst[:rows*cols]
+	for r := range rows {
+		for c, v := range src[r*cols:][:cols] {
+			dst[c*rows+r] = v
 		}
 	}
-	return finite
 }
 
 // WriteHash implements G.Op.
@@ -302,11 +307,7 @@ func poolGradImage32(di, xi, g []float32, h, w, c int, relu bool) {
 	ph, pw := h/2, w/2
 	gt := borrow[float32](ph * pw * c)
 	defer giveBack(gt)
-	for ch := range c {
-		for p, v := range g[ch*ph*pw:][:ph*pw] {
-			gt[p*c+ch] = v
-		}
-	}
+	transpose(gt, g, c, ph*pw)
 	floor := float32(math.Inf(-1))
 	if relu {
 		floor = 0

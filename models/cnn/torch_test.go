@@ -97,7 +97,7 @@ func TestAgainstPyTorch(t *testing.T) {
 	if err := n2.run(); err != nil {
 		t.Fatal(err)
 	}
-	if err := NewAdadelta(lr, wd).Step(weightGrads(n2, p, false)); err != nil {
+	if err := NewAdadelta(lr, wd).Step(weightGrads(n2, false)); err != nil {
 		t.Fatal(err)
 	}
 	for i, s := range specs {

@@ -52,7 +52,7 @@ func newTrainerOf(p params, cfg Config, fwd forwardFunc) (*trainer, error) {
 		cfg:        cfg,
 		net:        n,
 		opt:        NewAdadelta(cfg.LR, cfg.WeightDecay),
-		model:      weightGrads(n, p, n.batch < cfg.BatchSize),
+		model:      weightGrads(n, n.batch < cfg.BatchSize),
 		shuffle:    rand.New(shuffleSrc),
 		drop:       rand.New(dropSrc),
 		shuffleSrc: shuffleSrc,
@@ -140,12 +140,12 @@ type weightGrad struct {
 
 // weightGrads pairs each weight of n with its gradient, summed over a
 // batch's chunks when chunked.
-func weightGrads(n *net, p params, chunked bool) []G.ValueGrad {
+func weightGrads(n *net, chunked bool) []G.ValueGrad {
 	model := make([]G.ValueGrad, len(n.w))
-	for i := range n.w {
+	for i, w := range n.w {
 		wg := weightGrad{net: n, i: i}
 		if chunked {
-			wg.sum = tensor.New(tensor.Of(p[i].Dtype()), tensor.WithShape(p[i].Shape()...))
+			wg.sum = tensor.New(tensor.Of(w.Dtype()), tensor.WithShape(w.Shape()...))
 		}
 		model[i] = wg
 	}
