@@ -42,7 +42,10 @@
 // seeded with (seed, g) and from the fitness values of generation g-1 in id
 // order, never from the order in which the results arrived. The engine's
 // state is versioned JSON ([Engine.MarshalJSON], [Restore]); a restored engine,
-// even one saved mid-generation, breeds what the original would have.
+// even one saved mid-generation, breeds what the original would have. A
+// caller that keeps the genomes and their fitness in its own records saves
+// only the engine's head ([Engine.MarshalHead], a few hundred bytes however
+// long the run) and gives the genomes back to [RestoreWith].
 // [TrainSeed] derives a per-genome training seed from the run seed and the
 // genome id.
 //

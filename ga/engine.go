@@ -61,8 +61,9 @@ type record struct {
 	key   string
 }
 
-// state is everything an Engine knows; it is copied before a generation
-// completes so that a failed breeding leaves the engine unchanged.
+// state is everything an Engine knows. A generation is bred in place; a
+// failed breeding is rolled back (mark, rollback), leaving the engine
+// unchanged.
 type state struct {
 	cfg   Config
 	gen   int
@@ -153,11 +154,17 @@ func (e *Engine) Genome(id int) (Genome, bool) {
 }
 
 // History returns copies of every genome bred in the run, in id order.
-func (e *Engine) History() []Genome {
+func (e *Engine) History() []Genome { return e.HistoryFrom(1) }
+
+// HistoryFrom returns copies of the genomes bred in the run from id on, in
+// id order: what was bred since a caller last looked, without copying the
+// whole history again.
+func (e *Engine) HistoryFrom(id int) []Genome {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]Genome, len(e.st.recs))
-	for i, r := range e.st.recs {
+	recs := e.st.recs[min(max(id-1, 0), len(e.st.recs)):]
+	out := make([]Genome, len(recs))
+	for i, r := range recs {
 		out[i] = r.g.clone()
 	}
 	return out
@@ -217,16 +224,46 @@ func (e *Engine) Tell(id int, fitness float64) (advanced bool, err error) {
 		st.set(id, fitness)
 		return false, nil
 	}
-	next := st.clone()
-	next.set(id, fitness)
-	for next.complete() && next.gen < next.cfg.Generations-1 {
-		next.gen++
-		if err := next.breed(e.p, next.gen); err != nil {
-			return false, fmt.Errorf("ga: breed generation %d: %w", next.gen, err)
+	// The last fitness of the generation: breed on in place, and undo it
+	// all if breeding fails (the run's history is not copied: it grows
+	// with every generation).
+	undo := st.mark()
+	st.set(id, fitness)
+	for st.complete() && st.gen < st.cfg.Generations-1 {
+		st.gen++
+		if err := st.breed(e.p, st.gen); err != nil {
+			gen := st.gen
+			st.rollback(undo)
+			return false, fmt.Errorf("ga: breed generation %d: %w", gen, err)
 		}
 	}
-	e.st = next
 	return true, nil
+}
+
+// undo is what rollback needs to return a state to an earlier mark: its
+// generation, its length and the records of the generation then current
+// (the only ones set changes).
+type undo struct {
+	gen, n  int
+	current []record
+}
+
+// mark remembers the state for a rollback.
+func (st *state) mark() undo {
+	return undo{gen: st.gen, n: len(st.recs), current: slices.Clone(st.current())}
+}
+
+// rollback returns the state to u: the genomes bred since leave the
+// history and the index, the fitness set since is forgotten.
+func (st *state) rollback(u undo) {
+	for _, r := range st.recs[u.n:] {
+		if st.index[r.key] == r.g.ID {
+			delete(st.index, r.key)
+		}
+	}
+	st.recs = st.recs[:u.n]
+	st.gen = u.gen
+	copy(st.current(), u.current)
 }
 
 // Best returns the genome with the lowest finite fitness of the whole run so
@@ -297,17 +334,6 @@ func (st *state) set(id int, fitness float64) {
 			st.recs[i].fit, st.recs[i].known = fitness, true
 		}
 	}
-}
-
-// clone copies the state; genomes are immutable once bred and are shared.
-func (st *state) clone() *state {
-	c := *st
-	c.recs = slices.Clone(st.recs)
-	c.index = make(map[string]int, len(st.index))
-	for k, v := range st.index {
-		c.index[k] = v
-	}
-	return &c
 }
 
 // breed appends generation gen to the state: random genomes for generation 0,

@@ -464,6 +464,9 @@ type flakyProblem struct {
 	*Space
 	badRandom    bool
 	badCrossover bool
+	// crossovers counts the crossovers; the badFrom-th and later ones
+	// are bad when badFrom > 0 (children bred before it are kept).
+	crossovers, badFrom int
 }
 
 func (p *flakyProblem) Random(r *rand.Rand) []float64 {
@@ -476,7 +479,8 @@ func (p *flakyProblem) Random(r *rand.Rand) []float64 {
 
 func (p *flakyProblem) Crossover(r *rand.Rand, a, b []float64) []float64 {
 	c := p.Space.Crossover(r, a, b)
-	if p.badCrossover {
+	p.crossovers++
+	if p.badCrossover || (p.badFrom > 0 && p.crossovers >= p.badFrom) {
 		c = c[:2]
 	}
 	return c
@@ -491,7 +495,7 @@ func TestProblemErrors(t *testing.T) {
 	if _, err := New(nil, cfg); err == nil {
 		t.Fatal("New(nil) succeeded")
 	}
-	p := &flakyProblem{Space: paperSpace(), badCrossover: true}
+	p := &flakyProblem{Space: paperSpace(), badFrom: 3} // two children bred, then a failure
 	e, err := New(p, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -511,9 +515,25 @@ func TestProblemErrors(t *testing.T) {
 	if string(before) != string(after) {
 		t.Fatal("a failed breeding changed the engine")
 	}
-	p.badCrossover = false
+	p.badFrom = 0
 	if adv, err := e.Tell(lastID, 1); err != nil || !adv {
 		t.Fatalf("Tell once the problem is fixed = %v, %v", adv, err)
+	}
+	// What it bred then is what an engine that never failed breeds: the
+	// failed attempt left nothing behind (genomes, their index of genes).
+	clean, err := New(&flakyProblem{Space: paperSpace()}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range pend {
+		if _, err := clean.Tell(g.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := json.Marshal(e)
+	want, _ := json.Marshal(clean)
+	if string(got) != string(want) {
+		t.Fatalf("after a failed breeding the engine breeds\n%s\nan engine that never failed\n%s", got, want)
 	}
 }
 
@@ -643,6 +663,93 @@ func TestRestoreErrors(t *testing.T) {
 			}
 			if !errors.Is(err, ErrBadState) || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("Restore = %v, want ErrBadState containing %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestRestoreWith restores an engine from its head and the genomes a
+// caller kept: it equals the engine restored from its whole state, breeds
+// the same, and refuses genomes that do not belong to the head.
+func TestRestoreWith(t *testing.T) {
+	s := paperSpace()
+	e, err := New(s, smallConfig(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range e.Pending() {
+		if _, err := e.Tell(g.ID, g.Genes[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := e.MarshalHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(head) > 1000 {
+		t.Fatalf("the head is %d bytes: %s", len(head), head)
+	}
+	if _, err := e.Tell(e.Pending()[0].ID, 0.5); err != nil { // a result after the head was saved
+		t.Fatal(err)
+	}
+	full, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	told := func(e *Engine) []Told {
+		var out []Told
+		for _, g := range e.History() {
+			f, ok := e.Fitness(g.ID)
+			out = append(out, Told{Genome: g, Fitness: f, Known: ok})
+		}
+		return out
+	}
+	all := told(e)
+	complete := slices.Clone(all)
+	for i := range complete {
+		complete[i].Fitness, complete[i].Known = 1, true
+	}
+	tests := []struct {
+		name    string
+		head    []byte
+		genomes []Told
+		wantMsg string
+	}{
+		{name: "head", head: head, genomes: all},
+		{name: "whole state", head: full, genomes: all},
+		{name: "a genome missing", head: head, genomes: all[1:], wantMsg: "23 genomes, want 24"},
+		{name: "a finished genome without fitness", head: head, genomes: append(append([]Told{}, all[:3]...), append([]Told{{Genome: all[3].Genome}}, all[4:]...)...), wantMsg: "has no fitness"},
+		{name: "the generation complete", head: head, genomes: complete, wantMsg: "complete but the next was not bred"},
+		{name: "not a head", head: []byte(`{"version":1,"generations":3}`), genomes: all, wantMsg: "unknown field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := RestoreWith(s, tt.head, tt.genomes)
+			if tt.wantMsg != "" {
+				if !errors.Is(err, ErrBadState) || !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Fatalf("RestoreWith = %v, want ErrBadState containing %q", err, tt.wantMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := json.Marshal(r); string(got) != string(full) {
+				t.Fatalf("restored state differs:\n%s\n%s", got, full)
+			}
+			for _, g := range e.Pending() { // both finish the generation alike
+				if _, err := r.Tell(g.ID, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, _ := Restore(s, full)
+			for _, g := range want.Pending() {
+				if _, err := want.Tell(g.ID, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, w := told(r), told(want); !reflect.DeepEqual(got, w) {
+				t.Fatalf("the next generation differs:\n%v\n%v", got, w)
 			}
 		})
 	}

@@ -21,7 +21,7 @@ type stateJSON struct {
 	Version    int             `json:"version"`
 	Config     Config          `json:"config"`
 	Generation int             `json:"generation"`
-	Genomes    []genomeJSON    `json:"genomes"`
+	Genomes    []genomeJSON    `json:"genomes,omitempty"` // none in a head (MarshalHead)
 	Problem    json.RawMessage `json:"problem,omitempty"`
 }
 
@@ -88,29 +88,9 @@ func sameJSON(a, b []byte) bool {
 // JSON, a version other than StateVersion, an invalid config, genomes that are
 // inconsistent or refused by p, or a saved problem whose JSON differs from p's.
 func Restore(p Problem, state []byte) (*Engine, error) {
-	if p == nil {
-		return nil, errors.New("ga: nil problem")
-	}
-	var head struct {
-		Version int `json:"version"`
-	}
-	if err := json.Unmarshal(state, &head); err != nil {
-		return nil, fmt.Errorf("%w: decode: %w", ErrBadState, err)
-	}
-	if head.Version != StateVersion {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, head.Version, StateVersion)
-	}
-	var s stateJSON
-	dec := json.NewDecoder(bytes.NewReader(state))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("%w: decode: %w", ErrBadState, err)
-	}
-	if len(s.Problem) > 0 {
-		if now := problemJSON(p); now != nil && !sameJSON(now, s.Problem) {
-			return nil, fmt.Errorf("%w: the state was saved with another problem: %s, now %s",
-				ErrBadState, s.Problem, now)
-		}
+	s, err := decodeState(p, state)
+	if err != nil {
+		return nil, err
 	}
 	st, err := rebuild(p, s)
 	if err != nil {
@@ -124,6 +104,90 @@ func Restore(p Problem, state []byte) (*Engine, error) {
 		}
 	}
 	return &Engine{p: p, st: st}, nil
+}
+
+// Told is a genome of the run and the fitness the engine was told for it
+// (Known), what RestoreWith takes back: a caller that keeps every genome and
+// its fitness in its own records need not store them twice.
+type Told struct {
+	Genome
+	Fitness float64
+	Known   bool
+}
+
+// MarshalHead returns the engine's state without its genomes: its version,
+// config, generation and problem, a few hundred bytes however long the run.
+// RestoreWith takes it back with the genomes (History) and the fitness told
+// for each. A coordinator that keeps those in its records saves the head
+// when a generation starts, instead of the whole history every time.
+func (e *Engine) MarshalHead() ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b, err := json.Marshal(stateJSON{Version: StateVersion, Config: e.st.cfg, Generation: e.st.gen, Problem: problemJSON(e.p)})
+	if err != nil {
+		return nil, fmt.Errorf("ga: marshal engine head: %w", err)
+	}
+	return b, nil
+}
+
+// RestoreWith returns the engine saved by MarshalHead (or by MarshalJSON,
+// whose genomes give way to those given), given back its genomes in id
+// order: every genome of the generations up to the saved one, each with
+// the fitness it was told (a duplicate's is its original's). It checks
+// them as Restore does, and refuses a saved generation that the given
+// fitness values complete: a generation is saved when it starts, so the
+// genomes do not belong to that head. Errors wrap ErrBadState.
+func RestoreWith(p Problem, head []byte, genomes []Told) (*Engine, error) {
+	s, err := decodeState(p, head)
+	if err != nil {
+		return nil, err
+	}
+	s.Genomes = make([]genomeJSON, len(genomes))
+	for i, g := range genomes {
+		s.Genomes[i].Genome = g.Genome
+		if g.Known {
+			f := JSONFloat(g.Fitness)
+			s.Genomes[i].Fitness = &f
+		}
+	}
+	st, err := rebuild(p, s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadState, err)
+	}
+	if st.complete() && st.gen < st.cfg.Generations-1 {
+		return nil, fmt.Errorf("%w: generation %d is complete but the next was not bred: the genomes given do not belong to this head", ErrBadState, st.gen)
+	}
+	return &Engine{p: p, st: st}, nil
+}
+
+// decodeState decodes a state of MarshalJSON or MarshalHead and checks its
+// version and problem.
+func decodeState(p Problem, state []byte) (stateJSON, error) {
+	var s stateJSON
+	if p == nil {
+		return s, errors.New("ga: nil problem")
+	}
+	var head struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(state, &head); err != nil {
+		return s, fmt.Errorf("%w: decode: %w", ErrBadState, err)
+	}
+	if head.Version != StateVersion {
+		return s, fmt.Errorf("%w: version %d, want %d", ErrBadState, head.Version, StateVersion)
+	}
+	dec := json.NewDecoder(bytes.NewReader(state))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("%w: decode: %w", ErrBadState, err)
+	}
+	if len(s.Problem) > 0 {
+		if now := problemJSON(p); now != nil && !sameJSON(now, s.Problem) {
+			return s, fmt.Errorf("%w: the state was saved with another problem: %s, now %s",
+				ErrBadState, s.Problem, now)
+		}
+	}
+	return s, nil
 }
 
 // rebuild checks the decoded state and turns it into engine state.

@@ -8,8 +8,11 @@
 // what it decided with [Machine.Ready] (records to store in one
 // transaction, then tasks to publish and checkpoints to delete), and the
 // machine is ready for the next. The stored genome records are the
-// machine's whole state: [Restore] rebuilds it from them after a crash, so
-// a decision stored is a decision that survives.
+// machine's whole state (with, for the paper's generations, the engine's
+// head: its generation and config, stored when a generation starts):
+// [Restore] rebuilds it from them after a crash, so a decision stored is a
+// decision that survives. Nothing stored grows with the history but the
+// records themselves.
 //
 // # Modes
 //

@@ -173,31 +173,24 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 		m.issued = max(m.issued, r.Issued)
 	}
 	if m.generationalEngine() {
-		eng, err := ga.Restore(space, engine)
+		// The engine's head is stored when a generation starts; its
+		// genomes, and the fitness told since, are the records (a run
+		// stored before heads existed has the whole state, whose genomes
+		// are the same).
+		told := make([]ga.Told, len(m.recs))
+		for i, r := range m.recs {
+			told[i].Genome = ga.Genome{ID: r.ID, Generation: r.Generation, Genes: r.Genes, Parents: r.Parents, Ops: r.Ops, DuplicateOf: r.DuplicateOf}
+			orig := r
+			if r.DuplicateOf >= 1 && r.DuplicateOf < r.ID {
+				orig = m.recs[r.DuplicateOf-1] // any other is refused by the engine
+			}
+			if orig.Status == gahpo.GenomeDone || orig.Status == gahpo.GenomeFailed {
+				told[i].Fitness, told[i].Known = float64(orig.Fitness), true
+			}
+		}
+		eng, err := ga.RestoreWith(space, engine, told)
 		if err != nil {
 			return nil, fmt.Errorf("search: restore: %w", err)
-		}
-		// The engine is checkpointed when a generation starts: tell it
-		// the results stored since, in id order (breeding never depends on
-		// the order of results, and the result that completes a
-		// generation is stored with the next checkpoint).
-		if m.run.Status == gahpo.RunRunning {
-			for _, g := range eng.Current() {
-				r := m.recs[g.ID-1]
-				if r.Status != gahpo.GenomeDone && r.Status != gahpo.GenomeFailed {
-					continue
-				}
-				if _, ok := eng.Fitness(g.ID); ok {
-					continue
-				}
-				advanced, err := eng.Tell(g.ID, float64(r.Fitness))
-				if err != nil {
-					return nil, fmt.Errorf("search: restore: replay genome %d: %w", g.ID, err)
-				}
-				if advanced {
-					return nil, fmt.Errorf("search: restore: replaying genome %d completed a generation the checkpoint had not", g.ID)
-				}
-			}
 		}
 		m.engine = eng
 		m.final = m.run.Status == gahpo.RunFinal
@@ -459,7 +452,7 @@ func (m *Machine) publishPending() {
 }
 
 func (m *Machine) checkpointEngine() error {
-	state, err := m.engine.MarshalJSON()
+	state, err := m.engine.MarshalHead()
 	if err != nil {
 		return fmt.Errorf("search: checkpoint: %w", err)
 	}
@@ -611,7 +604,7 @@ func (m *Machine) tellEngine(id int, fitness float64, now time.Time) error {
 	}
 	// Every generation completed by this result: usually one, more when a
 	// bred generation held only known duplicates.
-	for _, g := range m.engine.History()[len(m.recs):] {
+	for _, g := range m.engine.HistoryFrom(len(m.recs) + 1) {
 		m.addGenome(g)
 	}
 	for gen := prevGen; gen <= m.engine.Generation(); gen++ {

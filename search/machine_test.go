@@ -94,6 +94,10 @@ type sim struct {
 	state map[string]float64
 	// failAbove fails trainPBT's genomes whose x is above it.
 	failAbove float64
+	// wholeEngine stores the engine's whole state where the machine
+	// gives its head, as runs stored before heads existed did.
+	wholeEngine bool
+	m           *Machine // the machine being driven
 }
 
 func (s *sim) apply(t testing.TB, rd Ready) {
@@ -102,7 +106,18 @@ func (s *sim) apply(t testing.TB, rd Ready) {
 		s.run = *rd.Run
 	}
 	if rd.Engine != nil {
+		// A head, the same size whatever the history: a generation does
+		// not store the whole run again.
+		if len(s.engine) > 0 && len(rd.Engine) > len(s.engine)+8 {
+			t.Fatalf("the engine's checkpoint grew from %d to %d bytes", len(s.engine), len(rd.Engine))
+		}
 		s.engine = rd.Engine
+		if s.wholeEngine {
+			var err error
+			if s.engine, err = s.m.engine.MarshalJSON(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	for _, g := range rd.Genomes {
 		s.stored[g.ID] = g
@@ -144,6 +159,7 @@ func drive(t *testing.T, m *Machine, cfg Config, restoreEvery int) *sim {
 // driveSim runs m to its end in s (see sim).
 func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *sim {
 	t.Helper()
+	s.m = m
 	s.apply(t, m.Ready())
 	for len(s.queue) > 0 {
 		task := s.queue[0]
@@ -155,6 +171,7 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 			if m, err = Restore(c, space(t), s.engine, s.records()); err != nil {
 				t.Fatalf("restore after %d results: %v", s.results, err)
 			}
+			s.m = m
 			if got, want := len(m.Outstanding()), len(s.queue)+1; got != want {
 				t.Fatalf("restored machine has %d tasks outstanding, the queue %d", got, want)
 			}
@@ -314,6 +331,15 @@ func TestRestoreContinuesIdentically(t *testing.T) {
 				if got.run.Best != want.run.Best || !bytes.Equal(gf, wf) {
 					t.Fatalf("restoring every %d results changed the result: best %d %+v, want %d %+v", every, got.run.Best, got.final, want.run.Best, want.final)
 				}
+			}
+			if m1.engine == nil {
+				return
+			}
+			// A run stored before heads existed: the engine's whole state.
+			m3, cfg := testMachine(t, rc)
+			got := driveSim(t, &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1), wholeEngine: true}, m3, cfg, 3)
+			if !reflect.DeepEqual(got.records(), want.records()) {
+				t.Fatal("restoring from the whole engine state changed the history")
 			}
 		})
 	}
