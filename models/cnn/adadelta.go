@@ -15,16 +15,18 @@ import (
 //
 //	g += WeightDecay·w
 //	v  = Rho·v + (1-Rho)·g²
-//	d  = √(u+Eps) / √(v+Eps) · g
+//	d  = √((u+Eps) / (v+Eps)) · g
 //	u  = Rho·u + (1-Rho)·d²
 //	w -= LR·d
 //
-// in the precision of the weights (float32 or float64). Step then zeroes the
-// gradient, as a gorgonia Solver must: a tape machine with BindDualValues
-// adds each run's gradient onto the previous one (the trainer does not bind
-// them: it hands Step the gradient nodes' own outputs, which the next run
-// overwrites). Step refuses to leave a non-finite weight
-// unreported: it returns ErrDiverged, naming the tensor.
+// in the precision of the weights (float32 or float64); PyTorch divides
+// √(u+Eps) by √(v+Eps), the same value with one square root more. Step then
+// zeroes the gradient, as a gorgonia Solver must: a tape machine with
+// BindDualValues adds each run's gradient onto the previous one (the
+// trainer does not bind them: it hands Step the gradient nodes' own
+// outputs, which the next run overwrites; a variant that left them was no
+// faster in BenchmarkAdadelta of models/vec). Step refuses to leave a
+// non-finite weight unreported: it returns ErrDiverged, naming the tensor.
 type Adadelta struct {
 	// LR is the learning rate; StepLR changes it between epochs.
 	LR float64

@@ -16,12 +16,13 @@ type AdadeltaParams struct {
 //
 //	g += WeightDecay·w
 //	v  = Rho·v + (1-Rho)·g²
-//	d  = √(u+Eps) / √(v+Eps) · g
+//	d  = √((u+Eps) / (v+Eps)) · g
 //	u  = Rho·u + (1-Rho)·d²
 //	w -= LR·d
 //
-// then zeroes g. It reports whether every new weight is finite. The four
-// slices must have the same length.
+// (PyTorch divides √(u+Eps) by √(v+Eps): the same value, one square root
+// more), then zeroes g. It reports whether every new weight is finite. The
+// four slices must have the same length.
 func Adadelta(w, g, v, u []float32, p AdadeltaParams) (finite bool) {
 	if len(g) != len(w) || len(v) != len(w) || len(u) != len(w) {
 		panic("vec: Adadelta on slices of different lengths")
@@ -45,7 +46,7 @@ func AdadeltaGo[T float32 | float64](w, g, v, u []T, lr, rho, eps, weightDecay T
 	for j, gj := range g {
 		gj += weightDecay * w[j]
 		v[j] = rho*v[j] + omr*gj*gj
-		d := sqrt(u[j]+eps) / sqrt(v[j]+eps) * gj
+		d := sqrt((u[j]+eps)/(v[j]+eps)) * gj
 		u[j] = rho*u[j] + omr*d*d
 		w[j] -= lr * d
 		if w[j]-w[j] != 0 { // NaN or ±Inf

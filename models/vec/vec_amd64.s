@@ -27,11 +27,10 @@ loop:
 	VFMADD231PS Y12, Y3, Y2  // v += (1-rho)·g²
 	VMOVUPS Y2, (CX)
 	VADDPS Y13, Y2, Y4       // v+eps
-	VSQRTPS Y4, Y4
 	VMOVUPS (DX), Y5         // u
 	VADDPS Y13, Y5, Y6       // u+eps
-	VSQRTPS Y6, Y6
-	VDIVPS Y4, Y6, Y6        // √(u+eps)/√(v+eps)
+	VDIVPS Y4, Y6, Y6        // (u+eps)/(v+eps)
+	VSQRTPS Y6, Y6           // √((u+eps)/(v+eps))
 	VMULPS Y0, Y6, Y6        // d
 	VMULPS Y11, Y5, Y5       // u = rho·u
 	VMULPS Y6, Y6, Y7        // d²

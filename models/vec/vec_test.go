@@ -38,8 +38,8 @@ func TestAdadeltaMatchesGo(t *testing.T) {
 						t.Fatalf("step %d: finite weights reported non-finite", step)
 					}
 					for i := range w {
-						if g[i] != 0 {
-							t.Fatalf("step %d: g[%d] = %v left after the step", step, i, g[i])
+						if g[i] != 0 || g2[i] != 0 {
+							t.Fatalf("step %d: g[%d] = %v (Go loop %v) left after the step", step, i, g[i], g2[i])
 						}
 						// Fused multiply-adds round differently: the weights
 						// (of order 1) agree to 1e-6, the averages to 1e-5
