@@ -62,6 +62,12 @@ func (noopTrainer) Train(_ context.Context, job models.Job) (models.Outcome, err
 // workers and a no-op fitness (population 50).
 func BenchmarkPipeline(b *testing.B) { benchPipeline(b, 4, 50) }
 
+// BenchmarkPipelineCapacity is BenchmarkPipeline with enough workers (16,
+// population 200) that the path itself, not a worker's round trips, is
+// what limits it: the most genomes a second the coordinator, NATS and
+// bbolt take through on this machine.
+func BenchmarkPipelineCapacity(b *testing.B) { benchPipeline(b, 16, 200) }
+
 // BenchmarkPipelineLatency reports the time one genome spends in the path
 // when nothing waits: one worker, so each genome goes alone from the
 // coordinator through JetStream to the worker, back, and into bbolt.
