@@ -202,8 +202,10 @@ func BenchmarkPoolGrad(b *testing.B) {
 // 24×24×64) with its windows written out by im2col and then multiplied
 // against gemm.Conv3x3 reading them from the image; its input gradient
 // through a written-out product and col2im against gemm.Conv3x3Back adding
-// the product's tiles onto the windows; and the 2×2 max-pool after it, the
-// Go loop against vec.Pool: each pair alternating in one benchmark.
+// the product's tiles onto the windows; the 2×2 max-pool after it, the
+// Go loop against vec.Pool; and both, with the bias written into the
+// product's output first against the bias added by the max-pool to a
+// quarter of the values: each pair alternating in one benchmark.
 //
 //	go test -run '^$' -bench Conv2 ./models/cnn
 func BenchmarkConv2(b *testing.B) {
@@ -226,7 +228,7 @@ func BenchmarkConv2(b *testing.B) {
 		},
 		func() { // the windows read in place
 			fillRows(o, bias)
-			if !convDirect(o, x, wm, g) {
+			if !convDirect(o, x, wm, g, 1) {
 				b.Skip("no gemm kernel reads the windows on this CPU")
 			}
 		},
@@ -251,9 +253,18 @@ func BenchmarkConv2(b *testing.B) {
 				}
 			}
 		},
-		func() { poolImage32(pooled, o, g.oh, g.ow, g.cout, 0) },
+		func() { poolImage32(pooled, o, nil, g.oh, g.ow, g.cout, 0) },
+		func() { // the bias in the product's output, then the max-pool
+			fillRows(o, bias)
+			convDirect(o, x, wm, g, 1)
+			poolImage32(pooled, o, nil, g.oh, g.ow, g.cout, 0)
+		},
+		func() { // the bias added by the max-pool
+			convDirect(o, x, wm, g, 0)
+			poolImage32(pooled, o, bias, g.oh, g.ow, g.cout, 0)
+		},
 	}
-	var t [6]time.Duration
+	var t [8]time.Duration
 	for i := 0; b.Loop(); i++ {
 		w := i % len(steps)
 		start := time.Now()
@@ -269,5 +280,35 @@ func BenchmarkConv2(b *testing.B) {
 		b.ReportMetric(us(t[3]), "dx_direct_us")
 		b.ReportMetric(t[2].Seconds()/t[3].Seconds(), "dx_col2im/direct")
 		b.ReportMetric(t[4].Seconds()/t[5].Seconds(), "pool_go/vec")
+		b.ReportMetric(us(t[6]), "fwd_pool_bias_first_us")
+		b.ReportMetric(us(t[7]), "fwd_pool_bias_in_pool_us")
+		b.ReportMetric(t[6].Seconds()/t[7].Seconds(), "bias_first/in_pool")
+	}
+}
+
+// BenchmarkSetMask draws batch 64's conv dropout mask (64×9,216 values)
+// with one loop (setMaskSerial) and with setMask, which draws the random
+// words in order and spreads them on all cores, alternating in one
+// benchmark.
+//
+//	go test -run '^$' -bench SetMask ./models/cnn
+func BenchmarkSetMask(b *testing.B) {
+	m := make([]float32, 64*9216)
+	r := rand.New(rand.NewPCG(3, 3))
+	var words []uint64
+	var t [2]time.Duration
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		if i%2 == 0 {
+			setMaskSerial(m, r, DropoutConv)
+		} else {
+			words = setMask(m, r, DropoutConv, words)
+		}
+		t[i%2] += time.Since(start)
+	}
+	if n := float64(b.N / 2); n > 0 {
+		b.ReportMetric(t[0].Seconds()*1e6/n, "one_loop_us")
+		b.ReportMetric(t[1].Seconds()*1e6/n, "spread_us")
+		b.ReportMetric(t[0].Seconds()/t[1].Seconds(), "one_loop/spread")
 	}
 }

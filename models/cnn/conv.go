@@ -235,33 +235,38 @@ func convForward[T float32 | float64](out, x, w, bias []T, g convGeom, relu bool
 	return bad.Load()
 }
 
-// convImage computes the convolution of one image x into o: the bias,
-// then the product of x's windows with the filters wm (from filterRows),
-// read from x by convDirect or else written out by im2col into col (at
-// least pix·k values), then the ReLU if relu. With relu it reports whether
-// every output is finite; without, it returns true.
+// convImage computes the convolution of one image x into o: the bias (nil
+// for none: a max-pool that follows adds it), then the product of x's
+// windows with the filters wm (from filterRows), read from x by convDirect
+// or else written out by im2col into col (at least pix·k values), then the
+// ReLU if relu. With relu it reports whether every output is finite;
+// without, it returns true.
 func convImage[T float32 | float64](o, col, x, wm, bias []T, g convGeom, relu bool) (finite bool) {
 	// The bias is the product's starting value: no pass of its own.
-	fillRows(o, bias)
-	if !convDirect(o, x, wm, g) {
+	var beta T
+	if bias != nil {
+		fillRows(o, bias)
+		beta = 1
+	}
+	if !convDirect(o, x, wm, g, beta) {
 		col = col[:g.pix()*g.k()]
 		im2col(col, x, g)
-		matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, 1, o, g.cout)
+		matmul(false, false, g.pix(), g.cout, g.k(), col, g.k(), wm, g.cout, beta, o, g.cout)
 	}
 	return !relu || reluSlice(o, o)
 }
 
-// convDirect adds the convolution of x by wm onto o with gemm.Conv3x3,
-// which reads the windows from x itself, and reports whether it did: only
-// in float32, with a gemm kernel, and with 8 channels or more (conv1's
-// single channel would make k-blocks of 3 steps, each a pass over C, where
-// its im2col writes 9 values a row and one product does).
-func convDirect[T float32 | float64](o, x, wm []T, g convGeom) bool {
+// convDirect writes the convolution of x by wm onto beta·o with
+// gemm.Conv3x3, which reads the windows from x itself, and reports whether
+// it did: only in float32, with a gemm kernel, and with 8 channels or more
+// (conv1's single channel would make k-blocks of 3 steps, each a pass over
+// C, where its im2col writes 9 values a row and one product does).
+func convDirect[T float32 | float64](o, x, wm []T, g convGeom, beta T) bool {
 	o32, ok := any(o).([]float32)
 	if !ok || g.cin < 8 {
 		return false
 	}
-	return gemm.Conv3x3(any(x).([]float32), g.w, g.cin, g.oh, g.ow, any(wm).([]float32), g.cout, 1, o32, g.cout)
+	return gemm.Conv3x3(any(x).([]float32), g.w, g.cin, g.oh, g.ow, any(wm).([]float32), g.cout, float32(beta), o32, g.cout)
 }
 
 // fillRows writes row over and over into o (a whole number of rows),

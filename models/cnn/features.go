@@ -49,8 +49,9 @@ type featState struct {
 	nan  *atomic.Bool
 	keep bool // set by SymDiff: keep h1 and z2 for the gradient
 	out  outBuffer
-	// h1 is conv1's output after its ReLU, z2 conv2's output before its
-	// ReLU, both NHWC, for the whole batch (when keep).
+	// h1 is conv1's output after its ReLU, z2 conv2's output without its
+	// bias (the max-pool adds it) and its ReLU, both NHWC, for the whole
+	// batch (when keep).
 	h1, z2 outBuffer
 	// grads are the weights' gradients in the order of the op's weight
 	// inputs: conv1's filters and bias, conv2's filters and bias.
@@ -211,8 +212,10 @@ func featForward[T float32 | float64](out, h1, z2 *tensor.Dense, a []*tensor.Den
 			if !convImage(a1, col, x[s*g.c1.inSize():][:g.c1.inSize()], wm1, b1, g.c1, true) {
 				bad.Store(true)
 			}
-			convImage(z, col, a1, wm2, b2, g.c2, false)
-			if !poolImage(o[s*g.pooled():][:g.pooled()], z, g.c2.oh, g.c2.ow, g.c2.cout, true) {
+			// conv2's bias is added by the max-pool, to a quarter of
+			// the values (it commutes with the maximum): z is without it.
+			convImage(z, col, a1, wm2, nil, g.c2, false)
+			if !poolImage(o[s*g.pooled():][:g.pooled()], z, b2, g.c2.oh, g.c2.ow, g.c2.cout, true) {
 				bad.Store(true)
 			}
 		}
@@ -236,14 +239,14 @@ func (featOp) DiffWRT(int) []bool { return []bool{false, true, true, true, true}
 
 // SymDiff implements G.SDOp. One featGradOp computes the four gradients
 // (it returns conv1's filters'); featPickOps hand out the other three.
-func (op featOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+func (op featOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 5 {
 		return nil, fmt.Errorf("features: differentiate: %d inputs, want 5", len(inputs))
 	}
 	op.st.keep = true
 	grads := make(G.Nodes, 5)
 	var err error
-	if grads[1], err = G.ApplyOp(featGradOp{st: op.st}, inputs[0], inputs[3], grad); err != nil {
+	if grads[1], err = G.ApplyOp(featGradOp{st: op.st}, inputs[0], inputs[3], output, grad); err != nil {
 		return nil, fmt.Errorf("features: differentiate: %w", err)
 	}
 	for i := 2; i < 5; i++ {
@@ -255,8 +258,8 @@ func (op featOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 }
 
 // featGradOp computes the gradients of a featOp's weights from its images,
-// conv2's filters and the gradient of its output, with the activations the
-// featOp kept. It returns conv1's filters' gradient and keeps the others
+// conv2's filters, its output (whose signs are the ReLU's) and the
+// gradient of its output, with the activations the featOp kept. It returns conv1's filters' gradient and keeps the others
 // for featPickOps.
 type featGradOp struct {
 	goOp
@@ -264,14 +267,14 @@ type featGradOp struct {
 }
 
 // Arity implements G.Op.
-func (featGradOp) Arity() int { return 3 }
+func (featGradOp) Arity() int { return 4 }
 
 // Type implements G.Op.
-func (featGradOp) Type() hm.Type { return sameType(3) }
+func (featGradOp) Type() hm.Type { return sameType(4) }
 
 // InferShape implements G.Op: conv1's filters, (c1, cin, 3, 3).
 func (featGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(in, 3)
+	s, err := shapes(in, 4)
 	if err != nil {
 		return nil, fmt.Errorf("features gradient: %w", err)
 	}
@@ -286,11 +289,11 @@ var errNotKept = errors.New("features gradient: no activations kept by the forwa
 
 // Do implements G.Op.
 func (op featGradOp) Do(in ...G.Value) (G.Value, error) {
-	a, err := denseArgs(in, 3)
+	a, err := denseArgs(in, 4)
 	if err != nil {
 		return nil, fmt.Errorf("features gradient: %w", err)
 	}
-	x, w2, dy := a[0], a[1], a[2]
+	x, w2, y, dy := a[0], a[1], a[2], a[3]
 	xs, ws := x.Shape(), w2.Shape()
 	if len(xs) != 4 || len(ws) != 4 {
 		return nil, fmt.Errorf("features gradient: images %v and filters %v must be 4-d", xs, ws)
@@ -300,8 +303,8 @@ func (op featGradOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("features gradient: %w", err)
 	}
 	dt := x.Dtype()
-	if w2.Dtype() != dt || dy.Dtype() != dt || !dy.Shape().Eq(g.outShape()) {
-		return nil, fmt.Errorf("features gradient: output gradient %v %v, want %v %v", dy.Shape(), dy.Dtype(), g.outShape(), dt)
+	if w2.Dtype() != dt || dy.Dtype() != dt || !dy.Shape().Eq(g.outShape()) || y.Dtype() != dt || !y.Shape().Eq(g.outShape()) {
+		return nil, fmt.Errorf("features gradient: output %v %v and its gradient %v %v, want %v %v", y.Shape(), y.Dtype(), dy.Shape(), dy.Dtype(), g.outShape(), dt)
 	}
 	st := op.st
 	h1, z2 := st.h1.t, st.z2.t
@@ -318,9 +321,9 @@ func (op featGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	switch dt {
 	case tensor.Float32:
-		featBackward[float32](out, x, w2, dy, h1, z2, g)
+		featBackward[float32](out, x, w2, y, dy, h1, z2, g)
 	case tensor.Float64:
-		featBackward[float64](out, x, w2, dy, h1, z2, g)
+		featBackward[float64](out, x, w2, y, dy, h1, z2, g)
 	default:
 		return nil, fmt.Errorf("features gradient: unsupported dtype %v", dt)
 	}
@@ -330,9 +333,11 @@ func (op featGradOp) Do(in ...G.Value) (G.Value, error) {
 // featBackward writes the gradients of conv1's filters and bias and of
 // conv2's filters and bias into out, image by image on all cores, the
 // images of each chunk (see forChunks) summed into the chunk's own
-// accumulators, which are then added in chunk order.
-func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, dy, h1, z2 *tensor.Dense, g featGeom) {
-	xs, dys, h1s, z2s := x.Data().([]T), dy.Data().([]T), h1.Data().([]T), z2.Data().([]T)
+// accumulators, which are then added in chunk order. y is the forward
+// pass's output: its ReLU passes the gradient where y > 0 (z2 lacks the
+// bias that decided it).
+func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, y, dy, h1, z2 *tensor.Dense, g featGeom) {
+	xs, ys, dys, h1s, z2s := x.Data().([]T), y.Data().([]T), dy.Data().([]T), h1.Data().([]T), z2.Data().([]T)
 	c1, c2 := g.c1, g.c2
 	wc := borrow[T](c2.cout * c2.k()) // conv2's filters, rows in im2col's column order
 	defer giveBack(wc)
@@ -349,13 +354,15 @@ func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, dy, h1, z2 *
 		dw1, a := a[:c1.cout*c1.k()], a[c1.cout*c1.k():]
 		db1, a := a[:c1.cout], a[c1.cout:]
 		dw2, db2 := a[:c2.cout*c2.k()], a[c2.cout*c2.k():]
-		scratch := borrow[T](g.colSize() + c2.outSize() + c1.outSize())
+		scratch := borrow[T](g.colSize() + c2.outSize() + c1.outSize() + g.pooled())
 		defer giveBack(scratch)
 		col, dz2, dh1 := scratch[:g.colSize()], scratch[g.colSize():][:c2.outSize()], scratch[g.colSize()+c2.outSize():][:c1.outSize()]
+		dp := scratch[g.colSize()+c2.outSize()+c1.outSize():][:g.pooled()]
 		for s := lo; s < hi; s++ {
 			a1 := h1s[s*c1.outSize():][:c1.outSize()]
-			// Max-pool and conv2's ReLU.
-			poolGradImage(dz2, z2s[s*c2.outSize():][:c2.outSize()], dys[s*g.pooled():][:g.pooled()], c2.oh, c2.ow, c2.cout, true)
+			// conv2's ReLU, on the pooled output, then the max-pool.
+			reluGrad(dp, ys[s*g.pooled():][:g.pooled()], dys[s*g.pooled():][:g.pooled()])
+			poolGradImage(dz2, z2s[s*c2.outSize():][:c2.outSize()], dp, c2.oh, c2.ow, c2.cout, false)
 			// conv2's filters.
 			cl := col[:c2.pix()*c2.k()]
 			im2col(cl, a1, c2)

@@ -107,7 +107,7 @@ func poolForward[T float32 | float64](out, x []T, b, h, w, c int, relu bool) boo
 	var bad atomic.Bool
 	forParts(b, func(_, lo, hi int) {
 		for s := lo; s < hi; s++ {
-			if !poolImage(out[s*c*ph*pw:][:c*ph*pw], x[s*h*w*c:][:h*w*c], h, w, c, relu) {
+			if !poolImage(out[s*c*ph*pw:][:c*ph*pw], x[s*h*w*c:][:h*w*c], nil, h, w, c, relu) {
 				bad.Store(true)
 			}
 		}
@@ -116,14 +116,18 @@ func poolForward[T float32 | float64](out, x []T, b, h, w, c int, relu bool) boo
 }
 
 // poolImage is poolForward on one image: from x (h, w, c) to o (c, h/2,
-// w/2). It reports whether every input was finite.
-func poolImage[T float32 | float64](o, xi []T, h, w, c int, relu bool) (finite bool) {
+// w/2), with bias (one value a channel; nil for none) added to each
+// window's maximum before the ReLU: the bias of the convolution that made
+// x, which commutes with the maximum, added to a quarter of the values. It
+// reports whether every input was finite.
+func poolImage[T float32 | float64](o, xi, bias []T, h, w, c int, relu bool) (finite bool) {
 	var floor T // the ReLU: no output below 0
 	if !relu {
 		floor = T(math.Inf(-1))
 	}
 	if x32, ok := any(xi).([]float32); ok && vec.Accelerated() {
-		return poolImage32(any(o).([]float32), x32, h, w, c, float32(floor))
+		b32, _ := any(bias).([]float32)
+		return poolImage32(any(o).([]float32), x32, b32, h, w, c, float32(floor))
 	}
 	ph, pw := h/2, w/2
 	var check T // Σ x·0: NaN when an input was not finite
@@ -134,9 +138,14 @@ func poolImage[T float32 | float64](o, xi []T, h, w, c int, relu bool) (finite b
 			dst := o[py*pw+px:]
 			for ch, m := range r0 {
 				// The builtin max compiles without branches: the
-				// signs before a ReLU are random.
+				// signs before a ReLU are random (the test of bias is
+				// the same all along).
 				check += m*0 + r1[ch]*0 + r2[ch]*0 + r3[ch]*0
-				dst[ch*ph*pw] = max(m, r1[ch], r2[ch], r3[ch], floor)
+				m = max(m, r1[ch], r2[ch], r3[ch])
+				if bias != nil {
+					m += bias[ch]
+				}
+				dst[ch*ph*pw] = max(m, floor)
 			}
 		}
 	}
@@ -146,7 +155,7 @@ func poolImage[T float32 | float64](o, xi []T, h, w, c int, relu bool) (finite b
 // poolImage32 is poolImage with vec.Pool: each window position's channels
 // at once into a pixel-major tile, then transposed into o's channel-major
 // order.
-func poolImage32(o, xi []float32, h, w, c int, floor float32) (finite bool) {
+func poolImage32(o, xi, bias []float32, h, w, c int, floor float32) (finite bool) {
 	ph, pw := h/2, w/2
 	tile := borrow[float32](ph * pw * c)
 	defer giveBack(tile)
@@ -154,7 +163,7 @@ func poolImage32(o, xi []float32, h, w, c int, floor float32) (finite bool) {
 	for py := range ph {
 		for px := range pw {
 			win := window(py, px, w, c)
-			if !vec.Pool(tile[(py*pw+px)*c:][:c], xi[win[0]:][:c], xi[win[1]:][:c], xi[win[2]:][:c], xi[win[3]:][:c], floor) {
+			if !vec.Pool(tile[(py*pw+px)*c:][:c], xi[win[0]:][:c], xi[win[1]:][:c], xi[win[2]:][:c], xi[win[3]:][:c], bias, floor) {
 				finite = false
 			}
 		}

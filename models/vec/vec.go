@@ -78,20 +78,29 @@ func Mul(dst, a, b []float32) {
 }
 
 // Pool is a 2×2 max-pool window, lane by lane, over len(x0) lanes
-// (channels): dst = max(x0, x1, x2, x3, floor), floor 0 for a max-pool of
-// ReLU'd values (the ReLU commutes with the maximum), -Inf for a plain
-// one. It reports whether every input was finite; a NaN input makes dst
-// unspecified. All slices must be at least as long as x0.
-func Pool(dst, x0, x1, x2, x3 []float32, floor float32) (finite bool) {
+// (channels): dst = max(max(x0, x1, x2, x3) + bias, floor), floor 0 for a
+// max-pool of ReLU'd values (the ReLU commutes with the maximum), -Inf for
+// a plain one; bias, a per-lane constant (a convolution's bias, which
+// commutes with the maximum too), may be nil. It reports whether every
+// input was finite; a NaN input makes dst unspecified. All slices but a
+// nil bias must be at least as long as x0.
+func Pool(dst, x0, x1, x2, x3, bias []float32, floor float32) (finite bool) {
 	n := len(x0)
 	dst, x1, x2, x3 = dst[:n], x1[:n], x2[:n], x3[:n]
-	done, finite := poolFast(dst, x0, x1, x2, x3, floor)
+	if bias != nil {
+		bias = bias[:n]
+	}
+	done, finite := poolFast(dst, x0, x1, x2, x3, bias, floor)
 	for i := done; i < n; i++ {
 		v0, v1, v2, v3 := x0[i], x1[i], x2[i], x3[i]
 		if (v0-v0)+(v1-v1)+(v2-v2)+(v3-v3) != 0 { // NaN: an input is NaN or ±Inf
 			finite = false
 		}
-		dst[i] = max(v0, v1, v2, v3, floor)
+		m := max(v0, v1, v2, v3)
+		if bias != nil {
+			m += bias[i]
+		}
+		dst[i] = max(m, floor)
 	}
 	return finite
 }

@@ -96,18 +96,22 @@ func reluFast(dst, src []float32) (int, bool) {
 	return n, reluAVX2(&dst[0], &src[0], n) != 0x7f800000
 }
 
-// poolAVX2 is Pool on n values (n a multiple of 8); it returns a lane
-// mask, not 0 when an input was not finite.
+// poolAVX2 is Pool on n values (n a multiple of 8; bias nil for none); it
+// returns a lane mask, not 0 when an input was not finite.
 //
 //go:noescape
-func poolAVX2(dst, x0, x1, x2, x3 *float32, n int, floor float32) (bad uint32)
+func poolAVX2(dst, x0, x1, x2, x3, bias *float32, n int, floor float32) (bad uint32)
 
 // poolFast runs Pool's assembly loop on the longest prefix of a multiple
 // of 8 values and returns how many it did and whether they were finite.
-func poolFast(dst, x0, x1, x2, x3 []float32, floor float32) (int, bool) {
+func poolFast(dst, x0, x1, x2, x3, bias []float32, floor float32) (int, bool) {
 	n := len(x0) &^ 7
 	if !useAVX2 || n == 0 {
 		return 0, true
 	}
-	return n, poolAVX2(&dst[0], &x0[0], &x1[0], &x2[0], &x3[0], n, floor) == 0
+	var b *float32
+	if bias != nil {
+		b = &bias[0]
+	}
+	return n, poolAVX2(&dst[0], &x0[0], &x1[0], &x2[0], &x3[0], b, n, floor) == 0
 }

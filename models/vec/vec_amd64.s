@@ -229,19 +229,21 @@ rdone:
 	VZEROUPPER
 	RET
 
-// func poolAVX2(dst, x0, x1, x2, x3 *float32, n int, floor float32) (bad uint32)
+// func poolAVX2(dst, x0, x1, x2, x3, bias *float32, n int, floor float32) (bad uint32)
 //
-// dst = max(x0, x1, x2, x3, floor) on n values (n a multiple of 8);
-// returns a lane mask, not 0 when an input was a NaN or an infinity
-// (each input times 0, summed per input: NaN for a non-finite one).
-TEXT ·poolAVX2(SB), NOSPLIT, $0-60
+// dst = max(max(x0, x1, x2, x3) + bias, floor) on n values (n a multiple
+// of 8; no bias when bias is nil); returns a lane mask, not 0 when an
+// input was a NaN or an infinity (each input times 0, summed per input:
+// NaN for a non-finite one).
+TEXT ·poolAVX2(SB), NOSPLIT, $0-68
 	MOVQ dst+0(FP), DI
 	MOVQ x0+8(FP), SI
 	MOVQ x1+16(FP), R8
 	MOVQ x2+24(FP), R9
 	MOVQ x3+32(FP), R10
-	MOVQ n+40(FP), CX
-	VBROADCASTSS floor+48(FP), Y13
+	MOVQ bias+40(FP), BX
+	MOVQ n+48(FP), CX
+	VBROADCASTSS floor+56(FP), Y13
 	VXORPS Y10, Y10, Y10 // 0
 	VXORPS Y6, Y6, Y6    // Σ x0·0
 	VXORPS Y7, Y7, Y7    // Σ x1·0
@@ -263,6 +265,10 @@ mloop:
 	VMAXPS Y1, Y0, Y4
 	VMAXPS Y3, Y2, Y5
 	VMAXPS Y5, Y4, Y4
+	TESTQ BX, BX
+	JZ nobias
+	VADDPS (BX)(AX*1), Y4, Y4
+nobias:
 	VMAXPS Y13, Y4, Y4
 	VMOVUPS Y4, (DI)(AX*1)
 	ADDQ $32, AX
@@ -274,6 +280,6 @@ mdone:
 	VADDPS Y8, Y6, Y6
 	VCMPPS $3, Y6, Y6, Y6 // unordered: NaN
 	VMOVMSKPS Y6, AX
-	MOVL AX, bad+56(FP)
+	MOVL AX, bad+64(FP)
 	VZEROUPPER
 	RET

@@ -15,4 +15,4 @@ func poolGradFast(_, _, _, _, _, _, _, _, _ []float32, _ float32) int { return 0
 
 func reluFast(_, _ []float32) (int, bool) { return 0, true }
 
-func poolFast(_, _, _, _, _ []float32, _ float32) (int, bool) { return 0, true }
+func poolFast(_, _, _, _, _, _ []float32, _ float32) (int, bool) { return 0, true }

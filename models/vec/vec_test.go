@@ -260,13 +260,23 @@ func TestPool(t *testing.T) {
 				}
 			}
 			dst := make([]float32, n)
-			if !Pool(dst, x[0], x[1], x[2], x[3], floor) {
-				t.Errorf("floor %v, n %d: finite inputs reported as not finite", floor, n)
+			bias := make([]float32, n)
+			for i := range bias {
+				bias[i] = levels[r.IntN(len(levels))] * r.Float32()
 			}
-			for i := range n {
-				if want := max(x[0][i], x[1][i], x[2][i], x[3][i], floor); dst[i] != want {
-					t.Fatalf("floor %v, n %d, lane %d: %v, want %v (window %v %v %v %v)", floor, n, i,
-						dst[i], want, x[0][i], x[1][i], x[2][i], x[3][i])
+			for _, b := range [][]float32{nil, bias} {
+				if !Pool(dst, x[0], x[1], x[2], x[3], b, floor) {
+					t.Errorf("floor %v, n %d, bias %v: finite inputs reported as not finite", floor, n, b != nil)
+				}
+				for i := range n {
+					m := max(x[0][i], x[1][i], x[2][i], x[3][i])
+					if b != nil {
+						m += b[i]
+					}
+					if want := max(m, floor); dst[i] != want {
+						t.Fatalf("floor %v, n %d, bias %v, lane %d: %v, want %v (window %v %v %v %v)", floor, n, b != nil, i,
+							dst[i], want, x[0][i], x[1][i], x[2][i], x[3][i])
+					}
 				}
 			}
 			for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
@@ -277,7 +287,7 @@ func TestPool(t *testing.T) {
 						}
 						old := x[k][at]
 						x[k][at] = bad
-						if Pool(dst, x[0], x[1], x[2], x[3], floor) {
+						if Pool(dst, x[0], x[1], x[2], x[3], bias, floor) {
 							t.Errorf("floor %v, n %d: %v in input %d at %d reported finite", floor, n, bad, k, at)
 						}
 						x[k][at] = old
