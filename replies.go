@@ -26,6 +26,15 @@ type BestEntry struct {
 	Epochs       int                `json:"epochs"`
 	Rung         int                `json:"rung"`
 	Choices      map[string]string  `json:"choices,omitempty"`
+	// The rows of a population based training are its rungs, not
+	// generations of breeding (all genomes train on together): Generation
+	// is then the rung, Fitness and Accuracy the best genome's there
+	// (after Epochs epochs), and these describe the rung's results, one
+	// per genome that trained to it itself.
+	RungResults int   `json:"rung_results,omitempty"`
+	RungFailed  int   `json:"rung_failed,omitempty"`
+	RungMedian  Float `json:"rung_median,omitempty"`
+	RungMean    Float `json:"rung_mean,omitempty"`
 }
 
 // NewBestEntry summarises a genome record.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/search"
 	"github.com/gahpo/gahpo/store"
 )
 
@@ -42,11 +43,21 @@ func (q Queries) Runs() ([]gahpo.Run, error) {
 	return runs, err
 }
 
-// Best lists the best genome of each generation of a run ("" = latest).
+// Best lists the best genome of each generation of a run ("" = latest);
+// of each rung for a population based training (search.RungBest).
 func (q Queries) Best(run string) ([]gahpo.BestEntry, error) {
 	r, err := q.Store.Run(run)
 	if err != nil {
 		return nil, err
+	}
+	if r.Config.PBT() {
+		// Its genomes train on together: a row per rung, not per
+		// generation of the genomes that took a place.
+		recs, err := q.Store.Genomes(r.ID, -1)
+		if err != nil {
+			return nil, err
+		}
+		return search.RungBest(r.Config, recs), nil
 	}
 	recs, err := q.Store.BestPerGeneration(r.ID)
 	if err != nil {

@@ -210,3 +210,56 @@ func (m *Machine) pbtSummary(gen int) (gahpo.GenerationSummary, bool) {
 	sum.Mean, sum.Median = meanMedian(fs)
 	return sum, true
 }
+
+// RungBest lists, for a population based training's records, the best
+// genome of each rung that has a result: the rung's row of "best per
+// generation" (a population based training breeds no generations; its
+// genomes train on together and are judged rung by rung). A row holds the
+// genome's result at that rung (not its last), and the rung's count of
+// results, failures, median and mean, over the genomes that trained to it
+// themselves (not the rungs a genome took over from the one it exploited),
+// as the run's summaries do.
+func RungBest(rc gahpo.RunConfig, recs []gahpo.GenomeRecord) []gahpo.BestEntry {
+	epochs := rc.RungEpochs()
+	var out []gahpo.BestEntry
+	for k, ep := range epochs {
+		var own []gahpo.GenomeRecord
+		for _, r := range recs {
+			if r.DuplicateOf == 0 && len(r.RungFitness) > k && k >= r.Inherited {
+				own = append(own, r)
+			}
+		}
+		if len(own) == 0 {
+			break
+		}
+		// In rank order, as the summaries sum them.
+		slices.SortFunc(own, func(a, b gahpo.GenomeRecord) int {
+			if ga.Ahead(ga.Score{Fitness: float64(a.RungFitness[k])}, a.ID, ga.Score{Fitness: float64(b.RungFitness[k])}, b.ID) {
+				return -1
+			}
+			return 1
+		})
+		best := own[0]
+		var fs []float64
+		failed := 0
+		for _, r := range own {
+			if f := float64(r.RungFitness[k]); finite(f) {
+				fs = append(fs, f)
+			} else {
+				failed++
+			}
+		}
+		e := gahpo.NewBestEntry(best)
+		e.Generation, e.Rung, e.Epochs, e.Fitness = k, k, ep, best.RungFitness[k]
+		e.Accuracy = 0
+		for _, rep := range best.Curve {
+			if a, ok := rep.Metrics["val_accuracy"]; ok && rep.Epoch == ep {
+				e.Accuracy = float64(a)
+			}
+		}
+		e.RungResults, e.RungFailed = len(own), failed
+		e.RungMean, e.RungMedian = meanMedian(fs)
+		out = append(out, e)
+	}
+	return out
+}

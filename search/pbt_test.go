@@ -187,3 +187,46 @@ func TestPBTReplacesFailures(t *testing.T) {
 		t.Fatalf("%d failed genomes, %d replaced; best %d at rung %d (%v)", failed, replaced, best.ID, best.Rung, best.Fitness)
 	}
 }
+
+// TestRungBest checks the rows of a population based training's "best per
+// generation": one per rung, each the rung's best result (not the
+// genome's last) with the rung's statistics, as the run's own summaries
+// give them, with and without failures.
+func TestRungBest(t *testing.T) {
+	for _, failAbove := range []float64{math.Inf(1), 0.6} {
+		rc := pbt(runConfig(8, 1))
+		m, cfg := testMachine(t, rc)
+		s := driveSim(t, &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: failAbove}, m, cfg, 0)
+		recs := s.records()
+		rows := RungBest(rc, recs)
+		if len(rows) != len(rc.RungEpochs()) {
+			t.Fatalf("fail above %v: %d rows for %d rungs", failAbove, len(rows), len(rc.RungEpochs()))
+		}
+		failed, notLast := 0, 0
+		for k, row := range rows {
+			sum, ok := s.m.pbtSummary(k)
+			if !ok {
+				t.Fatalf("fail above %v: no summary of rung %d", failAbove, k)
+			}
+			if row.Generation != k || row.Rung != k || row.Epochs != rc.RungEpochs()[k] || row.GenomeID != sum.Best ||
+				row.Fitness != sum.Fitness || row.RungFailed != sum.Failed || row.RungResults != rc.GA.Population ||
+				!sameFloat(row.RungMedian, sum.Median) || !sameFloat(row.RungMean, sum.Mean) {
+				t.Fatalf("fail above %v, rung %d: row %+v, summary %+v", failAbove, k, row, sum)
+			}
+			failed += row.RungFailed
+			if row.Fitness != recs[row.GenomeID-1].Fitness {
+				notLast++
+			}
+		}
+		if notLast == 0 {
+			t.Errorf("fail above %v: every row shows its genome's last fitness; want the rung's", failAbove)
+		}
+		if (failed > 0) != (failAbove < 1) {
+			t.Errorf("fail above %v: %d failures in the rows", failAbove, failed)
+		}
+	}
+}
+
+func sameFloat(a, b gahpo.Float) bool {
+	return a == b || (math.IsNaN(float64(a)) && math.IsNaN(float64(b)))
+}

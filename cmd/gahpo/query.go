@@ -186,7 +186,11 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	renumber(out)
 	var stats []report.GenStats
 	if v, ok := out.(*[]gahpo.BestEntry); ok && *perGen {
-		stats = generationStats(ctx, q, req.Run, len(*v))
+		if rungs := rungStats(*v); rungs != nil {
+			stats = rungs // a population based training's rows are rungs
+		} else {
+			stats = generationStats(ctx, q, req.Run, len(*v))
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
@@ -250,10 +254,17 @@ func printRuns(w io.Writer, runs []gahpo.Run) {
 func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	withStats := len(stats) == len(best) && len(best) > 0
+	// A population based training's rows are rungs: which, and after how
+	// many epochs.
+	first := "GEN"
+	rungs := len(best) > 0 && best[0].RungResults > 0
+	if rungs {
+		first = "RUNG\tEPOCHS"
+	}
 	if withStats {
-		fmt.Fprintln(tw, "GEN\tGENOME\tFITNESS\tACCURACY\tMEDIAN\tMEAN\tFAILED\tTRAINED BY\tPARAMS")
+		fmt.Fprintln(tw, first+"\tGENOME\tFITNESS\tACCURACY\tMEDIAN\tMEAN\tFAILED\tTRAINED BY\tPARAMS")
 	} else {
-		fmt.Fprintln(tw, "GEN\tGENOME\tFITNESS\tACCURACY\tTRAINED BY\tPARAMS")
+		fmt.Fprintln(tw, first+"\tGENOME\tFITNESS\tACCURACY\tTRAINED BY\tPARAMS")
 	}
 	for i, b := range best {
 		acc := ""
@@ -264,13 +275,17 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 		if b.DuplicateOf != 0 {
 			who = fmt.Sprintf("(same as %d)", b.DuplicateOf)
 		}
+		gen := strconv.Itoa(b.Generation)
+		if rungs {
+			gen += "\t" + strconv.Itoa(b.Epochs)
+		}
 		if withStats {
 			st := stats[i]
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc,
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", gen, b.GenomeID, fmtFloat(b.Fitness), acc,
 				fmtFloat(st.Median), fmtFloat(st.Mean), st.Failed, st.Evaluated, who, fmtParams(b.Params, b.Choices))
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", b.Generation, b.GenomeID, fmtFloat(b.Fitness), acc, who, fmtParams(b.Params, b.Choices))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", gen, b.GenomeID, fmtFloat(b.Fitness), acc, who, fmtParams(b.Params, b.Choices))
 	}
 	tw.Flush()
 }

@@ -31,9 +31,10 @@ func renumber(out any) {
 	}
 }
 
-// better ranks best entries as gahpo.Better ranks genomes.
+// better ranks best entries as gahpo.Better ranks genomes: a higher rung
+// first, then the lower fitness.
 func better(a, b gahpo.BestEntry) bool {
-	return gahpo.Better(gahpo.GenomeRecord{ID: a.GenomeID, Fitness: a.Fitness}, gahpo.GenomeRecord{ID: b.GenomeID, Fitness: b.Fitness})
+	return gahpo.Better(gahpo.GenomeRecord{ID: a.GenomeID, Fitness: a.Fitness, Rung: a.Rung}, gahpo.GenomeRecord{ID: b.GenomeID, Fitness: b.Fitness, Rung: b.Rung})
 }
 
 // Answers with durations in seconds beside the nanoseconds kept for
@@ -96,6 +97,20 @@ func generationStats(ctx context.Context, q querier, run string, n int) []report
 		all = append(all, gs...)
 	}
 	return report.GenerationStats(all)
+}
+
+// rungStats gives the statistics of rows that are a population based
+// training's rungs (search.RungBest), nil for rows of generations.
+func rungStats(best []gahpo.BestEntry) []report.GenStats {
+	if len(best) == 0 || best[0].RungResults == 0 {
+		return nil
+	}
+	out := make([]report.GenStats, len(best))
+	for i, b := range best {
+		out[i] = report.GenStats{Generation: b.Generation, Genomes: b.RungResults, Evaluated: b.RungResults, Failed: b.RungFailed,
+			Median: b.RungMedian, Mean: b.RungMean}
+	}
+	return out
 }
 
 // isNotFound tells a missing record, offline or through the live service.
