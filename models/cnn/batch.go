@@ -58,24 +58,22 @@ func (n *net) setMasks(r *rand.Rand) {
 	}{{n.mask1, DropoutConv}, {n.mask2, DropoutFC}} {
 		switch d := m.t.Data().(type) {
 		case []float32:
-			n.words = setMask(d, r, m.p, n.words)
+			setMask(d, r, m.p)
 		case []float64:
-			n.words = setMask(d, r, m.p, n.words)
+			setMask(d, r, m.p)
 		}
 	}
 }
 
 // setMask fills m with 0 (probability p) or 1/(1-p). p must be 1/2 or 1/4:
 // each value uses one or two random bits, dropped when they are all zero,
-// so the probability is exact and one draw serves 64 or 32 values. The
-// draws are made in order into words (grown when short, and returned),
-// then spread into m on all cores: the same masks as one loop would make.
-func setMask[T float32 | float64](m []T, r *rand.Rand, p float64, words []uint64) []uint64 {
+// so the probability is exact and one draw serves 64 or 32 values.
+func setMask[T float32 | float64](m []T, r *rand.Rand, p float64) {
 	if r == nil {
 		for i := range m {
 			m[i] = 1
 		}
-		return words
+		return
 	}
 	bits := uint(math.Round(-math.Log2(p)))
 	if math.Exp2(-float64(bits)) != p {
@@ -88,28 +86,16 @@ func setMask[T float32 | float64](m []T, r *rand.Rand, p float64, words []uint64
 	for v := range table[1:] {
 		table[v+1] = keep
 	}
-	per := int(64 / bits) // values a word
-	nw := (len(m) + per - 1) / per
-	if cap(words) < nw {
-		words = make([]uint64, nw)
-	}
-	words = words[:nw]
-	for j := range words {
-		words[j] = r.Uint64()
-	}
-	const grain = 1 << 14 // values below which a goroutine costs more than it saves
-	parts := max(1, min(nw, len(m)/grain))
-	forParts(parts, func(_, lo, hi int) {
-		lo, hi = lo*nw/parts, hi*nw/parts
-		for j, word := range words[lo:hi] {
-			at := (lo + j) * per
-			for i := range m[at:min(at+per, len(m))] {
-				m[at+i] = table[word&low]
-				word >>= bits
-			}
+	var word uint64
+	left := uint(0)
+	for i := range m {
+		if left == 0 {
+			word, left = r.Uint64(), 64/bits
 		}
-	})
-	return words
+		m[i] = table[word&low]
+		word >>= bits
+		left--
+	}
 }
 
 // run executes the net once on its current inputs and resets the machine

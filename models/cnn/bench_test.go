@@ -285,30 +285,3 @@ func BenchmarkConv2(b *testing.B) {
 		b.ReportMetric(t[6].Seconds()/t[7].Seconds(), "bias_first/in_pool")
 	}
 }
-
-// BenchmarkSetMask draws batch 64's conv dropout mask (64×9,216 values)
-// with one loop (setMaskSerial) and with setMask, which draws the random
-// words in order and spreads them on all cores, alternating in one
-// benchmark.
-//
-//	go test -run '^$' -bench SetMask ./models/cnn
-func BenchmarkSetMask(b *testing.B) {
-	m := make([]float32, 64*9216)
-	r := rand.New(rand.NewPCG(3, 3))
-	var words []uint64
-	var t [2]time.Duration
-	for i := 0; b.Loop(); i++ {
-		start := time.Now()
-		if i%2 == 0 {
-			setMaskSerial(m, r, DropoutConv)
-		} else {
-			words = setMask(m, r, DropoutConv, words)
-		}
-		t[i%2] += time.Since(start)
-	}
-	if n := float64(b.N / 2); n > 0 {
-		b.ReportMetric(t[0].Seconds()*1e6/n, "one_loop_us")
-		b.ReportMetric(t[1].Seconds()*1e6/n, "spread_us")
-		b.ReportMetric(t[0].Seconds()/t[1].Seconds(), "one_loop/spread")
-	}
-}

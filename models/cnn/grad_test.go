@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -162,40 +161,11 @@ func TestChunksAndPadding(t *testing.T) {
 	}
 }
 
-// setMaskSerial is setMask as one loop (as it was), drawing a word
-// whenever the last is used up: what setMask's masks must equal.
-func setMaskSerial(m []float32, r *rand.Rand, p float64) {
-	bits := uint(math.Round(-math.Log2(p)))
-	keep, low := float32(1/(1-p)), uint64(1)<<bits-1
-	table := [4]float32{0, keep, keep, keep}
-	var word uint64
-	left := uint(0)
-	for i := range m {
-		if left == 0 {
-			word, left = r.Uint64(), 64/bits
-		}
-		m[i] = table[word&low]
-		word >>= bits
-		left--
-	}
-}
-
 func TestSetMask(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
-	var words []uint64
 	for _, p := range []float64{DropoutConv, DropoutFC} {
-		// The same masks as one loop, whatever the length (parts of whole
-		// words, a tail, one goroutine or several) and the words' buffer.
-		for _, n := range []int{1, 31, 33, 64, 100, 1 << 14, 1<<15 + 17, 64 * 9216} {
-			m, want := make([]float32, n), make([]float32, n)
-			words = setMask(m, rand.New(rand.NewPCG(uint64(n), 7)), p, words)
-			setMaskSerial(want, rand.New(rand.NewPCG(uint64(n), 7)), p)
-			if !slices.Equal(m, want) {
-				t.Fatalf("p %v, n %d: masks differ from one loop's", p, n)
-			}
-		}
 		m := make([]float32, 100000)
-		words = setMask(m, r, p, words)
+		setMask(m, r, p)
 		zeros := 0
 		for _, v := range m {
 			switch v {

@@ -49,9 +49,6 @@ type net struct {
 	// mask1 (batch, 64, 12, 12) and mask2 (batch, 128) hold 0 or
 	// 1/(1-p): the dropout. Training only.
 	mask1, mask2 *tensor.Dense
-	// words holds a mask's random words, drawn in order from the one
-	// random source, then spread into the mask on all cores.
-	words []uint64
 
 	// nan is raised by the ReLUs when they meet a NaN.
 	nan atomic.Bool
