@@ -705,10 +705,11 @@ func TestRestoreWith(t *testing.T) {
 		return out
 	}
 	all := told(e)
-	complete := slices.Clone(all)
+	complete, unknown := slices.Clone(all), slices.Clone(all)
 	for i := range complete {
 		complete[i].Fitness, complete[i].Known = 1, true
 	}
+	unknown[3].Known = false // a genome of the finished generation 0
 	tests := []struct {
 		name    string
 		head    []byte
@@ -718,7 +719,7 @@ func TestRestoreWith(t *testing.T) {
 		{name: "head", head: head, genomes: all},
 		{name: "whole state", head: full, genomes: all},
 		{name: "a genome missing", head: head, genomes: all[1:], wantMsg: "23 genomes, want 24"},
-		{name: "a finished genome without fitness", head: head, genomes: append(append([]Told{}, all[:3]...), append([]Told{{Genome: all[3].Genome}}, all[4:]...)...), wantMsg: "has no fitness"},
+		{name: "a finished genome without fitness", head: head, genomes: unknown, wantMsg: "has no fitness"},
 		{name: "the generation complete", head: head, genomes: complete, wantMsg: "complete but the next was not bred"},
 		{name: "not a head", head: []byte(`{"version":1,"generations":3}`), genomes: all, wantMsg: "unknown field"},
 	}

@@ -765,16 +765,21 @@ func (m *Machine) breedOne() error {
 }
 
 // rungOrder returns the genomes with a result of their own at rung k
-// (not one inherited by PBT's exploit), best first.
-func (m *Machine) rungOrder(k int) []int {
+// (see rankAtRung), best first.
+func (m *Machine) rungOrder(k int) []int { return rankAtRung(m.recs, k) }
+
+// rankAtRung returns the ids of the records with a result of their own at
+// rung k (not a duplicate, not a rung taken over from an exploited
+// genome), best first by that result (ga.Ahead; ties to the lower id).
+func rankAtRung(recs []gahpo.GenomeRecord, k int) []int {
 	var ids []int
-	for _, r := range m.recs {
+	for _, r := range recs {
 		if r.DuplicateOf == 0 && len(r.RungFitness) > k && k >= r.Inherited {
 			ids = append(ids, r.ID)
 		}
 	}
 	slices.SortFunc(ids, func(a, b int) int {
-		fa, fb := float64(m.recs[a-1].RungFitness[k]), float64(m.recs[b-1].RungFitness[k])
+		fa, fb := float64(recs[a-1].RungFitness[k]), float64(recs[b-1].RungFitness[k])
 		if ga.Ahead(ga.Score{Fitness: fa}, a, ga.Score{Fitness: fb}, b) {
 			return -1
 		}

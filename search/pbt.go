@@ -190,15 +190,23 @@ func (m *Machine) pbtSummary(gen int) (gahpo.GenerationSummary, bool) {
 	if gen >= len(m.rungs) || m.canBreed() || m.moreAt(gen) {
 		return gahpo.GenerationSummary{}, false
 	}
-	order := m.rungOrder(gen)
+	sum, n := rungSummary(m.recs, gen)
+	return sum, n > 0
+}
+
+// rungSummary summarises the n results of rung k that genomes trained to
+// themselves (rankAtRung): the best, its fitness there, the mean and the
+// median of the finite ones, the failures.
+func rungSummary(recs []gahpo.GenomeRecord, k int) (sum gahpo.GenerationSummary, n int) {
+	order := rankAtRung(recs, k)
 	if len(order) == 0 {
-		return gahpo.GenerationSummary{}, false
+		return gahpo.GenerationSummary{}, 0
 	}
-	sum := gahpo.GenerationSummary{Generation: gen, Best: order[0], Fitness: m.recs[order[0]-1].RungFitness[gen]}
+	sum = gahpo.GenerationSummary{Generation: k, Best: order[0], Fitness: recs[order[0]-1].RungFitness[k]}
 	var fs []float64
 	for _, id := range order {
-		r := m.recs[id-1]
-		if f := float64(r.RungFitness[gen]); finite(f) {
+		r := recs[id-1]
+		if f := float64(r.RungFitness[k]); finite(f) {
 			fs = append(fs, f)
 		} else {
 			sum.Failed++
@@ -208,57 +216,33 @@ func (m *Machine) pbtSummary(gen int) (gahpo.GenerationSummary, bool) {
 		}
 	}
 	sum.Mean, sum.Median = meanMedian(fs)
-	return sum, true
+	return sum, len(order)
 }
 
-// RungBest lists, for a population based training's records, the best
-// genome of each rung that has a result: the rung's row of "best per
-// generation" (a population based training breeds no generations; its
-// genomes train on together and are judged rung by rung). A row holds the
-// genome's result at that rung (not its last), and the rung's count of
-// results, failures, median and mean, over the genomes that trained to it
-// themselves (not the rungs a genome took over from the one it exploited),
-// as the run's summaries do.
+// RungBest lists, for a population based training's records (all of the
+// run's, in id order), the best genome of each rung that has a result: the
+// rung's row of "best per generation" (a population based training breeds
+// no generations; its genomes train on together and are judged rung by
+// rung). A row holds the genome's result at that rung (not its last), and
+// the rung's results, failures, median and mean, as the run's summaries
+// give them (rungSummary).
 func RungBest(rc gahpo.RunConfig, recs []gahpo.GenomeRecord) []gahpo.BestEntry {
-	epochs := rc.RungEpochs()
 	var out []gahpo.BestEntry
-	for k, ep := range epochs {
-		var own []gahpo.GenomeRecord
-		for _, r := range recs {
-			if r.DuplicateOf == 0 && len(r.RungFitness) > k && k >= r.Inherited {
-				own = append(own, r)
-			}
-		}
-		if len(own) == 0 {
+	for k, ep := range rc.RungEpochs() {
+		sum, n := rungSummary(recs, k)
+		if n == 0 {
 			break
 		}
-		// In rank order, as the summaries sum them.
-		slices.SortFunc(own, func(a, b gahpo.GenomeRecord) int {
-			if ga.Ahead(ga.Score{Fitness: float64(a.RungFitness[k])}, a.ID, ga.Score{Fitness: float64(b.RungFitness[k])}, b.ID) {
-				return -1
-			}
-			return 1
-		})
-		best := own[0]
-		var fs []float64
-		failed := 0
-		for _, r := range own {
-			if f := float64(r.RungFitness[k]); finite(f) {
-				fs = append(fs, f)
-			} else {
-				failed++
-			}
-		}
+		best := recs[sum.Best-1]
 		e := gahpo.NewBestEntry(best)
-		e.Generation, e.Rung, e.Epochs, e.Fitness = k, k, ep, best.RungFitness[k]
+		e.Generation, e.Rung, e.Epochs, e.Fitness = k, k, ep, sum.Fitness
 		e.Accuracy = 0
 		for _, rep := range best.Curve {
 			if a, ok := rep.Metrics["val_accuracy"]; ok && rep.Epoch == ep {
 				e.Accuracy = float64(a)
 			}
 		}
-		e.RungResults, e.RungFailed = len(own), failed
-		e.RungMean, e.RungMedian = meanMedian(fs)
+		e.RungResults, e.RungFailed, e.RungMedian, e.RungMean = n, sum.Failed, sum.Median, sum.Mean
 		out = append(out, e)
 	}
 	return out

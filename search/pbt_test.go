@@ -190,8 +190,8 @@ func TestPBTReplacesFailures(t *testing.T) {
 
 // TestRungBest checks the rows of a population based training's "best per
 // generation": one per rung, each the rung's best result (not the
-// genome's last) with the rung's statistics, as the run's own summaries
-// give them, with and without failures.
+// genome's last, and as written out here) with the rung's statistics, as
+// the run's own summaries give them, with and without failures.
 func TestRungBest(t *testing.T) {
 	for _, failAbove := range []float64{math.Inf(1), 0.6} {
 		rc := pbt(runConfig(8, 1))
@@ -212,6 +212,19 @@ func TestRungBest(t *testing.T) {
 				row.Fitness != sum.Fitness || row.RungFailed != sum.Failed || row.RungResults != rc.GA.Population ||
 				!sameFloat(row.RungMedian, sum.Median) || !sameFloat(row.RungMean, sum.Mean) {
 				t.Fatalf("fail above %v, rung %d: row %+v, summary %+v", failAbove, k, row, sum)
+			}
+			// Written out: the lowest result a genome trained to rung k itself.
+			low, own := math.Inf(1), 0
+			for _, r := range recs {
+				if len(r.RungFitness) > k && k >= r.Inherited {
+					own++
+					if f := float64(r.RungFitness[k]); f < low {
+						low = f
+					}
+				}
+			}
+			if float64(row.Fitness) != low || row.RungResults != own {
+				t.Fatalf("fail above %v, rung %d: best %v of %d results, written out %v of %d", failAbove, k, row.Fitness, row.RungResults, low, own)
 			}
 			failed += row.RungFailed
 			if row.Fitness != recs[row.GenomeID-1].Fitness {

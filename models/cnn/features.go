@@ -259,8 +259,8 @@ func (op featOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 
 // featGradOp computes the gradients of a featOp's weights from its images,
 // conv2's filters, its output (whose signs are the ReLU's) and the
-// gradient of its output, with the activations the featOp kept. It returns conv1's filters' gradient and keeps the others
-// for featPickOps.
+// gradient of its output, with the activations the featOp kept. It
+// returns conv1's filters' gradient and keeps the others for featPickOps.
 type featGradOp struct {
 	goOp
 	st *featState
