@@ -9,6 +9,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gahpo/gahpo/models/vec"
 )
 
 // featOp is the network's feature extractor as one op: conv 3×3 with bias
@@ -416,7 +418,7 @@ func foldRows[T float32 | float64](s, m []T, c int) {
 // calling goroutine (out may be g).
 func reluGrad[T float32 | float64](out, y, g []T) {
 	if ys, ok := any(y).([]float32); ok {
-		reluBwd32(any(out).([]float32), ys, any(g).([]float32))
+		vec.ReLUGrad(any(out).([]float32), ys, any(g).([]float32))
 		return
 	}
 	out, g = out[:len(y)], g[:len(y)]

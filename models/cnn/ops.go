@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
-	"math"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -196,7 +195,7 @@ func reluBwd[T float32 | float64](out, y, g []T, rows int) {
 		lo, hi = lo*len(y)/rows, hi*len(y)/rows
 		switch ys := any(y[lo:hi]).(type) {
 		case []float32:
-			reluBwd32(any(out[lo:hi]).([]float32), ys, any(g[lo:hi]).([]float32))
+			vec.ReLUGrad(any(out[lo:hi]).([]float32), ys, any(g[lo:hi]).([]float32))
 		default:
 			o, gs := out[lo:hi], g[lo:hi]
 			for i, v := range y[lo:hi] {
@@ -208,14 +207,6 @@ func reluBwd[T float32 | float64](out, y, g []T, rows int) {
 			}
 		}
 	})
-}
-
-// reluBwd32 is reluBwd for float32, without branches on the signs.
-func reluBwd32(out, y, g []float32) {
-	out, g = out[:len(y)], g[:len(y)]
-	for i, v := range y {
-		out[i] = math.Float32frombits(math.Float32bits(g[i]) & positive(math.Float32bits(v)))
-	}
 }
 
 // WriteHash implements G.Op.

@@ -1,10 +1,12 @@
 // Package vec holds the float32 vector loops of the CNN's training step
-// that Go does not vectorise: the Adadelta update, a vector sum and an
-// element-wise product. On
+// that Go does not vectorise: the Adadelta update, a vector sum, an
+// element-wise product, the max-pool, the ReLU and their gradients. On
 // amd64 CPUs with AVX2 and FMA they run as Go assembly on 8 floats at a
 // time; elsewhere (and with the purego build tag) as plain Go, with the
 // same results up to the rounding of fused multiply-adds.
 package vec
+
+import "math"
 
 // AdadeltaParams are the constants of one Adadelta step.
 type AdadeltaParams struct {
@@ -150,4 +152,20 @@ func ReLU(dst, src []float32) (finite bool) {
 		dst[done+i] = max(v, 0)
 	}
 	return finite
+}
+
+// ReLUGrad writes into out[i] the gradient g[i] where y[i] > 0 and 0
+// elsewhere: the gradient of a ReLU given its output y. A NaN in y passes
+// g when its sign bit is clear, as an integer comparison of the bits
+// decides. out and g must be at least as long as y; out may be g.
+func ReLUGrad(out, y, g []float32) {
+	out, g = out[:len(y)], g[:len(y)]
+	done := reluGradFast(out, y, g)
+	for i, v := range y[done:] {
+		if int32(math.Float32bits(v)) > 0 {
+			out[done+i] = g[done+i]
+		} else {
+			out[done+i] = 0
+		}
+	}
 }

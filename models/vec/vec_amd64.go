@@ -115,3 +115,19 @@ func poolFast(dst, x0, x1, x2, x3, bias []float32, floor float32) (int, bool) {
 	}
 	return n, poolAVX2(&dst[0], &x0[0], &x1[0], &x2[0], &x3[0], b, n, floor) == 0
 }
+
+// reluGradAVX2 is ReLUGrad on n values (n a multiple of 8).
+//
+//go:noescape
+func reluGradAVX2(out, y, gp *float32, n int)
+
+// reluGradFast runs ReLUGrad's assembly loop on the longest prefix of a
+// multiple of 8 values and returns how many it did.
+func reluGradFast(out, y, g []float32) int {
+	n := len(y) &^ 7
+	if !useAVX2 || n == 0 {
+		return 0
+	}
+	reluGradAVX2(&out[0], &y[0], &g[0], n)
+	return n
+}

@@ -283,3 +283,42 @@ mdone:
 	MOVL AX, bad+64(FP)
 	VZEROUPPER
 	RET
+
+// func reluGradAVX2(out, y, gp *float32, n int)
+//
+// out = g where the bits of y, as a signed integer, are above 0 (y > 0,
+// or a NaN of sign 0), else 0, on n values (n a multiple of 8), two
+// vectors a turn when n allows.
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ gp+16(FP), DX
+	MOVQ n+24(FP), CX
+	VPXOR Y15, Y15, Y15
+	SHLQ $2, CX
+	XORQ AX, AX
+	MOVQ CX, BX
+	ANDQ $-64, BX             // bytes done two vectors a turn
+	JZ gtail
+gloop2:
+	VMOVDQU (SI)(AX*1), Y0
+	VMOVDQU 32(SI)(AX*1), Y1
+	VPCMPGTD Y15, Y0, Y0
+	VPCMPGTD Y15, Y1, Y1
+	VPAND (DX)(AX*1), Y0, Y0
+	VPAND 32(DX)(AX*1), Y1, Y1
+	VMOVDQU Y0, (DI)(AX*1)
+	VMOVDQU Y1, 32(DI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, BX
+	JLT gloop2
+gtail:
+	CMPQ AX, CX
+	JGE gdone
+	VMOVDQU (SI)(AX*1), Y0
+	VPCMPGTD Y15, Y0, Y0
+	VPAND (DX)(AX*1), Y0, Y0
+	VMOVDQU Y0, (DI)(AX*1)
+gdone:
+	VZEROUPPER
+	RET

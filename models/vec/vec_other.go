@@ -16,3 +16,5 @@ func poolGradFast(_, _, _, _, _, _, _, _, _ []float32, _ float32) int { return 0
 func reluFast(_, _ []float32) (int, bool) { return 0, true }
 
 func poolFast(_, _, _, _, _, _ []float32, _ float32) (int, bool) { return 0, true }
+
+func reluGradFast(_, _, _ []float32) int { return 0 }
