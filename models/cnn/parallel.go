@@ -11,32 +11,33 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/gahpo/gahpo/models/gemm"
+	"github.com/gahpo/gahpo/models/par"
 )
 
 // parts is how many goroutines share n images: GOMAXPROCS, at most n.
 func parts(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
 
 // forParts splits the images [0, n) into parts(n) contiguous ranges and
-// calls fn on each, part i on its own goroutine (part 0 on the caller's),
-// and waits for all. The custom ops share their work this way: every
-// image is independent, so whole layers (not only their matrix products)
-// run on every core.
+// calls fn on each, on the caller's goroutine and par's helpers (each
+// range once, by whichever claims it first), and waits for all. The
+// custom ops share their work this way: every image is independent, so
+// whole layers (not only their matrix products) run on every core.
 func forParts(n int, fn func(part, lo, hi int)) {
 	t := parts(n)
 	if t == 1 {
 		fn(0, 0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for i := 1; i < t; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	var next atomic.Int64
+	par.Run(t, func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= t {
+				return
+			}
 			fn(i, i*n/t, (i+1)*n/t)
-		}()
-	}
-	fn(0, 0, n/t)
-	wg.Wait()
+		}
+	})
 }
 
 // chunks is how many pieces forChunks cuts n images into for the
@@ -44,15 +45,15 @@ func forParts(n int, fn func(part, lo, hi int)) {
 func chunks(n int) int { return max(1, min(n, 4*parts(n))) }
 
 // forChunks cuts the images [0, n) into c contiguous chunks (1 <= c <= n)
-// and calls fn on each; parts(n) goroutines (the caller's among them)
-// claim the chunks one at a time from a shared counter, so that a core
-// that another process slows down takes fewer of them instead of making
-// the others wait. Which goroutine runs a chunk changes nothing in its
-// result: a sum kept per chunk and added in chunk order is the same from
-// run to run.
+// and calls fn on each; the caller's goroutine and up to parts(n)-1 of
+// par's helpers claim the chunks one at a time from a shared counter, so
+// that a core that another process slows down takes fewer of them instead
+// of making the others wait. Which goroutine runs a chunk changes nothing
+// in its result: a sum kept per chunk and added in chunk order is the same
+// from run to run.
 func forChunks(n, c int, fn func(chunk, lo, hi int)) {
 	var next atomic.Int64
-	work := func() {
+	par.Run(min(parts(n), c), func() {
 		for {
 			i := int(next.Add(1) - 1)
 			if i >= c {
@@ -60,14 +61,7 @@ func forChunks(n, c int, fn func(chunk, lo, hi int)) {
 			}
 			fn(i, i*n/c, (i+1)*n/c)
 		}
-	}
-	t := min(parts(n), c)
-	var wg sync.WaitGroup
-	for range t - 1 {
-		wg.Go(work)
-	}
-	work()
-	wg.Wait()
+	})
 }
 
 // matmul computes C = op(A)·op(B) + beta·C (row-major, op(X) = Xᵀ when

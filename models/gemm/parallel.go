@@ -1,6 +1,10 @@
 package gemm
 
-import "sync"
+import (
+	"sync/atomic"
+
+	"github.com/gahpo/gahpo/models/par"
+)
 
 // split is how one Sgemm is shared among goroutines.
 type split int
@@ -53,42 +57,40 @@ func run(ker *microKernel, threads int, p *problem) {
 		wsPool.Put(w)
 		return
 	}
-	var (
-		wg    sync.WaitGroup
-		parts = make([]*workspace, t)
-	)
+	parts := make([]*workspace, t)
+	subs := make([]problem, t)
 	for i := range t {
-		var s problem
 		switch how {
 		case splitM:
 			tiles := (p.m + ker.mr - 1) / ker.mr
 			i0, i1 := i*tiles/t*ker.mr, min(p.m, (i+1)*tiles/t*ker.mr)
-			s = p.sub(i0, i1, 0, p.n, 0, p.k)
+			subs[i] = p.sub(i0, i1, 0, p.n, 0, p.k)
 		case splitN:
 			tiles := (p.n + ker.nr - 1) / ker.nr
 			j0, j1 := i*tiles/t*ker.nr, min(p.n, (i+1)*tiles/t*ker.nr)
-			s = p.sub(0, p.m, j0, j1, 0, p.k)
+			subs[i] = p.sub(0, p.m, j0, j1, 0, p.k)
 		case splitK:
-			s = p.sub(0, p.m, 0, p.n, i*p.k/t, (i+1)*p.k/t)
+			subs[i] = p.sub(0, p.m, 0, p.n, i*p.k/t, (i+1)*p.k/t)
 		}
 		w := wsPool.Get().(*workspace)
 		parts[i] = w
 		if how == splitK && i > 0 {
-			// Goroutines past the first sum into their own part of C.
+			// Parts past the first sum into their own part of C.
 			w.part = grow(w.part, p.m*p.n)
-			s.c, s.ldc, s.beta, s.large = w.part, p.n, 0, false // summed at once: keep it cached
+			subs[i].c, subs[i].ldc, subs[i].beta, subs[i].large = w.part, p.n, 0, false // summed at once: keep it cached
 		}
-		if i == t-1 {
-			w.gemm(ker, &s)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.gemm(ker, &s)
-		}()
 	}
-	wg.Wait()
+	// The caller and par's helpers claim the parts one at a time.
+	var next atomic.Int64
+	par.Run(t, func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= t {
+				return
+			}
+			parts[i].gemm(ker, &subs[i])
+		}
+	})
 	if how == splitK {
 		for _, w := range parts[1:] {
 			for i := range p.m {
