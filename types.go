@@ -272,8 +272,11 @@ type GenomeRecord struct {
 	Curve  []EpochReport `json:"curve,omitempty"`
 	Device string        `json:"device,omitempty"`
 	Log    []string      `json:"log,omitempty"`
-	// RungFitness is the fitness measured at each rung reached, in order.
-	RungFitness []Float `json:"rung_fitness,omitempty"`
+	// RungFitness is the fitness measured at each rung reached, in order,
+	// and RungFinished when each came back (a record stored before it was
+	// kept has none: its Finished stands for all).
+	RungFitness  []Float     `json:"rung_fitness,omitempty"`
+	RungFinished []time.Time `json:"rung_finished,omitempty"`
 	// Checkpoint is the genome's kept training state (a halving run deletes
 	// it once the genome can no longer be promoted); Weights its trained
 	// model once it reached the top rung.

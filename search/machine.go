@@ -494,6 +494,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	old := rec.Checkpoint
 	rec.Rung, rec.Fitness, rec.Failure = rung, gahpo.Float(fitness), failure
 	rec.RungFitness = append(rec.RungFitness, gahpo.Float(fitness))
+	rec.RungFinished = append(rungFinished(rec), now)
 	rec.Accuracy, rec.Worker, rec.Attempts, rec.Device = r.Accuracy, r.Worker, r.Attempt, r.Device
 	rec.Duration += r.Duration
 	rec.ImagesPerSec = r.ImagesPerSec
@@ -988,8 +989,8 @@ func (m *Machine) summary(gen int) (gahpo.GenerationSummary, bool) {
 		} else {
 			first = append(first, f)
 		}
-		if !r.Finished.IsZero() && r.Finished.After(sum.Finished) {
-			sum.Finished = r.Finished
+		if at := finishedAt(r, 0); at.After(sum.Finished) {
+			sum.Finished = at
 		}
 		if sum.Best == 0 || gahpo.Better(r, m.recs[sum.Best-1]) {
 			sum.Best = r.ID
@@ -1017,4 +1018,24 @@ func meanMedian(fs []float64) (mean, median gahpo.Float) {
 		med = (fs[n/2-1] + fs[n/2]) / 2
 	}
 	return gahpo.Float(total / float64(n)), gahpo.Float(med)
+}
+
+// finishedAt is when r's result at rung k came back: its RungFinished, or
+// its Finished for a record stored before RungFinished was kept.
+func finishedAt(r gahpo.GenomeRecord, k int) time.Time {
+	if k < len(r.RungFinished) {
+		return r.RungFinished[k]
+	}
+	return r.Finished
+}
+
+// rungFinished is r.RungFinished for its rungs before the last result:
+// padded with its Finished for a record stored before RungFinished was
+// kept, so that the times stay beside their fitnesses.
+func rungFinished(r *gahpo.GenomeRecord) []time.Time {
+	t := r.RungFinished
+	for len(t) < len(r.RungFitness)-1 {
+		t = append(t, r.Finished)
+	}
+	return t[:len(r.RungFitness)-1]
 }

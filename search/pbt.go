@@ -176,7 +176,8 @@ func (m *Machine) addChild(src gahpo.GenomeRecord, x int, genes []float64) int {
 		Seed: ga.TrainSeed(m.rc.GA.Seed, id), Status: gahpo.GenomePromoted,
 		Fitness: src.RungFitness[held], Accuracy: src.Accuracy, Epochs: epochs, Rung: held,
 		RungFitness: slices.Clone(src.RungFitness[:held+1]), Curve: curve, Checkpoint: src.Checkpoint,
-		Inherited: held + 1, Exploited: src.ID, Replaces: x,
+		RungFinished: slices.Clone(src.RungFinished[:min(held+1, len(src.RungFinished))]),
+		Inherited:    held + 1, Exploited: src.ID, Replaces: x,
 		Schedule: append(slices.Clone(src.Schedule), gahpo.ScheduleStep{Epoch: epochs + 1, Genome: id, Params: params}),
 	}
 	m.recs = append(m.recs, r)
@@ -211,8 +212,8 @@ func rungSummary(recs []gahpo.GenomeRecord, k int) (sum gahpo.GenerationSummary,
 		} else {
 			sum.Failed++
 		}
-		if r.Finished.After(sum.Finished) {
-			sum.Finished = r.Finished
+		if at := finishedAt(r, k); at.After(sum.Finished) {
+			sum.Finished = at
 		}
 	}
 	sum.Mean, sum.Median = meanMedian(fs)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gahpo/gahpo"
 )
@@ -191,7 +192,8 @@ func TestPBTReplacesFailures(t *testing.T) {
 // TestRungBest checks the rows of a population based training's "best per
 // generation": one per rung, each the rung's best result (not the
 // genome's last, and as written out here) with the rung's statistics, as
-// the run's own summaries give them, with and without failures.
+// the run's own summaries give them, with and without failures; a rung's
+// summary is finished when its last result came back.
 func TestRungBest(t *testing.T) {
 	for _, failAbove := range []float64{math.Inf(1), 0.6} {
 		rc := pbt(runConfig(8, 1))
@@ -213,15 +215,26 @@ func TestRungBest(t *testing.T) {
 				!sameFloat(row.RungMedian, sum.Median) || !sameFloat(row.RungMean, sum.Mean) {
 				t.Fatalf("fail above %v, rung %d: row %+v, summary %+v", failAbove, k, row, sum)
 			}
-			// Written out: the lowest result a genome trained to rung k itself.
+			// Written out: the lowest result a genome trained to rung k
+			// itself, and when the last of those results came back.
 			low, own := math.Inf(1), 0
+			var last time.Time
 			for _, r := range recs {
 				if len(r.RungFitness) > k && k >= r.Inherited {
 					own++
 					if f := float64(r.RungFitness[k]); f < low {
 						low = f
 					}
+					if len(r.RungFinished) != len(r.RungFitness) {
+						t.Fatalf("genome %d: %d rung times for %d rung results", r.ID, len(r.RungFinished), len(r.RungFitness))
+					}
+					if r.RungFinished[k].After(last) {
+						last = r.RungFinished[k]
+					}
 				}
+			}
+			if !sum.Finished.Equal(last) {
+				t.Fatalf("fail above %v, rung %d: summary finished %v, its last result came back %v", failAbove, k, sum.Finished, last)
 			}
 			if float64(row.Fitness) != low || row.RungResults != own {
 				t.Fatalf("fail above %v, rung %d: best %v of %d results, written out %v of %d", failAbove, k, row.Fitness, row.RungResults, low, own)
