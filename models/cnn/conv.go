@@ -499,7 +499,7 @@ func convGradFilters[T float32 | float64](dw, x, dz []T, g convGeom) {
 	acc := borrow[T](n * g.cout * g.k())
 	defer giveBack(acc)
 	clear(acc)
-	forParts(g.b, func(part, lo, hi int) {
+	forChunks(g.b, n, func(part, lo, hi int) { // n parts, as acc holds, whatever GOMAXPROCS is now
 		col := borrow[T](g.pix() * g.k())
 		defer giveBack(col)
 		a := acc[part*g.cout*g.k():][:g.cout*g.k()]
@@ -527,7 +527,7 @@ func convGradBias[T float32 | float64](db, dz []T, g convGeom) {
 	acc := borrow[T](n * g.cout)
 	defer giveBack(acc)
 	clear(acc)
-	forParts(g.b, func(part, lo, hi int) {
+	forChunks(g.b, n, func(part, lo, hi int) {
 		a := acc[part*g.cout:][:g.cout]
 		ds := dz[lo*g.outSize() : hi*g.outSize()]
 		for p := 0; p < len(ds); p += g.cout {

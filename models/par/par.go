@@ -57,6 +57,17 @@ type job struct {
 	// state counts the calls of work running (low 32 bits, the caller's
 	// included) and holds the closed flag.
 	state atomic.Int64
+	// done is closed by the helper whose leaving ends a closed job.
+	done chan struct{}
+	// panicked holds what a helper's call of work panicked with, for the
+	// caller to panic with in turn.
+	panicked atomic.Pointer[any]
+}
+
+// joinable tells whether a helper could join the job now.
+func (j *job) joinable() bool {
+	s := j.state.Load()
+	return s&closed == 0 && s&(closed-1) < j.max
 }
 
 // join counts a helper in, unless the job is closed or full.
@@ -72,10 +83,42 @@ func (j *job) join() bool {
 	}
 }
 
+// help is a helper's call of work: a panic is kept for the caller, and the
+// helper leaves the job, closing done if it is the last of a closed one.
+func (j *job) help() {
+	defer func() {
+		if p := recover(); p != nil {
+			j.panicked.CompareAndSwap(nil, &p)
+		}
+		if j.state.Add(-1) == closed {
+			close(j.done)
+		}
+	}()
+	j.work()
+}
+
+// finish closes the job to helpers and waits for those that joined (each
+// is finishing the items it claimed): spinning for a while, as they do,
+// then asleep. It withdraws the job from the team, so that nothing the
+// section's closure holds stays reachable.
+func (j *job) finish() {
+	if j.state.Add(closed-1)&(closed-1) != 0 {
+		deadline := time.Now().Add(time.Duration(spinNs.Load()))
+		for i := 0; j.state.Load()&(closed-1) != 0; i++ {
+			if i%16 == 15 && time.Now().After(deadline) {
+				<-j.done
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	the.current.CompareAndSwap(j, nil)
+}
+
 // team is the helpers of the process.
 type team struct {
 	current  atomic.Pointer[job] // the section offered to helpers
-	sleepers atomic.Int32        // helpers asleep (changed under mu)
+	sleepers atomic.Int32        // helpers asleep, not yet sent a token (changed under mu)
 	mu       sync.Mutex
 	helpers  int           // helpers running (under mu)
 	wake     chan struct{} // a token per helper to wake
@@ -87,35 +130,42 @@ var the = team{wake: make(chan struct{}, 256)}
 // n-1 helper goroutines (fewer when GOMAXPROCS is smaller or helpers are
 // busy), and returns when every call has returned. work must claim its
 // work items itself, each exactly once across concurrent calls, so that
-// any number of calls does all of it; n < 2 calls work once, here.
+// any number of calls does all of it; n < 2 calls work once, here. A
+// panic in a call of work on a helper is raised again here, once every
+// call has returned; a panic in the caller's returns only then as well.
 func Run(n int, work func()) {
 	n = min(n, runtime.GOMAXPROCS(0), cap(the.wake)+1)
 	if n < 2 {
 		work()
 		return
 	}
-	j := &job{work: work, max: int64(n)}
+	j := &job{work: work, max: int64(n), done: make(chan struct{})}
 	j.state.Store(1)
 	the.offer(j, n-1)
+	returned := false
+	defer func() {
+		if !returned { // the caller's call panicked: close the job all the same
+			j.finish()
+		}
+	}()
 	work()
-	// Close the job, then wait for the helpers that joined: each is
-	// finishing the items it claimed.
-	if j.state.Add(closed-1)&(closed-1) == 0 {
-		return
-	}
-	for j.state.Load()&(closed-1) != 0 {
-		runtime.Gosched()
+	returned = true
+	j.finish()
+	if p := j.panicked.Load(); p != nil {
+		panic(*p)
 	}
 }
 
-// offer makes j the current section, wakes up to want sleeping helpers,
-// and starts new ones while fewer than want belong to the team.
+// offer makes j the current section, wakes up to want sleeping helpers
+// (counting each out of the sleepers as its token is sent), and starts new
+// ones while fewer than want belong to the team.
 func (t *team) offer(j *job, want int) {
 	t.current.Store(j)
 	t.mu.Lock()
 	for range min(int(t.sleepers.Load()), want) {
 		select {
 		case t.wake <- struct{}{}:
+			t.sleepers.Add(-1)
 		default:
 		}
 	}
@@ -134,13 +184,13 @@ func (t *team) helper() {
 	for {
 		if j := t.spin(last); j != nil {
 			last = j
-			j.work()
-			j.state.Add(-1)
+			j.help()
 			continue
 		}
-		if !t.sleep(last) {
+		if !t.sleep() {
 			return
 		}
+		last = nil
 	}
 }
 
@@ -169,31 +219,32 @@ func (t *team) spin(last *job) *job {
 	}
 }
 
-// sleep waits for a wake token, unless a section other than last is
-// offered; it reports false when the helper has slept idleNs and has
-// left the team.
-func (t *team) sleep(last *job) bool {
+// sleep waits for a wake token, unless a section that it could join is
+// offered; it reports false when the helper has slept idleNs and has left
+// the team.
+func (t *team) sleep() bool {
 	t.mu.Lock()
-	t.sleepers.Add(1)
-	if j := t.current.Load(); j != nil && j != last && j.state.Load()&closed == 0 {
-		t.sleepers.Add(-1)
+	if j := t.current.Load(); j != nil && j.joinable() {
 		t.mu.Unlock()
 		return true
 	}
+	t.sleepers.Add(1)
 	t.mu.Unlock()
 	timer := time.NewTimer(time.Duration(idleNs.Load()))
 	defer timer.Stop()
 	select {
-	case <-t.wake:
-		t.mu.Lock()
-		t.sleepers.Add(-1)
-		t.mu.Unlock()
+	case <-t.wake: // offer counted this helper out of the sleepers
 		return true
 	case <-timer.C:
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		t.sleepers.Add(-1)
-		t.helpers--
-		return false
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	select {
+	case <-t.wake: // a token sent as the timer fired: this helper's
+		return true
+	default:
+	}
+	t.sleepers.Add(-1)
+	t.helpers--
+	return false
 }

@@ -116,3 +116,73 @@ func TestHelpersExitWhenIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunPanics checks that a panic in the caller's call of work leaves
+// no helper calling work after Run has unwound, and that a panic in a
+// helper's call comes back to the caller, after every call has returned.
+func TestRunPanics(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("GOMAXPROCS is 1: no helper runs")
+	}
+	t.Run("caller", func(t *testing.T) {
+		for range 20 {
+			var unwound atomic.Bool
+			var late atomic.Int32
+			var first atomic.Bool
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Fatal("the caller's panic was lost")
+					}
+					unwound.Store(true)
+				}()
+				Run(2, func() {
+					if unwound.Load() {
+						late.Add(1)
+					}
+					if first.CompareAndSwap(false, true) {
+						time.Sleep(time.Millisecond) // a helper may join meanwhile
+						panic("caller")
+					}
+					time.Sleep(100 * time.Microsecond)
+				})
+			}()
+			time.Sleep(5 * time.Millisecond)
+			if n := late.Load(); n != 0 {
+				t.Fatalf("work called %d times after Run unwound", n)
+			}
+		}
+	})
+	t.Run("helper", func(t *testing.T) {
+		caught := 0
+		for range 20 {
+			var calls, running atomic.Int32
+			func() {
+				defer func() {
+					p := recover()
+					if p == nil {
+						return
+					}
+					if p != "helper" {
+						t.Fatalf("panic %v, want the helper's", p)
+					}
+					if n := running.Load(); n != 0 {
+						t.Fatalf("Run panicked with %d calls of work still running", n)
+					}
+					caught++
+				}()
+				Run(2, func() {
+					running.Add(1)
+					defer running.Add(-1)
+					if calls.Add(1) == 2 { // the second call: mostly a helper's
+						panic("helper")
+					}
+					time.Sleep(2 * time.Millisecond)
+				})
+			}()
+		}
+		if caught == 0 {
+			t.Fatal("no helper's panic came back in 20 runs")
+		}
+	})
+}
