@@ -194,6 +194,12 @@ func featForward[T float32 | float64](out, h1, z2 *tensor.Dense, a []*tensor.Den
 	defer giveBack(wm2)
 	filterRows(wm1, data(1), g.c1)
 	filterRows(wm2, data(3), g.c2)
+	// The kept activations' values, read once: Data boxes a slice header
+	// (two allocations) at every call.
+	var h1s, z2s []T
+	if h1 != nil {
+		h1s, z2s = h1.Data().([]T), z2.Data().([]T)
+	}
 	var bad atomic.Bool
 	forChunks(g.c1.b, chunks(g.c1.b), func(_, lo, hi int) {
 		col := borrow[T](g.colSize())
@@ -206,8 +212,8 @@ func featForward[T float32 | float64](out, h1, z2 *tensor.Dense, a []*tensor.Den
 		for s := lo; s < hi; s++ {
 			var a1, z []T
 			if h1 != nil {
-				a1 = h1.Data().([]T)[s*g.c1.outSize():][:g.c1.outSize()]
-				z = z2.Data().([]T)[s*g.c2.outSize():][:g.c2.outSize()]
+				a1 = h1s[s*g.c1.outSize():][:g.c1.outSize()]
+				z = z2s[s*g.c2.outSize():][:g.c2.outSize()]
 			} else {
 				a1, z = act[:g.c1.outSize()], act[g.c1.outSize():][:g.c2.outSize()]
 			}
