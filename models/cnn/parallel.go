@@ -3,7 +3,6 @@ package cnn
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"gorgonia.org/tensor"
 
@@ -28,16 +27,7 @@ func forParts(n int, fn func(part, lo, hi int)) {
 		fn(0, 0, n)
 		return
 	}
-	var next atomic.Int64
-	par.Run(t, func() {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= t {
-				return
-			}
-			fn(i, i*n/t, (i+1)*n/t)
-		}
-	})
+	par.For(t, t, func(i int) { fn(i, i*n/t, (i+1)*n/t) })
 }
 
 // chunks is how many pieces forChunks cuts n images into for the
@@ -52,16 +42,7 @@ func chunks(n int) int { return max(1, min(n, 4*parts(n))) }
 // in its result: a sum kept per chunk and added in chunk order is the same
 // from run to run.
 func forChunks(n, c int, fn func(chunk, lo, hi int)) {
-	var next atomic.Int64
-	par.Run(min(parts(n), c), func() {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= c {
-				return
-			}
-			fn(i, i*n/c, (i+1)*n/c)
-		}
-	})
+	par.For(c, parts(n), func(i int) { fn(i, i*n/c, (i+1)*n/c) })
 }
 
 // matmul computes C = op(A)·op(B) + beta·C (row-major, op(X) = Xᵀ when

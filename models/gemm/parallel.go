@@ -1,10 +1,6 @@
 package gemm
 
-import (
-	"sync/atomic"
-
-	"github.com/gahpo/gahpo/models/par"
-)
+import "github.com/gahpo/gahpo/models/par"
 
 // split is how one Sgemm is shared among goroutines.
 type split int
@@ -81,16 +77,7 @@ func run(ker *microKernel, threads int, p *problem) {
 		}
 	}
 	// The caller and par's helpers claim the parts one at a time.
-	var next atomic.Int64
-	par.Run(t, func() {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= t {
-				return
-			}
-			parts[i].gemm(ker, &subs[i])
-		}
-	})
+	par.For(t, t, func(i int) { parts[i].gemm(ker, &subs[i]) })
 	if how == splitK {
 		for _, w := range parts[1:] {
 			for i := range p.m {

@@ -156,6 +156,22 @@ func Run(n int, work func()) {
 	}
 }
 
+// For calls fn(i) for every i in [0, n), each once, on the calling
+// goroutine and up to t-1 helpers (see Run), which claim the indices one
+// at a time from a counter, and returns when all calls have returned.
+func For(n, t int, fn func(i int)) {
+	var next atomic.Int64
+	Run(min(t, n), func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			fn(i)
+		}
+	})
+}
+
 // offer makes j the current section, wakes up to want sleeping helpers
 // (counting each out of the sleepers as its token is sent), and starts new
 // ones while fewer than want belong to the team.

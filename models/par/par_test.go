@@ -186,3 +186,17 @@ func TestRunPanics(t *testing.T) {
 		}
 	})
 }
+
+// TestFor checks that For calls fn once for every index, whatever the
+// goroutines asked for, none included.
+func TestFor(t *testing.T) {
+	for _, tc := range []struct{ n, t int }{{0, 2}, {1, 1}, {1, 4}, {5, 2}, {100, 2}, {100, 64}, {37, 0}} {
+		calls := make([]atomic.Int32, tc.n)
+		For(tc.n, tc.t, func(i int) { calls[i].Add(1) })
+		for i := range calls {
+			if c := calls[i].Load(); c != 1 {
+				t.Fatalf("n %d, t %d: fn(%d) called %d times", tc.n, tc.t, i, c)
+			}
+		}
+	}
+}
