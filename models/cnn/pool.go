@@ -168,19 +168,8 @@ func poolImage32(o, xi, bias []float32, h, w, c int, floor float32) (finite bool
 			}
 		}
 	}
-	transpose(o, tile, ph*pw, c)
+	vec.Transpose(o, tile, ph*pw, c)
 	return finite
-}
-
-// transpose writes the rows×cols matrix src into dst as cols×rows: a
-// pixel-major tile into channel-major order (cols channels), or back.
-func transpose(dst, src []float32, rows, cols int) {
-	dst = dst[:rows*cols]
-	for r := range rows {
-		for c, v := range src[r*cols:][:cols] {
-			dst[c*rows+r] = v
-		}
-	}
 }
 
 // WriteHash implements G.Op.
@@ -316,7 +305,7 @@ func poolGradImage32(di, xi, g []float32, h, w, c int, relu bool) {
 	ph, pw := h/2, w/2
 	gt := borrow[float32](ph * pw * c)
 	defer giveBack(gt)
-	transpose(gt, g, c, ph*pw)
+	vec.Transpose(gt, g, c, ph*pw)
 	floor := float32(math.Inf(-1))
 	if relu {
 		floor = 0

@@ -169,3 +169,19 @@ func ReLUGrad(out, y, g []float32) {
 		}
 	}
 }
+
+// Transpose writes the rows×cols matrix src (row-major) into dst as its
+// cols×rows transpose; dst and src must hold rows·cols values and not
+// overlap. With AVX2 and both sizes multiples of 8 it goes by 8×8 blocks
+// in registers.
+func Transpose(dst, src []float32, rows, cols int) {
+	dst, src = dst[:rows*cols], src[:rows*cols]
+	if transposeFast(dst, src, rows, cols) {
+		return
+	}
+	for r := range rows {
+		for c, v := range src[r*cols:][:cols] {
+			dst[c*rows+r] = v
+		}
+	}
+}

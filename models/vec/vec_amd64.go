@@ -131,3 +131,18 @@ func reluGradFast(out, y, g []float32) int {
 	reluGradAVX2(&out[0], &y[0], &g[0], n)
 	return n
 }
+
+// transposeAVX2 is Transpose for rows and cols multiples of 8.
+//
+//go:noescape
+func transposeAVX2(dst, src *float32, rows, cols int)
+
+// transposeFast runs the assembly loop when the shape allows and reports
+// whether it did.
+func transposeFast(dst, src []float32, rows, cols int) bool {
+	if !useAVX2 || rows%8 != 0 || cols%8 != 0 || rows*cols == 0 {
+		return false
+	}
+	transposeAVX2(&dst[0], &src[0], rows, cols)
+	return true
+}

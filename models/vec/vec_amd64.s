@@ -322,3 +322,96 @@ gtail:
 gdone:
 	VZEROUPPER
 	RET
+
+// func transposeAVX2(dst, src *float32, rows, cols int)
+//
+// dst (cols×rows) = the transpose of src (rows×cols), both row-major, rows
+// and cols multiples of 8: 8×8 blocks, each loaded as eight rows, turned by
+// unpack, shuffle and lane permutes, stored as eight rows of dst.
+TEXT ·transposeAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R8
+	MOVQ cols+24(FP), R9
+	MOVQ R9, R10
+	SHLQ $2, R10              // src row stride in bytes
+	MOVQ R8, R11
+	SHLQ $2, R11              // dst row stride in bytes
+	XORQ R12, R12             // r0
+trow:
+	CMPQ R12, R8
+	JGE tdone
+	XORQ R13, R13             // c0
+tcol:
+	CMPQ R13, R9
+	JGE tnextrow
+	MOVQ R12, AX
+	IMULQ R9, AX
+	ADDQ R13, AX
+	LEAQ (SI)(AX*4), BX       // &src[r0*cols+c0]
+	VMOVUPS (BX), Y0
+	ADDQ R10, BX
+	VMOVUPS (BX), Y1
+	ADDQ R10, BX
+	VMOVUPS (BX), Y2
+	ADDQ R10, BX
+	VMOVUPS (BX), Y3
+	ADDQ R10, BX
+	VMOVUPS (BX), Y4
+	ADDQ R10, BX
+	VMOVUPS (BX), Y5
+	ADDQ R10, BX
+	VMOVUPS (BX), Y6
+	ADDQ R10, BX
+	VMOVUPS (BX), Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	MOVQ R13, AX
+	IMULQ R8, AX
+	ADDQ R12, AX
+	LEAQ (DI)(AX*4), BX       // &dst[c0*rows+r0]
+	VMOVUPS Y8, (BX)
+	ADDQ R11, BX
+	VMOVUPS Y9, (BX)
+	ADDQ R11, BX
+	VMOVUPS Y10, (BX)
+	ADDQ R11, BX
+	VMOVUPS Y11, (BX)
+	ADDQ R11, BX
+	VMOVUPS Y12, (BX)
+	ADDQ R11, BX
+	VMOVUPS Y13, (BX)
+	ADDQ R11, BX
+	VMOVUPS Y14, (BX)
+	ADDQ R11, BX
+	VMOVUPS Y15, (BX)
+	ADDQ $8, R13
+	JMP tcol
+tnextrow:
+	ADDQ $8, R12
+	JMP trow
+tdone:
+	VZEROUPPER
+	RET

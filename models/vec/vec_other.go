@@ -18,3 +18,5 @@ func reluFast(_, _ []float32) (int, bool) { return 0, true }
 func poolFast(_, _, _, _, _, _ []float32, _ float32) (int, bool) { return 0, true }
 
 func reluGradFast(_, _, _ []float32) int { return 0 }
+
+func transposeFast(_, _ []float32, _, _ int) bool { return false }

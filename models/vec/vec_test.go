@@ -367,3 +367,54 @@ func BenchmarkReLUGrad(b *testing.B) {
 		b.ReportMetric(t[0].Seconds()/t[1].Seconds(), "go/asm")
 	}
 }
+
+// TestTranspose checks Transpose against the definition on shapes the
+// assembly takes (multiples of 8, the max-pool's 144×64 and back) and on
+// shapes it leaves to the Go loop.
+func TestTranspose(t *testing.T) {
+	for _, tc := range []struct{ rows, cols int }{{8, 8}, {144, 64}, {64, 144}, {16, 8}, {8, 24}, {7, 8}, {9, 13}, {1, 1}, {0, 5}} {
+		src := make([]float32, tc.rows*tc.cols)
+		for i := range src {
+			src[i] = float32(i) + 0.5
+		}
+		dst := make([]float32, len(src)+3)
+		dst[len(src)] = -1
+		Transpose(dst, src, tc.rows, tc.cols)
+		for r := range tc.rows {
+			for c := range tc.cols {
+				if got, want := dst[c*tc.rows+r], src[r*tc.cols+c]; got != want {
+					t.Fatalf("%d×%d: dst[%d][%d] = %v, want %v", tc.rows, tc.cols, c, r, got, want)
+				}
+			}
+		}
+		if dst[len(src)] != -1 {
+			t.Fatalf("%d×%d: wrote past rows·cols", tc.rows, tc.cols)
+		}
+	}
+}
+
+// BenchmarkTranspose compares Transpose with the Go loop on the max-pool's
+// tile (144 pixels × 64 channels), alternating:
+//
+//	go test -run '^$' -bench Transpose ./models/vec
+func BenchmarkTranspose(b *testing.B) {
+	rows, cols := 144, 64
+	src, dst := make([]float32, rows*cols), make([]float32, rows*cols)
+	var t [2]time.Duration
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		if i%2 == 0 {
+			for r := range rows {
+				for c, v := range src[r*cols:][:cols] {
+					dst[c*rows+r] = v
+				}
+			}
+		} else {
+			Transpose(dst, src, rows, cols)
+		}
+		t[i%2] += time.Since(start)
+	}
+	if b.N >= 2 {
+		b.ReportMetric(t[0].Seconds()/t[1].Seconds(), "go/asm")
+	}
+}
