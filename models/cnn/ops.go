@@ -189,23 +189,11 @@ func (op reluDiffOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 // reluBwd writes into out the gradient g where y > 0, else 0, on all
-// cores.
+// cores (reluGrad on each part).
 func reluBwd[T float32 | float64](out, y, g []T, rows int) {
 	forParts(rows, func(_, lo, hi int) {
 		lo, hi = lo*len(y)/rows, hi*len(y)/rows
-		switch ys := any(y[lo:hi]).(type) {
-		case []float32:
-			vec.ReLUGrad(any(out[lo:hi]).([]float32), ys, any(g[lo:hi]).([]float32))
-		default:
-			o, gs := out[lo:hi], g[lo:hi]
-			for i, v := range y[lo:hi] {
-				if v > 0 {
-					o[i] = gs[i]
-				} else {
-					o[i] = 0
-				}
-			}
-		}
+		reluGrad(out[lo:hi], y[lo:hi], g[lo:hi])
 	})
 }
 

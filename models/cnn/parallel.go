@@ -17,18 +17,11 @@ import (
 func parts(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
 
 // forParts splits the images [0, n) into parts(n) contiguous ranges and
-// calls fn on each, on the caller's goroutine and par's helpers (each
-// range once, by whichever claims it first), and waits for all. The
-// custom ops share their work this way: every image is independent, so
-// whole layers (not only their matrix products) run on every core.
-func forParts(n int, fn func(part, lo, hi int)) {
-	t := parts(n)
-	if t == 1 {
-		fn(0, 0, n)
-		return
-	}
-	par.For(t, t, func(i int) { fn(i, i*n/t, (i+1)*n/t) })
-}
+// calls fn on each (forChunks with a chunk a goroutine), and waits for
+// all. The custom ops share their work this way: every image is
+// independent, so whole layers (not only their matrix products) run on
+// every core.
+func forParts(n int, fn func(part, lo, hi int)) { forChunks(n, parts(n), fn) }
 
 // chunks is how many pieces forChunks cuts n images into for the
 // current GOMAXPROCS: four per goroutine, at most one per image.

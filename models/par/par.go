@@ -45,17 +45,15 @@ type job struct {
 	panicked atomic.Pointer[any]
 }
 
-// joinable tells whether a helper could join the job now.
-func (j *job) joinable() bool {
-	s := j.state.Load()
-	return s&closed == 0 && s&(closed-1) < j.max
-}
+// open tells whether a helper may join the job in state s: not closed,
+// not full.
+func (j *job) open(s int64) bool { return s&closed == 0 && s&(closed-1) < j.max }
 
 // join counts a helper in, unless the job is closed or full.
 func (j *job) join() bool {
 	for {
 		s := j.state.Load()
-		if s&closed != 0 || s&(closed-1) >= j.max {
+		if !j.open(s) {
 			return false
 		}
 		if j.state.CompareAndSwap(s, s+1) {
@@ -221,7 +219,7 @@ func (t *team) spin(last *job) *job {
 // the team.
 func (t *team) sleep() bool {
 	t.mu.Lock()
-	if j := t.current.Load(); j != nil && j.joinable() {
+	if j := t.current.Load(); j != nil && j.open(j.state.Load()) {
 		t.mu.Unlock()
 		return true
 	}
