@@ -68,12 +68,24 @@ func BenchmarkPipeline(b *testing.B) { benchPipeline(b, 4, 50) }
 // bbolt take through on this machine.
 func BenchmarkPipelineCapacity(b *testing.B) { benchPipeline(b, 16, 200) }
 
+// BenchmarkPipelineCapacitySteady is BenchmarkPipelineCapacity with
+// steady-state breeding: no generation's barrier, where every worker
+// waits for the last genome of a generation and for the next to be bred,
+// stored and published.
+func BenchmarkPipelineCapacitySteady(b *testing.B) {
+	benchPipelineWith(b, 16, 200, func(rc *gahpo.RunConfig) { rc.Breeding = gahpo.BreedingSteadyState })
+}
+
 // BenchmarkPipelineLatency reports the time one genome spends in the path
 // when nothing waits: one worker, so each genome goes alone from the
 // coordinator through JetStream to the worker, back, and into bbolt.
 func BenchmarkPipelineLatency(b *testing.B) { benchPipeline(b, 1, 10) }
 
-func benchPipeline(b *testing.B, workers, pop int) {
+func benchPipeline(b *testing.B, workers, pop int) { benchPipelineWith(b, workers, pop, nil) }
+
+// benchPipelineWith is benchPipeline with set changing the run's
+// configuration.
+func benchPipelineWith(b *testing.B, workers, pop int, set func(*gahpo.RunConfig)) {
 	srv := testnats.Start(b)
 	stop := startWorkersWith(b, srv, workers, noopTrainer{})
 	defer stop()
@@ -81,6 +93,9 @@ func benchPipeline(b *testing.B, workers, pop int) {
 	gens := max(b.N/pop, 2)
 	rc := regressionConfig(pop, gens, 1)
 	rc.FinalEpochs = 0
+	if set != nil {
+		set(&rc)
+	}
 	st := openStore(b, filepath.Join(b.TempDir(), "h.db"))
 	defer st.Close()
 	b.ResetTimer()

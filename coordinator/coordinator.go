@@ -431,12 +431,7 @@ func (c *Coordinator) publishOutstanding(ctx context.Context, watchdog bool) err
 func (c *Coordinator) stillOutstanding(t gahpo.Task) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, o := range c.machine.Outstanding() {
-		if o.Token == t.Token {
-			return true
-		}
-	}
-	return false
+	return c.machine.Outstands(t)
 }
 
 // complete adds to a task what only the coordinator knows: where the data

@@ -54,6 +54,10 @@ type Pool struct {
 	recs   []poolRec
 	index  map[string]int
 	random bool
+	// top is Members, kept as scores come in: a breed reads it instead of
+	// sorting the whole history, which made a run's breeding quadratic in
+	// its length.
+	top []int
 }
 
 // RandomSearch makes every genome the pool breeds random (after
@@ -119,13 +123,42 @@ func (q *Pool) Score(id int, s Score) error {
 	if r.G.DuplicateOf != 0 {
 		return fmt.Errorf("%w: genome %d duplicates genome %d", ErrAlreadyTold, id, r.G.DuplicateOf)
 	}
+	old, was := r.Score, r.Scored
 	r.Score, r.Scored = s, true
+	q.place(id, old, was)
 	return nil
 }
 
-// Members returns the ids of the pool, best first: the Population best
-// scored genomes that are not duplicates.
-func (q *Pool) Members() []int {
+// place updates top after genome id's score changed from old (was: it
+// had one). A raised or new score moves the genome up into its place; a
+// lowered score of a member (a promoted genome that failed on its next
+// rung) may let in a genome that had been pushed out, so the members are
+// found again from every score.
+func (q *Pool) place(id int, old Score, was bool) {
+	s := q.recs[id-1].Score
+	i := slices.Index(q.top, id)
+	if i >= 0 {
+		if was && Ahead(old, id, s, id) {
+			q.top = q.rank()
+			return
+		}
+		q.top = slices.Delete(q.top, i, i+1)
+	}
+	at, _ := slices.BinarySearchFunc(q.top, id, func(m, _ int) int {
+		if Ahead(q.recs[m-1].Score, m, s, id) {
+			return -1
+		}
+		return 1
+	})
+	if at < q.cfg.Population {
+		q.top = slices.Insert(q.top, at, id)
+		q.top = q.top[:min(len(q.top), q.cfg.Population)]
+	}
+}
+
+// rank returns the Population best scored genomes that are not
+// duplicates, best first, from every score.
+func (q *Pool) rank() []int {
 	var ids []int
 	for i, r := range q.recs {
 		if r.Scored && r.G.DuplicateOf == 0 {
@@ -140,6 +173,10 @@ func (q *Pool) Members() []int {
 	})
 	return ids[:min(len(ids), q.cfg.Population)]
 }
+
+// Members returns the ids of the pool, best first: the Population best
+// scored genomes that are not duplicates.
+func (q *Pool) Members() []int { return slices.Clone(q.top) }
 
 // Breed breeds the next genome. Its Generation is (id-1)/Population, a
 // label for reports: a pool has no generation barrier. A genome equal to an
@@ -239,7 +276,7 @@ func (q *Pool) width() int {
 // finiteMembers returns the pool's members with a finite fitness.
 func (q *Pool) finiteMembers() []int {
 	var out []int
-	for _, id := range q.Members() {
+	for _, id := range q.top {
 		if Finite(q.recs[id-1].Score.Fitness) {
 			out = append(out, id)
 		}
@@ -354,5 +391,6 @@ func RestorePool(p Problem, data []byte) (*Pool, error) {
 		}
 		q.recs = append(q.recs, r)
 	}
+	q.top = q.rank()
 	return q, nil
 }

@@ -3,6 +3,7 @@ package ga
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
@@ -213,5 +214,62 @@ func TestPoolRestoreBreedsTheSame(t *testing.T) {
 	}
 	if _, err := RestorePool(s, []byte(`{"v":9}`)); err == nil {
 		t.Fatal("a pool of another version was restored")
+	}
+}
+
+// TestPoolMembersKeptEqualRanked scores genomes in a random order, raising
+// some (a promotion), lowering others (a promoted genome that failed on its
+// next rung, a score told again lower), and checks after every call that
+// the members kept as scores come in are those a full ranking gives.
+func TestPoolMembersKeptEqualRanked(t *testing.T) {
+	s := poolSpace(t)
+	for _, seed := range []uint64{1, 2, 3, 4} {
+		cfg := smallConfig(seed)
+		cfg.Population, cfg.Generations = 5, 12
+		q, _ := NewPool(s, cfg)
+		r := rand.New(rand.NewPCG(seed, 99))
+		lowered := 0
+		for range cfg.Population * cfg.Generations {
+			g, err := q.Breed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int // every genome scored so far, and this one
+			for id := 1; id <= q.Bred(); id++ {
+				if _, ok := q.ScoreOf(id); (ok || id == g.ID) && q.recs[id-1].G.DuplicateOf == 0 {
+					ids = append(ids, id)
+				}
+			}
+			for range 1 + r.IntN(3) {
+				if len(ids) == 0 {
+					break
+				}
+				id := ids[r.IntN(len(ids))]
+				old, _ := q.ScoreOf(id)
+				var sc Score
+				switch k := r.IntN(10); {
+				case k < 5:
+					sc = Score{Rung: r.IntN(3), Fitness: float64(r.IntN(20))} // ties happen
+				case k < 8:
+					sc = Score{Rung: old.Rung + 1, Fitness: r.Float64()} // promoted
+				case k < 9:
+					sc = Score{Rung: old.Rung + 1, Fitness: math.Inf(1)} // failed on its next rung
+				default:
+					sc = Score{Rung: old.Rung, Fitness: math.NaN()}
+				}
+				if Ahead(old, id, sc, id) && slices.Contains(q.top, id) {
+					lowered++
+				}
+				if err := q.Score(id, sc); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := q.Members(), q.rank(); !slices.Equal(got, want) {
+					t.Fatalf("seed %d: after scoring genome %d %v (was %v): members %v, a full ranking %v", seed, id, sc, old, got, want)
+				}
+			}
+		}
+		if lowered == 0 {
+			t.Errorf("seed %d: no member's score was lowered: the test did not reach that case", seed)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -92,6 +93,10 @@ type Machine struct {
 	runChanged bool
 	changed    map[int]bool // genome ids whose record changed since Ready
 	gens       map[int]bool // generations whose summary must be rewritten
+	// open holds the genomes queued or in training (the records' status,
+	// brought up to date from changed when read): counting them must not
+	// walk the whole history on every result.
+	open map[int]bool
 }
 
 // New starts a new run: its first genomes are bred and their tasks are in
@@ -142,7 +147,8 @@ func newMachine(cfg Config, space Space) (*Machine, error) {
 	if _, ok := space.(perturber); rc.PBT() && !ok {
 		return nil, errors.New("search: population based training needs a space that perturbs genes (ga.Space does)")
 	}
-	m := &Machine{cfg: cfg, rc: rc, run: cfg.Run, space: space, rungs: rc.RungEpochs(), changed: map[int]bool{}, gens: map[int]bool{}}
+	m := &Machine{cfg: cfg, rc: rc, run: cfg.Run, space: space, rungs: rc.RungEpochs(), changed: map[int]bool{}, gens: map[int]bool{},
+		open: map[int]bool{}}
 	return m, nil
 }
 
@@ -166,6 +172,9 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 	m.recs = slices.Clone(recs)
 	seen := map[string]bool{}
 	for _, r := range m.recs {
+		if isOpen(r) {
+			m.open[r.ID] = true
+		}
 		if r.Checkpoint != nil && !seen[r.Checkpoint.Name] {
 			seen[r.Checkpoint.Name] = true // shared by a genome and those exploiting it
 			m.ckpt += r.Checkpoint.Size
@@ -256,13 +265,12 @@ func (m *Machine) Records() []gahpo.GenomeRecord { return m.recs }
 // Outstanding returns the tasks that must be queued or in training now:
 // after a restart, those the queue lost must be published again.
 func (m *Machine) Outstanding() []gahpo.Task {
+	m.syncOpen()
 	var recs []gahpo.GenomeRecord
-	for _, r := range m.recs {
-		if r.Status == gahpo.GenomeQueued || r.Status == gahpo.GenomePromoted {
-			recs = append(recs, r)
-		}
+	for id := range m.open {
+		recs = append(recs, m.recs[id-1])
 	}
-	slices.SortStableFunc(recs, func(a, b gahpo.GenomeRecord) int { return a.Issued - b.Issued })
+	slices.SortFunc(recs, func(a, b gahpo.GenomeRecord) int { return cmp.Or(a.Issued-b.Issued, a.ID-b.ID) })
 	var out []gahpo.Task
 	for _, r := range recs {
 		out = append(out, m.task(r))
@@ -273,8 +281,40 @@ func (m *Machine) Outstanding() []gahpo.Task {
 	return out
 }
 
+// Outstands reports whether task t is still outstanding: Outstanding
+// would return it.
+func (m *Machine) Outstands(t gahpo.Task) bool {
+	if t.Kind == gahpo.KindFinal {
+		return m.final && m.finalTask().Token == t.Token
+	}
+	if t.GenomeID < 1 || t.GenomeID > len(m.recs) {
+		return false
+	}
+	r := m.recs[t.GenomeID-1]
+	return isOpen(r) && m.task(r).Token == t.Token
+}
+
+// isOpen tells whether r's genome is queued or in training.
+func isOpen(r gahpo.GenomeRecord) bool {
+	return r.Status == gahpo.GenomeQueued || r.Status == gahpo.GenomePromoted
+}
+
+// syncOpen brings open up to date with the records changed since Ready:
+// every change of a record's status is among them (Ready stores only
+// those).
+func (m *Machine) syncOpen() {
+	for id := range m.changed {
+		if isOpen(m.recs[id-1]) {
+			m.open[id] = true
+		} else {
+			delete(m.open, id)
+		}
+	}
+}
+
 // Ready returns what was decided since the last call and clears it.
 func (m *Machine) Ready() Ready {
+	m.syncOpen()
 	for id := range m.changed {
 		m.ready.Genomes = append(m.ready.Genomes, m.recs[id-1])
 	}
@@ -658,13 +698,8 @@ func (m *Machine) Final(r gahpo.Result, now time.Time) error {
 
 // outstanding counts the genomes queued or in training.
 func (m *Machine) outstanding() int {
-	n := 0
-	for _, r := range m.recs {
-		if r.Status == gahpo.GenomeQueued || r.Status == gahpo.GenomePromoted {
-			n++
-		}
-	}
-	return n
+	m.syncOpen()
+	return len(m.open)
 }
 
 // breed breeds what the breeding mode allows now (pool runs).

@@ -156,6 +156,31 @@ func drive(t *testing.T, m *Machine, cfg Config, restoreEvery int) *sim {
 	return driveSim(t, &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}, m, cfg, restoreEvery)
 }
 
+// checkOutstanding checks that m's outstanding tasks are those in queue,
+// in the order they were issued, that each of them Outstands, and that
+// the task just answered does not.
+func checkOutstanding(t *testing.T, m *Machine, queue []gahpo.Task, answered gahpo.Task) {
+	t.Helper()
+	tokens := func(ts []gahpo.Task) []string {
+		var out []string
+		for _, x := range ts {
+			out = append(out, x.Token)
+		}
+		return out
+	}
+	if got, want := tokens(m.Outstanding()), tokens(queue); !slices.Equal(got, want) {
+		t.Fatalf("outstanding tasks %v, the queue %v", got, want)
+	}
+	for _, x := range queue {
+		if !m.Outstands(x) {
+			t.Fatalf("genome %d rung %d is queued, but not outstanding", x.GenomeID, x.Rung)
+		}
+	}
+	if m.Outstands(answered) && !slices.ContainsFunc(queue, func(x gahpo.Task) bool { return x.Token == answered.Token }) {
+		t.Fatalf("genome %d rung %d was answered, and is still outstanding", answered.GenomeID, answered.Rung)
+	}
+}
+
 // driveSim runs m to its end in s (see sim).
 func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *sim {
 	t.Helper()
@@ -198,6 +223,7 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 		}
 		s.results++
 		s.apply(t, m.Ready())
+		checkOutstanding(t, m, s.queue, task)
 	}
 	if !m.Done() {
 		t.Fatalf("queue empty but the run is %s", m.Run().Status)
