@@ -97,6 +97,10 @@ type Machine struct {
 	// brought up to date from changed when read): counting them must not
 	// walk the whole history on every result.
 	open map[int]bool
+	// orders[k] is rankAtRung(recs, k), kept as results come in (a
+	// genome's result at a rung never changes): promotion reads it on
+	// every result.
+	orders [][]int
 }
 
 // New starts a new run: its first genomes are bred and their tasks are in
@@ -170,6 +174,13 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 		}
 	}
 	m.recs = slices.Clone(recs)
+	rungs := len(m.rungs)
+	for _, r := range m.recs {
+		rungs = max(rungs, len(r.RungFitness))
+	}
+	for k := range rungs {
+		m.orders = append(m.orders, rankAtRung(m.recs, k))
+	}
 	seen := map[string]bool{}
 	for _, r := range m.recs {
 		if isOpen(r) {
@@ -534,6 +545,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	old := rec.Checkpoint
 	rec.Rung, rec.Fitness, rec.Failure = rung, gahpo.Float(fitness), failure
 	rec.RungFitness = append(rec.RungFitness, gahpo.Float(fitness))
+	m.order(rec)
 	rec.RungFinished = append(rungFinished(rec), now)
 	rec.Accuracy, rec.Worker, rec.Attempts, rec.Device = r.Accuracy, r.Worker, r.Attempt, r.Device
 	rec.Duration += r.Duration
@@ -586,7 +598,9 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	if m.rc.Halving() {
 		m.promote(rung)
 		m.collect(rung)
-		m.updateProxy()
+		if rung == len(m.rungs)-1 {
+			m.updateProxy() // it ranks the genomes of the top rung only
+		}
 	}
 	if err := m.breed(); err != nil {
 		return err
@@ -801,8 +815,32 @@ func (m *Machine) breedOne() error {
 }
 
 // rungOrder returns the genomes with a result of their own at rung k
-// (see rankAtRung), best first.
-func (m *Machine) rungOrder(k int) []int { return rankAtRung(m.recs, k) }
+// (see rankAtRung), best first. The slice is the machine's: read only.
+func (m *Machine) rungOrder(k int) []int {
+	if k >= len(m.orders) {
+		return nil
+	}
+	return m.orders[k]
+}
+
+// order puts r's newest rung result in its place among the rung's.
+func (m *Machine) order(r *gahpo.GenomeRecord) {
+	k := len(r.RungFitness) - 1
+	if r.DuplicateOf != 0 || k < r.Inherited {
+		return
+	}
+	for len(m.orders) <= k {
+		m.orders = append(m.orders, nil)
+	}
+	f := ga.Score{Fitness: float64(r.RungFitness[k])}
+	at, _ := slices.BinarySearchFunc(m.orders[k], r.ID, func(id, _ int) int {
+		if ga.Ahead(ga.Score{Fitness: float64(m.recs[id-1].RungFitness[k])}, id, f, r.ID) {
+			return -1
+		}
+		return 1
+	})
+	m.orders[k] = slices.Insert(m.orders[k], at, r.ID)
+}
 
 // rankAtRung returns the ids of the records with a result of their own at
 // rung k (not a duplicate, not a rung taken over from an exploited
@@ -854,21 +892,15 @@ func (m *Machine) promoteOne(id int) {
 // and, raising the quota, one more), plus the promotion that ends a run.
 func (m *Machine) capacity(k int) int {
 	n := m.rc.GA.Population * m.rc.GA.Generations
+	m.syncOpen()
 	for j := 1; j <= k; j++ {
-		have, coming := 0, 0
-		below := 0
-		for _, r := range m.recs {
-			if r.DuplicateOf != 0 {
-				continue
-			}
-			if len(r.RungFitness) > j {
-				have++
-			}
-			if r.Status == gahpo.GenomePromoted && r.Rung+1 == j {
+		// Successive halving inherits no rung: the genomes with a result
+		// at a rung are its order.
+		have, below := len(m.rungOrder(j)), len(m.rungOrder(j-1))
+		coming := 0
+		for id := range m.open {
+			if r := m.recs[id-1]; r.DuplicateOf == 0 && r.Status == gahpo.GenomePromoted && r.Rung+1 == j {
 				coming++
-			}
-			if len(r.RungFitness) > j-1 {
-				below++
 			}
 		}
 		n = have + coming + 2*max(n-below, 0) + 1
@@ -993,13 +1025,15 @@ func (m *Machine) summary(gen int) (gahpo.GenerationSummary, bool) {
 	if m.rc.PBT() {
 		return m.pbtSummary(gen)
 	}
-	var members []gahpo.GenomeRecord
-	for _, r := range m.recs {
-		if r.Generation == gen {
-			if r.Status == gahpo.GenomeQueued || (r.Status == gahpo.GenomeDuplicate && len(r.RungFitness) == 0 && m.engine == nil) {
-				return gahpo.GenerationSummary{}, false
-			}
-			members = append(members, r)
+	// Bred by the engine or the pool, a generation's genomes follow those
+	// of the one before.
+	byGen := func(r gahpo.GenomeRecord, g int) int { return r.Generation - g }
+	lo, _ := slices.BinarySearchFunc(m.recs, gen, byGen)
+	hi, _ := slices.BinarySearchFunc(m.recs, gen+1, byGen)
+	members := m.recs[lo:hi]
+	for _, r := range members {
+		if r.Status == gahpo.GenomeQueued || (r.Status == gahpo.GenomeDuplicate && len(r.RungFitness) == 0 && m.engine == nil) {
+			return gahpo.GenerationSummary{}, false
 		}
 	}
 	// A generation is complete when it has its population, or, bred by

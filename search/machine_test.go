@@ -181,6 +181,42 @@ func checkOutstanding(t *testing.T, m *Machine, queue []gahpo.Task, answered gah
 	}
 }
 
+// checkOrders checks what the machine keeps as results come in against
+// the same computed from every record: each rung's order and, with
+// successive halving, the proxy check's correlations.
+func checkOrders(t *testing.T, m *Machine) {
+	t.Helper()
+	for k := range len(m.rungs) + 1 {
+		if got, want := m.rungOrder(k), rankAtRung(m.recs, k); !slices.Equal(got, want) {
+			t.Fatalf("rung %d's order %v, from the records %v", k, got, want)
+		}
+	}
+	if !m.rc.Halving() {
+		return
+	}
+	top := len(m.rungs) - 1
+	var want []gahpo.RungCorrelation
+	for k := range top {
+		var x, y []float64
+		for _, r := range m.recs {
+			if r.DuplicateOf != 0 || len(r.RungFitness) <= top {
+				continue
+			}
+			if a, b := float64(r.RungFitness[k]), float64(r.RungFitness[top]); finite(a) && finite(b) {
+				x, y = append(x, a), append(y, b)
+			}
+		}
+		if len(x) >= 2 {
+			want = append(want, gahpo.RungCorrelation{Rung: k, Epochs: m.rungs[k], Genomes: len(x), Spearman: gahpo.Float(Spearman(x, y))})
+		}
+	}
+	if got := m.Run().Proxy; !slices.EqualFunc(got, want, func(a, b gahpo.RungCorrelation) bool {
+		return a.Rung == b.Rung && a.Epochs == b.Epochs && a.Genomes == b.Genomes && sameFloat(a.Spearman, b.Spearman)
+	}) {
+		t.Fatalf("proxy %v, from the records %v", got, want)
+	}
+}
+
 // driveSim runs m to its end in s (see sim).
 func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *sim {
 	t.Helper()
@@ -224,6 +260,7 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 		s.results++
 		s.apply(t, m.Ready())
 		checkOutstanding(t, m, s.queue, task)
+		checkOrders(t, m)
 	}
 	if !m.Done() {
 		t.Fatalf("queue empty but the run is %s", m.Run().Status)

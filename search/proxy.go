@@ -41,14 +41,14 @@ func ranks(v []float64) []float64 {
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, func(a, b int) int {
+	slices.SortFunc(idx, func(a, b int) int {
 		switch {
 		case v[a] < v[b]:
 			return -1
 		case v[a] > v[b]:
 			return 1
 		}
-		return 0
+		return a - b
 	})
 	out := make([]float64, len(v))
 	for i := 0; i < len(idx); {
@@ -74,16 +74,16 @@ const (
 
 // proxy computes, for each rung below the top, the rank correlation of the
 // fitness there with the fitness at the top rung, over the genomes with a
-// finite fitness at both.
+// finite fitness at both (successive halving's: no rung is inherited, so
+// the genomes at the top rung are its order).
 func (m *Machine) proxy() []gahpo.RungCorrelation {
 	top := len(m.rungs) - 1
+	ids := slices.Sorted(slices.Values(m.rungOrder(top))) // in id order, as the records
 	var out []gahpo.RungCorrelation
 	for k := range top {
 		var x, y []float64
-		for _, r := range m.recs {
-			if r.DuplicateOf != 0 || len(r.RungFitness) <= top {
-				continue
-			}
+		for _, id := range ids {
+			r := m.recs[id-1]
 			a, b := float64(r.RungFitness[k]), float64(r.RungFitness[top])
 			if finite(a) && finite(b) {
 				x, y = append(x, a), append(y, b)
