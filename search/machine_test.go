@@ -482,6 +482,9 @@ func TestSpearman(t *testing.T) {
 	if !math.IsNaN(Spearman([]float64{1}, []float64{2})) || !math.IsNaN(Spearman([]float64{1, 1}, []float64{1, 2})) {
 		t.Error("Spearman of one pair or a constant side is not NaN")
 	}
+	if got := Spearman([]float64{1, math.NaN(), 3}, []float64{1, 2, 3}); !math.IsNaN(got) {
+		t.Errorf("Spearman with a NaN = %v, want NaN", got)
+	}
 }
 
 func TestBudgetAndRandomSearch(t *testing.T) {

@@ -8,10 +8,11 @@ import (
 )
 
 // Spearman returns the Spearman rank correlation of x and y (average ranks
-// for ties), NaN for fewer than two pairs or a constant side.
+// for ties), NaN for fewer than two pairs, a constant side or a NaN among
+// them (which has no rank).
 func Spearman(x, y []float64) float64 {
 	n := len(x)
-	if n < 2 || len(y) != n {
+	if n < 2 || len(y) != n || slices.ContainsFunc(x, math.IsNaN) || slices.ContainsFunc(y, math.IsNaN) {
 		return math.NaN()
 	}
 	rx, ry := ranks(x), ranks(y)
@@ -98,7 +99,11 @@ func (m *Machine) proxy() []gahpo.RungCorrelation {
 
 func (m *Machine) updateProxy() {
 	p := m.proxy()
-	if !slices.Equal(p, m.run.Proxy) {
+	same := func(a, b gahpo.RungCorrelation) bool {
+		return a.Rung == b.Rung && a.Epochs == b.Epochs && a.Genomes == b.Genomes &&
+			(a.Spearman == b.Spearman || math.IsNaN(float64(a.Spearman)) && math.IsNaN(float64(b.Spearman)))
+	}
+	if !slices.EqualFunc(p, m.run.Proxy, same) {
 		m.run.Proxy = p
 		m.touchRun()
 	}
