@@ -41,7 +41,8 @@ func Ahead(a Score, ida int, b Score, idb int) bool {
 // genomes are never lost: elitism without a generation). Scores may be
 // raised later (Score again with a higher rung), which moves a genome up.
 //
-// The first Population genomes are Config.Initial then random. After that a
+// The first Population genomes are Config.Initial then random: the same as
+// the first generation of an Engine with this Config. After that a
 // genome is bred from parents drawn by tournaments of TournamentSize among
 // the pool, crossed with probability CrossoverRate, then mutated; while
 // fewer than two pool members have a finite fitness, genomes stay random.
@@ -178,6 +179,18 @@ func (q *Pool) rank() []int {
 // scored genomes that are not duplicates.
 func (q *Pool) Members() []int { return slices.Clone(q.top) }
 
+// firstRandom returns the k-th random genome (from 1) of an Engine's first
+// generation with this seed: a pool's first generation is the engine's, so
+// that searches compared on one seed start from the same genomes (common
+// random numbers) whatever their breeding.
+func firstRandom(p Problem, seed uint64, k int) []float64 {
+	r := breedRand(seed, 0)
+	for range k - 1 {
+		p.Random(r)
+	}
+	return p.Random(r)
+}
+
 // Breed breeds the next genome. Its Generation is (id-1)/Population, a
 // label for reports: a pool has no generation barrier. A genome equal to an
 // earlier one comes back with DuplicateOf set; it needs no evaluation. On
@@ -203,7 +216,9 @@ func (q *Pool) Breed() (g Genome, err error) {
 	switch {
 	case id <= len(q.cfg.Initial):
 		genes, ops = q.cfg.Initial[id-1], []string{"initial"}
-	case id <= q.cfg.Population || len(members) < 2 || q.random:
+	case id <= q.cfg.Population:
+		genes, ops = firstRandom(q.p, q.cfg.Seed, id-len(q.cfg.Initial)), []string{"random"}
+	case len(members) < 2 || q.random:
 		genes, ops = q.p.Random(r), []string{"random"}
 	default:
 		i := q.tournament(r, members, 0)

@@ -273,3 +273,28 @@ func TestPoolMembersKeptEqualRanked(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolFirstGenerationIsTheEngines checks that a pool and an engine with
+// the same configuration start from the same genomes, known ones first, so
+// that searches compared on one seed differ only in how they go on.
+func TestPoolFirstGenerationIsTheEngines(t *testing.T) {
+	s := poolSpace(t)
+	for _, initial := range [][][]float64{nil, {s.Canonical([]float64{0.25, 0.01, 10})}} {
+		cfg := smallConfig(5)
+		cfg.Initial = initial
+		e, err := New(s, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, _ := NewPool(s, cfg)
+		for i, want := range e.Current() {
+			got, err := q.Breed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Genes, want.Genes) || !slices.Equal(got.Ops, want.Ops) {
+				t.Fatalf("initial %d: genome %d of the pool %v %v, of the engine %v %v", len(initial), i+1, got.Genes, got.Ops, want.Genes, want.Ops)
+			}
+		}
+	}
+}
