@@ -339,7 +339,8 @@ func (st *state) set(id int, fitness float64) {
 // breed appends generation gen to the state: random genomes for generation 0,
 // otherwise the elites of generation gen-1 then children of tournament
 // winners (crossover with probability CrossoverRate, else a copy of one
-// parent, then mutation). All randomness comes from breedRand(seed, gen).
+// parent, then mutation). All randomness comes from breedRand(seed, gen)
+// (generation 0's through firstRandom, which a Pool shares).
 // A panic in the Problem is returned as ErrProblem; on error the state holds
 // part of a generation and must be discarded.
 func (st *state) breed(p Problem, gen int) (err error) {
@@ -348,7 +349,6 @@ func (st *state) breed(p Problem, gen int) (err error) {
 			err = fmt.Errorf("%w: panic: %v", ErrProblem, v)
 		}
 	}()
-	r := breedRand(st.cfg.Seed, gen)
 	pop := st.cfg.Population
 	if gen == 0 {
 		for i, genes := range st.cfg.Initial {
@@ -356,13 +356,14 @@ func (st *state) breed(p Problem, gen int) (err error) {
 				return fmt.Errorf("initial genome %d: %w", i+1, err)
 			}
 		}
-		for range pop - len(st.cfg.Initial) {
-			if err := st.add(p, gen, p.Random(r), nil, []string{"random"}); err != nil {
+		for k := range pop - len(st.cfg.Initial) {
+			if err := st.add(p, gen, firstRandom(p, st.cfg.Seed, k+1), nil, []string{"random"}); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
+	r := breedRand(st.cfg.Seed, gen)
 	prev := st.recs[(gen-1)*pop : gen*pop]
 	for _, i := range elites(prev, st.cfg.Elites) {
 		if err := st.add(p, gen, prev[i].g.Genes, []int{prev[i].g.ID}, []string{"elite"}); err != nil {

@@ -179,10 +179,11 @@ func (q *Pool) rank() []int {
 // scored genomes that are not duplicates.
 func (q *Pool) Members() []int { return slices.Clone(q.top) }
 
-// firstRandom returns the k-th random genome (from 1) of an Engine's first
-// generation with this seed: a pool's first generation is the engine's, so
-// that searches compared on one seed start from the same genomes (common
-// random numbers) whatever their breeding.
+// firstRandom returns the k-th random genome (from 1) of a first
+// generation with this seed, the k-th draw of breedRand(seed, 0). An Engine
+// and a Pool both take theirs from it, so that searches compared on one
+// seed start from the same genomes (common random numbers) whatever their
+// breeding.
 func firstRandom(p Problem, seed uint64, k int) []float64 {
 	r := breedRand(seed, 0)
 	for range k - 1 {
