@@ -24,7 +24,7 @@ func Conv1Activations(weights []byte, image []uint8) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, b := p[0].Data().([]float32), p[1].Data().([]float32)
+	w, b := values[float32](p[0]), values[float32](p[1])
 	in := make([]float32, mnist.Pixels)
 	mnist.Normalize(in, image)
 	const k = 3
@@ -57,7 +57,7 @@ func Conv1Weights(weights []byte) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]float32(nil), p[0].Data().([]float32)...), nil
+	return append([]float32(nil), values[float32](p[0])...), nil
 }
 
 // InitialWeights returns the serialised weights a network with this seed

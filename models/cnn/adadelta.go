@@ -70,11 +70,13 @@ func (a *Adadelta) Step(model []G.ValueGrad) error {
 			return fmt.Errorf("cnn: adadelta: gradient of weight %d (%T) does not match it (%v %v)", i, gv, w.Shape(), w.Dtype())
 		}
 		var finite bool
-		switch ws := w.Data().(type) {
-		case []float32:
-			finite = adadeltaStep(a, i, ws, g.Data().([]float32))
-		case []float64:
-			finite = adadeltaStep(a, i, ws, g.Data().([]float64))
+		switch w.Dtype() {
+		case tensor.Float32:
+			ws := values[float32](w)
+			finite = adadeltaStep(a, i, ws, values[float32](g))
+		case tensor.Float64:
+			ws := values[float64](w)
+			finite = adadeltaStep(a, i, ws, values[float64](g))
 		default:
 			return fmt.Errorf("cnn: adadelta: weight %d has unsupported dtype %v", i, w.Dtype())
 		}

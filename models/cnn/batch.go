@@ -15,10 +15,12 @@ import (
 // setImages writes the normalised images idx of s into the first rows of
 // the input and zeroes the rows after them (the padding of a short batch).
 func (n *net) setImages(s *mnist.Set, idx []int) {
-	switch x := n.x.Data().(type) {
-	case []float32:
+	switch n.x.Dtype() {
+	case tensor.Float32:
+		x := values[float32](n.x)
 		setImages(x, s, idx)
-	case []float64:
+	case tensor.Float64:
+		x := values[float64](n.x)
 		setImages(x, s, idx)
 	}
 }
@@ -34,10 +36,12 @@ func setImages[T float32 | float64](x []T, s *mnist.Set, idx []int) {
 // each one's label, 0 elsewhere and on padding rows. With scale 1/n, the
 // loss is the mean negative log-likelihood over a batch of n examples.
 func (n *net) setTargets(s *mnist.Set, idx []int, scale float64) {
-	switch y := n.y.Data().(type) {
-	case []float32:
+	switch n.y.Dtype() {
+	case tensor.Float32:
+		y := values[float32](n.y)
 		setTargets(y, s, idx, float32(-scale))
-	case []float64:
+	case tensor.Float64:
+		y := values[float64](n.y)
 		setTargets(y, s, idx, -scale)
 	}
 }
@@ -56,10 +60,12 @@ func (n *net) setMasks(r *rand.Rand) {
 		t *tensor.Dense
 		p float64
 	}{{n.mask1, DropoutConv}, {n.mask2, DropoutFC}} {
-		switch d := m.t.Data().(type) {
-		case []float32:
+		switch m.t.Dtype() {
+		case tensor.Float32:
+			d := values[float32](m.t)
 			setMask(d, r, m.p)
-		case []float64:
+		case tensor.Float64:
+			d := values[float64](m.t)
 			setMask(d, r, m.p)
 		}
 	}
@@ -98,12 +104,11 @@ func setMask[T float32 | float64](m []T, r *rand.Rand, p float64) {
 	}
 }
 
-// run executes the net once on its current inputs and resets the machine
-// for the next batch. A NaN activation is reported as ErrDiverged.
+// run executes the net once on its current inputs. A NaN activation is
+// reported as ErrDiverged.
 func (n *net) run() error {
 	n.nan.Store(false)
-	err := n.vm.RunAll()
-	n.vm.Reset()
+	err := n.prog.run()
 	switch {
 	case err == nil:
 		return nil
@@ -114,7 +119,13 @@ func (n *net) run() error {
 }
 
 // lossValue returns the loss of the last training run.
-func (n *net) lossValue() (float64, error) { return scalar(n.loss) }
+func (n *net) lossValue() (float64, error) {
+	v, err := n.prog.value(n.loss)
+	if err != nil {
+		return 0, err
+	}
+	return scalar(v)
+}
 
 // gradient returns the gradient of weight i computed by the last training
 // run: the op's own output, which the next run overwrites.
@@ -122,9 +133,14 @@ func (n *net) gradient(i int) (*tensor.Dense, error) {
 	if i < 0 || i >= len(n.grads) {
 		return nil, fmt.Errorf("cnn: no gradient of weight %d in a net of %d", i, len(n.grads))
 	}
-	g, ok := n.grads[i].Value().(*tensor.Dense)
-	if !ok || g.Size() != n.w[i].Shape().TotalSize() {
-		return nil, fmt.Errorf("cnn: gradient of %s is a %T, not a dense tensor of its size (has the net run?)", n.w[i].Name(), n.grads[i].Value())
+	v, err := n.prog.value(n.grads[i])
+	if err != nil {
+		return nil, err
+	}
+	w, _ := n.w[i].Value().(*tensor.Dense)
+	g, ok := v.(*tensor.Dense)
+	if !ok || w == nil || g.Size() != w.Size() {
+		return nil, fmt.Errorf("cnn: gradient of %s is a %T, not a dense tensor of its size", n.w[i].Name(), v)
 	}
 	return g, nil
 }
@@ -152,14 +168,20 @@ func scalar(v G.Value) (float64, error) {
 // examples idx of s, and counts the correct predictions (the most likely
 // class, the first on ties).
 func (n *net) scoreRows(s *mnist.Set, idx []int) (nll float64, correct int, err error) {
-	t, ok := n.logp.(*tensor.Dense)
-	if !ok {
-		return 0, 0, fmt.Errorf("cnn: log-probabilities are a %T", n.logp)
+	v, err := n.prog.value(n.logp)
+	if err != nil {
+		return 0, 0, err
 	}
-	switch lp := t.Data().(type) {
-	case []float32:
+	t, ok := v.(*tensor.Dense)
+	if !ok {
+		return 0, 0, fmt.Errorf("cnn: log-probabilities are a %T", v)
+	}
+	switch t.Dtype() {
+	case tensor.Float32:
+		lp := values[float32](t)
 		nll, correct = scoreRows(lp, s, idx)
-	case []float64:
+	case tensor.Float64:
+		lp := values[float64](t)
 		nll, correct = scoreRows(lp, s, idx)
 	default:
 		return 0, 0, fmt.Errorf("cnn: log-probabilities of dtype %v", t.Dtype())

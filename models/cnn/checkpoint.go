@@ -164,7 +164,7 @@ func unmarshalState(data []byte) (*state, error) {
 	st.weights = make(params, len(specs))
 	for i, s := range specs {
 		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(s.shape.Clone()...))
-		copy(t.Data().([]float32), loaded[i].Data().([]float32))
+		copy(values[float32](t), values[float32](loaded[i]))
 		st.weights[i] = t
 	}
 	st.sq, st.acc = make([]any, len(specs)), make([]any, len(specs))

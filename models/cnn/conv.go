@@ -183,7 +183,8 @@ func (convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // Do implements G.Op.
 func (op convOp) Do(in ...G.Value) (G.Value, error) {
-	args, err := denseArgs(in, 3)
+	var buf [maxArgs]*tensor.Dense
+	args, err := denseArgs(&buf, in, 3)
 	if err != nil {
 		return nil, fmt.Errorf("cnn: conv: %w", err)
 	}
@@ -197,11 +198,13 @@ func (op convOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(x.Dtype(), tensor.Shape{g.b, g.oh, g.ow, g.cout})
 	var bad bool
-	switch xs := x.Data().(type) {
-	case []float32:
-		bad = convForward(out.Data().([]float32), xs, w.Data().([]float32), b.Data().([]float32), g, op.relu)
-	case []float64:
-		bad = convForward(out.Data().([]float64), xs, w.Data().([]float64), b.Data().([]float64), g, op.relu)
+	switch x.Dtype() {
+	case tensor.Float32:
+		xs := values[float32](x)
+		bad = convForward(values[float32](out), xs, values[float32](w), values[float32](b), g, op.relu)
+	case tensor.Float64:
+		xs := values[float64](x)
+		bad = convForward(values[float64](out), xs, values[float64](w), values[float64](b), g, op.relu)
 	default:
 		return nil, fmt.Errorf("cnn: conv: unsupported dtype %v", x.Dtype())
 	}
@@ -394,7 +397,8 @@ func (op convGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // Do implements G.Op.
 func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
-	args, err := denseArgs(in, op.Arity())
+	var buf [maxArgs]*tensor.Dense
+	args, err := denseArgs(&buf, in, op.Arity())
 	if err != nil {
 		return nil, fmt.Errorf("cnn: %v: %w", op, err)
 	}
@@ -437,10 +441,10 @@ func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 		gradBias:    {1, g.cout, 1, 1},
 	}[op.wrt]
 	out := op.out.get(dz.Dtype(), shape)
-	switch out.Data().(type) {
-	case []float32:
+	switch out.Dtype() {
+	case tensor.Float32:
 		convGrad[float32](op.wrt, out, args, g)
-	case []float64:
+	case tensor.Float64:
 		convGrad[float64](op.wrt, out, args, g)
 	default:
 		return nil, fmt.Errorf("cnn: %v: unsupported dtype %v", op, dz.Dtype())
@@ -449,8 +453,8 @@ func (op convGradOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 func convGrad[T float32 | float64](wrt int, out *tensor.Dense, args []*tensor.Dense, g convGeom) {
-	data := func(i int) []T { return args[i].Data().([]T) }
-	o := out.Data().([]T)
+	data := func(i int) []T { return values[T](args[i]) }
+	o := values[T](out)
 	switch wrt {
 	case gradInput:
 		convGradInput(o, data(0), data(1), g)
@@ -564,18 +568,22 @@ func twoShapes(in []G.DimSizer) (tensor.Shape, tensor.Shape, error) {
 	return a, b, nil
 }
 
-// denseArgs returns the n arguments of an op as dense tensors in order.
-func denseArgs(in []G.Value, n int) ([]*tensor.Dense, error) {
-	if len(in) != n {
+// denseArgs returns the n arguments of an op as dense tensors in order,
+// in buf: an op keeps buf on its stack, so that its call allocates nothing.
+func denseArgs(buf *[maxArgs]*tensor.Dense, in []G.Value, n int) ([]*tensor.Dense, error) {
+	if len(in) != n || n > maxArgs {
 		return nil, fmt.Errorf("cnn: got %d arguments, want %d", len(in), n)
 	}
-	out := make([]*tensor.Dense, n)
 	for i := range n {
 		d, err := denseArg(in, i)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = d
+		buf[i] = d
 	}
-	return out, nil
+	return buf[:n], nil
 }
+
+// maxArgs is the most arguments an op of this package takes (the
+// features' five).
+const maxArgs = 5

@@ -86,7 +86,8 @@
 //
 // # Batches
 //
-// One graph and its tape machine serve every batch; the inputs are tensors
+// One graph and its program (its ops in order, run without allocating)
+// serve every batch; the inputs are tensors
 // overwritten in place. The last, shorter batch of an epoch is trained, as
 // PyTorch does: its missing rows are zero images with zero weight in the
 // loss, so they change nothing. Batches above [MaxChunk] images are

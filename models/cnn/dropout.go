@@ -53,7 +53,8 @@ func (maskOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // Do implements G.Op.
 func (op maskOp) Do(in ...G.Value) (G.Value, error) {
-	args, err := denseArgs(in, 2)
+	var buf [maxArgs]*tensor.Dense
+	args, err := denseArgs(&buf, in, 2)
 	if err != nil {
 		return nil, fmt.Errorf("cnn: dropout: %w", err)
 	}
@@ -63,11 +64,13 @@ func (op maskOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(x.Dtype(), x.Shape())
 	rows := max(1, x.Shape()[0])
-	switch xs := x.Data().(type) {
-	case []float32:
-		multiply(out.Data().([]float32), xs, m.Data().([]float32), rows)
-	case []float64:
-		multiply(out.Data().([]float64), xs, m.Data().([]float64), rows)
+	switch x.Dtype() {
+	case tensor.Float32:
+		xs := values[float32](x)
+		multiply(values[float32](out), xs, values[float32](m), rows)
+	case tensor.Float64:
+		xs := values[float64](x)
+		multiply(values[float64](out), xs, values[float64](m), rows)
 	default:
 		return nil, fmt.Errorf("cnn: dropout: unsupported dtype %v", x.Dtype())
 	}

@@ -141,7 +141,8 @@ func shapes(in []G.DimSizer, n int) ([]tensor.Shape, error) {
 
 // Do implements G.Op.
 func (op featOp) Do(in ...G.Value) (G.Value, error) {
-	a, err := denseArgs(in, 5)
+	var buf [maxArgs]*tensor.Dense
+	a, err := denseArgs(&buf, in, 5)
 	if err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
@@ -166,10 +167,10 @@ func (op featOp) Do(in ...G.Value) (G.Value, error) {
 		z2 = st.z2.get(dt, tensor.Shape{g.c2.b, g.c2.oh, g.c2.ow, g.c2.cout})
 	}
 	var finite bool
-	switch out.Data().(type) {
-	case []float32:
+	switch out.Dtype() {
+	case tensor.Float32:
 		finite = featForward[float32](out, h1, z2, a, g)
-	case []float64:
+	case tensor.Float64:
 		finite = featForward[float64](out, h1, z2, a, g)
 	default:
 		return nil, fmt.Errorf("features: unsupported dtype %v", dt)
@@ -187,8 +188,8 @@ func (op featOp) Do(in ...G.Value) (G.Value, error) {
 // activations in h1 and z2 when they are not nil, image by image on all
 // cores; it reports whether conv1's and conv2's outputs were all finite.
 func featForward[T float32 | float64](out, h1, z2 *tensor.Dense, a []*tensor.Dense, g featGeom) bool {
-	data := func(i int) []T { return a[i].Data().([]T) }
-	x, b1, b2, o := data(0), data(2), data(4), out.Data().([]T)
+	data := func(i int) []T { return values[T](a[i]) }
+	x, b1, b2, o := data(0), data(2), data(4), values[T](out)
 	wm1, wm2 := borrow[T](g.c1.k()*g.c1.cout), borrow[T](g.c2.k()*g.c2.cout)
 	defer giveBack(wm1)
 	defer giveBack(wm2)
@@ -198,7 +199,7 @@ func featForward[T float32 | float64](out, h1, z2 *tensor.Dense, a []*tensor.Den
 	// (two allocations) at every call.
 	var h1s, z2s []T
 	if h1 != nil {
-		h1s, z2s = h1.Data().([]T), z2.Data().([]T)
+		h1s, z2s = values[T](h1), values[T](z2)
 	}
 	var bad atomic.Bool
 	forChunks(g.c1.b, chunks(g.c1.b), func(_, lo, hi int) {
@@ -297,7 +298,8 @@ var errNotKept = errors.New("features gradient: no activations kept by the forwa
 
 // Do implements G.Op.
 func (op featGradOp) Do(in ...G.Value) (G.Value, error) {
-	a, err := denseArgs(in, 4)
+	var buf [maxArgs]*tensor.Dense
+	a, err := denseArgs(&buf, in, 4)
 	if err != nil {
 		return nil, fmt.Errorf("features gradient: %w", err)
 	}
@@ -345,11 +347,11 @@ func (op featGradOp) Do(in ...G.Value) (G.Value, error) {
 // pass's output: its ReLU passes the gradient where y > 0 (z2 lacks the
 // bias that decided it).
 func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, y, dy, h1, z2 *tensor.Dense, g featGeom) {
-	xs, ys, dys, h1s, z2s := x.Data().([]T), y.Data().([]T), dy.Data().([]T), h1.Data().([]T), z2.Data().([]T)
+	xs, ys, dys, h1s, z2s := values[T](x), values[T](y), values[T](dy), values[T](h1), values[T](z2)
 	c1, c2 := g.c1, g.c2
 	wc := borrow[T](c2.cout * c2.k()) // conv2's filters, rows in im2col's column order
 	defer giveBack(wc)
-	filterCols(wc, w2.Data().([]T), c2)
+	filterCols(wc, values[T](w2), c2)
 	// Each chunk's sums: conv1's filters (c1.cout×c1.k) and bias, conv2's
 	// filters (c2.cout×c2.k) and bias.
 	per := c1.cout*c1.k() + c1.cout + c2.cout*c2.k() + c2.cout
@@ -395,10 +397,10 @@ func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, y, dy, h1, z
 	dw1, sum := sum[:c1.cout*c1.k()], sum[c1.cout*c1.k():]
 	db1, sum := sum[:c1.cout], sum[c1.cout:]
 	dw2, db2 := sum[:c2.cout*c2.k()], sum[c2.cout*c2.k():]
-	filterLayout(out[0].Data().([]T), dw1, c1)
-	copy(out[1].Data().([]T), db1)
-	filterLayout(out[2].Data().([]T), dw2, c2)
-	copy(out[3].Data().([]T), db2)
+	filterLayout(values[T](out[0]), dw1, c1)
+	copy(values[T](out[1]), db1)
+	filterLayout(values[T](out[2]), dw2, c2)
+	copy(values[T](out[3]), db2)
 }
 
 // foldRows adds the sum of the rows of m (rows of c values) to s,

@@ -121,9 +121,11 @@ func TestFeaturesFiniteDifferences(t *testing.T) {
 
 // TestStepAllocatesLittle checks that a training step, once warm, keeps
 // its buffers: at batch 64 it used to allocate 7.3 MB (gorgonia's linear
-// layers, log-softmax and loss); what remains is gorgonia's bookkeeping
-// (about 15 KB) and, rarely, a scratch buffer that a garbage collection
-// took from its pool.
+// layers, log-softmax and loss), then some 450 objects a step (gorgonia's
+// tape machine and tensor's Data, before program and values); what remains
+// is par's parallel sections (a job, its channel and the section's
+// closure, some twenty-five sections a step: about 8 KB) and, rarely, a
+// scratch buffer that a garbage collection took from its pool.
 func TestStepAllocatesLittle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains 30 steps")
@@ -154,14 +156,17 @@ func TestStepAllocatesLittle(t *testing.T) {
 	const steps = 25
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	before := ms.TotalAlloc
+	before, objects := ms.TotalAlloc, ms.Mallocs
 	for i := range steps {
 		step(5 + i)
 	}
 	runtime.ReadMemStats(&ms)
-	if per := (ms.TotalAlloc - before) / steps; per > 200<<10 {
+	per, perObjects := (ms.TotalAlloc-before)/steps, (ms.Mallocs-objects)/steps
+	t.Logf("%d bytes, %d objects allocated per step", per, perObjects)
+	if per > 200<<10 {
 		t.Errorf("%d bytes allocated per step, want at most 200 KiB", per)
-	} else {
-		t.Logf("%d bytes allocated per step", per)
+	}
+	if perObjects > 150 {
+		t.Errorf("%d objects allocated per step, want at most 150", perObjects)
 	}
 }

@@ -2,7 +2,6 @@ package cnn
 
 import (
 	"fmt"
-	"runtime"
 	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
@@ -27,15 +26,15 @@ const (
 
 // net is the CNN compiled for one batch size: a gorgonia graph whose weight
 // nodes share the tensors of a params, and whose inputs are tensors that
-// each batch overwrites in place. The graph and its tape machine are built
-// once and reused for every batch (the machine is reset after each run).
+// each batch overwrites in place. The graph and its program are built once
+// and reused for every batch.
 //
 // A training net computes the loss and the gradients (bound to the weight
 // nodes for the solver) and multiplies in explicit dropout masks; an
 // evaluation net computes only the log-probabilities, without dropout.
 type net struct {
 	batch int
-	vm    G.VM
+	prog  *program
 	w     G.Nodes // weight nodes, in the order of specs
 	// grads are the gradient nodes of w, in the same order (training
 	// only): each run overwrites their values with its batch's gradients.
@@ -53,8 +52,8 @@ type net struct {
 	// nan is raised by the ReLUs when they meet a NaN.
 	nan atomic.Bool
 
-	loss G.Value // read after each training run
-	logp G.Value // read after each evaluation run, (batch, 10)
+	loss *G.Node // read after each training run
+	logp *G.Node // read after each evaluation run, (batch, 10)
 }
 
 // forwardFunc builds a network on the images x (b, 28, 28, 1).
@@ -94,26 +93,26 @@ func buildNet(p params, batch int, train bool, fwd forwardFunc) (n *net, err err
 	if err != nil {
 		return nil, err
 	}
+	n.logp = logp
 	if !train {
-		G.Read(logp, &n.logp)
-		n.vm = G.NewTapeMachine(g)
-		collectable(n) // else the graph is never freed: see collectable
+		if n.prog, err = compile(g); err != nil {
+			return nil, err
+		}
 		return n, nil
 	}
-	loss, err := weightedSum(logp, y)
-	if err != nil {
+	if n.loss, err = weightedSum(logp, y); err != nil {
 		return nil, fmt.Errorf("cnn: build the loss: %w", err)
 	}
-	G.Read(loss, &n.loss)
-	if n.grads, err = G.Grad(loss, n.w...); err != nil {
+	if n.grads, err = G.Grad(n.loss, n.w...); err != nil {
 		return nil, fmt.Errorf("cnn: differentiate the loss: %w", err)
 	}
 	// The gradients are read from their own nodes (see net.gradient), not
 	// bound to the weights' dual values: that binding adds every run's
 	// gradients onto the last ones, a pass over all 1.2 M weights on one
 	// core per step (6% of a step at batch 10).
-	n.vm = G.NewTapeMachine(g)
-	collectable(n) // else the graph is never freed: see collectable
+	if n.prog, err = compile(g); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -175,10 +174,3 @@ func head(h *G.Node, w G.Nodes, mask1, mask2 *G.Node, nan *atomic.Bool) (*G.Node
 	}
 	return h, nil
 }
-
-// collectable lets the garbage collector free n once it is unreachable.
-// gorgonia's tape machine carries a finalizer (a no-op without CUDA) and
-// the graph reaches back to n: Go never frees
-// a cycle that holds a finalizer, so without this every graph would stay
-// in memory for good: every Fitness would leak its graphs.
-func collectable(n *net) { runtime.SetFinalizer(n.vm, nil) }

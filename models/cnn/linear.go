@@ -86,7 +86,8 @@ func (linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // Do implements G.Op.
 func (op linearOp) Do(in ...G.Value) (G.Value, error) {
-	a, err := denseArgs(in, 3)
+	var buf [maxArgs]*tensor.Dense
+	a, err := denseArgs(&buf, in, 3)
 	if err != nil {
 		return nil, fmt.Errorf("linear: %w", err)
 	}
@@ -100,11 +101,13 @@ func (op linearOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	y := op.out.get(dt, tensor.Shape{rows, m})
 	finite := true
-	switch ys := y.Data().(type) {
-	case []float32:
-		finite = linearForward(ys, a[0].Data().([]float32), a[1].Data().([]float32), a[2].Data().([]float32), rows, n, m, op.relu)
-	case []float64:
-		finite = linearForward(ys, a[0].Data().([]float64), a[1].Data().([]float64), a[2].Data().([]float64), rows, n, m, op.relu)
+	switch y.Dtype() {
+	case tensor.Float32:
+		ys := values[float32](y)
+		finite = linearForward(ys, values[float32](a[0]), values[float32](a[1]), values[float32](a[2]), rows, n, m, op.relu)
+	case tensor.Float64:
+		ys := values[float64](y)
+		finite = linearForward(ys, values[float64](a[0]), values[float64](a[1]), values[float64](a[2]), rows, n, m, op.relu)
 	default:
 		return nil, fmt.Errorf("linear: unsupported dtype %v", dt)
 	}
@@ -205,7 +208,8 @@ func (op linearGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return 
 
 // Do implements G.Op.
 func (op linearGradOp) Do(in ...G.Value) (G.Value, error) {
-	a, err := denseArgs(in, op.Arity())
+	var buf [maxArgs]*tensor.Dense
+	a, err := denseArgs(&buf, in, op.Arity())
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", op, err)
 	}
@@ -239,10 +243,12 @@ func (op linearGradOp) Do(in ...G.Value) (G.Value, error) {
 		}
 	}
 	out := op.out.get(dz.Dtype(), op.shape)
-	switch o := out.Data().(type) {
-	case []float32:
+	switch out.Dtype() {
+	case tensor.Float32:
+		o := values[float32](out)
 		linearGrad(op.wrt, o, a, rows, n, m)
-	case []float64:
+	case tensor.Float64:
+		o := values[float64](out)
 		linearGrad(op.wrt, o, a, rows, n, m)
 	default:
 		return nil, fmt.Errorf("%v: unsupported dtype %v", op, dz.Dtype())
@@ -253,12 +259,12 @@ func (op linearGradOp) Do(in ...G.Value) (G.Value, error) {
 // linearGrad writes into o the gradient wrt of a layer of rows×n inputs
 // and m outputs: dx = dz·wᵀ, dw = xᵀ·dz or db = Σ rows of dz.
 func linearGrad[T float32 | float64](wrt int, o []T, a []*tensor.Dense, rows, n, m int) {
-	dz := a[len(a)-1].Data().([]T)
+	dz := values[T](a[len(a)-1])
 	switch wrt {
 	case gradInput:
-		gemmAll(false, true, rows, n, m, dz, m, a[0].Data().([]T), m, 0, o, n)
+		gemmAll(false, true, rows, n, m, dz, m, values[T](a[0]), m, 0, o, n)
 	case gradFilters:
-		gemmAll(true, false, n, m, rows, a[0].Data().([]T), n, dz, m, 0, o, m)
+		gemmAll(true, false, n, m, rows, values[T](a[0]), n, dz, m, 0, o, m)
 	default:
 		copy(o, dz[:m])
 		for r := 1; r < rows; r++ {

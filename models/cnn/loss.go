@@ -108,11 +108,13 @@ func (op logSoftmaxOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("log-softmax: input %w", err)
 	}
 	out := op.out.get(z.Dtype(), z.Shape())
-	switch zs := z.Data().(type) {
-	case []float32:
-		logSoftmaxRows(out.Data().([]float32), zs, c)
-	case []float64:
-		logSoftmaxRows(out.Data().([]float64), zs, c)
+	switch z.Dtype() {
+	case tensor.Float32:
+		zs := values[float32](z)
+		logSoftmaxRows(values[float32](out), zs, c)
+	case tensor.Float64:
+		zs := values[float64](z)
+		logSoftmaxRows(values[float64](out), zs, c)
 	default:
 		return nil, fmt.Errorf("log-softmax: unsupported dtype %v", z.Dtype())
 	}
@@ -177,7 +179,8 @@ func (logSoftmaxGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // Do implements G.Op.
 func (op logSoftmaxGradOp) Do(in ...G.Value) (G.Value, error) {
-	a, err := denseArgs(in, 2)
+	var buf [maxArgs]*tensor.Dense
+	a, err := denseArgs(&buf, in, 2)
 	if err != nil {
 		return nil, fmt.Errorf("log-softmax gradient: %w", err)
 	}
@@ -187,11 +190,13 @@ func (op logSoftmaxGradOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("log-softmax gradient: output %v %v and gradient %v %v", logp.Shape(), logp.Dtype(), g.Shape(), g.Dtype())
 	}
 	out := op.out.get(logp.Dtype(), logp.Shape())
-	switch ls := logp.Data().(type) {
-	case []float32:
-		logSoftmaxGrad(out.Data().([]float32), ls, g.Data().([]float32), c)
-	case []float64:
-		logSoftmaxGrad(out.Data().([]float64), ls, g.Data().([]float64), c)
+	switch logp.Dtype() {
+	case tensor.Float32:
+		ls := values[float32](logp)
+		logSoftmaxGrad(values[float32](out), ls, values[float32](g), c)
+	case tensor.Float64:
+		ls := values[float64](logp)
+		logSoftmaxGrad(values[float64](out), ls, values[float64](g), c)
 	default:
 		return nil, fmt.Errorf("log-softmax gradient: unsupported dtype %v", logp.Dtype())
 	}
@@ -240,7 +245,8 @@ func (lossOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // Do implements G.Op.
 func (op lossOp) Do(in ...G.Value) (G.Value, error) {
-	a, err := denseArgs(in, 2)
+	var buf [maxArgs]*tensor.Dense
+	a, err := denseArgs(&buf, in, 2)
 	if err != nil {
 		return nil, fmt.Errorf("loss: %w", err)
 	}
@@ -248,12 +254,14 @@ func (op lossOp) Do(in ...G.Value) (G.Value, error) {
 	if !logp.Shape().Eq(y.Shape()) || logp.Dtype() != y.Dtype() {
 		return nil, fmt.Errorf("loss: log-probabilities %v %v and weights %v %v", logp.Shape(), logp.Dtype(), y.Shape(), y.Dtype())
 	}
-	switch ls := logp.Data().(type) {
-	case []float32:
-		op.val.f32 = G.F32(dot(ls, y.Data().([]float32)))
+	switch logp.Dtype() {
+	case tensor.Float32:
+		ls := values[float32](logp)
+		op.val.f32 = G.F32(dot(ls, values[float32](y)))
 		return &op.val.f32, nil
-	case []float64:
-		op.val.f64 = G.F64(dot(ls, y.Data().([]float64)))
+	case tensor.Float64:
+		ls := values[float64](logp)
+		op.val.f64 = G.F64(dot(ls, values[float64](y)))
 		return &op.val.f64, nil
 	}
 	return nil, fmt.Errorf("loss: unsupported dtype %v", logp.Dtype())
@@ -325,11 +333,13 @@ func (op lossGradOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("loss gradient: %w", err)
 	}
 	out := op.out.get(y.Dtype(), y.Shape())
-	switch ys := y.Data().(type) {
-	case []float32:
-		scaleInto(out.Data().([]float32), ys, float32(g))
-	case []float64:
-		scaleInto(out.Data().([]float64), ys, g)
+	switch y.Dtype() {
+	case tensor.Float32:
+		ys := values[float32](y)
+		scaleInto(values[float32](out), ys, float32(g))
+	case tensor.Float64:
+		ys := values[float64](y)
+		scaleInto(values[float64](out), ys, g)
 	default:
 		return nil, fmt.Errorf("loss gradient: unsupported dtype %v", y.Dtype())
 	}

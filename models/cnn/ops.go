@@ -15,8 +15,9 @@ import (
 )
 
 // errNaNActivation is returned by the ReLU ops when their input holds a
-// NaN or an infinity. gorgonia's VM wraps op errors in a type that
-// errors.Is cannot unwrap, so the ops also raise their flag.
+// NaN or an infinity. gorgonia's tape machine (the tests' reference)
+// wraps op errors in a type that errors.Is cannot unwrap, so the ops also
+// raise their flag.
 var errNaNActivation = errors.New("cnn: NaN activation")
 
 // reluOp is the rectifier max(x, 0) as one gorgonia op, on all cores. It
@@ -67,11 +68,13 @@ func (op reluOp) Do(in ...G.Value) (G.Value, error) {
 	out := op.out.get(x.Dtype(), x.Shape())
 	var nan bool
 	rows := max(1, x.Shape()[0])
-	switch xs := x.Data().(type) {
-	case []float32:
-		nan = reluFwd(out.Data().([]float32), xs, rows)
-	case []float64:
-		nan = reluFwd(out.Data().([]float64), xs, rows)
+	switch x.Dtype() {
+	case tensor.Float32:
+		xs := values[float32](x)
+		nan = reluFwd(values[float32](out), xs, rows)
+	case tensor.Float64:
+		xs := values[float64](x)
+		nan = reluFwd(values[float64](out), xs, rows)
 	default:
 		return nil, fmt.Errorf("cnn: relu: unsupported dtype %v", x.Dtype())
 	}
@@ -177,11 +180,13 @@ func (op reluDiffOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(y.Dtype(), y.Shape())
 	rows := max(1, y.Shape()[0])
-	switch ys := y.Data().(type) {
-	case []float32:
-		reluBwd(out.Data().([]float32), ys, g.Data().([]float32), rows)
-	case []float64:
-		reluBwd(out.Data().([]float64), ys, g.Data().([]float64), rows)
+	switch y.Dtype() {
+	case tensor.Float32:
+		ys := values[float32](y)
+		reluBwd(values[float32](out), ys, values[float32](g), rows)
+	case tensor.Float64:
+		ys := values[float64](y)
+		reluBwd(values[float64](out), ys, values[float64](g), rows)
 	default:
 		return nil, fmt.Errorf("cnn: relu gradient: unsupported dtype %v", y.Dtype())
 	}

@@ -67,7 +67,8 @@ func (maxPoolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // Do implements G.Op.
 func (op maxPoolOp) Do(in ...G.Value) (G.Value, error) {
-	args, err := denseArgs(in, 1)
+	var buf [maxArgs]*tensor.Dense
+	args, err := denseArgs(&buf, in, 1)
 	if err != nil {
 		return nil, fmt.Errorf("cnn: max-pool: %w", err)
 	}
@@ -79,11 +80,13 @@ func (op maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	out := op.out.get(x.Dtype(), shape)
 	s := x.Shape()
 	var finite bool
-	switch xs := x.Data().(type) {
-	case []float32:
-		finite = poolForward(out.Data().([]float32), xs, s[0], s[1], s[2], s[3], op.relu)
-	case []float64:
-		finite = poolForward(out.Data().([]float64), xs, s[0], s[1], s[2], s[3], op.relu)
+	switch x.Dtype() {
+	case tensor.Float32:
+		xs := values[float32](x)
+		finite = poolForward(values[float32](out), xs, s[0], s[1], s[2], s[3], op.relu)
+	case tensor.Float64:
+		xs := values[float64](x)
+		finite = poolForward(values[float64](out), xs, s[0], s[1], s[2], s[3], op.relu)
 	default:
 		return nil, fmt.Errorf("cnn: max-pool: unsupported dtype %v", x.Dtype())
 	}
@@ -221,7 +224,8 @@ func (maxPoolGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // Do implements G.Op.
 func (op maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
-	args, err := denseArgs(in, 2)
+	var buf [maxArgs]*tensor.Dense
+	args, err := denseArgs(&buf, in, 2)
 	if err != nil {
 		return nil, fmt.Errorf("cnn: max-pool gradient: %w", err)
 	}
@@ -235,11 +239,13 @@ func (op maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	dx := op.out.get(x.Dtype(), x.Shape())
 	s := x.Shape()
-	switch xs := x.Data().(type) {
-	case []float32:
-		poolBackward(dx.Data().([]float32), xs, dy.Data().([]float32), s[0], s[1], s[2], s[3], op.relu)
-	case []float64:
-		poolBackward(dx.Data().([]float64), xs, dy.Data().([]float64), s[0], s[1], s[2], s[3], op.relu)
+	switch x.Dtype() {
+	case tensor.Float32:
+		xs := values[float32](x)
+		poolBackward(values[float32](dx), xs, values[float32](dy), s[0], s[1], s[2], s[3], op.relu)
+	case tensor.Float64:
+		xs := values[float64](x)
+		poolBackward(values[float64](dx), xs, values[float64](dy), s[0], s[1], s[2], s[3], op.relu)
 	default:
 		return nil, fmt.Errorf("cnn: max-pool gradient: unsupported dtype %v", x.Dtype())
 	}

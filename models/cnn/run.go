@@ -233,7 +233,7 @@ func trainEpoch(ctx context.Context, tr *trainer, ev *evaluator, s mnist.Splits,
 		}
 	}
 	if run.Probe {
-		m.Conv1 = slices.Clone(p[0].Data().([]float32))
+		m.Conv1 = slices.Clone(values[float32](p[0]))
 	}
 	m.Duration = time.Since(start)
 	return m, training, nil

@@ -179,11 +179,13 @@ func (t *trainer) addChunk(first bool) error {
 		if err != nil {
 			return err
 		}
-		switch sum := wg.sum.Data().(type) {
-		case []float32:
-			accumulate(sum, g.Data().([]float32), first)
-		case []float64:
-			accumulate(sum, g.Data().([]float64), first)
+		switch wg.sum.Dtype() {
+		case tensor.Float32:
+			sum := values[float32](wg.sum)
+			accumulate(sum, values[float32](g), first)
+		case tensor.Float64:
+			sum := values[float64](wg.sum)
+			accumulate(sum, values[float64](g), first)
 		}
 	}
 	return nil

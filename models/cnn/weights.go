@@ -62,12 +62,14 @@ func newParams(dt tensor.Dtype, seed uint64) params {
 	for i, s := range specs {
 		t := tensor.New(tensor.Of(dt), tensor.WithShape(s.shape.Clone()...))
 		bound := 1 / math.Sqrt(float64(s.fanIn))
-		switch d := t.Data().(type) {
-		case []float32:
+		switch t.Dtype() {
+		case tensor.Float32:
+			d := values[float32](t)
 			for j := range d {
 				d[j] = float32((2*r.Float64() - 1) * bound)
 			}
-		case []float64:
+		case tensor.Float64:
+			d := values[float64](t)
 			for j := range d {
 				d[j] = (2*r.Float64() - 1) * bound
 			}
@@ -105,12 +107,14 @@ func (p params) marshal() []byte {
 			b.Write(le.AppendUint32(nil, uint32(d)))
 		}
 		buf := make([]byte, 0, 4*t.Size())
-		switch d := t.Data().(type) {
-		case []float32:
+		switch t.Dtype() {
+		case tensor.Float32:
+			d := values[float32](t)
 			for _, v := range d {
 				buf = le.AppendUint32(buf, math.Float32bits(v))
 			}
-		case []float64:
+		case tensor.Float64:
+			d := values[float64](t)
 			for _, v := range d {
 				buf = le.AppendUint32(buf, math.Float32bits(float32(v)))
 			}

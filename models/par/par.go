@@ -66,7 +66,8 @@ func (j *job) join() bool {
 // helper leaves the job, closing done if it is the last of a closed one.
 func (j *job) help() {
 	defer func() {
-		if p := recover(); p != nil {
+		if r := recover(); r != nil {
+			p := r // a variable of its own: &p would put every call's on the heap
 			j.panicked.CompareAndSwap(nil, &p)
 		}
 		if j.state.Add(-1) == closed {
