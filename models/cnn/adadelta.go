@@ -2,7 +2,6 @@ package cnn
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -102,21 +101,26 @@ func adadeltaStep[T float32 | float64](a *Adadelta, i int, w, g []T) bool {
 	v, u, g = v[:len(w)], u[:len(w)], g[:len(w)]
 	const grain = 1 << 14 // values below which a goroutine costs more than it saves
 	n := max(1, min(parts(len(w)), len(w)/grain))
-	var bad atomic.Bool
-	forParts(n, func(_, lo, hi int) {
-		lo, hi = lo*len(w)/n, hi*len(w)/n
-		var finite bool
-		if w32, ok := any(w[lo:hi]).([]float32); ok {
-			finite = vec.Adadelta(w32, any(g[lo:hi]).([]float32), any(v[lo:hi]).([]float32), any(u[lo:hi]).([]float32),
-				vec.AdadeltaParams{LR: float32(a.LR), Rho: float32(a.Rho), Eps: float32(a.Eps), WeightDecay: float32(a.WeightDecay)})
-		} else {
-			finite = vec.AdadeltaGo(w[lo:hi], g[lo:hi], v[lo:hi], u[lo:hi], T(a.LR), T(a.Rho), T(a.Eps), T(a.WeightDecay))
-		}
-		if !finite {
-			bad.Store(true)
-		}
-	})
-	return !bad.Load()
+	if n == 1 { // here, without a section's closure: six of the CNN's eight tensors
+		return adadeltaSlice(a, w, g, v, u)
+	}
+	return forSpans(n, spanAdadelta, a, w, g, v, u)
+}
+
+// adadeltaSpan is adadeltaSlice on a range of forSpans' slices (w, g, v,
+// u).
+func adadeltaSpan[T float32 | float64](s *spans[T], lo, hi int) bool {
+	return adadeltaSlice(s.opt, s.cut(0, lo, hi), s.cut(1, lo, hi), s.cut(2, lo, hi), s.cut(3, lo, hi))
+}
+
+// adadeltaSlice updates the weights w from g, v and u on the calling
+// goroutine and tells whether every new weight is finite.
+func adadeltaSlice[T float32 | float64](a *Adadelta, w, g, v, u []T) bool {
+	if w32, ok := any(w).([]float32); ok {
+		return vec.Adadelta(w32, any(g).([]float32), any(v).([]float32), any(u).([]float32),
+			vec.AdadeltaParams{LR: float32(a.LR), Rho: float32(a.Rho), Eps: float32(a.Eps), WeightDecay: float32(a.WeightDecay)})
+	}
+	return vec.AdadeltaGo(w, g, v, u, T(a.LR), T(a.Rho), T(a.Eps), T(a.WeightDecay))
 }
 
 // StepLR multiplies an optimiser's learning rate by Gamma at each Step: with

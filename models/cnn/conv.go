@@ -3,6 +3,7 @@ package cnn
 import (
 	"fmt"
 	"hash"
+	"slices"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -49,15 +50,18 @@ func (g convGeom) outSize() int { return g.oh * g.ow * g.cout }
 
 // geometry derives the geometry from the shapes of the input (b, h, w, cin)
 // and of the filters (cout, cin, 3, 3).
+//
+// Its errors print copies of the shapes: printing x itself would move
+// every caller's shape literal to the heap.
 func geometry(x, w tensor.Shape) (convGeom, error) {
 	if len(x) != 4 || len(w) != 4 {
-		return convGeom{}, fmt.Errorf("cnn: input %v and filters %v must both be 4-d", x, w)
+		return convGeom{}, fmt.Errorf("cnn: input %v and filters %v must both be 4-d", slices.Clone(x), slices.Clone(w))
 	}
 	if w[1] != x[3] || w[2] != 3 || w[3] != 3 {
-		return convGeom{}, fmt.Errorf("cnn: filters %v do not fit an NHWC input %v (want (out, %d, 3, 3))", w, x, x[3])
+		return convGeom{}, fmt.Errorf("cnn: filters %v do not fit an NHWC input %v (want (out, %d, 3, 3))", slices.Clone(w), slices.Clone(x), x[3])
 	}
 	if x[1] < 3 || x[2] < 3 {
-		return convGeom{}, fmt.Errorf("cnn: input %v is smaller than a 3×3 filter", x)
+		return convGeom{}, fmt.Errorf("cnn: input %v is smaller than a 3×3 filter", slices.Clone(x))
 	}
 	return convGeom{b: x[0], h: x[1], w: x[2], cin: x[3], cout: w[0], oh: x[1] - 2, ow: x[2] - 2}, nil
 }

@@ -79,16 +79,20 @@ func (op maskOp) Do(in ...G.Value) (G.Value, error) {
 
 // multiply writes x ⊙ m into out, on all cores.
 func multiply[T float32 | float64](out, x, m []T, rows int) {
-	forParts(rows, func(_, lo, hi int) {
-		lo, hi = lo*len(x)/rows, hi*len(x)/rows
-		if o, ok := any(out[lo:hi]).([]float32); ok {
-			vec.Mul(o, any(x[lo:hi]).([]float32), any(m[lo:hi]).([]float32))
-			return
-		}
-		for i := lo; i < hi; i++ {
-			out[i] = x[i] * m[i]
-		}
-	})
+	forSpans(rows, spanMul, nil, out[:len(x)], x, m[:len(x)], nil)
+}
+
+// mulSpan is out = x ⊙ m on a range of forSpans' slices (out, x, m).
+func mulSpan[T float32 | float64](s *spans[T], lo, hi int) bool {
+	out, x, m := s.cut(0, lo, hi), s.cut(1, lo, hi), s.cut(2, lo, hi)
+	if o, ok := any(out).([]float32); ok {
+		vec.Mul(o, any(x).([]float32), any(m).([]float32))
+		return true
+	}
+	for i := range out {
+		out[i] = x[i] * m[i]
+	}
+	return true
 }
 
 // WriteHash implements G.Op.

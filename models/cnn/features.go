@@ -58,6 +58,10 @@ type featState struct {
 	// grads are the weights' gradients in the order of the op's weight
 	// inputs: conv1's filters and bias, conv2's filters and bias.
 	grads [4]outBuffer
+	// fwd and bwd are the parallel passes' states, a *featFwd[T] and a
+	// *featBwd[T], kept with their functions bound once: closures over
+	// the passes' variables would be new objects at every batch.
+	fwd, bwd any
 }
 
 // newFeatures returns the feature extractor of a network on x with the
@@ -169,9 +173,9 @@ func (op featOp) Do(in ...G.Value) (G.Value, error) {
 	var finite bool
 	switch out.Dtype() {
 	case tensor.Float32:
-		finite = featForward[float32](out, h1, z2, a, g)
+		finite = featForward[float32](st, out, h1, z2, a, g)
 	case tensor.Float64:
-		finite = featForward[float64](out, h1, z2, a, g)
+		finite = featForward[float64](st, out, h1, z2, a, g)
 	default:
 		return nil, fmt.Errorf("features: unsupported dtype %v", dt)
 	}
@@ -186,50 +190,68 @@ func (op featOp) Do(in ...G.Value) (G.Value, error) {
 
 // featForward computes the features of a's images into out, keeping the
 // activations in h1 and z2 when they are not nil, image by image on all
-// cores; it reports whether conv1's and conv2's outputs were all finite.
-func featForward[T float32 | float64](out, h1, z2 *tensor.Dense, a []*tensor.Dense, g featGeom) bool {
-	data := func(i int) []T { return values[T](a[i]) }
-	x, b1, b2, o := data(0), data(2), data(4), values[T](out)
-	wm1, wm2 := borrow[T](g.c1.k()*g.c1.cout), borrow[T](g.c2.k()*g.c2.cout)
-	defer giveBack(wm1)
-	defer giveBack(wm2)
-	filterRows(wm1, data(1), g.c1)
-	filterRows(wm2, data(3), g.c2)
-	// The kept activations' values, read once: Data boxes a slice header
-	// (two allocations) at every call.
-	var h1s, z2s []T
-	if h1 != nil {
-		h1s, z2s = values[T](h1), values[T](z2)
+// cores, with st's pass; it reports whether conv1's and conv2's outputs
+// were all finite.
+func featForward[T float32 | float64](st *featState, out, h1, z2 *tensor.Dense, a []*tensor.Dense, g featGeom) bool {
+	p, ok := st.fwd.(*featFwd[T])
+	if !ok {
+		p = &featFwd[T]{}
+		p.fn = p.images
+		st.fwd = p
 	}
-	var bad atomic.Bool
-	forChunks(g.c1.b, chunks(g.c1.b), func(_, lo, hi int) {
-		col := borrow[T](g.colSize())
-		defer giveBack(col)
-		var act []T // one image's activations, when not kept
-		if h1 == nil {
-			act = borrow[T](g.c1.outSize() + g.c2.outSize())
-			defer giveBack(act)
+	data := func(i int) []T { return values[T](a[i]) }
+	p.g, p.x, p.b1, p.b2, p.o = g, data(0), data(2), data(4), values[T](out)
+	p.wm1, p.wm2 = borrow[T](g.c1.k()*g.c1.cout), borrow[T](g.c2.k()*g.c2.cout)
+	defer giveBack(p.wm1)
+	defer giveBack(p.wm2)
+	filterRows(p.wm1, data(1), g.c1)
+	filterRows(p.wm2, data(3), g.c2)
+	p.h1s, p.z2s = nil, nil
+	if h1 != nil {
+		p.h1s, p.z2s = values[T](h1), values[T](z2)
+	}
+	p.bad.Store(false)
+	forChunks(g.c1.b, chunks(g.c1.b), p.fn)
+	return !p.bad.Load()
+}
+
+// featFwd is a forward pass's state (see featForward).
+type featFwd[T float32 | float64] struct {
+	g                      featGeom
+	x, b1, b2, o, wm1, wm2 []T // images, biases, output, filters as rows
+	h1s, z2s               []T // the kept activations, or nil
+	bad                    atomic.Bool
+	fn                     func(chunk, lo, hi int) // images, bound once
+}
+
+// images computes the features of the images [lo, hi).
+func (p *featFwd[T]) images(_, lo, hi int) {
+	g := p.g
+	col := borrow[T](g.colSize())
+	defer giveBack(col)
+	var act []T // one image's activations, when not kept
+	if p.h1s == nil {
+		act = borrow[T](g.c1.outSize() + g.c2.outSize())
+		defer giveBack(act)
+	}
+	for s := lo; s < hi; s++ {
+		var a1, z []T
+		if p.h1s != nil {
+			a1 = p.h1s[s*g.c1.outSize():][:g.c1.outSize()]
+			z = p.z2s[s*g.c2.outSize():][:g.c2.outSize()]
+		} else {
+			a1, z = act[:g.c1.outSize()], act[g.c1.outSize():][:g.c2.outSize()]
 		}
-		for s := lo; s < hi; s++ {
-			var a1, z []T
-			if h1 != nil {
-				a1 = h1s[s*g.c1.outSize():][:g.c1.outSize()]
-				z = z2s[s*g.c2.outSize():][:g.c2.outSize()]
-			} else {
-				a1, z = act[:g.c1.outSize()], act[g.c1.outSize():][:g.c2.outSize()]
-			}
-			if !convImage(a1, col, x[s*g.c1.inSize():][:g.c1.inSize()], wm1, b1, g.c1, true) {
-				bad.Store(true)
-			}
-			// conv2's bias is added by the max-pool, to a quarter of
-			// the values (it commutes with the maximum): z is without it.
-			convImage(z, col, a1, wm2, nil, g.c2, false)
-			if !poolImage(o[s*g.pooled():][:g.pooled()], z, b2, g.c2.oh, g.c2.ow, g.c2.cout, true) {
-				bad.Store(true)
-			}
+		if !convImage(a1, col, p.x[s*g.c1.inSize():][:g.c1.inSize()], p.wm1, p.b1, g.c1, true) {
+			p.bad.Store(true)
 		}
-	})
-	return !bad.Load()
+		// conv2's bias is added by the max-pool, to a quarter of the
+		// values (it commutes with the maximum): z is without it.
+		convImage(z, col, a1, p.wm2, nil, g.c2, false)
+		if !poolImage(p.o[s*g.pooled():][:g.pooled()], z, p.b2, g.c2.oh, g.c2.ow, g.c2.cout, true) {
+			p.bad.Store(true)
+		}
+	}
 }
 
 // WriteHash implements G.Op.
@@ -331,9 +353,9 @@ func (op featGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	switch dt {
 	case tensor.Float32:
-		featBackward[float32](out, x, w2, y, dy, h1, z2, g)
+		featBackward[float32](st, out, x, w2, y, dy, h1, z2, g)
 	case tensor.Float64:
-		featBackward[float64](out, x, w2, y, dy, h1, z2, g)
+		featBackward[float64](st, out, x, w2, y, dy, h1, z2, g)
 	default:
 		return nil, fmt.Errorf("features gradient: unsupported dtype %v", dt)
 	}
@@ -341,58 +363,34 @@ func (op featGradOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 // featBackward writes the gradients of conv1's filters and bias and of
-// conv2's filters and bias into out, image by image on all cores, the
-// images of each chunk (see forChunks) summed into the chunk's own
-// accumulators, which are then added in chunk order. y is the forward
+// conv2's filters and bias into out, image by image on all cores with st's
+// pass, the images of each chunk (see forChunks) summed into the chunk's
+// own accumulators, which are then added in chunk order. y is the forward
 // pass's output: its ReLU passes the gradient where y > 0 (z2 lacks the
 // bias that decided it).
-func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, y, dy, h1, z2 *tensor.Dense, g featGeom) {
-	xs, ys, dys, h1s, z2s := values[T](x), values[T](y), values[T](dy), values[T](h1), values[T](z2)
+func featBackward[T float32 | float64](st *featState, out [4]*tensor.Dense, x, w2, y, dy, h1, z2 *tensor.Dense, g featGeom) {
+	p, ok := st.bwd.(*featBwd[T])
+	if !ok {
+		p = &featBwd[T]{}
+		p.fn = p.images
+		st.bwd = p
+	}
+	p.g, p.xs, p.ys, p.dys, p.h1s, p.z2s = g, values[T](x), values[T](y), values[T](dy), values[T](h1), values[T](z2)
 	c1, c2 := g.c1, g.c2
-	wc := borrow[T](c2.cout * c2.k()) // conv2's filters, rows in im2col's column order
-	defer giveBack(wc)
-	filterCols(wc, values[T](w2), c2)
+	p.wc = borrow[T](c2.cout * c2.k()) // conv2's filters, rows in im2col's column order
+	defer giveBack(p.wc)
+	filterCols(p.wc, values[T](w2), c2)
 	// Each chunk's sums: conv1's filters (c1.cout×c1.k) and bias, conv2's
 	// filters (c2.cout×c2.k) and bias.
-	per := c1.cout*c1.k() + c1.cout + c2.cout*c2.k() + c2.cout
+	p.per = c1.cout*c1.k() + c1.cout + c2.cout*c2.k() + c2.cout
 	n := chunks(c1.b)
-	acc := borrow[T](n * per)
-	defer giveBack(acc)
-	clear(acc)
-	forChunks(c1.b, n, func(chunk, lo, hi int) {
-		a := acc[chunk*per:][:per]
-		dw1, a := a[:c1.cout*c1.k()], a[c1.cout*c1.k():]
-		db1, a := a[:c1.cout], a[c1.cout:]
-		dw2, db2 := a[:c2.cout*c2.k()], a[c2.cout*c2.k():]
-		scratch := borrow[T](g.colSize() + c2.outSize() + c1.outSize() + g.pooled())
-		defer giveBack(scratch)
-		col, dz2, dh1 := scratch[:g.colSize()], scratch[g.colSize():][:c2.outSize()], scratch[g.colSize()+c2.outSize():][:c1.outSize()]
-		dp := scratch[g.colSize()+c2.outSize()+c1.outSize():][:g.pooled()]
-		for s := lo; s < hi; s++ {
-			a1 := h1s[s*c1.outSize():][:c1.outSize()]
-			// conv2's ReLU, on the pooled output, then the max-pool.
-			reluGrad(dp, ys[s*g.pooled():][:g.pooled()], dys[s*g.pooled():][:g.pooled()])
-			poolGradImage(dz2, z2s[s*c2.outSize():][:c2.outSize()], dp, c2.oh, c2.ow, c2.cout, false)
-			// conv2's filters.
-			cl := col[:c2.pix()*c2.k()]
-			im2col(cl, a1, c2)
-			matmul(true, false, c2.cout, c2.k(), c2.pix(), dz2, c2.cout, cl, c2.k(), 1, dw2, c2.k())
-			// conv2's input, then conv1's ReLU.
-			clear(dh1)
-			addInputGrad(dh1, dz2, wc, cl, c2)
-			reluGrad(dh1, a1, dh1)
-			// conv2's bias, from dz2, which is not needed any more.
-			foldRows(db2, dz2, c2.cout)
-			// conv1's filters, then its bias.
-			cl = col[:c1.pix()*c1.k()]
-			im2col(cl, xs[s*c1.inSize():][:c1.inSize()], c1)
-			matmul(true, false, c1.cout, c1.k(), c1.pix(), dh1, c1.cout, cl, c1.k(), 1, dw1, c1.k())
-			foldRows(db1, dh1, c1.cout)
-		}
-	})
-	sum := acc[:per]
-	for p := 1; p < n; p++ {
-		add(sum, acc[p*per:][:per])
+	p.acc = borrow[T](n * p.per)
+	defer giveBack(p.acc)
+	clear(p.acc)
+	forChunks(c1.b, n, p.fn)
+	sum := p.acc[:p.per]
+	for k := 1; k < n; k++ {
+		add(sum, p.acc[k*p.per:][:p.per])
 	}
 	dw1, sum := sum[:c1.cout*c1.k()], sum[c1.cout*c1.k():]
 	db1, sum := sum[:c1.cout], sum[c1.cout:]
@@ -401,6 +399,52 @@ func featBackward[T float32 | float64](out [4]*tensor.Dense, x, w2, y, dy, h1, z
 	copy(values[T](out[1]), db1)
 	filterLayout(values[T](out[2]), dw2, c2)
 	copy(values[T](out[3]), db2)
+}
+
+// featBwd is a backward pass's state (see featBackward).
+type featBwd[T float32 | float64] struct {
+	g                     featGeom
+	xs, ys, dys, h1s, z2s []T // images, output and its gradient, kept activations
+	wc                    []T // conv2's filters, rows in im2col's column order
+	acc                   []T // the chunks' sums, per values each
+	per                   int
+	fn                    func(chunk, lo, hi int) // images, bound once
+}
+
+// images adds the gradients of the images [lo, hi) into the sums of
+// chunk.
+func (p *featBwd[T]) images(chunk, lo, hi int) {
+	g := p.g
+	c1, c2 := g.c1, g.c2
+	a := p.acc[chunk*p.per:][:p.per]
+	dw1, a := a[:c1.cout*c1.k()], a[c1.cout*c1.k():]
+	db1, a := a[:c1.cout], a[c1.cout:]
+	dw2, db2 := a[:c2.cout*c2.k()], a[c2.cout*c2.k():]
+	scratch := borrow[T](g.colSize() + c2.outSize() + c1.outSize() + g.pooled())
+	defer giveBack(scratch)
+	col, dz2, dh1 := scratch[:g.colSize()], scratch[g.colSize():][:c2.outSize()], scratch[g.colSize()+c2.outSize():][:c1.outSize()]
+	dp := scratch[g.colSize()+c2.outSize()+c1.outSize():][:g.pooled()]
+	for s := lo; s < hi; s++ {
+		a1 := p.h1s[s*c1.outSize():][:c1.outSize()]
+		// conv2's ReLU, on the pooled output, then the max-pool.
+		reluGrad(dp, p.ys[s*g.pooled():][:g.pooled()], p.dys[s*g.pooled():][:g.pooled()])
+		poolGradImage(dz2, p.z2s[s*c2.outSize():][:c2.outSize()], dp, c2.oh, c2.ow, c2.cout, false)
+		// conv2's filters.
+		cl := col[:c2.pix()*c2.k()]
+		im2col(cl, a1, c2)
+		matmul(true, false, c2.cout, c2.k(), c2.pix(), dz2, c2.cout, cl, c2.k(), 1, dw2, c2.k())
+		// conv2's input, then conv1's ReLU.
+		clear(dh1)
+		addInputGrad(dh1, dz2, p.wc, cl, c2)
+		reluGrad(dh1, a1, dh1)
+		// conv2's bias, from dz2, which is not needed any more.
+		foldRows(db2, dz2, c2.cout)
+		// conv1's filters, then its bias.
+		cl = col[:c1.pix()*c1.k()]
+		im2col(cl, p.xs[s*c1.inSize():][:c1.inSize()], c1)
+		matmul(true, false, c1.cout, c1.k(), c1.pix(), dh1, c1.cout, cl, c1.k(), 1, dw1, c1.k())
+		foldRows(db1, dh1, c1.cout)
+	}
 }
 
 // foldRows adds the sum of the rows of m (rows of c values) to s,

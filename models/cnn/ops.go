@@ -90,14 +90,12 @@ func (op reluOp) Do(in ...G.Value) (G.Value, error) {
 // reluFwd writes ReLU(x) into out, on all cores, and tells whether x held
 // a NaN or an infinity.
 func reluFwd[T float32 | float64](out, x []T, rows int) (bad bool) {
-	var flag atomic.Bool
-	forParts(rows, func(_, lo, hi int) {
-		lo, hi = lo*len(x)/rows, hi*len(x)/rows
-		if !reluSlice(out[lo:hi], x[lo:hi]) {
-			flag.Store(true)
-		}
-	})
-	return flag.Load()
+	return !forSpans(rows, spanReLU, nil, out[:len(x)], x, nil, nil)
+}
+
+// reluSpan is reluSlice on a range of forSpans' slices (out, x).
+func reluSpan[T float32 | float64](s *spans[T], lo, hi int) bool {
+	return reluSlice(s.cut(0, lo, hi), s.cut(1, lo, hi))
 }
 
 // reluSlice writes ReLU(x) into out (which may be x) on the calling
@@ -196,10 +194,13 @@ func (op reluDiffOp) Do(in ...G.Value) (G.Value, error) {
 // reluBwd writes into out the gradient g where y > 0, else 0, on all
 // cores (reluGrad on each part).
 func reluBwd[T float32 | float64](out, y, g []T, rows int) {
-	forParts(rows, func(_, lo, hi int) {
-		lo, hi = lo*len(y)/rows, hi*len(y)/rows
-		reluGrad(out[lo:hi], y[lo:hi], g[lo:hi])
-	})
+	forSpans(rows, spanReLUGrad, nil, out[:len(y)], y, g[:len(y)], nil)
+}
+
+// reluGradSpan is reluGrad on a range of forSpans' slices (out, y, g).
+func reluGradSpan[T float32 | float64](s *spans[T], lo, hi int) bool {
+	reluGrad(s.cut(0, lo, hi), s.cut(1, lo, hi), s.cut(2, lo, hi))
+	return true
 }
 
 // WriteHash implements G.Op.

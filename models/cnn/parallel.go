@@ -34,9 +34,7 @@ func chunks(n int) int { return max(1, min(n, 4*parts(n))) }
 // of making the others wait. Which goroutine runs a chunk changes nothing
 // in its result: a sum kept per chunk and added in chunk order is the same
 // from run to run.
-func forChunks(n, c int, fn func(chunk, lo, hi int)) {
-	par.For(c, parts(n), func(i int) { fn(i, i*n/c, (i+1)*n/c) })
-}
+func forChunks(n, c int, fn func(chunk, lo, hi int)) { par.Chunks(n, c, parts(n), fn) }
 
 // matmul computes C = op(A)·op(B) + beta·C (row-major, op(X) = Xᵀ when
 // the flag is set) on the calling goroutine: gemm's assembly kernels for

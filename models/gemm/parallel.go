@@ -1,6 +1,10 @@
 package gemm
 
-import "github.com/gahpo/gahpo/models/par"
+import (
+	"sync"
+
+	"github.com/gahpo/gahpo/models/par"
+)
 
 // split is how one Sgemm is shared among goroutines.
 type split int
@@ -53,8 +57,10 @@ func run(ker *microKernel, threads int, p *problem) {
 		wsPool.Put(w)
 		return
 	}
-	parts := make([]*workspace, t)
-	subs := make([]problem, t)
+	sec := sections.Get().(*section)
+	sec.ker = ker
+	sec.parts, sec.subs = resize(sec.parts, t), resize(sec.subs, t)
+	parts, subs := sec.parts, sec.subs
 	for i := range t {
 		switch how {
 		case splitM:
@@ -77,7 +83,7 @@ func run(ker *microKernel, threads int, p *problem) {
 		}
 	}
 	// The caller and par's helpers claim the parts one at a time.
-	par.For(t, t, func(i int) { parts[i].gemm(ker, &subs[i]) })
+	par.For(t, t, sec.do)
 	if how == splitK {
 		for _, w := range parts[1:] {
 			for i := range p.m {
@@ -91,4 +97,36 @@ func run(ker *microKernel, threads int, p *problem) {
 	for _, w := range parts {
 		wsPool.Put(w)
 	}
+	clear(parts)
+	clear(subs) // keep no caller's matrices reachable
+	sec.ker = nil
+	sections.Put(sec)
+}
+
+// section is the parts of one parallel product, kept in a pool with the
+// function that computes one of them, so that a product allocates
+// nothing (a closure over the parts would be a new object each time).
+type section struct {
+	ker   *microKernel
+	parts []*workspace
+	subs  []problem
+	do    func(i int) // part, bound once
+}
+
+// sections holds the sections not in use.
+var sections = sync.Pool{New: func() any {
+	s := &section{}
+	s.do = s.part
+	return s
+}}
+
+// part computes part i of the section.
+func (s *section) part(i int) { s.parts[i].gemm(s.ker, &s.subs[i]) }
+
+// resize returns s with length n, reallocated only when too short.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }

@@ -31,23 +31,62 @@ const closed = 1 << 32
 // helper concludes that other goroutines want its processor and sleeps.
 const yielded = 50 * time.Microsecond
 
-// job is one parallel section.
+// job is one parallel section. Jobs are pooled, so that a section
+// allocates nothing: a job is used again once its caller has returned
+// (every helper that joined it has left by then), and seq tells a helper
+// which use of it is on offer.
 type job struct {
-	work func()
-	max  int64 // the most calls of work at once, the caller's included
+	// The section's work, one of the three, set before the job is offered
+	// and cleared when it is returned to the pool.
+	run   func()                  // Run's: claims its own items
+	each  func(i int)             // For's: item i
+	chunk func(chunk, lo, hi int) // Chunks': chunk i of [0, size)
+	n     int64                   // For's and Chunks' items
+	size  int64                   // Chunks': what the chunks cut up
+	next  atomic.Int64            // For's and Chunks' next unclaimed item
+
+	// max is the most calls of work at once, the caller's included.
+	max atomic.Int64
+	// seq counts the uses of the job: a helper does not join again the
+	// use it has helped with.
+	seq atomic.Uint64
 	// state counts the calls of work running (low 32 bits, the caller's
 	// included) and holds the closed flag.
 	state atomic.Int64
-	// done is closed by the helper whose leaving ends a closed job.
+	// done receives a token from the helper whose leaving ends a closed
+	// job, if a helper was still in it when it closed.
 	done chan struct{}
 	// panicked holds what a helper's call of work panicked with, for the
 	// caller to panic with in turn.
 	panicked atomic.Pointer[any]
 }
 
+// jobs holds the jobs not in use.
+var jobs = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
+
+// work is one call of the section's work: Run's function, or claiming
+// items from next until none is left.
+func (j *job) work() {
+	if j.run != nil {
+		j.run()
+		return
+	}
+	for {
+		i := j.next.Add(1) - 1
+		if i >= j.n {
+			return
+		}
+		if j.each != nil {
+			j.each(int(i))
+		} else {
+			j.chunk(int(i), int(i*j.size/j.n), int((i+1)*j.size/j.n))
+		}
+	}
+}
+
 // open tells whether a helper may join the job in state s: not closed,
 // not full.
-func (j *job) open(s int64) bool { return s&closed == 0 && s&(closed-1) < j.max }
+func (j *job) open(s int64) bool { return s&closed == 0 && s&(closed-1) < j.max.Load() }
 
 // join counts a helper in, unless the job is closed or full.
 func (j *job) join() bool {
@@ -63,7 +102,8 @@ func (j *job) join() bool {
 }
 
 // help is a helper's call of work: a panic is kept for the caller, and the
-// helper leaves the job, closing done if it is the last of a closed one.
+// helper leaves the job, sending done's token if it is the last of a
+// closed one.
 func (j *job) help() {
 	defer func() {
 		if r := recover(); r != nil {
@@ -71,7 +111,7 @@ func (j *job) help() {
 			j.panicked.CompareAndSwap(nil, &p)
 		}
 		if j.state.Add(-1) == closed {
-			close(j.done)
+			j.done <- struct{}{}
 		}
 	}()
 	j.work()
@@ -79,18 +119,19 @@ func (j *job) help() {
 
 // finish closes the job to helpers and waits for those that joined (each
 // is finishing the items it claimed): spinning for a while, as they do,
-// then asleep. It withdraws the job from the team, so that nothing the
-// section's closure holds stays reachable.
+// then asleep. It withdraws the job from the team.
 func (j *job) finish() {
 	if j.state.Add(closed-1)&(closed-1) != 0 {
+		// The last helper to leave sends a token: wait for it, after
+		// spinning a while, so that the job is free to be used again.
 		deadline := time.Now().Add(time.Duration(spinNs.Load()))
 		for i := 0; j.state.Load()&(closed-1) != 0; i++ {
 			if i%16 == 15 && time.Now().After(deadline) {
-				<-j.done
 				break
 			}
 			runtime.Gosched()
 		}
+		<-j.done
 	}
 	the.current.CompareAndSwap(j, nil)
 }
@@ -114,12 +155,55 @@ var the = team{wake: make(chan struct{}, 256)}
 // panic in a call of work on a helper is raised again here, once every
 // call has returned; a panic in the caller's returns only then as well.
 func Run(n int, work func()) {
-	n = min(n, runtime.GOMAXPROCS(0), cap(the.wake)+1)
-	if n < 2 {
+	if n = threads(n); n < 2 {
 		work()
 		return
 	}
-	j := &job{work: work, max: int64(n), done: make(chan struct{})}
+	j := jobs.Get().(*job)
+	j.run = work
+	start(j, n)
+}
+
+// For calls fn(i) for every i in [0, n), each once, on the calling
+// goroutine and up to t-1 helpers (see Run), which claim the indices one
+// at a time from a counter, and returns when all calls have returned.
+func For(n, t int, fn func(i int)) {
+	if t = threads(min(t, n)); t < 2 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	j := jobs.Get().(*job)
+	j.each, j.n = fn, int64(n)
+	start(j, t)
+}
+
+// Chunks cuts [0, size) into c contiguous chunks, chunk i being [i·size/c,
+// (i+1)·size/c), and calls fn(i, lo, hi) for each, as For does.
+func Chunks(size, c, t int, fn func(chunk, lo, hi int)) {
+	if t = threads(min(t, c)); t < 2 {
+		for i := range c {
+			fn(i, i*size/c, (i+1)*size/c)
+		}
+		return
+	}
+	j := jobs.Get().(*job)
+	j.chunk, j.n, j.size = fn, int64(c), int64(size)
+	start(j, t)
+}
+
+// threads bounds n by GOMAXPROCS and the team's size.
+func threads(n int) int { return min(n, runtime.GOMAXPROCS(0), cap(the.wake)+1) }
+
+// start offers the job, whose work is set, to n-1 helpers, calls its work
+// here, waits for the helpers, returns the job to the pool and raises a
+// helper's panic.
+func start(j *job, n int) {
+	j.next.Store(0)
+	j.panicked.Store(nil)
+	j.max.Store(int64(n))
+	j.seq.Add(1)
 	j.state.Store(1)
 	the.offer(j, n-1)
 	returned := false
@@ -128,28 +212,15 @@ func Run(n int, work func()) {
 			j.finish()
 		}
 	}()
-	work()
+	j.work()
 	returned = true
 	j.finish()
-	if p := j.panicked.Load(); p != nil {
+	p := j.panicked.Load()
+	j.run, j.each, j.chunk = nil, nil, nil // keep nothing of the section reachable
+	jobs.Put(j)
+	if p != nil {
 		panic(*p)
 	}
-}
-
-// For calls fn(i) for every i in [0, n), each once, on the calling
-// goroutine and up to t-1 helpers (see Run), which claim the indices one
-// at a time from a counter, and returns when all calls have returned.
-func For(n, t int, fn func(i int)) {
-	var next atomic.Int64
-	Run(min(t, n), func() {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= n {
-				return
-			}
-			fn(i)
-		}
-	})
 }
 
 // offer makes j the current section, wakes up to want sleeping helpers
@@ -176,32 +247,40 @@ func (t *team) offer(j *job, want int) {
 // helper joins the sections offered, spinning after each, sleeping when
 // none comes, and exits after idleNs asleep.
 func (t *team) helper() {
-	var last *job
+	var (
+		last *job
+		seq  uint64
+	)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
-		if j := t.spin(last); j != nil {
-			last = j
+		if j, s := t.spin(last, seq); j != nil {
+			last, seq = j, s
 			j.help()
 			continue
 		}
-		if !t.sleep() {
+		if !t.sleep(timer) {
 			return
 		}
 		last = nil
 	}
 }
 
-// spin watches for a section other than last to join, for spinNs; it
-// returns the one it joined, or nil.
-func (t *team) spin(last *job) *job {
+// spin watches for a section other than use seq of last to join, for
+// spinNs; it returns the job it joined and the use it saw, or nil.
+func (t *team) spin(last *job, seq uint64) (*job, uint64) {
 	now := time.Now()
 	deadline := now.Add(time.Duration(spinNs.Load()))
 	for i := 0; ; i++ {
-		if j := t.current.Load(); j != nil && j != last && j.join() {
-			return j
+		if j := t.current.Load(); j != nil {
+			if s := j.seq.Load(); (j != last || s != seq) && j.join() {
+				return j, s
+			}
 		}
 		if i%16 == 15 {
 			if now.After(deadline) {
-				return nil
+				return nil, 0
 			}
 			runtime.Gosched()
 			// A yield that took long gave the processor to other
@@ -209,16 +288,16 @@ func (t *team) spin(last *job) *job {
 			// spinning would only take time from them.
 			prev := now
 			if now = time.Now(); now.Sub(prev) > yielded {
-				return nil
+				return nil, 0
 			}
 		}
 	}
 }
 
 // sleep waits for a wake token, unless a section that it could join is
-// offered; it reports false when the helper has slept idleNs and has left
-// the team.
-func (t *team) sleep() bool {
+// offered; it reports false when the helper has slept idleNs (on timer,
+// the helper's own, stopped) and has left the team.
+func (t *team) sleep(timer *time.Timer) bool {
 	t.mu.Lock()
 	if j := t.current.Load(); j != nil && j.open(j.state.Load()) {
 		t.mu.Unlock()
@@ -226,10 +305,10 @@ func (t *team) sleep() bool {
 	}
 	t.sleepers.Add(1)
 	t.mu.Unlock()
-	timer := time.NewTimer(time.Duration(idleNs.Load()))
-	defer timer.Stop()
+	timer.Reset(time.Duration(idleNs.Load()))
 	select {
 	case <-t.wake: // offer counted this helper out of the sleepers
+		timer.Stop()
 		return true
 	case <-timer.C:
 	}

@@ -200,3 +200,71 @@ func TestFor(t *testing.T) {
 		}
 	}
 }
+
+// TestChunks checks that Chunks cuts [0, size) into its chunks exactly,
+// each once, from several goroutines at once (jobs are pooled and used
+// again: a job another caller still used would show as a chunk done twice
+// or never).
+func TestChunks(t *testing.T) {
+	for _, tc := range []struct{ size, c, t, callers int }{
+		{0, 1, 2, 1}, {10, 1, 2, 1}, {10, 3, 2, 1}, {7, 7, 4, 1}, {1000, 16, 2, 1}, {64, 8, 2, 4}, {129, 5, 8, 3},
+	} {
+		t.Run(fmt.Sprintf("size%d_c%d_t%d_callers%d", tc.size, tc.c, tc.t, tc.callers), func(t *testing.T) {
+			var wg sync.WaitGroup
+			for range tc.callers {
+				wg.Go(func() {
+					for range 100 {
+						covered := make([]atomic.Int32, tc.size)
+						calls := make([]atomic.Int32, tc.c)
+						Chunks(tc.size, tc.c, tc.t, func(chunk, lo, hi int) {
+							calls[chunk].Add(1)
+							if lo != chunk*tc.size/tc.c || hi != (chunk+1)*tc.size/tc.c {
+								t.Errorf("chunk %d is [%d, %d)", chunk, lo, hi)
+							}
+							for i := lo; i < hi; i++ {
+								covered[i].Add(1)
+							}
+						})
+						for i := range calls {
+							if n := calls[i].Load(); n != 1 {
+								t.Errorf("chunk %d called %d times", i, n)
+								return
+							}
+						}
+						for i := range covered {
+							if n := covered[i].Load(); n != 1 {
+								t.Errorf("item %d covered %d times", i, n)
+								return
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// sink keeps TestSectionsAllocateNothing's sums observable.
+var sink atomic.Int64
+
+// TestSectionsAllocateNothing: a section started with a function value
+// made once allocates nothing, helpers or not (a training step starts
+// some twenty-five).
+func TestSectionsAllocateNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	each := func(i int) { sink.Add(int64(i)) }
+	chunk := func(c, lo, hi int) { sink.Add(int64(hi - lo)) }
+	work := func() { sink.Add(1) }
+	for name, section := range map[string]func(){
+		"For":    func() { For(64, 2, each) },
+		"Chunks": func() { Chunks(1000, 8, 2, chunk) },
+		"Run":    func() { Run(2, work) },
+	} {
+		if n := testing.AllocsPerRun(200, section); n > 0 {
+			t.Errorf("%s: %.2f allocations a section, want none", name, n)
+		}
+	}
+}
