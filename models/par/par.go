@@ -23,9 +23,22 @@ func init() {
 	idleNs.Store(int64(100 * time.Millisecond))
 }
 
-// closed is the flag of job.state set once the caller's own call of work
-// has returned: no helper joins after it.
-const closed = 1 << 32
+// A job's state word: the calls of work running (the low 32 bits, the
+// caller's included), the closed flag, and above them the use of the job
+// (its generation), so that a helper's compare-and-swap that read the
+// state of an earlier use fails instead of joining the next use past its
+// max.
+const (
+	// counted masks the calls running.
+	counted = 1<<32 - 1
+	// closed is set once the caller's own call of work has returned: no
+	// helper joins after it.
+	closed = 1 << 32
+	// genShift is where the generation starts; generations wrap after
+	// 2^30 uses of one job.
+	genShift = 33
+	genMask  = 1<<30 - 1
+)
 
 // yielded is how long a yield of a spinning helper may take before the
 // helper concludes that other goroutines want its processor and sleeps.
@@ -33,8 +46,8 @@ const yielded = 50 * time.Microsecond
 
 // job is one parallel section. Jobs are pooled, so that a section
 // allocates nothing: a job is used again once its caller has returned
-// (every helper that joined it has left by then), and seq tells a helper
-// which use of it is on offer.
+// (every helper that joined it has left by then), and the generation in
+// its state tells a helper which use of it is on offer.
 type job struct {
 	// The section's work, one of the three, set before the job is offered
 	// and cleared when it is returned to the pool.
@@ -47,11 +60,8 @@ type job struct {
 
 	// max is the most calls of work at once, the caller's included.
 	max atomic.Int64
-	// seq counts the uses of the job: a helper does not join again the
-	// use it has helped with.
-	seq atomic.Uint64
-	// state counts the calls of work running (low 32 bits, the caller's
-	// included) and holds the closed flag.
+	// state counts the calls of work running and holds the closed flag
+	// and the generation (see counted, closed, genShift).
 	state atomic.Int64
 	// done receives a token from the helper whose leaving ends a closed
 	// job, if a helper was still in it when it closed.
@@ -86,17 +96,20 @@ func (j *job) work() {
 
 // open tells whether a helper may join the job in state s: not closed,
 // not full.
-func (j *job) open(s int64) bool { return s&closed == 0 && s&(closed-1) < j.max.Load() }
+func (j *job) open(s int64) bool { return s&closed == 0 && s&counted < j.max.Load() }
 
-// join counts a helper in, unless the job is closed or full.
-func (j *job) join() bool {
+// join counts a helper in, unless the job is closed or full or its use is
+// gen (the one the helper last helped with); it returns the generation it
+// joined.
+func (j *job) join(last bool, gen int64) (int64, bool) {
 	for {
 		s := j.state.Load()
-		if !j.open(s) {
-			return false
+		g := s >> genShift
+		if last && g == gen || !j.open(s) {
+			return 0, false
 		}
 		if j.state.CompareAndSwap(s, s+1) {
-			return true
+			return g, true
 		}
 	}
 }
@@ -110,7 +123,7 @@ func (j *job) help() {
 			p := r // a variable of its own: &p would put every call's on the heap
 			j.panicked.CompareAndSwap(nil, &p)
 		}
-		if j.state.Add(-1) == closed {
+		if j.state.Add(-1)&^(genMask<<genShift) == closed {
 			j.done <- struct{}{}
 		}
 	}()
@@ -121,11 +134,11 @@ func (j *job) help() {
 // is finishing the items it claimed): spinning for a while, as they do,
 // then asleep. It withdraws the job from the team.
 func (j *job) finish() {
-	if j.state.Add(closed-1)&(closed-1) != 0 {
+	if j.state.Add(closed-1)&counted != 0 {
 		// The last helper to leave sends a token: wait for it, after
 		// spinning a while, so that the job is free to be used again.
 		deadline := time.Now().Add(time.Duration(spinNs.Load()))
-		for i := 0; j.state.Load()&(closed-1) != 0; i++ {
+		for i := 0; j.state.Load()&counted != 0; i++ {
 			if i%16 == 15 && time.Now().After(deadline) {
 				break
 			}
@@ -203,8 +216,8 @@ func start(j *job, n int) {
 	j.next.Store(0)
 	j.panicked.Store(nil)
 	j.max.Store(int64(n))
-	j.seq.Add(1)
-	j.state.Store(1)
+	gen := (j.state.Load()>>genShift + 1) & genMask
+	j.state.Store(gen<<genShift | 1)
 	the.offer(j, n-1)
 	returned := false
 	defer func() {
@@ -249,14 +262,14 @@ func (t *team) offer(j *job, want int) {
 func (t *team) helper() {
 	var (
 		last *job
-		seq  uint64
+		gen  int64
 	)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		if j, s := t.spin(last, seq); j != nil {
-			last, seq = j, s
+		if j, g := t.spin(last, gen); j != nil {
+			last, gen = j, g
 			j.help()
 			continue
 		}
@@ -267,15 +280,15 @@ func (t *team) helper() {
 	}
 }
 
-// spin watches for a section other than use seq of last to join, for
-// spinNs; it returns the job it joined and the use it saw, or nil.
-func (t *team) spin(last *job, seq uint64) (*job, uint64) {
+// spin watches for a section other than use gen of last to join, for
+// spinNs; it returns the job and the use it joined, or nil.
+func (t *team) spin(last *job, gen int64) (*job, int64) {
 	now := time.Now()
 	deadline := now.Add(time.Duration(spinNs.Load()))
 	for i := 0; ; i++ {
 		if j := t.current.Load(); j != nil {
-			if s := j.seq.Load(); (j != last || s != seq) && j.join() {
-				return j, s
+			if g, ok := j.join(j == last, gen); ok {
+				return j, g
 			}
 		}
 		if i%16 == 15 {

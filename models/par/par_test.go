@@ -268,3 +268,47 @@ func TestSectionsAllocateNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestJoin: a helper joins an open use of a job below its max, never a
+// closed one nor the use it last helped with; the generation it returns
+// is the use it joined (a compare-and-swap on a state read from an
+// earlier use fails, since the generation is part of the state word).
+func TestJoin(t *testing.T) {
+	state := func(gen, calls int64, isClosed bool) int64 {
+		s := gen<<genShift | calls
+		if isClosed {
+			s |= closed
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name     string
+		state    int64
+		max      int64
+		last     bool
+		lastGen  int64
+		wantOK   bool
+		wantGen  int64
+		wantNext int64
+	}{
+		{"open", state(5, 1, false), 2, false, 0, true, 5, state(5, 2, false)},
+		{"full", state(5, 2, false), 2, false, 0, false, 0, state(5, 2, false)},
+		{"closed", state(5, 1, true), 4, false, 0, false, 0, state(5, 1, true)},
+		{"helped with this use", state(5, 1, false), 4, true, 5, false, 0, state(5, 1, false)},
+		{"helped with the last use", state(6, 1, false), 4, true, 5, true, 6, state(6, 2, false)},
+		{"another job's use of the same number", state(5, 1, false), 4, false, 5, true, 5, state(5, 2, false)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &job{done: make(chan struct{}, 1)}
+			j.max.Store(tc.max)
+			j.state.Store(tc.state)
+			gen, ok := j.join(tc.last, tc.lastGen)
+			if ok != tc.wantOK || gen != tc.wantGen {
+				t.Errorf("join = %d, %v, want %d, %v", gen, ok, tc.wantGen, tc.wantOK)
+			}
+			if got := j.state.Load(); got != tc.wantNext {
+				t.Errorf("state %#x, want %#x", got, tc.wantNext)
+			}
+		})
+	}
+}
