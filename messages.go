@@ -80,6 +80,10 @@ type Task struct {
 	// in a file was read from; a worker refuses a task whose problem file
 	// it does not hold with the same digest.
 	ProblemDigest string `json:"problem_digest,omitempty"`
+	// Replicate, when above 0, makes this fitness task the genome's k-th
+	// confirmation training (RunConfig.ConfirmSeeds): from scratch to
+	// Epochs with Seed; the result carries it back.
+	Replicate int `json:"replicate,omitempty"`
 	// Token identifies this task of the genome; a result must carry it back
 	// (the coordinator refuses results that answer no task it delivered).
 	Token string `json:"token,omitempty"`
@@ -116,6 +120,8 @@ func (t Task) Validate() error {
 		return fmt.Errorf("%w: task without run id", ErrBadMessage)
 	case t.GenomeID < 1:
 		return fmt.Errorf("%w: task genome id %d", ErrBadMessage, t.GenomeID)
+	case t.Replicate < 0 || t.Replicate > 0 && t.Kind != KindFitness:
+		return fmt.Errorf("%w: task replicate %d of a %s task", ErrBadMessage, t.Replicate, t.Kind)
 	case t.Problem == "":
 		return fmt.Errorf("%w: task without problem", ErrBadMessage)
 	case len(t.Params) == 0:
@@ -154,8 +160,9 @@ type Result struct {
 	Checkpoint *ObjectRef    `json:"checkpoint,omitempty"`
 	Device     string        `json:"device,omitempty"`
 	Log        []string      `json:"log,omitempty"`
-	// Token is the answered task's token.
-	Token string `json:"token,omitempty"`
+	// Replicate and Token are the answered task's.
+	Replicate int    `json:"replicate,omitempty"`
+	Token     string `json:"token,omitempty"`
 }
 
 // Validate checks the fields every result needs.
@@ -169,6 +176,8 @@ func (r Result) Validate() error {
 		return fmt.Errorf("%w: result without run id", ErrBadMessage)
 	case r.GenomeID < 1:
 		return fmt.Errorf("%w: result genome id %d", ErrBadMessage, r.GenomeID)
+	case r.Replicate < 0 || r.Replicate > 0 && r.Kind != KindFitness:
+		return fmt.Errorf("%w: result replicate %d of a %s result", ErrBadMessage, r.Replicate, r.Kind)
 	}
 	return nil
 }

@@ -78,6 +78,9 @@ type Status struct {
 	// cannot publish, and why), until a result gets through again.
 	Fault   string    `json:"fault,omitempty"`
 	Started time.Time `json:"started"`
+	// Confirming counts the confirmation trainings (RunConfig.ConfirmSeeds)
+	// queued or training.
+	Confirming int `json:"confirming,omitempty"`
 }
 
 // Holder is a genome held by a worker.

@@ -79,6 +79,15 @@ type RunConfig struct {
 	// at most the trainings it has under way and one genome's way to the
 	// top rung.
 	TimeBudget time.Duration `json:"time_budget,omitempty"`
+	// ConfirmSeeds, with halving, confirms the search's choice on more
+	// seeds once the search is over: each of the ConfirmTop best genomes
+	// of the top rung trains ConfirmSeeds-1 more times from scratch to the
+	// top rung, with other seeds, and the run's result is the genome whose
+	// fitness has the lowest mean over its ConfirmSeeds trainings (what
+	// SMAC calls intensification: one seed's luck does not choose the
+	// genome). 0 or 1: no confirmation.
+	ConfirmSeeds int `json:"confirm_seeds,omitempty"`
+	ConfirmTop   int `json:"confirm_top,omitempty"`
 }
 
 // Fidelities and breedings of a run.
@@ -196,6 +205,14 @@ func (c RunConfig) Validate() error {
 	if c.InFlight < 0 || c.InFlight > 100000 {
 		return fmt.Errorf("gahpo: in-flight %d outside 0..100000", c.InFlight)
 	}
+	switch {
+	case c.ConfirmSeeds < 0 || c.ConfirmSeeds > 100:
+		return fmt.Errorf("gahpo: confirm seeds %d outside 0..100", c.ConfirmSeeds)
+	case c.ConfirmSeeds > 1 && !c.Halving():
+		return fmt.Errorf("gahpo: confirming on %d seeds needs halving fidelity (the genomes it confirms are those of the top rung)", c.ConfirmSeeds)
+	case c.ConfirmSeeds > 1 && (c.ConfirmTop < 1 || c.ConfirmTop > 100):
+		return fmt.Errorf("gahpo: confirm top %d outside 1..100", c.ConfirmTop)
+	}
 	return nil
 }
 
@@ -301,6 +318,27 @@ type GenomeRecord struct {
 	Exploited int            `json:"exploited,omitempty"`
 	Replaces  int            `json:"replaces,omitempty"`
 	Schedule  []ScheduleStep `json:"schedule,omitempty"`
+	// Replicates are the genome's confirmation trainings (see
+	// RunConfig.ConfirmSeeds): from scratch to the top rung, each with its
+	// own seed. ConfirmedFitness is the mean fitness over the genome's own
+	// top-rung training and its replicates, once they are all done (a
+	// failed one makes it +Inf).
+	Replicates       []Replicate `json:"replicates,omitempty"`
+	ConfirmedFitness *Float      `json:"confirmed_fitness,omitempty"`
+}
+
+// Replicate is one confirmation training of a genome: the same
+// hyperparameters, another seed.
+type Replicate struct {
+	Seed     uint64        `json:"seed"`
+	Status   GenomeStatus  `json:"status"` // queued, done or failed
+	Fitness  Float         `json:"fitness"`
+	Accuracy float64       `json:"accuracy,omitempty"`
+	Worker   string        `json:"worker,omitempty"`
+	Duration time.Duration `json:"duration,omitempty"`
+	Failure  string        `json:"failure,omitempty"`
+	Finished time.Time     `json:"finished,omitzero"`
+	Curve    []EpochReport `json:"curve,omitempty"`
 }
 
 // ScheduleStep is a stretch of a population based training: from epoch
@@ -346,6 +384,11 @@ type FinalTraining struct {
 	// Schedule, after a population based training, is the hyperparameters
 	// of the final training epoch by epoch (Params are the last step's).
 	Schedule []ScheduleStep `json:"schedule,omitempty"`
+	// Seeds, after a confirmation (RunConfig.ConfirmSeeds), is how many
+	// trainings the genome was chosen on and ConfirmedFitness their mean
+	// fitness; the figures above are its first training's.
+	Seeds            int    `json:"seeds,omitempty"`
+	ConfirmedFitness *Float `json:"confirmed_fitness,omitempty"`
 }
 
 // EpochMetrics is one epoch of the final training.

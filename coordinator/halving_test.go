@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -136,6 +137,7 @@ type halvingLine struct {
 	RungFitness []gahpo.Float
 	DuplicateOf int
 	Parents     []int
+	Replicates  []string // seed, status and fitness of each confirmation training
 }
 
 func halvingHistory(t *testing.T, st *store.Store, run string) []halvingLine {
@@ -146,7 +148,10 @@ func halvingHistory(t *testing.T, st *store.Store, run string) []halvingLine {
 	}
 	out := make([]halvingLine, len(gs))
 	for i, g := range gs {
-		out[i] = halvingLine{g.ID, g.Params, g.Status, g.Rung, g.RungFitness, g.DuplicateOf, g.Parents}
+		out[i] = halvingLine{g.ID, g.Params, g.Status, g.Rung, g.RungFitness, g.DuplicateOf, g.Parents, nil}
+		for _, rep := range g.Replicates {
+			out[i].Replicates = append(out[i].Replicates, fmt.Sprintf("%d %s %v", rep.Seed, rep.Status, rep.Fitness))
+		}
 	}
 	return out
 }
@@ -168,8 +173,9 @@ func TestHalvingCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
 }
 
 // killedEndsLikeUninterrupted runs rc once through, then again with its
-// coordinator killed three times (one worker each: results arrive in the
-// order tasks were published); both runs must pass check, and their
+// coordinator killed three times, after a quarter, half and three
+// quarters of the first run's results (one worker each: results arrive in
+// the order tasks were published); both runs must pass check, and their
 // histories must be the same, bit for bit.
 func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, check func(*testing.T, *store.Store, *bus.Conn, gahpo.Run)) {
 	t.Helper()
@@ -181,6 +187,12 @@ func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, check func(*t
 	runA := runToEnd(t, context.Background(), stA, connA, rc)
 	check(t, stA, connA, runA)
 	want := halvingHistory(t, stA, runA.ID)
+	gsA, err := stA.Genomes(runA.ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := resultsIn(gsA)
+	t.Logf("%d results in the uninterrupted run", total)
 
 	srvB := testnats.Start(t)
 	startWorkers(t, srvB, 1, noopTrainer{})
@@ -201,11 +213,7 @@ func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, check func(*t
 			go func() {
 				for ctx.Err() == nil {
 					gs, _ := st.Genomes(c.RunID(), -1)
-					n := 0
-					for _, g := range gs {
-						n += len(g.RungFitness)
-					}
-					if n >= 4*(attempt+1) {
+					if resultsIn(gs) >= max(1, total*(attempt+1)/4) {
 						cancel()
 						return
 					}
@@ -243,6 +251,21 @@ func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, check func(*t
 		}
 		t.Fatalf("the killed run's history differs from the uninterrupted one")
 	}
+}
+
+// resultsIn counts the results recorded in gs: a genome's at each rung,
+// and its confirmation trainings'.
+func resultsIn(gs []gahpo.GenomeRecord) int {
+	n := 0
+	for _, g := range gs {
+		n += len(g.RungFitness)
+		for _, rep := range g.Replicates {
+			if rep.Status != gahpo.GenomeQueued {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // dyingTrainer kills its worker the first time it is given a task of a
@@ -310,4 +333,89 @@ func TestHalvingWorkerKilledMidRung(t *testing.T) {
 	if len(g.Curve) != g.Epochs {
 		t.Errorf("genome %d: %d curve points for %d epochs", g.ID, len(g.Curve), g.Epochs)
 	}
+}
+
+// checkConfirmed asserts a finished run that confirmed its top genomes:
+// confirmTop genomes of the top rung (all of them when fewer) with confirmSeeds-1 replicates done
+// each, the run's result the one with the lowest mean over its trainings.
+func checkConfirmed(t *testing.T, st *store.Store, run gahpo.Run, gs []gahpo.GenomeRecord) {
+	t.Helper()
+	rc := run.Config
+	top := len(rc.RungEpochs()) - 1
+	confirmed, atTop, best, bestMean := 0, 0, 0, math.Inf(1)
+	for _, g := range gs {
+		if g.DuplicateOf == 0 && g.Status == gahpo.GenomeDone && g.Rung == top {
+			atTop++
+		}
+		if len(g.Replicates) == 0 {
+			continue
+		}
+		confirmed++
+		if g.Rung != top || len(g.Replicates) != rc.ConfirmSeeds-1 || g.ConfirmedFitness == nil {
+			t.Fatalf("genome %d confirmed at rung %d with %d replicates, confirmed fitness %v", g.ID, g.Rung, len(g.Replicates), g.ConfirmedFitness)
+		}
+		sum := float64(g.RungFitness[top])
+		for k, rep := range g.Replicates {
+			if rep.Status != gahpo.GenomeDone || len(rep.Curve) != rc.MaxEpochs || rep.Seed == g.Seed {
+				t.Fatalf("genome %d replicate %d: %s, %d epochs, seed %d (the genome's %d)", g.ID, k+1, rep.Status, len(rep.Curve), rep.Seed, g.Seed)
+			}
+			sum += float64(rep.Fitness)
+		}
+		if mean := sum / float64(rc.ConfirmSeeds); mean < bestMean {
+			best, bestMean = g.ID, mean
+		}
+	}
+	if want := min(rc.ConfirmTop, atTop); confirmed != want {
+		t.Fatalf("%d genomes confirmed, want %d (%d at the top rung)", confirmed, want, atTop)
+	}
+	f, err := st.Final(run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Best != best || f.GenomeID != best || f.Seeds != rc.ConfirmSeeds || f.ConfirmedFitness == nil || math.Abs(float64(*f.ConfirmedFitness)-bestMean) > 1e-12 {
+		t.Fatalf("the run chose genome %d (final: genome %d, %d seeds, mean %v); the lowest mean over %d seeds is genome %d's, %v",
+			run.Best, f.GenomeID, f.Seeds, f.ConfirmedFitness, rc.ConfirmSeeds, best, bestMean)
+	}
+}
+
+// TestHalvingConfirmedRegressionRun: a halving search that confirms its two
+// best genomes on three seeds, with real workers training the regression
+// net: each replicate trains from scratch with a seed of its own and the
+// run chooses on the mean.
+func TestHalvingConfirmedRegressionRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run of a few tens of seconds: -short")
+	}
+	srv := testnats.Start(t)
+	startWorkers(t, srv, 2, problems.NewTrainer())
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	conn := testnats.Connect(t, srv, "coord")
+	rc := halvingConfig(6, 2, 3, gahpo.BreedingSteadyState)
+	rc.ConfirmSeeds, rc.ConfirmTop = 3, 2
+	run := runToEnd(t, context.Background(), st, conn, rc)
+	gs := checkHalving(t, st, conn, run)
+	checkConfirmed(t, st, run, gs)
+	differ := false
+	for _, g := range gs {
+		for _, rep := range g.Replicates {
+			differ = differ || rep.Fitness != g.RungFitness[len(g.RungFitness)-1]
+		}
+	}
+	if !differ {
+		t.Error("every replicate has its genome's first fitness: the seeds changed nothing")
+	}
+}
+
+func TestHalvingConfirmedCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two cluster runs: -short")
+	}
+	rc := halvingConfig(5, 2, 8, gahpo.BreedingSteadyState)
+	// Eight replicates of the one genome at the top rung are a third of
+	// the results: the last kill comes while they train.
+	rc.InFlight, rc.ConfirmSeeds, rc.ConfirmTop = 2, 9, 2
+	killedEndsLikeUninterrupted(t, rc, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
+		checkConfirmed(t, st, run, checkHalving(t, st, conn, run))
+	})
 }

@@ -90,6 +90,9 @@ func progressLine(st gahpo.Status) string {
 		if st.Best != nil && !math.IsInf(float64(st.Best.Fitness), 0) {
 			line += fmt.Sprintf(", best %.4g at %d epochs", float64(st.Best.Fitness), st.Best.Epochs)
 		}
+		if st.Confirming > 0 {
+			line += fmt.Sprintf(", confirming the best on other seeds: %d trainings left", st.Confirming)
+		}
 		if st.RunETA > 0 {
 			line += fmt.Sprintf(", ETA %s", roundDur(st.RunETA))
 		}

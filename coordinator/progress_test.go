@@ -84,3 +84,16 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("bar output %q: want the shorter line padded by 2", got)
 	}
 }
+
+// TestProgressLineConfirming: while the best genomes train on other seeds,
+// the line says so (no genome is queued or training then).
+func TestProgressLineConfirming(t *testing.T) {
+	st := gahpo.Status{State: gahpo.RunRunning, Fidelity: gahpo.FidelityHalving, Bred: 18, Budget: 18, Rungs: []int{18, 6, 2}, Confirming: 4}
+	if got := progressLine(st); !strings.Contains(got, "confirming the best on other seeds: 4 trainings left") {
+		t.Errorf("progress line %q does not tell the confirmation", got)
+	}
+	st.Confirming = 0
+	if got := progressLine(st); strings.Contains(got, "confirming") {
+		t.Errorf("progress line %q tells a confirmation that is not under way", got)
+	}
+}

@@ -194,6 +194,11 @@ func (c *Coordinator) Status() gahpo.Status {
 			outstanding[r.ID] = true
 			st.Outstanding++
 		}
+		for _, rep := range r.Replicates {
+			if rep.Status == gahpo.GenomeQueued {
+				st.Confirming++
+			}
+		}
 		if r.Generation == gen && r.Status != gahpo.GenomeQueued {
 			st.Done++
 			if r.Status == gahpo.GenomeFailed || (r.Status == gahpo.GenomeDuplicate && r.Failure != "") {

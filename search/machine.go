@@ -286,6 +286,7 @@ func (m *Machine) Outstanding() []gahpo.Task {
 	for _, r := range recs {
 		out = append(out, m.task(r))
 	}
+	out = append(out, m.openReplicates()...)
 	if m.final {
 		out = append(out, m.finalTask())
 	}
@@ -297,6 +298,9 @@ func (m *Machine) Outstanding() []gahpo.Task {
 func (m *Machine) Outstands(t gahpo.Task) bool {
 	if t.Kind == gahpo.KindFinal {
 		return m.final && m.finalTask().Token == t.Token
+	}
+	if t.Replicate > 0 {
+		return m.replicateOutstands(t)
 	}
 	if t.GenomeID < 1 || t.GenomeID > len(m.recs) {
 		return false
@@ -516,6 +520,9 @@ func (m *Machine) checkpointEngine() error {
 // error when the machine cannot go on (breeding failed): the coordinator
 // must then stop, and a restart resumes from the store.
 func (m *Machine) Result(r gahpo.Result, now time.Time) error {
+	if r.Replicate > 0 {
+		return m.replicateResult(r, now)
+	}
 	if err := m.accept(r); err != nil {
 		return err
 	}
@@ -525,17 +532,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	if rec.Status == gahpo.GenomePromoted {
 		rung = rec.Rung + 1
 	}
-	fitness, failure := float64(r.Fitness), r.Failure
-	switch {
-	case failure != "":
-		fitness = math.Inf(1)
-	case !finite(fitness):
-		failure = fmt.Sprintf("fitness %v", fitness)
-		fitness = math.Inf(1)
-	case m.bounded() && (fitness < m.cfg.FitnessMin || fitness > m.cfg.FitnessMax):
-		failure = fmt.Sprintf("refused: fitness %g outside what the problem can produce [%g, %g]", fitness, m.cfg.FitnessMin, m.cfg.FitnessMax)
-		fitness = math.Inf(1)
-	}
+	fitness, failure := m.checkFitness(float64(r.Fitness), r.Failure)
 	if m.rc.MultiFidelity() && failure == "" && r.EpochsDone != 0 && r.EpochsDone != m.rungs[rung] {
 		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d", r.EpochsDone, m.rungs[rung])
 		fitness = math.Inf(1)
@@ -610,6 +607,23 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 }
 
 func (m *Machine) bounded() bool { return m.cfg.FitnessMin != 0 || m.cfg.FitnessMax != 0 }
+
+// checkFitness returns a result's fitness and failure as recorded: +Inf
+// with the reason for a failed training, a fitness that is not finite or
+// one outside what the problem can produce.
+func (m *Machine) checkFitness(fitness float64, failure string) (float64, string) {
+	switch {
+	case failure != "":
+		fitness = math.Inf(1)
+	case !finite(fitness):
+		failure = fmt.Sprintf("fitness %v", fitness)
+		fitness = math.Inf(1)
+	case m.bounded() && (fitness < m.cfg.FitnessMin || fitness > m.cfg.FitnessMax):
+		failure = fmt.Sprintf("refused: fitness %g outside what the problem can produce [%g, %g]", fitness, m.cfg.FitnessMin, m.cfg.FitnessMax)
+		fitness = math.Inf(1)
+	}
+	return fitness, failure
+}
 
 // accept checks that r answers an outstanding task of this run.
 func (m *Machine) accept(r gahpo.Result) error {
@@ -798,6 +812,7 @@ func (m *Machine) EpochsSpent() int {
 		if r.Inherited > 0 && r.Status != gahpo.GenomeQueued {
 			n -= m.rungs[r.Inherited-1] // trained by the genome it exploited
 		}
+		n += len(r.Replicates) * m.rungs[len(m.rungs)-1] // confirmation trainings
 	}
 	return n
 }
@@ -961,10 +976,18 @@ func (m *Machine) finish(now time.Time) {
 			}
 		}
 	}
+	if m.confirming() && m.confirm() {
+		return // the choice waits for the confirmation trainings
+	}
 	best := 0
 	for _, r := range m.recs {
 		if r.DuplicateOf == 0 && r.Status == gahpo.GenomeDone && (best == 0 || gahpo.Better(r, m.recs[best-1])) {
 			best = r.ID
+		}
+	}
+	if m.confirming() {
+		if b := m.confirmedBest(); b != 0 {
+			best = b
 		}
 	}
 	for i := range m.recs {
@@ -984,6 +1007,9 @@ func (m *Machine) finish(now time.Time) {
 	} else if best != 0 && m.rc.MultiFidelity() {
 		m.ready.Final = m.topFinal(m.recs[best-1], now)
 		m.ready.FinalWeights = m.recs[best-1].Weights
+		if r := m.recs[best-1]; r.ConfirmedFitness != nil {
+			m.ready.Final.Seeds, m.ready.Final.ConfirmedFitness = 1+len(r.Replicates), r.ConfirmedFitness
+		}
 	}
 	m.touchRun()
 }

@@ -98,6 +98,10 @@ type sim struct {
 	// gives its head, as runs stored before heads existed did.
 	wholeEngine bool
 	m           *Machine // the machine being driven
+	// noise, when set, is added to the fitness of each answer (a seed's
+	// luck); seen, when set, sees each task answered.
+	noise func(gahpo.Task) float64
+	seen  func(gahpo.Task)
 }
 
 func (s *sim) apply(t testing.TB, rd Ready) {
@@ -241,8 +245,15 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 			t.Fatalf("genome %d rung %d trains from checkpoint %s, which is gone", task.GenomeID, task.Rung, task.Checkpoint.Name)
 		}
 		r := answer(task)
+		r.Replicate = task.Replicate
 		if cfg.Run.Config.PBT() {
 			r = s.trainPBT(task, r)
+		}
+		if s.noise != nil {
+			r.Fitness += gahpo.Float(s.noise(task))
+		}
+		if s.seen != nil {
+			s.seen(task)
 		}
 		if r.Checkpoint != nil {
 			s.created[r.Checkpoint.Name] = true
@@ -591,6 +602,168 @@ func TestBudgetNeedsAPool(t *testing.T) {
 		tt.edit(&rc)
 		if err := rc.Validate(); (err != nil) != tt.wantErr {
 			t.Errorf("%s: Validate() = %v, want an error: %v", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+// TestConfirmationChoosesOnTheMeanOfSeeds runs a halving search that
+// confirms its three best genomes on three seeds, restoring the machine
+// every few results: the first training at the top rung is lucky for odd
+// genomes (a seed's luck), the replicates are not. The run's result is
+// the confirmed genome with the lowest mean over its three trainings,
+// each replicate trained from scratch to the top rung with a seed of its
+// own (TestConfirmedBest has the choice's cases).
+func TestConfirmationChoosesOnTheMeanOfSeeds(t *testing.T) {
+	for _, restoreEvery := range []int{0, 4} {
+		t.Run(fmt.Sprintf("restore-every-%d", restoreEvery), func(t *testing.T) {
+			rc := halving(runConfig(9, 3), gahpo.BreedingSteadyState)
+			rc.InFlight, rc.ConfirmSeeds, rc.ConfirmTop = 3, 3, 3
+			m, cfg := testMachine(t, rc)
+			s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}
+			top := 2
+			s.noise = func(task gahpo.Task) float64 {
+				if task.Rung == top && task.Replicate == 0 && task.GenomeID%2 == 1 {
+					return -0.5 * curve(task.Params, task.Epochs) // half the loss: lucky
+				}
+				return 0
+			}
+			var replicates []gahpo.Task
+			s.seen = func(task gahpo.Task) {
+				if task.Replicate > 0 {
+					replicates = append(replicates, task)
+				}
+			}
+			driveSim(t, s, m, cfg, restoreEvery)
+
+			if len(replicates) != 6 {
+				t.Fatalf("%d replicate tasks answered, want 3 genomes × 2", len(replicates))
+			}
+			seeds := map[uint64]bool{}
+			for _, task := range replicates {
+				if task.Epochs != 9 || task.FromEpochs != 0 || task.Checkpoint != nil || task.CheckpointTo != "" || task.WeightsTo != "" || !task.Test {
+					t.Errorf("replicate %d of genome %d: %d epochs from %d, checkpoint %v, keeps %q %q, test %v: want from scratch to 9, tested, nothing kept",
+						task.Replicate, task.GenomeID, task.Epochs, task.FromEpochs, task.Checkpoint, task.CheckpointTo, task.WeightsTo, task.Test)
+				}
+				own := s.stored[task.GenomeID].Seed
+				if task.Seed == own || seeds[task.Seed] {
+					t.Errorf("replicate %d of genome %d has seed %d, its genome's or another replicate's", task.Replicate, task.GenomeID, task.Seed)
+				}
+				seeds[task.Seed] = true
+			}
+			// The three best of the top rung by their first training
+			// are the confirmed ones; the choice is the lowest mean.
+			order := rankAtRung(s.records(), top)
+			want, wantMean := 0, math.Inf(1)
+			for i, id := range order {
+				r := s.stored[id]
+				if i >= 3 {
+					if len(r.Replicates) != 0 {
+						t.Errorf("genome %d, %d-th at the top rung, was confirmed", id, i+1)
+					}
+					continue
+				}
+				if len(r.Replicates) != 2 || r.ConfirmedFitness == nil {
+					t.Fatalf("genome %d, %d-th at the top rung: %d replicates, confirmed %v", id, i+1, len(r.Replicates), r.ConfirmedFitness)
+				}
+				sum := float64(r.RungFitness[top])
+				for _, rep := range r.Replicates {
+					if rep.Status != gahpo.GenomeDone {
+						t.Fatalf("genome %d: a replicate is %s", id, rep.Status)
+					}
+					sum += float64(rep.Fitness)
+				}
+				if mean := sum / 3; !sameFloat(gahpo.Float(mean), *r.ConfirmedFitness) {
+					t.Errorf("genome %d: confirmed fitness %v, the mean of its trainings %v", id, *r.ConfirmedFitness, mean)
+				} else if mean < wantMean {
+					want, wantMean = id, mean
+				}
+			}
+			if s.final == nil || s.final.GenomeID != want || s.run.Best != want {
+				t.Fatalf("the run chose genome %d (final %+v), the lowest mean is genome %d's", s.run.Best, s.final, want)
+			}
+			if s.final.Seeds != 3 || !sameFloat(*s.final.ConfirmedFitness, gahpo.Float(wantMean)) {
+				t.Errorf("final: %d seeds, confirmed %v; want 3, %v", s.final.Seeds, *s.final.ConfirmedFitness, wantMean)
+			}
+			if first := s.stored[order[0]]; order[0]%2 == 1 && sameFloat(*first.ConfirmedFitness, first.RungFitness[top]) {
+				t.Errorf("genome %d, lucky on its first training, has a confirmed fitness equal to it: its replicates did not count", order[0])
+			}
+			if m := s.m; m.EpochsSpent() < 6*9 {
+				t.Errorf("%d epoch-trainings spent, the replicates alone are 54", m.EpochsSpent())
+			}
+		})
+	}
+}
+
+// TestConfirmedBest is the confirmation's choice on tables of trainings.
+func TestConfirmedBest(t *testing.T) {
+	inf := math.Inf(1)
+	for _, tc := range []struct {
+		name  string
+		first []float64   // each genome's first training at the top rung
+		reps  [][]float64 // its replicates (nil: not confirmed)
+		want  int
+	}{
+		{"the lucky first training loses", []float64{0.10, 0.15}, [][]float64{{0.30, 0.30}, {0.15, 0.15}}, 2},
+		{"a failed replicate loses", []float64{0.10, 0.20}, [][]float64{{0.10, inf}, {0.20, 0.20}}, 2},
+		{"a tie goes to the better first training", []float64{0.20, 0.10}, [][]float64{{0.10, 0.30}, {0.30, 0.20}}, 2},
+		{"only the confirmed compete", []float64{0.01, 0.20}, [][]float64{nil, {0.20, 0.20}}, 2},
+		{"none confirmed", []float64{0.10, 0.20}, [][]float64{nil, nil}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := halving(runConfig(9, 3), gahpo.BreedingSteadyState)
+			rc.ConfirmSeeds, rc.ConfirmTop = 3, 3
+			m, _ := testMachine(t, rc)
+			m.recs = nil
+			for i, f := range tc.first {
+				r := gahpo.GenomeRecord{ID: i + 1, Status: gahpo.GenomeDone, Rung: 2, Fitness: gahpo.Float(f),
+					RungFitness: []gahpo.Float{1, 1, gahpo.Float(f)}}
+				for _, x := range tc.reps[i] {
+					r.Replicates = append(r.Replicates, gahpo.Replicate{Status: gahpo.GenomeDone, Fitness: gahpo.Float(x)})
+				}
+				m.recs = append(m.recs, r)
+			}
+			if got := m.confirmedBest(); got != tc.want {
+				t.Errorf("confirmedBest = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestReplicateResultsRefused: a replicate's result answers its own task
+// only: again, it is stale; with another token or replicate number, or
+// of a genome never bred, it is refused.
+func TestReplicateResultsRefused(t *testing.T) {
+	rc := halving(runConfig(9, 2), gahpo.BreedingSteadyState)
+	rc.InFlight, rc.ConfirmSeeds, rc.ConfirmTop = 3, 2, 2
+	m, cfg := testMachine(t, rc)
+	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}
+	var rep gahpo.Task
+	s.seen = func(task gahpo.Task) {
+		if task.Replicate > 0 && rep.Replicate == 0 {
+			rep = task
+		}
+	}
+	driveSim(t, s, m, cfg, 0)
+	if rep.Replicate == 0 {
+		t.Fatal("no replicate task was issued")
+	}
+	r := answer(rep)
+	r.Replicate = rep.Replicate
+	for _, tc := range []struct {
+		name   string
+		change func(*gahpo.Result)
+		want   error
+	}{
+		{"again", func(*gahpo.Result) {}, ErrStale},
+		{"another token", func(r *gahpo.Result) { r.Token = m.Token(r.GenomeID, 0) }, ErrRefused},
+		{"another replicate", func(r *gahpo.Result) { r.Replicate = 7 }, ErrRefused},
+		{"a genome never bred", func(r *gahpo.Result) { r.GenomeID = 999 }, ErrRefused},
+		{"another run", func(r *gahpo.Result) { r.RunID = "other" }, ErrRefused},
+	} {
+		x := r
+		tc.change(&x)
+		if err := m.Result(x, t0); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
 }

@@ -279,7 +279,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 		log = log.With("device", s.device)
 	}
 	res := gahpo.Result{V: gahpo.MessageVersion, Kind: task.Kind, RunID: task.RunID, GenomeID: task.GenomeID, Worker: s.name, Attempt: d.Attempt,
-		Rung: task.Rung, Device: s.device, Token: task.Token}
+		Rung: task.Rung, Device: s.device, Replicate: task.Replicate, Token: task.Token}
 
 	// Keep the lease while working.
 	stopBeat := w.heartbeat(d, lease)

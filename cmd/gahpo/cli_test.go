@@ -161,6 +161,36 @@ func TestBudgetFlags(t *testing.T) {
 	}
 }
 
+// TestConfirmFlags: --confirm-seeds and --confirm-top reach a halving
+// run's configuration and are refused without halving.
+func TestConfirmFlags(t *testing.T) {
+	tests := []struct {
+		args       []string
+		seeds, top int
+		wantErr    string
+	}{
+		{[]string{"--preset", "best"}, 0, 0, ""},
+		{[]string{"--preset", "best", "--confirm-seeds", "3"}, 3, 3, ""},
+		{[]string{"--preset", "best", "--confirm-seeds", "2", "--confirm-top", "5"}, 2, 5, ""},
+		{[]string{"--preset", "best", "--confirm-seeds", "1"}, 0, 0, ""},
+		{[]string{"--preset", "paper", "--confirm-seeds", "3"}, 0, 0, "needs --fidelity halving"},
+		{[]string{"--preset", "pbt", "--confirm-seeds", "3"}, 0, 0, "needs --fidelity halving"},
+	}
+	for _, tt := range tests {
+		rc, err := runConfigOf(t, tt.args)
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.args, err)
+		case rc.ConfirmSeeds != tt.seeds || rc.ConfirmTop != tt.top:
+			t.Errorf("%q: confirm seeds %d, top %d; want %d, %d", tt.args, rc.ConfirmSeeds, rc.ConfirmTop, tt.seeds, tt.top)
+		}
+	}
+}
+
 // runConfigOf parses run's search flags args into a validated run
 // configuration.
 func runConfigOf(t *testing.T, args []string) (gahpo.RunConfig, error) {

@@ -22,6 +22,7 @@ type fidelityFlags struct {
 	fidelity, breeding        string
 	minEpochs, maxEpochs, eta int
 	inFlight, budget          int
+	confirmSeeds, confirmTop  int
 	timeBudget                time.Duration
 	enqueue                   enqueueFlag
 }
@@ -34,6 +35,8 @@ func (f *fidelityFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.eta, "eta", 3, "halving: the best 1/eta of a rung train on, eta times longer")
 	fs.IntVar(&f.budget, "budget-epochs", 0, "stop breeding once this many epoch-trainings are spent or under way (0: no limit but population × generations)")
 	fs.DurationVar(&f.timeBudget, "time-budget", 0, "stop breeding once this much time has passed since the run started, e.g. 2h; what is under way and its promotions to the top rung still finish (0: no limit)")
+	fs.IntVar(&f.confirmSeeds, "confirm-seeds", 0, "halving: once the search is over, train each of the --confirm-top best genomes of the top rung this many times in all (from scratch, other seeds) and choose the one with the lowest mean fitness (0 or 1: choose on one training)")
+	fs.IntVar(&f.confirmTop, "confirm-top", 3, "halving with --confirm-seeds: how many of the top rung's best genomes to confirm")
 	fs.IntVar(&f.inFlight, "in-flight", 0, "steady-state: genomes queued or training at once (default: the local workers + 1 with run, 8 with coordinator)")
 	fs.Var(&f.enqueue, "enqueue", "a known genome to start the search with, 'name=value,...' (repeatable), or @FILE with one per line")
 }
@@ -71,6 +74,12 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 		}
 	}
 	rc.InFlight, rc.BudgetEpochs, rc.TimeBudget = f.inFlight, f.budget, f.timeBudget
+	if f.confirmSeeds > 1 {
+		if !rc.Halving() {
+			return fmt.Errorf("--confirm-seeds %d needs --fidelity halving (it confirms the genomes of the top rung)", f.confirmSeeds)
+		}
+		rc.ConfirmSeeds, rc.ConfirmTop = f.confirmSeeds, f.confirmTop
+	}
 	known := append([]string(nil), p.enqueue...)
 	known = append(known, f.enqueue...)
 	for _, k := range known {

@@ -350,6 +350,27 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 		row("finished", g.Finished.Local().Format(time.DateTime))
 	}
 	row("seed", strconv.FormatUint(g.Seed, 10))
+	if g.ConfirmedFitness != nil {
+		row("confirmed", fmt.Sprintf("mean fitness %s over %d trainings", fmtFloat(*g.ConfirmedFitness), 1+len(g.Replicates)))
+	}
+	for k, rep := range g.Replicates {
+		v := fmt.Sprintf("seed %d, %s", rep.Seed, rep.Status)
+		if rep.Status != gahpo.GenomeQueued {
+			v += ", fitness " + fmtFloat(rep.Fitness)
+		}
+		if n := len(rep.Curve); n > 0 {
+			if tl, ok := rep.Curve[n-1].Metrics["test_loss"]; ok {
+				v += ", test loss " + fmtFloat(tl)
+			}
+			if ta, ok := rep.Curve[n-1].Metrics["test_accuracy"]; ok {
+				v += fmt.Sprintf(", test accuracy %.2f%%", 100*float64(ta))
+			}
+		}
+		if rep.Failure != "" {
+			v += " (" + rep.Failure + ")"
+		}
+		row(fmt.Sprintf("replicate %d", k+1), v)
+	}
 	tw.Flush()
 }
 
@@ -370,6 +391,10 @@ func scheduleArg(steps []gahpo.ScheduleStep) string {
 
 func printFinal(w io.Writer, f gahpo.FinalTraining) {
 	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params, f.Choices), f.Worker, roundDuration(f.Duration))
+	if f.Seeds > 1 && f.ConfirmedFitness != nil {
+		fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean fitness %s; below, its own (gahpo query genome %d shows the others)\n",
+			f.Seeds, f.Seeds-1, fmtFloat(*f.ConfirmedFitness), f.GenomeID)
+	}
 	if len(f.Schedule) > 1 {
 		fmt.Fprintln(w, "trained with a schedule (population based training):")
 		for i, st := range f.Schedule {

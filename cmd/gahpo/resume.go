@@ -45,6 +45,8 @@ var runFields = []runField{
 	{"in-flight", func(c gahpo.RunConfig) any { return c.InFlight }},
 	{"budget-epochs", func(c gahpo.RunConfig) any { return c.BudgetEpochs }},
 	{"time-budget", func(c gahpo.RunConfig) any { return c.TimeBudget }},
+	{"confirm-seeds", func(c gahpo.RunConfig) any { return c.ConfirmSeeds }},
+	{"confirm-top", func(c gahpo.RunConfig) any { return c.ConfirmTop }},
 	{"enqueue", func(c gahpo.RunConfig) any { return c.GA.Initial }},
 }
 

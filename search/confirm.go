@@ -1,0 +1,187 @@
+package search
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/ga"
+)
+
+// Confirmation (RunConfig.ConfirmSeeds): once a halving search has nothing
+// left to breed or train, the ConfirmTop best genomes of the top rung each
+// train ConfirmSeeds-1 more times from scratch to the top rung with other
+// seeds, and the run's result is the genome with the lowest mean fitness
+// over its trainings. At the top rung the differences between the best
+// genomes are often smaller than one seed's luck; one training each ranks
+// mostly the luck.
+
+// confirming reports whether the run confirms its choice on more seeds.
+func (m *Machine) confirming() bool { return m.rc.Halving() && m.rc.ConfirmSeeds > 1 }
+
+// ReplicateSeed is the training seed of replicate k (1-based) of genome
+// id: k = 0 would be the genome's own seed (ga.TrainSeed).
+func ReplicateSeed(runSeed uint64, id, k int) uint64 {
+	return ga.TrainSeed(runSeed+uint64(k)*0x9e3779b97f4a7c15, id)
+}
+
+// confirm starts the confirmation trainings when none has started yet, and
+// reports whether any is under way (queued or training): the run's choice
+// waits for them.
+func (m *Machine) confirm() bool {
+	started := false
+	for _, r := range m.recs {
+		for _, rep := range r.Replicates {
+			started = true
+			if rep.Status == gahpo.GenomeQueued {
+				return true
+			}
+		}
+	}
+	if started {
+		return false
+	}
+	top := len(m.rungs) - 1
+	var ids []int
+	for _, id := range m.rungOrder(top) {
+		if len(ids) == m.rc.ConfirmTop {
+			break
+		}
+		r := m.recs[id-1]
+		if r.Status == gahpo.GenomeDone && len(r.RungFitness) > top && finite(float64(r.RungFitness[top])) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids) // issued in id order, as Outstanding lists them
+	for _, id := range ids {
+		r := &m.recs[id-1]
+		for k := 1; k < m.rc.ConfirmSeeds; k++ {
+			r.Replicates = append(r.Replicates, gahpo.Replicate{
+				Seed: ReplicateSeed(m.rc.GA.Seed, id, k), Status: gahpo.GenomeQueued, Fitness: gahpo.Float(math.NaN()),
+			})
+			m.ready.Publish = append(m.ready.Publish, m.replicateTask(*r, k))
+		}
+		m.touch(id)
+	}
+	return len(ids) > 0
+}
+
+// replicateTask is the task of replicate k (1-based) of r: its genome
+// trained from scratch to the top rung with the replicate's seed, tested
+// after each epoch as the top rung is, its weights not kept.
+func (m *Machine) replicateTask(r gahpo.GenomeRecord, k int) gahpo.Task {
+	top := len(m.rungs) - 1
+	rc := m.rc
+	return gahpo.Task{
+		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: m.run.ID, GenomeID: r.ID, Generation: r.Generation,
+		Problem: rc.Problem, Params: r.Params, Seed: r.Replicates[k-1].Seed,
+		DataSeed:    rc.GA.Seed | 1<<63, // the genome's own data: only the seed differs
+		TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts,
+		Rung: top, Epochs: m.rungs[top], Test: true, Replicate: k,
+		Token: m.replicateToken(r.ID, k),
+	}
+}
+
+// replicateToken is the token of replicate k of genome id: the rung of a
+// genome's tasks is at least 0, the final task's -1.
+func (m *Machine) replicateToken(id, k int) string { return m.Token(id, -1-k) }
+
+// openReplicates returns the tasks of the replicates queued or in training.
+func (m *Machine) openReplicates() []gahpo.Task {
+	var out []gahpo.Task
+	for _, r := range m.recs {
+		for k, rep := range r.Replicates {
+			if rep.Status == gahpo.GenomeQueued {
+				out = append(out, m.replicateTask(r, k+1))
+			}
+		}
+	}
+	return out
+}
+
+// replicateOutstands reports whether t, a replicate's task, is still
+// outstanding.
+func (m *Machine) replicateOutstands(t gahpo.Task) bool {
+	if t.GenomeID < 1 || t.GenomeID > len(m.recs) {
+		return false
+	}
+	r := m.recs[t.GenomeID-1]
+	return t.Replicate <= len(r.Replicates) && r.Replicates[t.Replicate-1].Status == gahpo.GenomeQueued &&
+		t.Token == m.replicateToken(r.ID, t.Replicate)
+}
+
+// replicateResult takes the result of a confirmation training.
+func (m *Machine) replicateResult(r gahpo.Result, now time.Time) error {
+	switch {
+	case r.RunID != m.run.ID:
+		return fmt.Errorf("%w: result of run %q, this is %q", ErrRefused, r.RunID, m.run.ID)
+	case r.Kind != gahpo.KindFitness:
+		return fmt.Errorf("%w: a %q result of a replicate", ErrRefused, r.Kind)
+	case r.GenomeID < 1 || r.GenomeID > len(m.recs):
+		return fmt.Errorf("%w: genome %d was never bred (bred: 1 to %d)", ErrRefused, r.GenomeID, len(m.recs))
+	}
+	rec := &m.recs[r.GenomeID-1]
+	switch k := r.Replicate; {
+	case k > len(rec.Replicates) || r.Token != m.replicateToken(rec.ID, k):
+		return fmt.Errorf("%w: genome %d has no replicate %d with the result's token", ErrRefused, rec.ID, k)
+	case rec.Replicates[k-1].Status != gahpo.GenomeQueued:
+		return fmt.Errorf("%w: genome %d replicate %d", ErrStale, rec.ID, k)
+	}
+	m.now = now
+	top := len(m.rungs) - 1
+	fitness, failure := m.checkFitness(float64(r.Fitness), r.Failure)
+	if failure == "" && r.EpochsDone != 0 && r.EpochsDone != m.rungs[top] {
+		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d", r.EpochsDone, m.rungs[top])
+		fitness = math.Inf(1)
+	}
+	rep := &rec.Replicates[r.Replicate-1]
+	rep.Fitness, rep.Failure, rep.Accuracy = gahpo.Float(fitness), failure, r.Accuracy
+	rep.Worker, rep.Duration, rep.Finished, rep.Curve = r.Worker, r.Duration, now, r.Curve
+	rep.Status = gahpo.GenomeDone
+	if failure != "" {
+		rep.Status = gahpo.GenomeFailed
+	}
+	if r.Checkpoint != nil {
+		m.ready.Delete = append(m.ready.Delete, *r.Checkpoint) // nothing goes on from a replicate
+	}
+	if r.WeightsObject != "" {
+		m.ready.Delete = append(m.ready.Delete, gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject})
+	}
+	m.touch(rec.ID)
+	m.finish(now)
+	return nil
+}
+
+// confirmedBest sets the confirmed fitness of every confirmed genome and
+// returns the one with the lowest (ties to the better first training), or
+// 0 when none was confirmed.
+func (m *Machine) confirmedBest() int {
+	top := len(m.rungs) - 1
+	best, bestMean := 0, math.Inf(1)
+	for i := range m.recs {
+		r := &m.recs[i]
+		if len(r.Replicates) == 0 {
+			continue
+		}
+		mean := confirmedMean(float64(r.RungFitness[top]), r.Replicates)
+		f := gahpo.Float(mean)
+		r.ConfirmedFitness = &f
+		m.touch(r.ID)
+		if best == 0 || mean < bestMean || mean == bestMean && gahpo.Better(*r, m.recs[best-1]) {
+			best, bestMean = r.ID, mean
+		}
+	}
+	return best
+}
+
+// confirmedMean is the mean of a genome's first fitness and its
+// replicates'; a failed training (+Inf) makes it +Inf.
+func confirmedMean(first float64, reps []gahpo.Replicate) float64 {
+	sum := first
+	for _, rep := range reps {
+		sum += float64(rep.Fitness)
+	}
+	return sum / float64(1+len(reps))
+}
