@@ -21,10 +21,12 @@ import (
 const testImage = "gahpo:test"
 
 // search is the regression search every compose test runs: small, and long
-// enough (a few tens of seconds on 3 workers) to be interrupted.
+// enough (a few tens of seconds on 3 workers) to be interrupted. Four
+// generations ended in 10-20 s on a loaded 2-core machine, before the
+// faults could be injected: six.
 const (
 	population  = 8
-	generations = 4
+	generations = 6
 )
 
 var (
