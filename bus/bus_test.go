@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -151,5 +152,41 @@ func TestDecodeRejectsBadMessages(t *testing.T) {
 	var ok gahpo.Task
 	if err := gahpo.Decode([]byte(`{"v":1,"kind":"fitness","run_id":"r","genome_id":1,"problem":"cnn","params":{"lr":1},"new_field":3}`), &ok); err != nil {
 		t.Errorf("valid task with an extra field: %v", err)
+	}
+}
+
+// TestTaskWaitingPerReplicate: each confirmation training of a genome has
+// a subject of its own, so one in the queue does not hide another that
+// was lost; a result waiting counts as its task.
+func TestTaskWaitingPerReplicate(t *testing.T) {
+	srv := testnats.Start(t)
+	c := testnats.Connect(t, srv, "t")
+	ctx := context.Background()
+	if err := c.EnsureStreams(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	task := func(replicate int) gahpo.Task {
+		return gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 3, Problem: "regression",
+			Params: map[string]float64{"lr": 0.1}, Replicate: replicate, Token: fmt.Sprintf("tok%d", replicate)}
+	}
+	if err := c.PublishTask(ctx, task(1)); err != nil {
+		t.Fatal(err)
+	}
+	res := gahpo.Result{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 3, Worker: "w", Attempt: 1, Replicate: 3, Token: "tok3"}
+	if err := c.PublishResult(ctx, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		task gahpo.Task
+		want bool
+	}{
+		{task(1), true},  // queued
+		{task(2), false}, // lost: must be queued again
+		{task(3), true},  // its result waits
+		{task(0), false}, // the genome's own rung task
+	} {
+		if got, err := c.TaskWaiting(ctx, tc.task); err != nil || got != tc.want {
+			t.Errorf("replicate %d: TaskWaiting = %v, %v; want %v", tc.task.Replicate, got, err, tc.want)
+		}
 	}
 }

@@ -46,6 +46,30 @@ func ResultSubject(run string, genome int) string {
 // FinalResultSubject is the subject of a run's final training result.
 func FinalResultSubject(run string) string { return "gahpo.result." + run + ".final" }
 
+// taskSubject is the subject of t: its genome's, the final training's, or
+// a confirmation training's of its own (a genome has several at once, and
+// each must be found in the queue by itself).
+func taskSubject(t gahpo.Task) string {
+	switch {
+	case t.Kind == gahpo.KindFinal:
+		return FinalSubject(t.RunID)
+	case t.Replicate > 0:
+		return TaskSubject(t.RunID, t.GenomeID) + ".r" + strconv.Itoa(t.Replicate)
+	}
+	return TaskSubject(t.RunID, t.GenomeID)
+}
+
+// resultSubject is the subject of r, as taskSubject is of its task.
+func resultSubject(r gahpo.Result) string {
+	switch {
+	case r.Kind == gahpo.KindFinal:
+		return FinalResultSubject(r.RunID)
+	case r.Replicate > 0:
+		return ResultSubject(r.RunID, r.GenomeID) + ".r" + strconv.Itoa(r.Replicate)
+	}
+	return ResultSubject(r.RunID, r.GenomeID)
+}
+
 // EventSubject is the subject of a run's best-effort events.
 func EventSubject(run string) string { return "gahpo.event." + run }
 
@@ -207,10 +231,7 @@ func (c *Conn) PublishTask(ctx context.Context, t gahpo.Task) error {
 	if err != nil {
 		return err
 	}
-	subj := TaskSubject(t.RunID, t.GenomeID)
-	if t.Kind == gahpo.KindFinal {
-		subj = FinalSubject(t.RunID)
-	}
+	subj := taskSubject(t)
 	msgID := subj
 	if t.Token != "" {
 		msgID += "." + t.Token // a genome has one task per rung
@@ -235,10 +256,7 @@ func (c *Conn) PublishTasks(ctx context.Context, tasks []gahpo.Task) error {
 		if err != nil {
 			return err
 		}
-		subj := TaskSubject(t.RunID, t.GenomeID)
-		if t.Kind == gahpo.KindFinal {
-			subj = FinalSubject(t.RunID)
-		}
+		subj := taskSubject(t)
 		msgID := subj
 		if t.Token != "" {
 			msgID += "." + t.Token
@@ -282,6 +300,18 @@ func (c *Conn) ResultWaiting(ctx context.Context, run string, genome int) (bool,
 		subj = FinalResultSubject(run)
 	}
 	return c.inStream(ctx, StreamResults, subj)
+}
+
+// TaskWaiting tells whether task t is still in the work queue, waiting or
+// held by a worker, or its result waits in the result stream: t's own
+// subject, which a confirmation training does not share with its genome's
+// other tasks.
+func (c *Conn) TaskWaiting(ctx context.Context, t gahpo.Task) (bool, error) {
+	if ok, err := c.inStream(ctx, StreamTasks, taskSubject(t)); ok || err != nil {
+		return ok, err
+	}
+	r := gahpo.Result{Kind: t.Kind, RunID: t.RunID, GenomeID: t.GenomeID, Replicate: t.Replicate}
+	return c.inStream(ctx, StreamResults, resultSubject(r))
 }
 
 func (c *Conn) inStream(ctx context.Context, stream, subj string) (bool, error) {
@@ -377,10 +407,7 @@ func (c *Conn) PublishResult(ctx context.Context, r gahpo.Result) error {
 	if err != nil {
 		return err
 	}
-	subj := ResultSubject(r.RunID, r.GenomeID)
-	if r.Kind == gahpo.KindFinal {
-		subj = FinalResultSubject(r.RunID)
-	}
+	subj := resultSubject(r)
 	msgID := subj + "." + r.Token + "." + strconv.Itoa(r.Attempt)
 	if _, err := c.js.Publish(ctx, subj, data, jetstream.WithMsgID(msgID)); err != nil {
 		return closed(c.nc, fmt.Errorf("bus: publish result %s: %w", subj, err))

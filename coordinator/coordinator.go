@@ -402,18 +402,9 @@ func (c *Coordinator) publishOutstanding(ctx context.Context, watchdog bool) err
 	tasks := c.machine.Outstanding()
 	c.mu.Unlock()
 	for _, t := range tasks {
-		genome := t.GenomeID
-		if t.Kind == gahpo.KindFinal {
-			genome = 0
-		}
-		queued, err := c.conn.TaskQueued(ctx, c.id, genome)
+		queued, err := c.conn.TaskWaiting(ctx, t)
 		if err != nil {
 			return err
-		}
-		if !queued {
-			if queued, err = c.conn.ResultWaiting(ctx, c.id, genome); err != nil {
-				return err
-			}
 		}
 		if queued || !c.stillOutstanding(t) {
 			continue

@@ -976,6 +976,15 @@ func (m *Machine) finish(now time.Time) {
 			}
 		}
 	}
+	// Nothing goes on from a checkpoint now.
+	for i := range m.recs {
+		if r := &m.recs[i]; r.Checkpoint != nil {
+			ref := r.Checkpoint
+			r.Checkpoint = nil
+			m.release(ref)
+			m.touch(r.ID)
+		}
+	}
 	if m.confirming() && m.confirm() {
 		return // the choice waits for the confirmation trainings
 	}
@@ -988,14 +997,6 @@ func (m *Machine) finish(now time.Time) {
 	if m.confirming() {
 		if b := m.confirmedBest(); b != 0 {
 			best = b
-		}
-	}
-	for i := range m.recs {
-		if r := &m.recs[i]; r.Checkpoint != nil {
-			ref := r.Checkpoint
-			r.Checkpoint = nil
-			m.release(ref)
-			m.touch(r.ID)
 		}
 	}
 	m.run.Best = best

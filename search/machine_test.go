@@ -687,8 +687,12 @@ func TestConfirmationChoosesOnTheMeanOfSeeds(t *testing.T) {
 			if first := s.stored[order[0]]; order[0]%2 == 1 && sameFloat(*first.ConfirmedFitness, first.RungFitness[top]) {
 				t.Errorf("genome %d, lucky on its first training, has a confirmed fitness equal to it: its replicates did not count", order[0])
 			}
-			if m := s.m; m.EpochsSpent() < 6*9 {
-				t.Errorf("%d epoch-trainings spent, the replicates alone are 54", m.EpochsSpent())
+			withReplicates := s.m.EpochsSpent()
+			for i := range s.m.recs {
+				s.m.recs[i].Replicates = nil
+			}
+			if without := s.m.EpochsSpent(); withReplicates-without != 6*9 {
+				t.Errorf("the replicates count %d epoch-trainings, want 6 × 9", withReplicates-without)
 			}
 		})
 	}
@@ -739,8 +743,26 @@ func TestReplicateResultsRefused(t *testing.T) {
 	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}
 	var rep gahpo.Task
 	s.seen = func(task gahpo.Task) {
-		if task.Replicate > 0 && rep.Replicate == 0 {
-			rep = task
+		if task.Replicate == 0 || rep.Replicate != 0 {
+			return
+		}
+		rep = task
+		// While it is outstanding: a result with another token or
+		// replicate number is refused, and changes nothing.
+		for _, change := range []func(*gahpo.Result){
+			func(r *gahpo.Result) { r.Token = s.m.Token(r.GenomeID, 0) },
+			func(r *gahpo.Result) { r.Replicate = 7 },
+			func(r *gahpo.Result) { r.Replicate = 0 }, // an older worker's, which does not echo it
+		} {
+			r := answer(task)
+			r.Replicate = task.Replicate
+			change(&r)
+			if err := s.m.Result(r, t0); !errors.Is(err, ErrRefused) {
+				t.Errorf("a mismatched result of an outstanding replicate: %v, want refused", err)
+			}
+		}
+		if !s.m.Outstands(task) || !s.m.Ready().Empty() {
+			t.Error("a refused result changed the machine")
 		}
 	}
 	driveSim(t, s, m, cfg, 0)

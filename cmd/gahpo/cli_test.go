@@ -175,6 +175,7 @@ func TestConfirmFlags(t *testing.T) {
 		{[]string{"--preset", "best", "--confirm-seeds", "1"}, 0, 0, ""},
 		{[]string{"--preset", "paper", "--confirm-seeds", "3"}, 0, 0, "needs --fidelity halving"},
 		{[]string{"--preset", "pbt", "--confirm-seeds", "3"}, 0, 0, "needs --fidelity halving"},
+		{[]string{"--preset", "best", "--confirm-top", "5"}, 0, 0, "needs --confirm-seeds above 1"},
 	}
 	for _, tt := range tests {
 		rc, err := runConfigOf(t, tt.args)

@@ -244,7 +244,7 @@ var limits = map[string]limit{
 	"budget-epochs":    {lo: 1, hi: 100_000_000, zero: true, what: "epoch-trainings of the search (0: no limit)"},
 	"time-budget":      {lo: 1, hi: 365 * 24 * 3600, zero: true, what: "wall time of the search's breeding (0: no limit)"},
 	"confirm-seeds":    {lo: 1, hi: 100, zero: true, what: "trainings of each confirmed genome (0 or 1: none)"},
-	"confirm-top":      {lo: 1, hi: 100, what: "genomes confirmed"},
+	"confirm-top":      {lo: 1, hi: 100, zero: true, what: "genomes confirmed (0: 3)"},
 	"replicas":         {lo: 1, hi: 5, what: "copies of the streams (a NATS cluster has at most 5 for them)"},
 	"stream-max-age":   {lo: -1, hi: 10 * 365 * 24 * 3600, what: "age of the streams' messages (negative: no limit)"},
 	"stream-max-bytes": {lo: -1, hi: 1 << 50, what: "bytes of each stream (negative: no limit)"},
