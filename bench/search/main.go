@@ -7,7 +7,11 @@
 //     best genome then gets a final training of -max-epochs;
 //   - ga-halving: the GA with asynchronous successive halving from 1 to
 //     -max-epochs epochs, steady state;
-//   - random-halving: random search with the same halving (ASHA itself).
+//   - random-halving: random search with the same halving (ASHA itself);
+//   - ga-halving-confirm: ga-halving that, its search over, trains its three
+//     best full-trained genomes once more each with another seed and
+//     chooses on the mean (--confirm-seeds 2 --confirm-top 3); those three
+//     trainings come out of its budget.
 //
 // Each method runs once per search seed with `gahpo run` (a resumable
 // history file per run in -out: run the command again after an
@@ -51,6 +55,11 @@ var methods = []method{
 	{"ga-halving", func(budget, pop, maxEpochs int) []string {
 		return []string{"--fidelity", "halving", "--breeding", "steady-state", "--population", itoa(pop),
 			"--generations", "100", "--budget-epochs", itoa(budget), "--min-epochs", "1", "--max-epochs", itoa(maxEpochs)}
+	}},
+	{"ga-halving-confirm", func(budget, pop, maxEpochs int) []string {
+		return []string{"--fidelity", "halving", "--breeding", "steady-state", "--population", itoa(pop),
+			"--generations", "100", "--budget-epochs", itoa(max(budget-3*maxEpochs, 1)), "--min-epochs", "1", "--max-epochs", itoa(maxEpochs),
+			"--confirm-seeds", "2", "--confirm-top", "3"}
 	}},
 	{"random-halving", func(budget, pop, maxEpochs int) []string {
 		return []string{"--fidelity", "halving", "--breeding", "random", "--population", itoa(pop),
@@ -167,6 +176,9 @@ func load(db string) (result, error) {
 			r.failed++
 		}
 		r.spent += max(g.Epochs, len(g.RungFitness))
+		for _, rep := range g.Replicates {
+			r.spent += len(rep.Curve) // a confirmation training
+		}
 	}
 	f, err := st.Final(run.ID)
 	if err != nil {
