@@ -197,6 +197,7 @@ func (c *Coordinator) Status() gahpo.Status {
 		for _, rep := range r.Replicates {
 			if rep.Status == gahpo.GenomeQueued {
 				st.Confirming++
+				outstanding[r.ID] = true // its holders and curves are the replicates'
 			}
 		}
 		if r.Generation == gen && r.Status != gahpo.GenomeQueued {
@@ -216,7 +217,7 @@ func (c *Coordinator) Status() gahpo.Status {
 	}
 	slices.SortFunc(st.Holders, func(a, b gahpo.Holder) int { return a.GenomeID - b.GenomeID })
 	st.InFlight = len(st.Holders)
-	st.Queued = st.Outstanding - st.InFlight
+	st.Queued = max(st.Outstanding+st.Confirming-st.InFlight, 0)
 	for id, reps := range c.reports {
 		if outstanding[id] {
 			if st.Curves == nil {
