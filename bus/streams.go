@@ -50,24 +50,25 @@ func FinalResultSubject(run string) string { return "gahpo.result." + run + ".fi
 // a confirmation training's of its own (a genome has several at once, and
 // each must be found in the queue by itself).
 func taskSubject(t gahpo.Task) string {
-	switch {
-	case t.Kind == gahpo.KindFinal:
-		return FinalSubject(t.RunID)
-	case t.Replicate > 0:
-		return TaskSubject(t.RunID, t.GenomeID) + ".r" + strconv.Itoa(t.Replicate)
-	}
-	return TaskSubject(t.RunID, t.GenomeID)
+	return subject("task", t.Kind, t.RunID, t.GenomeID, t.Replicate)
 }
 
 // resultSubject is the subject of r, as taskSubject is of its task.
 func resultSubject(r gahpo.Result) string {
+	return subject("result", r.Kind, r.RunID, r.GenomeID, r.Replicate)
+}
+
+// subject is gahpo.ROOT.RUN.GENOME, .final for a final training, with
+// .rK below it for replicate K.
+func subject(root, kind, run string, genome, replicate int) string {
+	s := "gahpo." + root + "." + run + "."
 	switch {
-	case r.Kind == gahpo.KindFinal:
-		return FinalResultSubject(r.RunID)
-	case r.Replicate > 0:
-		return ResultSubject(r.RunID, r.GenomeID) + ".r" + strconv.Itoa(r.Replicate)
+	case kind == gahpo.KindFinal:
+		return s + "final"
+	case replicate > 0:
+		return s + strconv.Itoa(genome) + ".r" + strconv.Itoa(replicate)
 	}
-	return ResultSubject(r.RunID, r.GenomeID)
+	return s + strconv.Itoa(genome)
 }
 
 // EventSubject is the subject of a run's best-effort events.
@@ -310,8 +311,7 @@ func (c *Conn) TaskWaiting(ctx context.Context, t gahpo.Task) (bool, error) {
 	if ok, err := c.inStream(ctx, StreamTasks, taskSubject(t)); ok || err != nil {
 		return ok, err
 	}
-	r := gahpo.Result{Kind: t.Kind, RunID: t.RunID, GenomeID: t.GenomeID, Replicate: t.Replicate}
-	return c.inStream(ctx, StreamResults, resultSubject(r))
+	return c.inStream(ctx, StreamResults, subject("result", t.Kind, t.RunID, t.GenomeID, t.Replicate))
 }
 
 func (c *Conn) inStream(ctx context.Context, stream, subj string) (bool, error) {

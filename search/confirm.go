@@ -21,9 +21,9 @@ import (
 // confirming reports whether the run confirms its choice on more seeds.
 func (m *Machine) confirming() bool { return m.rc.Halving() && m.rc.ConfirmSeeds > 1 }
 
-// ReplicateSeed is the training seed of replicate k (1-based) of genome
+// replicateSeed is the training seed of replicate k (1-based) of genome
 // id: k = 0 would be the genome's own seed (ga.TrainSeed).
-func ReplicateSeed(runSeed uint64, id, k int) uint64 {
+func replicateSeed(runSeed uint64, id, k int) uint64 {
 	return ga.TrainSeed(runSeed+uint64(k)*0x9e3779b97f4a7c15, id)
 }
 
@@ -59,7 +59,7 @@ func (m *Machine) confirm() bool {
 		r := &m.recs[id-1]
 		for k := 1; k < m.rc.ConfirmSeeds; k++ {
 			r.Replicates = append(r.Replicates, gahpo.Replicate{
-				Seed: ReplicateSeed(m.rc.GA.Seed, id, k), Status: gahpo.GenomeQueued, Fitness: gahpo.Float(math.NaN()),
+				Seed: replicateSeed(m.rc.GA.Seed, id, k), Status: gahpo.GenomeQueued, Fitness: gahpo.Float(math.NaN()),
 			})
 			m.ready.Publish = append(m.ready.Publish, m.replicateTask(*r, k))
 		}
@@ -131,11 +131,7 @@ func (m *Machine) replicateResult(r gahpo.Result, now time.Time) error {
 	}
 	m.now = now
 	top := len(m.rungs) - 1
-	fitness, failure := m.checkFitness(float64(r.Fitness), r.Failure)
-	if failure == "" && r.EpochsDone != 0 && r.EpochsDone != m.rungs[top] {
-		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d", r.EpochsDone, m.rungs[top])
-		fitness = math.Inf(1)
-	}
+	fitness, failure := m.checkFitness(r, m.rungs[top])
 	rep := &rec.Replicates[r.Replicate-1]
 	rep.Fitness, rep.Failure, rep.Accuracy = gahpo.Float(fitness), failure, r.Accuracy
 	rep.Worker, rep.Duration, rep.Finished, rep.Curve = r.Worker, r.Duration, now, r.Curve

@@ -532,11 +532,11 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	if rec.Status == gahpo.GenomePromoted {
 		rung = rec.Rung + 1
 	}
-	fitness, failure := m.checkFitness(float64(r.Fitness), r.Failure)
-	if m.rc.MultiFidelity() && failure == "" && r.EpochsDone != 0 && r.EpochsDone != m.rungs[rung] {
-		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d", r.EpochsDone, m.rungs[rung])
-		fitness = math.Inf(1)
+	epochs := 0 // a one-epoch fitness is not checked
+	if m.rc.MultiFidelity() {
+		epochs = m.rungs[rung]
 	}
+	fitness, failure := m.checkFitness(r, epochs)
 
 	// The record.
 	old := rec.Checkpoint
@@ -610,8 +610,10 @@ func (m *Machine) bounded() bool { return m.cfg.FitnessMin != 0 || m.cfg.Fitness
 
 // checkFitness returns a result's fitness and failure as recorded: +Inf
 // with the reason for a failed training, a fitness that is not finite or
-// one outside what the problem can produce.
-func (m *Machine) checkFitness(fitness float64, failure string) (float64, string) {
+// one outside what the problem can produce, or a training to other epochs
+// than the task's (when epochs is not 0 and the result says).
+func (m *Machine) checkFitness(r gahpo.Result, epochs int) (float64, string) {
+	fitness, failure := float64(r.Fitness), r.Failure
 	switch {
 	case failure != "":
 		fitness = math.Inf(1)
@@ -620,6 +622,9 @@ func (m *Machine) checkFitness(fitness float64, failure string) (float64, string
 		fitness = math.Inf(1)
 	case m.bounded() && (fitness < m.cfg.FitnessMin || fitness > m.cfg.FitnessMax):
 		failure = fmt.Sprintf("refused: fitness %g outside what the problem can produce [%g, %g]", fitness, m.cfg.FitnessMin, m.cfg.FitnessMax)
+		fitness = math.Inf(1)
+	case epochs != 0 && r.EpochsDone != 0 && r.EpochsDone != epochs:
+		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d", r.EpochsDone, epochs)
 		fitness = math.Inf(1)
 	}
 	return fitness, failure

@@ -94,9 +94,9 @@ type prefetchJob struct {
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}
 
 // grow returns s resized to n elements, reallocated when too small.
-func grow(s []float32, n int) []float32 {
+func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]float32, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

@@ -59,7 +59,7 @@ func run(ker *microKernel, threads int, p *problem) {
 	}
 	sec := sections.Get().(*section)
 	sec.ker = ker
-	sec.parts, sec.subs = resize(sec.parts, t), resize(sec.subs, t)
+	sec.parts, sec.subs = grow(sec.parts, t), grow(sec.subs, t)
 	parts, subs := sec.parts, sec.subs
 	for i := range t {
 		switch how {
@@ -122,11 +122,3 @@ var sections = sync.Pool{New: func() any {
 
 // part computes part i of the section.
 func (s *section) part(i int) { s.parts[i].gemm(s.ker, &s.subs[i]) }
-
-// resize returns s with length n, reallocated only when too short.
-func resize[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
-}
