@@ -35,6 +35,12 @@ type BestEntry struct {
 	RungFailed  int   `json:"rung_failed,omitempty"`
 	RungMedian  Float `json:"rung_median,omitempty"`
 	RungMean    Float `json:"rung_mean,omitempty"`
+	// Seeds, in a status during or after a confirmation
+	// (RunConfig.ConfirmSeeds), is how many trainings of the genome
+	// (its own and its replicates back so far) it leads on, and
+	// ConfirmedFitness their mean fitness (search.ConfirmedLead).
+	Seeds            int    `json:"seeds,omitempty"`
+	ConfirmedFitness *Float `json:"confirmed_fitness,omitempty"`
 }
 
 // NewBestEntry summarises a genome record.

@@ -393,9 +393,23 @@ func TestHalvingConfirmedRegressionRun(t *testing.T) {
 	conn := testnats.Connect(t, srv, "coord")
 	rc := halvingConfig(6, 2, 3, gahpo.BreedingSteadyState)
 	rc.ConfirmSeeds, rc.ConfirmTop = 3, 2
-	run := runToEnd(t, context.Background(), st, conn, rc)
+	c, err := coordinator.New(st, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	run, err := c.Run(ctx)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
 	gs := checkHalving(t, st, conn, run)
 	checkConfirmed(t, st, run, gs)
+	// The status ranks on the confirmation: its best is the run's choice,
+	// over its three trainings.
+	if b := c.Status().Best; b == nil || b.GenomeID != run.Best || b.Seeds != 3 || b.ConfirmedFitness == nil {
+		t.Errorf("the status's best: %+v, want genome %d over 3 trainings", b, run.Best)
+	}
 	differ := false
 	for _, g := range gs {
 		for _, rep := range g.Replicates {

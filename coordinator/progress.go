@@ -87,8 +87,11 @@ func progressLine(st gahpo.Status) string {
 			}
 			line += ", results per rung " + strings.Join(parts, "/")
 		}
-		if st.Best != nil && !math.IsInf(float64(st.Best.Fitness), 0) {
-			line += fmt.Sprintf(", best %.4g at %d epochs", float64(st.Best.Fitness), st.Best.Epochs)
+		switch b := st.Best; {
+		case b != nil && b.ConfirmedFitness != nil && !math.IsInf(float64(*b.ConfirmedFitness), 0):
+			line += fmt.Sprintf(", best genome %d: %.4g mean of %d trainings at %d epochs", b.GenomeID, float64(*b.ConfirmedFitness), b.Seeds, b.Epochs)
+		case b != nil && !math.IsInf(float64(b.Fitness), 0):
+			line += fmt.Sprintf(", best %.4g at %d epochs", float64(b.Fitness), b.Epochs)
 		}
 		if st.Confirming > 0 {
 			line += fmt.Sprintf(", confirming the best on other seeds: %d trainings left", st.Confirming)

@@ -96,4 +96,9 @@ func TestProgressLineConfirming(t *testing.T) {
 	if got := progressLine(st); strings.Contains(got, "confirming") {
 		t.Errorf("progress line %q tells a confirmation that is not under way", got)
 	}
+	f := gahpo.Float(0.0312)
+	st.Best = &gahpo.BestEntry{GenomeID: 7, Fitness: 0.0250, Epochs: 9, Seeds: 2, ConfirmedFitness: &f}
+	if got := progressLine(st); !strings.Contains(got, "best genome 7: 0.0312 mean of 2 trainings at 9 epochs") {
+		t.Errorf("progress line %q does not rank the best on its trainings' mean", got)
+	}
 }

@@ -229,6 +229,13 @@ func (c *Coordinator) Status() gahpo.Status {
 	st.Fault = c.fault
 	if best != nil {
 		e := gahpo.NewBestEntry(*best)
+		if id, mean, n := search.ConfirmedLead(recs); id != 0 {
+			// A confirmation ranks on the mean over seeds, not on one
+			// training's luck.
+			e = gahpo.NewBestEntry(recs[slices.IndexFunc(recs, func(r gahpo.GenomeRecord) bool { return r.ID == id })])
+			f := gahpo.Float(mean)
+			e.Seeds, e.ConfirmedFitness = n, &f
+		}
 		e.Generation++ // counted from 1, as everywhere a user sees them
 		st.Best = &e
 	}

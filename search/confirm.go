@@ -181,3 +181,35 @@ func confirmedMean(first float64, reps []gahpo.Replicate) float64 {
 	}
 	return sum / float64(1+len(reps))
 }
+
+// ConfirmedLead returns the genome that leads a confirmation so far: of the
+// genomes with replicates, the one with the lowest mean fitness over its own
+// top-rung training and the replicates that came back (a failed one makes
+// the mean +Inf; ties go to the better first training), with that mean and
+// the number of trainings it is over. It returns 0 when no genome has
+// replicates. Once every replicate is back it is the run's result
+// (confirmedBest): the live status ranks by it, not by first trainings
+// alone, whose luck the confirmation exists to discount.
+func ConfirmedLead(recs []gahpo.GenomeRecord) (id int, mean float64, n int) {
+	var lead *gahpo.GenomeRecord
+	for i := range recs {
+		r := &recs[i]
+		if len(r.Replicates) == 0 || len(r.RungFitness) == 0 {
+			continue
+		}
+		var back []gahpo.Replicate
+		for _, rep := range r.Replicates {
+			if rep.Status != gahpo.GenomeQueued {
+				back = append(back, rep)
+			}
+		}
+		m := confirmedMean(float64(r.RungFitness[len(r.RungFitness)-1]), back)
+		if lead == nil || m < mean || m == mean && gahpo.Better(*r, *lead) {
+			lead, mean, n = r, m, 1+len(back)
+		}
+	}
+	if lead == nil {
+		return 0, 0, 0
+	}
+	return lead.ID, mean, n
+}

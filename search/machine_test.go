@@ -681,6 +681,9 @@ func TestConfirmationChoosesOnTheMeanOfSeeds(t *testing.T) {
 			if s.final == nil || s.final.GenomeID != want || s.run.Best != want {
 				t.Fatalf("the run chose genome %d (final %+v), the lowest mean is genome %d's", s.run.Best, s.final, want)
 			}
+			if lead, _, n := ConfirmedLead(s.records()); lead != want || n != 3 {
+				t.Errorf("the lead once every replicate is back: genome %d over %d trainings, want %d over 3", lead, n, want)
+			}
 			if s.final.Seeds != 3 || !sameFloat(*s.final.ConfirmedFitness, gahpo.Float(wantMean)) {
 				t.Errorf("final: %d seeds, confirmed %v; want 3, %v", s.final.Seeds, *s.final.ConfirmedFitness, wantMean)
 			}
@@ -728,6 +731,48 @@ func TestConfirmedBest(t *testing.T) {
 			}
 			if got := m.confirmedBest(); got != tc.want {
 				t.Errorf("confirmedBest = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfirmedLead: while replicates come back, the lead is the lowest
+// mean over the trainings back so far; once all are, it is confirmedBest's
+// choice.
+func TestConfirmedLead(t *testing.T) {
+	const q = -1 // a replicate still queued
+	inf := math.Inf(1)
+	for _, tc := range []struct {
+		name     string
+		first    []float64
+		reps     [][]float64
+		want, n  int
+		wantMean float64
+	}{
+		{"none back: the first trainings", []float64{0.20, 0.10}, [][]float64{{q, q}, {q, q}}, 2, 1, 0.10},
+		{"a lucky first training overtaken", []float64{0.20, 0.10}, [][]float64{{0.20, q}, {0.40, q}}, 1, 2, 0.20},
+		{"a failed replicate", []float64{0.10, 0.30}, [][]float64{{inf, q}, {q, q}}, 2, 1, 0.30},
+		{"a tie goes to the better first training", []float64{0.30, 0.10}, [][]float64{{0.10, q}, {0.30, q}}, 2, 2, 0.20},
+		{"only the confirmed compete", []float64{0.01, 0.20}, [][]float64{nil, {q, 0.20}}, 2, 2, 0.20},
+		{"none confirmed", []float64{0.10}, [][]float64{nil}, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var recs []gahpo.GenomeRecord
+			for i, f := range tc.first {
+				r := gahpo.GenomeRecord{ID: i + 1, Status: gahpo.GenomeDone, Rung: 2, Fitness: gahpo.Float(f),
+					RungFitness: []gahpo.Float{1, 1, gahpo.Float(f)}}
+				for _, x := range tc.reps[i] {
+					rep := gahpo.Replicate{Status: gahpo.GenomeDone, Fitness: gahpo.Float(x)}
+					if x == q {
+						rep = gahpo.Replicate{Status: gahpo.GenomeQueued}
+					}
+					r.Replicates = append(r.Replicates, rep)
+				}
+				recs = append(recs, r)
+			}
+			id, mean, n := ConfirmedLead(recs)
+			if id != tc.want || n != tc.n || (id != 0 && math.Abs(mean-tc.wantMean) > 1e-12) {
+				t.Errorf("ConfirmedLead = %d, %g over %d, want %d, %g over %d", id, mean, n, tc.want, tc.wantMean, tc.n)
 			}
 		})
 	}
