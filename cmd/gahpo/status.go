@@ -82,6 +82,9 @@ func printStatus(w io.Writer, st gahpo.Status) {
 			}
 			fmt.Fprintf(w, "  results per rung: %s\n", strings.Join(parts, " / "))
 		}
+		if st.Confirming > 0 {
+			fmt.Fprintf(w, "  confirming the best genomes on other seeds: %d trainings left\n", st.Confirming)
+		}
 	} else {
 		fmt.Fprintf(w, "  %d/%d done, %d in flight, %d queued, %d failed\n", st.Done, st.Population, st.InFlight, st.Queued, st.Failed)
 	}
@@ -100,7 +103,11 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		if continuous {
 			at = fmt.Sprintf("%d epochs", st.Best.Epochs)
 		}
-		fmt.Fprintf(w, "  best so far: genome %d (%s) fitness %s %s\n", st.Best.GenomeID, at, fmtFloat(st.Best.Fitness), fmtParams(st.Best.Params, st.Best.Choices))
+		fitness := "fitness " + fmtFloat(st.Best.Fitness)
+		if c := st.Best.ConfirmedFitness; c != nil {
+			fitness = fmt.Sprintf("mean fitness %s over %d trainings (its own: %s)", fmtFloat(*c), st.Best.Seeds, fmtFloat(st.Best.Fitness))
+		}
+		fmt.Fprintf(w, "  best so far: genome %d (%s) %s %s\n", st.Best.GenomeID, at, fitness, fmtParams(st.Best.Params, st.Best.Choices))
 	}
 	for _, e := range st.Final {
 		fmt.Fprintf(w, "  final epoch %d: test loss %s, accuracy %.2f%%\n", e.Epoch, fmtFloat(e.TestLoss), 100*e.TestAccuracy)

@@ -11,8 +11,10 @@ import (
 // TestPrintStatus: a generational run reports its generation; a
 // steady-state or halving run, which has none to wait for, its budget,
 // its results per rung, the epoch each held genome reached, and the epochs
-// of the best genome.
+// of the best genome; during a confirmation, its mean over the trainings
+// back so far.
 func TestPrintStatus(t *testing.T) {
+	mean2 := gahpo.Float(0.0302)
 	best := &gahpo.BestEntry{GenomeID: 1, Generation: 1, Fitness: 0.0375, Epochs: 9, Params: map[string]float64{"lr": 1}}
 	tests := []struct {
 		name     string
@@ -31,7 +33,13 @@ func TestPrintStatus(t *testing.T) {
 			Curves:  map[int][]gahpo.EpochReport{9: {{Epoch: 6}, {Epoch: 7}}}},
 			[]string{"steady-state breeding, halving fidelity", "17/72 genomes bred, 2 in flight, 1 queued, 3 outstanding",
 				"results per rung: 17 / 7 / 1", "genome 9 on local-2 (attempt 1)", "epoch 7 done", "best so far: genome 1 (9 epochs)"},
-			[]string{"generation 2/6", "5/12"}},
+			[]string{"generation 2/6", "5/12", "confirming"}},
+		{"confirming", gahpo.Status{RunID: "r", Problem: "cnn", State: gahpo.RunRunning, Fidelity: gahpo.FidelityHalving,
+			Breeding: gahpo.BreedingSteadyState, Bred: 72, Budget: 72, InFlight: 2, Confirming: 4, Rungs: []int{72, 24, 8, 4},
+			Best: &gahpo.BestEntry{GenomeID: 5, Fitness: 0.0291, Epochs: 14, Seeds: 2, ConfirmedFitness: &mean2}},
+			[]string{"best so far: genome 5 (14 epochs) mean fitness 0.0302 over 2 trainings (its own: 0.0291)",
+				"confirming the best genomes on other seeds: 4 trainings left"},
+			[]string{"fitness 0.0291 "}},
 		{"pbt", gahpo.Status{RunID: "r", Problem: "cnn", State: gahpo.RunRunning, Population: 8, Generations: 1,
 			Fidelity: gahpo.FidelityPBT, Bred: 13, Budget: 8, InFlight: 2, Queued: 4, Outstanding: 6, Rungs: []int{8, 8, 3}, Best: best},
 			[]string{"population based training of 8 genomes", "13 genomes (5 took the place of one of the worst quarter), 2 in flight",
