@@ -54,19 +54,22 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
 	"plus1": func(i int) int { return i + 1 },
+	"deref": func(f *gahpo.Float) gahpo.Float { return *f },
 }).Parse(pageHTML))
 
 // page is what the template shows.
 type page struct {
-	S        *Snapshot
-	Config   string
-	Gens     []GenStats
-	Figures  []Figure
-	Counts   counts
-	Wall     time.Duration
-	Training time.Duration
-	Live     bool   // served by Handler: the page follows updates
-	Version  string // changes with every new result
+	S      *Snapshot
+	Config string
+	Gens   []GenStats
+	// Confirmed are the genomes confirmed on more seeds, if any.
+	Confirmed []Confirmed
+	Figures   []Figure
+	Counts    counts
+	Wall      time.Duration
+	Training  time.Duration
+	Live      bool   // served by Handler: the page follows updates
+	Version   string // changes with every new result
 }
 
 type counts struct {
@@ -75,7 +78,7 @@ type counts struct {
 }
 
 func newPage(s *Snapshot, figs []Figure, live bool) page {
-	pg := page{S: s, Config: configText(s.Run.Config), Gens: GenerationStats(s.Genomes), Figures: figs, Live: live, Version: Version(s)}
+	pg := page{S: s, Config: configText(s.Run.Config), Gens: GenerationStats(s.Genomes), Confirmed: Confirmations(s.Run, s.Genomes), Figures: figs, Live: live, Version: Version(s)}
 	for _, g := range s.Genomes {
 		pg.Counts.Genomes++
 		switch {
@@ -108,13 +111,18 @@ func newPage(s *Snapshot, figs []Figure, live bool) page {
 }
 
 // Version identifies the state of a snapshot: it changes when a genome is
-// bred or evaluated, the final training is stored or the run's status
+// bred or evaluated (or one of its confirmation trainings), the final training is stored or the run's status
 // changes.
 func Version(s *Snapshot) string {
 	ev := 0
 	for _, g := range s.Genomes {
 		if g.Evaluated() {
 			ev++
+		}
+		for _, r := range g.Replicates {
+			if r.Status != gahpo.GenomeQueued {
+				ev++
+			}
 		}
 	}
 	fin := 0
