@@ -38,6 +38,11 @@ type exportRow struct {
 	Finished     string             `json:"finished"` // RFC 3339, "" when queued
 	Failure      string             `json:"failure"`
 	Params       map[string]float64 `json:"params"`
+	// A genome confirmed on more seeds: its replicates' fitnesses (null
+	// while one trains or when it failed) and the mean over all its
+	// trainings (null until every one is back, or when one failed).
+	Replicates       []*float64 `json:"replicates"`
+	ConfirmedFitness *float64   `json:"confirmed_fitness"`
 }
 
 func newExportRow(run string, g gahpo.GenomeRecord) exportRow {
@@ -46,8 +51,13 @@ func newExportRow(run string, g gahpo.GenomeRecord) exportRow {
 		Rung: g.Rung, Worker: g.Worker, DurationS: g.Duration.Seconds(), ImagesPerSec: g.ImagesPerSec, Attempts: g.Attempts,
 		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf, Seed: g.Seed, Failure: g.Failure, Params: g.Params,
 	}
-	if f := float64(g.Fitness); g.Evaluated() && !math.IsNaN(f) && !math.IsInf(f, 0) {
-		r.Fitness = &f
+	r.Fitness = finite(g.Evaluated(), g.Fitness)
+	r.Replicates = []*float64{}
+	for _, rep := range g.Replicates {
+		r.Replicates = append(r.Replicates, finite(rep.Status != gahpo.GenomeQueued, rep.Fitness))
+	}
+	if g.ConfirmedFitness != nil {
+		r.ConfirmedFitness = finite(true, *g.ConfirmedFitness)
 	}
 	if !g.Finished.IsZero() {
 		r.Finished = g.Finished.UTC().Format(time.RFC3339Nano)
@@ -61,13 +71,23 @@ func newExportRow(run string, g gahpo.GenomeRecord) exportRow {
 	return r
 }
 
+// finite returns f when it is a result and finite, else nil (null, or an
+// empty CSV cell).
+func finite(result bool, f gahpo.Float) *float64 {
+	v := float64(f)
+	if !result || math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
 func (m *Main) runExport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo export", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(m.Stderr, "Usage: gahpo export (--db FILE | --nats URL) --format csv|jsonl [--run ID] > genomes.csv\n\n"+
 			"Prints one row per genome: params, fitness (empty/null when failed), accuracy, epochs, rung, status,\n"+
-			"worker, durations in seconds, lineage. Generations count from 1.\n\nFlags:")
+			"worker, durations in seconds, lineage, replicates and confirmed fitness (--confirm-seeds).\nGenerations count from 1.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	var nf natsFlags
@@ -123,7 +143,8 @@ func writeCSV(w io.Writer, params []string, rows []exportRow) error {
 	}
 	cw := csv.NewWriter(w)
 	header := []string{"run", "genome_id", "generation", "status", "fitness", "accuracy", "epochs", "rung", "worker",
-		"duration_s", "images_per_sec", "attempts", "parents", "ops", "duplicate_of", "seed", "finished", "failure"}
+		"duration_s", "images_per_sec", "attempts", "parents", "ops", "duplicate_of", "seed", "finished", "failure",
+		"replicates", "confirmed_fitness"}
 	for _, n := range names {
 		header = append(header, "param_"+n)
 	}
@@ -140,9 +161,21 @@ func writeCSV(w io.Writer, params []string, rows []exportRow) error {
 		for i, p := range r.Parents {
 			parents[i] = strconv.Itoa(p)
 		}
+		reps := make([]string, len(r.Replicates))
+		for i, f := range r.Replicates {
+			reps[i] = "-" // training, or failed
+			if f != nil {
+				reps[i] = num(*f)
+			}
+		}
+		confirmed := ""
+		if r.ConfirmedFitness != nil {
+			confirmed = num(*r.ConfirmedFitness)
+		}
 		rec := []string{r.Run, strconv.Itoa(r.Genome), strconv.Itoa(r.Generation), r.Status, fit, num(r.Accuracy),
 			strconv.Itoa(r.Epochs), strconv.Itoa(r.Rung), r.Worker, num(r.DurationS), num(r.ImagesPerSec), strconv.Itoa(r.Attempts),
-			strings.Join(parents, " "), strings.Join(r.Ops, " "), strconv.Itoa(r.DuplicateOf), strconv.FormatUint(r.Seed, 10), r.Finished, r.Failure}
+			strings.Join(parents, " "), strings.Join(r.Ops, " "), strconv.Itoa(r.DuplicateOf), strconv.FormatUint(r.Seed, 10), r.Finished, r.Failure,
+			strings.Join(reps, " "), confirmed}
 		for _, n := range names {
 			v, ok := r.Params[n]
 			if ok {
