@@ -2,6 +2,7 @@ package gahpo
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/gahpo/gahpo/ga"
@@ -325,6 +326,27 @@ type GenomeRecord struct {
 	// failed one makes it +Inf).
 	Replicates       []Replicate `json:"replicates,omitempty"`
 	ConfirmedFitness *Float      `json:"confirmed_fitness,omitempty"`
+}
+
+// TrainingsMean is the mean fitness over a confirmed genome's own top-rung
+// training (the last of RungFitness) and its replicates back so far, the
+// number of trainings that is, and whether every replicate is back. A
+// failed training (+Inf) makes the mean +Inf. A genome without a rung
+// fitness has none (n 0).
+func (g GenomeRecord) TrainingsMean() (mean float64, n int, all bool) {
+	if len(g.RungFitness) == 0 {
+		return math.NaN(), 0, false
+	}
+	sum, n, all := float64(g.RungFitness[len(g.RungFitness)-1]), 1, true
+	for _, rep := range g.Replicates {
+		if rep.Status == GenomeQueued {
+			all = false
+			continue
+		}
+		sum += float64(rep.Fitness)
+		n++
+	}
+	return sum / float64(n), n, all
 }
 
 // Replicate is one confirmation training of a genome: the same

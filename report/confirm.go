@@ -37,21 +37,13 @@ func Confirmations(run gahpo.Run, genomes []gahpo.GenomeRecord) []Confirmed {
 		if len(g.Replicates) == 0 || len(g.RungFitness) == 0 {
 			continue
 		}
-		first := g.RungFitness[len(g.RungFitness)-1]
-		c := Confirmed{Genome: g, Chosen: run.Best == g.ID && g.ConfirmedFitness != nil}
-		c.Trainings = append(c.Trainings, Training{Seed: g.Seed, Status: gahpo.GenomeDone, Fitness: first, Accuracy: g.Accuracy, Worker: g.Worker})
-		sum, back := float64(first), true
+		c := Confirmed{Genome: g, Chosen: run.Best == g.ID && g.ConfirmedFitness != nil, Mean: gahpo.Float(math.NaN())}
+		c.Trainings = append(c.Trainings, Training{Seed: g.Seed, Status: gahpo.GenomeDone, Fitness: g.RungFitness[len(g.RungFitness)-1], Accuracy: g.Accuracy, Worker: g.Worker})
 		for _, r := range g.Replicates {
 			c.Trainings = append(c.Trainings, Training{Seed: r.Seed, Status: r.Status, Fitness: r.Fitness, Accuracy: r.Accuracy, Worker: r.Worker})
-			if r.Status == gahpo.GenomeQueued {
-				back = false
-				continue
-			}
-			sum += float64(r.Fitness)
 		}
-		c.Mean = gahpo.Float(math.NaN())
-		if back {
-			c.Mean = gahpo.Float(sum / float64(len(c.Trainings)))
+		if mean, _, all := g.TrainingsMean(); all {
+			c.Mean = gahpo.Float(mean)
 		}
 		out = append(out, c)
 	}

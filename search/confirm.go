@@ -154,58 +154,41 @@ func (m *Machine) replicateResult(r gahpo.Result, now time.Time) error {
 // returns the one with the lowest (ties to the better first training), or
 // 0 when none was confirmed.
 func (m *Machine) confirmedBest() int {
-	top := len(m.rungs) - 1
-	best, bestMean := 0, math.Inf(1)
 	for i := range m.recs {
 		r := &m.recs[i]
 		if len(r.Replicates) == 0 {
 			continue
 		}
-		mean := confirmedMean(float64(r.RungFitness[top]), r.Replicates)
+		mean, _, _ := r.TrainingsMean()
 		f := gahpo.Float(mean)
 		r.ConfirmedFitness = &f
 		m.touch(r.ID)
-		if best == 0 || mean < bestMean || mean == bestMean && gahpo.Better(*r, m.recs[best-1]) {
-			best, bestMean = r.ID, mean
-		}
 	}
-	return best
-}
-
-// confirmedMean is the mean of a genome's first fitness and its
-// replicates'; a failed training (+Inf) makes it +Inf.
-func confirmedMean(first float64, reps []gahpo.Replicate) float64 {
-	sum := first
-	for _, rep := range reps {
-		sum += float64(rep.Fitness)
-	}
-	return sum / float64(1+len(reps))
+	id, _, _ := ConfirmedLead(m.recs)
+	return id
 }
 
 // ConfirmedLead returns the genome that leads a confirmation so far: of the
 // genomes with replicates, the one with the lowest mean fitness over its own
-// top-rung training and the replicates that came back (a failed one makes
-// the mean +Inf; ties go to the better first training), with that mean and
-// the number of trainings it is over. It returns 0 when no genome has
-// replicates. Once every replicate is back it is the run's result
-// (confirmedBest): the live status ranks by it, not by first trainings
-// alone, whose luck the confirmation exists to discount.
+// top-rung training and the replicates that came back
+// (gahpo.GenomeRecord.TrainingsMean; ties go to the better first
+// training), with that mean and the number of trainings it is over. It
+// returns 0 when no genome has replicates. Once every replicate is back it
+// is the run's result (confirmedBest): the live status ranks by it, not by
+// first trainings alone, whose luck the confirmation exists to discount.
 func ConfirmedLead(recs []gahpo.GenomeRecord) (id int, mean float64, n int) {
 	var lead *gahpo.GenomeRecord
 	for i := range recs {
 		r := &recs[i]
-		if len(r.Replicates) == 0 || len(r.RungFitness) == 0 {
+		if len(r.Replicates) == 0 {
 			continue
 		}
-		var back []gahpo.Replicate
-		for _, rep := range r.Replicates {
-			if rep.Status != gahpo.GenomeQueued {
-				back = append(back, rep)
-			}
+		m, k, _ := r.TrainingsMean()
+		if k == 0 {
+			continue
 		}
-		m := confirmedMean(float64(r.RungFitness[len(r.RungFitness)-1]), back)
 		if lead == nil || m < mean || m == mean && gahpo.Better(*r, *lead) {
-			lead, mean, n = r, m, 1+len(back)
+			lead, mean, n = r, m, k
 		}
 	}
 	if lead == nil {
