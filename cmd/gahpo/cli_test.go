@@ -21,7 +21,9 @@ import (
 // process: help, version, and the flag errors every command reports before
 // it opens a file or a connection.
 func TestMainInProcess(t *testing.T) {
-	t.Setenv("GAHPO_NATS", "")
+	for _, env := range []string{"GAHPO_NATS", "GAHPO_NATS_TOKEN", "GAHPO_NATS_TOKEN_FILE", "GAHPO_NATS_PASSWORD", "GAHPO_NATS_PASSWORD_FILE"} {
+		t.Setenv(env, "")
+	}
 	emptyDB := filepath.Join(t.TempDir(), "empty.db")
 	st, err := store.Open(emptyDB, store.Options{})
 	if err != nil {
@@ -53,6 +55,14 @@ func TestMainInProcess(t *testing.T) {
 		{name: "query generation bad number", args: []string{"query", "generation", "two", "--db", emptyDB}, wantErr: `bad number "two"`},
 		{name: "query runs of an empty history", args: []string{"query", "runs", "--db", emptyDB}},
 		{name: "query best of an empty history", args: []string{"query", "best", "--db", emptyDB}, wantErr: "not found"},
+		{name: "NATS beyond loopback without authentication", args: []string{"nats", "--listen", "0.0.0.0:0", "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "reaches beyond loopback and no client would need to authenticate"},
+		{name: "NATS on every interface without authentication", args: []string{"nats", "--listen", ":0", "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "beyond loopback"},
+		{name: "NATS beyond loopback with a user but no password", args: []string{"nats", "--listen", "0.0.0.0:0", "--user", "u", "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "beyond loopback"},
+		{name: "a secret as an argument warns", args: []string{"query", "runs", "--db", emptyDB, "--nats-token", "s3cret"},
+			wantStderr: "warning: --nats-token puts a secret where every user of this machine can read it (ps); use GAHPO_NATS_TOKEN_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

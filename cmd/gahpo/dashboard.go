@@ -45,6 +45,8 @@ func guardHTTP(addr string, h http.Handler) (string, http.Handler, error) {
 	return addr, tokenAuth(token, h), nil
 }
 
+// loopback tells whether a listening host reaches this machine only ("",
+// and so every interface, does not).
 func loopback(host string) bool {
 	if host == "localhost" {
 		return true

@@ -87,7 +87,7 @@ func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce f
 	if err != nil {
 		return "", nil, fmt.Errorf("run: bad --listen %q: %w", listen, err)
 	}
-	if isLoopback(host) {
+	if loopback(host) {
 		return "", func(string) {}, nil
 	}
 	token = os.Getenv("GAHPO_NATS_TOKEN")
@@ -121,14 +121,6 @@ func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce f
 			"  GAHPO_NATS_TOKEN_FILE=/path/to/token gahpo worker --nats %s\n", url, source, url)
 	}
 	return token, announce, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // runPurge removes the queued tasks and waiting results of a finished or

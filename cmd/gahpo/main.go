@@ -127,6 +127,26 @@ func (m *Main) logger(level string) (*slog.Logger, error) {
 
 // parse parses flags that may come before, between or after positional
 // arguments, and returns the positional ones.
+// secretFlags take a secret on the command line, where every user of the
+// machine can read it (ps, /proc): kept for the scripts that use them, each
+// warns and names the file or variable to use instead.
+var secretFlags = map[string]string{
+	"nats-token":    "GAHPO_NATS_TOKEN_FILE or --nats-token-file",
+	"nats-password": "GAHPO_NATS_PASSWORD_FILE or --nats-password-file",
+	"token":         "GAHPO_NATS_TOKEN_FILE or --token-file",
+	"password":      "GAHPO_NATS_PASSWORD_FILE or --password-file",
+}
+
+// warnSecretArgs warns of every secret given as a flag on the command line
+// (not from its environment variable, the flag's default).
+func warnSecretArgs(fs *flag.FlagSet) {
+	fs.Visit(func(f *flag.Flag) {
+		if instead, ok := secretFlags[f.Name]; ok {
+			fmt.Fprintf(fs.Output(), "gahpo: warning: --%s puts a secret where every user of this machine can read it (ps); use %s\n", f.Name, instead)
+		}
+	})
+}
+
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -135,6 +155,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
+			warnSecretArgs(fs)
 			return pos, checkLimits(fs)
 		}
 		pos = append(pos, args[0])

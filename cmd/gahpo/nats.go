@@ -85,6 +85,13 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 			return errors.New("nats: --users excludes --user")
 		}
 	}
+	// Nothing listens beyond loopback without authentication: a token,
+	// a user and password, the users file, or client certificates.
+	if !loopback(host) && *token == "" && *password == "" && *users == "" && *tlsCA == "" {
+		return fmt.Errorf("nats: --listen %s reaches beyond loopback and no client would need to authenticate: "+
+			"give a token (GAHPO_NATS_TOKEN_FILE=FILE or --token-file FILE), --user with a password (GAHPO_NATS_PASSWORD_FILE), "+
+			"--users FILE (deploy/nats/auth.conf) or --tls-ca for client certificates", *listen)
+	}
 	if *name == "" {
 		*name = "gahpo"
 		if *cluster != "" {

@@ -74,6 +74,13 @@ func TestTwoMachines(t *testing.T) {
 	a, b, addrA, linkB := twoMachines(t)
 	dir := t.TempDir()
 	url := "nats://" + addrA + ":4222"
+	// Beyond loopback, the server requires a token: every process reads it
+	// from the file the environment names.
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("netns-test-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GAHPO_NATS_TOKEN_FILE", tokenFile)
 	startIn(t, string(a), filepath.Join(dir, "nats.log"), "nats", "--listen", addrA+":4222", "--store", filepath.Join(dir, "nats"))
 	for i := range 2 {
 		startIn(t, string(b), filepath.Join(dir, fmt.Sprintf("w%d.log", i)), "worker", "--nats", url, "--name", fmt.Sprintf("machine-b-%d", i), "--cache", filepath.Join(dir, "cache"))
