@@ -2,7 +2,11 @@ package gahpo
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gahpo/gahpo/ga"
@@ -370,6 +374,22 @@ type ScheduleStep struct {
 	Epoch  int                `json:"epoch"`
 	Genome int                `json:"genome"`
 	Params map[string]float64 `json:"params"`
+}
+
+// ScheduleArg writes a population based training's schedule as cnntrain's
+// -schedule reads it: 'EPOCH:name=value,...;EPOCH:...', names sorted,
+// values in the fewest digits that read back exactly.
+func ScheduleArg(steps []ScheduleStep) string {
+	parts := make([]string, len(steps))
+	for i, st := range steps {
+		names := slices.Sorted(maps.Keys(st.Params))
+		kv := make([]string, len(names))
+		for j, n := range names {
+			kv[j] = n + "=" + strconv.FormatFloat(st.Params[n], 'g', -1, 64)
+		}
+		parts[i] = strconv.Itoa(st.Epoch) + ":" + strings.Join(kv, ",")
+	}
+	return strings.Join(parts, ";")
 }
 
 // Evaluated tells whether the record holds a fitness.

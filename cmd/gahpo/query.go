@@ -329,7 +329,7 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 		row("exploited", fmt.Sprintf("genome %d (its first %d epochs are that genome's), in the place of genome %d", g.Exploited, inherited, g.Replaces))
 	}
 	if len(g.Schedule) > 1 {
-		row("schedule", scheduleArg(g.Schedule))
+		row("schedule", gahpo.ScheduleArg(g.Schedule))
 	}
 	row("stopped", g.Stopped)
 	row("worker", g.Worker)
@@ -374,21 +374,6 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	tw.Flush()
 }
 
-// scheduleArg writes a population based training's schedule as cnntrain's
-// -schedule reads it: 'EPOCH:name=value,...;EPOCH:...'.
-func scheduleArg(steps []gahpo.ScheduleStep) string {
-	parts := make([]string, len(steps))
-	for i, st := range steps {
-		names := slices.Sorted(maps.Keys(st.Params))
-		kv := make([]string, len(names))
-		for j, n := range names {
-			kv[j] = n + "=" + strconv.FormatFloat(st.Params[n], 'g', -1, 64)
-		}
-		parts[i] = strconv.Itoa(st.Epoch) + ":" + strings.Join(kv, ",")
-	}
-	return strings.Join(parts, ";")
-}
-
 func printFinal(w io.Writer, f gahpo.FinalTraining) {
 	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params, f.Choices), f.Worker, roundDuration(f.Duration))
 	if f.Seeds > 1 && f.ConfirmedFitness != nil {
@@ -405,9 +390,9 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 			fmt.Fprintf(w, "  epochs %d %s: %s (genome %d)\n", st.Epoch, to, fmtParams(st.Params), st.Genome)
 		}
 		if slices.Equal(slices.Sorted(maps.Keys(f.Params)), []string{"batch_size", "gamma", "lr", "weight_decay"}) {
-			fmt.Fprintf(w, "  cnntrain -schedule '%s'\n", scheduleArg(f.Schedule))
+			fmt.Fprintf(w, "  cnntrain -schedule '%s'\n", gahpo.ScheduleArg(f.Schedule))
 		} else {
-			fmt.Fprintf(w, "  as one line: %s\n", scheduleArg(f.Schedule))
+			fmt.Fprintf(w, "  as one line: %s\n", gahpo.ScheduleArg(f.Schedule))
 		}
 	}
 	if len(f.Curve) > 0 && len(f.Curve) == len(f.Epochs) {

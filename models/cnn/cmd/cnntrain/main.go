@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -43,10 +45,12 @@ type Main struct {
 	Fitness     bool
 	WeightsOut  string // file to write the trained weights to; "" writes none
 	EvalFile    string // weights to evaluate on the test set instead of training
+	JSONOut     string // file to write the training's Report to; "" writes none
 	// Schedule, when set, trains a population based training's schedule:
 	// each step's hyperparameters from its first epoch on (Config's seed
 	// and epochs; its other hyperparameters are ignored).
-	Schedule []Step
+	Schedule     []Step
+	scheduleText string // the -schedule flag, for the report
 
 	Stdout io.Writer
 	Logger *slog.Logger
@@ -72,6 +76,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.TestImages, "test-images", 0, "test on the first N test images only (0: all)")
 	fs.BoolVar(&m.Fitness, "fitness", false, "run one fitness evaluation instead of the full training")
 	fs.StringVar(&m.WeightsOut, "out", "", "write the trained weights to this file")
+	fs.StringVar(&m.JSONOut, "json", "", "write the training's settings, every epoch's metrics and the final test figures to this file as JSON (once the training has ended)")
 	fs.StringVar(&m.EvalFile, "eval", "", "evaluate the weights in this file on the test set, without training")
 	schedule := fs.String("schedule", "", "train a population based training's schedule: 'EPOCH:batch_size=B,lr=L,gamma=G,weight_decay=W;EPOCH:...', each step from its first epoch on (the first at epoch 1; gahpo query genome N shows a genome's); replaces -batch, -lr, -gamma and -wd")
 	if err := fs.Parse(args); err != nil {
@@ -85,7 +90,7 @@ func (m *Main) ParseFlags(args []string) error {
 		if last := steps[len(steps)-1].Epoch; last > m.Config.Epochs {
 			return fmt.Errorf("-schedule: a step at epoch %d of a %d-epoch training", last, m.Config.Epochs)
 		}
-		m.Schedule = steps
+		m.Schedule, m.scheduleText = steps, *schedule
 		m.Config.BatchSize, m.Config.LR, m.Config.Gamma, m.Config.WeightDecay = steps[0].BatchSize, steps[0].LR, steps[0].Gamma, steps[0].WeightDecay
 	}
 	if fs.NArg() > 0 {
@@ -120,14 +125,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.TrainImages > 0 && m.TrainImages < train.N {
 		train = train.Slice(0, m.TrainImages)
 	}
+	var res models.FinalResult
 	if m.Schedule != nil {
-		return m.runSchedule(ctx, train, test, start)
+		res, err = m.runSchedule(ctx, train, test)
+	} else {
+		m.Logger.Info("full training", "config", fmt.Sprintf("%+v", m.Config), "train", train.N, "test", test.N)
+		res, err = cnn.TrainFull(ctx, train, test, m.Config, m.printEpoch)
 	}
-	m.Logger.Info("full training", "config", fmt.Sprintf("%+v", m.Config), "train", train.N, "test", test.N)
-	res, err := cnn.TrainFull(ctx, train, test, m.Config, func(e models.EpochMetrics) {
-		fmt.Fprintf(m.Stdout, "epoch %2d  lr %.6f  train_loss %.4f  test_loss %.4f  test_acc %.2f%%  %v\n",
-			e.Epoch, e.LR, e.TrainLoss, e.TestLoss, 100*e.TestAccuracy, e.Duration.Round(time.Second))
-	})
 	if err != nil {
 		return err
 	}
@@ -138,6 +142,66 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("write weights: %w", err)
 		}
 		m.Logger.Info("weights written", "file", m.WeightsOut, "bytes", len(res.Weights))
+	}
+	if m.JSONOut != "" {
+		if err := m.writeReport(res, train.N, test.N); err != nil {
+			return err
+		}
+		m.Logger.Info("report written", "file", m.JSONOut)
+	}
+	return nil
+}
+
+func (m *Main) printEpoch(e models.EpochMetrics) {
+	fmt.Fprintf(m.Stdout, "epoch %2d  lr %.6f  train_loss %.4f  test_loss %.4f  test_acc %.2f%%  %v\n",
+		e.Epoch, e.LR, e.TrainLoss, e.TestLoss, 100*e.TestAccuracy, e.Duration.Round(time.Second))
+}
+
+// Report is what -json writes once a training has ended: its settings,
+// every epoch's metrics and the final test figures. A file that exists is
+// a finished training's (it is written to a temporary name, then renamed).
+type Report struct {
+	Seed        uint64  `json:"seed"`
+	BatchSize   int     `json:"batch_size,omitempty"` // the genome's; a schedule's are in Schedule
+	LR          float64 `json:"lr,omitempty"`
+	Gamma       float64 `json:"gamma,omitempty"`
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// Schedule is the -schedule trained, as given.
+	Schedule     string                `json:"schedule,omitempty"`
+	TrainImages  int                   `json:"train_images"`
+	TestImages   int                   `json:"test_images"`
+	Epochs       []models.EpochMetrics `json:"epochs"`
+	TestLoss     float64               `json:"test_loss"`
+	TestAccuracy float64               `json:"test_accuracy"` // in [0, 1]
+	TrainSeconds float64               `json:"train_seconds"`
+}
+
+func (m *Main) writeReport(res models.FinalResult, trainN, testN int) error {
+	r := Report{Seed: m.Config.Seed, TrainImages: trainN, TestImages: testN, Epochs: res.Epochs,
+		TestLoss: res.TestLoss, TestAccuracy: res.TestAccuracy, TrainSeconds: res.Duration.Seconds()}
+	if m.Schedule != nil {
+		r.Schedule = m.scheduleText
+	} else {
+		r.BatchSize, r.LR, r.Gamma, r.WeightDecay = m.Config.BatchSize, m.Config.LR, m.Config.Gamma, m.Config.WeightDecay
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(m.JSONOut), filepath.Base(m.JSONOut)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), m.JSONOut); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	return nil
 }

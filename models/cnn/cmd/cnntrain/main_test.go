@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,9 +20,10 @@ func TestMain_Full(t *testing.T) {
 		t.Skip("trains the CNN on the full MNIST set: -short")
 	}
 	out := filepath.Join(t.TempDir(), "w.bin")
+	report := filepath.Join(t.TempDir(), "r.json")
 	var stdout, stderr bytes.Buffer
 	m := NewMain(&stdout, &stderr)
-	if err := m.ParseFlags([]string{"-epochs", "2", "-batch", "32", "-train-images", "128", "-test-images", "100", "-out", out}); err != nil {
+	if err := m.ParseFlags([]string{"-epochs", "2", "-batch", "32", "-seed", "5", "-train-images", "128", "-test-images", "100", "-out", out, "-json", report}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Run(context.Background()); err != nil {
@@ -31,6 +34,22 @@ func TestMain_Full(t *testing.T) {
 		!strings.HasPrefix(lines[1], "epoch  2  lr 0.700000") || !strings.HasPrefix(lines[2], "final") {
 		t.Errorf("output:\n%s", stdout.String())
 	}
+	// -json holds what was printed, and the settings.
+	var r Report
+	if b, err := os.ReadFile(report); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("-json: %v\n%s", err, b)
+	}
+	if r.Seed != 5 || r.BatchSize != 32 || r.LR != 1 || r.Gamma != 0.7 || r.Schedule != "" || r.TrainImages != 128 ||
+		r.TestImages != 100 || len(r.Epochs) != 2 || r.Epochs[1].LR != 0.7 || r.TestLoss != r.Epochs[1].TestLoss || r.TrainSeconds <= 0 ||
+		!strings.Contains(lines[2], fmt.Sprintf("test_loss %.4f  test_acc %.2f%%", r.TestLoss, 100*r.TestAccuracy)) {
+		t.Errorf("-json report %+v\nagainst the final line %q", r, lines[2])
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(report)); len(ents) != 1 {
+		t.Errorf("-json left %d files beside its report, want none", len(ents)-1)
+	}
+
 	w, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -93,11 +112,12 @@ func TestMain_Schedule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains the CNN on MNIST images: -short")
 	}
+	report := filepath.Join(t.TempDir(), "r.json")
 	run := func(args ...string) []string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
 		m := NewMain(&stdout, &stderr)
-		if err := m.ParseFlags(append([]string{"-epochs", "3", "-train-images", "128", "-test-images", "100"}, args...)); err != nil {
+		if err := m.ParseFlags(append([]string{"-epochs", "3", "-train-images", "128", "-test-images", "100", "-json", report}, args...)); err != nil {
 			t.Fatal(err)
 		}
 		if err := m.Run(context.Background()); err != nil {
@@ -117,9 +137,19 @@ func TestMain_Schedule(t *testing.T) {
 	if strings.Join(plain, "\n") != strings.Join(one, "\n") || len(plain) != 3 {
 		t.Fatalf("a schedule of one step differs from the plain training:\n%s\n--\n%s", strings.Join(plain, "\n"), strings.Join(one, "\n"))
 	}
-	two := run("-schedule", "1:batch_size=32,lr=1,gamma=0.7,weight_decay=0; 3:batch_size=16,lr=0.5,gamma=0.9,weight_decay=1e-5")
+	sched := "1:batch_size=32,lr=1,gamma=0.7,weight_decay=0; 3:batch_size=16,lr=0.5,gamma=0.9,weight_decay=1e-5"
+	two := run("-schedule", sched)
 	if two[1] != plain[1] || !strings.HasPrefix(two[2], "epoch 3 lr 0.245000") || two[2] == plain[2] {
 		t.Fatalf("two steps:\n%s\nplain:\n%s", strings.Join(two, "\n"), strings.Join(plain, "\n"))
+	}
+	var r Report
+	if b, err := os.ReadFile(report); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Schedule != sched || r.BatchSize != 0 || len(r.Epochs) != 3 || math.Abs(r.Epochs[2].LR-0.245) > 1e-12 || r.TestLoss != r.Epochs[2].TestLoss {
+		t.Errorf("-json of a schedule: %+v", r)
 	}
 }
 

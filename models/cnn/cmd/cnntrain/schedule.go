@@ -7,8 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/cnn"
 	"github.com/gahpo/gahpo/models/mnist"
 )
@@ -81,16 +81,15 @@ func ParseSchedule(s string) ([]Step, error) {
 // test set after each epoch: each step goes on from the state the last
 // left, as a population based training's genome goes on from the genome it
 // exploited (the learning rate scaled by the new step's over the last's).
-func (m *Main) runSchedule(ctx context.Context, train, test *mnist.Set, start time.Time) error {
+func (m *Main) runSchedule(ctx context.Context, train, test *mnist.Set) (models.FinalResult, error) {
+	var res models.FinalResult
 	dir, err := os.MkdirTemp("", "cnntrain-schedule-")
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer os.RemoveAll(dir)
 	splits := mnist.Splits{Train: train, Test: test}
 	var from *cnn.Config
-	var last cnn.Epoch
-	var training time.Duration
 	for i, st := range m.Schedule {
 		cfg := st.Config
 		cfg.Seed, cfg.Epochs, cfg.FitnessOnTest = m.Config.Seed, m.Config.Epochs, true
@@ -100,25 +99,21 @@ func (m *Main) runSchedule(ctx context.Context, train, test *mnist.Set, start ti
 		}
 		m.Logger.Info("schedule step", "from epoch", st.Epoch, "to epoch", to, "config", fmt.Sprintf("%+v", cfg), "train", train.N, "test", test.N)
 		out, err := cnn.Train(ctx, splits, cfg, cnn.Run{Dir: dir, To: to, From: from, OnEpoch: func(e cnn.Epoch) {
-			fmt.Fprintf(m.Stdout, "epoch %2d  lr %.6f  train_loss %.4f  test_loss %.4f  test_acc %.2f%%  %v\n",
-				e.Epoch, e.LR, e.TrainLoss, e.ValLoss, 100*e.ValAccuracy, e.Duration.Round(time.Second))
-			last = e
-			training += e.Duration
+			em := models.EpochMetrics{Epoch: e.Epoch, LR: e.LR, TrainLoss: e.TrainLoss, TestLoss: e.ValLoss,
+				TestAccuracy: e.ValAccuracy, Duration: e.Duration}
+			m.printEpoch(em)
+			res.Epochs = append(res.Epochs, em)
+			res.TestLoss, res.TestAccuracy = e.ValLoss, e.ValAccuracy
+			res.Duration += e.Duration
 		}})
 		if err != nil {
-			return err
+			return res, err
 		}
 		if out.Diverged != "" {
-			return fmt.Errorf("diverged: %s", out.Diverged)
+			return res, fmt.Errorf("diverged: %s", out.Diverged)
 		}
-		if i == len(m.Schedule)-1 && m.WeightsOut != "" {
-			if err := os.WriteFile(m.WeightsOut, out.Weights, 0o644); err != nil {
-				return fmt.Errorf("write weights: %w", err)
-			}
-		}
+		res.Weights = out.Weights
 		from = &cfg
 	}
-	fmt.Fprintf(m.Stdout, "final  test_loss %.4f  test_acc %.2f%%  epochs %d  train %v  total %v\n",
-		last.ValLoss, 100*last.ValAccuracy, last.Epoch, training.Round(time.Second), time.Since(start).Round(time.Second))
-	return nil
+	return res, nil
 }
