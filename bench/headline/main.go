@@ -1,0 +1,462 @@
+// Command headline runs the README's headline experiment as one resumable
+// command: a search (by default `gahpo run --preset best --confirm-seeds 3
+// --time-budget 80m --seed 2`), then full trainings (-epochs, 14) of the
+// genome it chose, or of its schedule after a population based training,
+// and of each baseline (PyTorch's default genome unless -baseline says
+// otherwise) on all 60,000 training images, over training seeds 1, 2 and 3,
+// each training on a core of its own; then the table of their test loss and
+// accuracy seed by seed and on average, and the verdict against the goal: a
+// lower mean test loss than every baseline's and a mean test accuracy of at
+// least -goal-accuracy.
+//
+//	go run ./bench/headline -out DIR
+//	go run ./bench/headline -out DIR -search '--preset pbt --population 8 --seed 1'
+//
+// Everything lands in DIR: the search's history (search.db; `gahpo run`
+// resumes an interrupted search), each training's log and -json report
+// (train-LABEL-sSEED.log, .json: a training whose report exists is not run
+// again, one that was interrupted starts over), and the table
+// (headline.md). Run the same command again after an interruption and it
+// goes on; use another DIR for another search.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/store"
+)
+
+// pytorchDefault is the genome of PyTorch's MNIST example.
+const pytorchDefault = "default=batch_size=64,lr=1,gamma=0.7,weight_decay=0"
+
+// config is the command's flags.
+type config struct {
+	out          string
+	search       string // gahpo run's arguments
+	seeds        []uint64
+	epochs       int
+	baselines    []candidate
+	parallel     int
+	trainImages  int
+	testImages   int
+	goalAccuracy float64 // percent
+	gahpoBin     string
+	cnntrainBin  string
+}
+
+// candidate is a genome (or a schedule) to train over the seeds.
+type candidate struct {
+	label string   // file names and the table's first column
+	about string   // what it is, for the table
+	args  []string // cnntrain's hyperparameter flags
+}
+
+// training is one candidate's training on one seed, once finished.
+type training struct {
+	loss, accuracy float64 // accuracy in [0, 1]
+	seconds        float64
+}
+
+// baselineFlag collects -baseline LABEL=GENOME; the first use replaces the
+// default.
+type baselineFlag struct {
+	list []candidate
+	set  bool
+}
+
+func (b *baselineFlag) String() string { return "" }
+
+func (b *baselineFlag) Set(s string) error {
+	c, err := parseBaseline(s)
+	if err != nil {
+		return err
+	}
+	if !b.set {
+		b.list, b.set = nil, true
+	}
+	b.list = append(b.list, c)
+	return nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "headline:", err)
+		}
+		os.Exit(2)
+	}
+	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "headline:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("headline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	def, _ := parseBaseline(pytorchDefault)
+	base := baselineFlag{list: []candidate{def}}
+	fs.StringVar(&cfg.out, "out", "headline-experiment", "directory of the search's history, the trainings' reports and logs, and headline.md")
+	fs.StringVar(&cfg.search, "search", "--preset best --confirm-seeds 3 --time-budget 80m --seed 2", "gahpo run's arguments (its --db is DIR/search.db)")
+	seeds := fs.String("seeds", "1,2,3", "training seeds, comma separated")
+	fs.IntVar(&cfg.epochs, "epochs", 14, "epochs of each training")
+	fs.Var(&base, "baseline", "a genome to compare with, LABEL=name=value,... (repeatable; default: "+pytorchDefault+")")
+	fs.IntVar(&cfg.parallel, "parallel", runtime.NumCPU(), "trainings at once; each gets NumCPU/parallel cores (GOMAXPROCS)")
+	fs.IntVar(&cfg.trainImages, "train-images", 0, "train on the first N images only (0: all 60,000)")
+	fs.IntVar(&cfg.testImages, "test-images", 0, "test on the first N test images only (0: all 10,000)")
+	fs.Float64Var(&cfg.goalAccuracy, "goal-accuracy", 99.25, "the goal's mean test accuracy, in percent")
+	fs.StringVar(&cfg.gahpoBin, "gahpo", "", "the gahpo binary (default: built from this module into DIR)")
+	fs.StringVar(&cfg.cnntrainBin, "cnntrain", "", "the cnntrain binary (default: built from this module into DIR)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, s := range strings.Split(*seeds, ",") {
+		v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+		if err != nil || v == 0 {
+			return cfg, fmt.Errorf("-seeds: %q is not a seed (a positive integer)", s)
+		}
+		cfg.seeds = append(cfg.seeds, v)
+	}
+	cfg.baselines = base.list
+	switch {
+	case cfg.epochs < 1:
+		return cfg, fmt.Errorf("-epochs %d: want at least 1", cfg.epochs)
+	case cfg.parallel < 1:
+		return cfg, fmt.Errorf("-parallel %d: want at least 1", cfg.parallel)
+	case cfg.trainImages < 0 || cfg.testImages < 0:
+		return cfg, errors.New("-train-images and -test-images: want 0 (all) or more")
+	}
+	for _, a := range strings.Fields(cfg.search) {
+		if a == "--db" || a == "-db" || strings.HasPrefix(a, "--db=") || strings.HasPrefix(a, "-db=") {
+			return cfg, errors.New("-search: leave out --db: the search's history is DIR/search.db")
+		}
+	}
+	return cfg, nil
+}
+
+// parseBaseline reads LABEL=batch_size=B,lr=L,gamma=G,weight_decay=W.
+func parseBaseline(s string) (candidate, error) {
+	label, genome, ok := strings.Cut(s, "=")
+	label = strings.TrimSpace(label)
+	if !ok || label == "" || label == "search" || strings.ContainsAny(label, "/\\ ,=") {
+		return candidate{}, fmt.Errorf("-baseline %q: want LABEL=batch_size=B,lr=L,gamma=G,weight_decay=W, LABEL a word other than \"search\"", s)
+	}
+	params := map[string]float64{}
+	for _, kv := range strings.Split(genome, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if !ok || err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return candidate{}, fmt.Errorf("-baseline %q: %q is not name=number", s, kv)
+		}
+		if _, dup := params[name]; dup {
+			return candidate{}, fmt.Errorf("-baseline %q: %s given twice", s, name)
+		}
+		params[name] = v
+	}
+	args, err := genomeArgs(params)
+	if err != nil {
+		return candidate{}, fmt.Errorf("-baseline %q: %w", s, err)
+	}
+	return candidate{label: label, about: describe(params), args: args}, nil
+}
+
+// genomeArgs turns a CNN genome into cnntrain's flags.
+func genomeArgs(p map[string]float64) ([]string, error) {
+	names := []string{"batch_size", "lr", "gamma", "weight_decay"}
+	if len(p) != len(names) {
+		return nil, fmt.Errorf("want the CNN's four hyperparameters %v, got %d", names, len(p))
+	}
+	for _, n := range names {
+		if _, ok := p[n]; !ok {
+			return nil, fmt.Errorf("want the CNN's four hyperparameters %v, %s is missing", names, n)
+		}
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	return []string{"-batch", strconv.Itoa(int(math.Round(p["batch_size"]))), "-lr", f(p["lr"]),
+		"-gamma", f(p["gamma"]), "-wd", f(p["weight_decay"])}, nil
+}
+
+func describe(p map[string]float64) string {
+	return fmt.Sprintf("batch %d, lr %.4g, gamma %.4g, wd %.3g", int(math.Round(p["batch_size"])), p["lr"], p["gamma"], p["weight_decay"])
+}
+
+func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return fmt.Errorf("headline: %w", err)
+	}
+	var err error
+	if cfg.gahpoBin, err = build(ctx, cfg.gahpoBin, filepath.Join(cfg.out, "gahpo"), "github.com/gahpo/gahpo/cmd/gahpo", stderr); err != nil {
+		return err
+	}
+	if cfg.cnntrainBin, err = build(ctx, cfg.cnntrainBin, filepath.Join(cfg.out, "cnntrain"), "github.com/gahpo/gahpo/models/cnn/cmd/cnntrain", stderr); err != nil {
+		return err
+	}
+	db := filepath.Join(cfg.out, "search.db")
+	sum, chosen, err := searched(db)
+	if err != nil {
+		args := append([]string{"run", "--db", db, "--no-progress"}, strings.Fields(cfg.search)...)
+		fmt.Fprintf(stderr, "headline: the search: gahpo %s\n", strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, cfg.gahpoBin, args...)
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("headline: the search: %w", err)
+		}
+		if sum, chosen, err = searched(db); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "headline: %s\n", sum)
+	cands := append([]candidate{chosen}, cfg.baselines...)
+	results, err := train(ctx, cfg, cands, stderr)
+	if err != nil {
+		return err
+	}
+	table := markdown(cfg, sum, cands, results)
+	if err := os.WriteFile(filepath.Join(cfg.out, "headline.md"), []byte(table), 0o644); err != nil {
+		return fmt.Errorf("headline: %w", err)
+	}
+	_, err = io.WriteString(stdout, table)
+	return err
+}
+
+// build returns bin if given, else builds pkg into dst.
+func build(ctx context.Context, bin, dst, pkg string, stderr io.Writer) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dst, pkg)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("headline: build %s: %w", pkg, err)
+	}
+	return dst, nil
+}
+
+// searched reads a finished search from its history file: a line saying
+// what it spent, and the candidate it chose.
+func searched(db string) (string, candidate, error) {
+	if _, err := os.Stat(db); err != nil {
+		return "", candidate{}, err
+	}
+	st, err := store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		return "", candidate{}, fmt.Errorf("headline: %w", err)
+	}
+	defer st.Close()
+	runs, err := st.Runs()
+	if err != nil {
+		return "", candidate{}, fmt.Errorf("headline: %w", err)
+	}
+	if len(runs) == 0 {
+		return "", candidate{}, fmt.Errorf("headline: no run in %s", db)
+	}
+	r := runs[len(runs)-1]
+	if r.Status != gahpo.RunDone {
+		return "", candidate{}, fmt.Errorf("headline: run %s in %s is %s", r.ID, db, r.Status)
+	}
+	gs, err := st.Genomes(r.ID, -1)
+	if err != nil {
+		return "", candidate{}, fmt.Errorf("headline: %w", err)
+	}
+	genomes, spent := 0, 0
+	for _, g := range gs {
+		if g.DuplicateOf != 0 {
+			continue
+		}
+		genomes++
+		spent += max(g.Epochs, len(g.RungFitness))
+		for _, rep := range g.Replicates {
+			spent += len(rep.Curve)
+		}
+	}
+	f, err := st.Final(r.ID)
+	if err != nil {
+		return "", candidate{}, fmt.Errorf("headline: the search's final training: %w", err)
+	}
+	if !r.Config.MultiFidelity() {
+		spent += len(f.Epochs)
+	}
+	sum := fmt.Sprintf("search %s: %s, %d genomes, %d epoch-trainings, chose genome %d", r.ID,
+		r.Ended.Sub(r.Started).Round(time.Second), genomes, spent, f.GenomeID)
+	if f.Seeds > 1 && f.ConfirmedFitness != nil {
+		sum += fmt.Sprintf(" on the mean of %d trainings (%.4f)", f.Seeds, float64(*f.ConfirmedFitness))
+	}
+	c := candidate{label: "search"}
+	if len(f.Schedule) > 0 {
+		c.args = []string{"-schedule", gahpo.ScheduleArg(f.Schedule)}
+		c.about = fmt.Sprintf("the search's schedule (genome %d, %d steps)", f.GenomeID, len(f.Schedule))
+		return sum, c, nil
+	}
+	if c.args, err = genomeArgs(f.Params); err != nil {
+		return "", candidate{}, fmt.Errorf("headline: the search's genome %d: %w", f.GenomeID, err)
+	}
+	c.about = fmt.Sprintf("the search's (genome %d: %s)", f.GenomeID, describe(f.Params))
+	return sum, c, nil
+}
+
+// train runs every candidate's training on every seed that has no report
+// yet, cfg.parallel at once, and reads the reports.
+func train(ctx context.Context, cfg config, cands []candidate, stderr io.Writer) (map[string]training, error) {
+	threads := max(runtime.NumCPU()/cfg.parallel, 1)
+	results := map[string]training{}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, cfg.parallel)
+	for _, c := range cands {
+		for _, seed := range cfg.seeds {
+			name := fmt.Sprintf("train-%s-s%d", c.label, seed)
+			report := filepath.Join(cfg.out, name+".json")
+			if t, err := readReport(report); err == nil {
+				results[name] = t
+				continue
+			} else if !errors.Is(err, os.ErrNotExist) {
+				fmt.Fprintf(stderr, "headline: %s: %v; training again\n", report, err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-slots }()
+				t, err := trainOne(ctx, cfg, c, seed, threads, filepath.Join(cfg.out, name), stderr)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, fmt.Errorf("headline: %s: %w", name, err))
+					return
+				}
+				results[name] = t
+			}()
+		}
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return results, errors.Join(errs...)
+}
+
+func trainOne(ctx context.Context, cfg config, c candidate, seed uint64, threads int, base string, stderr io.Writer) (training, error) {
+	log, err := os.Create(base + ".log")
+	if err != nil {
+		return training{}, err
+	}
+	defer log.Close()
+	args := append(append([]string{}, c.args...), "-epochs", strconv.Itoa(cfg.epochs), "-seed", strconv.FormatUint(seed, 10),
+		"-train-images", strconv.Itoa(cfg.trainImages), "-test-images", strconv.Itoa(cfg.testImages), "-json", base+".json")
+	fmt.Fprintf(stderr, "headline: GOMAXPROCS=%d cnntrain %s\n", threads, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, cfg.cnntrainBin, args...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(threads))
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Run(); err != nil {
+		return training{}, fmt.Errorf("cnntrain: %w (its log: %s)", err, log.Name())
+	}
+	return readReport(base + ".json")
+}
+
+// readReport reads a finished training's cnntrain -json report.
+func readReport(path string) (training, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return training{}, err
+	}
+	var r struct {
+		Epochs       []json.RawMessage `json:"epochs"`
+		TestLoss     *float64          `json:"test_loss"`
+		TestAccuracy *float64          `json:"test_accuracy"`
+		TrainSeconds float64           `json:"train_seconds"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return training{}, fmt.Errorf("not a cnntrain report: %w", err)
+	}
+	if r.TestLoss == nil || r.TestAccuracy == nil || len(r.Epochs) == 0 {
+		return training{}, errors.New("not a cnntrain report: no epochs or test figures")
+	}
+	return training{loss: *r.TestLoss, accuracy: *r.TestAccuracy, seconds: r.TrainSeconds}, nil
+}
+
+// verdict compares the search's mean figures with the baselines'.
+func verdict(cfg config, cands []candidate, means map[string]training) string {
+	s := means["search"]
+	var short []string
+	for _, c := range cands[1:] {
+		if b := means[c.label]; s.loss >= b.loss {
+			short = append(short, fmt.Sprintf("its mean test loss %.4f is not below %s's %.4f", s.loss, c.label, b.loss))
+		}
+	}
+	if 100*s.accuracy < cfg.goalAccuracy {
+		short = append(short, fmt.Sprintf("its mean test accuracy %.2f%% is below %.2f%%", 100*s.accuracy, cfg.goalAccuracy))
+	}
+	if len(short) == 0 {
+		return fmt.Sprintf("**The goal is met**: the search's mean test loss is below every baseline's and its mean test accuracy is %.2f%% (at least %.2f%%).", 100*s.accuracy, cfg.goalAccuracy)
+	}
+	return "**The goal is not met**: " + strings.Join(short, "; ") + "."
+}
+
+func markdown(cfg config, sum string, cands []candidate, results map[string]training) string {
+	var b strings.Builder
+	images := "60,000"
+	if cfg.trainImages > 0 {
+		images = strconv.Itoa(cfg.trainImages)
+	}
+	epochs := fmt.Sprintf("%d epochs", cfg.epochs)
+	if cfg.epochs == 1 {
+		epochs = "1 epoch"
+	}
+	fmt.Fprintf(&b, "%s.\n\n| %s on %s images: test loss / test accuracy |", sum, epochs, images)
+	for _, s := range cfg.seeds {
+		fmt.Fprintf(&b, " seed %d |", s)
+	}
+	b.WriteString(" mean |\n|---|")
+	for range cfg.seeds {
+		b.WriteString("---|")
+	}
+	b.WriteString("---|\n")
+	means := map[string]training{}
+	for _, c := range cands {
+		fmt.Fprintf(&b, "| %s: %s |", c.label, c.about)
+		var m training
+		for _, s := range cfg.seeds {
+			t := results[fmt.Sprintf("train-%s-s%d", c.label, s)]
+			fmt.Fprintf(&b, " %.4f / %.2f%% |", t.loss, 100*t.accuracy)
+			m.loss += t.loss / float64(len(cfg.seeds))
+			m.accuracy += t.accuracy / float64(len(cfg.seeds))
+		}
+		means[c.label] = m
+		fmt.Fprintf(&b, " **%.4f / %.2f%%** |\n", m.loss, 100*m.accuracy)
+	}
+	fmt.Fprintf(&b, "\n%s\n", verdict(cfg, cands, means))
+	return b.String()
+}

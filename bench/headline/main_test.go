@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseBaseline(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		wantArgs string // "" wants an error
+	}{
+		{pytorchDefault, "-batch 64 -lr 1 -gamma 0.7 -wd 0"},
+		{"paper=batch_size=10,lr=0.419,gamma=0.8366,weight_decay=7.511239e-05", "-batch 10 -lr 0.419 -gamma 0.8366 -wd 7.511239e-05"},
+		{"g = batch_size=63.4, lr=0.925028 ,gamma=0.63336,weight_decay=1.9504e-07", "-batch 63 -lr 0.925028 -gamma 0.63336 -wd 1.9504e-07"},
+		{"batch_size=64,lr=1,gamma=0.7,weight_decay=0", ""},                // no label: batch_size taken as the label, then "64" is not name=number
+		{"search=batch_size=64,lr=1,gamma=0.7,weight_decay=0", ""},         // the search's own label
+		{"a/b=batch_size=64,lr=1,gamma=0.7,weight_decay=0", ""},            // a label that is no file name
+		{"d=batch_size=64,lr=1,gamma=0.7", ""},                             // a gene missing
+		{"d=batch_size=64,lr=1,gamma=0.7,weight_decay=0,momentum=0.9", ""}, // one too many
+		{"d=batch_size=64,lr=1,lr=1,weight_decay=0", ""},                   // twice
+		{"d=batch_size=64,lr=NaN,gamma=0.7,weight_decay=0", ""},
+		{"d=batch_size=64,lr=fast,gamma=0.7,weight_decay=0", ""},
+		{"d=", ""},
+	} {
+		c, err := parseBaseline(tc.in)
+		if tc.wantArgs == "" {
+			if err == nil {
+				t.Errorf("parseBaseline(%q) = %+v, want an error", tc.in, c)
+			}
+			continue
+		}
+		if err != nil || strings.Join(c.args, " ") != tc.wantArgs {
+			t.Errorf("parseBaseline(%q) = %q, %v; want %q", tc.in, c.args, err, tc.wantArgs)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	cfg, err := parseFlags(nil, &bytes.Buffer{})
+	if err != nil || len(cfg.seeds) != 3 || len(cfg.baselines) != 1 || cfg.baselines[0].label != "default" || cfg.epochs != 14 {
+		t.Fatalf("defaults: %+v, %v", cfg, err)
+	}
+	cfg, err = parseFlags([]string{"-baseline", "a=batch_size=10,lr=1,gamma=0.5,weight_decay=1e-5", "-baseline", pytorchDefault, "-seeds", "4, 5"}, &bytes.Buffer{})
+	if err != nil || len(cfg.baselines) != 2 || cfg.baselines[0].label != "a" || cfg.baselines[1].label != "default" || fmt.Sprint(cfg.seeds) != "[4 5]" {
+		t.Fatalf("-baseline twice, -seeds: %+v, %v", cfg, err)
+	}
+	for _, args := range [][]string{
+		{"-search", "--preset best --db x.db"},
+		{"-search", "--db=x.db"},
+		{"-seeds", "1,x"},
+		{"-seeds", "0"},
+		{"-epochs", "0"},
+		{"-parallel", "0"},
+		{"-train-images", "-1"},
+		{"-baseline", "nolabel"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("parseFlags(%q): no error", args)
+		}
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	cfg := config{goalAccuracy: 99.25}
+	cands := []candidate{{label: "search"}, {label: "default"}, {label: "paper"}}
+	for _, tc := range []struct {
+		name  string
+		means map[string]training
+		want  []string
+	}{
+		{"met", map[string]training{"search": {loss: 0.0260, accuracy: 0.9926}, "default": {loss: 0.0270}, "paper": {loss: 0.0322}},
+			[]string{"goal is met", "99.26%"}},
+		{"accuracy short", map[string]training{"search": {loss: 0.0260, accuracy: 0.9924}, "default": {loss: 0.0270}, "paper": {loss: 0.0322}},
+			[]string{"not met", "accuracy 99.24% is below 99.25%"}},
+		{"loss not lower", map[string]training{"search": {loss: 0.0270, accuracy: 0.9930}, "default": {loss: 0.0270}, "paper": {loss: 0.0322}},
+			[]string{"not met", "not below default's 0.0270"}},
+		{"both", map[string]training{"search": {loss: 0.0275, accuracy: 0.9910}, "default": {loss: 0.0270}, "paper": {loss: 0.0322}},
+			[]string{"not met", "default's", "below 99.25%"}},
+	} {
+		got := verdict(cfg, cands, tc.means)
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: verdict %q lacks %q", tc.name, got, w)
+			}
+		}
+		if strings.Contains(got, "paper's") {
+			t.Errorf("%s: verdict %q names a baseline the search beat", tc.name, got)
+		}
+	}
+}
+
+// TestHeadline runs the whole experiment at a tiny size: a real search on
+// real MNIST images, real cnntrain processes, then again (nothing is
+// trained twice) and with one report spoilt (that training alone again).
+func TestHeadline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a search and four trainings of the CNN: -short")
+	}
+	dir := t.TempDir()
+	bins := map[string]string{"gahpo": "github.com/gahpo/gahpo/cmd/gahpo", "cnntrain": "github.com/gahpo/gahpo/models/cnn/cmd/cnntrain"}
+	for name, pkg := range bins {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	out := filepath.Join(dir, "exp")
+	args := []string{"-out", out, "-gahpo", filepath.Join(dir, "gahpo"), "-cnntrain", filepath.Join(dir, "cnntrain"),
+		"-search", "--preset quick --population 4 --generations 1 --train-subset 600 --final-subset 600 --final-epochs 1 --workers 1 --seed 3",
+		"-seeds", "1,2", "-epochs", "1", "-train-images", "300", "-test-images", "200", "-parallel", "2"}
+	cfg, err := parseFlags(args, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOnce := func() (string, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := run(ctx, cfg, &stdout, &stderr); err != nil {
+			t.Fatalf("run: %v\n%s", err, stderr.String())
+		}
+		return stdout.String(), stderr.String()
+	}
+	table, _ := runOnce()
+
+	// The table holds each report's figures, the search's genome is the
+	// one its history chose, and the verdict is the figures'.
+	_, chosen, err := searched(filepath.Join(out, "search.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []candidate{chosen, cfg.baselines[0]} {
+		row := ""
+		for _, l := range strings.Split(table, "\n") {
+			if strings.HasPrefix(l, "| "+c.label+": "+c.about+" |") {
+				row = l
+			}
+		}
+		if row == "" {
+			t.Fatalf("no row for %s (%s) in\n%s", c.label, c.about, table)
+		}
+		for _, s := range cfg.seeds {
+			r, err := readReport(filepath.Join(out, fmt.Sprintf("train-%s-s%d.json", c.label, s)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cell := fmt.Sprintf(" %.4f / %.2f%% |", r.loss, 100*r.accuracy); !strings.Contains(row, cell) {
+				t.Errorf("row %q lacks seed %d's %q", row, s, cell)
+			}
+		}
+	}
+	if !strings.Contains(table, "goal is not met") || !strings.Contains(table, "is below 99.25%") {
+		t.Errorf("one epoch on 300 images reaches 99.25%%? table:\n%s", table)
+	}
+	if md, err := os.ReadFile(filepath.Join(out, "headline.md")); err != nil || string(md) != table {
+		t.Errorf("headline.md differs from the printed table: %v", err)
+	}
+
+	// Again: nothing is searched or trained again, the same table.
+	before := map[string]time.Time{}
+	reports, _ := filepath.Glob(filepath.Join(out, "train-*.json"))
+	if len(reports) != 4 {
+		t.Fatalf("%d reports, want 4: %q", len(reports), reports)
+	}
+	for _, r := range reports {
+		fi, _ := os.Stat(r)
+		before[r] = fi.ModTime()
+	}
+	again, log := runOnce()
+	t.Logf("table:\n%s", table)
+	if again != table || strings.Contains(log, "cnntrain -") || strings.Contains(log, "the search: gahpo") {
+		t.Errorf("a second run trained again or changed the table:\n%s\n%s", log, again)
+	}
+
+	// A spoilt report: that training alone runs again, to the same figures
+	// (cnntrain is deterministic on one machine).
+	spoilt := filepath.Join(out, "train-default-s2.json")
+	if err := os.WriteFile(spoilt, []byte(`{"epochs": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third, log := runOnce()
+	if third != table || strings.Count(log, "cnntrain -") != 1 || !strings.Contains(log, "training again") {
+		t.Errorf("after a spoilt report:\n%s\n%s", log, third)
+	}
+	for r, mt := range before {
+		fi, _ := os.Stat(r)
+		if changed := !fi.ModTime().Equal(mt); changed != (r == spoilt) {
+			t.Errorf("%s: rewritten %v", r, changed)
+		}
+	}
+}
