@@ -457,6 +457,48 @@ func markdown(cfg config, sum string, cands []candidate, results map[string]trai
 		means[c.label] = m
 		fmt.Fprintf(&b, " **%.4f / %.2f%%** |\n", m.loss, 100*m.accuracy)
 	}
+	b.WriteString("\n")
+	for _, c := range cands[1:] {
+		b.WriteString(paired(cfg, c.label, results))
+	}
 	fmt.Fprintf(&b, "\n%s\n", verdict(cfg, cands, means))
 	return b.String()
+}
+
+// paired gives the search's figures less the baseline's seed by seed (the
+// same seed is the same initial weights and data order for both), their
+// mean and its standard error: a mean difference within about two standard
+// errors of zero is one that these seeds cannot tell from luck.
+func paired(cfg config, label string, results map[string]training) string {
+	var dl, da []float64
+	for _, s := range cfg.seeds {
+		o, b := results[fmt.Sprintf("train-search-s%d", s)], results[fmt.Sprintf("train-%s-s%d", label, s)]
+		dl, da = append(dl, o.loss-b.loss), append(da, 100*(o.accuracy-b.accuracy))
+	}
+	list := func(d []float64, format string) string {
+		parts := make([]string, len(d))
+		for i, v := range d {
+			parts[i] = fmt.Sprintf(format, v)
+		}
+		return strings.Join(parts, ", ")
+	}
+	ml, sl := meanSE(dl)
+	ma, sa := meanSE(da)
+	return fmt.Sprintf("- search − %s, seed by seed: test loss %s (mean %+.4f, standard error %.4f); test accuracy %s points (mean %+.2f, standard error %.2f)\n",
+		label, list(dl, "%+.4f"), ml, sl, list(da, "%+.2f"), ma, sa)
+}
+
+// meanSE returns the mean of d and its standard error (0 for one value).
+func meanSE(d []float64) (mean, se float64) {
+	for _, v := range d {
+		mean += v / float64(len(d))
+	}
+	if len(d) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, v := range d {
+		ss += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(d)-1) / float64(len(d)))
 }

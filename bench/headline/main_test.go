@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +66,38 @@ func TestParseFlags(t *testing.T) {
 	} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("parseFlags(%q): no error", args)
+		}
+	}
+}
+
+func TestMeanSE(t *testing.T) {
+	for _, tc := range []struct {
+		in       []float64
+		mean, se float64
+	}{
+		{[]float64{0.5}, 0.5, 0},
+		{[]float64{1, 3}, 2, 1}, // sd √2, / √2
+		{[]float64{2, 4, 4, 4, 5, 5, 7, 9}, 5, math.Sqrt(32.0/7) / math.Sqrt(8)},
+		{[]float64{-0.001, -0.001, -0.001}, -0.001, 0},
+	} {
+		m, se := meanSE(tc.in)
+		if math.Abs(m-tc.mean) > 1e-12 || math.Abs(se-tc.se) > 1e-12 {
+			t.Errorf("meanSE(%v) = %v, %v; want %v, %v", tc.in, m, se, tc.mean, tc.se)
+		}
+	}
+}
+
+func TestPaired(t *testing.T) {
+	cfg := config{seeds: []uint64{1, 2, 3}}
+	res := map[string]training{
+		"train-search-s1": {loss: 0.0283, accuracy: 0.9908}, "train-default-s1": {loss: 0.0261, accuracy: 0.9917},
+		"train-search-s2": {loss: 0.0270, accuracy: 0.9916}, "train-default-s2": {loss: 0.0251, accuracy: 0.9930},
+		"train-search-s3": {loss: 0.0273, accuracy: 0.9907}, "train-default-s3": {loss: 0.0299, accuracy: 0.9909},
+	}
+	got := paired(cfg, "default", res)
+	for _, w := range []string{"search − default", "test loss +0.0022, +0.0019, -0.0026 (mean +0.0005,", "test accuracy -0.09, -0.14, -0.02 points (mean -0.08,"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("paired: %q lacks %q", got, w)
 		}
 	}
 }
