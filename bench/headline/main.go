@@ -308,13 +308,13 @@ func searched(db string) (string, candidate, error) {
 	c := candidate{label: "search"}
 	if len(f.Schedule) > 0 {
 		c.args = []string{"-schedule", gahpo.ScheduleArg(f.Schedule)}
-		c.about = fmt.Sprintf("the search's schedule (genome %d, %d steps)", f.GenomeID, len(f.Schedule))
+		c.about = fmt.Sprintf("genome %d's schedule of %d steps", f.GenomeID, len(f.Schedule))
 		return sum, c, nil
 	}
 	if c.args, err = genomeArgs(f.Params); err != nil {
 		return "", candidate{}, fmt.Errorf("headline: the search's genome %d: %w", f.GenomeID, err)
 	}
-	c.about = fmt.Sprintf("the search's (genome %d: %s)", f.GenomeID, describe(f.Params))
+	c.about = fmt.Sprintf("genome %d, %s", f.GenomeID, describe(f.Params))
 	return sum, c, nil
 }
 
