@@ -86,50 +86,94 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 		return models.Outcome{}, fmt.Errorf("command: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	paramsFile := filepath.Join(tmp, "params.json")
-	b, err := json.Marshal(p.Space.Values(genes))
+	in, err := t.writeInputs(tmp, genes, job)
 	if err != nil {
-		return models.Outcome{}, fmt.Errorf("command: %w", err)
+		return models.Outcome{}, err
 	}
-	if err := os.WriteFile(paramsFile, b, 0o600); err != nil {
-		return models.Outcome{}, fmt.Errorf("command: %w", err)
-	}
-	fromFile := ""
-	if task.FromParams != nil {
-		// Population based training: the checkpoint was trained by
-		// another genome, whose hyperparameters the command may want (to
-		// scale a schedule's state).
-		from, err := p.Space.FromMap(task.FromParams)
-		if err != nil {
-			return models.Outcome{}, fmt.Errorf("%w: invalid genome the checkpoint comes from: %w", ErrFailed, err)
-		}
-		b, err := json.Marshal(p.Space.Values(from))
-		if err != nil {
-			return models.Outcome{}, fmt.Errorf("command: %w", err)
-		}
-		fromFile = filepath.Join(tmp, "from_params.json")
-		if err := os.WriteFile(fromFile, b, 0o600); err != nil {
-			return models.Outcome{}, fmt.Errorf("command: %w", err)
-		}
-	}
-	ckpt := job.CheckpointDir
-	if ckpt == "" {
-		ckpt = filepath.Join(tmp, "checkpoint")
-		if err := os.Mkdir(ckpt, 0o700); err != nil {
-			return models.Outcome{}, fmt.Errorf("command: %w", err)
-		}
-	}
-
 	args := t.args(genes)
 	if err := findProgram(args[0], p.Dir); err != nil {
 		// The file's command cannot run here: the worker's trouble (a
 		// missing interpreter), not the genome's.
 		return models.Outcome{}, err
 	}
+	r := &run{problem: p, task: task, onEpoch: job.OnEpoch, last: time.Now(), objective: math.NaN(), stop: make(chan struct{})}
+	r.log = tail{n: MaxLogLines, size: MaxLineBytes}
+	r.stderr = tail{n: MaxStderrLines, size: MaxLineBytes}
+	stdout := &lineWriter{max: MaxMetricsLine, line: r.stdoutLine}
+	stderr := &lineWriter{max: MaxLineBytes, line: func(b []byte, tr bool) { r.mu.Lock(); r.stderr.add(b, tr); r.mu.Unlock() }}
+	cmd := t.command(job, args, in)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		return models.Outcome{}, fmt.Errorf("command: start %q: %w", args[0], err)
+	}
+	why, waitErr := t.supervise(ctx, cmd, r.stop)
+	stdout.flush()
+	stderr.flush()
+	if why == "cancelled" {
+		return r.outcome(), fmt.Errorf("command: %w", ctx.Err())
+	}
+	return r.finish(why, waitErr)
+}
+
+// inputs are the files a job's command is given.
+type inputs struct {
+	params     string // GAHPO_PARAMS: the genome's values
+	fromParams string // GAHPO_FROM_PARAMS, after PBT's exploit; "" otherwise
+	checkpoint string // GAHPO_CHECKPOINT_DIR
+}
+
+// writeInputs writes the genome's values (and, when the checkpoint was
+// trained by another genome, that genome's) into dir, and finds the
+// checkpoint folder: the job's, or a new empty one in dir.
+func (t *Trainer) writeInputs(dir string, genes []float64, job models.Job) (inputs, error) {
+	space := t.Problem.Space
+	write := func(name string, genes []float64) (string, error) {
+		b, err := json.Marshal(space.Values(genes))
+		if err != nil {
+			return "", fmt.Errorf("command: %w", err)
+		}
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			return "", fmt.Errorf("command: %w", err)
+		}
+		return file, nil
+	}
+	var in inputs
+	var err error
+	if in.params, err = write("params.json", genes); err != nil {
+		return in, err
+	}
+	if job.Task.FromParams != nil {
+		// Population based training: the checkpoint was trained by
+		// another genome, whose hyperparameters the command may want (to
+		// scale a schedule's state).
+		from, err := space.FromMap(job.Task.FromParams)
+		if err != nil {
+			return in, fmt.Errorf("%w: invalid genome the checkpoint comes from: %w", ErrFailed, err)
+		}
+		if in.fromParams, err = write("from_params.json", from); err != nil {
+			return in, err
+		}
+	}
+	in.checkpoint = job.CheckpointDir
+	if in.checkpoint == "" {
+		in.checkpoint = filepath.Join(dir, "checkpoint")
+		if err := os.Mkdir(in.checkpoint, 0o700); err != nil {
+			return in, fmt.Errorf("command: %w", err)
+		}
+	}
+	return in, nil
+}
+
+// command builds the process of a job: the file's command with the
+// genome's values in args, in the file's folder, with its environment, in
+// a process group of its own (under a guard that ends the group with its
+// parent, where the system has one).
+func (t *Trainer) command(job models.Job, args []string, in inputs) *exec.Cmd {
 	cmd := exec.Command(args[0], args[1:]...)
-	env := t.env(job, paramsFile, ckpt)
-	if fromFile != "" {
-		env = append(env, "GAHPO_FROM_PARAMS="+fromFile)
+	env := t.env(job, in.params, in.checkpoint)
+	if in.fromParams != "" {
+		env = append(env, "GAHPO_FROM_PARAMS="+in.fromParams)
 	}
 	guard := false
 	if prog, gargs, genv, ok := guarded(args, t.grace()); ok {
@@ -137,22 +181,21 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 		env = append(env, genv...)
 		guard = true
 	}
-	cmd.Dir = p.Dir
+	cmd.Dir = t.Problem.Dir
 	cmd.Env = env
 	setGroup(cmd, guard)
-	r := &run{problem: p, task: task, onEpoch: job.OnEpoch, last: time.Now(), objective: math.NaN(), stop: make(chan struct{})}
-	r.log = tail{n: MaxLogLines, size: MaxLineBytes}
-	r.stderr = tail{n: MaxStderrLines, size: MaxLineBytes}
-	stdout := &lineWriter{max: MaxMetricsLine, line: r.stdoutLine}
-	stderr := &lineWriter{max: MaxLineBytes, line: func(b []byte, tr bool) { r.mu.Lock(); r.stderr.add(b, tr); r.mu.Unlock() }}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// A grandchild that keeps the pipes open after the command exits is
 	// killed with the group below; Wait gives it this long first.
 	cmd.WaitDelay = time.Second
+	return cmd
+}
 
-	if err := cmd.Start(); err != nil {
-		return models.Outcome{}, fmt.Errorf("command: start %q: %w", args[0], err)
-	}
+// supervise waits for the started cmd, ending its process group (SIGTERM,
+// then SIGKILL after the grace period) when ctx is cancelled, the
+// problem's timeout passes or diverged is closed. It returns why the group
+// was signalled ("cancelled", "timeout", "diverged" or "") and Wait's
+// error; the group is gone when it returns.
+func (t *Trainer) supervise(ctx context.Context, cmd *exec.Cmd, diverged <-chan struct{}) (string, error) {
 	pid := cmd.Process.Pid
 	stopped := make(chan string, 1) // why the group was signalled
 	done := make(chan struct{})
@@ -161,8 +204,8 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	go func() {
 		defer wg.Done()
 		var timeout <-chan time.Time
-		if p.Timeout > 0 {
-			tm := time.NewTimer(p.Timeout)
+		if d := t.Problem.Timeout; d > 0 {
+			tm := time.NewTimer(d)
 			defer tm.Stop()
 			timeout = tm.C
 		}
@@ -174,7 +217,7 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 			why = "cancelled"
 		case <-timeout:
 			why = "timeout"
-		case <-r.stop:
+		case <-diverged:
 			why = "diverged"
 		}
 		stopped <- why
@@ -191,17 +234,12 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	close(done)
 	wg.Wait()
 	_ = signalGroup(pid, true) // whatever the command left behind
-	stdout.flush()
-	stderr.flush()
 	why := ""
 	select {
 	case why = <-stopped:
 	default:
 	}
-	if why == "cancelled" {
-		return r.outcome(), fmt.Errorf("command: %w", ctx.Err())
-	}
-	return r.finish(why, waitErr)
+	return why, waitErr
 }
 
 // findProgram checks that the command's program exists: on PATH for a
