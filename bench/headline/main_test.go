@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -20,7 +21,13 @@ func TestParseBaseline(t *testing.T) {
 	}{
 		{pytorchDefault, "-batch 64 -lr 1 -gamma 0.7 -wd 0"},
 		{"paper=batch_size=10,lr=0.419,gamma=0.8366,weight_decay=7.511239e-05", "-batch 10 -lr 0.419 -gamma 0.8366 -wd 7.511239e-05"},
-		{"g = batch_size=63.4, lr=0.925028 ,gamma=0.63336,weight_decay=1.9504e-07", "-batch 63 -lr 0.925028 -gamma 0.63336 -wd 1.9504e-07"},
+		{"g = batch_size=63, lr=0.925028 ,gamma=0.63336,weight_decay=1.9504e-07", "-batch 63 -lr 0.925028 -gamma 0.63336 -wd 1.9504e-07"},
+		{"g=batch_size=63.4,lr=1,gamma=0.7,weight_decay=0", ""}, // not a whole batch
+		{"g=batch_size=0,lr=1,gamma=0.7,weight_decay=0", ""},    // cnntrain would refuse it
+		{"g=batch_size=64,lr=0,gamma=0.7,weight_decay=0", ""},
+		{"g=batch_size=64,lr=1,gamma=1.5,weight_decay=0", ""},
+		{"g=batch_size=64,lr=1,gamma=0.7,weight_decay=-1", ""},
+		{"a|b=batch_size=64,lr=1,gamma=0.7,weight_decay=0", ""},            // breaks the table
 		{"batch_size=64,lr=1,gamma=0.7,weight_decay=0", ""},                // no label: batch_size taken as the label, then "64" is not name=number
 		{"search=batch_size=64,lr=1,gamma=0.7,weight_decay=0", ""},         // the search's own label
 		{"a/b=batch_size=64,lr=1,gamma=0.7,weight_decay=0", ""},            // a label that is no file name
@@ -58,6 +65,8 @@ func TestParseFlags(t *testing.T) {
 		{"-search", "--db=x.db"},
 		{"-seeds", "1,x"},
 		{"-seeds", "0"},
+		{"-seeds", "1,2,1"},
+		{"-baseline", "a=batch_size=64,lr=1,gamma=0.7,weight_decay=0", "-baseline", "a=batch_size=32,lr=1,gamma=0.7,weight_decay=0"},
 		{"-epochs", "0"},
 		{"-parallel", "0"},
 		{"-train-images", "-1"},
@@ -95,10 +104,50 @@ func TestPaired(t *testing.T) {
 		"train-search-s3": {loss: 0.0273, accuracy: 0.9907}, "train-default-s3": {loss: 0.0299, accuracy: 0.9909},
 	}
 	got := paired(cfg, "default", res)
-	for _, w := range []string{"search − default", "test loss +0.0022, +0.0019, -0.0026 (mean +0.0005,", "test accuracy -0.09, -0.14, -0.02 points (mean -0.08,"} {
+	for _, w := range []string{"search − default", "test loss +0.0022, +0.0019, -0.0026 (mean +0.0005, standard error 0.0016)",
+		"test accuracy -0.09, -0.14, -0.02 points (mean -0.08, standard error 0.03)"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("paired: %q lacks %q", got, w)
 		}
+	}
+}
+
+// TestReadReport: a report is used only for the training asked for.
+func TestReadReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.json")
+	// As cnntrain -json writes it for the default genome (weight decay 0).
+	const text = `{"seed": 2, "batch_size": 64, "lr": 1, "gamma": 0.7, "weight_decay": 0, "train_images": 60000, "test_images": 10000,
+		"epochs": [{"epoch": 1}, {"epoch": 2}], "test_loss": 0.03, "test_accuracy": 0.99, "train_seconds": 100}`
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	def, _ := parseBaseline(pytorchDefault)
+	other, _ := parseBaseline("default=batch_size=64,lr=1,gamma=0.8,weight_decay=0")
+	sched := candidate{label: "search", schedule: "1:batch_size=64,gamma=0.7,lr=1,weight_decay=0"}
+	cfg := config{epochs: 2}
+	for _, tc := range []struct {
+		name string
+		cfg  config
+		c    candidate
+		seed uint64
+		ok   bool
+	}{
+		{"the same", cfg, def, 2, true},
+		{"another seed", cfg, def, 3, false},
+		{"another gamma", cfg, other, 2, false},
+		{"a schedule", cfg, sched, 2, false},
+		{"more epochs", config{epochs: 14}, def, 2, false},
+		{"fewer images", config{epochs: 2, trainImages: 600}, def, 2, false},
+		{"fewer test images", config{epochs: 2, testImages: 500}, def, 2, false},
+		{"more images than there are", config{epochs: 2, trainImages: 70_000, testImages: 20_000}, def, 2, true},
+	} {
+		r, err := readReport(path, tc.cfg, tc.c, tc.seed)
+		if (err == nil) != tc.ok || (tc.ok && (r.loss != 0.03 || r.accuracy != 0.99 || r.seconds != 100)) {
+			t.Errorf("%s: %+v, %v", tc.name, r, err)
+		}
+	}
+	if _, err := readReport(filepath.Join(t.TempDir(), "none.json"), cfg, def, 2); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("no report: %v, want os.ErrNotExist", err)
 	}
 }
 
@@ -111,9 +160,9 @@ func TestVerdict(t *testing.T) {
 		want  []string
 	}{
 		{"met", map[string]training{"search": {loss: 0.0260, accuracy: 0.9926}, "default": {loss: 0.0270}, "paper": {loss: 0.0322}},
-			[]string{"goal is met", "99.26%"}},
+			[]string{"goal is met", "99.260%"}},
 		{"accuracy short", map[string]training{"search": {loss: 0.0260, accuracy: 0.9924}, "default": {loss: 0.0270}, "paper": {loss: 0.0322}},
-			[]string{"not met", "accuracy 99.24% is below 99.25%"}},
+			[]string{"not met", "accuracy 99.240% is below 99.25%"}},
 		{"loss not lower", map[string]training{"search": {loss: 0.0270, accuracy: 0.9930}, "default": {loss: 0.0270}, "paper": {loss: 0.0322}},
 			[]string{"not met", "not below default's 0.0270"}},
 		{"both", map[string]training{"search": {loss: 0.0275, accuracy: 0.9910}, "default": {loss: 0.0270}, "paper": {loss: 0.0322}},
@@ -183,7 +232,7 @@ func TestHeadline(t *testing.T) {
 			t.Fatalf("no row for %s (%s) in\n%s", c.label, c.about, table)
 		}
 		for _, s := range cfg.seeds {
-			r, err := readReport(filepath.Join(out, fmt.Sprintf("train-%s-s%d.json", c.label, s)))
+			r, err := readReport(filepath.Join(out, fmt.Sprintf("train-%s-s%d.json", c.label, s)), cfg, c, s)
 			if err != nil {
 				t.Fatal(err)
 			}

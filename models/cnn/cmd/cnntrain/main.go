@@ -99,6 +99,9 @@ func (m *Main) ParseFlags(args []string) error {
 	if err := m.Config.Validate(); err != nil {
 		return err
 	}
+	if m.JSONOut != "" && (m.Fitness || m.EvalFile != "") {
+		return errors.New("-json reports a training: not with -fitness or -eval")
+	}
 	if m.TrainImages < 0 || m.TestImages < 0 {
 		return fmt.Errorf("negative image count")
 	}
@@ -161,11 +164,13 @@ func (m *Main) printEpoch(e models.EpochMetrics) {
 // every epoch's metrics and the final test figures. A file that exists is
 // a finished training's (it is written to a temporary name, then renamed).
 type Report struct {
-	Seed        uint64  `json:"seed"`
-	BatchSize   int     `json:"batch_size,omitempty"` // the genome's; a schedule's are in Schedule
-	LR          float64 `json:"lr,omitempty"`
-	Gamma       float64 `json:"gamma,omitempty"`
-	WeightDecay float64 `json:"weight_decay,omitempty"`
+	Seed uint64 `json:"seed"`
+	// The genome's hyperparameters; zero after a schedule, whose are in
+	// Schedule.
+	BatchSize   int     `json:"batch_size"`
+	LR          float64 `json:"lr"`
+	Gamma       float64 `json:"gamma"`
+	WeightDecay float64 `json:"weight_decay"`
 	// Schedule is the -schedule trained, as given.
 	Schedule     string                `json:"schedule,omitempty"`
 	TrainImages  int                   `json:"train_images"`
@@ -198,6 +203,9 @@ func (m *Main) writeReport(res models.FinalResult, trainN, testN int) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // as the weights file
 		return fmt.Errorf("report: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), m.JSONOut); err != nil {

@@ -46,6 +46,11 @@ func TestMain_Full(t *testing.T) {
 		!strings.Contains(lines[2], fmt.Sprintf("test_loss %.4f  test_acc %.2f%%", r.TestLoss, 100*r.TestAccuracy)) {
 		t.Errorf("-json report %+v\nagainst the final line %q", r, lines[2])
 	}
+	if fi, err := os.Stat(report); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode().Perm() != 0o644 {
+		t.Errorf("-json report: mode %v; want 0644 as the weights", fi.Mode().Perm())
+	}
 	if ents, _ := os.ReadDir(filepath.Dir(report)); len(ents) != 1 {
 		t.Errorf("-json left %d files beside its report, want none", len(ents)-1)
 	}
@@ -84,6 +89,8 @@ func TestMain_Flags(t *testing.T) {
 		{"-lr", "-1"},
 		{"-gamma", "2"},
 		{"-train-images", "-5"},
+		{"-fitness", "-json", "r.json"},
+		{"-eval", "w.bin", "-json", "r.json"},
 		{"extra"},
 	} {
 		if err := NewMain(&bytes.Buffer{}, &bytes.Buffer{}).ParseFlags(args); err == nil {
