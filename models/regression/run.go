@@ -127,34 +127,15 @@ func Train(ctx context.Context, d *Data, cfg Config, run Run) (Outcome, error) {
 	if err := checkData(d, cfg.Folds, 1); err != nil {
 		return Outcome{}, err
 	}
-	id := identity(cfg, d)
-	want := id
-	if run.From != nil {
-		from := run.From.withDefaults()
-		from.SplitSeed = cfg.SplitSeed
-		if err := from.Validate(); err != nil {
-			return Outcome{}, fmt.Errorf("%w (the genome the state comes from)", err)
-		}
-		want = identity(from, d)
-	}
-	st, err := loadState(run.Dir)
+	st, err := resumable(d, cfg, run)
 	if err != nil {
 		return Outcome{}, err
 	}
-	if st == nil && run.From != nil {
-		return Outcome{}, fmt.Errorf("%w: no %s in %q to go on from (%s)", ErrCheckpoint, StateFile, run.Dir, want)
-	}
-	folds := kFold(len(d.TrainX), cfg.Folds, newRand(cfg.splitSeed(), streamSplit))
 	done := 0
 	if st != nil {
-		if st.identity != want {
-			return Outcome{}, fmt.Errorf("%w: %s was written for %s; this training goes on from %s", ErrCheckpoint, StateFile, st.identity, want)
-		}
 		done = st.done
 	}
-	if run.To <= done {
-		return Outcome{}, fmt.Errorf("%w: %s already holds %d epochs, asked to train to %d", ErrCheckpoint, StateFile, done, run.To)
-	}
+	folds := kFold(len(d.TrainX), cfg.Folds, newRand(cfg.splitSeed(), streamSplit))
 	ts, err := trainers(ctx, d, cfg, folds, st)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("%w %s: %w", ErrBadState, filepath.Join(run.Dir, StateFile), err)
@@ -174,31 +155,9 @@ func Train(ctx context.Context, d *Data, cfg Config, run Run) (Outcome, error) {
 		if err := context.Cause(ctx); err != nil {
 			return Outcome{}, fmt.Errorf("train: %w", err)
 		}
-		m := Epoch{Epoch: e}
-		var div string
-		for k, r := range res {
-			switch {
-			case r.diverged != nil && k < len(folds):
-				div = fmt.Sprintf("fold %d of %d: %v", k+1, len(folds), r.diverged)
-			case r.diverged != nil:
-				div = fmt.Sprintf("whole training set: %v", r.diverged)
-			case r.err != nil:
-				return Outcome{}, fmt.Errorf("train: epoch %d: %w", e, r.err)
-			}
-			if div != "" {
-				break
-			}
-			if k < len(folds) {
-				m.TrainLoss += ts[k].loss
-				m.ValLoss += ts[k].net.mse(d.TrainX, d.TrainY, folds[k].val)
-			}
-		}
-		if div == "" {
-			m.TrainLoss /= float64(len(folds))
-			m.ValLoss /= float64(len(folds))
-			if math.IsNaN(m.ValLoss) || math.IsInf(m.ValLoss, 0) {
-				div = (&divergence{epoch: e, loss: m.ValLoss, what: "validation"}).Error()
-			}
+		m, div, err := validate(d, ts, folds, res, e)
+		if err != nil {
+			return Outcome{}, err
 		}
 		if div == "" && (run.Test || e == run.To) {
 			out.TestLoss = full.net.mse(d.TestX, d.TestY, nil)
@@ -224,20 +183,83 @@ func Train(ctx context.Context, d *Data, cfg Config, run Run) (Outcome, error) {
 		}
 	}
 	if run.Dir != "" {
-		st := &state{identity: id, done: out.Done}
-		for _, t := range ts {
-			rng, err := t.src.MarshalBinary()
-			if err != nil {
-				return Outcome{}, fmt.Errorf("train: random source state: %w", err)
-			}
-			st.nets = append(st.nets, netState{rng: rng, idx: t.idx, net: t.net})
-		}
-		if err := models.WriteFileAtomic(filepath.Join(run.Dir, StateFile), st.marshal()); err != nil {
+		if err := saveState(run.Dir, identity(cfg, d), out.Done, ts); err != nil {
 			return Outcome{}, err
 		}
 	}
 	out.Weights = full.net.marshal()
 	return out, nil
+}
+
+// resumable returns the state in run.Dir that this training goes on from:
+// nil for a training from scratch, or an error if the state is not of the
+// genome it should come from (cfg's, or run.From's), is missing where
+// run.From says it should be, or already holds run.To epochs.
+func resumable(d *Data, cfg Config, run Run) (*state, error) {
+	want := identity(cfg, d)
+	if run.From != nil {
+		from := run.From.withDefaults()
+		from.SplitSeed = cfg.SplitSeed
+		if err := from.Validate(); err != nil {
+			return nil, fmt.Errorf("%w (the genome the state comes from)", err)
+		}
+		want = identity(from, d)
+	}
+	st, err := loadState(run.Dir)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil && run.From != nil:
+		return nil, fmt.Errorf("%w: no %s in %q to go on from (%s)", ErrCheckpoint, StateFile, run.Dir, want)
+	case st == nil:
+		return nil, nil
+	case st.identity != want:
+		return nil, fmt.Errorf("%w: %s was written for %s; this training goes on from %s", ErrCheckpoint, StateFile, st.identity, want)
+	case run.To <= st.done:
+		return nil, fmt.Errorf("%w: %s already holds %d epochs, asked to train to %d", ErrCheckpoint, StateFile, st.done, run.To)
+	}
+	return st, nil
+}
+
+// validate measures epoch e of the folds' trainers: their mean training
+// loss and mean validation MSE. A divergence, of any network, is returned
+// as its reason (the metrics then incomplete); a network's other failure
+// as an error.
+func validate(d *Data, ts []*trainer, folds []fold, res []epochResult, e int) (Epoch, string, error) {
+	m := Epoch{Epoch: e}
+	for k, r := range res {
+		switch {
+		case r.diverged != nil && k < len(folds):
+			return m, fmt.Sprintf("fold %d of %d: %v", k+1, len(folds), r.diverged), nil
+		case r.diverged != nil:
+			return m, fmt.Sprintf("whole training set: %v", r.diverged), nil
+		case r.err != nil:
+			return m, "", fmt.Errorf("train: epoch %d: %w", e, r.err)
+		}
+		if k < len(folds) {
+			m.TrainLoss += ts[k].loss
+			m.ValLoss += ts[k].net.mse(d.TrainX, d.TrainY, folds[k].val)
+		}
+	}
+	m.TrainLoss /= float64(len(folds))
+	m.ValLoss /= float64(len(folds))
+	if math.IsNaN(m.ValLoss) || math.IsInf(m.ValLoss, 0) {
+		return m, (&divergence{epoch: e, loss: m.ValLoss, what: "validation"}).Error(), nil
+	}
+	return m, "", nil
+}
+
+// saveState writes the trainers' state after done epochs into dir.
+func saveState(dir, id string, done int, ts []*trainer) error {
+	st := &state{identity: id, done: done}
+	for _, t := range ts {
+		rng, err := t.src.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("train: random source state: %w", err)
+		}
+		st.nets = append(st.nets, netState{rng: rng, idx: t.idx, net: t.net})
+	}
+	return models.WriteFileAtomic(filepath.Join(dir, StateFile), st.marshal())
 }
 
 // trainers returns the trainers of the folds, then of the whole training
