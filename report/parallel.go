@@ -73,6 +73,24 @@ func ParallelCoordinates(s *Snapshot) (*plot.Plot, error) {
 		return 0
 	})
 	p := newPlot("Parallel coordinates: every evaluated genome", "", "position on each axis's range (bottom: min, top: max)")
+	if err := addGenomeLines(p, gs, names, specs, fitY); err != nil {
+		return nil, err
+	}
+	if err := addParallelAxes(p, names, specs, fa); err != nil {
+		return nil, err
+	}
+	if fa.anyFail {
+		p.Legend.Add("failed genome", legendLine(colFailed, vg.Points(1), vg.Points(3), vg.Points(2)))
+	}
+	p.Legend.Add("fitter genomes darker", legendLine(shade(1), vg.Points(2)))
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs = vg.Points(60)
+	return p, nil
+}
+
+// addGenomeLines draws each genome of gs, worst first, as a line through
+// the axes of names (at x = 0, 1, ...) and the fitness axis last, at fitY.
+func addGenomeLines(p *plot.Plot, gs []gahpo.GenomeRecord, names []string, specs map[string]ga.Param, fitY func(gahpo.GenomeRecord) float64) error {
 	k := len(names)
 	for i, g := range gs {
 		xys := make(plotter.XYs, 0, k+1)
@@ -90,16 +108,22 @@ func ParallelCoordinates(s *Snapshot) (*plot.Plot, error) {
 			l, err = line(xys, shade(t), vg.Points(0.6+1.4*t))
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.Add(l)
 	}
-	// The axes themselves and their ranges.
+	return nil
+}
+
+// addParallelAxes draws the parameters' axes and the fitness axis, with
+// their ranges and names.
+func addParallelAxes(p *plot.Plot, names []string, specs map[string]ga.Param, fa *fitAxis) error {
+	k := len(names)
 	var labels plotter.XYLabels
 	for j := 0; j <= k; j++ {
 		ax, err := line(plotter.XYs{{X: float64(j), Y: 0}, {X: float64(j), Y: 1}}, color.Black, vg.Points(1.2))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.Add(ax)
 		var lo, hi string
@@ -114,7 +138,7 @@ func ParallelCoordinates(s *Snapshot) (*plot.Plot, error) {
 	}
 	lb, err := plotter.NewLabels(labels)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i := range lb.TextStyle {
 		lb.TextStyle[i].Font.Size = vg.Points(9)
@@ -144,13 +168,7 @@ func ParallelCoordinates(s *Snapshot) (*plot.Plot, error) {
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(yt)
 	p.Y.Min, p.Y.Max = -0.1, 1.2
-	if fa.anyFail {
-		p.Legend.Add("failed genome", legendLine(colFailed, vg.Points(1), vg.Points(3), vg.Points(2)))
-	}
-	p.Legend.Add("fitter genomes darker", legendLine(shade(1), vg.Points(2)))
-	p.Legend.Top, p.Legend.Left = true, true
-	p.Legend.XOffs = vg.Points(60)
-	return p, nil
+	return nil
 }
 
 // legendLine is a legend key for a line style.
