@@ -233,13 +233,38 @@ func (c *Coordinator) resume(id string) error {
 // returned in both cases; a cancelled run stays resumable.
 func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	rc := c.rc
-	if err := c.conn.EnsureStreams(ctx, rc.AckWait); err != nil {
+	feed, stop, err := c.openBus(ctx)
+	if err != nil {
 		return c.snapshot(), err
+	}
+	defer stop()
+	if err := c.publishOutstanding(ctx, false); err != nil {
+		return c.snapshot(), err
+	}
+	c.log.Info("run started", "problem", rc.Problem, "population", rc.GA.Population, "generations", rc.GA.Generations,
+		"seed", rc.GA.Seed, "fidelity", rc.Fidelity, "breeding", rc.Breeding)
+	if err := c.loop(ctx, feed); err != nil {
+		return c.snapshot(), err
+	}
+	c.drawProgress()
+	if c.progress != nil {
+		c.progress.finish()
+	}
+	c.cleanup(context.WithoutCancel(ctx))
+	return c.snapshot(), nil
+}
+
+// openBus readies the bus for the run: the streams, the data files in the
+// object store, the service endpoints, the events and the results feed;
+// stop closes what it opened.
+func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop func(), err error) {
+	if err := c.conn.EnsureStreams(ctx, c.rc.AckWait); err != nil {
+		return nil, nil, err
 	}
 	for _, f := range c.problem.DataFiles {
 		ref, err := c.conn.PutFile(ctx, bus.BucketData, f)
 		if err != nil {
-			return c.snapshot(), fmt.Errorf("coordinator: upload data: %w", err)
+			return nil, nil, fmt.Errorf("coordinator: upload data: %w", err)
 		}
 		c.data = append(c.data, ref)
 	}
@@ -248,29 +273,27 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	}
 	stopSvc, err := c.conn.Serve(ctx, c.id, c.cfg.Version, c.endpoints())
 	if err != nil {
-		return c.snapshot(), err
+		return nil, nil, err
 	}
-	defer func() { _ = stopSvc() }()
 	stopEvents, err := c.conn.SubscribeEvents(c.id, c.onEvent)
 	if err != nil {
-		return c.snapshot(), err
+		_ = stopSvc()
+		return nil, nil, err
 	}
-	defer stopEvents()
-	feed, err := c.conn.Results(ctx, c.id, rc.AckWait)
+	feed, err = c.conn.Results(ctx, c.id, c.rc.AckWait)
 	if err != nil {
-		return c.snapshot(), err
+		stopEvents()
+		_ = stopSvc()
+		return nil, nil, err
 	}
-	defer feed.Stop()
+	return feed, func() { feed.Stop(); stopEvents(); _ = stopSvc() }, nil
+}
 
-	if err := c.publishOutstanding(ctx, false); err != nil {
-		return c.snapshot(), err
-	}
-	c.log.Info("run started", "problem", rc.Problem, "population", rc.GA.Population, "generations", rc.GA.Generations,
-		"seed", rc.GA.Seed, "fidelity", rc.Fidelity, "breeding", rc.Breeding)
-
-	// One goroutine reads the feed; this one decides and stores, so the
-	// machine has a single owner and the results that wait are committed
-	// together.
+// loop takes results from feed until the run is finished, ctx ends or
+// something fails: one goroutine reads the feed and this one decides and
+// stores, so the machine has a single owner and the results that wait are
+// committed together.
+func (c *Coordinator) loop(ctx context.Context, feed *bus.ResultFeed) error {
 	type next struct {
 		d   *bus.Delivery
 		err error
@@ -292,20 +315,27 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 		}
 	}()
 	defer func() { feed.Stop(); <-readerDone }()
+	feedErr := func(err error) error {
+		if ctx.Err() != nil {
+			c.log.Info("stopping; the run can be resumed")
+			return ctx.Err()
+		}
+		return fmt.Errorf("coordinator: %w", err)
+	}
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	watch := time.NewTicker(max(rc.AckWait, 5*time.Second))
+	watch := time.NewTicker(max(c.rc.AckWait, 5*time.Second))
 	defer watch.Stop()
 	for !c.finished() {
 		select {
 		case <-ctx.Done():
 			c.log.Info("stopping; the run can be resumed")
-			return c.snapshot(), ctx.Err()
+			return ctx.Err()
 		case <-tick.C:
 			c.drawProgress()
 			if err := c.stalled(); err != nil {
-				return c.snapshot(), err
+				return err
 			}
 		case <-watch.C:
 			// A task can be lost: published just before a crash that lost
@@ -316,18 +346,17 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 			}
 		case n := <-feedCh:
 			if n.err != nil {
-				if ctx.Err() != nil {
-					c.log.Info("stopping; the run can be resumed")
-					return c.snapshot(), ctx.Err()
-				}
-				return c.snapshot(), fmt.Errorf("coordinator: %w", n.err)
+				return feedErr(n.err)
 			}
-			batch := []*bus.Delivery{n.d}
+			// The results waiting behind it join its step; an error
+			// behind them (the reader's last word) ends the loop after it.
+			batch, after := []*bus.Delivery{n.d}, error(nil)
 		drain:
 			for len(batch) < c.cfg.Batch {
 				select {
 				case n := <-feedCh:
 					if n.err != nil {
+						after = n.err
 						break drain
 					}
 					batch = append(batch, n.d)
@@ -336,26 +365,29 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 				}
 			}
 			if err := c.step(ctx, batch); err != nil {
-				return c.snapshot(), err
+				return err
+			}
+			if after != nil {
+				return feedErr(after)
 			}
 		}
 	}
-	c.drawProgress()
-	if c.progress != nil {
-		c.progress.finish()
-	}
-	cleanup := context.WithoutCancel(ctx)
-	if err := c.conn.DeleteResults(cleanup, c.id); err != nil {
+	return nil
+}
+
+// cleanup removes the finished run's results and tasks from the streams
+// and its checkpoints from the object store; what fails is logged.
+func (c *Coordinator) cleanup(ctx context.Context) {
+	if err := c.conn.DeleteResults(ctx, c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
 	}
-	if err := c.conn.PurgeTasks(cleanup, c.id); err != nil {
+	if err := c.conn.PurgeTasks(ctx, c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
 	}
-	if err := c.conn.PurgeResults(cleanup, c.id); err != nil {
+	if err := c.conn.PurgeResults(ctx, c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
 	}
-	c.sweepCheckpoints(cleanup)
-	return c.snapshot(), nil
+	c.sweepCheckpoints(ctx)
 }
 
 // stalled ends the run when workers have reported for a long while that
