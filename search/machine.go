@@ -797,30 +797,9 @@ func (m *Machine) canBreed() bool {
 }
 
 // EpochsSpent counts the epoch-trainings of the run: trained, and under
-// way (queued, training or promoted), a one-epoch genome costing 1.
-func (m *Machine) EpochsSpent() int {
-	n := 0
-	for _, r := range m.recs {
-		if r.DuplicateOf != 0 {
-			continue
-		}
-		switch r.Status {
-		case gahpo.GenomeQueued:
-			n += m.rungs[0]
-		case gahpo.GenomePromoted:
-			n += m.rungs[r.Rung+1]
-		default:
-			if len(r.RungFitness) > 0 {
-				n += m.rungs[len(r.RungFitness)-1]
-			}
-		}
-		if r.Inherited > 0 && r.Status != gahpo.GenomeQueued {
-			n -= m.rungs[r.Inherited-1] // trained by the genome it exploited
-		}
-		n += len(r.Replicates) * m.rungs[len(m.rungs)-1] // confirmation trainings
-	}
-	return n
-}
+// way (queued, training or promoted), by the rule of the package's
+// EpochsSpent.
+func (m *Machine) EpochsSpent() int { return EpochsSpent(m.rungs, m.recs) }
 
 func (m *Machine) breedOne() error {
 	g, err := m.pool.Breed()

@@ -44,6 +44,7 @@ import (
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/models/cnn"
+	"github.com/gahpo/gahpo/search"
 	"github.com/gahpo/gahpo/store"
 )
 
@@ -334,29 +335,19 @@ func searched(db string) (string, candidate, error) {
 	if err != nil {
 		return "", candidate{}, fmt.Errorf("%w", err)
 	}
-	genomes, spent := 0, 0
-	rungs := r.Config.RungEpochs()
+	genomes := 0
 	for _, g := range gs {
-		if g.DuplicateOf != 0 {
-			continue
-		}
-		genomes++
-		if k := len(g.RungFitness); k > 0 && k <= len(rungs) {
-			spent += rungs[k-1]
-		}
-		if k := g.Inherited; k > 0 && k <= len(rungs) && len(g.RungFitness) > 0 {
-			spent -= rungs[k-1] // trained by the genome it exploited
-		}
-		for _, rep := range g.Replicates {
-			spent += len(rep.Curve)
+		if g.DuplicateOf == 0 {
+			genomes++
 		}
 	}
+	spent := search.EpochsSpent(r.Config.RungEpochs(), gs)
 	f, err := st.Final(r.ID)
 	if err != nil {
 		return "", candidate{}, fmt.Errorf("the search's final training: %w", err)
 	}
 	if !r.Config.MultiFidelity() {
-		spent += len(f.Epochs)
+		spent += len(f.Epochs) // the one-epoch GA's final training is a full training of its own
 	}
 	sum := fmt.Sprintf("search %s: %s, %d genomes, %d epoch-trainings, chose genome %d", r.ID,
 		r.Ended.Sub(r.Started).Round(time.Second), genomes, spent, f.GenomeID)

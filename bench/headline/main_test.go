@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -271,7 +272,10 @@ func TestHeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, log := runOnce()
-	if third != table || strings.Count(log, "cnntrain -") != 1 || !strings.Contains(log, "training again") {
+	// The figures are the same; the time the retrained report took may
+	// round to another second on a busy machine.
+	timing := regexp.MustCompile(`Each training took .* to .* \(`)
+	if timing.ReplaceAllString(third, "") != timing.ReplaceAllString(table, "") || strings.Count(log, "cnntrain -") != 1 || !strings.Contains(log, "training again") {
 		t.Errorf("after a spoilt report:\n%s\n%s", log, third)
 	}
 	for r, mt := range before {

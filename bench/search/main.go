@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/search"
 	"github.com/gahpo/gahpo/store"
 )
 
@@ -175,11 +176,8 @@ func load(db string) (result, error) {
 		if g.Status == gahpo.GenomeFailed {
 			r.failed++
 		}
-		r.spent += max(g.Epochs, len(g.RungFitness))
-		for _, rep := range g.Replicates {
-			r.spent += len(rep.Curve) // a confirmation training
-		}
 	}
+	r.spent = search.EpochsSpent(run.Config.RungEpochs(), gs)
 	f, err := st.Final(run.ID)
 	if err != nil {
 		return result{}, fmt.Errorf("final training: %w", err)
