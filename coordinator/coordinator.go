@@ -294,10 +294,6 @@ func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop f
 // stores, so the machine has a single owner and the results that wait are
 // committed together.
 func (c *Coordinator) loop(ctx context.Context, feed *bus.ResultFeed) error {
-	type next struct {
-		d   *bus.Delivery
-		err error
-	}
 	feedCh := make(chan next, c.cfg.Batch)
 	readerDone := make(chan struct{})
 	go func() {
@@ -348,22 +344,7 @@ func (c *Coordinator) loop(ctx context.Context, feed *bus.ResultFeed) error {
 			if n.err != nil {
 				return feedErr(n.err)
 			}
-			// The results waiting behind it join its step; an error
-			// behind them (the reader's last word) ends the loop after it.
-			batch, after := []*bus.Delivery{n.d}, error(nil)
-		drain:
-			for len(batch) < c.cfg.Batch {
-				select {
-				case n := <-feedCh:
-					if n.err != nil {
-						after = n.err
-						break drain
-					}
-					batch = append(batch, n.d)
-				default:
-					break drain
-				}
-			}
+			batch, after := gather(n.d, feedCh, c.cfg.Batch)
 			if err := c.step(ctx, batch); err != nil {
 				return err
 			}
@@ -373,6 +354,34 @@ func (c *Coordinator) loop(ctx context.Context, feed *bus.ResultFeed) error {
 		}
 	}
 	return nil
+}
+
+// next is what the feed's reader passes on: a delivery or, as its last
+// word, the error that stopped it.
+type next struct {
+	d   *bus.Delivery
+	err error
+}
+
+// gather takes first and the deliveries already waiting on ch behind it, up
+// to limit in all, without waiting for more: the results that arrive
+// together are decided and committed in one step. An error read among them
+// (the reader's last word) is returned as after, for the loop to end with
+// once the batch before it is stored; nothing is read past it.
+func gather(first *bus.Delivery, ch <-chan next, limit int) (batch []*bus.Delivery, after error) {
+	batch = []*bus.Delivery{first}
+	for len(batch) < limit {
+		select {
+		case n := <-ch:
+			if n.err != nil {
+				return batch, n.err
+			}
+			batch = append(batch, n.d)
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
 }
 
 // cleanup removes the finished run's results and tasks from the streams
