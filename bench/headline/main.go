@@ -25,7 +25,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -79,22 +78,6 @@ type candidate struct {
 type training struct {
 	loss, accuracy float64 // accuracy in [0, 1]
 	seconds        float64
-}
-
-// report is what this command reads of a cnntrain -json report.
-type report struct {
-	Seed         uint64            `json:"seed"`
-	BatchSize    int               `json:"batch_size"`
-	LR           float64           `json:"lr"`
-	Gamma        float64           `json:"gamma"`
-	WeightDecay  float64           `json:"weight_decay"`
-	Schedule     string            `json:"schedule"`
-	TrainImages  int               `json:"train_images"`
-	TestImages   int               `json:"test_images"`
-	Epochs       []json.RawMessage `json:"epochs"`
-	TestLoss     *float64          `json:"test_loss"`
-	TestAccuracy *float64          `json:"test_accuracy"`
-	TrainSeconds float64           `json:"train_seconds"`
 }
 
 // baselineFlag collects -baseline LABEL=GENOME; the first use replaces the
@@ -392,7 +375,7 @@ func train(ctx context.Context, cfg config, cands []candidate, stderr io.Writer)
 				results[name] = t
 				continue
 			} else if !errors.Is(err, os.ErrNotExist) {
-				fmt.Fprintf(stderr, "headline: %s: %v; training again\n", path, err)
+				fmt.Fprintf(stderr, "headline: %v; training again\n", err)
 			}
 			todo = append(todo, job{c, seed, name})
 		}
@@ -448,16 +431,9 @@ func trainOne(ctx context.Context, cfg config, c candidate, seed uint64, threads
 // readReport reads a finished training's cnntrain -json report, and checks
 // that it is the training of c on seed that cfg asks for.
 func readReport(path string, cfg config, c candidate, seed uint64) (training, error) {
-	b, err := os.ReadFile(path)
+	r, err := cnn.ReadReport(path)
 	if err != nil {
 		return training{}, err
-	}
-	var r report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return training{}, fmt.Errorf("not a cnntrain report: %w", err)
-	}
-	if r.TestLoss == nil || r.TestAccuracy == nil || len(r.Epochs) == 0 {
-		return training{}, errors.New("not a cnntrain report: no epochs or test figures")
 	}
 	want := fmt.Sprint(seed, c.genome.BatchSize, c.genome.LR, c.genome.Gamma, c.genome.WeightDecay, c.schedule)
 	got := fmt.Sprint(r.Seed, r.BatchSize, r.LR, r.Gamma, r.WeightDecay, r.Schedule)
@@ -470,13 +446,13 @@ func readReport(path string, cfg config, c candidate, seed uint64) (training, er
 	}
 	switch {
 	case got != want:
-		return training{}, fmt.Errorf("the report of another training (seed, batch, lr, gamma, wd, schedule: %s, not %s)", got, want)
+		return training{}, fmt.Errorf("%s: the report of another training (seed, batch, lr, gamma, wd, schedule: %s, not %s)", path, got, want)
 	case len(r.Epochs) != cfg.epochs:
-		return training{}, fmt.Errorf("a report of %d epochs, not %d", len(r.Epochs), cfg.epochs)
+		return training{}, fmt.Errorf("%s: a report of %d epochs, not %d", path, len(r.Epochs), cfg.epochs)
 	case r.TrainImages != trainWant || r.TestImages != testWant:
-		return training{}, fmt.Errorf("a report of %d training and %d test images, not %d and %d", r.TrainImages, r.TestImages, trainWant, testWant)
+		return training{}, fmt.Errorf("%s: a report of %d training and %d test images, not %d and %d", path, r.TrainImages, r.TestImages, trainWant, testWant)
 	}
-	return training{loss: *r.TestLoss, accuracy: *r.TestAccuracy, seconds: r.TrainSeconds}, nil
+	return training{loss: r.TestLoss, accuracy: r.TestAccuracy, seconds: r.TrainSeconds}, nil
 }
 
 // verdict compares the search's mean figures with the baselines'.

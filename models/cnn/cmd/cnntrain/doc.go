@@ -7,7 +7,7 @@
 // It prints one line per epoch (learning rate, mean training loss, test loss
 // and accuracy, duration) and a final line; logs go to stderr. -out writes
 // the trained weights, which cnn.Evaluate loads; -json FILE the settings,
-// every epoch's metrics and the final test figures (a Report), once the
+// every epoch's metrics and the final test figures (a cnn.Report), once the
 // training has ended. -schedule trains a population based training's
 // schedule (gahpo query final prints it). -train-images and
 // -test-images cut the data for quick runs; -eval FILE evaluates saved

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -160,58 +158,16 @@ func (m *Main) printEpoch(e models.EpochMetrics) {
 		e.Epoch, e.LR, e.TrainLoss, e.TestLoss, 100*e.TestAccuracy, e.Duration.Round(time.Second))
 }
 
-// Report is what -json writes once a training has ended: its settings,
-// every epoch's metrics and the final test figures. A file that exists is
-// a finished training's (it is written to a temporary name, then renamed).
-type Report struct {
-	Seed uint64 `json:"seed"`
-	// The genome's hyperparameters; zero after a schedule, whose are in
-	// Schedule.
-	BatchSize   int     `json:"batch_size"`
-	LR          float64 `json:"lr"`
-	Gamma       float64 `json:"gamma"`
-	WeightDecay float64 `json:"weight_decay"`
-	// Schedule is the -schedule trained, as given.
-	Schedule     string                `json:"schedule,omitempty"`
-	TrainImages  int                   `json:"train_images"`
-	TestImages   int                   `json:"test_images"`
-	Epochs       []models.EpochMetrics `json:"epochs"`
-	TestLoss     float64               `json:"test_loss"`
-	TestAccuracy float64               `json:"test_accuracy"` // in [0, 1]
-	TrainSeconds float64               `json:"train_seconds"`
-}
-
+// writeReport writes the -json report (cnn.Report) of a finished training.
 func (m *Main) writeReport(res models.FinalResult, trainN, testN int) error {
-	r := Report{Seed: m.Config.Seed, TrainImages: trainN, TestImages: testN, Epochs: res.Epochs,
+	r := cnn.Report{Seed: m.Config.Seed, TrainImages: trainN, TestImages: testN, Epochs: res.Epochs,
 		TestLoss: res.TestLoss, TestAccuracy: res.TestAccuracy, TrainSeconds: res.Duration.Seconds()}
 	if m.Schedule != nil {
 		r.Schedule = m.scheduleText
 	} else {
 		r.BatchSize, r.LR, r.Gamma, r.WeightDecay = m.Config.BatchSize, m.Config.LR, m.Config.Gamma, m.Config.WeightDecay
 	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(m.JSONOut), filepath.Base(m.JSONOut)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // as the weights file
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), m.JSONOut); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	return nil
+	return cnn.WriteReport(m.JSONOut, r)
 }
 
 func (m *Main) runEval(ctx context.Context, test *mnist.Set) error {

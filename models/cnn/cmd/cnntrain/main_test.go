@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -35,11 +34,9 @@ func TestMain_Full(t *testing.T) {
 		t.Errorf("output:\n%s", stdout.String())
 	}
 	// -json holds what was printed, and the settings.
-	var r Report
-	if b, err := os.ReadFile(report); err != nil {
-		t.Fatal(err)
-	} else if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatalf("-json: %v\n%s", err, b)
+	r, err := cnn.ReadReport(report)
+	if err != nil {
+		t.Fatalf("-json: %v", err)
 	}
 	if r.Seed != 5 || r.BatchSize != 32 || r.LR != 1 || r.Gamma != 0.7 || r.Schedule != "" || r.TrainImages != 128 ||
 		r.TestImages != 100 || len(r.Epochs) != 2 || r.Epochs[1].LR != 0.7 || r.TestLoss != r.Epochs[1].TestLoss || r.TrainSeconds <= 0 ||
@@ -149,11 +146,9 @@ func TestMain_Schedule(t *testing.T) {
 	if two[1] != plain[1] || !strings.HasPrefix(two[2], "epoch 3 lr 0.245000") || two[2] == plain[2] {
 		t.Fatalf("two steps:\n%s\nplain:\n%s", strings.Join(two, "\n"), strings.Join(plain, "\n"))
 	}
-	var r Report
-	if b, err := os.ReadFile(report); err != nil {
-		t.Fatal(err)
-	} else if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
+	r, err := cnn.ReadReport(report)
+	if err != nil {
+		t.Fatalf("-json: %v", err)
 	}
 	if r.Schedule != sched || r.BatchSize != 0 || len(r.Epochs) != 3 || math.Abs(r.Epochs[2].LR-0.245) > 1e-12 || r.TestLoss != r.Epochs[2].TestLoss {
 		t.Errorf("-json of a schedule: %+v", r)
