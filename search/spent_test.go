@@ -51,7 +51,7 @@ func TestEpochsSpent(t *testing.T) {
 		{"a record beyond the run's rungs is clamped, not a panic", []int{1, 3}, []gahpo.GenomeRecord{
 			{Status: gahpo.GenomePromoted, Rung: 5, RungFitness: fit(6)},
 			{Status: gahpo.GenomeDone, RungFitness: fit(7), Inherited: 9},
-		}, 3 + (3 - 3)},
+		}, 3}, // promoted beyond: the top rung, 3; inheriting beyond: 3 - 3
 		{"no rungs", nil, []gahpo.GenomeRecord{{Status: gahpo.GenomeQueued}}, 0},
 	}
 	for _, tt := range tests {
