@@ -84,6 +84,13 @@ type Task struct {
 	// confirmation training (RunConfig.ConfirmSeeds): from scratch to
 	// Epochs with Seed; the result carries it back.
 	Replicate int `json:"replicate,omitempty"`
+	// Schedule, on a replicate of a population based training's genome,
+	// is the genome's schedule to train from scratch to Epochs: each step
+	// from its Epoch on with its Params, going on from the state the step
+	// before left (as the genome went on from the genome it exploited).
+	// Params are the first step's. Workers before this field trained
+	// Params alone: coordinator and workers must both know it.
+	Schedule []ScheduleStep `json:"schedule,omitempty"`
 	// Token identifies this task of the genome; a result must carry it back
 	// (the coordinator refuses results that answer no task it delivered).
 	Token string `json:"token,omitempty"`
@@ -126,6 +133,31 @@ func (t Task) Validate() error {
 		return fmt.Errorf("%w: task without problem", ErrBadMessage)
 	case len(t.Params) == 0:
 		return fmt.Errorf("%w: task without params", ErrBadMessage)
+	}
+	return t.validSchedule()
+}
+
+// validSchedule checks a task's Schedule: a fitness task trained from
+// scratch, its steps starting at epoch 1, each later than the one before
+// and before Epochs, each with params.
+func (t Task) validSchedule() error {
+	if len(t.Schedule) == 0 {
+		return nil
+	}
+	if t.Kind != KindFitness || t.Epochs < 1 || t.FromEpochs != 0 || t.Checkpoint != nil || t.FromParams != nil {
+		return fmt.Errorf("%w: a schedule on a task that is not a fitness training from scratch to a number of epochs", ErrBadMessage)
+	}
+	for i, st := range t.Schedule {
+		switch {
+		case i == 0 && st.Epoch != 1:
+			return fmt.Errorf("%w: task schedule starts at epoch %d, not 1", ErrBadMessage, st.Epoch)
+		case i > 0 && st.Epoch <= t.Schedule[i-1].Epoch:
+			return fmt.Errorf("%w: task schedule step %d at epoch %d, not after epoch %d", ErrBadMessage, i+1, st.Epoch, t.Schedule[i-1].Epoch)
+		case st.Epoch > t.Epochs:
+			return fmt.Errorf("%w: task schedule step %d at epoch %d, beyond the task's %d epochs", ErrBadMessage, i+1, st.Epoch, t.Epochs)
+		case len(st.Params) == 0:
+			return fmt.Errorf("%w: task schedule step %d without params", ErrBadMessage, i+1)
+		}
 	}
 	return nil
 }

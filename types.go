@@ -84,10 +84,11 @@ type RunConfig struct {
 	// at most the trainings it has under way and one genome's way to the
 	// top rung.
 	TimeBudget time.Duration `json:"time_budget,omitempty"`
-	// ConfirmSeeds, with halving, confirms the search's choice on more
-	// seeds once the search is over: each of the ConfirmTop best genomes
-	// of the top rung trains ConfirmSeeds-1 more times from scratch to the
-	// top rung, with other seeds, and the run's result is the genome whose
+	// ConfirmSeeds, with halving or pbt, confirms the search's choice on
+	// more seeds once the search is over: each of the ConfirmTop best
+	// genomes of the top rung trains ConfirmSeeds-1 more times from
+	// scratch to the top rung, with other seeds (a population based
+	// genome, its schedule), and the run's result is the genome whose
 	// fitness has the lowest mean over its ConfirmSeeds trainings (what
 	// SMAC calls intensification: one seed's luck does not choose the
 	// genome). 0 or 1: no confirmation.
@@ -213,8 +214,8 @@ func (c RunConfig) Validate() error {
 	switch {
 	case c.ConfirmSeeds < 0 || c.ConfirmSeeds > 100:
 		return fmt.Errorf("gahpo: confirm seeds %d outside 0..100", c.ConfirmSeeds)
-	case c.ConfirmSeeds > 1 && !c.Halving():
-		return fmt.Errorf("gahpo: confirming on %d seeds needs halving fidelity (the genomes it confirms are those of the top rung)", c.ConfirmSeeds)
+	case c.ConfirmSeeds > 1 && !c.Halving() && !c.PBT():
+		return fmt.Errorf("gahpo: confirming on %d seeds needs halving or pbt fidelity (the genomes it confirms are those of the top rung)", c.ConfirmSeeds)
 	case c.ConfirmSeeds > 1 && (c.ConfirmTop < 1 || c.ConfirmTop > 100):
 		return fmt.Errorf("gahpo: confirm top %d outside 1..100", c.ConfirmTop)
 	}

@@ -80,7 +80,8 @@ func checkPBT(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) []ga
 // TestPBTRegressionRun trains the regression problem by population based
 // training on a real cluster: the exploiting genomes go on from other
 // genomes' checkpoints, fetched through the object store, with their own
-// hyperparameters.
+// hyperparameters; then the two best schedules train once more each from
+// scratch (--confirm-seeds 2 --confirm-top 2), replayed by the workers.
 func TestPBTRegressionRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cluster run of a few tens of seconds: -short")
@@ -90,8 +91,28 @@ func TestPBTRegressionRun(t *testing.T) {
 	st := openStore(t, filepath.Join(t.TempDir(), "p.db"))
 	defer st.Close()
 	conn := testnats.Connect(t, srv, "coord")
-	run := runToEnd(t, context.Background(), st, conn, pbtConfig(6, 5))
+	rc := pbtConfig(6, 5)
+	rc.ConfirmSeeds, rc.ConfirmTop = 2, 2
+	run := runToEnd(t, context.Background(), st, conn, rc)
 	gs := checkPBT(t, st, conn, run)
+	confirmed, lowest, mean := 0, 0, math.Inf(1)
+	for _, g := range gs {
+		if len(g.Replicates) == 0 {
+			continue
+		}
+		confirmed++
+		rep := g.Replicates[0]
+		if len(g.Replicates) != 1 || rep.Status != gahpo.GenomeDone || len(rep.Curve) != 40 || rep.Curve[39].Epoch != 40 || g.ConfirmedFitness == nil {
+			t.Fatalf("genome %d (schedule of %d steps): replicates %+v, confirmed %v", g.ID, len(g.Schedule), g.Replicates, g.ConfirmedFitness)
+		}
+		if m := float64(*g.ConfirmedFitness); m < mean {
+			lowest, mean = g.ID, m
+		}
+		t.Logf("genome %d, schedule of %d steps: first training %.5f, replicate %.5f", g.ID, len(g.Schedule), float64(g.RungFitness[len(g.RungFitness)-1]), float64(rep.Fitness))
+	}
+	if f, err := st.Final(run.ID); confirmed != 2 || run.Best != lowest || err != nil || f.Seeds != 2 {
+		t.Fatalf("%d genomes confirmed; the run chose %d, the lowest mean is %d's; final %+v, %v", confirmed, run.Best, lowest, f, err)
+	}
 	// An exploiting genome's own first epoch goes on from its source's
 	// state: its loss there is near the source's last, not a fresh
 	// network's first.

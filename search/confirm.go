@@ -10,16 +10,21 @@ import (
 	"github.com/gahpo/gahpo/ga"
 )
 
-// Confirmation (RunConfig.ConfirmSeeds): once a halving search has nothing
-// left to breed or train, the ConfirmTop best genomes of the top rung each
-// train ConfirmSeeds-1 more times from scratch to the top rung with other
-// seeds, and the run's result is the genome with the lowest mean fitness
-// over its trainings. At the top rung the differences between the best
-// genomes are often smaller than one seed's luck; one training each ranks
-// mostly the luck.
+// Confirmation (RunConfig.ConfirmSeeds): once a halving or population
+// based search has nothing left to breed or train, the ConfirmTop best
+// genomes of the top rung each train ConfirmSeeds-1 more times from scratch
+// to the top rung with other seeds, and the run's result is the genome with
+// the lowest mean fitness over its trainings. At the top rung the
+// differences between the best genomes are often smaller than one seed's
+// luck; one training each ranks mostly the luck. A population based
+// genome's replicates train its schedule (Task.Schedule): the
+// hyperparameters its weights were trained with, epoch by epoch, which is
+// what a user takes away from such a run.
 
 // confirming reports whether the run confirms its choice on more seeds.
-func (m *Machine) confirming() bool { return m.rc.Halving() && m.rc.ConfirmSeeds > 1 }
+func (m *Machine) confirming() bool {
+	return (m.rc.Halving() || m.rc.PBT()) && m.rc.ConfirmSeeds > 1
+}
 
 // replicateSeed is the training seed of replicate k (1-based) of genome
 // id: k = 0 would be the genome's own seed (ga.TrainSeed).
@@ -69,14 +74,20 @@ func (m *Machine) confirm() bool {
 }
 
 // replicateTask is the task of replicate k (1-based) of r: its genome
-// trained from scratch to the top rung with the replicate's seed, tested
-// after each epoch as the top rung is, its weights not kept.
+// (or, after population based training, its schedule) trained from scratch
+// to the top rung with the replicate's seed, tested after each epoch as the
+// top rung is, its weights not kept.
 func (m *Machine) replicateTask(r gahpo.GenomeRecord, k int) gahpo.Task {
 	top := len(m.rungs) - 1
 	rc := m.rc
+	params := r.Params
+	var schedule []gahpo.ScheduleStep
+	if len(r.Schedule) > 1 {
+		schedule, params = r.Schedule, r.Schedule[0].Params
+	}
 	return gahpo.Task{
 		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: m.run.ID, GenomeID: r.ID, Generation: r.Generation,
-		Problem: rc.Problem, Params: r.Params, Seed: r.Replicates[k-1].Seed,
+		Problem: rc.Problem, Params: params, Schedule: schedule, Seed: r.Replicates[k-1].Seed,
 		DataSeed:    rc.GA.Seed | 1<<63, // the genome's own data: only the seed differs
 		TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts,
 		Rung: top, Epochs: m.rungs[top], Test: true, Replicate: k,

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -33,14 +34,26 @@ func (s *sim) trainPBT(task gahpo.Task, r gahpo.Result) gahpo.Result {
 	if task.Checkpoint != nil {
 		loss = s.state[task.Checkpoint.Name]
 	}
-	floor := (task.Params["x"] - 0.3) * (task.Params["x"] - 0.3)
+	// A replicate's schedule (Task.Schedule) trains each epoch with the
+	// step in force, as the worker replays it.
+	params := func(ep int) map[string]float64 {
+		p := task.Params
+		for _, st := range task.Schedule {
+			if st.Epoch <= ep {
+				p = st.Params
+			}
+		}
+		return p
+	}
+	x := params(task.Epochs)["x"]
+	floor := (x - 0.3) * (x - 0.3)
 	r.Curve = nil
 	for ep := task.FromEpochs + 1; ep <= task.Epochs; ep++ {
-		loss *= pbtDecay(task.Params["lr"], ep)
+		loss *= pbtDecay(params(ep)["lr"], ep)
 		r.Curve = append(r.Curve, gahpo.EpochReport{Epoch: ep, Metrics: map[string]gahpo.Float{"val_loss": gahpo.Float(loss + floor)}})
 	}
 	r.Fitness = gahpo.Float(loss + floor)
-	if task.Params["x"] > s.failAbove {
+	if x > s.failAbove {
 		r.Fitness, r.Failure, r.Curve, r.Checkpoint = gahpo.Float(math.Inf(1)), "diverged", nil, nil
 	}
 	if r.Checkpoint != nil {
@@ -255,4 +268,90 @@ func TestRungBest(t *testing.T) {
 
 func sameFloat(a, b gahpo.Float) bool {
 	return a == b || (math.IsNaN(float64(a)) && math.IsNaN(float64(b)))
+}
+
+// TestPBTConfirmsSchedules: a population based run with --confirm-seeds
+// trains the schedules of its three best genomes from scratch on two more
+// seeds each, and chooses the lowest mean. The first training at the top
+// rung is lucky for odd genomes; a replicate replays the genome's
+// schedule, which in this deterministic synthetic training gives the
+// genome's own unlucky figure exactly.
+func TestPBTConfirmsSchedules(t *testing.T) {
+	for _, restoreEvery := range []int{0, 5} {
+		t.Run(fmt.Sprintf("restore-every-%d", restoreEvery), func(t *testing.T) {
+			rc := pbt(runConfig(8, 1))
+			rc.ConfirmSeeds, rc.ConfirmTop = 3, 3
+			if err := rc.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			m, cfg := testMachine(t, rc)
+			s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}
+			const top = 5
+			s.noise = func(task gahpo.Task) float64 {
+				if task.Rung == top && task.Replicate == 0 && task.GenomeID%2 == 1 {
+					return -0.01 // lucky
+				}
+				return 0
+			}
+			var replicates []gahpo.Task
+			s.seen = func(task gahpo.Task) {
+				if task.Replicate > 0 {
+					replicates = append(replicates, task)
+				}
+			}
+			driveSim(t, s, m, cfg, restoreEvery)
+
+			if len(replicates) != 6 {
+				t.Fatalf("%d replicate tasks, want 3 genomes × 2", len(replicates))
+			}
+			scheduled := 0
+			for _, task := range replicates {
+				g := s.stored[task.GenomeID]
+				if err := task.Validate(); err != nil {
+					t.Errorf("replicate %d of genome %d: %v", task.Replicate, g.ID, err)
+				}
+				if task.Epochs != 6 || task.FromEpochs != 0 || task.Checkpoint != nil || task.FromParams != nil || task.CheckpointTo != "" || task.WeightsTo != "" {
+					t.Errorf("replicate %d of genome %d: %+v; want from scratch to 6 epochs, nothing kept", task.Replicate, g.ID, task)
+				}
+				switch {
+				case len(g.Schedule) > 1:
+					scheduled++
+					if !slices.EqualFunc(task.Schedule, g.Schedule, func(a, b gahpo.ScheduleStep) bool {
+						return a.Epoch == b.Epoch && a.Params["lr"] == b.Params["lr"] && a.Params["x"] == b.Params["x"]
+					}) || task.Params["lr"] != g.Schedule[0].Params["lr"] {
+						t.Errorf("replicate of genome %d trains %+v (params %v), its schedule is %+v", g.ID, task.Schedule, task.Params, g.Schedule)
+					}
+				case task.Schedule != nil || task.Params["lr"] != g.Params["lr"]:
+					t.Errorf("replicate of genome %d, never exploiting, trains %+v (params %v)", g.ID, task.Schedule, task.Params)
+				}
+			}
+			if scheduled == 0 {
+				t.Fatal("no confirmed genome had exploited another: the schedules were not tested")
+			}
+			want, wantMean := 0, math.Inf(1)
+			for _, g := range s.stored {
+				if len(g.Replicates) == 0 {
+					continue
+				}
+				own := float64(g.RungFitness[top])
+				if g.ID%2 == 1 {
+					own += 0.01 // without its luck
+				}
+				sum := float64(g.RungFitness[top])
+				for _, rep := range g.Replicates {
+					if rep.Status != gahpo.GenomeDone || math.Abs(float64(rep.Fitness)-own) > 1e-12 {
+						t.Errorf("genome %d: replicate %s with fitness %v; its schedule gave %v", g.ID, rep.Status, rep.Fitness, own)
+					}
+					sum += float64(rep.Fitness)
+				}
+				if mean := sum / 3; mean < wantMean || mean == wantMean && g.ID < want {
+					want, wantMean = g.ID, mean
+				}
+			}
+			if s.final == nil || s.run.Best != want || s.final.GenomeID != want || s.final.Seeds != 3 ||
+				len(s.final.Schedule) != len(s.stored[want].Schedule) || math.Abs(float64(*s.final.ConfirmedFitness)-wantMean) > 1e-12 {
+				t.Fatalf("the run chose genome %d (final %+v), want genome %d with mean %v over 3", s.run.Best, s.final, want, wantMean)
+			}
+		})
+	}
 }

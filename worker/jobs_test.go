@@ -22,6 +22,7 @@ import (
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/natsserver"
 	"github.com/gahpo/gahpo/worker"
 )
@@ -523,5 +524,86 @@ func TestJobDirReused(t *testing.T) {
 	stop()
 	if entries, err := os.ReadDir(filepath.Join(cache, "jobs")); err != nil || len(entries) != 0 {
 		t.Errorf("after the worker stopped, the jobs directory holds %v (%v)", entries, err)
+	}
+}
+
+// A replicate of a population based training's genome carries its
+// schedule: the worker trains it from scratch, each step on from the state
+// the step before left, and gets exactly what the genome's chain of tasks
+// (each on from the last's checkpoint, through the object store) gets with
+// the same seed. The real regression trainer.
+func TestWorkerReplaysSchedule(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	const bucket = "gahpo-checkpoints"
+	var mu sync.Mutex
+	var steps []gahpo.Task // the tasks the trainer was given, in order
+	real := problems.NewTrainer()
+	rec := worker.TrainerFunc(func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		mu.Lock()
+		steps = append(steps, job.Task)
+		mu.Unlock()
+		return real.Train(ctx, job)
+	})
+	c.start(t, ctx, rec, worker.Config{Name: "w", CacheDir: t.TempDir(), RetryDelay: 50 * time.Millisecond})
+
+	p1 := map[string]float64{"lr": 0.05, "batch_size": 16, "epochs": 10}
+	p2 := map[string]float64{"lr": 0.02, "batch_size": 8, "epochs": 10}
+	base := gahpo.Task{Problem: "regression", Seed: 7, DataSeed: 11, Test: true}
+
+	// The chain, as population based training runs it: genome 1 trains
+	// three epochs with p1; genome 2 goes on from its checkpoint with p2.
+	a := base
+	a.GenomeID, a.Params, a.Epochs, a.CheckpointTo = 1, p1, 3, bucket
+	c.publish(t, ctx, a)
+	ra := c.next(t, ctx)
+	if ra.Failure != "" || ra.Checkpoint == nil {
+		t.Fatalf("first step: %+v", ra)
+	}
+	b := base
+	b.GenomeID, b.Params, b.FromEpochs, b.Epochs, b.Rung = 2, p2, 3, 6, 1
+	b.Checkpoint, b.FromGenome, b.FromParams, b.FromSeed = ra.Checkpoint, 1, p1, 7
+	c.publish(t, ctx, b)
+	rb := c.next(t, ctx)
+	if rb.Failure != "" || len(rb.Curve) != 3 {
+		t.Fatalf("second step: %+v", rb)
+	}
+
+	// The replicate: the same schedule from scratch in one task.
+	mu.Lock()
+	steps = nil
+	mu.Unlock()
+	r := base
+	r.GenomeID, r.Params, r.Epochs, r.Rung, r.Replicate = 2, p1, 6, 1, 1
+	r.Schedule = []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: p1}, {Epoch: 4, Genome: 2, Params: p2}}
+	c.publish(t, ctx, r)
+	rr := c.next(t, ctx)
+	if rr.Failure != "" || rr.Replicate != 1 || rr.EpochsDone != 6 || len(rr.Curve) != 6 {
+		t.Fatalf("replicate: %+v", rr)
+	}
+	if rr.Fitness != rb.Fitness {
+		t.Errorf("replicate's fitness %v, the chain's %v", rr.Fitness, rb.Fitness)
+	}
+	for i := range 6 {
+		chain := ra.Curve
+		if i >= 3 {
+			chain = rb.Curve
+		}
+		got, want := rr.Curve[i], chain[i%3]
+		if got.Epoch != i+1 || got.Metrics["val_loss"] != want.Metrics["val_loss"] || got.Metrics["test_loss"] != want.Metrics["test_loss"] {
+			t.Errorf("replicate's epoch %d: %+v, the chain's %+v", i+1, got, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(steps) != 2 {
+		t.Fatalf("the trainer was given %d tasks, want the schedule's 2 steps", len(steps))
+	}
+	if s := steps[0]; s.FromEpochs != 0 || s.Epochs != 3 || s.Params["lr"] != 0.05 || s.FromParams != nil || s.Schedule != nil {
+		t.Errorf("step 1's task: %+v", s)
+	}
+	if s := steps[1]; s.FromEpochs != 3 || s.Epochs != 6 || s.Params["lr"] != 0.02 || s.FromParams["lr"] != 0.05 || s.FromSeed != 7 || s.Schedule != nil {
+		t.Errorf("step 2's task: %+v", s)
 	}
 }

@@ -40,7 +40,12 @@ func (w *Worker) train(ctx context.Context, task gahpo.Task, dataDir string, s s
 	job := models.Job{Task: task, DataDir: dataDir, CheckpointDir: dir, Device: s.device,
 		OnEpoch: func(rep gahpo.EpochReport) { w.onEpoch(task, started, rep) }}
 	start := time.Now()
-	out, err := w.trainer.Train(ctx, job)
+	var out models.Outcome
+	if len(task.Schedule) > 0 {
+		out, err = w.replay(ctx, job)
+	} else {
+		out, err = w.trainer.Train(ctx, job)
+	}
 	res.Duration = time.Since(start)
 	if err != nil {
 		if errors.Is(err, models.ErrUntrainable) {
@@ -53,6 +58,43 @@ func (w *Worker) train(ctx context.Context, task gahpo.Task, dataDir string, s s
 		return nil
 	}
 	return w.keep(ctx, task, out, dir, res)
+}
+
+// replay trains a population based training's schedule (Task.Schedule)
+// from scratch in the job's directory: each step is a training of its own
+// from the state the step before left there, with the step's params, as the
+// genome went on from the genome it exploited (FromParams: the trainer
+// scales a schedule's learning rate by the new params' over the old). The
+// outcome is the last step's (or the first that diverged or failed), with
+// the curve and log of every step before it.
+func (w *Worker) replay(ctx context.Context, job models.Job) (models.Outcome, error) {
+	task := job.Task
+	var curve []gahpo.EpochReport
+	var log []string
+	for i, st := range task.Schedule {
+		t := task
+		t.Schedule, t.Params, t.FromEpochs = nil, st.Params, st.Epoch-1
+		if i > 0 {
+			prev := task.Schedule[i-1]
+			t.FromParams, t.FromSeed, t.FromGenome = prev.Params, task.Seed, task.GenomeID
+		}
+		last := i+1 == len(task.Schedule)
+		if !last {
+			t.Epochs, t.WeightsTo = task.Schedule[i+1].Epoch-1, "" // weights are the last step's
+		}
+		step := job
+		step.Task = t
+		out, err := w.trainer.Train(ctx, step)
+		curve, log = append(curve, out.Curve...), append(log, out.Log...)
+		out.Curve, out.Log = curve, log
+		if err != nil {
+			return out, fmt.Errorf("worker: schedule step %d (from epoch %d): %w", i+1, st.Epoch, err)
+		}
+		if last || out.Diverged != "" {
+			return out, nil
+		}
+	}
+	return models.Outcome{}, fmt.Errorf("worker: an empty schedule") // not reached: train replays a schedule of one step at least
 }
 
 // onEpoch publishes an epoch's report (best effort), so that status can

@@ -171,8 +171,8 @@ func TestBudgetFlags(t *testing.T) {
 	}
 }
 
-// TestConfirmFlags: --confirm-seeds and --confirm-top reach a halving
-// run's configuration and are refused without halving.
+// TestConfirmFlags: --confirm-seeds and --confirm-top reach a halving or
+// population based run's configuration and are refused without either.
 func TestConfirmFlags(t *testing.T) {
 	tests := []struct {
 		args       []string
@@ -183,8 +183,9 @@ func TestConfirmFlags(t *testing.T) {
 		{[]string{"--preset", "best", "--confirm-seeds", "3"}, 3, 3, ""},
 		{[]string{"--preset", "best", "--confirm-seeds", "2", "--confirm-top", "5"}, 2, 5, ""},
 		{[]string{"--preset", "best", "--confirm-seeds", "1"}, 0, 0, ""},
-		{[]string{"--preset", "paper", "--confirm-seeds", "3"}, 0, 0, "needs --fidelity halving"},
-		{[]string{"--preset", "pbt", "--confirm-seeds", "3"}, 0, 0, "needs --fidelity halving"},
+		{[]string{"--preset", "paper", "--confirm-seeds", "3"}, 0, 0, "needs --fidelity halving or pbt"},
+		{[]string{"--preset", "pbt", "--confirm-seeds", "3"}, 3, 3, ""},
+		{[]string{"--preset", "pbt", "--confirm-seeds", "2", "--confirm-top", "8"}, 2, 8, ""},
 		{[]string{"--preset", "best", "--confirm-top", "5"}, 0, 0, "needs --confirm-seeds above 1"},
 	}
 	for _, tt := range tests {

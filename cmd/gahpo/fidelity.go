@@ -36,8 +36,8 @@ func (f *fidelityFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.eta, "eta", 3, "halving: the best 1/eta of a rung train on, eta times longer")
 	fs.IntVar(&f.budget, "budget-epochs", 0, "stop breeding once this many epoch-trainings are spent or under way (0: no limit but population × generations)")
 	fs.DurationVar(&f.timeBudget, "time-budget", 0, "stop breeding once this much time has passed since the run started, e.g. 2h; what is under way and its promotions to the top rung still finish (0: no limit)")
-	fs.IntVar(&f.confirmSeeds, "confirm-seeds", 0, "halving: once the search is over, train each of the --confirm-top best genomes of the top rung this many times in all (from scratch, other seeds) and choose the one with the lowest mean fitness (0 or 1: choose on one training)")
-	fs.IntVar(&f.confirmTop, "confirm-top", 0, "halving with --confirm-seeds: how many of the top rung's best genomes to confirm (default 3)")
+	fs.IntVar(&f.confirmSeeds, "confirm-seeds", 0, "halving or pbt: once the search is over, train each of the --confirm-top best genomes of the top rung this many times in all (from scratch, other seeds; with pbt, its schedule) and choose the one with the lowest mean fitness (0 or 1: choose on one training)")
+	fs.IntVar(&f.confirmTop, "confirm-top", 0, "with --confirm-seeds: how many of the top rung's best genomes to confirm (default 3)")
 	fs.IntVar(&f.inFlight, "in-flight", 0, "steady-state: genomes queued or training at once (default: the local workers + 1 with run, 8 with coordinator)")
 	fs.Var(&f.enqueue, "enqueue", "a known genome to start the search with, 'name=value,...' (repeatable), or @FILE with one per line")
 }
@@ -76,8 +76,8 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 	}
 	rc.InFlight, rc.BudgetEpochs, rc.TimeBudget = f.inFlight, f.budget, f.timeBudget
 	switch {
-	case f.confirmSeeds > 1 && !rc.Halving():
-		return fmt.Errorf("--confirm-seeds %d needs --fidelity halving (it confirms the genomes of the top rung)", f.confirmSeeds)
+	case f.confirmSeeds > 1 && !rc.Halving() && !rc.PBT():
+		return fmt.Errorf("--confirm-seeds %d needs --fidelity halving or pbt (it confirms the genomes of the top rung)", f.confirmSeeds)
 	case f.confirmSeeds > 1:
 		rc.ConfirmSeeds, rc.ConfirmTop = f.confirmSeeds, cmp.Or(f.confirmTop, 3)
 	case f.confirmTop != 0:
