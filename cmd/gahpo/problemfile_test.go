@@ -79,3 +79,46 @@ func TestProblemFileHalvingEndToEnd(t *testing.T) {
 		t.Fatalf("final training: %d epochs, %v; want the top rung's 9", len(f.Curve), err)
 	}
 }
+
+// TestProblemFileOneEpoch runs the toy problem file (budget 1 to 9
+// epochs) with the default one-epoch fidelity: each genome's fitness is one
+// epoch, the budget's lowest (its trainer once trained the highest, 9, for
+// each), and the final training is the budget's highest, not a CNN preset's
+// one epoch.
+func TestProblemFileOneEpoch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a search with a Python trainer: -short")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3 on PATH")
+	}
+	db := filepath.Join(t.TempDir(), "toy1.db")
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	args := []string{"run", "--problem-file", "../../examples/toy/problem.yaml", "--population", "4", "--generations", "1",
+		"--db", db, "--no-progress", "--log-level", "error"}
+	if err := m.Run(context.Background(), args); err != nil {
+		t.Fatalf("gahpo %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	st, err := store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, _ := st.Runs()
+	gs, err := st.Genomes(runs[0].ID, -1)
+	if err != nil || len(gs) == 0 {
+		t.Fatalf("%d genomes, %v", len(gs), err)
+	}
+	for _, g := range gs {
+		if g.Status == gahpo.GenomeDone && (len(g.Curve) != 1 || g.Epochs != 1) {
+			t.Errorf("genome %d: %d curve points, %d epochs recorded; want the one epoch of the budget's lowest", g.ID, len(g.Curve), g.Epochs)
+		}
+	}
+	if runs[0].Config.FinalEpochs != 9 {
+		t.Errorf("final epochs %d, want the budget's highest, 9", runs[0].Config.FinalEpochs)
+	}
+	if f, err := st.Final(runs[0].ID); err != nil || len(f.Curve) != 9 {
+		t.Fatalf("final training: %d epochs, %v; want the budget's 9", len(f.Curve), err)
+	}
+}

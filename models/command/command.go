@@ -282,6 +282,24 @@ func (t *Trainer) args(genes []float64) []string {
 	return args
 }
 
+// taskEpochs is GAHPO_EPOCHS for a task: its epochs when it names them
+// (a rung, a final training of --final-epochs); else, when the file
+// declares a budget, its lowest for a fitness (the one-epoch fidelity's
+// evaluation is the cheapest the file allows) and its highest for a final
+// training; else 0, unset: the command decides.
+func taskEpochs(task gahpo.Task, b *problemfile.Budget) int {
+	switch {
+	case task.Epochs > 0:
+		return task.Epochs
+	case b == nil:
+		return 0
+	case task.Kind == gahpo.KindFinal:
+		return b.Max
+	default:
+		return b.Min
+	}
+}
+
 // env returns the command's environment: the worker's, the file's, then
 // gahpo's own variables.
 func (t *Trainer) env(job models.Job, paramsFile, ckpt string) []string {
@@ -290,16 +308,12 @@ func (t *Trainer) env(job models.Job, paramsFile, ckpt string) []string {
 	for k, v := range p.Train.Env {
 		env = append(env, k+"="+v)
 	}
-	epochs := task.Epochs
-	if epochs == 0 && p.Budget != nil {
-		epochs = p.Budget.Max
-	}
-	if epochs > 0 {
+	if epochs := taskEpochs(task, p.Budget); epochs > 0 {
 		env = append(env, "GAHPO_EPOCHS="+strconv.Itoa(epochs))
 	}
 	test := "0"
-	if task.Test {
-		test = "1"
+	if task.Test || task.Kind == gahpo.KindFinal {
+		test = "1" // a final training is measured on the test set
 	}
 	env = append(env,
 		"GAHPO_PARAMS="+paramsFile,

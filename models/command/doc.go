@@ -6,12 +6,13 @@
 // In: the genome as a JSON object in the file named by GAHPO_PARAMS (a
 // choice as its string, a number as a number), and each "{name}" in the
 // command's arguments replaced by the genome's value of parameter name; the
-// epochs to reach in GAHPO_EPOCHS (the task's epochs, else the problem's
-// budget max; unset when neither is known); a directory in
+// epochs to reach in GAHPO_EPOCHS (the task's epochs; else, with a budget,
+// its min for a one-epoch fitness and its max for a final training; unset
+// when neither is known); a directory in
 // GAHPO_CHECKPOINT_DIR that gahpo keeps between rungs (empty at the start);
 // the data files' folder in GAHPO_DATA_DIR; the seed in GAHPO_SEED; the task
 // kind (fitness or final) in GAHPO_KIND; GAHPO_TEST=1 when the test set is
-// wanted too; the training subset in GAHPO_TRAIN_SUBSET, when the run has
+// wanted too (always on a final training); the training subset in GAHPO_TRAIN_SUBSET, when the run has
 // one; CUDA_VISIBLE_DEVICES set to the worker's device for the task,
 // when it has one; GAHPO_FROM_PARAMS, under population based training,
 // names a JSON file of the hyperparameters of the genome whose checkpoint

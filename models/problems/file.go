@@ -49,11 +49,16 @@ func FromFile(pf *problemfile.Problem) Problem {
 
 // RegisterFile loads the problem file at path (refusing it with one line
 // naming the faulty field) and registers its problem in Default. It is
-// what --problem-file does on run, coordinator and worker.
+// what --problem-file does on run, coordinator and worker. The same file
+// (the same digest) registered again returns the problem registered; another
+// file of the name is refused.
 func RegisterFile(path string) (Problem, error) {
 	pf, err := problemfile.Load(path)
 	if err != nil {
 		return Problem{}, err
+	}
+	if old, err := Lookup(pf.Name); err == nil && old.Digest != "" && old.Digest == pf.Digest {
+		return old, nil // the same file, registered already (one process running two commands)
 	}
 	p := FromFile(pf)
 	if err := Register(p); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -226,8 +227,19 @@ func TestProblemFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := problems.RegisterFile(path); !errors.Is(err, problems.ErrDuplicate) {
-		t.Errorf("second registration: %v, want ErrDuplicate", err)
+	if again, err := problems.RegisterFile(path); err != nil || again.Digest != p.Digest {
+		t.Errorf("the same file again: %v, %v; want its problem", again.Digest, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "problem.yaml")
+	if err := os.WriteFile(other, append(b, "# another file of the name\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := problems.RegisterFile(other); !errors.Is(err, problems.ErrDuplicate) {
+		t.Errorf("another file of the name: %v, want ErrDuplicate", err)
 	}
 	pf, _ := problemfile.Load(path)
 	if p.Digest != pf.Digest || p.Budget != (problems.Budget{Min: 1, Max: 9}) || p.NeedsData {
