@@ -99,24 +99,34 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 }
 
 // parseGenome reads 'name=value,...' naming every parameter of space once,
-// each value inside its range.
+// each value inside its range; a choice's value is written as query and
+// the problem's command show it (optimizer=adam), or as its index.
 func parseGenome(s string, space *ga.Space) ([]float64, error) {
-	m := map[string]float64{}
+	m := map[string]any{}
 	for _, kv := range strings.Split(s, ",") {
-		name, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if !ok || name == "" {
+		name, val, ok := strings.Cut(kv, "=")
+		if name = strings.TrimSpace(name); !ok || name == "" {
 			return nil, fmt.Errorf("--enqueue %q: %q is not name=value", s, kv)
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			return nil, fmt.Errorf("--enqueue %q: %s: %q is not a number", s, name, val)
 		}
 		if _, dup := m[name]; dup {
 			return nil, fmt.Errorf("--enqueue %q: %s given twice", s, name)
 		}
+		val = strings.TrimSpace(val)
+		p, known := space.Param(name)
+		if _, isValue := p.Index(val); known && isValue {
+			m[name] = val
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		switch {
+		case err != nil && known && len(p.Values) > 0:
+			return nil, fmt.Errorf("--enqueue %q: %s: %q is not one of %q", s, name, val, p.Values)
+		case err != nil:
+			return nil, fmt.Errorf("--enqueue %q: %s: %q is not a number", s, name, val)
+		}
 		m[name] = v
 	}
-	genes, err := space.FromMap(m)
+	genes, err := space.FromValues(m)
 	if err != nil {
 		return nil, fmt.Errorf("--enqueue %q: %w (parameters: %s)", s, err, strings.Join(space.Names(), ", "))
 	}
