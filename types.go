@@ -375,6 +375,9 @@ type ScheduleStep struct {
 	Epoch  int                `json:"epoch"`
 	Genome int                `json:"genome"`
 	Params map[string]float64 `json:"params"`
+	// Choices are the values of Params' choice parameters, as the
+	// genome's record names them (GenomeRecord.Choices).
+	Choices map[string]string `json:"choices,omitempty"`
 }
 
 // ScheduleArg writes a population based training's schedule as cnntrain's

@@ -168,7 +168,7 @@ func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	sum := Summary{Version: Version(s), Run: s.Run, Generations: GenerationStats(s.Genomes)}
+	sum := Summary{Version: Version(s), Run: s.Run, Generations: RunStats(s.Run, s.Genomes)}
 	if s.Final != nil {
 		sum.Final = s.Final
 	}

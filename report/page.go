@@ -78,7 +78,7 @@ type counts struct {
 }
 
 func newPage(s *Snapshot, figs []Figure, live bool) page {
-	pg := page{S: s, Config: configText(s.Run.Config), Gens: GenerationStats(s.Genomes), Confirmed: Confirmations(s.Run, s.Genomes), Figures: figs, Live: live, Version: Version(s)}
+	pg := page{S: s, Config: configText(s.Run.Config), Gens: RunStats(s.Run, s.Genomes), Confirmed: Confirmations(s.Run, s.Genomes), Figures: figs, Live: live, Version: Version(s)}
 	for _, g := range s.Genomes {
 		pg.Counts.Genomes++
 		switch {
@@ -191,7 +191,7 @@ func fmtFit(f gahpo.Float) string {
 	return strconv.FormatFloat(v, 'g', 5, 64)
 }
 
-func fmtParams(p map[string]float64) string {
+func fmtParams(p map[string]float64, choices ...map[string]string) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
 		keys = append(keys, k)
@@ -200,6 +200,11 @@ func fmtParams(p map[string]float64) string {
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + "=" + strconv.FormatFloat(p[k], 'g', 4, 64)
+		for _, c := range choices {
+			if v, ok := c[k]; ok {
+				parts[i] = k + "=" + v // a choice by its value
+			}
+		}
 	}
 	return strings.Join(parts, " ")
 }

@@ -3,11 +3,13 @@ package report
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/plot/plotter"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/ga"
 )
 
 func TestScheduleLine(t *testing.T) {
@@ -55,5 +57,45 @@ func TestScheduleFigure(t *testing.T) {
 	s.Run.Config.Fidelity = gahpo.FidelityHalving
 	if _, err := Schedule(s, "lr"); !errors.Is(err, ErrNoData) {
 		t.Errorf("a halving run: err = %v, want ErrNoData", err)
+	}
+}
+
+// TestPageRowsAreRungs: after population based training the page's table
+// of best genomes has a row per rung, each with the genome's fitness at
+// that rung and the rung's median (as gahpo query best gives them), not
+// a row per generation of the genomes that took a place.
+func TestPageRowsAreRungs(t *testing.T) {
+	rc := gahpo.RunConfig{Problem: "regression", Fidelity: gahpo.FidelityPBT, MinEpochs: 1, MaxEpochs: 2, GA: ga.Config{Population: 4}}
+	rec := func(id int, fit ...gahpo.Float) gahpo.GenomeRecord {
+		return gahpo.GenomeRecord{ID: id, Status: gahpo.GenomeDone, Rung: len(fit) - 1, Epochs: len(fit), RungFitness: fit,
+			Fitness: fit[len(fit)-1], Params: map[string]float64{"lr": float64(id) / 10}}
+	}
+	// Genome 1 leads rung 1 and falls behind at rung 2; genome 4 stopped.
+	recs := []gahpo.GenomeRecord{rec(1, 0.1, 0.09), rec(2, 0.3, 0.05), rec(3, 0.4, 0.2), rec(4, 0.9)}
+	recs[3].Stopped = "worst quarter"
+	recs[0].Params["opt"], recs[0].Choices = 1, map[string]string{"opt": "adam"} // shown by its value
+	rows := RunStats(gahpo.Run{Config: rc}, recs)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want the 2 rungs: %+v", len(rows), rows)
+	}
+	if r := rows[0]; r.Generation != 1 || r.Epochs != 1 || r.Best.ID != 1 || r.Best.Fitness != 0.1 || r.Evaluated != 4 || r.Median != 0.35 {
+		t.Errorf("rung 1: %+v", r)
+	}
+	if r := rows[1]; r.Generation != 2 || r.Epochs != 2 || r.Best.ID != 2 || r.Best.Fitness != 0.05 || r.Evaluated != 3 || r.Median != 0.09 {
+		t.Errorf("rung 2: %+v", r)
+	}
+	s := &Snapshot{Run: gahpo.Run{ID: "r", Config: rc, Status: gahpo.RunDone}, Genomes: recs}
+	b, err := newPage(s, nil, false).render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Best genome per rung", "<th>rung (epochs)</th>", "<tr><td>1 (1)</td><td>1</td><td>0.1</td>", "lr=0.1 opt=adam</td>", "<tr><td>2 (2)</td><td>2</td><td>0.05</td>"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	s.Run.Config = gahpo.RunConfig{Problem: "regression", GA: ga.Config{Population: 4}}
+	if b, _ := newPage(s, nil, false).render(); !strings.Contains(string(b), "Best genome per generation") || strings.Contains(string(b), "rung (epochs)") {
+		t.Error("a run of generations shows rungs")
 	}
 }

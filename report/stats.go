@@ -5,18 +5,42 @@ import (
 	"slices"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/search"
 )
 
-// GenStats summarises one generation. Generation counts from 1, as every
-// table and figure shown to users does.
+// GenStats summarises one generation or, after population based
+// training, one rung. Generation counts from 1, as every table and figure
+// shown to users does.
 type GenStats struct {
-	Generation int                `json:"generation"`
+	Generation int `json:"generation"`
+	// Epochs, when above 0, makes the row a population based training's
+	// rung (Generation is the rung, from 1): its genomes trained that many
+	// epochs, and Best's fitness is its result at the rung.
+	Epochs     int                `json:"epochs,omitempty"`
 	Genomes    int                `json:"genomes"`   // bred
 	Evaluated  int                `json:"evaluated"` // with a result (done, failed or duplicate)
 	Failed     int                `json:"failed"`
 	Best       gahpo.GenomeRecord `json:"best"`
 	Median     gahpo.Float        `json:"median"` // of the finite fitnesses; NaN when none
 	Mean       gahpo.Float        `json:"mean"`   // of the finite fitnesses; NaN when none
+}
+
+// RunStats is the table of "best genome per generation" of a run: a row
+// per generation, or per rung after population based training, whose
+// genomes train on together and are judged rung by rung (search.RungBest,
+// the rows of gahpo query best).
+func RunStats(run gahpo.Run, genomes []gahpo.GenomeRecord) []GenStats {
+	if !run.Config.PBT() {
+		return GenerationStats(genomes)
+	}
+	var out []GenStats
+	for _, e := range search.RungBest(run.Config, genomes) {
+		best := genomes[e.GenomeID-1]
+		best.Fitness, best.Accuracy = e.Fitness, e.Accuracy // at the rung, not its last
+		out = append(out, GenStats{Generation: e.Rung + 1, Epochs: e.Epochs, Genomes: e.RungResults, Evaluated: e.RungResults,
+			Failed: e.RungFailed, Best: best, Median: e.RungMedian, Mean: e.RungMean})
+	}
+	return out
 }
 
 // GenerationStats summarises every generation that has genomes, in order:

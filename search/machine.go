@@ -371,7 +371,7 @@ func (m *Machine) addGenome(g ga.Genome) {
 	}
 	r.Choices = m.choices(r.Params)
 	if m.rc.PBT() {
-		r.Schedule = []gahpo.ScheduleStep{{Epoch: 1, Genome: g.ID, Params: r.Params}}
+		r.Schedule = []gahpo.ScheduleStep{{Epoch: 1, Genome: g.ID, Params: r.Params, Choices: r.Choices}}
 	}
 	if g.ID != len(m.recs)+1 {
 		panic(fmt.Sprintf("search: genome %d bred after %d records", g.ID, len(m.recs)))

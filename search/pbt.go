@@ -178,7 +178,7 @@ func (m *Machine) addChild(src gahpo.GenomeRecord, x int, genes []float64) int {
 		RungFitness: slices.Clone(src.RungFitness[:held+1]), Curve: curve, Checkpoint: src.Checkpoint,
 		RungFinished: slices.Clone(src.RungFinished[:min(held+1, len(src.RungFinished))]),
 		Inherited:    held + 1, Exploited: src.ID, Replaces: x,
-		Schedule: append(slices.Clone(src.Schedule), gahpo.ScheduleStep{Epoch: epochs + 1, Genome: id, Params: params}),
+		Schedule: append(slices.Clone(src.Schedule), gahpo.ScheduleStep{Epoch: epochs + 1, Genome: id, Params: params, Choices: m.choices(params)}),
 	}
 	m.recs = append(m.recs, r)
 	m.touch(id)

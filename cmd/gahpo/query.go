@@ -387,7 +387,7 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 			if i+1 < len(f.Schedule) {
 				to = fmt.Sprintf("to %d", f.Schedule[i+1].Epoch-1)
 			}
-			fmt.Fprintf(w, "  epochs %d %s: %s (genome %d)\n", st.Epoch, to, fmtParams(st.Params), st.Genome)
+			fmt.Fprintf(w, "  epochs %d %s: %s (genome %d)\n", st.Epoch, to, fmtParams(st.Params, st.Choices), st.Genome)
 		}
 		if slices.Equal(slices.Sorted(maps.Keys(f.Params)), []string{"batch_size", "gamma", "lr", "weight_decay"}) {
 			fmt.Fprintf(w, "  cnntrain -schedule '%s'\n", gahpo.ScheduleArg(f.Schedule))
@@ -486,8 +486,8 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 	for i := range best {
 		best[i].Generation++
 	}
-	var stats []report.GenStats
-	if all, err := st.Genomes(run.ID, -1); err == nil {
+	stats := rungStats(best) // a population based training's rows are rungs
+	if all, err := st.Genomes(run.ID, -1); err == nil && stats == nil {
 		stats = report.GenerationStats(all)
 	}
 	printBest(m.Stdout, best, stats...)

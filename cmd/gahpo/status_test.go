@@ -80,6 +80,10 @@ func TestPrintFinalSchedule(t *testing.T) {
 				"cnntrain -schedule '1:batch_size=64,gamma=0.7,lr=1,weight_decay=1e-07;3:batch_size=64,gamma=0.7,lr=0.8,weight_decay=1e-07'"}, nil},
 		{"another problem", gahpo.FinalTraining{GenomeID: 2, Params: reg, Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: reg}, {Epoch: 11, Genome: 2, Params: reg}}},
 			[]string{"as one line: 1:batch_size=19,epochs=214,lr=0.05;11:"}, []string{"cnntrain"}},
+		{"choices by their values", gahpo.FinalTraining{GenomeID: 2, Params: map[string]float64{"lr": 0.1, "optimizer": 0}, Schedule: []gahpo.ScheduleStep{
+			{Epoch: 1, Genome: 1, Params: map[string]float64{"lr": 0.2, "optimizer": 2}, Choices: map[string]string{"optimizer": "adam"}},
+			{Epoch: 4, Genome: 2, Params: map[string]float64{"lr": 0.1, "optimizer": 0}, Choices: map[string]string{"optimizer": "sgd"}}}},
+			[]string{"epochs 1 to 3: lr=0.2 optimizer=adam (genome 1)", "epochs 4 on: lr=0.1 optimizer=sgd (genome 2)"}, []string{"optimizer=2 "}},
 		{"a constant genome", gahpo.FinalTraining{GenomeID: 1, Params: cnn(1), Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: cnn(1)}}},
 			nil, []string{"schedule"}},
 	}
