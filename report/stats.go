@@ -16,13 +16,13 @@ type GenStats struct {
 	// Epochs, when above 0, makes the row a population based training's
 	// rung (Generation is the rung, from 1): its genomes trained that many
 	// epochs, and Best's fitness is its result at the rung.
-	Epochs     int                `json:"epochs,omitempty"`
-	Genomes    int                `json:"genomes"`   // bred
-	Evaluated  int                `json:"evaluated"` // with a result (done, failed or duplicate)
-	Failed     int                `json:"failed"`
-	Best       gahpo.GenomeRecord `json:"best"`
-	Median     gahpo.Float        `json:"median"` // of the finite fitnesses; NaN when none
-	Mean       gahpo.Float        `json:"mean"`   // of the finite fitnesses; NaN when none
+	Epochs    int                `json:"epochs,omitempty"`
+	Genomes   int                `json:"genomes"`   // bred
+	Evaluated int                `json:"evaluated"` // with a result (done, failed or duplicate)
+	Failed    int                `json:"failed"`
+	Best      gahpo.GenomeRecord `json:"best"`
+	Median    gahpo.Float        `json:"median"` // of the finite fitnesses; NaN when none
+	Mean      gahpo.Float        `json:"mean"`   // of the finite fitnesses; NaN when none
 }
 
 // RunStats is the table of "best genome per generation" of a run: a row
