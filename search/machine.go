@@ -701,6 +701,21 @@ func (m *Machine) tellEngine(id int, fitness float64, now time.Time) error {
 	return m.checkpointEngine()
 }
 
+// finalTestLoss is a final training's test loss: its last epoch's
+// "test_loss"; NaN when its epochs report none (a problem file's command
+// reports its own metrics, and its fitness is the objective, negated when
+// maximised: no loss); the fitness of a result without epochs (a worker
+// of the first round's protocol, whose final fitness was the test loss).
+func finalTestLoss(r gahpo.Result) gahpo.Float {
+	if len(r.Curve) == 0 {
+		return r.Fitness
+	}
+	if v, ok := r.Curve[len(r.Curve)-1].Metrics["test_loss"]; ok {
+		return v
+	}
+	return gahpo.Float(math.NaN())
+}
+
 // Final takes the result of the final training (one-epoch runs).
 func (m *Machine) Final(r gahpo.Result, now time.Time) error {
 	switch {
@@ -713,7 +728,7 @@ func (m *Machine) Final(r gahpo.Result, now time.Time) error {
 	}
 	rec := m.recs[r.GenomeID-1]
 	ft := gahpo.FinalTraining{
-		GenomeID: r.GenomeID, Params: rec.Params, Choices: rec.Choices, Epochs: r.Epochs, TestLoss: r.Fitness, TestAccuracy: r.TestAccuracy,
+		GenomeID: r.GenomeID, Params: rec.Params, Choices: rec.Choices, Epochs: r.Epochs, TestLoss: finalTestLoss(r), TestAccuracy: r.TestAccuracy,
 		Duration: r.Duration, Worker: r.Worker, Finished: now, Curve: r.Curve,
 	}
 	m.final = false

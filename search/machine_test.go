@@ -834,3 +834,27 @@ func TestReplicateResultsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestFinalTestLoss: a final training's test loss is its last epoch's
+// test_loss, not its fitness: a problem file's fitness is its objective
+// (negated when maximised), which is no loss.
+func TestFinalTestLoss(t *testing.T) {
+	epoch := func(m map[string]gahpo.Float) []gahpo.EpochReport {
+		return []gahpo.EpochReport{{Epoch: 1, Metrics: map[string]gahpo.Float{"test_loss": 9}}, {Epoch: 2, Metrics: m}}
+	}
+	tests := []struct {
+		name string
+		r    gahpo.Result
+		want float64 // NaN: none
+	}{
+		{"the CNN's epochs", gahpo.Result{Fitness: 0.03, Curve: epoch(map[string]gahpo.Float{"test_loss": 0.03, "test_accuracy": 0.99})}, 0.03},
+		{"a maximised objective without a test loss", gahpo.Result{Fitness: -0.5, Curve: epoch(map[string]gahpo.Float{"acc": 0.5})}, math.NaN()},
+		{"a command reporting its test loss", gahpo.Result{Fitness: 0.2, Curve: epoch(map[string]gahpo.Float{"val_loss": 0.2, "test_loss": 0.25})}, 0.25},
+		{"no epochs: the fitness", gahpo.Result{Fitness: 0.04}, 0.04},
+	}
+	for _, tt := range tests {
+		if got := float64(finalTestLoss(tt.r)); got != tt.want && !(math.IsNaN(got) && math.IsNaN(tt.want)) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
