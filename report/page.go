@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -36,17 +37,8 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
 	},
-	"sample": func(es []gahpo.EpochMetrics) []gahpo.EpochMetrics {
-		const n = 15
-		if len(es) <= n {
-			return es
-		}
-		out := make([]gahpo.EpochMetrics, 0, n)
-		for i := range n {
-			out = append(out, es[i*(len(es)-1)/(n-1)])
-		}
-		return out
-	},
+	"epochs": newEpochTable,
+	"header": func(metric string) string { return strings.ReplaceAll(metric, "_", " ") },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
@@ -207,6 +199,71 @@ func fmtParams(p map[string]float64, choices ...map[string]string) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// epochTable is the final training's table: a column per metric its
+// epochs reported (the CNN's lr, losses and accuracy; a problem file's
+// command's own), a row per epoch, at most 15 rows evenly spaced.
+type epochTable struct {
+	Cols []string
+	Rows []epochRow
+	All  int // epochs recorded
+}
+
+type epochRow struct {
+	Epoch    int
+	Vals     []string
+	Duration time.Duration
+}
+
+// metricOrder puts the CNN's columns first, in their usual order, then the
+// rest by name.
+var metricOrder = []string{"lr", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
+
+func newEpochTable(f *gahpo.FinalTraining) epochTable {
+	curve := f.Curve
+	if len(curve) == 0 { // a final training stored before curves: its fixed metrics
+		for _, e := range f.Epochs {
+			curve = append(curve, gahpo.EpochReport{Epoch: e.Epoch, Duration: e.Duration, Metrics: map[string]gahpo.Float{
+				"lr": gahpo.Float(e.LR), "train_loss": e.TrainLoss, "test_loss": e.TestLoss, "test_accuracy": gahpo.Float(e.TestAccuracy)}})
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range curve {
+		for k := range e.Metrics {
+			seen[k] = true
+		}
+	}
+	var t epochTable
+	for _, k := range metricOrder {
+		if seen[k] {
+			t.Cols = append(t.Cols, k)
+			delete(seen, k)
+		}
+	}
+	t.Cols = append(t.Cols, slices.Sorted(maps.Keys(seen))...)
+	t.All = len(curve)
+	const n = 15
+	for i := range min(n, len(curve)) {
+		e := curve[i]
+		if len(curve) > n {
+			e = curve[i*(len(curve)-1)/(n-1)]
+		}
+		row := epochRow{Epoch: e.Epoch, Duration: e.Duration}
+		for _, k := range t.Cols {
+			v, ok := e.Metrics[k]
+			switch {
+			case !ok || math.IsNaN(float64(v)):
+				row.Vals = append(row.Vals, "-")
+			case strings.HasSuffix(k, "accuracy") && v >= 0 && v <= 1:
+				row.Vals = append(row.Vals, fmt.Sprintf("%.2f%%", 100*float64(v)))
+			default:
+				row.Vals = append(row.Vals, strconv.FormatFloat(float64(v), 'g', 5, 64))
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
 }
 
 // configText prints a run's configuration as JSON, its lease in seconds.
