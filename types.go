@@ -172,8 +172,10 @@ func (c RunConfig) Validate() error {
 		switch {
 		case c.MinEpochs < 1 || c.MinEpochs > 10000:
 			return fmt.Errorf("gahpo: min epochs %d outside 1..10000", c.MinEpochs)
-		case c.MaxEpochs < c.MinEpochs || c.MaxEpochs > 10000:
-			return fmt.Errorf("gahpo: max epochs %d outside min epochs (%d)..10000", c.MaxEpochs, c.MinEpochs)
+		case c.MaxEpochs < c.MinEpochs:
+			return fmt.Errorf("gahpo: min epochs %d above max epochs %d (the problem's budget, or --max-epochs)", c.MinEpochs, c.MaxEpochs)
+		case c.MaxEpochs > 10000:
+			return fmt.Errorf("gahpo: max epochs %d above 10000", c.MaxEpochs)
 		}
 	}
 	switch c.Fidelity {

@@ -39,9 +39,17 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range ignored(rc, sf.set) {
+		fmt.Fprintln(m.Stderr, "gahpo: warning:", w)
+	}
 	if rc.SteadyState() && rc.InFlight == 0 {
 		rc.InFlight = 8
 	}
+	st, _, err := m.openHistory(*db, rc, &sf)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	opts, err := stf.apply(withLogger(nf.options("gahpo-coordinator"), log))
 	if err != nil {
 		return err
@@ -52,10 +60,11 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	}
 	defer conn.Drain()
 	// Without a terminal the logs tell the progress.
-	run, err := m.coordinate(ctx, conn, log, *db, rc, &sf, !*noProgress && isTerminal(m.Stderr))
+	run, err := m.coordinate(ctx, conn, log, st, *db, rc, &sf, !*noProgress && isTerminal(m.Stderr))
 	if err != nil {
 		return err
 	}
+	st.Close() // the summary reads the history read-only
 	return m.printSummary(run, *db)
 }
 
@@ -65,18 +74,7 @@ func withLogger(o bus.Options, log *slog.Logger) bus.Options {
 }
 
 // coordinate opens the history and runs (or resumes) a search to its end.
-func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger, db string, rc gahpo.RunConfig, sf *searchFlags, progress bool) (gahpo.Run, error) {
-	st, err := store.Open(db, store.Options{})
-	if errors.Is(err, store.ErrLocked) {
-		return gahpo.Run{}, fmt.Errorf("%s is held by another process, most likely a running coordinator: stop it, or give this search another --db", db)
-	}
-	if err != nil {
-		return gahpo.Run{}, historyErr(db, err)
-	}
-	defer st.Close()
-	if err := sf.checkResume(st, rc, m.Stderr); err != nil {
-		return gahpo.Run{}, historyErr(db, err)
-	}
+func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger, st *store.Store, db string, rc gahpo.RunConfig, sf *searchFlags, progress bool) (gahpo.Run, error) {
 	cfg := coordinator.Config{
 		Run: rc, Problem: problemFor(sf.data), RunID: sf.runID, NewRun: sf.newRun, Version: version, Logger: log,
 	}
@@ -94,4 +92,25 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 	defer stopHTTP()
 	fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
 	return c.Run(ctx)
+}
+
+// openHistory opens the history file db and decides whether the command
+// may go on (searchFlags.checkResume), before anything listens or
+// connects: a finished run, changed flags or a damaged file end the
+// command at once. It returns the run that will be resumed, zero when a
+// new one starts.
+func (m *Main) openHistory(db string, rc gahpo.RunConfig, sf *searchFlags) (*store.Store, gahpo.Run, error) {
+	st, err := store.Open(db, store.Options{})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, gahpo.Run{}, fmt.Errorf("%s is held by another process, most likely a running coordinator: stop it, or give this search another --db", db)
+	}
+	if err != nil {
+		return nil, gahpo.Run{}, historyErr(db, err)
+	}
+	resumed, err := sf.checkResume(st, rc, m.Stderr)
+	if err != nil {
+		st.Close()
+		return nil, gahpo.Run{}, historyErr(db, err)
+	}
+	return st, resumed, nil
 }

@@ -196,3 +196,32 @@ func (p *problemFiles) register() error {
 	}
 	return nil
 }
+
+// ignored names the flags given (set tells which) that the run
+// configuration rc does not use, each with why: they are warned about, not
+// refused, so that one command line can serve several presets.
+func ignored(rc gahpo.RunConfig, set func(string) bool) []string {
+	var out []string
+	warn := func(flag, why string) {
+		if set(flag) {
+			out = append(out, "--"+flag+" has no effect "+why)
+		}
+	}
+	if !rc.MultiFidelity() {
+		for _, f := range []string{"min-epochs", "max-epochs"} {
+			warn(f, "with --fidelity one-epoch (the rungs are halving's and pbt's)")
+		}
+	}
+	if !rc.Halving() {
+		warn("eta", "without --fidelity halving")
+	}
+	if !rc.SteadyState() || rc.PBT() {
+		warn("in-flight", "without steady-state or random breeding (a generation, or pbt's population, is published whole)")
+	}
+	if rc.Problem != problems.CNN {
+		for _, f := range []string{"train-subset", "final-subset", "fitness-on-test"} {
+			warn(f, "on problem "+rc.Problem+" (the CNN's)")
+		}
+	}
+	return out
+}

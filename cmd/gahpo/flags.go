@@ -62,7 +62,7 @@ type searchFlags struct {
 func (s *searchFlags) register(fs *flag.FlagSet) {
 	s.fs = fs
 	def := ga.DefaultConfig()
-	fs.StringVar(&s.preset, "preset", "quick", "search preset: quick (a few minutes), paper (population 30, 28 generations, one-epoch fitness on full data, 14 final epochs) best (successive halving from 1 to 14 epochs, steady state, ~2 h on 2 cores) or pbt (population based training of 16 genomes to 14 epochs, ~2 h on 2 cores)")
+	fs.StringVar(&s.preset, "preset", "quick", "search preset: quick (a few minutes), paper (population 30, 28 generations, one-epoch fitness on full data, 14 final epochs), best (successive halving from 1 to 14 epochs, steady state, ~2 h on 2 cores) or pbt (population based training of 16 genomes to 14 epochs, ~2 h on 2 cores)")
 	fs.StringVar(&s.problem, "problem", problems.CNN, "problem: cnn (MNIST CNN) or regression (1-D net)")
 	fs.IntVar(&s.population, "population", 0, "genomes per generation (default: the preset's)")
 	fs.IntVar(&s.generations, "generations", 0, "generations (default: the preset's)")

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -44,16 +45,25 @@ func main() {
 	case errors.Is(err, errUsage):
 		os.Exit(2)
 	case errors.As(err, new(finishedError)):
-		fmt.Fprintln(os.Stderr, "gahpo:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 	case errors.Is(err, flag.ErrHelp): // -h or --help: asked for, not an error
 		os.Exit(0)
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(os.Stderr, "gahpo: interrupted")
 		os.Exit(130)
 	default:
-		fmt.Fprintln(os.Stderr, "gahpo:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
+}
+
+// errorLine is the line an error ends the command with: "gahpo: " and the
+// error, once (the root package's errors start with it already).
+func errorLine(err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, "gahpo: ") {
+		return msg
+	}
+	return "gahpo: " + err.Error()
 }
 
 // errUsage is returned when gahpo is run without a command.

@@ -157,6 +157,8 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 		{[]string{"--problem", "cnn"}, "--problem cnn (the run's: regression)"},
 		{[]string{"--seed", "4", "--max-attempts", "5"}, "--seed 4 (the run's: 3)"},
 		{[]string{"--preset", "paper"}, "--preset paper (the run's: quick)"},
+		{[]string{"--fidelity", "halving"}, "--fidelity halving (the run's: one-epoch)"},
+		{[]string{"--enqueue", "lr=0.01,batch_size=10,epochs=100"}, "--enqueue (0.01, 10, 100) (the run's: none)"},
 	} {
 		args := append(append([]string{}, base...), tt.args...)
 		_, _, err := runMain(t, args...)
@@ -166,6 +168,27 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 	}
 	if n := runCount(t, db); n != 1 {
 		t.Errorf("%d runs after the refused resumes; want 1", n)
+	}
+
+	// A run of a problem this command does not know (a problem file's,
+	// resumed without it): refused before anything starts, saying so.
+	b, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(t.TempDir(), "moved.db") // no NATS store beside it yet
+	if err := os.WriteFile(moved, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := run
+	other.Config.Problem = "my-model"
+	setStatus(t, moved, other, gahpo.RunRunning)
+	_, _, err = runMain(t, "run", "--db", moved, "--no-progress")
+	if err == nil || !strings.Contains(err.Error(), `is of problem "my-model"`) || !strings.Contains(err.Error(), "--problem-file") {
+		t.Errorf("resume of another problem's run: %v", err)
+	}
+	if _, err := os.Stat(moved + ".nats"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused resume started the embedded NATS server (%s.nats: %v)", moved, err)
 	}
 }
 
@@ -201,6 +224,9 @@ func TestCorruptHistoryEveryCommand(t *testing.T) {
 				after, _ := os.ReadFile(db)
 				if !bytes.Equal(after, bad) {
 					t.Error("the damaged file was modified")
+				}
+				if _, err := os.Stat(db + ".nats"); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("the embedded NATS server started before the history was read (%v)", err)
 				}
 			})
 		}

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/store"
 )
 
@@ -37,8 +40,8 @@ var runFields = []runField{
 	{"final-epochs", func(c gahpo.RunConfig) any { return c.FinalEpochs }},
 	{"fitness-on-test", func(c gahpo.RunConfig) any { return c.FitnessOnTest }},
 	{"max-attempts", func(c gahpo.RunConfig) any { return c.MaxAttempts }},
-	{"fidelity", func(c gahpo.RunConfig) any { return c.Fidelity }},
-	{"breeding", func(c gahpo.RunConfig) any { return c.Breeding }},
+	{"fidelity", func(c gahpo.RunConfig) any { return cmp.Or(c.Fidelity, gahpo.FidelityOneEpoch) }},
+	{"breeding", func(c gahpo.RunConfig) any { return cmp.Or(c.Breeding, gahpo.BreedingGenerational) }},
 	{"min-epochs", func(c gahpo.RunConfig) any { return c.MinEpochs }},
 	{"max-epochs", func(c gahpo.RunConfig) any { return c.MaxEpochs }},
 	{"eta", func(c gahpo.RunConfig) any { return c.Eta }},
@@ -47,7 +50,24 @@ var runFields = []runField{
 	{"time-budget", func(c gahpo.RunConfig) any { return c.TimeBudget }},
 	{"confirm-seeds", func(c gahpo.RunConfig) any { return c.ConfirmSeeds }},
 	{"confirm-top", func(c gahpo.RunConfig) any { return c.ConfirmTop }},
-	{"enqueue", func(c gahpo.RunConfig) any { return c.GA.Initial }},
+	{"enqueue", func(c gahpo.RunConfig) any { return enqueued(c.GA.Initial) }},
+}
+
+// enqueued shows known genomes as --enqueue reads them, in gene order
+// (name=value needs the space; the genes say what differs).
+func enqueued(initial [][]float64) string {
+	if len(initial) == 0 {
+		return "none"
+	}
+	out := make([]string, len(initial))
+	for i, g := range initial {
+		vals := make([]string, len(g))
+		for j, v := range g {
+			vals[j] = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		out[i] = "(" + strings.Join(vals, ", ") + ")"
+	}
+	return strings.Join(out, " ")
 }
 
 // conflicts names the flags in given whose value in want differs from the
@@ -75,24 +95,24 @@ func (e finishedError) Error() string { return string(e) }
 // the command may go on: a run to resume must have been started with the
 // flags given (a changed --ack-wait is stored and said); a history whose
 // runs are all over is not rerun without --new.
-func (s *searchFlags) checkResume(st *store.Store, rc gahpo.RunConfig, out io.Writer) error {
+func (s *searchFlags) checkResume(st *store.Store, rc gahpo.RunConfig, out io.Writer) (gahpo.Run, error) {
 	if s.newRun {
-		return nil
+		return gahpo.Run{}, nil
 	}
 	var target gahpo.Run
 	if s.runID != "" {
 		r, err := st.Run(s.runID)
 		if err != nil {
-			return err
+			return gahpo.Run{}, err
 		}
 		target = r
 	} else {
 		runs, err := st.Runs()
 		if err != nil {
-			return err
+			return gahpo.Run{}, err
 		}
 		if len(runs) == 0 {
-			return nil
+			return gahpo.Run{}, nil
 		}
 		target = runs[len(runs)-1]
 		for i := len(runs) - 1; i >= 0; i-- {
@@ -117,23 +137,26 @@ func (s *searchFlags) checkResume(st *store.Store, rc gahpo.RunConfig, out io.Wr
 		}
 		msg := fmt.Sprintf("run %s %s%s%s; --new starts another run in this history", target.ID, how, when, reason)
 		if target.Status == gahpo.RunDone {
-			return finishedError(msg) // nothing to do: not a failure (a restarted service stays down)
+			return gahpo.Run{}, finishedError(msg) // nothing to do: not a failure (a restarted service stays down)
 		}
-		return errors.New(msg)
+		return gahpo.Run{}, errors.New(msg)
 	}
 	given := map[string]bool{}
 	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if c := conflicts(given, rc, target.Config); len(c) > 0 {
-		return fmt.Errorf("run %s, left %s, was started with other flags: %s; resume it without them (only --ack-wait and --workers may change), or --new starts another run", target.ID, target.Status, strings.Join(c, ", "))
+		return gahpo.Run{}, fmt.Errorf("run %s, left %s, was started with other flags: %s; resume it without them (only --ack-wait and --workers may change), or --new starts another run", target.ID, target.Status, strings.Join(c, ", "))
+	}
+	if _, err := problems.Lookup(target.Config.Problem); err != nil {
+		return gahpo.Run{}, fmt.Errorf("run %s, left %s, is of problem %q, which this command was not given: resume it with the --problem-file it was started with (%w)", target.ID, target.Status, target.Config.Problem, err)
 	}
 	if given["ack-wait"] && rc.AckWait != target.Config.AckWait {
 		fmt.Fprintf(out, "gahpo: run %s resumes with --ack-wait %v (was %v)\n", target.ID, rc.AckWait, target.Config.AckWait)
 		target.Config.AckWait = rc.AckWait
 		if err := st.Commit(target.ID, store.Change{Run: &target}); err != nil {
-			return err
+			return gahpo.Run{}, err
 		}
 	}
-	return nil
+	return target, nil
 }
 
 func unfinished(r gahpo.Run) bool { return r.Status == gahpo.RunRunning || r.Status == gahpo.RunFinal }

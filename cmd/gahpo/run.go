@@ -37,6 +37,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range ignored(rc, sf.set) {
+		fmt.Fprintln(m.Stderr, "gahpo: warning:", w)
+	}
 	if *workers <= 0 {
 		*workers = p.workers
 	}
@@ -48,6 +51,15 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		if dataDir, err = mnist.FindDir(); err != nil {
 			return err
 		}
+	}
+	st, resumed, err := m.openHistory(*db, rc, &sf)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	shown := rc // what the banner says: the resumed run's problem and preset
+	if resumed.ID != "" {
+		shown = resumed.Config
 	}
 	token, announce, err := listenAuth(m.Stderr, *listen, *db+".token")
 	if err != nil {
@@ -67,7 +79,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	}
 	defer srv.Shutdown()
 	announce(srv.URL())
-	fmt.Fprintf(m.Stderr, "gahpo: embedded NATS on %s, %d local workers, problem %s, preset %s\n", srv.URL(), *workers, rc.Problem, rc.Preset)
+	fmt.Fprintf(m.Stderr, "gahpo: embedded NATS on %s, %d local workers, problem %s, preset %s\n", srv.URL(), *workers, shown.Problem, shown.Preset)
 
 	conn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run", Logger: log, Token: token})
 	if err != nil {
@@ -98,12 +110,13 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 			}
 		}()
 	}
-	run, err := m.coordinate(ctx, conn, log, *db, rc, &sf, !*noProgress)
+	run, err := m.coordinate(ctx, conn, log, st, *db, rc, &sf, !*noProgress)
 	stopWorkers()
 	wg.Wait()
 	if err != nil {
 		return err
 	}
+	st.Close() // the summary reads the history read-only
 	if werr != nil {
 		return werr
 	}

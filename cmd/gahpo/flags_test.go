@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/gahpo/gahpo/ga"
+)
+
+// TestParseGenome: --enqueue's genomes, as a user writes them or pastes
+// them from query: numbers, choices by value or by index, and the errors.
+func TestParseGenome(t *testing.T) {
+	space, err := ga.NewSpace(
+		ga.FloatParam("lr", 1e-5, 1, ga.Log),
+		ga.IntParam("batch_size", 16, 256),
+		ga.ChoiceParam("optimizer", "sgd", "adam", "adadelta"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		in    string
+		genes []float64 // lr, batch_size, optimizer's index
+		err   string
+	}{
+		{"lr=0.1,batch_size=64,optimizer=adam", []float64{0.1, 64, 1}, ""},
+		{" lr = 0.1 , batch_size=64, optimizer = adadelta ", []float64{0.1, 64, 2}, ""},
+		{"lr=0.1,batch_size=64,optimizer=0", []float64{0.1, 64, 0}, ""}, // the index, as before
+		{"lr=0.1,batch_size=64,optimizer=adamw", nil, `optimizer: "adamw" is not one of ["sgd" "adam" "adadelta"]`},
+		{"lr=0.1,batch_size=64,optimizer=5", nil, "optimizer"},
+		{"lr=fast,batch_size=64,optimizer=sgd", nil, `lr: "fast" is not a number`},
+		{"lr=0.1,batch_size=64", nil, "optimizer"},
+		{"lr=0.1,batch_size=64,optimizer=sgd,momentum=0.9", nil, "momentum"},
+		{"lr=0.1,lr=0.2,batch_size=64,optimizer=sgd", nil, "lr given twice"},
+		{"lr=2,batch_size=64,optimizer=sgd", nil, "lr"},
+		{"lr0.1,batch_size=64,optimizer=sgd", nil, "is not name=value"},
+	}
+	for _, tt := range tests {
+		genes, err := parseGenome(tt.in, space)
+		switch {
+		case tt.err != "":
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: %v, want an error saying %q", tt.in, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.in, err)
+		default:
+			for i, want := range tt.genes {
+				if got := genes[i]; got != want && !(i == 0 && abs(got-want) < 1e-12) {
+					t.Errorf("%q: genes %v, want %v", tt.in, genes, tt.genes)
+					break
+				}
+			}
+		}
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestErrorLine(t *testing.T) {
+	for _, tt := range []struct{ err, want string }{
+		{"gahpo: max epochs 300 outside min epochs (400)..10000", "gahpo: max epochs 300 outside min epochs (400)..10000"},
+		{"coordinator: --nats URL is required", "gahpo: coordinator: --nats URL is required"},
+		{"gahpo:x", "gahpo: gahpo:x"},
+	} {
+		if got := errorLine(errors.New(tt.err)); got != tt.want {
+			t.Errorf("errorLine(%q) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestIgnoredFlags: a flag the run does not use is warned about, with why.
+func TestIgnoredFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string // substrings of the warnings, in order; none: no warning
+	}{
+		{[]string{"--preset", "quick"}, nil},
+		{[]string{"--preset", "quick", "--min-epochs", "2", "--eta", "4"}, []string{"--min-epochs has no effect with --fidelity one-epoch", "--eta has no effect without --fidelity halving"}},
+		{[]string{"--preset", "best", "--min-epochs", "2", "--eta", "4", "--in-flight", "5"}, nil},
+		{[]string{"--preset", "paper", "--in-flight", "5"}, []string{"--in-flight has no effect without steady-state"}},
+		{[]string{"--preset", "pbt", "--in-flight", "5", "--max-epochs", "10"}, []string{"--in-flight has no effect"}},
+		{[]string{"--problem", "regression", "--train-subset", "100", "--fitness-on-test"}, []string{"--train-subset has no effect on problem regression", "--fitness-on-test has no effect on problem regression"}},
+		{[]string{"--problem", "cnn", "--train-subset", "100"}, nil},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		var sf searchFlags
+		sf.register(fs)
+		if _, err := parse(fs, tt.args); err != nil {
+			t.Fatalf("parse %q: %v", tt.args, err)
+		}
+		rc, _, err := sf.config()
+		if err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		got := ignored(rc, sf.set)
+		if len(got) != len(tt.want) {
+			t.Errorf("%q: warnings %q, want %d", tt.args, got, len(tt.want))
+			continue
+		}
+		for i, w := range tt.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("%q: warning %q, want one saying %q", tt.args, got[i], w)
+			}
+		}
+	}
+}
