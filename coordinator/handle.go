@@ -148,7 +148,7 @@ func (c *Coordinator) report(rd search.Ready) {
 		c.log.Info("generation finished", "generation", sum.Generation+1, "best", sum.Best, "fitness", float64(sum.Fitness),
 			"mean", float64(sum.Mean), "median", float64(sum.Median), "failed", sum.Failed)
 		if c.progress != nil {
-			c.progress.generationDone(sum)
+			c.progress.generationDone(sum, c.rc)
 		}
 	}
 	if rd.Run != nil {

@@ -134,14 +134,24 @@ func progressLine(st gahpo.Status) string {
 	return line
 }
 
-func (p *progress) generationDone(sum gahpo.GenerationSummary) {
+// generationDone prints a summary as it comes: a generation's, judged on
+// its first rung under halving (the rung its genomes all reached), or a
+// population based training's rung's.
+func (p *progress) generationDone(sum gahpo.GenerationSummary, rc gahpo.RunConfig) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.last != "" { // clear the bar
 		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", len(p.last)))
 	}
-	fmt.Fprintf(p.w, "generation %d done: best genome %d fitness %.5g, median %.5g, mean %.5g, failed %d\n",
-		sum.Generation+1, sum.Best, float64(sum.Fitness), float64(sum.Median), float64(sum.Mean), sum.Failed)
+	what := fmt.Sprintf("generation %d done", sum.Generation+1)
+	switch rungs := rc.RungEpochs(); {
+	case rc.PBT() && sum.Generation < len(rungs):
+		what = fmt.Sprintf("rung %d done (%d epochs)", sum.Generation+1, rungs[sum.Generation])
+	case rc.Halving():
+		what += fmt.Sprintf(" (its first rung, %d epochs)", rungs[0])
+	}
+	fmt.Fprintf(p.w, "%s: best genome %d fitness %.5g, median %.5g, mean %.5g, failed %d\n",
+		what, sum.Best, float64(sum.Fitness), float64(sum.Median), float64(sum.Mean), sum.Failed)
 	p.last = ""
 }
 

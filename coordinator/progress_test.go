@@ -102,3 +102,25 @@ func TestProgressLineConfirming(t *testing.T) {
 		t.Errorf("progress line %q does not rank the best on its trainings' mean", got)
 	}
 }
+
+// TestGenerationDoneSays: a summary's line says what its fitness is of: a
+// generation, its first rung under halving, a rung under pbt.
+func TestGenerationDoneSays(t *testing.T) {
+	sum := gahpo.GenerationSummary{Generation: 1, Best: 7, Fitness: 0.5, Median: 0.6, Mean: 0.7}
+	tests := []struct {
+		name string
+		rc   gahpo.RunConfig
+		want string
+	}{
+		{"one-epoch", gahpo.RunConfig{}, "generation 2 done: best genome 7 fitness 0.5"},
+		{"halving", gahpo.RunConfig{Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3}, "generation 2 done (its first rung, 1 epochs): best genome 7"},
+		{"pbt", gahpo.RunConfig{Fidelity: gahpo.FidelityPBT, MinEpochs: 2, MaxEpochs: 8}, "rung 2 done (4 epochs): best genome 7"},
+	}
+	for _, tt := range tests {
+		var out strings.Builder
+		newProgress(&out, false).generationDone(sum, tt.rc)
+		if !strings.HasPrefix(out.String(), tt.want) {
+			t.Errorf("%s: %q, want it to start %q", tt.name, out.String(), tt.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/ga"
 )
 
@@ -111,5 +112,25 @@ func TestIgnoredFlags(t *testing.T) {
 				t.Errorf("%q: warning %q, want one saying %q", tt.args, got[i], w)
 			}
 		}
+	}
+}
+
+// TestPrintGenomesRungs: a generation of a halving run lists each genome's
+// rung and epochs beside its fitness; a one-epoch run's has no such columns.
+func TestPrintGenomesRungs(t *testing.T) {
+	g := func(id, rung, epochs int, fit gahpo.Float) gahpo.GenomeRecord {
+		return gahpo.GenomeRecord{ID: id, Status: gahpo.GenomeDone, Rung: rung, Epochs: epochs, Fitness: fit, Params: map[string]float64{"lr": 0.1}}
+	}
+	var b strings.Builder
+	printGenomes(&b, []gahpo.GenomeRecord{g(2, 2, 9, 0.5), g(1, 0, 1, 0.3)})
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(strings.Join(strings.Fields(lines[0]), " "), "GENOME STATUS RUNG EPOCHS FITNESS") ||
+		!strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), "2 done 3 9 0.5") || !strings.HasPrefix(strings.Join(strings.Fields(lines[2]), " "), "1 done 1 1 0.3") {
+		t.Errorf("halving generation:\n%s", b.String())
+	}
+	b.Reset()
+	printGenomes(&b, []gahpo.GenomeRecord{g(1, 0, 1, 0.3), g(2, 0, 0, 0.5)})
+	if strings.Contains(b.String(), "RUNG") || !strings.Contains(strings.Join(strings.Fields(b.String()), " "), "1 done 0.3") {
+		t.Errorf("one-epoch generation:\n%s", b.String())
 	}
 }

@@ -290,11 +290,24 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 	tw.Flush()
 }
 
+// printGenomes lists a generation's genomes. When some trained past a
+// first rung (halving, pbt), each row says how many epochs its fitness is
+// of: the list is ranked rung first, so a fitness is only comparable with
+// those of its rung.
 func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
+	rungs := slices.ContainsFunc(gs, func(g gahpo.GenomeRecord) bool { return g.Rung > 0 || g.Epochs > 1 })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GENOME\tSTATUS\tFITNESS\tWORKER\tDURATION\tOPS\tPARAMS")
+	if rungs {
+		fmt.Fprintln(tw, "GENOME\tSTATUS\tRUNG\tEPOCHS\tFITNESS\tWORKER\tDURATION\tOPS\tPARAMS")
+	} else {
+		fmt.Fprintln(tw, "GENOME\tSTATUS\tFITNESS\tWORKER\tDURATION\tOPS\tPARAMS")
+	}
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fmtFloat(g.Fitness), g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), fmtParams(g.Params, g.Choices))
+		fit := fmtFloat(g.Fitness)
+		if rungs {
+			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung+1, g.Epochs, fit)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), fmtParams(g.Params, g.Choices))
 	}
 	tw.Flush()
 }
