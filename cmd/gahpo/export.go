@@ -24,7 +24,7 @@ type exportRow struct {
 	Generation   int                `json:"generation"`
 	Status       string             `json:"status"`
 	Fitness      *float64           `json:"fitness"`
-	Accuracy     float64            `json:"accuracy"`
+	Accuracy     *float64           `json:"accuracy"` // null (an empty cell) when the problem measures none
 	Epochs       int                `json:"epochs"`
 	Rung         int                `json:"rung"`
 	Worker       string             `json:"worker"`
@@ -38,6 +38,9 @@ type exportRow struct {
 	Finished     string             `json:"finished"` // RFC 3339, "" when queued
 	Failure      string             `json:"failure"`
 	Params       map[string]float64 `json:"params"`
+	// Choices are the values of the choice parameters, whose Params are
+	// their indexes (the CSV's param_ cells show the values).
+	Choices map[string]string `json:"choices,omitempty"`
 	// A genome confirmed on more seeds: its replicates' fitnesses (null
 	// while one trains or when it failed) and the mean over all its
 	// trainings (null until every one is back, or when one failed).
@@ -47,9 +50,13 @@ type exportRow struct {
 
 func newExportRow(run string, g gahpo.GenomeRecord) exportRow {
 	r := exportRow{
-		Run: run, Genome: g.ID, Generation: g.Generation + 1, Status: string(g.Status), Accuracy: g.Accuracy, Epochs: g.Epochs,
+		Run: run, Genome: g.ID, Generation: g.Generation + 1, Status: string(g.Status), Epochs: g.Epochs,
 		Rung: g.Rung, Worker: g.Worker, DurationS: g.Duration.Seconds(), ImagesPerSec: g.ImagesPerSec, Attempts: g.Attempts,
 		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf, Seed: g.Seed, Failure: g.Failure, Params: g.Params,
+		Choices: g.Choices,
+	}
+	if g.Accuracy != 0 {
+		r.Accuracy = &g.Accuracy
 	}
 	r.Fitness = finite(g.Evaluated(), g.Fitness)
 	r.Replicates = []*float64{}
@@ -86,8 +93,9 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(m.Stderr, "Usage: gahpo export (--db FILE | --nats URL) --format csv|jsonl [--run ID] > genomes.csv\n\n"+
-			"Prints one row per genome: params, fitness (empty/null when failed), accuracy, epochs, rung, status,\n"+
-			"worker, durations in seconds, lineage, replicates and confirmed fitness (--confirm-seeds).\nGenerations count from 1.\n\nFlags:")
+			"Prints one row per genome: params (a choice by its value in CSV; jsonl has the index in params and the value in\n"+
+			"choices), fitness (empty/null when failed), accuracy (empty/null when the problem measures none), epochs, rung,\n"+
+			"status, worker, durations in seconds, lineage, replicates and confirmed fitness (--confirm-seeds).\nGenerations count from 1.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	var nf natsFlags
@@ -172,15 +180,22 @@ func writeCSV(w io.Writer, params []string, rows []exportRow) error {
 		if r.ConfirmedFitness != nil {
 			confirmed = num(*r.ConfirmedFitness)
 		}
-		rec := []string{r.Run, strconv.Itoa(r.Genome), strconv.Itoa(r.Generation), r.Status, fit, num(r.Accuracy),
+		acc := ""
+		if r.Accuracy != nil {
+			acc = num(*r.Accuracy)
+		}
+		rec := []string{r.Run, strconv.Itoa(r.Genome), strconv.Itoa(r.Generation), r.Status, fit, acc,
 			strconv.Itoa(r.Epochs), strconv.Itoa(r.Rung), r.Worker, num(r.DurationS), num(r.ImagesPerSec), strconv.Itoa(r.Attempts),
 			strings.Join(parents, " "), strings.Join(r.Ops, " "), strconv.Itoa(r.DuplicateOf), strconv.FormatUint(r.Seed, 10), r.Finished, r.Failure,
 			strings.Join(reps, " "), confirmed}
 		for _, n := range names {
 			v, ok := r.Params[n]
-			if ok {
+			switch c, isChoice := r.Choices[n]; {
+			case isChoice:
+				rec = append(rec, c)
+			case ok:
 				rec = append(rec, num(v))
-			} else {
+			default:
 				rec = append(rec, "")
 			}
 		}

@@ -55,3 +55,36 @@ func TestExportConfirmed(t *testing.T) {
 		}
 	}
 }
+
+// TestExportChoicesAndAccuracy: a choice's cell is its value, not its
+// index (the JSON keeps both); a genome of a problem that measures no
+// accuracy has none (null, an empty cell), not 0.
+func TestExportChoicesAndAccuracy(t *testing.T) {
+	withChoice := gahpo.GenomeRecord{ID: 1, Status: gahpo.GenomeDone, Fitness: 0.1, Params: map[string]float64{"lr": 0.1, "optimizer": 2},
+		Choices: map[string]string{"optimizer": "adam"}}
+	measured := gahpo.GenomeRecord{ID: 2, Status: gahpo.GenomeDone, Fitness: 0.05, Accuracy: 0.99, Params: map[string]float64{"lr": 0.5, "optimizer": 0},
+		Choices: map[string]string{"optimizer": "sgd"}}
+	rows := []exportRow{newExportRow("r", withChoice), newExportRow("r", measured)}
+	b, _ := json.Marshal(rows[0])
+	if !strings.Contains(string(b), `"accuracy":null`) || !strings.Contains(string(b), `"optimizer":2`) || !strings.Contains(string(b), `"choices":{"optimizer":"adam"}`) {
+		t.Errorf("JSON: %s", b)
+	}
+	var w strings.Builder
+	if err := writeCSV(&w, []string{"lr", "optimizer"}, rows); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(w.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	for i, want := range [][2]string{{"", "adam"}, {"0.99", "sgd"}} {
+		r := recs[i+1]
+		if r[col["accuracy"]] != want[0] || r[col["param_optimizer"]] != want[1] {
+			t.Errorf("CSV row %d: accuracy %q, optimizer %q; want %q, %q", i+1, r[col["accuracy"]], r[col["param_optimizer"]], want[0], want[1])
+		}
+	}
+}
