@@ -16,7 +16,7 @@ import (
 // task is tried again): the distinction the worker acts on.
 func TestErrorsSayWhoseFault(t *testing.T) {
 	tr := problems.NewTrainer()
-	valid := map[string]float64{regression.ParamLR: 0.1, regression.ParamBatchSize: 16, regression.ParamEpochs: 10}
+	valid := map[string]float64{regression.ParamLR: 0.05, regression.ParamBatchSize: 16, regression.ParamEpochs: 10}
 	outOfRange := map[string]float64{regression.ParamLR: 5, regression.ParamBatchSize: 16, regression.ParamEpochs: 10}
 	tests := []struct {
 		name        string

@@ -163,7 +163,7 @@ func runFold(ctx context.Context, d *Data, cfg Config, fl fold, f uint64) foldRe
 		}
 	}
 	r.loss = t.net.mse(d.TrainX, d.TrainY, fl.val)
-	if math.IsNaN(r.loss) || math.IsInf(r.loss, 0) {
+	if blewUp(r.loss) {
 		r.diverged = &divergence{epoch: cfg.Epochs, loss: r.loss, what: "validation"}
 	}
 	return r

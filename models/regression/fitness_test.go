@@ -208,3 +208,19 @@ func TestFitnessLearns(t *testing.T) {
 		t.Errorf("CV MSE %v not below a fifth of the MSE with shuffled y %v", ev.Loss, noise.Loss)
 	}
 }
+
+// TestBlewUp: a loss that is not a number, infinite or beyond any fit of
+// the data (whose targets lie in [-2, 2]) ends a training as diverged.
+func TestBlewUp(t *testing.T) {
+	for _, tt := range []struct {
+		loss float64
+		want bool
+	}{
+		{0.05, false}, {4, false}, {1e12, false}, {2.9e283, true}, {1.01e12, true},
+		{math.NaN(), true}, {math.Inf(1), true}, {math.Inf(-1), true},
+	} {
+		if got := blewUp(tt.loss); got != tt.want {
+			t.Errorf("blewUp(%v) = %v, want %v", tt.loss, got, tt.want)
+		}
+	}
+}

@@ -79,7 +79,7 @@ func TrainFull(ctx context.Context, d *Data, cfg Config, onEpoch func(models.Epo
 			what string
 			v    float64
 		}{{"training", m.TrainLoss}, {"test", m.TestLoss}} {
-			if math.IsNaN(l.v) || math.IsInf(l.v, 0) {
+			if blewUp(l.v) {
 				return diverged(&divergence{epoch: e, loss: l.v, what: l.what})
 			}
 		}

@@ -161,7 +161,7 @@ func Train(ctx context.Context, d *Data, cfg Config, run Run) (Outcome, error) {
 		}
 		if div == "" && (run.Test || e == run.To) {
 			out.TestLoss = full.net.mse(d.TestX, d.TestY, nil)
-			if math.IsNaN(out.TestLoss) || math.IsInf(out.TestLoss, 0) {
+			if blewUp(out.TestLoss) {
 				div = "whole training set: " + (&divergence{epoch: e, loss: out.TestLoss, what: "test"}).Error()
 			}
 			if run.Test {
@@ -243,7 +243,7 @@ func validate(d *Data, ts []*trainer, folds []fold, res []epochResult, e int) (E
 	}
 	m.TrainLoss /= float64(len(folds))
 	m.ValLoss /= float64(len(folds))
-	if math.IsNaN(m.ValLoss) || math.IsInf(m.ValLoss, 0) {
+	if blewUp(m.ValLoss) {
 		return m, (&divergence{epoch: e, loss: m.ValLoss, what: "validation"}).Error(), nil
 	}
 	return m, "", nil

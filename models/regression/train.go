@@ -10,9 +10,20 @@ import (
 // divergence describes a training whose loss became NaN or infinite.
 type divergence struct {
 	epoch int     // 1-based
-	loss  float64 // the non-finite loss
+	loss  float64 // the loss that blew up (blewUp)
 	what  string  // which loss: "training" (of a batch) or "validation"
 }
+
+// maxLoss is the squared error beyond which a net has blown up: the
+// data's targets lie within a few units of 0, so a mean squared error
+// of 1e12 is a net whose weights grew without bound (its loss would
+// reach +Inf some epochs later, or stay finite and absurd: 2.9e283 was
+// seen), not a poor fit.
+const maxLoss = 1e12
+
+// blewUp tells a loss that ends a training as diverged: not a number,
+// infinite, or above maxLoss.
+func blewUp(loss float64) bool { return math.IsNaN(loss) || math.IsInf(loss, 0) || loss > maxLoss }
 
 func (d *divergence) Error() string {
 	return fmt.Sprintf("%s loss %v in epoch %d", d.what, d.loss, d.epoch)
@@ -60,7 +71,7 @@ func (t *trainer) epoch(e int) (int, error) {
 		batch := t.idx[start:min(start+bs, len(t.idx))]
 		loss := t.net.step(t.xs, t.ys, batch, t.cfg.LR)
 		seen += len(batch)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		if blewUp(loss) {
 			return seen, &divergence{epoch: e, loss: loss, what: "training"}
 		}
 		sum += loss * float64(len(batch))
