@@ -139,7 +139,7 @@ func (t Task) Validate() error {
 
 // validSchedule checks a task's Schedule: a fitness task trained from
 // scratch, its steps starting at epoch 1, each later than the one before
-// and before Epochs, each with params.
+// and at Epochs at the latest, each with params.
 func (t Task) validSchedule() error {
 	if len(t.Schedule) == 0 {
 		return nil
@@ -195,6 +195,10 @@ type Result struct {
 	// Replicate and Token are the answered task's.
 	Replicate int    `json:"replicate,omitempty"`
 	Token     string `json:"token,omitempty"`
+	// ScheduleSteps is the number of steps of the task's Schedule the
+	// worker replayed: a worker that predates schedules leaves it 0, and
+	// its result (Params trained alone) is not the schedule's.
+	ScheduleSteps int `json:"schedule_steps,omitempty"`
 }
 
 // Validate checks the fields every result needs.

@@ -84,6 +84,12 @@ func TestPageRowsAreRungs(t *testing.T) {
 	if r := rows[1]; r.Generation != 2 || r.Epochs != 2 || r.Best.ID != 2 || r.Best.Fitness != 0.05 || r.Evaluated != 3 || r.Median != 0.09 {
 		t.Errorf("rung 2: %+v", r)
 	}
+	// A live snapshot missing a genome, out of id order: the rows of the
+	// others, no panic.
+	gappy := RunStats(gahpo.Run{Config: rc}, []gahpo.GenomeRecord{recs[2], recs[0]})
+	if len(gappy) != 2 || gappy[0].Best.ID != 1 || gappy[1].Best.ID != 1 || gappy[1].Evaluated != 2 {
+		t.Errorf("rows of genomes 1 and 3 alone: %+v", gappy)
+	}
 	s := &Snapshot{Run: gahpo.Run{ID: "r", Config: rc, Status: gahpo.RunDone}, Genomes: recs}
 	b, err := newPage(s, nil, false).render()
 	if err != nil {

@@ -33,9 +33,23 @@ func RunStats(run gahpo.Run, genomes []gahpo.GenomeRecord) []GenStats {
 	if !run.Config.PBT() {
 		return GenerationStats(genomes)
 	}
+	// RungBest reads records by id; a live snapshot may lack some (it is
+	// read generation by generation, and a population based genome's
+	// generation is its source's rung): a missing one is a record with no
+	// result.
+	byID := make([]gahpo.GenomeRecord, 0, len(genomes))
+	for _, g := range genomes {
+		if g.ID < 1 {
+			continue
+		}
+		for len(byID) < g.ID {
+			byID = append(byID, gahpo.GenomeRecord{ID: len(byID) + 1})
+		}
+		byID[g.ID-1] = g
+	}
 	var out []GenStats
-	for _, e := range search.RungBest(run.Config, genomes) {
-		best := genomes[e.GenomeID-1]
+	for _, e := range search.RungBest(run.Config, byID) {
+		best := byID[e.GenomeID-1]
 		best.Fitness, best.Accuracy = e.Fitness, e.Accuracy // at the rung, not its last
 		out = append(out, GenStats{Generation: e.Rung + 1, Epochs: e.Epochs, Genomes: e.RungResults, Evaluated: e.RungResults,
 			Failed: e.RungFailed, Best: best, Median: e.RungMedian, Mean: e.RungMean})

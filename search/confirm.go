@@ -1,6 +1,7 @@
 package search
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -55,7 +56,7 @@ func (m *Machine) confirm() bool {
 			break
 		}
 		r := m.recs[id-1]
-		if r.Status == gahpo.GenomeDone && len(r.RungFitness) > top && finite(float64(r.RungFitness[top])) {
+		if r.Status == gahpo.GenomeDone && len(r.RungFitness) > top && finite(float64(r.RungFitness[top])) && m.replicable(r) {
 			ids = append(ids, id)
 		}
 	}
@@ -73,6 +74,15 @@ func (m *Machine) confirm() bool {
 	return len(ids) > 0
 }
 
+// replicable tells whether r's replicate tasks can be published: a
+// schedule of thousands of steps may not fit in a message, and a task
+// that cannot be published would hold the run open for ever. Such a
+// genome is left unconfirmed.
+func (m *Machine) replicable(r gahpo.GenomeRecord) bool {
+	r.Replicates = []gahpo.Replicate{{Seed: math.MaxUint64}} // a copy: the longest seed
+	return fits(m.replicateTask(r, 1))
+}
+
 // replicateTask is the task of replicate k (1-based) of r: its genome
 // (or, after population based training, its schedule) trained from scratch
 // to the top rung with the replicate's seed, tested after each epoch as the
@@ -80,10 +90,9 @@ func (m *Machine) confirm() bool {
 func (m *Machine) replicateTask(r gahpo.GenomeRecord, k int) gahpo.Task {
 	top := len(m.rungs) - 1
 	rc := m.rc
-	params := r.Params
-	var schedule []gahpo.ScheduleStep
-	if len(r.Schedule) > 1 {
-		schedule, params = r.Schedule, r.Schedule[0].Params
+	params, schedule := r.Params, taskSchedule(r)
+	if schedule != nil {
+		params = schedule[0].Params
 	}
 	return gahpo.Task{
 		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: m.run.ID, GenomeID: r.ID, Generation: r.Generation,
@@ -93,6 +102,28 @@ func (m *Machine) replicateTask(r gahpo.GenomeRecord, k int) gahpo.Task {
 		Rung: top, Epochs: m.rungs[top], Test: true, Replicate: k,
 		Token: m.replicateToken(r.ID, k),
 	}
+}
+
+// taskSchedule is what a replicate's task carries of r's schedule: nil for
+// a genome that never exploited another (its Params are its schedule),
+// else each step's first epoch and params, no more (the worker needs
+// nothing else, and a long schedule must fit in a message).
+func taskSchedule(r gahpo.GenomeRecord) []gahpo.ScheduleStep {
+	if len(r.Schedule) < 2 {
+		return nil
+	}
+	out := make([]gahpo.ScheduleStep, len(r.Schedule))
+	for i, st := range r.Schedule {
+		out[i] = gahpo.ScheduleStep{Epoch: st.Epoch, Params: st.Params}
+	}
+	return out
+}
+
+// fits tells whether a task can be published: its message within
+// gahpo.MaxMessageSize, with room for the bus's headers.
+func fits(t gahpo.Task) bool {
+	b, err := json.Marshal(t)
+	return err == nil && len(b) <= gahpo.MaxMessageSize-1024
 }
 
 // replicateToken is the token of replicate k of genome id: the rung of a
@@ -143,6 +174,11 @@ func (m *Machine) replicateResult(r gahpo.Result, now time.Time) error {
 	m.now = now
 	top := len(m.rungs) - 1
 	fitness, failure := m.checkFitness(r, m.rungs[top])
+	if steps := len(taskSchedule(*rec)); steps > 0 && r.ScheduleSteps != steps && failure == "" {
+		// A worker that predates schedules trained the first step's
+		// params alone: a fitness, but not the schedule's.
+		fitness, failure = math.Inf(1), fmt.Sprintf("refused: the worker replayed %d of the schedule's %d steps (a worker older than schedules: upgrade it)", r.ScheduleSteps, steps)
+	}
 	rep := &rec.Replicates[r.Replicate-1]
 	rep.Fitness, rep.Failure, rep.Accuracy = gahpo.Float(fitness), failure, r.Accuracy
 	rep.Worker, rep.Duration, rep.Finished, rep.Curve = r.Worker, r.Duration, now, r.Curve

@@ -102,6 +102,8 @@ type sim struct {
 	// luck); seen, when set, sees each task answered.
 	noise func(gahpo.Task) float64
 	seen  func(gahpo.Task)
+	// noReplay answers as a worker that predates schedules would.
+	noReplay bool
 }
 
 func (s *sim) apply(t testing.TB, rd Ready) {
@@ -245,7 +247,10 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 			t.Fatalf("genome %d rung %d trains from checkpoint %s, which is gone", task.GenomeID, task.Rung, task.Checkpoint.Name)
 		}
 		r := answer(task)
-		r.Replicate = task.Replicate
+		r.Replicate, r.ScheduleSteps = task.Replicate, len(task.Schedule)
+		if s.noReplay {
+			r.ScheduleSteps = 0 // a worker that predates schedules
+		}
 		if cfg.Run.Config.PBT() {
 			r = s.trainPBT(task, r)
 		}

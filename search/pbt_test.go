@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -353,5 +354,68 @@ func TestPBTConfirmsSchedules(t *testing.T) {
 				t.Fatalf("the run chose genome %d (final %+v), want genome %d with mean %v over 3", s.run.Best, s.final, want, wantMean)
 			}
 		})
+	}
+}
+
+// TestPBTConfirmationRefusesOldWorkers: a worker that predates schedules
+// answers a scheduled replicate with the first step's params trained
+// alone; the result is a failure saying so, not a fitness averaged in.
+func TestPBTConfirmationRefusesOldWorkers(t *testing.T) {
+	rc := pbt(runConfig(8, 1))
+	rc.ConfirmSeeds, rc.ConfirmTop = 2, 3
+	m, cfg := testMachine(t, rc)
+	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1), noReplay: true}
+	driveSim(t, s, m, cfg, 0)
+	scheduled := 0
+	for _, g := range s.stored {
+		for _, rep := range g.Replicates {
+			if len(g.Schedule) < 2 {
+				if rep.Status != gahpo.GenomeDone {
+					t.Errorf("genome %d, never exploiting: replicate %s (%s)", g.ID, rep.Status, rep.Failure)
+				}
+				continue
+			}
+			scheduled++
+			if rep.Status != gahpo.GenomeFailed || !strings.Contains(rep.Failure, "upgrade it") {
+				t.Errorf("genome %d's replicate from an old worker: %s, %q", g.ID, rep.Status, rep.Failure)
+			}
+		}
+	}
+	if scheduled == 0 {
+		t.Fatal("no scheduled genome was confirmed")
+	}
+	if !m.Done() {
+		t.Fatalf("the run is %s", s.run.Status)
+	}
+}
+
+// TestReplicableSchedule: a replicate's task carries each step's epoch
+// and params only, and a schedule too long for a message is not confirmed
+// (its task could never be published) rather than holding the run open.
+func TestReplicableSchedule(t *testing.T) {
+	rc := pbt(runConfig(8, 1))
+	rc.MaxEpochs, rc.ConfirmSeeds, rc.ConfirmTop = 10000, 2, 3
+	m, _ := testMachine(t, rc)
+	long := func(steps int) gahpo.GenomeRecord {
+		r := gahpo.GenomeRecord{ID: 1, Params: map[string]float64{"lr": 0.1, "x": 0.3}}
+		for i := range steps {
+			r.Schedule = append(r.Schedule, gahpo.ScheduleStep{Epoch: i + 1, Genome: i + 1, Params: map[string]float64{"lr": 0.1 + float64(i)*1e-6, "x": 0.3},
+				Choices: map[string]string{"unused": "kept out of the task"}})
+		}
+		return r
+	}
+	r := long(3)
+	r.Replicates = []gahpo.Replicate{{Seed: 7}}
+	task := m.replicateTask(r, 1)
+	if len(task.Schedule) != 3 || task.Schedule[1].Genome != 0 || task.Schedule[1].Choices != nil || task.Schedule[2].Epoch != 3 {
+		t.Errorf("the task's schedule: %+v", task.Schedule)
+	}
+	for _, tt := range []struct {
+		steps int
+		want  bool
+	}{{1, true}, {3, true}, {100, true}, {5000, false}} {
+		if got := m.replicable(long(tt.steps)); got != tt.want {
+			t.Errorf("a schedule of %d steps: replicable %v, want %v", tt.steps, got, tt.want)
+		}
 	}
 }

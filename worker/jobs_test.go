@@ -579,7 +579,7 @@ func TestWorkerReplaysSchedule(t *testing.T) {
 	r.Schedule = []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: p1}, {Epoch: 4, Genome: 2, Params: p2}}
 	c.publish(t, ctx, r)
 	rr := c.next(t, ctx)
-	if rr.Failure != "" || rr.Replicate != 1 || rr.EpochsDone != 6 || len(rr.Curve) != 6 {
+	if rr.Failure != "" || rr.Replicate != 1 || rr.EpochsDone != 6 || len(rr.Curve) != 6 || rr.ScheduleSteps != 2 {
 		t.Fatalf("replicate: %+v", rr)
 	}
 	if rr.Fitness != rb.Fitness {

@@ -43,6 +43,7 @@ func (w *Worker) train(ctx context.Context, task gahpo.Task, dataDir string, s s
 	var out models.Outcome
 	if len(task.Schedule) > 0 {
 		out, err = w.replay(ctx, job)
+		res.ScheduleSteps = len(task.Schedule) // the coordinator refuses a scheduled replicate's result without it
 	} else {
 		out, err = w.trainer.Train(ctx, job)
 	}
