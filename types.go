@@ -94,6 +94,13 @@ type RunConfig struct {
 	// genome). 0 or 1: no confirmation.
 	ConfirmSeeds int `json:"confirm_seeds,omitempty"`
 	ConfirmTop   int `json:"confirm_top,omitempty"`
+	// FitnessEpochs, with the one-epoch fidelity, is the epochs of each
+	// genome's fitness training, sent in its task: a problem file's budget
+	// min, decided by the coordinator so that every genome of a run is
+	// measured alike whatever its worker's version. 0: the trainer's own
+	// one-epoch fitness (the CNN's, the regression's; a problem file's run
+	// stored before this field: its budget's max).
+	FitnessEpochs int `json:"fitness_epochs,omitempty"`
 }
 
 // Fidelities and breedings of a run.
@@ -212,6 +219,9 @@ func (c RunConfig) Validate() error {
 	}
 	if c.InFlight < 0 || c.InFlight > 100000 {
 		return fmt.Errorf("gahpo: in-flight %d outside 0..100000", c.InFlight)
+	}
+	if c.FitnessEpochs < 0 || c.FitnessEpochs > 10000 || c.FitnessEpochs > 0 && c.MultiFidelity() {
+		return fmt.Errorf("gahpo: fitness epochs %d: 0..10000, and only with the one-epoch fidelity (halving's and pbt's are their rungs)", c.FitnessEpochs)
 	}
 	switch {
 	case c.ConfirmSeeds < 0 || c.ConfirmSeeds > 100:

@@ -134,6 +134,14 @@ func progressLine(st gahpo.Status) string {
 	return line
 }
 
+// epochs says n epochs in words: "1 epoch", "3 epochs".
+func epochs(n int) string {
+	if n == 1 {
+		return "1 epoch"
+	}
+	return fmt.Sprintf("%d epochs", n)
+}
+
 // generationDone prints a summary as it comes: a generation's, judged on
 // its first rung under halving (the rung its genomes all reached), or a
 // population based training's rung's.
@@ -146,9 +154,9 @@ func (p *progress) generationDone(sum gahpo.GenerationSummary, rc gahpo.RunConfi
 	what := fmt.Sprintf("generation %d done", sum.Generation+1)
 	switch rungs := rc.RungEpochs(); {
 	case rc.PBT() && sum.Generation < len(rungs):
-		what = fmt.Sprintf("rung %d done (%d epochs)", sum.Generation+1, rungs[sum.Generation])
+		what = fmt.Sprintf("rung %d done (%s)", sum.Generation+1, epochs(rungs[sum.Generation]))
 	case rc.Halving():
-		what += fmt.Sprintf(" (its first rung, %d epochs)", rungs[0])
+		what += fmt.Sprintf(" (its first rung, %s)", epochs(rungs[0]))
 	}
 	fmt.Fprintf(p.w, "%s: best genome %d fitness %.5g, median %.5g, mean %.5g, failed %d\n",
 		what, sum.Best, float64(sum.Fitness), float64(sum.Median), float64(sum.Mean), sum.Failed)

@@ -113,7 +113,7 @@ func TestGenerationDoneSays(t *testing.T) {
 		want string
 	}{
 		{"one-epoch", gahpo.RunConfig{}, "generation 2 done: best genome 7 fitness 0.5"},
-		{"halving", gahpo.RunConfig{Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3}, "generation 2 done (its first rung, 1 epochs): best genome 7"},
+		{"halving", gahpo.RunConfig{Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3}, "generation 2 done (its first rung, 1 epoch): best genome 7"},
 		{"pbt", gahpo.RunConfig{Fidelity: gahpo.FidelityPBT, MinEpochs: 2, MaxEpochs: 8}, "rung 2 done (4 epochs): best genome 7"},
 	}
 	for _, tt := range tests {

@@ -109,22 +109,13 @@ type Problem struct {
 	DataFiles []string
 }
 
-// Load reads and validates the problem file at path, and checks that the
-// command's working directory (train.dir) is there: a command that cannot
-// start would fail every genome with a message about its program.
+// Load reads and validates the problem file at path.
 func Load(path string) (*Problem, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("problemfile: %w", err)
 	}
-	p, err := Parse(data, path)
-	if err != nil {
-		return nil, err
-	}
-	if fi, err := os.Stat(p.Dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("problemfile: %s: train.dir: %s is not a directory here", path, p.Dir)
-	}
-	return p, nil
+	return Parse(data, path)
 }
 
 // Parse validates a problem file's bytes; path is where the file lives

@@ -459,6 +459,7 @@ func (m *Machine) task(r gahpo.GenomeRecord) gahpo.Task {
 	}
 	t.Token = m.Token(r.ID, rung)
 	if !rc.MultiFidelity() {
+		t.Epochs = rc.FitnessEpochs // 0: the trainer's one-epoch fitness
 		return t
 	}
 	t.Rung, t.Epochs = rung, m.rungs[rung]
@@ -532,7 +533,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	if rec.Status == gahpo.GenomePromoted {
 		rung = rec.Rung + 1
 	}
-	epochs := 0 // a one-epoch fitness is not checked
+	epochs := m.rc.FitnessEpochs // 0: a one-epoch fitness is not checked
 	if m.rc.MultiFidelity() {
 		epochs = m.rungs[rung]
 	}
@@ -551,7 +552,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	if len(r.Log) > 0 {
 		rec.Log = r.Log
 	}
-	rec.Epochs = 1
+	rec.Epochs = max(1, m.rc.FitnessEpochs)
 	if m.rc.MultiFidelity() {
 		rec.Epochs = m.rungs[rung]
 	}

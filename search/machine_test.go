@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -861,5 +862,41 @@ func TestFinalTestLoss(t *testing.T) {
 		if got := float64(finalTestLoss(tt.r)); got != tt.want && !(math.IsNaN(got) && math.IsNaN(tt.want)) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestFitnessEpochs: a one-epoch run of a problem file names its fitness's
+// epochs in every task (the budget's min) and records them; a result
+// trained to other epochs is refused, as a rung's is.
+func TestFitnessEpochs(t *testing.T) {
+	rc := runConfig(6, 2)
+	rc.FitnessEpochs = 2
+	m, cfg := testMachine(t, rc)
+	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}
+	var epochs []int
+	s.seen = func(task gahpo.Task) {
+		if task.Kind == gahpo.KindFitness {
+			epochs = append(epochs, task.Epochs)
+		}
+	}
+	driveSim(t, s, m, cfg, 0)
+	if len(epochs) == 0 || slices.ContainsFunc(epochs, func(e int) bool { return e != 2 }) {
+		t.Errorf("fitness tasks of epochs %v, want 2 each", epochs)
+	}
+	for _, g := range s.stored {
+		if g.DuplicateOf == 0 && g.Epochs != 2 {
+			t.Errorf("genome %d recorded with %d epochs, want 2", g.ID, g.Epochs)
+		}
+	}
+
+	m, _ = testMachine(t, rc)
+	task := m.Ready().Publish[0]
+	r := answer(task)
+	r.EpochsDone = 9 // a worker that trained the budget's max
+	if err := m.Result(r, t0); err != nil {
+		t.Fatal(err)
+	}
+	if g := m.recs[task.GenomeID-1]; g.Status != gahpo.GenomeFailed || !strings.Contains(g.Failure, "trained to 9 epochs, the task asked for 2") {
+		t.Errorf("a result of 9 epochs for a task of 2: %s, %q", g.Status, g.Failure)
 	}
 }

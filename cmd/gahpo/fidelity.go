@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -113,13 +114,19 @@ func parseGenome(s string, space *ga.Space) ([]float64, error) {
 		}
 		val = strings.TrimSpace(val)
 		p, known := space.Param(name)
-		if _, isValue := p.Index(val); known && isValue {
+		if !known {
+			return nil, fmt.Errorf("--enqueue %q: unknown parameter %q (parameters: %s)", s, name, strings.Join(space.Names(), ", "))
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if x, isValue := p.Index(val); isValue {
+			if err == nil && v == math.Trunc(v) && v >= 0 && int(v) < len(p.Values) && v != x {
+				return nil, fmt.Errorf("--enqueue %q: %s=%s is ambiguous: the value %q (index %v) or the index of %q, among %q", s, name, val, val, x, p.Values[int(v)], p.Values)
+			}
 			m[name] = val
 			continue
 		}
-		v, err := strconv.ParseFloat(val, 64)
 		switch {
-		case err != nil && known && len(p.Values) > 0:
+		case err != nil && len(p.Values) > 0:
 			return nil, fmt.Errorf("--enqueue %q: %s: %q is not one of %q", s, name, val, p.Values)
 		case err != nil:
 			return nil, fmt.Errorf("--enqueue %q: %s: %q is not a number", s, name, val)
@@ -219,8 +226,12 @@ func ignored(rc gahpo.RunConfig, set func(string) bool) []string {
 		warn("in-flight", "without steady-state or random breeding (a generation, or pbt's population, is published whole)")
 	}
 	if rc.Problem != problems.CNN {
-		for _, f := range []string{"train-subset", "final-subset", "fitness-on-test"} {
-			warn(f, "on problem "+rc.Problem+" (the CNN's)")
+		warn("fitness-on-test", "on problem "+rc.Problem+" (the CNN's)")
+		if p, err := problems.Lookup(rc.Problem); err == nil && p.Digest == "" {
+			// A problem file's command is told them (GAHPO_TRAIN_SUBSET).
+			for _, f := range []string{"train-subset", "final-subset"} {
+				warn(f, "on problem "+rc.Problem+" (the CNN's)")
+			}
 		}
 	}
 	return out

@@ -184,10 +184,14 @@ func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
 	if err := s.fid.apply(&rc, p, prob); err != nil {
 		return rc, p, err
 	}
-	if prob.Digest != "" && prob.Budget.Max > 0 && s.finalEp < 0 && rc.FinalEpochs > 0 && !rc.MultiFidelity() {
-		// A problem file's full training is its budget's highest: the
-		// presets' final epochs are the CNN's.
-		rc.FinalEpochs = prob.Budget.Max
+	if prob.Digest != "" && prob.Budget.Max > 0 && !rc.MultiFidelity() {
+		// A problem file's one-epoch fitness is its budget's lowest, and
+		// its full training its highest: the presets' final epochs are
+		// the CNN's.
+		rc.FitnessEpochs = prob.Budget.Min
+		if s.finalEp < 0 && rc.FinalEpochs > 0 {
+			rc.FinalEpochs = prob.Budget.Max
+		}
 	}
 	return rc, p, rc.Validate()
 }

@@ -33,7 +33,8 @@ func TestParseGenome(t *testing.T) {
 		{"lr=0.1,batch_size=64,optimizer=5", nil, "optimizer"},
 		{"lr=fast,batch_size=64,optimizer=sgd", nil, `lr: "fast" is not a number`},
 		{"lr=0.1,batch_size=64", nil, "optimizer"},
-		{"lr=0.1,batch_size=64,optimizer=sgd,momentum=0.9", nil, "momentum"},
+		{"lr=0.1,batch_size=64,optimizer=sgd,momentum=0.9", nil, `unknown parameter "momentum"`},
+		{"lr=0.1,batch_size=64,optimzer=adam", nil, `unknown parameter "optimzer"`},
 		{"lr=0.1,lr=0.2,batch_size=64,optimizer=sgd", nil, "lr given twice"},
 		{"lr=2,batch_size=64,optimizer=sgd", nil, "lr"},
 		{"lr0.1,batch_size=64,optimizer=sgd", nil, "is not name=value"},
@@ -67,7 +68,7 @@ func abs(x float64) float64 {
 
 func TestErrorLine(t *testing.T) {
 	for _, tt := range []struct{ err, want string }{
-		{"gahpo: max epochs 300 outside min epochs (400)..10000", "gahpo: max epochs 300 outside min epochs (400)..10000"},
+		{"gahpo: min epochs 400 above max epochs 300", "gahpo: min epochs 400 above max epochs 300"},
 		{"coordinator: --nats URL is required", "gahpo: coordinator: --nats URL is required"},
 		{"gahpo:x", "gahpo: gahpo:x"},
 	} {
@@ -88,8 +89,9 @@ func TestIgnoredFlags(t *testing.T) {
 		{[]string{"--preset", "best", "--min-epochs", "2", "--eta", "4", "--in-flight", "5"}, nil},
 		{[]string{"--preset", "paper", "--in-flight", "5"}, []string{"--in-flight has no effect without steady-state"}},
 		{[]string{"--preset", "pbt", "--in-flight", "5", "--max-epochs", "10"}, []string{"--in-flight has no effect"}},
-		{[]string{"--problem", "regression", "--train-subset", "100", "--fitness-on-test"}, []string{"--train-subset has no effect on problem regression", "--fitness-on-test has no effect on problem regression"}},
+		{[]string{"--problem", "regression", "--train-subset", "100", "--fitness-on-test"}, []string{"--fitness-on-test has no effect on problem regression", "--train-subset has no effect on problem regression"}},
 		{[]string{"--problem", "cnn", "--train-subset", "100"}, nil},
+		{[]string{"--problem-file", "../../examples/toy/problem.yaml", "--train-subset", "100", "--fitness-on-test"}, []string{"--fitness-on-test has no effect on problem toy"}},
 	}
 	for _, tt := range tests {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -132,5 +134,36 @@ func TestPrintGenomesRungs(t *testing.T) {
 	printGenomes(&b, []gahpo.GenomeRecord{g(1, 0, 1, 0.3), g(2, 0, 0, 0.5)})
 	if strings.Contains(b.String(), "RUNG") || !strings.Contains(strings.Join(strings.Fields(b.String()), " "), "1 done 0.3") {
 		t.Errorf("one-epoch generation:\n%s", b.String())
+	}
+}
+
+// TestParseGenomeNumericChoices: a choice whose values look like numbers
+// (YAML values: [1, 2, 4]) takes them as values; one that is also the
+// index of another value is refused as ambiguous, not read one way silently.
+func TestParseGenomeNumericChoices(t *testing.T) {
+	space, err := ga.NewSpace(ga.ChoiceParam("hidden", "1", "2", "4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		in   string
+		gene float64
+		err  string
+	}{
+		{"hidden=4", 2, ""},          // a value, no index of that number
+		{"hidden=0", 0, ""},          // an index, no value of that number
+		{"hidden=2", 0, "ambiguous"}, // the value "2" (index 1) or the index of "4"
+		{"hidden=1", 0, "ambiguous"},
+		{"hidden=8", 0, "hidden"},
+	} {
+		genes, err := parseGenome(tt.in, space)
+		switch {
+		case tt.err != "":
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: %v %v, want an error saying %q", tt.in, genes, err, tt.err)
+			}
+		case err != nil || genes[0] != tt.gene:
+			t.Errorf("%q: %v %v, want gene %v", tt.in, genes, err, tt.gene)
+		}
 	}
 }

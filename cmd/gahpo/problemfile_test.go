@@ -115,8 +115,8 @@ func TestProblemFileOneEpoch(t *testing.T) {
 			t.Errorf("genome %d: %d curve points, %d epochs recorded; want the one epoch of the budget's lowest", g.ID, len(g.Curve), g.Epochs)
 		}
 	}
-	if runs[0].Config.FinalEpochs != 9 {
-		t.Errorf("final epochs %d, want the budget's highest, 9", runs[0].Config.FinalEpochs)
+	if c := runs[0].Config; c.FinalEpochs != 9 || c.FitnessEpochs != 1 {
+		t.Errorf("final epochs %d, fitness epochs %d; want the budget's highest, 9, and lowest, 1", c.FinalEpochs, c.FitnessEpochs)
 	}
 	if f, err := st.Final(runs[0].ID); err != nil || len(f.Curve) != 9 {
 		t.Fatalf("final training: %d epochs, %v; want the budget's 9", len(f.Curve), err)

@@ -245,6 +245,11 @@ func (t *Trainer) supervise(ctx context.Context, cmd *exec.Cmd, diverged <-chan 
 // findProgram checks that the command's program exists: on PATH for a
 // bare name, relative to dir for a path.
 func findProgram(name, dir string) error {
+	if fi, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("command: the problem file's train.dir: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("command: the problem file's train.dir %s is not a directory", dir)
+	}
 	if !strings.ContainsRune(name, filepath.Separator) {
 		if _, err := exec.LookPath(name); err != nil {
 			return fmt.Errorf("command: %w", err)
@@ -282,21 +287,19 @@ func (t *Trainer) args(genes []float64) []string {
 	return args
 }
 
-// taskEpochs is GAHPO_EPOCHS for a task: its epochs when it names them
-// (a rung, a final training of --final-epochs); else, when the file
-// declares a budget, its lowest for a fitness (the one-epoch fidelity's
-// evaluation is the cheapest the file allows) and its highest for a final
-// training; else 0, unset: the command decides.
+// taskEpochs is GAHPO_EPOCHS for a task: its epochs when it names them (a
+// rung, a one-epoch fitness at the budget's min, a final training); else,
+// when the file declares a budget, its max (a run stored before the
+// coordinator named a fitness's epochs trained every genome so, and goes
+// on alike); else 0, unset: the command decides.
 func taskEpochs(task gahpo.Task, b *problemfile.Budget) int {
 	switch {
 	case task.Epochs > 0:
 		return task.Epochs
 	case b == nil:
 		return 0
-	case task.Kind == gahpo.KindFinal:
-		return b.Max
 	default:
-		return b.Min
+		return b.Max
 	}
 }
 

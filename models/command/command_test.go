@@ -315,3 +315,20 @@ func procState(pid int) string {
 	}
 	return s[i+2 : i+3]
 }
+
+// TestMissingDir: a train.dir missing on this worker is the worker's
+// trouble (another may have it), said as such, not the genome's failure and
+// not an error about gahpo's own binary.
+func TestMissingDir(t *testing.T) {
+	p := testProblem(t, "5m", "")
+	for name, dir := range map[string]string{"missing": filepath.Join(t.TempDir(), "gone"), "a file": p.Path} {
+		t.Run(name, func(t *testing.T) {
+			q := *p
+			q.Dir = dir
+			_, err := command.New(&q).Train(context.Background(), job(&q, "ok", t.TempDir()))
+			if err == nil || !strings.Contains(err.Error(), "train.dir") || errors.Is(err, models.ErrUntrainable) {
+				t.Errorf("train.dir %s: %v; want a worker's error naming train.dir", dir, err)
+			}
+		})
+	}
+}

@@ -7,7 +7,7 @@
 // choice as its string, a number as a number), and each "{name}" in the
 // command's arguments replaced by the genome's value of parameter name; the
 // epochs to reach in GAHPO_EPOCHS (the task's epochs; else, with a budget,
-// its min for a one-epoch fitness and its max for a final training; unset
+// its max (a run stored before the coordinator named a fitness's epochs); unset
 // when neither is known); a directory in
 // GAHPO_CHECKPOINT_DIR that gahpo keeps between rungs (empty at the start);
 // the data files' folder in GAHPO_DATA_DIR; the seed in GAHPO_SEED; the task

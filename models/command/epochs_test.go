@@ -7,9 +7,10 @@ import (
 	"github.com/gahpo/gahpo/problemfile"
 )
 
-// TestTaskEpochs: what GAHPO_EPOCHS tells the command. A one-epoch search
-// of a file with a budget evaluates at the budget's lowest, not its
-// highest, and its final training trains the highest.
+// TestTaskEpochs: what GAHPO_EPOCHS tells the command. The coordinator
+// names a one-epoch fitness's epochs (the budget's min) and a final
+// training's; a task of a run stored before it did (epochs 0) trains the
+// budget's max, as that run's genomes did.
 func TestTaskEpochs(t *testing.T) {
 	b := &problemfile.Budget{Min: 1, Max: 14}
 	fit := func(epochs int) gahpo.Task { return gahpo.Task{Kind: gahpo.KindFitness, Epochs: epochs} }
@@ -21,10 +22,10 @@ func TestTaskEpochs(t *testing.T) {
 		want   int
 	}{
 		{"a rung names its epochs", fit(3), b, 3},
-		{"a one-epoch fitness: the budget's lowest", fit(0), b, 1},
-		{"a one-epoch fitness, a budget from 2", fit(0), &problemfile.Budget{Min: 2, Max: 9}, 2},
+		{"a one-epoch fitness at the budget's min", fit(1), b, 1},
+		{"a fitness of an older run: the budget's max", fit(0), b, 14},
 		{"a final training of --final-epochs", final(5), b, 5},
-		{"a final training without epochs: the budget's highest", final(0), b, 14},
+		{"a final training without epochs: the budget's max", final(0), b, 14},
 		{"no budget, no epochs: unset", fit(0), nil, 0},
 		{"no budget, a final training: unset", final(0), nil, 0},
 		{"no budget, a rung", fit(4), nil, 4},
