@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"strings"
@@ -164,6 +166,20 @@ func TestParseGenomeNumericChoices(t *testing.T) {
 			}
 		case err != nil || genes[0] != tt.gene:
 			t.Errorf("%q: %v %v, want gene %v", tt.in, genes, err, tt.gene)
+		}
+	}
+}
+
+// TestHelpHidesUnsetDefaults: a flag whose -1 means "not given" shows its
+// default in words only.
+func TestHelpHidesUnsetDefaults(t *testing.T) {
+	for _, cmd := range []string{"run", "coordinator"} {
+		var out, errOut bytes.Buffer
+		m := &Main{Stdout: &out, Stderr: &errOut}
+		_ = m.Run(context.Background(), []string{cmd, "-h"})
+		help := errOut.String() + out.String()
+		if !strings.Contains(help, "-final-epochs") || strings.Contains(help, "(default -1)") {
+			t.Errorf("gahpo %s -h:\n%s", cmd, help)
 		}
 	}
 }

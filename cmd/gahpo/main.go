@@ -157,7 +157,22 @@ func warnSecretArgs(fs *flag.FlagSet) {
 	})
 }
 
+// unsetDefault drops flag's "(default -1)" from the usage a writer is
+// given: -1 is how an int flag says "not given" (the preset's value, say),
+// which its help says in words.
+type unsetDefault struct{ w io.Writer }
+
+func (u unsetDefault) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(u.w, strings.ReplaceAll(string(b), " (default -1)", "")); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	if _, ok := fs.Output().(unsetDefault); !ok {
+		fs.SetOutput(unsetDefault{fs.Output()})
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
