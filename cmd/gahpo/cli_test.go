@@ -207,17 +207,25 @@ func TestConfirmFlags(t *testing.T) {
 // configuration.
 func runConfigOf(t *testing.T, args []string) (gahpo.RunConfig, error) {
 	t.Helper()
+	rc, _, err := searchConfigOf(t, args)
+	if err == nil {
+		err = rc.Validate()
+	}
+	return rc, err
+}
+
+// searchConfigOf parses a search command's flags and returns the run
+// configuration they make, with the flags.
+func searchConfigOf(t *testing.T, args []string) (gahpo.RunConfig, *searchFlags, error) {
+	t.Helper()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	var sf searchFlags
+	sf := &searchFlags{}
 	sf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		t.Fatalf("parse %q: %v", args, err)
 	}
 	rc, _, err := sf.config()
-	if err == nil {
-		err = rc.Validate()
-	}
-	return rc, err
+	return rc, sf, err
 }
 
 func TestPBTFlags(t *testing.T) {

@@ -36,14 +36,7 @@ func TestExportConfirmed(t *testing.T) {
 	if err := writeCSV(&w, []string{"lr"}, rows); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := csv.NewReader(strings.NewReader(w.String())).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
-	}
+	recs, col := readCSV(t, w.String())
 	for _, tc := range []struct {
 		row               int
 		reps, conf, param string
@@ -73,18 +66,26 @@ func TestExportChoicesAndAccuracy(t *testing.T) {
 	if err := writeCSV(&w, []string{"lr", "optimizer"}, rows); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := csv.NewReader(strings.NewReader(w.String())).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
-	}
+	recs, col := readCSV(t, w.String())
 	for i, want := range [][2]string{{"", "adam"}, {"0.99", "sgd"}} {
 		r := recs[i+1]
 		if r[col["accuracy"]] != want[0] || r[col["param_optimizer"]] != want[1] {
 			t.Errorf("CSV row %d: accuracy %q, optimizer %q; want %q, %q", i+1, r[col["accuracy"]], r[col["param_optimizer"]], want[0], want[1])
 		}
 	}
+}
+
+// readCSV parses an export's CSV: its records (the header first) and each
+// column's index by name.
+func readCSV(t *testing.T, text string) ([][]string, map[string]int) {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(text)).ReadAll()
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("CSV: %v\n%s", err, text)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	return recs, col
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"strings"
 	"testing"
 
@@ -96,13 +95,7 @@ func TestIgnoredFlags(t *testing.T) {
 		{[]string{"--problem-file", "../../examples/toy/problem.yaml", "--train-subset", "100", "--fitness-on-test"}, []string{"--fitness-on-test has no effect on problem toy"}},
 	}
 	for _, tt := range tests {
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		var sf searchFlags
-		sf.register(fs)
-		if _, err := parse(fs, tt.args); err != nil {
-			t.Fatalf("parse %q: %v", tt.args, err)
-		}
-		rc, _, err := sf.config()
+		rc, sf, err := searchConfigOf(t, tt.args)
 		if err != nil {
 			t.Fatalf("%q: %v", tt.args, err)
 		}

@@ -20,20 +20,8 @@ import (
 // and a promoted genome's trainer found its checkpoint directory again (it
 // resumed where its last rung ended, so its curve has every epoch once).
 func TestProblemFileHalvingEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a search with a Python trainer: -short")
-	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("no python3 on PATH")
-	}
-	db := filepath.Join(t.TempDir(), "toy.db")
-	var out, errOut bytes.Buffer
-	m := &Main{Stdout: &out, Stderr: &errOut}
-	args := []string{"run", "--problem-file", "../../examples/toy/problem.yaml", "--fidelity", "halving", "--breeding", "steady-state",
-		"--population", "6", "--generations", "2", "--db", db, "--no-progress", "--log-level", "error"}
-	if err := m.Run(context.Background(), args); err != nil {
-		t.Fatalf("gahpo %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
-	}
+	m, db, st, run := runToy(t, "--fidelity", "halving", "--breeding", "steady-state", "--population", "6", "--generations", "2")
+	out := m.Stdout.(*bytes.Buffer)
 	out.Reset()
 	if err := m.Run(context.Background(), []string{"query", "best", "--per-generation", "--json", "--db", db}); err != nil {
 		t.Fatal(err)
@@ -47,13 +35,7 @@ func TestProblemFileHalvingEndToEnd(t *testing.T) {
 			t.Errorf("generation %d's best: optimizer %q, want its value", b.Generation, v)
 		}
 	}
-	st, err := store.Open(db, store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	runs, _ := st.Runs()
-	gs, err := st.Genomes(runs[0].ID, -1)
+	gs, err := st.Genomes(run.ID, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +57,7 @@ func TestProblemFileHalvingEndToEnd(t *testing.T) {
 	if promoted == 0 {
 		t.Fatal("no genome was promoted")
 	}
-	if f, err := st.Final(runs[0].ID); err != nil || len(f.Curve) != 9 {
+	if f, err := st.Final(run.ID); err != nil || len(f.Curve) != 9 {
 		t.Fatalf("final training: %d epochs, %v; want the top rung's 9", len(f.Curve), err)
 	}
 }
@@ -86,27 +68,8 @@ func TestProblemFileHalvingEndToEnd(t *testing.T) {
 // each), and the final training is the budget's highest, not a CNN preset's
 // one epoch.
 func TestProblemFileOneEpoch(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a search with a Python trainer: -short")
-	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("no python3 on PATH")
-	}
-	db := filepath.Join(t.TempDir(), "toy1.db")
-	var out, errOut bytes.Buffer
-	m := &Main{Stdout: &out, Stderr: &errOut}
-	args := []string{"run", "--problem-file", "../../examples/toy/problem.yaml", "--population", "4", "--generations", "1",
-		"--db", db, "--no-progress", "--log-level", "error"}
-	if err := m.Run(context.Background(), args); err != nil {
-		t.Fatalf("gahpo %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	st, err := store.Open(db, store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	runs, _ := st.Runs()
-	gs, err := st.Genomes(runs[0].ID, -1)
+	_, _, st, run := runToy(t, "--population", "4", "--generations", "1")
+	gs, err := st.Genomes(run.ID, -1)
 	if err != nil || len(gs) == 0 {
 		t.Fatalf("%d genomes, %v", len(gs), err)
 	}
@@ -115,10 +78,40 @@ func TestProblemFileOneEpoch(t *testing.T) {
 			t.Errorf("genome %d: %d curve points, %d epochs recorded; want the one epoch of the budget's lowest", g.ID, len(g.Curve), g.Epochs)
 		}
 	}
-	if c := runs[0].Config; c.FinalEpochs != 9 || c.FitnessEpochs != 1 {
+	if c := run.Config; c.FinalEpochs != 9 || c.FitnessEpochs != 1 {
 		t.Errorf("final epochs %d, fitness epochs %d; want the budget's highest, 9, and lowest, 1", c.FinalEpochs, c.FitnessEpochs)
 	}
-	if f, err := st.Final(runs[0].ID); err != nil || len(f.Curve) != 9 {
+	if f, err := st.Final(run.ID); err != nil || len(f.Curve) != 9 {
 		t.Fatalf("final training: %d epochs, %v; want the budget's 9", len(f.Curve), err)
 	}
+}
+
+// runToy runs the toy problem file (a Python trainer, standard library
+// only) on the embedded default with args, in a history of its own, and
+// opens the history read-only; it skips with -short or without python3.
+func runToy(t *testing.T, args ...string) (*Main, string, *store.Store, gahpo.Run) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a search with a Python trainer: -short")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3 on PATH")
+	}
+	db := filepath.Join(t.TempDir(), "toy.db")
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	args = append([]string{"run", "--problem-file", "../../examples/toy/problem.yaml", "--db", db, "--no-progress", "--log-level", "error"}, args...)
+	if err := m.Run(context.Background(), args); err != nil {
+		t.Fatalf("gahpo %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	st, err := store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	runs, err := st.Runs()
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("%d runs, %v", len(runs), err)
+	}
+	return m, db, st, runs[0]
 }
