@@ -137,7 +137,7 @@ func (c RunConfig) SteadyState() bool {
 // A one-epoch run has one rung of one epoch.
 func (c RunConfig) RungEpochs() []int {
 	if !c.MultiFidelity() {
-		return []int{1}
+		return []int{max(1, c.FitnessEpochs)} // one rung: the fitness
 	}
 	var out []int
 	for e := c.MinEpochs; ; e = c.nextRung(e) {

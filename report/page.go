@@ -24,7 +24,7 @@ var pageHTML string
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"fit":    fmtFit,
-	"params": fmtParams,
+	"params": FormatParams,
 	"pct": func(v float64) string {
 		if v <= 0 {
 			return "-"
@@ -183,7 +183,9 @@ func fmtFit(f gahpo.Float) string {
 	return strconv.FormatFloat(v, 'g', 5, 64)
 }
 
-func fmtParams(p map[string]float64, choices ...map[string]string) string {
+// FormatParams prints hyperparameters as name=value, sorted by name, four
+// significant digits, a choice by its value where choices name it.
+func FormatParams(p map[string]float64, choices ...map[string]string) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
 		keys = append(keys, k)

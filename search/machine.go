@@ -552,10 +552,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	if len(r.Log) > 0 {
 		rec.Log = r.Log
 	}
-	rec.Epochs = max(1, m.rc.FitnessEpochs)
-	if m.rc.MultiFidelity() {
-		rec.Epochs = m.rungs[rung]
-	}
+	rec.Epochs = m.rungs[rung]
 	rec.Finished = now
 	rec.Status = gahpo.GenomeDone
 	if failure != "" {

@@ -625,21 +625,10 @@ func TestConfirmationChoosesOnTheMeanOfSeeds(t *testing.T) {
 			rc := halving(runConfig(9, 3), gahpo.BreedingSteadyState)
 			rc.InFlight, rc.ConfirmSeeds, rc.ConfirmTop = 3, 3, 3
 			m, cfg := testMachine(t, rc)
-			s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}
 			top := 2
-			s.noise = func(task gahpo.Task) float64 {
-				if task.Rung == top && task.Replicate == 0 && task.GenomeID%2 == 1 {
-					return -0.5 * curve(task.Params, task.Epochs) // half the loss: lucky
-				}
-				return 0
-			}
-			var replicates []gahpo.Task
-			s.seen = func(task gahpo.Task) {
-				if task.Replicate > 0 {
-					replicates = append(replicates, task)
-				}
-			}
-			driveSim(t, s, m, cfg, restoreEvery)
+			s, replicates := driveConfirm(t, m, cfg, restoreEvery, top, func(task gahpo.Task) float64 {
+				return -0.5 * curve(task.Params, task.Epochs) // half the loss
+			})
 
 			if len(replicates) != 6 {
 				t.Fatalf("%d replicate tasks answered, want 3 genomes × 2", len(replicates))
@@ -883,10 +872,17 @@ func TestFitnessEpochs(t *testing.T) {
 	if len(epochs) == 0 || slices.ContainsFunc(epochs, func(e int) bool { return e != 2 }) {
 		t.Errorf("fitness tasks of epochs %v, want 2 each", epochs)
 	}
+	trained := 0
 	for _, g := range s.stored {
 		if g.DuplicateOf == 0 && g.Epochs != 2 {
 			t.Errorf("genome %d recorded with %d epochs, want 2", g.ID, g.Epochs)
 		}
+		if g.DuplicateOf == 0 {
+			trained++
+		}
+	}
+	if got := s.m.EpochsSpent(); got != 2*trained {
+		t.Errorf("%d epoch-trainings spent by %d genomes of 2 epochs each", got, trained)
 	}
 
 	m, _ = testMachine(t, rc)
@@ -899,4 +895,26 @@ func TestFitnessEpochs(t *testing.T) {
 	if g := m.recs[task.GenomeID-1]; g.Status != gahpo.GenomeFailed || !strings.Contains(g.Failure, "trained to 9 epochs, the task asked for 2") {
 		t.Errorf("a result of 9 epochs for a task of 2: %s, %q", g.Status, g.Failure)
 	}
+}
+
+// driveConfirm runs m to its end in a sim where the first training at rung
+// top of each odd genome is lucky (luck is added to its fitness), and
+// returns the sim and the confirmation tasks it answered, in order.
+func driveConfirm(t *testing.T, m *Machine, cfg Config, restoreEvery, top int, luck func(gahpo.Task) float64) (*sim, []gahpo.Task) {
+	t.Helper()
+	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}
+	s.noise = func(task gahpo.Task) float64 {
+		if task.Rung == top && task.Replicate == 0 && task.GenomeID%2 == 1 {
+			return luck(task)
+		}
+		return 0
+	}
+	var replicates []gahpo.Task
+	s.seen = func(task gahpo.Task) {
+		if task.Replicate > 0 {
+			replicates = append(replicates, task)
+		}
+	}
+	driveSim(t, s, m, cfg, restoreEvery)
+	return s, replicates
 }

@@ -286,21 +286,8 @@ func TestPBTConfirmsSchedules(t *testing.T) {
 				t.Fatal(err)
 			}
 			m, cfg := testMachine(t, rc)
-			s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}
 			const top = 5
-			s.noise = func(task gahpo.Task) float64 {
-				if task.Rung == top && task.Replicate == 0 && task.GenomeID%2 == 1 {
-					return -0.01 // lucky
-				}
-				return 0
-			}
-			var replicates []gahpo.Task
-			s.seen = func(task gahpo.Task) {
-				if task.Replicate > 0 {
-					replicates = append(replicates, task)
-				}
-			}
-			driveSim(t, s, m, cfg, restoreEvery)
+			s, replicates := driveConfirm(t, m, cfg, restoreEvery, top, func(gahpo.Task) float64 { return -0.01 })
 
 			if len(replicates) != 6 {
 				t.Fatalf("%d replicate tasks, want 3 genomes × 2", len(replicates))

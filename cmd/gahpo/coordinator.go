@@ -39,9 +39,7 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range ignored(rc, sf.set) {
-		fmt.Fprintln(m.Stderr, "gahpo: warning:", w)
-	}
+	sf.warnIgnored(m.Stderr, rc)
 	if rc.SteadyState() && rc.InFlight == 0 {
 		rc.InFlight = 8
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strconv"
@@ -202,6 +203,13 @@ func (p *problemFiles) register() error {
 		p.names = append(p.names, prob.Name)
 	}
 	return nil
+}
+
+// warnIgnored warns on w of each flag given that rc does not use.
+func (s *searchFlags) warnIgnored(w io.Writer, rc gahpo.RunConfig) {
+	for _, msg := range ignored(rc, s.set) {
+		fmt.Fprintln(w, "gahpo: warning:", msg)
+	}
 }
 
 // ignored names the flags given (set tells which) that the run

@@ -220,26 +220,6 @@ func fmtFloat(f gahpo.Float) string {
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
-// fmtParams prints a genome's parameters, a choice as its value when
-// choices names it.
-func fmtParams(p map[string]float64, choices ...map[string]string) string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + strconv.FormatFloat(p[k], 'g', 4, 64)
-		for _, c := range choices {
-			if v, ok := c[k]; ok {
-				parts[i] = k + "=" + v
-			}
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
 func printRuns(w io.Writer, runs []gahpo.Run) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tPROBLEM\tSTATUS\tPOP×GEN\tSEED\tSTARTED\tBEST")
@@ -282,10 +262,10 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 		if withStats {
 			st := stats[i]
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", gen, b.GenomeID, fmtFloat(b.Fitness), acc,
-				fmtFloat(st.Median), fmtFloat(st.Mean), st.Failed, st.Evaluated, who, fmtParams(b.Params, b.Choices))
+				fmtFloat(st.Median), fmtFloat(st.Mean), st.Failed, st.Evaluated, who, report.FormatParams(b.Params, b.Choices))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", gen, b.GenomeID, fmtFloat(b.Fitness), acc, who, fmtParams(b.Params, b.Choices))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", gen, b.GenomeID, fmtFloat(b.Fitness), acc, who, report.FormatParams(b.Params, b.Choices))
 	}
 	tw.Flush()
 }
@@ -307,7 +287,7 @@ func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 		if rungs {
 			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung+1, g.Epochs, fit)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), fmtParams(g.Params, g.Choices))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), report.FormatParams(g.Params, g.Choices))
 	}
 	tw.Flush()
 }
@@ -326,7 +306,7 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	if g.Accuracy > 0 {
 		row("accuracy", fmt.Sprintf("%.2f%%", 100*g.Accuracy))
 	}
-	row("params", fmtParams(g.Params, g.Choices))
+	row("params", report.FormatParams(g.Params, g.Choices))
 	if len(g.Parents) > 0 {
 		row("parents", strings.Trim(fmt.Sprint(g.Parents), "[]"))
 	}
@@ -388,7 +368,7 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 }
 
 func printFinal(w io.Writer, f gahpo.FinalTraining) {
-	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, fmtParams(f.Params, f.Choices), f.Worker, roundDuration(f.Duration))
+	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, report.FormatParams(f.Params, f.Choices), f.Worker, roundDuration(f.Duration))
 	if f.Seeds > 1 && f.ConfirmedFitness != nil {
 		fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean fitness %s; below, its own (gahpo query genome %d shows the others)\n",
 			f.Seeds, f.Seeds-1, fmtFloat(*f.ConfirmedFitness), f.GenomeID)
@@ -400,7 +380,7 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 			if i+1 < len(f.Schedule) {
 				to = fmt.Sprintf("to %d", f.Schedule[i+1].Epoch-1)
 			}
-			fmt.Fprintf(w, "  epochs %d %s: %s (genome %d)\n", st.Epoch, to, fmtParams(st.Params, st.Choices), st.Genome)
+			fmt.Fprintf(w, "  epochs %d %s: %s (genome %d)\n", st.Epoch, to, report.FormatParams(st.Params, st.Choices), st.Genome)
 		}
 		if slices.Equal(slices.Sorted(maps.Keys(f.Params)), []string{"batch_size", "gamma", "lr", "weight_decay"}) {
 			fmt.Fprintf(w, "  cnntrain -schedule '%s'\n", gahpo.ScheduleArg(f.Schedule))

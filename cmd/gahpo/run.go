@@ -37,9 +37,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range ignored(rc, sf.set) {
-		fmt.Fprintln(m.Stderr, "gahpo: warning:", w)
-	}
+	sf.warnIgnored(m.Stderr, rc)
 	if *workers <= 0 {
 		*workers = p.workers
 	}

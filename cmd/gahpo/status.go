@@ -12,6 +12,7 @@ import (
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/report"
 )
 
 func (m *Main) runStatus(ctx context.Context, args []string) error {
@@ -107,7 +108,7 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		if c := st.Best.ConfirmedFitness; c != nil {
 			fitness = fmt.Sprintf("mean fitness %s over %d trainings (its own: %s)", fmtFloat(*c), st.Best.Seeds, fmtFloat(st.Best.Fitness))
 		}
-		fmt.Fprintf(w, "  best so far: genome %d (%s) %s %s\n", st.Best.GenomeID, at, fitness, fmtParams(st.Best.Params, st.Best.Choices))
+		fmt.Fprintf(w, "  best so far: genome %d (%s) %s %s\n", st.Best.GenomeID, at, fitness, report.FormatParams(st.Best.Params, st.Best.Choices))
 	}
 	for _, e := range st.Final {
 		fmt.Fprintf(w, "  final epoch %d: test loss %s, accuracy %.2f%%\n", e.Epoch, fmtFloat(e.TestLoss), 100*e.TestAccuracy)
