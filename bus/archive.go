@@ -130,13 +130,17 @@ func Unpack(r io.Reader, dir string, lim ArchiveLimits) error {
 	bad := func(name, format string, args ...any) error {
 		return fmt.Errorf("%w: %q: %s", ErrBadArchive, name, fmt.Sprintf(format, args...))
 	}
-	tr := tar.NewReader(r)
+	src := &sourceReader{r: r}
+	tr := tar.NewReader(src)
 	var total int64
 	var links []string
 	for n := 0; ; n++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
+		}
+		if src.err != nil { // the source failed (a timeout), not the archive
+			return fmt.Errorf("bus: unpack: read: %w", src.err)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBadArchive, err)
@@ -196,6 +200,22 @@ func Unpack(r io.Reader, dir string, lim ArchiveLimits) error {
 		}
 	}
 	return checkLinks(dir, links)
+}
+
+// sourceReader keeps the error of the reader under an archive, other than
+// its end, so that a failed read (an object store's timeout, worth another
+// try) is told from a malformed archive (refused for good).
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
 }
 
 // realDirs refuses a path whose existing components include a symlink:

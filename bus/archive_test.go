@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -269,5 +270,64 @@ func TestGetDirRefusesMaliciousObject(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(parent, "escaped")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the archive wrote outside its directory: %v", err)
+	}
+}
+
+// failingReader reads n bytes of r, then fails with err.
+type failingReader struct {
+	r   io.Reader
+	n   int
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, f.err
+	}
+	k, err := f.r.Read(p[:min(len(p), f.n)])
+	f.n -= k
+	return k, err
+}
+
+// A source that fails to read (an object store's timeout) is an error
+// worth another try, never ErrBadArchive, wherever the archive is cut; a
+// source that ends early is a truncated archive, refused.
+func TestUnpackToldSourceFailureFromBadArchive(t *testing.T) {
+	src := t.TempDir()
+	for i, name := range []string{"a", "b"} {
+		if err := os.WriteFile(filepath.Join(src, name), bytes.Repeat([]byte{byte(i)}, 4096), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := bus.Pack(&buf, src); err != nil {
+		t.Fatal(err)
+	}
+	timeout := errors.New("nats: timeout")
+	for _, tc := range []struct {
+		name string
+		cut  int
+		err  error // what the source says after cut bytes
+		bad  bool  // ErrBadArchive
+	}{
+		{"timeout before the first header", 0, timeout, false},
+		{"timeout inside a header", 100, timeout, false},
+		{"timeout at the second header", 512 + 4096, timeout, false},
+		{"timeout inside a file", 700, timeout, false},
+		{"the source ends inside a header", 100, io.EOF, true},
+		{"the source ends inside a file", 700, io.EOF, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := bus.Unpack(&failingReader{r: bytes.NewReader(buf.Bytes()), n: tc.cut, err: tc.err}, t.TempDir(), bus.ArchiveLimits{})
+			if err == nil {
+				t.Fatal("unpacked a cut archive")
+			}
+			if got := errors.Is(err, bus.ErrBadArchive); got != tc.bad {
+				t.Errorf("ErrBadArchive %v, want %v: %v", got, tc.bad, err)
+			}
+			if !tc.bad && !errors.Is(err, timeout) {
+				t.Errorf("the source's error is lost: %v", err)
+			}
+		})
 	}
 }

@@ -295,7 +295,7 @@ func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop f
 // committed together.
 func (c *Coordinator) loop(ctx context.Context, feed *bus.ResultFeed) error {
 	feedCh := make(chan next, c.cfg.Batch)
-	readerDone := make(chan struct{})
+	readerDone, quit := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(readerDone)
 		for {
@@ -304,13 +304,15 @@ func (c *Coordinator) loop(ctx context.Context, feed *bus.ResultFeed) error {
 			case feedCh <- next{d, err}:
 			case <-ctx.Done():
 				return
+			case <-quit: // the run is done with the channel full
+				return
 			}
 			if err != nil {
 				return
 			}
 		}
 	}()
-	defer func() { feed.Stop(); <-readerDone }()
+	defer func() { close(quit); feed.Stop(); <-readerDone }()
 	feedErr := func(err error) error {
 		if ctx.Err() != nil {
 			c.log.Info("stopping; the run can be resumed")
@@ -385,7 +387,8 @@ func gather(first *bus.Delivery, ch <-chan next, limit int) (batch []*bus.Delive
 }
 
 // cleanup removes the finished run's results and tasks from the streams
-// and its checkpoints from the object store; what fails is logged.
+// and its checkpoints and weights from the object store; what fails is
+// logged.
 func (c *Coordinator) cleanup(ctx context.Context) {
 	if err := c.conn.DeleteResults(ctx, c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
@@ -396,7 +399,8 @@ func (c *Coordinator) cleanup(ctx context.Context) {
 	if err := c.conn.PurgeResults(ctx, c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
 	}
-	c.sweepCheckpoints(ctx)
+	c.sweep(ctx, bus.BucketCheckpoints)
+	c.sweep(ctx, bus.BucketWeights)
 }
 
 // stalled ends the run when workers have reported for a long while that
@@ -504,19 +508,20 @@ func (c *Coordinator) onEvent(data []byte) {
 	c.holders[e.GenomeID] = gahpo.Holder{GenomeID: e.GenomeID, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}
 }
 
-// sweepCheckpoints deletes what is left of the run's checkpoints: those a
-// coordinator decided to delete just before it was killed, and those of
-// results it refused.
-func (c *Coordinator) sweepCheckpoints(ctx context.Context) {
-	names, err := c.conn.ListObjects(ctx, bus.BucketCheckpoints)
+// sweep deletes what is left of the run's objects in bucket: checkpoints
+// a coordinator decided to delete just before it was killed, those of
+// results it refused or dropped as stale, and the weights of every genome
+// trained to the top rung (the final's are in the history by now).
+func (c *Coordinator) sweep(ctx context.Context, bucket string) {
+	names, err := c.conn.ListObjects(ctx, bucket)
 	if err != nil {
-		c.log.Warn("listing checkpoints", "err", err)
+		c.log.Warn("listing objects", "bucket", bucket, "err", err)
 		return
 	}
 	for _, name := range names {
 		if strings.HasPrefix(name, c.id+"-") {
-			if err := c.conn.DeleteObject(ctx, bus.BucketCheckpoints, name); err != nil {
-				c.log.Warn("deleting a checkpoint", "object", name, "err", err)
+			if err := c.conn.DeleteObject(ctx, bucket, name); err != nil {
+				c.log.Warn("deleting an object", "bucket", bucket, "object", name, "err", err)
 			}
 		}
 	}

@@ -33,7 +33,8 @@ func halvingConfig(pop, gens int, seed uint64, breeding string) gahpo.RunConfig 
 // checkHalving asserts a finished halving run: every genome bred once and
 // trained at least one rung, its epochs those of its rung, its curve one
 // point per epoch; the best genome fully trained and stored as the final
-// training with its weights; no checkpoint left in the object store.
+// training with its weights; no checkpoint and no weights left in the
+// object store.
 func checkHalving(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) []gahpo.GenomeRecord {
 	t.Helper()
 	gs := doneGenomes(t, st, run)
@@ -70,12 +71,14 @@ func checkHalving(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) 
 	if err != nil || f.GenomeID != best.ID || len(f.Epochs) != rungs[len(rungs)-1] || f.WeightsSize == 0 {
 		t.Fatalf("final of genome %d with %d epochs and %d bytes of weights, %v: want genome %d, %d epochs and weights", f.GenomeID, len(f.Epochs), f.WeightsSize, err, best.ID, rungs[len(rungs)-1])
 	}
-	left, err := conn.ListObjects(context.Background(), bus.BucketCheckpoints)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) != 0 {
-		t.Errorf("checkpoints left in the object store: %v", left)
+	for _, bucket := range []string{bus.BucketCheckpoints, bus.BucketWeights} {
+		left, err := conn.ListObjects(context.Background(), bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 0 {
+			t.Errorf("objects left in %s: %v", bucket, left)
+		}
 	}
 	if run.CheckpointPeak == 0 {
 		t.Error("no checkpoint peak recorded")

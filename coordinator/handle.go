@@ -29,6 +29,7 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 	verdicts := make([]verdict, len(batch))
 	now := c.cfg.Now()
 	c.mu.Lock()
+	stored := false // a result the machine took: the stall watch's sign of progress
 	for i, d := range batch {
 		v := &verdicts[i]
 		v.d = d
@@ -55,6 +56,7 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 			}
 			return fmt.Errorf("coordinator: %w", err)
 		default:
+			stored = true
 			delete(c.holders, r.GenomeID)
 			delete(c.reports, r.GenomeID)
 			if r.Failure == "" && r.Duration > 0 && r.Kind == gahpo.KindFitness {
@@ -64,7 +66,9 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 		}
 	}
 	rd := c.machine.Ready()
-	c.lastResult = now
+	if stored {
+		c.lastResult = now
+	}
 	c.mu.Unlock()
 
 	if err := c.commit(ctx, rd); err != nil {

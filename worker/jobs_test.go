@@ -180,7 +180,7 @@ func TestWorkerCheckpoints(t *testing.T) {
 	c.publish(t, ctx, gahpo.Task{GenomeID: 1, Epochs: 2, CheckpointTo: bucket})
 	r1 := c.next(t, ctx)
 	if r1.Failure != "" || r1.EpochsDone != 2 || r1.Rung != 0 || len(r1.Curve) != 2 || r1.Curve[1].Epoch != 2 || float64(r1.Fitness) != 0.5 ||
-		!slices.Equal(r1.Log, []string{"trained to 2"}) || r1.Checkpoint == nil || r1.Checkpoint.Name != "r1-1-e2" || r1.Checkpoint.Bucket != bucket ||
+		!slices.Equal(r1.Log, []string{"trained to 2"}) || r1.Checkpoint == nil || !strings.HasPrefix(r1.Checkpoint.Name, "r1-1-e2-") || r1.Checkpoint.Bucket != bucket ||
 		!strings.HasPrefix(r1.Checkpoint.Digest, "SHA-256=") || r1.Checkpoint.Size == 0 {
 		t.Fatalf("rung 0 result %+v (checkpoint %+v)", r1, r1.Checkpoint)
 	}
@@ -195,12 +195,25 @@ func TestWorkerCheckpoints(t *testing.T) {
 	// published twice under one id.)
 	c.publish(t, ctx, gahpo.Task{GenomeID: 2, Epochs: 6, FromEpochs: 2, Rung: 1, Checkpoint: r1.Checkpoint, CheckpointTo: bucket})
 	r2 := c.next(t, ctx)
-	if r2.Failure != "" || r2.EpochsDone != 6 || r2.Rung != 1 || len(r2.Curve) != 4 || r2.Curve[0].Epoch != 3 || r2.Checkpoint == nil || r2.Checkpoint.Name != "r1-2-e6" {
+	if r2.Failure != "" || r2.EpochsDone != 6 || r2.Rung != 1 || len(r2.Curve) != 4 || r2.Curve[0].Epoch != 3 || r2.Checkpoint == nil || !strings.HasPrefix(r2.Checkpoint.Name, "r1-2-e6-") {
 		t.Fatalf("rung 1 result %+v (checkpoint %+v)", r2, r2.Checkpoint)
 	}
 	got := t.TempDir()
 	if err := c.conn.GetDir(ctx, *r2.Checkpoint, got); err != nil {
 		t.Fatal(err)
+	}
+
+	// The same task trained again (a lease lost while its first worker
+	// still finished; here under another token, so that the queue takes
+	// it) keeps its checkpoint under a name of its own: what the first
+	// result named is still there, as it was.
+	c.publish(t, ctx, gahpo.Task{GenomeID: 1, Epochs: 2, CheckpointTo: bucket, Token: "again"})
+	again := c.next(t, ctx)
+	if again.Checkpoint == nil || again.Checkpoint.Name == r1.Checkpoint.Name || !strings.HasPrefix(again.Checkpoint.Name, "r1-1-e2-") {
+		t.Fatalf("the second training of genome 1 kept %+v; the first %+v", again.Checkpoint, r1.Checkpoint)
+	}
+	if err := c.conn.GetDir(ctx, *r1.Checkpoint, t.TempDir()); err != nil {
+		t.Errorf("the first training's checkpoint after the second: %v", err)
 	}
 	for file, want := range map[string]string{"state": "6", "sub/trained": "6"} {
 		if b, err := os.ReadFile(filepath.Join(got, file)); err != nil || string(b) != want {
@@ -262,8 +275,9 @@ func TestWorkerCheckpoints(t *testing.T) {
 			t.Errorf("jobs dir holds %s with %v (%v); want only the live process's and the slot's, empty", e.Name(), inside, err)
 		}
 	}
-	// The running genomes' epochs were published as they came.
-	want := map[int][]int{1: {1, 2}, 2: {3, 4, 5, 6}}
+	// The running genomes' epochs were published as they came (genome 1
+	// trained twice).
+	want := map[int][]int{1: {1, 2, 1, 2}, 2: {3, 4, 5, 6}}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		mu.Lock()

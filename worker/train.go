@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,12 +146,16 @@ func fill(res *gahpo.Result, task gahpo.Task, out models.Outcome) {
 }
 
 // keep puts the trained weights and the checkpoint directory in the
-// object store, as the task asks.
+// object store, as the task asks, under names of this training's own: a
+// task trained twice (a lease lost while its first worker still finished)
+// never overwrites what the coordinator recorded of the first, nor an
+// object a promoted task is reading.
 func (w *Worker) keep(ctx context.Context, task gahpo.Task, out models.Outcome, dir string, res *gahpo.Result) error {
+	nonce := rand.Text()[:8]
 	if len(out.Weights) > 0 && task.WeightsTo != "" {
-		obj := task.RunID + "-" + strconv.Itoa(task.GenomeID) + "-weights"
+		obj := task.RunID + "-" + strconv.Itoa(task.GenomeID) + "-weights-" + nonce
 		if task.Kind == gahpo.KindFinal {
-			obj = task.RunID + "-final-" + strconv.Itoa(task.GenomeID)
+			obj = task.RunID + "-final-" + strconv.Itoa(task.GenomeID) + "-" + nonce
 		}
 		if _, err := w.conn.PutBytes(ctx, task.WeightsTo, obj, out.Weights); err != nil {
 			return fmt.Errorf("worker: store weights: %w", err)
@@ -158,7 +163,7 @@ func (w *Worker) keep(ctx context.Context, task gahpo.Task, out models.Outcome, 
 		res.WeightsBucket, res.WeightsObject = task.WeightsTo, obj
 	}
 	if task.CheckpointTo != "" {
-		name := CheckpointName(task.RunID, task.GenomeID, res.EpochsDone)
+		name := CheckpointName(task.RunID, task.GenomeID, res.EpochsDone, nonce)
 		ref, err := w.conn.PutDir(ctx, task.CheckpointTo, name, dir)
 		if err != nil {
 			return fmt.Errorf("worker: keep checkpoint: %w", err)
@@ -172,9 +177,11 @@ func (w *Worker) keep(ctx context.Context, task gahpo.Task, out models.Outcome, 
 }
 
 // CheckpointName is the object a genome's checkpoint directory is kept
-// under after epochs epochs: <run>-<genome>-e<epochs>.
-func CheckpointName(run string, genome, epochs int) string {
-	return run + "-" + strconv.Itoa(genome) + "-e" + strconv.Itoa(epochs)
+// under after epochs epochs by the training that nonce names:
+// <run>-<genome>-e<epochs>-<nonce>. Every name of a run's objects starts
+// with <run>-, so the coordinator sweeps them when the run ends.
+func CheckpointName(run string, genome, epochs int, nonce string) string {
+	return run + "-" + strconv.Itoa(genome) + "-e" + strconv.Itoa(epochs) + "-" + nonce
 }
 
 // epochMetrics gives a report in the older form of a final training's

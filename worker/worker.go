@@ -233,10 +233,12 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
 // to the coordinator as a best-effort event (core NATS, which a JetStream
 // that cannot store still carries), so that it reaches the user. It gives
 // up when ctx ends, the connection is closed for good, or after 10 minutes.
-func (w *Worker) publishResult(ctx, pctx context.Context, res gahpo.Result, log *slog.Logger) error {
+func (w *Worker) publishResult(ctx context.Context, res gahpo.Result, log *slog.Logger) error {
 	delay, deadline := time.Second, time.Now().Add(10*time.Minute)
 	for {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err := w.conn.PublishResult(pctx, res)
+		cancel()
 		if err == nil || errors.Is(err, bus.ErrClosed) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
@@ -245,9 +247,6 @@ func (w *Worker) publishResult(ctx, pctx context.Context, res gahpo.Result, log 
 			Attempt: res.Attempt, At: time.Now(), Problem: "cannot publish its result: " + err.Error()})
 		sleep(ctx, delay)
 		delay = min(2*delay, 30*time.Second)
-		var cancel context.CancelFunc
-		pctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
 	}
 }
 
@@ -330,14 +329,15 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 	fitMessage(&res, log)
 	// Publish, then ack: a crash in between only repeats the result,
 	// which the coordinator ignores by genome id.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := w.publishResult(ctx, pctx, res, log); err != nil {
+	if err := w.publishResult(ctx, res, log); err != nil {
 		log.Error("cannot publish result; the task will be redelivered", "err", err)
 		_ = d.Nak(time.Second)
 		return false
 	}
-	if err := d.Ack(pctx); err != nil {
+	// The ack's own deadline: the publishing may have retried for minutes.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := d.Ack(actx); err != nil {
 		log.Warn("ack failed; the task may be redelivered and its result ignored", "err", err)
 	}
 	w.mu.Lock()
