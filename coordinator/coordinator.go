@@ -87,6 +87,7 @@ type Coordinator struct {
 	fault      string
 	faultSince time.Time
 	lastResult time.Time
+	resumed    bool // the run was resumed: its checkpoints may be gone
 }
 
 // ErrRunFinished is returned by New when asked to resume a finished run.
@@ -224,7 +225,7 @@ func (c *Coordinator) resume(id string) error {
 	if err := c.store.Commit(id, store.Change{Run: &run}); err != nil {
 		return fmt.Errorf("coordinator: resume: %w", err)
 	}
-	c.machine, c.id, c.rc, c.genStart = m, id, run.Config, c.cfg.Now()
+	c.machine, c.id, c.rc, c.genStart, c.resumed = m, id, run.Config, c.cfg.Now(), true
 	c.cfg.Logger.Info("resuming run", "run", id, "genomes", len(recs), "outstanding", len(m.Outstanding()), "status", run.Status, "restarts", run.Restarts)
 	return nil
 }
@@ -238,6 +239,9 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 		return c.snapshot(), err
 	}
 	defer stop()
+	if c.resumed {
+		c.checkCheckpoints(ctx)
+	}
 	if err := c.publishOutstanding(ctx, false); err != nil {
 		return c.snapshot(), err
 	}
@@ -506,6 +510,30 @@ func (c *Coordinator) onEvent(data []byte) {
 		return
 	}
 	c.holders[e.GenomeID] = gahpo.Holder{GenomeID: e.GenomeID, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}
+}
+
+// checkCheckpoints tells the machine which checkpoints of a resumed run are
+// gone from the object store (its NATS server's files were lost or
+// replaced): their genomes train from scratch again instead of failing on
+// a checkpoint no worker can fetch. A failure to list is logged, and the
+// run goes on as if every checkpoint were there.
+func (c *Coordinator) checkCheckpoints(ctx context.Context) {
+	names, err := c.conn.ListObjects(ctx, bus.BucketCheckpoints)
+	if err != nil {
+		c.log.Warn("cannot list the checkpoints to check them", "err", err)
+		return
+	}
+	have := make(map[string]bool, len(names))
+	for _, n := range names {
+		have[n] = true
+	}
+	c.mu.Lock()
+	lost := c.machine.CheckpointsLost(func(name string) bool { return have[name] })
+	c.mu.Unlock()
+	if len(lost) > 0 {
+		c.log.Warn("checkpoints of this run are gone from the object store (was the NATS server's store lost?): their genomes train from scratch again",
+			"checkpoints", len(lost), "first", lost[0])
+	}
 }
 
 // sweep deletes what is left of the run's objects in bucket: checkpoints

@@ -170,7 +170,24 @@ func TestHalvingCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
 	}
 	rc := halvingConfig(5, 3, 8, gahpo.BreedingSteadyState)
 	rc.InFlight = 2
-	killedEndsLikeUninterrupted(t, rc, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
+	killedEndsLikeUninterrupted(t, rc, false, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
+		checkHalving(t, st, conn, run)
+	})
+}
+
+// TestHalvingNATSStoreLostEndsLikeUninterruptedRun kills the coordinator
+// of a halving run three times and resumes it each time on a new NATS
+// server, as when the server's store directory was deleted: the
+// checkpoints, queued tasks and waiting results are gone. The genomes that
+// would go on from a lost checkpoint train from scratch, which gives what
+// training on would, so the history is the uninterrupted run's.
+func TestHalvingNATSStoreLostEndsLikeUninterruptedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two cluster runs: -short")
+	}
+	rc := halvingConfig(5, 3, 8, gahpo.BreedingSteadyState)
+	rc.InFlight = 2
+	killedEndsLikeUninterrupted(t, rc, true, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
 		checkHalving(t, st, conn, run)
 	})
 }
@@ -179,8 +196,10 @@ func TestHalvingCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
 // coordinator killed three times, after a quarter, half and three
 // quarters of the first run's results (one worker each: results arrive in
 // the order tasks were published); both runs must pass check, and their
-// histories must be the same, bit for bit.
-func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, check func(*testing.T, *store.Store, *bus.Conn, gahpo.Run)) {
+// histories must be the same, bit for bit. With newServer, each restart
+// is on a NATS server of its own, with a worker of its own: nothing the
+// server held survives.
+func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, newServer bool, check func(*testing.T, *store.Store, *bus.Conn, gahpo.Run)) {
 	t.Helper()
 	srvA := testnats.Start(t)
 	startWorkers(t, srvA, 1, noopTrainer{})
@@ -202,6 +221,11 @@ func killedEndsLikeUninterrupted(t *testing.T, rc gahpo.RunConfig, check func(*t
 	pathB := filepath.Join(t.TempDir(), "b.db")
 	var runB gahpo.Run
 	for attempt := 0; ; attempt++ {
+		if newServer && attempt > 0 {
+			srvB.Shutdown()
+			srvB = testnats.Start(t)
+			startWorkers(t, srvB, 1, noopTrainer{})
+		}
 		st := openStore(t, pathB)
 		conn, err := bus.Connect(context.Background(), bus.Options{URL: srvB.URL(), Name: "coord"})
 		if err != nil {
@@ -432,7 +456,7 @@ func TestHalvingConfirmedCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T)
 	// Eight replicates of the one genome at the top rung are a third of
 	// the results: the last kill comes while they train.
 	rc.InFlight, rc.ConfirmSeeds, rc.ConfirmTop = 2, 9, 2
-	killedEndsLikeUninterrupted(t, rc, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
+	killedEndsLikeUninterrupted(t, rc, false, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
 		checkConfirmed(t, st, run, checkHalving(t, st, conn, run))
 	})
 }

@@ -135,7 +135,7 @@ func TestPBTCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T) {
 		t.Skip("two cluster runs: -short")
 	}
 	rc := pbtConfig(5, 9)
-	killedEndsLikeUninterrupted(t, rc, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
+	killedEndsLikeUninterrupted(t, rc, false, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
 		checkPBT(t, st, conn, run)
 	})
 }

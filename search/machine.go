@@ -101,6 +101,9 @@ type Machine struct {
 	// genome's result at a rung never changes): promotion reads it on
 	// every result.
 	orders [][]int
+	// lost holds the checkpoints the records name that are gone from the
+	// object store (CheckpointsLost): tasks train from scratch instead.
+	lost map[string]bool
 }
 
 // New starts a new run: its first genomes are bred and their tasks are in
@@ -474,6 +477,9 @@ func (m *Machine) task(r gahpo.GenomeRecord) gahpo.Task {
 		src := m.recs[r.Exploited-1]
 		t.FromGenome, t.FromParams, t.FromSeed = src.ID, src.Params, src.Seed
 	}
+	if t.Checkpoint != nil && m.lost[t.Checkpoint.Name] {
+		t = fromScratch(t, r)
+	}
 	if rung < len(m.rungs)-1 {
 		t.CheckpointTo = m.cfg.CheckpointBucket
 	} else {
@@ -548,6 +554,9 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	rec.Accuracy, rec.Worker, rec.Attempts, rec.Device = r.Accuracy, r.Worker, r.Attempt, r.Device
 	rec.Duration += r.Duration
 	rec.ImagesPerSec = r.ImagesPerSec
+	if len(r.Curve) > 0 {
+		rec.Curve = curveUpTo(rec.Curve, r.Curve[0].Epoch) // all of it, after a lost checkpoint
+	}
 	rec.Curve = append(rec.Curve, r.Curve...)
 	if len(r.Log) > 0 {
 		rec.Log = r.Log
@@ -949,7 +958,9 @@ func (m *Machine) release(ref *gahpo.ObjectRef) {
 }
 
 func (m *Machine) dropCheckpoint(ref *gahpo.ObjectRef) {
-	m.ready.Delete = append(m.ready.Delete, *ref)
+	if !m.lost[ref.Name] {
+		m.ready.Delete = append(m.ready.Delete, *ref)
+	}
 	m.ckpt -= min(m.ckpt, ref.Size)
 }
 

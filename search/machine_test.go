@@ -105,6 +105,12 @@ type sim struct {
 	seen  func(gahpo.Task)
 	// noReplay answers as a worker that predates schedules would.
 	noReplay bool
+	// loseAt, when above 0, loses every checkpoint after that many
+	// results: the machine is restored from the records and told none of
+	// its checkpoints exists (CheckpointsLost), and the queue is what it
+	// has outstanding, as after a resume on a new NATS server.
+	loseAt int
+	lost   []string
 }
 
 func (s *sim) apply(t testing.TB, rd Ready) {
@@ -230,6 +236,17 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 	s.m = m
 	s.apply(t, m.Ready())
 	for len(s.queue) > 0 {
+		if s.loseAt > 0 && s.results == s.loseAt && s.lost == nil {
+			c := cfg
+			c.Run = s.run
+			var err error
+			if m, err = Restore(c, space(t), s.engine, s.records()); err != nil {
+				t.Fatalf("restore after %d results: %v", s.results, err)
+			}
+			s.m = m
+			s.lost = m.CheckpointsLost(func(string) bool { return false })
+			s.created, s.queue = map[string]bool{}, m.Outstanding()
+		}
 		task := s.queue[0]
 		s.queue = s.queue[1:]
 		if restoreEvery > 0 && s.results%restoreEvery == restoreEvery-1 {

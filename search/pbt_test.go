@@ -46,14 +46,14 @@ func (s *sim) trainPBT(task gahpo.Task, r gahpo.Result) gahpo.Result {
 		}
 		return p
 	}
+	floor := func(ep int) float64 { x := params(ep)["x"]; return (x - 0.3) * (x - 0.3) }
 	x := params(task.Epochs)["x"]
-	floor := (x - 0.3) * (x - 0.3)
 	r.Curve = nil
 	for ep := task.FromEpochs + 1; ep <= task.Epochs; ep++ {
 		loss *= pbtDecay(params(ep)["lr"], ep)
-		r.Curve = append(r.Curve, gahpo.EpochReport{Epoch: ep, Metrics: map[string]gahpo.Float{"val_loss": gahpo.Float(loss + floor)}})
+		r.Curve = append(r.Curve, gahpo.EpochReport{Epoch: ep, Metrics: map[string]gahpo.Float{"val_loss": gahpo.Float(loss + floor(ep))}})
 	}
-	r.Fitness = gahpo.Float(loss + floor)
+	r.Fitness = gahpo.Float(loss + floor(task.Epochs))
 	if x > s.failAbove {
 		r.Fitness, r.Failure, r.Curve, r.Checkpoint = gahpo.Float(math.Inf(1)), "diverged", nil, nil
 	}

@@ -1,0 +1,68 @@
+package search
+
+import (
+	"slices"
+
+	"github.com/gahpo/gahpo"
+)
+
+// Lost checkpoints. A run's checkpoints live in the object store of its
+// NATS server, the history in its bbolt file: the two can part, as when
+// the server's store directory is deleted or a cluster's volume is
+// replaced, and a resumed run then names checkpoints that are gone. A task
+// that would go on from one trains from scratch to the same rung instead,
+// which gives the numbers training on would have (a checkpoint holds the
+// whole state of a training: Train from one equals training straight
+// through); under population based training it replays the genome's
+// schedule from scratch (Task.Schedule), on the genome's own seed, since
+// the schedule was trained on its ancestors'. Nothing is failed, and no
+// result is lost: only the epochs are trained again.
+
+// CheckpointsLost tells the machine which of the checkpoints its records
+// name still exist (exists reports it by object name), after a restart.
+// Tasks that would go on from a checkpoint that does not exist train from
+// scratch instead (Outstanding and every later task); the lost objects are
+// no longer deleted. It returns the names of the lost checkpoints.
+func (m *Machine) CheckpointsLost(exists func(name string) bool) []string {
+	var lost []string
+	for _, r := range m.recs {
+		if ref := r.Checkpoint; ref != nil && !m.lost[ref.Name] && !exists(ref.Name) {
+			if m.lost == nil {
+				m.lost = map[string]bool{}
+			}
+			m.lost[ref.Name] = true
+			lost = append(lost, ref.Name)
+		}
+	}
+	slices.Sort(lost)
+	return lost
+}
+
+// fromScratch makes t, a task that goes on from a checkpoint that is lost,
+// a training from scratch to the same epochs: r's schedule when it has
+// one (population based training) and it fits in a task, r's own params
+// otherwise.
+func fromScratch(t gahpo.Task, r gahpo.GenomeRecord) gahpo.Task {
+	t.Checkpoint, t.FromEpochs = nil, 0
+	t.FromGenome, t.FromParams, t.FromSeed = 0, nil, 0
+	if s := taskSchedule(r); len(s) > 0 {
+		withSchedule := t
+		withSchedule.Schedule = s
+		if fits(withSchedule) {
+			return withSchedule
+		}
+	}
+	return t
+}
+
+// curveUpTo keeps the points of curve before epoch from: a result that
+// trained from scratch again reports the epochs before its rung too.
+func curveUpTo(curve []gahpo.EpochReport, from int) []gahpo.EpochReport {
+	var out []gahpo.EpochReport
+	for _, e := range curve {
+		if e.Epoch < from {
+			out = append(out, e)
+		}
+	}
+	return out
+}
