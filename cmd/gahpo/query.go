@@ -122,7 +122,7 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	db := fs.String("db", "gahpo.db", "history database file (offline query); --nats queries a running coordinator instead")
 	run := fs.String("run", "", "run id (default: the latest run, or the newest running coordinator)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	perGen := fs.Bool("per-generation", true, "best: one line per generation; false: only the best genome of the run")
+	perGen := fs.Bool("per-generation", true, "best: one line per generation; false: only the best genome of the run (the one it chose once it has, on the mean of its trainings after --confirm-seeds)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -175,11 +175,9 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		return historyErr(*db, explainNotFound(ctx, q, endpoint, req, err))
 	}
 	if v, ok := out.(*[]gahpo.BestEntry); ok && !*perGen && len(*v) > 0 {
-		best := (*v)[0]
-		for _, b := range *v {
-			if b.Status != gahpo.GenomeQueued && (best.Status == gahpo.GenomeQueued || better(b, best)) {
-				best = b
-			}
+		best, err := overallBest(ctx, q, req.Run, *v)
+		if err != nil {
+			return historyErr(*db, err)
 		}
 		*v = []gahpo.BestEntry{best}
 	}
@@ -202,6 +200,9 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		printRuns(m.Stdout, *v)
 	case *[]gahpo.BestEntry:
 		printBest(m.Stdout, *v, stats...)
+		if !*perGen && len(*v) == 1 {
+			printChosen(m.Stdout, (*v)[0])
+		}
 	case *[]gahpo.GenomeRecord:
 		printGenomes(m.Stdout, *v)
 	case *gahpo.GenomeRecord:
@@ -268,6 +269,17 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", gen, b.GenomeID, fmtFloat(b.Fitness), acc, who, report.FormatParams(b.Params, b.Choices))
 	}
 	tw.Flush()
+}
+
+// printChosen says, under the best genome of a run chosen on the mean of
+// its trainings (--confirm-seeds), that mean: the row above has its own
+// training's fitness.
+func printChosen(w io.Writer, b gahpo.BestEntry) {
+	if b.ConfirmedFitness == nil {
+		return
+	}
+	fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean fitness %s; FITNESS above is its own (gahpo query genome %d shows the others)\n",
+		b.Seeds, b.Seeds-1, fmtFloat(*b.ConfirmedFitness), b.GenomeID)
 }
 
 // printGenomes lists a generation's genomes. When some trained past a
