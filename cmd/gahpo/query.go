@@ -235,8 +235,8 @@ func printRuns(w io.Writer, runs []gahpo.Run) {
 func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	withStats := len(stats) == len(best) && len(best) > 0
-	// A population based training's rows are rungs: which, and after how
-	// many epochs.
+	// A population based training's rows are rungs: which (from 0, as in
+	// the JSON's rung), and after how many epochs.
 	first := "GEN"
 	rungs := len(best) > 0 && best[0].RungResults > 0
 	if rungs {
@@ -258,7 +258,7 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 		}
 		gen := strconv.Itoa(b.Generation)
 		if rungs {
-			gen += "\t" + strconv.Itoa(b.Epochs)
+			gen = strconv.Itoa(b.Rung) + "\t" + strconv.Itoa(b.Epochs)
 		}
 		if withStats {
 			st := stats[i]
@@ -283,9 +283,9 @@ func printChosen(w io.Writer, b gahpo.BestEntry) {
 }
 
 // printGenomes lists a generation's genomes. When some trained past a
-// first rung (halving, pbt), each row says how many epochs its fitness is
-// of: the list is ranked rung first, so a fitness is only comparable with
-// those of its rung.
+// first rung (halving, pbt), each row says its rung (from 0, as in the
+// JSON) and how many epochs its fitness is of: the list is ranked rung
+// first, so a fitness is only comparable with those of its rung.
 func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 	rungs := slices.ContainsFunc(gs, func(g gahpo.GenomeRecord) bool { return g.Rung > 0 || g.Epochs > 1 })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -297,7 +297,7 @@ func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 	for _, g := range gs {
 		fit := fmtFloat(g.Fitness)
 		if rungs {
-			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung+1, g.Epochs, fit)
+			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung, g.Epochs, fit)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), report.FormatParams(g.Params, g.Choices))
 	}

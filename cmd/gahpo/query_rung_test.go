@@ -33,7 +33,7 @@ func TestBestRows(t *testing.T) {
 		best   int    // the best of the run
 	}{
 		{"generations", gens, "GEN  GENOME", "", 9},
-		{"rungs", rungs, "RUNG  EPOCHS  GENOME", "2     4       20      0.0333", 24},
+		{"rungs", rungs, "RUNG  EPOCHS  GENOME", "1     4       20      0.0333", 24}, // rungs from 0, as in the JSON
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
