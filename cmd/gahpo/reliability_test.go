@@ -147,23 +147,30 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 		t.Errorf("%d runs in the history after the refused rerun; want 1", n)
 	}
 
-	// A run left running (a crash), resumed with other flags.
+	// A run left running (a crash), resumed with other flags: by gahpo
+	// run, whose --workers may change, or by the coordinator command,
+	// which has no --workers.
 	setStatus(t, db, run, gahpo.RunRunning)
+	coordinator := []string{"coordinator", "--nats", "nats://127.0.0.1:1", "--problem", "regression", "--db", db, "--population", "4", "--generations", "1",
+		"--final-epochs", "0", "--seed", "3", "--no-progress"}
+	const runMay, coordinatorMay = "only --ack-wait and --workers may change", "only --ack-wait may change"
 	for _, tt := range []struct {
-		args []string
-		want string
+		base          []string
+		args          []string
+		want, mayWant string
 	}{
-		{[]string{"--population", "6"}, "--population 6 (the run's: 4)"},
-		{[]string{"--problem", "cnn"}, "--problem cnn (the run's: regression)"},
-		{[]string{"--seed", "4", "--max-attempts", "5"}, "--seed 4 (the run's: 3)"},
-		{[]string{"--preset", "paper"}, "--preset paper (the run's: quick)"},
-		{[]string{"--fidelity", "halving"}, "--fidelity halving (the run's: one-epoch)"},
-		{[]string{"--enqueue", "lr=0.01,batch_size=10,epochs=100"}, "--enqueue (0.01, 10, 100) (the run's: none)"},
+		{base, []string{"--population", "6"}, "--population 6 (the run's: 4)", runMay},
+		{base, []string{"--problem", "cnn"}, "--problem cnn (the run's: regression)", runMay},
+		{base, []string{"--seed", "4", "--max-attempts", "5"}, "--seed 4 (the run's: 3)", runMay},
+		{base, []string{"--preset", "paper"}, "--preset paper (the run's: quick)", runMay},
+		{base, []string{"--fidelity", "halving"}, "--fidelity halving (the run's: one-epoch)", runMay},
+		{base, []string{"--enqueue", "lr=0.01,batch_size=10,epochs=100"}, "--enqueue lr=0.01,batch_size=10,epochs=100 (the run's: none)", runMay},
+		{coordinator, []string{"--population", "6"}, "--population 6 (the run's: 4)", coordinatorMay},
 	} {
-		args := append(append([]string{}, base...), tt.args...)
+		args := append(append([]string{}, tt.base...), tt.args...)
 		_, _, err := runMain(t, args...)
-		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "run "+run.ID) {
-			t.Errorf("resume with %v: err = %v; want a refusal naming %q", tt.args, err, tt.want)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "run "+run.ID) || !strings.Contains(err.Error(), tt.mayWant) {
+			t.Errorf("resume with %v: err = %v; want a refusal naming %q and saying %q", args[:1], err, tt.want, tt.mayWant)
 		}
 	}
 	if n := runCount(t, db); n != 1 {
