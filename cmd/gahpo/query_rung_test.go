@@ -129,3 +129,36 @@ func TestQueryOverallBest(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryFinalMissing: query final of a run without a final training
+// says why it has none, not that a record was not found.
+func TestQueryFinalMissing(t *testing.T) {
+	tests := []struct {
+		name string
+		run  gahpo.Run
+		want string
+	}{
+		{"left running", gahpo.Run{ID: "r", Status: gahpo.RunRunning, Config: gahpo.RunConfig{FinalEpochs: 3}},
+			"run r has no final training yet: it is unfinished, left running by a coordinator that stopped before its end"},
+		{"left in its final training", gahpo.Run{ID: "r", Status: gahpo.RunFinal, Config: gahpo.RunConfig{FinalEpochs: 3}}, "it is unfinished, left final"},
+		{"failed", gahpo.Run{ID: "r", Status: gahpo.RunFailed, Error: "boom"}, "run r has no final training: it failed before it (boom)"},
+		{"without one", gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: 1}, "it was run with --final-epochs 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "h.db")
+			st, err := store.Open(db, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateRun(tt.run, []byte("{}"), nil); err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			err = (&Main{Stdout: io.Discard, Stderr: io.Discard}).Run(context.Background(), []string{"query", "final", "--db", db})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "store: not found") {
+				t.Fatalf("query final: %v; want %q", err, tt.want)
+			}
+		})
+	}
+}

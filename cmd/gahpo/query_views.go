@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -179,8 +180,12 @@ func isNotFound(err error) bool {
 }
 
 // explainNotFound turns a missing generation or genome into an answer that
-// names the run's valid range.
+// names the run's valid range, and a missing final training into one that
+// says why the run has none.
 func explainNotFound(ctx context.Context, q querier, endpoint string, req coordinator.QueryRequest, err error) error {
+	if isNotFound(err) && endpoint == coordinator.EndpointFinal {
+		return explainNoFinal(ctx, q, req.Run, err)
+	}
 	if !isNotFound(err) || (endpoint != coordinator.EndpointGeneration && endpoint != coordinator.EndpointGenome) {
 		return err
 	}
@@ -216,4 +221,29 @@ func explainNotFound(ctx context.Context, q querier, endpoint string, req coordi
 		return fmt.Errorf("genome %d not found in run %s", req.Genome, run)
 	}
 	return fmt.Errorf("genome %d not found: run %s has genomes 1-%d", req.Genome, run, last)
+}
+
+// explainNoFinal says why a run has no final training: it is still
+// searching or training it, it failed, or it was run without one.
+func explainNoFinal(ctx context.Context, q querier, run string, err error) error {
+	r, rerr := queriedRun(ctx, q, run)
+	if rerr != nil {
+		return err
+	}
+	_, isLive := q.(live)
+	switch {
+	case r.Status == gahpo.RunRunning && isLive:
+		return fmt.Errorf("run %s has no final training yet: it is still running, and trains its best genome fully at its end", r.ID)
+	case r.Status == gahpo.RunFinal && isLive:
+		return fmt.Errorf("run %s has no final training yet: it is still running, its final training under way", r.ID)
+	case r.Status == gahpo.RunRunning || r.Status == gahpo.RunFinal:
+		// Offline: a running coordinator would hold the file, so this
+		// run's stopped before its end.
+		return fmt.Errorf("run %s has no final training yet: it is unfinished, left %s by a coordinator that stopped before its end (the same command resumes it)", r.ID, r.Status)
+	case r.Status == gahpo.RunFailed:
+		return fmt.Errorf("run %s has no final training: it failed before it (%s)", r.ID, cmp.Or(r.Error, "no error recorded"))
+	case r.Config.FinalEpochs == 0:
+		return fmt.Errorf("run %s has no final training: it was run with --final-epochs 0 (gahpo query best --per-generation=false --run %s names its best genome)", r.ID, r.ID)
+	}
+	return fmt.Errorf("run %s, %s, has no final training: %w", r.ID, r.Status, err)
 }
