@@ -261,3 +261,26 @@ func TestEveryNumericFlagHasARange(t *testing.T) {
 		t.Errorf("found only %d numeric flags in the commands' help: the pattern no longer matches it", found)
 	}
 }
+
+// TestEmptyHistoryFile: an empty file given to a command that reads the
+// history says that it is empty, not a gahpo history, and stays empty.
+func TestEmptyHistoryFile(t *testing.T) {
+	for _, c := range [][]string{
+		{"query", "runs"}, {"query", "best"}, {"query", "final"},
+		{"report", "--out", t.TempDir()}, {"export", "--format", "csv"},
+	} {
+		t.Run(strings.Join(c, " "), func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "empty.db")
+			if err := os.WriteFile(db, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := runMain(t, append(c, "--db", db)...)
+			if err == nil || !strings.Contains(err.Error(), "empty file: "+db+" is not a gahpo history") {
+				t.Errorf("err = %v; want one saying %s is empty, not a gahpo history", err, db)
+			}
+			if fi, err := os.Stat(db); err != nil || fi.Size() != 0 {
+				t.Errorf("the empty file was modified: %v, %v", fi, err)
+			}
+		})
+	}
+}
