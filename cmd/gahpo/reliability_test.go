@@ -284,3 +284,27 @@ func TestEmptyHistoryFile(t *testing.T) {
 		})
 	}
 }
+
+// TestLockedHistory: a command that reads a history a coordinator holds
+// tells the user to do what it does live, with --nats.
+func TestLockedHistory(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "h.db")
+	st, err := store.Open(db, store.Options{}) // held as a coordinator holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"query", "runs"}, "query it live with --nats"},
+		{[]string{"report", "--out", t.TempDir()}, "report it live with --nats"},
+		{[]string{"export", "--format", "csv"}, "export it live with --nats"},
+	} {
+		_, _, err := runMain(t, append(tt.args, "--db", db)...)
+		if err == nil || !errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v of a held history: %v; want %q", tt.args, err, tt.want)
+		}
+	}
+}
