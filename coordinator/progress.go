@@ -154,7 +154,7 @@ func (p *progress) generationDone(sum gahpo.GenerationSummary, rc gahpo.RunConfi
 	what := fmt.Sprintf("generation %d done", sum.Generation+1)
 	switch rungs := rc.RungEpochs(); {
 	case rc.PBT() && sum.Generation < len(rungs):
-		what = fmt.Sprintf("rung %d done (%s)", sum.Generation+1, epochs(rungs[sum.Generation]))
+		what = fmt.Sprintf("rung %d done (%s)", sum.Generation, epochs(rungs[sum.Generation])) // from 0, as in the JSON
 	case rc.Halving():
 		what += fmt.Sprintf(" (its first rung, %s)", epochs(rungs[0]))
 	}

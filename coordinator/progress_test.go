@@ -104,7 +104,8 @@ func TestProgressLineConfirming(t *testing.T) {
 }
 
 // TestGenerationDoneSays: a summary's line says what its fitness is of: a
-// generation, its first rung under halving, a rung under pbt.
+// generation (from 1), its first rung under halving, a rung under pbt
+// (from 0, as in the JSON).
 func TestGenerationDoneSays(t *testing.T) {
 	sum := gahpo.GenerationSummary{Generation: 1, Best: 7, Fitness: 0.5, Median: 0.6, Mean: 0.7}
 	tests := []struct {
@@ -114,7 +115,7 @@ func TestGenerationDoneSays(t *testing.T) {
 	}{
 		{"one-epoch", gahpo.RunConfig{}, "generation 2 done: best genome 7 fitness 0.5"},
 		{"halving", gahpo.RunConfig{Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3}, "generation 2 done (its first rung, 1 epoch): best genome 7"},
-		{"pbt", gahpo.RunConfig{Fidelity: gahpo.FidelityPBT, MinEpochs: 2, MaxEpochs: 8}, "rung 2 done (4 epochs): best genome 7"},
+		{"pbt", gahpo.RunConfig{Fidelity: gahpo.FidelityPBT, MinEpochs: 2, MaxEpochs: 8}, "rung 1 done (4 epochs): best genome 7"},
 	}
 	for _, tt := range tests {
 		var out strings.Builder

@@ -63,14 +63,15 @@ func TestScheduleFigure(t *testing.T) {
 // TestPageRowsAreRungs: after population based training the page's table
 // of best genomes has a row per rung, each with the genome's fitness at
 // that rung and the rung's median (as gahpo query best gives them), not
-// a row per generation of the genomes that took a place.
+// a row per generation of the genomes that took a place; its rungs count
+// from 0, as in the JSON.
 func TestPageRowsAreRungs(t *testing.T) {
 	rc := gahpo.RunConfig{Problem: "regression", Fidelity: gahpo.FidelityPBT, MinEpochs: 1, MaxEpochs: 2, GA: ga.Config{Population: 4}}
 	rec := func(id int, fit ...gahpo.Float) gahpo.GenomeRecord {
 		return gahpo.GenomeRecord{ID: id, Status: gahpo.GenomeDone, Rung: len(fit) - 1, Epochs: len(fit), RungFitness: fit,
 			Fitness: fit[len(fit)-1], Params: map[string]float64{"lr": float64(id) / 10}}
 	}
-	// Genome 1 leads rung 1 and falls behind at rung 2; genome 4 stopped.
+	// Genome 1 leads rung 0 and falls behind at rung 1; genome 4 stopped.
 	recs := []gahpo.GenomeRecord{rec(1, 0.1, 0.09), rec(2, 0.3, 0.05), rec(3, 0.4, 0.2), rec(4, 0.9)}
 	recs[3].Stopped = "worst quarter"
 	recs[0].Params["opt"], recs[0].Choices = 1, map[string]string{"opt": "adam"} // shown by its value
@@ -78,11 +79,11 @@ func TestPageRowsAreRungs(t *testing.T) {
 	if len(rows) != 2 {
 		t.Fatalf("%d rows, want the 2 rungs: %+v", len(rows), rows)
 	}
-	if r := rows[0]; r.Generation != 1 || r.Epochs != 1 || r.Best.ID != 1 || r.Best.Fitness != 0.1 || r.Evaluated != 4 || r.Median != 0.35 {
-		t.Errorf("rung 1: %+v", r)
+	if r := rows[0]; r.Generation != 1 || r.Rung() != 0 || r.Epochs != 1 || r.Best.ID != 1 || r.Best.Fitness != 0.1 || r.Evaluated != 4 || r.Median != 0.35 {
+		t.Errorf("rung 0: %+v", r)
 	}
-	if r := rows[1]; r.Generation != 2 || r.Epochs != 2 || r.Best.ID != 2 || r.Best.Fitness != 0.05 || r.Evaluated != 3 || r.Median != 0.09 {
-		t.Errorf("rung 2: %+v", r)
+	if r := rows[1]; r.Generation != 2 || r.Rung() != 1 || r.Epochs != 2 || r.Best.ID != 2 || r.Best.Fitness != 0.05 || r.Evaluated != 3 || r.Median != 0.09 {
+		t.Errorf("rung 1: %+v", r)
 	}
 	// A live snapshot missing a genome, out of id order: the rows of the
 	// others, no panic.
@@ -95,7 +96,7 @@ func TestPageRowsAreRungs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Best genome per rung", "<th>rung (epochs)</th>", "<tr><td>1 (1)</td><td>1</td><td>0.1</td>", "lr=0.1 opt=adam</td>", "<tr><td>2 (2)</td><td>2</td><td>0.05</td>"} {
+	for _, want := range []string{"Best genome per rung", "<th>rung (epochs)</th>", "<tr><td>0 (1)</td><td>1</td><td>0.1</td>", "lr=0.1 opt=adam</td>", "<tr><td>1 (2)</td><td>2</td><td>0.05</td>"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -10,12 +10,14 @@ import (
 
 // GenStats summarises one generation or, after population based
 // training, one rung. Generation counts from 1, as every table and figure
-// shown to users does.
+// shown to users does; a rung (Rung) counts from 0, as in the JSON of
+// genomes and queries.
 type GenStats struct {
 	Generation int `json:"generation"`
 	// Epochs, when above 0, makes the row a population based training's
-	// rung (Generation is the rung, from 1): its genomes trained that many
-	// epochs, and Best's fitness is its result at the rung.
+	// rung (Generation is the rung plus 1, Rung the rung): its genomes
+	// trained that many epochs, and Best's fitness is its result at the
+	// rung.
 	Epochs    int                `json:"epochs,omitempty"`
 	Genomes   int                `json:"genomes"`   // bred
 	Evaluated int                `json:"evaluated"` // with a result (done, failed or duplicate)
@@ -93,6 +95,10 @@ func GenerationStats(genomes []gahpo.GenomeRecord) []GenStats {
 	slices.SortFunc(out, func(a, b GenStats) int { return a.Generation - b.Generation })
 	return out
 }
+
+// Rung is the rung of a population based training's row (Epochs above
+// 0), from 0 as in the JSON of genomes and queries and in every table.
+func (s GenStats) Rung() int { return s.Generation - 1 }
 
 func median(v []float64) float64 {
 	if len(v) == 0 {

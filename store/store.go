@@ -35,6 +35,9 @@ var (
 	ErrSchema = errors.New("store: unsupported schema")
 	// ErrCorrupt is returned by Open for a file bbolt cannot read.
 	ErrCorrupt = errors.New("store: corrupt database file")
+	// ErrEmpty is returned by a read-only Open of an empty file: no
+	// history was ever stored in it (a read-write Open makes it one).
+	ErrEmpty = errors.New("store: empty file")
 )
 
 var (
@@ -71,7 +74,8 @@ type Store struct {
 // past the end of the file, every key and value read, every record
 // decoded);
 // a damaged file gives an error wrapping ErrCorrupt that names it, and is
-// left as it was: nothing is written to it.
+// left as it was: nothing is written to it. An empty file opened read-only
+// gives ErrEmpty, and is left empty.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = time.Second
@@ -79,6 +83,11 @@ func Open(path string, opts Options) (*Store, error) {
 	fi, err := os.Stat(path)
 	if err != nil && (opts.ReadOnly || !errors.Is(err, os.ErrNotExist)) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err == nil && fi.Size() == 0 && opts.ReadOnly {
+		// bbolt would write its first pages to it, which it cannot
+		// read-only: say what the file is, and leave it as it is.
+		return nil, fmt.Errorf("%w: %s is not a gahpo history (no run was ever stored in it)", ErrEmpty, path)
 	}
 	if err == nil && fi.Size() > 0 {
 		// Check before any write: bbolt writes its meta page at the first

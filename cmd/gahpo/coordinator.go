@@ -25,7 +25,7 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	db := fs.String("db", "gahpo.db", "history database file (bbolt)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if nf.url == "" {

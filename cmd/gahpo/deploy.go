@@ -131,7 +131,7 @@ func (m *Main) runPurge(ctx context.Context, args []string) error {
 	var nf natsFlags
 	nf.register(fs, true)
 	run := fs.String("run", "", "run id whose tasks and results to remove (required; see 'gahpo query runs')")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if nf.url == "" || *run == "" {

@@ -113,7 +113,7 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	if *format != "csv" && *format != "jsonl" {
 		return fmt.Errorf("export: unknown --format %q (csv or jsonl)", *format)
 	}
-	src, release, err := m.reportSource(ctx, nf, *db, *run)
+	src, release, err := m.reportSource(ctx, "export", nf, *db, *run)
 	if err != nil {
 		return err
 	}

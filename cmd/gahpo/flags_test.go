@@ -113,7 +113,8 @@ func TestIgnoredFlags(t *testing.T) {
 }
 
 // TestPrintGenomesRungs: a generation of a halving run lists each genome's
-// rung and epochs beside its fitness; a one-epoch run's has no such columns.
+// rung (from 0, as in the JSON) and epochs beside its fitness; a one-epoch
+// run's has no such columns.
 func TestPrintGenomesRungs(t *testing.T) {
 	g := func(id, rung, epochs int, fit gahpo.Float) gahpo.GenomeRecord {
 		return gahpo.GenomeRecord{ID: id, Status: gahpo.GenomeDone, Rung: rung, Epochs: epochs, Fitness: fit, Params: map[string]float64{"lr": 0.1}}
@@ -122,7 +123,7 @@ func TestPrintGenomesRungs(t *testing.T) {
 	printGenomes(&b, []gahpo.GenomeRecord{g(2, 2, 9, 0.5), g(1, 0, 1, 0.3)})
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(strings.Join(strings.Fields(lines[0]), " "), "GENOME STATUS RUNG EPOCHS FITNESS") ||
-		!strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), "2 done 3 9 0.5") || !strings.HasPrefix(strings.Join(strings.Fields(lines[2]), " "), "1 done 1 1 0.3") {
+		!strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), "2 done 2 9 0.5") || !strings.HasPrefix(strings.Join(strings.Fields(lines[2]), " "), "1 done 0 1 0.3") {
 		t.Errorf("halving generation:\n%s", b.String())
 	}
 	b.Reset()

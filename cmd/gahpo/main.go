@@ -135,8 +135,6 @@ func (m *Main) logger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
-// parse parses flags that may come before, between or after positional
-// arguments, and returns the positional ones.
 // secretFlags take a secret on the command line, where every user of the
 // machine can read it (ps, /proc): kept for the scripts that use them, each
 // warns and names the file or variable to use instead.
@@ -169,6 +167,8 @@ func (u unsetDefault) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// parse parses flags that may come before, between or after positional
+// arguments, and returns the positional ones.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	if _, ok := fs.Output().(unsetDefault); !ok {
 		fs.SetOutput(unsetDefault{fs.Output()})
@@ -186,4 +186,30 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// parseNone parses the flags of a command that takes no positional
+// argument, and refuses a stray one (which parse would otherwise leave for
+// the command to drop).
+func parseNone(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) == 0 {
+		return err
+	}
+	return strayArg(strings.TrimPrefix(fs.Name(), "gahpo "), args, pos[0])
+}
+
+// strayArg is the error of a command given a positional argument it does
+// not take; when the argument follows an --flag= with an empty value, it
+// says how to give the flag that value.
+func strayArg(cmd string, args []string, stray string) error {
+	for i := 1; i < len(args); i++ {
+		prev := args[i-1]
+		if args[i] != stray || !strings.HasPrefix(prev, "-") || !strings.HasSuffix(prev, "=") || strings.Count(prev, "=") != 1 {
+			continue
+		}
+		return fmt.Errorf("%s: unexpected argument %q: %s gives its flag an empty value; to give it this one, write %s%s (no space after '=')",
+			cmd, stray, prev, prev, stray)
+	}
+	return fmt.Errorf("%s: unexpected argument %q (it takes flags only; see gahpo help %s)", cmd, stray, cmd)
 }

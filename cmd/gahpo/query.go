@@ -122,7 +122,7 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	db := fs.String("db", "gahpo.db", "history database file (offline query); --nats queries a running coordinator instead")
 	run := fs.String("run", "", "run id (default: the latest run, or the newest running coordinator)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	perGen := fs.Bool("per-generation", true, "best: one line per generation; false: only the best genome of the run")
+	perGen := fs.Bool("per-generation", true, "best: one line per generation; false: only the best genome of the run (the one it chose once it has, on the mean of its trainings after --confirm-seeds)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -175,11 +175,9 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		return historyErr(*db, explainNotFound(ctx, q, endpoint, req, err))
 	}
 	if v, ok := out.(*[]gahpo.BestEntry); ok && !*perGen && len(*v) > 0 {
-		best := (*v)[0]
-		for _, b := range *v {
-			if b.Status != gahpo.GenomeQueued && (best.Status == gahpo.GenomeQueued || better(b, best)) {
-				best = b
-			}
+		best, err := overallBest(ctx, q, req.Run, *v)
+		if err != nil {
+			return historyErr(*db, err)
 		}
 		*v = []gahpo.BestEntry{best}
 	}
@@ -202,6 +200,9 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		printRuns(m.Stdout, *v)
 	case *[]gahpo.BestEntry:
 		printBest(m.Stdout, *v, stats...)
+		if !*perGen && len(*v) == 1 {
+			printChosen(m.Stdout, (*v)[0])
+		}
 	case *[]gahpo.GenomeRecord:
 		printGenomes(m.Stdout, *v)
 	case *gahpo.GenomeRecord:
@@ -234,8 +235,8 @@ func printRuns(w io.Writer, runs []gahpo.Run) {
 func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	withStats := len(stats) == len(best) && len(best) > 0
-	// A population based training's rows are rungs: which, and after how
-	// many epochs.
+	// A population based training's rows are rungs: which (from 0, as in
+	// the JSON's rung), and after how many epochs.
 	first := "GEN"
 	rungs := len(best) > 0 && best[0].RungResults > 0
 	if rungs {
@@ -257,7 +258,7 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 		}
 		gen := strconv.Itoa(b.Generation)
 		if rungs {
-			gen += "\t" + strconv.Itoa(b.Epochs)
+			gen = strconv.Itoa(b.Rung) + "\t" + strconv.Itoa(b.Epochs)
 		}
 		if withStats {
 			st := stats[i]
@@ -270,10 +271,21 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 	tw.Flush()
 }
 
+// printChosen says, under the best genome of a run chosen on the mean of
+// its trainings (--confirm-seeds), that mean: the row above has its own
+// training's fitness.
+func printChosen(w io.Writer, b gahpo.BestEntry) {
+	if b.ConfirmedFitness == nil {
+		return
+	}
+	fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean fitness %s; FITNESS above is its own (gahpo query genome %d shows the others)\n",
+		b.Seeds, b.Seeds-1, fmtFloat(*b.ConfirmedFitness), b.GenomeID)
+}
+
 // printGenomes lists a generation's genomes. When some trained past a
-// first rung (halving, pbt), each row says how many epochs its fitness is
-// of: the list is ranked rung first, so a fitness is only comparable with
-// those of its rung.
+// first rung (halving, pbt), each row says its rung (from 0, as in the
+// JSON) and how many epochs its fitness is of: the list is ranked rung
+// first, so a fitness is only comparable with those of its rung.
 func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 	rungs := slices.ContainsFunc(gs, func(g gahpo.GenomeRecord) bool { return g.Rung > 0 || g.Epochs > 1 })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -285,7 +297,7 @@ func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 	for _, g := range gs {
 		fit := fmtFloat(g.Fitness)
 		if rungs {
-			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung+1, g.Epochs, fit)
+			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung, g.Epochs, fit)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), report.FormatParams(g.Params, g.Choices))
 	}

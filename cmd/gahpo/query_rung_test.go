@@ -2,10 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/store"
 )
 
 // TestBestRows prints "best per generation" rows of generations and of a
@@ -27,7 +33,7 @@ func TestBestRows(t *testing.T) {
 		best   int    // the best of the run
 	}{
 		{"generations", gens, "GEN  GENOME", "", 9},
-		{"rungs", rungs, "RUNG  EPOCHS  GENOME", "2     4       20      0.0333", 24},
+		{"rungs", rungs, "RUNG  EPOCHS  GENOME", "1     4       20      0.0333", 24}, // rungs from 0, as in the JSON
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +58,106 @@ func TestBestRows(t *testing.T) {
 			}
 			if best.GenomeID != tt.best {
 				t.Fatalf("best of the run %d, want %d", best.GenomeID, tt.best)
+			}
+		})
+	}
+}
+
+// TestQueryOverallBest: the best genome of a run (query best
+// --per-generation=false) is the one the run chose once it has (Run.Best,
+// on the mean of its trainings after a confirmation), not the lowest
+// single training; before it has chosen, the best of the rows.
+func TestQueryOverallBest(t *testing.T) {
+	mean1, mean2 := gahpo.Float(0.13), gahpo.Float(0.11)
+	params := map[string]float64{"lr": 0.1}
+	genomes := []gahpo.GenomeRecord{
+		// The lowest fitness of one training, but the higher mean.
+		{ID: 1, Status: gahpo.GenomeDone, Fitness: 0.10, Epochs: 9, Rung: 1, Params: params, ConfirmedFitness: &mean1,
+			Replicates: []gahpo.Replicate{{Status: gahpo.GenomeDone, Fitness: 0.16}}},
+		{ID: 2, Status: gahpo.GenomeDone, Fitness: 0.12, Epochs: 9, Rung: 1, Params: params, ConfirmedFitness: &mean2,
+			Replicates: []gahpo.Replicate{{Status: gahpo.GenomeDone, Fitness: 0.10}}},
+		{ID: 3, Status: gahpo.GenomeDone, Fitness: 0.05, Epochs: 3, Rung: 0, Params: params},
+	}
+	tests := []struct {
+		name      string
+		best      int    // Run.Best
+		json      bool   // --json
+		want      string // must be printed
+		wantNot   string // must not be
+		wantFirst int    // genome of the one row
+	}{
+		{"chosen on the mean", 2, false, "chosen on 2 trainings (its own and 1 with other seeds): mean fitness 0.11", "", 2},
+		{"chosen on the mean, JSON", 2, true, `"confirmed_fitness": 0.11`, "", 2},
+		{"not chosen yet", 0, false, "", "chosen on", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "h.db")
+			st, err := store.Open(db, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateRun(gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: tt.best, Params: []string{"lr"}}, []byte("{}"), genomes); err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			args := []string{"query", "best", "--per-generation=false", "--db", db}
+			if tt.json {
+				args = append(args, "--json")
+			}
+			var out bytes.Buffer
+			if err := (&Main{Stdout: &out, Stderr: io.Discard}).Run(context.Background(), args); err != nil {
+				t.Fatal(err)
+			}
+			var id int
+			if tt.json {
+				var rows []gahpo.BestEntry
+				if err := json.Unmarshal(out.Bytes(), &rows); err != nil || len(rows) != 1 {
+					t.Fatalf("JSON %s: %v", out.String(), err)
+				}
+				id = rows[0].GenomeID
+			} else {
+				lines := strings.Split(out.String(), "\n")
+				if len(lines) < 2 {
+					t.Fatalf("printed %q", out.String())
+				}
+				id, _ = strconv.Atoi(strings.Fields(lines[1])[1])
+			}
+			if id != tt.wantFirst || !strings.Contains(out.String(), tt.want) || (tt.wantNot != "" && strings.Contains(out.String(), tt.wantNot)) {
+				t.Fatalf("printed\n%s\nwant genome %d, %q and not %q", out.String(), tt.wantFirst, tt.want, tt.wantNot)
+			}
+		})
+	}
+}
+
+// TestQueryFinalMissing: query final of a run without a final training
+// says why it has none, not that a record was not found.
+func TestQueryFinalMissing(t *testing.T) {
+	tests := []struct {
+		name string
+		run  gahpo.Run
+		want string
+	}{
+		{"left running", gahpo.Run{ID: "r", Status: gahpo.RunRunning, Config: gahpo.RunConfig{FinalEpochs: 3}},
+			"run r has no final training yet: it is unfinished, left running by a coordinator that stopped before its end"},
+		{"left in its final training", gahpo.Run{ID: "r", Status: gahpo.RunFinal, Config: gahpo.RunConfig{FinalEpochs: 3}}, "it is unfinished, left final"},
+		{"failed", gahpo.Run{ID: "r", Status: gahpo.RunFailed, Error: "boom"}, "run r has no final training: it failed before it (boom)"},
+		{"without one", gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: 1}, "it was run with --final-epochs 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "h.db")
+			st, err := store.Open(db, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateRun(tt.run, []byte("{}"), nil); err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			err = (&Main{Stdout: io.Discard, Stderr: io.Discard}).Run(context.Background(), []string{"query", "final", "--db", db})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "store: not found") {
+				t.Fatalf("query final: %v; want %q", err, tt.want)
 			}
 		})
 	}

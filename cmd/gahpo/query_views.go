@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,66 @@ func renumber(out any) {
 // first, then the lower fitness.
 func better(a, b gahpo.BestEntry) bool {
 	return gahpo.Better(gahpo.GenomeRecord{ID: a.GenomeID, Fitness: a.Fitness, Rung: a.Rung}, gahpo.GenomeRecord{ID: b.GenomeID, Fitness: b.Fitness, Rung: b.Rung})
+}
+
+// overallBest is the best genome of a run, from its rows of "best per
+// generation" (or per rung): the genome the run chose (gahpo.Run.Best, the
+// one of its final training) once it has chosen one, with the mean fitness
+// of its trainings when it was chosen on more than one seed
+// (--confirm-seeds); before, the best of the rows on one training each.
+func overallBest(ctx context.Context, q querier, run string, rows []gahpo.BestEntry) (gahpo.BestEntry, error) {
+	r, err := queriedRun(ctx, q, run)
+	if err != nil {
+		return gahpo.BestEntry{}, err
+	}
+	if r.Best == 0 {
+		best := rows[0]
+		for _, b := range rows {
+			if b.Status != gahpo.GenomeQueued && (best.Status == gahpo.GenomeQueued || better(b, best)) {
+				best = b
+			}
+		}
+		return best, nil
+	}
+	var g gahpo.GenomeRecord
+	if err := q.query(ctx, coordinator.EndpointGenome, coordinator.QueryRequest{Run: r.ID, Genome: r.Best}, &g); err != nil {
+		return gahpo.BestEntry{}, fmt.Errorf("the chosen genome %d of run %s: %w", r.Best, r.ID, err)
+	}
+	best := gahpo.NewBestEntry(g)
+	if g.ConfirmedFitness != nil {
+		best.Seeds, best.ConfirmedFitness = 1+len(g.Replicates), g.ConfirmedFitness
+	}
+	// A population based training's rows are rungs: the chosen genome's is
+	// its top rung's, with that rung's statistics.
+	for _, row := range rows {
+		if row.RungResults > 0 && row.Rung == g.Rung {
+			best.Generation, best.Epochs = row.Generation, row.Epochs
+			best.RungResults, best.RungFailed, best.RungMedian, best.RungMean = row.RungResults, row.RungFailed, row.RungMedian, row.RungMean
+		}
+	}
+	return best, nil
+}
+
+// queriedRun is the run a query is of: run, or else the one the querier
+// answers for by default (offline the latest run of the file, live the
+// coordinator's).
+func queriedRun(ctx context.Context, q querier, run string) (gahpo.Run, error) {
+	var runs []gahpo.Run
+	if err := q.query(ctx, coordinator.EndpointRuns, coordinator.QueryRequest{Run: run}, &runs); err != nil {
+		return gahpo.Run{}, err
+	}
+	if l, ok := q.(live); ok && run == "" {
+		run = l.run
+	}
+	for _, r := range runs {
+		if r.ID == run {
+			return r, nil
+		}
+	}
+	if run == "" && len(runs) > 0 {
+		return runs[len(runs)-1], nil // oldest first
+	}
+	return gahpo.Run{}, fmt.Errorf("%w: run %q", store.ErrNotFound, run)
 }
 
 // Answers with durations in seconds beside the nanoseconds kept for
@@ -119,8 +180,12 @@ func isNotFound(err error) bool {
 }
 
 // explainNotFound turns a missing generation or genome into an answer that
-// names the run's valid range.
+// names the run's valid range, and a missing final training into one that
+// says why the run has none.
 func explainNotFound(ctx context.Context, q querier, endpoint string, req coordinator.QueryRequest, err error) error {
+	if isNotFound(err) && endpoint == coordinator.EndpointFinal {
+		return explainNoFinal(ctx, q, req.Run, err)
+	}
 	if !isNotFound(err) || (endpoint != coordinator.EndpointGeneration && endpoint != coordinator.EndpointGenome) {
 		return err
 	}
@@ -156,4 +221,29 @@ func explainNotFound(ctx context.Context, q querier, endpoint string, req coordi
 		return fmt.Errorf("genome %d not found in run %s", req.Genome, run)
 	}
 	return fmt.Errorf("genome %d not found: run %s has genomes 1-%d", req.Genome, run, last)
+}
+
+// explainNoFinal says why a run has no final training: it is still
+// searching or training it, it failed, or it was run without one.
+func explainNoFinal(ctx context.Context, q querier, run string, err error) error {
+	r, rerr := queriedRun(ctx, q, run)
+	if rerr != nil {
+		return err
+	}
+	_, isLive := q.(live)
+	switch {
+	case r.Status == gahpo.RunRunning && isLive:
+		return fmt.Errorf("run %s has no final training yet: it is still running, and trains its best genome fully at its end", r.ID)
+	case r.Status == gahpo.RunFinal && isLive:
+		return fmt.Errorf("run %s has no final training yet: it is still running, its final training under way", r.ID)
+	case r.Status == gahpo.RunRunning || r.Status == gahpo.RunFinal:
+		// Offline: a running coordinator would hold the file, so this
+		// run's stopped before its end.
+		return fmt.Errorf("run %s has no final training yet: it is unfinished, left %s by a coordinator that stopped before its end (the same command resumes it)", r.ID, r.Status)
+	case r.Status == gahpo.RunFailed:
+		return fmt.Errorf("run %s has no final training: it failed before it (%s)", r.ID, cmp.Or(r.Error, "no error recorded"))
+	case r.Config.FinalEpochs == 0:
+		return fmt.Errorf("run %s has no final training: it was run with --final-epochs 0 (gahpo query best --per-generation=false --run %s names its best genome)", r.ID, r.ID)
+	}
+	return fmt.Errorf("run %s, %s, has no final training: %w", r.ID, r.Status, err)
 }

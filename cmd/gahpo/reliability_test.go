@@ -147,23 +147,30 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 		t.Errorf("%d runs in the history after the refused rerun; want 1", n)
 	}
 
-	// A run left running (a crash), resumed with other flags.
+	// A run left running (a crash), resumed with other flags: by gahpo
+	// run, whose --workers may change, or by the coordinator command,
+	// which has no --workers.
 	setStatus(t, db, run, gahpo.RunRunning)
+	coordinator := []string{"coordinator", "--nats", "nats://127.0.0.1:1", "--problem", "regression", "--db", db, "--population", "4", "--generations", "1",
+		"--final-epochs", "0", "--seed", "3", "--no-progress"}
+	const runMay, coordinatorMay = "only --ack-wait and --workers may change", "only --ack-wait may change"
 	for _, tt := range []struct {
-		args []string
-		want string
+		base          []string
+		args          []string
+		want, mayWant string
 	}{
-		{[]string{"--population", "6"}, "--population 6 (the run's: 4)"},
-		{[]string{"--problem", "cnn"}, "--problem cnn (the run's: regression)"},
-		{[]string{"--seed", "4", "--max-attempts", "5"}, "--seed 4 (the run's: 3)"},
-		{[]string{"--preset", "paper"}, "--preset paper (the run's: quick)"},
-		{[]string{"--fidelity", "halving"}, "--fidelity halving (the run's: one-epoch)"},
-		{[]string{"--enqueue", "lr=0.01,batch_size=10,epochs=100"}, "--enqueue (0.01, 10, 100) (the run's: none)"},
+		{base, []string{"--population", "6"}, "--population 6 (the run's: 4)", runMay},
+		{base, []string{"--problem", "cnn"}, "--problem cnn (the run's: regression)", runMay},
+		{base, []string{"--seed", "4", "--max-attempts", "5"}, "--seed 4 (the run's: 3)", runMay},
+		{base, []string{"--preset", "paper"}, "--preset paper (the run's: quick)", runMay},
+		{base, []string{"--fidelity", "halving"}, "--fidelity halving (the run's: one-epoch)", runMay},
+		{base, []string{"--enqueue", "lr=0.01,batch_size=10,epochs=100"}, "--enqueue lr=0.01,batch_size=10,epochs=100 (the run's: none)", runMay},
+		{coordinator, []string{"--population", "6"}, "--population 6 (the run's: 4)", coordinatorMay},
 	} {
-		args := append(append([]string{}, base...), tt.args...)
+		args := append(append([]string{}, tt.base...), tt.args...)
 		_, _, err := runMain(t, args...)
-		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "run "+run.ID) {
-			t.Errorf("resume with %v: err = %v; want a refusal naming %q", tt.args, err, tt.want)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "run "+run.ID) || !strings.Contains(err.Error(), tt.mayWant) {
+			t.Errorf("resume with %v: err = %v; want a refusal naming %q and saying %q", args[:1], err, tt.want, tt.mayWant)
 		}
 	}
 	if n := runCount(t, db); n != 1 {
@@ -252,5 +259,52 @@ func TestEveryNumericFlagHasARange(t *testing.T) {
 	}
 	if found < 20 {
 		t.Errorf("found only %d numeric flags in the commands' help: the pattern no longer matches it", found)
+	}
+}
+
+// TestEmptyHistoryFile: an empty file given to a command that reads the
+// history says that it is empty, not a gahpo history, and stays empty.
+func TestEmptyHistoryFile(t *testing.T) {
+	for _, c := range [][]string{
+		{"query", "runs"}, {"query", "best"}, {"query", "final"},
+		{"report", "--out", t.TempDir()}, {"export", "--format", "csv"},
+	} {
+		t.Run(strings.Join(c, " "), func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "empty.db")
+			if err := os.WriteFile(db, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := runMain(t, append(c, "--db", db)...)
+			if err == nil || !strings.Contains(err.Error(), "empty file: "+db+" is not a gahpo history") {
+				t.Errorf("err = %v; want one saying %s is empty, not a gahpo history", err, db)
+			}
+			if fi, err := os.Stat(db); err != nil || fi.Size() != 0 {
+				t.Errorf("the empty file was modified: %v, %v", fi, err)
+			}
+		})
+	}
+}
+
+// TestLockedHistory: a command that reads a history a coordinator holds
+// tells the user to do what it does live, with --nats.
+func TestLockedHistory(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "h.db")
+	st, err := store.Open(db, store.Options{}) // held as a coordinator holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"query", "runs"}, "query it live with --nats"},
+		{[]string{"report", "--out", t.TempDir()}, "report it live with --nats"},
+		{[]string{"export", "--format", "csv"}, "export it live with --nats"},
+	} {
+		_, _, err := runMain(t, append(tt.args, "--db", db)...)
+		if err == nil || !errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v of a held history: %v; want %q", tt.args, err, tt.want)
+		}
 	}
 }

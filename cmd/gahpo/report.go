@@ -40,7 +40,7 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("report: give one of --out DIR or --serve ADDR")
 	}
-	src, release, err := m.reportSource(ctx, nf, *db, *run)
+	src, release, err := m.reportSource(ctx, "report", nf, *db, *run)
 	if err != nil {
 		return err
 	}
@@ -65,8 +65,9 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	return m.serveReport(ctx, *serve, report.NewHandler(src, report.HandlerOptions{Options: opt}))
 }
 
-// reportSource reads a history file read-only, or a running coordinator.
-func (m *Main) reportSource(ctx context.Context, nf natsFlags, db, run string) (report.Source, func(), error) {
+// reportSource reads a history file read-only, or a running coordinator,
+// for command cmd (report or export).
+func (m *Main) reportSource(ctx context.Context, cmd string, nf natsFlags, db, run string) (report.Source, func(), error) {
 	if nf.url != "" {
 		q, release, err := m.openQuerier(ctx, nf, "", run)
 		if err != nil {
@@ -77,7 +78,7 @@ func (m *Main) reportSource(ctx context.Context, nf natsFlags, db, run string) (
 	}
 	st, err := store.Open(db, store.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
 	if errors.Is(err, store.ErrLocked) {
-		return nil, nil, fmt.Errorf("%w (a running coordinator?); report it live with --nats", err)
+		return nil, nil, fmt.Errorf("%w (a running coordinator?); %s it live with --nats", err, cmd)
 	}
 	if err != nil {
 		return nil, nil, err

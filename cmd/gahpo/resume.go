@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/ga"
 	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/store"
 )
@@ -24,7 +25,7 @@ type runField struct {
 
 // runFields are the flags that define a run; on resume, one given with a
 // value other than the stored run's is refused. --ack-wait is the one
-// search flag a resumed run takes; --workers, --data and
+// search flag a resumed run takes; --workers (gahpo run's), --data and
 // the connection flags are not part of a run.
 var runFields = []runField{
 	{"problem", func(c gahpo.RunConfig) any { return c.Problem }},
@@ -50,37 +51,58 @@ var runFields = []runField{
 	{"time-budget", func(c gahpo.RunConfig) any { return c.TimeBudget }},
 	{"confirm-seeds", func(c gahpo.RunConfig) any { return c.ConfirmSeeds }},
 	{"confirm-top", func(c gahpo.RunConfig) any { return c.ConfirmTop }},
-	{"enqueue", func(c gahpo.RunConfig) any { return enqueued(c.GA.Initial) }},
+	{"enqueue", func(c gahpo.RunConfig) any { return enqueued(c.GA.Initial, nil) }},
 }
 
-// enqueued shows known genomes as --enqueue reads them, in gene order
-// (name=value needs the space; the genes say what differs).
-func enqueued(initial [][]float64) string {
+// enqueued shows known genomes as --enqueue reads them, name=value,...
+// in gene order, a choice by its value; without the space, which names
+// the genes, each as its genes' values in order.
+func enqueued(initial [][]float64, sp *ga.Space) string {
 	if len(initial) == 0 {
 		return "none"
 	}
 	out := make([]string, len(initial))
 	for i, g := range initial {
-		vals := make([]string, len(g))
-		for j, v := range g {
-			vals[j] = strconv.FormatFloat(v, 'g', -1, 64)
+		if sp == nil || len(g) != len(sp.Params) {
+			vals := make([]string, len(g))
+			for j, v := range g {
+				vals[j] = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			out[i] = "(" + strings.Join(vals, ", ") + ")"
+			continue
 		}
-		out[i] = "(" + strings.Join(vals, ", ") + ")"
+		values := sp.Values(g)
+		kv := make([]string, len(sp.Params))
+		for j, p := range sp.Params {
+			switch v := values[p.Name].(type) {
+			case float64:
+				kv[j] = p.Name + "=" + strconv.FormatFloat(v, 'g', -1, 64)
+			default:
+				kv[j] = fmt.Sprintf("%s=%v", p.Name, v)
+			}
+		}
+		out[i] = strings.Join(kv, ",")
 	}
 	return strings.Join(out, " ")
 }
 
 // conflicts names the flags in given whose value in want differs from the
-// stored run configuration have, as "--flag X (run: Y)".
-func conflicts(given map[string]bool, want, have gahpo.RunConfig) []string {
+// stored run configuration have, as "--flag X (the run's: Y)"; sp, the
+// run's space when known, names the genes of known genomes.
+func conflicts(given map[string]bool, want, have gahpo.RunConfig, sp *ga.Space) []string {
 	var out []string
 	for _, f := range runFields {
 		if !given[f.flag] {
 			continue
 		}
-		if w, h := f.get(want), f.get(have); !reflect.DeepEqual(w, h) {
-			out = append(out, fmt.Sprintf("--%s %v (the run's: %v)", f.flag, w, h))
+		w, h := f.get(want), f.get(have)
+		if reflect.DeepEqual(w, h) {
+			continue
 		}
+		if f.flag == "enqueue" {
+			w, h = enqueued(want.GA.Initial, sp), enqueued(have.GA.Initial, sp)
+		}
+		out = append(out, fmt.Sprintf("--%s %v (the run's: %v)", f.flag, w, h))
 	}
 	return out
 }
@@ -143,8 +165,17 @@ func (s *searchFlags) checkResume(st *store.Store, rc gahpo.RunConfig, out io.Wr
 	}
 	given := map[string]bool{}
 	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if c := conflicts(given, rc, target.Config); len(c) > 0 {
-		return gahpo.Run{}, fmt.Errorf("run %s, left %s, was started with other flags: %s; resume it without them (only --ack-wait and --workers may change), or --new starts another run", target.ID, target.Status, strings.Join(c, ", "))
+	var sp *ga.Space
+	if p, err := problems.Lookup(target.Config.Problem); err == nil && p.Space != nil {
+		sp = p.Space()
+	}
+	mayChange := "--ack-wait" // the coordinator's one flag a run may change
+	if s.fs.Lookup("workers") != nil {
+		mayChange = "--ack-wait and --workers" // gahpo run's own workers
+	}
+	if c := conflicts(given, rc, target.Config, sp); len(c) > 0 {
+		return gahpo.Run{}, fmt.Errorf("run %s, left %s, was started with other flags: %s; resume it without them (only %s may change), or --new starts another run",
+			target.ID, target.Status, strings.Join(c, ", "), mayChange)
 	}
 	if _, err := problems.Lookup(target.Config.Problem); err != nil {
 		return gahpo.Run{}, fmt.Errorf("run %s, left %s, is of problem %q, which this command was not given: resume it with the --problem-file it was started with (%w)", target.ID, target.Status, target.Config.Problem, err)

@@ -26,7 +26,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:0", "address of the embedded NATS server (0.0.0.0:4222 lets other machines' workers join)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	log, err := m.logger(*logLevel)

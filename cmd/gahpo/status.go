@@ -23,7 +23,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	run := fs.String("run", "", "run id (default: the newest running coordinator)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	watch := fs.Duration("watch", 0, "print again every interval until interrupted (e.g. 2s)")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if nf.url == "" {

@@ -25,7 +25,7 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	var files problemFiles
 	fs.Var(&files, "problem-file", "a problem file (YAML or JSON) whose tasks this worker trains with the file's command (repeatable); tasks of problems it was not given go to other workers")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if err := files.register(); err != nil {
