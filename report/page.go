@@ -45,7 +45,6 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
-	"plus1": func(i int) int { return i + 1 },
 	"deref": func(f *gahpo.Float) gahpo.Float { return *f },
 }).Parse(pageHTML))
 

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/report"
 )
 
 // TestPrintStatus: a generational run reports its generation; a
@@ -99,6 +105,41 @@ func TestPrintFinalSchedule(t *testing.T) {
 			if strings.Contains(b.String(), w) {
 				t.Errorf("%s: output holds %q:\n%s", tt.name, w, b.String())
 			}
+		}
+	}
+}
+
+// statusSource serves a snapshot with a fixed status, as a running
+// coordinator's would.
+type statusSource struct{ st gahpo.Status }
+
+func (s statusSource) Snapshot(context.Context) (*report.Snapshot, error) {
+	st := s.st
+	return &report.Snapshot{Run: gahpo.Run{ID: st.RunID, Status: st.State}, Status: &st, Taken: time.Now()}, nil
+}
+
+// TestDashboardGenerationAgreesWithStatus: the dashboard's progress line
+// and gahpo status name the same generation for the same status (both
+// count from 1: Status.Generation already does).
+func TestDashboardGenerationAgreesWithStatus(t *testing.T) {
+	for _, gen := range []int{1, 2, 6} {
+		st := gahpo.Status{RunID: "r", Problem: "regression", State: gahpo.RunRunning, Generation: gen, Generations: 6, Population: 10}
+		var b strings.Builder
+		printStatus(&b, st)
+		if want := fmt.Sprintf("generation %d/6", gen); !strings.Contains(b.String(), want) {
+			t.Fatalf("status says %q, want %q in it", b.String(), want)
+		}
+		srv := httptest.NewServer(report.NewHandler(statusSource{st}, report.HandlerOptions{Poll: time.Second}))
+		resp, err := http.Get(srv.URL + "/fragment")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if want := fmt.Sprintf("generation %d of 6", gen); !strings.Contains(string(page), want) {
+			i := strings.Index(string(page), `id="progress"`)
+			t.Errorf("generation %d: the fragment's progress reads %.120q, want %q in it", gen, string(page[max(i, 0):]), want)
 		}
 	}
 }
