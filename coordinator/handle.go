@@ -156,10 +156,13 @@ func (c *Coordinator) report(rd search.Ready) {
 		}
 	}
 	if rd.Run != nil {
-		for _, p := range rd.Run.Proxy {
-			if p.Genomes >= search.MinProxyGenomes && float64(p.Spearman) < search.LowProxy {
+		for _, a := range proxyAlerts(c.proxyWarned, rd.Run.Proxy) {
+			if a.Low {
 				c.log.Warn("a rung ranks genomes unlike full training: its promotions are little better than chance",
-					"rung", p.Rung, "epochs", p.Epochs, "spearman", float64(p.Spearman), "genomes", p.Genomes)
+					"rung", a.Rung, "epochs", a.Epochs, "spearman", float64(a.Spearman), "genomes", a.Genomes)
+			} else {
+				c.log.Info("a rung ranks genomes like full training again",
+					"rung", a.Rung, "epochs", a.Epochs, "spearman", float64(a.Spearman), "genomes", a.Genomes)
 			}
 		}
 		switch rd.Run.Status {
