@@ -83,7 +83,11 @@ type Coordinator struct {
 	// proxyWarned holds, for each rung the log last called low, the
 	// Spearman value it gave (proxyAlerts).
 	proxyWarned map[int]float64
-	progress    *progress
+	// stopLogged is the Run.StoppedBy last logged; confirmLogged tells
+	// whether the confirmation's start was.
+	stopLogged    string
+	confirmLogged bool
+	progress      *progress
 	// fault is the last fault a worker reported that it cannot get past
 	// (a result it cannot publish), since when, and the last result
 	// stored: a fault that lasts with no result stored ends the run.
