@@ -61,6 +61,10 @@ type page struct {
 	Training  time.Duration
 	Live      bool   // served by Handler: the page follows updates
 	Version   string // changes with every new result
+	// Stop says why the run stopped breeding, Spent what it spent (see
+	// StopText and SpentText), Shortfall why it confirmed fewer genomes
+	// than asked (ConfirmShortfall); each "" when there is nothing to say.
+	Stop, Spent, Shortfall string
 }
 
 type counts struct {
@@ -69,7 +73,8 @@ type counts struct {
 }
 
 func newPage(s *Snapshot, figs []Figure, live bool) page {
-	pg := page{S: s, Config: configText(s.Run.Config), Gens: RunStats(s.Run, s.Genomes), Confirmed: Confirmations(s.Run, s.Genomes), Figures: figs, Live: live, Version: Version(s)}
+	pg := page{S: s, Config: configText(s.Run.Config), Gens: RunStats(s.Run, s.Genomes), Confirmed: Confirmations(s.Run, s.Genomes), Figures: figs, Live: live, Version: Version(s),
+		Stop: StopText(s.Run.StoppedBy, s.Run.Config), Spent: SpentText(s.Run, s.Genomes), Shortfall: ConfirmShortfall(s.Run.Config, s.Genomes)}
 	for _, g := range s.Genomes {
 		pg.Counts.Genomes++
 		switch {
