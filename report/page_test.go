@@ -53,7 +53,9 @@ func TestEpochTable(t *testing.T) {
 }
 
 // TestPageRunSummary: the page says why a run stopped breeding and what it
-// spent, and captions a confirmation of fewer genomes than asked.
+// spent, describes a population based training by its population and
+// rungs (it has no generations), says a finished run is finished rather
+// than live, and captions a confirmation of fewer genomes than asked.
 func TestPageRunSummary(t *testing.T) {
 	halving := gahpo.RunConfig{Problem: "regression", Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3,
 		BudgetEpochs: 2000, ConfirmSeeds: 3, ConfirmTop: 3}
@@ -70,14 +72,15 @@ func TestPageRunSummary(t *testing.T) {
 	}{
 		{"budgeted, finished, one confirmed", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunDone, Best: 1,
 			StoppedBy: gahpo.StopBudgetEpochs, EpochsSpent: 2036}, []gahpo.GenomeRecord{one},
-			[]string{"the epoch budget was spent (--budget-epochs 2000)",
+			[]string{"population 10, 50 generations", "the epoch budget was spent (--budget-epochs 2000)",
 				"2036 epoch-trainings (budget 2000), of which 18 in 2 confirmation trainings",
-				"confirmed 1 genome of the 3 asked"},
-			nil},
+				"finished: the run is done", "confirmed 1 genome of the 3 asked"},
+			[]string{"live: updates"}},
 		{"running", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunRunning}, nil,
-			nil, []string{"breeding stopped", "epochs spent"}},
+			[]string{"live: updates as results arrive"}, []string{"finished", "breeding stopped", "epochs spent"}},
 		{"population based", gahpo.Run{ID: "r", Config: pbt, Status: gahpo.RunDone, StoppedBy: gahpo.StopMaxEpochs, EpochsSpent: 140}, nil,
-			[]string{"the population trained to --max-epochs 14"}, nil},
+			[]string{"population 8, 14 rungs to 14 epochs, judged every 1 epoch", "the population trained to --max-epochs 14"},
+			[]string{"8 generations", "× 8"}},
 	}
 	for _, tt := range tests {
 		b, err := newPage(&Snapshot{Run: tt.run, Genomes: tt.genomes}, nil, true).exec("content")

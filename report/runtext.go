@@ -8,6 +8,30 @@ import (
 	"github.com/gahpo/gahpo/search"
 )
 
+// Shape describes the size of a run's search as a user set it: its
+// population and generations, or, for a population based training, which
+// breeds no generations, its population and the epochs it trains to in
+// steps (its rungs).
+func Shape(rc gahpo.RunConfig) string {
+	if rc.PBT() {
+		rungs := rc.RungEpochs()
+		step := rungs[0]
+		return fmt.Sprintf("population %d, %d rungs to %d epochs, judged every %d %s", rc.GA.Population, len(rungs), rungs[len(rungs)-1], step, plural(step, "epoch"))
+	}
+	return fmt.Sprintf("population %d, %d generations", rc.GA.Population, rc.GA.Generations)
+}
+
+// ShapeShort is Shape in a table's cell: population × generations, or a
+// population based training's population and the epochs it trains to
+// ("8 to 14 ep").
+func ShapeShort(rc gahpo.RunConfig) string {
+	if rc.PBT() {
+		rungs := rc.RungEpochs()
+		return fmt.Sprintf("%d to %d ep", rc.GA.Population, rungs[len(rungs)-1])
+	}
+	return fmt.Sprintf("%d×%d", rc.GA.Population, rc.GA.Generations)
+}
+
 // StopText says why a run stopped breeding (gahpo.Run.StoppedBy), with the
 // run's budget when rc has it; "" when it has not stopped (or the run was
 // stored before this was recorded).

@@ -222,13 +222,13 @@ func fmtFloat(f gahpo.Float) string {
 
 func printRuns(w io.Writer, runs []gahpo.Run) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tPROBLEM\tSTATUS\tPOP×GEN\tSEED\tSTARTED\tBEST\tEPOCHS SPENT\tSTOPPED BY")
+	fmt.Fprintln(tw, "RUN\tPROBLEM\tSTATUS\tSIZE\tSEED\tSTARTED\tBEST\tEPOCHS SPENT\tSTOPPED BY")
 	for _, r := range runs {
 		spent, why := "-", or(r.StoppedBy, "-")
 		if r.EpochsSpent > 0 {
 			spent = strconv.Itoa(r.EpochsSpent)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d×%d\t%d\t%s\t%d\t%s\t%s\n", r.ID, r.Config.Problem, r.Status, r.Config.GA.Population, r.Config.GA.Generations, r.Config.GA.Seed, r.Started.Local().Format(time.DateTime), r.Best, spent, why)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", r.ID, r.Config.Problem, r.Status, report.ShapeShort(r.Config), r.Config.GA.Seed, r.Started.Local().Format(time.DateTime), r.Best, spent, why)
 	}
 	tw.Flush()
 }
@@ -482,10 +482,13 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "\nrun %s: %s (%s, population %d, %d generations, seed %d)\n",
-		run.ID, run.Status, run.Config.Problem, run.Config.GA.Population, run.Config.GA.Generations, run.Config.GA.Seed)
+	rows := "best genome per generation"
+	if run.Config.PBT() {
+		rows = "best genome per rung"
+	}
+	fmt.Fprintf(m.Stdout, "\nrun %s: %s (%s, %s, seed %d)\n", run.ID, run.Status, run.Config.Problem, report.Shape(run.Config), run.Config.GA.Seed)
 	printSpent(m.Stdout, run, all)
-	fmt.Fprint(m.Stdout, "\nbest genome per generation:\n")
+	fmt.Fprintf(m.Stdout, "\n%s:\n", rows)
 	for i := range best {
 		best[i].Generation++
 	}

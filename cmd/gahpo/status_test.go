@@ -152,8 +152,10 @@ func TestDashboardGenerationAgreesWithStatus(t *testing.T) {
 	}
 }
 
-// TestPrintRuns: query runs gives the epoch-trainings each run spent and
-// why it stopped breeding ("-" for what a run does not record).
+// TestPrintRuns: query runs gives each run's size (a population based
+// training by its population and epochs, having no generations), the
+// epoch-trainings it spent and why it stopped breeding ("-" for what a
+// run does not record).
 func TestPrintRuns(t *testing.T) {
 	ga := func(pop, gens int) gahpo.RunConfig {
 		rc := gahpo.RunConfig{Problem: "regression"}
@@ -173,7 +175,7 @@ func TestPrintRuns(t *testing.T) {
 		{"budgeted", gahpo.Run{ID: "b", Config: budgeted, Status: gahpo.RunDone, EpochsSpent: 2500, StoppedBy: gahpo.StopBudgetEpochs},
 			[]string{"10×50", "2500", "budget-epochs"}, nil},
 		{"pbt", gahpo.Run{ID: "p", Config: pbt, Status: gahpo.RunDone, EpochsSpent: 140, StoppedBy: gahpo.StopMaxEpochs},
-			[]string{"140", "max-epochs"}, nil},
+			[]string{"8 to 14 ep", "140", "max-epochs"}, []string{"8×8"}},
 		{"stored before", gahpo.Run{ID: "o", Config: ga(4, 2), Status: gahpo.RunDone},
 			[]string{"4×2 0", "0 - -"}, nil},
 	}
