@@ -13,6 +13,11 @@ import (
 // move is mostly noise.
 const proxyShift = 0.2
 
+// proxyRecovered is how far above search.LowProxy a rung warned of must
+// rise to be said to rank like full training again: one that hovers about
+// the threshold would otherwise be warned of each time it dips.
+const proxyRecovered = 0.1
+
 // proxyAlert is what the proxy check tells the log about one rung.
 type proxyAlert struct {
 	gahpo.RungCorrelation
@@ -23,7 +28,8 @@ type proxyAlert struct {
 // it (warned: rung → the Spearman value last warned of, for the rungs
 // that are low) and returns what to say now: a rung that turns low, a low
 // one whose value moved by proxyShift or more since it was last warned of,
-// and a rung that is no longer low. It updates warned. The proxy is
+// and a low rung that rose proxyRecovered above the threshold. It updates
+// warned. The proxy is
 // updated on every result: warning on each would repeat one rung's
 // verdict hundreds of times.
 func proxyAlerts(warned map[int]float64, proxy []gahpo.RungCorrelation) []proxyAlert {
@@ -35,7 +41,7 @@ func proxyAlerts(warned map[int]float64, proxy []gahpo.RungCorrelation) []proxyA
 		case low && (!was || math.Abs(float64(p.Spearman)-last) >= proxyShift):
 			warned[p.Rung] = float64(p.Spearman)
 			out = append(out, proxyAlert{p, true})
-		case !low && was:
+		case was && !low && float64(p.Spearman) >= search.LowProxy+proxyRecovered:
 			delete(warned, p.Rung)
 			out = append(out, proxyAlert{p, false})
 		}

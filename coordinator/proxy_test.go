@@ -9,8 +9,8 @@ import (
 
 // TestProxyAlerts: a low rung is warned of once when it turns low, again
 // only when its correlation moves by proxyShift or more, and said once to
-// be no longer low when it recovers; a rung over too few genomes is never
-// low.
+// be no longer low when it recovers clearly (not when it hovers about the
+// threshold); a rung over too few genomes is never low.
 func TestProxyAlerts(t *testing.T) {
 	rc := func(rung, genomes int, rho float64) gahpo.RungCorrelation {
 		return gahpo.RungCorrelation{Rung: rung, Epochs: 1 + rung, Genomes: genomes, Spearman: gahpo.Float(rho)}
@@ -32,6 +32,9 @@ func TestProxyAlerts(t *testing.T) {
 		{"recovers, then low again",
 			[][]gahpo.RungCorrelation{{rc(0, 5, 0.3)}, {rc(0, 6, 0.7)}, {rc(0, 7, 0.72)}, {rc(0, 8, 0.4)}},
 			[]string{"[0:0.30:low]", "[0:0.70:ok]", "[]", "[0:0.40:low]"}},
+		{"hovering about the threshold: once",
+			[][]gahpo.RungCorrelation{{rc(0, 8, 0.45)}, {rc(0, 9, 0.52)}, {rc(0, 10, 0.47)}, {rc(0, 11, 0.58)}, {rc(0, 12, 0.46)}},
+			[]string{"[0:0.45:low]", "[]", "[]", "[]", "[]"}},
 		{"too few genomes: never low",
 			[][]gahpo.RungCorrelation{{rc(0, 4, -1)}, {rc(0, 4, -1)}},
 			[]string{"[]", "[]"}},
