@@ -18,7 +18,7 @@ func Shape(rc gahpo.RunConfig) string {
 		step := rungs[0]
 		return fmt.Sprintf("population %d, %d rungs to %d epochs, judged every %d %s", rc.GA.Population, len(rungs), rungs[len(rungs)-1], step, plural(step, "epoch"))
 	}
-	return fmt.Sprintf("population %d, %d generations", rc.GA.Population, rc.GA.Generations)
+	return fmt.Sprintf("population %d, %d %s", rc.GA.Population, rc.GA.Generations, plural(rc.GA.Generations, "generation"))
 }
 
 // ShapeShort is Shape in a table's cell: population × generations, or a
