@@ -87,6 +87,12 @@ type Status struct {
 	// Confirming counts the confirmation trainings (RunConfig.ConfirmSeeds)
 	// queued or training.
 	Confirming int `json:"confirming,omitempty"`
+	// EpochsSpent is the run's epoch-trainings spent and under way
+	// (Run.EpochsSpent), BudgetEpochs its --budget-epochs (0: none), and
+	// StoppedBy why breeding stopped, once it has (Run.StoppedBy).
+	EpochsSpent  int    `json:"epochs_spent,omitempty"`
+	BudgetEpochs int    `json:"budget_epochs,omitempty"`
+	StoppedBy    string `json:"stopped_by,omitempty"`
 }
 
 // Holder is a genome held by a worker.

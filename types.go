@@ -28,6 +28,21 @@ const (
 	RunFailed  RunStatus = "failed"  // stopped by an error
 )
 
+// Why a run stopped breeding (Run.StoppedBy).
+const (
+	// StopGenerations: every genome of Population × Generations was bred.
+	StopGenerations = "generations"
+	// StopBudgetEpochs: the epoch-trainings of RunConfig.BudgetEpochs were
+	// spent or under way.
+	StopBudgetEpochs = "budget-epochs"
+	// StopTimeBudget: a result came back RunConfig.TimeBudget or more
+	// after the run started.
+	StopTimeBudget = "time-budget"
+	// StopMaxEpochs: a population based training ends when its population
+	// has trained to MaxEpochs; it has no generations to run out of.
+	StopMaxEpochs = "max-epochs"
+)
+
 // RunConfig is everything that determines a run; it is stored with the run
 // so that a restarted coordinator continues exactly the same search.
 type RunConfig struct {
@@ -254,6 +269,14 @@ type Run struct {
 	// Proxy is the rank correlation of each rung with the top rung (see
 	// RungCorrelation), updated as results arrive.
 	Proxy []RungCorrelation `json:"proxy,omitempty"`
+	// StoppedBy says why breeding stopped (StopGenerations,
+	// StopBudgetEpochs, StopTimeBudget, StopMaxEpochs), set once it has;
+	// empty while it goes on, and in runs stored before it existed.
+	StoppedBy string `json:"stopped_by,omitempty"`
+	// EpochsSpent is the epoch-trainings spent and under way, counted by
+	// search.EpochsSpent (confirmation trainings included), kept up to
+	// date as results arrive.
+	EpochsSpent int `json:"epochs_spent,omitempty"`
 }
 
 // RungCorrelation is the proxy check of a halving run: over the genomes

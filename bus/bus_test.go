@@ -67,6 +67,9 @@ func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
 	if _, err := c.Tasks(ctx); !errors.Is(err, bus.ErrNoConsumer) {
 		t.Fatalf("before setup: err = %v, want ErrNoConsumer", err)
 	}
+	if n, _, err := c.TasksHeld(ctx); n != 0 || err != nil {
+		t.Errorf("before setup: TasksHeld = %d, %v; want 0, no error", n, err)
+	}
 	// A lease long enough that a loaded machine does not expire b's before
 	// the third pull.
 	const lease = 3 * time.Second
@@ -93,14 +96,23 @@ func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
 	if q.AckWait() != lease {
 		t.Errorf("lease %v, want %v", q.AckWait(), lease)
 	}
+	held := func(want int) {
+		t.Helper()
+		if n, l, err := c.TasksHeld(ctx); n != want || l != lease || err != nil {
+			t.Errorf("TasksHeld = %d, %v, %v; want %d, %v", n, l, err, want, lease)
+		}
+	}
+	held(0)
 	a, err := q.Next(ctx, 5*time.Second)
 	if err != nil || a == nil {
 		t.Fatalf("first: %v", err)
 	}
+	held(1)
 	b, err := q.Next(ctx, 5*time.Second)
 	if err != nil || b == nil {
 		t.Fatalf("second: %v", err)
 	}
+	held(2)
 	if a.Subject == b.Subject {
 		t.Errorf("the same task twice: %s", a.Subject)
 	}
@@ -111,6 +123,7 @@ func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
 	if err := a.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
+	held(1)
 	// b is not acknowledged: it comes back after the lease, as attempt 2.
 	again, err := q.Next(ctx, 3*lease)
 	if err != nil || again == nil || again.Subject != b.Subject || again.Attempt != 2 {

@@ -83,6 +83,25 @@ func (c *Conn) Tasks(ctx context.Context) (*TaskQueue, error) {
 	return &TaskQueue{cons: cons, nc: c.nc}, nil
 }
 
+// TasksHeld returns how many tasks the workers' consumer has delivered
+// and not yet seen acknowledged (workers hold them, alive or dead: a dead
+// worker's come back after the lease), and that lease; 0 when there is no
+// consumer yet.
+func (c *Conn) TasksHeld(ctx context.Context) (int, time.Duration, error) {
+	cons, err := c.js.Consumer(ctx, StreamTasks, ConsumerWorkers)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err)
+	}
+	return info.NumAckPending, info.Config.AckWait, nil
+}
+
 // AckWait returns the lease the queue's consumer grants.
 func (q *TaskQueue) AckWait() time.Duration {
 	if info := q.cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {

@@ -80,7 +80,14 @@ type Coordinator struct {
 	evalTime time.Duration // summed durations of trained genomes
 	evalN    int
 	printed  map[int]bool // generations whose summary was printed
-	progress *progress
+	// proxyWarned holds, for each rung the log last called low, the
+	// Spearman value it gave (proxyAlerts).
+	proxyWarned map[int]float64
+	// stopLogged is the Run.StoppedBy last logged; confirmLogged tells
+	// whether the confirmation's start was.
+	stopLogged    string
+	confirmLogged bool
+	progress      *progress
 	// fault is the last fault a worker reported that it cannot get past
 	// (a result it cannot publish), since when, and the last result
 	// stored: a fault that lasts with no result stored ends the run.
@@ -107,7 +114,8 @@ func New(st *store.Store, conn *bus.Conn, cfg Config) (*Coordinator, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 256
 	}
-	c := &Coordinator{cfg: cfg, store: st, conn: conn, holders: map[int]gahpo.Holder{}, reports: map[int][]gahpo.EpochReport{}, printed: map[int]bool{}}
+	c := &Coordinator{cfg: cfg, store: st, conn: conn, holders: map[int]gahpo.Holder{}, reports: map[int][]gahpo.EpochReport{}, printed: map[int]bool{},
+		proxyWarned: map[int]float64{}}
 	if err := c.open(); err != nil {
 		return nil, err
 	}

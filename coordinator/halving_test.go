@@ -16,6 +16,7 @@ import (
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/search"
 	"github.com/gahpo/gahpo/store"
 	"github.com/gahpo/gahpo/worker"
 )
@@ -436,6 +437,18 @@ func TestHalvingConfirmedRegressionRun(t *testing.T) {
 	// over its three trainings.
 	if b := c.Status().Best; b == nil || b.GenomeID != run.Best || b.Seeds != 3 || b.ConfirmedFitness == nil {
 		t.Errorf("the status's best: %+v, want genome %d over 3 trainings", b, run.Best)
+	}
+	// The run, as stored and in the status, says why breeding stopped and
+	// what it spent, the confirmation included.
+	stored, err := st.Run(run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spent := search.EpochsSpent(rc.RungEpochs(), gs)
+	if status := c.Status(); stored.StoppedBy != gahpo.StopGenerations || stored.EpochsSpent != spent || status.EpochsSpent != spent ||
+		status.StoppedBy != gahpo.StopGenerations {
+		t.Errorf("stored: stopped by %q, %d epochs spent; status: %q, %d; want %q, %d", stored.StoppedBy, stored.EpochsSpent,
+			status.StoppedBy, status.EpochsSpent, gahpo.StopGenerations, spent)
 	}
 	differ := false
 	for _, g := range gs {

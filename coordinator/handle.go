@@ -155,11 +155,19 @@ func (c *Coordinator) report(rd search.Ready) {
 			c.progress.generationDone(sum, c.rc)
 		}
 	}
+	c.reportConfirm(rd)
 	if rd.Run != nil {
-		for _, p := range rd.Run.Proxy {
-			if p.Genomes >= search.MinProxyGenomes && float64(p.Spearman) < search.LowProxy {
+		if why := rd.Run.StoppedBy; why != "" && why != c.stopLogged {
+			c.stopLogged = why
+			c.log.Info("breeding stopped", "stopped_by", why, "epochs_spent", rd.Run.EpochsSpent, "budget_epochs", c.rc.BudgetEpochs)
+		}
+		for _, a := range proxyAlerts(c.proxyWarned, rd.Run.Proxy) {
+			if a.Low {
 				c.log.Warn("a rung ranks genomes unlike full training: its promotions are little better than chance",
-					"rung", p.Rung, "epochs", p.Epochs, "spearman", float64(p.Spearman), "genomes", p.Genomes)
+					"rung", a.Rung, "epochs", a.Epochs, "spearman", float64(a.Spearman), "genomes", a.Genomes)
+			} else {
+				c.log.Info("a rung ranks genomes like full training again",
+					"rung", a.Rung, "epochs", a.Epochs, "spearman", float64(a.Spearman), "genomes", a.Genomes)
 			}
 		}
 		switch rd.Run.Status {
@@ -174,4 +182,30 @@ func (c *Coordinator) report(rd search.Ready) {
 			}
 		}
 	}
+}
+
+// reportConfirm logs the start of a confirmation (its tasks are in rd):
+// how many genomes it confirms, and a warning when that is fewer than
+// --confirm-top asked, which leaves less, or nothing, to compare.
+func (c *Coordinator) reportConfirm(rd search.Ready) {
+	started := false
+	for _, t := range rd.Publish {
+		started = started || t.Replicate > 0
+	}
+	if !started || c.confirmLogged {
+		return
+	}
+	c.confirmLogged = true
+	c.mu.Lock()
+	confirmed, reached := search.ConfirmCounts(c.rc, c.machine.Records())
+	c.mu.Unlock()
+	if confirmed >= c.rc.ConfirmTop {
+		c.log.Info("confirming the best genomes on more seeds", "genomes", confirmed, "seeds", c.rc.ConfirmSeeds)
+		return
+	}
+	msg := "confirming fewer genomes than --confirm-top asked: fewer reached the top rung"
+	if confirmed == 1 {
+		msg = "confirming a single genome: only one reached the top rung, so none is compared"
+	}
+	c.log.Warn(msg, "genomes", confirmed, "asked", c.rc.ConfirmTop, "reached_top_rung", reached, "seeds", c.rc.ConfirmSeeds)
 }

@@ -176,6 +176,7 @@ func (c *Coordinator) Status() gahpo.Status {
 		Generations: rc.GA.Generations, Population: rc.GA.Population, Started: run.Started,
 		Final: slices.Clone(c.final), Fidelity: rc.Fidelity, Breeding: rc.Breeding,
 		Bred: len(recs), Budget: rc.GA.Population * rc.GA.Generations,
+		EpochsSpent: c.machine.EpochsSpent(), BudgetEpochs: rc.BudgetEpochs, StoppedBy: run.StoppedBy,
 	}
 	outstanding := map[int]bool{}
 	var best *gahpo.GenomeRecord

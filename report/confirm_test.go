@@ -108,3 +108,32 @@ func TestPageShowsConfirmation(t *testing.T) {
 		t.Error("a run without a confirmation shows one")
 	}
 }
+
+// TestConfirmShortfall: a confirmation of fewer genomes than --confirm-top
+// asked says so and why; one of as many as asked, or none, says nothing.
+func TestConfirmShortfall(t *testing.T) {
+	rc := gahpo.RunConfig{Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3, ConfirmSeeds: 3, ConfirmTop: 3}
+	notTop := gahpo.GenomeRecord{ID: 9, Status: gahpo.GenomeDone, RungFitness: []gahpo.Float{0.5}}
+	unconfirmed := confirmedRecord(3, 0.3)
+	for _, tc := range []struct {
+		name string
+		rc   gahpo.RunConfig
+		recs []gahpo.GenomeRecord
+		want string // "" or a part of the text
+	}{
+		{"one of three, the only one at the top rung", rc, []gahpo.GenomeRecord{confirmedRecord(1, 0.1, 0.2, 0.3), notTop},
+			"confirmed 1 genome of the 3 asked (--confirm-top 3): only 1 reached the top rung, so none was compared"},
+		{"two of three", rc, []gahpo.GenomeRecord{confirmedRecord(1, 0.1, 0.2, 0.3), confirmedRecord(2, 0.1, 0.2, 0.3), notTop},
+			"confirmed 2 genomes of the 3 asked (--confirm-top 3): only 2 reached the top rung"},
+		{"two of three, a third at the top not sent", rc, []gahpo.GenomeRecord{confirmedRecord(1, 0.1, 0.2, 0.3), confirmedRecord(2, 0.1, 0.2, 0.3), unconfirmed},
+			"3 reached the top rung, the others' schedules are too long to send"},
+		{"as many as asked", rc, []gahpo.GenomeRecord{confirmedRecord(1, 0.1, 0.2), confirmedRecord(2, 0.1, 0.2), confirmedRecord(4, 0.1, 0.2)}, ""},
+		{"not started", rc, []gahpo.GenomeRecord{notTop}, ""},
+		{"no confirmation asked", gahpo.RunConfig{}, []gahpo.GenomeRecord{confirmedRecord(1, 0.1, 0.2)}, ""},
+	} {
+		got := ConfirmShortfall(tc.rc, tc.recs)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -45,8 +45,8 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
-	"plus1": func(i int) int { return i + 1 },
 	"deref": func(f *gahpo.Float) gahpo.Float { return *f },
+	"shape": Shape,
 }).Parse(pageHTML))
 
 // page is what the template shows.
@@ -62,6 +62,12 @@ type page struct {
 	Training  time.Duration
 	Live      bool   // served by Handler: the page follows updates
 	Version   string // changes with every new result
+	// Ended: the run is over (done or failed); nothing more will change.
+	Ended bool
+	// Stop says why the run stopped breeding, Spent what it spent (see
+	// StopText and SpentText), Shortfall why it confirmed fewer genomes
+	// than asked (ConfirmShortfall); each "" when there is nothing to say.
+	Stop, Spent, Shortfall string
 }
 
 type counts struct {
@@ -70,7 +76,9 @@ type counts struct {
 }
 
 func newPage(s *Snapshot, figs []Figure, live bool) page {
-	pg := page{S: s, Config: configText(s.Run.Config), Gens: RunStats(s.Run, s.Genomes), Confirmed: Confirmations(s.Run, s.Genomes), Figures: figs, Live: live, Version: Version(s)}
+	pg := page{S: s, Config: configText(s.Run.Config), Gens: RunStats(s.Run, s.Genomes), Confirmed: Confirmations(s.Run, s.Genomes), Figures: figs, Live: live, Version: Version(s),
+		Ended: s.Run.Status == gahpo.RunDone || s.Run.Status == gahpo.RunFailed,
+		Stop:  StopText(s.Run.StoppedBy, s.Run.Config), Spent: SpentText(s.Run, s.Genomes), Shortfall: ConfirmShortfall(s.Run.Config, s.Genomes)}
 	for _, g := range s.Genomes {
 		pg.Counts.Genomes++
 		switch {

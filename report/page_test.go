@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,5 +49,53 @@ func TestEpochTable(t *testing.T) {
 	}
 	if got := newEpochTable(&gahpo.FinalTraining{Curve: long}); got.All != 30 || got.Rows[14].Epoch != 30 || got.Rows[1].Epoch != 3 {
 		t.Errorf("30 epochs sampled: %d recorded, rows from %d to %d", got.All, got.Rows[0].Epoch, got.Rows[14].Epoch)
+	}
+}
+
+// TestPageRunSummary: the page says why a run stopped breeding and what it
+// spent, describes a population based training by its population and
+// rungs (it has no generations), says a finished run is finished rather
+// than live, and captions a confirmation of fewer genomes than asked.
+func TestPageRunSummary(t *testing.T) {
+	halving := gahpo.RunConfig{Problem: "regression", Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3,
+		BudgetEpochs: 2000, ConfirmSeeds: 3, ConfirmTop: 3}
+	halving.GA.Population, halving.GA.Generations = 10, 50
+	pbt := gahpo.RunConfig{Problem: "regression", Fidelity: gahpo.FidelityPBT, MinEpochs: 1, MaxEpochs: 14}
+	pbt.GA.Population, pbt.GA.Generations = 8, 8
+	one := gahpo.GenomeRecord{ID: 1, Status: gahpo.GenomeDone, Rung: 2, RungFitness: []gahpo.Float{0.5, 0.2, 0.1}, Fitness: 0.1,
+		Replicates: []gahpo.Replicate{{Seed: 7, Status: gahpo.GenomeDone, Fitness: 0.2}, {Seed: 8, Status: gahpo.GenomeDone, Fitness: 0.3}}}
+	tests := []struct {
+		name      string
+		run       gahpo.Run
+		genomes   []gahpo.GenomeRecord
+		want, not []string
+	}{
+		{"budgeted, finished, one confirmed", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunDone, Best: 1,
+			StoppedBy: gahpo.StopBudgetEpochs, EpochsSpent: 2036}, []gahpo.GenomeRecord{one},
+			[]string{"population 10, 50 generations", "the epoch budget was spent (--budget-epochs 2000)",
+				"2036 epoch-trainings (budget 2000), of which 18 in 2 confirmation trainings",
+				"finished: the run is done", "confirmed 1 genome of the 3 asked"},
+			[]string{"live: updates"}},
+		{"running", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunRunning}, nil,
+			[]string{"live: updates as results arrive"}, []string{"finished", "breeding stopped", "epochs spent"}},
+		{"population based", gahpo.Run{ID: "r", Config: pbt, Status: gahpo.RunDone, StoppedBy: gahpo.StopMaxEpochs, EpochsSpent: 140}, nil,
+			[]string{"population 8, 14 rungs to 14 epochs, judged every 1 epoch", "the population trained to --max-epochs 14"},
+			[]string{"8 generations", "× 8"}},
+	}
+	for _, tt := range tests {
+		b, err := newPage(&Snapshot{Run: tt.run, Genomes: tt.genomes}, nil, true).exec("content")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s: page lacks %q", tt.name, w)
+			}
+		}
+		for _, w := range tt.not {
+			if strings.Contains(string(b), w) {
+				t.Errorf("%s: page holds %q", tt.name, w)
+			}
+		}
 	}
 }

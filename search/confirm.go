@@ -243,3 +243,21 @@ func ConfirmedLead(recs []gahpo.GenomeRecord) (id int, mean float64, n int) {
 	}
 	return lead.ID, mean, n
 }
+
+// ConfirmCounts tells how a confirmation went against what was asked
+// (RunConfig.ConfirmTop): how many genomes have confirmation trainings,
+// and how many reached the top rung with a finite fitness of their own,
+// the most that could be confirmed. Fewer confirmed than asked means fewer
+// compared: a single confirmed genome is chosen on its mean alone.
+func ConfirmCounts(rc gahpo.RunConfig, recs []gahpo.GenomeRecord) (confirmed, reached int) {
+	top := len(rc.RungEpochs()) - 1
+	for _, r := range recs {
+		if len(r.Replicates) > 0 {
+			confirmed++
+		}
+		if r.DuplicateOf == 0 && r.Status == gahpo.GenomeDone && len(r.RungFitness) > top && finite(float64(r.RungFitness[top])) {
+			reached++
+		}
+	}
+	return confirmed, reached
+}

@@ -347,6 +347,10 @@ func (m *Machine) Ready() Ready {
 			m.ready.Summaries = append(m.ready.Summaries, sum)
 		}
 	}
+	if spent := m.EpochsSpent(); spent != m.run.EpochsSpent {
+		m.run.EpochsSpent = spent
+		m.runChanged = true
+	}
 	if m.runChanged {
 		run := m.run
 		m.ready.Run = &run
@@ -693,7 +697,7 @@ func (m *Machine) tellEngine(id int, fitness float64, now time.Time) error {
 	}
 	if m.engine.Done() {
 		best, _, ok := m.engine.Best()
-		m.run.Best = best.ID
+		m.run.Best, m.run.StoppedBy = best.ID, gahpo.StopGenerations
 		if m.rc.FinalEpochs > 0 && ok {
 			m.run.Status = gahpo.RunFinal
 			m.final = true
@@ -762,6 +766,7 @@ func (m *Machine) breed() error {
 	if m.pool == nil || m.Done() {
 		return nil
 	}
+	defer m.noteStop()
 	if m.rc.PBT() {
 		for m.canBreed() {
 			if err := m.breedOne(); err != nil {
@@ -809,13 +814,35 @@ func (m *Machine) canBreed() bool {
 	if m.rc.PBT() {
 		return m.pool.Bred() < m.rc.GA.Population
 	}
-	if m.pool.Bred() >= m.pool.Budget() {
-		return false
+	return m.stopReason() == ""
+}
+
+// stopReason says which budget allows no more genome in a pool run that
+// is not a population based training (gahpo.StopGenerations,
+// StopTimeBudget, StopBudgetEpochs), "" when none does.
+func (m *Machine) stopReason() string {
+	switch {
+	case m.pool.Bred() >= m.pool.Budget():
+		return gahpo.StopGenerations
+	case m.rc.TimeBudget > 0 && !m.now.IsZero() && !m.now.Before(m.run.Started.Add(m.rc.TimeBudget)):
+		return gahpo.StopTimeBudget
+	case m.rc.BudgetEpochs > 0 && m.EpochsSpent() >= m.rc.BudgetEpochs:
+		return gahpo.StopBudgetEpochs
 	}
-	if m.rc.TimeBudget > 0 && !m.now.IsZero() && !m.now.Before(m.run.Started.Add(m.rc.TimeBudget)) {
-		return false
+	return ""
+}
+
+// noteStop records in the run why breeding stopped, the first time it
+// finds it stopped (a population based training's is recorded when it
+// ends: its population fills at once).
+func (m *Machine) noteStop() {
+	if m.run.StoppedBy != "" || m.pool == nil || m.rc.PBT() {
+		return
 	}
-	return m.rc.BudgetEpochs == 0 || m.EpochsSpent() < m.rc.BudgetEpochs
+	if why := m.stopReason(); why != "" {
+		m.run.StoppedBy = why
+		m.touchRun()
+	}
 }
 
 // EpochsSpent counts the epoch-trainings of the run: trained, and under
@@ -1009,6 +1036,9 @@ func (m *Machine) finish(now time.Time) {
 	}
 	m.run.Best = best
 	m.run.Status, m.run.Ended = gahpo.RunDone, now
+	if m.rc.PBT() {
+		m.run.StoppedBy = gahpo.StopMaxEpochs
+	}
 	if best != 0 && !m.rc.MultiFidelity() && m.rc.FinalEpochs > 0 {
 		m.run.Status, m.run.Ended = gahpo.RunFinal, time.Time{}
 		m.final = true

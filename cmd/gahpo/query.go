@@ -223,9 +223,13 @@ func fmtFloat(f gahpo.Float) string {
 
 func printRuns(w io.Writer, runs []gahpo.Run) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tPROBLEM\tSTATUS\tPOP×GEN\tSEED\tSTARTED\tBEST")
+	fmt.Fprintln(tw, "RUN\tPROBLEM\tSTATUS\tSIZE\tSEED\tSTARTED\tBEST\tEPOCHS SPENT\tSTOPPED BY")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d×%d\t%d\t%s\t%d\n", r.ID, r.Config.Problem, r.Status, r.Config.GA.Population, r.Config.GA.Generations, r.Config.GA.Seed, r.Started.Local().Format(time.DateTime), r.Best)
+		spent, why := "-", or(r.StoppedBy, "-")
+		if r.EpochsSpent > 0 {
+			spent = strconv.Itoa(r.EpochsSpent)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", r.ID, r.Config.Problem, r.Status, report.ShapeShort(r.Config), r.Config.GA.Seed, r.Started.Local().Format(time.DateTime), r.Best, spent, why)
 	}
 	tw.Flush()
 }
@@ -486,13 +490,22 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "\nrun %s: %s (%s, population %d, %d generations, seed %d)\n\nbest genome per generation:\n",
-		run.ID, run.Status, run.Config.Problem, run.Config.GA.Population, run.Config.GA.Generations, run.Config.GA.Seed)
+	all, err := st.Genomes(run.ID, -1)
+	if err != nil {
+		return err
+	}
+	rows := "best genome per generation"
+	if run.Config.PBT() {
+		rows = "best genome per rung"
+	}
+	fmt.Fprintf(m.Stdout, "\nrun %s: %s (%s, %s, seed %d)\n", run.ID, run.Status, run.Config.Problem, report.Shape(run.Config), run.Config.GA.Seed)
+	printSpent(m.Stdout, run, all)
+	fmt.Fprintf(m.Stdout, "\n%s:\n", rows)
 	for i := range best {
 		best[i].Generation++
 	}
 	stats := rungStats(best) // a population based training's rows are rungs
-	if all, err := st.Genomes(run.ID, -1); err == nil && stats == nil {
+	if stats == nil {
 		stats = report.GenerationStats(all)
 	}
 	printBest(m.Stdout, best, stats...)
@@ -500,12 +513,26 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 		fmt.Fprintln(m.Stdout)
 		printFinal(m.Stdout, f)
 	}
+	if s := report.ConfirmShortfall(run.Config, all); s != "" {
+		fmt.Fprintln(m.Stdout, s)
+	}
 	printProxy(m.Stdout, run)
 	if run.Error != "" {
 		fmt.Fprintln(m.Stdout, "error:", run.Error)
 	}
 	fmt.Fprintf(m.Stdout, "\nquery it: gahpo query best --per-generation --db %s\n", db)
 	return nil
+}
+
+// printSpent prints why a run stopped breeding and the epoch-trainings it
+// spent, as far as the run record tells them.
+func printSpent(w io.Writer, run gahpo.Run, genomes []gahpo.GenomeRecord) {
+	if why := report.StopText(run.StoppedBy, run.Config); why != "" {
+		fmt.Fprintf(w, "breeding stopped: %s\n", why)
+	}
+	if s := report.SpentText(run, genomes); s != "" {
+		fmt.Fprintf(w, "spent: %s\n", s)
+	}
 }
 
 // sample keeps at most n elements, evenly spaced, always the first and last.

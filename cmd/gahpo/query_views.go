@@ -196,15 +196,19 @@ func explainNotFound(ctx context.Context, q querier, endpoint string, req coordi
 	var runs []gahpo.Run
 	_ = q.query(ctx, coordinator.EndpointRuns, req, &runs)
 	run := req.Run
-	planned := 0
+	planned, pbt := 0, false
 	for _, r := range runs {
 		if r.ID == req.Run || (req.Run == "" && r.Started.After(time.Time{})) {
-			run, planned = r.ID, r.Config.GA.Generations
+			run, planned, pbt = r.ID, r.Config.GA.Generations, r.Config.PBT()
 		}
 	}
 	if endpoint == coordinator.EndpointGeneration {
 		if len(best) == 0 {
 			return fmt.Errorf("generation %d not found: run %s has no evaluated genome yet", req.Generation+1, run)
+		}
+		if pbt {
+			// Its best rows are rungs, and it plans no generations.
+			return fmt.Errorf("generation %d not found in run %s, a population based training: its generation 1 is the population it started with, generation k+1 the genomes that took a place after rung k (%d rungs so far); gahpo query best lists its rungs", req.Generation+1, run, len(best))
 		}
 		return fmt.Errorf("generation %d not found: run %s has generations 1-%d (of %d planned)", req.Generation+1, run, len(best), planned)
 	}

@@ -85,6 +85,14 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	}
 	defer conn.Close()
 
+	if resumed.ID != "" {
+		// Before this process's workers take any: what is held now was
+		// taken by the workers of the process that stopped.
+		if n, lease, err := conn.TasksHeld(ctx); err == nil && n > 0 {
+			fmt.Fprintf(m.Stderr, "gahpo: %d %s held by the workers of the previous process: %s to the queue within --ack-wait (%s) of being taken\n",
+				n, pluralS(n, "task is", "tasks are"), pluralS(n, "it returns", "they return"), lease)
+		}
+	}
 	// Workers stop when the search ends or the user interrupts.
 	wctx, stopWorkers := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -119,4 +127,12 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		return werr
 	}
 	return m.printSummary(run, *db)
+}
+
+// pluralS picks one or many by n.
+func pluralS(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

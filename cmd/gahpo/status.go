@@ -89,6 +89,16 @@ func printStatus(w io.Writer, st gahpo.Status) {
 	} else {
 		fmt.Fprintf(w, "  %d/%d done, %d in flight, %d queued, %d failed\n", st.Done, st.Population, st.InFlight, st.Queued, st.Failed)
 	}
+	if st.EpochsSpent > 0 {
+		budget := ""
+		if st.BudgetEpochs > 0 {
+			budget = fmt.Sprintf(" of the budget of %d", st.BudgetEpochs)
+		}
+		fmt.Fprintf(w, "  epoch-trainings spent or under way: %d%s\n", st.EpochsSpent, budget)
+	}
+	if why := report.StopText(st.StoppedBy, gahpo.RunConfig{}); why != "" {
+		fmt.Fprintf(w, "  breeding stopped: %s\n", why)
+	}
 	for _, h := range st.Holders {
 		line := fmt.Sprintf("  genome %d on %s (attempt %d) for %s", h.GenomeID, h.Worker, h.Attempt, time.Since(h.Since).Round(time.Second))
 		if c := st.Curves[h.GenomeID]; len(c) > 0 {

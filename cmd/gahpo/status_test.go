@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/report"
 )
 
 // TestPrintStatus: a generational run reports its generation; a
@@ -45,6 +51,14 @@ func TestPrintStatus(t *testing.T) {
 			[]string{"population based training of 8 genomes", "13 genomes (5 took the place of one of the worst quarter), 2 in flight",
 				"results per rung: 8 / 8 / 3"},
 			[]string{"13/8", "breeding", "generation"}},
+		{"budgeted, stopped", gahpo.Status{RunID: "r", Problem: "regression", State: gahpo.RunRunning, Fidelity: gahpo.FidelityHalving,
+			Breeding: gahpo.BreedingSteadyState, Bred: 52, Budget: 500, EpochsSpent: 2020, BudgetEpochs: 2000, StoppedBy: gahpo.StopBudgetEpochs},
+			[]string{"epoch-trainings spent or under way: 2020 of the budget of 2000", "breeding stopped: the epoch budget was spent"},
+			nil},
+		{"unbudgeted, breeding", gahpo.Status{RunID: "r", Problem: "regression", State: gahpo.RunRunning, Generation: 2, Generations: 6,
+			Population: 10, EpochsSpent: 14},
+			[]string{"epoch-trainings spent or under way: 14\n"},
+			[]string{"budget", "breeding stopped"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,5 +114,109 @@ func TestPrintFinalSchedule(t *testing.T) {
 				t.Errorf("%s: output holds %q:\n%s", tt.name, w, b.String())
 			}
 		}
+	}
+}
+
+// statusSource serves a snapshot with a fixed status, as a running
+// coordinator's would.
+type statusSource struct{ st gahpo.Status }
+
+func (s statusSource) Snapshot(context.Context) (*report.Snapshot, error) {
+	st := s.st
+	return &report.Snapshot{Run: gahpo.Run{ID: st.RunID, Status: st.State}, Status: &st, Taken: time.Now()}, nil
+}
+
+// TestDashboardGenerationAgreesWithStatus: the dashboard's progress line
+// and gahpo status name the same generation for the same status (both
+// count from 1: Status.Generation already does).
+func TestDashboardGenerationAgreesWithStatus(t *testing.T) {
+	for _, gen := range []int{1, 2, 6} {
+		st := gahpo.Status{RunID: "r", Problem: "regression", State: gahpo.RunRunning, Generation: gen, Generations: 6, Population: 10}
+		var b strings.Builder
+		printStatus(&b, st)
+		if want := fmt.Sprintf("generation %d/6", gen); !strings.Contains(b.String(), want) {
+			t.Fatalf("status says %q, want %q in it", b.String(), want)
+		}
+		srv := httptest.NewServer(report.NewHandler(statusSource{st}, report.HandlerOptions{Poll: time.Second}))
+		resp, err := http.Get(srv.URL + "/fragment")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if want := fmt.Sprintf("generation %d of 6", gen); !strings.Contains(string(page), want) {
+			i := strings.Index(string(page), `id="progress"`)
+			t.Errorf("generation %d: the fragment's progress reads %.120q, want %q in it", gen, string(page[max(i, 0):]), want)
+		}
+	}
+}
+
+// TestPrintRuns: query runs gives each run's size (a population based
+// training by its population and epochs, having no generations), the
+// epoch-trainings it spent and why it stopped breeding ("-" for what a
+// run does not record).
+func TestPrintRuns(t *testing.T) {
+	ga := func(pop, gens int) gahpo.RunConfig {
+		rc := gahpo.RunConfig{Problem: "regression"}
+		rc.GA.Population, rc.GA.Generations = pop, gens
+		return rc
+	}
+	pbt := ga(8, 8)
+	pbt.Fidelity, pbt.MinEpochs, pbt.MaxEpochs = gahpo.FidelityPBT, 1, 14
+	budgeted := ga(10, 50)
+	budgeted.Fidelity, budgeted.MinEpochs, budgeted.MaxEpochs, budgeted.Eta, budgeted.BudgetEpochs = gahpo.FidelityHalving, 10, 300, 3, 2000
+	tests := []struct {
+		name     string
+		run      gahpo.Run
+		want     []string
+		wantNone []string
+	}{
+		{"budgeted", gahpo.Run{ID: "b", Config: budgeted, Status: gahpo.RunDone, EpochsSpent: 2500, StoppedBy: gahpo.StopBudgetEpochs},
+			[]string{"10×50", "2500", "budget-epochs"}, nil},
+		{"pbt", gahpo.Run{ID: "p", Config: pbt, Status: gahpo.RunDone, EpochsSpent: 140, StoppedBy: gahpo.StopMaxEpochs},
+			[]string{"8 to 14 ep", "140", "max-epochs"}, []string{"8×8"}},
+		{"stored before", gahpo.Run{ID: "o", Config: ga(4, 2), Status: gahpo.RunDone},
+			[]string{"4×2 0", "0 - -"}, nil},
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		printRuns(&b, []gahpo.Run{tt.run})
+		lines := strings.Split(b.String(), "\n")
+		lines[1] = strings.Join(strings.Fields(lines[1]), " ") // the row, its columns one space apart
+		if !strings.Contains(lines[0], "EPOCHS SPENT") || !strings.Contains(lines[0], "STOPPED BY") {
+			t.Errorf("%s: header %q", tt.name, lines[0])
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(lines[1], w) {
+				t.Errorf("%s: row lacks %q: %q", tt.name, w, lines[1])
+			}
+		}
+		for _, w := range tt.wantNone {
+			if strings.Contains(lines[1], w) {
+				t.Errorf("%s: row holds %q: %q", tt.name, w, lines[1])
+			}
+		}
+	}
+}
+
+// TestPrintSpent: the run summary says why breeding stopped and what was
+// spent, the confirmation's share too.
+func TestPrintSpent(t *testing.T) {
+	rc := gahpo.RunConfig{Problem: "regression", Fidelity: gahpo.FidelityHalving, MinEpochs: 10, MaxEpochs: 90, Eta: 3, TimeBudget: time.Minute, ConfirmSeeds: 3, ConfirmTop: 3}
+	rc.GA.Population, rc.GA.Generations = 10, 50
+	run := gahpo.Run{Config: rc, StoppedBy: gahpo.StopTimeBudget, EpochsSpent: 1000}
+	recs := []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeDone, RungFitness: []gahpo.Float{1, 1, 1}, Replicates: make([]gahpo.Replicate, 2)}}
+	var b strings.Builder
+	printSpent(&b, run, recs)
+	for _, w := range []string{"breeding stopped: the time budget ran out (--time-budget 1m0s)", "spent: 1000 epoch-trainings, of which 180 in 2 confirmation trainings"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("summary lacks %q:\n%s", w, b.String())
+		}
+	}
+	b.Reset()
+	printSpent(&b, gahpo.Run{Config: rc}, nil)
+	if b.String() != "" {
+		t.Errorf("a run that records neither printed %q", b.String())
 	}
 }

@@ -1,0 +1,116 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/search"
+)
+
+// Shape describes the size of a run's search as a user set it: its
+// population and generations, or, for a population based training, which
+// breeds no generations, its population and the epochs it trains to in
+// steps (its rungs).
+func Shape(rc gahpo.RunConfig) string {
+	if rc.PBT() {
+		rungs := rc.RungEpochs()
+		step := rungs[0]
+		return fmt.Sprintf("population %d, %d rungs to %d epochs, judged every %d %s", rc.GA.Population, len(rungs), rungs[len(rungs)-1], step, plural(step, "epoch"))
+	}
+	return fmt.Sprintf("population %d, %d %s", rc.GA.Population, rc.GA.Generations, plural(rc.GA.Generations, "generation"))
+}
+
+// ShapeShort is Shape in a table's cell: population × generations, or a
+// population based training's population and the epochs it trains to
+// ("8 to 14 ep").
+func ShapeShort(rc gahpo.RunConfig) string {
+	if rc.PBT() {
+		rungs := rc.RungEpochs()
+		return fmt.Sprintf("%d to %d ep", rc.GA.Population, rungs[len(rungs)-1])
+	}
+	return fmt.Sprintf("%d×%d", rc.GA.Population, rc.GA.Generations)
+}
+
+// StopText says why a run stopped breeding (gahpo.Run.StoppedBy), with the
+// run's budget when rc has it; "" when it has not stopped (or the run was
+// stored before this was recorded).
+func StopText(why string, rc gahpo.RunConfig) string {
+	switch why {
+	case gahpo.StopGenerations:
+		if rc.GA.Generations > 0 {
+			return fmt.Sprintf("every generation was bred (%d)", rc.GA.Generations)
+		}
+		return "every generation was bred"
+	case gahpo.StopBudgetEpochs:
+		if rc.BudgetEpochs > 0 {
+			return fmt.Sprintf("the epoch budget was spent (--budget-epochs %d)", rc.BudgetEpochs)
+		}
+		return "the epoch budget was spent (--budget-epochs)"
+	case gahpo.StopTimeBudget:
+		if rc.TimeBudget > 0 {
+			return fmt.Sprintf("the time budget ran out (--time-budget %s)", rc.TimeBudget)
+		}
+		return "the time budget ran out (--time-budget)"
+	case gahpo.StopMaxEpochs:
+		if rc.MaxEpochs > 0 {
+			return fmt.Sprintf("the population trained to --max-epochs %d", rc.MaxEpochs)
+		}
+		return "the population trained to --max-epochs"
+	case "":
+		return ""
+	}
+	return why
+}
+
+// SpentText says what a run spent: its epoch-trainings (gahpo.Run.EpochsSpent)
+// against its --budget-epochs, and the part of them that confirmed the
+// best genomes on more seeds; "" when nothing is recorded.
+func SpentText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
+	if run.EpochsSpent == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d epoch-trainings", run.EpochsSpent)
+	if b := run.Config.BudgetEpochs; b > 0 {
+		s += fmt.Sprintf(" (budget %d)", b)
+	}
+	reps := 0
+	for _, g := range genomes {
+		reps += len(g.Replicates)
+	}
+	if rungs := run.Config.RungEpochs(); reps > 0 {
+		s += fmt.Sprintf(", of which %d in %d confirmation trainings", reps*rungs[len(rungs)-1], reps)
+	}
+	return s
+}
+
+// ConfirmShortfall says when a run confirmed fewer genomes than
+// --confirm-top asked, and why; "" when it confirmed as many, or confirms
+// nothing (yet).
+func ConfirmShortfall(rc gahpo.RunConfig, genomes []gahpo.GenomeRecord) string {
+	if rc.ConfirmSeeds < 2 {
+		return ""
+	}
+	confirmed, reached := search.ConfirmCounts(rc, genomes)
+	if confirmed == 0 || confirmed >= rc.ConfirmTop {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "confirmed %d %s of the %d asked (--confirm-top %d): ", confirmed, plural(confirmed, "genome"), rc.ConfirmTop, rc.ConfirmTop)
+	if reached <= confirmed {
+		fmt.Fprintf(&b, "only %d reached the top rung", reached)
+	} else {
+		fmt.Fprintf(&b, "%d reached the top rung, the others' schedules are too long to send", reached)
+	}
+	if confirmed == 1 {
+		b.WriteString(", so none was compared: the result is the one genome, its mean over more seeds")
+	}
+	return b.String()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
