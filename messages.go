@@ -227,6 +227,9 @@ type Started struct {
 	Worker   string    `json:"worker"`
 	Attempt  int       `json:"attempt"`
 	At       time.Time `json:"at"`
+	// Replicate is the task's (Task.Replicate): the confirmation
+	// trainings of one genome run at once, each on a worker of its own.
+	Replicate int `json:"replicate,omitempty"`
 	// Epoch, during a final training, is the last finished epoch.
 	Epoch *EpochMetrics `json:"epoch,omitempty"`
 	// Report, during any training, is the last finished epoch's report

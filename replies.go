@@ -97,10 +97,13 @@ type Status struct {
 
 // Holder is a genome held by a worker.
 type Holder struct {
-	GenomeID int       `json:"genome_id"`
-	Worker   string    `json:"worker"`
-	Attempt  int       `json:"attempt"`
-	Since    time.Time `json:"since"`
+	GenomeID int `json:"genome_id"`
+	// Replicate is the confirmation training held (Task.Replicate), 0
+	// for the genome's own.
+	Replicate int       `json:"replicate,omitempty"`
+	Worker    string    `json:"worker"`
+	Attempt   int       `json:"attempt"`
+	Since     time.Time `json:"since"`
 }
 
 // Continuous reports whether the run has no generation to wait for: a

@@ -73,9 +73,9 @@ type Coordinator struct {
 	mu       sync.Mutex // guards what Status reads: the machine and the fields below
 	machine  *search.Machine
 	data     []gahpo.DataRef
-	holders  map[int]gahpo.Holder
+	holders  map[training]gahpo.Holder
 	final    []gahpo.EpochMetrics
-	reports  map[int][]gahpo.EpochReport // epochs of genomes in training
+	reports  map[training][]gahpo.EpochReport // epochs of the trainings under way
 	genStart time.Time
 	evalTime time.Duration // summed durations of trained genomes
 	evalN    int
@@ -114,7 +114,7 @@ func New(st *store.Store, conn *bus.Conn, cfg Config) (*Coordinator, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 256
 	}
-	c := &Coordinator{cfg: cfg, store: st, conn: conn, holders: map[int]gahpo.Holder{}, reports: map[int][]gahpo.EpochReport{}, printed: map[int]bool{},
+	c := &Coordinator{cfg: cfg, store: st, conn: conn, holders: map[training]gahpo.Holder{}, reports: map[training][]gahpo.EpochReport{}, printed: map[int]bool{},
 		proxyWarned: map[int]float64{}}
 	if err := c.open(); err != nil {
 		return nil, err
@@ -505,8 +505,9 @@ func (c *Coordinator) onEvent(data []byte) {
 		}
 		return
 	}
+	k := training{e.GenomeID, e.Replicate}
 	if e.Report != nil {
-		c.reports[e.GenomeID] = append(c.reports[e.GenomeID], *e.Report)
+		c.reports[k] = append(c.reports[k], *e.Report)
 		return
 	}
 	if e.Problem != "" {
@@ -517,8 +518,12 @@ func (c *Coordinator) onEvent(data []byte) {
 		c.fault = e.Worker + ": " + e.Problem
 		return
 	}
-	c.holders[e.GenomeID] = gahpo.Holder{GenomeID: e.GenomeID, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}
+	c.holders[k] = gahpo.Holder{GenomeID: e.GenomeID, Replicate: e.Replicate, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}
 }
+
+// training names one training of a genome: its own (replicate 0) or one
+// of its confirmation trainings, which run at once on several workers.
+type training struct{ genome, replicate int }
 
 // checkCheckpoints tells the machine which checkpoints of a resumed run are
 // gone from the object store (its NATS server's files were lost or

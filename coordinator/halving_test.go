@@ -473,3 +473,67 @@ func TestHalvingConfirmedCoordinatorKilledEndsLikeUninterruptedRun(t *testing.T)
 		checkConfirmed(t, st, run, checkHalving(t, st, conn, run))
 	})
 }
+
+// holdingTrainer is noopTrainer, except that a confirmation training
+// reports its first epoch, then waits for release.
+type holdingTrainer struct{ release chan struct{} }
+
+func (h holdingTrainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
+	if job.Task.Replicate > 0 {
+		job.OnEpoch(gahpo.EpochReport{Epoch: 1, Metrics: map[string]gahpo.Float{"val_loss": gahpo.Float(job.Task.Replicate)}})
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return models.Outcome{}, ctx.Err()
+		}
+	}
+	return noopTrainer{}.Train(ctx, job)
+}
+
+// TestStatusShowsEachConfirmationTraining: the confirmation trainings of
+// one genome run at once on two workers; the status holds both (they were
+// one, under the genome's id), and the genome's curve is one training's,
+// not the two interleaved.
+func TestStatusShowsEachConfirmationTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run: -short")
+	}
+	srv := testnats.Start(t)
+	h := holdingTrainer{release: make(chan struct{})}
+	startWorkers(t, srv, 2, h)
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	conn := testnats.Connect(t, srv, "coord")
+	rc := halvingConfig(4, 1, 3, gahpo.BreedingSteadyState)
+	rc.ConfirmSeeds, rc.ConfirmTop = 3, 1
+	c, err := coordinator.New(st, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := c.Run(ctx); done <- err }()
+
+	var s gahpo.Status
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		s = c.Status()
+		if len(s.Holders) == 2 && len(s.Curves) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never two confirmation trainings under way: %+v", s)
+		}
+	}
+	a, b := s.Holders[0], s.Holders[1]
+	if a.GenomeID != b.GenomeID || a.Replicate != 1 || b.Replicate != 2 || a.Worker == b.Worker || s.InFlight != 2 || s.Queued != 0 {
+		t.Errorf("holders %+v, in flight %d, queued %d: want replicates 1 and 2 of one genome on two workers", s.Holders, s.InFlight, s.Queued)
+	}
+	if c := s.Curves[a.GenomeID]; len(c) != 1 {
+		t.Errorf("genome %d's curve %+v: want one training's first epoch", a.GenomeID, c)
+	}
+	close(h.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -57,8 +57,8 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 			return fmt.Errorf("coordinator: %w", err)
 		default:
 			stored = true
-			delete(c.holders, r.GenomeID)
-			delete(c.reports, r.GenomeID)
+			delete(c.holders, training{r.GenomeID, r.Replicate})
+			delete(c.reports, training{r.GenomeID, r.Replicate})
 			if r.Failure == "" && r.Duration > 0 && r.Kind == gahpo.KindFitness {
 				c.evalTime += r.Duration
 				c.evalN++

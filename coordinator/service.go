@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -211,21 +212,27 @@ func (c *Coordinator) Status() gahpo.Status {
 			best = r
 		}
 	}
-	for id, h := range c.holders {
-		if outstanding[id] {
+	for k, h := range c.holders {
+		if outstanding[k.genome] {
 			st.Holders = append(st.Holders, h)
 		}
 	}
-	slices.SortFunc(st.Holders, func(a, b gahpo.Holder) int { return a.GenomeID - b.GenomeID })
+	slices.SortFunc(st.Holders, func(a, b gahpo.Holder) int { return cmp.Or(a.GenomeID-b.GenomeID, a.Replicate-b.Replicate) })
 	st.InFlight = len(st.Holders)
 	st.Queued = max(st.Outstanding+st.Confirming-st.InFlight, 0)
-	for id, reps := range c.reports {
-		if outstanding[id] {
-			if st.Curves == nil {
-				st.Curves = map[int][]gahpo.EpochReport{}
-			}
-			st.Curves[id] = slices.Clone(reps)
+	// A genome's curve is its own training's, or its first confirmation
+	// training's under way (Curves is by genome).
+	curveOf := map[int]int{} // genome → the replicate whose curve is shown
+	for k := range c.reports {
+		if r, ok := curveOf[k.genome]; outstanding[k.genome] && (!ok || k.replicate < r) {
+			curveOf[k.genome] = k.replicate
 		}
+	}
+	for id, rep := range curveOf {
+		if st.Curves == nil {
+			st.Curves = map[int][]gahpo.EpochReport{}
+		}
+		st.Curves[id] = slices.Clone(c.reports[training{id, rep}])
 	}
 	st.Fault = c.fault
 	if best != nil {

@@ -99,9 +99,15 @@ func printStatus(w io.Writer, st gahpo.Status) {
 	if why := report.StopText(st.StoppedBy, gahpo.RunConfig{}); why != "" {
 		fmt.Fprintf(w, "  breeding stopped: %s\n", why)
 	}
+	curveShown := map[int]bool{} // a genome's curve is its first training's under way (Holders are sorted so)
 	for _, h := range st.Holders {
-		line := fmt.Sprintf("  genome %d on %s (attempt %d) for %s", h.GenomeID, h.Worker, h.Attempt, time.Since(h.Since).Round(time.Second))
-		if c := st.Curves[h.GenomeID]; len(c) > 0 {
+		what := fmt.Sprintf("genome %d", h.GenomeID)
+		if h.Replicate > 0 {
+			what += fmt.Sprintf(" (confirmation training %d)", h.Replicate)
+		}
+		line := fmt.Sprintf("  %s on %s (attempt %d) for %s", what, h.Worker, h.Attempt, time.Since(h.Since).Round(time.Second))
+		if c := st.Curves[h.GenomeID]; len(c) > 0 && !curveShown[h.GenomeID] {
+			curveShown[h.GenomeID] = true
 			line += fmt.Sprintf(", epoch %d done", c[len(c)-1].Epoch)
 		}
 		fmt.Fprintln(w, line)
