@@ -352,7 +352,11 @@ func TestComposeClusterLosesLeader(t *testing.T) {
 		"GAHPO_NATS_URL=nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222")
 	p.profiles = []string{"cluster"}
 	begin := time.Now()
-	p.must(5*time.Minute, "up", "-d", "--scale", "worker=3")
+	// One worker until the fault, so that finding the leader (the
+	// cluster's monitoring, slow on a loaded machine) never outlasts the
+	// search; then three, started alone (--no-deps: the killed server
+	// stays dead).
+	p.must(5*time.Minute, "up", "-d", "--scale", "worker=1")
 	p.waitLog("coordinator", "run started", 3*time.Minute)
 	leader := streamLeader(t, p, "GAHPO_TASKS")
 	if st := state(t, p.container("coordinator", 1)); st != "running 0" {
@@ -360,6 +364,7 @@ func TestComposeClusterLosesLeader(t *testing.T) {
 	}
 	docker(t, "kill", "-s", "KILL", p.container(leader, 1))
 	t.Logf("killed %s, the leader of GAHPO_TASKS", leader)
+	p.must(5*time.Minute, "up", "-d", "--no-deps", "--scale", "worker=3", "worker")
 	p.waitDone(5 * time.Minute)
 	sameHistory(t, p.history(), want)
 	t.Logf("cluster run completed in %v", time.Since(begin).Round(time.Second))
