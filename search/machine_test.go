@@ -230,6 +230,20 @@ func checkOrders(t *testing.T, m *Machine) {
 	}
 }
 
+// restore replaces the machine by one restored from what s stored, as a
+// coordinator's restart does.
+func (s *sim) restore(t *testing.T, cfg Config) *Machine {
+	t.Helper()
+	c := cfg
+	c.Run = s.run
+	m, err := Restore(c, space(t), s.engine, s.records())
+	if err != nil {
+		t.Fatalf("restore after %d results: %v", s.results, err)
+	}
+	s.m = m
+	return m
+}
+
 // driveSim runs m to its end in s (see sim).
 func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *sim {
 	t.Helper()
@@ -237,26 +251,14 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 	s.apply(t, m.Ready())
 	for len(s.queue) > 0 {
 		if s.loseAt > 0 && s.results == s.loseAt && s.lost == nil {
-			c := cfg
-			c.Run = s.run
-			var err error
-			if m, err = Restore(c, space(t), s.engine, s.records()); err != nil {
-				t.Fatalf("restore after %d results: %v", s.results, err)
-			}
-			s.m = m
+			m = s.restore(t, cfg)
 			s.lost = m.CheckpointsLost(func(string) bool { return false })
 			s.created, s.queue = map[string]bool{}, m.Outstanding()
 		}
 		task := s.queue[0]
 		s.queue = s.queue[1:]
 		if restoreEvery > 0 && s.results%restoreEvery == restoreEvery-1 {
-			c := cfg
-			c.Run = s.run
-			var err error
-			if m, err = Restore(c, space(t), s.engine, s.records()); err != nil {
-				t.Fatalf("restore after %d results: %v", s.results, err)
-			}
-			s.m = m
+			m = s.restore(t, cfg)
 			if got, want := len(m.Outstanding()), len(s.queue)+1; got != want {
 				t.Fatalf("restored machine has %d tasks outstanding, the queue %d", got, want)
 			}
