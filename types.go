@@ -116,6 +116,12 @@ type RunConfig struct {
 	// one-epoch fitness (the CNN's, the regression's; a problem file's run
 	// stored before this field: its budget's max).
 	FitnessEpochs int `json:"fitness_epochs,omitempty"`
+	// BudgetGene, with halving or pbt, names the problem's gene that the
+	// rungs decide (the regression's epochs): the run's space leaves it
+	// out, so that it is neither bred nor shown, and each task's Epochs
+	// stands for it. Empty: the problem's whole space (as in every run
+	// stored before this field).
+	BudgetGene string `json:"budget_gene,omitempty"`
 }
 
 // Fidelities and breedings of a run.
@@ -234,6 +240,9 @@ func (c RunConfig) Validate() error {
 	}
 	if c.InFlight < 0 || c.InFlight > 100000 {
 		return fmt.Errorf("gahpo: in-flight %d outside 0..100000", c.InFlight)
+	}
+	if c.BudgetGene != "" && !c.MultiFidelity() {
+		return fmt.Errorf("gahpo: budget gene %q is left out only by halving or pbt, whose rungs decide it", c.BudgetGene)
 	}
 	if c.FitnessEpochs < 0 || c.FitnessEpochs > 10000 || c.FitnessEpochs > 0 && c.MultiFidelity() {
 		return fmt.Errorf("gahpo: fitness epochs %d: 0..10000, and only with the one-epoch fidelity (halving's and pbt's are their rungs)", c.FitnessEpochs)

@@ -149,13 +149,22 @@ func (c *Coordinator) open() error {
 	return c.create()
 }
 
-func (c *Coordinator) loadProblem(name string) error {
-	p, err := c.cfg.Problem(name)
+// loadProblem resolves the problem of a run with configuration rc and
+// returns the run's space: the problem's, without rc.BudgetGene.
+func (c *Coordinator) loadProblem(rc gahpo.RunConfig) (*ga.Space, error) {
+	p, err := c.cfg.Problem(rc.Problem)
 	if err != nil {
-		return fmt.Errorf("coordinator: %w", err)
+		return nil, fmt.Errorf("coordinator: %w", err)
 	}
 	c.problem = p
-	return nil
+	if rc.BudgetGene == "" {
+		return p.Space, nil
+	}
+	s, err := p.Space.Without(rc.BudgetGene)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: the run's budget gene: %w", err)
+	}
+	return s, nil
 }
 
 func newRunID(now time.Time) string {
@@ -182,14 +191,15 @@ func (c *Coordinator) create() error {
 	if err := rc.Validate(); err != nil {
 		return err
 	}
-	if err := c.loadProblem(rc.Problem); err != nil {
+	space, err := c.loadProblem(rc)
+	if err != nil {
 		return err
 	}
 	rc.ProblemDigest = c.problem.Digest
 	now := c.cfg.Now()
 	c.id, c.rc = newRunID(now), rc
-	run := gahpo.Run{ID: c.id, Config: rc, Params: c.problem.Space.Names(), Status: gahpo.RunRunning, Started: now, Secret: newSecret()}
-	m, err := search.New(c.machineConfig(run), c.problem.Space)
+	run := gahpo.Run{ID: c.id, Config: rc, Params: space.Names(), Status: gahpo.RunRunning, Started: now, Secret: newSecret()}
+	m, err := search.New(c.machineConfig(run), space)
 	if err != nil {
 		return fmt.Errorf("coordinator: %w", err)
 	}
@@ -209,7 +219,8 @@ func (c *Coordinator) resume(id string) error {
 	if run.Status != gahpo.RunRunning && run.Status != gahpo.RunFinal {
 		return fmt.Errorf("%w: %s is %s", ErrRunFinished, id, run.Status)
 	}
-	if err := c.loadProblem(run.Config.Problem); err != nil {
+	space, err := c.loadProblem(run.Config)
+	if err != nil {
 		return err
 	}
 	if c.problem.Digest != run.Config.ProblemDigest {
@@ -226,7 +237,7 @@ func (c *Coordinator) resume(id string) error {
 		return fmt.Errorf("coordinator: resume: %w", err)
 	}
 	run.Restarts++
-	m, err := search.Restore(c.machineConfig(run), c.problem.Space, engine, recs)
+	m, err := search.Restore(c.machineConfig(run), space, engine, recs)
 	if err != nil {
 		return fmt.Errorf("coordinator: resume %s: %w", id, err)
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/models/regression"
 	"github.com/gahpo/gahpo/search"
 	"github.com/gahpo/gahpo/store"
 	"github.com/gahpo/gahpo/worker"
@@ -28,7 +31,22 @@ func halvingConfig(pop, gens int, seed uint64, breeding string) gahpo.RunConfig 
 	rc.FinalEpochs = 0
 	rc.Fidelity, rc.Breeding, rc.MinEpochs, rc.MaxEpochs, rc.Eta = gahpo.FidelityHalving, breeding, 10, 90, 3
 	rc.InFlight = 3
+	rc.BudgetGene = regression.ParamEpochs // as gahpo run sets it: the rungs decide the epochs
 	return rc
+}
+
+// checkParams asserts that every genome of run has the run's parameters,
+// without its budget gene when it names one.
+func checkParams(t *testing.T, run gahpo.Run, gs []gahpo.GenomeRecord) {
+	t.Helper()
+	if g := run.Config.BudgetGene; g != "" && slices.Contains(run.Params, g) {
+		t.Errorf("the run's parameters %v hold its budget gene %q", run.Params, g)
+	}
+	for _, g := range gs {
+		if names := slices.Sorted(maps.Keys(g.Params)); !slices.Equal(names, slices.Sorted(slices.Values(run.Params))) {
+			t.Fatalf("genome %d has parameters %v, the run %v", g.ID, names, run.Params)
+		}
+	}
 }
 
 // checkHalving asserts a finished halving run: every genome bred once and
@@ -39,6 +57,7 @@ func halvingConfig(pop, gens int, seed uint64, breeding string) gahpo.RunConfig 
 func checkHalving(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) []gahpo.GenomeRecord {
 	t.Helper()
 	gs := doneGenomes(t, st, run)
+	checkParams(t, run, gs)
 	if want := run.Config.GA.Population * run.Config.GA.Generations; len(gs) != want {
 		t.Fatalf("%d genomes, want %d", len(gs), want)
 	}
@@ -111,7 +130,13 @@ func TestHalvingRegressionRun(t *testing.T) {
 			st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
 			defer st.Close()
 			conn := testnats.Connect(t, srv, "coord")
-			run := runToEnd(t, context.Background(), st, conn, halvingConfig(6, 3, 3, breeding))
+			rc := halvingConfig(6, 3, 3, breeding)
+			if breeding == gahpo.BreedingGenerational {
+				// As a run stored before BudgetGene: the epochs gene is
+				// bred, and inert.
+				rc.BudgetGene = ""
+			}
+			run := runToEnd(t, context.Background(), st, conn, rc)
 			gs := checkHalving(t, st, conn, run)
 			// A promoted genome trained on from its checkpoint: its
 			// curve has no gap and its last point is its fitness.

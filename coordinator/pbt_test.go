@@ -11,6 +11,7 @@ import (
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/models/regression"
 	"github.com/gahpo/gahpo/store"
 )
 
@@ -20,6 +21,7 @@ func pbtConfig(pop int, seed uint64) gahpo.RunConfig {
 	rc := regressionConfig(pop, 1, seed)
 	rc.FinalEpochs = 0
 	rc.Fidelity, rc.MinEpochs, rc.MaxEpochs = gahpo.FidelityPBT, 10, 40
+	rc.BudgetGene = regression.ParamEpochs
 	return rc
 }
 
@@ -30,6 +32,7 @@ func pbtConfig(pop int, seed uint64) gahpo.RunConfig {
 func checkPBT(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) []gahpo.GenomeRecord {
 	t.Helper()
 	gs := doneGenomes(t, st, run)
+	checkParams(t, run, gs)
 	rungs := run.Config.RungEpochs()
 	top, exploiting := 0, 0
 	for _, g := range gs {

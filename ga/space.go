@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -293,6 +294,30 @@ func (s *Space) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: mutation rate %g outside [0, 1]", ErrInvalidSpace, s.MutationRate))
 	}
 	return errors.Join(errs...)
+}
+
+// Without returns a copy of s without the parameter named name, with the
+// same operators; a mutation rate that was NewSpace's default (one gene a
+// genome on average) stays the default for the fewer parameters. A
+// multi-fidelity run uses it to leave out a problem's epochs gene, which
+// its rungs decide. It fails for an unknown name or the last parameter.
+func (s *Space) Without(name string) (*Space, error) {
+	i := slices.IndexFunc(s.Params, func(p Param) bool { return p.Name == name })
+	switch {
+	case i < 0:
+		return nil, fmt.Errorf("%w: no parameter %q to leave out (parameters: %v)", ErrInvalidSpace, name, s.Names())
+	case len(s.Params) == 1:
+		return nil, fmt.Errorf("%w: %q is the only parameter", ErrInvalidSpace, name)
+	}
+	c := *s
+	c.Params = slices.Delete(slices.Clone(s.Params), i, i+1)
+	if s.MutationRate == 1/float64(len(s.Params)) {
+		c.MutationRate = 1 / float64(len(c.Params))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // Names returns the parameter names in gene order.

@@ -98,6 +98,49 @@ func TestNewSpaceDefaults(t *testing.T) {
 	}
 }
 
+func TestSpaceWithout(t *testing.T) {
+	custom := paperSpace()
+	custom.MutationRate = 0.6
+	tests := []struct {
+		name     string
+		space    *Space
+		drop     string
+		want     []string
+		wantRate float64
+		wantErr  string
+	}{
+		{name: "default rate follows", space: paperSpace(), drop: "gamma", want: []string{"batch_size", "lr", "weight_decay"}, wantRate: 1.0 / 3},
+		{name: "first", space: paperSpace(), drop: "batch_size", want: []string{"lr", "gamma", "weight_decay"}, wantRate: 1.0 / 3},
+		{name: "a rate of one's own stays", space: custom, drop: "lr", want: []string{"batch_size", "gamma", "weight_decay"}, wantRate: 0.6},
+		{name: "unknown", space: paperSpace(), drop: "epochs", wantErr: `no parameter "epochs"`},
+		{name: "the last", space: mustSpace(t, nil, FloatParam("x", 0, 1, Linear)), drop: "x", wantErr: "only parameter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := slices.Clone(tt.space.Params)
+			got, err := tt.space.Without(tt.drop)
+			if !reflect.DeepEqual(tt.space.Params, before) {
+				t.Fatalf("Without changed its receiver: %v", tt.space.Params)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !errors.Is(err, ErrInvalidSpace) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want ErrInvalidSpace with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Names(), tt.want) || got.MutationRate != tt.wantRate {
+				t.Errorf("Without(%q) = %v rate %v, want %v rate %v", tt.drop, got.Names(), got.MutationRate, tt.want, tt.wantRate)
+			}
+			if got.CrossoverKind != tt.space.CrossoverKind || got.BLXAlpha != tt.space.BLXAlpha || got.MutationSigma != tt.space.MutationSigma {
+				t.Errorf("operators changed: %+v", got)
+			}
+		})
+	}
+}
+
 func TestSpaceCheck(t *testing.T) {
 	s := paperSpace()
 	tests := []struct {

@@ -210,6 +210,39 @@ func TestConfirmFlags(t *testing.T) {
 	}
 }
 
+// TestBudgetGene: a multi-fidelity run of the regression leaves its epochs
+// gene to the rungs (not bred, not in --enqueue's genomes); a one-epoch run
+// and the CNN, which has no such gene, keep the whole space.
+func TestBudgetGene(t *testing.T) {
+	tests := []struct {
+		args    []string
+		gene    string
+		initial int // genes of the known genome
+		wantErr string
+	}{
+		{args: []string{"--problem", "regression", "--fidelity", "halving", "--enqueue", "lr=0.01,batch_size=16"}, gene: "epochs", initial: 2},
+		{args: []string{"--problem", "regression", "--fidelity", "pbt", "--enqueue", "lr=0.01,batch_size=16"}, gene: "epochs", initial: 2},
+		{args: []string{"--problem", "regression", "--enqueue", "lr=0.01,batch_size=16,epochs=120"}, initial: 3},
+		{args: []string{"--problem", "regression", "--fidelity", "halving", "--enqueue", "lr=0.01,batch_size=16,epochs=120"},
+			wantErr: `epochs is left out with --fidelity halving: the rungs decide it (--min-epochs 10 to --max-epochs 300)`},
+		{args: []string{"--problem", "regression", "--enqueue", "lr=0.01,batch_size=16"}, wantErr: `parameter "epochs" missing`},
+		{args: []string{"--preset", "best", "--enqueue", "batch_size=64,lr=1,gamma=0.7,weight_decay=1e-7"}, initial: 4},
+	}
+	for _, tt := range tests {
+		rc, err := runConfigOf(t, tt.args)
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.args, err)
+		case rc.BudgetGene != tt.gene || len(rc.GA.Initial) == 0 || len(rc.GA.Initial[len(rc.GA.Initial)-1]) != tt.initial:
+			t.Errorf("%q: budget gene %q, known genomes %v; want %q and the last of %d genes", tt.args, rc.BudgetGene, rc.GA.Initial, tt.gene, tt.initial)
+		}
+	}
+}
+
 // runConfigOf parses run's search flags args into a validated run
 // configuration.
 func runConfigOf(t *testing.T, args []string) (gahpo.RunConfig, error) {

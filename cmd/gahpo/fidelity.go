@@ -47,7 +47,6 @@ func (f *fidelityFlags) register(fs *flag.FlagSet) {
 // apply sets the fidelity and breeding of rc from the flags over the
 // preset's choice, and parses the known genomes against space.
 func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Problem) error {
-	space := prob.Space()
 	rc.Fidelity, rc.Breeding = p.fidelity, p.breeding
 	if f.fidelity != "" {
 		rc.Fidelity = f.fidelity
@@ -75,6 +74,11 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 		if f.maxEpochs > 0 {
 			rc.MaxEpochs = f.maxEpochs
 		}
+		rc.BudgetGene = prob.BudgetGene // the rungs decide it
+	}
+	space, err := prob.SpaceFor(*rc)
+	if err != nil {
+		return err
 	}
 	rc.InFlight, rc.BudgetEpochs, rc.TimeBudget = f.inFlight, f.budget, f.timeBudget
 	switch {
@@ -88,6 +92,11 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 	known := append([]string(nil), p.enqueue...)
 	known = append(known, f.enqueue...)
 	for _, k := range known {
+		for _, kv := range strings.Split(k, ",") {
+			if name, _, _ := strings.Cut(kv, "="); rc.BudgetGene != "" && strings.TrimSpace(name) == rc.BudgetGene {
+				return fmt.Errorf("--enqueue %q: %s is left out with --fidelity %s: the rungs decide it (--min-epochs %d to --max-epochs %d)", k, rc.BudgetGene, rc.Fidelity, rc.MinEpochs, rc.MaxEpochs)
+			}
+		}
 		genes, err := parseGenome(k, space)
 		if err != nil {
 			return err

@@ -167,7 +167,7 @@ func (s *searchFlags) checkResume(st *store.Store, rc gahpo.RunConfig, out io.Wr
 	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var sp *ga.Space
 	if p, err := problems.Lookup(target.Config.Problem); err == nil && p.Space != nil {
-		sp = p.Space()
+		sp, _ = p.SpaceFor(target.Config) // nil, when it cannot: genes shown by value
 	}
 	mayChange := "--ack-wait" // the coordinator's one flag a run may change
 	if s.fs.Lookup("workers") != nil {

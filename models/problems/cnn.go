@@ -109,7 +109,7 @@ func cnnConfig(task gahpo.Task) cnn.Config {
 func (t *cnnTrainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
 	useGonumIfAsked()
 	task := job.Task
-	if err := checkGenome(CNNSpace(), task); err != nil {
+	if err := checkGenome(CNNSpace(), "", task); err != nil {
 		return models.Outcome{}, err
 	}
 	train, test, err := t.load(job.DataDir)
@@ -144,11 +144,8 @@ func (t *cnnTrainer) Train(ctx context.Context, job models.Job) (models.Outcome,
 	run := cnn.Run{Dir: job.CheckpointDir, To: task.Epochs, Test: task.Test, Probe: task.Epochs > 0}
 	if task.FromParams != nil {
 		// Population based training: the checkpoint is another genome's.
-		src := task
+		src := task // its params were checked with the task's
 		src.Params, src.Seed = task.FromParams, task.FromSeed
-		if err := checkGenome(CNNSpace(), src); err != nil {
-			return models.Outcome{}, fmt.Errorf("the genome the checkpoint comes from: %w", err)
-		}
 		from := cnnConfig(src)
 		run.From = &from
 	}

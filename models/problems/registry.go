@@ -52,6 +52,11 @@ type Problem struct {
 	NeedsData bool
 	// Budget is the problem's range of epochs.
 	Budget Budget
+	// BudgetGene names the gene of Space that is the problem's epochs
+	// (the regression's "epochs"), if it has one: a multi-fidelity run,
+	// whose rungs decide the epochs, leaves it out of its space
+	// (gahpo.RunConfig.BudgetGene), and its tasks carry the epochs alone.
+	BudgetGene string
 	// Digest is the SHA-256 of the problem file the problem was read
 	// from; "" for a problem built into gahpo.
 	Digest string
@@ -75,8 +80,27 @@ func (p Problem) Validate() error {
 		return fmt.Errorf("problems: problem %q has no trainer", p.Name)
 	case p.Budget != Budget{} && (p.Budget.Min < 1 || p.Budget.Max < p.Budget.Min):
 		return fmt.Errorf("problems: problem %q: budget [%d, %d] epochs", p.Name, p.Budget.Min, p.Budget.Max)
+	case p.BudgetGene != "" && p.Budget == Budget{}:
+		return fmt.Errorf("problems: problem %q: budget gene %q without a budget of epochs", p.Name, p.BudgetGene)
+	case p.BudgetGene != "":
+		if _, err := p.Space().Without(p.BudgetGene); err != nil {
+			return fmt.Errorf("problems: problem %q: budget gene: %w", p.Name, err)
+		}
 	}
 	return nil
+}
+
+// SpaceFor returns the search space of a run of p with configuration rc:
+// the problem's, without rc.BudgetGene when the run names one.
+func (p Problem) SpaceFor(rc gahpo.RunConfig) (*ga.Space, error) {
+	s := p.Space()
+	if rc.BudgetGene == "" {
+		return s, nil
+	}
+	if rc.BudgetGene != p.BudgetGene {
+		return nil, fmt.Errorf("problems: problem %q: the run leaves out gene %q, the problem's budget gene is %q", p.Name, rc.BudgetGene, p.BudgetGene)
+	}
+	return s.Without(rc.BudgetGene)
 }
 
 // Registry holds problems by name. It is safe for concurrent use.
@@ -161,16 +185,35 @@ func (r *Registry) Check(task gahpo.Task) error {
 	if err != nil {
 		return nil
 	}
-	return checkGenome(p.Space(), task)
+	return checkGenome(p.Space(), p.BudgetGene, task)
 }
 
-func checkGenome(space *ga.Space, task gahpo.Task) error {
-	genes, err := space.FromMap(task.Params)
-	if err == nil {
-		err = space.Check(genes)
+// checkGenome validates task's params (and, under population based
+// training, the params its checkpoint comes from) against space. A task
+// that trains to a rung (Epochs > 0) may leave out budgetGene: its run's
+// rungs decide the epochs.
+func checkGenome(space *ga.Space, budgetGene string, task gahpo.Task) error {
+	check := func(params map[string]float64) error {
+		s := space
+		if _, has := params[budgetGene]; budgetGene != "" && !has && task.Epochs > 0 {
+			var err error
+			if s, err = space.Without(budgetGene); err != nil {
+				return err
+			}
+		}
+		genes, err := s.FromMap(params)
+		if err == nil {
+			err = s.Check(genes)
+		}
+		return err
 	}
-	if err != nil {
+	if err := check(task.Params); err != nil {
 		return untrainable(fmt.Errorf("invalid genome: %w", err))
+	}
+	if task.FromParams != nil {
+		if err := check(task.FromParams); err != nil {
+			return untrainable(fmt.Errorf("invalid genome: the genome the checkpoint comes from: %w", err))
+		}
 	}
 	return nil
 }

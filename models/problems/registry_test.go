@@ -48,6 +48,9 @@ func TestRegistry(t *testing.T) {
 		{"no space", problems.Problem{Name: "c", Trainer: nopTrainer{}}, "has no space"},
 		{"no trainer", problems.Problem{Name: "c", Space: space}, "has no trainer"},
 		{"bad budget", problems.Problem{Name: "c", Space: space, Trainer: nopTrainer{}, Budget: problems.Budget{Min: 3, Max: 2}}, "budget [3, 2]"},
+		{"budget gene without a budget", problems.Problem{Name: "c", Space: space, Trainer: nopTrainer{}, BudgetGene: "x"}, `budget gene "x" without a budget`},
+		{"unknown budget gene", problems.Problem{Name: "c", Space: space, Trainer: nopTrainer{}, Budget: problems.Budget{Min: 1, Max: 2}, BudgetGene: "epochs"}, `no parameter "epochs"`},
+		{"budget gene the only gene", problems.Problem{Name: "c", Space: space, Trainer: nopTrainer{}, Budget: problems.Budget{Min: 1, Max: 2}, BudgetGene: "x"}, "only parameter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,13 +101,14 @@ func TestRegistry(t *testing.T) {
 // TestBuiltins checks the built-in problems' registrations.
 func TestBuiltins(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		params []string
-		budget problems.Budget
-		data   bool
+		name       string
+		params     []string
+		budget     problems.Budget
+		budgetGene string
+		data       bool
 	}{
-		{problems.CNN, []string{"batch_size", "lr", "gamma", "weight_decay"}, problems.Budget{Min: 1, Max: 14}, true},
-		{problems.Regression, []string{"lr", "batch_size", "epochs"}, problems.Budget{Min: 10, Max: 300}, false},
+		{problems.CNN, []string{"batch_size", "lr", "gamma", "weight_decay"}, problems.Budget{Min: 1, Max: 14}, "", true},
+		{problems.Regression, []string{"lr", "batch_size", "epochs"}, problems.Budget{Min: 10, Max: 300}, "epochs", false},
 	} {
 		p, err := problems.Lookup(tt.name)
 		if err != nil {
@@ -113,7 +117,7 @@ func TestBuiltins(t *testing.T) {
 		if got := p.Space().Names(); strings.Join(got, ",") != strings.Join(tt.params, ",") {
 			t.Errorf("%s: params %v, want %v", tt.name, got, tt.params)
 		}
-		if p.Budget != tt.budget || p.NeedsData != tt.data || problems.NeedsData(tt.name) != tt.data || p.Digest != "" {
+		if p.Budget != tt.budget || p.BudgetGene != tt.budgetGene || p.NeedsData != tt.data || problems.NeedsData(tt.name) != tt.data || p.Digest != "" {
 			t.Errorf("%s: %+v", tt.name, p)
 		}
 	}
@@ -122,6 +126,73 @@ func TestBuiltins(t *testing.T) {
 	a.MutationRate = 1
 	if b, _ := problems.Space(problems.CNN); b.MutationRate == 1 {
 		t.Error("spaces share their settings")
+	}
+}
+
+// TestSpaceFor: a multi-fidelity run of the regression leaves its epochs
+// gene out; a run stored without BudgetGene keeps the whole space.
+func TestSpaceFor(t *testing.T) {
+	p, err := problems.Lookup(problems.Regression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, gene, want, wantErr string
+	}{
+		{name: "whole space", want: "lr,batch_size,epochs"},
+		{name: "rungs decide the epochs", gene: "epochs", want: "lr,batch_size"},
+		{name: "another gene", gene: "lr", wantErr: `the run leaves out gene "lr", the problem's budget gene is "epochs"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := p.SpaceFor(gahpo.RunConfig{Problem: p.Name, Fidelity: gahpo.FidelityHalving, BudgetGene: tt.gene})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || strings.Join(s.Names(), ",") != tt.want {
+				t.Fatalf("SpaceFor = %v, %v; want %s", s, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRegressionWithoutEpochsGene: a rung's task of a run that left the
+// epochs gene out trains exactly as one that carries it (the rung's
+// Epochs decide); a task with no epochs to stand for it is refused.
+func TestRegressionWithoutEpochsGene(t *testing.T) {
+	tr := problems.NewTrainer()
+	task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r", GenomeID: 1, Problem: problems.Regression,
+		Params: map[string]float64{regression.ParamLR: 0.05, regression.ParamBatchSize: 16, regression.ParamEpochs: 250}, Seed: 3, DataSeed: 4, Epochs: 3}
+	with, err := tr.Train(context.Background(), models.Job{Task: task, CheckpointDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.Params = map[string]float64{regression.ParamLR: 0.05, regression.ParamBatchSize: 16}
+	if err := problems.Check(task); err != nil {
+		t.Fatalf("Check of a rung's task without the epochs gene: %v", err)
+	}
+	without, err := tr.Train(context.Background(), models.Job{Task: task, CheckpointDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if without.Fitness != with.Fitness || len(without.Curve) != 3 || math.IsInf(with.Fitness, 0) {
+		t.Errorf("without the gene: fitness %v over %d epochs; with it: %v", without.Fitness, len(without.Curve), with.Fitness)
+	}
+	// Population based training: the checkpoint's genome may leave it out too.
+	task.FromParams, task.FromSeed, task.FromEpochs = map[string]float64{regression.ParamLR: 0.02, regression.ParamBatchSize: 8}, 5, 0
+	if err := problems.Check(task); err != nil {
+		t.Errorf("Check with a checkpoint's genome without the epochs gene: %v", err)
+	}
+	task.FromParams = map[string]float64{regression.ParamLR: 7, regression.ParamBatchSize: 8}
+	if err := problems.Check(task); !errors.Is(err, models.ErrUntrainable) || !strings.Contains(err.Error(), "checkpoint comes from") {
+		t.Errorf("Check with the checkpoint's genome out of range: %v", err)
+	}
+	task.FromParams = nil
+	task.Epochs = 0 // the one-epoch fitness: the genome's own epochs
+	if _, err := tr.Train(context.Background(), models.Job{Task: task}); !errors.Is(err, models.ErrUntrainable) || !strings.Contains(err.Error(), `"epochs"`) {
+		t.Errorf("a fitness without the epochs gene: %v, want ErrUntrainable naming epochs", err)
 	}
 }
 

@@ -2,7 +2,7 @@ package problems
 
 import (
 	"context"
-	"fmt"
+	"maps"
 	"math"
 	"sync"
 
@@ -37,14 +37,14 @@ func (t *regressionTrainer) load() (*regression.Data, error) {
 // whole training set.
 func (t *regressionTrainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
 	task := job.Task
-	if err := checkGenome(regression.Space(), task); err != nil {
+	if err := checkGenome(regression.Space(), regression.ParamEpochs, task); err != nil {
 		return models.Outcome{}, err
 	}
 	d, err := t.load()
 	if err != nil {
 		return models.Outcome{}, err
 	}
-	cfg, err := regression.ConfigFromParams(task.Params)
+	cfg, err := regression.ConfigFromParams(withEpochs(task.Params, task.Epochs))
 	if err != nil {
 		return models.Outcome{}, err
 	}
@@ -91,12 +91,8 @@ func (t *regressionTrainer) Train(ctx context.Context, job models.Job) (models.O
 	var from *regression.Config
 	if task.FromParams != nil {
 		// Population based training: the checkpoint is another genome's.
-		src := task
-		src.Params = task.FromParams
-		if err := checkGenome(regression.Space(), src); err != nil {
-			return models.Outcome{}, fmt.Errorf("the genome the checkpoint comes from: %w", err)
-		}
-		c, err := regression.ConfigFromParams(task.FromParams)
+		// Its params were checked with the task's.
+		c, err := regression.ConfigFromParams(withEpochs(task.FromParams, task.Epochs))
 		if err != nil {
 			return models.Outcome{}, err
 		}
@@ -124,12 +120,26 @@ func (t *regressionTrainer) Train(ctx context.Context, job models.Job) (models.O
 	return out, nil
 }
 
+// withEpochs returns params with the epochs gene set to epochs when a
+// multi-fidelity run left it out (its rungs decide the epochs: Run.To);
+// params themselves otherwise.
+func withEpochs(params map[string]float64, epochs int) map[string]float64 {
+	if _, has := params[regression.ParamEpochs]; has || epochs < 1 {
+		return params
+	}
+	out := maps.Clone(params)
+	out[regression.ParamEpochs] = float64(epochs)
+	return out
+}
+
 func init() {
 	must(Register(Problem{
-		Name:    Regression,
-		Space:   regression.Space,
-		Budget:  RegressionBudget,
-		Trainer: &regressionTrainer{},
+		Name:   Regression,
+		Space:  regression.Space,
+		Budget: RegressionBudget,
+		// The rungs of halving and pbt decide the epochs.
+		BudgetGene: regression.ParamEpochs,
+		Trainer:    &regressionTrainer{},
 		// A mean squared error is never below 0.
 		FitnessMin: 0, FitnessMax: math.Inf(1),
 	}))
