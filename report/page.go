@@ -45,8 +45,9 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
-	"deref": func(f *gahpo.Float) gahpo.Float { return *f },
-	"shape": Shape,
+	"deref":  func(f *gahpo.Float) gahpo.Float { return *f },
+	"shape":  Shape,
+	"method": Method,
 }).Parse(pageHTML))
 
 // page is what the template shows.

@@ -72,14 +72,16 @@ func TestPageRunSummary(t *testing.T) {
 	}{
 		{"budgeted, finished, one confirmed", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunDone, Best: 1,
 			StoppedBy: gahpo.StopBudgetEpochs, EpochsSpent: 2036}, []gahpo.GenomeRecord{one},
-			[]string{"population 10, 50 generations", "the epoch budget was spent (--budget-epochs 2000)",
+			[]string{"population 10, 50 generations", "successive halving over rungs of 1, 3, 9 epochs (eta 3); generational breeding; the best 3 confirmed on 3 seeds each",
+				"the epoch budget was spent (--budget-epochs 2000)",
 				"2036 epoch-trainings (budget 2000), of which 18 in 2 confirmation trainings",
 				"finished: the run is done", "confirmed 1 genome of the 3 asked"},
 			[]string{"live: updates"}},
 		{"running", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunRunning}, nil,
 			[]string{"live: updates as results arrive"}, []string{"finished", "breeding stopped", "epochs spent"}},
 		{"population based", gahpo.Run{ID: "r", Config: pbt, Status: gahpo.RunDone, StoppedBy: gahpo.StopMaxEpochs, EpochsSpent: 140}, nil,
-			[]string{"population 8, 14 rungs to 14 epochs, judged every 1 epoch", "the population trained to --max-epochs 14"},
+			[]string{"population 8, 14 rungs to 14 epochs, judged every 1 epoch", "the population trained to --max-epochs 14",
+				"population based training to 14 epochs, exploit and explore every 1</td>"},
 			[]string{"8 generations", "× 8"}},
 	}
 	for _, tt := range tests {
@@ -96,6 +98,51 @@ func TestPageRunSummary(t *testing.T) {
 			if strings.Contains(string(b), w) {
 				t.Errorf("%s: page holds %q", tt.name, w)
 			}
+		}
+	}
+}
+
+// TestMethod: the page's and the run summary's description of how a run
+// trains and breeds.
+func TestMethod(t *testing.T) {
+	tests := []struct {
+		name string
+		rc   gahpo.RunConfig
+		want string
+	}{
+		{"the paper's", gahpo.RunConfig{}, "one-epoch fitness; generational breeding"},
+		{"a problem file's fitness epochs", gahpo.RunConfig{FitnessEpochs: 3, Breeding: gahpo.BreedingSteadyState}, "fitness after 3 epochs; steady-state breeding"},
+		{"halving, random", gahpo.RunConfig{Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 14, Eta: 3, Breeding: gahpo.BreedingRandom},
+			"successive halving over rungs of 1, 3, 9, 14 epochs (eta 3); random search"},
+		{"halving of the regression, confirmed", gahpo.RunConfig{Fidelity: gahpo.FidelityHalving, MinEpochs: 10, MaxEpochs: 90, Eta: 3,
+			Breeding: gahpo.BreedingSteadyState, ConfirmSeeds: 3, ConfirmTop: 2, BudgetGene: "epochs"},
+			"successive halving over rungs of 10, 30, 90 epochs (eta 3); steady-state breeding; the best 2 confirmed on 3 seeds each; the rungs decide epochs"},
+		{"pbt", gahpo.RunConfig{Fidelity: gahpo.FidelityPBT, MinEpochs: 2, MaxEpochs: 14}, "population based training to 14 epochs, exploit and explore every 2"},
+	}
+	for _, tt := range tests {
+		if got := Method(tt.rc); got != tt.want {
+			t.Errorf("%s: Method = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestPageFinalAccuracy: the final training's sentence gives a test
+// accuracy only for a problem that measures one (the regression has none).
+func TestPageFinalAccuracy(t *testing.T) {
+	for _, tt := range []struct {
+		acc       float64
+		want, not string
+	}{
+		{0.9917, "test loss 0.0268, test accuracy 99.17%; weights", "test accuracy -"},
+		{0, "test loss 0.0268; weights", "test accuracy"},
+	} {
+		f := &gahpo.FinalTraining{GenomeID: 1, TestLoss: 0.0268, TestAccuracy: tt.acc}
+		b, err := newPage(&Snapshot{Run: gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: 1}, Final: f}, nil, true).exec("content")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), tt.want) || strings.Contains(string(b), tt.not) {
+			t.Errorf("accuracy %v: page lacks %q or holds %q", tt.acc, tt.want, tt.not)
 		}
 	}
 }

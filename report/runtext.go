@@ -21,6 +21,47 @@ func Shape(rc gahpo.RunConfig) string {
 	return fmt.Sprintf("population %d, %d %s", rc.GA.Population, rc.GA.Generations, plural(rc.GA.Generations, "generation"))
 }
 
+// Method describes how a run trains and breeds its genomes: the fidelity
+// with its rungs, the breeding, and a confirmation on more seeds.
+func Method(rc gahpo.RunConfig) string {
+	var parts []string
+	rungs := rc.RungEpochs()
+	switch {
+	case rc.Halving():
+		parts = append(parts, fmt.Sprintf("successive halving over rungs of %s epochs (eta %d)", joinInts(rungs), rc.Eta))
+	case rc.PBT():
+		parts = append(parts, fmt.Sprintf("population based training to %d epochs, exploit and explore every %d", rungs[len(rungs)-1], rungs[0]))
+	case rc.FitnessEpochs > 1:
+		parts = append(parts, fmt.Sprintf("fitness after %d epochs", rc.FitnessEpochs))
+	default:
+		parts = append(parts, "one-epoch fitness")
+	}
+	switch {
+	case rc.PBT():
+	case rc.Breeding == gahpo.BreedingRandom:
+		parts = append(parts, "random search")
+	case rc.SteadyState():
+		parts = append(parts, "steady-state breeding")
+	default:
+		parts = append(parts, "generational breeding")
+	}
+	if rc.ConfirmSeeds > 1 {
+		parts = append(parts, fmt.Sprintf("the best %d confirmed on %d seeds each", rc.ConfirmTop, rc.ConfirmSeeds))
+	}
+	if rc.BudgetGene != "" {
+		parts = append(parts, "the rungs decide "+rc.BudgetGene)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}
+
 // ShapeShort is Shape in a table's cell: population × generations, or a
 // population based training's population and the epochs it trains to
 // ("8 to 14 ep").
