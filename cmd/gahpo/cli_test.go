@@ -164,15 +164,7 @@ func TestBudgetFlags(t *testing.T) {
 		{[]string{"--preset", "paper", "--budget-epochs", "10"}, 0, 0, "needs halving fidelity or steady-state or random breeding"},
 	}
 	for _, tt := range tests {
-		rc, err := runConfigOf(t, tt.args)
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
-			}
-		case err != nil:
-			t.Errorf("%q: %v", tt.args, err)
-		case rc.TimeBudget != tt.time || rc.BudgetEpochs != tt.epochs:
+		if rc, ok := configCase(t, tt.args, tt.wantErr); ok && (rc.TimeBudget != tt.time || rc.BudgetEpochs != tt.epochs) {
 			t.Errorf("%q: time budget %v, epochs %d; want %v, %d", tt.args, rc.TimeBudget, rc.BudgetEpochs, tt.time, tt.epochs)
 		}
 	}
@@ -196,15 +188,7 @@ func TestConfirmFlags(t *testing.T) {
 		{[]string{"--preset", "best", "--confirm-top", "5"}, 0, 0, "needs --confirm-seeds above 1"},
 	}
 	for _, tt := range tests {
-		rc, err := runConfigOf(t, tt.args)
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
-			}
-		case err != nil:
-			t.Errorf("%q: %v", tt.args, err)
-		case rc.ConfirmSeeds != tt.seeds || rc.ConfirmTop != tt.top:
+		if rc, ok := configCase(t, tt.args, tt.wantErr); ok && (rc.ConfirmSeeds != tt.seeds || rc.ConfirmTop != tt.top) {
 			t.Errorf("%q: confirm seeds %d, top %d; want %d, %d", tt.args, rc.ConfirmSeeds, rc.ConfirmTop, tt.seeds, tt.top)
 		}
 	}
@@ -229,18 +213,29 @@ func TestBudgetGene(t *testing.T) {
 		{args: []string{"--preset", "best", "--enqueue", "batch_size=64,lr=1,gamma=0.7,weight_decay=1e-7"}, initial: 4},
 	}
 	for _, tt := range tests {
-		rc, err := runConfigOf(t, tt.args)
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
-			}
-		case err != nil:
-			t.Errorf("%q: %v", tt.args, err)
-		case rc.BudgetGene != tt.gene || len(rc.GA.Initial) == 0 || len(rc.GA.Initial[len(rc.GA.Initial)-1]) != tt.initial:
+		if rc, ok := configCase(t, tt.args, tt.wantErr); ok && (rc.BudgetGene != tt.gene || len(rc.GA.Initial) == 0 || len(rc.GA.Initial[len(rc.GA.Initial)-1]) != tt.initial) {
 			t.Errorf("%q: budget gene %q, known genomes %v; want %q and the last of %d genes", tt.args, rc.BudgetGene, rc.GA.Initial, tt.gene, tt.initial)
 		}
 	}
+}
+
+// configCase parses args as runConfigOf does and reports whether the
+// configuration is there to check: a wanted error (wantErr, a part of its
+// text) or an unwanted one fails the test case.
+func configCase(t *testing.T, args []string, wantErr string) (gahpo.RunConfig, bool) {
+	t.Helper()
+	rc, err := runConfigOf(t, args)
+	switch {
+	case wantErr != "":
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%q: error %v, want one saying %q", args, err, wantErr)
+		}
+		return rc, false
+	case err != nil:
+		t.Errorf("%q: %v", args, err)
+		return rc, false
+	}
+	return rc, true
 }
 
 // runConfigOf parses run's search flags args into a validated run
@@ -283,15 +278,7 @@ func TestPBTFlags(t *testing.T) {
 		{[]string{"--fidelity", "pbs"}, 0, 0, 0, "one-epoch, halving or pbt"},
 	}
 	for _, tt := range tests {
-		rc, err := runConfigOf(t, tt.args)
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
-			}
-		case err != nil:
-			t.Errorf("%q: %v", tt.args, err)
-		case !rc.PBT() || rc.GA.Population != tt.pop || rc.MinEpochs != tt.interval || rc.MaxEpochs != tt.top:
+		if rc, ok := configCase(t, tt.args, tt.wantErr); ok && (!rc.PBT() || rc.GA.Population != tt.pop || rc.MinEpochs != tt.interval || rc.MaxEpochs != tt.top) {
 			t.Errorf("%q: fidelity %q, population %d, every %d epochs to %d; want pbt, %d, %d, %d", tt.args, rc.Fidelity, rc.GA.Population, rc.MinEpochs, rc.MaxEpochs, tt.pop, tt.interval, tt.top)
 		}
 	}
