@@ -20,6 +20,11 @@
 // the search spent. The table is printed and written to -out/results.csv.
 //
 //	go run ./bench/search -out /tmp/gahpo-search -seeds 1,2,3 -budget 40
+//
+// -plot draws results files, one budget each, into one figure: every
+// search's test loss against the epochs it spent, and each method's mean.
+//
+//	go run ./bench/search -plot compute.png results-40.csv results-120.csv
 package main
 
 import (
@@ -91,7 +96,15 @@ func main() {
 	subset := flag.Int("train-subset", 6000, "training images per epoch")
 	only := flag.String("methods", "", "run only these methods, comma separated (default: all)")
 	bin := flag.String("gahpo", "", "the gahpo binary (default: built from this module)")
+	plotTo := flag.String("plot", "", "draw the results files given as arguments (one budget each) into this PNG file, and run nothing")
 	flag.Parse()
+	if *plotTo != "" {
+		if err := plotFiles(*plotTo, flag.Args(), *maxEpochs, *subset); err != nil {
+			fmt.Fprintln(os.Stderr, "search:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, *out, *seeds, *budget, *pop, *maxEpochs, *subset, *only, *bin); err != nil {
