@@ -260,15 +260,19 @@ func (c RunConfig) Validate() error {
 
 // Run is one search, as stored.
 type Run struct {
-	ID       string    `json:"id"`
-	Config   RunConfig `json:"config"`
-	Params   []string  `json:"params"` // names of the genes, in order
-	Status   RunStatus `json:"status"`
-	Started  time.Time `json:"started"`
-	Ended    time.Time `json:"ended,omitzero"`
-	Error    string    `json:"error,omitempty"`
-	Best     int       `json:"best,omitempty"` // id of the best genome once the search is done
-	Restarts int       `json:"restarts,omitempty"`
+	ID     string    `json:"id"`
+	Config RunConfig `json:"config"`
+	Params []string  `json:"params"` // names of the genes, in order
+	// Space is the run's parameters as searched (range, scale, a choice's
+	// values), so that reports draw them without the problem's file;
+	// empty in runs stored before it.
+	Space    []ga.Param `json:"space,omitempty"`
+	Status   RunStatus  `json:"status"`
+	Started  time.Time  `json:"started"`
+	Ended    time.Time  `json:"ended,omitzero"`
+	Error    string     `json:"error,omitempty"`
+	Best     int        `json:"best,omitempty"` // id of the best genome once the search is done
+	Restarts int        `json:"restarts,omitempty"`
 	// Secret keys the tokens of the run's tasks; only the coordinator
 	// reads it (queries leave it out).
 	Secret string `json:"secret,omitempty"`

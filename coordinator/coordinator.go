@@ -198,7 +198,7 @@ func (c *Coordinator) create() error {
 	rc.ProblemDigest = c.problem.Digest
 	now := c.cfg.Now()
 	c.id, c.rc = newRunID(now), rc
-	run := gahpo.Run{ID: c.id, Config: rc, Params: space.Names(), Status: gahpo.RunRunning, Started: now, Secret: newSecret()}
+	run := gahpo.Run{ID: c.id, Config: rc, Params: space.Names(), Space: space.Params, Status: gahpo.RunRunning, Started: now, Secret: newSecret()}
 	m, err := search.New(c.machineConfig(run), space)
 	if err != nil {
 		return fmt.Errorf("coordinator: %w", err)

@@ -42,6 +42,13 @@ func checkParams(t *testing.T, run gahpo.Run, gs []gahpo.GenomeRecord) {
 	if g := run.Config.BudgetGene; g != "" && slices.Contains(run.Params, g) {
 		t.Errorf("the run's parameters %v hold its budget gene %q", run.Params, g)
 	}
+	var space []string
+	for _, p := range run.Space {
+		space = append(space, p.Name)
+	}
+	if !slices.Equal(space, run.Params) {
+		t.Errorf("the run stored the space of %v, its parameters are %v", space, run.Params)
+	}
 	for _, g := range gs {
 		if names := slices.Sorted(maps.Keys(g.Params)); !slices.Equal(names, slices.Sorted(slices.Values(run.Params))) {
 			t.Fatalf("genome %d has parameters %v, the run %v", g.ID, names, run.Params)

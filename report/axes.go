@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"errors"
 	"image/color"
 	"math"
@@ -52,8 +53,15 @@ func newPlot(title, x, y string) *plot.Plot {
 // more than two decades.
 func paramSpecs(s *Snapshot) map[string]ga.Param {
 	out := map[string]ga.Param{}
-	if space, err := problems.Space(s.Run.Config.Problem); err == nil {
-		for _, p := range space.Params {
+	if len(s.Run.Space) > 0 {
+		for _, p := range s.Run.Space {
+			out[p.Name] = p
+		}
+	} else if prob, err := problems.Lookup(s.Run.Config.Problem); err == nil && prob.Digest == s.Run.Config.ProblemDigest {
+		// A run stored before its space: its problem's, when this
+		// process has it as the run had it (a problem file of the same
+		// digest).
+		for _, p := range prob.Space().Params {
 			out[p.Name] = p
 		}
 	}
@@ -62,17 +70,43 @@ func paramSpecs(s *Snapshot) map[string]ga.Param {
 			continue
 		}
 		p := ga.Param{Name: name, Min: math.Inf(1), Max: math.Inf(-1), Scale: ga.Linear}
+		values := map[int]string{}
 		for _, g := range s.Genomes {
 			if v, ok := g.Params[name]; ok {
 				p.Min, p.Max = min(p.Min, v), max(p.Max, v)
+				if c, isChoice := g.Choices[name]; isChoice {
+					values[int(v)] = c
+				}
 			}
 		}
-		if p.Min > 0 && p.Max/p.Min > 100 {
+		switch {
+		case len(values) > 0:
+			// A choice of a run stored before its space: the values
+			// its genomes took, by index.
+			p.Kind, p.Min = ga.Choice, 0
+			p.Values = make([]string, int(p.Max)+1)
+			for i := range p.Values {
+				p.Values[i] = cmp.Or(values[i], strconv.Itoa(i))
+			}
+		case p.Min > 0 && p.Max/p.Min > 100:
 			p.Scale = ga.Log
 		}
 		out[name] = p
 	}
 	return out
+}
+
+// choiceTicks labels a choice parameter's axis with its values, one at
+// each index; nil for another parameter.
+func choiceTicks(p ga.Param) plot.Ticker {
+	if p.Kind != ga.Choice || len(p.Values) == 0 {
+		return nil
+	}
+	ticks := make([]plot.Tick, len(p.Values))
+	for i, v := range p.Values {
+		ticks[i] = plot.Tick{Value: float64(i), Label: v}
+	}
+	return plot.ConstantTicks(ticks)
 }
 
 // paramNames lists the run's parameters in the space's order.

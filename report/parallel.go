@@ -130,6 +130,15 @@ func addParallelAxes(p *plot.Plot, names []string, specs map[string]ga.Param, fa
 		if j < k {
 			sp := specs[names[j]]
 			lo, hi = fmtNum(sp.Min), fmtNum(sp.Max)
+			if n := len(sp.Values); sp.Kind == ga.Choice && n > 0 {
+				// A choice's values beside its axis, the ends above and
+				// below it as a range's.
+				lo, hi = sp.Values[0], sp.Values[n-1]
+				for i := 1; i < n-1; i++ {
+					labels.XYs = append(labels.XYs, plotter.XY{X: float64(j) + 0.03, Y: norm(sp, float64(i))})
+					labels.Labels = append(labels.Labels, sp.Values[i])
+				}
+			}
 		} else {
 			lo, hi = fmtNum(fa.lo), fmtNum(fa.hi)
 		}

@@ -266,6 +266,10 @@ func ParamByGeneration(s *Snapshot, name string) (*plot.Plot, error) {
 	if spec.Max > spec.Min && !math.IsInf(spec.Max, 0) {
 		p.Y.Min, p.Y.Max = min(p.Y.Min, spec.Min), max(p.Y.Max, spec.Max)
 	}
+	if t := choiceTicks(spec); t != nil {
+		p.Y.Tick.Marker = t
+		p.Y.Min, p.Y.Max = spec.Min-0.5, spec.Max+0.5
+	}
 	legendRoom(p, 1+countNonEmpty(pts, fails))
 	p.X.Tick.Marker = intTicks{}
 	p.X.Min, p.X.Max = float64(gens[0])+0.5, float64(gens[len(gens)-1])+1.5
@@ -310,6 +314,10 @@ func ParamVsFitness(s *Snapshot, name string) (*plot.Plot, error) {
 	legendRoom(p, countNonEmpty(pts, off, fails))
 	if spec.Scale == ga.Log && allPositiveX(gs, name) {
 		setLog(&p.X)
+	}
+	if t := choiceTicks(spec); t != nil {
+		p.X.Tick.Marker = t
+		p.X.Min, p.X.Max = spec.Min-0.5, spec.Max+0.5
 	}
 	return p, nil
 }
