@@ -137,6 +137,22 @@ func Parse(data []byte, path string) (*Problem, error) {
 		}
 		return nil, bad("%s", oneLine(err.Error()))
 	}
+	// What follows the problem would be dropped without a word: a second
+	// YAML document, or what a stray brace left outside a JSON object.
+	// An empty document (a trailing "---") holds nothing to drop.
+	for {
+		var rest yaml.Node
+		err := dec.Decode(&rest)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, bad("after the problem: %s (a problem file holds one YAML document or JSON object)", oneLine(err.Error()))
+		}
+		if len(rest.Content) > 0 && rest.Content[0].Tag != "!!null" {
+			return nil, bad("a second document at line %d: a problem file holds one YAML document or JSON object", rest.Line)
+		}
+	}
 	p := &Problem{File: f, Path: abs, Digest: Digest(data)}
 	if err := p.validate(); err != nil {
 		return nil, bad("%s", err)

@@ -95,6 +95,12 @@ func TestJSON(t *testing.T) {
 	if fit, reason := p.Fitness(0.9); fit != -0.9 || reason != "" {
 		t.Errorf("Fitness(0.9) = %g %q, want -0.9", fit, reason)
 	}
+	// A stray brace closes the object early: what follows is refused,
+	// not dropped.
+	stray := js + "\n" + `, "budget": {"min": 1, "max": 4}}`
+	if _, err := problemfile.Parse([]byte(stray), "p.json"); err == nil || !strings.Contains(err.Error(), "after the problem") {
+		t.Errorf("a JSON object closed early: %v", err)
+	}
 }
 
 // TestInvalid checks that each fault is refused with one line naming the
@@ -164,6 +170,7 @@ func TestInvalid(t *testing.T) {
 		{"misspelt param field", sp("{name: x, type: float, min: 0, max: 1, sclae: log}"), `field sclae not found`},
 		{"wrong type", map[string]string{"extra": "budget: {min: one, max: 3}\n"}, `cannot unmarshal`},
 		{"not yaml", map[string]string{"name": "name: [\n"}, `problem.yaml:`},
+		{"a second document", map[string]string{"extra": "---\nbudget: {min: 1, max: 4}\n"}, `a second document at line 6: a problem file holds one YAML document or JSON object`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,6 +189,9 @@ func TestInvalid(t *testing.T) {
 				t.Errorf("error does not wrap ErrInvalid")
 			}
 		})
+	}
+	if _, err := problemfile.Parse([]byte("---\n"+file(nil)+"---\n"), "problem.yaml"); err != nil {
+		t.Errorf("a file between --- lines (an empty document after it): %v", err)
 	}
 	if _, err := problemfile.Parse(nil, "empty.yaml"); err == nil || !strings.Contains(err.Error(), "empty file") {
 		t.Errorf("empty file: %v", err)
