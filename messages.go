@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -114,6 +115,27 @@ type EpochReport struct {
 	Metrics  map[string]Float     `json:"metrics"`
 	Duration time.Duration        `json:"duration,omitempty"`
 	Probe    map[string][]float32 `json:"probe,omitempty"`
+}
+
+// Fixed gives the report in the older, fixed form of a final training's
+// epochs (FinalTraining.Epochs): a loss the trainer did not report is
+// NaN, a learning rate or accuracy it did not report (or not as a finite
+// number) is 0, which the form shows as none.
+func (r EpochReport) Fixed() EpochMetrics {
+	metric := func(name string) Float {
+		if v, ok := r.Metrics[name]; ok {
+			return v
+		}
+		return Float(math.NaN())
+	}
+	finite := func(name string) float64 {
+		if v := float64(metric(name)); !math.IsNaN(v) && !math.IsInf(v, 0) {
+			return v
+		}
+		return 0
+	}
+	return EpochMetrics{Epoch: r.Epoch, Duration: r.Duration, TrainLoss: metric("train_loss"), TestLoss: metric("test_loss"),
+		LR: finite("lr"), TestAccuracy: finite("test_accuracy")}
 }
 
 // Validate checks the fields every task needs.

@@ -2,8 +2,10 @@ package gahpo_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gahpo/gahpo"
 )
@@ -48,5 +50,32 @@ func TestTaskSchedule(t *testing.T) {
 				t.Errorf("error %v, want a bad message saying %q", err, tt.err)
 			}
 		})
+	}
+}
+
+// TestEpochReportFixed: a metric the trainer did not report is not 0 in
+// the fixed form: a loss is NaN (none), a learning rate or accuracy 0
+// (none); one reported passes through.
+func TestEpochReportFixed(t *testing.T) {
+	nan := gahpo.Float(math.NaN())
+	tests := []struct {
+		name    string
+		metrics map[string]gahpo.Float
+		want    gahpo.EpochMetrics
+	}{
+		{"the CNN's", map[string]gahpo.Float{"lr": 0.7, "train_loss": 0.1, "test_loss": 0.03, "test_accuracy": 0.99},
+			gahpo.EpochMetrics{Epoch: 2, LR: 0.7, TrainLoss: 0.1, TestLoss: 0.03, TestAccuracy: 0.99, Duration: time.Second}},
+		{"a command's val_loss only", map[string]gahpo.Float{"val_loss": 0.2, "acc": 0.9},
+			gahpo.EpochMetrics{Epoch: 2, TrainLoss: nan, TestLoss: nan, Duration: time.Second}},
+		{"a NaN learning rate", map[string]gahpo.Float{"lr": nan, "test_loss": 0.5},
+			gahpo.EpochMetrics{Epoch: 2, TrainLoss: nan, TestLoss: 0.5, Duration: time.Second}},
+	}
+	same := func(a, b gahpo.Float) bool { return a == b || math.IsNaN(float64(a)) && math.IsNaN(float64(b)) }
+	for _, tt := range tests {
+		got := gahpo.EpochReport{Epoch: 2, Duration: time.Second, Metrics: tt.metrics}.Fixed()
+		if got.Epoch != tt.want.Epoch || got.LR != tt.want.LR || !same(got.TrainLoss, tt.want.TrainLoss) || !same(got.TestLoss, tt.want.TestLoss) ||
+			got.TestAccuracy != tt.want.TestAccuracy || got.Duration != tt.want.Duration {
+			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -1061,26 +1061,12 @@ func (m *Machine) topFinal(r gahpo.GenomeRecord, now time.Time) *gahpo.FinalTrai
 		Finished: now, Curve: r.Curve, Schedule: r.Schedule,
 	}
 	for _, e := range r.Curve {
-		em := gahpo.EpochMetrics{Epoch: e.Epoch, Duration: e.Duration, TrainLoss: metric(e, "train_loss"), TestLoss: metric(e, "test_loss")}
-		if lr := float64(metric(e, "lr")); finite(lr) {
-			em.LR = lr
-		}
-		if acc := metric(e, "test_accuracy"); finite(float64(acc)) {
-			em.TestAccuracy = float64(acc)
-		}
-		ft.Epochs = append(ft.Epochs, em)
+		ft.Epochs = append(ft.Epochs, e.Fixed())
 	}
 	if n := len(ft.Epochs); n > 0 {
 		ft.TestLoss, ft.TestAccuracy = ft.Epochs[n-1].TestLoss, ft.Epochs[n-1].TestAccuracy
 	}
 	return ft
-}
-
-func metric(e gahpo.EpochReport, name string) gahpo.Float {
-	if v, ok := e.Metrics[name]; ok {
-		return v
-	}
-	return gahpo.Float(math.NaN())
 }
 
 // summary describes generation gen once it is complete and each of its

@@ -111,7 +111,7 @@ func (w *Worker) onEpoch(task gahpo.Task, started gahpo.Started, rep gahpo.Epoch
 	e := started
 	e.Report = &rep
 	if task.Kind == gahpo.KindFinal {
-		em := epochMetrics(rep)
+		em := rep.Fixed()
 		e.Epoch = &em
 	}
 	_ = w.conn.PublishEvent(e)
@@ -140,7 +140,7 @@ func fill(res *gahpo.Result, task gahpo.Task, out models.Outcome) {
 	}
 	if task.Kind == gahpo.KindFinal {
 		for _, rep := range out.Curve {
-			res.Epochs = append(res.Epochs, epochMetrics(rep))
+			res.Epochs = append(res.Epochs, rep.Fixed())
 		}
 	}
 }
@@ -182,14 +182,6 @@ func (w *Worker) keep(ctx context.Context, task gahpo.Task, out models.Outcome, 
 // with <run>-, so the coordinator sweeps them when the run ends.
 func CheckpointName(run string, genome, epochs int, nonce string) string {
 	return run + "-" + strconv.Itoa(genome) + "-e" + strconv.Itoa(epochs) + "-" + nonce
-}
-
-// epochMetrics gives a report in the older form of a final training's
-// epochs (gahpo.Result.Epochs, the coordinator's progress).
-func epochMetrics(rep gahpo.EpochReport) gahpo.EpochMetrics {
-	m := rep.Metrics
-	return gahpo.EpochMetrics{Epoch: rep.Epoch, LR: float64(m["lr"]), TrainLoss: m["train_loss"], TestLoss: m["test_loss"],
-		TestAccuracy: float64(m["test_accuracy"]), Duration: rep.Duration}
 }
 
 // Limits of the log lines a result carries.
