@@ -349,6 +349,7 @@ type run struct {
 	stderr    tail
 	objective float64 // last value, NaN until reported
 	seen      bool
+	long      int // lines longer than MaxMetricsLine, not read as metrics
 	final     map[string]float64 // last value of every metric
 	diverged  string
 	stop      chan struct{} // closed when the objective diverges
@@ -360,6 +361,9 @@ func (r *run) stdoutLine(b []byte, truncated bool) {
 		epoch, metrics, ok = parseMetrics(b)
 	}
 	r.mu.Lock()
+	if truncated {
+		r.long++
+	}
 	if !ok {
 		r.log.add(b, truncated)
 		r.mu.Unlock()
@@ -445,7 +449,11 @@ func (r *run) finish(why string, waitErr error) (models.Outcome, error) {
 	case waitErr != nil && !errors.Is(waitErr, exec.ErrWaitDelay):
 		return fail(fmt.Sprintf("the command failed: %v", waitErr))
 	case !r.seen:
-		return fail(fmt.Sprintf("no objective: the command printed no JSON line with %q", metric))
+		msg := fmt.Sprintf("no objective: the command printed no JSON line with %q", metric)
+		if r.long > 0 {
+			msg += fmt.Sprintf(" (%d of its lines were longer than %d KiB, the most read as metrics)", r.long, MaxMetricsLine>>10)
+		}
+		return fail(msg)
 	}
 	return o, nil
 }

@@ -3,6 +3,7 @@ package command
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"regexp"
 	"strconv"
@@ -36,9 +37,11 @@ func parseMetrics(line []byte) (epoch int, metrics map[string]float64, ok bool) 
 		switch v := v.(type) {
 		case json.Number:
 			f, err := strconv.ParseFloat(v.String(), 64)
-			if err != nil {
+			if err != nil && !errors.Is(err, strconv.ErrRange) {
 				continue
 			}
+			// Out of float64's range: ±Inf (or 0 for a tiny number), as
+			// the value it stands for; a diverged loss fails as one.
 			x = f
 		case string:
 			switch v {

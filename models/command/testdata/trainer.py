@@ -89,5 +89,10 @@ elif mode == "flood":
     report(1, loss=0.75)
     for _ in range(3000):
         report(1, loss=0.75, pad=1.0)
+elif mode == "long":
+    # One metrics line of ~130 kB: longer than a metrics line may be.
+    print(json.dumps({"epoch": 1, "hist": list(range(20000)), "loss": 0.5}), flush=True)
+elif mode == "huge":
+    print('{"epoch": 1, "loss": 1e400}', flush=True)  # beyond float64: +Inf
 else:
     sys.exit("unknown mode " + mode)
