@@ -54,7 +54,9 @@ var archiveTime = time.Unix(0, 0).UTC()
 
 // Pack writes dir's regular files, directories and symlinks to w as an
 // uncompressed tar archive, in lexical order, with names relative to dir
-// and no owners or times. Any other kind of file is an error.
+// and no owners or times. A symlink must lead to a place inside dir (an
+// absolute one is made relative); any other kind of file, or a link that
+// leads out, is an error.
 func Pack(w io.Writer, dir string) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -80,13 +82,13 @@ func Pack(w io.Writer, dir string) error {
 			hdr.Typeflag = tar.TypeDir
 			hdr.Name += "/"
 		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(path)
+			target, err := localLink(dir, rel, path)
 			if err != nil {
 				return err
 			}
-			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
+			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, filepath.ToSlash(target)
 		default:
-			return fmt.Errorf("%s: cannot archive a %v", rel, info.Mode().Type())
+			return fmt.Errorf("%w: %s: cannot archive a %v", ErrBadArchive, rel, info.Mode().Type())
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
@@ -112,6 +114,32 @@ func Pack(w io.Writer, dir string) error {
 		return fmt.Errorf("bus: archive %s: %w", dir, err)
 	}
 	return nil
+}
+
+// localLink returns the target of the symlink at path (rel inside dir)
+// as Unpack accepts it: relative, inside dir. An absolute target inside
+// dir (a trainer's "latest -> $GAHPO_CHECKPOINT_DIR/ckpt-3") is made
+// relative, since dir is elsewhere when the archive is unpacked; a target
+// outside dir is refused here, when the directory is saved, rather than
+// when another worker restores it.
+func localLink(dir, rel, path string) (string, error) {
+	target, err := os.Readlink(path)
+	if err != nil {
+		return "", err
+	}
+	if filepath.IsAbs(target) {
+		in, err := filepath.Rel(dir, target)
+		if err != nil || !filepath.IsLocal(in) {
+			return "", fmt.Errorf("%w: %s: symlink to %q leads out of the directory (a checkpoint may link only to its own files)", ErrBadArchive, rel, target)
+		}
+		if target, err = filepath.Rel(filepath.Dir(path), filepath.Join(dir, in)); err != nil {
+			return "", err
+		}
+	}
+	if !filepath.IsLocal(filepath.Join(filepath.Dir(rel), target)) {
+		return "", fmt.Errorf("%w: %s: symlink to %q leads out of the directory (a checkpoint may link only to its own files)", ErrBadArchive, rel, target)
+	}
+	return target, nil
 }
 
 // Unpack extracts a tar archive made by Pack into dir, which must exist.

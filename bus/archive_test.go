@@ -331,3 +331,57 @@ func TestUnpackToldSourceFailureFromBadArchive(t *testing.T) {
 		})
 	}
 }
+
+// TestPackSymlinks: a checkpoint's links to its own files survive a trip
+// to another directory, an absolute one too (made relative when packed); a
+// link that leads out is refused when packed, not when another worker
+// restores it.
+func TestPackSymlinks(t *testing.T) {
+	tests := []struct {
+		name    string
+		link    string                  // the link's name inside the directory
+		target  func(dir string) string // its target
+		wantErr string
+	}{
+		{name: "relative", link: "latest", target: func(string) string { return "sub/state" }},
+		{name: "absolute inside", link: "latest", target: func(dir string) string { return filepath.Join(dir, "sub", "state") }},
+		{name: "absolute inside, from a subdirectory", link: "other/latest", target: func(dir string) string { return filepath.Join(dir, "sub", "state") }},
+		{name: "absolute outside", link: "latest", target: func(string) string { return "/etc/hostname" }, wantErr: `latest: symlink to "/etc/hostname" leads out of the directory`},
+		{name: "relative outside", link: "other/up", target: func(string) string { return "../../x" }, wantErr: `other/up: symlink to "../../x" leads out`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, d := range []string{"sub", "other"} {
+				if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(dir, "sub", "state"), []byte("epoch 3"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(tt.target(dir), filepath.Join(dir, filepath.FromSlash(tt.link))); err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			err := bus.Pack(&buf, dir)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Pack: %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := t.TempDir()
+			if err := bus.Unpack(&buf, dst, bus.DefaultArchiveLimits); err != nil {
+				t.Fatalf("Unpack: %v", err)
+			}
+			b, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(tt.link)))
+			if err != nil || string(b) != "epoch 3" {
+				t.Errorf("through the restored link: %q, %v", b, err)
+			}
+		})
+	}
+}

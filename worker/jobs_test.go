@@ -295,6 +295,48 @@ func TestWorkerCheckpoints(t *testing.T) {
 	}
 }
 
+// TestWorkerRefusesLinkOutOfCheckpoint: a trainer that leaves a link out
+// of its checkpoint directory fails its genome at once, saying why, at the
+// rung that made it (before, every worker refused it at the next rung,
+// after the epochs were spent). A link inside, absolute or not, is kept.
+func TestWorkerRefusesLinkOutOfCheckpoint(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	var calls atomic.Int32
+	c.start(t, ctx, worker.TrainerFunc(func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		calls.Add(1)
+		dir := job.CheckpointDir
+		if err := os.WriteFile(filepath.Join(dir, "state"), []byte("1"), 0o600); err != nil {
+			return models.Outcome{}, err
+		}
+		target := filepath.Join(dir, "state") // absolute, inside
+		if job.Task.GenomeID == 2 {
+			target = "/etc/hostname"
+		}
+		if err := os.Symlink(target, filepath.Join(dir, "latest")); err != nil {
+			return models.Outcome{}, err
+		}
+		return models.Outcome{Fitness: 0.5, Curve: []gahpo.EpochReport{{Epoch: 1, Metrics: map[string]gahpo.Float{"val_loss": 0.5}}}}, nil
+	}), worker.Config{Name: "w", CacheDir: t.TempDir(), RetryDelay: 50 * time.Millisecond})
+	for _, tt := range []struct {
+		genome  int
+		failure string
+	}{
+		{1, ""},
+		{2, `latest: symlink to "/etc/hostname" leads out of the directory`},
+	} {
+		c.publish(t, ctx, gahpo.Task{GenomeID: tt.genome, Epochs: 1, CheckpointTo: "gahpo-checkpoints", MaxAttempts: 3})
+		r := c.next(t, ctx)
+		if !strings.Contains(r.Failure, tt.failure) || (tt.failure == "") != (r.Failure == "") || r.Attempt != 1 || (r.Checkpoint == nil) == (tt.failure == "") {
+			t.Errorf("genome %d: failure %q at attempt %d, checkpoint %v; want %q at once", tt.genome, r.Failure, r.Attempt, r.Checkpoint, tt.failure)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d trainings for 2 tasks", n)
+	}
+}
+
 // With two devices, two tasks train at once, each on its own device.
 func TestWorkerDevices(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
