@@ -469,7 +469,11 @@ type FinalTraining struct {
 	Worker       string             `json:"worker"`
 	WeightsSize  int                `json:"weights_size"`
 	WeightsSHA   string             `json:"weights_sha256,omitempty"`
-	Finished     time.Time          `json:"finished"`
+	// WeightsLost says why the weights are not kept: the object store
+	// that held them was lost before the run ended (a resumed run on a
+	// NATS server whose store was deleted or replaced).
+	WeightsLost string    `json:"weights_lost,omitempty"`
+	Finished    time.Time `json:"finished"`
 	// Curve is every epoch's metrics with the model's probes (the CNN's
 	// conv1 weights), for the report's figures.
 	Curve []EpochReport `json:"curve,omitempty"`

@@ -558,6 +558,29 @@ func (c *Coordinator) checkCheckpoints(ctx context.Context) {
 		c.log.Warn("checkpoints of this run are gone from the object store (was the NATS server's store lost?): their genomes train from scratch again",
 			"checkpoints", len(lost), "first", lost[0])
 	}
+	// The weights of genomes trained to the top rung cannot be trained
+	// back without their epochs: said now, and by the final if it is one
+	// of them.
+	weights, err := c.conn.ListObjects(ctx, bus.BucketWeights)
+	if err != nil {
+		return
+	}
+	have = make(map[string]bool, len(weights))
+	for _, n := range weights {
+		have[n] = true
+	}
+	var gone []int
+	c.mu.Lock()
+	for _, r := range c.machine.Records() {
+		if r.Weights != nil && !have[r.Weights.Name] {
+			gone = append(gone, r.ID)
+		}
+	}
+	c.mu.Unlock()
+	if len(gone) > 0 {
+		c.log.Warn("the weights of genomes trained to the top rung are gone from the object store: if the run's result is one of them, its final training is stored without them",
+			"genomes", gone)
+	}
 }
 
 // sweep deletes what is left of the run's objects in bucket: checkpoints

