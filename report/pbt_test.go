@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -104,5 +105,34 @@ func TestPageRowsAreRungs(t *testing.T) {
 	s.Run.Config = gahpo.RunConfig{Problem: "regression", GA: ga.Config{Population: 4}}
 	if b, _ := newPage(s, nil, false).render(); !strings.Contains(string(b), "Best genome per generation") || strings.Contains(string(b), "rung (epochs)") {
 		t.Error("a run of generations shows rungs")
+	}
+}
+
+// TestByRungPBT: a population based training's figures group by rung,
+// each genome at the rungs it trained itself, with its fitness there.
+func TestByRungPBT(t *testing.T) {
+	rc := gahpo.RunConfig{Fidelity: gahpo.FidelityPBT, MinEpochs: 1, MaxEpochs: 3}
+	gs := []gahpo.GenomeRecord{
+		{ID: 1, Status: gahpo.GenomeDone, Rung: 2, Fitness: 0.3, RungFitness: []gahpo.Float{0.9, 0.5, 0.3}},
+		{ID: 2, Status: gahpo.GenomeDone, Rung: 1, Fitness: 0.7, RungFitness: []gahpo.Float{0.8, 0.7}, Stopped: "exploited"},
+		// Took genome 1's weights after rung 1: rungs 0 and 1 are genome 1's.
+		{ID: 3, Generation: 1, Status: gahpo.GenomeDone, Rung: 2, Fitness: 0.25, RungFitness: []gahpo.Float{0.9, 0.5, 0.25}, Exploited: 1, Inherited: 2},
+	}
+	keys, groups := byGeneration(&Snapshot{Run: gahpo.Run{Config: rc}, Genomes: gs})
+	want := map[int][]string{-1: {"2:0.8", "1:0.9"}, 0: {"1:0.5", "2:0.7"}, 1: {"3:0.25", "1:0.3"}}
+	if len(keys) != 3 || keys[0] != -1 || keys[2] != 1 {
+		t.Fatalf("keys %v, want -1, 0, 1 (rungs 0, 1, 2)", keys)
+	}
+	for k, w := range want {
+		var got []string
+		for _, r := range groups[k] {
+			got = append(got, fmt.Sprintf("%d:%v", r.ID, float64(r.Fitness)))
+			if r.Rung != k+1 {
+				t.Errorf("genome %d in rung %d's group has rung %d", r.ID, k+1, r.Rung)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("rung %d: %v, want %v (best first)", k+1, got, w)
+		}
 	}
 }

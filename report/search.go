@@ -17,18 +17,50 @@ import (
 // BestShare is the share of each generation's genomes that BestBoxes draws.
 const BestShare = 0.3
 
-// byGeneration groups the evaluated genomes by generation (0-based keys),
-// each group best first.
+// groupUnit names what byGeneration groups by: a generation, or a
+// population based training's rung.
+func groupUnit(s *Snapshot) string {
+	if s.Run.Config.PBT() {
+		return "rung"
+	}
+	return "generation"
+}
+
+// byGeneration groups the evaluated genomes by generation (0-based keys,
+// drawn at key+1), each group best first; a population based training's
+// by rung (see below).
 func byGeneration(s *Snapshot) (gens []int, groups map[int][]gahpo.GenomeRecord) {
 	groups = map[int][]gahpo.GenomeRecord{}
+	add := func(key int, g gahpo.GenomeRecord) {
+		if _, ok := groups[key]; !ok {
+			gens = append(gens, key)
+		}
+		groups[key] = append(groups[key], g)
+	}
 	for _, g := range s.Genomes {
 		if !g.Evaluated() {
 			continue
 		}
-		if _, ok := groups[g.Generation]; !ok {
-			gens = append(gens, g.Generation)
+		if !s.Run.Config.PBT() {
+			add(g.Generation, g)
+			continue
 		}
-		groups[g.Generation] = append(groups[g.Generation], g)
+		// A population based training breeds no generations: its groups
+		// are its rungs (key rung-1, drawn at rung), each genome at every
+		// rung it trained itself (an exploiting genome's rungs before it
+		// exploited are its source's), with its fitness there.
+		first := 0
+		if g.Exploited != 0 {
+			first = g.Inherited
+		}
+		for k := first; k < len(g.RungFitness); k++ {
+			r := g
+			r.Rung, r.Fitness = k, g.RungFitness[k]
+			if k < len(g.RungFitness)-1 {
+				r.Status = gahpo.GenomeDone // it went on from there
+			}
+			add(k-1, r)
+		}
 	}
 	slices.Sort(gens)
 	for _, gs := range groups {
@@ -63,7 +95,7 @@ func BestBoxes(s *Snapshot) (*plot.Plot, error) {
 		}
 	}
 	ax := newFitAxis(vals, false)
-	p := newPlot(fmt.Sprintf("Fitness of the best %.0f%% of each generation", 100*BestShare), "generation", fitnessLabel(s))
+	p := newPlot(fmt.Sprintf("Fitness of the best %.0f%% of each %s", 100*BestShare, groupUnit(s)), groupUnit(s), fitnessLabel(s))
 	var fails plotter.XYs
 	for _, g := range gens {
 		var v plotter.Values
@@ -228,7 +260,7 @@ func ParamByGeneration(s *Snapshot, name string) (*plot.Plot, error) {
 		return nil, fmt.Errorf("%w: no genome evaluated yet", ErrNoData)
 	}
 	spec := paramSpecs(s)[name]
-	p := newPlot(fmt.Sprintf("%s by generation", name), "generation", paramLabel(spec))
+	p := newPlot(fmt.Sprintf("%s by %s", name, groupUnit(s)), groupUnit(s), paramLabel(spec))
 	var pts, fails, best plotter.XYs
 	for _, g := range gens {
 		gs := slices.Clone(groups[g])
@@ -258,7 +290,7 @@ func ParamByGeneration(s *Snapshot, name string) (*plot.Plot, error) {
 			return nil, err
 		}
 		p.Add(sc)
-		p.Legend.Add("best of its generation", sc)
+		p.Legend.Add("best of its "+groupUnit(s), sc)
 	}
 	if spec.Scale == ga.Log && allPositive(append(pts, fails...)) {
 		setLog(&p.Y)
