@@ -349,7 +349,7 @@ type run struct {
 	stderr    tail
 	objective float64 // last value, NaN until reported
 	seen      bool
-	long      int // lines longer than MaxMetricsLine, not read as metrics
+	long      int                // lines longer than MaxMetricsLine, not read as metrics
 	final     map[string]float64 // last value of every metric
 	diverged  string
 	stop      chan struct{} // closed when the objective diverges
