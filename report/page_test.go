@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/search"
 )
 
 // TestEpochTable: the final training's table has the metrics its epochs
@@ -77,6 +78,8 @@ func TestPageRunSummary(t *testing.T) {
 				"2036 epoch-trainings (budget 2000), of which 18 in 2 confirmation trainings",
 				"finished: the run is done", "confirmed 1 genome of the 3 asked"},
 			[]string{"live: updates"}},
+		{"stored before epochs_spent", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunDone, Best: 1}, []gahpo.GenomeRecord{one},
+			[]string{fmt.Sprintf("%d epoch-trainings (budget 2000), of which 18 in 2 confirmation trainings", search.EpochsSpent(halving.RungEpochs(), []gahpo.GenomeRecord{one}))}, nil},
 		{"running", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunRunning}, nil,
 			[]string{"live: updates as results arrive"}, []string{"finished", "breeding stopped", "epochs spent"}},
 		{"population based", gahpo.Run{ID: "r", Config: pbt, Status: gahpo.RunDone, StoppedBy: gahpo.StopMaxEpochs, EpochsSpent: 140}, nil,

@@ -106,12 +106,17 @@ func StopText(why string, rc gahpo.RunConfig) string {
 
 // SpentText says what a run spent: its epoch-trainings (gahpo.Run.EpochsSpent)
 // against its --budget-epochs, and the part of them that confirmed the
-// best genomes on more seeds; "" when nothing is recorded.
+// best genomes on more seeds; "" when nothing is recorded. A run stored
+// before it recorded them, or still running, is counted from its genomes.
 func SpentText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
-	if run.EpochsSpent == 0 {
+	spent := run.EpochsSpent
+	if spent == 0 {
+		spent = search.EpochsSpent(run.Config.RungEpochs(), genomes)
+	}
+	if spent == 0 {
 		return ""
 	}
-	s := fmt.Sprintf("%d epoch-trainings", run.EpochsSpent)
+	s := fmt.Sprintf("%d epoch-trainings", spent)
 	if b := run.Config.BudgetEpochs; b > 0 {
 		s += fmt.Sprintf(" (budget %d)", b)
 	}
