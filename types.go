@@ -426,6 +426,11 @@ type ScheduleStep struct {
 	// Choices are the values of Params' choice parameters, as the
 	// genome's record names them (GenomeRecord.Choices).
 	Choices map[string]string `json:"choices,omitempty"`
+	// Seed, in a task that replays a genome's past (its checkpoint lost),
+	// is the seed the step's genome trained with: the step trains with it,
+	// on from the step before's state, as it did. 0: the task's Seed (a
+	// confirmation's replicate replays a schedule on a seed of its own).
+	Seed uint64 `json:"seed,omitempty"`
 }
 
 // ScheduleArg writes a population based training's schedule as cnntrain's

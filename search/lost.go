@@ -14,9 +14,12 @@ import (
 // which gives the numbers training on would have (a checkpoint holds the
 // whole state of a training: Train from one equals training straight
 // through); under population based training it replays the genome's
-// schedule from scratch (Task.Schedule), on the genome's own seed, since
-// the schedule was trained on its ancestors'. Nothing is failed, and no
-// result is lost: only the epochs are trained again.
+// schedule from scratch (Task.Schedule), each step with the seed of the
+// genome that trained it (ScheduleStep.Seed): a genome that exploits
+// another goes on from that one's checkpoint, random sources included,
+// so the replay gives what its lineage trained, and its last step leaves
+// the checkpoint its next rung expects. Nothing is failed, and no result
+// is lost: only the epochs are trained again.
 
 // CheckpointsLost tells the machine which of the checkpoints its records
 // name still exist (exists reports it by object name), after a restart.
@@ -40,12 +43,15 @@ func (m *Machine) CheckpointsLost(exists func(name string) bool) []string {
 
 // fromScratch makes t, a task that goes on from a checkpoint that is lost,
 // a training from scratch to the same epochs: r's schedule when it has
-// one (population based training) and it fits in a task, r's own params
-// otherwise.
-func fromScratch(t gahpo.Task, r gahpo.GenomeRecord) gahpo.Task {
+// one (population based training) and it fits in a task, each step with
+// its genome's seed (seedOf), r's own params otherwise.
+func fromScratch(t gahpo.Task, r gahpo.GenomeRecord, seedOf func(genome int) uint64) gahpo.Task {
 	t.Checkpoint, t.FromEpochs = nil, 0
 	t.FromGenome, t.FromParams, t.FromSeed = 0, nil, 0
 	if s := taskSchedule(r); len(s) > 0 {
+		for i := range s {
+			s[i].Seed = seedOf(r.Schedule[i].Genome)
+		}
 		withSchedule := t
 		withSchedule.Schedule = s
 		if fits(withSchedule) {
@@ -65,4 +71,13 @@ func curveUpTo(curve []gahpo.EpochReport, from int) []gahpo.EpochReport {
 		}
 	}
 	return out
+}
+
+// seedOf returns the seed genome id trained with (0 for an id the run
+// does not have: the task's own seed then).
+func (m *Machine) seedOf(id int) uint64 {
+	if id < 1 || id > len(m.recs) {
+		return 0
+	}
+	return m.recs[id-1].Seed
 }

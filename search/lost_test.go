@@ -41,6 +41,17 @@ func TestLostCheckpointsTrainFromScratch(t *testing.T) {
 						if task.FromEpochs != 0 || task.FromParams != nil || task.Schedule[0].Epoch != 1 {
 							t.Errorf("genome %d replays %+v from epoch %d with FromParams %v", task.GenomeID, task.Schedule, task.FromEpochs, task.FromParams)
 						}
+						// Each step with the seed its genome trained it
+						// with, the last the genome's own.
+						r := s.stored[task.GenomeID]
+						for i, st := range task.Schedule {
+							if g := s.stored[r.Schedule[i].Genome]; st.Seed != g.Seed || st.Seed == 0 {
+								t.Errorf("genome %d replays step %d on seed %d; genome %d trained it with %d", task.GenomeID, i+1, st.Seed, g.ID, g.Seed)
+							}
+						}
+						if last := task.Schedule[len(task.Schedule)-1]; last.Seed != r.Seed || task.Seed != r.Seed {
+							t.Errorf("genome %d: last step's seed %d, task's %d; its own %d", task.GenomeID, last.Seed, task.Seed, r.Seed)
+						}
 					}
 				}
 			}

@@ -482,7 +482,7 @@ func (m *Machine) task(r gahpo.GenomeRecord) gahpo.Task {
 		t.FromGenome, t.FromParams, t.FromSeed = src.ID, src.Params, src.Seed
 	}
 	if t.Checkpoint != nil && m.lost[t.Checkpoint.Name] {
-		t = fromScratch(t, r)
+		t = fromScratch(t, r, m.seedOf)
 	}
 	if rung < len(m.rungs)-1 {
 		t.CheckpointTo = m.cfg.CheckpointBucket

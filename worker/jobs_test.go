@@ -618,19 +618,46 @@ func TestWorkerReplaysSchedule(t *testing.T) {
 		t.Fatalf("first step: %+v", ra)
 	}
 	b := base
-	b.GenomeID, b.Params, b.FromEpochs, b.Epochs, b.Rung = 2, p2, 3, 6, 1
-	b.Checkpoint, b.FromGenome, b.FromParams, b.FromSeed = ra.Checkpoint, 1, p1, 7
+	b.GenomeID, b.Params, b.FromEpochs, b.Epochs, b.Rung, b.Seed = 2, p2, 3, 6, 1, 9 // genome 2's own seed
+	b.Checkpoint, b.FromGenome, b.FromParams, b.FromSeed, b.CheckpointTo = ra.Checkpoint, 1, p1, 7, bucket
 	c.publish(t, ctx, b)
 	rb := c.next(t, ctx)
-	if rb.Failure != "" || len(rb.Curve) != 3 {
+	if rb.Failure != "" || len(rb.Curve) != 3 || rb.Checkpoint == nil {
 		t.Fatalf("second step: %+v", rb)
+	}
+	// Genome 2 goes on to its next rung from its own checkpoint.
+	next := func(ref *gahpo.ObjectRef, token string) gahpo.Result {
+		t.Helper()
+		n := base
+		n.GenomeID, n.Params, n.FromEpochs, n.Epochs, n.Rung, n.Seed, n.Checkpoint, n.Token = 2, p2, 6, 8, 2, 9, ref, token
+		c.publish(t, ctx, n)
+		return c.next(t, ctx)
+	}
+	rc := next(rb.Checkpoint, "rung2") // tokens of their own: the queue drops a task id it has seen
+	if rc.Failure != "" || len(rc.Curve) != 2 {
+		t.Fatalf("third rung: %+v", rc)
+	}
+	// Its checkpoint lost, genome 2's past is replayed from scratch, each
+	// step with the seed its genome trained it with: the replay's
+	// checkpoint is what the lost one was, and the next rung goes on from
+	// it to the same numbers.
+	lost := base
+	lost.GenomeID, lost.Params, lost.Epochs, lost.Rung, lost.Seed, lost.CheckpointTo, lost.Token = 2, p2, 6, 1, 9, bucket, "replay"
+	lost.Schedule = []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: p1, Seed: 7}, {Epoch: 4, Genome: 2, Params: p2, Seed: 9}}
+	c.publish(t, ctx, lost)
+	rl := c.next(t, ctx)
+	if rl.Failure != "" || rl.Fitness != rb.Fitness || rl.Checkpoint == nil {
+		t.Fatalf("replayed past: %+v, fitness %v; the chain's %v", rl, rl.Fitness, rb.Fitness)
+	}
+	if again := next(rl.Checkpoint, "after-replay"); again.Failure != "" || again.Fitness != rc.Fitness {
+		t.Errorf("the next rung after the replay: failure %q, fitness %v; after the chain %v", again.Failure, again.Fitness, rc.Fitness)
 	}
 
 	// The replicate: the same schedule from scratch in one task.
 	mu.Lock()
 	steps = nil
 	mu.Unlock()
-	r := base
+	r := base // a confirmation's replicate: on its own seed (base's), every step
 	r.GenomeID, r.Params, r.Epochs, r.Rung, r.Replicate = 2, p1, 6, 1, 1
 	r.Schedule = []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: p1}, {Epoch: 4, Genome: 2, Params: p2}}
 	c.publish(t, ctx, r)
@@ -659,7 +686,7 @@ func TestWorkerReplaysSchedule(t *testing.T) {
 	if s := steps[0]; s.FromEpochs != 0 || s.Epochs != 3 || s.Params["lr"] != 0.05 || s.FromParams != nil || s.Schedule != nil {
 		t.Errorf("step 1's task: %+v", s)
 	}
-	if s := steps[1]; s.FromEpochs != 3 || s.Epochs != 6 || s.Params["lr"] != 0.02 || s.FromParams["lr"] != 0.05 || s.FromSeed != 7 || s.Schedule != nil {
+	if s := steps[1]; s.FromEpochs != 3 || s.Epochs != 6 || s.Params["lr"] != 0.02 || s.FromParams["lr"] != 0.05 || s.FromSeed != 7 || s.Seed != 7 || s.Schedule != nil {
 		t.Errorf("step 2's task: %+v", s)
 	}
 }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -73,12 +74,13 @@ func (w *Worker) replay(ctx context.Context, job models.Job) (models.Outcome, er
 	task := job.Task
 	var curve []gahpo.EpochReport
 	var log []string
+	seed := func(st gahpo.ScheduleStep) uint64 { return cmp.Or(st.Seed, task.Seed) }
 	for i, st := range task.Schedule {
 		t := task
-		t.Schedule, t.Params, t.FromEpochs = nil, st.Params, st.Epoch-1
+		t.Schedule, t.Params, t.FromEpochs, t.Seed = nil, st.Params, st.Epoch-1, seed(st)
 		if i > 0 {
 			prev := task.Schedule[i-1]
-			t.FromParams, t.FromSeed, t.FromGenome = prev.Params, task.Seed, task.GenomeID
+			t.FromParams, t.FromSeed, t.FromGenome = prev.Params, seed(prev), task.GenomeID
 		}
 		last := i+1 == len(task.Schedule)
 		if !last {
