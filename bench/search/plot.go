@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -60,6 +61,9 @@ func readResults(paths []string) ([]point, error) {
 			loss, err3 := strconv.ParseFloat(r[col["test_loss"]], 64)
 			if err := errors.Join(err1, err2, err3); err != nil {
 				return nil, fmt.Errorf("%s: row %d: %w", path, n+2, err)
+			}
+			if !(loss > 0) || math.IsInf(loss, 0) || math.IsNaN(spent) || math.IsInf(spent, 0) {
+				return nil, fmt.Errorf("%s: row %d: test loss %v and epochs spent %v: a loss must be finite and above 0 (the axis is logarithmic)", path, n+2, loss, spent)
 			}
 			out = append(out, point{method: r[col["method"]], seed: seed, spent: spent, loss: loss, budget: i})
 		}
@@ -123,7 +127,7 @@ func plotResults(w io.Writer, pts []point, maxEpochs, subset int) error {
 			}
 			means = append(means, plotter.XY{X: x / float64(n), Y: y / float64(n)})
 		}
-		slices.SortFunc(means, func(a, b plotter.XY) int { return int(a.X - b.X) })
+		slices.SortFunc(means, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
 		ln, err := plotter.NewLine(means)
 		if err != nil {
 			return err
@@ -166,6 +170,9 @@ func plotFiles(png string, csvs []string, maxEpochs, subset int) error {
 type lossTicks struct{}
 
 func (lossTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(lo > 0) || !(hi >= lo) || math.IsInf(hi, 0) {
+		return nil // readResults keeps such values out
+	}
 	var out []plot.Tick
 	for p := math.Pow(10, math.Floor(math.Log10(lo))); p <= hi; p *= 10 {
 		for _, m := range []float64{1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9} {

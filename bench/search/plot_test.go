@@ -29,6 +29,8 @@ func TestReadResults(t *testing.T) {
 		{name: "no loss", text: "method,seed,epochs_spent\nga-halving,1,40\n", wantErr: `no column "test_loss"`},
 		{name: "bad number", text: "method,seed,epochs_spent,test_loss\nga-halving,1,forty,0.1\n", wantErr: "row 2"},
 		{name: "ragged", text: "method,seed,epochs_spent,test_loss\nga-halving,1\n", wantErr: "wrong number of fields"},
+		{name: "zero loss", text: "method,seed,epochs_spent,test_loss\nga-halving,1,40,0\n", wantErr: "row 2: test loss 0"},
+		{name: "NaN loss", text: "method,seed,epochs_spent,test_loss\nga-halving,1,40,NaN\n", wantErr: "row 2: test loss NaN"},
 	}
 	for _, tt := range tests {
 		pts, err := readResults([]string{write(tt.name+".csv", tt.text)})
@@ -41,6 +43,19 @@ func TestReadResults(t *testing.T) {
 		if err != nil || len(pts) != tt.want || pts[0].method != "ga-halving" || pts[0].spent != 128 || pts[0].loss != 0.07 {
 			t.Errorf("%s: %+v, %v", tt.name, pts, err)
 		}
+	}
+}
+
+// TestLossTicks: ticks of a range with no decade to start from are none,
+// not an endless loop.
+func TestLossTicks(t *testing.T) {
+	for _, r := range [][2]float64{{0, 1}, {-1, 1}, {0.5, 0.1}} {
+		if got := (lossTicks{}).Ticks(r[0], r[1]); len(got) != 0 {
+			t.Errorf("Ticks(%v, %v) = %v", r[0], r[1], got)
+		}
+	}
+	if got := (lossTicks{}).Ticks(0.06, 0.5); len(got) < 5 || got[0].Value < 0.06 || got[len(got)-1].Value > 0.5 {
+		t.Errorf("Ticks(0.06, 0.5) = %v", got)
 	}
 }
 
