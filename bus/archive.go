@@ -117,29 +117,56 @@ func Pack(w io.Writer, dir string) error {
 }
 
 // localLink returns the target of the symlink at path (rel inside dir)
-// as Unpack accepts it: relative, inside dir. An absolute target inside
-// dir (a trainer's "latest -> $GAHPO_CHECKPOINT_DIR/ckpt-3") is made
-// relative, since dir is elsewhere when the archive is unpacked; a target
-// outside dir is refused here, when the directory is saved, rather than
-// when another worker restores it.
+// as Unpack accepts it: relative, leading to something inside dir. An
+// absolute target inside dir (a trainer's "latest -> $GAHPO_CHECKPOINT_DIR/
+// ckpt-3") is made relative, since dir is elsewhere when the archive is
+// unpacked; a link that leads out of dir, through other links too, or to
+// nothing is refused here, when the directory is saved, rather than when
+// another worker restores it.
 func localLink(dir, rel, path string) (string, error) {
 	target, err := os.Readlink(path)
 	if err != nil {
 		return "", err
 	}
+	out := func(why string) error {
+		return fmt.Errorf("%w: %s: symlink to %q %s (a checkpoint may link only to its own files)", ErrBadArchive, rel, target, why)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	realDir, err := filepath.EvalSymlinks(absDir)
+	if err != nil {
+		return "", err
+	}
+	link := target
 	if filepath.IsAbs(target) {
-		in, err := filepath.Rel(dir, target)
-		if err != nil || !filepath.IsLocal(in) {
-			return "", fmt.Errorf("%w: %s: symlink to %q leads out of the directory (a checkpoint may link only to its own files)", ErrBadArchive, rel, target)
+		in := ""
+		for _, base := range []string{absDir, realDir} { // the trainer may have resolved the path
+			if r, err := filepath.Rel(base, target); err == nil && filepath.IsLocal(r) {
+				in = r
+				break
+			}
 		}
-		if target, err = filepath.Rel(filepath.Dir(path), filepath.Join(dir, in)); err != nil {
+		if in == "" {
+			return "", out("leads out of the directory")
+		}
+		if link, err = filepath.Rel(filepath.Dir(filepath.Join(absDir, rel)), filepath.Join(absDir, in)); err != nil {
 			return "", err
 		}
 	}
-	if !filepath.IsLocal(filepath.Join(filepath.Dir(rel), target)) {
-		return "", fmt.Errorf("%w: %s: symlink to %q leads out of the directory (a checkpoint may link only to its own files)", ErrBadArchive, rel, target)
+	if !filepath.IsLocal(filepath.Join(filepath.Dir(rel), link)) {
+		return "", out("leads out of the directory")
 	}
-	return target, nil
+	// Where it leads on disk, through any other links: Unpack's rule.
+	resolved, err := filepath.EvalSymlinks(filepath.Join(absDir, rel))
+	if err != nil {
+		return "", out("leads nowhere")
+	}
+	if r, err := filepath.Rel(realDir, resolved); err != nil || !filepath.IsLocal(r) {
+		return "", out("leads out of the directory")
+	}
+	return link, nil
 }
 
 // Unpack extracts a tar archive made by Pack into dir, which must exist.

@@ -341,6 +341,7 @@ func TestPackSymlinks(t *testing.T) {
 		name    string
 		link    string                  // the link's name inside the directory
 		target  func(dir string) string // its target
+		relDir  bool                    // Pack is given the directory relative to the working one
 		wantErr string
 	}{
 		{name: "relative", link: "latest", target: func(string) string { return "sub/state" }},
@@ -348,6 +349,9 @@ func TestPackSymlinks(t *testing.T) {
 		{name: "absolute inside, from a subdirectory", link: "other/latest", target: func(dir string) string { return filepath.Join(dir, "sub", "state") }},
 		{name: "absolute outside", link: "latest", target: func(string) string { return "/etc/hostname" }, wantErr: `latest: symlink to "/etc/hostname" leads out of the directory`},
 		{name: "relative outside", link: "other/up", target: func(string) string { return "../../x" }, wantErr: `other/up: symlink to "../../x" leads out`},
+		{name: "dangling", link: "latest", target: func(string) string { return "sub/ckpt-3" }, wantErr: `latest: symlink to "sub/ckpt-3" leads nowhere`},
+		{name: "out through another link", link: "esc", target: func(string) string { return "here/../secret" }, wantErr: `esc: symlink to "here/../secret" leads out`},
+		{name: "absolute inside, the directory named relatively", link: "latest", target: func(dir string) string { return filepath.Join(dir, "sub", "state") }, relDir: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,11 +364,27 @@ func TestPackSymlinks(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "sub", "state"), []byte("epoch 3"), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			if err := os.Symlink(".", filepath.Join(dir, "here")); err != nil { // a link to the directory itself
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(filepath.Dir(dir), "secret"), []byte("not the checkpoint's"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.Symlink(tt.target(dir), filepath.Join(dir, filepath.FromSlash(tt.link))); err != nil {
 				t.Fatal(err)
 			}
+			packDir := dir
+			if tt.relDir {
+				wd, err := os.Getwd()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if packDir, err = filepath.Rel(wd, dir); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var buf bytes.Buffer
-			err := bus.Pack(&buf, dir)
+			err := bus.Pack(&buf, packDir)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Pack: %v, want an error with %q", err, tt.wantErr)
