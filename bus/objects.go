@@ -69,13 +69,13 @@ func (c *Conn) PutBytes(ctx context.Context, bucket, name string, data []byte) (
 	return ref, nil
 }
 
-// GetBytes reads an object and checks its digest when want is not empty.
 // IsNotFound tells whether err says an object, or its whole bucket, is
 // not in the object store.
 func IsNotFound(err error) bool {
 	return errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrBucketNotFound)
 }
 
+// GetBytes reads an object and checks its digest when want is not empty.
 func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte, error) {
 	obs, err := c.js.ObjectStore(ctx, bucket)
 	if err != nil {

@@ -542,32 +542,24 @@ type training struct{ genome, replicate int }
 // a checkpoint no worker can fetch. A failure to list is logged, and the
 // run goes on as if every checkpoint were there.
 func (c *Coordinator) checkCheckpoints(ctx context.Context) {
-	names, err := c.conn.ListObjects(ctx, bus.BucketCheckpoints)
-	if err != nil {
+	if have, err := c.objects(ctx, bus.BucketCheckpoints); err != nil {
 		c.log.Warn("cannot list the checkpoints to check them", "err", err)
-		return
-	}
-	have := make(map[string]bool, len(names))
-	for _, n := range names {
-		have[n] = true
-	}
-	c.mu.Lock()
-	lost := c.machine.CheckpointsLost(func(name string) bool { return have[name] })
-	c.mu.Unlock()
-	if len(lost) > 0 {
-		c.log.Warn("checkpoints of this run are gone from the object store (was the NATS server's store lost?): their genomes train from scratch again",
-			"checkpoints", len(lost), "first", lost[0])
+	} else {
+		c.mu.Lock()
+		lost := c.machine.CheckpointsLost(func(name string) bool { return have[name] })
+		c.mu.Unlock()
+		if len(lost) > 0 {
+			c.log.Warn("checkpoints of this run are gone from the object store (was the NATS server's store lost?): their genomes train from scratch again",
+				"checkpoints", len(lost), "first", lost[0])
+		}
 	}
 	// The weights of genomes trained to the top rung cannot be trained
 	// back without their epochs: said now, and by the final if it is one
 	// of them.
-	weights, err := c.conn.ListObjects(ctx, bus.BucketWeights)
+	have, err := c.objects(ctx, bus.BucketWeights)
 	if err != nil {
+		c.log.Warn("cannot list the weights to check them", "err", err)
 		return
-	}
-	have = make(map[string]bool, len(weights))
-	for _, n := range weights {
-		have[n] = true
 	}
 	var gone []int
 	c.mu.Lock()
@@ -581,6 +573,19 @@ func (c *Coordinator) checkCheckpoints(ctx context.Context) {
 		c.log.Warn("the weights of genomes trained to the top rung are gone from the object store: if the run's result is one of them, its final training is stored without them",
 			"genomes", gone)
 	}
+}
+
+// objects returns the names of the objects in bucket, as a set.
+func (c *Coordinator) objects(ctx context.Context, bucket string) (map[string]bool, error) {
+	names, err := c.conn.ListObjects(ctx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(names))
+	for _, n := range names {
+		have[n] = true
+	}
+	return have, nil
 }
 
 // sweep deletes what is left of the run's objects in bucket: checkpoints

@@ -121,9 +121,10 @@ func (c *Coordinator) commit(ctx context.Context, rd search.Ready) error {
 	if rd.Final != nil && rd.FinalWeights != nil && rd.FinalWeights.Name != "" {
 		w, err := c.conn.GetBytes(ctx, rd.FinalWeights.Bucket, rd.FinalWeights.Name, "")
 		switch {
-		case bus.IsNotFound(err):
+		case bus.IsNotFound(err) && c.resumed:
 			// Lost with the NATS server's store after the genome's top
-			// rung: the run ends with every figure, without the model.
+			// rung (only a resumed run can have lost it): the run ends
+			// with every figure, without the model.
 			rd.Final.WeightsLost = fmt.Sprintf("the object %s/%s was lost with the NATS server's store before the run ended", rd.FinalWeights.Bucket, rd.FinalWeights.Name)
 			c.log.Warn("the final training's weights are lost: the run ends without them", "genome", rd.Final.GenomeID, "object", rd.FinalWeights.Name)
 		case err != nil:
