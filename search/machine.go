@@ -742,6 +742,14 @@ func (m *Machine) Final(r gahpo.Result, now time.Time) error {
 		GenomeID: r.GenomeID, Params: rec.Params, Choices: rec.Choices, Epochs: r.Epochs, TestLoss: finalTestLoss(r), TestAccuracy: r.TestAccuracy,
 		Duration: r.Duration, Worker: r.Worker, Finished: now, Curve: r.Curve,
 	}
+	if len(r.Curve) > 0 && (len(r.Epochs) == 0 || len(r.Epochs) == len(r.Curve)) {
+		// From the curve, by one rule whatever the worker's version (an
+		// older one gave 0 for a loss its trainer did not report).
+		ft.Epochs = make([]gahpo.EpochMetrics, len(r.Curve))
+		for i, e := range r.Curve {
+			ft.Epochs[i] = e.Fixed()
+		}
+	}
 	m.final = false
 	m.run.Status, m.run.Ended = gahpo.RunDone, now
 	if r.Failure != "" {

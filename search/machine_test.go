@@ -85,6 +85,8 @@ type sim struct {
 	final   *gahpo.FinalTraining
 	weights *gahpo.ObjectRef
 	created map[string]bool // checkpoints alive
+	// edit, when set, changes each result before the machine takes it.
+	edit func(*gahpo.Result)
 	peak    int
 	results int
 	// summarised[i] is the number of genomes of the generation of the
@@ -276,6 +278,9 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 		}
 		if s.noise != nil {
 			r.Fitness += gahpo.Float(s.noise(task))
+		}
+		if s.edit != nil {
+			s.edit(&r)
 		}
 		if s.seen != nil {
 			s.seen(task)
@@ -936,4 +941,28 @@ func driveConfirm(t *testing.T, m *Machine, cfg Config, restoreEvery, top int, l
 	}
 	driveSim(t, s, m, cfg, restoreEvery)
 	return s, replicates
+}
+
+// TestFinalEpochsFromCurve: a final training's fixed epoch metrics come
+// from its curve by one rule, whatever the worker sent in their place (an
+// older worker gave 0 for a loss its trainer did not report).
+func TestFinalEpochsFromCurve(t *testing.T) {
+	rc := runConfig(4, 2)
+	rc.FinalEpochs = 2
+	m, cfg := testMachine(t, rc)
+	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1)}
+	s.edit = func(r *gahpo.Result) {
+		if r.Kind == gahpo.KindFinal {
+			r.Epochs = []gahpo.EpochMetrics{{Epoch: 1}, {Epoch: 2}} // zeros: an older worker's
+		}
+	}
+	got := driveSim(t, s, m, cfg, 0)
+	if got.final == nil || len(got.final.Epochs) != 2 {
+		t.Fatalf("final %+v", got.final)
+	}
+	for _, e := range got.final.Epochs {
+		if !math.IsNaN(float64(e.TrainLoss)) || !math.IsNaN(float64(e.TestLoss)) {
+			t.Errorf("epoch %d: train loss %v, test loss %v; want none (NaN): the trainer reported val_loss only", e.Epoch, e.TrainLoss, e.TestLoss)
+		}
+	}
 }
