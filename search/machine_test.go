@@ -86,7 +86,7 @@ type sim struct {
 	weights *gahpo.ObjectRef
 	created map[string]bool // checkpoints alive
 	// edit, when set, changes each result before the machine takes it.
-	edit func(*gahpo.Result)
+	edit    func(*gahpo.Result)
 	peak    int
 	results int
 	// summarised[i] is the number of genomes of the generation of the
