@@ -123,27 +123,24 @@ func TestPBTRegressionRun(t *testing.T) {
 	}
 	// An exploiting genome's own first epoch goes on from its source's
 	// state: its loss there is near the source's last, not a fresh
-	// network's first, for most of them (a learning rate perturbed up may
-	// make one epoch spike: seen in 4 runs of 20 once the inert epochs
-	// gene no longer drew perturbations).
-	near, exploits := 0, 0
+	// network's first, unless its learning rate was perturbed up, which
+	// may make that epoch spike (seen in 4 runs of 20 once the inert
+	// epochs gene no longer drew perturbations).
 	for _, g := range gs {
 		if g.Exploited == 0 || g.Status == gahpo.GenomeFailed {
 			continue
 		}
-		exploits++
 		src := gs[g.Exploited-1]
 		n := g.Schedule[len(g.Schedule)-1].Epoch - 1
 		prev, own := float64(src.Curve[n-1].Metrics["val_loss"]), float64(g.Curve[n].Metrics["val_loss"])
 		fresh := float64(gs[0].Curve[0].Metrics["val_loss"])
-		if math.Abs(own-prev) <= math.Abs(fresh-prev) {
-			near++
-		} else {
-			t.Logf("genome %d, epoch %d: val loss %v after its source's %v: farther than a fresh network's first epoch (%v)", g.ID, n+1, own, prev, fresh)
+		switch {
+		case math.Abs(own-prev) <= math.Abs(fresh-prev):
+		case g.Params["lr"] > src.Params["lr"]:
+			t.Logf("genome %d, epoch %d: val loss %v after its source's %v, at lr %v (its source's %v): a spike", g.ID, n+1, own, prev, g.Params["lr"], src.Params["lr"])
+		default:
+			t.Errorf("genome %d, epoch %d: val loss %v after its source's %v: farther than a fresh network's first epoch (%v)", g.ID, n+1, own, prev, fresh)
 		}
-	}
-	if 3*near < 2*exploits {
-		t.Errorf("%d of %d exploiting genomes went on near their source's loss; want two thirds or more", near, exploits)
 	}
 }
 
