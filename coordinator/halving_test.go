@@ -504,6 +504,16 @@ func TestHalvingConfirmedRegressionRun(t *testing.T) {
 		t.Errorf("stored: stopped by %q, %d epochs spent; status: %q, %d; want %q, %d", stored.StoppedBy, stored.EpochsSpent,
 			status.StoppedBy, status.EpochsSpent, gahpo.StopGenerations, spent)
 	}
+	// A run stored before it recorded what it spent is counted from its
+	// genomes by query runs.
+	old := stored
+	old.EpochsSpent = 0
+	if err := st.Commit(run.ID, store.Change{Run: &old}); err != nil {
+		t.Fatal(err)
+	}
+	if runs, err := (coordinator.Queries{Store: st}).Runs(); err != nil || len(runs) != 1 || runs[0].EpochsSpent != spent {
+		t.Errorf("query runs of a run stored without epochs_spent: %+v, %v; want %d spent", runs, err, spent)
+	}
 	differ := false
 	for _, g := range gs {
 		for _, rep := range g.Replicates {

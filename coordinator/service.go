@@ -40,6 +40,13 @@ func (q Queries) Runs() ([]gahpo.Run, error) {
 	runs, err := q.Store.Runs()
 	for i := range runs {
 		runs[i].Secret = ""
+		if runs[i].EpochsSpent == 0 {
+			// Stored before it was recorded, or still running: counted
+			// from the genomes, as the run summary does.
+			if gs, err := q.Store.Genomes(runs[i].ID, -1); err == nil {
+				runs[i].EpochsSpent = search.EpochsSpent(runs[i].Config.RungEpochs(), gs)
+			}
+		}
 	}
 	return runs, err
 }
