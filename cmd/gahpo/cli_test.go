@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -236,6 +237,34 @@ func configCase(t *testing.T, args []string, wantErr string) (gahpo.RunConfig, b
 		return rc, false
 	}
 	return rc, true
+}
+
+// TestBudgetlessProblemFile: a problem file without a budget of epochs
+// may run halving or pbt when --min-epochs and --max-epochs give one; a
+// multi-fidelity run records no final epochs of its own (its top rung is
+// its final training).
+func TestBudgetlessProblemFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nob.yaml")
+	text := "name: nobudget-cli-test\nspace:\n  - {name: x, type: float, min: -1, max: 1}\nobjective: {metric: loss}\ntrain: {command: [./t]}\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args     []string
+		min, max int
+		wantErr  string
+	}{
+		{args: []string{"--fidelity", "halving", "--min-epochs", "1", "--max-epochs", "4"}, min: 1, max: 4},
+		{args: []string{"--fidelity", "pbt", "--population", "4", "--min-epochs", "2", "--max-epochs", "6"}, min: 2, max: 6},
+		{args: []string{"--fidelity", "halving", "--max-epochs", "4"}, wantErr: "give one in its file (budget: {min: 1, max: 14}) or both --min-epochs and --max-epochs"},
+	}
+	for _, tt := range tests {
+		args := append([]string{"--problem-file", path}, tt.args...)
+		if rc, ok := configCase(t, args, tt.wantErr); ok && (rc.MinEpochs != tt.min || rc.MaxEpochs != tt.max || rc.FinalEpochs != 0) {
+			t.Errorf("%q: epochs %d to %d, final epochs %d; want %d to %d, 0", args, rc.MinEpochs, rc.MaxEpochs, rc.FinalEpochs, tt.min, tt.max)
+		}
+	}
 }
 
 // runConfigOf parses run's search flags args into a validated run

@@ -61,10 +61,12 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 		rc.Breeding = ""
 	}
 	if rc.MultiFidelity() {
-		if prob.Budget == (problems.Budget{}) {
-			return fmt.Errorf("--fidelity %s: problem %q declares no budget of epochs to train its rungs in", rc.Fidelity, prob.Name)
+		if prob.Budget == (problems.Budget{}) && (f.minEpochs == 0 || f.maxEpochs == 0) {
+			return fmt.Errorf("--fidelity %s: problem %q declares no budget of epochs to train its rungs in: give one in its file (budget: {min: 1, max: 14}) or both --min-epochs and --max-epochs", rc.Fidelity, prob.Name)
 		}
 		rc.MinEpochs, rc.MaxEpochs = prob.Budget.Min, prob.Budget.Max
+		// The top rung is the final training: the genome's own.
+		rc.FinalEpochs = 0
 		if rc.Halving() {
 			rc.Eta = f.eta
 		}
@@ -238,6 +240,9 @@ func ignored(rc gahpo.RunConfig, set func(string) bool) []string {
 	}
 	if !rc.Halving() {
 		warn("eta", "without --fidelity halving")
+	}
+	if rc.MultiFidelity() {
+		warn("final-epochs", "with --fidelity "+rc.Fidelity+" (the final training is the best genome's own training to --max-epochs)")
 	}
 	if !rc.SteadyState() || rc.PBT() {
 		warn("in-flight", "without steady-state or random breeding (a generation, or pbt's population, is published whole)")

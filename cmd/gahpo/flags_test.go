@@ -92,6 +92,7 @@ func TestIgnoredFlags(t *testing.T) {
 		{[]string{"--preset", "pbt", "--in-flight", "5", "--max-epochs", "10"}, []string{"--in-flight has no effect"}},
 		{[]string{"--problem", "regression", "--train-subset", "100", "--fitness-on-test"}, []string{"--fitness-on-test has no effect on problem regression", "--train-subset has no effect on problem regression"}},
 		{[]string{"--problem", "cnn", "--train-subset", "100"}, nil},
+		{[]string{"--preset", "best", "--final-epochs", "6"}, []string{"--final-epochs has no effect with --fidelity halving (the final training is the best genome's own training to --max-epochs)"}},
 		{[]string{"--problem-file", "../../examples/toy/problem.yaml", "--train-subset", "100", "--fitness-on-test"}, []string{"--fitness-on-test has no effect on problem toy"}},
 	}
 	for _, tt := range tests {
