@@ -149,3 +149,26 @@ func TestPageFinalAccuracy(t *testing.T) {
 		}
 	}
 }
+
+// TestPageNoFinal: a finished run without a final training says why, not
+// "yet".
+func TestPageNoFinal(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		run  gahpo.Run
+		want string
+	}{
+		{"running", gahpo.Run{ID: "r", Status: gahpo.RunRunning}, "No final training stored yet."},
+		{"every genome failed", gahpo.Run{ID: "r", Status: gahpo.RunDone}, "No final training: no genome was trained successfully."},
+		{"the final failed", gahpo.Run{ID: "r", Status: gahpo.RunFailed, Best: 3, Error: "final training failed: boom"}, "No final training: final training failed: boom."},
+		{"--final-epochs 0", gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: 3}, "No final training: none was asked for."},
+	} {
+		b, err := newPage(&Snapshot{Run: tt.run}, nil, true).exec("content")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), tt.want) {
+			t.Errorf("%s: page lacks %q", tt.name, tt.want)
+		}
+	}
+}
