@@ -81,3 +81,53 @@ func TestRequeueKeepsAttempts(t *testing.T) {
 		t.Errorf("after the acks: pulled %v, %v; want nothing (no copy left behind)", d, err)
 	}
 }
+
+// A task lost from the queue (purged) is queued again by PublishLostTask,
+// as often as it is lost, though PublishTask would be dropped as a
+// duplicate of the lost message; the first publication keeps its
+// deduplication.
+func TestPublishLostTaskIsNoDuplicate(t *testing.T) {
+	srv := testnats.Start(t)
+	c := testnats.Connect(t, srv, "t")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.EnsureStreams(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 1, Problem: "p", Params: map[string]float64{"x": 1}, Token: "tok"}
+	steps := []struct {
+		do   string // purge, or publish with: task (PublishTask), lost (PublishLostTask)
+		want uint64 // tasks queued after the step
+	}{
+		{"task", 1},
+		{"task", 1}, // published twice (a retry, a restart): queued once
+		{"purge", 0},
+		{"task", 0}, // the lost message's id: dropped as a duplicate
+		{"lost", 1},
+		{"purge", 0},
+		{"task", 0},
+		{"lost", 1}, // lost again: queued again
+		{"task", 1},
+	}
+	for i, s := range steps {
+		var err error
+		switch s.do {
+		case "task":
+			err = c.PublishTask(ctx, task)
+		case "lost":
+			err = c.PublishLostTask(ctx, task)
+		case "purge":
+			err = c.PurgeTasks(ctx, "r1")
+		}
+		if err != nil {
+			t.Fatalf("step %d: %s: %v", i, s.do, err)
+		}
+		queued, _, err := c.Pending(ctx, "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uint64(queued) != s.want {
+			t.Errorf("step %d (%s): %d tasks queued, want %d", i, s.do, queued, s.want)
+		}
+	}
+}

@@ -233,11 +233,44 @@ func (c *Conn) PublishTask(ctx context.Context, t gahpo.Task) error {
 		return err
 	}
 	subj := taskSubject(t)
-	msgID := subj
-	if t.Token != "" {
-		msgID += "." + t.Token // a genome has one task per rung
+	if _, err := c.js.Publish(ctx, subj, data, jetstream.WithMsgID(taskMsgID(t))); err != nil {
+		return fmt.Errorf("bus: publish task %s: %w", subj, err)
 	}
-	if _, err := c.js.Publish(ctx, subj, data, jetstream.WithMsgID(msgID)); err != nil {
+	return nil
+}
+
+// taskMsgID is the message id of a task's first publication: the same for
+// every publication of the task (a genome has one task per rung), so that
+// a task published twice, as by a retried publish, is queued once.
+func taskMsgID(t gahpo.Task) string {
+	id := taskSubject(t)
+	if t.Token != "" {
+		id += "." + t.Token
+	}
+	return id
+}
+
+// PublishLostTask queues again a task known to be lost: neither in the
+// work queue nor answered by a result waiting (see [Conn.TaskWaiting]), as
+// after `gahpo purge` or the loss of the NATS store. [Conn.PublishTask]
+// would reuse the lost message's id, and the stream would drop the task as
+// a duplicate for its whole duplicate window. Its id here is the task's id
+// with the stream's last sequence, which every message the stream took
+// since the loss (this one too) changes: a task lost again is queued
+// again. The caller checks that the task is lost; a first publication
+// goes through PublishTask, whose id deduplicates a retried publish.
+func (c *Conn) PublishLostTask(ctx context.Context, t gahpo.Task) error {
+	data, err := gahpo.Encode(t)
+	if err != nil {
+		return err
+	}
+	subj := taskSubject(t)
+	s, err := c.js.Stream(ctx, StreamTasks)
+	if err != nil {
+		return fmt.Errorf("bus: publish task %s: stream %s: %w", subj, StreamTasks, err)
+	}
+	id := taskMsgID(t) + ".lost." + strconv.FormatUint(s.CachedInfo().State.LastSeq, 10)
+	if _, err := c.js.Publish(ctx, subj, data, jetstream.WithMsgID(id)); err != nil {
 		return fmt.Errorf("bus: publish task %s: %w", subj, err)
 	}
 	return nil
@@ -258,11 +291,7 @@ func (c *Conn) PublishTasks(ctx context.Context, tasks []gahpo.Task) error {
 			return err
 		}
 		subj := taskSubject(t)
-		msgID := subj
-		if t.Token != "" {
-			msgID += "." + t.Token
-		}
-		f, err := c.js.PublishAsync(subj, data, jetstream.WithMsgID(msgID))
+		f, err := c.js.PublishAsync(subj, data, jetstream.WithMsgID(taskMsgID(t)))
 		if err != nil {
 			return fmt.Errorf("bus: publish task %s: %w", subj, err)
 		}

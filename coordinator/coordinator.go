@@ -464,11 +464,18 @@ func (c *Coordinator) finished() bool {
 // queue already and whose result is not waiting: after a restart, tasks
 // published before the crash are still there, results that came meanwhile
 // wait in their stream, and only the tasks lost in between are queued
-// again.
+// again. A task of a new run is published for the first time; any other
+// was lost (by a crash, `gahpo purge`, the NATS store) and gets a message
+// id of its own, or the stream would drop it as a duplicate of the lost
+// one for its duplicate window.
 func (c *Coordinator) publishOutstanding(ctx context.Context, watchdog bool) error {
 	c.mu.Lock()
 	tasks := c.machine.Outstanding()
 	c.mu.Unlock()
+	publish := c.conn.PublishLostTask
+	if !watchdog && !c.resumed {
+		publish = c.conn.PublishTask
+	}
 	for _, t := range tasks {
 		queued, err := c.conn.TaskWaiting(ctx, t)
 		if err != nil {
@@ -480,7 +487,7 @@ func (c *Coordinator) publishOutstanding(ctx context.Context, watchdog bool) err
 		if watchdog {
 			c.log.Warn("queueing again a task that was lost", "genome", t.GenomeID, "rung", t.Rung)
 		}
-		if err := c.conn.PublishTask(ctx, c.complete(t)); err != nil {
+		if err := publish(ctx, c.complete(t)); err != nil {
 			return err
 		}
 	}

@@ -308,3 +308,47 @@ func roundTrip[T any](t *testing.T, v T) T {
 	}
 	return out
 }
+
+// Tasks purged from the queue of a live run (`gahpo purge`, a lost NATS
+// store) are queued again by the watchdog and the run completes: a
+// re-publication with the purged message's id would be dropped by the
+// stream as a duplicate for 10 minutes, and the run would stall.
+func TestPurgedTasksAreQueuedAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run whose tasks are purged: -short")
+	}
+	srv := testnats.Start(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	rc := regressionConfig(4, 1, 3)
+	rc.AckWait, rc.FinalEpochs = time.Second, 0 // the watchdog looks every 5 s
+	conn := testnats.Connect(t, srv, "coord")
+	c, wait := background(t, st, conn, rc)
+	ctx := context.Background()
+	queued := func() uint64 {
+		n, _, err := conn.Pending(ctx, c.RunID())
+		if err != nil {
+			return 0 // the coordinator has not made the streams yet
+		}
+		return n
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for queued() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the 4 tasks queued", queued())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := conn.PurgeTasks(ctx, c.RunID()); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for queued() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the 4 purged tasks queued again after 20 s", queued())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	startWorkers(t, srv, 2, problems.NewTrainer())
+	checkComplete(t, st, wait())
+}

@@ -13,6 +13,24 @@ import (
 // another worker, up to its maximum number of attempts.
 var ErrUntrainable = errors.New("models: cannot train this genome")
 
+// ErrCannotRunHere marks a training error of the worker's own setup that
+// no attempt on this worker gets past (its copy of a problem file names a
+// program or a directory it lacks): the worker hands the task back
+// without counting an attempt, for the workers that can train it.
+var ErrCannotRunHere = errors.New("models: this worker cannot run the training")
+
+// CannotRunHere returns err marked as ErrCannotRunHere (errors.Is), with
+// err's message.
+func CannotRunHere(err error) error { return &cannotRunError{err} }
+
+type cannotRunError struct{ err error }
+
+func (e *cannotRunError) Error() string { return e.err.Error() }
+
+func (e *cannotRunError) Unwrap() error { return e.err }
+
+func (e *cannotRunError) Is(target error) bool { return target == ErrCannotRunHere }
+
 // NewUntrainable returns a sentinel error with message msg that is also
 // ErrUntrainable (errors.Is): for a model package's own errors that the
 // genome causes, so that the mark is made where the error is defined.

@@ -259,7 +259,8 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // handle runs one delivery to its end: a result published and the task
 // acknowledged, or the task handed back. It reports whether the task was
-// refused (Config.Accept).
+// refused (Config.Accept, or a training this worker cannot run:
+// models.ErrCannotRunHere).
 func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time.Duration) (refused bool) {
 	var task gahpo.Task
 	if err := gahpo.Decode(d.Data, &task); err != nil {
@@ -314,6 +315,12 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 				log.Info("stopping: handing the task back")
 				_ = d.Nak(0)
 				return false
+			}
+			if errors.Is(err, models.ErrCannotRunHere) {
+				// This worker's setup, not the genome: an attempt here
+				// would count against a genome that others can train.
+				w.refuse(ctx, d, task, err)
+				return true
 			}
 			if retry(err) && task.MaxAttempts > 0 && d.Attempt < task.MaxAttempts {
 				log.Warn("training failed on this worker; handing the task back for another attempt", "err", err, "max_attempts", task.MaxAttempts)

@@ -11,10 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/store"
 )
 
 // registerSecretFiles adds the flags that read the NATS token and password
@@ -124,24 +127,33 @@ func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce f
 }
 
 // runPurge removes the queued tasks and waiting results of a finished or
-// abandoned run from the streams.
+// abandoned run from the streams. It refuses a run whose coordinator
+// answers on NATS (purging would kill it: its result consumer goes), and,
+// without --force, one that the history file holds as running or final.
 func (m *Main) runPurge(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo purge", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	var nf natsFlags
 	nf.register(fs, true)
 	run := fs.String("run", "", "run id whose tasks and results to remove (required; see 'gahpo query runs')")
+	db := fs.String("db", "gahpo.db", "the coordinator's history file: a run it holds as running or final is refused without --force (skipped when the default is absent)")
+	force := fs.Bool("force", false, "purge a run that the history file holds as running or final: its coordinator is not running any more")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if nf.url == "" || *run == "" {
 		return errors.New("purge: --nats URL and --run ID are required")
 	}
+	dbGiven := false
+	fs.Visit(func(f *flag.Flag) { dbGiven = dbGiven || f.Name == "db" })
 	conn, err := bus.Connect(ctx, nf.options("gahpo-purge"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if err := purgeable(ctx, conn, *run, *db, dbGiven, *force); err != nil {
+		return err
+	}
 	tasks, results, err := conn.Pending(ctx, *run)
 	if err != nil {
 		return err
@@ -153,5 +165,50 @@ func (m *Main) runPurge(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "gahpo: run %s: removed %d queued tasks and %d waiting results\n", *run, tasks, results)
+	return nil
+}
+
+// stopFirst tells how to stop a coordinator and keep its run resumable.
+const stopFirst = "stop its coordinator first (Ctrl-C, or SIGTERM to its process: the run stays resumable)"
+
+// purgeable refuses to purge a run that is running: one whose coordinator
+// answers on NATS, or, unless force, one that the history file db holds as
+// running or final (its coordinator may run cut off from NATS, or may have
+// been killed). A db absent and not given explicitly (dbGiven) is skipped.
+func purgeable(ctx context.Context, conn *bus.Conn, run, db string, dbGiven, force bool) error {
+	svcs, err := conn.Discover(ctx)
+	if err != nil && !errors.Is(err, bus.ErrNoService) {
+		return fmt.Errorf("purge: look for its coordinator: %w", err)
+	}
+	if slices.ContainsFunc(svcs, func(s bus.Service) bool { return s.RunID == run }) {
+		return fmt.Errorf("purge: run %s is running: its coordinator answers on NATS (purging would kill it); %s, then purge", run, stopFirst)
+	}
+	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) && !dbGiven {
+		return nil
+	}
+	if force {
+		return nil
+	}
+	st, err := store.Open(db, store.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("purge: %s is in use (by the coordinator of run %s?): %s; or, if run %s is not running any more, purge --force", db, run, stopFirst, run)
+	}
+	if err != nil {
+		return fmt.Errorf("purge: %w", historyErr(db, err))
+	}
+	defer st.Close()
+	r, err := st.Run(run)
+	if errors.Is(err, store.ErrNotFound) {
+		if dbGiven {
+			return fmt.Errorf("purge: run %s is not in %s (give its coordinator's --db, or --force)", run, db)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	if r.Status == gahpo.RunRunning || r.Status == gahpo.RunFinal {
+		return fmt.Errorf("purge: run %s is %s in %s: if its coordinator still runs, %s; if it is not running any more, purge --force (resuming it later queues its tasks again)", run, r.Status, db, stopFirst)
+	}
 	return nil
 }

@@ -216,6 +216,18 @@ func (p *problemFiles) register() error {
 	return nil
 }
 
+// runnable refuses a file whose training command cannot start on this
+// machine (its program or train.dir missing), for the commands that train:
+// such a worker would fail genomes that other workers can train.
+func (p *problemFiles) runnable() error {
+	for _, name := range p.names {
+		if err := problems.Runnable(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // warnIgnored warns on w of each flag given that rc does not use.
 func (s *searchFlags) warnIgnored(w io.Writer, rc gahpo.RunConfig) {
 	for _, msg := range ignored(rc, s.set) {

@@ -12,7 +12,7 @@
 //	gahpo status --nats URL
 //	gahpo report (--db FILE | --nats URL) (--out DIR | --serve ADDR)
 //	gahpo export (--db FILE | --nats URL) --format csv|jsonl
-//	gahpo purge --nats URL --run ID
+//	gahpo purge --nats URL --run ID [--db FILE] [--force]
 //
 // Run `gahpo help COMMAND` for the flags of a command.
 package main

@@ -37,6 +37,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := sf.files.runnable(); err != nil {
+		return fmt.Errorf("run: %w", err) // its workers would fail every genome
+	}
 	sf.warnIgnored(m.Stderr, rc)
 	if *workers <= 0 {
 		*workers = p.workers

@@ -31,6 +31,9 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 	if err := files.register(); err != nil {
 		return err
 	}
+	if err := files.runnable(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	devices, err := parseDevices(*gpus)
 	if err != nil {
 		return err

@@ -94,7 +94,7 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	if err := findProgram(args[0], p.Dir); err != nil {
 		// The file's command cannot run here: the worker's trouble (a
 		// missing interpreter), not the genome's.
-		return models.Outcome{}, err
+		return models.Outcome{}, models.CannotRunHere(fmt.Errorf("command: %s: %w", p.Path, err))
 	}
 	r := &run{problem: p, task: task, onEpoch: job.OnEpoch, last: time.Now(), objective: math.NaN(), stop: make(chan struct{})}
 	r.log = tail{n: MaxLogLines, size: MaxLineBytes}
@@ -104,7 +104,9 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	cmd := t.command(job, args, in)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
-		return models.Outcome{}, fmt.Errorf("command: start %q: %w", args[0], err)
+		// Not executable, a bad interpreter line: the same on every
+		// attempt on this worker.
+		return models.Outcome{}, models.CannotRunHere(fmt.Errorf("command: %s: start %q: %w", p.Path, args[0], err))
 	}
 	why, waitErr := t.supervise(ctx, cmd, r.stop)
 	stdout.flush()
@@ -242,25 +244,48 @@ func (t *Trainer) supervise(ctx context.Context, cmd *exec.Cmd, diverged <-chan 
 	return why, waitErr
 }
 
-// findProgram checks that the command's program exists: on PATH for a
-// bare name, relative to dir for a path.
+// Runnable tells whether this machine can start p's command: its
+// train.dir is a directory and its program (train.command[0]) an
+// executable file, on PATH or relative to train.dir. A worker checks it
+// at start, so that a machine whose copy of the file cannot train refuses
+// to start rather than fail genomes that other workers would train. The
+// error is one line naming the file and the field. A program with a
+// placeholder is checked at each task only.
+func Runnable(p *problemfile.Problem) error {
+	name := p.Train.Command[0]
+	if strings.Contains(name, "{") {
+		name = ""
+	}
+	if err := findProgram(name, p.Dir); err != nil {
+		return fmt.Errorf("command: %s: %w", p.Path, err)
+	}
+	return nil
+}
+
+// findProgram checks that dir is a directory and name (if not "") an
+// executable file, on PATH or relative to dir; the error names the field
+// of the problem file at fault, for the caller to prefix.
 func findProgram(name, dir string) error {
 	if fi, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("command: the problem file's train.dir: %w", err)
+		return fmt.Errorf("train.dir: %w", err)
 	} else if !fi.IsDir() {
-		return fmt.Errorf("command: the problem file's train.dir %s is not a directory", dir)
+		return fmt.Errorf("train.dir: %s is not a directory", dir)
 	}
-	if !strings.ContainsRune(name, filepath.Separator) {
-		if _, err := exec.LookPath(name); err != nil {
-			return fmt.Errorf("command: %w", err)
-		}
+	if name == "" {
 		return nil
 	}
-	if !filepath.IsAbs(name) {
-		name = filepath.Join(dir, name)
+	path := name
+	if strings.ContainsRune(name, filepath.Separator) && !filepath.IsAbs(name) {
+		path = filepath.Join(dir, name)
 	}
-	if _, err := os.Stat(name); err != nil {
-		return fmt.Errorf("command: %w", err)
+	// A name without a separator is looked up on PATH; a path is
+	// checked as it is: it exists, is a file, and may be executed.
+	if _, err := exec.LookPath(path); err != nil {
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			err = ee.Err // the name is said already
+		}
+		return fmt.Errorf("train.command[0] %q: %w", name, err)
 	}
 	return nil
 }

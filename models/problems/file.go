@@ -66,3 +66,18 @@ func RegisterFile(path string) (Problem, error) {
 	}
 	return p, nil
 }
+
+// Runnable tells whether this machine can start the training command of
+// the registered problem name when a problem file declares it
+// ([command.Runnable]): workers check it at start. A built-in problem
+// always can.
+func Runnable(name string) error {
+	p, err := Lookup(name)
+	if err != nil {
+		return err
+	}
+	if t, ok := p.Trainer.(*command.Trainer); ok {
+		return command.Runnable(t.Problem)
+	}
+	return nil
+}

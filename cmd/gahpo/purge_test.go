@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/store"
+)
+
+// TestPurgeRefusesARunningRun: purge refuses a run whose coordinator
+// answers on NATS (even with --force: purging would kill it), and, without
+// --force, one that the history file holds as running or final or that a
+// process holds open; it purges a finished run, a run said to be stopped,
+// and, without a history file, any run no coordinator answers for.
+func TestPurgeRefusesARunningRun(t *testing.T) {
+	t.Chdir(t.TempDir()) // no gahpo.db here
+	srv := testnats.Start(t)
+	conn := testnats.Connect(t, srv, "test")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := conn.EnsureStreams(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "h.db")
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, status := range map[string]gahpo.RunStatus{"live": gahpo.RunRunning, "running": gahpo.RunRunning,
+		"final": gahpo.RunFinal, "done": gahpo.RunDone, "failed": gahpo.RunFailed} {
+		if err := st.CreateRun(gahpo.Run{ID: id, Status: status}, []byte("{}"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	// A coordinator of run "live" answers on NATS; another process holds
+	// the history file held.db.
+	stop, err := testnats.Connect(t, srv, "coord").Serve(ctx, "live", "0.0.1", map[string]bus.Endpoint{
+		"status": func(context.Context, []byte) (any, error) { return gahpo.Status{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	held := filepath.Join(t.TempDir(), "held.db")
+	holder, err := store.Open(held, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+
+	tests := []struct {
+		run     string
+		args    []string
+		wantErr []string // "" parts: purged
+	}{
+		{"live", []string{"--db", db, "--force"}, []string{"run live is running: its coordinator answers on NATS", "stop its coordinator first (Ctrl-C"}},
+		{"live", nil, []string{"its coordinator answers on NATS"}},
+		{"running", []string{"--db", db}, []string{"run running is running in " + db, "stop its coordinator first", "purge --force"}},
+		{"final", []string{"--db", db}, []string{"run final is final in " + db, "purge --force"}},
+		{"running", []string{"--db", held}, []string{"held.db is in use", "purge --force"}},
+		{"other", []string{"--db", db}, []string{"run other is not in " + db}},
+		{"running", []string{"--db", db, "--force"}, nil},
+		{"final", []string{"--db", held, "--force"}, nil},
+		{"done", []string{"--db", db}, nil},
+		{"failed", []string{"--db", db}, nil},
+		{"other", nil, nil}, // no history file: only a live coordinator is refused
+	}
+	for _, tt := range tests {
+		t.Run(tt.run+" "+strings.Join(tt.args, " "), func(t *testing.T) {
+			task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: tt.run, GenomeID: 1, Problem: "p", Params: map[string]float64{"x": 1}}
+			if queued, err := conn.TaskQueued(ctx, tt.run, 1); err != nil || !queued { // left by a refused purge
+				if err := conn.PublishLostTask(ctx, task); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out, errb bytes.Buffer
+			m := &Main{Stdout: &out, Stderr: &errb}
+			err := m.Run(ctx, append([]string{"purge", "--nats", srv.URL(), "--run", tt.run}, tt.args...))
+			queued, _, qerr := conn.Pending(ctx, tt.run)
+			if qerr != nil {
+				t.Fatal(qerr)
+			}
+			if tt.wantErr == nil {
+				if err != nil || queued != 0 || !strings.Contains(out.String(), "removed 1 queued tasks") {
+					t.Errorf("purge: %v, %d tasks left, output %q; want the task removed", err, queued, out.String())
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("purge accepted; want refused with %q", tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), "purge: ") {
+				t.Errorf("error %q lacks the prefix purge:", err)
+			}
+			if queued != 1 {
+				t.Errorf("%d tasks queued after a refused purge, want 1", queued)
+			}
+		})
+	}
+}
