@@ -65,6 +65,9 @@ type page struct {
 	Version   string // changes with every new result
 	// Ended: the run is over (done or failed); nothing more will change.
 	Ended bool
+	// Gone, on a dashboard, says since when and why its source (a
+	// coordinator) no longer answers: the page shows what it last did.
+	Gone *goneInfo
 	// FinalETA: the run's ETA includes a final training still to come
 	// or under way.
 	FinalETA bool
