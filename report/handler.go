@@ -126,6 +126,9 @@ func (h *Handler) Finish(ctx context.Context) {
 	}
 }
 
+// sourceWait bounds a source's answer.
+const sourceWait = 5 * time.Second
+
 // current returns a snapshot at most half a poll interval old, with its
 // figures.
 func (h *Handler) current(ctx context.Context) (*Snapshot, []Figure, error) {
@@ -134,7 +137,11 @@ func (h *Handler) current(ctx context.Context) (*Snapshot, []Figure, error) {
 	if h.snap != nil && time.Since(h.at) < h.opt.Poll/2 {
 		return h.snap, h.figs, nil
 	}
-	s, err := h.src.Snapshot(ctx)
+	// A source that does not answer (a coordinator's NATS server gone, its
+	// client reconnecting) is given up on soon: the page says it is gone.
+	sctx, cancel := context.WithTimeout(ctx, sourceWait)
+	s, err := h.src.Snapshot(sctx)
+	cancel()
 	if err != nil {
 		if h.snap != nil {
 			if h.gone == nil {
