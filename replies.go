@@ -54,21 +54,24 @@ func NewBestEntry(g GenomeRecord) BestEntry {
 
 // Status is the progress of a running coordinator.
 type Status struct {
-	RunID       string         `json:"run_id"`
-	Problem     string         `json:"problem"`
-	State       RunStatus      `json:"state"`
-	Generation  int            `json:"generation"` // counted from 1
-	Generations int            `json:"generations"`
-	Population  int            `json:"population"`
-	Done        int            `json:"done"`      // genomes of the current generation with a fitness
-	InFlight    int            `json:"in_flight"` // held by a worker
-	Queued      int            `json:"queued"`    // waiting for a worker
-	Failed      int            `json:"failed"`    // of the current generation
-	Holders     []Holder       `json:"holders,omitempty"`
-	Best        *BestEntry     `json:"best,omitempty"`
-	GenETA      time.Duration  `json:"generation_eta,omitempty"`
-	RunETA      time.Duration  `json:"run_eta,omitempty"`
-	Final       []EpochMetrics `json:"final_epochs,omitempty"` // progress of the final training
+	RunID       string        `json:"run_id"`
+	Problem     string        `json:"problem"`
+	State       RunStatus     `json:"state"`
+	Generation  int           `json:"generation"` // counted from 1
+	Generations int           `json:"generations"`
+	Population  int           `json:"population"`
+	Done        int           `json:"done"`      // genomes of the current generation with a fitness
+	InFlight    int           `json:"in_flight"` // held by a worker
+	Queued      int           `json:"queued"`    // waiting for a worker
+	Failed      int           `json:"failed"`    // of the current generation
+	Holders     []Holder      `json:"holders,omitempty"`
+	Best        *BestEntry    `json:"best,omitempty"`
+	GenETA      time.Duration `json:"generation_eta,omitempty"`
+	// RunETA is the time left of the run, its final training included
+	// (0 with NoETA saying why when there is no estimate yet).
+	RunETA time.Duration  `json:"run_eta,omitempty"`
+	NoETA  string         `json:"no_eta,omitempty"`
+	Final  []EpochMetrics `json:"final_epochs,omitempty"` // progress of the final training
 	// Multi-fidelity and steady state: the run's modes, genomes bred of
 	// the budget, tasks outstanding (queued, in training or promoted),
 	// results per rung, and the epochs reported so far by genomes in

@@ -79,7 +79,9 @@ type Coordinator struct {
 	genStart time.Time
 	evalTime time.Duration // summed durations of trained genomes
 	evalN    int
-	printed  map[int]bool // generations whose summary was printed
+	// evalEpochs is the epochs of the trainings of evalTime.
+	evalEpochs int
+	printed    map[int]bool // generations whose summary was printed
 	// proxyWarned holds, for each rung the log last called low, the
 	// Spearman value it gave (proxyAlerts).
 	proxyWarned map[int]float64

@@ -62,6 +62,7 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 			if r.Failure == "" && r.Duration > 0 && r.Kind == gahpo.KindFitness {
 				c.evalTime += r.Duration
 				c.evalN++
+				c.evalEpochs += fitnessEpochs(r, c.rc)
 			}
 		}
 	}

@@ -96,9 +96,7 @@ func progressLine(st gahpo.Status) string {
 		if st.Confirming > 0 {
 			line += fmt.Sprintf(", confirming the best on other seeds: %d trainings left", st.Confirming)
 		}
-		if st.RunETA > 0 {
-			line += fmt.Sprintf(", ETA %s", roundDur(st.RunETA))
-		}
+		line += etaText(st, ", ETA %s")
 	case st.State == gahpo.RunRunning:
 		const width = 30
 		done := 0
@@ -116,7 +114,10 @@ func progressLine(st gahpo.Status) string {
 			line += fmt.Sprintf(", %d failed", st.Failed)
 		}
 		if st.GenETA > 0 {
-			line += fmt.Sprintf(", ETA gen %s run %s", roundDur(st.GenETA), roundDur(st.RunETA))
+			line += fmt.Sprintf(", ETA gen %s", roundDur(st.GenETA))
+			line += etaText(st, " run %s")
+		} else {
+			line += etaText(st, ", ETA run %s")
 		}
 		if st.Best != nil && !math.IsInf(float64(st.Best.Fitness), 0) {
 			line += fmt.Sprintf(", best %.4g", float64(st.Best.Fitness))
@@ -130,8 +131,21 @@ func progressLine(st gahpo.Status) string {
 				line += fmt.Sprintf(", accuracy %.2f%%", 100*e.TestAccuracy)
 			}
 		}
+		line += etaText(st, ", ETA %s")
 	}
 	return line
+}
+
+// etaText formats the run's ETA with format, or says why there is none;
+// "" when the run has nothing left to estimate.
+func etaText(st gahpo.Status, format string) string {
+	switch {
+	case st.RunETA > 0:
+		return fmt.Sprintf(format, roundDur(st.RunETA))
+	case st.NoETA != "":
+		return ", no ETA yet: " + st.NoETA
+	}
+	return ""
 }
 
 // epochs says n epochs in words: "1 epoch", "3 epochs".

@@ -254,9 +254,7 @@ func (c *Coordinator) Status() gahpo.Status {
 		e.Generation++ // counted from 1, as everywhere a user sees them
 		st.Best = &e
 	}
-	if c.evalN > 0 && run.Status == gahpo.RunRunning {
-		mean := c.evalTime / time.Duration(c.evalN)
-		par := time.Duration(max(st.InFlight, 1))
+	if run.Status == gahpo.RunRunning || run.Status == gahpo.RunFinal {
 		left := st.Outstanding + st.Budget - st.Bred
 		if rc.PBT() {
 			// Each place of the population trains every rung once (a
@@ -267,16 +265,17 @@ func (c *Coordinator) Status() gahpo.Status {
 			}
 			left = max(left, st.Outstanding)
 		}
-		if !rc.SteadyState() && !rc.MultiFidelity() {
+		if c.evalN > 0 && run.Status == gahpo.RunRunning && !rc.SteadyState() && !rc.MultiFidelity() {
 			genLeft := 0
 			for _, r := range recs {
 				if r.Generation == gen && r.Status == gahpo.GenomeQueued {
 					genLeft++
 				}
 			}
-			st.GenETA = mean * time.Duration(genLeft) / par
+			st.GenETA = c.evalTime / time.Duration(c.evalN) * time.Duration(genLeft) / time.Duration(max(st.InFlight, 1))
 		}
-		st.RunETA = mean * time.Duration(left) / par
+		st.RunETA, st.NoETA = etaInput{State: run.Status, Config: rc, Trainings: left, Parallel: st.InFlight,
+			Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: c.final}.eta()
 	}
 	return st
 }

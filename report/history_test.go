@@ -21,6 +21,7 @@ type history struct {
 	st  *store.Store
 	run gahpo.Run
 	all []gahpo.GenomeRecord
+	at  time.Time // when the last genome finished
 }
 
 // newHistory writes a finished run of problem: pop genomes × gens
@@ -29,6 +30,15 @@ type history struct {
 // and a final training with real weights (the CNN's: per-epoch conv1
 // probes too).
 func newHistory(t *testing.T, problem string, pop, gens int, curves bool) *history {
+	t.Helper()
+	h := newRunningHistory(t, problem, pop, gens, curves)
+	h.finish(t, problem, h.at)
+	return h
+}
+
+// newRunningHistory writes newHistory's run as it is before its final
+// training: still running, no final training stored (finish ends it).
+func newRunningHistory(t *testing.T, problem string, pop, gens int, curves bool) *history {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{})
 	if err != nil {
@@ -102,8 +112,18 @@ func newHistory(t *testing.T, problem string, pop, gens int, curves bool) *histo
 		}
 		h.all = append(h.all, recs...)
 	}
-	h.finish(t, problem, at)
+	h.at = at
 	return h
+}
+
+// reopen stores the run as running again, as if its coordinator were at
+// work on it (its final training stays stored).
+func (h *history) reopen(t *testing.T) {
+	t.Helper()
+	h.run.Status, h.run.Ended = gahpo.RunRunning, time.Time{}
+	if err := h.st.Commit(h.run.ID, store.Change{Run: &h.run}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (h *history) finish(t *testing.T, problem string, at time.Time) {

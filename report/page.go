@@ -65,6 +65,12 @@ type page struct {
 	Version   string // changes with every new result
 	// Ended: the run is over (done or failed); nothing more will change.
 	Ended bool
+	// Gone, on a dashboard, says since when and why its source (a
+	// coordinator) no longer answers: the page shows what it last did.
+	Gone *goneInfo
+	// FinalETA: the run's ETA includes a final training still to come
+	// or under way.
+	FinalETA bool
 	// Stop says why the run stopped breeding, Spent what it spent (see
 	// StopText and SpentText), Shortfall why it confirmed fewer genomes
 	// than asked (ConfirmShortfall); each "" when there is nothing to say.
@@ -78,8 +84,9 @@ type counts struct {
 
 func newPage(s *Snapshot, figs []Figure, live bool) page {
 	pg := page{S: s, Config: configText(s.Run.Config), Gens: RunStats(s.Run, s.Genomes), Confirmed: Confirmations(s.Run, s.Genomes), Figures: figs, Live: live, Version: Version(s),
-		Ended: s.Run.Status == gahpo.RunDone || s.Run.Status == gahpo.RunFailed,
-		Stop:  StopText(s.Run.StoppedBy, s.Run.Config), Spent: SpentText(s.Run, s.Genomes), Shortfall: ConfirmShortfall(s.Run.Config, s.Genomes)}
+		Ended:    s.Run.Status == gahpo.RunDone || s.Run.Status == gahpo.RunFailed,
+		FinalETA: !s.Run.Config.MultiFidelity() && s.Run.Config.FinalEpochs > 0,
+		Stop:     StopText(s.Run.StoppedBy, s.Run.Config), Spent: SpentText(s.Run, s.Genomes), Shortfall: ConfirmShortfall(s.Run.Config, s.Genomes)}
 	for _, g := range s.Genomes {
 		pg.Counts.Genomes++
 		switch {

@@ -87,9 +87,12 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 	if err != nil {
 		return gahpo.Run{}, err
 	}
-	defer stopHTTP()
 	fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
-	return c.Run(ctx)
+	run, err := c.Run(ctx)
+	// A run that ended (not one interrupted) is shown ended on the pages
+	// open on its dashboard before it stops.
+	stopHTTP(err == nil)
+	return run, err
 }
 
 // openHistory opens the history file db and decides whether the command

@@ -98,19 +98,38 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, out io.Writer) 
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close() // a stream still open
+		}
 		<-done
 	}, nil
 }
 
+// finishWait bounds how long a finished run's dashboard stays up for the
+// pages open on it to fetch how the run ended.
+const finishWait = 3 * time.Second
+
 // dashboard serves a coordinator's live report on addr ("" serves none).
-func (m *Main) dashboard(ctx context.Context, addr string, st *store.Store, c *coordinator.Coordinator, dataDir string, log *slog.Logger) (stop func(), err error) {
+// stop ends it; with ended (the run is over, not interrupted) it first
+// lets the open pages fetch the run's final state, for finishWait at most.
+func (m *Main) dashboard(ctx context.Context, addr string, st *store.Store, c *coordinator.Coordinator, dataDir string, log *slog.Logger) (stop func(ended bool), err error) {
 	if addr == "" {
-		return func() {}, nil
+		return func(bool) {}, nil
 	}
 	h := report.NewHandler(report.StoreSource{Store: st, Run: c.RunID(), Status: c.Status},
 		report.HandlerOptions{Options: report.Options{MNISTDir: dataDir}, Logger: log})
-	return serveHTTP(ctx, addr, h, m.Stderr)
+	stopServer, err := serveHTTP(ctx, addr, h, m.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	return func(ended bool) {
+		if ended {
+			fctx, cancel := context.WithTimeout(ctx, finishWait)
+			h.Finish(fctx)
+			cancel()
+		}
+		stopServer()
+	}, nil
 }
 
 // roundDuration keeps three significant figures of a duration: seconds

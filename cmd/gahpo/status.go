@@ -112,8 +112,13 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	if st.GenETA > 0 {
-		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", st.GenETA.Round(time.Second), st.RunETA.Round(time.Second))
+	switch { // the run's ETA includes its final training
+	case st.GenETA > 0:
+		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", roundDuration(st.GenETA), roundDuration(st.RunETA))
+	case st.RunETA > 0:
+		fmt.Fprintf(w, "  ETA of the run: %s\n", roundDuration(st.RunETA))
+	case st.NoETA != "":
+		fmt.Fprintf(w, "  no ETA of the run yet: %s\n", st.NoETA)
 	}
 	if st.Best != nil {
 		at := fmt.Sprintf("generation %d", st.Best.Generation)

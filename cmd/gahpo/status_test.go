@@ -59,6 +59,12 @@ func TestPrintStatus(t *testing.T) {
 			Population: 10, EpochsSpent: 14},
 			[]string{"epoch-trainings spent or under way: 14\n"},
 			[]string{"budget", "breeding stopped"}},
+		{"final training: its ETA", gahpo.Status{RunID: "r", Problem: "regression", State: gahpo.RunFinal, Generation: 2, Generations: 2,
+			Population: 2, Done: 2, RunETA: 12 * time.Second},
+			[]string{"ETA of the run: 12s"}, []string{"no ETA"}},
+		{"nothing measured: no ETA, and why", gahpo.Status{RunID: "r", Problem: "regression", State: gahpo.RunRunning, Generation: 1, Generations: 2,
+			Population: 2, InFlight: 2, NoETA: "no training of this run has ended yet"},
+			[]string{"no ETA of the run yet: no training of this run has ended yet"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,111 @@
+package coordinator
+
+import (
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/models/problems"
+)
+
+// etaInput is what the ETA of a run is estimated from: what is left of it
+// and what this coordinator measured of its trainings.
+type etaInput struct {
+	State  gahpo.RunStatus
+	Config gahpo.RunConfig
+	// Trainings is the fitness trainings left to the end of the search,
+	// Parallel how many train at once (at least 1 is assumed).
+	Trainings, Parallel int
+	// Measured is the fitness trainings measured on this run, Time their
+	// summed durations and Epochs their summed epochs.
+	Measured int
+	Time     time.Duration
+	Epochs   int
+	// Final is the epochs of the final training reported so far.
+	Final []gahpo.EpochMetrics
+}
+
+// Reasons given for a run without an ETA.
+const (
+	etaNoTraining = "no training of this run has ended yet"
+	etaNoEpoch    = "no epoch of the final training or of this run's trainings measured yet"
+)
+
+// hasFinal tells whether a run ends with a final training of its own
+// (with halving or pbt the best genome's top-rung training is the final).
+func hasFinal(rc gahpo.RunConfig) bool { return !rc.MultiFidelity() && rc.FinalEpochs > 0 }
+
+// eta estimates the time left of a run that is running or in its final
+// training: the search's trainings left at the mean time of a training,
+// spread over the trainings under way, and then the final training's
+// epochs left, at its own mean epoch time once an epoch of it is reported,
+// before that at this run's mean epoch time of a fitness training (scaled
+// for a CNN's final training on more images than its fitness trainings).
+// With no estimate possible it returns why instead.
+func (in etaInput) eta() (time.Duration, string) {
+	var search time.Duration
+	switch in.State {
+	case gahpo.RunRunning:
+		if in.Measured == 0 {
+			return 0, etaNoTraining
+		}
+		search = in.Time / time.Duration(in.Measured) * time.Duration(max(in.Trainings, 0)) / time.Duration(max(in.Parallel, 1))
+	case gahpo.RunFinal:
+	default:
+		return 0, "" // over
+	}
+	if !hasFinal(in.Config) {
+		return search, ""
+	}
+	left := in.Config.FinalEpochs - len(in.Final)
+	if left <= 0 {
+		return search, "" // its epochs are done: its result is on its way
+	}
+	var perEpoch time.Duration
+	var spent time.Duration
+	n := 0
+	for _, e := range in.Final {
+		if e.Duration > 0 {
+			spent += e.Duration
+			n++
+		}
+	}
+	switch {
+	case n > 0:
+		perEpoch = spent / time.Duration(n)
+	case in.Epochs > 0 && in.Time > 0:
+		perEpoch = time.Duration(float64(in.Time) / float64(in.Epochs) * finalScale(in.Config))
+	default:
+		return 0, etaNoEpoch
+	}
+	return search + perEpoch*time.Duration(left), ""
+}
+
+// finalScale is how much longer an epoch of the final training is than
+// one of a fitness training: the CNN's fitness trains on a subset of its
+// 54,000 training images (RunConfig.TrainSubset), its final on all 60,000
+// or RunConfig.FinalSubset; other problems train alike.
+func finalScale(rc gahpo.RunConfig) float64 {
+	if rc.Problem != problems.CNN {
+		return 1
+	}
+	fit, fin := 54000, 60000
+	if rc.TrainSubset > 0 && rc.TrainSubset < fit {
+		fit = rc.TrainSubset
+	}
+	if rc.FinalSubset > 0 && rc.FinalSubset < fin {
+		fin = rc.FinalSubset
+	}
+	return float64(fin) / float64(fit)
+}
+
+// fitnessEpochs is the epochs a fitness result trained: those it says,
+// else the run's fitness epochs, else the trainer's one.
+func fitnessEpochs(r gahpo.Result, rc gahpo.RunConfig) int {
+	switch {
+	case r.EpochsDone > 0:
+		return r.EpochsDone
+	case rc.FitnessEpochs > 0:
+		return rc.FitnessEpochs
+	}
+	return 1
+}
