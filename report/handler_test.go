@@ -135,45 +135,12 @@ func TestHandlerEndpoints(t *testing.T) {
 // console errors, every image loads, and the page changes by itself when a
 // result is stored.
 func TestDashboardInBrowser(t *testing.T) {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("no chromium on PATH (apt-get install chromium):", err)
-	}
 	h := newHistory(t, problems.Regression, 8, 3, false)
 	h.reopen(t) // a coordinator at work
 	srv := httptest.NewServer(NewHandler(StoreSource{Store: h.st}, HandlerOptions{Poll: 100 * time.Millisecond}))
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the browser's, which ends the page's event stream
+	ctx, troubles := browser(t)
 
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU)...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-
-	var mu sync.Mutex
-	var troubles []string
-	chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, a.Description+string(a.Value))
-				}
-				troubles = append(troubles, fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " ")))
-			}
-		case *runtime.EventExceptionThrown:
-			troubles = append(troubles, "exception: "+ev.ExceptionDetails.Text)
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError {
-				troubles = append(troubles, "log: "+ev.Entry.Text+" "+ev.Entry.URL)
-			}
-		}
-	})
 	const counts = `document.getElementById("genome-counts").textContent`
 	const allLoaded = `document.images.length > 0 && Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)`
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
@@ -202,9 +169,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil || rows != 1+4 {
 		t.Errorf("generation table has %d rows (%v) after a result of generation 4, want a header and 4", rows, err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range troubles {
+	for _, p := range troubles() {
 		t.Error(p)
 	}
 	t.Logf("page before: %q, after: %q", before, after)
