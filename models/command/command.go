@@ -375,6 +375,7 @@ type run struct {
 	objective float64 // last value, NaN until reported
 	seen      bool
 	long      int                // lines longer than MaxMetricsLine, not read as metrics
+	odd       string             // the last objective value that was not a number, as printed
 	final     map[string]float64 // last value of every metric
 	diverged  string
 	stop      chan struct{} // closed when the objective diverges
@@ -385,9 +386,16 @@ func (r *run) stdoutLine(b []byte, truncated bool) {
 	if !truncated {
 		epoch, metrics, ok = parseMetrics(b)
 	}
+	var odd string // the objective, given as something other than a number
+	if _, has := metrics[r.problem.Objective.Metric]; !has && !truncated {
+		odd = oddValue(b, r.problem.Objective.Metric)
+	}
 	r.mu.Lock()
 	if truncated {
 		r.long++
+	}
+	if odd != "" {
+		r.odd = odd
 	}
 	if !ok {
 		r.log.add(b, truncated)
@@ -477,6 +485,9 @@ func (r *run) finish(why string, waitErr error) (models.Outcome, error) {
 		msg := fmt.Sprintf("no objective: the command printed no JSON line with %q", metric)
 		if r.long > 0 {
 			msg += fmt.Sprintf(" (%d of its lines were longer than %d KiB, the most read as metrics)", r.long, MaxMetricsLine>>10)
+		}
+		if r.odd != "" {
+			msg += fmt.Sprintf(" (it printed %q as %s: a number is wanted)", metric, r.odd)
 		}
 		return fail(msg)
 	}

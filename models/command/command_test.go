@@ -41,7 +41,7 @@ func testProblem(t *testing.T, timeout string, extra string) *problemfile.Proble
 space:
   - {name: x, type: float, min: -1, max: 1}
   - {name: n, type: int, min: 1, max: 9}
-  - {name: mode, type: choice, values: [ok, crash, none, garbage, nan, hang, stubborn, flood, sleep, long, huge]}
+  - {name: mode, type: choice, values: [ok, crash, none, garbage, nan, hang, stubborn, flood, sleep, long, huge, string]}
 objective: {metric: loss}
 train:
   command: [python3, %q, "{mode}", "--x={x}", "n{n}"]
@@ -59,7 +59,7 @@ train:
 	return p
 }
 
-var modes = map[string]float64{"ok": 0, "crash": 1, "none": 2, "garbage": 3, "nan": 4, "hang": 5, "stubborn": 6, "flood": 7, "sleep": 8, "long": 9, "huge": 10}
+var modes = map[string]float64{"ok": 0, "crash": 1, "none": 2, "garbage": 3, "nan": 4, "hang": 5, "stubborn": 6, "flood": 7, "sleep": 8, "long": 9, "huge": 10, "string": 11}
 
 func job(p *problemfile.Problem, mode string, ckpt string) models.Job {
 	return models.Job{
@@ -122,6 +122,7 @@ func TestTrainFailures(t *testing.T) {
 		{"NaN stops the command at once", "nan", "5m", []string{"objective loss is NaN at epoch 2"}, 2},
 		{"a metrics line too long", "long", "5m", []string{`no objective: the command printed no JSON line with "loss" (1 of its lines were longer than 64 KiB, the most read as metrics)`}, 0},
 		{"a loss beyond float64", "huge", "5m", []string{"objective loss is +Inf at epoch 1"}, -1},
+		{"a loss written as a string", "string", "5m", []string{`no objective: the command printed no JSON line with "loss" (it printed "loss" as "0.5": a number is wanted)`}, 0},
 		{"timeout", "hang", "1s", []string{"timeout after 1s"}, -1}, // killed before or after its first epoch
 	}
 	for _, tt := range tests {

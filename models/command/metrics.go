@@ -70,3 +70,31 @@ func parseMetrics(line []byte) (epoch int, metrics map[string]float64, ok bool) 
 	}
 	return epoch, metrics, true
 }
+
+// oddValue returns, as printed, the value of field name in line when line
+// is a JSON object that holds it as something other than a number (a
+// string "0.5", null, a list), "" otherwise: the objective a command meant
+// to report, which a failure for want of it should quote.
+func oddValue(line []byte, name string) string {
+	line = bytes.TrimSpace(line)
+	if len(line) < 2 || line[0] != '{' || !bytes.Contains(line, []byte(name)) {
+		return ""
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(line, &raw) != nil {
+		return ""
+	}
+	v, ok := raw[name]
+	if !ok {
+		return ""
+	}
+	var f float64
+	if json.Unmarshal(v, &f) == nil {
+		return "" // a number after all (parseMetrics took it, or it was out of range)
+	}
+	const most = 40
+	if len(v) > most {
+		return string(v[:most]) + "…"
+	}
+	return string(v)
+}

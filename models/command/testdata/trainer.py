@@ -92,6 +92,8 @@ elif mode == "flood":
 elif mode == "long":
     # One metrics line of ~130 kB: longer than a metrics line may be.
     print(json.dumps({"epoch": 1, "hist": list(range(20000)), "loss": 0.5}), flush=True)
+elif mode == "string":
+    print('{"epoch": 1, "loss": "0.5"}', flush=True)  # a number written as a string
 elif mode == "huge":
     print('{"epoch": 1, "loss": 1e400}', flush=True)  # beyond float64: +Inf
 else:
