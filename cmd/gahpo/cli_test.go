@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,8 +209,9 @@ func TestBudgetGene(t *testing.T) {
 		{args: []string{"--problem", "regression", "--fidelity", "halving", "--enqueue", "lr=0.01,batch_size=16"}, gene: "epochs", initial: 2},
 		{args: []string{"--problem", "regression", "--fidelity", "pbt", "--enqueue", "lr=0.01,batch_size=16"}, gene: "epochs", initial: 2},
 		{args: []string{"--problem", "regression", "--enqueue", "lr=0.01,batch_size=16,epochs=120"}, initial: 3},
-		{args: []string{"--problem", "regression", "--fidelity", "halving", "--enqueue", "lr=0.01,batch_size=16,epochs=120"},
-			wantErr: `epochs is left out with --fidelity halving: the rungs decide it (--min-epochs 10 to --max-epochs 300)`},
+		// Configured as a run stored before the budget gene was (which the
+		// same command resumes); a new run is refused (TestLegacyEnqueue).
+		{args: []string{"--problem", "regression", "--fidelity", "halving", "--enqueue", "lr=0.01,batch_size=16,epochs=120"}, initial: 3},
 		{args: []string{"--problem", "regression", "--enqueue", "lr=0.01,batch_size=16"}, wantErr: `parameter "epochs" missing`},
 		{args: []string{"--preset", "best", "--enqueue", "batch_size=64,lr=1,gamma=0.7,weight_decay=1e-7"}, initial: 4},
 	}
@@ -237,6 +239,41 @@ func configCase(t *testing.T, args []string, wantErr string) (gahpo.RunConfig, b
 		return rc, false
 	}
 	return rc, true
+}
+
+// TestLegacyEnqueue: --enqueue naming the gene a halving run's rungs
+// decide is refused for a new run, and resumes the run that the same
+// command started before the budget gene (whose genomes have it).
+func TestLegacyEnqueue(t *testing.T) {
+	args := []string{"--problem", "regression", "--fidelity", "halving", "--enqueue", "lr=0.01,batch_size=16,epochs=120"}
+	rc, sf, err := searchConfigOf(t, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const refusal = `epochs is left out with --fidelity halving: the rungs decide it (--min-epochs 10 to --max-epochs 300)`
+	if _, err := sf.checkResume(st, rc, io.Discard); err == nil || !strings.Contains(err.Error(), refusal) {
+		t.Errorf("a new run: %v, want %q", err, refusal)
+	}
+	old := gahpo.Run{ID: "20261201-000000-aaaaaa", Config: rc, Params: []string{"lr", "batch_size", "epochs"}, Status: gahpo.RunRunning, Started: time.Now()}
+	if err := st.CreateRun(old, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sf.checkResume(st, rc, io.Discard); err != nil || got.ID != old.ID {
+		t.Errorf("the run it started before the budget gene: %+v, %v; want it resumed", got, err)
+	}
+	newer := old
+	newer.ID, newer.Config.BudgetGene = "20261203-000000-bbbbbb", "epochs"
+	if err := st.CreateRun(newer, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sf.checkResume(st, rc, io.Discard); err == nil {
+		t.Error("a run that leaves the gene out resumed with --enqueue naming it")
+	}
 }
 
 // TestBudgetlessProblemFile: a problem file without a budget of epochs
@@ -310,5 +347,21 @@ func TestPBTFlags(t *testing.T) {
 		if rc, ok := configCase(t, tt.args, tt.wantErr); ok && (!rc.PBT() || rc.GA.Population != tt.pop || rc.MinEpochs != tt.interval || rc.MaxEpochs != tt.top) {
 			t.Errorf("%q: fidelity %q, population %d, every %d epochs to %d; want pbt, %d, %d, %d", tt.args, rc.Fidelity, rc.GA.Population, rc.MinEpochs, rc.MaxEpochs, tt.pop, tt.interval, tt.top)
 		}
+	}
+}
+
+// TestConflictsFinalEpochsMultiFidelity: --final-epochs, which halving and
+// pbt do not use (and no longer record), does not stop the same command
+// from resuming a halving run stored with it; a one-epoch run's does.
+func TestConflictsFinalEpochsMultiFidelity(t *testing.T) {
+	halving := gahpo.RunConfig{Fidelity: gahpo.FidelityHalving}
+	stored := halving
+	stored.FinalEpochs = 20
+	given := map[string]bool{"final-epochs": true}
+	if c := conflicts(given, halving, stored, nil); len(c) != 0 {
+		t.Errorf("halving: conflicts %q", c)
+	}
+	if c := conflicts(given, gahpo.RunConfig{FinalEpochs: 14}, gahpo.RunConfig{FinalEpochs: 20}, nil); len(c) != 1 {
+		t.Errorf("one-epoch: conflicts %q, want --final-epochs", c)
 	}
 }

@@ -28,6 +28,11 @@ type fidelityFlags struct {
 	confirmSeeds, confirmTop  int
 	timeBudget                time.Duration
 	enqueue                   enqueueFlag
+	// legacy, set by apply, refuses a new run whose --enqueue names the
+	// budget gene that its rungs decide; the configuration keeps the gene
+	// (as runs stored before the budget gene did), so that the command
+	// that started such a run still resumes it (checkResume).
+	legacy error
 }
 
 func (f *fidelityFlags) register(fs *flag.FlagSet) {
@@ -93,12 +98,18 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 	}
 	known := append([]string(nil), p.enqueue...)
 	known = append(known, f.enqueue...)
+	f.legacy = nil
 	for _, k := range known {
 		for _, kv := range strings.Split(k, ",") {
 			if name, _, _ := strings.Cut(kv, "="); rc.BudgetGene != "" && strings.TrimSpace(name) == rc.BudgetGene {
-				return fmt.Errorf("--enqueue %q: %s is left out with --fidelity %s: the rungs decide it (--min-epochs %d to --max-epochs %d)", k, rc.BudgetGene, rc.Fidelity, rc.MinEpochs, rc.MaxEpochs)
+				f.legacy = fmt.Errorf("--enqueue %q: %s is left out with --fidelity %s: the rungs decide it (--min-epochs %d to --max-epochs %d)", k, rc.BudgetGene, rc.Fidelity, rc.MinEpochs, rc.MaxEpochs)
 			}
 		}
+	}
+	if f.legacy != nil {
+		rc.BudgetGene, space = "", prob.Space() // as such a run was stored
+	}
+	for _, k := range known {
 		genes, err := parseGenome(k, space)
 		if err != nil {
 			return err

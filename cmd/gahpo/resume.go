@@ -99,6 +99,9 @@ func conflicts(given map[string]bool, want, have gahpo.RunConfig, sp *ga.Space) 
 		if reflect.DeepEqual(w, h) {
 			continue
 		}
+		if f.flag == "final-epochs" && want.MultiFidelity() && have.MultiFidelity() {
+			continue // no effect on halving or pbt (a run stored before this recorded the flag)
+		}
 		if f.flag == "enqueue" {
 			w, h = enqueued(want.GA.Initial, sp), enqueued(have.GA.Initial, sp)
 		}
@@ -118,6 +121,15 @@ func (e finishedError) Error() string { return string(e) }
 // flags given (a changed --ack-wait is stored and said); a history whose
 // runs are all over is not rerun without --new.
 func (s *searchFlags) checkResume(st *store.Store, rc gahpo.RunConfig, out io.Writer) (gahpo.Run, error) {
+	target, err := s.resumeTarget(st, rc, out)
+	if err == nil && s.fid.legacy != nil && (target.ID == "" || target.Config.BudgetGene != "") {
+		// Only a run stored before the budget gene takes it in --enqueue.
+		return gahpo.Run{}, s.fid.legacy
+	}
+	return target, err
+}
+
+func (s *searchFlags) resumeTarget(st *store.Store, rc gahpo.RunConfig, out io.Writer) (gahpo.Run, error) {
 	if s.newRun {
 		return gahpo.Run{}, nil
 	}
