@@ -375,7 +375,6 @@ type run struct {
 	objective float64 // last value, NaN until reported
 	seen      bool
 	long      int                // lines longer than MaxMetricsLine, not read as metrics
-	odd       string             // the last objective value that was not a number, as printed
 	final     map[string]float64 // last value of every metric
 	diverged  string
 	stop      chan struct{} // closed when the objective diverges
@@ -395,7 +394,12 @@ func (r *run) stdoutLine(b []byte, truncated bool) {
 		r.long++
 	}
 	if odd != "" {
-		r.odd = odd
+		// An objective that is not a number fails the genome, as a NaN
+		// does: its last value would be one from an epoch before.
+		if r.diverged == "" {
+			r.diverged = fmt.Sprintf("objective %s printed as %s (report %d): a number is wanted", r.problem.Objective.Metric, odd, r.reports+1)
+			close(r.stop)
+		}
 	}
 	if !ok {
 		r.log.add(b, truncated)
@@ -485,9 +489,6 @@ func (r *run) finish(why string, waitErr error) (models.Outcome, error) {
 		msg := fmt.Sprintf("no objective: the command printed no JSON line with %q", metric)
 		if r.long > 0 {
 			msg += fmt.Sprintf(" (%d of its lines were longer than %d KiB, the most read as metrics)", r.long, MaxMetricsLine>>10)
-		}
-		if r.odd != "" {
-			msg += fmt.Sprintf(" (it printed %q as %s: a number is wanted)", metric, r.odd)
 		}
 		return fail(msg)
 	}

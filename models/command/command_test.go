@@ -122,7 +122,7 @@ func TestTrainFailures(t *testing.T) {
 		{"NaN stops the command at once", "nan", "5m", []string{"objective loss is NaN at epoch 2"}, 2},
 		{"a metrics line too long", "long", "5m", []string{`no objective: the command printed no JSON line with "loss" (1 of its lines were longer than 64 KiB, the most read as metrics)`}, 0},
 		{"a loss beyond float64", "huge", "5m", []string{"objective loss is +Inf at epoch 1"}, -1},
-		{"a loss written as a string", "string", "5m", []string{`no objective: the command printed no JSON line with "loss" (it printed "loss" as "0.5": a number is wanted)`}, 0},
+		{"a loss written as a string", "string", "5m", []string{`objective loss printed as "0.5" (report 2): a number is wanted`}, 1},
 		{"timeout", "hang", "1s", []string{"timeout after 1s"}, -1}, // killed before or after its first epoch
 	}
 	for _, tt := range tests {

@@ -93,7 +93,10 @@ elif mode == "long":
     # One metrics line of ~130 kB: longer than a metrics line may be.
     print(json.dumps({"epoch": 1, "hist": list(range(20000)), "loss": 0.5}), flush=True)
 elif mode == "string":
-    print('{"epoch": 1, "loss": "0.5"}', flush=True)  # a number written as a string
+    report(1, loss=0.7)
+    print('{"epoch": 2, "loss": "0.5"}', flush=True)  # a number written as a string
+    write_pids()
+    time.sleep(600)  # stopped at once, as for a NaN
 elif mode == "huge":
     print('{"epoch": 1, "loss": 1e400}', flush=True)  # beyond float64: +Inf
 else:
