@@ -126,7 +126,10 @@ func progressLine(st gahpo.Status) string {
 		line = "final training of the best genome"
 		if n := len(st.Final); n > 0 {
 			e := st.Final[n-1]
-			line += fmt.Sprintf(": epoch %d, test loss %.4f", e.Epoch, float64(e.TestLoss))
+			line += fmt.Sprintf(": epoch %d", e.Epoch)
+			if !math.IsNaN(float64(e.TestLoss)) {
+				line += fmt.Sprintf(", test loss %.4f", float64(e.TestLoss))
+			}
 			if e.TestAccuracy > 0 {
 				line += fmt.Sprintf(", accuracy %.2f%%", 100*e.TestAccuracy)
 			}

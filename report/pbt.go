@@ -83,6 +83,10 @@ func Schedule(s *Snapshot, name string) (*plot.Plot, error) {
 	if spec.Scale == ga.Log && allPositive(all) {
 		setLog(&p.Y)
 	}
+	if t := choiceTicks(spec); t != nil {
+		p.Y.Tick.Marker = t
+		p.Y.Min, p.Y.Max = spec.Min-0.5, spec.Max+0.5
+	}
 	legendRoom(p, 1)
 	p.X.Tick.Marker = intTicks{}
 	p.Legend.Top, p.Legend.Left = true, false

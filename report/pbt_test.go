@@ -55,6 +55,23 @@ func TestScheduleFigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPNG(t, "schedule-lr", b, int(figW.Dots(96)), int(figH.Dots(96)))
+	// A choice is drawn by its values.
+	s.Run.Space = []ga.Param{ga.ChoiceParam("lr", "slow", "fast")}
+	for i := range s.Genomes {
+		for j := range s.Genomes[i].Schedule {
+			s.Genomes[i].Schedule[j].Params["lr"] = float64(j % 2)
+		}
+	}
+	if p, err = Schedule(s, "lr"); err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, tk := range p.Y.Tick.Marker.Ticks(p.Y.Min, p.Y.Max) {
+		labels = append(labels, tk.Label)
+	}
+	if fmt.Sprint(labels) != "[slow fast]" {
+		t.Errorf("a choice's schedule figure labels %q, want its values", labels)
+	}
 	s.Run.Config.Fidelity = gahpo.FidelityHalving
 	if _, err := Schedule(s, "lr"); !errors.Is(err, ErrNoData) {
 		t.Errorf("a halving run: err = %v, want ErrNoData", err)

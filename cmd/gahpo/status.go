@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -132,7 +133,14 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		fmt.Fprintf(w, "  best so far: genome %d (%s) %s %s\n", st.Best.GenomeID, at, fitness, report.FormatParams(st.Best.Params, st.Best.Choices))
 	}
 	for _, e := range st.Final {
-		fmt.Fprintf(w, "  final epoch %d: test loss %s, accuracy %.2f%%\n", e.Epoch, fmtFloat(e.TestLoss), 100*e.TestAccuracy)
+		var figs []string // what the trainer reported
+		if v := float64(e.TestLoss); !math.IsNaN(v) {
+			figs = append(figs, "test loss "+fmtFloat(e.TestLoss))
+		}
+		if e.TestAccuracy > 0 {
+			figs = append(figs, fmt.Sprintf("accuracy %.2f%%", 100*e.TestAccuracy))
+		}
+		fmt.Fprintf(w, "  final epoch %d: %s\n", e.Epoch, or(strings.Join(figs, ", "), "done"))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,6 +29,10 @@ func TestPrintStatus(t *testing.T) {
 		want     []string
 		wantNone []string
 	}{
+		{"a final of a problem without test figures", gahpo.Status{RunID: "r", Problem: "m", State: gahpo.RunFinal,
+			Final: []gahpo.EpochMetrics{{Epoch: 1, TestLoss: gahpo.Float(math.NaN())}, {Epoch: 2, TestLoss: 0.25, TestAccuracy: 0.9}}},
+			[]string{"final epoch 1: done", "final epoch 2: test loss 0.25, accuracy 90.00%"},
+			[]string{"NaN", "accuracy 0.00%"}},
 		{"generational", gahpo.Status{RunID: "r", Problem: "cnn", State: gahpo.RunRunning, Generation: 2, Generations: 6,
 			Population: 12, Done: 5, InFlight: 2, Best: best},
 			[]string{"generation 2/6", "5/12 done, 2 in flight", "best so far: genome 1 (generation 1) fitness 0.0375"},
