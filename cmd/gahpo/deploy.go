@@ -191,6 +191,13 @@ func purgeable(ctx context.Context, conn *bus.Conn, run, db string, dbGiven, for
 	}
 	st, err := store.Open(db, store.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
 	if errors.Is(err, store.ErrLocked) {
+		if len(svcs) > 0 { // most likely theirs: this run's did not answer
+			ids := make([]string, len(svcs))
+			for i, s := range svcs {
+				ids[i] = s.RunID
+			}
+			return fmt.Errorf("purge: %s is in use, most likely by the coordinator of run %s (it answers on NATS; run %s's does not), so whether run %s is running cannot be read: if it is not, purge --force", db, strings.Join(ids, ", "), run, run)
+		}
 		return fmt.Errorf("purge: %s is in use (by the coordinator of run %s?): %s; or, if run %s is not running any more, purge --force", db, run, stopFirst, run)
 	}
 	if err != nil {

@@ -64,7 +64,7 @@ func TestPurgeRefusesARunningRun(t *testing.T) {
 		{"live", nil, []string{"its coordinator answers on NATS"}},
 		{"running", []string{"--db", db}, []string{"run running is running in " + db, "stop its coordinator first", "purge --force"}},
 		{"final", []string{"--db", db}, []string{"run final is final in " + db, "purge --force"}},
-		{"running", []string{"--db", held}, []string{"held.db is in use", "purge --force"}},
+		{"running", []string{"--db", held}, []string{"held.db is in use, most likely by the coordinator of run live", "purge --force"}},
 		{"other", []string{"--db", db}, []string{"run other is not in " + db}},
 		{"running", []string{"--db", db, "--force"}, nil},
 		{"final", []string{"--db", held, "--force"}, nil},
