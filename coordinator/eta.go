@@ -22,6 +22,45 @@ type etaInput struct {
 	Epochs   int
 	// Final is the epochs of the final training reported so far.
 	Final []gahpo.EpochMetrics
+	// EpochsLeft, with halving, is the epoch-trainings expected to the end
+	// of the search (halvingEpochsLeft): promotions to come included,
+	// which Trainings, a count of genomes, leaves out.
+	EpochsLeft float64
+}
+
+// halvingEpochsLeft is the epoch-trainings a halving run is expected to
+// train still: each genome not bred yet trains the first rung and goes on
+// to each next one with chance 1/eta; a genome under way finishes its rung
+// and may go on; one done at a rung below the top may still be promoted;
+// the confirmation trainings still queued train to the top rung.
+func halvingEpochsLeft(rc gahpo.RunConfig, recs []gahpo.GenomeRecord, unbred, replicatesLeft int) float64 {
+	rungs := rc.RungEpochs()
+	eta := float64(max(rc.Eta, 2))
+	// beyond[k] is the epochs a genome at the end of rung k is expected
+	// to train still.
+	beyond := make([]float64, len(rungs))
+	for k := len(rungs) - 2; k >= 0; k-- {
+		beyond[k] = (float64(rungs[k+1]-rungs[k]) + beyond[k+1]) / eta
+	}
+	left := float64(unbred) * (float64(rungs[0]) + beyond[0])
+	for _, r := range recs {
+		if r.DuplicateOf != 0 || r.Rung >= len(rungs) {
+			continue
+		}
+		switch r.Status {
+		case gahpo.GenomeQueued, gahpo.GenomePromoted: // training its rung, or waiting to
+			from := 0
+			if r.Rung > 0 {
+				from = rungs[r.Rung-1]
+			}
+			left += float64(rungs[r.Rung]-from) + beyond[r.Rung]
+		case gahpo.GenomeDone:
+			if r.Stopped == "" {
+				left += beyond[r.Rung]
+			}
+		}
+	}
+	return left + float64(replicatesLeft*rungs[len(rungs)-1])
 }
 
 // Reasons given for a run without an ETA.
@@ -49,6 +88,10 @@ func (in etaInput) eta() (time.Duration, string) {
 			return 0, etaNoTraining
 		}
 		search = in.Time / time.Duration(in.Measured) * time.Duration(max(in.Trainings, 0)) / time.Duration(max(in.Parallel, 1))
+		if in.EpochsLeft > 0 && in.Epochs > 0 {
+			perEpoch := float64(in.Time) / float64(in.Epochs)
+			search = time.Duration(perEpoch * in.EpochsLeft / float64(max(in.Parallel, 1)))
+		}
 	case gahpo.RunFinal:
 	default:
 		return 0, "" // over
@@ -98,10 +141,13 @@ func finalScale(rc gahpo.RunConfig) float64 {
 	return float64(fin) / float64(fit)
 }
 
-// fitnessEpochs is the epochs a fitness result trained: those it says,
-// else the run's fitness epochs, else the trainer's one.
+// fitnessEpochs is the epochs a fitness result trained: its curve's (a
+// rung's from its checkpoint), else those it says, else the run's fitness
+// epochs, else the trainer's one.
 func fitnessEpochs(r gahpo.Result, rc gahpo.RunConfig) int {
 	switch {
+	case len(r.Curve) > 0:
+		return len(r.Curve) // the epochs of this training: a rung's, from its checkpoint
 	case r.EpochsDone > 0:
 		return r.EpochsDone
 	case rc.FitnessEpochs > 0:

@@ -75,3 +75,37 @@ func TestProgressLineETA(t *testing.T) {
 		}
 	}
 }
+
+// TestHalvingEpochsLeft: the epoch-trainings a halving run (rungs 1, 3, 9;
+// eta 3) is expected to train still, promotions to come included.
+func TestHalvingEpochsLeft(t *testing.T) {
+	rc := gahpo.RunConfig{Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3}
+	const fresh = 1 + 4.0/3 // rung 0, then (2 + (6)/3)/3 more
+	tests := []struct {
+		name   string
+		recs   []gahpo.GenomeRecord
+		unbred int
+		reps   int
+		want   float64
+	}{
+		{"three to breed", nil, 3, 0, 3 * fresh},
+		{"one queued at rung 0", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeQueued}}, 0, 0, fresh},
+		{"one promoted to rung 1", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomePromoted, Rung: 1}}, 0, 0, 2 + 2},
+		{"done at rung 1, may go on", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeDone, Rung: 1}}, 0, 0, 2},
+		{"done at rung 1, stopped", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeDone, Rung: 1, Stopped: "ranked out"}}, 0, 0, 0},
+		{"at the top, failed, a duplicate", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeDone, Rung: 2}, {ID: 2, Status: gahpo.GenomeFailed},
+			{ID: 3, Status: gahpo.GenomeQueued, DuplicateOf: 1}}, 0, 0, 0},
+		{"two confirmation trainings", nil, 0, 2, 18},
+	}
+	for _, tt := range tests {
+		if got := halvingEpochsLeft(rc, tt.recs, tt.unbred, tt.reps); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// The ETA from it: the epochs left at the run's time per epoch,
+	// spread over the trainings under way.
+	in := etaInput{State: gahpo.RunRunning, Config: rc, Trainings: 1, Parallel: 2, Measured: 4, Time: 40 * time.Second, Epochs: 8, EpochsLeft: 10}
+	if got, why := in.eta(); got != 25*time.Second || why != "" {
+		t.Errorf("eta = %v %q, want 25s (10 epochs at 5 s, 2 at once)", got, why)
+	}
+}

@@ -274,8 +274,22 @@ func (c *Coordinator) Status() gahpo.Status {
 			}
 			st.GenETA = c.evalTime / time.Duration(c.evalN) * time.Duration(genLeft) / time.Duration(max(st.InFlight, 1))
 		}
-		st.RunETA, st.NoETA = etaInput{State: run.Status, Config: rc, Trainings: left, Parallel: st.InFlight,
-			Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: c.final}.eta()
+		in := etaInput{State: run.Status, Config: rc, Trainings: left, Parallel: st.InFlight,
+			Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: c.final}
+		if rc.Halving() {
+			unbred := max(st.Budget-st.Bred, 0)
+			if run.StoppedBy != "" {
+				unbred = 0
+			}
+			in.EpochsLeft = halvingEpochsLeft(rc, recs, unbred, st.Confirming)
+			if rc.BudgetEpochs > 0 {
+				// Breeding stops at the budget: what the genomes bred so
+				// far still train, and the budget's rest at most.
+				bred := halvingEpochsLeft(rc, recs, 0, st.Confirming)
+				in.EpochsLeft = min(in.EpochsLeft, bred+float64(max(rc.BudgetEpochs-st.EpochsSpent, 0)))
+			}
+		}
+		st.RunETA, st.NoETA = in.eta()
 	}
 	return st
 }
