@@ -13,13 +13,7 @@ import (
 // A requeued task goes to the back of the queue, stays queued, and its
 // refusals do not count as attempts; a Nak does.
 func TestRequeueKeepsAttempts(t *testing.T) {
-	srv := testnats.Start(t)
-	c := testnats.Connect(t, srv, "t")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := c.EnsureStreams(ctx, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := withStreams(t)
 	publish := func(id int) {
 		t.Helper()
 		task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: id, Problem: "p", Params: map[string]float64{"x": 1}}
@@ -87,13 +81,7 @@ func TestRequeueKeepsAttempts(t *testing.T) {
 // duplicate of the lost message; the first publication keeps its
 // deduplication.
 func TestPublishLostTaskIsNoDuplicate(t *testing.T) {
-	srv := testnats.Start(t)
-	c := testnats.Connect(t, srv, "t")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := c.EnsureStreams(ctx, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := withStreams(t)
 	task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 1, Problem: "p", Params: map[string]float64{"x": 1}, Token: "tok"}
 	steps := []struct {
 		do   string // purge, or publish with: task (PublishTask), lost (PublishLostTask)
@@ -130,4 +118,18 @@ func TestPublishLostTaskIsNoDuplicate(t *testing.T) {
 			t.Errorf("step %d (%s): %d tasks queued, want %d", i, s.do, queued, s.want)
 		}
 	}
+}
+
+// withStreams connects to a new server whose streams are made, with a
+// minute's context.
+func withStreams(t *testing.T) (*bus.Conn, context.Context) {
+	t.Helper()
+	srv := testnats.Start(t)
+	c := testnats.Connect(t, srv, "t")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	if err := c.EnsureStreams(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c, ctx
 }

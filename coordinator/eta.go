@@ -28,21 +28,32 @@ type etaInput struct {
 	EpochsLeft float64
 }
 
+// halvingBeyond returns a halving run's rungs and, for each, the epochs a
+// genome at the end of that rung is expected to train still.
+func halvingBeyond(rc gahpo.RunConfig) (rungs []int, beyond []float64) {
+	rungs = rc.RungEpochs()
+	eta := float64(max(rc.Eta, 2))
+	beyond = make([]float64, len(rungs))
+	for k := len(rungs) - 2; k >= 0; k-- {
+		beyond[k] = (float64(rungs[k+1]-rungs[k]) + beyond[k+1]) / eta
+	}
+	return rungs, beyond
+}
+
+// halvingFresh is the epochs a genome not bred yet is expected to train.
+func halvingFresh(rc gahpo.RunConfig) float64 {
+	rungs, beyond := halvingBeyond(rc)
+	return float64(rungs[0]) + beyond[0]
+}
+
 // halvingEpochsLeft is the epoch-trainings a halving run is expected to
 // train still: each genome not bred yet trains the first rung and goes on
 // to each next one with chance 1/eta; a genome under way finishes its rung
 // and may go on; one done at a rung below the top may still be promoted;
 // the confirmation trainings still queued train to the top rung.
 func halvingEpochsLeft(rc gahpo.RunConfig, recs []gahpo.GenomeRecord, unbred, replicatesLeft int) float64 {
-	rungs := rc.RungEpochs()
-	eta := float64(max(rc.Eta, 2))
-	// beyond[k] is the epochs a genome at the end of rung k is expected
-	// to train still.
-	beyond := make([]float64, len(rungs))
-	for k := len(rungs) - 2; k >= 0; k-- {
-		beyond[k] = (float64(rungs[k+1]-rungs[k]) + beyond[k+1]) / eta
-	}
-	left := float64(unbred) * (float64(rungs[0]) + beyond[0])
+	rungs, beyond := halvingBeyond(rc)
+	left := float64(unbred) * halvingFresh(rc)
 	for _, r := range recs {
 		if r.DuplicateOf != 0 || r.Rung >= len(rungs) {
 			continue

@@ -285,7 +285,7 @@ func (c *Coordinator) Status() gahpo.Status {
 			if rc.BudgetEpochs > 0 {
 				// Breeding stops at the budget: what the genomes bred so
 				// far still train, and the budget's rest at most.
-				bred := halvingEpochsLeft(rc, recs, 0, st.Confirming)
+				bred := in.EpochsLeft - float64(unbred)*halvingFresh(rc)
 				in.EpochsLeft = min(in.EpochsLeft, bred+float64(max(rc.BudgetEpochs-st.EpochsSpent, 0)))
 			}
 		}
