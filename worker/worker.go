@@ -291,7 +291,11 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 	}
 	switch {
 	case task.MaxAttempts > 0 && d.Attempt > task.MaxAttempts:
-		res.Failure = fmt.Sprintf("gave up after %d deliveries: every worker that took it died or lost it", task.MaxAttempts)
+		deliveries := "deliveries"
+		if task.MaxAttempts == 1 {
+			deliveries = "delivery"
+		}
+		res.Failure = fmt.Sprintf("gave up after %d %s: every worker that took it died or lost it", task.MaxAttempts, deliveries)
 		log.Warn("genome failed too often", "max_attempts", task.MaxAttempts)
 	case invalid != nil:
 		res.Failure = invalid.Error()
