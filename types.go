@@ -435,14 +435,19 @@ type ScheduleStep struct {
 
 // ScheduleArg writes a population based training's schedule as cnntrain's
 // -schedule reads it: 'EPOCH:name=value,...;EPOCH:...', names sorted,
-// values in the fewest digits that read back exactly.
+// values in the fewest digits that read back exactly; a choice parameter
+// (a problem file's) by its value, not its index.
 func ScheduleArg(steps []ScheduleStep) string {
 	parts := make([]string, len(steps))
 	for i, st := range steps {
 		names := slices.Sorted(maps.Keys(st.Params))
 		kv := make([]string, len(names))
 		for j, n := range names {
-			kv[j] = n + "=" + strconv.FormatFloat(st.Params[n], 'g', -1, 64)
+			v, ok := st.Choices[n]
+			if !ok {
+				v = strconv.FormatFloat(st.Params[n], 'g', -1, 64)
+			}
+			kv[j] = n + "=" + v
 		}
 		parts[i] = strconv.Itoa(st.Epoch) + ":" + strings.Join(kv, ",")
 	}
@@ -477,8 +482,13 @@ type FinalTraining struct {
 	// WeightsLost says why the weights are not kept: the object store
 	// that held them was lost before the run ended (a resumed run on a
 	// NATS server whose store was deleted or replaced).
-	WeightsLost string    `json:"weights_lost,omitempty"`
-	Finished    time.Time `json:"finished"`
+	WeightsLost string `json:"weights_lost,omitempty"`
+	// Retrained says the weights come from training the genome again from
+	// scratch to the top rung (halving, pbt), those of its training in the
+	// search having been lost with the object store; the figures are the
+	// new training's.
+	Retrained bool      `json:"retrained,omitempty"`
+	Finished  time.Time `json:"finished"`
 	// Curve is every epoch's metrics with the model's probes (the CNN's
 	// conv1 weights), for the report's figures.
 	Curve []EpochReport `json:"curve,omitempty"`

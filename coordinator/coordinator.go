@@ -562,24 +562,18 @@ func (c *Coordinator) checkCheckpoints(ctx context.Context) {
 				"checkpoints", len(lost), "first", lost[0])
 		}
 	}
-	// The weights of genomes trained to the top rung cannot be trained
-	// back without their epochs: said now, and by the final if it is one
-	// of them.
+	// The weights of genomes trained to the top rung: if the run's result
+	// is one of those lost, it is trained again for its model.
 	have, err := c.objects(ctx, bus.BucketWeights)
 	if err != nil {
 		c.log.Warn("cannot list the weights to check them", "err", err)
 		return
 	}
-	var gone []int
 	c.mu.Lock()
-	for _, r := range c.machine.Records() {
-		if r.Weights != nil && !have[r.Weights.Name] {
-			gone = append(gone, r.ID)
-		}
-	}
+	gone := c.machine.WeightsLost(func(name string) bool { return have[name] })
 	c.mu.Unlock()
 	if len(gone) > 0 {
-		c.log.Warn("the weights of genomes trained to the top rung are gone from the object store: if the run's result is one of them, its final training is stored without them",
+		c.log.Warn("the weights of genomes trained to the top rung are gone from the object store: if the run's result is one of them, it is trained again from scratch for its model",
 			"genomes", gone)
 	}
 }

@@ -80,9 +80,20 @@ const (
 	etaNoEpoch    = "no epoch of the final training or of this run's trainings measured yet"
 )
 
-// hasFinal tells whether a run ends with a final training of its own
-// (with halving or pbt the best genome's top-rung training is the final).
-func hasFinal(rc gahpo.RunConfig) bool { return !rc.MultiFidelity() && rc.FinalEpochs > 0 }
+// finalEpochs returns the epochs of a run's final training of its own,
+// 0 for none: with halving or pbt the best genome's top-rung training is
+// the final, and only when its weights were lost (state final) is it
+// trained again.
+func finalEpochs(rc gahpo.RunConfig, state gahpo.RunStatus) int {
+	if !rc.MultiFidelity() {
+		return rc.FinalEpochs
+	}
+	if state != gahpo.RunFinal {
+		return 0
+	}
+	rungs := rc.RungEpochs()
+	return rungs[len(rungs)-1]
+}
 
 // eta estimates the time left of a run that is running or in its final
 // training: the search's trainings left at the mean time of a training,
@@ -107,10 +118,11 @@ func (in etaInput) eta() (time.Duration, string) {
 	default:
 		return 0, "" // over
 	}
-	if !hasFinal(in.Config) {
+	epochs := finalEpochs(in.Config, in.State)
+	if epochs == 0 {
 		return search, ""
 	}
-	left := in.Config.FinalEpochs - len(in.Final)
+	left := epochs - len(in.Final)
 	if left <= 0 {
 		return search, "" // its epochs are done: its result is on its way
 	}
@@ -139,7 +151,7 @@ func (in etaInput) eta() (time.Duration, string) {
 // 54,000 training images (RunConfig.TrainSubset), its final on all 60,000
 // or RunConfig.FinalSubset; other problems train alike.
 func finalScale(rc gahpo.RunConfig) float64 {
-	if rc.Problem != problems.CNN {
+	if rc.Problem != problems.CNN || rc.MultiFidelity() { // trained again on the search's images
 		return 1
 	}
 	fit, fin := 54000, 60000

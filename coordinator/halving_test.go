@@ -234,17 +234,39 @@ func TestHalvingNATSStoreLostEndsLikeUninterruptedRun(t *testing.T) {
 	rc.InFlight = 2
 	killedEndsLikeUninterrupted(t, rc, true, func(t *testing.T, st *store.Store, conn *bus.Conn, run gahpo.Run) {
 		// In the restarted run, the weights of a genome that reached the
-		// top rung before a server was replaced are lost with it: the run
-		// ends without
-		// them, saying so, rather than failing at its end. (With one
-		// worker the run's order is fixed: its best, genome 9, reaches
-		// the top rung before the last restart; without the fix the run
-		// fails on "final weights: object not found".)
-		checkHalvingWeights(t, st, conn, run, true)
-		if f, err := st.Final(run.ID); run.Restarts > 0 && (err != nil || f.WeightsLost == "" || f.WeightsSize != 0) {
-			t.Errorf("final: weights %d bytes, lost %q, %v; want them lost, the run's best having reached the top rung before the last restart", f.WeightsSize, f.WeightsLost, err)
+		// top rung before a server was replaced are lost with it: the
+		// run's best is trained again from scratch for its model, and
+		// that training's figures are the search's. (With one worker the
+		// run's order is fixed: its best, genome 9, reaches the top rung
+		// before the last restart; before, the run failed on "final
+		// weights: object not found", then ended without a model.)
+		checkHalvingWeights(t, st, conn, run, false)
+		f, err := st.Final(run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Restarts > 0 && (!f.Retrained || f.WeightsSize == 0 || f.WeightsLost != "") {
+			t.Errorf("final: weights %d bytes, retrained %v, lost %q; want them trained again, the run's best having reached the top rung before the last restart", f.WeightsSize, f.Retrained, f.WeightsLost)
+		}
+		best, err := st.Genome(run.ID, run.Best)
+		var search []gahpo.EpochMetrics
+		for _, e := range best.Curve {
+			search = append(search, e.Fixed())
+		}
+		if err != nil || fmt.Sprint(untimed(f.Epochs)) != fmt.Sprint(untimed(search)) {
+			t.Errorf("final's epochs %v, the search's training %v (%v): training again from scratch gives what the search measured", f.Epochs, search, err)
 		}
 	})
+}
+
+// untimed returns es without their durations: a training again takes its
+// own time.
+func untimed(es []gahpo.EpochMetrics) []gahpo.EpochMetrics {
+	out := slices.Clone(es)
+	for i := range out {
+		out[i].Duration = 0
+	}
+	return out
 }
 
 // killedEndsLikeUninterrupted runs rc once through, then again with its

@@ -180,10 +180,18 @@ func (c *Coordinator) report(rd search.Ready) {
 		}
 		switch rd.Run.Status {
 		case gahpo.RunFinal:
-			if rd.Final == nil {
+			switch {
+			case rd.Final != nil:
+			case c.rc.MultiFidelity():
+				c.log.Warn("the best genome's weights were lost with the object store: training it again from scratch to the top rung for its model",
+					"genome", rd.Run.Best, "epochs", c.rc.RungEpochs()[len(c.rc.RungEpochs())-1])
+			default:
 				c.log.Info("dispatching the final training", "genome", rd.Run.Best, "epochs", c.rc.FinalEpochs)
 			}
 		case gahpo.RunDone, gahpo.RunFailed:
+			if rd.Final != nil && rd.Final.Retrained {
+				c.log.Info("the best genome trained again: its weights are stored", "genome", rd.Final.GenomeID)
+			}
 			if rd.Final != nil {
 				c.log.Info("final training stored", "genome", rd.Final.GenomeID, "test_loss", float64(rd.Final.TestLoss),
 					"test_accuracy", rd.Final.TestAccuracy, "duration", rd.Final.Duration.Round(time.Second))

@@ -171,6 +171,23 @@ func (c *Coordinator) endpoints() map[string]bus.Endpoint {
 	}
 }
 
+// finalEpochs returns the epochs of the final training reported so far:
+// in a halving or pbt run, those of its best genome's training again
+// (which reports as a fitness training does), when its weights were lost.
+func (c *Coordinator) finalEpochs(run gahpo.Run) []gahpo.EpochMetrics {
+	if !run.Config.MultiFidelity() {
+		return slices.Clone(c.final)
+	}
+	if run.Status != gahpo.RunFinal {
+		return nil
+	}
+	var out []gahpo.EpochMetrics
+	for _, e := range c.reports[training{run.Best, 0}] {
+		out = append(out, e.Fixed())
+	}
+	return out
+}
+
 // Status reports the progress of the run.
 func (c *Coordinator) Status() gahpo.Status {
 	c.mu.Lock()
@@ -182,7 +199,7 @@ func (c *Coordinator) Status() gahpo.Status {
 	st := gahpo.Status{
 		RunID: c.id, Problem: rc.Problem, State: run.Status, Generation: c.machine.Generation() + 1,
 		Generations: rc.GA.Generations, Population: rc.GA.Population, Started: run.Started,
-		Final: slices.Clone(c.final), Fidelity: rc.Fidelity, Breeding: rc.Breeding,
+		Final: c.finalEpochs(run), Fidelity: rc.Fidelity, Breeding: rc.Breeding,
 		Bred: len(recs), Budget: rc.GA.Population * rc.GA.Generations,
 		EpochsSpent: c.machine.EpochsSpent(), BudgetEpochs: rc.BudgetEpochs, StoppedBy: run.StoppedBy,
 	}
@@ -275,7 +292,7 @@ func (c *Coordinator) Status() gahpo.Status {
 			st.GenETA = c.evalTime / time.Duration(c.evalN) * time.Duration(genLeft) / time.Duration(max(st.InFlight, 1))
 		}
 		in := etaInput{State: run.Status, Config: rc, Trainings: left, Parallel: st.InFlight,
-			Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: c.final}
+			Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: st.Final}
 		if rc.Halving() {
 			unbred := max(st.Budget-st.Bred, 0)
 			if run.StoppedBy != "" {

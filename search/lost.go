@@ -2,6 +2,7 @@ package search
 
 import (
 	"slices"
+	"time"
 
 	"github.com/gahpo/gahpo"
 )
@@ -80,4 +81,69 @@ func (m *Machine) seedOf(id int) uint64 {
 		return 0
 	}
 	return m.recs[id-1].Seed
+}
+
+// WeightsLost tells the machine which of the top-rung weights its records
+// name still exist (exists reports it by object name), after a restart.
+// When the run's result is one of the genomes whose weights are lost, the
+// run does not end with its figures alone: its training to the top rung is
+// done again from scratch (retrainTask), which gives the same model, and
+// that is the final training. It returns the genomes whose weights are lost.
+func (m *Machine) WeightsLost(exists func(name string) bool) []int {
+	var lost []int
+	for _, r := range m.recs {
+		if ref := r.Weights; ref != nil && !exists(ref.Name) {
+			if m.lostWeights == nil {
+				m.lostWeights = map[string]bool{}
+			}
+			m.lostWeights[ref.Name] = true
+			lost = append(lost, r.ID)
+		}
+	}
+	return lost
+}
+
+// retrainTask is r's training to the top rung from scratch, with the
+// final's token: the task that gives back its lost weights.
+func (m *Machine) retrainTask(r gahpo.GenomeRecord) gahpo.Task {
+	top := len(m.rungs) - 1
+	t := fromScratch(m.rungTask(r, top), r, m.seedOf)
+	t.Token = m.Token(r.ID, -1)
+	return t
+}
+
+// retraining tells whether r answers the task of training the run's best
+// again (finalTask of a halving or pbt run).
+func (m *Machine) retraining(r gahpo.Result) bool {
+	return m.final && m.rc.MultiFidelity() && r.RunID == m.run.ID && r.Kind == gahpo.KindFitness &&
+		r.GenomeID == m.run.Best && r.Token == m.Token(r.GenomeID, -1)
+}
+
+// retrained ends the run with the result of training its best genome
+// again: its weights and figures; when that training failed, the search's
+// figures without weights, saying why. The genome's record keeps the
+// search's result.
+func (m *Machine) retrained(r gahpo.Result, now time.Time) error {
+	rec := m.recs[r.GenomeID-1]
+	_, failure := m.checkFitness(r, m.rungs[len(m.rungs)-1])
+	if failure == "" && r.WeightsObject == "" {
+		failure = "no weights were stored"
+	}
+	if failure != "" {
+		m.ready.Final = m.topFinal(rec, now)
+		m.ready.Final.WeightsLost = "the weights were lost with the NATS server's store, and training the genome again failed: " + failure
+	} else {
+		again := rec
+		if len(r.Curve) > 0 {
+			again.Curve = r.Curve // every epoch: it trained from scratch
+		}
+		again.Duration, again.Worker = r.Duration, r.Worker
+		m.ready.Final = m.topFinal(again, now)
+		m.ready.Final.Retrained = true
+		m.ready.FinalWeights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject}
+	}
+	m.final = false
+	m.run.Status, m.run.Ended = gahpo.RunDone, now
+	m.touchRun()
+	return nil
 }

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gahpo/gahpo"
 )
@@ -78,6 +81,100 @@ func TestLostCheckpointsTrainFromScratch(t *testing.T) {
 			}
 			if got.run.Best != want.run.Best || fmt.Sprint(got.final) != fmt.Sprint(want.final) { // NaN != NaN
 				t.Errorf("best %d, final %+v; the uninterrupted run: %d, %+v", got.run.Best, got.final, want.run.Best, want.final)
+			}
+		})
+	}
+}
+
+// TestLostWeightsTrainedAgain loses the object store after the run's best
+// genome reached the top rung, with its weights: the run does not end on
+// figures alone, its best is trained again from scratch to the top rung
+// (under population based training replaying its schedule), and that
+// training, equal to the search's, is the final with its weights. The
+// records stay the uninterrupted run's. When the training again fails, the
+// run ends with the search's figures and says why there are no weights.
+func TestLostWeightsTrainedAgain(t *testing.T) {
+	steady := halving(runConfig(9, 3), gahpo.BreedingSteadyState)
+	steady.InFlight = 3
+	for _, tc := range []struct {
+		name string
+		rc   gahpo.RunConfig
+		fail bool
+	}{
+		{"halving", steady, false},
+		{"halving generational", halving(runConfig(9, 3), gahpo.BreedingGenerational), false},
+		{"pbt", pbt(runConfig(8, 1)), false},
+		{"halving, training again fails", steady, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			top := len(tc.rc.RungEpochs()) - 1
+			m, cfg := testMachine(t, tc.rc)
+			at := map[string]int{} // "genome/rung" → results before its answer
+			var first *sim
+			first = &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1),
+				seen: func(task gahpo.Task) { at[fmt.Sprintf("%d/%d", task.GenomeID, task.Rung)] = first.results }}
+			want := driveSim(t, first, m, cfg, 0)
+			best := want.run.Best
+			loseAt := at[fmt.Sprintf("%d/%d", best, top)] + 1
+			if want.weights == nil || loseAt >= want.results {
+				t.Fatalf("best genome %d's top rung was result %d of %d (weights %v): nothing to lose before the end", best, loseAt, want.results, want.weights)
+			}
+
+			m, _ = testMachine(t, tc.rc)
+			var again []gahpo.Task
+			s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, failAbove: math.Inf(1), loseAt: loseAt, loseWeights: true}
+			s.seen = func(task gahpo.Task) {
+				if task.Token == m.Token(best, -1) {
+					again = append(again, task)
+				}
+			}
+			if tc.fail {
+				s.edit = func(r *gahpo.Result) {
+					if r.Token == m.Token(best, -1) {
+						r.Failure, r.WeightsObject = "trainer crashed", ""
+					}
+				}
+			}
+			got := driveSim(t, s, m, cfg, 0)
+			if !slices.Contains(got.lostWeights, best) {
+				t.Fatalf("weights of %v lost after %d results: not the best's (%d)", got.lostWeights, loseAt, best)
+			}
+			if len(again) != 1 {
+				t.Fatalf("best genome %d trained again %d times, want once", best, len(again))
+			}
+			task := again[0]
+			if task.Kind != gahpo.KindFitness || task.Rung != top || task.Epochs != want.final.Epochs[len(want.final.Epochs)-1].Epoch ||
+				task.Checkpoint != nil || task.FromEpochs != 0 || task.FromGenome != 0 || task.WeightsTo == "" || task.CheckpointTo != "" {
+				t.Errorf("training again: %+v; want a fitness task to the top rung from scratch, storing weights", task)
+			}
+			if tc.rc.PBT() && len(want.final.Schedule) > 1 && len(task.Schedule) != len(want.final.Schedule) {
+				t.Errorf("training again replays %d schedule steps, the genome trained %d", len(task.Schedule), len(want.final.Schedule))
+			}
+			g, w := got.records(), want.records()
+			for i := range g {
+				g[i].Issued, w[i].Issued = 0, 0
+				if !reflect.DeepEqual(g[i], w[i]) {
+					t.Fatalf("genome %d differs from the uninterrupted run's:\n got %+v\nwant %+v", i+1, g[i], w[i])
+				}
+			}
+			if got.run.Status != gahpo.RunDone || got.run.Best != best {
+				t.Fatalf("run %s, best %d; want done, best %d", got.run.Status, got.run.Best, best)
+			}
+			f, wf := *got.final, *want.final
+			if tc.fail {
+				if got.weights != nil || f.Retrained || !strings.Contains(f.WeightsLost, "trainer crashed") {
+					t.Errorf("final weights %v, retrained %v, lost %q: want none, saying the training again failed", got.weights, f.Retrained, f.WeightsLost)
+				}
+				f.WeightsLost = ""
+			} else {
+				if got.weights == nil || got.weights.Name == "" || !f.Retrained || f.WeightsLost != "" {
+					t.Errorf("final weights %v, retrained %v, lost %q: want the new training's", got.weights, f.Retrained, f.WeightsLost)
+				}
+				f.Retrained, f.Duration, wf.Duration = false, 0, 0 // one training's time, not the rungs' sum
+			}
+			f.Finished, wf.Finished = time.Time{}, time.Time{}
+			if fmt.Sprint(f) != fmt.Sprint(wf) { // NaN != NaN
+				t.Errorf("final\n got %+v\nwant %+v", f, wf)
 			}
 		})
 	}

@@ -84,7 +84,7 @@ type Machine struct {
 	engine *ga.Engine
 	pool   *ga.Pool
 	recs   []gahpo.GenomeRecord // recs[id-1]
-	final  bool                 // the final task (one-epoch) is outstanding
+	final  bool                 // the final task is outstanding (finalTask)
 	ckpt   uint64               // bytes of kept checkpoints
 	issued int                  // tasks issued so far (GenomeRecord.Issued)
 	now    time.Time            // the time of the last result (TimeBudget)
@@ -104,6 +104,9 @@ type Machine struct {
 	// lost holds the checkpoints the records name that are gone from the
 	// object store (CheckpointsLost): tasks train from scratch instead.
 	lost map[string]bool
+	// lostWeights holds the top-rung weights the records name that are
+	// gone (WeightsLost): the run's best is trained again for its model.
+	lostWeights map[string]bool
 }
 
 // New starts a new run: its first genomes are bred and their tasks are in
@@ -299,8 +302,11 @@ func (m *Machine) Outstanding() []gahpo.Task {
 // Outstands reports whether task t is still outstanding: Outstanding
 // would return it.
 func (m *Machine) Outstands(t gahpo.Task) bool {
+	if m.final && t.Replicate == 0 && t.GenomeID == m.run.Best && t.Token == m.finalTask().Token {
+		return true
+	}
 	if t.Kind == gahpo.KindFinal {
-		return m.final && m.finalTask().Token == t.Token
+		return false
 	}
 	if t.Replicate > 0 {
 		return m.replicateOutstands(t)
@@ -453,16 +459,22 @@ func (m *Machine) Token(id, rung int) string {
 
 // task builds the task of a queued or promoted genome.
 func (m *Machine) task(r gahpo.GenomeRecord) gahpo.Task {
+	rung := 0
+	if r.Status == gahpo.GenomePromoted {
+		rung = r.Rung + 1
+	}
+	return m.rungTask(r, rung)
+}
+
+// rungTask builds the task that trains genome r to rung (its only one in a
+// one-epoch run).
+func (m *Machine) rungTask(r gahpo.GenomeRecord, rung int) gahpo.Task {
 	rc := m.rc
 	t := gahpo.Task{
 		V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: m.run.ID, GenomeID: r.ID, Generation: r.Generation,
 		Problem: rc.Problem, Params: r.Params, Seed: r.Seed,
 		DataSeed:    rc.GA.Seed | 1<<63, // never 0, which means "none"
 		TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts,
-	}
-	rung := 0
-	if r.Status == gahpo.GenomePromoted {
-		rung = r.Rung + 1
 	}
 	t.Token = m.Token(r.ID, rung)
 	if !rc.MultiFidelity() {
@@ -492,8 +504,15 @@ func (m *Machine) task(r gahpo.GenomeRecord) gahpo.Task {
 	return t
 }
 
+// finalTask is the task of the final training: the best genome's full
+// training in a one-epoch run; in a halving or pbt run, whose final is the
+// best genome's own training to the top rung, that training again from
+// scratch when its weights were lost (retrainTask).
 func (m *Machine) finalTask() gahpo.Task {
 	r := m.recs[m.run.Best-1]
+	if m.rc.MultiFidelity() {
+		return m.retrainTask(r)
+	}
 	return gahpo.Task{
 		V: gahpo.MessageVersion, Kind: gahpo.KindFinal, RunID: m.run.ID, GenomeID: r.ID, Generation: r.Generation,
 		Problem: m.rc.Problem, Params: r.Params, Seed: r.Seed, Epochs: m.rc.FinalEpochs,
@@ -534,6 +553,9 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	if r.Replicate > 0 {
 		return m.replicateResult(r, now)
 	}
+	if m.retraining(r) {
+		return m.retrained(r, now)
+	}
 	if err := m.accept(r); err != nil {
 		return err
 	}
@@ -555,7 +577,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	rec.RungFitness = append(rec.RungFitness, gahpo.Float(fitness))
 	m.order(rec)
 	rec.RungFinished = append(rungFinished(rec), now)
-	rec.Accuracy, rec.Worker, rec.Attempts, rec.Device = r.Accuracy, r.Worker, r.Attempt, r.Device
+	rec.Accuracy, rec.Worker, rec.Attempts, rec.Device = r.Accuracy, r.Worker, m.attempts(r), r.Device
 	rec.Duration += r.Duration
 	rec.ImagesPerSec = r.ImagesPerSec
 	if len(r.Curve) > 0 {
@@ -617,6 +639,16 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	return nil
 }
 
+// attempts is how many deliveries of r's task trained it: the delivery
+// after the last one --max-attempts allows only reports that every worker
+// that took the task died or lost it.
+func (m *Machine) attempts(r gahpo.Result) int {
+	if n := m.rc.MaxAttempts; n > 0 && r.Attempt > n {
+		return n
+	}
+	return r.Attempt
+}
+
 func (m *Machine) bounded() bool { return m.cfg.FitnessMin != 0 || m.cfg.FitnessMax != 0 }
 
 // checkFitness returns a result's fitness and failure as recorded: +Inf
@@ -661,6 +693,9 @@ func (m *Machine) accept(r gahpo.Result) error {
 	default:
 		if r.Token != "" && r.Token == m.Token(r.GenomeID, r.Rung) && r.Rung <= rec.Rung {
 			return fmt.Errorf("%w: genome %d rung %d", ErrStale, r.GenomeID, r.Rung)
+		}
+		if r.Token != "" && r.Token == m.Token(r.GenomeID, -1) && m.rc.MultiFidelity() && !m.final {
+			return fmt.Errorf("%w: genome %d trained again", ErrStale, r.GenomeID)
 		}
 		return fmt.Errorf("%w: genome %d has no task outstanding (it is %s)", ErrRefused, r.GenomeID, rec.Status)
 	}
@@ -1052,10 +1087,14 @@ func (m *Machine) finish(now time.Time) {
 		m.final = true
 		m.ready.Publish = append(m.ready.Publish, m.finalTask())
 	} else if best != 0 && m.rc.MultiFidelity() {
-		m.ready.Final = m.topFinal(m.recs[best-1], now)
-		m.ready.FinalWeights = m.recs[best-1].Weights
-		if r := m.recs[best-1]; r.ConfirmedFitness != nil {
-			m.ready.Final.Seeds, m.ready.Final.ConfirmedFitness = 1+len(r.Replicates), r.ConfirmedFitness
+		if w := m.recs[best-1].Weights; w != nil && m.lostWeights[w.Name] {
+			// Its model went with the object store: trained again.
+			m.run.Status, m.run.Ended = gahpo.RunFinal, time.Time{}
+			m.final = true
+			m.ready.Publish = append(m.ready.Publish, m.finalTask())
+		} else {
+			m.ready.Final = m.topFinal(m.recs[best-1], now)
+			m.ready.FinalWeights = m.recs[best-1].Weights
 		}
 	}
 	m.touchRun()
@@ -1073,6 +1112,9 @@ func (m *Machine) topFinal(r gahpo.GenomeRecord, now time.Time) *gahpo.FinalTrai
 	}
 	if n := len(ft.Epochs); n > 0 {
 		ft.TestLoss, ft.TestAccuracy = ft.Epochs[n-1].TestLoss, ft.Epochs[n-1].TestAccuracy
+	}
+	if r.ConfirmedFitness != nil {
+		ft.Seeds, ft.ConfirmedFitness = 1+len(r.Replicates), r.ConfirmedFitness
 	}
 	return ft
 }

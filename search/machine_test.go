@@ -113,6 +113,9 @@ type sim struct {
 	// has outstanding, as after a resume on a new NATS server.
 	loseAt int
 	lost   []string
+	// loseWeights loses the top-rung weights at loseAt too (WeightsLost).
+	loseWeights bool
+	lostWeights []int
 }
 
 func (s *sim) apply(t testing.TB, rd Ready) {
@@ -255,6 +258,9 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 		if s.loseAt > 0 && s.results == s.loseAt && s.lost == nil {
 			m = s.restore(t, cfg)
 			s.lost = m.CheckpointsLost(func(string) bool { return false })
+			if s.loseWeights {
+				s.lostWeights = m.WeightsLost(func(string) bool { return false })
+			}
 			s.created, s.queue = map[string]bool{}, m.Outstanding()
 		}
 		task := s.queue[0]
@@ -964,5 +970,37 @@ func TestFinalEpochsFromCurve(t *testing.T) {
 		if !math.IsNaN(float64(e.TrainLoss)) || !math.IsNaN(float64(e.TestLoss)) {
 			t.Errorf("epoch %d: train loss %v, test loss %v; want none (NaN): the trainer reported val_loss only", e.Epoch, e.TrainLoss, e.TestLoss)
 		}
+	}
+}
+
+// TestAttemptsRecorded: a genome records how many deliveries trained it.
+// The delivery after the last that --max-attempts allows trains nothing:
+// it only reports that every worker that took the task died or lost it.
+func TestAttemptsRecorded(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		max, attempt int
+		failure      string
+		want         int
+	}{
+		{"first delivery", 3, 1, "", 1},
+		{"third delivery of three", 3, 3, "", 3},
+		{"given up after two", 2, 3, "gave up after 2 deliveries: every worker that took it died or lost it", 2},
+		{"given up after one", 1, 2, "gave up after 1 delivery: every worker that took it died or lost it", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := runConfig(4, 2)
+			rc.MaxAttempts = tc.max
+			m, _ := testMachine(t, rc)
+			task := m.Ready().Publish[0]
+			r := answer(task)
+			r.Attempt, r.Failure = tc.attempt, tc.failure
+			if err := m.Result(r, t0); err != nil {
+				t.Fatal(err)
+			}
+			if g, _ := m.Genome(task.GenomeID); g.Attempts != tc.want {
+				t.Errorf("delivery %d of at most %d: %d attempts recorded, want %d", tc.attempt, tc.max, g.Attempts, tc.want)
+			}
+		})
 	}
 }

@@ -434,6 +434,9 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 	if f.WeightsSize > 0 {
 		end = append(end, fmt.Sprintf("weights %d bytes", f.WeightsSize))
 	}
+	if f.Retrained {
+		end = append(end, "trained again from scratch: the search's weights were lost with the object store")
+	}
 	if len(end) > 0 {
 		fmt.Fprintln(w, strings.Join(end, "; "))
 	}
