@@ -261,6 +261,9 @@ type Started struct {
 	// Problem, when set, is a fault the worker cannot get past on its own
 	// (a result it cannot publish, and why), for the coordinator's status.
 	Problem string `json:"problem,omitempty"`
+	// Token is the task's (Task.Token), with a Problem: the coordinator
+	// heeds only the faults of tasks it has outstanding.
+	Token string `json:"token,omitempty"`
 }
 
 // Decode parses a message: size-limited, a single JSON object, then

@@ -531,6 +531,12 @@ func (c *Coordinator) onEvent(data []byte) {
 		return
 	}
 	if e.Problem != "" {
+		if !c.machine.Answers(e.GenomeID, e.Replicate, e.Token) {
+			// Anyone who may publish events could send it: only a fault
+			// of a task outstanding can end the run (stalled).
+			c.log.Warn("ignoring a fault reported for no task outstanding", "worker", e.Worker, "genome", e.GenomeID, "problem", e.Problem)
+			return
+		}
 		if c.fault == "" {
 			c.faultSince = c.cfg.Now()
 			c.log.Warn("a worker cannot get past a fault", "worker", e.Worker, "genome", e.GenomeID, "problem", e.Problem)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,8 +131,9 @@ func TestGenomeThatKillsEveryWorkerIsMarkedFailed(t *testing.T) {
 	for _, g := range gs {
 		lost := strings.HasSuffix(first, "."+itoa(g.ID))
 		switch {
-		case lost && (g.Status != gahpo.GenomeFailed || !strings.Contains(g.Failure, "gave up") || g.Attempts != 3):
-			t.Errorf("genome %d, lost twice: status %s, failure %q after %d attempts; want failed, gave up, after 3", g.ID, g.Status, g.Failure, g.Attempts)
+		case lost && (g.Status != gahpo.GenomeFailed || !strings.Contains(g.Failure, "gave up") || g.Attempts != 2):
+			// The third delivery trains nothing: it gives up.
+			t.Errorf("genome %d, lost twice: status %s, failure %q after %d attempts; want failed, gave up, after 2", g.ID, g.Status, g.Failure, g.Attempts)
 		case !lost && g.Status == gahpo.GenomeFailed:
 			t.Errorf("genome %d failed (%q after %d attempts); only the twice-lost one should", g.ID, g.Failure, g.Attempts)
 		}
@@ -351,4 +354,97 @@ func TestPurgedTasksAreQueuedAgain(t *testing.T) {
 	}
 	startWorkers(t, srv, 2, problems.NewTrainer())
 	checkComplete(t, st, wait())
+}
+
+// lockedBuffer collects log lines from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestFaultNeedsAnOutstandingTask: a worker's report that it cannot get
+// past a fault (which ends the run if no result is stored for a while)
+// counts only with the token of a task the run has outstanding: anyone
+// allowed to publish events could send one, and one forged event would
+// stop a healthy run whose trainings take longer than the limit.
+func TestFaultNeedsAnOutstandingTask(t *testing.T) {
+	srv := testnats.Start(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: regressionConfig(4, 2, 1), Problem: problemFor, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := c.Run(ctx); done <- err }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	// A task as a worker takes it, handed back.
+	conn := testnats.Connect(t, srv, "worker")
+	var q *bus.TaskQueue
+	for q == nil {
+		if q, err = conn.Tasks(ctx); err != nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var task gahpo.Task
+	for task.Token == "" {
+		d, err := q.Next(ctx, 5*time.Second)
+		if err != nil || d == nil {
+			continue
+		}
+		if err := gahpo.Decode(d.Data, &task); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.Nak(0)
+	}
+	fault := func(genome int, token, problem string) gahpo.Started {
+		return gahpo.Started{V: gahpo.MessageVersion, RunID: c.RunID(), GenomeID: genome, Worker: "w", At: time.Now(), Problem: problem, Token: token}
+	}
+	for _, e := range []gahpo.Started{
+		fault(task.GenomeID, "", "forged: no token"),
+		fault(task.GenomeID, "0123456789abcdef01234567", "forged: a token of no task"),
+		fault(task.GenomeID+1, task.Token, "forged: another genome's token"),
+	} {
+		if err := conn.PublishEvent(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(logs.String(), "ignoring a fault reported for no task outstanding") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the forged faults were not all ignored; the log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if f := c.Status().Fault; f != "" {
+		t.Fatalf("fault %q after forged reports", f)
+	}
+	if err := conn.PublishEvent(fault(task.GenomeID, task.Token, "cannot publish its result: store full")); err != nil {
+		t.Fatal(err)
+	}
+	for c.Status().Fault != "w: cannot publish its result: store full" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fault of an outstanding task is not reported: %q", c.Status().Fault)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -171,6 +171,9 @@ func (m *Machine) replicateResult(r gahpo.Result, now time.Time) error {
 	case rec.Replicates[k-1].Status != gahpo.GenomeQueued:
 		return fmt.Errorf("%w: genome %d replicate %d", ErrStale, rec.ID, k)
 	}
+	if err := m.checkObjects(r); err != nil {
+		return err
+	}
 	m.now = now
 	top := len(m.rungs) - 1
 	fitness, failure := m.checkFitness(r, m.rungs[top])

@@ -124,6 +124,9 @@ func (m *Machine) retraining(r gahpo.Result) bool {
 // figures without weights, saying why. The genome's record keeps the
 // search's result.
 func (m *Machine) retrained(r gahpo.Result, now time.Time) error {
+	if err := m.checkObjects(r); err != nil {
+		return err
+	}
 	rec := m.recs[r.GenomeID-1]
 	_, failure := m.checkFitness(r, m.rungs[len(m.rungs)-1])
 	if failure == "" && r.WeightsObject == "" {

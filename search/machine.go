@@ -318,6 +318,17 @@ func (m *Machine) Outstands(t gahpo.Task) bool {
 	return isOpen(r) && m.task(r).Token == t.Token
 }
 
+// Answers tells whether token is that of a task outstanding for genome
+// (replicate 0: its own training or the final): a worker's report about a
+// task must carry it.
+func (m *Machine) Answers(genome, replicate int, token string) bool {
+	if token == "" {
+		return false
+	}
+	return m.Outstands(gahpo.Task{Kind: gahpo.KindFitness, GenomeID: genome, Replicate: replicate, Token: token}) ||
+		m.Outstands(gahpo.Task{Kind: gahpo.KindFinal, GenomeID: genome, Token: token})
+}
+
 // isOpen tells whether r's genome is queued or in training.
 func isOpen(r gahpo.GenomeRecord) bool {
 	return r.Status == gahpo.GenomeQueued || r.Status == gahpo.GenomePromoted
@@ -708,7 +719,7 @@ func (m *Machine) accept(r gahpo.Result) error {
 	if r.Token != m.Token(r.GenomeID, rung) {
 		return fmt.Errorf("%w: genome %d: the result does not carry the token of its task", ErrRefused, r.GenomeID)
 	}
-	return nil
+	return m.checkObjects(r)
 }
 
 // tellEngine is the paper's path: tell the generational engine and, when
@@ -771,6 +782,9 @@ func (m *Machine) Final(r gahpo.Result, now time.Time) error {
 		return fmt.Errorf("%w: no final training is outstanding", ErrStale)
 	case r.GenomeID != m.run.Best || r.Token != m.Token(r.GenomeID, -1):
 		return fmt.Errorf("%w: final result of genome %d does not answer the final task (genome %d)", ErrRefused, r.GenomeID, m.run.Best)
+	}
+	if err := m.checkObjects(r); err != nil {
+		return err
 	}
 	rec := m.recs[r.GenomeID-1]
 	ft := gahpo.FinalTraining{

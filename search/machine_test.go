@@ -70,7 +70,7 @@ func answer(t gahpo.Task) gahpo.Result {
 		r.Checkpoint = &gahpo.ObjectRef{Bucket: t.CheckpointTo, Name: fmt.Sprintf("%s-%d-e%d", t.RunID, t.GenomeID, e), Size: 1000}
 	}
 	if t.WeightsTo != "" {
-		r.WeightsBucket, r.WeightsObject = t.WeightsTo, fmt.Sprintf("%s-w-%d", t.RunID, t.GenomeID)
+		r.WeightsBucket, r.WeightsObject = t.WeightsTo, fmt.Sprintf("%s-%d-weights-n", t.RunID, t.GenomeID)
 	}
 	return r
 }

@@ -244,7 +244,7 @@ func (w *Worker) publishResult(ctx context.Context, res gahpo.Result, log *slog.
 		}
 		log.Warn("cannot publish result; retrying", "err", err, "in", delay)
 		_ = w.conn.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: res.RunID, GenomeID: res.GenomeID, Worker: res.Worker,
-			Attempt: res.Attempt, At: time.Now(), Problem: "cannot publish its result: " + err.Error()})
+			Attempt: res.Attempt, Replicate: res.Replicate, At: time.Now(), Problem: "cannot publish its result: " + err.Error(), Token: res.Token})
 		sleep(ctx, delay)
 		delay = min(2*delay, 30*time.Second)
 	}
