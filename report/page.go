@@ -85,7 +85,7 @@ type counts struct {
 func newPage(s *Snapshot, figs []Figure, live bool) page {
 	pg := page{S: s, Config: configText(s.Run.Config), Gens: RunStats(s.Run, s.Genomes), Confirmed: Confirmations(s.Run, s.Genomes), Figures: figs, Live: live, Version: Version(s),
 		Ended:    s.Run.Status == gahpo.RunDone || s.Run.Status == gahpo.RunFailed,
-		FinalETA: !s.Run.Config.MultiFidelity() && s.Run.Config.FinalEpochs > 0,
+		FinalETA: s.Run.Status == gahpo.RunFinal || !s.Run.Config.MultiFidelity() && s.Run.Config.FinalEpochs > 0, // a halving run in state final trains its best again
 		Stop:     StopText(s.Run.StoppedBy, s.Run.Config), Spent: SpentText(s.Run, s.Genomes), Shortfall: ConfirmShortfall(s.Run.Config, s.Genomes)}
 	for _, g := range s.Genomes {
 		pg.Counts.Genomes++
