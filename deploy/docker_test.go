@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // The compose tests run the image built by build-image.sh under this tag.
@@ -348,8 +349,11 @@ func TestComposeFaults(t *testing.T) {
 func TestComposeClusterLosesLeader(t *testing.T) {
 	compose := dockerOrSkip(t)
 	want := uninterrupted(t, compose)
-	p := newProject(t, compose, []string{"--replicas=3"},
-		"GAHPO_NATS_URL=nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222")
+	var clusterEnv []string
+	for k, v := range envFile(t, "cluster.env") {
+		clusterEnv = append(clusterEnv, k+"="+v)
+	}
+	p := newProject(t, compose, []string{"--replicas=3"}, clusterEnv...)
 	p.profiles = []string{"cluster"}
 	begin := time.Now()
 	// One worker until the fault, so that finding the leader (the
@@ -357,6 +361,11 @@ func TestComposeClusterLosesLeader(t *testing.T) {
 	// search; then three, started alone (--no-deps: the killed server
 	// stays dead).
 	p.must(5*time.Minute, "up", "-d", "--scale", "worker=1")
+	// The profile runs exactly the three servers of the cluster.
+	services := strings.Fields(docker(t, "ps", "-a", "--filter", "label=com.docker.compose.project="+p.name, "--format", `{{.Label "com.docker.compose.service"}}`))
+	if servers := slices.DeleteFunc(services, func(s string) bool { return !strings.HasPrefix(s, "nats") }); len(servers) != 3 {
+		t.Fatalf("the cluster profile runs the NATS servers %v, want 3", servers)
+	}
 	p.waitLog("coordinator", "run started", 3*time.Minute)
 	leader := streamLeader(t, p, "GAHPO_TASKS")
 	if st := state(t, p.container("coordinator", 1)); st != "running 0" {
@@ -368,51 +377,57 @@ func TestComposeClusterLosesLeader(t *testing.T) {
 	p.waitDone(5 * time.Minute)
 	sameHistory(t, p.history(), want)
 	t.Logf("cluster run completed in %v", time.Since(begin).Round(time.Second))
-}
 
-// streamLeader asks a cluster member's monitoring endpoint which server
-// leads a stream; the server names are the compose service names.
-func streamLeader(t *testing.T, p *project, stream string) string {
-	t.Helper()
-	ip := docker(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", p.container("nats-1", 1))
+	// A server on the network without the routes' password (its own
+	// routes on loopback need none) is refused by the cluster.
+	rogue := p.name + "-rogue"
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", rogue).Run() })
+	docker(t, "run", "-d", "--name", rogue, "--network", p.name+"_gahpo", testImage, "nats", "-v", "--listen", "127.0.0.1:4222",
+		"--store", "/data/js", "--cluster", "127.0.0.1:6222", "--server-name", "rogue", "--routes", "nats://nats:6222,nats://nats-2:6222,nats://nats-3:6222")
 	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		if leader := leaderFrom(fmt.Sprintf("http://%s:8222/jsz?streams=true", ip), stream); leader != "" {
-			return leader
+	for {
+		logs := docker(t, "logs", rogue)
+		if strings.Contains(logs, "Authorization Violation") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server without the routes' password was not refused:\n%s", logs)
 		}
 		time.Sleep(time.Second)
 	}
-	t.Fatalf("no leader of %s found on nats-1 (%s)", stream, ip)
-	return ""
 }
 
-func leaderFrom(url, stream string) string {
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(url)
+// streamLeader asks a cluster member, as the coordinator user, which
+// server leads a stream; the server names are the compose service names.
+// (The monitoring port stays inside the containers.)
+func streamLeader(t *testing.T, p *project, stream string) string {
+	t.Helper()
+	ip := docker(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", p.container("nats", 1))
+	pw, err := os.ReadFile("secrets/coordinator.password")
 	if err != nil {
-		return ""
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var jsz struct {
-		Accounts []struct {
-			Streams []struct {
-				Name    string `json:"name"`
-				Cluster struct {
-					Leader string `json:"leader"`
-				} `json:"cluster"`
-			} `json:"stream_detail"`
-		} `json:"account_details"`
+	nc, err := nats.Connect("nats://"+ip+":4222", nats.UserInfo("coordinator", strings.TrimSpace(string(pw))),
+		nats.CustomInboxPrefix("_INBOX_coordinator"), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatalf("connect to nats (%s): %v", ip, err)
 	}
-	if json.Unmarshal(body, &jsz) != nil {
-		return ""
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, a := range jsz.Accounts {
-		for _, s := range a.Streams {
-			if s.Name == stream {
-				return s.Cluster.Leader
-			}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s, err := js.Stream(ctx, stream)
+		if err == nil && s.CachedInfo().Cluster != nil && s.CachedInfo().Cluster.Leader != "" {
+			cancel()
+			return s.CachedInfo().Cluster.Leader
 		}
+		cancel()
+		time.Sleep(time.Second)
 	}
+	t.Fatalf("no leader of %s found through nats (%s)", stream, ip)
 	return ""
 }

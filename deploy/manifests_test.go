@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,9 +123,12 @@ func checkInvocation(t *testing.T, inv invocation, usersFile string) {
 		if !hasValue && i+1 < len(inv.args) && !strings.HasPrefix(inv.args[i+1], "-") {
 			value = inv.args[i+1]
 		}
-		if (name == "listen" || name == "cluster" || name == "monitor") && !strings.Contains(value, "${") {
-			if _, port, err := splitPort(value); err == nil {
+		if (name == "listen" || name == "cluster" || name == "monitor") && !strings.Contains(value, "${") && (value != "" || name != "cluster") {
+			if host, port, err := splitPort(value); err == nil {
 				listened[port] = true
+				if name == "cluster" && !loopback(host) && !slices.Contains(inv.env, routePasswordEnv+"_FILE") && !slices.Contains(inv.env, routePasswordEnv) {
+					t.Errorf("%s: --cluster %s beyond loopback without %s_FILE (gahpo refuses open routes)", inv.where, value, routePasswordEnv)
+				}
 			} else {
 				t.Errorf("%s: --%s %q: %v", inv.where, name, value, err)
 			}
@@ -149,6 +153,13 @@ func checkInvocation(t *testing.T, inv invocation, usersFile string) {
 			t.Errorf("%s: environment variable %s is read neither by gahpo nor by %s", inv.where, e, usersFile)
 		}
 	}
+}
+
+// routePasswordEnv is where gahpo nats reads the routes' password.
+const routePasswordEnv = "GAHPO_NATS_ROUTE_PASSWORD"
+
+func loopback(host string) bool {
+	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "[::1]" || host == "::1"
 }
 
 func splitPort(hostPort string) (string, int, error) {
@@ -298,14 +309,50 @@ func TestKubernetesManifestsMatchTheBinary(t *testing.T) {
 	}
 }
 
-// composeValue replaces ${VAR:-default} by its default.
-func composeValue(s string) string {
-	return regexp.MustCompile(`\$\{[A-Z_]+:-([^}]*)\}`).ReplaceAllString(s, "$1")
+// composeValue replaces ${VAR:-default} by the variable's value in env, or
+// else by its default.
+func composeValue(s string, env map[string]string) string {
+	return regexp.MustCompile(`\$\{([A-Z_]+):-([^}]*)\}`).ReplaceAllStringFunc(s, func(m string) string {
+		sub := regexp.MustCompile(`\$\{([A-Z_]+):-([^}]*)\}`).FindStringSubmatch(m)
+		if v, ok := env[sub[1]]; ok {
+			return v
+		}
+		return sub[2]
+	})
 }
 
-// TestComposeFileMatchesTheBinary checks every service of compose.yaml.
+// envFile reads a compose --env-file.
+func envFile(t *testing.T, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// TestComposeFileMatchesTheBinary checks every service of compose.yaml,
+// with its defaults and with cluster.env (the cluster profile).
 func TestComposeFileMatchesTheBinary(t *testing.T) {
 	binary(t)
+	t.Run("defaults", func(t *testing.T) { checkCompose(t, nil) })
+	t.Run("cluster.env", func(t *testing.T) {
+		env := envFile(t, "cluster.env")
+		if len(env) < 3 {
+			t.Fatalf("cluster.env: %v", env)
+		}
+		checkCompose(t, env)
+	})
+}
+
+func checkCompose(t *testing.T, env map[string]string) {
 	docs := yamlDocs(t, "compose.yaml")
 	svcs, _ := get(docs[0], "services").(map[string]any)
 	if len(svcs) < 4 {
@@ -315,7 +362,7 @@ func TestComposeFileMatchesTheBinary(t *testing.T) {
 		where := "compose.yaml service " + name
 		var args []string
 		for _, a := range strs(get(s, "command")) {
-			args = append(args, composeValue(a))
+			args = append(args, composeValue(a, env))
 		}
 		if ep := strs(get(s, "entrypoint")); len(ep) > 1 {
 			args = append(ep[1:], args...)
@@ -356,5 +403,78 @@ func TestSystemdUnitsMatchTheBinary(t *testing.T) {
 			}
 			checkInvocation(t, invocation{where: u, args: f[1:]}, "nats/auth.conf")
 		}
+	}
+}
+
+// TestComposeProfiles checks which NATS servers run: one by default; with
+// cluster.env and the cluster profile exactly three, routed to each other,
+// each with the routes' password. The coordinator and the workers depend
+// on a server that runs either way.
+func TestComposeProfiles(t *testing.T) {
+	docs := yamlDocs(t, "compose.yaml")
+	svcs, _ := get(docs[0], "services").(map[string]any)
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		profiles []string
+		servers  int
+	}{
+		{"defaults", nil, nil, 1},
+		{"cluster", envFile(t, "cluster.env"), []string{"cluster"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			active := func(s any) bool {
+				ps := strs(get(s, "profiles"))
+				return len(ps) == 0 || slices.ContainsFunc(ps, func(p string) bool { return slices.Contains(tc.profiles, p) })
+			}
+			servers := map[string][]string{} // service -> its arguments
+			for name, s := range svcs {
+				var args []string
+				for _, a := range strs(get(s, "command")) {
+					args = append(args, composeValue(a, tc.env))
+				}
+				if active(s) && len(args) > 0 && args[0] == "nats" {
+					servers[name] = args
+				}
+			}
+			if len(servers) != tc.servers {
+				t.Fatalf("%d NATS servers run (%v), want %d", len(servers), slices.Sorted(maps.Keys(servers)), tc.servers)
+			}
+			for name, args := range servers {
+				joined := strings.Join(args, " ")
+				if tc.servers == 1 {
+					if strings.Contains(joined, "--cluster=0") || strings.Contains(joined, "--cluster 0") {
+						t.Errorf("%s: a single server with routes: %s", name, joined)
+					}
+					continue
+				}
+				for other := range servers {
+					if !strings.Contains(joined, "nats://"+other+":6222") {
+						t.Errorf("%s does not route to %s: %s", name, other, joined)
+					}
+				}
+				if !strings.Contains(joined, "--server-name "+name) {
+					t.Errorf("%s: server name is not the service's: %s", name, joined)
+				}
+				env, _ := get(svcs[name], "environment").(map[string]any)
+				if _, ok := env[routePasswordEnv+"_FILE"]; !ok {
+					t.Errorf("%s: no %s_FILE", name, routePasswordEnv)
+				}
+			}
+			for _, client := range []string{"coordinator", "worker"} {
+				deps, _ := get(svcs[client], "depends_on").(map[string]any)
+				if len(deps) == 0 {
+					t.Errorf("%s depends on no NATS server", client)
+				}
+				for d := range deps {
+					if _, ok := servers[d]; !ok {
+						t.Errorf("%s depends on %s, which is not a running NATS server", client, d)
+					}
+				}
+			}
+			if url := composeValue("${GAHPO_NATS_URL:-nats://nats:4222}", tc.env); strings.Count(url, "nats://") != tc.servers {
+				t.Errorf("the clients' URL %s does not name the %d servers", url, tc.servers)
+			}
+		})
 	}
 }

@@ -46,11 +46,22 @@ type Options struct {
 	ClusterName string
 	// Routes are the cluster addresses of the other members
 	// ("nats://nats-2:6222"); listing every member on every member is fine.
+	// They carry no credentials: RouteUser and RoutePassword are put in.
 	Routes []string
+	// RouteUser and RoutePassword authenticate the routes: the server
+	// accepts a route only with them, and dials its Routes with them. Every
+	// member uses the same. Without a password, routes are accepted from
+	// anyone, which is refused unless Cluster is a loopback address.
+	// RouteUser defaults to DefaultRouteUser.
+	RouteUser, RoutePassword string
 	// Monitor is the address of the HTTP monitoring endpoint
 	// ("0.0.0.0:8222": /healthz, /varz, /jsz); empty means none.
 	Monitor string
 }
+
+// DefaultRouteUser is the user name of the routes when Options.RouteUser
+// is empty.
+const DefaultRouteUser = "gahpo-route"
 
 // ErrBadOptions is returned by [Start] for options that do not fit
 // together.
@@ -109,18 +120,50 @@ func clusterOpts(o Options, opts *server.Options) error {
 	if name == "" {
 		name = "gahpo"
 	}
+	if o.RoutePassword == "" && !Loopback(host) {
+		// Anyone reaching the port could join the cluster and use every
+		// account's JetStream without a user or a permission.
+		return fmt.Errorf("%w: cluster address %s reaches beyond loopback and the routes have no password", ErrBadOptions, o.Cluster)
+	}
+	if o.RouteUser != "" && o.RoutePassword == "" {
+		return fmt.Errorf("%w: a route user without a route password", ErrBadOptions)
+	}
+	user := o.RouteUser
+	if user == "" {
+		user = DefaultRouteUser
+	}
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
 	opts.Cluster = server.ClusterOpts{Name: name, Host: host, Port: port}
+	if o.RoutePassword != "" {
+		opts.Cluster.Username, opts.Cluster.Password = user, o.RoutePassword
+	}
 	for _, r := range o.Routes {
 		u, err := url.Parse(r)
 		if err != nil || u.Host == "" {
-			return fmt.Errorf("%w: route %q (want nats://host:port)", ErrBadOptions, r)
+			// Not r itself: a malformed URL may hold a password.
+			return fmt.Errorf("%w: a route is not a URL (want nats://host:port)", ErrBadOptions)
+		}
+		if u.User != nil {
+			return fmt.Errorf("%w: route %s carries credentials: give the route password apart (it is put into every route)", ErrBadOptions, u.Redacted())
+		}
+		if o.RoutePassword != "" {
+			u.User = url.UserPassword(user, o.RoutePassword)
 		}
 		opts.Routes = append(opts.Routes, u)
 	}
 	return nil
+}
+
+// Loopback tells whether a listening host reaches this machine only ("",
+// every interface, does not).
+func Loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Server is a running embedded NATS server.

@@ -23,7 +23,8 @@ import (
 // process: help, version, and the flag errors every command reports before
 // it opens a file or a connection.
 func TestMainInProcess(t *testing.T) {
-	for _, env := range []string{"GAHPO_NATS", "GAHPO_NATS_TOKEN", "GAHPO_NATS_TOKEN_FILE", "GAHPO_NATS_PASSWORD", "GAHPO_NATS_PASSWORD_FILE"} {
+	for _, env := range []string{"GAHPO_NATS", "GAHPO_NATS_TOKEN", "GAHPO_NATS_TOKEN_FILE", "GAHPO_NATS_PASSWORD", "GAHPO_NATS_PASSWORD_FILE",
+		"GAHPO_NATS_ROUTE_PASSWORD", "GAHPO_NATS_ROUTE_PASSWORD_FILE"} {
 		t.Setenv(env, "")
 	}
 	emptyDB := filepath.Join(t.TempDir(), "empty.db")
@@ -32,6 +33,10 @@ func TestMainInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
+	emptyFile := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -70,6 +75,14 @@ func TestMainInProcess(t *testing.T) {
 			wantErr: "beyond loopback"},
 		{name: "NATS beyond loopback with a user but no password", args: []string{"nats", "--listen", "0.0.0.0:0", "--user", "u", "--store", filepath.Join(t.TempDir(), "js")},
 			wantErr: "beyond loopback"},
+		{name: "NATS routes beyond loopback without a password", args: []string{"nats", "--cluster", "0.0.0.0:0", "--server-name", "n1", "--routes", "nats://127.0.0.1:1", "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "--cluster 0.0.0.0:0 reaches beyond loopback and the routes have no password"},
+		{name: "NATS routes on every interface without a password", args: []string{"nats", "--cluster", ":0", "--server-name", "n1", "--routes", "nats://127.0.0.1:1", "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "set GAHPO_NATS_ROUTE_PASSWORD_FILE=FILE"},
+		{name: "NATS routes with an empty password file", args: []string{"nats", "--cluster", "0.0.0.0:0", "--route-password-file", emptyFile, "--server-name", "n1", "--routes", "nats://127.0.0.1:1", "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "route password file " + emptyFile + " is empty"},
+		{name: "NATS route password without a cluster", args: []string{"nats", "--route-password-file", emptyFile, "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "--route-password-file without --cluster"},
 		{name: "a secret as an argument warns", args: []string{"query", "runs", "--db", emptyDB, "--nats-token", "s3cret"},
 			wantStderr: "warning: --nats-token puts a secret where every user of this machine can read it (ps); use GAHPO_NATS_TOKEN_FILE"},
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,10 @@ import (
 
 	"github.com/gahpo/gahpo/natsserver"
 )
+
+// routePasswordEnv holds the routes' password of `gahpo nats --cluster`
+// (with _FILE: a file holding it).
+const routePasswordEnv = "GAHPO_NATS_ROUTE_PASSWORD"
 
 func (m *Main) runNATS(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo nats", flag.ContinueOnError)
@@ -34,8 +39,10 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	name := fs.String("server-name", "", "server name, unique in a cluster (default: gahpo, or the host name with --cluster)")
 	cluster := fs.String("cluster", "", "address for routes from the cluster's other servers (0.0.0.0:6222); empty: a single server")
 	clusterName := fs.String("cluster-name", "gahpo", "cluster name, the same on every member")
-	routes := fs.String("routes", "", "cluster addresses of the other members, comma separated (nats://nats-2:6222,...)")
-	monitor := fs.String("monitor", "", "HTTP monitoring address (0.0.0.0:8222: /healthz, /varz, /jsz); with 'health', where to ask")
+	routes := fs.String("routes", "", "cluster addresses of the other members, comma separated (nats://nats-2:6222,...), without credentials")
+	routeUser := fs.String("route-user", natsserver.DefaultRouteUser, "user name of the routes, the same on every member")
+	routePasswordFile := fs.String("route-password-file", "", "file holding the routes' password, the same on every member (required with --cluster beyond loopback); env "+routePasswordEnv+"_FILE or "+routePasswordEnv)
+	monitor := fs.String("monitor", "", "HTTP monitoring address (127.0.0.1:8222: /healthz, /varz, /jsz; unauthenticated); with 'health', where to ask")
 	verbose := fs.Bool("v", false, "log the server's events")
 	tlsCert := fs.String("tls-cert", "", "server certificate file (PEM): accept TLS connections only")
 	tlsKey := fs.String("tls-key", "", "server key file (PEM), with --tls-cert")
@@ -92,6 +99,34 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 			"give a token (GAHPO_NATS_TOKEN_FILE=FILE or --token-file FILE), --user with a password (GAHPO_NATS_PASSWORD_FILE), "+
 			"--users FILE (deploy/nats/auth.conf) or --tls-ca for client certificates", *listen)
 	}
+	// Nor the routes: a server that joins the cluster uses every account
+	// with JetStream, past every user and permission.
+	var routePassword string
+	if *cluster != "" {
+		chost, _, err := net.SplitHostPort(*cluster)
+		if err != nil {
+			return fmt.Errorf("nats: bad --cluster %q: %w", *cluster, err)
+		}
+		if *routePasswordFile == "" {
+			*routePasswordFile = os.Getenv(routePasswordEnv + "_FILE")
+		}
+		if routePassword, err = secret("", *routePasswordFile, routePasswordEnv, "route password"); err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		if routePassword == "" && !loopback(chost) {
+			return fmt.Errorf("nats: --cluster %s reaches beyond loopback and the routes have no password: anyone reaching it could join the cluster "+
+				"and use JetStream past every user; set %s_FILE=FILE (or --route-password-file FILE, or %s) to the same secret on every member",
+				*cluster, routePasswordEnv, routePasswordEnv)
+		}
+	} else if *routePasswordFile != "" {
+		return errors.New("nats: --route-password-file without --cluster")
+	}
+	if *monitor != "" {
+		if mhost, _, err := net.SplitHostPort(*monitor); err == nil && !loopback(mhost) {
+			slog.New(slog.NewTextHandler(m.Stderr, nil)).Warn("the monitoring port reaches beyond loopback and serves every connection's details (addresses, users, subscriptions) without authentication; "+
+				"keep it local (127.0.0.1) or behind a firewall or network policy", "monitor", *monitor)
+		}
+	}
 	if *name == "" {
 		*name = "gahpo"
 		if *cluster != "" {
@@ -106,9 +141,12 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 			routeList = append(routeList, r)
 		}
 	}
+	if routePassword == "" {
+		*routeUser = "" // routes on loopback, open
+	}
 	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *storeDir, User: *user, Password: *password, Token: *token, Log: *verbose, Name: *name,
 		TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA, UsersFile: *users,
-		Cluster: *cluster, ClusterName: *clusterName, Routes: routeList, Monitor: *monitor})
+		Cluster: *cluster, ClusterName: *clusterName, Routes: routeList, RouteUser: *routeUser, RoutePassword: routePassword, Monitor: *monitor})
 	if err != nil {
 		return err
 	}
