@@ -78,3 +78,45 @@ func TestSearchUnderRoleUsers(t *testing.T) {
 		t.Errorf("no genome reached the top rung (90 epochs):\n%s", promoted)
 	}
 }
+
+// TestDBWinsOverEnvironment: an explicit --db reads that history file even
+// with GAHPO_NATS in the environment; --db with --nats is refused; without
+// --db, the URL (flag or environment) asks a running coordinator.
+func TestDBWinsOverEnvironment(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "h.db")
+	run := regressionRun(t, db)
+	const dead = "nats://127.0.0.1:1" // nothing listens: a live read fails to connect
+	out := t.TempDir()
+	for _, tt := range []struct {
+		name    string
+		env     string
+		args    []string
+		want    string // in stdout
+		wantErr string // in the error; "" for none
+	}{
+		{"query: --db with GAHPO_NATS set", dead, []string{"query", "runs", "--db", db}, run.ID, ""},
+		{"query: GAHPO_NATS alone is live", dead, []string{"query", "runs"}, "", "connect"},
+		{"query: --nats alone is live", "", []string{"query", "runs", "--nats", dead}, "", "connect"},
+		{"query: --db and --nats", "", []string{"query", "runs", "--db", db, "--nats", dead}, "", "query: give --db (a history file) or --nats (a running coordinator), not both"},
+		{"query: --db and --nats=", dead, []string{"query", "runs", "--db", db, "--nats="}, "", "not both"},
+		{"export: --db with GAHPO_NATS set", dead, []string{"export", "--db", db}, "genome", ""},
+		{"export: --db and --nats", "", []string{"export", "--db", db, "--nats", dead}, "", "export: give --db"},
+		{"report: --db with GAHPO_NATS set", dead, []string{"report", "--db", db, "--out", out}, "index.html", ""},
+		{"report: GAHPO_NATS alone is live", dead, []string{"report", "--out", out}, "", "connect"},
+		{"report: --db and --nats", "", []string{"report", "--db", db, "--nats", dead, "--out", out}, "", "report: give --db"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GAHPO_NATS", tt.env)
+			stdout, _, err := runMain(t, tt.args...)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("err = %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if !strings.Contains(stdout, tt.want) {
+				t.Errorf("stdout %q, want %q in it", stdout, tt.want)
+			}
+		})
+	}
+}
