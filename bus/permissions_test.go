@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -320,5 +322,79 @@ func TestWorkerCannotSnoopReplies(t *testing.T) {
 		case <-time.After(3 * time.Second):
 			t.Errorf("subscribe %s: allowed, want refused", subj)
 		}
+	}
+}
+
+// TestMissingInboxPrefix: a user whose permissions allow replies under its
+// own prefix only, connected without it (or with another user's), is told
+// to set GAHPO_NATS_INBOX_PREFIX at once: not that no coordinator runs,
+// nor a request's timeout.
+func TestMissingInboxPrefix(t *testing.T) {
+	srv := startWithUsers(t)
+	coord := connectAs(t, srv, "coordinator", "c-secret")
+	ctx := context.Background()
+	if err := coord.EnsureStreams(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := coord.Serve(ctx, "r1", "0.1.0", map[string]bus.Endpoint{
+		"best": func(context.Context, []byte) (any, error) { return "the history", nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if err := coord.InboxRefused(); err != nil {
+		t.Errorf("coordinator (subscribes to anything): %v", err)
+	}
+	connect := func(user, password, prefix string) *bus.Conn {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		c, err := bus.Connect(cctx, bus.Options{URL: srv.URL(), User: user, Password: password, InboxPrefix: prefix})
+		if err != nil {
+			t.Fatalf("connect as %s: %v", user, err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	check := func(what string, err error, want string) {
+		t.Helper()
+		switch {
+		case !errors.Is(err, bus.ErrInboxRefused):
+			t.Errorf("%s: %v, want %v", what, err, bus.ErrInboxRefused)
+		case errors.Is(err, bus.ErrNoService):
+			t.Errorf("%s: %v blames a missing coordinator", what, err)
+		case !strings.Contains(err.Error(), want):
+			t.Errorf("%s: %v, want %q in it", what, err, want)
+		}
+	}
+	for _, tt := range []struct{ user, password, prefix, want string }{
+		{"query", "q-secret", "", "set GAHPO_NATS_INBOX_PREFIX or --nats-inbox-prefix to a prefix this user may subscribe to (_INBOX_<user> with deploy/nats/auth.conf)"},
+		{"query", "q-secret", "_INBOX_worker", "GAHPO_NATS_INBOX_PREFIX / --nats-inbox-prefix _INBOX_worker is not this user's"},
+		{"worker", "w-secret", "", "GAHPO_NATS_INBOX_PREFIX"},
+	} {
+		c := connect(tt.user, tt.password, tt.prefix)
+		name := tt.user + " with prefix " + strconv.Quote(tt.prefix)
+		start := time.Now()
+		check(name+": connection", c.InboxRefused(), tt.want)
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := c.Discover(qctx)
+		check(name+": discover", err, tt.want)
+		var v string
+		check(name+": query", c.Query(qctx, "r1", "best", struct{}{}, &v), tt.want)
+		_, err = c.Tasks(qctx)
+		check(name+": tasks", err, tt.want)
+		cancel()
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: the refusals took %v; want them at once", name, d)
+		}
+	}
+	// With its own prefix, the query user gets its answers.
+	c := connect("query", "q-secret", "_INBOX_query")
+	if err := c.InboxRefused(); err != nil {
+		t.Errorf("query with its prefix: %v", err)
+	}
+	var v string
+	if err := c.Query(ctx, "r1", "best", struct{}{}, &v); err != nil || v != "the history" {
+		t.Errorf("query with its prefix: %q, %v", v, err)
 	}
 }

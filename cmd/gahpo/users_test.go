@@ -120,3 +120,60 @@ func TestDBWinsOverEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingInboxPrefixCommands: under auth.conf's users, gahpo status
+// without GAHPO_NATS_INBOX_PREFIX fails at once naming it (not "no running
+// coordinator", while one runs), and a worker says it at each try.
+func TestMissingInboxPrefixCommands(t *testing.T) {
+	srv := startUsersServer(t)
+	t.Setenv("GAHPO_NATS_INBOX_PREFIX", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	coordDone := make(chan error, 1)
+	go func() {
+		m := &Main{Stdout: io.Discard, Stderr: io.Discard}
+		coordDone <- m.Run(ctx, []string{"coordinator", "--nats", srv.URL(), "--nats-user", "coordinator", "--nats-password", "c-secret",
+			"--nats-inbox-prefix", "_INBOX_coordinator", "--db", filepath.Join(t.TempDir(), "h.db"), "--problem", "regression",
+			"--population", "4", "--generations", "100", "--no-progress"})
+	}()
+	// The query user with its prefix finds the coordinator...
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, _, err := runMain(t, "status", "--nats", srv.URL(), "--nats-user", "query", "--nats-password", "q-secret", "--nats-inbox-prefix", "_INBOX_query")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status with the query user's prefix: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// ...without it, it is told what to set.
+	start := time.Now()
+	_, _, err := runMain(t, "status", "--nats", srv.URL(), "--nats-user", "query", "--nats-password", "q-secret")
+	if err == nil || !strings.Contains(err.Error(), "set GAHPO_NATS_INBOX_PREFIX") || strings.Contains(err.Error(), "no running coordinator") {
+		t.Errorf("status without the prefix: %v; want the prefix named, no blame on the coordinator", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("status without the prefix took %v", d)
+	}
+
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer wcancel()
+	workerLog := &syncBuffer{}
+	m := &Main{Stdout: io.Discard, Stderr: workerLog}
+	_ = m.Run(wctx, []string{"worker", "--nats", srv.URL(), "--nats-user", "worker", "--nats-password", "w-secret", "--name", "w", "--cache", t.TempDir()})
+	log := workerLog.String()
+	if n := strings.Count(log, `msg="task queue unavailable: the NATS server sends this worker no replies"`); n < 2 || !strings.Contains(log, "set GAHPO_NATS_INBOX_PREFIX") {
+		t.Errorf("the worker's log (%d lines naming the cause):\n%s", n, tail(log))
+	}
+	if strings.Contains(log, "context deadline exceeded") {
+		t.Errorf("the worker blames a timeout:\n%s", tail(log))
+	}
+	cancel()
+	select {
+	case <-coordDone:
+	case <-time.After(30 * time.Second):
+		t.Error("the coordinator did not stop")
+	}
+}
