@@ -126,6 +126,9 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if o.URL == "" {
 		return nil, errors.New("bus: no NATS URL given")
 	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return nil, errors.New("bus: a client certificate and its key go together (--tls-cert with --tls-key)")
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
@@ -210,7 +213,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 				continue
 			}
 			if !o.Wait || !errors.Is(d.err, nats.ErrNoServers) {
-				return nil, fmt.Errorf("bus: connect %s: %w", urls, d.err)
+				return nil, fmt.Errorf("bus: connect %s: %w%s", urls, d.err, tlsHint(o, d.err))
 			}
 			wait := min(time.Duration(attempt)*500*time.Millisecond, 5*time.Second)
 			log.Warn("no NATS server answers; trying again", "urls", urls, "in", wait, "err", d.err)
@@ -263,6 +266,16 @@ func (c *Conn) probeInbox(ctx context.Context) {
 // of a server that refused this client's reply subscription; nil when it
 // did not.
 func (c *Conn) InboxRefused() error { return c.inbox.refusal() }
+
+// tlsHint names the likely cause of a TLS failure of a client that trusts
+// a CA but has no certificate of its own: a server under mutual TLS drops
+// it, often before the client reads why ("broken pipe").
+func tlsHint(o Options, err error) string {
+	if o.TLSCA == "" || o.TLSCert != "" || !strings.Contains(strings.ToLower(err.Error()), "tls") {
+		return ""
+	}
+	return " (the server may require a client certificate: --tls-cert and --tls-key)"
+}
 
 // Drain lets pending messages flow and closes the connection.
 func (c *Conn) Drain() error {

@@ -177,3 +177,23 @@ func TestMissingInboxPrefixCommands(t *testing.T) {
 		t.Error("the coordinator did not stop")
 	}
 }
+
+// TestTLSPairFlags: half a certificate pair is refused when the flags are
+// parsed, not as "open : no such file or directory".
+func TestTLSPairFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "--nats", "tls://127.0.0.1:1", "--tls-ca", "ca.pem", "--tls-cert", "c.pem"}, "status: --tls-cert c.pem needs --tls-key, the certificate's private key"},
+		{[]string{"worker", "--nats", "tls://127.0.0.1:1", "--tls-key", "k.pem"}, "worker: --tls-key k.pem needs --tls-cert, the certificate of that key"},
+		{[]string{"coordinator", "--nats", "tls://127.0.0.1:1", "--tls-cert", "c.pem"}, "coordinator: --tls-cert c.pem needs --tls-key"},
+		{[]string{"query", "runs", "--nats", "tls://127.0.0.1:1", "--tls-cert", "c.pem"}, "query: --tls-cert c.pem needs --tls-key"},
+		{[]string{"nats", "--tls-key", "k.pem"}, "nats: --tls-key k.pem needs --tls-cert"},
+	} {
+		_, _, err := runMain(t, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("gahpo %s: %v, want %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+}
