@@ -1,11 +1,13 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -61,12 +63,62 @@ func closed(nc *nats.Conn, err error) error {
 	return fmt.Errorf("%w: %w", ErrClosed, err)
 }
 
+// ErrInboxRefused is returned (wrapped, with a hint) by the calls that
+// need replies when the server refuses this client's subscription to its
+// reply subjects: the user's permissions allow another prefix (with
+// deploy/nats/auth.conf, _INBOX_<user>), and [Options.InboxPrefix] is not
+// it. No request can get an answer on such a connection.
+var ErrInboxRefused = errors.New("bus: the NATS server refuses this client's replies")
+
+// inboxState remembers whether the server refused the reply subscription.
+type inboxState struct {
+	prefix  string // the reply subjects' prefix, "_INBOX" by default
+	refused atomic.Pointer[error]
+}
+
+// refusal is the error of a refused reply subscription, nil when none was.
+func (s *inboxState) refusal() error {
+	if e := s.refused.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// note records a permissions violation of a subscription to the reply
+// subjects, and tells whether err was one.
+func (s *inboxState) note(err error) bool {
+	if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), `Subscription to "`+s.prefix+".") {
+		return false
+	}
+	hint := "set GAHPO_NATS_INBOX_PREFIX or --nats-inbox-prefix to a prefix this user may subscribe to (_INBOX_<user> with deploy/nats/auth.conf)"
+	if s.prefix != "_INBOX" {
+		hint = "GAHPO_NATS_INBOX_PREFIX / --nats-inbox-prefix " + s.prefix + " is not this user's: " +
+			"set the prefix this user may subscribe to (_INBOX_<user> with deploy/nats/auth.conf)"
+	}
+	e := fmt.Errorf("%w (subscription to %s.> refused): %s", ErrInboxRefused, s.prefix, hint)
+	s.refused.Store(&e)
+	return true
+}
+
+// explain puts the refusal of the reply subscription in front of err (a
+// request's timeout, most likely caused by it), when there was one.
+func (s *inboxState) explain(err error) error {
+	if err == nil || errors.Is(err, ErrInboxRefused) {
+		return err
+	}
+	if r := s.refusal(); r != nil {
+		return fmt.Errorf("%w: %w", r, err)
+	}
+	return err
+}
+
 // Conn is a NATS connection with its JetStream context.
 type Conn struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	log     *slog.Logger
 	streams StreamOptions
+	inbox   *inboxState
 }
 
 // Connect dials NATS with reconnects and backoff.
@@ -74,11 +126,15 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if o.URL == "" {
 		return nil, errors.New("bus: no NATS URL given")
 	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return nil, errors.New("bus: a client certificate and its key go together (--tls-cert with --tls-key)")
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	log = log.With("subsystem", "nats")
+	inbox := &inboxState{prefix: cmp.Or(o.InboxPrefix, "_INBOX")}
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
@@ -94,9 +150,27 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 				log.Warn("disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected", "url", nc.ConnectedUrl()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			inbox.refused.Store(nil) // the subscriptions are made again: the server says anew
+			log.Info("reconnected", "url", nc.ConnectedUrl())
+		}),
+		// The server's complaints (permissions violations, slow consumers)
+		// go to the log; a refused reply subscription is told with its
+		// cause and remembered, so that the calls it makes fail say why.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if inbox.note(err) {
+				log.Error("no reply can reach this client", "err", inbox.refusal(), "server", err)
+				return
+			}
+			log.Warn("NATS server error", "err", err)
+		}),
+		// A refused synchronous subscription says so at once (the probe
+		// below, Discover) instead of waiting for messages that never come.
+		nats.PermissionErrOnSubscribe(true),
 		nats.ClosedHandler(func(nc *nats.Conn) {
-			if err := nc.LastError(); err != nil {
+			// A permissions violation closes nothing: it is only the last
+			// thing the server said before a Close.
+			if err := nc.LastError(); err != nil && !errors.Is(err, nats.ErrPermissionViolation) {
 				log.Error("connection closed for good", "err", err)
 			}
 		}),
@@ -139,7 +213,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 				continue
 			}
 			if !o.Wait || !errors.Is(d.err, nats.ErrNoServers) {
-				return nil, fmt.Errorf("bus: connect %s: %w", urls, d.err)
+				return nil, fmt.Errorf("bus: connect %s: %w%s", urls, d.err, tlsHint(o, d.err))
 			}
 			wait := min(time.Duration(attempt)*500*time.Millisecond, 5*time.Second)
 			log.Warn("no NATS server answers; trying again", "urls", urls, "in", wait, "err", d.err)
@@ -163,7 +237,44 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	return &Conn{nc: nc, js: js, log: log, streams: o.Streams}, nil
+	c := &Conn{nc: nc, js: js, log: log, streams: o.Streams, inbox: inbox}
+	c.probeInbox(ctx)
+	return c, nil
+}
+
+// probeInbox subscribes once to a reply subject, so that a refusal is
+// known before the first request rather than after its timeout.
+func (c *Conn) probeInbox(ctx context.Context) {
+	sub, err := c.nc.SubscribeSync(c.nc.NewInbox())
+	if err != nil {
+		return
+	}
+	defer sub.Unsubscribe()
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if c.nc.FlushWithContext(fctx) != nil {
+		return
+	}
+	// The server answers a subscription it refuses before the flush's
+	// PONG: the refusal, if any, is on the subscription by now.
+	if _, err := sub.NextMsg(time.Millisecond); err != nil {
+		c.inbox.note(err)
+	}
+}
+
+// InboxRefused is the error (wrapping [ErrInboxRefused], with its remedy)
+// of a server that refused this client's reply subscription; nil when it
+// did not.
+func (c *Conn) InboxRefused() error { return c.inbox.refusal() }
+
+// tlsHint names the likely cause of a TLS failure of a client that trusts
+// a CA but has no certificate of its own: a server under mutual TLS drops
+// it, often before the client reads why ("broken pipe").
+func tlsHint(o Options, err error) string {
+	if o.TLSCA == "" || o.TLSCert != "" || !strings.Contains(strings.ToLower(err.Error()), "tls") {
+		return ""
+	}
+	return " (the server may require a client certificate: --tls-cert and --tls-key)"
 }
 
 // Drain lets pending messages flow and closes the connection.

@@ -73,12 +73,15 @@ func (c *Conn) Tasks(ctx context.Context) (*TaskQueue, error) {
 	if c.nc.IsClosed() {
 		return nil, closed(c.nc, nats.ErrConnectionClosed)
 	}
+	if err := c.inbox.refusal(); err != nil {
+		return nil, err // the consumer's lookup would time out
+	}
 	cons, err := c.js.Consumer(ctx, StreamTasks, ConsumerWorkers)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, ErrNoConsumer
 	}
 	if err != nil {
-		return nil, closed(c.nc, fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err))
+		return nil, closed(c.nc, c.inbox.explain(fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err)))
 	}
 	return &TaskQueue{cons: cons, nc: c.nc}, nil
 }

@@ -1,12 +1,20 @@
 package bus_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
@@ -133,12 +141,23 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 		_, err := worker.Fetch(ctx, ref, t.TempDir())
 		return err
 	})
-	allowed(t, "worker: write weights twice", func(ctx context.Context) error {
-		if _, err := worker.PutBytes(ctx, bus.BucketWeights, "w", []byte("one")); err != nil {
-			return err
-		}
-		_, err := worker.PutBytes(ctx, bus.BucketWeights, "w", []byte("two"))
+	// Weights and checkpoints as a worker keeps them: each under a name of
+	// its own training, so that no put replaces an object.
+	allowed(t, "worker: write weights", func(ctx context.Context) error {
+		_, err := worker.PutBytes(ctx, bus.BucketWeights, run+"-1-weights-n1", make([]byte, 300<<10))
 		return err
+	})
+	ckptDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ckptDir, "state.bin"), make([]byte, 300<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ckpt gahpo.ObjectRef
+	allowed(t, "worker: write a checkpoint", func(ctx context.Context) (err error) {
+		ckpt, err = worker.PutDir(ctx, bus.BucketCheckpoints, run+"-1-e1-n1", ckptDir)
+		return err
+	})
+	allowed(t, "worker: read a checkpoint (a promotion)", func(ctx context.Context) error {
+		return worker.GetDir(ctx, ckpt, t.TempDir())
 	})
 	if err := coord.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, RunID: run, GenomeID: 2, Kind: gahpo.KindFitness}); err != nil {
 		t.Fatal(err)
@@ -153,6 +172,18 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 		_, err := worker.PutBytes(ctx, bus.BucketData, "train.bin", []byte("poison"))
 		return err
 	})
+	// A purge request names its subjects in its body: the right to purge
+	// is the right to empty a bucket, every run's objects.
+	rawWorker := rawJetStream(t, srv, "worker", "w-secret")
+	for _, b := range []string{bus.BucketCheckpoints, bus.BucketWeights, bus.BucketData} {
+		refused(t, "worker: purge the bucket "+b, func(ctx context.Context) error {
+			s, err := rawWorker.Stream(ctx, "OBJ_"+b)
+			if err != nil {
+				return err
+			}
+			return s.Purge(ctx)
+		})
+	}
 	refused(t, "worker: find the coordinator", func(ctx context.Context) error { _, err := worker.Discover(ctx); return err })
 	refused(t, "worker: read the history", func(ctx context.Context) error {
 		var v any
@@ -196,6 +227,74 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 	if err != nil || len(data) != 300<<10 {
 		t.Errorf("the data set was changed: %d bytes, err %v", len(data), err)
 	}
+	if err := coord.GetDir(ctx, ckpt, t.TempDir()); err != nil {
+		t.Errorf("the checkpoint after the refused purges: %v", err)
+	}
+	if data, err := coord.GetBytes(ctx, bus.BucketWeights, run+"-1-weights-n1", ""); err != nil || len(data) != 300<<10 {
+		t.Errorf("the weights after the refused purges: %d bytes, err %v", len(data), err)
+	}
+	// The coordinator deletes what it no longer needs.
+	if err := coord.DeleteObject(ctx, bus.BucketCheckpoints, ckpt.Name); err != nil {
+		t.Errorf("coordinator: delete a checkpoint: %v", err)
+	}
+}
+
+// rawJetStream is a JetStream client of its own as user, to send the
+// requests gahpo itself never sends.
+func rawJetStream(t *testing.T, srv *natsserver.Server, user, password string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(srv.URL(), nats.UserInfo(user, password), nats.CustomInboxPrefix("_INBOX_"+user),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})) // the refusals are what the test wants
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// TestWorkerFailedPutLeavesChunks: without the right to purge, a worker's
+// upload that fails half way returns its error (after the JetStream
+// timeout of the purge nats.go tries), and leaves the chunks it sent in
+// the bucket, under no name: no object lists them, no get finds them.
+func TestWorkerFailedPutLeavesChunks(t *testing.T) {
+	srv := startWithUsers(t)
+	coord := connectAs(t, srv, "coordinator", "c-secret")
+	ctx := context.Background()
+	if err := coord.EnsureStreams(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	js := rawJetStream(t, srv, "worker", "w-secret")
+	obs, err := js.ObjectStore(ctx, bus.BucketCheckpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := errors.New("the checkpoint directory went away")
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = obs.Put(pctx, jetstream.ObjectMeta{Name: "r1-1-e1-n1"}, io.MultiReader(bytes.NewReader(make([]byte, 512<<10)), iotest.ErrReader(broken)))
+	if !errors.Is(err, broken) {
+		t.Fatalf("put: %v, want %v", err, broken)
+	}
+	t.Logf("the failed put returned in %v", time.Since(start).Round(time.Millisecond))
+	if names, err := coord.ListObjects(ctx, bus.BucketCheckpoints); err != nil || len(names) != 0 {
+		t.Errorf("objects after the failed put: %q, err %v; want none", names, err)
+	}
+	s, err := rawJetStream(t, srv, "coordinator", "c-secret").Stream(ctx, "OBJ_"+bus.BucketCheckpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs == 0 {
+		t.Errorf("no chunk left in the bucket: did the worker purge?")
+	}
 }
 
 // A client that subscribes to another user's replies is refused: the worker
@@ -223,5 +322,79 @@ func TestWorkerCannotSnoopReplies(t *testing.T) {
 		case <-time.After(3 * time.Second):
 			t.Errorf("subscribe %s: allowed, want refused", subj)
 		}
+	}
+}
+
+// TestMissingInboxPrefix: a user whose permissions allow replies under its
+// own prefix only, connected without it (or with another user's), is told
+// to set GAHPO_NATS_INBOX_PREFIX at once: not that no coordinator runs,
+// nor a request's timeout.
+func TestMissingInboxPrefix(t *testing.T) {
+	srv := startWithUsers(t)
+	coord := connectAs(t, srv, "coordinator", "c-secret")
+	ctx := context.Background()
+	if err := coord.EnsureStreams(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := coord.Serve(ctx, "r1", "0.1.0", map[string]bus.Endpoint{
+		"best": func(context.Context, []byte) (any, error) { return "the history", nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if err := coord.InboxRefused(); err != nil {
+		t.Errorf("coordinator (subscribes to anything): %v", err)
+	}
+	connect := func(user, password, prefix string) *bus.Conn {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		c, err := bus.Connect(cctx, bus.Options{URL: srv.URL(), User: user, Password: password, InboxPrefix: prefix})
+		if err != nil {
+			t.Fatalf("connect as %s: %v", user, err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	check := func(what string, err error, want string) {
+		t.Helper()
+		switch {
+		case !errors.Is(err, bus.ErrInboxRefused):
+			t.Errorf("%s: %v, want %v", what, err, bus.ErrInboxRefused)
+		case errors.Is(err, bus.ErrNoService):
+			t.Errorf("%s: %v blames a missing coordinator", what, err)
+		case !strings.Contains(err.Error(), want):
+			t.Errorf("%s: %v, want %q in it", what, err, want)
+		}
+	}
+	for _, tt := range []struct{ user, password, prefix, want string }{
+		{"query", "q-secret", "", "set GAHPO_NATS_INBOX_PREFIX or --nats-inbox-prefix to a prefix this user may subscribe to (_INBOX_<user> with deploy/nats/auth.conf)"},
+		{"query", "q-secret", "_INBOX_worker", "GAHPO_NATS_INBOX_PREFIX / --nats-inbox-prefix _INBOX_worker is not this user's"},
+		{"worker", "w-secret", "", "GAHPO_NATS_INBOX_PREFIX"},
+	} {
+		c := connect(tt.user, tt.password, tt.prefix)
+		name := tt.user + " with prefix " + strconv.Quote(tt.prefix)
+		start := time.Now()
+		check(name+": connection", c.InboxRefused(), tt.want)
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := c.Discover(qctx)
+		check(name+": discover", err, tt.want)
+		var v string
+		check(name+": query", c.Query(qctx, "r1", "best", struct{}{}, &v), tt.want)
+		_, err = c.Tasks(qctx)
+		check(name+": tasks", err, tt.want)
+		cancel()
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: the refusals took %v; want them at once", name, d)
+		}
+	}
+	// With its own prefix, the query user gets its answers.
+	c := connect("query", "q-secret", "_INBOX_query")
+	if err := c.InboxRefused(); err != nil {
+		t.Errorf("query with its prefix: %v", err)
+	}
+	var v string
+	if err := c.Query(ctx, "r1", "best", struct{}{}, &v); err != nil || v != "the history" {
+		t.Errorf("query with its prefix: %q, %v", v, err)
 	}
 }

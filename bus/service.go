@@ -77,6 +77,9 @@ type Service struct {
 
 // Discover lists the running coordinators, newest first.
 func (c *Conn) Discover(ctx context.Context) ([]Service, error) {
+	if err := c.inbox.refusal(); err != nil {
+		return nil, err // no answer could reach us: not "no coordinator"
+	}
 	inbox := c.nc.NewInbox()
 	sub, err := c.nc.SubscribeSync(inbox)
 	if err != nil {
@@ -106,6 +109,9 @@ func (c *Conn) Discover(ctx context.Context) ([]Service, error) {
 		return nil, err
 	}
 	if len(out) == 0 {
+		if err := c.inbox.refusal(); err != nil {
+			return nil, err
+		}
 		return nil, ErrNoService
 	}
 	slices.SortFunc(out, func(a, b Service) int { return -cmpString(a.Started, b.Started) })
@@ -125,6 +131,9 @@ func cmpString(a, b string) int {
 // Query asks the coordinator of run for endpoint with req (marshalled as
 // JSON) and decodes the answer into resp.
 func (c *Conn) Query(ctx context.Context, run, endpoint string, req, resp any) error {
+	if err := c.inbox.refusal(); err != nil {
+		return err
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("bus: query %s: %w", endpoint, err)
@@ -134,7 +143,7 @@ func (c *Conn) Query(ctx context.Context, run, endpoint string, req, resp any) e
 		return fmt.Errorf("%w (query %s)", ErrNoService, endpoint)
 	}
 	if err != nil {
-		return fmt.Errorf("bus: query %s: %w", endpoint, err)
+		return c.inbox.explain(fmt.Errorf("bus: query %s: %w", endpoint, err))
 	}
 	if msg := m.Header.Get(micro.ErrorHeader); msg != "" {
 		return &QueryError{Code: m.Header.Get(micro.ErrorCodeHeader), Message: msg}

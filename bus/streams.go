@@ -172,6 +172,9 @@ func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 	if err := c.streams.Validate(); err != nil {
 		return err
 	}
+	if err := c.inbox.refusal(); err != nil {
+		return err
+	}
 	o := c.streams.withDefaults()
 	for _, cfg := range streamConfigs(o) {
 		if _, err := c.js.CreateOrUpdateStream(ctx, cfg); err != nil {
@@ -439,7 +442,7 @@ func (c *Conn) PublishResult(ctx context.Context, r gahpo.Result) error {
 	subj := resultSubject(r)
 	msgID := subj + "." + r.Token + "." + strconv.Itoa(r.Attempt)
 	if _, err := c.js.Publish(ctx, subj, data, jetstream.WithMsgID(msgID)); err != nil {
-		return closed(c.nc, fmt.Errorf("bus: publish result %s: %w", subj, err))
+		return closed(c.nc, c.inbox.explain(fmt.Errorf("bus: publish result %s: %w", subj, err)))
 	}
 	return nil
 }

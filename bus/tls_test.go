@@ -140,7 +140,13 @@ func TestMutualTLS(t *testing.T) {
 		{"another CA", bus.Options{TLSCA: p.otherCA, TLSCert: p.clientCert, TLSKey: p.clientKey}, "certificate"},
 		// The server may close before the client reads its alert
 		// ("certificate required" or a broken pipe): both say tls.
-		{"no client certificate", bus.Options{TLSCA: p.ca}, "tls"},
+		{"no client certificate", bus.Options{TLSCA: p.ca}, "the server may require a client certificate: --tls-cert and --tls-key"},
+	}
+	for _, tt := range []struct{ name, cert, key string }{{"certificate without key", p.clientCert, ""}, {"key without certificate", "", p.clientKey}} {
+		_, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), TLSCA: p.ca, TLSCert: tt.cert, TLSKey: tt.key})
+		if err == nil || !strings.Contains(err.Error(), "a client certificate and its key go together") {
+			t.Errorf("%s: %v", tt.name, err)
+		}
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {

@@ -173,9 +173,14 @@ func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
 		if errors.Is(err, bus.ErrClosed) {
 			return nil, err
 		}
-		if !errors.Is(err, bus.ErrNoConsumer) {
+		switch {
+		case errors.Is(err, bus.ErrInboxRefused):
+			// A setting, not an outage: said as the cause at every try (a
+			// fixed server takes the worker once it reconnects).
+			w.log.Error("task queue unavailable: the NATS server sends this worker no replies", "err", err)
+		case !errors.Is(err, bus.ErrNoConsumer):
 			w.log.Warn("task queue unavailable", "err", err)
-		} else if !logged {
+		case !logged:
 			w.log.Info("waiting for a coordinator to create the task queue")
 			logged = true
 		}

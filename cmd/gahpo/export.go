@@ -100,12 +100,15 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	}
 	var nf natsFlags
 	nf.register(fs, false)
-	db := fs.String("db", "gahpo.db", "history database file; --nats reads a running coordinator instead")
+	db := fs.String("db", "gahpo.db", "history database file; --nats reads a running coordinator instead (a --db given wins over GAHPO_NATS)")
 	run := fs.String("run", "", "run id (default: the latest run)")
 	format := fs.String("format", "csv", "csv or jsonl")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if err := nf.readHistory(fs); err != nil {
+		return fmt.Errorf("export: %w", err)
 	}
 	if len(pos) > 0 {
 		return fmt.Errorf("export: unexpected argument %q", pos[0])

@@ -38,6 +38,23 @@ func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
 	n.registerSecretFiles(fs)
 }
 
+// readHistory settles where query, report and export read once fs is
+// parsed: --db given on the command line reads that history file, even
+// with GAHPO_NATS in the environment (the URL is dropped); --db and --nats
+// both given are refused, as they name two sources. Without --db, a URL
+// (flag or environment) reads a running coordinator.
+func (n *natsFlags) readHistory(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	switch {
+	case given["db"] && given["nats"]:
+		return errors.New("give --db (a history file) or --nats (a running coordinator), not both")
+	case given["db"]:
+		n.url = ""
+	}
+	return nil
+}
+
 func (n *natsFlags) options(name string) bus.Options {
 	return bus.Options{URL: n.url, Name: name, User: n.user, Password: n.password, Token: n.token, Creds: n.creds, TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key, InboxPrefix: n.inbox}
 }

@@ -181,11 +181,32 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()
 		if len(args) == 0 {
 			warnSecretArgs(fs)
+			if err := checkTLSPair(fs); err != nil {
+				return nil, err
+			}
 			return pos, checkLimits(fs)
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// checkTLSPair refuses a certificate without its key, or a key without its
+// certificate (gahpo nats's, a client's for mutual TLS), before anything
+// tries to load "" as a file.
+func checkTLSPair(fs *flag.FlagSet) error {
+	cert, key := fs.Lookup("tls-cert"), fs.Lookup("tls-key")
+	if cert == nil || key == nil {
+		return nil
+	}
+	cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+	switch c, k := cert.Value.String(), key.Value.String(); {
+	case c != "" && k == "":
+		return fmt.Errorf("%s: --tls-cert %s needs --tls-key, the certificate's private key", cmd, c)
+	case c == "" && k != "":
+		return fmt.Errorf("%s: --tls-key %s needs --tls-cert, the certificate of that key", cmd, k)
+	}
+	return nil
 }
 
 // parseNone parses the flags of a command that takes no positional

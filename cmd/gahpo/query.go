@@ -119,13 +119,16 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	}
 	var nf natsFlags
 	nf.register(fs, false)
-	db := fs.String("db", "gahpo.db", "history database file (offline query); --nats queries a running coordinator instead")
+	db := fs.String("db", "gahpo.db", "history database file (offline query); --nats queries a running coordinator instead (a --db given wins over GAHPO_NATS)")
 	run := fs.String("run", "", "run id (default: the latest run, or the newest running coordinator)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	perGen := fs.Bool("per-generation", true, "best: one line per generation; false: only the best genome of the run (the one it chose once it has, on the mean of its trainings after --confirm-seeds)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if err := nf.readHistory(fs); err != nil {
+		return fmt.Errorf("query: %w", err)
 	}
 	if len(pos) == 0 {
 		fs.Usage()

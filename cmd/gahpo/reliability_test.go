@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,13 +139,27 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 	run := regressionRun(t, db)
 	base := []string{"run", "--problem", "regression", "--db", db, "--population", "4", "--generations", "1", "--final-epochs", "0", "--workers", "1", "--seed", "3", "--no-progress"}
 
-	// The same command again: the run is done.
-	_, _, err := runMain(t, base...)
-	if err == nil || !strings.Contains(err.Error(), "run "+run.ID+" finished") || !strings.Contains(err.Error(), "--new starts another") {
-		t.Errorf("rerun of a finished history: err = %v; want 'run %s finished ...; --new starts another'", err, run.ID)
-	}
-	if n := runCount(t, db); n != 1 {
-		t.Errorf("%d runs in the history after the refused rerun; want 1", n)
+	// The same command again: the run is done, and nothing is to do (the
+	// command exits 0), saying how another search starts. Changed search
+	// flags (a service's, edited for the next search) start none either,
+	// and the message says so.
+	const how = "; to start another search in this history, run gahpo run --new with its flags once, by hand " +
+		"(never in a service that restarts: --new starts a search at every start), or give it another --db"
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{base, "run " + run.ID + " finished at "},
+		{append(slices.Clone(base), "--seed", "4", "--population", "6"),
+			"; nothing to do; the flags given differ from the run's, --population 6 (the run's: 4), --seed 4 (the run's: 3), but changed flags start no new run"},
+	} {
+		_, _, err := runMain(t, tt.args...)
+		if !errors.As(err, new(finishedError)) || !strings.Contains(err.Error(), tt.want) || !strings.HasSuffix(err.Error(), how) {
+			t.Errorf("rerun of a finished history with %q:\nerr = %v\nwant a finishedError with %q, ending %q", tt.args[len(base)-1:], err, tt.want, how)
+		}
+		if n := runCount(t, db); n != 1 {
+			t.Errorf("%d runs in the history after the refused rerun; want 1", n)
+		}
 	}
 
 	// A run left running (a crash), resumed with other flags: by gahpo

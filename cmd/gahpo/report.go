@@ -24,7 +24,7 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	}
 	var nf natsFlags
 	nf.register(fs, false)
-	db := fs.String("db", "gahpo.db", "history database file; --nats reads a running coordinator instead")
+	db := fs.String("db", "gahpo.db", "history database file; --nats reads a running coordinator instead (a --db given wins over GAHPO_NATS)")
 	run := fs.String("run", "", "run id (default: the latest run, or the newest running coordinator)")
 	out := fs.String("out", "", "directory to write the report into")
 	serve := fs.String("serve", "", "serve the report as a dashboard on this address until interrupted (\":8080\" is loopback; name a host, e.g. 0.0.0.0:8080, to serve others)")
@@ -32,6 +32,9 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if err := nf.readHistory(fs); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	switch {
 	case len(pos) > 0:

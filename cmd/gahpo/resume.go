@@ -156,30 +156,14 @@ func (s *searchFlags) resumeTarget(st *store.Store, rc gahpo.RunConfig, out io.W
 			}
 		}
 	}
-	if !unfinished(target) {
-		how := "finished"
-		if target.Status == gahpo.RunFailed {
-			how = "failed"
-		}
-		when := ""
-		if !target.Ended.IsZero() {
-			when = " at " + target.Ended.UTC().Format(time.RFC3339)
-		}
-		reason := ""
-		if target.Error != "" {
-			reason = " (" + target.Error + ")"
-		}
-		msg := fmt.Sprintf("run %s %s%s%s; --new starts another run in this history", target.ID, how, when, reason)
-		if target.Status == gahpo.RunDone {
-			return gahpo.Run{}, finishedError(msg) // nothing to do: not a failure (a restarted service stays down)
-		}
-		return gahpo.Run{}, errors.New(msg)
-	}
 	given := map[string]bool{}
 	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var sp *ga.Space
 	if p, err := problems.Lookup(target.Config.Problem); err == nil && p.Space != nil {
 		sp, _ = p.SpaceFor(target.Config) // nil, when it cannot: genes shown by value
+	}
+	if !unfinished(target) {
+		return gahpo.Run{}, s.overError(target, conflicts(given, rc, target.Config, sp))
 	}
 	mayChange := "--ack-wait" // the coordinator's one flag a run may change
 	if s.fs.Lookup("workers") != nil {
@@ -200,6 +184,40 @@ func (s *searchFlags) resumeTarget(st *store.Store, rc gahpo.RunConfig, out io.W
 		}
 	}
 	return target, nil
+}
+
+// overError says that the history's run is over and how another search
+// starts: once, by hand, with --new (a service that restarts must not
+// carry it: each start would begin a search, abandoning the one under
+// way), or in another history file. changed are the search flags given
+// with values other than the run's: they alone start nothing, and a
+// service whose flags were changed for a new search must be told so. A
+// finished run is a finishedError (nothing to do: exit 0, a restarted
+// service stays down); a failed one an error.
+func (s *searchFlags) overError(target gahpo.Run, changed []string) error {
+	how := "finished"
+	if target.Status == gahpo.RunFailed {
+		how = "failed"
+	}
+	msg := "run " + target.ID + " " + how
+	if !target.Ended.IsZero() {
+		msg += " at " + target.Ended.UTC().Format(time.RFC3339)
+	}
+	if target.Error != "" {
+		msg += " (" + target.Error + ")"
+	}
+	if target.Status == gahpo.RunDone {
+		msg += "; nothing to do"
+	}
+	if len(changed) > 0 {
+		msg += "; the flags given differ from the run's, " + strings.Join(changed, ", ") + ", but changed flags start no new run"
+	}
+	msg += fmt.Sprintf("; to start another search in this history, run %s --new with its flags once, by hand "+
+		"(never in a service that restarts: --new starts a search at every start), or give it another --db", s.fs.Name())
+	if target.Status == gahpo.RunDone {
+		return finishedError(msg)
+	}
+	return errors.New(msg)
 }
 
 func unfinished(r gahpo.Run) bool { return r.Status == gahpo.RunRunning || r.Status == gahpo.RunFinal }
