@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -356,24 +355,6 @@ func TestPurgedTasksAreQueuedAgain(t *testing.T) {
 	checkComplete(t, st, wait())
 }
 
-// lockedBuffer collects log lines from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestFaultNeedsAnOutstandingTask: a worker's report that it cannot get
 // past a fault (which ends the run if no result is stored for a while)
 // counts only with the token of a task the run has outstanding: anyone
@@ -383,7 +364,7 @@ func TestFaultNeedsAnOutstandingTask(t *testing.T) {
 	srv := testnats.Start(t)
 	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
 	defer st.Close()
-	var logs lockedBuffer
+	var logs testnats.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: regressionConfig(4, 2, 1), Problem: problemFor, Logger: log})
 	if err != nil {

@@ -383,24 +383,6 @@ func TestWorkerDevices(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A worker without a task's problem file hands its tasks back, uncounted,
 // and logs it once; a worker that has the file trains them all at their
 // first attempt.
@@ -410,7 +392,7 @@ func TestWorkerRefusesForeignProblem(t *testing.T) {
 	c := newCluster(t, ctx)
 	const digest = "SHA-256=abc"
 	var refusals atomic.Int32
-	var logs syncBuffer
+	var logs testnats.LogBuffer
 	refuser, stopRefuser := c.start(t, ctx, worker.TrainerFunc(func(context.Context, models.Job) (models.Outcome, error) {
 		return models.Outcome{}, errors.New("the refusing worker trained")
 	}), worker.Config{Name: "without", CacheDir: t.TempDir(), RefuseDelay: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),

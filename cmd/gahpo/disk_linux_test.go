@@ -8,11 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/natsserver"
 )
 
@@ -102,7 +102,7 @@ func TestFullDiskUnderJetStream(t *testing.T) {
 		}()
 	}
 	done := make(chan error, 1)
-	coordLog := &syncBuffer{}
+	coordLog := &testnats.LogBuffer{}
 	go func() {
 		m := &Main{Stdout: io.Discard, Stderr: coordLog}
 		done <- m.Run(ctx, []string{"coordinator", "--nats", srv.URL(), "--db", filepath.Join(t.TempDir(), "h.db"), "--problem", "regression",
@@ -133,24 +133,6 @@ func TestFullDiskUnderJetStream(t *testing.T) {
 			t.Error("a worker did not stop")
 		}
 	}
-}
-
-// syncBuffer is a log a test reads while a command writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func tail(s string) string {

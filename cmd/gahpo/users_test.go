@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/natsserver"
 )
 
@@ -34,7 +35,7 @@ func TestSearchUnderRoleUsers(t *testing.T) {
 	srv := startUsersServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	workerLog := &syncBuffer{}
+	workerLog := &testnats.LogBuffer{}
 	workerDone := make(chan error, 1)
 	go func() {
 		m := &Main{Stdout: io.Discard, Stderr: workerLog}
@@ -160,7 +161,7 @@ func TestMissingInboxPrefixCommands(t *testing.T) {
 
 	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
 	defer wcancel()
-	workerLog := &syncBuffer{}
+	workerLog := &testnats.LogBuffer{}
 	m := &Main{Stdout: io.Discard, Stderr: workerLog}
 	_ = m.Run(wctx, []string{"worker", "--nats", srv.URL(), "--nats-user", "worker", "--nats-password", "w-secret", "--name", "w", "--cache", t.TempDir()})
 	log := workerLog.String()
