@@ -289,6 +289,15 @@ func (c *Conn) Drain() error {
 	return nil
 }
 
+// Flush waits until the server has processed what this connection sent,
+// as a Nak, which the server does not confirm.
+func (c *Conn) Flush(ctx context.Context) error {
+	if err := c.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("bus: flush: %w", err)
+	}
+	return nil
+}
+
 // Close closes the connection at once (pending acks are lost, as when a
 // process is killed).
 func (c *Conn) Close() { c.nc.Close() }

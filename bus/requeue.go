@@ -10,8 +10,8 @@ import (
 )
 
 // headerPrior carries, on a task put back by Requeue, the deliveries of
-// the task before the refused one; Delivery.Attempt adds them, so that a
-// refusal never counts as an attempt.
+// the task before the one handed back; Delivery.Attempt adds them, so
+// that neither a refusal nor a worker's stop counts as an attempt.
 const headerPrior = "Gahpo-Prior-Attempts"
 
 // priorAttempts reads headerPrior (0 when absent or malformed).
@@ -23,12 +23,14 @@ func priorAttempts(m jetstream.Msg) int {
 	return n
 }
 
-// Requeue hands a task this worker will not train back to the queue for
-// the other workers, without counting the delivery as an attempt: it puts
+// Requeue hands a task this worker will not train, or stops training as
+// it is being stopped, back to the queue for the other workers, without
+// counting the delivery as an attempt: it puts
 // a copy at the back of the stream, carrying the attempts made before this
 // delivery, then acknowledges this one. A Nak would count every refusal
 // towards the task's MaxAttempts, so that a worker without the task's
-// problem could make it fail on the workers that have it. If the worker
+// problem could make it fail on the workers that have it, and each Ctrl-C
+// of a worker training it would use one of its attempts. If the worker
 // dies between the two steps, the original comes back after its lease and
 // the genome may be trained twice (results are idempotent by genome id).
 func (c *Conn) Requeue(ctx context.Context, d *Delivery) error {

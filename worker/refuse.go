@@ -31,11 +31,25 @@ func (w *Worker) refuse(ctx context.Context, d *bus.Delivery, task gahpo.Task, w
 	default:
 		w.log.Debug("refused a task", "run", task.RunID, "genome", task.GenomeID, "problem", task.Problem)
 	}
-	// Put back whole even when the worker is stopping.
+	w.putBack(ctx, d, w.cfg.RefuseDelay)
+}
+
+// putBack hands a task back to the queue without counting its delivery as
+// an attempt (see bus.Conn.Requeue): a refused task, or one this worker
+// stops training because it is being stopped (Ctrl-C, SIGTERM, a scale
+// down). It waits for the server to confirm, even when ctx has ended, so
+// that a process stopping its NATS server next (gahpo run) loses nothing.
+// If the copy cannot be queued, the task is handed back with a Nak after
+// delay, which counts the delivery, confirmed by a flush.
+func (w *Worker) putBack(ctx context.Context, d *bus.Delivery, delay time.Duration) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := w.conn.Requeue(rctx, d); err != nil {
-		w.log.Warn("cannot requeue a refused task; handing it back", "err", err)
-		_ = d.Nak(w.cfg.RefuseDelay)
+	err := w.conn.Requeue(rctx, d)
+	if err == nil {
+		return
+	}
+	w.log.Warn("cannot requeue the task; handing it back", "err", err)
+	if err := d.Nak(delay); err == nil {
+		_ = w.conn.Flush(rctx)
 	}
 }

@@ -312,7 +312,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 				log.Error("data set unavailable, handing the task back", "err", err)
 				_ = d.Nak(10 * time.Second)
 			} else {
-				_ = d.Nak(0)
+				w.putBack(ctx, d, 0)
 			}
 			return false
 		}
@@ -322,7 +322,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 		if err := w.train(ctx, task, dir, s, started, &res); err != nil {
 			if ctx.Err() != nil {
 				log.Info("stopping: handing the task back")
-				_ = d.Nak(0)
+				w.putBack(ctx, d, 0)
 				return false
 			}
 			if errors.Is(err, models.ErrCannotRunHere) {
@@ -346,6 +346,11 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 	// Publish, then ack: a crash in between only repeats the result,
 	// which the coordinator ignores by genome id.
 	if err := w.publishResult(ctx, res, log); err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopping before the result was published: handing the task back", "err", err)
+			w.putBack(ctx, d, 0)
+			return false
+		}
 		log.Error("cannot publish result; the task will be redelivered", "err", err)
 		_ = d.Nak(time.Second)
 		return false

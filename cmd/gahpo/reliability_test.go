@@ -176,6 +176,8 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 	}{
 		{base, []string{"--population", "6"}, "--population 6 (the run's: 4)", runMay},
 		{base, []string{"--problem", "cnn"}, "--problem cnn (the run's: regression)", runMay},
+		{slices.Delete(slices.Clone(base), 1, 3), []string{"--problem-file", "../../examples/toy/problem.yaml"},
+			"--problem-file of problem toy (the run's: regression)", runMay},
 		{base, []string{"--seed", "4", "--max-attempts", "5"}, "--seed 4 (the run's: 3)", runMay},
 		{base, []string{"--preset", "paper"}, "--preset paper (the run's: quick)", runMay},
 		{base, []string{"--fidelity", "halving"}, "--fidelity halving (the run's: one-epoch)", runMay},

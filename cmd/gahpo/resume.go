@@ -105,6 +105,10 @@ func conflicts(given map[string]bool, want, have gahpo.RunConfig, sp *ga.Space) 
 		if f.flag == "enqueue" {
 			w, h = enqueued(want.GA.Initial, sp), enqueued(have.GA.Initial, sp)
 		}
+		if f.flag == "problem" && given["problem-file"] {
+			out = append(out, fmt.Sprintf("--problem-file of problem %v (the run's: %v)", w, h))
+			continue
+		}
 		out = append(out, fmt.Sprintf("--%s %v (the run's: %v)", f.flag, w, h))
 	}
 	return out
@@ -158,6 +162,9 @@ func (s *searchFlags) resumeTarget(st *store.Store, rc gahpo.RunConfig, out io.W
 	}
 	given := map[string]bool{}
 	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["problem-file"] {
+		given["problem"] = true // the file's name is the run's problem
+	}
 	var sp *ga.Space
 	if p, err := problems.Lookup(target.Config.Problem); err == nil && p.Space != nil {
 		sp, _ = p.SpaceFor(target.Config) // nil, when it cannot: genes shown by value
