@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -283,6 +284,9 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 // object store, the service endpoints, the events and the results feed;
 // stop closes what it opened.
 func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop func(), err error) {
+	if err := c.alone(ctx); err != nil {
+		return nil, nil, err
+	}
 	if err := c.conn.EnsureStreams(ctx, c.rc.AckWait); err != nil {
 		return nil, nil, err
 	}
@@ -312,6 +316,37 @@ func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop f
 		return nil, nil, err
 	}
 	return feed, func() { feed.Stop(); stopEvents(); _ = stopSvc() }, nil
+}
+
+// alone refuses to resume a run whose coordinator answers on NATS: a
+// second one, from a copy of the history file or a service started twice,
+// would publish the run's tasks again and take its results, so that each
+// history misses what the other recorded. A new run's id is its own. A
+// coordinator that was killed stops answering at once; one cut off by the
+// network stops being answered for when the server drops its connection
+// (a few minutes). An answer that does not come in time is not taken for
+// one: the run goes on, with a warning.
+func (c *Coordinator) alone(ctx context.Context) error {
+	if !c.resumed {
+		return nil
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var status json.RawMessage
+	err := c.conn.Query(qctx, c.id, EndpointStatus, nil, &status)
+	var qe *bus.QueryError
+	switch {
+	case errors.Is(err, bus.ErrNoService):
+		return nil
+	case err == nil || errors.As(err, &qe):
+		return fmt.Errorf("coordinator: run %s already has a coordinator answering on NATS (another process resumed it, maybe from a copy of its history file): "+
+			"stop that one first (Ctrl-C or SIGTERM keeps the run resumable), or start another run with --new", c.id)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		c.log.Warn("cannot tell whether another coordinator runs this run", "run", c.id, "err", err)
+		return nil
+	}
 }
 
 // loop takes results from feed until the run is finished, ctx ends or

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -427,5 +428,79 @@ func TestFaultNeedsAnOutstandingTask(t *testing.T) {
 			t.Fatalf("the fault of an outstanding task is not reported: %q", c.Status().Fault)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSecondCoordinatorOfARunRefused: a second coordinator resuming a run
+// whose coordinator answers on NATS (from a copy of its history file, as
+// a service started on two machines would) is refused before it publishes
+// or takes anything, and the first ends its run as if alone.
+func TestSecondCoordinatorOfARunRefused(t *testing.T) {
+	srv := testnats.Start(t)
+	dir := t.TempDir()
+	st := openStore(t, filepath.Join(dir, "a.db"))
+	defer st.Close()
+	rc := regressionConfig(4, 2, 7)
+	rc.FinalEpochs = 0
+	first, err := coordinator.New(st, testnats.Connect(t, srv, "first"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy of the history with the run created, before it goes on.
+	b, err := os.ReadFile(filepath.Join(dir, "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(dir, "b.db")
+	if err := os.WriteFile(copied, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan gahpo.Run, 1)
+	go func() {
+		run, err := first.Run(context.Background())
+		if err != nil {
+			t.Errorf("first coordinator: %v", err)
+		}
+		done <- run
+	}()
+	// It answers on NATS once it serves: wait for that.
+	probe := testnats.Connect(t, srv, "probe")
+	for {
+		if _, err := probe.Discover(context.Background()); err == nil {
+			break
+		}
+	}
+	stB := openStore(t, copied)
+	defer stB.Close()
+	second, err := coordinator.New(stB, testnats.Connect(t, srv, "second"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.RunID() != first.RunID() {
+		t.Fatalf("the copy resumed run %s, not %s", second.RunID(), first.RunID())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := second.Run(ctx); err == nil || !strings.Contains(err.Error(), "already has a coordinator answering") {
+		t.Fatalf("second coordinator of run %s: %v; want a refusal", first.RunID(), err)
+	}
+	startWorkers(t, srv, 2, problems.NewTrainer())
+	var run gahpo.Run
+	select {
+	case run = <-done:
+	case <-time.After(runTimeout):
+		t.Fatal("the first coordinator's run did not end")
+	}
+	if run.Status != gahpo.RunDone {
+		t.Fatalf("the first coordinator's run ended %s", run.Status)
+	}
+	gs, err := stB.Genomes(run.ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		if g.Evaluated() {
+			t.Errorf("the refused coordinator's history recorded genome %d", g.ID)
+		}
 	}
 }

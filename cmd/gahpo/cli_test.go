@@ -43,14 +43,16 @@ func TestMainInProcess(t *testing.T) {
 		wantErr    string // "" for success; flag.ErrHelp matches "help requested"
 		wantStdout string
 		wantStderr string
+		quiet      bool // nothing on stderr: the error alone says it, once
 	}{
 		{name: "no command", args: nil, wantErr: errUsage.Error(), wantStderr: "Commands:"},
 		{name: "help", args: []string{"help"}, wantStderr: "coordinator"},
 		{name: "help of a command", args: []string{"help", "run"}, wantErr: flag.ErrHelp.Error(), wantStderr: "-preset"},
 		{name: "version", args: []string{"version"}, wantStdout: "gahpo " + version},
 		{name: "unknown command", args: []string{"train"}, wantErr: `unknown command "train"`},
-		{name: "unknown flag", args: []string{"run", "--bogus"}, wantErr: "flag provided but not defined: -bogus"},
-		{name: "bad flag value", args: []string{"run", "--population", "many"}, wantErr: `invalid value "many"`},
+		{name: "unknown flag", args: []string{"run", "--bogus"}, wantErr: "run: flag provided but not defined: -bogus (gahpo help run lists its flags)", quiet: true},
+		{name: "bad flag value", args: []string{"run", "--population", "many"}, wantErr: `invalid value "many"`, quiet: true},
+		{name: "missing file of known genomes", args: []string{"run", "--enqueue", "@" + filepath.Join(t.TempDir(), "missing")}, wantErr: "read known genomes", quiet: true},
 		{name: "unknown preset", args: []string{"run", "--preset", "huge"}, wantErr: `unknown --preset "huge"`},
 		{name: "bad log level", args: []string{"run", "--log-level", "loud"}, wantErr: `bad --log-level "loud"`},
 		{name: "unknown problem", args: []string{"run", "--problem", "chess"}, wantErr: "chess"},
@@ -101,6 +103,9 @@ func TestMainInProcess(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), tt.wantStdout) {
 				t.Errorf("Run(%q): stdout %q, want it to contain %q", tt.args, out.String(), tt.wantStdout)
+			}
+			if tt.quiet && errOut.Len() > 0 {
+				t.Errorf("Run(%q): stderr %q, want nothing (the error is printed once, by main)", tt.args, errOut.String())
 			}
 			if !strings.Contains(errOut.String(), tt.wantStderr) {
 				t.Errorf("Run(%q): stderr %q, want it to contain %q", tt.args, errOut.String(), tt.wantStderr)

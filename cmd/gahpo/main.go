@@ -175,7 +175,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseQuiet(fs, args); err != nil {
 			return nil, err
 		}
 		args = fs.Args()
@@ -189,6 +189,25 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// parseQuiet is fs.Parse, except that a bad flag is an error returned to
+// be printed once, with where the flags are listed, instead of the flag
+// package's message and whole usage before it; -h prints the usage.
+func parseQuiet(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+		return fmt.Errorf("%s: %w (gahpo help %s lists its flags)", cmd, err, cmd)
+	}
+	return nil
 }
 
 // checkTLSPair refuses a certificate without its key, or a key without its
