@@ -112,6 +112,15 @@ func TestMainInProcess(t *testing.T) {
 			}
 		})
 	}
+	// -h prints the command's usage once (commands with a usage of their
+	// own, and one with the flag package's).
+	for _, cmd := range []string{"run", "report", "query", "nats", "export", "worker"} {
+		var errOut bytes.Buffer
+		err := (&Main{Stdout: &bytes.Buffer{}, Stderr: &errOut}).Run(context.Background(), []string{cmd, "-h"})
+		if n := strings.Count(errOut.String(), "Usage"); !errors.Is(err, flag.ErrHelp) || n != 1 {
+			t.Errorf("gahpo %s -h: %v, %d usages printed; want flag.ErrHelp and one", cmd, err, n)
+		}
+	}
 	if err := (&Main{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}).Run(context.Background(), nil); !errors.Is(err, errUsage) {
 		t.Errorf("Run without a command = %v, want errUsage (exit status 2)", err)
 	}

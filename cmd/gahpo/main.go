@@ -195,13 +195,20 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // be printed once, with where the flags are listed, instead of the flag
 // package's message and whole usage before it; -h prints the usage.
 func parseQuiet(fs *flag.FlagSet, args []string) error {
-	out := fs.Output()
+	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	err := fs.Parse(args)
 	fs.SetOutput(out)
+	fs.Usage = usage
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fs.Usage()
+		if usage == nil {
+			fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		} else {
+			usage()
+		}
 		return err
 	case err != nil:
 		cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
