@@ -321,11 +321,10 @@ func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop f
 // alone refuses to resume a run whose coordinator answers on NATS: a
 // second one, from a copy of the history file or a service started twice,
 // would publish the run's tasks again and take its results, so that each
-// history misses what the other recorded. A new run's id is its own. A
-// coordinator that was killed stops answering at once; one cut off by the
-// network stops being answered for when the server drops its connection
-// (a few minutes). An answer that does not come in time is not taken for
-// one: the run goes on, with a warning.
+// history misses what the other recorded. A new run's id is its own. Only
+// an answer refuses: a coordinator that was killed, or whose machine was
+// cut off, answers nothing (the query times out while the server keeps its
+// dead connection), and the run goes on, with a warning.
 func (c *Coordinator) alone(ctx context.Context) error {
 	if !c.resumed {
 		return nil
