@@ -263,6 +263,7 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	defer stop()
 	if c.resumed {
 		c.checkCheckpoints(ctx)
+		c.sweepChunks(ctx)
 	}
 	if err := c.publishOutstanding(ctx, false); err != nil {
 		return c.snapshot(), err
@@ -460,6 +461,28 @@ func (c *Coordinator) cleanup(ctx context.Context) {
 	}
 	c.sweep(ctx, bus.BucketCheckpoints)
 	c.sweep(ctx, bus.BucketWeights)
+	c.sweepChunks(ctx)
+}
+
+// chunkAge is how old the last chunk of an upload without its object must
+// be before sweepChunks takes it for one cut off: far longer than any
+// upload of a checkpoint or of weights takes.
+const chunkAge = 10 * time.Minute
+
+// sweepChunks removes the chunks of uploads cut off half-way (a worker
+// killed while it stored a checkpoint or weights, a store that filled up)
+// from the buckets the workers write, whichever run they were for: no
+// object holds them, and a worker may not purge them.
+func (c *Coordinator) sweepChunks(ctx context.Context) {
+	for _, bucket := range []string{bus.BucketCheckpoints, bus.BucketWeights} {
+		uploads, chunks, err := c.conn.SweepChunks(ctx, bucket, chunkAge)
+		switch {
+		case err != nil:
+			c.log.Warn("cannot sweep the chunks of cut-off uploads", "bucket", bucket, "err", err)
+		case uploads > 0:
+			c.log.Info("removed the chunks of uploads cut off half-way", "bucket", bucket, "uploads", uploads, "chunks", chunks)
+		}
+	}
 }
 
 // stalled ends the run when workers have reported for a long while that
