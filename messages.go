@@ -204,6 +204,11 @@ type Result struct {
 	TestAccuracy  float64        `json:"test_accuracy,omitempty"`
 	WeightsBucket string         `json:"weights_bucket,omitempty"`
 	WeightsObject string         `json:"weights_object,omitempty"`
+	// WeightsDigest is the stored weights' digest ("SHA-256=" +
+	// base64url), checked when the coordinator fetches them: an object
+	// replaced since (by anyone with the right to write the bucket) is
+	// not taken for the genome's model.
+	WeightsDigest string `json:"weights_digest,omitempty"`
 
 	// Multi-fidelity and problem files: the epochs reached, the rung, the
 	// metrics of each epoch trained by this task, the kept checkpoint, the

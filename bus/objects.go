@@ -69,6 +69,10 @@ func (c *Conn) PutBytes(ctx context.Context, bucket, name string, data []byte) (
 	return ref, nil
 }
 
+// ErrDigest is returned by GetBytes when an object does not hold what its
+// digest says was stored: it was replaced since.
+var ErrDigest = errors.New("bus: object replaced (its digest differs from the one stored)")
+
 // IsNotFound tells whether err says an object, or its whole bucket, is
 // not in the object store.
 func IsNotFound(err error) bool {
@@ -86,7 +90,7 @@ func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte,
 		return nil, fmt.Errorf("bus: get %s/%s: %w", bucket, name, err)
 	}
 	if want != "" && Digest(data) != want {
-		return nil, fmt.Errorf("bus: get %s/%s: digest %s, want %s", bucket, name, Digest(data), want)
+		return nil, fmt.Errorf("%w: get %s/%s: digest %s, want %s", ErrDigest, bucket, name, Digest(data), want)
 	}
 	return data, nil
 }

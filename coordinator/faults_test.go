@@ -18,7 +18,9 @@ import (
 	"github.com/gahpo/gahpo/coordinator"
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/natsserver"
+	"github.com/gahpo/gahpo/worker"
 )
 
 // dyingWorker takes n tasks, each with a worker that dies with it (see
@@ -502,5 +504,95 @@ func TestSecondCoordinatorOfARunRefused(t *testing.T) {
 		if g.Evaluated() {
 			t.Errorf("the refused coordinator's history recorded genome %d", g.ID)
 		}
+	}
+}
+
+// TestReplacedFinalWeightsAreNotTheModel: the final training's weights are
+// replaced in the object store after its worker stored them and before the
+// coordinator fetches them (here, while it was stopped). The digest the
+// worker reported tells: the run ends without a model, saying why, instead
+// of storing the forged bytes as the genome's.
+func TestReplacedFinalWeightsAreNotTheModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster run, stopped and resumed: -short")
+	}
+	srv := testnats.Start(t)
+	rc := regressionConfig(4, 1, 5)
+	finalStarted, release := make(chan struct{}, 1), make(chan struct{})
+	real := problems.NewTrainer()
+	startWorkers(t, srv, 1, worker.TrainerFunc(func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		if job.Task.Kind == gahpo.KindFinal {
+			select {
+			case finalStarted <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return models.Outcome{}, ctx.Err()
+			}
+		}
+		return real.Train(ctx, job)
+	}))
+	path := filepath.Join(t.TempDir(), "h.db")
+	st := openStore(t, path)
+	conn := testnats.Connect(t, srv, "coord")
+	c, err := coordinator.New(st, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = c.Run(ctx) }()
+	select {
+	case <-finalStarted:
+	case <-time.After(runTimeout):
+		t.Fatal("no final training started")
+	}
+	stop()
+	<-done
+	st.Close()
+
+	// The worker stores its weights and result; then someone replaces them.
+	close(release)
+	for {
+		_, results, err := conn.Pending(context.Background(), c.RunID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if results > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	names, err := conn.ListObjects(context.Background(), bus.BucketWeights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaced := ""
+	for _, n := range names {
+		if strings.HasPrefix(n, c.RunID()+"-final-") {
+			replaced = n
+		}
+	}
+	if replaced == "" {
+		t.Fatalf("no final weights among %q", names)
+	}
+	if _, err := conn.PutBytes(context.Background(), bus.BucketWeights, replaced, []byte("not the model")); err != nil {
+		t.Fatal(err)
+	}
+
+	st = openStore(t, path)
+	defer st.Close()
+	run := runToEnd(t, context.Background(), st, conn, rc)
+	f, err := st.Final(run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.WeightsSize != 0 || !strings.Contains(f.WeightsLost, "was replaced") {
+		t.Errorf("final training: %d bytes of weights, weights_lost %q; want none, saying they were replaced", f.WeightsSize, f.WeightsLost)
+	}
+	if len(f.Curve) == 0 {
+		t.Error("the final training's figures were not kept")
 	}
 }

@@ -120,8 +120,14 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 func (c *Coordinator) commit(ctx context.Context, rd search.Ready) error {
 	ch := store.Change{Run: rd.Run, Engine: rd.Engine, Genomes: rd.Genomes, Summaries: rd.Summaries, Final: rd.Final}
 	if rd.Final != nil && rd.FinalWeights != nil && rd.FinalWeights.Name != "" {
-		w, err := c.conn.GetBytes(ctx, rd.FinalWeights.Bucket, rd.FinalWeights.Name, "")
+		w, err := c.conn.GetBytes(ctx, rd.FinalWeights.Bucket, rd.FinalWeights.Name, rd.FinalWeights.Digest)
 		switch {
+		case errors.Is(err, bus.ErrDigest):
+			// Replaced since its worker stored it (the weights buckets
+			// take any worker's writes): not the genome's model.
+			err = nil
+			rd.Final.WeightsLost = fmt.Sprintf("the object %s/%s was replaced after its training stored it (its digest is not the one the worker reported): not kept as the model", rd.FinalWeights.Bucket, rd.FinalWeights.Name)
+			c.log.Error("the final training's weights were replaced in the object store: the run ends without them", "genome", rd.Final.GenomeID, "object", rd.FinalWeights.Name)
 		case bus.IsNotFound(err) && c.resumed:
 			// Lost with the NATS server's store after the genome's top
 			// rung (only a resumed run can have lost it): the run ends

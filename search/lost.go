@@ -143,7 +143,7 @@ func (m *Machine) retrained(r gahpo.Result, now time.Time) error {
 		again.Duration, again.Worker = r.Duration, r.Worker
 		m.ready.Final = m.topFinal(again, now)
 		m.ready.Final.Retrained = true
-		m.ready.FinalWeights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject}
+		m.ready.FinalWeights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject, Digest: r.WeightsDigest}
 	}
 	m.final = false
 	m.run.Status, m.run.Ended = gahpo.RunDone, now

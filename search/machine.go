@@ -619,7 +619,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 		m.release(old)
 	}
 	if r.WeightsObject != "" {
-		rec.Weights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject}
+		rec.Weights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject, Digest: r.WeightsDigest}
 	}
 	m.touch(rec.ID)
 	m.updateDuplicates(rec.ID)
@@ -806,7 +806,7 @@ func (m *Machine) Final(r gahpo.Result, now time.Time) error {
 	}
 	m.ready.Final = &ft
 	if r.WeightsObject != "" {
-		m.ready.FinalWeights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject}
+		m.ready.FinalWeights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject, Digest: r.WeightsDigest}
 	}
 	m.touchRun()
 	return nil

@@ -159,10 +159,11 @@ func (w *Worker) keep(ctx context.Context, task gahpo.Task, out models.Outcome, 
 		if task.Kind == gahpo.KindFinal {
 			obj = task.RunID + "-final-" + strconv.Itoa(task.GenomeID) + "-" + nonce
 		}
-		if _, err := w.conn.PutBytes(ctx, task.WeightsTo, obj, out.Weights); err != nil {
+		ref, err := w.conn.PutBytes(ctx, task.WeightsTo, obj, out.Weights)
+		if err != nil {
 			return fmt.Errorf("worker: store weights: %w", err)
 		}
-		res.WeightsBucket, res.WeightsObject = task.WeightsTo, obj
+		res.WeightsBucket, res.WeightsObject, res.WeightsDigest = task.WeightsTo, obj, ref.Digest
 	}
 	if task.CheckpointTo != "" {
 		name := CheckpointName(task.RunID, task.GenomeID, res.EpochsDone, nonce)
