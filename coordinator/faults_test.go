@@ -17,8 +17,8 @@ import (
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/coordinator"
 	"github.com/gahpo/gahpo/internal/testnats"
-	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/natsserver"
 	"github.com/gahpo/gahpo/worker"
 )
