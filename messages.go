@@ -20,6 +20,12 @@ const MaxMessageSize = 64 << 10
 const (
 	KindFitness = "fitness" // one short training, returns the fitness
 	KindFinal   = "final"   // the full training of the best genome
+	// KindHandBack is a result that answers no task but hands one back
+	// untrained (its worker was stopped, or refuses the task's problem):
+	// the coordinator, which alone may publish tasks, queues it again
+	// without counting the delivery as an attempt. HandBack names the
+	// task's kind; Token and Attempt are the delivery's.
+	KindHandBack = "handback"
 )
 
 // ErrBadMessage is returned (wrapped) for a malformed, oversized or
@@ -226,6 +232,9 @@ type Result struct {
 	// worker replayed: a worker that predates schedules leaves it 0, and
 	// its result (Params trained alone) is not the schedule's.
 	ScheduleSteps int `json:"schedule_steps,omitempty"`
+	// HandBack is, in a result of KindHandBack, the kind of the task
+	// handed back.
+	HandBack string `json:"hand_back,omitempty"`
 }
 
 // Validate checks the fields every result needs.
@@ -233,13 +242,15 @@ func (r Result) Validate() error {
 	switch {
 	case r.V != MessageVersion:
 		return fmt.Errorf("%w: result version %d, want %d", ErrBadMessage, r.V, MessageVersion)
-	case r.Kind != KindFitness && r.Kind != KindFinal:
+	case r.Kind == KindHandBack && r.HandBack != KindFitness && r.HandBack != KindFinal:
+		return fmt.Errorf("%w: a hand-back of a task of kind %q", ErrBadMessage, r.HandBack)
+	case r.Kind != KindFitness && r.Kind != KindFinal && r.Kind != KindHandBack:
 		return fmt.Errorf("%w: unknown result kind %q", ErrBadMessage, r.Kind)
 	case r.RunID == "":
 		return fmt.Errorf("%w: result without run id", ErrBadMessage)
 	case r.GenomeID < 1:
 		return fmt.Errorf("%w: result genome id %d", ErrBadMessage, r.GenomeID)
-	case r.Replicate < 0 || r.Replicate > 0 && r.Kind != KindFitness:
+	case r.Replicate < 0 || r.Replicate > 0 && r.Kind != KindFitness && r.HandBack != KindFitness:
 		return fmt.Errorf("%w: result replicate %d of a %s result", ErrBadMessage, r.Replicate, r.Kind)
 	}
 	return nil

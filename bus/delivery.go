@@ -24,12 +24,14 @@ type Delivery struct {
 	// Attempt counts deliveries of this task, from 1: of this message,
 	// plus those of the message it was requeued from (see Conn.Requeue).
 	Attempt int
+	// Seq is the message's sequence in its stream (0 when unknown).
+	Seq uint64
 }
 
 func newDelivery(m jetstream.Msg) *Delivery {
 	d := &Delivery{msg: m, Data: m.Data(), Subject: m.Subject(), Attempt: 1}
 	if md, err := m.Metadata(); err == nil {
-		d.Attempt = int(md.NumDelivered)
+		d.Attempt, d.Seq = int(md.NumDelivered), md.Sequence.Stream
 	}
 	d.Attempt += priorAttempts(m)
 	return d

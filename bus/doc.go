@@ -13,9 +13,13 @@
 //     consumer "coord-<run>", and acknowledges a result only after it is
 //     stored, so a restarted coordinator still receives what it missed.
 //
-// A worker that will not train a task (a problem it was not given) hands it
-// back with Conn.Requeue: a copy at the back of the queue that carries the
-// attempts made so far, so a refusal never counts as an attempt.
+// A worker that will not train a task (a problem it was not given), or
+// stops training it (Ctrl-C, SIGTERM), hands it back uncounted: it sends a
+// hand-back result (Conn.PublishHandBack), and the coordinator, which alone
+// may publish tasks, queues a copy at the back of the queue that carries
+// the attempts made so far (Conn.RequeueTask). Where a worker may publish
+// tasks itself, Conn.Requeue does both steps if the hand-back cannot be
+// sent.
 //
 // # Object stores
 //

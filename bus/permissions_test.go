@@ -398,3 +398,63 @@ func TestMissingInboxPrefix(t *testing.T) {
 		t.Errorf("query with its prefix: %q, %v", v, err)
 	}
 }
+
+// TestWorkerHandsBackUnderRoleUsers: the worker user may not publish a
+// task, so a task it hands back (stopped, or refusing it) goes through its
+// coordinator: a hand-back result, which the coordinator user queues again.
+// The copy's delivery is the task's first attempt again.
+func TestWorkerHandsBackUnderRoleUsers(t *testing.T) {
+	srv := startWithUsers(t)
+	coord := connectAs(t, srv, "coordinator", "c-secret")
+	worker := connectAs(t, srv, "worker", "w-secret")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := coord.EnsureStreams(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	task := gahpo.Task{V: gahpo.MessageVersion, RunID: "r1", GenomeID: 1, Kind: gahpo.KindFitness, Problem: "regression", Token: "tok"}
+	if err := coord.PublishTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	feed, err := coord.Results(ctx, "r1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Stop()
+	q, err := worker.Tasks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	take := func() *bus.Delivery {
+		t.Helper()
+		d, err := q.Next(ctx, 5*time.Second)
+		if err != nil || d == nil {
+			t.Fatalf("no task: %v", err)
+		}
+		return d
+	}
+	d := take()
+	start := time.Now()
+	back := gahpo.Result{V: gahpo.MessageVersion, Kind: gahpo.KindHandBack, HandBack: gahpo.KindFitness, RunID: "r1", GenomeID: 1, Attempt: d.Attempt, Token: "tok"}
+	if err := worker.PublishHandBack(ctx, d, back); err != nil {
+		t.Fatalf("worker: hand a task back: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the hand-back took %v", took)
+	}
+	hd, err := feed.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got gahpo.Result
+	if err := gahpo.Decode(hd.Data, &got); err != nil || got.Kind != gahpo.KindHandBack || got.Token != "tok" {
+		t.Fatalf("the coordinator got %+v, %v", got, err)
+	}
+	if err := coord.RequeueTask(ctx, task, got.Attempt-1, hd.Seq); err != nil {
+		t.Fatalf("coordinator: queue the task again: %v", err)
+	}
+	_ = hd.Ack(ctx)
+	if again := take(); again.Attempt != 1 {
+		t.Errorf("the task queued again is delivered as attempt %d, want 1", again.Attempt)
+	}
+}

@@ -16,7 +16,8 @@ import (
 type verdict struct {
 	d      *bus.Delivery
 	result gahpo.Result
-	term   string // non-empty: drop it with this reason
+	term   string      // non-empty: drop it with this reason
+	again  *gahpo.Task // a task handed back, to queue again
 }
 
 // step feeds a batch of results to the machine, stores what it decided in
@@ -38,6 +39,13 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 			continue
 		}
 		r := v.result
+		if r.Kind == gahpo.KindHandBack {
+			if t, ok := c.machine.HandedBack(r); ok {
+				v.again = &t
+				delete(c.holders, training{r.GenomeID, r.Replicate})
+			}
+			continue
+		}
 		var err error
 		if r.Kind == gahpo.KindFinal {
 			err = c.machine.Final(r, now)
@@ -95,6 +103,16 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 		}
 	}
 	for _, v := range verdicts {
+		if v.again != nil {
+			// Queued again before the hand-back is acknowledged: a
+			// failure leaves it to be redelivered and tried again.
+			if err := c.conn.RequeueTask(ctx, c.complete(*v.again), v.result.Attempt-1, v.d.Seq); err != nil {
+				c.log.Warn("cannot queue again a task handed back", "genome", v.result.GenomeID, "err", err)
+				_ = v.d.Nak(time.Second)
+				continue
+			}
+			c.log.Info("a task handed back is queued again", "genome", v.result.GenomeID, "worker", v.result.Worker)
+		}
 		if v.term != "" {
 			c.log.Warn("refusing a result", "subject", v.d.Subject, "genome", v.result.GenomeID, "worker", v.result.Worker, "reason", v.term)
 			_ = v.d.Term(v.term)

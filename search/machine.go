@@ -299,6 +299,22 @@ func (m *Machine) Outstanding() []gahpo.Task {
 	return out
 }
 
+// HandedBack returns the outstanding task a result of kind
+// gahpo.KindHandBack hands back: the one of its run, genome and replicate
+// with its token. false: no such task is outstanding (answered since, or
+// never issued), and nothing is to be queued again.
+func (m *Machine) HandedBack(r gahpo.Result) (gahpo.Task, bool) {
+	if r.Kind != gahpo.KindHandBack || r.RunID != m.run.ID || r.Token == "" {
+		return gahpo.Task{}, false
+	}
+	for _, t := range m.Outstanding() {
+		if t.Token == r.Token && t.GenomeID == r.GenomeID && t.Replicate == r.Replicate && t.Kind == r.HandBack {
+			return t, true
+		}
+	}
+	return gahpo.Task{}, false
+}
+
 // Outstands reports whether task t is still outstanding: Outstanding
 // would return it.
 func (m *Machine) Outstands(t gahpo.Task) bool {

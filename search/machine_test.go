@@ -1004,3 +1004,42 @@ func TestAttemptsRecorded(t *testing.T) {
 		})
 	}
 }
+
+// HandedBack finds the outstanding task a hand-back names, by its token,
+// and nothing for one answered since, never issued, or of another run.
+func TestHandedBack(t *testing.T) {
+	m, _ := testMachine(t, runConfig(4, 2))
+	tasks := m.Ready().Publish
+	if len(tasks) < 2 {
+		t.Fatalf("%d tasks published", len(tasks))
+	}
+	first, second := tasks[0], tasks[1]
+	if err := m.Result(answer(second), t0); err != nil {
+		t.Fatal(err)
+	}
+	handBack := func(tk gahpo.Task) gahpo.Result {
+		return gahpo.Result{V: gahpo.MessageVersion, Kind: gahpo.KindHandBack, HandBack: tk.Kind, RunID: tk.RunID, GenomeID: tk.GenomeID, Attempt: 1, Token: tk.Token}
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(*gahpo.Result)
+		from gahpo.Task
+		want bool
+	}{
+		{"outstanding", func(*gahpo.Result) {}, first, true},
+		{"answered since", func(*gahpo.Result) {}, second, false},
+		{"a forged token", func(r *gahpo.Result) { r.Token = "forged" }, first, false},
+		{"no token", func(r *gahpo.Result) { r.Token = "" }, first, false},
+		{"another genome's token", func(r *gahpo.Result) { r.GenomeID = second.GenomeID }, first, false},
+		{"another run", func(r *gahpo.Result) { r.RunID = "run2" }, first, false},
+		{"a fitness result", func(r *gahpo.Result) { r.Kind = gahpo.KindFitness }, first, false},
+		{"of a final task", func(r *gahpo.Result) { r.HandBack = gahpo.KindFinal }, first, false},
+	} {
+		r := handBack(tt.from)
+		tt.edit(&r)
+		got, ok := m.HandedBack(r)
+		if ok != tt.want || ok && (got.GenomeID != tt.from.GenomeID || got.Token != tt.from.Token) {
+			t.Errorf("%s: HandedBack = genome %d, %v; want genome %d, %v", tt.name, got.GenomeID, ok, tt.from.GenomeID, tt.want)
+		}
+	}
+}

@@ -58,25 +58,15 @@ func TestWorkerThatCannotRunHandsTheTaskBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer feed.Stop()
+	rl := startRelay(t, conn, feed)
 	task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 1, Problem: "cannot-run",
 		ProblemDigest: good.Digest, Params: map[string]float64{"x": 0.1}, MaxAttempts: 1}
-	if err := conn.PublishTask(ctx, task); err != nil {
-		t.Fatal(err)
-	}
+	rl.publish(t, ctx, task)
 	// The worker without the program takes the task alone first.
 	defer start("bad", bad)()
 	time.Sleep(time.Second)
 	defer start("good", good)()
-	d, err := feed.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r gahpo.Result
-	if err := gahpo.Decode(d.Data, &r); err != nil {
-		t.Fatal(err)
-	}
-	_ = d.Ack(ctx)
+	r := rl.next(t, ctx)
 	if r.Worker != "good" || r.Failure != "" || r.Attempt != 1 || r.Fitness != 0.5 {
 		t.Errorf("result by %s, attempt %d, fitness %v, failure %q; want trained by good at attempt 1, fitness 0.5", r.Worker, r.Attempt, r.Fitness, r.Failure)
 	}

@@ -30,9 +30,9 @@ import (
 // cluster is a NATS server with the streams set up, a coordinator's
 // connection and the results of run r1.
 type cluster struct {
-	srv  *natsserver.Server
-	conn *bus.Conn
-	feed *bus.ResultFeed
+	srv   *natsserver.Server
+	conn  *bus.Conn
+	relay *relay
 }
 
 func newCluster(t *testing.T, ctx context.Context) *cluster {
@@ -46,8 +46,7 @@ func newCluster(t *testing.T, ctx context.Context) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(feed.Stop)
-	return &cluster{srv: srv, conn: conn, feed: feed}
+	return &cluster{srv: srv, conn: conn, relay: startRelay(t, conn, feed)}
 }
 
 // start runs a worker until the returned function stops it and waits.
@@ -81,23 +80,12 @@ func (c *cluster) publish(t *testing.T, ctx context.Context, task gahpo.Task) {
 	if task.Params == nil {
 		task.Params = map[string]float64{"x": 1}
 	}
-	if err := c.conn.PublishTask(ctx, task); err != nil {
-		t.Fatal(err)
-	}
+	c.relay.publish(t, ctx, task)
 }
 
 func (c *cluster) next(t *testing.T, ctx context.Context) gahpo.Result {
 	t.Helper()
-	d, err := c.feed.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r gahpo.Result
-	if err := gahpo.Decode(d.Data, &r); err != nil {
-		t.Fatal(err)
-	}
-	_ = d.Ack(ctx)
-	return r
+	return c.relay.next(t, ctx)
 }
 
 // counter is a trainer that trains on from the epoch count in its

@@ -31,21 +31,30 @@ func (w *Worker) refuse(ctx context.Context, d *bus.Delivery, task gahpo.Task, w
 	default:
 		w.log.Debug("refused a task", "run", task.RunID, "genome", task.GenomeID, "problem", task.Problem)
 	}
-	w.putBack(ctx, d, w.cfg.RefuseDelay)
+	w.putBack(ctx, d, task, w.cfg.RefuseDelay)
 }
 
 // putBack hands a task back to the queue without counting its delivery as
-// an attempt (see bus.Conn.Requeue): a refused task, or one this worker
-// stops training because it is being stopped (Ctrl-C, SIGTERM, a scale
-// down). It waits for the server to confirm, even when ctx has ended, so
-// that a process stopping its NATS server next (gahpo run) loses nothing.
-// If the copy cannot be queued, the task is handed back with a Nak after
-// delay, which counts the delivery, confirmed by a flush.
-func (w *Worker) putBack(ctx context.Context, d *bus.Delivery, delay time.Duration) {
+// an attempt: a refused task, or one this worker stops training because it
+// is being stopped (Ctrl-C, SIGTERM, a scale down). It asks the task's
+// coordinator to queue it again (a result of kind gahpo.KindHandBack: a
+// worker may not publish tasks), or, if that cannot be sent, queues a copy
+// itself (bus.Conn.Requeue, where it may). It waits for the server to
+// confirm, even when ctx has ended, so that a process stopping its NATS
+// server next (gahpo run) loses nothing. If both fail, the task is handed
+// back with a Nak after delay, which counts the delivery, confirmed by a
+// flush.
+func (w *Worker) putBack(ctx context.Context, d *bus.Delivery, task gahpo.Task, delay time.Duration) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err := w.conn.Requeue(rctx, d)
+	r := gahpo.Result{V: gahpo.MessageVersion, Kind: gahpo.KindHandBack, HandBack: task.Kind, RunID: task.RunID, GenomeID: task.GenomeID,
+		Replicate: task.Replicate, Rung: task.Rung, Worker: w.cfg.Name, Attempt: d.Attempt, Token: task.Token}
+	err := w.conn.PublishHandBack(rctx, d, r)
 	if err == nil {
+		return
+	}
+	w.log.Warn("cannot hand the task back to its coordinator; requeueing it", "err", err)
+	if err = w.conn.Requeue(rctx, d); err == nil {
 		return
 	}
 	w.log.Warn("cannot requeue the task; handing it back", "err", err)

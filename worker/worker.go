@@ -312,7 +312,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 				log.Error("data set unavailable, handing the task back", "err", err)
 				_ = d.Nak(10 * time.Second)
 			} else {
-				w.putBack(ctx, d, 0)
+				w.putBack(ctx, d, task, 0)
 			}
 			return false
 		}
@@ -322,7 +322,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 		if err := w.train(ctx, task, dir, s, started, &res); err != nil {
 			if ctx.Err() != nil {
 				log.Info("stopping: handing the task back")
-				w.putBack(ctx, d, 0)
+				w.putBack(ctx, d, task, 0)
 				return false
 			}
 			if errors.Is(err, models.ErrCannotRunHere) {
@@ -348,7 +348,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 	if err := w.publishResult(ctx, res, log); err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopping before the result was published: handing the task back", "err", err)
-			w.putBack(ctx, d, 0)
+			w.putBack(ctx, d, task, 0)
 			return false
 		}
 		log.Error("cannot publish result; the task will be redelivered", "err", err)
