@@ -31,12 +31,13 @@ func priorAttempts(m jetstream.Msg) int {
 // stream, carrying the attempts made before this delivery, then
 // acknowledges this one. It needs the right to publish tasks, which the
 // worker user of deploy/nats/auth.conf lacks: a worker hands back through
-// its coordinator first (PublishHandBack, RequeueTask). A Nak would count every refusal
-// towards the task's MaxAttempts, so that a worker without the task's
-// problem could make it fail on the workers that have it, and each Ctrl-C
-// of a worker training it would use one of its attempts. If the worker
-// dies between the two steps, the original comes back after its lease and
-// the genome may be trained twice (results are idempotent by genome id).
+// its coordinator first (PublishHandBack, RequeueTask). A Nak would count
+// every refusal towards the task's MaxAttempts, so that a worker without
+// the task's problem could make it fail on the workers that have it, and
+// each Ctrl-C of a worker training it would use one of its attempts. If the
+// worker dies between the two steps, the original comes back after its
+// lease and the genome may be trained twice (results are idempotent by
+// genome id).
 func (c *Conn) Requeue(ctx context.Context, d *Delivery) error {
 	md, err := d.msg.Metadata()
 	if err != nil {
