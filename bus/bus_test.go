@@ -93,8 +93,19 @@ func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.AckWait() != lease {
-		t.Errorf("lease %v, want %v", q.AckWait(), lease)
+	if got := q.AckWait(ctx); got != lease {
+		t.Errorf("lease %v, want %v", got, lease)
+	}
+	// A resumed run's coordinator with another --ack-wait: the queue bound
+	// before says the new lease, which its workers renew by.
+	if err := c.EnsureStreams(ctx, 2*lease); err != nil {
+		t.Fatal(err)
+	}
+	if got := q.AckWait(ctx); got != 2*lease {
+		t.Errorf("lease after the coordinator changed it: %v, want %v", got, 2*lease)
+	}
+	if err := c.EnsureStreams(ctx, lease); err != nil {
+		t.Fatal(err)
 	}
 	held := func(want int) {
 		t.Helper()

@@ -107,8 +107,17 @@ func (c *Conn) TasksHeld(ctx context.Context) (int, time.Duration, error) {
 	return info.NumAckPending, info.Config.AckWait, nil
 }
 
-// AckWait returns the lease the queue's consumer grants.
-func (q *TaskQueue) AckWait() time.Duration {
+// AckWait returns the lease the queue's consumer grants now: a resumed
+// run's coordinator may have changed it (--ack-wait) since the queue was
+// bound, and a worker renewing at a third of the old lease would lose its
+// task to the server mid-training. The lease last read serves when the
+// server cannot be asked.
+func (q *TaskQueue) AckWait(ctx context.Context) time.Duration {
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if info, err := q.cons.Info(ictx); err == nil && info.Config.AckWait > 0 {
+		return info.Config.AckWait
+	}
 	if info := q.cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
 		return info.Config.AckWait
 	}

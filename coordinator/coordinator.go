@@ -285,25 +285,35 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 // object store, the service endpoints, the events and the results feed;
 // stop closes what it opened.
 func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop func(), err error) {
+	// Answer as the run's coordinator before any slow step (the data
+	// upload), then look again: of two coordinators of one run started at
+	// once, at least one sees the other after both answer, and stops
+	// before it takes the results (which would end the other).
 	if err := c.alone(ctx); err != nil {
 		return nil, nil, err
 	}
+	stopSvc, err := c.conn.Serve(ctx, c.id, c.cfg.Version, c.endpoints())
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.stillAlone(ctx); err != nil {
+		_ = stopSvc()
+		return nil, nil, err
+	}
 	if err := c.conn.EnsureStreams(ctx, c.rc.AckWait); err != nil {
+		_ = stopSvc()
 		return nil, nil, err
 	}
 	for _, f := range c.problem.DataFiles {
 		ref, err := c.conn.PutFile(ctx, bus.BucketData, f)
 		if err != nil {
+			_ = stopSvc()
 			return nil, nil, fmt.Errorf("coordinator: upload data: %w", err)
 		}
 		c.data = append(c.data, ref)
 	}
 	if len(c.data) > 0 {
 		c.log.Info("data set in the object store", "bucket", bus.BucketData, "files", len(c.data))
-	}
-	stopSvc, err := c.conn.Serve(ctx, c.id, c.cfg.Version, c.endpoints())
-	if err != nil {
-		return nil, nil, err
 	}
 	stopEvents, err := c.conn.SubscribeEvents(c.id, c.onEvent)
 	if err != nil {
@@ -347,6 +357,36 @@ func (c *Coordinator) alone(ctx context.Context) error {
 		c.log.Warn("cannot tell whether another coordinator runs this run", "run", c.id, "err", err)
 		return nil
 	}
+}
+
+// stillAlone is alone once this coordinator answers: a resumed run with
+// another coordinator answering (one that started at the same time and
+// passed alone too) is refused. Both may be refused; a service that
+// restarts tries again. A discovery that fails is logged, and the run goes
+// on.
+func (c *Coordinator) stillAlone(ctx context.Context) error {
+	if !c.resumed {
+		return nil
+	}
+	svcs, err := c.conn.Discover(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.log.Warn("cannot tell whether another coordinator runs this run", "run", c.id, "err", err)
+		return nil
+	}
+	n := 0
+	for _, s := range svcs {
+		if s.RunID == c.id {
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("coordinator: run %s has %d coordinators answering on NATS, started at the same time (another process resumed it, maybe from a copy of its history file): "+
+			"this one stops; run one only (Ctrl-C or SIGTERM keeps the run resumable), or start another run with --new", c.id, n)
+	}
+	return nil
 }
 
 // loop takes results from feed until the run is finished, ctx ends or

@@ -596,3 +596,52 @@ func TestReplacedFinalWeightsAreNotTheModel(t *testing.T) {
 		t.Error("the final training's figures were not kept")
 	}
 }
+
+// TestCoordinatorsStartedAtOnceNotBothRun: two copies of a history resume
+// the same run at the same moment, before either answers on NATS. At least
+// one must stop before it takes the results: two running would each take
+// half of them and queue the other half again as lost, for ever.
+func TestCoordinatorsStartedAtOnceNotBothRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the coordinator that runs: -short")
+	}
+	srv := testnats.Start(t)
+	dir := t.TempDir()
+	rc := regressionConfig(4, 2, 9)
+	st := openStore(t, filepath.Join(dir, "a.db"))
+	if _, err := coordinator.New(st, testnats.Connect(t, srv, "creator"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	b, err := os.ReadFile(filepath.Join(dir, "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs, start := make(chan error, 2), make(chan struct{})
+	for _, name := range []string{"b", "c"} {
+		path := filepath.Join(dir, name+".db")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st := openStore(t, path)
+		defer st.Close()
+		c, err := coordinator.New(st, testnats.Connect(t, srv, name), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { <-start; _, err := c.Run(ctx); errs <- err }()
+	}
+	close(start)
+	// No workers: a coordinator that runs waits until ctx ends.
+	refused := 0
+	for range 2 {
+		if err := <-errs; err != nil && (strings.Contains(err.Error(), "coordinators answering on NATS") || strings.Contains(err.Error(), "already has a coordinator answering")) {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("both coordinators of the run started")
+	}
+}

@@ -65,7 +65,7 @@ type Config struct {
 	// failed; the refusal is logged once per problem.
 	Accept func(gahpo.Task) error
 	// RefuseDelay is how long a slot waits before its next pull after it
-	// refused a task, doubling with each refusal in a row up to 32 times
+	// refused a task, doubling with each refusal in a row up to 8 times
 	// (default 1s).
 	RefuseDelay time.Duration
 	// Check validates genomes (default: none).
@@ -141,7 +141,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.cleanJobDirs()
-	w.log.Info("worker ready", "slots", w.cfg.Concurrency, "devices", w.cfg.Devices, "lease", q.AckWait())
+	w.log.Info("worker ready", "slots", w.cfg.Concurrency, "devices", w.cfg.Devices, "lease", q.AckWait(ctx))
 	var wg sync.WaitGroup
 	errs := make([]error, w.cfg.Concurrency)
 	for i := range w.cfg.Concurrency {
@@ -221,12 +221,12 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
 		if d == nil {
 			continue
 		}
-		if !w.handle(ctx, d, s, q.AckWait()) {
+		if !w.handle(ctx, d, s, q.AckWait(ctx)) {
 			refusals = 0
 			continue
 		}
 		// Leave the task to the workers that have its problem.
-		sleep(ctx, w.cfg.RefuseDelay<<min(refusals, 5))
+		sleep(ctx, w.cfg.RefuseDelay<<min(refusals, 3))
 		refusals++
 	}
 	return nil
