@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/internal/testnats"
 )
@@ -30,15 +27,7 @@ func TestSweepChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := rawJetStream(t, srv, "", "")
 	// The chunks of an upload cut off, as nats.go writes them.
 	for range 3 {
 		if _, err := js.Publish(ctx, "$O."+bus.BucketCheckpoints+".C.ORPHANNUID0123456789", make([]byte, 128<<10)); err != nil {

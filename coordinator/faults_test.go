@@ -449,14 +449,8 @@ func TestSecondCoordinatorOfARunRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A copy of the history with the run created, before it goes on.
-	b, err := os.ReadFile(filepath.Join(dir, "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	copied := filepath.Join(dir, "b.db")
-	if err := os.WriteFile(copied, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	copyFile(t, filepath.Join(dir, "a.db"), copied)
 	done := make(chan gahpo.Run, 1)
 	go func() {
 		run, err := first.Run(context.Background())
@@ -613,18 +607,12 @@ func TestCoordinatorsStartedAtOnceNotBothRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	b, err := os.ReadFile(filepath.Join(dir, "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	errs, start := make(chan error, 2), make(chan struct{})
 	for _, name := range []string{"b", "c"} {
 		path := filepath.Join(dir, name+".db")
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		copyFile(t, filepath.Join(dir, "a.db"), path)
 		st := openStore(t, path)
 		defer st.Close()
 		c, err := coordinator.New(st, testnats.Connect(t, srv, name), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
@@ -643,5 +631,18 @@ func TestCoordinatorsStartedAtOnceNotBothRun(t *testing.T) {
 	}
 	if refused == 0 {
 		t.Error("both coordinators of the run started")
+	}
+}
+
+// copyFile copies a history file that no transaction is writing, as a
+// user's cp would.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -44,12 +44,10 @@ func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
 // both given are refused, as they name two sources. Without --db, a URL
 // (flag or environment) reads a running coordinator.
 func (n *natsFlags) readHistory(fs *flag.FlagSet) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	switch {
-	case given["db"] && given["nats"]:
+	switch db := flagSet(fs, "db"); {
+	case db && flagSet(fs, "nats"):
 		return errors.New("give --db (a history file) or --nats (a running coordinator), not both")
-	case given["db"]:
+	case db:
 		n.url = ""
 	}
 	return nil
