@@ -97,7 +97,8 @@ type Coordinator struct {
 	fault      string
 	faultSince time.Time
 	lastResult time.Time
-	resumed    bool // the run was resumed: its checkpoints may be gone
+	resumed    bool       // the run was resumed: its checkpoints may be gone
+	restart    *gahpo.Run // a resumed run's record, stored once the run is this coordinator's
 }
 
 // ErrRunFinished is returned by New when asked to resume a finished run.
@@ -244,11 +245,24 @@ func (c *Coordinator) resume(id string) error {
 	if err != nil {
 		return fmt.Errorf("coordinator: resume %s: %w", id, err)
 	}
-	if err := c.store.Commit(id, store.Change{Run: &run}); err != nil {
+	c.machine, c.id, c.rc, c.genStart, c.resumed = m, id, run.Config, c.cfg.Now(), true
+	c.restart = &run
+	return nil
+}
+
+// recordRestart stores the resumed run's restart count and says so, once
+// the run is this coordinator's (a coordinator refused because another
+// runs it leaves the history as it found it).
+func (c *Coordinator) recordRestart() error {
+	run := c.restart
+	if run == nil {
+		return nil
+	}
+	if err := c.store.Commit(c.id, store.Change{Run: run}); err != nil {
 		return fmt.Errorf("coordinator: resume: %w", err)
 	}
-	c.machine, c.id, c.rc, c.genStart, c.resumed = m, id, run.Config, c.cfg.Now(), true
-	c.cfg.Logger.Info("resuming run", "run", id, "genomes", len(recs), "outstanding", len(m.Outstanding()), "status", run.Status, "restarts", run.Restarts)
+	c.restart = nil
+	c.cfg.Logger.Info("resuming run", "run", c.id, "genomes", len(c.machine.Records()), "outstanding", len(c.machine.Outstanding()), "status", run.Status, "restarts", run.Restarts)
 	return nil
 }
 
@@ -261,6 +275,9 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 		return c.snapshot(), err
 	}
 	defer stop()
+	if err := c.recordRestart(); err != nil {
+		return c.snapshot(), err
+	}
 	if c.resumed {
 		c.checkCheckpoints(ctx)
 		c.sweepChunks(ctx)

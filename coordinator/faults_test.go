@@ -499,6 +499,9 @@ func TestSecondCoordinatorOfARunRefused(t *testing.T) {
 			t.Errorf("the refused coordinator's history recorded genome %d", g.ID)
 		}
 	}
+	if r, err := stB.Run(run.ID); err != nil || r.Restarts != 0 {
+		t.Errorf("the refused coordinator's history: %d restarts, %v; want it as copied, with none", r.Restarts, err)
+	}
 }
 
 // TestReplacedFinalWeightsAreNotTheModel: the final training's weights are
