@@ -328,11 +328,11 @@ func taskEpochs(task gahpo.Task, b *problemfile.Budget) int {
 	}
 }
 
-// env returns the command's environment: the worker's, the file's, then
-// gahpo's own variables.
+// env returns the command's environment: the worker's less its own
+// settings (inherited), the file's, then gahpo's own variables.
 func (t *Trainer) env(job models.Job, paramsFile, ckpt string) []string {
 	p, task := t.Problem, job.Task
-	env := os.Environ()
+	env := inherited(os.Environ())
 	for k, v := range p.Train.Env {
 		env = append(env, k+"="+v)
 	}
@@ -358,6 +358,27 @@ func (t *Trainer) env(job models.Job, paramsFile, ckpt string) []string {
 		env = append(env, "CUDA_VISIBLE_DEVICES="+job.Device)
 	}
 	return env
+}
+
+// inherited returns the variables of the worker's environment that its
+// commands get: all but gahpo's own (GAHPO_*: the NATS and dashboard
+// passwords and tokens, the paths of their files, and settings such as
+// GAHPO_TRAIN_SUBSET that a task sets only when it means them) and
+// systemd's CREDENTIALS_DIRECTORY, where the worker's secrets are. A
+// training's output is kept in the genome's record, which the query user
+// and the dashboard read: a trainer that prints its environment must not
+// publish the worker's password. What a trainer needs of its own it gets
+// from train.env (where GAHPO_ names are refused) or the data set.
+func inherited(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "GAHPO_") || name == "CREDENTIALS_DIRECTORY" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // run gathers one command's output.

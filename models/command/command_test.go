@@ -335,3 +335,57 @@ func TestMissingDir(t *testing.T) {
 		})
 	}
 }
+
+// shProblem writes a problem file whose command is the sh script body,
+// with one gene x and the file's env FROM_FILE.
+func shProblem(t *testing.T, body string) *problemfile.Problem {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "train.sh"), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := "name: sh\nspace:\n  - {name: x, type: float, min: -1, max: 1}\nobjective: {metric: loss}\n" +
+		"train:\n  command: [./train.sh]\n  env: {FROM_FILE: kept}\n"
+	path := filepath.Join(dir, "problem.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := problemfile.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestWorkerSecretsStayWithTheWorker: a trainer that prints its
+// environment (a crash dump, a logging hook) puts it in the genome's
+// record, which the query user reads; the worker's NATS and dashboard
+// secrets, and a GAHPO_ setting left in its shell, are not in it.
+func TestWorkerSecretsStayWithTheWorker(t *testing.T) {
+	t.Setenv("GAHPO_NATS_PASSWORD", "worker-password")
+	t.Setenv("GAHPO_NATS_TOKEN", "nats-token")
+	t.Setenv("GAHPO_HTTP_TOKEN", "http-token")
+	t.Setenv("GAHPO_NATS_PASSWORD_FILE", "/run/secrets/worker-password")
+	t.Setenv("CREDENTIALS_DIRECTORY", "/run/credentials/gahpo-worker@1.service")
+	t.Setenv("GAHPO_TRAIN_SUBSET", "1000")
+	t.Setenv("SOMETHING_ELSE", "passes")
+	p := shProblem(t, "env | sort\necho '{\"epoch\": 1, \"loss\": 0.5}'\n")
+	j := job(p, "ok", t.TempDir())
+	j.Task.Params = map[string]float64{"x": 0.5}
+	j.Task.Epochs = 1
+	out, err := command.New(p).Train(context.Background(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := strings.Join(out.Log, "\n")
+	for _, secret := range []string{"worker-password", "nats-token", "http-token", "CREDENTIALS_DIRECTORY", "GAHPO_TRAIN_SUBSET"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the trainer's output holds %q:\n%s", secret, log)
+		}
+	}
+	for _, want := range []string{"SOMETHING_ELSE=passes", "FROM_FILE=kept", "GAHPO_EPOCHS=1", "GAHPO_SEED=42"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the trainer's environment lacks %q:\n%s", want, log)
+		}
+	}
+}

@@ -18,8 +18,10 @@
 // names a JSON file of the hyperparameters of the genome whose checkpoint
 // is in GAHPO_CHECKPOINT_DIR when that genome is another (the command goes
 // on from its state with its own hyperparameters, and may scale a
-// schedule's state by them). The problem file's env is added; no shell
-// runs the command.
+// schedule's state by them). The command gets the worker's environment
+// less gahpo's own variables (GAHPO_*, the NATS and dashboard credentials
+// among them) and CREDENTIALS_DIRECTORY, then the problem file's env; no
+// shell runs the command.
 //
 // Out: metrics as JSON lines on standard output, {"epoch": 3, "val_loss":
 // 0.21}; every numeric field is a metric (Python's bare NaN and Infinity

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/gahpo/gahpo"
@@ -34,6 +35,28 @@ func TestTaskEpochs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := taskEpochs(tt.task, tt.budget); got != tt.want {
 				t.Errorf("taskEpochs = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestInherited: what of the worker's environment a command gets.
+func TestInherited(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"the rest passes", []string{"PATH=/bin", "HOME=/root", "CUDA_HOME=/usr/local/cuda", "NATS_URL=nats://x"}, []string{"PATH=/bin", "HOME=/root", "CUDA_HOME=/usr/local/cuda", "NATS_URL=nats://x"}},
+		{"the worker's secrets do not", []string{"GAHPO_NATS_PASSWORD=pw", "PATH=/bin", "GAHPO_NATS_TOKEN=t", "GAHPO_HTTP_TOKEN=h", "GAHPO_NATS_PASSWORD_FILE=/run/secrets/p"}, []string{"PATH=/bin"}},
+		{"nor systemd's credentials", []string{"CREDENTIALS_DIRECTORY=/run/credentials/gahpo-worker@1.service", "LANG=C"}, []string{"LANG=C"}},
+		{"nor a setting left from the shell", []string{"GAHPO_TRAIN_SUBSET=1000", "GAHPO_EPOCHS=3", "GAHPO_=x"}, []string{}},
+		{"a name only like it passes", []string{"MY_GAHPO_X=1", "gahpo_lower=2", "GAHPO=3"}, []string{"MY_GAHPO_X=1", "gahpo_lower=2", "GAHPO=3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := inherited(tt.in); !slices.Equal(got, tt.want) {
+				t.Errorf("inherited(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}
