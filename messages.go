@@ -277,8 +277,8 @@ type Started struct {
 	// Problem, when set, is a fault the worker cannot get past on its own
 	// (a result it cannot publish, and why), for the coordinator's status.
 	Problem string `json:"problem,omitempty"`
-	// Token is the task's (Task.Token), with a Problem: the coordinator
-	// heeds only the faults of tasks it has outstanding.
+	// Token is the task's (Task.Token): the coordinator heeds only the
+	// events of tasks it has outstanding (a fault, a holder, a report).
 	Token string `json:"token,omitempty"`
 }
 

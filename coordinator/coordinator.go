@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,7 +77,7 @@ type Coordinator struct {
 	data     []gahpo.DataRef
 	holders  map[training]gahpo.Holder
 	final    []gahpo.EpochMetrics
-	reports  map[training][]gahpo.EpochReport // epochs of the trainings under way
+	reports  map[training]*liveCurve // epochs of the trainings under way
 	genStart time.Time
 	evalTime time.Duration // summed durations of trained genomes
 	evalN    int
@@ -118,7 +119,7 @@ func New(st *store.Store, conn *bus.Conn, cfg Config) (*Coordinator, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 256
 	}
-	c := &Coordinator{cfg: cfg, store: st, conn: conn, holders: map[training]gahpo.Holder{}, reports: map[training][]gahpo.EpochReport{}, printed: map[int]bool{},
+	c := &Coordinator{cfg: cfg, store: st, conn: conn, holders: map[training]gahpo.Holder{}, reports: map[training]*liveCurve{}, printed: map[int]bool{},
 		proxyWarned: map[int]float64{}}
 	if err := c.open(); err != nil {
 		return nil, err
@@ -630,6 +631,17 @@ func (c *Coordinator) onEvent(data []byte) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.machine.Answers(e.GenomeID, e.Replicate, e.Token) {
+		// Anyone who may publish events could send it, for any genome: only
+		// the trainings of tasks outstanding are shown, and a fault of one
+		// alone can end the run (stalled). A worker of a version before
+		// events carried the token goes unseen in the status; its results
+		// count as ever.
+		if e.Problem != "" {
+			c.log.Warn("ignoring a fault reported for no task outstanding", "worker", e.Worker, "genome", e.GenomeID, "problem", e.Problem)
+		}
+		return
+	}
 	if e.Epoch != nil {
 		if n := len(c.final); n == 0 || c.final[n-1].Epoch < e.Epoch.Epoch {
 			c.final = append(c.final, *e.Epoch)
@@ -641,16 +653,15 @@ func (c *Coordinator) onEvent(data []byte) {
 	}
 	k := training{e.GenomeID, e.Replicate}
 	if e.Report != nil {
-		c.reports[k] = append(c.reports[k], *e.Report)
+		curve := c.reports[k]
+		if curve == nil {
+			curve = &liveCurve{}
+			c.reports[k] = curve
+		}
+		curve.add(*e.Report, maxLiveReports)
 		return
 	}
 	if e.Problem != "" {
-		if !c.machine.Answers(e.GenomeID, e.Replicate, e.Token) {
-			// Anyone who may publish events could send it: only a fault
-			// of a task outstanding can end the run (stalled).
-			c.log.Warn("ignoring a fault reported for no task outstanding", "worker", e.Worker, "genome", e.GenomeID, "problem", e.Problem)
-			return
-		}
 		if c.fault == "" {
 			c.faultSince = c.cfg.Now()
 			c.log.Warn("a worker cannot get past a fault", "worker", e.Worker, "genome", e.GenomeID, "problem", e.Problem)
@@ -659,6 +670,60 @@ func (c *Coordinator) onEvent(data []byte) {
 		return
 	}
 	c.holders[k] = gahpo.Holder{GenomeID: e.GenomeID, Replicate: e.Replicate, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}
+}
+
+// maxLiveReports bounds the epochs kept of one training under way for the
+// status's learning curves: a trainer that reports every batch as an epoch
+// would otherwise grow the coordinator's memory, and the status past what
+// a NATS message carries.
+const maxLiveReports = 1000
+
+// liveCurve is the learning curve of a training under way, kept within a
+// bound: every stride-th report from the first, and the newest. When the
+// kept ones pass the bound, every second goes and the stride doubles, so
+// that the curve keeps its whole length, evenly spaced, at half the detail.
+type liveCurve struct {
+	kept   []gahpo.EpochReport
+	newest *gahpo.EpochReport // the newest report, when it is not kept
+	stride int
+	seen   int
+}
+
+// add adds the next report r, keeping at most max (≥ 1) of them and the
+// newest.
+func (c *liveCurve) add(r gahpo.EpochReport, max int) {
+	if c.stride == 0 {
+		c.stride = 1
+	}
+	c.seen++
+	if (c.seen-1)%c.stride != 0 {
+		c.newest = &r
+		return
+	}
+	c.newest = nil
+	c.kept = append(c.kept, r)
+	if len(c.kept) > max {
+		n := 0
+		for i := 0; i < len(c.kept); i += 2 {
+			c.kept[n] = c.kept[i]
+			n++
+		}
+		clear(c.kept[n:])
+		c.kept = c.kept[:n]
+		c.stride *= 2
+		if (c.seen-1)%c.stride != 0 {
+			c.newest = &r // thinned away, still the newest
+		}
+	}
+}
+
+// reports returns the curve: the kept reports, then the newest.
+func (c *liveCurve) reports() []gahpo.EpochReport {
+	out := slices.Clone(c.kept)
+	if c.newest != nil {
+		out = append(out, *c.newest)
+	}
+	return out
 }
 
 // training names one training of a genome: its own (replicate 0) or one

@@ -182,7 +182,11 @@ func (c *Coordinator) finalEpochs(run gahpo.Run) []gahpo.EpochMetrics {
 		return nil
 	}
 	var out []gahpo.EpochMetrics
-	for _, e := range c.reports[training{run.Best, 0}] {
+	curve := c.reports[training{run.Best, 0}]
+	if curve == nil {
+		return nil
+	}
+	for _, e := range curve.reports() {
 		out = append(out, e.Fixed())
 	}
 	return out
@@ -256,7 +260,7 @@ func (c *Coordinator) Status() gahpo.Status {
 		if st.Curves == nil {
 			st.Curves = map[int][]gahpo.EpochReport{}
 		}
-		st.Curves[id] = slices.Clone(c.reports[training{id, rep}])
+		st.Curves[id] = c.reports[training{id, rep}].reports()
 	}
 	st.Fault = c.fault
 	if best != nil {

@@ -316,7 +316,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 			}
 			return false
 		}
-		started := gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Replicate: task.Replicate, Worker: s.name, Attempt: d.Attempt, At: time.Now()}
+		started := gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Replicate: task.Replicate, Worker: s.name, Attempt: d.Attempt, At: time.Now(), Token: task.Token}
 		_ = w.conn.PublishEvent(started)
 		log.Info("training", "epochs", task.Epochs, "from_epochs", task.FromEpochs, "rung", task.Rung, "checkpoint", task.Checkpoint != nil)
 		if err := w.train(ctx, task, dir, s, started, &res); err != nil {

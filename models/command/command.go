@@ -32,8 +32,9 @@ const (
 	// MaxMetricsLine is the longest line read as metrics; a longer line is
 	// taken for other output.
 	MaxMetricsLine = 64 << 10
-	// MaxCurve bounds the epochs reported in one job; later reports still
-	// update the fitness but are left out of Outcome.Curve.
+	// MaxCurve bounds the epochs kept in one job's Outcome.Curve: past it,
+	// each report takes the last one's place (so that the curve ends at
+	// the epoch trained to), and reaches OnEpoch at most once a second.
 	MaxCurve = 10000
 	// DefaultGrace is the time between SIGTERM and SIGKILL.
 	DefaultGrace = 5 * time.Second
@@ -390,7 +391,8 @@ type run struct {
 	mu        sync.Mutex
 	curve     []gahpo.EpochReport
 	reports   int
-	last      time.Time
+	last      time.Time // when the last report came
+	lastEvent time.Time // when the last report went to onEpoch
 	log       tail
 	stderr    tail
 	objective float64 // last value, NaN until reported
@@ -448,10 +450,18 @@ func (r *run) stdoutLine(b []byte, truncated bool) {
 			close(r.stop)
 		}
 	}
+	onEpoch := r.onEpoch
 	if len(r.curve) < MaxCurve {
 		r.curve = append(r.curve, rep)
+	} else {
+		r.curve[len(r.curve)-1] = rep
+		if now.Sub(r.lastEvent) < time.Second {
+			onEpoch = nil // a trainer reporting every batch: the live curve gets a report a second
+		}
 	}
-	onEpoch := r.onEpoch
+	if onEpoch != nil {
+		r.lastEvent = now
+	}
 	r.mu.Unlock()
 	if onEpoch != nil {
 		onEpoch(rep)

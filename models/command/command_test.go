@@ -389,3 +389,30 @@ func TestWorkerSecretsStayWithTheWorker(t *testing.T) {
 		}
 	}
 }
+
+// TestManyEpochs: a trainer that reports more epochs than MaxCurve (cheap
+// "epochs", or every batch): the curve stays within MaxCurve and ends at
+// the last epoch reported (the epochs trained to, which the coordinator
+// checks against the task's), and OnEpoch is not called for every one.
+func TestManyEpochs(t *testing.T) {
+	const n = command.MaxCurve + 5
+	p := shProblem(t, "seq 1 \"$GAHPO_EPOCHS\" | awk '{print \"{\\\"epoch\\\": \" $1 \", \\\"loss\\\": \" 1/$1 \"}\"}'\n")
+	j := job(p, "ok", t.TempDir())
+	j.Task.Params = map[string]float64{"x": 0.5}
+	j.Task.Epochs = n
+	calls := 0
+	j.OnEpoch = func(gahpo.EpochReport) { calls++ }
+	out, err := command.New(p).Train(context.Background(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Curve) != command.MaxCurve || out.Curve[0].Epoch != 1 || out.Curve[len(out.Curve)-1].Epoch != n {
+		t.Errorf("curve of %d reports, epochs %d to %d; want %d, 1 to %d", len(out.Curve), out.Curve[0].Epoch, out.Curve[len(out.Curve)-1].Epoch, command.MaxCurve, n)
+	}
+	if want := 1.0 / n; math.Abs(out.Fitness-want) > 1e-9 {
+		t.Errorf("fitness %v, want the last epoch's %v", out.Fitness, want)
+	}
+	if calls < command.MaxCurve-1 || calls > command.MaxCurve+1 {
+		t.Errorf("OnEpoch called %d times for %d reports; want about %d", calls, n, command.MaxCurve)
+	}
+}

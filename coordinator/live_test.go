@@ -1,0 +1,87 @@
+package coordinator_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/internal/testnats"
+)
+
+// TestLiveCurvesBounded: a trainer that reports every batch as an epoch
+// sends thousands of reports for one training; the coordinator keeps its
+// live curve within a bound (first and newest epochs kept), the status
+// still fits a NATS reply, and reports without the task's token (anyone
+// who may publish events could send them, for any genome) are not shown.
+func TestLiveCurvesBounded(t *testing.T) {
+	srv := testnats.Start(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: regressionConfig(4, 2, 1), Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	done := make(chan error, 1)
+	go func() { _, err := c.Run(ctx); done <- err }()
+	defer func() { cancel(); <-done }()
+	conn := testnats.Connect(t, srv, "worker")
+	var task gahpo.Task
+	for task.Token == "" {
+		q, err := conn.Tasks(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		d, err := q.Next(ctx, 5*time.Second)
+		if err != nil || d == nil {
+			continue
+		}
+		if err := gahpo.Decode(d.Data, &task); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = d.Nak(0) }()
+	}
+	report := func(genome, epoch int, token string) {
+		rep := gahpo.EpochReport{Epoch: epoch, Metrics: map[string]gahpo.Float{"val_loss": 0.5, "train_loss": 0.4}}
+		if err := conn.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: c.RunID(), GenomeID: genome, Worker: "w", Report: &rep, Token: token}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := task.GenomeID%4 + 1 // another genome of the first generation
+	for e := 1; e <= 10; e++ {
+		report(other, e, "")
+		report(other, e, task.Token) // its token is not other's
+	}
+	const n = 5000
+	for e := 1; e <= n; e++ {
+		report(task.GenomeID, e, task.Token)
+	}
+	var curve []gahpo.EpochReport
+	for len(curve) == 0 || curve[len(curve)-1].Epoch != n {
+		if ctx.Err() != nil {
+			t.Fatalf("the last report never showed: curve of %d epochs", len(curve))
+		}
+		time.Sleep(20 * time.Millisecond)
+		curve = c.Status().Curves[task.GenomeID]
+	}
+	if len(curve) > 1001 || len(curve) < 100 || curve[0].Epoch != 1 {
+		t.Errorf("the live curve keeps %d of %d reports, from epoch %d; want at most 1,001 from epoch 1", len(curve), n, curve[0].Epoch)
+	}
+	var got gahpo.Status
+	if err := testnats.Connect(t, srv, "q").Query(ctx, c.RunID(), coordinator.EndpointStatus, struct{}{}, &got); err != nil {
+		t.Fatalf("status over NATS: %v", err)
+	}
+	if len(got.Curves[task.GenomeID]) != len(curve) {
+		t.Errorf("status over NATS: %d epochs, want %d", len(got.Curves[task.GenomeID]), len(curve))
+	}
+	if rs, ok := got.Curves[other]; ok {
+		t.Errorf("genome %d shows %d reports sent without its token", other, len(rs))
+	}
+}
