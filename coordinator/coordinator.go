@@ -209,6 +209,9 @@ func (c *Coordinator) create() error {
 		return fmt.Errorf("coordinator: %w", err)
 	}
 	rd := m.Ready() // its tasks are published by Run, from Outstanding
+	if rd.Run != nil {
+		run = *rd.Run // with what the first breeding decided (epochs spent, a budget already reached)
+	}
 	if err := c.store.CreateRun(run, rd.Engine, rd.Genomes); err != nil {
 		return fmt.Errorf("coordinator: %w", err)
 	}

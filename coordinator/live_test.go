@@ -85,3 +85,27 @@ func TestLiveCurvesBounded(t *testing.T) {
 		t.Errorf("genome %d shows %d reports sent without its token", other, len(rs))
 	}
 }
+
+// TestNewRunStoresItsFirstBreeding: what the first breeding of a new run
+// decides (the epochs it spent, a budget it already reached) is in the
+// stored run before any result, for the offline views (query runs, the
+// report).
+func TestNewRunStoresItsFirstBreeding(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	rc := regressionConfig(8, 2, 1)
+	rc.Fidelity, rc.Breeding, rc.MinEpochs, rc.MaxEpochs, rc.Eta = gahpo.FidelityHalving, gahpo.BreedingSteadyState, 1, 3, 3
+	rc.InFlight, rc.BudgetEpochs = 8, 3
+	srv := testnats.Start(t)
+	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.Run(c.RunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.EpochsSpent != 3 || run.StoppedBy != gahpo.StopBudgetEpochs {
+		t.Errorf("stored run: epochs spent %d, stopped by %q; want 3, %q", run.EpochsSpent, run.StoppedBy, gahpo.StopBudgetEpochs)
+	}
+}

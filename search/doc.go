@@ -29,8 +29,9 @@
 //     highest rung reached, then fitness there ([ga.Ahead]). A genome that
 //     reaches MaxEpochs has been fully trained: the best of them is the
 //     run's final training. When nothing else is left to do and no genome
-//     has reached MaxEpochs, the best genome of the highest rung is
-//     promoted until one has;
+//     has reached MaxEpochs (those promoted there failed), the best genome
+//     of the highest rung is promoted until one has, from scratch when its
+//     checkpoint was dropped;
 //   - pbt fidelity: population based training (Jaderberg et al. 2017;
 //     pbt.go says how): the population trains to MaxEpochs in steps of
 //     MinEpochs; after each step the worst quarter of a rung's results

@@ -520,7 +520,10 @@ func (m *Machine) rungTask(r gahpo.GenomeRecord, rung int) gahpo.Task {
 		src := m.recs[r.Exploited-1]
 		t.FromGenome, t.FromParams, t.FromSeed = src.ID, src.Params, src.Seed
 	}
-	if t.Checkpoint != nil && m.lost[t.Checkpoint.Name] {
+	if rung > 0 && (t.Checkpoint == nil || m.lost[t.Checkpoint.Name]) {
+		// Its checkpoint is lost, or was dropped once the genome could
+		// no longer be promoted by its rank (finish promotes it all the
+		// same when those above it failed): it trains from scratch.
 		t = fromScratch(t, r, m.seedOf)
 	}
 	if rung < len(m.rungs)-1 {
@@ -1076,8 +1079,8 @@ func (m *Machine) finish(now time.Time) {
 		if order := m.rungOrder(top); len(order) == 0 || !finite(float64(m.recs[order[0]-1].RungFitness[top])) {
 			for k := top - 1; k >= 0; k-- {
 				for _, id := range m.rungOrder(k) {
-					if r := m.recs[id-1]; finite(float64(r.RungFitness[k])) && r.Rung == k && r.Status == gahpo.GenomeDone && r.Checkpoint != nil {
-						m.promoteOne(id)
+					if r := m.recs[id-1]; finite(float64(r.RungFitness[k])) && r.Rung == k && r.Status == gahpo.GenomeDone {
+						m.promoteOne(id) // from scratch when its checkpoint is gone (rungTask)
 						return
 					}
 				}
