@@ -36,6 +36,31 @@ func (c *Conn) ListObjects(ctx context.Context, bucket string) ([]string, error)
 	return names, nil
 }
 
+// DeleteRunObjects deletes the objects of run from bucket (their names
+// begin with the run's id and a dash, as CheckpointName and the weights'
+// names do) and returns how many it deleted; it goes on past a failed
+// delete and returns the first error.
+func (c *Conn) DeleteRunObjects(ctx context.Context, bucket, run string) (int, error) {
+	names, err := c.ListObjects(ctx, bucket)
+	if err != nil {
+		return 0, err
+	}
+	n, first := 0, error(nil)
+	for _, name := range names {
+		if !strings.HasPrefix(name, run+"-") {
+			continue
+		}
+		if err := c.DeleteObject(ctx, bucket, name); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		n++
+	}
+	return n, first
+}
+
 // SweepChunks removes from bucket the chunks that no object holds: those
 // of uploads that failed half-way (a worker may not purge what it wrote, so
 // a failed put leaves its chunks behind) and whose last chunk is older than

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -471,8 +470,8 @@ func (c *Coordinator) loop(ctx context.Context, feed *bus.ResultFeed) error {
 			if err := c.step(ctx, batch); err != nil {
 				return err
 			}
-			if after != nil {
-				return feedErr(after)
+			if after != nil && !c.finished() {
+				return feedErr(after) // else the run is done: its clean-up follows
 			}
 		}
 	}
@@ -784,16 +783,7 @@ func (c *Coordinator) objects(ctx context.Context, bucket string) (map[string]bo
 // results it refused or dropped as stale, and the weights of every genome
 // trained to the top rung (the final's are in the history by now).
 func (c *Coordinator) sweep(ctx context.Context, bucket string) {
-	names, err := c.conn.ListObjects(ctx, bucket)
-	if err != nil {
-		c.log.Warn("listing objects", "bucket", bucket, "err", err)
-		return
-	}
-	for _, name := range names {
-		if strings.HasPrefix(name, c.id+"-") {
-			if err := c.conn.DeleteObject(ctx, bucket, name); err != nil {
-				c.log.Warn("deleting an object", "bucket", bucket, "object", name, "err", err)
-			}
-		}
+	if _, err := c.conn.DeleteRunObjects(ctx, bucket, c.id); err != nil {
+		c.log.Warn("deleting the run's objects", "bucket", bucket, "err", err)
 	}
 }

@@ -127,7 +127,10 @@ func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce f
 }
 
 // runPurge removes the queued tasks and waiting results of a finished or
-// abandoned run from the streams. It refuses a run whose coordinator
+// abandoned run from the streams, its results consumer, and its
+// checkpoints and weights from the object store (the history file holds
+// the final model's): what a coordinator killed as its run ended, before
+// its clean-up, leaves behind. It refuses a run whose coordinator
 // answers on NATS (purging would kill it: its result consumer goes), and,
 // without --force, one that the history file holds as running or final.
 func (m *Main) runPurge(ctx context.Context, args []string) error {
@@ -164,7 +167,18 @@ func (m *Main) runPurge(ctx context.Context, args []string) error {
 	if err := conn.PurgeResults(ctx, *run); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "gahpo: run %s: removed %d queued tasks and %d waiting results\n", *run, tasks, results)
+	if err := conn.DeleteResults(ctx, *run); err != nil {
+		return err
+	}
+	objects := 0
+	for _, bucket := range []string{bus.BucketCheckpoints, bus.BucketWeights} {
+		n, err := conn.DeleteRunObjects(ctx, bucket, *run)
+		objects += n
+		if err != nil {
+			return fmt.Errorf("purge: %d objects removed, then: %w", objects, err)
+		}
+	}
+	fmt.Fprintf(m.Stdout, "gahpo: run %s: removed %d queued tasks, %d waiting results and %d checkpoints and weights\n", *run, tasks, results, objects)
 	return nil
 }
 

@@ -86,7 +86,7 @@ func (m *Main) commands() []command {
 		{"coordinator", "breed, publish, collect and store a search on a NATS cluster", (*Main).runCoordinator},
 		{"worker", "train genomes for the coordinators of a NATS cluster", (*Main).runWorker},
 		{"query", "query the history: best, generation, genome, final, runs", (*Main).runQuery},
-		{"purge", "remove a finished or abandoned run's tasks and results from the streams", (*Main).runPurge},
+		{"purge", "remove a finished or abandoned run's tasks, results, checkpoints and weights from NATS", (*Main).runPurge},
 		{"status", "show the progress of a running coordinator", (*Main).runStatus},
 		{"report", "draw a run's figures and summary page, or serve them as a live dashboard", (*Main).runReport},
 		{"export", "print one row per genome as CSV or JSON lines", (*Main).runExport},

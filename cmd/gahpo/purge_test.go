@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +110,50 @@ func TestPurgeRefusesARunningRun(t *testing.T) {
 				t.Errorf("%d tasks queued after a refused purge, want 1", queued)
 			}
 		})
+	}
+}
+
+// TestPurgeRemovesTheRunsObjects: a coordinator killed as its run ended,
+// before its clean-up, leaves the run's checkpoints and weights in the
+// object store, where nothing else would remove them; purge does, and
+// leaves another run's alone.
+func TestPurgeRemovesTheRunsObjects(t *testing.T) {
+	t.Chdir(t.TempDir()) // no gahpo.db here
+	srv := testnats.Start(t)
+	conn := testnats.Connect(t, srv, "test")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := conn.EnsureStreams(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	put := map[string][]string{
+		bus.BucketCheckpoints: {"ended-3-e1-aa", "ended-7-e3-bb", "other-3-e1-cc"},
+		bus.BucketWeights:     {"ended-7-weights-dd", "other-2-weights-ee", "ended"},
+	}
+	for bucket, names := range put {
+		for _, name := range names {
+			if _, err := conn.PutBytes(ctx, bucket, name, []byte(name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb}
+	if err := m.Run(ctx, []string{"purge", "--nats", srv.URL(), "--run", "ended"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "3 checkpoints and weights") {
+		t.Errorf("output %q; want 3 objects removed", out.String())
+	}
+	want := map[string]string{bus.BucketCheckpoints: "[other-3-e1-cc]", bus.BucketWeights: "[ended other-2-weights-ee]"}
+	for bucket, w := range want {
+		names, err := conn.ListObjects(ctx, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(names)
+		if got := fmt.Sprint(names); got != w {
+			t.Errorf("%s after the purge: %s, want %s", bucket, got, w)
+		}
 	}
 }
