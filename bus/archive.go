@@ -19,8 +19,9 @@ import (
 	"github.com/gahpo/gahpo"
 )
 
-// ErrBadArchive is returned (wrapped) by GetDir and Unpack for an archive
-// that must not be unpacked: an absolute path, a path with "..", a symlink
+// ErrBadArchive is returned (wrapped) by PutDir and PackLimits for a
+// directory beyond the archive limits, and by GetDir and Unpack for an
+// archive that must not be unpacked: an absolute path, a path with "..", a symlink
 // that leads out of the directory, a hard link or special file, more bytes
 // or entries than the limits allow, or a digest that differs from the
 // reference. Every worker would refuse it the same way.
@@ -58,7 +59,15 @@ var archiveTime = time.Unix(0, 0).UTC()
 // absolute one is made relative); any other kind of file, or a link that
 // leads out, is an error.
 func Pack(w io.Writer, dir string) error {
+	return PackLimits(w, dir, DefaultArchiveLimits)
+}
+
+// PackLimits is Pack within lim: a directory of more entries or bytes (in
+// its regular files) than Unpack would take is refused with ErrBadArchive
+// instead of being archived for nothing.
+func PackLimits(w io.Writer, dir string, lim ArchiveLimits) error {
 	tw := tar.NewWriter(w)
+	count := tally{lim: lim.orDefault()}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -72,6 +81,9 @@ func Pack(w io.Writer, dir string) error {
 		}
 		info, err := d.Info()
 		if err != nil {
+			return err
+		}
+		if err := count.add(info); err != nil {
 			return err
 		}
 		hdr := &tar.Header{Name: filepath.ToSlash(rel), Mode: int64(info.Mode().Perm()), ModTime: archiveTime, Format: tar.FormatPAX}
@@ -111,6 +123,47 @@ func Pack(w io.Writer, dir string) error {
 		return fmt.Errorf("bus: archive %s: %w", dir, err)
 	}
 	if err := tw.Close(); err != nil {
+		return fmt.Errorf("bus: archive %s: %w", dir, err)
+	}
+	return nil
+}
+
+// tally counts a directory's entries and the bytes of its regular files
+// against lim.
+type tally struct {
+	lim     ArchiveLimits
+	entries int
+	bytes   int64
+}
+
+// add counts info's file, and fails with ErrBadArchive past the limits.
+func (c *tally) add(info fs.FileInfo) error {
+	if c.entries++; c.entries > c.lim.MaxEntries {
+		return fmt.Errorf("%w: more than %d entries (files, directories and links): a checkpoint directory holds what a training needs to go on, no more", ErrBadArchive, c.lim.MaxEntries)
+	}
+	if info.Mode().IsRegular() {
+		if c.bytes += info.Size(); c.bytes > c.lim.MaxBytes {
+			return fmt.Errorf("%w: more than %d bytes in its files: a checkpoint directory holds what a training needs to go on, no more", ErrBadArchive, c.lim.MaxBytes)
+		}
+	}
+	return nil
+}
+
+// within tells whether dir is within lim, from its files' sizes alone (no
+// content is read); the error says why not.
+func within(dir string, lim ArchiveLimits) error {
+	count := tally{lim: lim.orDefault()}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return count.add(info)
+	})
+	if err != nil {
 		return fmt.Errorf("bus: archive %s: %w", dir, err)
 	}
 	return nil
@@ -317,8 +370,13 @@ func checkLinks(dir string, links []string) error {
 
 // PutDir archives dir (see Pack) into the object store as bucket/name,
 // replacing an object of that name, and returns its reference with the
-// digest and size the server confirmed.
+// digest and size the server confirmed. A directory beyond
+// DefaultArchiveLimits, which no GetDir would take back, is refused with
+// ErrBadArchive before anything is sent.
 func (c *Conn) PutDir(ctx context.Context, bucket, name, dir string) (gahpo.ObjectRef, error) {
+	if err := within(dir, DefaultArchiveLimits); err != nil {
+		return gahpo.ObjectRef{}, err
+	}
 	obs, err := c.objectStore(ctx, bucket)
 	if err != nil {
 		return gahpo.ObjectRef{}, err

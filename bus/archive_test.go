@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -404,4 +405,40 @@ func TestPackSymlinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPackLimits: a directory beyond what Unpack takes back is refused when
+// it is packed, saying why, not one rung later when a promotion restores
+// it (TestWorkerPutBeyondLimitsSendsNothing: PutDir's part).
+func TestPackLimits(t *testing.T) {
+	dir := t.TempDir()
+	for i, size := range []int{100, 200, 300} {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		lim  bus.ArchiveLimits
+		want string // "": packed
+	}{
+		{"within", bus.ArchiveLimits{MaxBytes: 600, MaxEntries: 4}, ""},
+		{"an entry too many", bus.ArchiveLimits{MaxBytes: 600, MaxEntries: 3}, "more than 3 entries"},
+		{"a byte too many", bus.ArchiveLimits{MaxBytes: 599, MaxEntries: 4}, "more than 599 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := bus.PackLimits(io.Discard, dir, tt.lim)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("PackLimits: %v", err)
+			case tt.want != "" && (!errors.Is(err, bus.ErrBadArchive) || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("PackLimits: %v; want ErrBadArchive saying %q", err, tt.want)
+			}
+		})
+	}
+
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -294,6 +295,47 @@ func TestWorkerFailedPutLeavesChunks(t *testing.T) {
 	}
 	if info.State.Msgs == 0 {
 		t.Errorf("no chunk left in the bucket: did the worker purge?")
+	}
+}
+
+// TestWorkerPutBeyondLimitsSendsNothing: a checkpoint directory beyond
+// what GetDir takes back is refused by PutDir before it sends a chunk: the
+// worker could not purge what a put cut off by the limit had sent.
+func TestWorkerPutBeyondLimitsSendsNothing(t *testing.T) {
+	srv := startWithUsers(t)
+	coord := connectAs(t, srv, "coordinator", "c-secret")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := coord.EnsureStreams(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// Large files first, then the entry too many: packed as it is sent,
+	// chunks would be in the bucket before the limit is reached.
+	dir := t.TempDir()
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), make([]byte, 300<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func(l bus.ArchiveLimits) { bus.DefaultArchiveLimits = l }(bus.DefaultArchiveLimits)
+	bus.DefaultArchiveLimits = bus.ArchiveLimits{MaxBytes: 1 << 30, MaxEntries: 3}
+	w := connectAs(t, srv, "worker", "w-secret")
+	if _, err := w.PutDir(ctx, bus.BucketCheckpoints, "r1-1-e1-n1", dir); !errors.Is(err, bus.ErrBadArchive) || !strings.Contains(err.Error(), "more than 3 entries") {
+		t.Fatalf("PutDir beyond the limits: %v; want ErrBadArchive saying so", err)
+	}
+	s, err := rawJetStream(t, srv, "coordinator", "c-secret").Stream(ctx, "OBJ_"+bus.BucketCheckpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 {
+		t.Errorf("%d chunks in the bucket after the refused put; want none sent", info.State.Msgs)
 	}
 }
 
