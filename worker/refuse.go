@@ -23,7 +23,7 @@ func (w *Worker) refuse(ctx context.Context, d *bus.Delivery, task gahpo.Task, w
 	w.mu.Unlock()
 	switch {
 	case first && cannotRun:
-		w.log.Warn("this worker cannot run the problem's training command; handing its tasks back for the workers that can",
+		w.log.Warn("this worker cannot train the problem's tasks (its command or data are not here); handing them back for the workers that can",
 			"problem", task.Problem, "reason", why)
 	case first:
 		w.log.Warn("refusing the tasks of a problem this worker was not given; workers that have it will train them",

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,11 +120,35 @@ func New(conn *bus.Conn, trainer Trainer, cfg Config) *Worker {
 		}
 		cfg.CacheDir = filepath.Join(dir, "gahpo")
 	}
+	// A training command runs in its problem file's folder: the paths it
+	// is given must not depend on the worker's.
+	cfg.CacheDir = absPath(cfg.CacheDir)
+	if cfg.DataDir != "" {
+		cfg.DataDir = absPath(cfg.DataDir)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Worker{cfg: cfg, conn: conn, trainer: trainer, log: log.With("subsystem", "worker", "worker", cfg.Name), fetched: map[string]string{}, refused: map[string]bool{}}
+}
+
+// dataNames lists the names of a data set's files.
+func dataNames(refs []gahpo.DataRef) string {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = filepath.Base(r.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// absPath is path made absolute, or path when the working directory
+// cannot be read.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // Done returns the number of tasks this worker finished.
@@ -136,6 +161,11 @@ func (w *Worker) Done() int {
 // Run trains tasks until ctx is cancelled. A task being trained when ctx
 // ends is handed back to the queue at once.
 func (w *Worker) Run(ctx context.Context) error {
+	if d := w.cfg.DataDir; d != "" {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			return fmt.Errorf("worker: the data directory %s is not a directory (%v): give the folder of the data files, or none to fetch them from the cluster", d, err)
+		}
+	}
 	q, err := w.waitQueue(ctx)
 	if err != nil {
 		return err
@@ -307,6 +337,11 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 		log.Warn("rejecting genome", "err", res.Failure)
 	default:
 		dir, err := w.dataDir(ctx, task)
+		if errors.Is(err, models.ErrCannotRunHere) {
+			// This worker's setup: workers with the data train it.
+			w.refuse(ctx, d, task, err)
+			return true
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("data set unavailable, handing the task back", "err", err)
@@ -407,8 +442,16 @@ func (w *Worker) heartbeat(d *bus.Delivery, lease time.Duration) (stop func()) {
 // dataDir returns the local directory holding the task's data set,
 // fetching it from the object store the first time.
 func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
-	if w.cfg.DataDir != "" || len(task.Data) == 0 {
+	if w.cfg.DataDir != "" {
+		for _, ref := range task.Data {
+			if _, err := os.Stat(filepath.Join(w.cfg.DataDir, filepath.Base(ref.Name))); err != nil {
+				return "", fmt.Errorf("%w: the data file %s is not in this worker's data directory %s (the run's data set: %s)", models.ErrCannotRunHere, filepath.Base(ref.Name), w.cfg.DataDir, dataNames(task.Data))
+			}
+		}
 		return w.cfg.DataDir, nil
+	}
+	if len(task.Data) == 0 {
+		return "", nil
 	}
 	h := sha256.New()
 	for _, ref := range task.Data {
