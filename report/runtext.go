@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -159,4 +160,61 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
+}
+
+// FailureText says how many of a run's trained genomes failed and the
+// reason most of them gave (its last line: a training command's standard
+// error ends with the cause), with a genome to look at; "" when none
+// failed. A run whose every genome failed the same way most often has a
+// set-up fault (a module not installed, a data file missing), not bad
+// genomes.
+func FailureText(genomes []gahpo.GenomeRecord) string {
+	trained, failed := 0, 0
+	count := map[string]int{}
+	first := map[string]int{}
+	for _, g := range genomes {
+		if g.DuplicateOf != 0 || (g.Status != gahpo.GenomeDone && g.Status != gahpo.GenomeFailed) {
+			continue
+		}
+		trained++
+		if g.Status != gahpo.GenomeFailed {
+			continue
+		}
+		failed++
+		why := lastLine(g.Failure)
+		if count[why]++; count[why] == 1 {
+			first[why] = g.ID
+		}
+	}
+	if failed == 0 {
+		return ""
+	}
+	top := ""
+	for why, n := range count {
+		if top == "" || n > count[top] || (n == count[top] && first[why] < first[top]) {
+			top = why
+		}
+	}
+	s := fmt.Sprintf("failed: %d of %d trained %s", failed, trained, plural(trained, "genome"))
+	switch {
+	case failed == 1 && trained == 1:
+		s = "failed: the one genome trained, so the run has no result"
+	case failed == trained:
+		s = fmt.Sprintf("failed: every one of the %d genomes trained, so the run has no result", trained)
+	}
+	which := "most often"
+	if len(count) == 1 {
+		which = "the reason"
+	}
+	return s + fmt.Sprintf("; %s (%d): %s (gahpo query genome %d shows it whole)", which, count[top], cmp.Or(top, "no reason recorded"), first[top])
+}
+
+// lastLine is the last non-blank line of s, trimmed, at most 200 bytes.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	l := strings.TrimSpace(lines[len(lines)-1])
+	if len(l) > 200 {
+		l = strings.ToValidUTF8(l[:200], "") + "…"
+	}
+	return l
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -114,4 +115,41 @@ func runToy(t *testing.T, args ...string) (*Main, string, *store.Store, gahpo.Ru
 		t.Fatalf("%d runs, %v", len(runs), err)
 	}
 	return m, db, st, runs[0]
+}
+
+// TestEveryGenomeFailedSaysWhy: a problem file whose command fails for
+// every genome (here a module not installed) ends a run with no result;
+// the summary says so with the reason from the command's standard error,
+// and query final says why there is no final training.
+func TestEveryGenomeFailedSaysWhy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a search with a command trainer: -short")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh on PATH")
+	}
+	dir := t.TempDir()
+	script := "echo Traceback >&2; echo \\\"ModuleNotFoundError: No module named 'torch'\\\" >&2; exit 1"
+	problem := "name: broken\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
+		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 1}\n" +
+		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "problem.yaml"), []byte(problem), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "h.db")
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	args := []string{"run", "--problem-file", filepath.Join(dir, "problem.yaml"), "--db", db, "--population", "3", "--generations", "1",
+		"--workers", "1", "--max-attempts", "1", "--no-progress", "--log-level", "error"}
+	if err := m.Run(context.Background(), args); err != nil {
+		t.Fatalf("gahpo run: %v\n%s", err, errOut.String())
+	}
+	want := "failed: every one of the 3 genomes trained, so the run has no result; the reason (3): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("summary:\n%s\nwant the line %q", out.String(), want)
+	}
+	err := m.Run(context.Background(), []string{"query", "final", "--db", db})
+	if err == nil || !strings.Contains(err.Error(), "every genome it trained failed") {
+		t.Errorf("query final: %v; want it to say every genome failed", err)
+	}
 }

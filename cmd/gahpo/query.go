@@ -527,6 +527,9 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 		fmt.Fprintln(m.Stdout, s)
 	}
 	printProxy(m.Stdout, run)
+	if s := report.FailureText(all); s != "" {
+		fmt.Fprintln(m.Stdout, s)
+	}
 	if run.Error != "" {
 		fmt.Fprintln(m.Stdout, "error:", run.Error)
 	}

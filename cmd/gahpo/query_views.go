@@ -246,6 +246,8 @@ func explainNoFinal(ctx context.Context, q querier, run string, err error) error
 		return fmt.Errorf("run %s has no final training yet: it is unfinished, left %s by a coordinator that stopped before its end (the same command resumes it)", r.ID, r.Status)
 	case r.Status == gahpo.RunFailed:
 		return fmt.Errorf("run %s has no final training: it failed before it (%s)", r.ID, cmp.Or(r.Error, "no error recorded"))
+	case r.Status == gahpo.RunDone && r.Best == 0:
+		return fmt.Errorf("run %s has no final training: every genome it trained failed (gahpo query best --run %s lists them, gahpo query genome N gives one's reason)", r.ID, r.ID)
 	case r.Config.FinalEpochs == 0 && !r.Config.MultiFidelity():
 		return fmt.Errorf("run %s has no final training: it was run with --final-epochs 0 (gahpo query best --per-generation=false --run %s names its best genome)", r.ID, r.ID)
 	}
