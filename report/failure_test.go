@@ -9,7 +9,9 @@ import (
 
 // TestFailureText: the summary's line on failed genomes.
 func TestFailureText(t *testing.T) {
-	done := func(id int) gahpo.GenomeRecord { return gahpo.GenomeRecord{ID: id, Status: gahpo.GenomeDone, Fitness: 0.5} }
+	done := func(id int) gahpo.GenomeRecord {
+		return gahpo.GenomeRecord{ID: id, Status: gahpo.GenomeDone, Fitness: 0.5}
+	}
 	fail := func(id int, why string) gahpo.GenomeRecord {
 		return gahpo.GenomeRecord{ID: id, Status: gahpo.GenomeFailed, Failure: why}
 	}
