@@ -84,6 +84,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil && (opts.ReadOnly || !errors.Is(err, os.ErrNotExist)) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	if err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("store: open %s: a directory, not a history file: give a file's path (one not there yet starts a new history)", path)
+	}
 	if err == nil && fi.Size() == 0 && opts.ReadOnly {
 		// bbolt would write its first pages to it, which it cannot
 		// read-only: say what the file is, and leave it as it is.

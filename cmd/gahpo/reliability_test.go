@@ -233,6 +233,7 @@ func TestCorruptHistoryEveryCommand(t *testing.T) {
 	commands := [][]string{
 		{"query", "runs"}, {"query", "best"}, {"query", "generation", "1"}, {"query", "genome", "1"}, {"query", "final"},
 		{"run", "--problem", "regression", "--workers", "1", "--no-progress"},
+		{"export", "--format", "csv"}, {"report", "--out", filepath.Join(dir, "report")},
 	}
 	for name, bad := range damage {
 		for _, c := range commands {
@@ -254,6 +255,20 @@ func TestCorruptHistoryEveryCommand(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestHistoryThatIsADirectory: a --db naming a directory is said to be
+// one, not a damaged history to restore from a backup.
+func TestHistoryThatIsADirectory(t *testing.T) {
+	db := t.TempDir()
+	for _, c := range [][]string{{"query", "runs"}, {"export", "--format", "csv"}, {"run", "--problem", "regression", "--workers", "1", "--no-progress"}} {
+		t.Run(strings.Join(c, " "), func(t *testing.T) {
+			_, _, err := runMain(t, append(c, "--db", db)...)
+			if err == nil || !strings.Contains(err.Error(), db+": a directory, not a history file") || strings.Contains(err.Error(), "backup") {
+				t.Errorf("err = %v; want one saying %s is a directory", err, db)
+			}
+		})
 	}
 }
 

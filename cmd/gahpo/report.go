@@ -84,7 +84,7 @@ func (m *Main) reportSource(ctx context.Context, cmd string, nf natsFlags, db, r
 		return nil, nil, fmt.Errorf("%w (a running coordinator?); %s it live with --nats", err, cmd)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, historyErr(db, err)
 	}
 	return report.StoreSource{Store: st, Run: run}, func() { st.Close() }, nil
 }
