@@ -1,7 +1,10 @@
 // Package coordinator runs one gahpo search: it breeds generations with the
 // GA engine, publishes each genome as a task on the cluster, collects the
-// results, records everything in the history file, and finally dispatches
-// the full training of the best genome.
+// results, records everything in the history file, and ends with the best
+// genome's full training: a training of its own after a one-epoch search;
+// after halving or population based training, the best genome's own
+// training to the top rung (trained again only when its weights were
+// lost).
 //
 // Every received result is stored in one transaction (with the engine's
 // checkpoint when it completes a generation; results within a generation

@@ -15,7 +15,8 @@
 // checkpoint (a promotion in a multi-fidelity search), the worker restores
 // the archive there first; after a successful training with
 // Task.CheckpointTo set, it keeps the directory in that object store bucket
-// as <run>-<genome>-e<epochs> and names it in the result. The directory is
+// as <run>-<genome>-e<epochs>-<nonce> (a name of this training's own) and
+// names it in the result. The directory is
 // removed after every job; those of a killed worker are removed by the next
 // worker that starts on the same cache directory. Each epoch's report is
 // published as it comes (gahpo.Started.Report) for the curves of running

@@ -38,6 +38,8 @@ func main() {
 	trainers.Guard() // in a copy of this binary that guards a training command, runs it and never returns
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	terminated := make(chan os.Signal, 1) // which of the two stopped it: the exit status says
+	signal.Notify(terminated, syscall.SIGTERM)
 	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr}
 	err := m.Run(ctx, os.Args[1:])
 	switch {
@@ -49,8 +51,14 @@ func main() {
 	case errors.Is(err, flag.ErrHelp): // -h or --help: asked for, not an error
 		os.Exit(0)
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(os.Stderr, "gahpo: interrupted")
-		os.Exit(130)
+		select {
+		case <-terminated:
+			fmt.Fprintln(os.Stderr, "gahpo: terminated")
+			os.Exit(143) // 128 + SIGTERM, as a shell reports it
+		default:
+			fmt.Fprintln(os.Stderr, "gahpo: interrupted")
+			os.Exit(130) // 128 + SIGINT
+		}
 	default:
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gahpo/gahpo/internal/testnats"
 )
 
 var binary string
@@ -266,4 +269,45 @@ func logs(dir string) string {
 		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(f), data)
 	}
 	return b.String()
+}
+
+// TestStopExitStatus: a run stopped by SIGINT exits 130 and by SIGTERM
+// (systemd's stop, a scale down) 143, as a shell reports a process killed
+// by each, after it has stopped in order (the systemd units count 143 a
+// success).
+func TestStopExitStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the binary, stopped by signals: -short")
+	}
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+		says string
+	}{{syscall.SIGINT, 130, "gahpo: interrupted"}, {syscall.SIGTERM, 143, "gahpo: terminated"}} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			db := filepath.Join(t.TempDir(), "h.db")
+			cmd := command(ctx, "", "run", "--problem", "regression", "--population", "50", "--generations", "40", "--db", db, "--no-progress", "--log-level", "info")
+			var stderr testnats.LogBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for !strings.Contains(stderr.String(), "run started") {
+				if ctx.Err() != nil {
+					t.Fatalf("the run did not start:\n%s", stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != tc.code || !strings.Contains(stderr.String(), tc.says) {
+				t.Errorf("after %v: %v; want exit status %d saying %q\n%s", tc.sig, err, tc.code, tc.says, stderr.String())
+			}
+		})
+	}
 }
