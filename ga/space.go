@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Errors returned (wrapped, with details) by validation.
@@ -430,16 +431,23 @@ func (s *Space) ToMap(genes []float64) map[string]float64 {
 // missing or unknown name and on values that Check refuses.
 func (s *Space) FromMap(m map[string]float64) ([]float64, error) {
 	var errs []error
+	var missing []string
 	genes := make([]float64, len(s.Params))
 	known := make(map[string]bool, len(s.Params))
 	for i, p := range s.Params {
 		known[p.Name] = true
 		v, ok := m[p.Name]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w: parameter %q missing", ErrOutOfSpace, p.Name))
+			missing = append(missing, strconv.Quote(p.Name))
 			continue
 		}
 		genes[i] = v
+	}
+	switch {
+	case len(missing) == 1:
+		errs = append(errs, fmt.Errorf("%w: parameter %s missing", ErrOutOfSpace, missing[0]))
+	case len(missing) > 1:
+		errs = append(errs, fmt.Errorf("%w: parameters %s missing", ErrOutOfSpace, strings.Join(missing, ", ")))
 	}
 	for name := range m {
 		if !known[name] {

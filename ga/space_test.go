@@ -198,6 +198,11 @@ func TestSpaceMaps(t *testing.T) {
 			wantErr: []string{`parameter "gamma" missing`, `unknown parameter "gama"`},
 		},
 		{
+			name:    "several missing: one error naming them",
+			m:       map[string]float64{"lr": 0.01},
+			wantErr: []string{`ga: genes outside the space: parameters "batch_size", "gamma", "weight_decay" missing`},
+		},
+		{
 			name:    "out of range",
 			m:       map[string]float64{"batch_size": 64, "lr": 0.01, "gamma": 0.7, "weight_decay": 1},
 			wantErr: []string{`"weight_decay": 1 outside`},

@@ -340,3 +340,21 @@ func TestLockedHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWithNewRefused: --run (resume this run) with --new (start
+// another) is refused for saying both, before anything starts.
+func TestRunWithNewRefused(t *testing.T) {
+	for _, cmd := range []string{"run", "coordinator"} {
+		t.Run(cmd, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "h.db")
+			args := []string{cmd, "--problem", "regression", "--db", db, "--run", "20261204-000000-abcdef", "--new"}
+			if cmd == "coordinator" {
+				args = append(args, "--nats", "nats://127.0.0.1:1")
+			}
+			_, _, err := runMain(t, args...)
+			if err == nil || !strings.Contains(err.Error(), "--run 20261204-000000-abcdef resumes a run and --new starts another") {
+				t.Errorf("%s --run ID --new: %v; want it refused for saying both", cmd, err)
+			}
+		})
+	}
+}

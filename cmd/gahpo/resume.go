@@ -134,6 +134,9 @@ func (s *searchFlags) checkResume(st *store.Store, rc gahpo.RunConfig, out io.Wr
 }
 
 func (s *searchFlags) resumeTarget(st *store.Store, rc gahpo.RunConfig, out io.Writer) (gahpo.Run, error) {
+	if s.newRun && s.runID != "" {
+		return gahpo.Run{}, fmt.Errorf("--run %s resumes a run and --new starts another: give one of them", s.runID)
+	}
 	if s.newRun {
 		return gahpo.Run{}, nil
 	}

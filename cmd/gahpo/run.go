@@ -80,7 +80,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	}
 	defer srv.Shutdown()
 	announce(srv.URL())
-	fmt.Fprintf(m.Stderr, "gahpo: embedded NATS on %s, %d local workers, problem %s, preset %s\n", srv.URL(), *workers, shown.Problem, shown.Preset)
+	fmt.Fprintf(m.Stderr, "gahpo: embedded NATS on %s, %d local %s, problem %s, preset %s\n", srv.URL(), *workers, pluralS(*workers, "worker", "workers"), shown.Problem, shown.Preset)
 
 	conn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run", Logger: log, Token: token})
 	if err != nil {
