@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -166,9 +167,39 @@ func Digest(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// oneLine joins a multi-line YAML error into one line.
+// sections are the types of a problem file's sections, by the name the
+// YAML decoder gives them in an error.
+var sections = map[string]reflect.Type{
+	"problemfile.File": reflect.TypeFor[File](), "problemfile.Param": reflect.TypeFor[Param](),
+	"problemfile.Objective": reflect.TypeFor[Objective](), "problemfile.Budget": reflect.TypeFor[Budget](),
+	"problemfile.Train": reflect.TypeFor[Train](), "problemfile.Bounds": reflect.TypeFor[Bounds](),
+}
+
+var unknownKeyRE = regexp.MustCompile(`field (\S+) not found in type (\S+)`)
+
+// unknownKey rewrites the decoder's "field x not found in type
+// problemfile.T" as the key a user wrote and the keys that section knows.
+func unknownKey(s string) string {
+	return unknownKeyRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := unknownKeyRE.FindStringSubmatch(m)
+		t, ok := sections[sub[2]]
+		if !ok {
+			return fmt.Sprintf("unknown key %q", sub[1])
+		}
+		var keys []string
+		for f := range t.Fields() {
+			if k, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); k != "" {
+				keys = append(keys, k)
+			}
+		}
+		return fmt.Sprintf("unknown key %q (known here: %s)", sub[1], strings.Join(keys, ", "))
+	})
+}
+
+// oneLine joins a multi-line YAML error into one line, its unknown keys
+// said as keys.
 func oneLine(s string) string {
-	s = strings.TrimPrefix(s, "yaml: unmarshal errors:\n")
+	s = unknownKey(strings.TrimPrefix(s, "yaml: unmarshal errors:\n"))
 	var parts []string
 	for l := range strings.SplitSeq(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
