@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gahpo/gahpo"
@@ -223,8 +225,39 @@ func problemFor(dataDir string) func(string) (coordinator.Problem, error) {
 		if err != nil {
 			return coordinator.Problem{}, err
 		}
+		if err := readable(files, dataDir); err != nil {
+			return coordinator.Problem{}, fmt.Errorf("problem %s: %w", name, err)
+		}
 		return coordinator.Problem{Space: p.Space(), DataFiles: files, Digest: p.Digest, FitnessMin: p.FitnessMin, FitnessMax: p.FitnessMax}, nil
 	}
+}
+
+// readable checks that the data files can be read before a run is made
+// of them: a missing one would fail the run at its upload, a run left
+// behind. dataDir is --data, which names where they are looked for.
+func readable(files []string, dataDir string) error {
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err == nil && fi.IsDir() {
+			err = errors.New("a directory")
+		}
+		if err == nil {
+			continue
+		}
+		if dataDir != "" {
+			names := make([]string, len(files))
+			for i, f := range files {
+				names[i] = filepath.Base(f)
+			}
+			why := "not there"
+			if !errors.Is(err, os.ErrNotExist) {
+				why = err.Error()
+			}
+			return fmt.Errorf("--data %s: its data file %s: %s: give the folder that holds %s", dataDir, filepath.Base(f), why, strings.Join(names, ", "))
+		}
+		return fmt.Errorf("its data file %s cannot be read: %w", f, err)
+	}
+	return nil
 }
 
 // Bounds that keep a run's memory finite: the engine keeps every genome of

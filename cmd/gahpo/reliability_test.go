@@ -358,3 +358,44 @@ func TestRunWithNewRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingDataRefusedBeforeTheRun: data files that cannot be read (a
+// --data folder without them, a problem file's data entry gone) are said,
+// naming what to fix, before a run is made of them: none is left behind
+// in the history.
+func TestMissingDataRefusedBeforeTheRun(t *testing.T) {
+	dir := t.TempDir()
+	problem := "name: with-data\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
+		"objective: {metric: val_loss}\ntrain:\n  command: [sh, -c, 'echo {\\\"val_loss\\\": 1}']\ndata: [gone.csv]\n"
+	if err := os.WriteFile(filepath.Join(dir, "problem.yaml"), []byte(problem), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"--data without the files", []string{"--data", dir}, "--data " + dir + ": its data file train-images-idx3-ubyte.gz: not there: give the folder that holds train-images-idx3-ubyte.gz,"},
+		{"a problem file's data gone", []string{"--problem-file", filepath.Join(dir, "problem.yaml")}, "problem with-data: its data file " + filepath.Join(dir, "gone.csv") + " cannot be read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "h.db")
+			_, _, err := runMain(t, append([]string{"run", "--db", db, "--workers", "1", "--no-progress", "--population", "2", "--generations", "1"}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v; want %q", err, tt.want)
+			}
+			st, err := store.Open(db, store.Options{ReadOnly: true})
+			if err != nil {
+				if errors.Is(err, os.ErrNotExist) || errors.Is(err, store.ErrEmpty) {
+					return
+				}
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if runs, err := st.Runs(); err != nil || len(runs) != 0 {
+				t.Errorf("the history holds %d runs (%v); want none", len(runs), err)
+			}
+		})
+	}
+}
