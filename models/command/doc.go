@@ -43,5 +43,9 @@
 // that calls [Guard] first in its main (gahpo does) runs every command
 // through a copy of itself, the guard, which then ends the command's whole
 // process group, the processes it started included; without it only the
-// command itself is killed.
+// command itself is killed. The guard is also the child subreaper of what
+// the command starts: a process that leaves the group (setsid, a daemon's
+// double fork) is given to the guard when its parent ends, and the guard
+// ends it (SIGTERM, then SIGKILL after the grace period) before it exits,
+// however the command ended.
 package command

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,6 +57,10 @@ func runGuard(args []string) int {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// The processes the command leaves behind when they leave its group
+	// (setsid, a daemon's double fork) become the guard's children once
+	// their parents end, instead of init's: endOrphans ends them too.
+	subreaper := setChildSubreaper() == nil
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -66,6 +71,9 @@ func runGuard(args []string) int {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
+		if subreaper {
+			endOrphans(grace)
+		}
 		return exitCode(err)
 	case <-sigs:
 	}
@@ -73,12 +81,107 @@ func runGuard(args []string) int {
 	_ = syscall.Kill(0, syscall.SIGTERM)
 	select {
 	case err := <-done:
+		if subreaper {
+			endOrphans(grace)
+		}
 		_ = syscall.Kill(0, syscall.SIGKILL) // what the command left behind, and the guard
 		return exitCode(err)
 	case <-time.After(grace):
+		if subreaper {
+			endOrphans(0)
+		}
 		_ = syscall.Kill(0, syscall.SIGKILL)
 		return 137
 	}
+}
+
+// prSetChildSubreaper is prctl's PR_SET_CHILD_SUBREAPER (linux/prctl.h).
+const prSetChildSubreaper = 36
+
+// setChildSubreaper makes this process the one that orphaned descendants
+// are given to (Linux 3.4 and later).
+func setChildSubreaper() error {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// endOrphans ends the processes left as this guard's children once the
+// command is over (those that left its process group, given to the guard
+// when their parents ended): SIGTERM, then SIGKILL after grace, reaping
+// each, until none is left. A process that forks as it is ended is found
+// at the next look.
+func endOrphans(grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	signalled := map[int]bool{}
+	for {
+		reap()
+		kids := children(os.Getpid())
+		if len(kids) == 0 {
+			return
+		}
+		late := !time.Now().Before(deadline)
+		for _, pid := range kids {
+			switch {
+			case late:
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			case !signalled[pid]:
+				signalled[pid] = true
+				_ = syscall.Kill(pid, syscall.SIGTERM)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// reap collects the exit status of every child that has ended.
+func reap() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// children lists the processes whose parent is pid, from /proc.
+func children(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if ppid, ok := parentOf(string(stat)); ok && ppid == pid {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// parentOf reads the parent's pid from a /proc/PID/stat line: "pid (comm)
+// state ppid ...", where comm may hold spaces and parentheses.
+func parentOf(stat string) (int, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(stat[i+1:])
+	if len(fields) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, err == nil
 }
 
 func exitCode(err error) int {

@@ -87,3 +87,54 @@ func TestWorkerKilled(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessesLeavingTheGroupEnd: a command starts a process that leaves
+// its process group (setsid, as a daemon does): the group's signals miss
+// it, yet it ends with the command, whether the command exits or times
+// out, since the guard takes the orphans it leaves (a child subreaper).
+func TestProcessesLeavingTheGroupEnd(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid on PATH")
+	}
+	command.SetGuard(true)
+	for _, tc := range []struct{ name, tail, timeout string }{
+		{"the command exits", "", "5m"},
+		{"the command times out", "sleep 300\n", "2s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			pidFile := filepath.Join(dir, "pid")
+			script := "setsid sh -c 'echo $$ > " + pidFile + "; exec sleep 300' </dev/null >/dev/null 2>&1 &\n" +
+				"while [ ! -s " + pidFile + " ]; do sleep 0.05; done\necho '{\"epoch\": 1, \"loss\": 0.5}'\n" + tc.tail
+			if err := os.WriteFile(filepath.Join(dir, "train.sh"), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			text := "name: daemon\nspace:\n  - {name: x, type: float, min: -1, max: 1}\nobjective: {metric: loss}\n" +
+				"train:\n  command: [./train.sh]\n  timeout: " + tc.timeout + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "problem.yaml"), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p, err := problemfile.Load(filepath.Join(dir, "problem.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := command.New(p)
+			tr.Grace = 500 * time.Millisecond
+			j := job(p, "ok", t.TempDir())
+			j.Task.Params, j.Task.Epochs = map[string]float64{"x": 0.5}, 1
+			_, _ = tr.Train(context.Background(), j)
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pid int
+			if _, err := fmt.Sscan(string(b), &pid); err != nil {
+				t.Fatal(err)
+			}
+			if state := procState(pid); state != "" {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Errorf("the process that left the group (pid %d) outlived the command: state %s", pid, state)
+			}
+		})
+	}
+}
