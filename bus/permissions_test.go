@@ -285,15 +285,7 @@ func TestWorkerFailedPutLeavesChunks(t *testing.T) {
 	if names, err := coord.ListObjects(ctx, bus.BucketCheckpoints); err != nil || len(names) != 0 {
 		t.Errorf("objects after the failed put: %q, err %v; want none", names, err)
 	}
-	s, err := rawJetStream(t, srv, "coordinator", "c-secret").Stream(ctx, "OBJ_"+bus.BucketCheckpoints)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs == 0 {
+	if chunks(t, srv, bus.BucketCheckpoints) == 0 {
 		t.Errorf("no chunk left in the bucket: did the worker purge?")
 	}
 }
@@ -326,7 +318,17 @@ func TestWorkerPutBeyondLimitsSendsNothing(t *testing.T) {
 	if _, err := w.PutDir(ctx, bus.BucketCheckpoints, "r1-1-e1-n1", dir); !errors.Is(err, bus.ErrBadArchive) || !strings.Contains(err.Error(), "more than 3 entries") {
 		t.Fatalf("PutDir beyond the limits: %v; want ErrBadArchive saying so", err)
 	}
-	s, err := rawJetStream(t, srv, "coordinator", "c-secret").Stream(ctx, "OBJ_"+bus.BucketCheckpoints)
+	if n := chunks(t, srv, bus.BucketCheckpoints); n != 0 {
+		t.Errorf("%d chunks in the bucket after the refused put; want none sent", n)
+	}
+}
+
+// chunks counts the messages in bucket's stream: its objects' chunks and
+// names, and those of uploads cut off.
+func chunks(t *testing.T, srv *natsserver.Server, bucket string) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	s, err := rawJetStream(t, srv, "coordinator", "c-secret").Stream(ctx, "OBJ_"+bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,9 +336,7 @@ func TestWorkerPutBeyondLimitsSendsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State.Msgs != 0 {
-		t.Errorf("%d chunks in the bucket after the refused put; want none sent", info.State.Msgs)
-	}
+	return info.State.Msgs
 }
 
 // A client that subscribes to another user's replies is refused: the worker

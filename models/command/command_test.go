@@ -48,6 +48,12 @@ train:
   timeout: %s
   env: {EXTRA: "from the file", PYTHONUNBUFFERED: "1"}
 %s`, script, timeout, extra)
+	return writeProblem(t, dir, text)
+}
+
+// writeProblem writes text as dir/problem.yaml and loads it.
+func writeProblem(t *testing.T, dir, text string) *problemfile.Problem {
+	t.Helper()
 	path := filepath.Join(dir, "problem.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -346,15 +352,7 @@ func shProblem(t *testing.T, body string) *problemfile.Problem {
 	}
 	text := "name: sh\nspace:\n  - {name: x, type: float, min: -1, max: 1}\nobjective: {metric: loss}\n" +
 		"train:\n  command: [./train.sh]\n  env: {FROM_FILE: kept}\n"
-	path := filepath.Join(dir, "problem.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := problemfile.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeProblem(t, dir, text)
 }
 
 // TestWorkerSecretsStayWithTheWorker: a trainer that prints its

@@ -111,13 +111,7 @@ func TestProcessesLeavingTheGroupEnd(t *testing.T) {
 			}
 			text := "name: daemon\nspace:\n  - {name: x, type: float, min: -1, max: 1}\nobjective: {metric: loss}\n" +
 				"train:\n  command: [./train.sh]\n  timeout: " + tc.timeout + "\n"
-			if err := os.WriteFile(filepath.Join(dir, "problem.yaml"), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			p, err := problemfile.Load(filepath.Join(dir, "problem.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := writeProblem(t, dir, text)
 			tr := command.New(p)
 			tr.Grace = 500 * time.Millisecond
 			j := job(p, "ok", t.TempDir())
