@@ -203,6 +203,9 @@ func (w *Worker) waitQueue(ctx context.Context) (*bus.TaskQueue, error) {
 		if errors.Is(err, bus.ErrClosed) {
 			return nil, err
 		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // stopped while asking: nothing to warn about
+		}
 		switch {
 		case errors.Is(err, bus.ErrInboxRefused):
 			// A setting, not an outage: said as the cause at every try (a
