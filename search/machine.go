@@ -875,6 +875,9 @@ func (m *Machine) breed() error {
 			}
 		}
 		for range p {
+			if !m.canBreed() {
+				return nil // a budget spent within the generation cuts it short
+			}
 			if err := m.breedOne(); err != nil {
 				return err
 			}
