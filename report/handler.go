@@ -83,6 +83,11 @@ func NewHandler(src Source, opt HandlerOptions) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/events" {
+		// Every answer but the event stream is written within writeWait:
+		// a client that stops reading holds its connection no longer.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeWait))
+	}
 	h.mu.Lock()
 	h.busy++
 	h.mu.Unlock()
@@ -94,6 +99,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	h.mux.ServeHTTP(w, r)
 }
+
+// writeWait bounds the writing of an answer other than the event stream.
+const writeWait = 30 * time.Second
 
 // settleQuiet is how long Finish waits after the last request for those
 // that follow (a fetched page loads its figures).
@@ -231,22 +239,10 @@ func (h *Handler) serveFigure(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	b, ok := h.pngs[file]
-	if !ok {
-		for _, f := range h.figs {
-			if f.File() != file || f.Plot == nil {
-				continue
-			}
-			var err error
-			if b, err = f.PNG(); err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			h.pngs[file] = b
-			ok = true
-		}
+	b, ok, err := h.figure(file)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
 	if !ok {
 		http.NotFound(w, r)
@@ -255,6 +251,29 @@ func (h *Handler) serveFigure(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(b)
+}
+
+// figure returns the PNG of the current figure named file, drawn once per
+// version; the lock is released before it is written out, so that a
+// client that does not read holds no other request up.
+func (h *Handler) figure(file string) (png []byte, ok bool, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b, ok := h.pngs[file]; ok {
+		return b, true, nil
+	}
+	for _, f := range h.figs {
+		if f.File() != file || f.Plot == nil {
+			continue
+		}
+		b, err := f.PNG()
+		if err != nil {
+			return nil, false, err
+		}
+		h.pngs[file] = b
+		return b, true, nil
+	}
+	return nil, false, nil
 }
 
 // Summary is the JSON answer of /api/snapshot.

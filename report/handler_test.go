@@ -404,3 +404,51 @@ func TestDashboardSourceGone(t *testing.T) {
 		t.Errorf("page after the coordinator came back:\n%s", back)
 	}
 }
+
+// TestClientThatDoesNotReadHoldsNothingUp: a client asks for figures again
+// and again on one connection and never reads the answers; the others are
+// served all the while, and the run's end (Finish) keeps its deadline.
+func TestClientThatDoesNotReadHoldsNothingUp(t *testing.T) {
+	h := newHistory(t, problems.Regression, 8, 3, false)
+	handler := NewHandler(StoreSource{Store: h.st}, HandlerOptions{Poll: 50 * time.Millisecond})
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096) // fill the server's socket buffer soon
+	}
+	go func() {
+		req := "GET /regression-fit.png HTTP/1.1\r\nHost: x\r\n\r\n"
+		for range 2000 {
+			if _, err := conn.Write([]byte(req)); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(2 * time.Second) // the server's writes to it block by now
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, path := range []string{"/api/snapshot", "/regression-fit.png", "/"} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s beside a client that does not read: %v", path, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+	fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
+	defer fcancel()
+	start := time.Now()
+	handler.Finish(fctx)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Finish took %v past its 1 s deadline", d)
+	}
+}

@@ -86,7 +86,7 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, out io.Writer) 
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	fmt.Fprintf(out, "gahpo: dashboard on http://%s/\n", l.Addr())
 	done := make(chan struct{})
 	go func() {

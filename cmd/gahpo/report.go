@@ -101,7 +101,7 @@ func (m *Main) serveReport(ctx context.Context, addr string, h http.Handler) err
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	fmt.Fprintf(m.Stdout, "serving the report on http://%s/ (Ctrl-C stops)\n", l.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
