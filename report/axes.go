@@ -166,10 +166,15 @@ func (niceLogTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// setLog makes an axis logarithmic with readable ticks.
+// setLog makes an axis logarithmic with readable ticks. Call it once the
+// data are on the plot: a range of one value (one genome) is widened by a
+// factor of two each way, since gonum would widen it by one, below zero.
 func setLog(a *plot.Axis) {
 	a.Scale = plot.LogScale{}
 	a.Tick.Marker = niceLogTicks{}
+	if a.Min > 0 && a.Min == a.Max && !math.IsInf(a.Min, 0) {
+		a.Min, a.Max = a.Min/2, a.Max*2
+	}
 }
 
 // rowTicks are an axis's usual ticks up to a value, then named rows above

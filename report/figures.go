@@ -25,11 +25,17 @@ type Figure struct {
 // File is the figure's file name.
 func (f Figure) File() string { return f.Name + ".png" }
 
-// PNG renders the figure.
-func (f Figure) PNG() ([]byte, error) {
+// PNG renders the figure. gonum panics on what it cannot draw (a log axis
+// reaching zero): that is this figure's error, not the report's end.
+func (f Figure) PNG() (png []byte, err error) {
 	if f.Plot == nil {
 		return nil, fmt.Errorf("%w: figure %s: %s", ErrNoData, f.Name, f.Missing)
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			png, err = nil, fmt.Errorf("report: render %s: %v", f.Name, p)
+		}
+	}()
 	wt, err := f.Plot.WriterTo(f.W, f.H, "png")
 	if err != nil {
 		return nil, fmt.Errorf("report: render %s: %w", f.Name, err)

@@ -127,3 +127,24 @@ func checkHTML(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestFiguresOfOneGenome: a run with one result (a live dashboard after
+// its first): every figure is drawn or said missing, none panics; the
+// log-scaled parameters' axes (lr, weight decay) get a range of their own
+// rather than gonum's one-each-way, which passes zero.
+func TestFiguresOfOneGenome(t *testing.T) {
+	h := newRunningHistory(t, problems.CNN, 1, 1, false)
+	figs, err := Write(context.Background(), StoreSource{Store: h.st}, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drawn := map[string]bool{}
+	for _, f := range figs {
+		drawn[f.Name] = f.Plot != nil
+	}
+	for _, name := range []string{"param-lr-vs-fitness", "param-weight_decay-vs-fitness"} {
+		if !drawn[name] {
+			t.Errorf("%s not drawn for one genome (drawn: %v)", name, drawn)
+		}
+	}
+}
