@@ -107,6 +107,9 @@ func (m *Main) commands() []command {
 
 // Run runs the command line args (without the program name).
 func (m *Main) Run(ctx context.Context, args []string) error {
+	if _, ok := m.Stdout.(printable); !ok && m.Stdout != nil {
+		m.Stdout = printable{m.Stdout} // what a training printed reaches the views
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			return m.Run(ctx, []string{args[1], "-h"})
