@@ -49,9 +49,14 @@ type RunConfig struct {
 	Problem string `json:"problem"` // "cnn", "regression" or a problem file's name
 	// ProblemDigest is the SHA-256 of the problem file of a problem
 	// declared in a file: a resumed run refuses a changed file.
-	ProblemDigest string    `json:"problem_digest,omitempty"`
-	Preset        string    `json:"preset,omitempty"`
-	GA            ga.Config `json:"ga"`
+	ProblemDigest string `json:"problem_digest,omitempty"`
+	// Objective names the metric a problem file's runs search on, and
+	// Maximize says that its goal is the highest: the fitness is then the
+	// metric negated (the search minimises). Empty for a built-in problem.
+	Objective string    `json:"objective,omitempty"`
+	Maximize  bool      `json:"maximize,omitempty"`
+	Preset    string    `json:"preset,omitempty"`
+	GA        ga.Config `json:"ga"`
 	// TrainSubset limits the CNN's fitness training set (0: all 54,000).
 	TrainSubset int `json:"train_subset,omitempty"`
 	// FinalSubset limits the CNN's final training set (0: all 60,000).

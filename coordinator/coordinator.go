@@ -32,6 +32,10 @@ type Problem struct {
 	// Digest identifies a problem declared in a file (workers must hold
 	// the same file); empty for a built-in problem.
 	Digest string
+	// Objective and Maximize name a problem file's metric and its goal
+	// (gahpo.RunConfig's, stored with a new run for its views).
+	Objective string
+	Maximize  bool
 }
 
 // Config configures a coordinator.
@@ -200,6 +204,7 @@ func (c *Coordinator) create() error {
 		return err
 	}
 	rc.ProblemDigest = c.problem.Digest
+	rc.Objective, rc.Maximize = c.problem.Objective, c.problem.Maximize
 	now := c.cfg.Now()
 	c.id, c.rc = newRunID(now), rc
 	run := gahpo.Run{ID: c.id, Config: rc, Params: space.Names(), Space: space.Params, Status: gahpo.RunRunning, Started: now, Secret: newSecret()}

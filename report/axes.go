@@ -320,15 +320,28 @@ func line(xys plotter.XYs, c color.Color, width vg.Length, dashes ...vg.Length) 
 	return l, nil
 }
 
-// lossLabel names a problem's fitness with its unit.
-func lossLabel(problem string) string {
-	switch problem {
+// lossLabel names a problem's losses with their unit: a problem file's
+// are the metrics its training reports with "loss" in their names.
+func lossLabel(rc gahpo.RunConfig) string {
+	switch rc.Problem {
 	case problems.CNN:
 		return "loss (NLL, nats)"
 	case problems.Regression:
 		return "loss (MSE)"
 	}
-	return "fitness (lower is better)"
+	return "loss (as the training reports it)"
+}
+
+// objectiveLabel names a problem file's fitness: its metric, or the
+// metric negated when its goal is the highest.
+func objectiveLabel(rc gahpo.RunConfig) string {
+	switch {
+	case rc.Objective == "":
+		return "fitness (lower is better)"
+	case rc.Maximize:
+		return "fitness: −" + rc.Objective + " (maximised: shown negated, lower is better)"
+	}
+	return "fitness: " + rc.Objective + " (lower is better)"
 }
 
 // fitnessLabel names the fitness axis of a run.
@@ -342,7 +355,7 @@ func fitnessLabel(s *Snapshot) string {
 	case problems.Regression:
 		return "fitness: 10-fold CV loss (MSE)"
 	}
-	return "fitness (lower is better)"
+	return objectiveLabel(s.Run.Config)
 }
 
 // intTicks labels integers (generations, epochs) without fractions.

@@ -42,3 +42,34 @@ func TestFailureText(t *testing.T) {
 		})
 	}
 }
+
+// TestObjectiveTexts: how a problem file's objective is named in the
+// summary, the page and the fitness axes.
+func TestObjectiveTexts(t *testing.T) {
+	tests := []struct {
+		name            string
+		rc              gahpo.RunConfig
+		text, axis, los string
+	}{
+		{"built-in", gahpo.RunConfig{Problem: "cnn"}, "", "fitness: validation loss (NLL, nats)", "loss (NLL, nats)"},
+		{"a file, minimised", gahpo.RunConfig{Problem: "f", Objective: "val_loss"}, "val_loss, minimised: a fitness is its value",
+			"fitness: val_loss (lower is better)", "loss (as the training reports it)"},
+		{"a file, maximised", gahpo.RunConfig{Problem: "f", Objective: "val_accuracy", Maximize: true},
+			"val_accuracy, maximised: a fitness is its value negated (−0.93 is val_accuracy 0.93)",
+			"fitness: −val_accuracy (maximised: shown negated, lower is better)", "loss (as the training reports it)"},
+		{"a file of an older run", gahpo.RunConfig{Problem: "f"}, "", "fitness (lower is better)", "loss (as the training reports it)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ObjectiveText(tt.rc); got != tt.text {
+				t.Errorf("ObjectiveText = %q, want %q", got, tt.text)
+			}
+			if got := fitnessLabel(&Snapshot{Run: gahpo.Run{Config: tt.rc}}); got != tt.axis {
+				t.Errorf("fitnessLabel = %q, want %q", got, tt.axis)
+			}
+			if got := lossLabel(tt.rc); got != tt.los {
+				t.Errorf("lossLabel = %q, want %q", got, tt.los)
+			}
+		})
+	}
+}

@@ -84,7 +84,7 @@ func FinalLoss(s *Snapshot) (*plot.Plot, error) {
 		return nil, fmt.Errorf("%w: no final training stored yet", ErrNoData)
 	}
 	ss := finalLosses(s.Final)
-	p := newPlot(fmt.Sprintf("Final training of genome %d: loss per epoch", s.Final.GenomeID), "epoch", lossLabel(s.Run.Config.Problem))
+	p := newPlot(fmt.Sprintf("Final training of genome %d: loss per epoch", s.Final.GenomeID), "epoch", lossLabel(s.Run.Config))
 	lo, hi, n := math.Inf(1), math.Inf(-1), 0
 	for _, sr := range ss {
 		if len(sr.xys) == 0 {
@@ -388,7 +388,7 @@ func LearningCurves(s *Snapshot) (*plot.Plot, error) {
 	}
 	ylabel := strings.ReplaceAll(metric, "_", " ")
 	if strings.Contains(metric, "loss") {
-		ylabel = strings.Replace(lossLabel(s.Run.Config.Problem), "loss", ylabel, 1)
+		ylabel = strings.Replace(lossLabel(s.Run.Config), "loss", ylabel, 1)
 	}
 	p := newPlot("Learning curves of the genomes (multi-fidelity)", "epoch", ylabel)
 	pbt := s.Run.Config.PBT()

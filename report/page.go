@@ -45,9 +45,10 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
-	"deref":  func(f *gahpo.Float) gahpo.Float { return *f },
-	"shape":  Shape,
-	"method": Method,
+	"deref":     func(f *gahpo.Float) gahpo.Float { return *f },
+	"shape":     Shape,
+	"method":    Method,
+	"objective": ObjectiveText,
 }).Parse(pageHTML))
 
 // page is what the template shows.

@@ -218,3 +218,16 @@ func lastLine(s string) string {
 	}
 	return l
 }
+
+// ObjectiveText says what a problem file's fitness is: its metric, or the
+// metric negated when its goal is the highest (the search minimises);
+// "" for a built-in problem.
+func ObjectiveText(rc gahpo.RunConfig) string {
+	switch {
+	case rc.Objective == "":
+		return ""
+	case rc.Maximize:
+		return rc.Objective + ", maximised: a fitness is its value negated (−0.93 is " + rc.Objective + " 0.93)"
+	}
+	return rc.Objective + ", minimised: a fitness is its value"
+}

@@ -228,7 +228,8 @@ func problemFor(dataDir string) func(string) (coordinator.Problem, error) {
 		if err := readable(files, dataDir); err != nil {
 			return coordinator.Problem{}, fmt.Errorf("problem %s: %w", name, err)
 		}
-		return coordinator.Problem{Space: p.Space(), DataFiles: files, Digest: p.Digest, FitnessMin: p.FitnessMin, FitnessMax: p.FitnessMax}, nil
+		return coordinator.Problem{Space: p.Space(), DataFiles: files, Digest: p.Digest, FitnessMin: p.FitnessMin, FitnessMax: p.FitnessMax,
+			Objective: p.Objective, Maximize: p.Maximize}, nil
 	}
 }
 

@@ -148,6 +148,9 @@ func TestEveryGenomeFailedSaysWhy(t *testing.T) {
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("summary:\n%s\nwant the line %q", out.String(), want)
 	}
+	if !strings.Contains(out.String(), "\nobjective: val_loss, minimised: a fitness is its value\n") {
+		t.Errorf("summary:\n%s\nwant it to name the objective", out.String())
+	}
 	err := m.Run(context.Background(), []string{"query", "final", "--db", db})
 	if err == nil || !strings.Contains(err.Error(), "every genome it trained failed") {
 		t.Errorf("query final: %v; want it to say every genome failed", err)

@@ -509,6 +509,9 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 	}
 	fmt.Fprintf(m.Stdout, "\nrun %s: %s (%s, %s, seed %d)\n", run.ID, run.Status, run.Config.Problem, report.Shape(run.Config), run.Config.GA.Seed)
 	fmt.Fprintf(m.Stdout, "method: %s\n", report.Method(run.Config))
+	if s := report.ObjectiveText(run.Config); s != "" {
+		fmt.Fprintf(m.Stdout, "objective: %s\n", s)
+	}
 	printSpent(m.Stdout, run, all)
 	fmt.Fprintf(m.Stdout, "\n%s:\n", rows)
 	for i := range best {

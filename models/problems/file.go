@@ -18,8 +18,10 @@ func FromFile(pf *problemfile.Problem) Problem {
 			s.Params = append([]ga.Param(nil), pf.Space.Params...)
 			return &s
 		},
-		Digest:  pf.Digest,
-		Trainer: command.New(pf),
+		Digest:    pf.Digest,
+		Trainer:   command.New(pf),
+		Objective: pf.Objective.Metric,
+		Maximize:  pf.Objective.Goal == problemfile.Maximize,
 	}
 	if len(pf.DataFiles) > 0 {
 		files := append([]string(nil), pf.DataFiles...)

@@ -60,6 +60,11 @@ type Problem struct {
 	// Digest is the SHA-256 of the problem file the problem was read
 	// from; "" for a problem built into gahpo.
 	Digest string
+	// Objective names a problem file's metric and Maximize says that its
+	// goal is the highest (the fitness is its negation); empty for a
+	// built-in problem, whose fitness is its loss.
+	Objective string
+	Maximize  bool
 	// Trainer trains its jobs.
 	Trainer JobTrainer
 	// FitnessMin and FitnessMax bound the fitness (what the search
