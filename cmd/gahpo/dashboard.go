@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gahpo/gahpo/coordinator"
@@ -36,7 +37,7 @@ func guardHTTP(addr string, h http.Handler) (string, http.Handler, error) {
 	}
 	addr = net.JoinHostPort(host, port)
 	if loopback(host) {
-		return addr, h, nil
+		return addr, localOnly(h), nil
 	}
 	token := os.Getenv(httpTokenEnv)
 	if token == "" {
@@ -53,6 +54,24 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// localOnly answers only requests that name this machine in their Host
+// (localhost, a loopback address): a web page whose name an attacker
+// points at 127.0.0.1 (DNS rebinding) would otherwise read a dashboard that
+// has no token on loopback.
+func localOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		if !loopback(strings.Trim(host, "[]")) {
+			http.Error(w, "gahpo: this dashboard answers requests for localhost or a loopback address only", http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func tokenAuth(token string, h http.Handler) http.Handler {

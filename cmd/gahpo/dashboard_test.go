@@ -53,3 +53,36 @@ func TestGuardHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopbackDashboardAnswersLocalNamesOnly: the dashboard on loopback has
+// no token, so it answers only requests naming this machine: a page whose
+// name an attacker points at 127.0.0.1 (DNS rebinding) is refused.
+func TestLoopbackDashboardAnswersLocalNamesOnly(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	_, h, err := guardHTTP("127.0.0.1:0", ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		host string
+		code int
+	}{
+		{"127.0.0.1:8080", http.StatusTeapot},
+		{"localhost:8080", http.StatusTeapot},
+		{"localhost", http.StatusTeapot},
+		{"[::1]:8080", http.StatusTeapot},
+		{"127.0.0.2", http.StatusTeapot},
+		{"attacker.example:8080", http.StatusMisdirectedRequest},
+		{"rebind.attacker.example", http.StatusMisdirectedRequest},
+		{"10.0.0.1:8080", http.StatusMisdirectedRequest},
+		{"", http.StatusMisdirectedRequest},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/api/snapshot", nil)
+		req.Host = tc.host
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.code {
+			t.Errorf("Host %q: %d, want %d", tc.host, rec.Code, tc.code)
+		}
+	}
+}
