@@ -77,11 +77,24 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 var seriesColours = []color.Color{colDone, colOff, colTest, color.RGBA{R: 148, G: 103, B: 189, A: 255}}
 
+// noFinal says why a run has no final training.
+func noFinal(run gahpo.Run) string {
+	switch {
+	case run.Status == gahpo.RunRunning || run.Status == gahpo.RunFinal:
+		return "no final training stored yet"
+	case run.Status == gahpo.RunDone && run.Best == 0:
+		return "no final training: every genome failed"
+	case run.Status == gahpo.RunDone && run.Config.FinalEpochs == 0 && !run.Config.MultiFidelity():
+		return "no final training: the run had --final-epochs 0"
+	}
+	return fmt.Sprintf("no final training: the run is %s", run.Status)
+}
+
 // FinalLoss draws the final training's training and test loss (and the
 // validation loss when recorded) per epoch.
 func FinalLoss(s *Snapshot) (*plot.Plot, error) {
 	if s.Final == nil {
-		return nil, fmt.Errorf("%w: no final training stored yet", ErrNoData)
+		return nil, fmt.Errorf("%w: %s", ErrNoData, noFinal(s.Run))
 	}
 	ss := finalLosses(s.Final)
 	p := newPlot(fmt.Sprintf("Final training of genome %d: loss per epoch", s.Final.GenomeID), "epoch", lossLabel(s.Run.Config))
@@ -203,7 +216,7 @@ func InputImage(img []uint8, label int) (*plot.Plot, error) {
 // final training records), one line per epoch, later epochs darker.
 func Conv1Histograms(s *Snapshot) (*plot.Plot, error) {
 	if s.Final == nil {
-		return nil, fmt.Errorf("%w: no final training stored yet", ErrNoData)
+		return nil, fmt.Errorf("%w: %s", ErrNoData, noFinal(s.Run))
 	}
 	type ep struct {
 		epoch int

@@ -151,8 +151,10 @@ func TestEveryGenomeFailedSaysWhy(t *testing.T) {
 	if !strings.Contains(out.String(), "\nobjective: val_loss, minimised: a fitness is its value\n") {
 		t.Errorf("summary:\n%s\nwant it to name the objective", out.String())
 	}
-	err := m.Run(context.Background(), []string{"query", "final", "--db", db})
-	if err == nil || !strings.Contains(err.Error(), "every genome it trained failed") {
-		t.Errorf("query final: %v; want it to say every genome failed", err)
+	for _, q := range [][]string{{"query", "final"}, {"query", "best", "--per-generation=false"}} {
+		err := m.Run(context.Background(), append(q, "--db", db))
+		if err == nil || !strings.Contains(err.Error(), "every genome it trained failed") {
+			t.Errorf("%s: %v; want it to say every genome failed", strings.Join(q, " "), err)
+		}
 	}
 }

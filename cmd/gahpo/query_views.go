@@ -48,6 +48,9 @@ func overallBest(ctx context.Context, q querier, run string, rows []gahpo.BestEn
 	if err != nil {
 		return gahpo.BestEntry{}, err
 	}
+	if r.Best == 0 && r.Status == gahpo.RunDone {
+		return gahpo.BestEntry{}, fmt.Errorf("run %s chose no genome: every genome it trained failed (gahpo query best --run %s lists them, gahpo query genome N gives one's reason)", r.ID, r.ID)
+	}
 	if r.Best == 0 {
 		best := rows[0]
 		for _, b := range rows {
