@@ -204,7 +204,7 @@ type record struct {
 func report(c config, db string, kills int, coordRestarted, natsRestarted bool, elapsed time.Duration) error {
 	seen := map[int]int{}
 	evaluated, failed, gaveUp, over, redelivered := 0, 0, 0, 0, 0
-	for g := range c.generations {
+	for g := 1; g <= c.generations; g++ { // as the CLI counts them
 		out, err := exec.Command(c.bin, "query", "generation", strconv.Itoa(g), "--json", "--db", db).Output()
 		if err != nil {
 			return fmt.Errorf("query generation %d: %w", g, err)
