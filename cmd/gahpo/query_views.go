@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,7 +49,7 @@ func overallBest(ctx context.Context, q querier, run string, rows []gahpo.BestEn
 	if err != nil {
 		return gahpo.BestEntry{}, err
 	}
-	if r.Best == 0 && r.Status == gahpo.RunDone {
+	if r.Best == 0 && r.Status == gahpo.RunDone && !slices.ContainsFunc(rows, func(b gahpo.BestEntry) bool { return b.Status == gahpo.GenomeDone }) {
 		return gahpo.BestEntry{}, fmt.Errorf("run %s chose no genome: every genome it trained failed (gahpo query best --run %s lists them, gahpo query genome N gives one's reason)", r.ID, r.ID)
 	}
 	if r.Best == 0 {
