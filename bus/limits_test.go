@@ -211,6 +211,25 @@ func TestReplicatedStreamsSurviveTheLeader(t *testing.T) {
 	if info.Config.Replicas != 3 || info.Cluster == nil || info.Cluster.Leader == "" {
 		t.Fatalf("task stream: replicas %d, cluster %+v", info.Config.Replicas, info.Cluster)
 	}
+	// The next search's coordinator, started without --replicas, keeps
+	// the streams and buckets on three servers.
+	one := connect(t, Options{URL: strings.Join(urls, ",")})
+	if err := one.EnsureStreams(ctx, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{StreamTasks, StreamResults, "OBJ_" + BucketCheckpoints} {
+		s, err := c.js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.CachedInfo().Config.Replicas; r != 3 {
+			t.Errorf("%s: %d replicas after a coordinator with --replicas 1; want 3 kept", name, r)
+		}
+	}
+	info, err = s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	leader := info.Cluster.Leader
 	srvs[leader].Shutdown()
 	t.Logf("stopped %s, the task stream's leader", leader)

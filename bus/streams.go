@@ -163,7 +163,8 @@ func streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 
 // EnsureStreams creates or updates the task and result streams, the
 // workers' consumer with the given lease, and the object buckets, with the
-// connection's [Options.Streams]. It needs the rights of the coordinator
+// connection's [Options.Streams]; the replicas of a stream or bucket are
+// raised, never lowered. It needs the rights of the coordinator
 // user (see deploy/nats).
 func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 	if ackWait <= 0 {
@@ -177,6 +178,14 @@ func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 	}
 	o := c.streams.withDefaults()
 	for _, cfg := range streamConfigs(o) {
+		// A coordinator started without --replicas (1) must not scale the
+		// streams of a replicated cluster down to one server: the replicas
+		// are raised, never lowered, as the buckets' are.
+		if s, err := c.js.Stream(ctx, cfg.Name); err == nil {
+			cfg.Replicas = max(cfg.Replicas, s.CachedInfo().Config.Replicas)
+		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+		}
 		if _, err := c.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
 		}

@@ -373,6 +373,10 @@ func checkCompose(t *testing.T, env map[string]string) {
 			inv.env = append(inv.env, k)
 		}
 		checkInvocation(t, inv, "nats/auth.conf")
+		if get(s, "read_only") != true || !slices.Contains(strs(get(s, "cap_drop")), "ALL") || !slices.Contains(strs(get(s, "security_opt")), "no-new-privileges:true") {
+			t.Errorf("%s: read_only %v, cap_drop %v, security_opt %v; want a read-only root, no capabilities, no new privileges",
+				where, get(s, "read_only"), get(s, "cap_drop"), get(s, "security_opt"))
+		}
 		if hc := strs(get(s, "healthcheck", "test")); len(hc) > 2 {
 			checkInvocation(t, invocation{where: where + " healthcheck", args: hc[2:]}, "nats/auth.conf")
 		}

@@ -48,7 +48,11 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	opts, err := stf.apply(withLogger(nf.options("gahpo-coordinator"), log))
+	base, err := nf.options("gahpo-coordinator")
+	if err != nil {
+		return err
+	}
+	opts, err := stf.apply(withLogger(base, log))
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"slices"
@@ -27,16 +26,18 @@ import (
 // It also adds the reply-subject prefix that per-user permissions need.
 func (n *natsFlags) registerSecretFiles(fs *flag.FlagSet) {
 	fs.StringVar(&n.inbox, "nats-inbox-prefix", os.Getenv("GAHPO_NATS_INBOX_PREFIX"), "prefix of this client's reply subjects instead of _INBOX (_INBOX_worker with deploy/nats/auth.conf); env GAHPO_NATS_INBOX_PREFIX")
-	fs.Func("nats-token-file", "file holding the NATS token; env GAHPO_NATS_TOKEN_FILE", func(p string) error {
-		return readSecret(&n.token, p)
-	})
-	fs.Func("nats-password-file", "file holding the NATS password; env GAHPO_NATS_PASSWORD_FILE", func(p string) error {
-		return readSecret(&n.password, p)
-	})
-	for env, dst := range map[string]*string{"GAHPO_NATS_TOKEN_FILE": &n.token, "GAHPO_NATS_PASSWORD_FILE": &n.password} {
-		if p := os.Getenv(env); p != "" && *dst == "" {
-			if err := readSecret(dst, p); err != nil {
-				slog.Warn("secret file named by the environment not read", "env", env, "err", err)
+	n.secretErr = map[string]error{}
+	for _, s := range []struct {
+		flag, env string
+		dst       *string
+	}{{"nats-token-file", "GAHPO_NATS_TOKEN_FILE", &n.token}, {"nats-password-file", "GAHPO_NATS_PASSWORD_FILE", &n.password}} {
+		fs.Func(s.flag, "file holding the NATS "+strings.TrimPrefix(s.flag[:len(s.flag)-5], "nats-")+"; env "+s.env, func(p string) error {
+			delete(n.secretErr, s.env) // the flag's file replaces the environment's
+			return readSecret(s.dst, p)
+		})
+		if p := os.Getenv(s.env); p != "" && *s.dst == "" {
+			if err := readSecret(s.dst, p); err != nil {
+				n.secretErr[s.env] = fmt.Errorf("%s names a secret file that cannot be read (%w): the command would connect without it", s.env, err)
 			}
 		}
 	}
@@ -149,7 +150,11 @@ func (m *Main) runPurge(ctx context.Context, args []string) error {
 	}
 	dbGiven := false
 	fs.Visit(func(f *flag.Flag) { dbGiven = dbGiven || f.Name == "db" })
-	conn, err := bus.Connect(ctx, nf.options("gahpo-purge"))
+	opts, err := nf.options("gahpo-purge")
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	conn, err := bus.Connect(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,10 @@ import (
 type natsFlags struct {
 	url, user, password, token, creds, ca, cert, key string
 	inbox                                            string
+	// secretErr is why a secret file named by the environment (the key)
+	// could not be read: the command stops on it rather than connect
+	// without, unless the flag names another file.
+	secretErr map[string]error
 }
 
 func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
@@ -55,8 +59,15 @@ func (n *natsFlags) readHistory(fs *flag.FlagSet) error {
 	return nil
 }
 
-func (n *natsFlags) options(name string) bus.Options {
-	return bus.Options{URL: n.url, Name: name, User: n.user, Password: n.password, Token: n.token, Creds: n.creds, TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key, InboxPrefix: n.inbox}
+// options are the connection's options, or why they cannot be had (a
+// secret file named by the environment that cannot be read).
+func (n *natsFlags) options(name string) (bus.Options, error) {
+	for _, env := range []string{"GAHPO_NATS_TOKEN_FILE", "GAHPO_NATS_PASSWORD_FILE"} {
+		if err := n.secretErr[env]; err != nil {
+			return bus.Options{}, err
+		}
+	}
+	return bus.Options{URL: n.url, Name: name, User: n.user, Password: n.password, Token: n.token, Creds: n.creds, TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key, InboxPrefix: n.inbox}, nil
 }
 
 // searchFlags are the flags that define a search.

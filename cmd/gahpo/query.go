@@ -70,7 +70,11 @@ func (l live) query(ctx context.Context, endpoint string, req coordinator.QueryR
 // on NATS; the returned function releases it.
 func (m *Main) openQuerier(ctx context.Context, nf natsFlags, db, run string) (querier, func(), error) {
 	if nf.url != "" {
-		conn, err := bus.Connect(ctx, nf.options("gahpo-query"))
+		opts, err := nf.options("gahpo-query")
+		if err != nil {
+			return nil, nil, err
+		}
+		conn, err := bus.Connect(ctx, opts)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -429,3 +429,37 @@ func TestViewsShowControlCharactersInert(t *testing.T) {
 		t.Errorf("query genome:\n%q\nwant the escapes in caret notation", out)
 	}
 }
+
+// TestUnreadableSecretFileRefused: a secret file named by the environment
+// that cannot be read stops the command, naming the variable, instead of
+// connecting without credentials (the server's "Authorization Violation"
+// would not say why); a file given with the flag replaces it.
+func TestUnreadableSecretFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-token")
+	for _, env := range []string{"GAHPO_NATS_TOKEN_FILE", "GAHPO_NATS_PASSWORD_FILE"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, missing)
+			for _, args := range [][]string{
+				{"worker", "--nats", "nats://127.0.0.1:1"},
+				{"status", "--nats", "nats://127.0.0.1:1"},
+				{"purge", "--nats", "nats://127.0.0.1:1", "--run", "r"},
+			} {
+				_, _, err := runMain(t, args...)
+				if err == nil || !strings.Contains(err.Error(), env+" names a secret file that cannot be read") {
+					t.Errorf("%s with %s unreadable: %v; want it refused, naming %s", args[0], env, err, env)
+				}
+			}
+		})
+	}
+	// The flag's file replaces the environment's.
+	t.Setenv("GAHPO_NATS_TOKEN_FILE", missing)
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("t0ken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runMain(t, "status", "--nats", "nats://127.0.0.1:1", "--nats-token-file", token)
+	if err != nil && strings.Contains(err.Error(), "cannot be read") {
+		t.Errorf("status with --nats-token-file: %v; want the flag's file used", err)
+	}
+}

@@ -48,7 +48,11 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := withLogger(nf.options("gahpo-worker"), log)
+	base, err := nf.options("gahpo-worker")
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	opts := withLogger(base, log)
 	opts.Wait = true // a worker may start before its server, or during an outage
 	conn, err := bus.Connect(ctx, opts)
 	if err != nil {
