@@ -162,7 +162,11 @@ func (w *Worker) Done() int {
 // ends is handed back to the queue at once.
 func (w *Worker) Run(ctx context.Context) error {
 	if d := w.cfg.DataDir; d != "" {
-		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+		fi, err := os.Stat(d)
+		if err == nil && !fi.IsDir() {
+			err = errors.New("a file")
+		}
+		if err != nil {
 			return fmt.Errorf("worker: the data directory %s is not a directory (%v): give the folder of the data files, or none to fetch them from the cluster", d, err)
 		}
 	}
@@ -443,7 +447,9 @@ func (w *Worker) heartbeat(d *bus.Delivery, lease time.Duration) (stop func()) {
 }
 
 // dataDir returns the local directory holding the task's data set,
-// fetching it from the object store the first time.
+// fetching it from the object store the first time; with a data directory
+// of the worker's own, it must hold the set's files (else the error wraps
+// models.ErrCannotRunHere: workers that have them train the task).
 func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 	if w.cfg.DataDir != "" {
 		for _, ref := range task.Data {
