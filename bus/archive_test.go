@@ -440,5 +440,4 @@ func TestPackLimits(t *testing.T) {
 			}
 		})
 	}
-
 }
