@@ -40,7 +40,7 @@ func main() {
 	defer stop()
 	terminated := make(chan os.Signal, 1) // which of the two stopped it: the exit status says
 	signal.Notify(terminated, syscall.SIGTERM)
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr}
+	m := &Main{Stdout: printable{os.Stdout}, Stderr: os.Stderr} // what a training printed reaches the views
 	err := m.Run(ctx, os.Args[1:])
 	switch {
 	case err == nil:
@@ -107,9 +107,6 @@ func (m *Main) commands() []command {
 
 // Run runs the command line args (without the program name).
 func (m *Main) Run(ctx context.Context, args []string) error {
-	if _, ok := m.Stdout.(printable); !ok && m.Stdout != nil {
-		m.Stdout = printable{m.Stdout} // what a training printed reaches the views
-	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			return m.Run(ctx, []string{args[1], "-h"})

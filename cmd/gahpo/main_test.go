@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	root "github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/store"
 )
 
 var binary string
@@ -309,5 +311,43 @@ func TestStopExitStatus(t *testing.T) {
 				t.Errorf("after %v: %v; want exit status %d saying %q\n%s", tc.sig, err, tc.code, tc.says, stderr.String())
 			}
 		})
+	}
+}
+
+// TestViewsShowControlCharactersInert: a genome's failure holds what its
+// training command printed, escape sequences included; the binary's query
+// genome shows them in caret notation, so they do not act on the terminal.
+func TestViewsShowControlCharactersInert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the gahpo binary: -short")
+	}
+	db := filepath.Join(t.TempDir(), "h.db")
+	if out, errOut, err := gahpo(t, "run", "--problem", "regression", "--db", db, "--population", "4", "--generations", "1", "--final-epochs", "0", "--workers", "1"); err != nil {
+		t.Fatalf("gahpo run: %v\n%s\n%s", err, out, errOut)
+	}
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.Run("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := st.Genomes(run.ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gs[0]
+	g.Failure = "command failed: \x1b]0;owned\x07\x1b[2Kstandard error ends"
+	if err := st.Commit(run.ID, store.Change{Genomes: []root.GenomeRecord{g}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out, errOut, err := gahpo(t, "query", "genome", fmt.Sprint(g.ID), "--db", db)
+	if err != nil {
+		t.Fatalf("query genome: %v\n%s", err, errOut)
+	}
+	if strings.ContainsRune(out, 0x1b) || !strings.Contains(out, "command failed: ^[]0;owned^G^[[2Kstandard error ends") {
+		t.Errorf("query genome:\n%q\nwant the escapes in caret notation", out)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -398,35 +397,6 @@ func TestMissingDataRefusedBeforeTheRun(t *testing.T) {
 				t.Errorf("the history holds %d runs (%v); want none", len(runs), err)
 			}
 		})
-	}
-}
-
-// TestViewsShowControlCharactersInert: a genome's failure holds what its
-// training command printed, escape sequences included; query genome shows
-// them in caret notation, so they do not act on the terminal.
-func TestViewsShowControlCharactersInert(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "h.db")
-	run := regressionRun(t, db)
-	st, err := store.Open(db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs, err := st.Genomes(run.ID, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := gs[0]
-	g.Failure = "command failed: \x1b]0;owned\x07\x1b[2Kstandard error ends"
-	if err := st.Commit(run.ID, store.Change{Genomes: []gahpo.GenomeRecord{g}}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	out, _, err := runMain(t, "query", "genome", strconv.Itoa(g.ID), "--db", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.ContainsRune(out, 0x1b) || !strings.Contains(out, "command failed: ^[]0;owned^G^[[2Kstandard error ends") {
-		t.Errorf("query genome:\n%q\nwant the escapes in caret notation", out)
 	}
 }
 

@@ -6,8 +6,11 @@ gahpo's protocol:
        GAHPO_EPOCHS (epochs to reach in all), GAHPO_CHECKPOINT_DIR (this
        script's state between rungs: model, optimizer, scheduler, random
        sources), GAHPO_DATA_DIR, GAHPO_SEED, GAHPO_KIND (fitness | final),
-       GAHPO_TEST=1 (measure the test set too), GAHPO_TRAIN_SUBSET,
-       CUDA_VISIBLE_DEVICES (the device gahpo gave this training);
+       GAHPO_TEST=1 (measure the test set too: after the last epoch),
+       GAHPO_TRAIN_SUBSET, CUDA_VISIBLE_DEVICES (the device gahpo gave this
+       training), GAHPO_FROM_PARAMS (population based training: the genome
+       whose hyperparameters trained the checkpoint, when another; this
+       genome goes on from its state with its own);
   out: one JSON line per epoch on standard output,
        {"epoch": 3, "train_loss": ..., "val_loss": ..., "val_accuracy": ..., "lr": ...}.
 
@@ -111,7 +114,9 @@ def main():
     final = os.environ.get("GAHPO_KIND") == "final"
     want_test = final or os.environ.get("GAHPO_TEST") == "1"
     subset = int(os.environ.get("GAHPO_TRAIN_SUBSET") or 0)
-    ckpt = os.environ.get("GAHPO_CHECKPOINT_DIR") or "."
+    ckpt = os.environ.get("GAHPO_CHECKPOINT_DIR")
+    if not ckpt:
+        sys.exit("train.py: GAHPO_CHECKPOINT_DIR is not set (gahpo sets it; by hand, give an empty directory)")
     state_file = os.path.join(ckpt, "state.pt")
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -133,14 +138,33 @@ def main():
     gen = torch.Generator().manual_seed(seed)
     done = 0
     if os.path.exists(state_file):
-        st = torch.load(state_file, map_location=device)
+        # On the CPU: the random states must stay there (set_state refuses
+        # CUDA tensors); the model and the optimizer move their own.
+        st = torch.load(state_file, map_location="cpu")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])
         gen.set_state(st["shuffle_rng"])
         torch.set_rng_state(st["torch_rng"])
+        if device.type == "cuda" and st.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(st["cuda_rng"])  # dropout on the GPU draws from it
         done = st["epoch"]
         print("resuming from epoch %d" % done)
+        from_file = os.environ.get("GAHPO_FROM_PARAMS")
+        if from_file:
+            # Population based training: the state was trained with another
+            # genome's hyperparameters (the optimizer and scheduler states
+            # loaded above hold them). Go on with this genome's: its lr scales
+            # the schedule's, its gamma and weight decay act from here on.
+            with open(from_file) as f:
+                src = json.load(f)
+            scale = p["lr"] / src["lr"]
+            for g in opt.param_groups:
+                g["lr"] *= scale
+                g["weight_decay"] = p["weight_decay"]
+            sched.base_lrs = [b * scale for b in sched.base_lrs]
+            sched.gamma = p["gamma"]
+            sched._last_lr = [g["lr"] for g in opt.param_groups]
 
     batch = int(p["batch_size"])
     for epoch in range(done + 1, epochs + 1):
@@ -161,7 +185,7 @@ def main():
         val_loss, val_acc = evaluate(model, val_x, val_y, device)
         report = {"epoch": epoch, "train_loss": total / max(batches, 1), "val_loss": val_loss,
                   "val_accuracy": val_acc, "lr": lr}
-        if want_test:
+        if want_test and (final or epoch == epochs):  # only the last is kept
             if final:
                 report["test_loss"], report["test_accuracy"] = val_loss, val_acc
             else:
@@ -169,7 +193,8 @@ def main():
         # Save, then report: every reported epoch has its checkpoint.
         tmp = state_file + ".tmp"
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "shuffle_rng": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch}, tmp)
+                    "shuffle_rng": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None, "epoch": epoch}, tmp)
         os.replace(tmp, state_file)
         print(json.dumps(report), flush=True)
         if val_loss != val_loss:  # NaN: gahpo stops the command anyway

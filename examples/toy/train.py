@@ -34,7 +34,9 @@ def main():
         sys.exit("the params file and the arguments disagree")
     epochs = int(os.environ.get("GAHPO_EPOCHS") or 3)
     seed = int(os.environ.get("GAHPO_SEED") or 0)
-    ckpt = os.environ.get("GAHPO_CHECKPOINT_DIR") or "."
+    ckpt = os.environ.get("GAHPO_CHECKPOINT_DIR")
+    if not ckpt:
+        sys.exit("train.py: GAHPO_CHECKPOINT_DIR is not set (gahpo sets it; by hand, give an empty directory)")
     state_file = os.path.join(ckpt, "state.json")
 
     state = {"epoch": 0, "w": 0.0}
