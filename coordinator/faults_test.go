@@ -20,6 +20,7 @@ import (
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/natsserver"
+	"github.com/gahpo/gahpo/store"
 	"github.com/gahpo/gahpo/worker"
 )
 
@@ -369,37 +370,9 @@ func TestFaultNeedsAnOutstandingTask(t *testing.T) {
 	defer st.Close()
 	var logs testnats.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: regressionConfig(4, 2, 1), Problem: problemFor, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _, err := c.Run(ctx); done <- err }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-
-	// A task as a worker takes it, handed back.
+	c, ctx := runUntilTheEnd(t, st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: regressionConfig(4, 2, 1), Problem: problemFor, Logger: log})
 	conn := testnats.Connect(t, srv, "worker")
-	var q *bus.TaskQueue
-	for q == nil {
-		if q, err = conn.Tasks(ctx); err != nil {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	var task gahpo.Task
-	for task.Token == "" {
-		d, err := q.Next(ctx, 5*time.Second)
-		if err != nil || d == nil {
-			continue
-		}
-		if err := gahpo.Decode(d.Data, &task); err != nil {
-			t.Fatal(err)
-		}
-		_ = d.Nak(0)
-	}
+	task := takeTask(t, ctx, conn) // as a worker takes it, handed back
 	fault := func(genome int, token, problem string) gahpo.Started {
 		return gahpo.Started{V: gahpo.MessageVersion, RunID: c.RunID(), GenomeID: genome, Worker: "w", At: time.Now(), Problem: problem, Token: token}
 	}
@@ -647,5 +620,49 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// runUntilTheEnd runs a coordinator of cfg until the test ends (or a
+// minute passes), and returns it with the context it runs under.
+func runUntilTheEnd(t *testing.T, st *store.Store, conn *bus.Conn, cfg coordinator.Config) (*coordinator.Coordinator, context.Context) {
+	t.Helper()
+	c, err := coordinator.New(st, conn, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	done := make(chan error, 1)
+	go func() { _, err := c.Run(ctx); done <- err }()
+	t.Cleanup(func() { cancel(); <-done })
+	return c, ctx
+}
+
+// takeTask takes the first task the coordinator queues, as a worker does,
+// and hands it straight back (a Nak: it is queued again).
+func takeTask(t *testing.T, ctx context.Context, conn *bus.Conn) gahpo.Task {
+	t.Helper()
+	for {
+		q, err := conn.Tasks(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		d, err := q.Next(ctx, 5*time.Second)
+		if err != nil || d == nil {
+			if ctx.Err() != nil {
+				t.Fatalf("no task queued: %v", err)
+			}
+			continue
+		}
+		var task gahpo.Task
+		if err := gahpo.Decode(d.Data, &task); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.Nak(0)
+		return task
 	}
 }

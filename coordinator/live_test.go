@@ -1,7 +1,6 @@
 package coordinator_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,34 +19,9 @@ func TestLiveCurvesBounded(t *testing.T) {
 	srv := testnats.Start(t)
 	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
 	defer st.Close()
-	c, err := coordinator.New(st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: regressionConfig(4, 2, 1), Problem: problemFor, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	done := make(chan error, 1)
-	go func() { _, err := c.Run(ctx); done <- err }()
-	defer func() { cancel(); <-done }()
+	c, ctx := runUntilTheEnd(t, st, testnats.Connect(t, srv, "coord"), coordinator.Config{Run: regressionConfig(4, 2, 1), Problem: problemFor, Logger: quiet})
 	conn := testnats.Connect(t, srv, "worker")
-	var task gahpo.Task
-	for task.Token == "" {
-		q, err := conn.Tasks(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		d, err := q.Next(ctx, 5*time.Second)
-		if err != nil || d == nil {
-			continue
-		}
-		if err := gahpo.Decode(d.Data, &task); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = d.Nak(0) }()
-	}
+	task := takeTask(t, ctx, conn)
 	report := func(genome, epoch int, token string) {
 		rep := gahpo.EpochReport{Epoch: epoch, Metrics: map[string]gahpo.Float{"val_loss": 0.5, "train_loss": 0.4}}
 		if err := conn.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: c.RunID(), GenomeID: genome, Worker: "w", Report: &rep, Token: token}); err != nil {

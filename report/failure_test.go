@@ -73,3 +73,19 @@ func TestObjectiveTexts(t *testing.T) {
 		})
 	}
 }
+
+// TestCurveMetric: the metric the learning curves show.
+func TestCurveMetric(t *testing.T) {
+	gs := []gahpo.GenomeRecord{{Curve: []gahpo.EpochReport{{Epoch: 1, Metrics: map[string]gahpo.Float{"w": 1, "val_loss": 2, "train_loss": 3}}}}}
+	tests := []struct{ objective, want string }{
+		{"", "val_loss"},             // a built-in problem: its validation loss
+		{"w", "w"},                   // a problem file's objective
+		{"val_accuracy", "val_loss"}, // an objective no curve recorded
+		{"train_loss", "train_loss"}, // a loss that is the objective
+	}
+	for _, tt := range tests {
+		if got := curveMetric(gs, tt.objective); got != tt.want {
+			t.Errorf("curveMetric(objective %q) = %q, want %q", tt.objective, got, tt.want)
+		}
+	}
+}

@@ -134,7 +134,11 @@ func checkHTML(t *testing.T, dir string) {
 // rather than gonum's one-each-way, which passes zero.
 func TestFiguresOfOneGenome(t *testing.T) {
 	h := newRunningHistory(t, problems.CNN, 1, 1, false)
-	figs, err := Write(context.Background(), StoreSource{Store: h.st}, t.TempDir(), Options{})
+	dir := filepath.Join(os.Getenv("GAHPO_REPORT_KEEP"), "one-genome")
+	if os.Getenv("GAHPO_REPORT_KEEP") == "" {
+		dir = t.TempDir()
+	}
+	figs, err := Write(context.Background(), StoreSource{Store: h.st}, dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -351,10 +351,10 @@ func RegressionFit(s *Snapshot) (*plot.Plot, error) {
 	return p, nil
 }
 
-// curveMetric picks the metric a learning curve shows: the validation loss
-// when recorded, else the test loss, else the first loss, else the first
-// metric.
-func curveMetric(gs []gahpo.GenomeRecord) string {
+// curveMetric picks the metric a learning curve shows: the run's objective
+// (a problem file's) when recorded, else the validation loss, else the
+// test loss, else the first loss, else the first metric.
+func curveMetric(gs []gahpo.GenomeRecord, objective string) string {
 	var names []string
 	for _, g := range gs {
 		for _, e := range g.Curve {
@@ -366,7 +366,7 @@ func curveMetric(gs []gahpo.GenomeRecord) string {
 		}
 	}
 	slices.Sort(names)
-	for _, want := range []string{"val_loss", "test_loss", "loss"} {
+	for _, want := range []string{objective, "val_loss", "test_loss", "loss"} {
 		if slices.Contains(names, want) {
 			return want
 		}
@@ -395,12 +395,15 @@ func LearningCurves(s *Snapshot) (*plot.Plot, error) {
 			gs = append(gs, g)
 		}
 	}
-	metric := curveMetric(gs)
+	metric := curveMetric(gs, s.Run.Config.Objective)
 	if metric == "" {
 		return nil, fmt.Errorf("%w: no genome recorded a learning curve (one-epoch fitness)", ErrNoData)
 	}
 	ylabel := strings.ReplaceAll(metric, "_", " ")
-	if strings.Contains(metric, "loss") {
+	switch {
+	case metric == s.Run.Config.Objective && s.Run.Config.Maximize:
+		ylabel += " (maximised: higher is better)"
+	case strings.Contains(metric, "loss"):
 		ylabel = strings.Replace(lossLabel(s.Run.Config), "loss", ylabel, 1)
 	}
 	p := newPlot("Learning curves of the genomes (multi-fidelity)", "epoch", ylabel)
