@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -70,6 +71,30 @@ func allowed(t *testing.T, what string, op func(ctx context.Context) error) {
 	}
 }
 
+// refusals are operations a user must be refused, tried at once by try:
+// a denied request gets no answer, so each one waits for its deadline.
+type refusals []struct {
+	what string
+	op   func(ctx context.Context) error
+}
+
+func (r *refusals) add(what string, op func(ctx context.Context) error) {
+	*r = append(*r, struct {
+		what string
+		op   func(ctx context.Context) error
+	}{what, op})
+}
+
+// try runs every refusal at once, as [refused] runs one.
+func (r refusals) try(t *testing.T) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, c := range r {
+		wg.Go(func() { refused(t, c.what, c.op) })
+	}
+	wg.Wait()
+}
+
 func TestUnauthenticatedClientsAreRefused(t *testing.T) {
 	srv := startWithUsers(t)
 	for _, tc := range []struct{ name, user, password string }{
@@ -98,6 +123,7 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 	worker := connectAs(t, srv, "worker", "w-secret")
 	query := connectAs(t, srv, "query", "q-secret")
 	ctx := context.Background()
+	var denied refusals // tried at once, at the end: each waits for its deadline
 	const run = "r1"
 	task := gahpo.Task{V: gahpo.MessageVersion, RunID: run, GenomeID: 1, Kind: gahpo.KindFitness, Problem: "regression"}
 
@@ -163,13 +189,13 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 	if err := coord.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, RunID: run, GenomeID: 2, Kind: gahpo.KindFitness}); err != nil {
 		t.Fatal(err)
 	}
-	refused(t, "worker: create or update the streams", func(ctx context.Context) error { return worker.EnsureStreams(ctx, time.Second) })
-	refused(t, "worker: purge the tasks", func(ctx context.Context) error { return worker.PurgeTasks(ctx, run) })
-	refused(t, "worker: purge the results", func(ctx context.Context) error { return worker.PurgeResults(ctx, run) })
-	refused(t, "worker: publish a task", func(ctx context.Context) error {
+	denied.add("worker: create or update the streams", func(ctx context.Context) error { return worker.EnsureStreams(ctx, time.Second) })
+	denied.add("worker: purge the tasks", func(ctx context.Context) error { return worker.PurgeTasks(ctx, run) })
+	denied.add("worker: purge the results", func(ctx context.Context) error { return worker.PurgeResults(ctx, run) })
+	denied.add("worker: publish a task", func(ctx context.Context) error {
 		return worker.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, RunID: run, GenomeID: 3, Kind: gahpo.KindFitness})
 	})
-	refused(t, "worker: overwrite the data set", func(ctx context.Context) error {
+	denied.add("worker: overwrite the data set", func(ctx context.Context) error {
 		_, err := worker.PutBytes(ctx, bus.BucketData, "train.bin", []byte("poison"))
 		return err
 	})
@@ -177,7 +203,7 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 	// is the right to empty a bucket, every run's objects.
 	rawWorker := rawJetStream(t, srv, "worker", "w-secret")
 	for _, b := range []string{bus.BucketCheckpoints, bus.BucketWeights, bus.BucketData} {
-		refused(t, "worker: purge the bucket "+b, func(ctx context.Context) error {
+		denied.add("worker: purge the bucket "+b, func(ctx context.Context) error {
 			s, err := rawWorker.Stream(ctx, "OBJ_"+b)
 			if err != nil {
 				return err
@@ -185,8 +211,8 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 			return s.Purge(ctx)
 		})
 	}
-	refused(t, "worker: find the coordinator", func(ctx context.Context) error { _, err := worker.Discover(ctx); return err })
-	refused(t, "worker: read the history", func(ctx context.Context) error {
+	denied.add("worker: find the coordinator", func(ctx context.Context) error { _, err := worker.Discover(ctx); return err })
+	denied.add("worker: read the history", func(ctx context.Context) error {
 		var v any
 		return worker.Query(ctx, run, "best", struct{}{}, &v)
 	})
@@ -203,13 +229,15 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 		}
 		return nil
 	})
-	refused(t, "query: publish a task", func(ctx context.Context) error {
+	denied.add("query: publish a task", func(ctx context.Context) error {
 		return query.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, RunID: run, GenomeID: 4, Kind: gahpo.KindFitness})
 	})
-	refused(t, "query: publish a result", func(ctx context.Context) error {
+	denied.add("query: publish a result", func(ctx context.Context) error {
 		return query.PublishResult(ctx, gahpo.Result{V: gahpo.MessageVersion, RunID: run, GenomeID: 4, Kind: gahpo.KindFitness})
 	})
-	refused(t, "query: purge the tasks", func(ctx context.Context) error { return query.PurgeTasks(ctx, run) })
+	denied.add("query: purge the tasks", func(ctx context.Context) error { return query.PurgeTasks(ctx, run) })
+
+	denied.try(t)
 
 	// Nothing refused had an effect: genome 2 waits, 3 and 4 never came.
 	for g, want := range map[int]bool{2: true, 3: false, 4: false} {

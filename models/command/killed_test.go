@@ -35,7 +35,9 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		_, err = command.New(p).Train(context.Background(), job(p, os.Getenv(envWorkerMode), os.Getenv(envWorkerCkpt)))
+		// A short grace: the stubborn child outlives SIGTERM until it ends.
+		tr := &command.Trainer{Problem: p, Grace: time.Second}
+		_, err = tr.Train(context.Background(), job(p, os.Getenv(envWorkerMode), os.Getenv(envWorkerCkpt)))
 		fmt.Fprintln(os.Stderr, "training returned:", err)
 		os.Exit(1)
 	}
@@ -57,6 +59,7 @@ func TestWorkerKilled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each in a process of its own
 			p := testProblem(t, "5m", "")
 			ckpt := t.TempDir()
 			w := exec.Command(os.Args[0], "-test.run=^$")
