@@ -5,11 +5,14 @@ import (
 	"context"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"testing"
+
+	"gonum.org/v1/plot/vg"
 
 	"github.com/gahpo/gahpo/models/problems"
 )
@@ -149,6 +152,44 @@ func TestFiguresOfOneGenome(t *testing.T) {
 	for _, name := range []string{"param-lr-vs-fitness", "param-weight_decay-vs-fitness"} {
 		if !drawn[name] {
 			t.Errorf("%s not drawn for one genome (drawn: %v)", name, drawn)
+		}
+	}
+}
+
+func TestBoxWidth(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		want vg.Length
+	}{
+		{0, 14}, {1, 14}, {26, 14}, {50, 0.75 * 0.85 * figW / 50}, {100, 0.75 * 0.85 * figW / 100}, {1000, 2},
+	} {
+		if got := boxWidth(tt.n); math.Abs(float64(got-tt.want)) > 1e-9 {
+			t.Errorf("boxWidth(%d) = %v, want %v", tt.n, got, tt.want)
+		}
+		if tt.n > 0 && tt.n < 200 && float64(boxWidth(tt.n))*float64(tt.n) > 0.85*float64(figW) {
+			t.Errorf("%d boxes of %v overlap across %v", tt.n, boxWidth(tt.n), 0.85*figW)
+		}
+	}
+}
+
+// TestBoxesOfManyGenerations draws 150 generations' boxes (looked at with
+// GAHPO_REPORT_KEEP: they stand apart).
+func TestBoxesOfManyGenerations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("150 generations written to bbolt")
+	}
+	h := newHistory(t, problems.Regression, 4, 150, false)
+	s, err := StoreSource{Store: h.st}.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := BestBoxes(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("GAHPO_REPORT_KEEP"); dir != "" {
+		if err := p.Save(figW, figH, filepath.Join(dir, "boxes-150.png")); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -109,7 +109,7 @@ func BestBoxes(s *Snapshot) (*plot.Plot, error) {
 		if len(v) == 0 {
 			continue
 		}
-		b, err := plotter.NewBoxPlot(vg.Points(14), float64(g+1), v)
+		b, err := plotter.NewBoxPlot(boxWidth(gens[len(gens)-1]-gens[0]+1), float64(g+1), v)
 		if err != nil {
 			return nil, fmt.Errorf("report: box plot: %w", err)
 		}
@@ -129,6 +129,14 @@ func BestBoxes(s *Snapshot) (*plot.Plot, error) {
 	p.X.Tick.Marker = intTicks{}
 	p.X.Min, p.X.Max = float64(gens[0])+0.4, float64(gens[len(gens)-1])+1.6
 	return p, nil
+}
+
+// boxWidth is the width of each of n boxes side by side across a figure
+// figW wide: 14 points up to 26 of them, narrower beyond, so that boxes
+// never overlap (two points at least: a line with whiskers).
+func boxWidth(n int) vg.Length {
+	const usable = 0.85 * figW // less the y axis and the margins
+	return max(2, min(14, 0.75*usable/vg.Length(max(n, 1))))
 }
 
 // trained lists the genomes that were trained (not duplicates, not queued)
