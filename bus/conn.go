@@ -74,14 +74,28 @@ var ErrInboxRefused = errors.New("bus: the NATS server refuses this client's rep
 type inboxState struct {
 	prefix  string // the reply subjects' prefix, "_INBOX" by default
 	refused atomic.Pointer[error]
+	told    atomic.Bool // a caller got the refusal as its error
 }
 
 // refusal is the error of a refused reply subscription, nil when none was.
+// The caller is taken to pass it on: the connection then logs it no more.
 func (s *inboxState) refusal() error {
 	if e := s.refused.Load(); e != nil {
+		s.told.Store(true)
 		return *e
 	}
 	return nil
+}
+
+// tellLater logs the refusal unless a caller has been given it as its
+// error within a second (a command would print it twice): a client whose
+// calls do not check it still learns why its requests time out.
+func (s *inboxState) tellLater(log *slog.Logger, server error) {
+	time.AfterFunc(time.Second, func() {
+		if e := s.refused.Load(); e != nil && !s.told.Load() {
+			log.Error("no reply can reach this client", "err", *e, "server", server)
+		}
+	})
 }
 
 // note records a permissions violation of a subscription to the reply
@@ -159,7 +173,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		// cause and remembered, so that the calls it makes fail say why.
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if inbox.note(err) {
-				log.Error("no reply can reach this client", "err", inbox.refusal(), "server", err)
+				inbox.tellLater(log, err)
 				return
 			}
 			log.Warn("NATS server error", "err", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/natsserver"
 )
 
@@ -526,5 +528,43 @@ func TestWorkerHandsBackUnderRoleUsers(t *testing.T) {
 	_ = hd.Ack(ctx)
 	if again := take(); again.Attempt != 1 {
 		t.Errorf("the task queued again is delivered as attempt %d, want 1", again.Attempt)
+	}
+}
+
+// TestInboxRefusalSaidOnce: a refused reply subscription is logged only
+// when no caller was given it as its error within a second: a command that
+// prints its error (gahpo status) says the remedy once, and a client whose
+// calls never ask still learns why its requests time out.
+func TestInboxRefusalSaidOnce(t *testing.T) {
+	srv := startWithUsers(t)
+	for _, tt := range []struct {
+		name   string
+		ask    bool
+		logged bool
+	}{
+		{"the caller is told", true, false},
+		{"nobody asks", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logs := &testnats.LogBuffer{}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), User: "query", Password: "q-secret",
+				Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if tt.ask {
+				if _, err := c.Discover(ctx); !errors.Is(err, bus.ErrInboxRefused) {
+					t.Fatalf("discover: %v, want %v", err, bus.ErrInboxRefused)
+				}
+			}
+			time.Sleep(1500 * time.Millisecond)
+			if got := strings.Count(logs.String(), "no reply can reach this client"); (got == 1) != tt.logged || got > 1 {
+				t.Errorf("logged %d times, want logged %v:\n%s", got, tt.logged, logs)
+			}
+		})
 	}
 }
