@@ -165,10 +165,10 @@ func plural(n int, word string) string {
 // FailureText says how many of a run's trained genomes failed and the
 // reason most of them gave (its last line: a training command's standard
 // error ends with the cause), with a genome to look at; "" when none
-// failed. A run whose every genome failed the same way most often has a
+// failed; and that run has no result when it chose none. A run whose every genome failed the same way most often has a
 // set-up fault (a module not installed, a data file missing), not bad
 // genomes.
-func FailureText(genomes []gahpo.GenomeRecord) string {
+func FailureText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
 	trained, failed := 0, 0
 	count := map[string]int{}
 	first := map[string]int{}
@@ -201,6 +201,10 @@ func FailureText(genomes []gahpo.GenomeRecord) string {
 		s = "failed: the one genome trained, so the run has no result"
 	case failed == trained:
 		s = fmt.Sprintf("failed: every one of the %d genomes trained, so the run has no result", trained)
+	case run.Status == gahpo.RunDone && run.Best == 0 && run.Config.MultiFidelity() && len(run.Config.RungEpochs()) > 0:
+		// The others stopped below the last rung (halving, pbt).
+		rungs := run.Config.RungEpochs()
+		s += fmt.Sprintf(", and none completed the last rung (%d epochs), so the run has no result", rungs[len(rungs)-1])
 	}
 	which := "most often"
 	if len(count) == 1 {

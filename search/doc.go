@@ -38,7 +38,8 @@
 //     stop, each replaced by a new genome that goes on from the checkpoint
 //     of one of the best quarter with its hyperparameters perturbed. The
 //     best genome at MaxEpochs is the run's final training, with the
-//     schedule of hyperparameters that trained it;
+//     schedule of hyperparameters that trained it; a stopped genome never
+//     trains again (when every top-rung training fails, there is none);
 //   - steady-state breeding ([ga.Pool]): a genome is bred whenever fewer
 //     than InFlight genomes are queued or training, so a slow or dead
 //     worker never holds the others back. Generational breeding with

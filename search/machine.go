@@ -647,7 +647,9 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 		return m.tellEngine(rec.ID, fitness, now)
 	}
 	if m.rc.PBT() {
-		m.gens[rung] = true
+		for k := rung; k < len(m.rungs); k++ {
+			m.gens[k] = true // this result may be the last that rung k waited for
+		}
 		m.exploitAndExplore()
 		m.finish(now)
 		return nil
@@ -921,6 +923,9 @@ func (m *Machine) noteStop() {
 	if why := m.stopReason(); why != "" {
 		m.run.StoppedBy = why
 		m.touchRun()
+		if n := len(m.recs); n > 0 {
+			m.gens[m.recs[n-1].Generation] = true // complete now: cut short
+		}
 	}
 }
 
@@ -1082,7 +1087,7 @@ func (m *Machine) finish(now time.Time) {
 		if order := m.rungOrder(top); len(order) == 0 || !finite(float64(m.recs[order[0]-1].RungFitness[top])) {
 			for k := top - 1; k >= 0; k-- {
 				for _, id := range m.rungOrder(k) {
-					if r := m.recs[id-1]; finite(float64(r.RungFitness[k])) && r.Rung == k && r.Status == gahpo.GenomeDone {
+					if r := m.recs[id-1]; finite(float64(r.RungFitness[k])) && r.Rung == k && r.Status == gahpo.GenomeDone && r.Stopped == "" {
 						m.promoteOne(id) // from scratch when its checkpoint is gone (rungTask)
 						return
 					}
@@ -1104,7 +1109,7 @@ func (m *Machine) finish(now time.Time) {
 	}
 	best := 0
 	for _, r := range m.recs {
-		if r.DuplicateOf == 0 && r.Status == gahpo.GenomeDone && (best == 0 || gahpo.Better(r, m.recs[best-1])) {
+		if r.DuplicateOf == 0 && r.Status == gahpo.GenomeDone && (!m.rc.MultiFidelity() || r.Rung == top) && (best == 0 || gahpo.Better(r, m.recs[best-1])) {
 			best = r.ID
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -155,6 +156,45 @@ func TestEveryGenomeFailedSaysWhy(t *testing.T) {
 		err := m.Run(context.Background(), append(q, "--db", db))
 		if err == nil || !strings.Contains(err.Error(), "every genome it trained failed") {
 			t.Errorf("%s: %v; want it to say every genome failed", strings.Join(q, " "), err)
+		}
+	}
+}
+
+// TestPBTWithoutAResultSaysWhy: a population based training whose every
+// last-step training fails ends without a result (the genomes it stopped
+// do not train again), and says so: its stopped genomes did not fail.
+func TestPBTWithoutAResultSaysWhy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a search with a command trainer: -short")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh on PATH")
+	}
+	dir := t.TempDir()
+	script := `if [ \"$GAHPO_EPOCHS\" = 2 ]; then echo 'RuntimeError: diverged' >&2; exit 1; fi; ` +
+		`echo 1 > \"$GAHPO_CHECKPOINT_DIR/state\"; echo '{\"epoch\": 1, \"val_loss\": 0.5}'`
+	problem := "name: latefail\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
+		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 2}\n" +
+		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "problem.yaml"), []byte(problem), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "h.db")
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	args := []string{"run", "--problem-file", filepath.Join(dir, "problem.yaml"), "--db", db, "--fidelity", "pbt", "--population", "4",
+		"--workers", "2", "--max-attempts", "1", "--no-progress", "--log-level", "error"}
+	if err := m.Run(context.Background(), args); err != nil {
+		t.Fatalf("gahpo run: %v\n%s", err, errOut.String())
+	}
+	want := regexp.MustCompile(`failed: \d of \d trained genomes, and none completed the last rung \(2 epochs\), so the run has no result; the reason \(\d\): RuntimeError: diverged`)
+	if !want.MatchString(out.String()) {
+		t.Errorf("summary:\n%s\nwant a line matching %q", out.String(), want)
+	}
+	for _, q := range [][]string{{"query", "final"}, {"query", "best", "--per-generation=false"}} {
+		err := m.Run(context.Background(), append(q, "--db", db))
+		if err == nil || !strings.Contains(err.Error(), "no genome completed its training to the last rung (2 epochs)") {
+			t.Errorf("%s: %v; want it to say no genome completed the last rung", strings.Join(q, " "), err)
 		}
 	}
 }

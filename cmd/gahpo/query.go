@@ -534,7 +534,7 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 		fmt.Fprintln(m.Stdout, s)
 	}
 	printProxy(m.Stdout, run)
-	if s := report.FailureText(all); s != "" {
+	if s := report.FailureText(run, all); s != "" {
 		fmt.Fprintln(m.Stdout, s)
 	}
 	if run.Error != "" {

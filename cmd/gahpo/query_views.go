@@ -50,7 +50,7 @@ func overallBest(ctx context.Context, q querier, run string, rows []gahpo.BestEn
 		return gahpo.BestEntry{}, err
 	}
 	if r.Best == 0 && r.Status == gahpo.RunDone && !slices.ContainsFunc(rows, func(b gahpo.BestEntry) bool { return b.Status == gahpo.GenomeDone }) {
-		return gahpo.BestEntry{}, fmt.Errorf("run %s chose no genome: every genome it trained failed (gahpo query best --run %s lists them, gahpo query genome N gives one's reason)", r.ID, r.ID)
+		return gahpo.BestEntry{}, fmt.Errorf("run %s chose no genome: %s (gahpo query best --run %s lists them, gahpo query genome N gives one's reason)", r.ID, noResult(r), r.ID)
 	}
 	if r.Best == 0 {
 		best := rows[0]
@@ -231,6 +231,16 @@ func explainNotFound(ctx context.Context, q querier, endpoint string, req coordi
 	return fmt.Errorf("genome %d not found: run %s has genomes 1-%d", req.Genome, run, last)
 }
 
+// noResult says why a finished run chose no genome: every genome failed,
+// or, with halving or population based training (whose stopped genomes
+// did not fail), none completed the last rung.
+func noResult(r gahpo.Run) string {
+	if rungs := r.Config.RungEpochs(); r.Config.MultiFidelity() && len(rungs) > 0 {
+		return fmt.Sprintf("no genome completed its training to the last rung (%d epochs): those trained there failed", rungs[len(rungs)-1])
+	}
+	return "every genome it trained failed"
+}
+
 // explainNoFinal says why a run has no final training: it is still
 // searching or training it, it failed, or it was run without one.
 func explainNoFinal(ctx context.Context, q querier, run string, err error) error {
@@ -251,7 +261,7 @@ func explainNoFinal(ctx context.Context, q querier, run string, err error) error
 	case r.Status == gahpo.RunFailed:
 		return fmt.Errorf("run %s has no final training: it failed before it (%s)", r.ID, cmp.Or(r.Error, "no error recorded"))
 	case r.Status == gahpo.RunDone && r.Best == 0:
-		return fmt.Errorf("run %s has no final training: every genome it trained failed (gahpo query best --run %s lists them, gahpo query genome N gives one's reason)", r.ID, r.ID)
+		return fmt.Errorf("run %s has no final training: %s (gahpo query best --run %s lists them, gahpo query genome N gives one's reason)", r.ID, noResult(r), r.ID)
 	case r.Config.FinalEpochs == 0 && !r.Config.MultiFidelity():
 		return fmt.Errorf("run %s has no final training: it was run with --final-epochs 0 (gahpo query best --per-generation=false --run %s names its best genome)", r.ID, r.ID)
 	}
