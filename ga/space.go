@@ -42,13 +42,17 @@ func ChoiceParam(name string, values ...string) Param {
 }
 
 // Label returns the value a gene stands for: the choice's string for a
-// Choice parameter (the index as text when it is not one), the number
+// Choice parameter (the index as text when it is not one), an Int's digits
+// (1000000, never 1e+06: a command's integer argument), the number
 // formatted with %g otherwise.
 func (p Param) Label(x float64) string {
-	if p.Kind == Choice {
+	switch p.Kind {
+	case Choice:
 		if i, ok := p.index(x); ok {
 			return p.Values[i]
 		}
+	case Int:
+		return strconv.FormatFloat(x, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(x, 'g', -1, 64)
 }

@@ -444,3 +444,28 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+// TestLabel: what a command's {name} placeholder and the views print of a
+// gene: an Int whole, however large (a trainer parses 1e+06 as 1).
+func TestLabel(t *testing.T) {
+	steps := Param{Name: "steps", Kind: Int, Min: 1000, Max: 1e7, Scale: Log}
+	lr := Param{Name: "lr", Kind: Float, Min: 1e-8, Max: 1, Scale: Log}
+	opt := ChoiceParam("opt", "sgd", "adam")
+	for _, tt := range []struct {
+		p    Param
+		x    float64
+		want string
+	}{
+		{steps, 1000, "1000"},
+		{steps, 1e6, "1000000"},
+		{steps, 6612471, "6612471"},
+		{lr, 1e-7, "1e-07"},
+		{lr, 0.419, "0.419"},
+		{lr, 1e6, "1e+06"},
+		{opt, 1, "adam"},
+	} {
+		if got := tt.p.Label(tt.x); got != tt.want {
+			t.Errorf("%s.Label(%v) = %q, want %q", tt.p.Name, tt.x, got, tt.want)
+		}
+	}
+}

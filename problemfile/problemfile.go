@@ -249,6 +249,8 @@ func (p *Problem) validate() error {
 	switch {
 	case f.Objective.Metric == "":
 		return errors.New("objective.metric: missing")
+	case f.Objective.Metric == "epoch":
+		return errors.New(`objective.metric: "epoch" is a report's epoch number, not a metric`)
 	case f.Objective.Goal == "":
 		f.Objective.Goal = Minimize
 	case f.Objective.Goal != Minimize && f.Objective.Goal != Maximize:
@@ -363,6 +365,10 @@ func (sp Param) param() (ga.Param, error) {
 			if seen[v] {
 				return ga.Param{}, fmt.Errorf("values[%d]: duplicate value %q", i, v)
 			}
+			if strings.ContainsAny(v, ",;=") || strings.TrimSpace(v) != v || v == "" {
+				// --enqueue and a schedule (1:opt=adam,lr=0.1;3:...) name it.
+				return ga.Param{}, fmt.Errorf("values[%d]: %q: a choice's value may not be empty, hold ',', ';' or '=', or start or end with a space", i, v)
+			}
 			seen[v] = true
 		}
 		return ga.ChoiceParam(sp.Name, sp.Values...), nil
@@ -405,6 +411,9 @@ func (sp Param) param() (ga.Param, error) {
 	if sp.Type == "int" {
 		if lo != math.Trunc(lo) || hi != math.Trunc(hi) {
 			return ga.Param{}, fmt.Errorf("min, max: an int's bounds must be integers, got [%g, %g]", lo, hi)
+		}
+		if math.Abs(lo) > 1<<53 || math.Abs(hi) > 1<<53 {
+			return ga.Param{}, fmt.Errorf("min, max: an int's bounds [%g, %g] exceed ±2^53", lo, hi)
 		}
 		gp := ga.IntParam(sp.Name, int(lo), int(hi))
 		gp.Scale = scale

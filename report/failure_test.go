@@ -40,6 +40,16 @@ func TestFailureText(t *testing.T) {
 			"failed: 2 of 4 trained genomes, and none completed the last rung (4 epochs), so the run has no result; the reason (2): diverged (gahpo query genome 3 shows it whole)"},
 		{"halving: a result despite failures", halving, []gahpo.GenomeRecord{done(1), fail(2, "diverged")},
 			"failed: 1 of 2 trained genomes; the reason (1): diverged (gahpo query genome 2 shows it whole)"},
+		{"gahpo's cause, not the command's last words", gahpo.Run{}, []gahpo.GenomeRecord{done(1),
+			fail(2, "command: models: cannot train this genome: no objective: the command printed no JSON line with \"val_acc\"; standard error ends:\nloading\ndone")},
+			"failed: 1 of 2 trained genomes; the reason (1): no objective: the command printed no JSON line with \"val_acc\" (gahpo query genome 2 shows it whole)"},
+		{"one cause with other values", gahpo.Run{}, []gahpo.GenomeRecord{done(1),
+			fail(2, "command: models: cannot train this genome: objective val_acc -0.25 is below fitness.min 0; standard error ends:\ndone"),
+			fail(3, "command: models: cannot train this genome: objective val_acc -1e-05 is below fitness.min 0"),
+			fail(4, "timeout after 30m")},
+			"failed: 3 of 4 trained genomes; most often (2): objective val_acc -0.25 is below fitness.min 0 (gahpo query genome 2 shows it whole)"},
+		{"a crash without standard error", gahpo.Run{}, []gahpo.GenomeRecord{done(1), fail(2, "command: models: cannot train this genome: the command failed: signal: killed")},
+			"failed: 1 of 2 trained genomes; the reason (1): the command failed: signal: killed (gahpo query genome 2 shows it whole)"},
 		{"a long line is cut", gahpo.Run{}, []gahpo.GenomeRecord{fail(1, strings.Repeat("x", 300))},
 			"failed: the one genome trained, so the run has no result; the reason (1): " + strings.Repeat("x", 200) + "… (gahpo query genome 1 shows it whole)"},
 	}
@@ -95,6 +105,25 @@ func TestCurveMetric(t *testing.T) {
 	for _, tt := range tests {
 		if got := curveMetric(gs, tt.objective); got != tt.want {
 			t.Errorf("curveMetric(objective %q) = %q, want %q", tt.objective, got, tt.want)
+		}
+	}
+}
+
+// TestFormatParams: the views' genome: an integer whole (what --enqueue
+// takes back), four significant digits otherwise, a choice by its value.
+func TestFormatParams(t *testing.T) {
+	for _, tt := range []struct {
+		p       map[string]float64
+		choices map[string]string
+		want    string
+	}{
+		{map[string]float64{"steps": 123456, "lr": 0.00012345678}, nil, "lr=0.0001235 steps=123456"},
+		{map[string]float64{"batch_size": 64, "lr": 1, "gamma": 0.7, "weight_decay": 1e-07}, nil, "batch_size=64 gamma=0.7 lr=1 weight_decay=1e-07"},
+		{map[string]float64{"h": 9.326e14, "x": 2.5e20}, nil, "h=932600000000000 x=2.5e+20"},
+		{map[string]float64{"opt": 1}, map[string]string{"opt": "adam"}, "opt=adam"},
+	} {
+		if got := FormatParams(tt.p, tt.choices); got != tt.want {
+			t.Errorf("FormatParams(%v) = %q, want %q", tt.p, got, tt.want)
 		}
 	}
 }

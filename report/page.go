@@ -201,7 +201,9 @@ func fmtFit(f gahpo.Float) string {
 }
 
 // FormatParams prints hyperparameters as name=value, sorted by name, four
-// significant digits, a choice by its value where choices name it.
+// significant digits (an integer whole: 123456, not 1.235e+05, which
+// --enqueue would take for another genome), a choice by its value where
+// choices name it.
 func FormatParams(p map[string]float64, choices ...map[string]string) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
@@ -210,7 +212,12 @@ func FormatParams(p map[string]float64, choices ...map[string]string) string {
 	slices.Sort(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + "=" + strconv.FormatFloat(p[k], 'g', 4, 64)
+		v := p[k]
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			parts[i] = k + "=" + strconv.FormatFloat(v, 'f', -1, 64)
+		} else {
+			parts[i] = k + "=" + strconv.FormatFloat(v, 'g', 4, 64)
+		}
 		for _, c := range choices {
 			if v, ok := c[k]; ok {
 				parts[i] = k + "=" + v // a choice by its value

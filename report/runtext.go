@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/gahpo/gahpo"
@@ -172,6 +173,7 @@ func FailureText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
 	trained, failed := 0, 0
 	count := map[string]int{}
 	first := map[string]int{}
+	text := map[string]string{} // the first genome's words for a cause
 	for _, g := range genomes {
 		if g.DuplicateOf != 0 || (g.Status != gahpo.GenomeDone && g.Status != gahpo.GenomeFailed) {
 			continue
@@ -181,9 +183,10 @@ func FailureText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
 			continue
 		}
 		failed++
-		why := lastLine(g.Failure)
-		if count[why]++; count[why] == 1 {
-			first[why] = g.ID
+		why := failureCause(g.Failure)
+		key := numbers.ReplaceAllString(why, "#") // the same cause with other values
+		if count[key]++; count[key] == 1 {
+			first[key], text[key] = g.ID, why
 		}
 	}
 	if failed == 0 {
@@ -210,7 +213,32 @@ func FailureText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
 	if len(count) == 1 {
 		which = "the reason"
 	}
-	return s + fmt.Sprintf("; %s (%d): %s (gahpo query genome %d shows it whole)", which, count[top], cmp.Or(top, "no reason recorded"), first[top])
+	return s + fmt.Sprintf("; %s (%d): %s (gahpo query genome %d shows it whole)", which, count[top], cmp.Or(text[top], "no reason recorded"), first[top])
+}
+
+// numbers are the values in a failure's words (an objective's, a size,
+// an epoch), which FailureText leaves out when it groups causes.
+var numbers = regexp.MustCompile(`[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?`)
+
+// stderrEnds is what a training command's failure puts before the last
+// lines of its standard error (models/command).
+const stderrEnds = "; standard error ends:\n"
+
+// failureCause is the line of a genome's failure that says why: a command
+// that exited in error is explained by its standard error's last line (a
+// Python traceback's), any other failure (no objective, a timeout, an
+// objective out of bounds) by gahpo's own words, whatever the command
+// printed last ("done").
+func failureCause(failure string) string {
+	head, stderr, _ := strings.Cut(failure, stderrEnds)
+	if strings.Contains(head, "the command failed: ") && strings.TrimSpace(stderr) != "" {
+		return lastLine(stderr)
+	}
+	const untrainable = "cannot train this genome: "
+	if i := strings.LastIndex(head, untrainable); i >= 0 {
+		head = head[i+len(untrainable):]
+	}
+	return lastLine(head)
 }
 
 // lastLine is the last non-blank line of s, trimmed, at most 200 bytes.

@@ -104,7 +104,7 @@ func (s *searchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.onTest, "fitness-on-test", false, "CNN: use the test loss as fitness, as the paper did (default: validation loss)")
 	fs.IntVar(&s.maxAttempts, "max-attempts", 3, "deliveries of a genome before it is recorded as failed")
 	fs.DurationVar(&s.ackWait, "ack-wait", bus.DefaultAckWait, "lease of a task: a silent worker loses it after this")
-	fs.StringVar(&s.data, "data", "", "directory of the MNIST IDX files (default: the GoMNIST module in the Go module cache)")
+	fs.StringVar(&s.data, "data", "", "directory of the MNIST IDX files (default: the GoMNIST module in the Go module cache); a problem file's data files are read where its data: names them")
 	fs.StringVar(&s.runID, "run", "", "resume this run id")
 	fs.BoolVar(&s.newRun, "new", false, "start a new run even if the database has an unfinished one")
 	s.fid.register(fs)

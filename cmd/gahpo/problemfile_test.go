@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/store"
@@ -196,5 +197,46 @@ func TestPBTWithoutAResultSaysWhy(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "no genome completed its training to the last rung (2 epochs)") {
 			t.Errorf("%s: %v; want it to say no genome completed the last rung", strings.Join(q, " "), err)
 		}
+	}
+}
+
+// TestRunProblemFileWithData: gahpo run's local workers get a problem
+// file's data: files as remote workers do, from the object store; they
+// looked for them among the MNIST files, handed every task back, and the
+// run never ended.
+func TestRunProblemFileWithData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a search with a command trainer: -short")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh on PATH")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "loss.txt"), []byte("0.25\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := `read v < \"$GAHPO_DATA_DIR/loss.txt\" && echo \"{\\\"epoch\\\": 1, \\\"val_loss\\\": $v}\"`
+	problem := "name: withdata\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
+		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 1}\ndata: [loss.txt]\n" +
+		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "problem.yaml"), []byte(problem), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "h.db")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	args := []string{"run", "--problem-file", filepath.Join(dir, "problem.yaml"), "--db", db, "--population", "2", "--generations", "1",
+		"--workers", "2", "--max-attempts", "1", "--no-progress", "--log-level", "error"}
+	if err := m.Run(ctx, args); err != nil {
+		t.Fatalf("gahpo run: %v\n%s", err, errOut.String())
+	}
+	out.Reset()
+	if err := m.Run(ctx, []string{"query", "best", "--per-generation=false", "--db", db, "--json"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"fitness": 0.25`) {
+		t.Errorf("best genome:\n%s\nwant the fitness read from the data file, 0.25", out.String())
 	}
 }

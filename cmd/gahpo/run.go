@@ -47,10 +47,15 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if rc.SteadyState() && rc.InFlight == 0 {
 		rc.InFlight = *workers + 1 // one queued task ahead of the workers: promotions wait for no more
 	}
-	dataDir := sf.data
-	if problems.NeedsData(rc.Problem) && dataDir == "" {
-		if dataDir, err = mnist.FindDir(); err != nil {
-			return err
+	// The built-in CNN's workers read MNIST where it is; a problem file's
+	// fetch its data: files from the object store, where the coordinator
+	// puts them from the paths the file gives (as remote workers do).
+	dataDir := ""
+	if p, err := problems.Lookup(rc.Problem); err == nil && p.NeedsData && p.Digest == "" {
+		if dataDir = sf.data; dataDir == "" {
+			if dataDir, err = mnist.FindDir(); err != nil {
+				return err
+			}
 		}
 	}
 	st, resumed, err := m.openHistory(*db, rc, &sf)

@@ -421,6 +421,9 @@ func (r *run) stdoutLine(b []byte, truncated bool) {
 		// does: its last value would be one from an epoch before.
 		if r.diverged == "" {
 			r.diverged = fmt.Sprintf("objective %s printed as %s (report %d): a number is wanted", r.problem.Objective.Metric, odd, r.reports+1)
+			if odd == "null" {
+				r.diverged += " (JavaScript's JSON.stringify writes NaN and Infinity as null)"
+			}
 			close(r.stop)
 		}
 	}

@@ -41,7 +41,7 @@ func testProblem(t *testing.T, timeout string, extra string) *problemfile.Proble
 space:
   - {name: x, type: float, min: -1, max: 1}
   - {name: n, type: int, min: 1, max: 9}
-  - {name: mode, type: choice, values: [ok, crash, none, garbage, nan, hang, stubborn, flood, sleep, long, huge, string]}
+  - {name: mode, type: choice, values: [ok, crash, none, garbage, nan, hang, stubborn, flood, sleep, long, huge, string, "null"]}
 objective: {metric: loss}
 train:
   command: [python3, %q, "{mode}", "--x={x}", "n{n}"]
@@ -65,7 +65,7 @@ func writeProblem(t *testing.T, dir, text string) *problemfile.Problem {
 	return p
 }
 
-var modes = map[string]float64{"ok": 0, "crash": 1, "none": 2, "garbage": 3, "nan": 4, "hang": 5, "stubborn": 6, "flood": 7, "sleep": 8, "long": 9, "huge": 10, "string": 11}
+var modes = map[string]float64{"ok": 0, "crash": 1, "none": 2, "garbage": 3, "nan": 4, "hang": 5, "stubborn": 6, "flood": 7, "sleep": 8, "long": 9, "huge": 10, "string": 11, "null": 12}
 
 func job(p *problemfile.Problem, mode string, ckpt string) models.Job {
 	return models.Job{
@@ -129,6 +129,7 @@ func TestTrainFailures(t *testing.T) {
 		{"a metrics line too long", "long", "5m", []string{`no objective: the command printed no JSON line with "loss" (1 of its lines were longer than 64 KiB, the most read as metrics)`}, 0},
 		{"a loss beyond float64", "huge", "5m", []string{"objective loss is +Inf at epoch 1"}, -1},
 		{"a loss written as a string", "string", "5m", []string{`objective loss printed as "0.5" (report 2): a number is wanted`}, 1},
+		{"a loss written as null, with another metric", "null", "5m", []string{`objective loss printed as null (report 2): a number is wanted (JavaScript's JSON.stringify writes NaN and Infinity as null)`}, 2},
 		{"timeout", "hang", "1s", []string{"timeout after 1s"}, -1}, // killed before or after its first epoch
 	}
 	for _, tt := range tests {

@@ -88,6 +88,9 @@ func oddValue(line []byte, name string) string {
 	if !ok {
 		return ""
 	}
+	if string(bytes.TrimSpace(v)) == "null" {
+		return "null" // decodes into a float64 as nothing at all
+	}
 	var f float64
 	if json.Unmarshal(v, &f) == nil {
 		return "" // a number after all (parseMetrics took it, or it was out of range)

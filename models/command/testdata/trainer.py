@@ -92,6 +92,9 @@ elif mode == "flood":
 elif mode == "long":
     # One metrics line of ~130 kB: longer than a metrics line may be.
     print(json.dumps({"epoch": 1, "hist": list(range(20000)), "loss": 0.5}), flush=True)
+elif mode == "null":
+    print('{"epoch": 1, "loss": 0.5}', flush=True)
+    print('{"epoch": 2, "loss": null, "acc": 0.9}', flush=True)  # JSON.stringify's NaN
 elif mode == "string":
     report(1, loss=0.7)
     print('{"epoch": 2, "loss": "0.5"}', flush=True)  # a number written as a string
