@@ -199,28 +199,51 @@ func decodeAll(tx *bolt.Tx) error {
 		if err := getJSON(b, keyRun, "run record", &run); err != nil {
 			return fmt.Errorf("run %q: %w", id, err)
 		}
-		each := func(bucket []byte, v func() any) error {
+		if run.ID != string(id) {
+			return fmt.Errorf("run %q: its record is of run %q", id, run.ID)
+		}
+		// each decodes every record of a run's bucket and checks it
+		// (a null or {} decodes without error, as a record of nothing).
+		each := func(bucket []byte, check func(k, data []byte) error) error {
 			sub := b.Bucket(bucket)
 			if sub == nil {
 				return fmt.Errorf("run %q: no %s bucket", id, bucket)
 			}
 			return sub.ForEach(func(k, data []byte) error {
 				if data == nil {
-					return nil
+					return fmt.Errorf("run %q: %s %x: a bucket where a record belongs", id, bucket, k)
 				}
-				if err := json.Unmarshal(data, v()); err != nil {
+				if err := check(k, data); err != nil {
 					return fmt.Errorf("run %q: %s %x: %w", id, bucket, k, err)
 				}
 				return nil
 			})
 		}
-		if err := each(bucketGenomes, func() any { return new(gahpo.GenomeRecord) }); err != nil {
+		err := each(bucketGenomes, func(k, data []byte) error {
+			var g gahpo.GenomeRecord
+			switch err := json.Unmarshal(data, &g); {
+			case err != nil:
+				return err
+			case len(k) != 8 || uint64(g.ID) != binary.BigEndian.Uint64(k) || g.Status == "":
+				return fmt.Errorf("not a genome's record (id %d, status %q)", g.ID, g.Status)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		if err := each(bucketGenerations, func() any { return new(gahpo.GenerationSummary) }); err != nil {
+		err = each(bucketGenerations, func(_, data []byte) error {
+			var g gahpo.GenerationSummary
+			return json.Unmarshal(data, &g)
+		})
+		if err != nil {
 			return err
 		}
-		if fb := b.Bucket(bucketFinal); fb != nil && fb.Get(keyTraining) != nil {
+		fb := b.Bucket(bucketFinal)
+		if fb == nil {
+			return fmt.Errorf("run %q: no %s bucket", id, bucketFinal)
+		}
+		if fb.Get(keyTraining) != nil {
 			var f gahpo.FinalTraining
 			if err := getJSON(fb, keyTraining, "final training", &f); err != nil {
 				return fmt.Errorf("run %q: final training: %w", id, err)

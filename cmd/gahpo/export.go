@@ -123,7 +123,7 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	defer release()
 	s, err := src.Snapshot(ctx)
 	if err != nil {
-		return err
+		return historyErr(*db, err)
 	}
 	rows := make([]exportRow, len(s.Genomes))
 	for i, g := range s.Genomes {

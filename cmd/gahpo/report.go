@@ -52,7 +52,7 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	if *out != "" {
 		figs, err := report.Write(ctx, src, *out, opt)
 		if err != nil {
-			return err
+			return historyErr(*db, err)
 		}
 		drawn := 0
 		for _, f := range figs {
