@@ -102,14 +102,21 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	r.stderr = tail{n: MaxStderrLines, size: MaxLineBytes}
 	stdout := &lineWriter{max: MaxMetricsLine, line: r.stdoutLine}
 	stderr := &lineWriter{max: MaxLineBytes, line: func(b []byte, tr bool) { r.mu.Lock(); r.stderr.add(b, tr); r.mu.Unlock() }}
-	cmd := t.command(job, args, in)
+	cmd, guard := t.command(job, args, in)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		// Not executable, a bad interpreter line: the same on every
 		// attempt on this worker.
 		return models.Outcome{}, models.CannotRunHere(fmt.Errorf("command: %s: start %q: %w", p.Path, args[0], err))
 	}
-	why, waitErr := t.supervise(ctx, cmd, r.stop)
+	kill := t.grace() // SIGTERM to SIGKILL
+	if guard {
+		// The guard's own ending takes up to twice the grace (the command,
+		// then the processes it left behind): killing it sooner would
+		// leave those to init.
+		kill = 2*t.grace() + time.Second
+	}
+	why, waitErr := t.supervise(ctx, cmd, r.stop, kill)
 	stdout.flush()
 	stderr.flush()
 	if why == "cancelled" {
@@ -171,14 +178,13 @@ func (t *Trainer) writeInputs(dir string, genes []float64, job models.Job) (inpu
 // command builds the process of a job: the file's command with the
 // genome's values in args, in the file's folder, with its environment, in
 // a process group of its own (under a guard that ends the group with its
-// parent, where the system has one).
-func (t *Trainer) command(job models.Job, args []string, in inputs) *exec.Cmd {
-	cmd := exec.Command(args[0], args[1:]...)
+// parent, where the system has one: guard tells).
+func (t *Trainer) command(job models.Job, args []string, in inputs) (cmd *exec.Cmd, guard bool) {
+	cmd = exec.Command(args[0], args[1:]...)
 	env := t.env(job, in.params, in.checkpoint)
 	if in.fromParams != "" {
 		env = append(env, "GAHPO_FROM_PARAMS="+in.fromParams)
 	}
-	guard := false
 	if prog, gargs, genv, ok := guarded(args, t.grace()); ok {
 		cmd = exec.Command(prog, gargs...)
 		env = append(env, genv...)
@@ -190,15 +196,15 @@ func (t *Trainer) command(job models.Job, args []string, in inputs) *exec.Cmd {
 	// A grandchild that keeps the pipes open after the command exits is
 	// killed with the group below; Wait gives it this long first.
 	cmd.WaitDelay = time.Second
-	return cmd
+	return cmd, guard
 }
 
 // supervise waits for the started cmd, ending its process group (SIGTERM,
-// then SIGKILL after the grace period) when ctx is cancelled, the
-// problem's timeout passes or diverged is closed. It returns why the group
-// was signalled ("cancelled", "timeout", "diverged" or "") and Wait's
-// error; the group is gone when it returns.
-func (t *Trainer) supervise(ctx context.Context, cmd *exec.Cmd, diverged <-chan struct{}) (string, error) {
+// then SIGKILL after kill) when ctx is cancelled, the problem's timeout
+// passes or diverged is closed. It returns why the group was signalled
+// ("cancelled", "timeout", "diverged" or "") and Wait's error; the group
+// is gone when it returns.
+func (t *Trainer) supervise(ctx context.Context, cmd *exec.Cmd, diverged <-chan struct{}, kill time.Duration) (string, error) {
 	pid := cmd.Process.Pid
 	stopped := make(chan string, 1) // why the group was signalled
 	done := make(chan struct{})
@@ -225,7 +231,7 @@ func (t *Trainer) supervise(ctx context.Context, cmd *exec.Cmd, diverged <-chan 
 		}
 		stopped <- why
 		_ = signalGroup(pid, false)
-		grace := time.NewTimer(t.grace())
+		grace := time.NewTimer(kill)
 		defer grace.Stop()
 		select {
 		case <-done:

@@ -88,6 +88,12 @@ func runGuard(args []string) int {
 		return exitCode(err)
 	case <-time.After(grace):
 		if subreaper {
+			// The command first: what it started, its daemons among them,
+			// are then this guard's children (a subreaper's), which
+			// endOrphans kills; the group's SIGKILL would take the guard
+			// with it and leave them to init.
+			_ = cmd.Process.Kill()
+			<-done
 			endOrphans(0)
 		}
 		_ = syscall.Kill(0, syscall.SIGKILL)

@@ -94,20 +94,25 @@ func TestWorkerKilled(t *testing.T) {
 // TestProcessesLeavingTheGroupEnd: a command starts a process that leaves
 // its process group (setsid, as a daemon does): the group's signals miss
 // it, yet it ends with the command, whether the command exits or times
-// out, since the guard takes the orphans it leaves (a child subreaper).
+// out, since the guard takes the orphans it leaves (a child subreaper);
+// also when the command or that process ignores SIGTERM (the guard kills
+// the command, then what it left; the trainer waits for the guard).
 func TestProcessesLeavingTheGroupEnd(t *testing.T) {
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Skip("no setsid on PATH")
 	}
 	command.SetGuard(true)
-	for _, tc := range []struct{ name, tail, timeout string }{
-		{"the command exits", "", "5m"},
-		{"the command times out", "sleep 300\n", "2s"},
+	for _, tc := range []struct{ name, daemon, tail, timeout string }{
+		{"the command exits", "", "", "5m"},
+		{"the command times out", "", "sleep 300\n", "2s"},
+		{"the command ignores SIGTERM and times out", "", "trap '' TERM\nsleep 300\n", "2s"},
+		{"the process that left ignores SIGTERM", "trap \"\" TERM; ", "sleep 300\n", "2s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			pidFile := filepath.Join(dir, "pid")
-			script := "setsid sh -c 'echo $$ > " + pidFile + "; exec sleep 300' </dev/null >/dev/null 2>&1 &\n" +
+			script := "setsid sh -c '" + tc.daemon + "echo $$ > " + pidFile + "; exec sleep 300' </dev/null >/dev/null 2>&1 &\n" +
 				"while [ ! -s " + pidFile + " ]; do sleep 0.05; done\necho '{\"epoch\": 1, \"loss\": 0.5}'\n" + tc.tail
 			if err := os.WriteFile(filepath.Join(dir, "train.sh"), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
 				t.Fatal(err)
