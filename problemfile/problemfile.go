@@ -258,6 +258,8 @@ func (p *Problem) validate() error {
 	}
 	if b := f.Budget; b != nil {
 		switch {
+		case b.Min == 0:
+			return errors.New("budget.min: missing or 0 (the epochs of the first rung: at least 1)")
 		case b.Min < 1:
 			return fmt.Errorf("budget.min: %d, want at least 1 epoch", b.Min)
 		case b.Max < b.Min:

@@ -39,6 +39,9 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := sf.files.dataReadable(); err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
 	sf.warnIgnored(m.Stderr, rc)
 	if rc.SteadyState() && rc.InFlight == 0 {
 		rc.InFlight = 8

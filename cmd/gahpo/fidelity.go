@@ -239,6 +239,21 @@ func (p *problemFiles) runnable() error {
 	return nil
 }
 
+// dataReadable refuses a file whose data: files cannot be read, before a
+// history file or a NATS store is made for a run that could not start.
+func (p *problemFiles) dataReadable() error {
+	for i, name := range p.names {
+		files, err := problems.DataFiles(name, "")
+		if err == nil {
+			err = readable(files, "")
+		}
+		if err != nil {
+			return fmt.Errorf("problem file %s: data: %w", p.paths[i], err)
+		}
+	}
+	return nil
+}
+
 // warnIgnored warns on w of each flag given that rc does not use.
 func (s *searchFlags) warnIgnored(w io.Writer, rc gahpo.RunConfig) {
 	for _, msg := range ignored(rc, s.set) {

@@ -376,7 +376,8 @@ func TestMissingDataRefusedBeforeTheRun(t *testing.T) {
 		want string
 	}{
 		{"--data without the files", []string{"--data", dir}, "--data " + dir + ": its data file train-images-idx3-ubyte.gz: not there: give the folder that holds train-images-idx3-ubyte.gz,"},
-		{"a problem file's data gone", []string{"--problem-file", filepath.Join(dir, "problem.yaml")}, "problem with-data: its data file " + filepath.Join(dir, "gone.csv") + " cannot be read"},
+		{"a problem file's data gone", []string{"--problem-file", filepath.Join(dir, "problem.yaml")},
+			"problem file " + filepath.Join(dir, "problem.yaml") + ": data: its data file " + filepath.Join(dir, "gone.csv") + " cannot be read"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -384,6 +385,14 @@ func TestMissingDataRefusedBeforeTheRun(t *testing.T) {
 			_, _, err := runMain(t, append([]string{"run", "--db", db, "--workers", "1", "--no-progress", "--population", "2", "--generations", "1"}, tt.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v; want %q", err, tt.want)
+			}
+			if strings.HasPrefix(tt.name, "a problem file") {
+				// Refused before anything is made: no history, no NATS store.
+				for _, f := range []string{db, db + ".nats"} {
+					if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("%s left behind (%v)", f, err)
+					}
+				}
 			}
 			st, err := store.Open(db, store.Options{ReadOnly: true})
 			if err != nil {

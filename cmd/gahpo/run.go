@@ -40,6 +40,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if err := sf.files.runnable(); err != nil {
 		return fmt.Errorf("run: %w", err) // its workers would fail every genome
 	}
+	if err := sf.files.dataReadable(); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	sf.warnIgnored(m.Stderr, rc)
 	if *workers <= 0 {
 		*workers = p.workers

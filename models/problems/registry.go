@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/gahpo/gahpo"
@@ -147,7 +149,11 @@ func (r *Registry) Lookup(name string) (Problem, error) {
 	defer r.mu.RUnlock()
 	p, ok := r.byKey[name]
 	if !ok {
-		return Problem{}, fmt.Errorf("%w %q (known: %v)", ErrUnknown, name, r.order)
+		err := fmt.Errorf("%w %q (known: %v)", ErrUnknown, name, r.order)
+		if ext := strings.ToLower(filepath.Ext(name)); ext == ".yaml" || ext == ".yml" || ext == ".json" {
+			err = fmt.Errorf("%w: a problem file is given with --problem-file", err)
+		}
+		return Problem{}, err
 	}
 	return p, nil
 }

@@ -62,6 +62,12 @@ func TestRegistry(t *testing.T) {
 	if got := r.Names(); strings.Join(got, ",") != "a,b" {
 		t.Errorf("Names = %v", got)
 	}
+	for name, hint := range map[string]bool{"problem.yaml": true, "my.JSON": true, "c": false} {
+		_, err := r.Lookup(name)
+		if !errors.Is(err, problems.ErrUnknown) || strings.Contains(err.Error(), "--problem-file") != hint {
+			t.Errorf("Lookup(%q) = %v; want ErrUnknown, naming --problem-file: %v", name, err, hint)
+		}
+	}
 	task := func(problem, digest string, x float64) gahpo.Task {
 		return gahpo.Task{Problem: problem, ProblemDigest: digest, Params: map[string]float64{"x": x}}
 	}
