@@ -33,10 +33,14 @@ func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
 	if required {
 		help += " (required)"
 	}
-	fs.StringVar(&n.url, "nats", os.Getenv("GAHPO_NATS"), help+"; env GAHPO_NATS")
+	// The environment's values are the flags' values, not their defaults:
+	// -h and a usage message print defaults, and a URL may hold
+	// credentials as the token and password variables do.
+	fs.StringVar(&n.url, "nats", "", help+"; env GAHPO_NATS")
 	fs.StringVar(&n.user, "nats-user", os.Getenv("GAHPO_NATS_USER"), "NATS user name; env GAHPO_NATS_USER")
-	fs.StringVar(&n.password, "nats-password", os.Getenv("GAHPO_NATS_PASSWORD"), "NATS password; env GAHPO_NATS_PASSWORD")
-	fs.StringVar(&n.token, "nats-token", os.Getenv("GAHPO_NATS_TOKEN"), "NATS token; env GAHPO_NATS_TOKEN")
+	fs.StringVar(&n.password, "nats-password", "", "NATS password; env GAHPO_NATS_PASSWORD")
+	fs.StringVar(&n.token, "nats-token", "", "NATS token; env GAHPO_NATS_TOKEN")
+	n.url, n.password, n.token = os.Getenv("GAHPO_NATS"), os.Getenv("GAHPO_NATS_PASSWORD"), os.Getenv("GAHPO_NATS_TOKEN")
 	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file")
 	fs.StringVar(&n.ca, "tls-ca", "", "CA certificate file to verify the NATS server")
 	fs.StringVar(&n.cert, "tls-cert", "", "client certificate file (mutual TLS)")

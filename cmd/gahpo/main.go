@@ -108,10 +108,10 @@ func (m *Main) commands() []command {
 // Run runs the command line args (without the program name).
 func (m *Main) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		if len(args) > 1 {
+		if len(args) > 1 && args[1] != "help" && args[1] != "-h" && args[1] != "--help" {
 			return m.Run(ctx, []string{args[1], "-h"})
 		}
-		m.usage()
+		m.usage() // also for help help, -h -h: no command's flags to give
 		if len(args) == 0 {
 			return errUsage
 		}

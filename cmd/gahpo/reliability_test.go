@@ -442,3 +442,25 @@ func TestUnreadableSecretFileRefused(t *testing.T) {
 		t.Errorf("status with --nats-token-file: %v; want the flag's file used", err)
 	}
 }
+
+// TestHelpKeepsSecrets: the environment's NATS URL, password and token
+// act as the flags' values but are no defaults that -h or a usage message
+// print; help of help is the command list, not an endless recursion.
+func TestHelpKeepsSecrets(t *testing.T) {
+	t.Setenv("GAHPO_NATS", "nats://user:url-secret@127.0.0.1:1")
+	t.Setenv("GAHPO_NATS_PASSWORD", "password-secret")
+	t.Setenv("GAHPO_NATS_TOKEN", "token-secret")
+	for _, args := range [][]string{{"query", "-h"}, {"status", "-h"}, {"worker", "-h"}, {"query"}, {"report"}, {"help", "coordinator"}} {
+		_, stderr, _ := runMain(t, args...)
+		for _, secret := range []string{"url-secret", "password-secret", "token-secret"} {
+			if strings.Contains(stderr, secret) {
+				t.Errorf("gahpo %s printed %s:\n%s", strings.Join(args, " "), secret, stderr)
+			}
+		}
+	}
+	for _, args := range [][]string{{"help", "help"}, {"-h", "-h"}, {"help", "-h"}} {
+		if _, _, err := runMain(t, args...); err != nil {
+			t.Errorf("gahpo %s: %v", strings.Join(args, " "), err)
+		}
+	}
+}
