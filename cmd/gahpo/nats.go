@@ -75,11 +75,19 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	if *token, err = secret(*token, *tokenFile, "GAHPO_NATS_TOKEN", "token"); err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
+	if *user == "" && (*password != "" || *passwordFile != "") {
+		return errors.New("nats: --password and --password-file go with --user")
+	}
+	if *user != "" && *passwordFile == "" && *password == "" {
+		*passwordFile = os.Getenv("GAHPO_NATS_PASSWORD_FILE")
+	}
 	if *password, err = secret(*password, *passwordFile, "GAHPO_NATS_PASSWORD", "password"); err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
 	if *user == "" {
 		*password = "" // the environment's password belongs to a client
+	} else if *password == "" {
+		return fmt.Errorf("nats: --user %s has no password: set GAHPO_NATS_PASSWORD_FILE=FILE (or --password-file FILE, or GAHPO_NATS_PASSWORD)", *user)
 	}
 	if *users != "" {
 		if err := envFromFiles(); err != nil {
