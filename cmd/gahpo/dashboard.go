@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -76,17 +78,28 @@ func localOnly(h http.Handler) http.Handler {
 
 func tokenAuth(token string, h http.Handler) http.Handler {
 	ok := func(s string) bool { return subtle.ConstantTimeCompare([]byte(s), []byte(token)) == 1 }
+	// A cookie of this token's own name: browsers keep cookies by host,
+	// not port, and two dashboards on one host would overwrite each
+	// other's under one name.
+	sum := sha256.Sum256([]byte(token))
+	cookie := "gahpo_token_" + hex.EncodeToString(sum[:4])
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if q := r.URL.Query().Get("token"); q != "" && ok(q) {
-			http.SetCookie(w, &http.Cookie{Name: "gahpo_token", Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-			h.ServeHTTP(w, r)
+			http.SetCookie(w, &http.Cookie{Name: cookie, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			// The same page without the token in its address (history,
+			// bookmarks, a shared screen).
+			u := *r.URL
+			qs := u.Query()
+			qs.Del("token")
+			u.RawQuery = qs.Encode()
+			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
 			return
 		}
 		if a := r.Header.Get("Authorization"); len(a) > 7 && a[:7] == "Bearer " && ok(a[7:]) {
 			h.ServeHTTP(w, r)
 			return
 		}
-		if c, err := r.Cookie("gahpo_token"); err == nil && ok(c.Value) {
+		if c, err := r.Cookie(cookie); err == nil && ok(c.Value) {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -37,7 +38,7 @@ func TestGuardHTTP(t *testing.T) {
 				{"", "", http.StatusUnauthorized},
 				{"Bearer wrong", "", http.StatusUnauthorized},
 				{"Bearer " + tt.token, "", http.StatusTeapot},
-				{"", "?token=" + tt.token, http.StatusTeapot},
+				{"", "?token=" + tt.token, http.StatusSeeOther}, // the cookie, and the address without the token
 				{"", "?token=nope", http.StatusUnauthorized},
 			} {
 				rec := httptest.NewRecorder()
@@ -48,6 +49,29 @@ func TestGuardHTTP(t *testing.T) {
 				h.ServeHTTP(rec, req)
 				if rec.Code != c.code {
 					t.Errorf("auth %q query %q: %d, want %d", c.auth, c.query, rec.Code, c.code)
+				}
+			}
+			// The token's link sets a cookie of the token's own name and
+			// leads to the page without the token in its address.
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/live?run=r1&token="+tt.token, nil))
+			cookies := rec.Result().Cookies()
+			if loc := rec.Header().Get("Location"); loc != "/live?run=r1" || len(cookies) != 1 || !strings.HasPrefix(cookies[0].Name, "gahpo_token_") {
+				t.Fatalf("the token's link: Location %q, cookies %v; want /live?run=r1 and one gahpo_token_* cookie", loc, cookies)
+			}
+			for _, c := range []struct {
+				cookie http.Cookie
+				code   int
+			}{
+				{*cookies[0], http.StatusTeapot},
+				{http.Cookie{Name: "gahpo_token", Value: tt.token}, http.StatusUnauthorized}, // another dashboard's name
+			} {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest("GET", "/live?run=r1", nil)
+				req.AddCookie(&c.cookie)
+				h.ServeHTTP(rec, req)
+				if rec.Code != c.code {
+					t.Errorf("cookie %s: %d, want %d", c.cookie.Name, rec.Code, c.code)
 				}
 			}
 		})
