@@ -103,6 +103,11 @@ func TestPageShowsConfirmation(t *testing.T) {
 	if Version(s) == v {
 		t.Error("a replicate's result did not change the page's version: a live page would not update")
 	}
+	v = Version(s)
+	s.Genomes[1].RungFitness = append(s.Genomes[1].RungFitness, 0.1)
+	if Version(s) == v {
+		t.Error("a result at the next rung did not change the page's version: a live halving page would not update")
+	}
 	s.Genomes[0].Replicates, s.Genomes[1].Replicates, s.Final.ConfirmedFitness = nil, nil, nil
 	if b, _ := newPage(s, nil, false).render(); strings.Contains(string(b), "confirmation") || strings.Contains(string(b), "Chosen on") {
 		t.Error("a run without a confirmation shows one")

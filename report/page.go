@@ -120,14 +120,16 @@ func newPage(s *Snapshot, figs []Figure, live bool) page {
 }
 
 // Version identifies the state of a snapshot: it changes when a genome is
-// bred or evaluated (or one of its confirmation trainings), the final training is stored or the run's status
-// changes.
+// bred or evaluated (or trained to another rung, or one of its
+// confirmation trainings is), the final training is stored or the run's
+// status changes.
 func Version(s *Snapshot) string {
 	ev := 0
 	for _, g := range s.Genomes {
 		if g.Evaluated() {
 			ev++
 		}
+		ev += len(g.RungFitness) // a promoted genome's result at the next rung
 		for _, r := range g.Replicates {
 			if r.Status != gahpo.GenomeQueued {
 				ev++
