@@ -926,6 +926,11 @@ func (m *Machine) noteStop() {
 		if n := len(m.recs); n > 0 {
 			m.gens[m.recs[n-1].Generation] = true // complete now: cut short
 		}
+		if m.rc.Halving() {
+			for k := range m.rungs {
+				m.collect(k) // the rungs can hold fewer results now
+			}
+		}
 	}
 }
 
@@ -1019,11 +1024,14 @@ func (m *Machine) promoteOne(id int) {
 }
 
 // capacity bounds the results rung k can ever hold: every genome of the
-// budget at rung 0; above, those it holds or trains now, plus two for each
+// budget at rung 0 (those bred, once a budget stopped breeding); above, those it holds or trains now, plus two for each
 // result still to come at the rung below (one result can promote itself
 // and, raising the quota, one more), plus the promotion that ends a run.
 func (m *Machine) capacity(k int) int {
 	n := m.rc.GA.Population * m.rc.GA.Generations
+	if m.run.StoppedBy != "" {
+		n = len(m.recs) // a budget stopped breeding: no more will come
+	}
 	m.syncOpen()
 	for j := 1; j <= k; j++ {
 		// Successive halving inherits no rung: the genomes with a result

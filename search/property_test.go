@@ -1090,3 +1090,45 @@ func TestPBTNeverTrainsAStoppedGenomeAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetStopReleasesCheckpoints: once a budget stops breeding, rung 0
+// can hold only the genomes bred, so the checkpoints of those that can no
+// longer be promoted are deleted then, not kept until the run's end (as
+// if the population × generations still to come could push them up).
+func TestBudgetStopReleasesCheckpoints(t *testing.T) {
+	rc := halving(runConfig(3, 10), gahpo.BreedingSteadyState)
+	rc.MaxEpochs, rc.InFlight, rc.TimeBudget = 9, 3, 10*time.Second // rungs 1, 3, 9
+	rc.GA.Elites, rc.GA.TournamentSize = 1, 2
+	m, _ := testMachine(t, rc)
+	tasks := map[string]gahpo.Task{}
+	deleted := map[string]bool{}
+	take := func(rd Ready) {
+		for _, tk := range rd.Publish {
+			tasks[fmt.Sprint(tk.GenomeID, "/", tk.Rung)] = tk
+		}
+		for _, d := range rd.Delete {
+			deleted[d.Name] = true
+		}
+	}
+	take(m.Ready())
+	take(propStep(t, m, tasks["1/0"], 0.1, 1))
+	take(propStep(t, m, tasks["2/0"], 0.2, 2))
+	take(propStep(t, m, tasks["3/0"], 0.3, 3)) // genome 1 goes on to rung 1
+	if len(deleted) != 0 {
+		t.Fatalf("deleted %v while breeding goes on", deleted)
+	}
+	take(propStep(t, m, tasks["4/0"], 0.4, 11)) // past the time budget: breeding stops
+	if m.Run().StoppedBy != gahpo.StopTimeBudget {
+		t.Fatalf("stopped by %q, want the time budget", m.Run().StoppedBy)
+	}
+	// Rung 0 holds at most the genomes bred, fewer than 6: one of them
+	// goes on, genome 1, already promoted; the others back never will.
+	for _, name := range []string{"run1-3-e1", "run1-4-e1"} {
+		if !deleted[name] {
+			t.Errorf("deleted %v; want %s, whose genome can no longer be promoted", deleted, name)
+		}
+	}
+	if deleted["run1-1-e1"] {
+		t.Errorf("deleted %v: genome 1's checkpoint, which its rung-1 training goes on from", deleted)
+	}
+}
