@@ -48,6 +48,9 @@ func (q Queries) Runs() ([]gahpo.Run, error) {
 			}
 		}
 	}
+	if runs == nil && err == nil {
+		runs = []gahpo.Run{} // [] in JSON, as every other list
+	}
 	return runs, err
 }
 

@@ -70,6 +70,7 @@ func TestMainInProcess(t *testing.T) {
 		{name: "query generation without number", args: []string{"query", "generation", "--db", emptyDB}, wantErr: "needs a number"},
 		{name: "query generation bad number", args: []string{"query", "generation", "two", "--db", emptyDB}, wantErr: `bad number "two"`},
 		{name: "query runs of an empty history", args: []string{"query", "runs", "--db", emptyDB}},
+		{name: "query runs of an empty history as JSON: a list", args: []string{"query", "runs", "--json", "--db", emptyDB}, wantStdout: "[]"},
 		{name: "query best of an empty history", args: []string{"query", "best", "--db", emptyDB}, wantErr: "not found"},
 		{name: "NATS beyond loopback without authentication", args: []string{"nats", "--listen", "0.0.0.0:0", "--store", filepath.Join(t.TempDir(), "js")},
 			wantErr: "reaches beyond loopback and no client would need to authenticate"},
