@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -166,7 +167,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			inbox.refused.Store(nil) // the subscriptions are made again: the server says anew
-			log.Info("reconnected", "url", nc.ConnectedUrl())
+			log.Info("reconnected", "url", nc.ConnectedUrlRedacted())
 		}),
 		// The server's complaints (permissions violations, slow consumers)
 		// go to the log; a refused reply subscription is told with its
@@ -208,6 +209,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		opts = append(opts, nats.ClientCert(o.TLSCert, o.TLSKey))
 	}
 	urls := strings.Join(strings.Fields(strings.ReplaceAll(o.URL, ",", " ")), ",")
+	shown := redacted(urls) // a URL may carry a token or a password
 	type dialed struct {
 		nc  *nats.Conn
 		err error
@@ -227,13 +229,13 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 				continue
 			}
 			if !o.Wait || !errors.Is(d.err, nats.ErrNoServers) {
-				return nil, fmt.Errorf("bus: connect %s: %w%s", urls, d.err, tlsHint(o, d.err))
+				return nil, fmt.Errorf("bus: connect %s: %w%s", shown, d.err, tlsHint(o, d.err))
 			}
 			wait := min(time.Duration(attempt)*500*time.Millisecond, 5*time.Second)
-			log.Warn("no NATS server answers; trying again", "urls", urls, "in", wait, "err", d.err)
+			log.Warn("no NATS server answers; trying again", "urls", shown, "in", wait, "err", d.err)
 			select {
 			case <-ctx.Done():
-				return nil, fmt.Errorf("bus: connect %s: %w (last: %w)", urls, ctx.Err(), d.err)
+				return nil, fmt.Errorf("bus: connect %s: %w (last: %w)", shown, ctx.Err(), d.err)
 			case <-time.After(wait):
 			}
 			go dial()
@@ -243,7 +245,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 					d.nc.Close()
 				}
 			}()
-			return nil, fmt.Errorf("bus: connect %s: %w", urls, ctx.Err())
+			return nil, fmt.Errorf("bus: connect %s: %w", shown, ctx.Err())
 		}
 	}
 	js, err := jetstream.New(nc)
@@ -318,3 +320,19 @@ func (c *Conn) Close() { c.nc.Close() }
 
 // ConnectedURL is the server this connection talks to.
 func (c *Conn) ConnectedURL() string { return c.nc.ConnectedUrl() }
+
+// redacted is a comma-separated list of URLs with the credentials any of
+// them carries (nats://TOKEN@host, nats://user:password@host) masked, for
+// logs and errors.
+func redacted(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(p); err == nil && u.User != nil {
+			u.User = url.User("xxxxx")
+			parts[i] = u.String()
+		} else if err != nil && strings.Contains(p, "@") {
+			parts[i] = "xxxxx@" + p[strings.LastIndex(p, "@")+1:]
+		}
+	}
+	return strings.Join(parts, ",")
+}

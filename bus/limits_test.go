@@ -271,3 +271,24 @@ func takeOne(ctx context.Context, c *Conn) (string, error) {
 	}
 	return d.Subject, nil
 }
+
+// TestRedacted: the URLs a connection logs and puts in its errors keep no
+// credentials.
+func TestRedacted(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"nats://s3cret-token@nats-1:4222", "nats://xxxxx@nats-1:4222"},
+		{"nats://worker:pass@nats-1:4222,nats://nats-2:4222", "nats://xxxxx@nats-1:4222,nats://nats-2:4222"},
+		{"nats://u:p%zz@host:1", "xxxxx@host:1"},
+	} {
+		got := redacted(tt.in)
+		if got != tt.want {
+			t.Errorf("redacted(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		for _, secret := range []string{"s3cret", "pass", "p%zz"} {
+			if strings.Contains(got, secret) {
+				t.Errorf("redacted(%q) = %q keeps %q", tt.in, got, secret)
+			}
+		}
+	}
+}
