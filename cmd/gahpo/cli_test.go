@@ -78,6 +78,7 @@ func TestMainInProcess(t *testing.T) {
 			wantErr: "beyond loopback"},
 		{name: "NATS beyond loopback with a user but no password", args: []string{"nats", "--listen", "0.0.0.0:0", "--user", "u", "--store", filepath.Join(t.TempDir(), "js")},
 			wantErr: "--user u has no password: set GAHPO_NATS_PASSWORD_FILE=FILE"},
+		{name: "NATS health with a stray argument", args: []string{"nats", "health", "extra"}, wantErr: `nats: health: unexpected argument "extra"`},
 		{name: "NATS with a user but no password", args: []string{"nats", "--user", "u", "--store", filepath.Join(t.TempDir(), "js")},
 			wantErr: "--user u has no password"},
 		{name: "NATS with a password file but no user", args: []string{"nats", "--password-file", emptyFile, "--store", filepath.Join(t.TempDir(), "js")},

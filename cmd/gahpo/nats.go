@@ -58,6 +58,8 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 			addr = "127.0.0.1:8222"
 		}
 		return m.natsHealth(ctx, addr)
+	case len(pos) > 1 && pos[0] == "health":
+		return fmt.Errorf("nats: health: unexpected argument %q", pos[1])
 	case len(pos) > 0:
 		return fmt.Errorf("nats: unexpected argument %q (only 'health')", pos[0])
 	}

@@ -188,6 +188,9 @@ func TestPBTWithoutAResultSaysWhy(t *testing.T) {
 	if err := m.Run(context.Background(), args); err != nil {
 		t.Fatalf("gahpo run: %v\n%s", err, errOut.String())
 	}
+	if !strings.Contains(out.String(), "checkpoints kept between rungs took at most ") {
+		t.Errorf("summary:\n%s\nwant the checkpoints' peak, as a halving run's gives it", out.String())
+	}
 	want := regexp.MustCompile(`failed: \d of \d trained genomes, and none completed the last rung \(2 epochs\), so the run has no result; the reason \(\d\): RuntimeError: diverged`)
 	if !want.MatchString(out.String()) {
 		t.Errorf("summary:\n%s\nwant a line matching %q", out.String(), want)

@@ -30,6 +30,7 @@ func measured(f gahpo.Float) string {
 // is low.
 func printProxy(w io.Writer, run gahpo.Run) {
 	if len(run.Proxy) == 0 {
+		printPeak(w, run) // population based training: no proxy check
 		return
 	}
 	rungs := run.Config.RungEpochs()
@@ -41,6 +42,11 @@ func printProxy(w io.Writer, run gahpo.Run) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	printPeak(w, run)
+}
+
+// printPeak prints the most space a run's checkpoints took, if it kept any.
+func printPeak(w io.Writer, run gahpo.Run) {
 	if run.CheckpointPeak > 0 {
 		fmt.Fprintf(w, "checkpoints kept between rungs took at most %s\n", bytesize(run.CheckpointPeak))
 	}
