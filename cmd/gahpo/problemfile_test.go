@@ -119,33 +119,44 @@ func runToy(t *testing.T, args ...string) (*Main, string, *store.Store, gahpo.Ru
 	return m, db, st, runs[0]
 }
 
-// TestEveryGenomeFailedSaysWhy: a problem file whose command fails for
-// every genome (here a module not installed) ends a run with no result;
-// the summary says so with the reason from the command's standard error,
-// and query final says why there is no final training.
-func TestEveryGenomeFailedSaysWhy(t *testing.T) {
+// runShProblem runs `gahpo run` on a problem file whose command is sh -c
+// script (written into dir, beside what the test put there), with the
+// flags args and one attempt a genome, quietly, at most a minute; it
+// returns the command, its stdout so far and the history file.
+func runShProblem(t *testing.T, dir, problem string, args ...string) (*Main, *bytes.Buffer, string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("a search with a command trainer: -short")
 	}
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh on PATH")
 	}
-	dir := t.TempDir()
-	script := "echo Traceback >&2; echo \\\"ModuleNotFoundError: No module named 'torch'\\\" >&2; exit 1"
-	problem := "name: broken\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
-		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 1}\n" +
-		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "problem.yaml"), []byte(problem), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "h.db")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	var out, errOut bytes.Buffer
 	m := &Main{Stdout: &out, Stderr: &errOut}
-	args := []string{"run", "--problem-file", filepath.Join(dir, "problem.yaml"), "--db", db, "--population", "3", "--generations", "1",
-		"--workers", "1", "--max-attempts", "1", "--no-progress", "--log-level", "error"}
-	if err := m.Run(context.Background(), args); err != nil {
+	args = append([]string{"run", "--problem-file", filepath.Join(dir, "problem.yaml"), "--db", db,
+		"--max-attempts", "1", "--no-progress", "--log-level", "error"}, args...)
+	if err := m.Run(ctx, args); err != nil {
 		t.Fatalf("gahpo run: %v\n%s", err, errOut.String())
 	}
+	return m, &out, db
+}
+
+// TestEveryGenomeFailedSaysWhy: a problem file whose command fails for
+// every genome (here a module not installed) ends a run with no result;
+// the summary says so with the reason from the command's standard error,
+// and query final says why there is no final training.
+func TestEveryGenomeFailedSaysWhy(t *testing.T) {
+	script := "echo Traceback >&2; echo \\\"ModuleNotFoundError: No module named 'torch'\\\" >&2; exit 1"
+	problem := "name: broken\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
+		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 1}\n" +
+		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
+	m, out, db := runShProblem(t, t.TempDir(), problem, "--population", "3", "--generations", "1", "--workers", "1")
 	want := "failed: every one of the 3 genomes trained, so the run has no result; the reason (3): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("summary:\n%s\nwant the line %q", out.String(), want)
@@ -165,29 +176,12 @@ func TestEveryGenomeFailedSaysWhy(t *testing.T) {
 // last-step training fails ends without a result (the genomes it stopped
 // do not train again), and says so: its stopped genomes did not fail.
 func TestPBTWithoutAResultSaysWhy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a search with a command trainer: -short")
-	}
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh on PATH")
-	}
-	dir := t.TempDir()
 	script := `if [ \"$GAHPO_EPOCHS\" = 2 ]; then echo 'RuntimeError: diverged' >&2; exit 1; fi; ` +
 		`echo 1 > \"$GAHPO_CHECKPOINT_DIR/state\"; echo '{\"epoch\": 1, \"val_loss\": 0.5}'`
 	problem := "name: latefail\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
 		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 2}\n" +
 		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "problem.yaml"), []byte(problem), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db := filepath.Join(dir, "h.db")
-	var out, errOut bytes.Buffer
-	m := &Main{Stdout: &out, Stderr: &errOut}
-	args := []string{"run", "--problem-file", filepath.Join(dir, "problem.yaml"), "--db", db, "--fidelity", "pbt", "--population", "4",
-		"--workers", "2", "--max-attempts", "1", "--no-progress", "--log-level", "error"}
-	if err := m.Run(context.Background(), args); err != nil {
-		t.Fatalf("gahpo run: %v\n%s", err, errOut.String())
-	}
+	m, out, db := runShProblem(t, t.TempDir(), problem, "--fidelity", "pbt", "--population", "4", "--workers", "2")
 	if !strings.Contains(out.String(), "checkpoints kept between rungs took at most ") {
 		t.Errorf("summary:\n%s\nwant the checkpoints' peak, as a halving run's gives it", out.String())
 	}
@@ -208,12 +202,6 @@ func TestPBTWithoutAResultSaysWhy(t *testing.T) {
 // looked for them among the MNIST files, handed every task back, and the
 // run never ended.
 func TestRunProblemFileWithData(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a search with a command trainer: -short")
-	}
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh on PATH")
-	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "loss.txt"), []byte("0.25\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -222,19 +210,8 @@ func TestRunProblemFileWithData(t *testing.T) {
 	problem := "name: withdata\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
 		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 1}\ndata: [loss.txt]\n" +
 		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "problem.yaml"), []byte(problem), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db := filepath.Join(dir, "h.db")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	m := &Main{Stdout: &out, Stderr: &errOut}
-	args := []string{"run", "--problem-file", filepath.Join(dir, "problem.yaml"), "--db", db, "--population", "2", "--generations", "1",
-		"--workers", "2", "--max-attempts", "1", "--no-progress", "--log-level", "error"}
-	if err := m.Run(ctx, args); err != nil {
-		t.Fatalf("gahpo run: %v\n%s", err, errOut.String())
-	}
+	m, out, db := runShProblem(t, dir, problem, "--population", "2", "--generations", "1", "--workers", "2")
+	ctx := context.Background()
 	out.Reset()
 	if err := m.Run(ctx, []string{"query", "best", "--per-generation=false", "--db", db, "--json"}); err != nil {
 		t.Fatal(err)
