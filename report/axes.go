@@ -180,15 +180,15 @@ func setLog(a *plot.Axis) {
 // rowTicks are an axis's usual ticks up to a value, then named rows above
 // it (the "failed" row of a fitness axis).
 type rowTicks struct {
-	base plot.Ticker
-	top  float64
-	rows []plot.Tick
+	base        plot.Ticker
+	bottom, top float64 // the values' range: the ticks are chosen for it, not the margins
+	rows        []plot.Tick
 }
 
 func (r rowTicks) Ticks(lo, hi float64) []plot.Tick {
 	var out []plot.Tick
-	for _, t := range r.base.Ticks(lo, r.top) {
-		if t.Value <= r.top {
+	for _, t := range r.base.Ticks(r.bottom, r.top) {
+		if t.Value >= lo && t.Value <= r.top {
 			out = append(out, t)
 		}
 	}
@@ -293,11 +293,11 @@ func (a *fitAxis) apply(ax *plot.Axis) {
 		rows = append(rows, plot.Tick{Value: a.failY, Label: "failed"})
 		top = a.failY
 	}
-	ax.Tick.Marker = rowTicks{base: base, top: a.hi, rows: rows}
-	ax.Min, ax.Max = a.lo, top
-	if a.log {
-		ax.Min = a.from(a.to(a.lo) - 0.03*(a.to(a.hi)-a.to(a.lo)))
-	}
+	ax.Tick.Marker = rowTicks{base: base, bottom: a.lo, top: a.hi, rows: rows}
+	// A margin each way: the best and the worst points (the box plots'
+	// whiskers) clear the axis line and the title.
+	pad := 0.03 * (a.to(a.hi) - a.to(a.lo))
+	ax.Min, ax.Max = a.from(a.to(a.lo)-pad), a.from(a.to(top)+pad)
 }
 
 // scatter returns a scatter of points with a glyph style.
@@ -396,4 +396,30 @@ func legendRoom(p *plot.Plot, n int) {
 		return
 	}
 	p.Y.Max = hi + frac*(hi-lo)
+}
+
+// padRange widens an axis a little beyond its data (by a factor on a log
+// axis), so that the points at either end are not cut by the axis line; a
+// range of one value (one epoch, one genome) gets half that value each way
+// (or 1 at zero) instead of gonum's one each way, which sends a small
+// positive loss's axis below zero.
+func padRange(a *plot.Axis) {
+	if math.IsInf(a.Min, 0) || math.IsInf(a.Max, 0) || math.IsNaN(a.Min) || math.IsNaN(a.Max) {
+		return
+	}
+	if a.Min == a.Max {
+		d := math.Abs(a.Min) / 2
+		if d == 0 {
+			d = 1
+		}
+		a.Min, a.Max = a.Min-d, a.Max+d
+		return
+	}
+	if _, ok := a.Scale.(plot.LogScale); ok && a.Min > 0 {
+		f := math.Pow(a.Max/a.Min, 0.04)
+		a.Min, a.Max = a.Min/f, a.Max*f
+		return
+	}
+	d := 0.04 * (a.Max - a.Min)
+	a.Min, a.Max = a.Min-d, a.Max+d
 }

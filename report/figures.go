@@ -96,6 +96,14 @@ func Figures(s *Snapshot, opt Options) []Figure {
 	var figs []Figure
 	add := func(name, caption string, w, h vg.Length, p *plot.Plot, err error) {
 		f := Figure{Name: name, Caption: caption, Plot: p, W: w, H: h}
+		if p != nil {
+			// gonum draws a legend flush with the figure's edge, its
+			// sample lines cut: a little inside.
+			p.Legend.XOffs = -vg.Points(6)
+			if p.Legend.Left {
+				p.Legend.XOffs = vg.Points(6)
+			}
+		}
 		if err != nil {
 			f.Plot = nil
 			f.Missing = strings.TrimPrefix(err.Error(), ErrNoData.Error()+": ")
@@ -126,6 +134,10 @@ func Figures(s *Snapshot, opt Options) []Figure {
 	}
 	p, err = FinalLoss(s)
 	add("final-loss", "The final training's loss per epoch.", figW, figH, p, err)
+	if obj := s.Run.Config.Objective; obj != "" && !strings.Contains(obj, "loss") { // a loss is on final-loss
+		p, err = FinalObjective(s)
+		add("final-objective", fmt.Sprintf("The final training's objective, %s, per epoch.", obj), figW, figH, p, err)
+	}
 	switch s.Run.Config.Problem {
 	case problems.CNN:
 		p, err = Conv1Histograms(s)

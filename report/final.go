@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gahpo/gahpo"
@@ -126,8 +127,65 @@ func FinalLoss(s *Snapshot) (*plot.Plot, error) {
 	if lo > 0 && hi/lo > 5 {
 		setLog(&p.Y)
 	}
+	padRange(&p.Y)
 	legendRoom(p, len(ss))
 	p.X.Tick.Marker = intTicks{}
+	padRange(&p.X)
+	return p, nil
+}
+
+// finalObjective returns a problem file's objective as the final
+// training reported it last, and whether it did.
+func finalObjective(rc gahpo.RunConfig, f *gahpo.FinalTraining) (float64, bool) {
+	if rc.Objective == "" || f == nil {
+		return 0, false
+	}
+	for i := len(f.Curve) - 1; i >= 0; i-- {
+		if v, ok := f.Curve[i].Metrics[rc.Objective]; ok && finite(float64(v)) {
+			return float64(v), true
+		}
+	}
+	return 0, false
+}
+
+// FinalObjective draws a problem file's objective per epoch of the final
+// training, when it is not a loss (FinalLoss draws those).
+func FinalObjective(s *Snapshot) (*plot.Plot, error) {
+	rc := s.Run.Config
+	if s.Final == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoData, noFinal(s.Run))
+	}
+	last, ok := finalObjective(rc, s.Final)
+	if !ok {
+		return nil, fmt.Errorf("%w: the final training reported no finite %s", ErrNoData, rc.Objective)
+	}
+	var xys plotter.XYs
+	for _, e := range s.Final.Curve {
+		if v, ok := e.Metrics[rc.Objective]; ok && finite(float64(v)) {
+			xys = append(xys, plotter.XY{X: float64(e.Epoch), Y: float64(v)})
+		}
+	}
+	ylabel, goal := strings.ReplaceAll(rc.Objective, "_", " "), "lower is better"
+	if rc.Maximize {
+		goal = "higher is better"
+	}
+	p := newPlot(fmt.Sprintf("Final training of genome %d: its objective, %s %s at the end", s.Final.GenomeID, rc.Objective, strconv.FormatFloat(last, 'g', 5, 64)),
+		"epoch", ylabel+" (the objective, "+goal+")")
+	l, pts, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	l.LineStyle.Color, l.LineStyle.Width = colTest, vg.Points(2)
+	pts.GlyphStyle = draw.GlyphStyle{Color: colTest, Shape: draw.CircleGlyph{}, Radius: vg.Points(2.5)}
+	if len(xys) > 40 {
+		pts.GlyphStyle.Radius = 0
+	}
+	p.Add(l, pts)
+	p.Legend.Add(strings.ReplaceAll(rc.Objective, "_", " "), l, pts)
+	padRange(&p.Y)
+	legendRoom(p, 1)
+	p.X.Tick.Marker = intTicks{}
+	padRange(&p.X)
 	return p, nil
 }
 
@@ -399,6 +457,16 @@ func LearningCurves(s *Snapshot) (*plot.Plot, error) {
 	if metric == "" {
 		return nil, fmt.Errorf("%w: no genome recorded a learning curve (one-epoch fitness)", ErrNoData)
 	}
+	longest := 0
+	for _, g := range gs {
+		longest = max(longest, len(g.Curve))
+	}
+	if longest < 2 { // a point per genome, no curve
+		if s.Run.Config.MultiFidelity() {
+			return nil, fmt.Errorf("%w: no genome has trained more than one epoch yet", ErrNoData)
+		}
+		return nil, fmt.Errorf("%w: every genome trained one epoch (one-epoch fitness): a curve needs two", ErrNoData)
+	}
 	ylabel := strings.ReplaceAll(metric, "_", " ")
 	switch {
 	case metric == s.Run.Config.Objective && s.Run.Config.Maximize:
@@ -480,8 +548,10 @@ func LearningCurves(s *Snapshot) (*plot.Plot, error) {
 	if lo > 0 && hi/lo > 5 {
 		setLog(&p.Y)
 	}
+	padRange(&p.Y)
 	legendRoom(p, len(seen)+min(len(ends), 1))
 	p.X.Tick.Marker = intTicks{}
+	padRange(&p.X)
 	p.Legend.Top, p.Legend.Left = true, false
 	return p, nil
 }

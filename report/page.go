@@ -76,6 +76,13 @@ type page struct {
 	// StopText and SpentText), Shortfall why it confirmed fewer genomes
 	// than asked (ConfirmShortfall); each "" when there is nothing to say.
 	Stop, Spent, Shortfall string
+	// FinalResult is what the final training measured: a problem file's
+	// objective, the test loss and accuracy (see finalResult).
+	FinalResult string
+	// Failures groups the failed genomes by cause, FailureHead says how
+	// many failed of how many trained (see FailureGroups).
+	Failures    []FailureGroup
+	FailureHead string
 }
 
 type counts struct {
@@ -109,6 +116,14 @@ func newPage(s *Snapshot, figs []Figure, live bool) page {
 		}
 	}
 	slices.Sort(pg.Counts.Workers)
+	if s.Final != nil {
+		pg.FinalResult = finalResult(s.Run.Config, s.Final)
+	}
+	var trained int
+	if pg.Failures, trained = FailureGroups(s.Genomes); len(pg.Failures) > 0 {
+		head := failureHeadline(s.Run, pg.Failures, trained)
+		pg.FailureHead = strings.ToUpper(head[:1]) + head[1:] // "Failed: ..."
+	}
 	end := s.Run.Ended
 	if end.IsZero() {
 		end = s.Taken
@@ -189,6 +204,27 @@ func Write(ctx context.Context, src Source, dir string, opt Options) ([]Figure, 
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	return figs, nil
+}
+
+// finalResult says what a final training measured: a problem file's
+// objective at its last epoch, the test loss (when finite, or when nothing
+// else is known) and the test accuracy.
+func finalResult(rc gahpo.RunConfig, f *gahpo.FinalTraining) string {
+	var parts []string
+	if v, ok := finalObjective(rc, f); ok {
+		goal := "minimised"
+		if rc.Maximize {
+			goal = "maximised"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s at its last epoch (the objective, %s)", rc.Objective, fmtFit(gahpo.Float(v)), goal))
+	}
+	if rc.Objective != "test_loss" && (finite(float64(f.TestLoss)) || len(parts) == 0) {
+		parts = append(parts, "test loss "+fmtFit(f.TestLoss))
+	}
+	if f.TestAccuracy > 0 {
+		parts = append(parts, fmt.Sprintf("test accuracy %.2f%%", 100*f.TestAccuracy))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func fmtFit(f gahpo.Float) string {

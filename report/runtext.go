@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/gahpo/gahpo"
@@ -163,17 +164,21 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
-// FailureText says how many of a run's trained genomes failed and the
-// reason most of them gave (its last line: a training command's standard
-// error ends with the cause), with a genome to look at; "" when none
-// failed; and that run has no result when it chose none. A run whose every genome failed the same way most often has a
-// set-up fault (a module not installed, a data file missing), not bad
-// genomes.
-func FailureText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
-	trained, failed := 0, 0
-	count := map[string]int{}
-	first := map[string]int{}
-	text := map[string]string{} // the first genome's words for a cause
+// FailureGroup is one cause of a run's failed genomes: its words (the
+// first such genome's, see FailureText), how many genomes failed so, and
+// the first of them.
+type FailureGroup struct {
+	Reason string
+	Count  int
+	First  int
+}
+
+// FailureGroups groups the failed genomes of a run by cause, as
+// FailureText does (duplicates and genomes not trained yet left out): the
+// commonest first, a tie by its first genome. trained is how many genomes
+// were trained, failed or not.
+func FailureGroups(genomes []gahpo.GenomeRecord) (groups []FailureGroup, trained int) {
+	at := map[string]int{} // a cause's key → its group
 	for _, g := range genomes {
 		if g.DuplicateOf != 0 || (g.Status != gahpo.GenomeDone && g.Status != gahpo.GenomeFailed) {
 			continue
@@ -182,21 +187,44 @@ func FailureText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
 		if g.Status != gahpo.GenomeFailed {
 			continue
 		}
-		failed++
 		why := failureCause(g.Failure)
 		key := numbers.ReplaceAllString(why, "#") // the same cause with other values
-		if count[key]++; count[key] == 1 {
-			first[key], text[key] = g.ID, why
+		i, ok := at[key]
+		if !ok {
+			i, at[key] = len(groups), len(groups)
+			groups = append(groups, FailureGroup{Reason: cmp.Or(why, "no reason recorded"), First: g.ID})
 		}
+		groups[i].Count++
 	}
-	if failed == 0 {
+	slices.SortStableFunc(groups, func(a, b FailureGroup) int { return cmp.Or(b.Count-a.Count, a.First-b.First) })
+	return groups, trained
+}
+
+// FailureText says how many of a run's trained genomes failed and the
+// reason most of them gave (its last line: a training command's standard
+// error ends with the cause), with a genome to look at; "" when none
+// failed; and that run has no result when it chose none. A run whose every genome failed the same way most often has a
+// set-up fault (a module not installed, a data file missing), not bad
+// genomes.
+func FailureText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
+	groups, trained := FailureGroups(genomes)
+	if len(groups) == 0 {
 		return ""
 	}
-	top := ""
-	for why, n := range count {
-		if top == "" || n > count[top] || (n == count[top] && first[why] < first[top]) {
-			top = why
-		}
+	top := groups[0]
+	which := "most often"
+	if len(groups) == 1 {
+		which = "the reason"
+	}
+	return failureHeadline(run, groups, trained) + fmt.Sprintf("; %s (%d): %s (gahpo query genome %d shows it whole)", which, top.Count, top.Reason, top.First)
+}
+
+// failureHeadline says how many of the trained genomes failed, and that
+// the run has no result when it has none for that.
+func failureHeadline(run gahpo.Run, groups []FailureGroup, trained int) string {
+	failed := 0
+	for _, g := range groups {
+		failed += g.Count
 	}
 	s := fmt.Sprintf("failed: %d of %d trained %s", failed, trained, plural(trained, "genome"))
 	switch {
@@ -209,11 +237,7 @@ func FailureText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
 		rungs := run.Config.RungEpochs()
 		s += fmt.Sprintf(", and none completed the last rung (%d epochs), so the run has no result", rungs[len(rungs)-1])
 	}
-	which := "most often"
-	if len(count) == 1 {
-		which = "the reason"
-	}
-	return s + fmt.Sprintf("; %s (%d): %s (gahpo query genome %d shows it whole)", which, count[top], cmp.Or(text[top], "no reason recorded"), first[top])
+	return s
 }
 
 // numbers are the values in a failure's words (an objective's, a size,

@@ -224,6 +224,7 @@ func BestSoFar(s *Snapshot, byTime bool) (*plot.Plot, error) {
 	if !byTime {
 		p.X.Tick.Marker = intTicks{}
 	}
+	padRange(&p.X) // the first and last genomes clear the axes
 	return p, nil
 }
 
