@@ -18,10 +18,11 @@ import (
 
 // history is a run written into a real bbolt file with the store's API.
 type history struct {
-	st  *store.Store
-	run gahpo.Run
-	all []gahpo.GenomeRecord
-	at  time.Time // when the last genome finished
+	st   *store.Store
+	path string // the history file
+	run  gahpo.Run
+	all  []gahpo.GenomeRecord
+	at   time.Time // when the last genome finished
 }
 
 // newHistory writes a finished run of problem: pop genomes × gens
@@ -40,7 +41,8 @@ func newHistory(t *testing.T, problem string, pop, gens int, curves bool) *histo
 // training: still running, no final training stored (finish ends it).
 func newRunningHistory(t *testing.T, problem string, pop, gens int, curves bool) *history {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{})
+	path := filepath.Join(t.TempDir(), "h.db")
+	st, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func newRunningHistory(t *testing.T, problem string, pop, gens int, curves bool)
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	h := &history{st: st}
+	h := &history{st: st, path: path}
 	h.run = gahpo.Run{ID: "r1", Params: space.Names(), Status: gahpo.RunRunning, Started: start}
 	h.run.Config.Problem = problem
 	h.run.Config.GA.Population, h.run.Config.GA.Generations, h.run.Config.GA.Seed = pop, gens, 1

@@ -66,6 +66,11 @@ type page struct {
 	Version   string // changes with every new result
 	// Ended: the run is over (done or failed); nothing more will change.
 	Ended bool
+	// Interrupted: the run has not ended but no coordinator is at work on
+	// it (Snapshot.Offline); LastActivity is when it last stored a result,
+	// where its wall time stops.
+	Interrupted  bool
+	LastActivity time.Time
 	// Gone, on a dashboard, says since when and why its source (a
 	// coordinator) no longer answers: the page shows what it last did.
 	Gone *goneInfo
@@ -127,6 +132,10 @@ func newPage(s *Snapshot, figs []Figure, live bool) page {
 	end := s.Run.Ended
 	if end.IsZero() {
 		end = s.Taken
+	}
+	if !pg.Ended && s.Offline {
+		pg.Interrupted, pg.LastActivity = true, s.LastActivity()
+		end = pg.LastActivity // not the time it has lain since
 	}
 	if !s.Run.Started.IsZero() {
 		pg.Wall = end.Sub(s.Run.Started).Round(time.Second)

@@ -19,6 +19,35 @@ type Snapshot struct {
 	Weights []byte               // the final training's weights (store only)
 	Status  *gahpo.Status        // progress of a running coordinator, when known
 	Taken   time.Time
+	// Offline says that no coordinator can be at work on the run: it was
+	// read from a history file opened read-only, whose lock keeps a
+	// coordinator out. A run there that has not ended was interrupted.
+	Offline bool
+}
+
+// LastActivity is when the run last did something: its latest stored
+// result (a rung's, a confirmation training's, the final training's), or
+// its start.
+func (s *Snapshot) LastActivity() time.Time {
+	last := s.Run.Started
+	later := func(t time.Time) {
+		if t.After(last) {
+			last = t
+		}
+	}
+	for _, g := range s.Genomes {
+		later(g.Finished)
+		for _, t := range g.RungFinished {
+			later(t)
+		}
+		for _, r := range g.Replicates {
+			later(r.Finished)
+		}
+	}
+	if s.Final != nil {
+		later(s.Final.Finished)
+	}
+	return last
 }
 
 // Source hands out snapshots of one run.
@@ -49,7 +78,7 @@ func (s StoreSource) Snapshot(context.Context) (*Snapshot, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	run.Secret = "" // the coordinator's alone
-	snap := &Snapshot{Run: run, Genomes: gs, Taken: time.Now()}
+	snap := &Snapshot{Run: run, Genomes: gs, Taken: time.Now(), Offline: s.Store.ReadOnly() && s.Status == nil}
 	f, err := s.Store.Final(run.ID)
 	switch {
 	case err == nil:

@@ -351,6 +351,10 @@ func isEmpty(tx *bolt.Tx) bool {
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
+// ReadOnly reports whether the file was opened with Options.ReadOnly: its
+// shared lock keeps every writer (a coordinator) out while it is open.
+func (s *Store) ReadOnly() bool { return s.db.IsReadOnly() }
+
 // Check verifies the file's consistency (bbolt's page check). A finding, or
 // a panic of bbolt on a damaged page, gives an error wrapping ErrCorrupt that
 // names the file.

@@ -1,0 +1,83 @@
+package report
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/store"
+)
+
+// TestInterruptedRun: a run left running in its history file (its
+// coordinator killed) is shown as interrupted, not live, by the dashboard
+// and by the written report, its wall time stopped at its last result
+// rather than growing with the time it has lain since; the same run read
+// while its coordinator holds the file open for writing is live.
+func TestInterruptedRun(t *testing.T) {
+	h := newRunningHistory(t, problems.Regression, 4, 2, false)
+	live, err := newPage(must(t)(StoreSource{Store: h.st}.Snapshot(context.Background())), nil, true).exec("content")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(live), "live: updates as results arrive") || strings.Contains(string(live), "interrupted") {
+		t.Errorf("a run its coordinator holds open is not shown live:\n%s", live)
+	}
+	h.st.Close() // the coordinator is killed
+	ro, err := store.Open(h.path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	wall := h.at.Sub(h.run.Started).Round(time.Second) // to its last result
+	want := []string{"interrupted: no coordinator is at work on this run", "interrupted while running",
+		"gahpo run --run r1", `<td class="l" id="wall">` + strconv.FormatFloat(wall.Seconds(), 'f', 1, 64) + " s (to its last result)"}
+
+	srv := httptest.NewServer(NewHandler(StoreSource{Store: ro}, HandlerOptions{Poll: 50 * time.Millisecond}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	dir := t.TempDir()
+	if _, err := Write(context.Background(), StoreSource{Store: ro}, dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	written, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, page := range map[string]string{"dashboard": string(b), "written report": string(written)} {
+		for _, w := range want {
+			if name == "written report" && strings.HasPrefix(w, "interrupted: no coordinator") {
+				continue // the live line is the dashboard's
+			}
+			if !strings.Contains(page, w) {
+				t.Errorf("%s of an interrupted run lacks %q", name, w)
+			}
+		}
+		if strings.Contains(page, "live: updates") {
+			t.Errorf("%s shows an interrupted run as live", name)
+		}
+	}
+}
+
+// must returns a snapshot or fails the test.
+func must(t *testing.T) func(*Snapshot, error) *Snapshot {
+	return func(s *Snapshot, err error) *Snapshot {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
