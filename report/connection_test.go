@@ -1,0 +1,78 @@
+package report
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/gahpo/gahpo/models/problems"
+)
+
+// TestDashboardConnectionLost: when the dashboard's server dies, the page
+// open on it says that the connection is lost rather than going on as if
+// live; when the server is back it says nothing more and shows what
+// changed meanwhile.
+func TestDashboardConnectionLost(t *testing.T) {
+	ctx, troubles := browser(t)
+	h := newHistory(t, problems.Regression, 6, 2, false)
+	h.reopen(t) // a coordinator at work
+	hd := NewHandler(StoreSource{Store: h.st}, HandlerOptions{Poll: 100 * time.Millisecond})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	serve := func(l net.Listener) (stop func()) {
+		srv := &http.Server{Handler: hd}
+		done := make(chan struct{})
+		go func() { defer close(done); _ = srv.Serve(l) }()
+		return func() { srv.Close(); <-done }
+	}
+	stop := serve(l)
+	defer func() { stop() }()
+
+	const banner = `(function () { var c = document.getElementById("connection"); return c && !c.hidden ? c.textContent : ""; })()`
+	const counts = `document.getElementById("genome-counts").textContent`
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.images.length > 0 && Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("images did not all load: %v", err)
+	}
+	if s, err := chromedp.Run(ctx, chromedp.Evaluate[string](banner)); err != nil || s != "" {
+		t.Fatalf("connection banner %q (%v) while the server answers, want none", s, err)
+	}
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](counts))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stop() // the server dies; a result arrives meanwhile
+	stop = func() {}
+	h.addResult(t)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](banner+`.includes("Connection to the dashboard lost")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the page does not say the connection is lost after its server died: %v", err)
+	}
+	screenshot(t, ctx, "dashboard-connection-lost")
+
+	l, err = net.Listen("tcp", addr) // the server is back
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop = serve(l)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`%s === "" && %s !== %q`, banner, counts, before), chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](banner))
+		c, _ := chromedp.Run(ctx, chromedp.Evaluate[string](counts))
+		t.Fatalf("the page after its server came back: banner %q, counts %q (were %q): %v", s, c, before, err)
+	}
+	for _, p := range troubles() {
+		if !strings.Contains(p, "net::ERR_") { // the requests refused while it was down
+			t.Error(p)
+		}
+	}
+}
