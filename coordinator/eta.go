@@ -26,6 +26,54 @@ type etaInput struct {
 	// of the search (halvingEpochsLeft): promotions to come included,
 	// which Trainings, a count of genomes, leaves out.
 	EpochsLeft float64
+	// Unbred is the trainings of Trainings whose genomes are not bred
+	// yet, and BredEpochs, with halving, the epoch-trainings of
+	// EpochsLeft that the genomes bred so far still train: with
+	// Config.TimeBudget, breeding stops at Started+TimeBudget, and what
+	// was bred by then still trains.
+	Unbred     int
+	BredEpochs float64
+	// Now is when the estimate is made, Started when the run started.
+	Now, Started time.Time
+	// UnderWay is the trainings under way: the time each has trained is
+	// done (the estimate counts down between results).
+	UnderWay []underWay
+}
+
+// underWay is a training under way: since how long, and the epochs it
+// trains (0: a fitness training, of the run's mean duration).
+type underWay struct {
+	Elapsed time.Duration
+	Epochs  int
+}
+
+// underWayDone is the time the trainings under way have trained, each
+// up to what it is expected to take in all (at the run's mean time of a
+// training, or of an epoch).
+func (in etaInput) underWayDone() time.Duration {
+	if in.Measured == 0 {
+		return 0
+	}
+	mean := in.Time / time.Duration(in.Measured)
+	var done time.Duration
+	for _, u := range in.UnderWay {
+		expect := mean
+		if u.Epochs > 0 && in.Epochs > 0 {
+			expect = time.Duration(float64(in.Time) / float64(in.Epochs) * float64(u.Epochs))
+		}
+		done += min(max(u.Elapsed, 0), expect)
+	}
+	return done
+}
+
+// genETA is the time left of the current generation, of which genLeft
+// genomes have no result yet, those under way included.
+func (in etaInput) genETA(genLeft int) time.Duration {
+	if in.Measured == 0 {
+		return 0
+	}
+	work := in.Time / time.Duration(in.Measured) * time.Duration(genLeft)
+	return max(work-in.underWayDone(), 0) / time.Duration(max(in.Parallel, 1))
 }
 
 // halvingBeyond returns a halving run's rungs and, for each, the epochs a
@@ -101,7 +149,10 @@ func finalEpochs(rc gahpo.RunConfig, state gahpo.RunStatus) int {
 // epochs left, at its own mean epoch time once an epoch of it is reported,
 // before that at this run's mean epoch time of a fitness training (scaled
 // for a CNN's final training on more images than its fitness trainings).
-// With no estimate possible it returns why instead.
+// The trainings under way count with the time they have trained already,
+// so that the estimate goes down between results; with a time budget the
+// search ends no later than the budget's end and the trainings bred by
+// then. With no estimate possible it returns why instead.
 func (in etaInput) eta() (time.Duration, string) {
 	var search time.Duration
 	switch in.State {
@@ -109,10 +160,22 @@ func (in etaInput) eta() (time.Duration, string) {
 		if in.Measured == 0 {
 			return 0, etaNoTraining
 		}
-		search = in.Time / time.Duration(in.Measured) * time.Duration(max(in.Trainings, 0)) / time.Duration(max(in.Parallel, 1))
+		// The work left, less what the trainings under way have done,
+		// spread over those training at once.
+		work := in.Time / time.Duration(in.Measured) * time.Duration(max(in.Trainings, 0))
+		bred := in.Time / time.Duration(in.Measured) * time.Duration(max(in.Trainings-in.Unbred, 0))
 		if in.EpochsLeft > 0 && in.Epochs > 0 {
 			perEpoch := float64(in.Time) / float64(in.Epochs)
-			search = time.Duration(perEpoch * in.EpochsLeft / float64(max(in.Parallel, 1)))
+			work, bred = time.Duration(perEpoch*in.EpochsLeft), time.Duration(perEpoch*in.BredEpochs)
+		}
+		done := in.underWayDone()
+		par := time.Duration(max(in.Parallel, 1))
+		search = max(work-done, 0) / par
+		if in.Config.TimeBudget > 0 && in.Unbred > 0 && !in.Started.IsZero() {
+			// Breeding stops at the deadline: what is bred by then still
+			// trains (about what is bred now), nothing after.
+			toDeadline := max(in.Started.Add(in.Config.TimeBudget).Sub(in.Now), 0)
+			search = min(search, toDeadline+max(bred-done, 0)/par)
 		}
 	case gahpo.RunFinal:
 	default:

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,90 @@ func TestETA(t *testing.T) {
 				t.Errorf("eta() = %v %q, want %v %q", got, why, tt.want, tt.why)
 			}
 		})
+	}
+}
+
+// TestETAOfATimeBudget: with --time-budget the ETA of the search goes no
+// further than the budget's end and the trainings bred by then, not the
+// whole budget of genomes; past the end, only the trainings bred.
+func TestETAOfATimeBudget(t *testing.T) {
+	const s = time.Second
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	steady := gahpo.RunConfig{Problem: "regression", Breeding: gahpo.BreedingSteadyState, TimeBudget: 100 * s}
+	halving := gahpo.RunConfig{Problem: "regression", Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3, TimeBudget: 60 * s}
+	unlimited := steady
+	unlimited.TimeBudget = 0
+	// 100 trainings of 10 s left, two at once, 4 of them bred.
+	running := func(rc gahpo.RunConfig, now time.Duration) etaInput {
+		return etaInput{State: gahpo.RunRunning, Config: rc, Trainings: 100, Unbred: 96, Parallel: 2, Measured: 4, Time: 40 * s, Epochs: 4,
+			Started: t0, Now: t0.Add(now)}
+	}
+	halvingAt := func(now time.Duration) etaInput {
+		return etaInput{State: gahpo.RunRunning, Config: halving, Trainings: 30, Unbred: 20, Parallel: 1, Measured: 5, Time: 20 * s, Epochs: 10,
+			EpochsLeft: 90, BredEpochs: 10, Started: t0, Now: t0.Add(now)}
+	}
+	tests := []struct {
+		name string
+		in   etaInput
+		want time.Duration
+	}{
+		{"no time budget: every training left", running(unlimited, 80*s), 500 * s},
+		{"20 s to the budget's end, then the 4 bred", running(steady, 80*s), 20*s + 20*s},
+		{"past the end: the 4 bred only", running(steady, 150*s), 20 * s},
+		{"early: the whole budget is further than the trainings left", running(steady, 0), 100*s + 20*s},
+		{"halving: 5 s to the end, then the bred genomes' 10 epochs at 2 s", halvingAt(55 * s), 5*s + 20*s},
+		{"halving without a budget: all 90 epochs", func() etaInput { in := halvingAt(55 * s); in.Config.TimeBudget = 0; return in }(), 180 * s},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, why := tt.in.eta(); got != tt.want || why != "" {
+				t.Errorf("eta() = %v %q, want %v", got, why, tt.want)
+			}
+		})
+	}
+}
+
+// TestETACountsDown: between results the ETA goes down by the time the
+// trainings under way have trained, each up to what it is expected to
+// take, rather than staying where the last result left it.
+func TestETACountsDown(t *testing.T) {
+	const s = time.Second
+	noFinal := gahpo.RunConfig{Problem: "regression"}
+	halving := gahpo.RunConfig{Problem: "regression", Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 9, Eta: 3}
+	// 4 trainings of 2 s left, two at once: 4 s.
+	at := func(under ...underWay) etaInput {
+		return etaInput{State: gahpo.RunRunning, Config: noFinal, Trainings: 4, Parallel: 2, Measured: 2, Time: 4 * s, Epochs: 2, UnderWay: under}
+	}
+	tests := []struct {
+		name string
+		in   etaInput
+		want time.Duration
+	}{
+		{"just started", at(underWay{}, underWay{}), 4 * s},
+		{"both a second in", at(underWay{Elapsed: s}, underWay{Elapsed: s}), 3 * s},
+		{"one beyond its expected 2 s counts 2 s", at(underWay{Elapsed: 9 * s}), 3 * s},
+		{"halving: a 3-epoch rung 3 s in, at 2 s an epoch", etaInput{State: gahpo.RunRunning, Config: halving, Trainings: 3, Parallel: 1, Measured: 2, Time: 8 * s, Epochs: 4,
+			EpochsLeft: 9, UnderWay: []underWay{{Elapsed: 3 * s, Epochs: 3}}}, 18*s - 3*s},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _ := tt.in.eta(); got != tt.want {
+				t.Errorf("eta() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if got := at(underWay{Elapsed: s}, underWay{Elapsed: s}).genETA(4); got != 3*s {
+		t.Errorf("genETA(4) with two trainings a second in = %v, want 3s", got)
+	}
+	// The trainings under way as the coordinator sees them: their rung's
+	// epochs, a confirmation training the top rung's.
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	recs := []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeQueued}, {ID: 2, Status: gahpo.GenomePromoted, Rung: 1}}
+	holders := []gahpo.Holder{{GenomeID: 1, Since: t0}, {GenomeID: 2, Since: t0.Add(s)}, {GenomeID: 2, Replicate: 1, Since: t0}}
+	got := underWayOf(halving, recs, holders, t0.Add(5*s))
+	want := []underWay{{5 * s, 1}, {4 * s, 2}, {5 * s, 9}}
+	if !slices.Equal(got, want) {
+		t.Errorf("underWayOf = %v, want %v", got, want)
 	}
 }
 

@@ -195,6 +195,30 @@ func (c *Coordinator) finalEpochs(run gahpo.Run) []gahpo.EpochMetrics {
 	return out
 }
 
+// underWayOf returns the trainings under way, held by workers: how long
+// each has trained at now and, in a multi-fidelity run, the epochs it
+// trains (its rung's; a confirmation training's, the top rung's).
+func underWayOf(rc gahpo.RunConfig, recs []gahpo.GenomeRecord, holders []gahpo.Holder, now time.Time) []underWay {
+	rungs := rc.RungEpochs()
+	out := make([]underWay, 0, len(holders))
+	for _, h := range holders {
+		u := underWay{Elapsed: now.Sub(h.Since)}
+		switch i := h.GenomeID - 1; {
+		case !rc.MultiFidelity():
+		case h.Replicate > 0:
+			u.Epochs = rungs[len(rungs)-1]
+		case i >= 0 && i < len(recs) && recs[i].ID == h.GenomeID && recs[i].Rung < len(rungs):
+			from := 0
+			if r := recs[i].Rung; r > 0 {
+				from = rungs[r-1]
+			}
+			u.Epochs = rungs[recs[i].Rung] - from
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
 // Status reports the progress of the run.
 func (c *Coordinator) Status() gahpo.Status {
 	c.mu.Lock()
@@ -289,6 +313,15 @@ func (c *Coordinator) Status() gahpo.Status {
 			}
 			left = max(left, st.Outstanding)
 		}
+		now := c.cfg.Now()
+		in := etaInput{State: run.Status, Config: rc, Trainings: left, Parallel: st.InFlight,
+			Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: st.Final,
+			Now: now, Started: run.Started, UnderWay: underWayOf(rc, recs, st.Holders, now)}
+		unbred := max(st.Budget-st.Bred, 0)
+		if run.StoppedBy != "" || rc.PBT() {
+			unbred = 0
+		}
+		in.Unbred = min(unbred, max(left, 0))
 		if c.evalN > 0 && run.Status == gahpo.RunRunning && !rc.SteadyState() && !rc.MultiFidelity() {
 			genLeft := 0
 			for _, r := range recs {
@@ -296,21 +329,15 @@ func (c *Coordinator) Status() gahpo.Status {
 					genLeft++
 				}
 			}
-			st.GenETA = c.evalTime / time.Duration(c.evalN) * time.Duration(genLeft) / time.Duration(max(st.InFlight, 1))
+			st.GenETA = in.genETA(genLeft)
 		}
-		in := etaInput{State: run.Status, Config: rc, Trainings: left, Parallel: st.InFlight,
-			Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: st.Final}
 		if rc.Halving() {
-			unbred := max(st.Budget-st.Bred, 0)
-			if run.StoppedBy != "" {
-				unbred = 0
-			}
 			in.EpochsLeft = halvingEpochsLeft(rc, recs, unbred, st.Confirming)
+			in.BredEpochs = in.EpochsLeft - float64(unbred)*halvingFresh(rc)
 			if rc.BudgetEpochs > 0 {
 				// Breeding stops at the budget: what the genomes bred so
 				// far still train, and the budget's rest at most.
-				bred := in.EpochsLeft - float64(unbred)*halvingFresh(rc)
-				in.EpochsLeft = min(in.EpochsLeft, bred+float64(max(rc.BudgetEpochs-st.EpochsSpent, 0)))
+				in.EpochsLeft = min(in.EpochsLeft, in.BredEpochs+float64(max(rc.BudgetEpochs-st.EpochsSpent, 0)))
 			}
 		}
 		st.RunETA, st.NoETA = in.eta()
