@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/models/problems"
 )
 
@@ -74,5 +76,32 @@ func TestDashboardConnectionLost(t *testing.T) {
 		if !strings.Contains(p, "net::ERR_") { // the requests refused while it was down
 			t.Error(p)
 		}
+	}
+}
+
+// TestDashboardETACountsDown: the page's ETA of the run goes down by
+// itself between updates, as gahpo status's does.
+func TestDashboardETACountsDown(t *testing.T) {
+	h := newRunningHistory(t, problems.Regression, 6, 2, false)
+	status := func() gahpo.Status {
+		return gahpo.Status{RunID: h.run.ID, State: gahpo.RunRunning, Generation: 2, Generations: 2, Population: 6, Done: 4, InFlight: 2, RunETA: 30 * time.Second}
+	}
+	srv := httptest.NewServer(NewHandler(StoreSource{Store: h.st, Status: status}, HandlerOptions{Poll: 100 * time.Millisecond}))
+	t.Cleanup(srv.Close) // after the browser's, which ends the page's event stream
+	ctx, troubles := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	const eta = `document.getElementById("eta").textContent`
+	first, err := chromedp.Run(ctx, chromedp.Evaluate[string](eta))
+	if err != nil || first != "30.0 s" {
+		t.Fatalf("ETA %q (%v), want 30.0 s", first, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](eta+` !== "30.0 s" && parseFloat(`+eta+`) < 29`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		now, _ := chromedp.Run(ctx, chromedp.Evaluate[string](eta))
+		t.Errorf("the page's ETA stays at %q: %v", now, err)
+	}
+	for _, p := range troubles() {
+		t.Error(p)
 	}
 }
