@@ -406,3 +406,42 @@ func TestReplicableSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestPBTReplacesAQuarterWhateverTheOrder: at a rung of a population of 8,
+// at most ⌈8/4⌉ = 2 genomes lose their place, in whatever order the
+// results arrive: judged one by one as they came, the worst two of the
+// six at the quorum were replaced, then each of the last two, worst of
+// all, too (half the population). Failures fill the quarter first and
+// are replaced beyond it.
+func TestPBTReplacesAQuarterWhateverTheOrder(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name string
+		fits []float64 // by genome, in the order the results arrive
+		want []int     // the genomes that lose their place at rung 0
+	}{
+		{"best first", []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}, []int{5, 6}},
+		{"worst last", []float64{0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95}, []int{5, 6}},
+		{"worst first", []float64{0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2}, []int{1, 2}},
+		{"a failure last", []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, nan}, []int{5, 6, 8}},
+		{"failures first", []float64{nan, nan, nan, 0.4, 0.5, 0.6, 0.7, 0.8}, []int{1, 2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := pbt(runConfig(8, 1))
+			m, _ := testMachine(t, rc)
+			tasks := m.Ready().Publish
+			for i, tk := range tasks {
+				propStep(t, m, tk, tc.fits[i], i)
+			}
+			var got []int
+			for _, r := range m.Records() {
+				if r.Stopped != "" {
+					got = append(got, r.ID)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("stopped at rung 0: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
