@@ -80,7 +80,10 @@ type page struct {
 
 type counts struct {
 	Genomes, Evaluated, Trained, Failed, Duplicates, Queued int
-	Workers                                                 []string
+	// Stopped counts a population based training's genomes whose place
+	// was taken (GenomeStatus), failures left out.
+	Stopped int
+	Workers []string
 }
 
 func newPage(s *Snapshot, figs []Figure, live bool) page {
@@ -98,6 +101,8 @@ func newPage(s *Snapshot, figs []Figure, live bool) page {
 			pg.Counts.Duplicates++
 		case failed(g):
 			pg.Counts.Failed++
+		case GenomeStatus(g) == "stopped":
+			pg.Counts.Stopped++
 		}
 		pg.Counts.Evaluated++
 		if g.Status != gahpo.GenomeDuplicate {

@@ -156,6 +156,19 @@ func ConfirmShortfall(rc gahpo.RunConfig, genomes []gahpo.GenomeRecord) string {
 	return b.String()
 }
 
+// GenomeStatus is the state a view shows of genome g: its stored status,
+// but "stopped" for a population based training's genome that lost its
+// place to a copy of a better one (GenomeRecord.Stopped): it is done at
+// its rung and never trains again. (Halving has no such state: a genome
+// not promoted stays done at its rung, and may still be promoted.) A
+// failed genome stays failed.
+func GenomeStatus(g gahpo.GenomeRecord) string {
+	if g.Stopped != "" && g.Status == gahpo.GenomeDone {
+		return "stopped"
+	}
+	return string(g.Status)
+}
+
 func plural(n int, word string) string {
 	if n == 1 {
 		return word

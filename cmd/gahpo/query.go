@@ -310,7 +310,7 @@ func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 		if rungs {
 			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung, g.Epochs, fit)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), report.FormatParams(g.Params, g.Choices))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, report.GenomeStatus(g), fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), report.FormatParams(g.Params, g.Choices))
 	}
 	tw.Flush()
 }
@@ -324,7 +324,11 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	}
 	row("genome", strconv.Itoa(g.ID))
 	row("generation", strconv.Itoa(g.Generation))
-	row("status", string(g.Status))
+	status := report.GenomeStatus(g)
+	if status == "stopped" {
+		status = fmt.Sprintf("stopped at rung %d (%d epochs)", g.Rung, g.Epochs)
+	}
+	row("status", status)
 	row("fitness", fmtFloat(g.Fitness))
 	if g.Accuracy > 0 {
 		row("accuracy", fmt.Sprintf("%.2f%%", 100*g.Accuracy))
