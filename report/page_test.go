@@ -180,3 +180,28 @@ func TestPageNoFinal(t *testing.T) {
 		}
 	}
 }
+
+// TestPageFinalTime: a final training's paragraph names every worker that
+// trained a rung of it and, after a population based training, says its
+// time is its lineage's in all.
+func TestPageFinalTime(t *testing.T) {
+	steps := []gahpo.ScheduleStep{{Epoch: 1, Genome: 1}, {Epoch: 3, Genome: 3}}
+	for _, tt := range []struct {
+		name string
+		f    gahpo.FinalTraining
+		want string
+	}{
+		{"one-epoch", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Duration: 5 * time.Second}, "trained on w2 in 5.000 s:"},
+		{"halving", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Workers: []string{"w2"}, Duration: 5 * time.Second}, "trained on w2 in 5.000 s:"},
+		{"pbt", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Workers: []string{"w1", "w3", "w2"}, Duration: 5 * time.Second, Schedule: steps,
+			Epochs: make([]gahpo.EpochMetrics, 3)}, "trained on w1, w3 and w2 in 5.000 s in all (its 3 epochs, those the genomes of its schedule trained before it included):"},
+	} {
+		b, err := newPage(&Snapshot{Run: gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: 3}, Final: &tt.f}, nil, true).exec("content")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), tt.want) {
+			t.Errorf("%s: page lacks %q", tt.name, tt.want)
+		}
+	}
+}

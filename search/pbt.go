@@ -200,6 +200,8 @@ func (m *Machine) addChild(src gahpo.GenomeRecord, x int, genes []float64) int {
 		Fitness: src.RungFitness[held], Accuracy: src.Accuracy, Epochs: epochs, Rung: held,
 		RungFitness: slices.Clone(src.RungFitness[:held+1]), Curve: curve, Checkpoint: src.Checkpoint,
 		RungFinished: slices.Clone(src.RungFinished[:min(held+1, len(src.RungFinished))]),
+		RungDuration: slices.Clone(src.RungDuration[:min(held+1, len(src.RungDuration))]),
+		RungWorker:   slices.Clone(src.RungWorker[:min(held+1, len(src.RungWorker))]),
 		Inherited:    held + 1, Exploited: src.ID, Replaces: x,
 		Schedule: append(slices.Clone(src.Schedule), gahpo.ScheduleStep{Epoch: epochs + 1, Genome: id, Params: params, Choices: m.choices(params)}),
 	}
