@@ -198,9 +198,7 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(withSeconds(out, stats))
+		return writeJSON(m.Stdout, withSeconds(out, stats), "  ")
 	}
 	switch v := out.(type) {
 	case *[]gahpo.Run:
