@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,43 @@ func query(t *testing.T, db string, args ...string) string {
 		t.Fatalf("query %q: %v", args, err)
 	}
 	return out.String()
+}
+
+// TestQueryPBTTrainAgain: the command that trains a population based
+// training's genome again, as query genome and query final print it, has
+// the seed of the schedule's first genome (111), where its weights began,
+// not the genome's own (333), and the search's training images; the
+// final's time and workers are its lineage's.
+func TestQueryPBTTrainAgain(t *testing.T) {
+	db := pbtHistory(t)
+	again := "cnntrain -epochs 3 -train-images 256 -seed 111 -schedule '1:batch_size=64,gamma=0.7,lr=1,weight_decay=1e-07;3:batch_size=64,gamma=0.7,lr=0.8,weight_decay=1e-07'"
+	tests := []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"genome", "3"}, []string{"train again     " + again, "schedule seed   genome 1's seed 111, where its weights began",
+			"seed            333 (its tasks'; its schedule's is the schedule seed above)",
+			"workers         w1, w2 (of its rungs)", "duration        3.000 s (its own rungs; 5.000 s with those the genomes of its schedule trained before it)"},
+			[]string{"-seed 333"}},
+		{[]string{"final"}, []string{"    " + again + "\n", "on genome 1's seed 111, where its weights began",
+			"final training of genome 3 (batch_size=64 gamma=0.7 lr=0.8 weight_decay=1e-07) on w1 and w2, 5s in all (its 3 epochs,"},
+			[]string{"-seed 333"}},
+		{[]string{"genome", "1"}, []string{"seed            111\n"}, []string{"train again", "schedule seed"}},
+	}
+	spaces := regexp.MustCompile(" +") // the columns' widths do not matter
+	for _, tt := range tests {
+		out := spaces.ReplaceAllString(query(t, db, tt.args...), " ")
+		for _, w := range tt.want {
+			if w = spaces.ReplaceAllString(w, " "); !strings.Contains(out, w) {
+				t.Errorf("query %q:\n%s\nwant %q", tt.args, out, w)
+			}
+		}
+		for _, w := range tt.not {
+			if strings.Contains(out, w) {
+				t.Errorf("query %q:\n%s\nholds %q", tt.args, out, w)
+			}
+		}
+	}
 }
 
 // TestQueryJSONNulls: every query's --json prints a figure that is not a

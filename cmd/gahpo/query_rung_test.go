@@ -189,7 +189,7 @@ func TestStoppedGenomeViews(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var rows, one bytes.Buffer
 			printGenomes(&rows, []gahpo.GenomeRecord{tt.g})
-			printGenome(&one, tt.g)
+			printGenome(&one, tt.g, lineage{})
 			if !strings.Contains(rows.String(), tt.row) {
 				t.Errorf("query generation:\n%s\nwant the row %q", rows.String(), tt.row)
 			}
