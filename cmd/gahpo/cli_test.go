@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,12 @@ func TestMainInProcess(t *testing.T) {
 	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0") // an address in use: another server's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	inUse := busy.Addr().String()
 	tests := []struct {
 		name       string
 		args       []string
@@ -91,6 +98,14 @@ func TestMainInProcess(t *testing.T) {
 			wantErr: "route password file " + emptyFile + " is empty"},
 		{name: "NATS route password without a cluster", args: []string{"nats", "--route-password-file", emptyFile, "--store", filepath.Join(t.TempDir(), "js")},
 			wantErr: "--route-password-file without --cluster"},
+		{name: "NATS on an address in use", args: []string{"nats", "--listen", inUse, "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "nats: --listen " + inUse + ": address already in use"},
+		{name: "NATS monitoring on an address in use", args: []string{"nats", "--listen", "127.0.0.1:0", "--monitor", inUse, "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "nats: --monitor " + inUse + ": address already in use"},
+		{name: "NATS routes on an address in use", args: []string{"nats", "--listen", "127.0.0.1:0", "--cluster", inUse, "--server-name", "n1", "--routes", "nats://127.0.0.1:1", "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "nats: --cluster " + inUse + ": address already in use"},
+		{name: "run on an address in use", args: []string{"run", "--problem", "regression", "--db", filepath.Join(t.TempDir(), "h.db"), "--listen", inUse},
+			wantErr: "run: --listen " + inUse + ": address already in use"},
 		{name: "a secret as an argument warns", args: []string{"query", "runs", "--db", emptyDB, "--nats-token", "s3cret"},
 			wantStderr: "warning: --nats-token puts a secret where every user of this machine can read it (ps); use GAHPO_NATS_TOKEN_FILE"},
 	}

@@ -158,7 +158,7 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 		TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA, UsersFile: *users,
 		Cluster: *cluster, ClusterName: *clusterName, Routes: routeList, RouteUser: *routeUser, RoutePassword: routePassword, Monitor: *monitor})
 	if err != nil {
-		return err
+		return listenError("nats", err)
 	}
 	fmt.Fprintf(m.Stdout, "gahpo: NATS with JetStream listening on %s (store %s); stop with Ctrl-C\n", srv.URL(), *storeDir)
 	if u := srv.ClusterURL(); u != "" {
@@ -167,6 +167,21 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	srv.Shutdown()
 	return nil
+}
+
+// listenError names the flag of an address the embedded server could not
+// listen on (one in use: another gahpo nats, gahpo run or nats-server);
+// other errors pass unchanged.
+func listenError(cmd string, err error) error {
+	var le *natsserver.ListenError
+	if !errors.As(err, &le) {
+		return err
+	}
+	flag, ok := map[string]string{"client": "--listen", "cluster": "--cluster", "monitor": "--monitor"}[le.What]
+	if !ok {
+		return err
+	}
+	return fmt.Errorf("%s: %s %s: %w", cmd, flag, le.Addr, le.Err)
 }
 
 // natsHealth asks a server's monitoring endpoint whether it is healthy
