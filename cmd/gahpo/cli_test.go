@@ -96,6 +96,8 @@ func TestMainInProcess(t *testing.T) {
 			wantErr: "set GAHPO_NATS_ROUTE_PASSWORD_FILE=FILE"},
 		{name: "NATS routes with an empty password file", args: []string{"nats", "--cluster", "0.0.0.0:0", "--route-password-file", emptyFile, "--server-name", "n1", "--routes", "nats://127.0.0.1:1", "--store", filepath.Join(t.TempDir(), "js")},
 			wantErr: "route password file " + emptyFile + " is empty"},
+		{name: "NATS users file with a token file", args: []string{"nats", "--users", emptyFile, "--token-file", emptyFile, "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "--users excludes --token and --token-file"},
 		{name: "NATS route password without a cluster", args: []string{"nats", "--route-password-file", emptyFile, "--store", filepath.Join(t.TempDir(), "js")},
 			wantErr: "--route-password-file without --cluster"},
 		{name: "NATS on an address in use", args: []string{"nats", "--listen", inUse, "--store", filepath.Join(t.TempDir(), "js")},

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -163,6 +164,26 @@ func warnSecretArgs(fs *flag.FlagSet) {
 	})
 }
 
+// checkSecretPairs refuses a secret given both as a value and as a file
+// (--nats-token and --nats-token-file, gahpo nats's --token and
+// --token-file, and the passwords'): either would silently replace the
+// other, whichever came last.
+func checkSecretPairs(fs *flag.FlagSet) error {
+	names := make([]string, 0, len(secretFlags))
+	for name := range secretFlags {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if flagSet(fs, name) && flagSet(fs, name+"-file") {
+			cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+			return fmt.Errorf("%s: --%s and --%s-file both give the %s: give one, the file (every user of the machine can read the arguments)",
+				cmd, name, name, strings.TrimPrefix(name, "nats-"))
+		}
+	}
+	return nil
+}
+
 // unsetDefault drops flag's "(default -1)" from the usage a writer is
 // given: -1 is how an int flag says "not given" (the preset's value, say),
 // which its help says in words.
@@ -189,6 +210,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()
 		if len(args) == 0 {
 			warnSecretArgs(fs)
+			if err := checkSecretPairs(fs); err != nil {
+				return nil, err
+			}
 			if err := checkTLSPair(fs); err != nil {
 				return nil, err
 			}
