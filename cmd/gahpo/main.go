@@ -184,6 +184,23 @@ func checkSecretPairs(fs *flag.FlagSet) error {
 	return nil
 }
 
+// checkSecretApart refuses a secret flag given an empty value and followed
+// by an argument (--nats-token= s3cret): that argument is most likely the
+// secret, which the error of a stray argument would print; this error does
+// not.
+func checkSecretApart(fs *flag.FlagSet, args []string) error {
+	for i := 1; i < len(args); i++ {
+		name, ok := strings.CutSuffix(strings.TrimLeft(args[i-1], "-"), "=")
+		if _, secret := secretFlags[name]; !ok || !secret || !strings.HasPrefix(args[i-1], "-") || strings.HasPrefix(args[i], "-") || fs.Lookup(name) == nil {
+			continue
+		}
+		cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+		return fmt.Errorf("%s: %s gives the %s an empty value, and the argument after it (not shown: it may be the secret) is not its value; "+
+			"write %sVALUE without a space, or better give it in a file: %s", cmd, args[i-1], strings.TrimPrefix(name, "nats-"), args[i-1], secretFlags[name])
+	}
+	return nil
+}
+
 // unsetDefault drops flag's "(default -1)" from the usage a writer is
 // given: -1 is how an int flag says "not given" (the preset's value, say),
 // which its help says in words.
@@ -201,6 +218,9 @@ func (u unsetDefault) Write(b []byte) (int, error) {
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	if _, ok := fs.Output().(unsetDefault); !ok {
 		fs.SetOutput(unsetDefault{fs.Output()})
+	}
+	if err := checkSecretApart(fs, args); err != nil {
+		return nil, err
 	}
 	var pos []string
 	for {

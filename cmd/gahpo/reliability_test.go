@@ -451,7 +451,8 @@ func TestHelpKeepsSecrets(t *testing.T) {
 	t.Setenv("GAHPO_NATS", "nats://user:url-secret@127.0.0.1:1")
 	t.Setenv("GAHPO_NATS_PASSWORD", "password-secret")
 	t.Setenv("GAHPO_NATS_TOKEN", "token-secret")
-	for _, args := range [][]string{{"query", "-h"}, {"status", "-h"}, {"worker", "-h"}, {"query"}, {"report"}, {"help", "coordinator"}} {
+	for _, args := range [][]string{{"query", "-h"}, {"status", "-h"}, {"worker", "-h"}, {"nats", "-h"}, {"run", "-h"}, {"purge", "-h"}, {"export", "-h"},
+		{"query"}, {"report"}, {"help", "coordinator"}} {
 		_, stderr, _ := runMain(t, args...)
 		for _, secret := range []string{"url-secret", "password-secret", "token-secret"} {
 			if strings.Contains(stderr, secret) {
@@ -574,4 +575,40 @@ func TestSecretGivenTwiceRefused(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSecretApartNotPrinted: a secret flag given an empty value and the
+// secret apart (--nats-token= s3cret, a stray space) is refused without the
+// secret, which the error of a stray argument printed ("unexpected argument
+// \"s3cret\" ... write --nats-token=s3cret").
+func TestSecretApartNotPrinted(t *testing.T) {
+	const secret = "s3cret-after-a-space"
+	const url = "nats://127.0.0.1:1"
+	var tests [][]string
+	for _, flag := range []string{"--nats-token=", "--nats-password=", "-nats-token="} {
+		for _, args := range [][]string{
+			{"worker", "--nats", url}, {"status", "--nats", url}, {"coordinator", "--nats", url, "--problem", "regression"},
+			{"query", "runs", "--nats", url}, {"report", "--nats", url, "--out", t.TempDir()}, {"export", "--nats", url},
+			{"purge", "--nats", url, "--run", "r"},
+		} {
+			tests = append(tests, append(args, flag, secret))
+		}
+	}
+	for _, flag := range []string{"--token=", "--password="} {
+		tests = append(tests, []string{"nats", "--store", t.TempDir(), "--user", "u", flag, secret}, []string{"nats", flag, secret, "health"})
+	}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var out, errb bytes.Buffer
+			err := (&Main{Stdout: &out, Stderr: &errb}).Run(ctx, args)
+			if err == nil || !strings.Contains(err.Error(), "not shown: it may be the secret") {
+				t.Errorf("err = %v; want the argument refused, not shown", err)
+			}
+			if printed := out.String() + errb.String() + fmt.Sprint(err); strings.Contains(printed, secret) {
+				t.Errorf("the secret is printed:\n%s", printed)
+			}
+		})
+	}
 }
