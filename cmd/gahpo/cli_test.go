@@ -108,6 +108,8 @@ func TestMainInProcess(t *testing.T) {
 			wantErr: "nats: --cluster " + inUse + ": address already in use"},
 		{name: "run on an address in use", args: []string{"run", "--problem", "regression", "--db", filepath.Join(t.TempDir(), "h.db"), "--listen", inUse},
 			wantErr: "run: --listen " + inUse + ": address already in use"},
+		{name: "NATS help names each secret's variables", args: []string{"nats", "-h"}, wantErr: flag.ErrHelp.Error(),
+			wantStderr: "file holding the password of --user; env GAHPO_NATS_PASSWORD_FILE, or the password in GAHPO_NATS_PASSWORD (not both)"},
 		{name: "a secret as an argument warns", args: []string{"query", "runs", "--db", emptyDB, "--nats-token", "s3cret"},
 			wantStderr: "warning: --nats-token puts a secret where every user of this machine can read it (ps); use GAHPO_NATS_TOKEN_FILE"},
 	}
