@@ -92,10 +92,9 @@ func (s *streamFlags) apply(o bus.Options) (bus.Options, error) {
 // On a loopback address nothing changes. On any other address the server
 // requires a token: GAHPO_NATS_TOKEN or the file named by
 // GAHPO_NATS_TOKEN_FILE (not both: [envSecret]), else the token kept in
-// tokenFile, made (random,
-// mode 0600) on first use. Once the server listens, announce prints the
-// command that joins a worker, with the token read from a file, never on
-// the command line.
+// tokenFile, made (random, mode 0600) on first use. Once the server
+// listens, announce prints the command that joins a worker, with the token
+// read from a file, never on the command line.
 func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce func(url string), err error) {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
