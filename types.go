@@ -353,6 +353,13 @@ type GenomeRecord struct {
 	// kept has none: its Finished stands for all).
 	RungFitness  []Float     `json:"rung_fitness,omitempty"`
 	RungFinished []time.Time `json:"rung_finished,omitempty"`
+	// RungDuration and RungWorker are the duration and the worker of each
+	// rung's training, in order (a genome that exploited another has that
+	// one's for the rungs it took over: its weights' whole training). A
+	// record stored before they were kept has none, or fewer than its
+	// rungs: Duration and Worker are then all that is known.
+	RungDuration []time.Duration `json:"rung_duration,omitempty"`
+	RungWorker   []string        `json:"rung_worker,omitempty"`
 	// Checkpoint is the genome's kept training state (a halving run deletes
 	// it once the genome can no longer be promoted); Weights its trained
 	// model once it reached the top rung.
@@ -480,10 +487,17 @@ type FinalTraining struct {
 	Epochs       []EpochMetrics     `json:"epochs"`
 	TestLoss     Float              `json:"test_loss"`
 	TestAccuracy float64            `json:"test_accuracy,omitempty"`
-	Duration     time.Duration      `json:"duration"`
-	Worker       string             `json:"worker"`
-	WeightsSize  int                `json:"weights_size"`
-	WeightsSHA   string             `json:"weights_sha256,omitempty"`
+	// Duration is the training's time: after halving or population
+	// based training, that of every rung that trained its weights (a
+	// population based training's lineage included: the genomes it
+	// exploited trained its first epochs); Worker the worker of its last,
+	// and Workers, when known, every worker that trained a rung of it,
+	// in the order they first did.
+	Duration    time.Duration `json:"duration"`
+	Worker      string        `json:"worker"`
+	Workers     []string      `json:"workers,omitempty"`
+	WeightsSize int           `json:"weights_size"`
+	WeightsSHA  string        `json:"weights_sha256,omitempty"`
 	// WeightsLost says why the weights are not kept: the object store
 	// that held them was lost before the run ended (a resumed run on a
 	// NATS server whose store was deleted or replaced).

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -66,6 +68,126 @@ const DefaultRouteUser = "gahpo-route"
 // ErrBadOptions is returned by [Start] for options that do not fit
 // together.
 var ErrBadOptions = errors.New("natsserver: bad options")
+
+// ListenError is returned by [Start] when an address the server is to
+// listen on cannot be had, most often because another process listens
+// there (errors.Is(err, syscall.EADDRINUSE)).
+type ListenError struct {
+	// What the address is for: "client", "cluster" or "monitor" (the
+	// Options field Host and Port, Cluster or Monitor).
+	What string
+	// Addr is the address, host:port.
+	Addr string
+	// Err is why, without the address ("address already in use").
+	Err error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("natsserver: %s address %s: %v", e.What, e.Addr, e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// checkFree listens on each address the server is to listen on, and closes
+// it again: an address in use fails at once, named, where the server would
+// only log it (if at all) and never get ready. Port 0 picks a free port, so
+// it is not checked. A process that takes an address between this check
+// and the server's own listen is caught by the server's fatal error.
+func checkFree(o Options, opts *server.Options) error {
+	for _, a := range []struct {
+		what, host string
+		port       int
+	}{{"client", opts.Host, opts.Port}, {"cluster", opts.Cluster.Host, opts.Cluster.Port}, {"monitor", opts.HTTPHost, opts.HTTPPort}} {
+		if a.port <= 0 || (a.what == "cluster" && o.Cluster == "") || (a.what == "monitor" && o.Monitor == "") {
+			continue
+		}
+		addr := net.JoinHostPort(a.host, strconv.Itoa(a.port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			// The cause alone ("address already in use"): the error
+			// names the address already.
+			var op *net.OpError
+			if errors.As(err, &op) && op.Err != nil {
+				err = op.Err
+			}
+			var sys *os.SyscallError
+			if errors.As(err, &sys) && sys.Err != nil {
+				err = sys.Err
+			}
+			return &ListenError{What: a.what, Addr: addr, Err: err}
+		}
+		if err := l.Close(); err != nil {
+			return &ListenError{What: a.what, Addr: addr, Err: err}
+		}
+	}
+	return nil
+}
+
+// fatalLogger catches the server's fatal errors, which it logs instead of
+// returning (a port in use, a store directory that is not one), and passes
+// the rest to next, the server's own logger (nil: none). The first fatal
+// error goes to fatal; the server logger's Fatalf, which would end the
+// process, is never called.
+type fatalLogger struct {
+	next  server.Logger
+	once  sync.Once
+	fatal chan error
+}
+
+// fatalError is a fatal error of the server, as it logged it, wrapping the
+// error among its arguments if there is one.
+type fatalError struct {
+	msg string
+	err error
+}
+
+func (e *fatalError) Error() string { return "natsserver: the server stopped as it started: " + e.msg }
+
+func (e *fatalError) Unwrap() error { return e.err }
+
+func (l *fatalLogger) Fatalf(format string, v ...any) {
+	e := &fatalError{msg: fmt.Sprintf(format, v...)}
+	for _, a := range v {
+		if err, ok := a.(error); ok {
+			e.err = err
+			break
+		}
+	}
+	l.once.Do(func() { l.fatal <- e })
+	if l.next != nil {
+		l.next.Errorf(format, v...)
+	}
+}
+
+func (l *fatalLogger) Noticef(format string, v ...any) {
+	if l.next != nil {
+		l.next.Noticef(format, v...)
+	}
+}
+
+func (l *fatalLogger) Warnf(format string, v ...any) {
+	if l.next != nil {
+		l.next.Warnf(format, v...)
+	}
+}
+
+func (l *fatalLogger) Errorf(format string, v ...any) {
+	if l.next != nil {
+		l.next.Errorf(format, v...)
+	}
+}
+
+func (l *fatalLogger) Debugf(format string, v ...any) {
+	if l.next != nil {
+		l.next.Debugf(format, v...)
+	}
+}
+
+func (l *fatalLogger) Tracef(format string, v ...any) {
+	if l.next != nil {
+		l.next.Tracef(format, v...)
+	}
+}
 
 // auth is the authorization part of a configuration file.
 type auth struct {
@@ -171,7 +293,14 @@ type Server struct {
 	srv *server.Server
 }
 
-// Start starts the server and waits until it accepts connections.
+// readyWithin is how long [Start] waits for the server to accept
+// connections.
+const readyWithin = 10 * time.Second
+
+// Start starts the server and waits until it accepts connections. An
+// address in use fails at once with a [*ListenError], and any other error
+// the server meets as it starts (a store directory that is not one) as soon
+// as it is met.
 func Start(o Options) (*Server, error) {
 	if o.StoreDir == "" {
 		return nil, errors.New("natsserver: no JetStream store directory")
@@ -229,17 +358,37 @@ func Start(o Options) (*Server, error) {
 		}
 		opts.HTTPHost = host
 	}
+	if err := checkFree(o, opts); err != nil {
+		return nil, err
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("natsserver: %w", err)
 	}
+	log := &fatalLogger{fatal: make(chan error, 1)}
 	if o.Log {
 		srv.ConfigureLogger()
+		log.next = srv.Logger()
 	}
+	srv.SetLoggerV2(log, opts.Debug, opts.Trace, opts.TraceVerbose)
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("natsserver: not ready on %s after 10s", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
+	for deadline := time.Now().Add(readyWithin); ; {
+		// In short steps, to see a fatal error as soon as it is logged:
+		// the server's own wait does not end on one.
+		if srv.ReadyForConnections(100 * time.Millisecond) {
+			break
+		}
+		select {
+		case err := <-log.fatal:
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, err
+		default:
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			return nil, fmt.Errorf("natsserver: not ready on %s after %v", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), readyWithin)
+		}
 	}
 	return &Server{srv: srv}, nil
 }

@@ -22,6 +22,14 @@ import (
 //go:embed page.html
 var pageHTML string
 
+// secs writes a duration in seconds, to the millisecond below 10 s.
+func secs(d time.Duration) string {
+	if d < 10*time.Second {
+		return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
+}
+
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"fit":    fmtFit,
 	"params": FormatParams,
@@ -31,14 +39,11 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return fmt.Sprintf("%.2f%%", 100*v)
 	},
-	"secs": func(d time.Duration) string {
-		if d < 10*time.Second {
-			return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
-		}
-		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
-	},
-	"epochs": newEpochTable,
-	"header": func(metric string) string { return strings.ReplaceAll(metric, "_", " ") },
+	"secs":          secs,
+	"finalWorkers":  FinalWorkers,
+	"finalDuration": func(f gahpo.FinalTraining) string { return FinalDuration(f, secs) },
+	"epochs":        newEpochTable,
+	"header":        func(metric string) string { return strings.ReplaceAll(metric, "_", " ") },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
@@ -92,7 +97,10 @@ type page struct {
 
 type counts struct {
 	Genomes, Evaluated, Trained, Failed, Duplicates, Queued int
-	Workers                                                 []string
+	// Stopped counts a population based training's genomes whose place
+	// was taken (GenomeStatus), failures left out.
+	Stopped int
+	Workers []string
 }
 
 func newPage(s *Snapshot, figs []Figure, live bool) page {
@@ -110,6 +118,8 @@ func newPage(s *Snapshot, figs []Figure, live bool) page {
 			pg.Counts.Duplicates++
 		case failed(g):
 			pg.Counts.Failed++
+		case GenomeStatus(g) == "stopped":
+			pg.Counts.Stopped++
 		}
 		pg.Counts.Evaluated++
 		if g.Status != gahpo.GenomeDuplicate {

@@ -77,7 +77,7 @@ func TestPageRunSummary(t *testing.T) {
 				"the epoch budget was spent (--budget-epochs 2000)",
 				"2036 epoch-trainings (budget 2000), of which 18 in 2 confirmation trainings",
 				"finished: the run is done", "confirmed 1 genome of the 3 asked"},
-			[]string{"live: updates"}},
+			[]string{"live: updates", "stopped (their place"}},
 		{"stored before epochs_spent", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunDone, Best: 1}, []gahpo.GenomeRecord{one},
 			[]string{fmt.Sprintf("%d epoch-trainings (budget 2000), of which 18 in 2 confirmation trainings", search.EpochsSpent(halving.RungEpochs(), []gahpo.GenomeRecord{one}))}, nil},
 		{"running", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunRunning}, nil,
@@ -85,9 +85,14 @@ func TestPageRunSummary(t *testing.T) {
 		{"a generation with no result yet", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunRunning},
 			[]gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeQueued}, {ID: 2, Status: gahpo.GenomeQueued}},
 			[]string{"<td>1</td><td>-</td><td>-</td><td>-</td>", "no result yet"}, []string{"<td>1</td><td>0</td>"}},
-		{"population based", gahpo.Run{ID: "r", Config: pbt, Status: gahpo.RunDone, StoppedBy: gahpo.StopMaxEpochs, EpochsSpent: 140}, nil,
+		{"population based", gahpo.Run{ID: "r", Config: pbt, Status: gahpo.RunDone, StoppedBy: gahpo.StopMaxEpochs, EpochsSpent: 140},
+			[]gahpo.GenomeRecord{
+				{ID: 1, Status: gahpo.GenomeDone, Rung: 2, Fitness: 0.3, Stopped: "in the worst quarter at rung 2"},
+				{ID: 2, Status: gahpo.GenomeFailed, Rung: 0, Fitness: gahpo.Float(math.Inf(1)), Stopped: "its training failed"},
+				{ID: 3, Status: gahpo.GenomeDone, Rung: 13, Fitness: 0.1}},
 			[]string{"population 8, 14 rungs to 14 epochs, judged every 1 epoch", "the population trained to --max-epochs 14",
-				"population based training to 14 epochs, exploit and explore every 1</td>"},
+				"population based training to 14 epochs, exploit and explore every 1</td>",
+				"3 bred, 3 evaluated (3 trained, 0 duplicates), 1 failed, 1 stopped (their place taken by a better genome"},
 			[]string{"8 generations", "× 8"}},
 	}
 	for _, tt := range tests {
@@ -167,6 +172,31 @@ func TestPageNoFinal(t *testing.T) {
 		{"--final-epochs 0", gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: 3}, "No final training: none was asked for."},
 	} {
 		b, err := newPage(&Snapshot{Run: tt.run}, nil, true).exec("content")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), tt.want) {
+			t.Errorf("%s: page lacks %q", tt.name, tt.want)
+		}
+	}
+}
+
+// TestPageFinalTime: a final training's paragraph names every worker that
+// trained a rung of it and, after a population based training, says its
+// time is its lineage's in all.
+func TestPageFinalTime(t *testing.T) {
+	steps := []gahpo.ScheduleStep{{Epoch: 1, Genome: 1}, {Epoch: 3, Genome: 3}}
+	for _, tt := range []struct {
+		name string
+		f    gahpo.FinalTraining
+		want string
+	}{
+		{"one-epoch", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Duration: 5 * time.Second}, "trained on w2 in 5.000 s:"},
+		{"halving", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Workers: []string{"w2"}, Duration: 5 * time.Second}, "trained on w2 in 5.000 s:"},
+		{"pbt", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Workers: []string{"w1", "w3", "w2"}, Duration: 5 * time.Second, Schedule: steps,
+			Epochs: make([]gahpo.EpochMetrics, 3)}, "trained on w1, w3 and w2 in 5.000 s in all (its 3 epochs, those the genomes of its schedule trained before it included):"},
+	} {
+		b, err := newPage(&Snapshot{Run: gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: 3}, Final: &tt.f}, nil, true).exec("content")
 		if err != nil {
 			t.Fatal(err)
 		}

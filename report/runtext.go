@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/search"
@@ -155,6 +156,43 @@ func ConfirmShortfall(rc gahpo.RunConfig, genomes []gahpo.GenomeRecord) string {
 		b.WriteString(", so none was compared: the result is the one genome, its mean over more seeds")
 	}
 	return b.String()
+}
+
+// GenomeStatus is the state a view shows of genome g: its stored status,
+// but "stopped" for a population based training's genome that lost its
+// place to a copy of a better one (GenomeRecord.Stopped): it is done at
+// its rung and never trains again. (Halving has no such state: a genome
+// not promoted stays done at its rung, and may still be promoted.) A
+// failed genome stays failed.
+func GenomeStatus(g gahpo.GenomeRecord) string {
+	if g.Stopped != "" && g.Status == gahpo.GenomeDone {
+		return "stopped"
+	}
+	return string(g.Status)
+}
+
+// FinalWorkers names the workers that trained a final training: every
+// one that trained a rung of it (halving, population based training),
+// else its one worker.
+func FinalWorkers(f gahpo.FinalTraining) string {
+	switch n := len(f.Workers); {
+	case n == 0:
+		return f.Worker
+	case n == 1:
+		return f.Workers[0]
+	default:
+		return strings.Join(f.Workers[:n-1], ", ") + " and " + f.Workers[n-1]
+	}
+}
+
+// FinalDuration says how long a final training took, its duration written
+// by format: after a population based training, in all, the genomes its
+// schedule went on from included.
+func FinalDuration(f gahpo.FinalTraining, format func(time.Duration) string) string {
+	if len(f.Schedule) > 1 && len(f.Workers) > 0 {
+		return fmt.Sprintf("%s in all (its %d epochs, those the genomes of its schedule trained before it included)", format(f.Duration), len(f.Epochs))
+	}
+	return format(f.Duration)
 }
 
 func plural(n int, word string) string {

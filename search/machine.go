@@ -607,6 +607,9 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	rec.RungFitness = append(rec.RungFitness, gahpo.Float(fitness))
 	m.order(rec)
 	rec.RungFinished = append(rungFinished(rec), now)
+	if len(rec.RungDuration) == len(rec.RungFitness)-1 && len(rec.RungWorker) == len(rec.RungFitness)-1 {
+		rec.RungDuration, rec.RungWorker = append(rec.RungDuration, r.Duration), append(rec.RungWorker, r.Worker)
+	}
 	rec.Accuracy, rec.Worker, rec.Attempts, rec.Device = r.Accuracy, r.Worker, m.attempts(r), r.Device
 	rec.Duration += r.Duration
 	rec.ImagesPerSec = r.ImagesPerSec
@@ -1149,12 +1152,25 @@ func (m *Machine) finish(now time.Time) {
 	m.touchRun()
 }
 
-// topFinal is the final training of a halving run: the best genome's own
-// training to the top rung, epoch by epoch.
+// topFinal is the final training of a halving or population based run:
+// the best genome's own training to the top rung, epoch by epoch (its
+// lineage's, under population based training), with the time and the
+// workers of every rung of it.
 func (m *Machine) topFinal(r gahpo.GenomeRecord, now time.Time) *gahpo.FinalTraining {
 	ft := &gahpo.FinalTraining{
 		GenomeID: r.ID, Params: r.Params, Choices: r.Choices, TestLoss: gahpo.Float(math.NaN()), Duration: r.Duration, Worker: r.Worker,
 		Finished: now, Curve: r.Curve, Schedule: r.Schedule,
+	}
+	if n := len(r.RungFitness); n > 0 && len(r.RungDuration) == n && len(r.RungWorker) == n {
+		// Every rung that trained its weights, those of the genomes it
+		// exploited included (their durations are not in r.Duration).
+		ft.Duration = 0
+		for i, d := range r.RungDuration {
+			ft.Duration += d
+			if w := r.RungWorker[i]; w != "" && !slices.Contains(ft.Workers, w) {
+				ft.Workers = append(ft.Workers, w)
+			}
+		}
 	}
 	for _, e := range r.Curve {
 		ft.Epochs = append(ft.Epochs, e.Fixed())

@@ -21,7 +21,9 @@ import (
 //     then is judged against
 //     every result at k: in the worst quarter (Ray Tune's
 //     quantile_fraction 0.25; failures are the worst), its training stops
-//     and a new genome takes its place. The new genome exploits one of the
+//     and a new genome takes its place. At most a quarter of the
+//     population loses its place at a rung, whatever the order results
+//     arrive in (a failure, which cannot go on, is replaced beyond it). The new genome exploits one of the
 //     best quarter, chosen at random: it goes on from that genome's latest
 //     checkpoint, with its rungs' fitnesses and curve as its own past,
 //     and explores: its hyperparameters are that genome's, each multiplied
@@ -105,22 +107,43 @@ func (m *Machine) decideRung(k int) {
 	}
 	q := quantileSize(len(order))
 	best := order[:q]
+	// At most a quarter of the population loses its place at a rung,
+	// whatever the order its results arrive in: judged one by one as they
+	// come, each in the worst quarter of the results so far, the last
+	// quarter to arrive could all be replaced after the quarter judged at
+	// the quorum (half the population). Failures fill the quarter first
+	// (they are the worst) and are replaced beyond it (they cannot go on).
+	quota := quantileSize(m.rc.GA.Population) - m.stoppedAt(k)
 	for _, id := range waiting {
 		pos := slices.Index(order, id)
 		r := m.recs[id-1]
 		failed := r.Status == gahpo.GenomeFailed
-		if !failed && pos < len(order)-q {
+		if !failed && (pos < len(order)-q || quota <= 0) {
 			m.promoteOne(id)
 			continue
 		}
+		quota--
 		if !m.replace(id, k, best) {
 			if failed {
 				m.stop(id, "its training failed and no genome of the best quarter had a checkpoint to take its place")
 			} else {
 				m.promoteOne(id) // nobody to exploit: it goes on
+				quota++          // and keeps its place
 			}
 		}
 	}
+}
+
+// stoppedAt counts the genomes whose training stopped at rung k (their
+// place taken, or failed with nobody to take it).
+func (m *Machine) stoppedAt(k int) int {
+	n := 0
+	for _, r := range m.recs {
+		if r.Stopped != "" && r.Rung == k {
+			n++
+		}
+	}
+	return n
 }
 
 // stop ends genome id's training below the top rung.
@@ -177,6 +200,8 @@ func (m *Machine) addChild(src gahpo.GenomeRecord, x int, genes []float64) int {
 		Fitness: src.RungFitness[held], Accuracy: src.Accuracy, Epochs: epochs, Rung: held,
 		RungFitness: slices.Clone(src.RungFitness[:held+1]), Curve: curve, Checkpoint: src.Checkpoint,
 		RungFinished: slices.Clone(src.RungFinished[:min(held+1, len(src.RungFinished))]),
+		RungDuration: slices.Clone(src.RungDuration[:min(held+1, len(src.RungDuration))]),
+		RungWorker:   slices.Clone(src.RungWorker[:min(held+1, len(src.RungWorker))]),
 		Inherited:    held + 1, Exploited: src.ID, Replaces: x,
 		Schedule: append(slices.Clone(src.Schedule), gahpo.ScheduleStep{Epoch: epochs + 1, Genome: id, Params: params, Choices: m.choices(params)}),
 	}

@@ -115,6 +115,11 @@ func TestPBTExploitsAndExplores(t *testing.T) {
 		t.Errorf("%d genomes reached the top rung, want the population of 8", top)
 	}
 	best := recs[s.run.Best-1]
+	// The final's time is its lineage's, six rungs of a second each
+	// (answer), not the best genome's own rungs only.
+	if s.final != nil && (s.final.Duration != 6*time.Second || !slices.Equal(s.final.Workers, []string{"w"}) || len(best.RungDuration) != 6) {
+		t.Errorf("final of genome %d (inherited %d rungs, its own %v): duration %v, workers %v; want 6s on w", best.ID, best.Inherited, best.Duration, s.final.Duration, s.final.Workers)
+	}
 	if s.final == nil || s.final.GenomeID != best.ID || len(s.final.Epochs) != 6 || !slices.EqualFunc(s.final.Schedule, best.Schedule, func(a, b gahpo.ScheduleStep) bool { return a.Epoch == b.Epoch && a.Genome == b.Genome }) {
 		t.Fatalf("final %+v for best genome %d", s.final, best.ID)
 	}
@@ -404,5 +409,75 @@ func TestReplicableSchedule(t *testing.T) {
 		if got := m.replicable(long(tt.steps)); got != tt.want {
 			t.Errorf("a schedule of %d steps: replicable %v, want %v", tt.steps, got, tt.want)
 		}
+	}
+}
+
+// TestPBTReplacesAQuarterWhateverTheOrder: at a rung of a population of 8,
+// at most ⌈8/4⌉ = 2 genomes lose their place, in whatever order the
+// results arrive: judged one by one as they came, the worst two of the
+// six at the quorum were replaced, then each of the last two, worst of
+// all, too (half the population). Failures fill the quarter first and
+// are replaced beyond it.
+func TestPBTReplacesAQuarterWhateverTheOrder(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name string
+		fits []float64 // by genome, in the order the results arrive
+		want []int     // the genomes that lose their place at rung 0
+	}{
+		{"best first", []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}, []int{5, 6}},
+		{"worst last", []float64{0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95}, []int{5, 6}},
+		{"worst first", []float64{0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2}, []int{1, 2}},
+		{"a failure last", []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, nan}, []int{5, 6, 8}},
+		{"failures first", []float64{nan, nan, nan, 0.4, 0.5, 0.6, 0.7, 0.8}, []int{1, 2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := pbt(runConfig(8, 1))
+			m, _ := testMachine(t, rc)
+			tasks := m.Ready().Publish
+			for i, tk := range tasks {
+				propStep(t, m, tk, tc.fits[i], i)
+			}
+			var got []int
+			for _, r := range m.Records() {
+				if r.Stopped != "" {
+					got = append(got, r.ID)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("stopped at rung 0: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTopFinalTime: the final training of a halving or population based
+// run takes the time of every rung that trained its weights (under
+// population based training, those of the genomes it exploited too) and
+// names every worker that trained one; a record stored before rungs had
+// their own keeps its own duration and last worker.
+func TestTopFinalTime(t *testing.T) {
+	s := time.Second
+	for _, tc := range []struct {
+		name    string
+		r       gahpo.GenomeRecord
+		want    time.Duration
+		workers []string
+	}{
+		{"exploited", gahpo.GenomeRecord{ID: 9, Inherited: 2, Duration: 3 * s, Worker: "a", RungFitness: []gahpo.Float{3, 2, 1},
+			RungDuration: []time.Duration{s, 2 * s, 3 * s}, RungWorker: []string{"b", "a", "a"}}, 6 * s, []string{"b", "a"}},
+		{"its own rungs", gahpo.GenomeRecord{ID: 9, Duration: 3 * s, Worker: "a", RungFitness: []gahpo.Float{2, 1},
+			RungDuration: []time.Duration{s, 2 * s}, RungWorker: []string{"a", "a"}}, 3 * s, []string{"a"}},
+		{"stored before", gahpo.GenomeRecord{ID: 9, Inherited: 2, Duration: 3 * s, Worker: "a", RungFitness: []gahpo.Float{3, 2, 1}}, 3 * s, nil},
+		{"partly before", gahpo.GenomeRecord{ID: 9, Inherited: 2, Duration: 3 * s, Worker: "a", RungFitness: []gahpo.Float{3, 2, 1},
+			RungDuration: []time.Duration{s}, RungWorker: []string{"a"}}, 3 * s, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := testMachine(t, pbt(runConfig(4, 1)))
+			f := m.topFinal(tc.r, t0)
+			if f.Duration != tc.want || !slices.Equal(f.Workers, tc.workers) || f.Worker != "a" {
+				t.Errorf("duration %v, workers %v, worker %q; want %v, %v, a", f.Duration, f.Workers, f.Worker, tc.want, tc.workers)
+			}
+		})
 	}
 }

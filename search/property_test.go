@@ -500,6 +500,21 @@ func (h *prop) check(step string) {
 		if live != h.rc.GA.Population-dups-unreplaced {
 			h.fail("%s: %d genomes train: population %d, %d duplicates, %d failures not replaced", step, live, h.rc.GA.Population, dups, unreplaced)
 		}
+		// The worst quarter is a quarter, whatever the order results
+		// arrive in: at each rung, at most quantileSize(population)
+		// genomes that did not fail lose their place (Jaderberg et al.'s
+		// truncation selection; a failure is always replaced).
+		byRank := map[int][]int{}
+		for _, r := range recs {
+			if r.Stopped != "" && r.Status != gahpo.GenomeFailed {
+				byRank[r.Rung] = append(byRank[r.Rung], r.ID)
+			}
+		}
+		for k, ids := range byRank {
+			if q := quantileSize(h.rc.GA.Population); len(ids) > q {
+				h.fail("%s: %d genomes %v lost their place at rung %d, more than the worst quarter (%d) of a population of %d", step, len(ids), ids, k, q, h.rc.GA.Population)
+			}
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,12 @@ func TestMainInProcess(t *testing.T) {
 	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0") // an address in use: another server's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	inUse := busy.Addr().String()
 	tests := []struct {
 		name       string
 		args       []string
@@ -89,8 +96,20 @@ func TestMainInProcess(t *testing.T) {
 			wantErr: "set GAHPO_NATS_ROUTE_PASSWORD_FILE=FILE"},
 		{name: "NATS routes with an empty password file", args: []string{"nats", "--cluster", "0.0.0.0:0", "--route-password-file", emptyFile, "--server-name", "n1", "--routes", "nats://127.0.0.1:1", "--store", filepath.Join(t.TempDir(), "js")},
 			wantErr: "route password file " + emptyFile + " is empty"},
+		{name: "NATS users file with a token file", args: []string{"nats", "--users", emptyFile, "--token-file", emptyFile, "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "--users excludes --token and --token-file"},
 		{name: "NATS route password without a cluster", args: []string{"nats", "--route-password-file", emptyFile, "--store", filepath.Join(t.TempDir(), "js")},
 			wantErr: "--route-password-file without --cluster"},
+		{name: "NATS on an address in use", args: []string{"nats", "--listen", inUse, "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "nats: --listen " + inUse + ": address already in use"},
+		{name: "NATS monitoring on an address in use", args: []string{"nats", "--listen", "127.0.0.1:0", "--monitor", inUse, "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "nats: --monitor " + inUse + ": address already in use"},
+		{name: "NATS routes on an address in use", args: []string{"nats", "--listen", "127.0.0.1:0", "--cluster", inUse, "--server-name", "n1", "--routes", "nats://127.0.0.1:1", "--store", filepath.Join(t.TempDir(), "js")},
+			wantErr: "nats: --cluster " + inUse + ": address already in use"},
+		{name: "run on an address in use", args: []string{"run", "--problem", "regression", "--db", filepath.Join(t.TempDir(), "h.db"), "--listen", inUse},
+			wantErr: "run: --listen " + inUse + ": address already in use"},
+		{name: "NATS help names each secret's variables", args: []string{"nats", "-h"}, wantErr: flag.ErrHelp.Error(),
+			wantStderr: "file holding the password of --user; env GAHPO_NATS_PASSWORD_FILE, or the password in GAHPO_NATS_PASSWORD (not both)"},
 		{name: "a secret as an argument warns", args: []string{"query", "runs", "--db", emptyDB, "--nats-token", "s3cret"},
 			wantStderr: "warning: --nats-token puts a secret where every user of this machine can read it (ps); use GAHPO_NATS_TOKEN_FILE"},
 	}
@@ -396,5 +415,62 @@ func TestConflictsFinalEpochsMultiFidelity(t *testing.T) {
 	}
 	if c := conflicts(given, gahpo.RunConfig{FinalEpochs: 14}, gahpo.RunConfig{FinalEpochs: 20}, nil); len(c) != 1 {
 		t.Errorf("one-epoch: conflicts %q, want --final-epochs", c)
+	}
+}
+
+// TestEnqueueSameGenomeOnce: a known genome given twice (by the preset and
+// --enqueue, or twice by --enqueue, the same after rounding to the space's
+// resolution) is enqueued once, and the run says so once; a run stored with
+// both copies still resumes with the command that started it.
+func TestEnqueueSameGenomeOnce(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		initial int    // known genomes enqueued
+		warn    string // the warning, "" for none
+		wantErr string
+	}{
+		{"the preset's PyTorch default", []string{"--preset", "best", "--enqueue", "batch_size=64,lr=1,gamma=0.7,weight_decay=1e-7"}, 1,
+			`--enqueue "batch_size=64,lr=1,gamma=0.7,weight_decay=1e-7": the same genome as one enqueued before (by the preset or another --enqueue, after rounding to the space's resolution): enqueued once`, ""},
+		{"pbt's too", []string{"--preset", "pbt", "--enqueue", "weight_decay=1e-7,gamma=0.7,lr=1,batch_size=64"}, 1, "enqueued once", ""},
+		{"PyTorch's own weight decay 0 is outside the space", []string{"--preset", "best", "--enqueue", "batch_size=64,lr=1,gamma=0.7,weight_decay=0"}, 0, "",
+			`"weight_decay": 0 outside [1e-07, 0.0001]`},
+		{"the same after rounding", []string{"--problem", "regression", "--enqueue", "lr=0.01,batch_size=16,epochs=120", "--enqueue", "lr=0.0100000001,batch_size=16,epochs=120",
+			"--enqueue", "lr=0.02,batch_size=16,epochs=120", "--enqueue", "lr=0.01,batch_size=16,epochs=120"}, 2,
+			`--enqueue "lr=0.0100000001,batch_size=16,epochs=120", "lr=0.01,batch_size=16,epochs=120": the same genome`, ""},
+		{"another genome", []string{"--preset", "best", "--enqueue", "batch_size=64,lr=1,gamma=0.75,weight_decay=1e-7"}, 2, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc, sf, err := searchConfigOf(t, tt.args)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w strings.Builder
+			sf.warnIgnored(&w, rc)
+			if len(rc.GA.Initial) != tt.initial || (tt.warn == "") != (w.Len() == 0) || !strings.Contains(w.String(), tt.warn) || strings.Count(w.String(), "enqueued once") > 1 {
+				t.Fatalf("%d known genomes %v, warnings %q; want %d and %q", len(rc.GA.Initial), rc.GA.Initial, w.String(), tt.initial, tt.warn)
+			}
+		})
+	}
+	// A run stored with both copies (before they were enqueued once).
+	rc, _, err := searchConfigOf(t, []string{"--preset", "best", "--enqueue", "batch_size=64,lr=1,gamma=0.7,weight_decay=1e-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := rc
+	stored.GA.Initial = [][]float64{rc.GA.Initial[0], rc.GA.Initial[0]}
+	if c := conflicts(map[string]bool{"enqueue": true}, rc, stored, nil); len(c) > 0 {
+		t.Errorf("resuming a run stored with both copies: conflicts %q", c)
+	}
+	stored.GA.Initial = [][]float64{rc.GA.Initial[0], {32, 1, 0.7, 1e-7}}
+	if c := conflicts(map[string]bool{"enqueue": true}, rc, stored, nil); len(c) != 1 {
+		t.Errorf("resuming a run stored with another genome: conflicts %q", c)
 	}
 }

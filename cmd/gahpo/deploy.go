@@ -19,27 +19,36 @@ import (
 	"github.com/gahpo/gahpo/store"
 )
 
+// natsSecrets are a client's NATS secrets: each comes from its flag
+// (--nats-token), its file flag (the flag and "-file": --nats-token-file)
+// or the environment ([envSecret]: the variable or its _FILE twin), in that
+// order; the two flags together are refused (parse).
+var natsSecrets = []struct{ what, flag, env string }{
+	{"token", "nats-token", tokenEnv},
+	{"password", "nats-password", passwordEnv},
+}
+
 // registerSecretFiles adds the flags that read the NATS token and password
 // from files (a mounted Kubernetes Secret, a systemd credential), so that no
-// secret appears in a process's arguments. The environment variables
-// GAHPO_NATS_TOKEN_FILE and GAHPO_NATS_PASSWORD_FILE name such files too.
-// It also adds the reply-subject prefix that per-user permissions need.
+// secret appears in a process's arguments, and reads the secrets of the
+// environment ([envSecret]); a flag given replaces them. It also adds the
+// reply-subject prefix that per-user permissions need.
 func (n *natsFlags) registerSecretFiles(fs *flag.FlagSet) {
 	fs.StringVar(&n.inbox, "nats-inbox-prefix", os.Getenv("GAHPO_NATS_INBOX_PREFIX"), "prefix of this client's reply subjects instead of _INBOX (_INBOX_worker with deploy/nats/auth.conf); env GAHPO_NATS_INBOX_PREFIX")
 	n.secretErr = map[string]error{}
-	for _, s := range []struct {
-		flag, env string
-		dst       *string
-	}{{"nats-token-file", "GAHPO_NATS_TOKEN_FILE", &n.token}, {"nats-password-file", "GAHPO_NATS_PASSWORD_FILE", &n.password}} {
-		fs.Func(s.flag, "file holding the NATS "+strings.TrimPrefix(s.flag[:len(s.flag)-5], "nats-")+"; env "+s.env, func(p string) error {
-			delete(n.secretErr, s.env) // the flag's file replaces the environment's
-			return readSecret(s.dst, p)
-		})
-		if p := os.Getenv(s.env); p != "" && *s.dst == "" {
-			if err := readSecret(s.dst, p); err != nil {
-				n.secretErr[s.env] = fmt.Errorf("%s names a secret file that cannot be read (%w): the command would connect without it", s.env, err)
-			}
+	for _, s := range natsSecrets {
+		dst := &n.token
+		if s.what == "password" {
+			dst = &n.password
 		}
+		fs.Func(s.flag+"-file", "`file` holding the NATS "+s.what+"; env "+s.env+"_FILE", func(p string) error {
+			return readSecret(dst, p)
+		})
+		v, err := envSecret(s.env)
+		if err != nil {
+			n.secretErr[s.env] = err
+		}
+		*dst = v
 	}
 }
 
@@ -82,10 +91,10 @@ func (s *streamFlags) apply(o bus.Options) (bus.Options, error) {
 // listenAuth decides the authentication of `gahpo run`'s embedded server.
 // On a loopback address nothing changes. On any other address the server
 // requires a token: GAHPO_NATS_TOKEN or the file named by
-// GAHPO_NATS_TOKEN_FILE, else the token kept in tokenFile, made (random,
-// mode 0600) on first use. Once the server listens, announce prints the
-// command that joins a worker, with the token read from a file, never on
-// the command line.
+// GAHPO_NATS_TOKEN_FILE (not both: [envSecret]), else the token kept in
+// tokenFile, made (random, mode 0600) on first use. Once the server
+// listens, announce prints the command that joins a worker, with the token
+// read from a file, never on the command line.
 func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce func(url string), err error) {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
@@ -94,12 +103,11 @@ func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce f
 	if loopback(host) {
 		return "", func(string) {}, nil
 	}
-	token = os.Getenv("GAHPO_NATS_TOKEN")
-	source := "GAHPO_NATS_TOKEN"
-	if p := os.Getenv("GAHPO_NATS_TOKEN_FILE"); token == "" && p != "" {
-		if err := readSecret(&token, p); err != nil {
-			return "", nil, fmt.Errorf("run: GAHPO_NATS_TOKEN_FILE: %w", err)
-		}
+	if token, err = envSecret(tokenEnv); err != nil {
+		return "", nil, fmt.Errorf("run: %w", err)
+	}
+	source := tokenEnv
+	if p := os.Getenv(tokenEnv + "_FILE"); p != "" {
 		source = p
 	}
 	if token == "" {

@@ -24,6 +24,7 @@ func TestListenAuth(t *testing.T) {
 		{"all interfaces, generated", "0.0.0.0:4222", "", "", "*"},
 		{"all interfaces, from the environment", "0.0.0.0:4222", "from-env", "", "from-env"},
 		{"an address, from a file", "10.0.0.5:4222", "", given, "from-file"},
+		{"both the variable and its file", "10.0.0.5:4222", "from-env", given, "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("GAHPO_NATS_TOKEN", tc.envToken)
@@ -31,6 +32,12 @@ func TestListenAuth(t *testing.T) {
 			keep := filepath.Join(t.TempDir(), "h.db.token")
 			var out bytes.Buffer
 			got, announce, err := listenAuth(&out, tc.listen, keep)
+			if tc.want == "refused" {
+				if err == nil || !strings.Contains(err.Error(), "GAHPO_NATS_TOKEN and GAHPO_NATS_TOKEN_FILE are both set") {
+					t.Errorf("listenAuth = %q, %v; want refused, naming both", got, err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,19 +88,25 @@ func TestSecretSources(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("GAHPO_TEST_SECRET", "in-env")
 	for _, tc := range []struct {
-		name, flag, file, want string
-		fails                  bool
+		name, flag, file, env, envFile, want string
+		fails                                bool
 	}{
-		{"environment", "", "", "in-env", false},
-		{"file", "", file, "in-file", false},
-		{"flag", "on-argv", "", "on-argv", false},
-		{"flag and file", "on-argv", file, "", true},
-		{"empty file", "", empty, "", true},
-		{"missing file", "", filepath.Join(dir, "none"), "", true},
+		{name: "environment", env: "in-env", want: "in-env"},
+		{name: "environment's file", envFile: file, want: "in-file"},
+		{name: "environment and its file", env: "in-env", envFile: file, fails: true},
+		{name: "environment's missing file", envFile: filepath.Join(dir, "none"), fails: true},
+		{name: "file", file: file, want: "in-file"},
+		{name: "file over the environment's", file: file, env: "in-env", envFile: filepath.Join(dir, "none"), want: "in-file"},
+		{name: "flag", flag: "on-argv", want: "on-argv"},
+		{name: "flag over the environment", flag: "on-argv", env: "in-env", envFile: file, want: "on-argv"},
+		{name: "flag and file", flag: "on-argv", file: file, fails: true},
+		{name: "empty file", file: empty, fails: true},
+		{name: "missing file", file: filepath.Join(dir, "none"), fails: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GAHPO_TEST_SECRET", tc.env)
+			t.Setenv("GAHPO_TEST_SECRET_FILE", tc.envFile)
 			got, err := secret(tc.flag, tc.file, "GAHPO_TEST_SECRET", "token")
 			if (err != nil) != tc.fails || got != tc.want {
 				t.Errorf("secret = %q, %v; want %q, fails %v", got, err, tc.want, tc.fails)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,12 @@ type fidelityFlags struct {
 	// (as runs stored before the budget gene did), so that the command
 	// that started such a run still resumes it (checkResume).
 	legacy error
+	// same, set by apply, lists the known genomes left out as the same
+	// genome as one enqueued before them (the preset's or another
+	// --enqueue, after rounding to the space's resolution): a second copy
+	// never trains (the run records it as a duplicate) and would only
+	// take the place of a genome of its own.
+	same []string
 }
 
 func (f *fidelityFlags) register(fs *flag.FlagSet) {
@@ -109,10 +116,15 @@ func (f *fidelityFlags) apply(rc *gahpo.RunConfig, p preset, prob problems.Probl
 	if f.legacy != nil {
 		rc.BudgetGene, space = "", prob.Space() // as such a run was stored
 	}
+	f.same = nil
 	for _, k := range known {
-		genes, err := parseGenome(k, space)
+		genes, err := parseGenome(k, space) // rounded to the space's resolution (Canonical)
 		if err != nil {
 			return err
+		}
+		if slices.ContainsFunc(rc.GA.Initial, func(g []float64) bool { return slices.Equal(g, genes) }) {
+			f.same = append(f.same, k)
+			continue
 		}
 		rc.GA.Initial = append(rc.GA.Initial, genes)
 	}
@@ -254,11 +266,40 @@ func (p *problemFiles) dataReadable() error {
 	return nil
 }
 
-// warnIgnored warns on w of each flag given that rc does not use.
+// warnIgnored warns on w of each flag given that rc does not use, and of
+// the known genomes enqueued once for being given twice.
 func (s *searchFlags) warnIgnored(w io.Writer, rc gahpo.RunConfig) {
 	for _, msg := range ignored(rc, s.set) {
 		fmt.Fprintln(w, "gahpo: warning:", msg)
 	}
+	if msg := s.fid.sameText(); msg != "" {
+		fmt.Fprintln(w, "gahpo: warning:", msg)
+	}
+}
+
+// sameText says which known genomes were enqueued once for being given
+// twice; "" when none was.
+func (f *fidelityFlags) sameText() string {
+	if len(f.same) == 0 {
+		return ""
+	}
+	q := make([]string, len(f.same))
+	for i, k := range f.same {
+		q[i] = strconv.Quote(k)
+	}
+	return fmt.Sprintf("--enqueue %s: the same genome as one enqueued before (by the preset or another --enqueue, after rounding to the space's resolution): enqueued once", strings.Join(q, ", "))
+}
+
+// uniqueGenomes is initial without the genomes equal to one before them,
+// as apply enqueues them.
+func uniqueGenomes(initial [][]float64) [][]float64 {
+	var out [][]float64
+	for _, g := range initial {
+		if !slices.ContainsFunc(out, func(h []float64) bool { return slices.Equal(h, g) }) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // ignored names the flags given (set tells which) that the run

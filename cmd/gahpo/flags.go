@@ -22,9 +22,12 @@ import (
 type natsFlags struct {
 	url, user, password, token, creds, ca, cert, key string
 	inbox                                            string
-	// secretErr is why a secret file named by the environment (the key)
-	// could not be read: the command stops on it rather than connect
-	// without, unless the flag names another file.
+	// fs holds the flags, to tell which were given.
+	fs *flag.FlagSet
+	// secretErr is why a secret could not be had from the environment
+	// (the key, tokenEnv or passwordEnv; [envSecret]): the command stops on
+	// it rather than connect without, unless the command line gives that
+	// secret.
 	secretErr map[string]error
 }
 
@@ -36,11 +39,12 @@ func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
 	// The environment's values are the flags' values, not their defaults:
 	// -h and a usage message print defaults, and a URL may hold
 	// credentials as the token and password variables do.
+	n.fs = fs
 	fs.StringVar(&n.url, "nats", "", help+"; env GAHPO_NATS")
 	fs.StringVar(&n.user, "nats-user", os.Getenv("GAHPO_NATS_USER"), "NATS user name; env GAHPO_NATS_USER")
-	fs.StringVar(&n.password, "nats-password", "", "NATS password; env GAHPO_NATS_PASSWORD")
-	fs.StringVar(&n.token, "nats-token", "", "NATS token; env GAHPO_NATS_TOKEN")
-	n.url, n.password, n.token = os.Getenv("GAHPO_NATS"), os.Getenv("GAHPO_NATS_PASSWORD"), os.Getenv("GAHPO_NATS_TOKEN")
+	fs.StringVar(&n.password, "nats-password", "", "NATS password (visible in ps: prefer --nats-password-file); env "+passwordEnv+" or "+passwordEnv+"_FILE, not both")
+	fs.StringVar(&n.token, "nats-token", "", "NATS token (visible in ps: prefer --nats-token-file); env "+tokenEnv+" or "+tokenEnv+"_FILE, not both")
+	n.url = os.Getenv("GAHPO_NATS")
 	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file")
 	fs.StringVar(&n.ca, "tls-ca", "", "CA certificate file to verify the NATS server")
 	fs.StringVar(&n.cert, "tls-cert", "", "client certificate file (mutual TLS)")
@@ -66,8 +70,8 @@ func (n *natsFlags) readHistory(fs *flag.FlagSet) error {
 // options are the connection's options, or why they cannot be had (a
 // secret file named by the environment that cannot be read).
 func (n *natsFlags) options(name string) (bus.Options, error) {
-	for _, env := range []string{"GAHPO_NATS_TOKEN_FILE", "GAHPO_NATS_PASSWORD_FILE"} {
-		if err := n.secretErr[env]; err != nil {
+	for _, s := range natsSecrets {
+		if err := n.secretErr[s.env]; err != nil && !flagSet(n.fs, s.flag) && !flagSet(n.fs, s.flag+"-file") {
 			return bus.Options{}, err
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -163,6 +164,43 @@ func warnSecretArgs(fs *flag.FlagSet) {
 	})
 }
 
+// checkSecretPairs refuses a secret given both as a value and as a file
+// (--nats-token and --nats-token-file, gahpo nats's --token and
+// --token-file, and the passwords'): either would silently replace the
+// other, whichever came last.
+func checkSecretPairs(fs *flag.FlagSet) error {
+	names := make([]string, 0, len(secretFlags))
+	for name := range secretFlags {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if flagSet(fs, name) && flagSet(fs, name+"-file") {
+			cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+			return fmt.Errorf("%s: --%s and --%s-file both give the %s: give one, the file (every user of the machine can read the arguments)",
+				cmd, name, name, strings.TrimPrefix(name, "nats-"))
+		}
+	}
+	return nil
+}
+
+// checkSecretApart refuses a secret flag given an empty value and followed
+// by an argument (--nats-token= s3cret): that argument is most likely the
+// secret, which the error of a stray argument would print; this error does
+// not.
+func checkSecretApart(fs *flag.FlagSet, args []string) error {
+	for i := 1; i < len(args); i++ {
+		name, ok := strings.CutSuffix(strings.TrimLeft(args[i-1], "-"), "=")
+		if _, secret := secretFlags[name]; !ok || !secret || !strings.HasPrefix(args[i-1], "-") || strings.HasPrefix(args[i], "-") || fs.Lookup(name) == nil {
+			continue
+		}
+		cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+		return fmt.Errorf("%s: %s gives the %s an empty value, and the argument after it (not shown: it may be the secret) is not its value; "+
+			"write %sVALUE without a space, or better give it in a file: %s", cmd, args[i-1], strings.TrimPrefix(name, "nats-"), args[i-1], secretFlags[name])
+	}
+	return nil
+}
+
 // unsetDefault drops flag's "(default -1)" from the usage a writer is
 // given: -1 is how an int flag says "not given" (the preset's value, say),
 // which its help says in words.
@@ -181,6 +219,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	if _, ok := fs.Output().(unsetDefault); !ok {
 		fs.SetOutput(unsetDefault{fs.Output()})
 	}
+	if err := checkSecretApart(fs, args); err != nil {
+		return nil, err
+	}
 	var pos []string
 	for {
 		if err := parseQuiet(fs, args); err != nil {
@@ -189,6 +230,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()
 		if len(args) == 0 {
 			warnSecretArgs(fs)
+			if err := checkSecretPairs(fs); err != nil {
+				return nil, err
+			}
 			if err := checkTLSPair(fs); err != nil {
 				return nil, err
 			}

@@ -30,18 +30,18 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	}
 	listen := fs.String("listen", "127.0.0.1:4222", "address to listen on (0.0.0.0:4222 for other machines)")
 	storeDir := fs.String("store", "gahpo-nats", "JetStream store directory")
-	user := fs.String("user", "", "require this user name (with --password or env GAHPO_NATS_PASSWORD)")
-	password := fs.String("password", "", "password of --user (visible in ps: prefer env GAHPO_NATS_PASSWORD or --password-file)")
-	passwordFile := fs.String("password-file", "", "file holding the password of --user")
-	token := fs.String("token", "", "require this token (visible in ps: prefer env GAHPO_NATS_TOKEN or --token-file)")
-	tokenFile := fs.String("token-file", "", "file holding the token to require; env GAHPO_NATS_TOKEN_FILE")
+	user := fs.String("user", "", "require this user name, with its password from --password-file or env "+passwordEnv+"_FILE or "+passwordEnv)
+	password := fs.String("password", "", "password of --user (visible in ps: prefer --password-file, or env "+passwordEnv+"_FILE or "+passwordEnv+")")
+	passwordFile := fs.String("password-file", "", "file holding the password of --user; env "+passwordEnv+"_FILE, or the password in "+passwordEnv+" (not both)")
+	token := fs.String("token", "", "require this token (visible in ps: prefer --token-file, or env "+tokenEnv+"_FILE or "+tokenEnv+")")
+	tokenFile := fs.String("token-file", "", "file holding the token to require; env "+tokenEnv+"_FILE, or the token in "+tokenEnv+" (not both)")
 	users := fs.String("users", "", "NATS configuration file with an authorization block: users and their permissions (deploy/nats/auth.conf)")
 	name := fs.String("server-name", "", "server name, unique in a cluster (default: gahpo, or the host name with --cluster)")
 	cluster := fs.String("cluster", "", "address for routes from the cluster's other servers (0.0.0.0:6222); empty: a single server")
 	clusterName := fs.String("cluster-name", "gahpo", "cluster name, the same on every member")
 	routes := fs.String("routes", "", "cluster addresses of the other members, comma separated (nats://nats-2:6222,...), without credentials")
 	routeUser := fs.String("route-user", natsserver.DefaultRouteUser, "user name of the routes, the same on every member")
-	routePasswordFile := fs.String("route-password-file", "", "file holding the routes' password, the same on every member (required with --cluster beyond loopback); env "+routePasswordEnv+"_FILE or "+routePasswordEnv)
+	routePasswordFile := fs.String("route-password-file", "", "file holding the routes' password, the same on every member (required with --cluster beyond loopback); env "+routePasswordEnv+"_FILE, or the password in "+routePasswordEnv+" (not both)")
 	monitor := fs.String("monitor", "", "HTTP monitoring address (127.0.0.1:8222: /healthz, /varz, /jsz; unauthenticated); with 'health', where to ask")
 	verbose := fs.Bool("v", false, "log the server's events")
 	tlsCert := fs.String("tls-cert", "", "server certificate file (PEM): accept TLS connections only")
@@ -71,35 +71,28 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("nats: bad port in --listen %q: %w", *listen, err)
 	}
-	if *tokenFile == "" && *token == "" {
-		*tokenFile = os.Getenv("GAHPO_NATS_TOKEN_FILE")
-	}
-	if *token, err = secret(*token, *tokenFile, "GAHPO_NATS_TOKEN", "token"); err != nil {
+	if *users != "" {
+		// The users file holds the authorization; the environment's token
+		// and password are the clients' own (or the users file's, through
+		// its $GAHPO_... references).
+		switch {
+		case *user != "":
+			return errors.New("nats: --users excludes --user")
+		case *token != "" || *tokenFile != "":
+			return errors.New("nats: --users excludes --token and --token-file (a token goes in the users file's authorization block)")
+		}
+	} else if *token, err = secret(*token, *tokenFile, tokenEnv, "token"); err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
 	if *user == "" && (*password != "" || *passwordFile != "") {
 		return errors.New("nats: --password and --password-file go with --user")
 	}
-	if *user != "" && *passwordFile == "" && *password == "" {
-		*passwordFile = os.Getenv("GAHPO_NATS_PASSWORD_FILE")
-	}
-	if *password, err = secret(*password, *passwordFile, "GAHPO_NATS_PASSWORD", "password"); err != nil {
-		return fmt.Errorf("nats: %w", err)
-	}
-	if *user == "" {
-		*password = "" // the environment's password belongs to a client
-	} else if *password == "" {
-		return fmt.Errorf("nats: --user %s has no password: set GAHPO_NATS_PASSWORD_FILE=FILE (or --password-file FILE, or GAHPO_NATS_PASSWORD)", *user)
-	}
-	if *users != "" {
-		if err := envFromFiles(); err != nil {
+	if *user != "" { // without it, the environment's password is a client's
+		if *password, err = secret(*password, *passwordFile, passwordEnv, "password"); err != nil {
 			return fmt.Errorf("nats: %w", err)
 		}
-		// The users file holds the authorization; the environment's token
-		// and password are the clients' own.
-		*token, *password = "", ""
-		if *user != "" {
-			return errors.New("nats: --users excludes --user")
+		if *password == "" {
+			return fmt.Errorf("nats: --user %s has no password: set %s_FILE=FILE (or --password-file FILE, or %s)", *user, passwordEnv, passwordEnv)
 		}
 	}
 	// Nothing listens beyond loopback without authentication: a token,
@@ -116,9 +109,6 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 		chost, _, err := net.SplitHostPort(*cluster)
 		if err != nil {
 			return fmt.Errorf("nats: bad --cluster %q: %w", *cluster, err)
-		}
-		if *routePasswordFile == "" {
-			*routePasswordFile = os.Getenv(routePasswordEnv + "_FILE")
 		}
 		if routePassword, err = secret("", *routePasswordFile, routePasswordEnv, "route password"); err != nil {
 			return fmt.Errorf("nats: %w", err)
@@ -154,11 +144,18 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	if routePassword == "" {
 		*routeUser = "" // routes on loopback, open
 	}
+	unsetEnv := func() {}
+	if *users != "" {
+		if unsetEnv, err = envFromFiles(); err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+	}
 	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *storeDir, User: *user, Password: *password, Token: *token, Log: *verbose, Name: *name,
 		TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA, UsersFile: *users,
 		Cluster: *cluster, ClusterName: *clusterName, Routes: routeList, RouteUser: *routeUser, RoutePassword: routePassword, Monitor: *monitor})
+	unsetEnv() // the server has read its users file
 	if err != nil {
-		return err
+		return listenError("nats", err)
 	}
 	fmt.Fprintf(m.Stdout, "gahpo: NATS with JetStream listening on %s (store %s); stop with Ctrl-C\n", srv.URL(), *storeDir)
 	if u := srv.ClusterURL(); u != "" {
@@ -167,6 +164,21 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	srv.Shutdown()
 	return nil
+}
+
+// listenError names the flag of an address the embedded server could not
+// listen on (one in use: another gahpo nats, gahpo run or nats-server);
+// other errors pass unchanged.
+func listenError(cmd string, err error) error {
+	var le *natsserver.ListenError
+	if !errors.As(err, &le) {
+		return err
+	}
+	flag, ok := map[string]string{"client": "--listen", "cluster": "--cluster", "monitor": "--monitor"}[le.What]
+	if !ok {
+		return err
+	}
+	return fmt.Errorf("%s: %s %s: %w", cmd, flag, le.Addr, le.Err)
 }
 
 // natsHealth asks a server's monitoring endpoint whether it is healthy
@@ -191,8 +203,9 @@ func (m *Main) natsHealth(ctx context.Context, addr string) error {
 	return nil
 }
 
-// secret picks a secret from a flag, a file or an environment variable,
-// in that order. A secret read from a file loses its trailing newline.
+// secret picks a secret from a flag, a file (a flag's) or the environment
+// ([envSecret]), in that order: the command line replaces the environment.
+// A secret read from a file loses its trailing newline.
 func secret(flagValue, file, env, what string) (string, error) {
 	if flagValue != "" {
 		if file != "" {
@@ -211,27 +224,65 @@ func secret(flagValue, file, env, what string) (string, error) {
 		}
 		return v, nil
 	}
-	return os.Getenv(env), nil
+	return envSecret(env)
 }
 
-// envFromFiles sets each unset variable GAHPO_X for which GAHPO_X_FILE
-// names a file, to the file's content: the users file's $GAHPO_..._PASSWORD
-// references then come from mounted secrets (GAHPO_WORKER_PASSWORD_FILE=
-// /run/secrets/worker_password).
-func envFromFiles() error {
+// The variables of the NATS secrets; each has a _FILE twin naming a file
+// that holds it ([envSecret]).
+const (
+	tokenEnv    = "GAHPO_NATS_TOKEN"
+	passwordEnv = "GAHPO_NATS_PASSWORD"
+)
+
+// envSecret reads a secret from the environment: the variable env, or the
+// file that env_FILE names. Both set are refused, naming the two, on the
+// server and on every client alike: one command taking the variable and
+// another the file would not agree, and the client would only hear
+// "Authorization Violation". A file that cannot be read is refused, naming
+// the variable, rather than go on without the secret. No error holds the
+// secret.
+func envSecret(env string) (string, error) {
+	v, file := os.Getenv(env), os.Getenv(env+"_FILE")
+	switch {
+	case v != "" && file != "":
+		return "", fmt.Errorf("%s and %s_FILE are both set: set one, so that the server and every client read the same secret", env, env)
+	case file != "":
+		if err := readSecret(&v, file); err != nil {
+			return "", fmt.Errorf("%s_FILE names a secret file that cannot be read (%w): the command would go on without it", env, err)
+		}
+	}
+	return v, nil
+}
+
+// envFromFiles sets each variable GAHPO_X for which GAHPO_X_FILE names a
+// file, to the file's content ([envSecret]: both set are refused): the
+// users file's $GAHPO_..._PASSWORD references then come from mounted
+// secrets (GAHPO_WORKER_PASSWORD_FILE=/run/secrets/worker_password). The
+// returned function unsets them again, once the server has read the users
+// file, so that nothing else in the process finds a variable and its file
+// both set.
+func envFromFiles() (unset func(), err error) {
+	var set []string
+	unset = func() {
+		for _, name := range set {
+			os.Unsetenv(name)
+		}
+	}
 	for _, kv := range os.Environ() {
 		name, path, _ := strings.Cut(kv, "=")
 		base, ok := strings.CutSuffix(name, "_FILE")
-		if !ok || !strings.HasPrefix(base, "GAHPO_") || os.Getenv(base) != "" || path == "" {
+		if !ok || !strings.HasPrefix(base, "GAHPO_") || path == "" {
 			continue
 		}
-		var v string
-		if err := readSecret(&v, path); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		v, err := envSecret(base)
+		if err == nil {
+			err = os.Setenv(base, v)
 		}
-		if err := os.Setenv(base, v); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		if err != nil {
+			unset()
+			return func() {}, err
 		}
+		set = append(set, base)
 	}
-	return nil
+	return unset, nil
 }

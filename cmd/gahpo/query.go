@@ -198,9 +198,7 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(withSeconds(out, stats))
+		return writeJSON(m.Stdout, withSeconds(out, stats), "  ")
 	}
 	switch v := out.(type) {
 	case *[]gahpo.Run:
@@ -213,9 +211,9 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	case *[]gahpo.GenomeRecord:
 		printGenomes(m.Stdout, *v)
 	case *gahpo.GenomeRecord:
-		printGenome(m.Stdout, *v)
+		printGenome(m.Stdout, *v, lineageOf(ctx, q, req.Run, v.Schedule))
 	case *gahpo.FinalTraining:
-		printFinal(m.Stdout, *v)
+		printFinal(m.Stdout, *v, lineageOf(ctx, q, req.Run, v.Schedule))
 	}
 	return nil
 }
@@ -310,12 +308,14 @@ func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 		if rungs {
 			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung, g.Epochs, fit)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Status, fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), report.FormatParams(g.Params, g.Choices))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, report.GenomeStatus(g), fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), report.FormatParams(g.Params, g.Choices))
 	}
 	tw.Flush()
 }
 
-func printGenome(w io.Writer, g gahpo.GenomeRecord) {
+// printGenome prints one genome; l is the lineage of its schedule (see
+// lineageOf), when it has one.
+func printGenome(w io.Writer, g gahpo.GenomeRecord, l lineage) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
@@ -324,7 +324,11 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	}
 	row("genome", strconv.Itoa(g.ID))
 	row("generation", strconv.Itoa(g.Generation))
-	row("status", string(g.Status))
+	status := report.GenomeStatus(g)
+	if status == "stopped" {
+		status = fmt.Sprintf("stopped at rung %d (%d epochs)", g.Rung, g.Epochs)
+	}
+	row("status", status)
 	row("fitness", fmtFloat(g.Fitness))
 	if g.Accuracy > 0 {
 		row("accuracy", fmt.Sprintf("%.2f%%", 100*g.Accuracy))
@@ -346,11 +350,32 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	}
 	if len(g.Schedule) > 1 {
 		row("schedule", gahpo.ScheduleArg(g.Schedule))
+		if l.known() {
+			row("schedule seed", l.origin())
+		}
+		row("train again", l.command(g.Schedule, g.Epochs))
 	}
 	row("stopped", g.Stopped)
 	row("worker", g.Worker)
+	var all time.Duration // every rung's that trained its weights, when known
+	var workers []string
+	if n := len(g.RungFitness); n > 0 && len(g.RungDuration) == n && len(g.RungWorker) == n {
+		for i, d := range g.RungDuration {
+			all += d
+			if w := g.RungWorker[i]; w != "" && !slices.Contains(workers, w) {
+				workers = append(workers, w)
+			}
+		}
+	}
+	if len(workers) > 1 {
+		row("workers", strings.Join(workers, ", ")+" (of its rungs)")
+	}
 	if g.Duration > 0 {
-		row("duration", fmt.Sprintf("%.3f s", g.Duration.Seconds()))
+		d := fmt.Sprintf("%.3f s", g.Duration.Seconds())
+		if g.Inherited > 0 && all > 0 {
+			d += fmt.Sprintf(" (its own rungs; %.3f s with those the genomes of its schedule trained before it)", all.Seconds())
+		}
+		row("duration", d)
 	}
 	if g.Epochs > 0 {
 		row("epochs", strconv.Itoa(g.Epochs))
@@ -365,7 +390,11 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	if !g.Finished.IsZero() {
 		row("finished", g.Finished.Local().Format(time.DateTime))
 	}
-	row("seed", strconv.FormatUint(g.Seed, 10))
+	seed := strconv.FormatUint(g.Seed, 10)
+	if l.known() && l.root != g.ID {
+		seed += " (its tasks'; its schedule's is the schedule seed above)"
+	}
+	row("seed", seed)
 	if g.ConfirmedFitness != nil {
 		row("confirmed", fmt.Sprintf("mean fitness %s over %d trainings", fmtFloat(*g.ConfirmedFitness), 1+len(g.Replicates)))
 	}
@@ -390,8 +419,10 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord) {
 	tw.Flush()
 }
 
-func printFinal(w io.Writer, f gahpo.FinalTraining) {
-	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, report.FormatParams(f.Params, f.Choices), f.Worker, roundDuration(f.Duration))
+// printFinal prints a run's final training; l is the lineage of its
+// schedule (see lineageOf), when it has one.
+func printFinal(w io.Writer, f gahpo.FinalTraining, l lineage) {
+	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, report.FormatParams(f.Params, f.Choices), report.FinalWorkers(f), report.FinalDuration(f, func(d time.Duration) string { return roundDuration(d).String() }))
 	if f.Seeds > 1 && f.ConfirmedFitness != nil {
 		fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean fitness %s; below, its own (gahpo query genome %d shows the others)\n",
 			f.Seeds, f.Seeds-1, fmtFloat(*f.ConfirmedFitness), f.GenomeID)
@@ -405,10 +436,17 @@ func printFinal(w io.Writer, f gahpo.FinalTraining) {
 			}
 			fmt.Fprintf(w, "  epochs %d %s: %s (genome %d)\n", st.Epoch, to, report.FormatParams(st.Params, st.Choices), st.Genome)
 		}
-		if slices.Equal(slices.Sorted(maps.Keys(f.Params)), []string{"batch_size", "gamma", "lr", "weight_decay"}) {
+		switch {
+		case l.command(f.Schedule, len(f.Epochs)) != "":
+			fmt.Fprintf(w, "  the same training again, on %s:\n    %s\n", l.origin(), l.command(f.Schedule, len(f.Epochs)))
+			fmt.Fprintln(w, "  (without -train-images, on all 60,000 images; another -seed trains the schedule on another seed's luck)")
+		case cnnSchedule(f.Schedule):
 			fmt.Fprintf(w, "  cnntrain -schedule '%s'\n", gahpo.ScheduleArg(f.Schedule))
-		} else {
+		default:
 			fmt.Fprintf(w, "  as one line: %s\n", gahpo.ScheduleArg(f.Schedule))
+			if l.known() {
+				fmt.Fprintf(w, "  seed: %s\n", l.origin())
+			}
 		}
 	}
 	if len(f.Curve) > 0 && len(f.Curve) == len(f.Epochs) {
@@ -528,7 +566,7 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 	printBest(m.Stdout, best, stats...)
 	if f, err := q.Final(run.ID); err == nil {
 		fmt.Fprintln(m.Stdout)
-		printFinal(m.Stdout, f)
+		printFinal(m.Stdout, f, lineageIn(run.Config, all, f.Schedule))
 	}
 	if s := report.ConfirmShortfall(run.Config, all); s != "" {
 		fmt.Fprintln(m.Stdout, s)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -158,6 +159,42 @@ func TestQueryFinalMissing(t *testing.T) {
 			err = (&Main{Stdout: io.Discard, Stderr: io.Discard}).Run(context.Background(), []string{"query", "final", "--db", db})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "store: not found") {
 				t.Fatalf("query final: %v; want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestStoppedGenomeViews: a population based training's genome whose place
+// was taken shows as stopped, at its rung, in query generation and query
+// genome (its record says done: it trained to that rung); a failed one
+// stays failed, and a halving genome not promoted stays done (it may
+// still be).
+func TestStoppedGenomeViews(t *testing.T) {
+	tests := []struct {
+		name   string
+		g      gahpo.GenomeRecord
+		row    string // its row of query generation, from STATUS to EPOCHS
+		status string // its status line of query genome
+	}{
+		{"pbt stopped", gahpo.GenomeRecord{ID: 3, Status: gahpo.GenomeDone, Rung: 4, Epochs: 5, Fitness: 0.3,
+			Stopped: "in the worst quarter at rung 4: genome 21 took its place, exploiting genome 15"},
+			"3       stopped  4     5", "status      stopped at rung 4 (5 epochs)"},
+		{"pbt failed", gahpo.GenomeRecord{ID: 3, Status: gahpo.GenomeFailed, Rung: 1, Epochs: 2, Fitness: gahpo.Float(math.Inf(1)),
+			Stopped: "its training failed and no genome of the best quarter had a checkpoint to take its place"},
+			"3       failed  1     2", "status      failed"},
+		{"halving not promoted", gahpo.GenomeRecord{ID: 3, Status: gahpo.GenomeDone, Rung: 1, Epochs: 3, Fitness: 0.3},
+			"3       done    1     3", "status      done"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rows, one bytes.Buffer
+			printGenomes(&rows, []gahpo.GenomeRecord{tt.g})
+			printGenome(&one, tt.g, lineage{})
+			if !strings.Contains(rows.String(), tt.row) {
+				t.Errorf("query generation:\n%s\nwant the row %q", rows.String(), tt.row)
+			}
+			if !strings.Contains(one.String(), tt.status+"\n") {
+				t.Errorf("query genome:\n%s\nwant the line %q", one.String(), tt.status)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -450,7 +451,8 @@ func TestHelpKeepsSecrets(t *testing.T) {
 	t.Setenv("GAHPO_NATS", "nats://user:url-secret@127.0.0.1:1")
 	t.Setenv("GAHPO_NATS_PASSWORD", "password-secret")
 	t.Setenv("GAHPO_NATS_TOKEN", "token-secret")
-	for _, args := range [][]string{{"query", "-h"}, {"status", "-h"}, {"worker", "-h"}, {"query"}, {"report"}, {"help", "coordinator"}} {
+	for _, args := range [][]string{{"query", "-h"}, {"status", "-h"}, {"worker", "-h"}, {"nats", "-h"}, {"run", "-h"}, {"purge", "-h"}, {"export", "-h"},
+		{"query"}, {"report"}, {"help", "coordinator"}} {
 		_, stderr, _ := runMain(t, args...)
 		for _, secret := range []string{"url-secret", "password-secret", "token-secret"} {
 			if strings.Contains(stderr, secret) {
@@ -462,5 +464,151 @@ func TestHelpKeepsSecrets(t *testing.T) {
 		if _, _, err := runMain(t, args...); err != nil {
 			t.Errorf("gahpo %s: %v", strings.Join(args, " "), err)
 		}
+	}
+}
+
+// TestSecretGivenTwiceRefused: a NATS secret given twice is refused by
+// every command that reads it, naming the two sources, and never printing
+// the secret: a variable and its _FILE twin both set (the server took the
+// file and the clients the variable, and the clients heard "Authorization
+// Violation"), and a flag and its file flag both given (the last one won,
+// silently). A flag given replaces the environment.
+func TestSecretGivenTwiceRefused(t *testing.T) {
+	dir := t.TempDir()
+	const inVar, inFile = "s3cret-of-the-variable", "s3cret-of-the-file"
+	file := filepath.Join(dir, "secret")
+	if err := os.WriteFile(file, []byte(inFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(dir, "users.conf")
+	if err := os.WriteFile(users, []byte("authorization { users = [ {user: worker, password: $GAHPO_WORKER_PASSWORD} ] }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{"GAHPO_NATS", "GAHPO_NATS_USER", tokenEnv, tokenEnv + "_FILE", passwordEnv, passwordEnv + "_FILE",
+		routePasswordEnv, routePasswordEnv + "_FILE", "GAHPO_WORKER_PASSWORD", "GAHPO_WORKER_PASSWORD_FILE"} {
+		t.Setenv(env, "")
+	}
+	const url = "nats://127.0.0.1:1"
+	clients := func() [][]string {
+		return [][]string{
+			{"worker", "--nats", url},
+			{"status", "--nats", url},
+			{"coordinator", "--nats", url, "--problem", "regression", "--db", filepath.Join(t.TempDir(), "h.db")},
+			{"query", "runs", "--nats", url},
+			{"report", "--nats", url, "--out", t.TempDir()},
+			{"export", "--nats", url},
+			{"purge", "--nats", url, "--run", "r"},
+		}
+	}
+	// run runs a command line for at most d: one that wrongly starts a
+	// server, or keeps trying to connect (a worker), returns when the
+	// context ends.
+	run := func(t *testing.T, d time.Duration, args []string) error {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		var out, errb bytes.Buffer
+		err := (&Main{Stdout: &out, Stderr: &errb}).Run(ctx, args)
+		if printed := out.String() + errb.String() + fmt.Sprint(err); strings.Contains(printed, inVar) || strings.Contains(printed, inFile) {
+			t.Errorf("gahpo %s printed the secret:\n%s", strings.Join(args, " "), printed)
+		}
+		return err
+	}
+	type tc struct {
+		name string
+		env  []string // variable, value, ...
+		args []string
+		want string // in the error
+	}
+	var tests []tc
+	for _, env := range []string{tokenEnv, passwordEnv} {
+		both := []string{env, inVar, env + "_FILE", file}
+		want := env + " and " + env + "_FILE are both set"
+		for _, args := range clients() {
+			tests = append(tests, tc{args[0] + " with " + env + " twice", both, args, want})
+		}
+		server := []string{"nats", "--store", t.TempDir()}
+		if env == passwordEnv {
+			server = append(server, "--user", "u")
+		} else {
+			tests = append(tests, tc{"run with " + env + " twice", both, []string{"run", "--problem", "regression", "--db", filepath.Join(t.TempDir(), "h.db"), "--listen", "0.0.0.0:0"}, want})
+		}
+		tests = append(tests, tc{"nats with " + env + " twice", both, server, want})
+	}
+	tests = append(tests, tc{"nats --users with a referenced variable twice", []string{"GAHPO_WORKER_PASSWORD", inVar, "GAHPO_WORKER_PASSWORD_FILE", file},
+		[]string{"nats", "--users", users, "--store", t.TempDir()}, "GAHPO_WORKER_PASSWORD and GAHPO_WORKER_PASSWORD_FILE are both set"})
+	for _, secret := range []string{"token", "password"} {
+		flag := "--nats-" + secret
+		want := flag + " and " + flag + "-file both give the " + secret
+		for _, args := range clients() {
+			tests = append(tests,
+				tc{args[0] + " " + flag + " and its file", nil, append(args, flag, inVar, flag+"-file", file), want},
+				tc{args[0] + " " + flag + "-file and its value", nil, append(args, flag+"-file", file, flag, inVar), want})
+		}
+		server := []string{"nats", "--store", t.TempDir()}
+		if secret == "password" {
+			server = append(server, "--user", "u")
+		}
+		tests = append(tests,
+			tc{"nats --" + secret + " and its file", nil, append(server, "--"+secret, inVar, "--"+secret+"-file", file), "--" + secret + " and --" + secret + "-file both give the " + secret},
+			tc{"nats --" + secret + "-file and its value", nil, append(server, "--"+secret+"-file", file, "--"+secret, inVar), "--" + secret + " and --" + secret + "-file both give the " + secret})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := 0; i < len(tt.env); i += 2 {
+				t.Setenv(tt.env[i], tt.env[i+1])
+			}
+			err := run(t, 5*time.Second, tt.args)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("gahpo %s: %v; want an error containing %q", strings.Join(tt.args, " "), err, tt.want)
+			}
+		})
+	}
+	// The command line replaces the environment, both variables set or not.
+	t.Run("a flag replaces the environment", func(t *testing.T) {
+		t.Setenv(tokenEnv, inVar)
+		t.Setenv(tokenEnv+"_FILE", file)
+		for _, args := range clients() {
+			args = append(args, "--nats-token-file", file)
+			if err := run(t, 300*time.Millisecond, args); err != nil && strings.Contains(err.Error(), "both") {
+				t.Errorf("gahpo %s: %v; want the flag's file used", strings.Join(args, " "), err)
+			}
+		}
+	})
+}
+
+// TestSecretApartNotPrinted: a secret flag given an empty value and the
+// secret apart (--nats-token= s3cret, a stray space) is refused without the
+// secret, which the error of a stray argument printed ("unexpected argument
+// \"s3cret\" ... write --nats-token=s3cret").
+func TestSecretApartNotPrinted(t *testing.T) {
+	const secret = "s3cret-after-a-space"
+	const url = "nats://127.0.0.1:1"
+	var tests [][]string
+	for _, flag := range []string{"--nats-token=", "--nats-password=", "-nats-token="} {
+		for _, args := range [][]string{
+			{"worker", "--nats", url}, {"status", "--nats", url}, {"coordinator", "--nats", url, "--problem", "regression"},
+			{"query", "runs", "--nats", url}, {"report", "--nats", url, "--out", t.TempDir()}, {"export", "--nats", url},
+			{"purge", "--nats", url, "--run", "r"},
+		} {
+			tests = append(tests, append(args, flag, secret))
+		}
+	}
+	for _, flag := range []string{"--token=", "--password="} {
+		tests = append(tests, []string{"nats", "--store", t.TempDir(), "--user", "u", flag, secret}, []string{"nats", flag, secret, "health"})
+	}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var out, errb bytes.Buffer
+			err := (&Main{Stdout: &out, Stderr: &errb}).Run(ctx, args)
+			if err == nil || !strings.Contains(err.Error(), "not shown: it may be the secret") {
+				t.Errorf("err = %v; want the argument refused, not shown", err)
+			}
+			if printed := out.String() + errb.String() + fmt.Sprint(err); strings.Contains(printed, secret) {
+				t.Errorf("the secret is printed:\n%s", printed)
+			}
+		})
 	}
 }

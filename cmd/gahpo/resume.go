@@ -103,6 +103,9 @@ func conflicts(given map[string]bool, want, have gahpo.RunConfig, sp *ga.Space) 
 			continue // no effect on halving or pbt (a run stored before this recorded the flag)
 		}
 		if f.flag == "enqueue" {
+			if reflect.DeepEqual(w, enqueued(uniqueGenomes(have.GA.Initial), nil)) {
+				continue // a run stored before a genome given twice was enqueued once: it goes on with its own
+			}
 			w, h = enqueued(want.GA.Initial, sp), enqueued(have.GA.Initial, sp)
 		}
 		if f.flag == "problem" && given["problem-file"] {

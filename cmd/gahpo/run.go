@@ -84,7 +84,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	}
 	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *db + ".nats", Name: "gahpo-run", Token: token})
 	if err != nil {
-		return err
+		return listenError("run", err)
 	}
 	defer srv.Shutdown()
 	announce(srv.URL())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,8 +40,9 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 			return err
 		}
 		if *asJSON {
-			b, _ := json.Marshal(st)
-			fmt.Fprintln(m.Stdout, string(b))
+			if err := writeJSON(m.Stdout, st, ""); err != nil {
+				return err
+			}
 		} else {
 			printStatus(m.Stdout, st)
 		}

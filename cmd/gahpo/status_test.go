@@ -114,7 +114,7 @@ func TestPrintFinalSchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b strings.Builder
-		printFinal(&b, tt.f)
+		printFinal(&b, tt.f, lineage{})
 		for _, w := range tt.want {
 			if !strings.Contains(b.String(), w) {
 				t.Errorf("%s: output lacks %q:\n%s", tt.name, w, b.String())

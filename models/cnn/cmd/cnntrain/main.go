@@ -76,7 +76,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.WeightsOut, "out", "", "write the trained weights to this file")
 	fs.StringVar(&m.JSONOut, "json", "", "write the training's settings, every epoch's metrics and the final test figures to this file as JSON (once the training has ended)")
 	fs.StringVar(&m.EvalFile, "eval", "", "evaluate the weights in this file on the test set, without training")
-	schedule := fs.String("schedule", "", "train a population based training's schedule: 'EPOCH:batch_size=B,lr=L,gamma=G,weight_decay=W;EPOCH:...', each step from its first epoch on (the first at epoch 1; gahpo query genome N shows a genome's); replaces -batch, -lr, -gamma and -wd")
+	schedule := fs.String("schedule", "", "train a population based training's schedule: 'EPOCH:batch_size=B,lr=L,gamma=G,weight_decay=W;EPOCH:...', each step from its first epoch on (the first at epoch 1; gahpo query genome N shows a genome's, with the -seed and -train-images that train it again); replaces -batch, -lr, -gamma and -wd")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/cnn"
 	"github.com/gahpo/gahpo/models/mnist"
+	"github.com/gahpo/gahpo/models/problems"
 )
 
 func TestMain_Full(t *testing.T) {
@@ -183,5 +186,60 @@ func TestParseSchedule(t *testing.T) {
 	}
 	if err := NewMain(&bytes.Buffer{}, &bytes.Buffer{}).ParseFlags([]string{"-epochs", "3", "-schedule", "1:batch_size=64,lr=1,gamma=0.7,weight_decay=0;4:batch_size=64,lr=1,gamma=0.7,weight_decay=0"}); err == nil {
 		t.Error("a step after the last epoch: no error")
+	}
+}
+
+// TestMain_ScheduleOnTheLineagesSeed: a population based training's
+// lineage as the worker trains it (the CNN problem's trainer: genome 1
+// with its seed, then genome 2, exploiting it, on from its checkpoint with
+// its own params and seed) is trained again by -schedule with the seed of
+// the lineage's first genome and the search's training images, to the bit
+// of its weights; genome 2's own seed, which gahpo query genome printed as
+// the genome's, trains another network.
+func TestMain_ScheduleOnTheLineagesSeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the CNN on MNIST images: -short")
+	}
+	p, err := problems.Lookup(problems.CNN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const images, seed1, seed2 = 128, 11, 22
+	a := map[string]float64{"batch_size": 32, "lr": 1, "gamma": 0.7, "weight_decay": 1e-7}
+	b := map[string]float64{"batch_size": 16, "lr": 0.5, "gamma": 0.9, "weight_decay": 1e-5}
+	ckpt := t.TempDir()
+	train := func(task gahpo.Task) models.Outcome {
+		t.Helper()
+		task.Kind, task.Problem, task.TrainSubset = gahpo.KindFitness, problems.CNN, images
+		out, err := p.Trainer.Train(context.Background(), models.Job{Task: task, CheckpointDir: ckpt})
+		if err != nil || out.Diverged != "" {
+			t.Fatalf("train %+v: %v %s", task, err, out.Diverged)
+		}
+		return out
+	}
+	train(gahpo.Task{GenomeID: 1, Params: a, Seed: seed1, Epochs: 1})
+	want := train(gahpo.Task{GenomeID: 2, Params: b, Seed: seed2, Epochs: 2, FromEpochs: 1, FromGenome: 1, FromParams: a, FromSeed: seed1,
+		WeightsTo: "weights"}).Weights
+
+	sched := "1:batch_size=32,gamma=0.7,lr=1,weight_decay=1e-07;2:batch_size=16,gamma=0.9,lr=0.5,weight_decay=1e-05"
+	for _, tt := range []struct {
+		seed uint64
+		same bool
+	}{{seed1, true}, {seed2, false}} {
+		weights := filepath.Join(t.TempDir(), "w.bin")
+		m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
+		if err := m.ParseFlags([]string{"-epochs", "2", "-train-images", fmt.Sprint(images), "-test-images", "10", "-seed", fmt.Sprint(tt.seed), "-schedule", sched, "-out", weights}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(weights)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 || bytes.Equal(got, want) != tt.same {
+			t.Errorf("-seed %d: weights the lineage's: %v, want %v (%d and %d bytes)", tt.seed, bytes.Equal(got, want), tt.same, len(got), len(want))
+		}
 	}
 }
