@@ -197,7 +197,7 @@ func TestTaskWaitingPerReplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := gahpo.Result{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 3, Worker: "w", Attempt: 1, Replicate: 3, Token: "tok3"}
-	if err := c.PublishResult(ctx, res); err != nil {
+	if err := c.PublishResult(ctx, res, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -122,7 +122,7 @@ func TestPurgeRemovesOnlyTheRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.PublishResult(ctx, gahpo.Result{V: gahpo.MessageVersion, RunID: "a", GenomeID: 3, Kind: gahpo.KindFitness, Attempt: 1}); err != nil {
+	if err := c.PublishResult(ctx, gahpo.Result{V: gahpo.MessageVersion, RunID: "a", GenomeID: 3, Kind: gahpo.KindFitness, Attempt: 1}, 0); err != nil {
 		t.Fatal(err)
 	}
 	pending := func(run string) string {

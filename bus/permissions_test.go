@@ -161,7 +161,7 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 		return d.Ack(ctx)
 	})
 	allowed(t, "worker: publish a result", func(ctx context.Context) error {
-		return worker.PublishResult(ctx, gahpo.Result{V: gahpo.MessageVersion, RunID: run, GenomeID: 1, Kind: gahpo.KindFitness, Attempt: 1})
+		return worker.PublishResult(ctx, gahpo.Result{V: gahpo.MessageVersion, RunID: run, GenomeID: 1, Kind: gahpo.KindFitness, Attempt: 1}, 0)
 	})
 	allowed(t, "worker: publish progress", func(context.Context) error {
 		return worker.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: run, GenomeID: 1})
@@ -235,7 +235,7 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 		return query.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, RunID: run, GenomeID: 4, Kind: gahpo.KindFitness})
 	})
 	denied.add("query: publish a result", func(ctx context.Context) error {
-		return query.PublishResult(ctx, gahpo.Result{V: gahpo.MessageVersion, RunID: run, GenomeID: 4, Kind: gahpo.KindFitness})
+		return query.PublishResult(ctx, gahpo.Result{V: gahpo.MessageVersion, RunID: run, GenomeID: 4, Kind: gahpo.KindFitness}, 0)
 	})
 	denied.add("query: purge the tasks", func(ctx context.Context) error { return query.PurgeTasks(ctx, run) })
 

@@ -120,6 +120,68 @@ func TestPublishLostTaskIsNoDuplicate(t *testing.T) {
 	}
 }
 
+// The result of a task queued again after a purge (`gahpo purge` of an
+// abandoned run, then resumed) is stored, though it has the purged
+// result's token and attempt: it answers another message of the task. A
+// result published twice for one delivery (a retried publish) is stored
+// once.
+func TestResultOfAPurgedTaskIsNoDuplicate(t *testing.T) {
+	c, ctx := withStreams(t)
+	task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 1, Problem: "p", Params: map[string]float64{"x": 1}, Token: "tok"}
+	q, err := c.Tasks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d *bus.Delivery
+	steps := []struct {
+		do   string // publish the task (lost: as lost), take it, answer it, purge the run
+		want uint64 // results waiting after the step
+	}{
+		{"publish", 0},
+		{"take", 0},
+		{"answer", 1},
+		{"answer", 1}, // the same delivery's result again: stored once
+		{"purge", 0},
+		{"lost", 0},
+		{"take", 0},
+		{"answer", 1}, // attempt 1 of the same token again, another message
+		{"answer", 1},
+	}
+	for i, s := range steps {
+		var err error
+		switch s.do {
+		case "publish":
+			err = c.PublishTask(ctx, task)
+		case "lost":
+			err = c.PublishLostTask(ctx, task)
+		case "take":
+			if d, err = q.Next(ctx, 5*time.Second); err == nil && (d == nil || d.Attempt != 1) {
+				t.Fatalf("step %d: took %+v, want the task's attempt 1", i, d)
+			}
+			if err == nil {
+				err = d.Ack(ctx)
+			}
+		case "answer":
+			r := gahpo.Result{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 1, Worker: "w", Attempt: d.Attempt, Token: task.Token}
+			err = c.PublishResult(ctx, r, d.Seq)
+		case "purge":
+			if err = c.PurgeTasks(ctx, "r1"); err == nil {
+				err = c.PurgeResults(ctx, "r1")
+			}
+		}
+		if err != nil {
+			t.Fatalf("step %d: %s: %v", i, s.do, err)
+		}
+		_, results, err := c.Pending(ctx, "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if results != s.want {
+			t.Errorf("step %d (%s): %d results waiting, want %d", i, s.do, results, s.want)
+		}
+	}
+}
+
 // withStreams connects to a new server whose streams are made, with a
 // minute's context.
 func withStreams(t *testing.T) (*bus.Conn, context.Context) {

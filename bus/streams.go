@@ -442,18 +442,33 @@ func (c *Conn) purge(ctx context.Context, stream, subject string) error {
 }
 
 // PublishResult sends a result to the run's coordinator, waiting for the
-// stream to store it.
-func (c *Conn) PublishResult(ctx context.Context, r gahpo.Result) error {
+// stream to store it. task is the stream sequence of the task's message
+// that r answers (Delivery.Seq; 0 when unknown).
+func (c *Conn) PublishResult(ctx context.Context, r gahpo.Result, task uint64) error {
 	data, err := gahpo.Encode(r)
 	if err != nil {
 		return err
 	}
 	subj := resultSubject(r)
-	msgID := subj + "." + r.Token + "." + strconv.Itoa(r.Attempt)
+	msgID := resultMsgID(r, task)
 	if _, err := c.js.Publish(ctx, subj, data, jetstream.WithMsgID(msgID)); err != nil {
 		return closed(c.nc, c.inbox.explain(fmt.Errorf("bus: publish result %s: %w", subj, err)))
 	}
 	return nil
+}
+
+// resultMsgID is the message id of result r of the task message with
+// stream sequence task: the same for every publication of one delivery's
+// result (a publish retried after a lost acknowledgement is stored once),
+// another for each delivery and each message of the task. The token and
+// the attempt alone would not do: a task queued again after `gahpo purge`
+// or a lost task (PublishLostTask, a new message) is delivered as attempt 1
+// again, and its result would be dropped as a duplicate of the purged one
+// for the stream's whole duplicate window, the task trained again and
+// again meanwhile. Sequences only grow in a stream (a purge keeps them),
+// and one made again, its sequences anew, has lost its duplicate window.
+func resultMsgID(r gahpo.Result, task uint64) string {
+	return resultSubject(r) + "." + r.Token + "." + strconv.Itoa(r.Attempt) + ".t" + strconv.FormatUint(task, 10)
 }
 
 // PublishEvent sends a best-effort event about a run.

@@ -359,6 +359,69 @@ func TestPurgedTasksAreQueuedAgain(t *testing.T) {
 	checkComplete(t, st, wait())
 }
 
+// TestPurgedRunResumedCompletes: a run stopped while its workers finish
+// their tasks, whose results are then purged (`gahpo purge --force`) and
+// which is resumed at once, completes: its lost tasks are queued again, and
+// their results, with the purged ones' tokens and attempt numbers, are not
+// dropped by the result stream as duplicates for its 10-minute window
+// (the tasks trained again and again meanwhile).
+func TestPurgedRunResumedCompletes(t *testing.T) {
+	srv := testnats.Start(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	rc := regressionConfig(4, 1, 3)
+	rc.AckWait, rc.FinalEpochs = time.Second, 0 // the watchdog looks every 5 s
+	conn := testnats.Connect(t, srv, "coord")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := coordinator.New(st, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := c.Run(stopCtx); done <- err }()
+	pending := func() (tasks, results uint64) {
+		tasks, results, _ = conn.Pending(ctx, c.RunID()) // an error before the streams are made
+		return tasks, results
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			if ctx.Err() != nil {
+				t.Fatalf("%s: %v", what, ctx.Err())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("4 tasks queued", func() bool { n, _ := pending(); return n == 4 })
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped run: %v", err)
+	}
+	stopWorkers := startWorkersStoppable(t, srv, 2)
+	waitFor("4 results waiting", func() bool { n, r := pending(); return n == 0 && r == 4 })
+	stopWorkers()
+	if err := conn.PurgeTasks(ctx, c.RunID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.PurgeResults(ctx, c.RunID()); err != nil {
+		t.Fatal(err)
+	}
+	startWorkers(t, srv, 2, problems.NewTrainer())
+	resumed, err := coordinator.New(st, testnats.Connect(t, srv, "resumed"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancelRun := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelRun()
+	run, err := resumed.Run(runCtx)
+	if err != nil {
+		t.Fatalf("the resumed run: %v (its results dropped as duplicates of the purged ones?)", err)
+	}
+	checkComplete(t, st, run)
+}
+
 // TestFaultNeedsAnOutstandingTask: a worker's report that it cannot get
 // past a fault (which ends the run if no result is stored for a while)
 // counts only with the token of a task the run has outstanding: anyone

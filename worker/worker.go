@@ -275,11 +275,12 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
 // to the coordinator as a best-effort event (core NATS, which a JetStream
 // that cannot store still carries), so that it reaches the user. It gives
 // up when ctx ends, the connection is closed for good, or after 10 minutes.
-func (w *Worker) publishResult(ctx context.Context, res gahpo.Result, log *slog.Logger) error {
+// d is the delivery of the task that res answers.
+func (w *Worker) publishResult(ctx context.Context, d *bus.Delivery, res gahpo.Result, log *slog.Logger) error {
 	delay, deadline := time.Second, time.Now().Add(10*time.Minute)
 	for {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		err := w.conn.PublishResult(pctx, res)
+		err := w.conn.PublishResult(pctx, res, d.Seq)
 		cancel()
 		if err == nil || errors.Is(err, bus.ErrClosed) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
@@ -387,7 +388,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 	fitMessage(&res, log)
 	// Publish, then ack: a crash in between only repeats the result,
 	// which the coordinator ignores by genome id.
-	if err := w.publishResult(ctx, res, log); err != nil {
+	if err := w.publishResult(ctx, d, res, log); err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopping before the result was published: handing the task back", "err", err)
 			w.putBack(ctx, d, task, 0)
