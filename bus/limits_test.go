@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -290,5 +292,102 @@ func TestRedacted(t *testing.T) {
 				t.Errorf("redacted(%q) = %q keeps %q", tt.in, got, secret)
 			}
 		}
+	}
+}
+
+// lockedBuffer collects a connection's logs, written from its goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestSharedStreamsKeepOtherRunsSettings: the streams and the workers'
+// consumer are every run's on a server. A coordinator leaves the limits it
+// is not given as another set them (the defaults do not reset them), logs
+// the changes of those it is given, and shortens the lease only while no
+// worker holds a task: a task in training would go to another worker.
+func TestSharedStreamsKeepOtherRunsSettings(t *testing.T) {
+	srv := startServer(t, natsserver.Options{})
+	ctx := context.Background()
+	w := connect(t, Options{URL: srv.URL()}) // a worker, holding a task from step "hold" to step "ack"
+	var held *Delivery
+	steps := []struct {
+		name      string
+		o         StreamOptions
+		lease     time.Duration
+		before    string // hold: a worker takes a task of run "a"; ack: it acknowledges it
+		wantAge   time.Duration
+		wantBytes int64
+		wantLease time.Duration
+		wantLogs  []string
+	}{
+		{"first", StreamOptions{MaxAge: 2 * time.Hour, MaxBytes: 200e6}, 30 * time.Second, "", 2 * time.Hour, 200e6, 30 * time.Second, nil},
+		{"no limits given", StreamOptions{}, 30 * time.Second, "", 2 * time.Hour, 200e6, 30 * time.Second, nil},
+		{"raised", StreamOptions{MaxBytes: 400e6}, time.Minute, "", 2 * time.Hour, 400e6, time.Minute,
+			[]string{`msg="raising a limit of a stream shared by every run on this NATS" subsystem=nats stream=GAHPO_TASKS limit="max bytes (--stream-max-bytes)" from=200000000 to=400000000`,
+				`msg="changing the workers' lease, shared by every run on this NATS" subsystem=nats from=30s to=1m0s`}},
+		{"lowered under a held task", StreamOptions{MaxAge: time.Hour}, time.Second, "hold", time.Hour, 400e6, time.Minute,
+			[]string{`level=WARN msg="lowering a limit of a stream shared by every run on this NATS: older messages may be removed, or new ones refused, whichever run they are for" subsystem=nats stream=GAHPO_TASKS limit="max age (--stream-max-age)" from=2h0m0s to=1h0m0s runs_with_messages=a`,
+				`level=WARN msg="keeping the workers' lease, shared by every run on this NATS: tasks are in training`, `lease=1m0s asked=1s tasks_held=1`}},
+		{"lease shortened once none is held", StreamOptions{}, time.Second, "ack", time.Hour, 400e6, time.Second,
+			[]string{`msg="changing the workers' lease, shared by every run on this NATS" subsystem=nats from=1m0s to=1s`}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			var logs lockedBuffer
+			c := connect(t, Options{URL: srv.URL(), Streams: s.o, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			switch s.before {
+			case "hold":
+				if err := c.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "a", GenomeID: 1}); err != nil {
+					t.Fatal(err)
+				}
+				q, err := w.Tasks(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if held, err = q.Next(ctx, 5*time.Second); err != nil || held == nil {
+					t.Fatalf("take a task: %v, %v", held, err)
+				}
+			case "ack":
+				if err := held.Ack(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.EnsureStreams(ctx, s.lease); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{StreamTasks, StreamResults} {
+				st, err := c.js.Stream(ctx, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg := st.CachedInfo().Config; cfg.MaxAge != s.wantAge || cfg.MaxBytes != s.wantBytes {
+					t.Errorf("%s: max age %v, max bytes %d; want %v, %d", name, cfg.MaxAge, cfg.MaxBytes, s.wantAge, s.wantBytes)
+				}
+			}
+			if _, lease, err := c.TasksHeld(ctx); err != nil || lease != s.wantLease {
+				t.Errorf("the workers' lease: %v, %v; want %v", lease, err, s.wantLease)
+			}
+			for _, w := range s.wantLogs {
+				if !strings.Contains(logs.String(), w) {
+					t.Errorf("the logs lack %q:\n%s", w, logs.String())
+				}
+			}
+			if s.wantLogs == nil && strings.Contains(logs.String(), "shared by every run") {
+				t.Errorf("a change logged, though nothing changed:\n%s", logs.String())
+			}
+		})
 	}
 }

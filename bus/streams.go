@@ -88,14 +88,17 @@ type StreamOptions struct {
 	// NATS cluster (1 to 5; 0 means 1). Use 3 on a 3-server cluster, so
 	// that losing one server loses nothing.
 	Replicas int
-	// MaxAge removes tasks and results older than this (0 means
-	// [DefaultMaxAge], 30 days; a negative value means no limit). The tasks
-	// of an abandoned run leave the queue at the latest after this; a
-	// coordinator that resumes queues its lost tasks again.
+	// MaxAge removes tasks and results older than this (0 means: an
+	// existing stream's own, [DefaultMaxAge], 30 days, for a new one; a
+	// negative value means no limit). The tasks of an abandoned run leave
+	// the queue at the latest after this; a coordinator that resumes
+	// queues its lost tasks again. The streams are every run's: see
+	// [Conn.EnsureStreams].
 	MaxAge time.Duration
-	// MaxBytes bounds each of the task and result streams (0 means
-	// [DefaultMaxBytes], 1 GiB; negative means no limit). A full stream
-	// refuses new messages rather than dropping queued ones.
+	// MaxBytes bounds each of the task and result streams (0 means: an
+	// existing stream's own, [DefaultMaxBytes], 1 GiB, for a new one;
+	// negative means no limit). A full stream refuses new messages rather
+	// than dropping queued ones.
 	MaxBytes int64
 	// MaxMsgSize bounds one task or result message (0 means
 	// gahpo.MaxMessageSize).
@@ -164,8 +167,13 @@ func streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 // EnsureStreams creates or updates the task and result streams, the
 // workers' consumer with the given lease, and the object buckets, with the
 // connection's [Options.Streams]; the replicas of a stream or bucket are
-// raised, never lowered. It needs the rights of the coordinator
-// user (see deploy/nats).
+// raised, never lowered. The streams and the consumer are shared by every
+// run on the NATS server: an existing stream keeps the limits that the
+// options leave at zero (a coordinator started without --stream-max-age
+// does not reset another's), a limit given is applied and its change
+// logged, and the lease is shortened only while no worker holds a task
+// (a task in training would be handed to another worker). It needs the rights of the coordinator user
+// (see deploy/nats).
 func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 	if ackWait <= 0 {
 		ackWait = DefaultAckWait
@@ -181,8 +189,13 @@ func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 		// A coordinator started without --replicas (1) must not scale the
 		// streams of a replicated cluster down to one server: the replicas
 		// are raised, never lowered, as the buckets' are.
-		if s, err := c.js.Stream(ctx, cfg.Name); err == nil {
-			cfg.Replicas = max(cfg.Replicas, s.CachedInfo().Config.Replicas)
+		s, err := c.js.Stream(ctx, cfg.Name)
+		if err == nil {
+			old := s.CachedInfo().Config
+			cfg.Replicas = max(cfg.Replicas, old.Replicas)
+			if err := c.keepLimits(ctx, &cfg, old); err != nil {
+				return err
+			}
 		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
 		}
@@ -190,16 +203,8 @@ func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
 		}
 	}
-	_, err := c.js.CreateOrUpdateConsumer(ctx, StreamTasks, jetstream.ConsumerConfig{
-		Durable:       ConsumerWorkers,
-		Description:   "gahpo workers share this consumer",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1, // the worker gives up after the task's MaxAttempts
-		MaxAckPending: -1,
-	})
-	if err != nil {
-		return fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err)
+	if err := c.ensureLease(ctx, ackWait); err != nil {
+		return err
 	}
 	for _, b := range append([]string{BucketData, BucketWeights, BucketCheckpoints}, o.Buckets...) {
 		if err := c.ensureBucket(ctx, b, o.Replicas); err != nil {

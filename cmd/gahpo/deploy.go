@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -68,20 +69,33 @@ func readSecret(dst *string, path string) error {
 
 // streamFlags are the coordinator's replication and limits of the streams.
 type streamFlags struct {
+	fs       *flag.FlagSet
 	replicas int
 	maxAge   time.Duration
 	maxBytes int64
 }
 
 func (s *streamFlags) register(fs *flag.FlagSet) {
+	s.fs = fs
 	fs.IntVar(&s.replicas, "replicas", 1, "copies of the streams and buckets on a NATS cluster (3 on a 3-server cluster)")
-	fs.DurationVar(&s.maxAge, "stream-max-age", bus.DefaultMaxAge, "tasks and results older than this leave the streams (an abandoned run's tasks); negative: no limit")
-	fs.Int64Var(&s.maxBytes, "stream-max-bytes", bus.DefaultMaxBytes, "bytes each of the task and result streams may hold; negative: no limit")
+	fs.DurationVar(&s.maxAge, "stream-max-age", bus.DefaultMaxAge, "tasks and results older than this leave the streams (an abandoned run's tasks); negative: no limit. The streams are every run's on this NATS: not given, existing streams keep theirs")
+	fs.Int64Var(&s.maxBytes, "stream-max-bytes", bus.DefaultMaxBytes, "bytes each of the task and result streams may hold; negative: no limit. The streams are every run's on this NATS: not given, existing streams keep theirs")
 }
 
-// apply sets the stream options of the coordinator's connection.
+// apply sets the stream options of the coordinator's connection. The
+// limits not given are left at zero: the streams are every run's on the
+// server, and the defaults would reset the limits another coordinator set
+// (a new stream gets the defaults).
 func (s *streamFlags) apply(o bus.Options) (bus.Options, error) {
-	o.Streams = bus.StreamOptions{Replicas: s.replicas, MaxAge: s.maxAge, MaxBytes: s.maxBytes}
+	o.Streams = bus.StreamOptions{Replicas: s.replicas}
+	s.fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "stream-max-age":
+			o.Streams.MaxAge = cmp.Or(s.maxAge, bus.DefaultMaxAge)
+		case "stream-max-bytes":
+			o.Streams.MaxBytes = cmp.Or(s.maxBytes, bus.DefaultMaxBytes)
+		}
+	})
 	if s.replicas < 1 {
 		return o, fmt.Errorf("--replicas %d: want 1 to 5", s.replicas)
 	}

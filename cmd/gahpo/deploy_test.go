@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo/bus"
 )
 
 func TestListenAuth(t *testing.T) {
@@ -110,6 +115,38 @@ func TestSecretSources(t *testing.T) {
 			got, err := secret(tc.flag, tc.file, "GAHPO_TEST_SECRET", "token")
 			if (err != nil) != tc.fails || got != tc.want {
 				t.Errorf("secret = %q, %v; want %q, fails %v", got, err, tc.want, tc.fails)
+			}
+		})
+	}
+}
+
+// TestStreamFlagsGivenOnly: the coordinator's stream limits reach the
+// streams only when given: the streams are every run's on a server, and a
+// default would reset the limits another coordinator set.
+func TestStreamFlagsGivenOnly(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bus.StreamOptions
+	}{
+		{nil, bus.StreamOptions{Replicas: 1}},
+		{[]string{"--replicas", "3"}, bus.StreamOptions{Replicas: 3}},
+		{[]string{"--stream-max-bytes", "5000"}, bus.StreamOptions{Replicas: 1, MaxBytes: 5000}},
+		{[]string{"--stream-max-age", "1h", "--stream-max-bytes", "-1"}, bus.StreamOptions{Replicas: 1, MaxAge: time.Hour, MaxBytes: -1}},
+		{[]string{"--stream-max-age", "0", "--stream-max-bytes", "0"}, bus.StreamOptions{Replicas: 1, MaxAge: bus.DefaultMaxAge, MaxBytes: bus.DefaultMaxBytes}}, // 0: the default, given
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			fs := flag.NewFlagSet("gahpo coordinator", flag.ContinueOnError)
+			var sf streamFlags
+			sf.register(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			o, err := sf.apply(bus.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(o.Streams, tc.want) {
+				t.Errorf("stream options %+v, want %+v", o.Streams, tc.want)
 			}
 		})
 	}

@@ -111,7 +111,7 @@ func (s *searchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.finalSubset, "final-subset", 0, "CNN: training images of the final training (0: all 60,000)")
 	fs.BoolVar(&s.onTest, "fitness-on-test", false, "CNN: use the test loss as fitness, as the paper did (default: validation loss)")
 	fs.IntVar(&s.maxAttempts, "max-attempts", 3, "deliveries of a genome before it is recorded as failed")
-	fs.DurationVar(&s.ackWait, "ack-wait", bus.DefaultAckWait, "lease of a task: a silent worker loses it after this")
+	fs.DurationVar(&s.ackWait, "ack-wait", bus.DefaultAckWait, "lease of a task: a silent worker loses it after this (one lease for every run on a NATS: shortened only while no worker holds a task)")
 	fs.StringVar(&s.data, "data", "", "directory of the MNIST IDX files (default: the GoMNIST module in the Go module cache); a problem file's data files are read where its data: names them")
 	fs.StringVar(&s.runID, "run", "", "resume this run id")
 	fs.BoolVar(&s.newRun, "new", false, "start a new run even if the database has an unfinished one")
