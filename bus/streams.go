@@ -200,6 +200,9 @@ func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
 		}
 		if _, err := c.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			if cfg.Replicas > 1 {
+				return fmt.Errorf("bus: stream %s with %d replicas (a cluster of at least %d JetStream servers): %w", cfg.Name, cfg.Replicas, cfg.Replicas, err)
+			}
 			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
 		}
 	}

@@ -46,7 +46,7 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	if rc.SteadyState() && rc.InFlight == 0 {
 		rc.InFlight = 8
 	}
-	st, _, err := m.openHistory(*db, rc, &sf)
+	st, resumed, err := m.openHistory(*db, rc, &sf)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	}
 	defer conn.Drain()
 	// Without a terminal the logs tell the progress.
-	run, err := m.coordinate(ctx, conn, log, st, *db, rc, &sf, !*noProgress && isTerminal(m.Stderr))
+	run, err := m.coordinate(ctx, conn, log, st, *db, rc, resumed, &sf, !*noProgress && isTerminal(m.Stderr))
 	if err != nil {
 		return err
 	}
@@ -78,22 +78,43 @@ func withLogger(o bus.Options, log *slog.Logger) bus.Options {
 	return o
 }
 
-// coordinate opens the history and runs (or resumes) a search to its end.
-func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger, st *store.Store, db string, rc gahpo.RunConfig, sf *searchFlags, progress bool) (gahpo.Run, error) {
+// coordinate runs (or resumes, when resumed is the history's run to
+// resume) a search to its end. What may refuse the start, the dashboard's
+// address and the streams (--replicas beyond the servers, a user without
+// the coordinator's rights), is tried before a new run is written to the
+// history, so that a refused start leaves the history as it was.
+func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger, st *store.Store, db string, rc gahpo.RunConfig, resumed gahpo.Run, sf *searchFlags, progress bool) (gahpo.Run, error) {
 	cfg := coordinator.Config{
 		Run: rc, Problem: problemFor(sf.data), RunID: sf.runID, NewRun: sf.newRun, Version: version, Logger: log,
 	}
 	if progress {
 		cfg.Progress, cfg.ProgressBar = m.Stderr, isTerminal(m.Stderr)
 	}
-	c, err := coordinator.New(st, conn, cfg)
-	if err != nil {
-		return gahpo.Run{}, historyErr(db, err)
+	var dash *dashboardListener
+	if sf.http != "" {
+		var err error
+		if dash, err = listenHTTP(sf.http); err != nil {
+			return gahpo.Run{}, err
+		}
 	}
-	stopHTTP, err := m.dashboard(ctx, sf.http, st, c, sf.data, log)
-	if err != nil {
+	lease := rc.AckWait
+	if resumed.ID != "" {
+		lease = resumed.Config.AckWait
+	}
+	if err := conn.EnsureStreams(ctx, lease); err != nil {
+		if dash != nil {
+			dash.Close()
+		}
 		return gahpo.Run{}, err
 	}
+	c, err := coordinator.New(st, conn, cfg)
+	if err != nil {
+		if dash != nil {
+			dash.Close()
+		}
+		return gahpo.Run{}, historyErr(db, err)
+	}
+	stopHTTP := m.dashboard(ctx, dash, st, c, sf.data, log)
 	fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
 	run, err := c.Run(ctx)
 	// A run that ended (not one interrupted) is shown ended on the pages

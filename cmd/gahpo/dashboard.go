@@ -107,10 +107,26 @@ func tokenAuth(token string, h http.Handler) http.Handler {
 	})
 }
 
-// serveHTTP serves h on addr (guarded) until ctx ends; it returns once the
-// listener is open, and stop waits for the server to end.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, out io.Writer) (stop func(), err error) {
-	addr, h, err = guardHTTP(addr, h)
+// dashboardListener is a live dashboard's address, checked (guardHTTP)
+// and listened on before what it serves exists: an address that is bad,
+// in use, or beyond loopback without a token refuses the command before
+// it writes anything (a new run's record in the history).
+type dashboardListener struct {
+	l    net.Listener
+	slot *handlerSlot
+	h    http.Handler // the guard around slot
+}
+
+// handlerSlot serves the handler set in it after the guard around it was
+// built (set before anything is served).
+type handlerSlot struct{ h http.Handler }
+
+func (s *handlerSlot) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.ServeHTTP(w, r) }
+
+// listenHTTP opens addr for a dashboard; serve it, or Close it unserved.
+func listenHTTP(addr string) (*dashboardListener, error) {
+	slot := &handlerSlot{}
+	addr, h, err := guardHTTP(addr, slot)
 	if err != nil {
 		return nil, err
 	}
@@ -118,12 +134,21 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, out io.Writer) 
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
-	fmt.Fprintf(out, "gahpo: dashboard on http://%s/\n", l.Addr())
+	return &dashboardListener{l: l, slot: slot, h: h}, nil
+}
+
+// Close releases the address of a dashboard never served.
+func (d *dashboardListener) Close() { _ = d.l.Close() }
+
+// serve serves h until ctx ends; stop waits for the server to end.
+func (d *dashboardListener) serve(ctx context.Context, h http.Handler, out io.Writer) (stop func()) {
+	d.slot.h = h
+	srv := &http.Server{Handler: d.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	fmt.Fprintf(out, "gahpo: dashboard on http://%s/\n", d.l.Addr())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(d.l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintln(out, "gahpo: dashboard:", err)
 		}
 	}()
@@ -134,26 +159,23 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, out io.Writer) 
 			_ = srv.Close() // a stream still open
 		}
 		<-done
-	}, nil
+	}
 }
 
 // finishWait bounds how long a finished run's dashboard stays up for the
 // pages open on it to fetch how the run ended.
 const finishWait = 3 * time.Second
 
-// dashboard serves a coordinator's live report on addr ("" serves none).
+// dashboard serves a coordinator's live report on d (nil serves none).
 // stop ends it; with ended (the run is over, not interrupted) it first
 // lets the open pages fetch the run's final state, for finishWait at most.
-func (m *Main) dashboard(ctx context.Context, addr string, st *store.Store, c *coordinator.Coordinator, dataDir string, log *slog.Logger) (stop func(ended bool), err error) {
-	if addr == "" {
-		return func(bool) {}, nil
+func (m *Main) dashboard(ctx context.Context, d *dashboardListener, st *store.Store, c *coordinator.Coordinator, dataDir string, log *slog.Logger) (stop func(ended bool)) {
+	if d == nil {
+		return func(bool) {}
 	}
 	h := report.NewHandler(report.StoreSource{Store: st, Run: c.RunID(), Status: c.Status},
 		report.HandlerOptions{Options: report.Options{MNISTDir: dataDir}, Logger: log})
-	stopServer, err := serveHTTP(ctx, addr, h, m.Stderr)
-	if err != nil {
-		return nil, err
-	}
+	stopServer := d.serve(ctx, h, m.Stderr)
 	return func(ended bool) {
 		if ended {
 			fctx, cancel := context.WithTimeout(ctx, finishWait)
@@ -161,7 +183,7 @@ func (m *Main) dashboard(ctx context.Context, addr string, st *store.Store, c *c
 			cancel()
 		}
 		stopServer()
-	}, nil
+	}
 }
 
 // roundDuration keeps three significant figures of a duration: seconds

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/store"
 )
 
@@ -405,6 +407,46 @@ func TestMissingDataRefusedBeforeTheRun(t *testing.T) {
 			defer st.Close()
 			if runs, err := st.Runs(); err != nil || len(runs) != 0 {
 				t.Errorf("the history holds %d runs (%v); want none", len(runs), err)
+			}
+		})
+	}
+}
+
+// TestRefusedStartLeavesTheHistory: a start refused for its dashboard's
+// address (in use, or beyond loopback without a token) or for streams the
+// NATS server cannot make (--replicas beyond its servers) leaves no run in
+// the history: run again with the flag fixed, the command starts a new
+// run, not the half-made one.
+func TestRefusedStartLeavesTheHistory(t *testing.T) {
+	t.Setenv(httpTokenEnv, "")
+	srv := testnats.Start(t)
+	inUse, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inUse.Close()
+	search := []string{"--problem", "regression", "--population", "4", "--generations", "1", "--final-epochs", "0", "--no-progress", "--log-level", "error"}
+	coordinator := append([]string{"coordinator", "--nats", srv.URL()}, search...)
+	run := append([]string{"run", "--workers", "1"}, search...)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"coordinator --replicas beyond the servers", append(coordinator, "--replicas", "3"), "bus: stream GAHPO_TASKS with 3 replicas (a cluster of at least 3 JetStream servers)"},
+		{"coordinator --http in use", append(coordinator, "--http", inUse.Addr().String()), "dashboard: listen tcp " + inUse.Addr().String()},
+		{"coordinator --http without a token", append(coordinator, "--http", "0.0.0.0:0"), "beyond loopback, needs a token"},
+		{"run --http in use", append(run, "--http", inUse.Addr().String()), "dashboard: listen tcp " + inUse.Addr().String()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "h.db")
+			_, _, err := runMain(t, append(slices.Clone(tt.args), "--db", db)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v; want %q", err, tt.want)
+			}
+			if n := runCount(t, db); n != 0 {
+				t.Errorf("the refused start left %d runs in the history; want none", n)
 			}
 		})
 	}

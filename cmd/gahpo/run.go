@@ -127,7 +127,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 			}
 		}()
 	}
-	run, err := m.coordinate(ctx, conn, log, st, *db, rc, &sf, !*noProgress)
+	run, err := m.coordinate(ctx, conn, log, st, *db, rc, resumed, &sf, !*noProgress)
 	stopWorkers()
 	wg.Wait()
 	if err != nil {
