@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,4 +116,80 @@ func (c *Conn) SweepChunks(ctx context.Context, bucket string, olderThan time.Du
 		chunks += int(count)
 	}
 	return uploads, chunks, nil
+}
+
+// Runs returns the runs that the server holds anything of in its streams:
+// queued tasks, waiting results, or a coordinator's results consumer
+// (their checkpoints and weights are not told apart by run: see
+// [Conn.HoldsRun]). Streams not made yet hold none.
+func (c *Conn) Runs(ctx context.Context) ([]string, error) {
+	var runs []string
+	for _, stream := range []string{StreamTasks, StreamResults} {
+		r, err := c.runsIn(ctx, stream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r...)
+	}
+	s, err := c.js.Stream(ctx, StreamResults)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("bus: stream %s: %w", StreamResults, err)
+	default:
+		names := s.ConsumerNames(ctx)
+		for name := range names.Name() {
+			if run, ok := strings.CutPrefix(name, resultsConsumer("")); ok {
+				runs = append(runs, run)
+			}
+		}
+		if err := names.Err(); err != nil {
+			return nil, fmt.Errorf("bus: consumers of %s: %w", StreamResults, err)
+		}
+	}
+	slices.Sort(runs)
+	return slices.Compact(runs), nil
+}
+
+// HoldsRun tells whether the server holds anything of run: what
+// [Conn.Runs] finds, or checkpoints and weights in the object store.
+func (c *Conn) HoldsRun(ctx context.Context, run string) (bool, error) {
+	runs, err := c.Runs(ctx)
+	if err != nil || slices.Contains(runs, run) {
+		return err == nil, err
+	}
+	for _, bucket := range []string{BucketCheckpoints, BucketWeights} {
+		names, err := c.ListObjects(ctx, bucket)
+		if err != nil {
+			return false, err
+		}
+		if slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, run+"-") }) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// runsIn returns the runs with messages in stream, sorted.
+func (c *Conn) runsIn(ctx context.Context, stream string) ([]string, error) {
+	s, err := c.js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("bus: stream %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter("gahpo.>"))
+	if err != nil {
+		return nil, fmt.Errorf("bus: stream %s: %w", stream, err)
+	}
+	var runs []string
+	for subj := range info.State.Subjects {
+		// gahpo.task.RUN.GENOME, gahpo.result.RUN.final, ...
+		if parts := strings.SplitN(subj, ".", 4); len(parts) == 4 && !slices.Contains(runs, parts[2]) {
+			runs = append(runs, parts[2])
+		}
+	}
+	slices.Sort(runs)
+	return runs, nil
 }

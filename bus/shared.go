@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +44,9 @@ func (c *Conn) keepLimits(ctx context.Context, cfg *jetstream.StreamConfig, old 
 		if err != nil {
 			return err
 		}
+		if len(runs) > 10 {
+			runs = append(runs[:10], "...")
+		}
 		attrs := []any{"stream", cfg.Name, "limit", ch.what, "from", oldS, "to", newS}
 		if len(runs) > 0 {
 			attrs = append(attrs, "runs_with_messages", strings.Join(runs, ","))
@@ -71,30 +73,6 @@ func limitString(v int64, show func(int64) string) string {
 		return "none"
 	}
 	return show(v)
-}
-
-// runsIn returns the runs with messages in stream, at most 10 of them.
-func (c *Conn) runsIn(ctx context.Context, stream string) ([]string, error) {
-	s, err := c.js.Stream(ctx, stream)
-	if err != nil {
-		return nil, fmt.Errorf("bus: stream %s: %w", stream, err)
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter("gahpo.>"))
-	if err != nil {
-		return nil, fmt.Errorf("bus: stream %s: %w", stream, err)
-	}
-	var runs []string
-	for subj := range info.State.Subjects {
-		// gahpo.task.RUN.GENOME, gahpo.result.RUN.final, ...
-		if parts := strings.SplitN(subj, ".", 4); len(parts) == 4 && !slices.Contains(runs, parts[2]) {
-			runs = append(runs, parts[2])
-		}
-	}
-	slices.Sort(runs)
-	if len(runs) > 10 {
-		runs = append(runs[:10], "...")
-	}
-	return runs, nil
 }
 
 // ensureLease creates the workers' consumer with lease ackWait, or sets an

@@ -184,6 +184,9 @@ func (m *Main) runPurge(ctx context.Context, args []string) error {
 	if err := purgeable(ctx, conn, *run, *db, dbGiven, *force); err != nil {
 		return err
 	}
+	if err := runKnown(ctx, conn, *run, *db); err != nil {
+		return err
+	}
 	tasks, results, err := conn.Pending(ctx, *run)
 	if err != nil {
 		return err
@@ -259,4 +262,75 @@ func purgeable(ctx context.Context, conn *bus.Conn, run, db string, dbGiven, for
 		return fmt.Errorf("purge: run %s is %s in %s: if its coordinator still runs, %s; if it is not running any more, purge --force (resuming it later queues its tasks again)", run, r.Status, db, stopFirst)
 	}
 	return nil
+}
+
+// runKnown refuses to purge a run that neither NATS nor the history file
+// db holds anything of (a mistyped id would purge nothing and say so as a
+// success): it names the runs that both hold. A run of the history with
+// nothing left on NATS is known: its purge removes nothing, and says so.
+func runKnown(ctx context.Context, conn *bus.Conn, run, db string) error {
+	held, err := conn.HoldsRun(ctx, run)
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	if held {
+		return nil
+	}
+	onNATS, err := conn.Runs(ctx)
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	inDB, dbErr := historyRunIDs(db)
+	if slices.Contains(inDB, run) {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "purge: no run %s: NATS holds nothing of it", run)
+	if dbErr == nil {
+		fmt.Fprintf(&b, ", nor does %s", db)
+	}
+	b.WriteString("; runs on NATS: ")
+	b.WriteString(listOrNone(onNATS))
+	switch {
+	case errors.Is(dbErr, os.ErrNotExist):
+		fmt.Fprintf(&b, "; no history file %s to look in (give its coordinator's --db)", db)
+	case dbErr != nil:
+		fmt.Fprintf(&b, "; the runs of %s cannot be read: %v", db, dbErr)
+	default:
+		fmt.Fprintf(&b, "; runs in %s: %s (gahpo query runs --db FILE lists another history's)", db, listOrNone(inDB))
+	}
+	return errors.New(b.String())
+}
+
+// historyRunIDs returns the ids of the runs in the history file db, the
+// latest last.
+func historyRunIDs(db string) ([]string, error) {
+	if _, err := os.Stat(db); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(db, store.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		return nil, historyErr(db, err)
+	}
+	defer st.Close()
+	runs, err := st.Runs()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
+	}
+	return ids, nil
+}
+
+// listOrNone lists ids, the last 10 of many.
+func listOrNone(ids []string) string {
+	switch {
+	case len(ids) == 0:
+		return "none"
+	case len(ids) > 10:
+		return fmt.Sprintf("%d, the latest %s", len(ids), strings.Join(ids[len(ids)-10:], ", "))
+	}
+	return strings.Join(ids, ", ")
 }

@@ -157,3 +157,70 @@ func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestPurgeOfAnUnknownRun: a run that neither NATS nor the history holds
+// anything of (a mistyped id) is refused, naming the runs that both hold,
+// instead of purging nothing with exit status 0; a run of the history
+// with nothing left on NATS, or with only objects there, is purged.
+func TestPurgeOfAnUnknownRun(t *testing.T) {
+	srv := testnats.Start(t)
+	conn := testnats.Connect(t, srv, "test")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := conn.EnsureStreams(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "left", GenomeID: 1, Problem: "p", Params: map[string]float64{"x": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.PutBytes(ctx, bus.BucketCheckpoints, "objects-3-e1-aa", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	withHistory := t.TempDir() // its gahpo.db holds run "done"
+	st, err := store.Open(filepath.Join(withHistory, "gahpo.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateRun(gahpo.Run{ID: "done", Status: gahpo.RunDone}, []byte("{}"), nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	db := filepath.Join(withHistory, "gahpo.db")
+	tests := []struct {
+		name, dir, run string
+		args           []string
+		wantErr        []string // nil: purged
+		wantOut        string
+	}{
+		{"no history", t.TempDir(), "typo", nil,
+			[]string{"purge: no run typo: NATS holds nothing of it; runs on NATS: left; no history file gahpo.db to look in (give its coordinator's --db)"}, ""},
+		{"the default history", withHistory, "typo", nil,
+			[]string{"purge: no run typo: NATS holds nothing of it, nor does gahpo.db; runs on NATS: left; runs in gahpo.db: done"}, ""},
+		{"a history given, forced", t.TempDir(), "typo", []string{"--db", db, "--force"},
+			[]string{"nor does " + db, "runs in " + db + ": done"}, ""},
+		{"a run of the history with nothing on NATS", withHistory, "done", nil, nil, "removed 0 queued tasks, 0 waiting results and 0 checkpoints"},
+		{"a run with objects only", t.TempDir(), "objects", nil, nil, "removed 0 queued tasks, 0 waiting results and 1 checkpoints"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(tt.dir)
+			var out, errb bytes.Buffer
+			m := &Main{Stdout: &out, Stderr: &errb}
+			err := m.Run(ctx, append([]string{"purge", "--nats", srv.URL(), "--run", tt.run}, tt.args...))
+			if tt.wantErr == nil {
+				if err != nil || !strings.Contains(out.String(), tt.wantOut) {
+					t.Errorf("purge: %v, output %q; want %q", err, out.String(), tt.wantOut)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("purge of run %s succeeded (output %q); want it refused", tt.run, out.String())
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
