@@ -223,6 +223,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		return nil, err
 	}
 	var pos []string
+	all := args
 	for {
 		if err := parseQuiet(fs, args); err != nil {
 			return nil, err
@@ -236,11 +237,32 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			if err := checkTLSPair(fs); err != nil {
 				return nil, err
 			}
+			if err := checkDB(fs, all, pos); err != nil {
+				return nil, err
+			}
 			return pos, checkLimits(fs)
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// checkDB refuses an empty --db (--db= or --db ""), which would otherwise
+// be reported as a file named "" that cannot be opened; args are the
+// command's, pos its positional arguments (--db= FILE says how to write
+// it, as strayArg does).
+func checkDB(fs *flag.FlagSet, args, pos []string) error {
+	f := fs.Lookup("db")
+	if f == nil || f.Value.String() != "" {
+		return nil
+	}
+	cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+	for _, p := range pos {
+		if prev, ok := emptyFlagBefore(args, p); ok && strings.TrimLeft(prev, "-") == "db=" {
+			return strayArg(cmd, args, p)
+		}
+	}
+	return fmt.Errorf("%s: --db is empty: give the history file's path (by default %s)", cmd, f.DefValue)
 }
 
 // parseQuiet is fs.Parse, except that a bad flag is an error returned to
@@ -302,13 +324,21 @@ func parseNone(fs *flag.FlagSet, args []string) error {
 // not take; when the argument follows an --flag= with an empty value, it
 // says how to give the flag that value.
 func strayArg(cmd string, args []string, stray string) error {
-	for i := 1; i < len(args); i++ {
-		prev := args[i-1]
-		if args[i] != stray || !strings.HasPrefix(prev, "-") || !strings.HasSuffix(prev, "=") || strings.Count(prev, "=") != 1 {
-			continue
-		}
+	if prev, ok := emptyFlagBefore(args, stray); ok {
 		return fmt.Errorf("%s: unexpected argument %q: %s gives its flag an empty value; to give it this one, write %s%s (no space after '=')",
 			cmd, stray, prev, prev, stray)
 	}
 	return fmt.Errorf("%s: unexpected argument %q (it takes flags only; see gahpo help %s)", cmd, stray, cmd)
+}
+
+// emptyFlagBefore returns the --flag= with an empty value that stray
+// follows in args, if it does.
+func emptyFlagBefore(args []string, stray string) (string, bool) {
+	for i := 1; i < len(args); i++ {
+		prev := args[i-1]
+		if args[i] == stray && strings.HasPrefix(prev, "-") && strings.HasSuffix(prev, "=") && strings.Count(prev, "=") == 1 {
+			return prev, true
+		}
+	}
+	return "", false
 }

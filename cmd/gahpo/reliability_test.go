@@ -452,6 +452,52 @@ func TestRefusedStartLeavesTheHistory(t *testing.T) {
 	}
 }
 
+// TestErrorsNameTheirCommand: the errors users hit name the command they
+// ran: export's run not found said "report:", and an empty --db ("--db=")
+// was a file named "" that could not be opened.
+func TestErrorsNameTheirCommand(t *testing.T) {
+	dir := t.TempDir()
+	db, empty := filepath.Join(dir, "h.db"), filepath.Join(dir, "empty.db")
+	for _, path := range []string{db, empty} {
+		st, err := store.Open(path, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if path == db {
+			if err := st.CreateRun(gahpo.Run{ID: "r1", Status: gahpo.RunDone}, []byte("{}"), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st.Close()
+	}
+	out := filepath.Join(dir, "report")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"export", "--db", db, "--run", "nosuch"}, "export: no run nosuch in " + db + "; its runs: r1"},
+		{[]string{"export", "--db", db, "--run", "nosuch", "--format", "jsonl"}, "export: no run nosuch in " + db + "; its runs: r1"},
+		{[]string{"export", "--db", empty}, "export: " + empty + " holds no run yet"},
+		{[]string{"report", "--db", db, "--run", "nosuch", "--out", out}, "report: no run nosuch in " + db + "; its runs: r1"},
+		{[]string{"export", "--db="}, "export: --db is empty: give the history file's path (by default gahpo.db)"},
+		{[]string{"report", "--db=", "--out", out}, "report: --db is empty"},
+		{[]string{"query", "runs", "--db="}, "query: --db is empty"},
+		{[]string{"query", "runs", "--db=", db}, "query: unexpected argument \"" + db + "\": --db= gives its flag an empty value; to give it this one, write --db=" + db},
+		{[]string{"export", "--db=", db}, "export: unexpected argument \"" + db + "\": --db= gives its flag an empty value"},
+		{[]string{"run", "--db="}, "run: --db is empty"},
+		{[]string{"coordinator", "--nats", "nats://127.0.0.1:1", "--db="}, "coordinator: --db is empty"},
+		{[]string{"purge", "--nats", "nats://127.0.0.1:1", "--run", "r1", "--db="}, "purge: --db is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, _, err := runMain(t, tt.args...)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("err = %v; want one beginning %q", err, tt.want)
+			}
+		})
+	}
+}
+
 // TestUnreadableSecretFileRefused: a secret file named by the environment
 // that cannot be read stops the command, naming the variable, instead of
 // connecting without credentials (the server's "Authorization Violation"

@@ -86,7 +86,33 @@ func (m *Main) reportSource(ctx context.Context, cmd string, nf natsFlags, db, r
 	if err != nil {
 		return nil, nil, historyErr(db, err)
 	}
+	if err := hasRun(st, cmd, db, run); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	return report.StoreSource{Store: st, Run: run}, func() { st.Close() }, nil
+}
+
+// hasRun tells, for command cmd, that the history st (file db) holds no
+// run with id run (any run, with ""), naming those it holds: the source's
+// own error would name the report package, and no run.
+func hasRun(st *store.Store, cmd, db, run string) error {
+	_, err := st.Run(run)
+	if !errors.Is(err, store.ErrNotFound) {
+		return historyErr(db, err) // nil: there
+	}
+	runs, rerr := st.Runs()
+	if rerr != nil {
+		return historyErr(db, rerr)
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("%s: %s holds no run yet", cmd, db)
+	}
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
+	}
+	return fmt.Errorf("%s: no run %s in %s; its runs: %s", cmd, run, db, listOrNone(ids))
 }
 
 var _ report.Querier = (*bus.Conn)(nil)
