@@ -13,6 +13,14 @@
 //     consumer "coord-<run>", and acknowledges a result only after it is
 //     stored, so a restarted coordinator still receives what it missed.
 //
+// Both streams and the workers' lease are every run's on the server:
+// Conn.EnsureStreams keeps the limits a coordinator is not given, and
+// shortens the lease only while no task is held. Message ids deduplicate
+// a retried publish within the streams' 10-minute window; a task queued
+// again after a purge gets an id of its own (Conn.PublishLostTask), and a
+// result's id names the task message it answers, so that neither is
+// dropped as a duplicate of the purged one.
+//
 // A worker that will not train a task (a problem it was not given), or
 // stops training it (Ctrl-C, SIGTERM), hands it back uncounted: it sends a
 // hand-back result (Conn.PublishHandBack), and the coordinator, which alone

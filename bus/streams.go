@@ -171,9 +171,9 @@ func streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 // run on the NATS server: an existing stream keeps the limits that the
 // options leave at zero (a coordinator started without --stream-max-age
 // does not reset another's), a limit given is applied and its change
-// logged, and the lease is shortened only while no worker holds a task
-// (a task in training would be handed to another worker). It needs the rights of the coordinator user
-// (see deploy/nats).
+// logged, and the lease is shortened only while no worker holds a task (a
+// task in training would be handed to another worker). It needs the
+// rights of the coordinator user (see deploy/nats).
 func (c *Conn) EnsureStreams(ctx context.Context, ackWait time.Duration) error {
 	if ackWait <= 0 {
 		ackWait = DefaultAckWait
