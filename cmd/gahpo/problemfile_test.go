@@ -63,6 +63,33 @@ func TestProblemFileHalvingEndToEnd(t *testing.T) {
 	if f, err := st.Final(run.ID); err != nil || len(f.Curve) != 9 {
 		t.Fatalf("final training: %d epochs, %v; want the top rung's 9", len(f.Curve), err)
 	}
+	checkToyModel(t, st, run)
+}
+
+// checkToyModel checks that the history keeps the model the toy's final
+// training wrote to GAHPO_WEIGHTS_FILE: its weight is the one its last
+// epoch reported.
+func checkToyModel(t *testing.T, st *store.Store, run gahpo.Run) {
+	t.Helper()
+	f, err := st.Final(run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := st.Weights(run.ID)
+	if err != nil {
+		t.Fatalf("no model kept: %v", err)
+	}
+	var model struct {
+		W         float64 `json:"w"`
+		Optimizer string  `json:"optimizer"`
+	}
+	if err := json.Unmarshal(b, &model); err != nil {
+		t.Fatalf("the model kept is not the toy's: %v: %q", err, b)
+	}
+	last := f.Curve[len(f.Curve)-1].Metrics["w"]
+	if model.W != float64(last) || model.Optimizer != f.Choices["optimizer"] || f.WeightsSize != len(b) {
+		t.Errorf("model %+v (%d bytes, final says %d), want w %v of the last epoch, optimizer %q", model, len(b), f.WeightsSize, last, f.Choices["optimizer"])
+	}
 }
 
 // TestProblemFileOneEpoch runs the toy problem file (budget 1 to 9
@@ -87,6 +114,7 @@ func TestProblemFileOneEpoch(t *testing.T) {
 	if f, err := st.Final(run.ID); err != nil || len(f.Curve) != 9 {
 		t.Fatalf("final training: %d epochs, %v; want the budget's 9", len(f.Curve), err)
 	}
+	checkToyModel(t, st, run)
 }
 
 // runToy runs the toy problem file (a Python trainer, standard library

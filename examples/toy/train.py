@@ -7,7 +7,9 @@ It follows gahpo's protocol for a training command:
   - trains up to GAHPO_EPOCHS epochs, resuming from the state it left in
     GAHPO_CHECKPOINT_DIR (empty at a genome's first rung);
   - prints one JSON line of metrics per epoch on standard output; other
-    lines are only kept in the genome's record.
+    lines are only kept in the genome's record;
+  - writes its model, in a format of its own, to GAHPO_WEIGHTS_FILE when
+    gahpo sets it (a final or top-rung training: the history keeps it).
 
 The "model" is one weight w pulled towards 1 by a step of lr (scaled by the
 optimizer) for `steps` steps per epoch; the validation loss is
@@ -60,6 +62,10 @@ def main():
         os.replace(tmp, state_file)
         print(json.dumps({"epoch": epoch, "val_loss": val_loss, "w": w}))
         print("epoch %d done" % epoch)
+    weights = os.environ.get("GAHPO_WEIGHTS_FILE")
+    if weights:
+        with open(weights, "w") as f:
+            json.dump({"w": state["w"], "optimizer": args.optimizer}, f)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -122,7 +124,41 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	if why == "cancelled" {
 		return r.outcome(), fmt.Errorf("command: %w", ctx.Err())
 	}
-	return r.finish(why, waitErr)
+	out, err := r.finish(why, waitErr)
+	if err == nil && in.weights != "" {
+		// A model that cannot be kept costs the model, not the training's
+		// figures: the log says why.
+		var werr error
+		if out.Weights, werr = readWeights(in.weights); werr != nil {
+			out.Log = append(out.Log, "gahpo: no model kept: "+werr.Error())
+		}
+	}
+	return out, err
+}
+
+// MaxWeightsBytes caps the model file a command leaves at
+// GAHPO_WEIGHTS_FILE: the worker holds it in memory to upload it.
+const MaxWeightsBytes = 1 << 30
+
+// readWeights reads the model file a command wrote at GAHPO_WEIGHTS_FILE:
+// none (nil, nil) when it wrote none, which keeps no model.
+func readWeights(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the model file GAHPO_WEIGHTS_FILE: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxWeightsBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("the model file GAHPO_WEIGHTS_FILE: %w", err)
+	}
+	if len(b) > MaxWeightsBytes {
+		return nil, fmt.Errorf("the model file GAHPO_WEIGHTS_FILE holds more than %d MiB", MaxWeightsBytes>>20)
+	}
+	return b, nil
 }
 
 // inputs are the files a job's command is given.
@@ -130,6 +166,7 @@ type inputs struct {
 	params     string // GAHPO_PARAMS: the genome's values
 	fromParams string // GAHPO_FROM_PARAMS, after PBT's exploit; "" otherwise
 	checkpoint string // GAHPO_CHECKPOINT_DIR
+	weights    string // GAHPO_WEIGHTS_FILE, when the coordinator keeps the model; "" otherwise
 }
 
 // writeInputs writes the genome's values (and, when the checkpoint was
@@ -165,6 +202,11 @@ func (t *Trainer) writeInputs(dir string, genes []float64, job models.Job) (inpu
 			return in, err
 		}
 	}
+	if job.Task.WeightsTo != "" {
+		// A final or top-rung training: the coordinator keeps the model
+		// the command leaves here, in its own format.
+		in.weights = filepath.Join(dir, "weights")
+	}
 	in.checkpoint = job.CheckpointDir
 	if in.checkpoint == "" {
 		in.checkpoint = filepath.Join(dir, "checkpoint")
@@ -184,6 +226,9 @@ func (t *Trainer) command(job models.Job, args []string, in inputs) (cmd *exec.C
 	env := t.env(job, in.params, in.checkpoint)
 	if in.fromParams != "" {
 		env = append(env, "GAHPO_FROM_PARAMS="+in.fromParams)
+	}
+	if in.weights != "" {
+		env = append(env, "GAHPO_WEIGHTS_FILE="+in.weights)
 	}
 	if prog, gargs, genv, ok := guarded(args, t.grace()); ok {
 		cmd = exec.Command(prog, gargs...)
