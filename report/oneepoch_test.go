@@ -75,7 +75,7 @@ func TestOneEpochProblemFileReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"score 0.9125 at its last epoch (the objective, maximised); weights",
+		"score 0.9125 at its last epoch (the objective, maximised); no model kept (its training wrote none)",
 		"Failed: 3 of 6 trained genomes. By cause",
 		"<tr><td>2</td><td class=\"l\">RuntimeError: CUDA out of memory. Tried to allocate 955 MiB</td><td>2</td></tr>",
 		"<tr><td>1</td><td class=\"l\">objective score is NaN at epoch 1</td><td>3</td></tr>",

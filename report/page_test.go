@@ -144,8 +144,8 @@ func TestPageFinalAccuracy(t *testing.T) {
 		acc       float64
 		want, not string
 	}{
-		{0.9917, "test loss 0.0268, test accuracy 99.17%; weights", "test accuracy -"},
-		{0, "test loss 0.0268; weights", "test accuracy"},
+		{0.9917, "test loss 0.0268, test accuracy 99.17%; no model kept", "test accuracy -"},
+		{0, "test loss 0.0268; no model kept", "test accuracy"},
 	} {
 		f := &gahpo.FinalTraining{GenomeID: 1, TestLoss: 0.0268, TestAccuracy: tt.acc}
 		b, err := newPage(&Snapshot{Run: gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: 1}, Final: f}, nil, true).exec("content")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -92,10 +93,12 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo export", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, "Usage: gahpo export (--db FILE | --nats URL) --format csv|jsonl [--run ID] > genomes.csv\n\n"+
+		fmt.Fprintln(m.Stderr, "Usage: gahpo export (--db FILE | --nats URL) --format csv|jsonl [--run ID] > genomes.csv\n"+
+			"       gahpo export --db FILE [--run ID] --weights model.bin|model.npz\n\n"+
 			"Prints one row per genome: params (a choice by its value in CSV; jsonl has the index in params and the value in\n"+
 			"choices), fitness (empty/null when failed), accuracy (empty/null when the problem measures none), epochs, rung,\n"+
-			"status, worker, durations in seconds, lineage, replicates and confirmed fitness (--confirm-seeds).\nGenerations count from 1.\n\nFlags:")
+			"status, worker, durations in seconds, lineage, replicates and confirmed fitness (--confirm-seeds).\nGenerations count from 1.\n"+
+			"With --weights, writes the run's final model instead (see --weights).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	var nf natsFlags
@@ -103,6 +106,8 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	db := fs.String("db", "gahpo.db", "history database file; --nats reads a running coordinator instead (a --db given wins over GAHPO_NATS)")
 	run := fs.String("run", "", "run id (default: the latest run)")
 	format := fs.String("format", "csv", "csv or jsonl")
+	weights := fs.String("weights", "", "write the run's final model to this new `file` instead of rows: the bytes its training made "+
+		"(a problem file's trainer's own format), or, for a name ending in .npz, the CNN's tensors as NumPy arrays under PyTorch's names and shapes")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -116,6 +121,9 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	if *format != "csv" && *format != "jsonl" {
 		return fmt.Errorf("export: unknown --format %q (csv or jsonl)", *format)
 	}
+	if *weights != "" && nf.url != "" {
+		return errors.New("export: --weights reads the model from the history file: give --db (a coordinator serves no model over NATS)")
+	}
 	src, release, err := m.reportSource(ctx, "export", nf, *db, *run)
 	if err != nil {
 		return err
@@ -124,6 +132,9 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	s, err := src.Snapshot(ctx)
 	if err != nil {
 		return historyErr(*db, err)
+	}
+	if *weights != "" {
+		return m.exportWeights(s, *weights)
 	}
 	rows := make([]exportRow, len(s.Genomes))
 	for i, g := range s.Genomes {

@@ -2,7 +2,10 @@ package cnn
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
+	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/models/mnist"
 	"gorgonia.org/tensor"
 )
@@ -64,4 +67,35 @@ func Conv1Weights(weights []byte) ([]float32, error) {
 // starts training from (for tests and figures of untrained networks).
 func InitialWeights(seed uint64) []byte {
 	return newParams(tensor.Float32, seed).marshal()
+}
+
+// PyTorchArrays returns serialised weights (as the final training stores
+// them) as arrays named and shaped as PyTorch's state_dict of the same
+// network (pytorch/examples' mnist Net): the linear weights transposed to
+// (out, in), the biases flat. models.WriteNPZ writes them for numpy.load.
+// Malformed weights give an error wrapping ErrWeights.
+func PyTorchArrays(weights []byte) ([]models.Array, error) {
+	p, err := unmarshalParams(weights)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]models.Array, len(p))
+	for i, s := range specs {
+		v := values[float32](p[i])
+		a := models.Array{Name: s.name, Shape: []int(s.shape.Clone()), Data: slices.Clone(v)}
+		switch {
+		case strings.HasSuffix(s.name, ".bias"):
+			a.Shape = []int{s.shape.TotalSize()}
+		case len(s.shape) == 2: // a linear layer's (in, out): PyTorch's is (out, in)
+			in, o := s.shape[0], s.shape[1]
+			a.Shape = []int{o, in}
+			for r := range in {
+				for c := range o {
+					a.Data[c*in+r] = v[r*o+c]
+				}
+			}
+		}
+		out[i] = a
+	}
+	return out, nil
 }
