@@ -98,7 +98,10 @@ func checkToyModel(t *testing.T, st *store.Store, run gahpo.Run) {
 // each), and the final training is the budget's highest, not a CNN preset's
 // one epoch.
 func TestProblemFileOneEpoch(t *testing.T) {
-	_, _, st, run := runToy(t, "--population", "4", "--generations", "1")
+	m, db, st, run := runToy(t, "--population", "4", "--generations", "1")
+	if want := "its model: gahpo export --db " + db + " --weights FILE"; !strings.Contains(m.Stdout.(*bytes.Buffer).String(), want) {
+		t.Errorf("the summary does not say %q:\n%s", want, m.Stdout)
+	}
 	gs, err := st.Genomes(run.ID, -1)
 	if err != nil || len(gs) == 0 {
 		t.Fatalf("%d genomes, %v", len(gs), err)

@@ -564,9 +564,11 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 		stats = report.GenerationStats(all)
 	}
 	printBest(m.Stdout, best, stats...)
+	model := false
 	if f, err := q.Final(run.ID); err == nil {
 		fmt.Fprintln(m.Stdout)
 		printFinal(m.Stdout, f, lineageIn(run.Config, all, f.Schedule))
+		model = f.WeightsSize > 0 && f.WeightsLost == ""
 	}
 	if s := report.ConfirmShortfall(run.Config, all); s != "" {
 		fmt.Fprintln(m.Stdout, s)
@@ -579,6 +581,9 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 		fmt.Fprintln(m.Stdout, "error:", run.Error)
 	}
 	fmt.Fprintf(m.Stdout, "\nquery it: gahpo query best --per-generation --db %s\n", db)
+	if model {
+		fmt.Fprintf(m.Stdout, "its model: gahpo export --db %s --weights FILE\n", db)
+	}
 	return nil
 }
 
