@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -37,10 +38,24 @@ func (c *Conn) ListObjects(ctx context.Context, bucket string) ([]string, error)
 	return names, nil
 }
 
-// DeleteRunObjects deletes the objects of run from bucket (their names
-// begin with the run's id and a dash, as CheckpointName and the weights'
-// names do) and returns how many it deleted; it goes on past a failed
-// delete and returns the first error.
+// runObjectRest is what follows "<run>-" in the name of a run's object:
+// a checkpoint's <genome>-e<epochs>-<nonce> (worker.CheckpointName), the
+// weights' <genome>-weights-<nonce> or final-<genome>-<nonce>; without the
+// nonce as they were named before it.
+var runObjectRest = regexp.MustCompile(`^(?:[0-9]+-(?:e[0-9]+|weights)|final-[0-9]+)(?:-[^-]+)?$`)
+
+// isRunObject tells whether the object name is one of run's. Its id and a
+// dash do not tell alone: the objects of run 20261201-101010-abcdef begin
+// with "20261201-101010-" too, and a purge of that id cut short must not
+// remove them.
+func isRunObject(name, run string) bool {
+	rest, ok := strings.CutPrefix(name, run+"-")
+	return ok && runObjectRest.MatchString(rest)
+}
+
+// DeleteRunObjects deletes the objects of run from bucket (isRunObject)
+// and returns how many it deleted; it goes on past a failed delete and
+// returns the first error.
 func (c *Conn) DeleteRunObjects(ctx context.Context, bucket, run string) (int, error) {
 	names, err := c.ListObjects(ctx, bucket)
 	if err != nil {
@@ -48,7 +63,7 @@ func (c *Conn) DeleteRunObjects(ctx context.Context, bucket, run string) (int, e
 	}
 	n, first := 0, error(nil)
 	for _, name := range names {
-		if !strings.HasPrefix(name, run+"-") {
+		if !isRunObject(name, run) {
 			continue
 		}
 		if err := c.DeleteObject(ctx, bucket, name); err != nil {
@@ -166,7 +181,7 @@ func (c *Conn) HoldsRun(ctx context.Context, run string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, run+"-") }) {
+		if slices.ContainsFunc(names, func(n string) bool { return isRunObject(n, run) }) {
 			return true, nil
 		}
 	}

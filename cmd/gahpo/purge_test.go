@@ -126,9 +126,11 @@ func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 	if err := conn.EnsureStreams(ctx, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// Run "ended-2" (an id that goes on from "ended-") is another run:
+	// its objects stay. A run's names from before they had a nonce go.
 	put := map[string][]string{
-		bus.BucketCheckpoints: {"ended-3-e1-aa", "ended-7-e3-bb", "other-3-e1-cc"},
-		bus.BucketWeights:     {"ended-7-weights-dd", "other-2-weights-ee", "ended"},
+		bus.BucketCheckpoints: {"ended-3-e1-aa", "ended-7-e3-bb", "other-3-e1-cc", "ended-2-3-e1-ff", "ended-5-e1"},
+		bus.BucketWeights:     {"ended-7-weights-dd", "other-2-weights-ee", "ended", "ended-2-final-3-gg", "ended-final-7"},
 	}
 	for bucket, names := range put {
 		for _, name := range names {
@@ -142,10 +144,10 @@ func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 	if err := m.Run(ctx, []string{"purge", "--nats", srv.URL(), "--run", "ended"}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "3 checkpoints and weights") {
-		t.Errorf("output %q; want 3 objects removed", out.String())
+	if !strings.Contains(out.String(), "5 checkpoints and weights") {
+		t.Errorf("output %q; want 5 objects removed", out.String())
 	}
-	want := map[string]string{bus.BucketCheckpoints: "[other-3-e1-cc]", bus.BucketWeights: "[ended other-2-weights-ee]"}
+	want := map[string]string{bus.BucketCheckpoints: "[ended-2-3-e1-ff other-3-e1-cc]", bus.BucketWeights: "[ended ended-2-final-3-gg other-2-weights-ee]"}
 	for bucket, w := range want {
 		names, err := conn.ListObjects(ctx, bucket)
 		if err != nil {
@@ -173,8 +175,12 @@ func TestPurgeOfAnUnknownRun(t *testing.T) {
 	if err := conn.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "left", GenomeID: 1, Problem: "p", Params: map[string]float64{"x": 1}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.PutBytes(ctx, bus.BucketCheckpoints, "objects-3-e1-aa", []byte("x")); err != nil {
-		t.Fatal(err)
+	// Objects of run "objects", and of a run whose id a mistyped one cuts
+	// short (its coordinator's: purging them would lose its checkpoints).
+	for _, name := range []string{"objects-3-e1-aa", "20261201-101010-abcdef-3-e1-bb"} {
+		if _, err := conn.PutBytes(ctx, bus.BucketCheckpoints, name, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	withHistory := t.TempDir() // its gahpo.db holds run "done"
 	st, err := store.Open(filepath.Join(withHistory, "gahpo.db"), store.Options{})
@@ -200,6 +206,8 @@ func TestPurgeOfAnUnknownRun(t *testing.T) {
 			[]string{"nor does " + db, "runs in " + db + ": done"}, ""},
 		{"a run of the history with nothing on NATS", withHistory, "done", nil, nil, "removed 0 queued tasks, 0 waiting results and 0 checkpoints"},
 		{"a run with objects only", t.TempDir(), "objects", nil, nil, "removed 0 queued tasks, 0 waiting results and 1 checkpoints"},
+		{"a run id cut short", t.TempDir(), "20261201-101010", nil,
+			[]string{"purge: no run 20261201-101010: NATS holds nothing of it"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,5 +230,8 @@ func TestPurgeOfAnUnknownRun(t *testing.T) {
 				}
 			}
 		})
+	}
+	if names, err := conn.ListObjects(ctx, bus.BucketCheckpoints); err != nil || !slices.Contains(names, "20261201-101010-abcdef-3-e1-bb") {
+		t.Errorf("checkpoints left %v, %v: want the cut-short id's run's kept", names, err)
 	}
 }
