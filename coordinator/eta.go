@@ -108,11 +108,9 @@ func halvingEpochsLeft(rc gahpo.RunConfig, recs []gahpo.GenomeRecord, unbred, re
 		}
 		switch r.Status {
 		case gahpo.GenomeQueued, gahpo.GenomePromoted: // training its rung, or waiting to
-			from := 0
-			if r.Rung > 0 {
-				from = rungs[r.Rung-1]
+			if k := rungTrained(r); k < len(rungs) {
+				left += float64(rungEpochs(rungs, k)) + beyond[k]
 			}
-			left += float64(rungs[r.Rung]-from) + beyond[r.Rung]
 		case gahpo.GenomeDone:
 			if r.Stopped == "" {
 				left += beyond[r.Rung]
@@ -120,6 +118,25 @@ func halvingEpochsLeft(rc gahpo.RunConfig, recs []gahpo.GenomeRecord, unbred, re
 		}
 	}
 	return left + float64(replicatesLeft*rungs[len(rungs)-1])
+}
+
+// rungTrained is the rung that the task of genome r, queued or promoted,
+// trains: a promoted genome's record keeps the rung it finished until its
+// next result, and its task trains the rung above (search.Machine's).
+func rungTrained(r gahpo.GenomeRecord) int {
+	if r.Status == gahpo.GenomePromoted {
+		return r.Rung + 1
+	}
+	return r.Rung
+}
+
+// rungEpochs is the epochs a training of rung k trains: from the rung
+// below's epochs (its checkpoint) to its own.
+func rungEpochs(rungs []int, k int) int {
+	if k == 0 {
+		return rungs[0]
+	}
+	return rungs[k] - rungs[k-1]
 }
 
 // Reasons given for a run without an ETA.

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -8,6 +9,10 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/ga"
+	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/models/regression"
+	"github.com/gahpo/gahpo/search"
 )
 
 // TestETA: the ETA of a run adds its final training's epochs left to the
@@ -131,13 +136,14 @@ func TestETACountsDown(t *testing.T) {
 	if got := at(underWay{Elapsed: s}, underWay{Elapsed: s}).genETA(4); got != 3*s {
 		t.Errorf("genETA(4) with two trainings a second in = %v, want 3s", got)
 	}
-	// The trainings under way as the coordinator sees them: their rung's
-	// epochs, a confirmation training the top rung's.
+	// The trainings under way as the coordinator sees them: the epochs of
+	// the rung each trains (a genome promoted from rung 1, 3 epochs, trains
+	// rung 2, to 9), a confirmation training the top rung's.
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	recs := []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeQueued}, {ID: 2, Status: gahpo.GenomePromoted, Rung: 1}}
 	holders := []gahpo.Holder{{GenomeID: 1, Since: t0}, {GenomeID: 2, Since: t0.Add(s)}, {GenomeID: 2, Replicate: 1, Since: t0}}
 	got := underWayOf(halving, recs, holders, t0.Add(5*s))
-	want := []underWay{{5 * s, 1}, {4 * s, 2}, {5 * s, 9}}
+	want := []underWay{{5 * s, 1}, {4 * s, 6}, {5 * s, 9}}
 	if !slices.Equal(got, want) {
 		t.Errorf("underWayOf = %v, want %v", got, want)
 	}
@@ -177,7 +183,8 @@ func TestHalvingEpochsLeft(t *testing.T) {
 	}{
 		{"three to breed", nil, 3, 0, 3 * fresh},
 		{"one queued at rung 0", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeQueued}}, 0, 0, fresh},
-		{"one promoted to rung 1", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomePromoted, Rung: 1}}, 0, 0, 2 + 2},
+		{"one promoted to rung 1", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomePromoted, Rung: 0}}, 0, 0, 2 + 2},
+		{"one promoted to rung 2", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomePromoted, Rung: 1}}, 0, 0, 6},
 		{"done at rung 1, may go on", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeDone, Rung: 1}}, 0, 0, 2},
 		{"done at rung 1, stopped", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeDone, Rung: 1, Stopped: "ranked out"}}, 0, 0, 0},
 		{"at the top, failed, a duplicate", []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeDone, Rung: 2}, {ID: 2, Status: gahpo.GenomeFailed},
@@ -194,5 +201,74 @@ func TestHalvingEpochsLeft(t *testing.T) {
 	in := etaInput{State: gahpo.RunRunning, Config: rc, Trainings: 1, Parallel: 2, Measured: 4, Time: 40 * time.Second, Epochs: 8, EpochsLeft: 10}
 	if got, why := in.eta(); got != 25*time.Second || why != "" {
 		t.Errorf("eta = %v %q, want 25s (10 epochs at 5 s, 2 at once)", got, why)
+	}
+}
+
+// TestUnderWayEpochsOfTheTasks: the epochs the ETA counts for a genome in
+// training are those of the task the search machine published for it: a
+// genome promoted from rung k (its record's Rung stays k until its result)
+// trains rung k+1, from rungs[k] to rungs[k+1] epochs, not rung k again.
+func TestUnderWayEpochsOfTheTasks(t *testing.T) {
+	rc := gahpo.RunConfig{Problem: problems.Regression, GA: ga.DefaultConfig(), MaxAttempts: 3, AckWait: time.Minute,
+		Fidelity: gahpo.FidelityHalving, Breeding: gahpo.BreedingSteadyState, MinEpochs: 1, MaxEpochs: 9, Eta: 3, InFlight: 9,
+		BudgetGene: regression.ParamEpochs}
+	rc.GA.Population, rc.GA.Generations = 9, 2
+	full, err := problems.Space(rc.Problem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	space, err := full.Without(rc.BudgetGene)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	m, err := search.New(search.Config{Run: gahpo.Run{ID: "r", Config: rc, Status: gahpo.RunRunning, Started: t0}, Secret: "s",
+		CheckpointBucket: "ckpt", WeightsBucket: "weights"}, space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Answer the tasks one by one, best genome first, until some of the
+	// tasks published train a rung above the first.
+	queue := m.Ready().Publish
+	promoted := false
+	for len(queue) > 0 && !promoted {
+		tk := queue[0]
+		queue = queue[1:]
+		r := gahpo.Result{V: gahpo.MessageVersion, Kind: tk.Kind, RunID: tk.RunID, GenomeID: tk.GenomeID, Worker: "w", Attempt: 1,
+			Token: tk.Token, Rung: tk.Rung, EpochsDone: tk.Epochs, Fitness: gahpo.Float(float64(tk.GenomeID) / 100), Duration: time.Second}
+		for e := tk.FromEpochs + 1; e <= tk.Epochs; e++ {
+			r.Curve = append(r.Curve, gahpo.EpochReport{Epoch: e, Metrics: map[string]gahpo.Float{"val_loss": r.Fitness}})
+		}
+		r.Checkpoint = &gahpo.ObjectRef{Bucket: "ckpt", Name: fmt.Sprintf("r-%d-e%d-n", tk.GenomeID, tk.Epochs), Size: 1}
+		if err := m.Result(r, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m.Ready().Publish {
+			queue = append(queue, p)
+			promoted = promoted || p.Rung > 0
+		}
+	}
+	if !promoted {
+		t.Fatal("no genome was promoted")
+	}
+	recs := m.Records()
+	var holders []gahpo.Holder
+	for _, tk := range queue {
+		holders = append(holders, gahpo.Holder{GenomeID: tk.GenomeID, Since: t0})
+	}
+	got := underWayOf(rc, recs, holders, t0)
+	rungs, beyond := halvingBeyond(rc)
+	for i, tk := range queue {
+		if want := tk.Epochs - tk.FromEpochs; got[i].Epochs != want {
+			t.Errorf("genome %d (%s at rung %d) trains rung %d, epochs %d to %d: underWayOf counts %d epochs, want %d",
+				tk.GenomeID, recs[tk.GenomeID-1].Status, recs[tk.GenomeID-1].Rung, tk.Rung, tk.FromEpochs, tk.Epochs, got[i].Epochs, want)
+		}
+		// What halvingEpochsLeft counts of it: its task's epochs and,
+		// with chance 1/eta at each rung above, the rungs beyond.
+		one := []gahpo.GenomeRecord{recs[tk.GenomeID-1]}
+		one[0].ID = 1
+		if got, want := halvingEpochsLeft(rc, one, 0, 0), float64(tk.Epochs-tk.FromEpochs)+beyond[tk.Rung]; math.Abs(got-want) > 1e-9 {
+			t.Errorf("genome %d training rung %d: halvingEpochsLeft %v, want %v (rungs %v)", tk.GenomeID, tk.Rung, got, want, rungs)
+		}
 	}
 }

@@ -197,7 +197,8 @@ func (c *Coordinator) finalEpochs(run gahpo.Run) []gahpo.EpochMetrics {
 
 // underWayOf returns the trainings under way, held by workers: how long
 // each has trained at now and, in a multi-fidelity run, the epochs it
-// trains (its rung's; a confirmation training's, the top rung's).
+// trains (those of the rung it trains, rungTrained; a confirmation
+// training's, the top rung's).
 func underWayOf(rc gahpo.RunConfig, recs []gahpo.GenomeRecord, holders []gahpo.Holder, now time.Time) []underWay {
 	rungs := rc.RungEpochs()
 	out := make([]underWay, 0, len(holders))
@@ -207,12 +208,8 @@ func underWayOf(rc gahpo.RunConfig, recs []gahpo.GenomeRecord, holders []gahpo.H
 		case !rc.MultiFidelity():
 		case h.Replicate > 0:
 			u.Epochs = rungs[len(rungs)-1]
-		case i >= 0 && i < len(recs) && recs[i].ID == h.GenomeID && recs[i].Rung < len(rungs):
-			from := 0
-			if r := recs[i].Rung; r > 0 {
-				from = rungs[r-1]
-			}
-			u.Epochs = rungs[recs[i].Rung] - from
+		case i >= 0 && i < len(recs) && recs[i].ID == h.GenomeID && rungTrained(recs[i]) < len(rungs):
+			u.Epochs = rungEpochs(rungs, rungTrained(recs[i]))
 		}
 		out = append(out, u)
 	}
