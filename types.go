@@ -469,6 +469,25 @@ func ScheduleArg(steps []ScheduleStep) string {
 // Evaluated tells whether the record holds a fitness.
 func (g GenomeRecord) Evaluated() bool { return g.Status != GenomeQueued }
 
+// RungsTime is the time of every rung that trained the genome's weights
+// (RungDuration: a genome that exploited another has that one's for the
+// rungs it took over) and the workers that trained them, in the order they
+// first did; ok is false for a record stored before rungs had their own,
+// whose Duration and Worker are then all that is known.
+func (g GenomeRecord) RungsTime() (d time.Duration, workers []string, ok bool) {
+	n := len(g.RungFitness)
+	if n == 0 || len(g.RungDuration) != n || len(g.RungWorker) != n {
+		return 0, nil, false
+	}
+	for i, rd := range g.RungDuration {
+		d += rd
+		if w := g.RungWorker[i]; w != "" && !slices.Contains(workers, w) {
+			workers = append(workers, w)
+		}
+	}
+	return d, workers, true
+}
+
 // GenerationSummary is written once a generation is complete.
 type GenerationSummary struct {
 	Generation int       `json:"generation"`

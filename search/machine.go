@@ -1161,16 +1161,10 @@ func (m *Machine) topFinal(r gahpo.GenomeRecord, now time.Time) *gahpo.FinalTrai
 		GenomeID: r.ID, Params: r.Params, Choices: r.Choices, TestLoss: gahpo.Float(math.NaN()), Duration: r.Duration, Worker: r.Worker,
 		Finished: now, Curve: r.Curve, Schedule: r.Schedule,
 	}
-	if n := len(r.RungFitness); n > 0 && len(r.RungDuration) == n && len(r.RungWorker) == n {
+	if d, workers, ok := r.RungsTime(); ok {
 		// Every rung that trained its weights, those of the genomes it
 		// exploited included (their durations are not in r.Duration).
-		ft.Duration = 0
-		for i, d := range r.RungDuration {
-			ft.Duration += d
-			if w := r.RungWorker[i]; w != "" && !slices.Contains(ft.Workers, w) {
-				ft.Workers = append(ft.Workers, w)
-			}
-		}
+		ft.Duration, ft.Workers = d, workers
 	}
 	for _, e := range r.Curve {
 		ft.Epochs = append(ft.Epochs, e.Fixed())

@@ -357,16 +357,7 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord, l lineage) {
 	}
 	row("stopped", g.Stopped)
 	row("worker", g.Worker)
-	var all time.Duration // every rung's that trained its weights, when known
-	var workers []string
-	if n := len(g.RungFitness); n > 0 && len(g.RungDuration) == n && len(g.RungWorker) == n {
-		for i, d := range g.RungDuration {
-			all += d
-			if w := g.RungWorker[i]; w != "" && !slices.Contains(workers, w) {
-				workers = append(workers, w)
-			}
-		}
-	}
+	all, workers, _ := g.RungsTime() // every rung's that trained its weights, when known
 	if len(workers) > 1 {
 		row("workers", strings.Join(workers, ", ")+" (of its rungs)")
 	}
