@@ -174,7 +174,7 @@ func (m *Main) runPurge(ctx context.Context, args []string) error {
 	fs.Visit(func(f *flag.Flag) { dbGiven = dbGiven || f.Name == "db" })
 	opts, err := nf.options("gahpo-purge")
 	if err != nil {
-		return fmt.Errorf("purge: %w", err)
+		return err
 	}
 	conn, err := bus.Connect(ctx, opts)
 	if err != nil {

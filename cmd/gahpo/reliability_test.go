@@ -613,7 +613,7 @@ func TestSecretGivenTwiceRefused(t *testing.T) {
 		both := []string{env, inVar, env + "_FILE", file}
 		want := env + " and " + env + "_FILE are both set"
 		for _, args := range clients() {
-			tests = append(tests, tc{args[0] + " with " + env + " twice", both, args, want})
+			tests = append(tests, tc{args[0] + " with " + env + " twice", both, args, args[0] + ": " + want}) // named by its command, as its other errors
 		}
 		server := []string{"nats", "--store", t.TempDir()}
 		if env == passwordEnv {

@@ -50,7 +50,7 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 	}
 	base, err := nf.options("gahpo-worker")
 	if err != nil {
-		return fmt.Errorf("worker: %w", err)
+		return err
 	}
 	opts := withLogger(base, log)
 	opts.Wait = true // a worker may start before its server, or during an outage
