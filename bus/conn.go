@@ -134,6 +134,9 @@ type Conn struct {
 	log     *slog.Logger
 	streams StreamOptions
 	inbox   *inboxState
+	// leaseKept is the lease last asked for and kept (ensureLease), so
+	// that the warning is not repeated when the streams are ensured again.
+	leaseKept atomic.Int64
 }
 
 // Connect dials NATS with reconnects and backoff.

@@ -104,9 +104,15 @@ func (c *Conn) ensureLease(ctx context.Context, ackWait time.Duration) error {
 			return fmt.Errorf("bus: consumer %s: %w", ConsumerWorkers, err)
 		}
 		old := info.Config.AckWait
+		kept := time.Duration(c.leaseKept.Swap(0))
 		switch {
 		case ackWait < old && info.NumAckPending > 0:
-			c.log.Warn("keeping the workers' lease, shared by every run on this NATS: tasks are in training, and a shorter lease would hand them to other workers mid-training; the shorter one is set by a coordinator started while none is held",
+			say := c.log.Warn
+			if kept == ackWait {
+				say = c.log.Debug // said already: the streams ensured again as the coordinator starts
+			}
+			c.leaseKept.Store(int64(ackWait))
+			say("keeping the workers' lease, shared by every run on this NATS: tasks are in training, and a shorter lease would hand them to other workers mid-training; the shorter one is set by a coordinator started while none is held",
 				"lease", old, "asked", ackWait, "tasks_held", info.NumAckPending)
 			cfg.AckWait = old
 		case ackWait != old:
