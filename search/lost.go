@@ -140,7 +140,10 @@ func (m *Machine) retrained(r gahpo.Result, now time.Time) error {
 		if len(r.Curve) > 0 {
 			again.Curve = r.Curve // every epoch: it trained from scratch
 		}
+		// Its time and worker are this training's: the rungs' of the
+		// search trained weights that were lost.
 		again.Duration, again.Worker = r.Duration, r.Worker
+		again.RungDuration, again.RungWorker = nil, nil
 		m.ready.Final = m.topFinal(again, now)
 		m.ready.Final.Retrained = true
 		m.ready.FinalWeights = &gahpo.ObjectRef{Bucket: r.WeightsBucket, Name: r.WeightsObject, Digest: r.WeightsDigest}

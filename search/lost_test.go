@@ -170,7 +170,12 @@ func TestLostWeightsTrainedAgain(t *testing.T) {
 				if got.weights == nil || got.weights.Name == "" || !f.Retrained || f.WeightsLost != "" {
 					t.Errorf("final weights %v, retrained %v, lost %q: want the new training's", got.weights, f.Retrained, f.WeightsLost)
 				}
-				f.Retrained, f.Duration, wf.Duration = false, 0, 0 // one training's time, not the rungs' sum
+				// One training's time and worker (answer's 1 s), not the
+				// search's rungs' sum and workers.
+				if f.Duration != time.Second || f.Workers != nil {
+					t.Errorf("final trained again: duration %v, workers %v; want its own training's 1s, on its worker alone", f.Duration, f.Workers)
+				}
+				f.Retrained, f.Duration, wf.Duration, wf.Workers = false, 0, 0, nil
 			}
 			f.Finished, wf.Finished = time.Time{}, time.Time{}
 			if fmt.Sprint(f) != fmt.Sprint(wf) { // NaN != NaN
