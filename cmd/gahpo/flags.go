@@ -73,7 +73,7 @@ func (n *natsFlags) readHistory(fs *flag.FlagSet) error {
 func (n *natsFlags) options(name string) (bus.Options, error) {
 	for _, s := range natsSecrets {
 		if err := n.secretErr[s.env]; err != nil && !flagSet(n.fs, s.flag) && !flagSet(n.fs, s.flag+"-file") {
-			return bus.Options{}, fmt.Errorf("%s: %w", strings.TrimPrefix(n.fs.Name(), "gahpo "), err)
+			return bus.Options{}, fmt.Errorf("%s: %w", cmdName(n.fs), err)
 		}
 	}
 	return bus.Options{URL: n.url, Name: name, User: n.user, Password: n.password, Token: n.token, Creds: n.creds, TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key, InboxPrefix: n.inbox}, nil

@@ -164,6 +164,10 @@ func warnSecretArgs(fs *flag.FlagSet) {
 	})
 }
 
+// cmdName is the subcommand whose flags fs holds ("query" of "gahpo
+// query"), as its errors begin.
+func cmdName(fs *flag.FlagSet) string { return strings.TrimPrefix(fs.Name(), "gahpo ") }
+
 // checkSecretPairs refuses a secret given both as a value and as a file
 // (--nats-token and --nats-token-file, gahpo nats's --token and
 // --token-file, and the passwords'): either would silently replace the
@@ -176,7 +180,7 @@ func checkSecretPairs(fs *flag.FlagSet) error {
 	slices.Sort(names)
 	for _, name := range names {
 		if flagSet(fs, name) && flagSet(fs, name+"-file") {
-			cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+			cmd := cmdName(fs)
 			return fmt.Errorf("%s: --%s and --%s-file both give the %s: give one, the file (every user of the machine can read the arguments)",
 				cmd, name, name, strings.TrimPrefix(name, "nats-"))
 		}
@@ -194,7 +198,7 @@ func checkSecretApart(fs *flag.FlagSet, args []string) error {
 		if _, secret := secretFlags[name]; !ok || !secret || !strings.HasPrefix(args[i-1], "-") || strings.HasPrefix(args[i], "-") || fs.Lookup(name) == nil {
 			continue
 		}
-		cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+		cmd := cmdName(fs)
 		return fmt.Errorf("%s: %s gives the %s an empty value, and the argument after it (not shown: it may be the secret) is not its value; "+
 			"write %sVALUE without a space, or better give it in a file: %s", cmd, args[i-1], strings.TrimPrefix(name, "nats-"), args[i-1], secretFlags[name])
 	}
@@ -256,7 +260,7 @@ func checkDB(fs *flag.FlagSet, args, pos []string) error {
 	if f == nil || f.Value.String() != "" {
 		return nil
 	}
-	cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+	cmd := cmdName(fs)
 	for _, p := range pos {
 		if prev, ok := emptyFlagBefore(args, p); ok && strings.TrimLeft(prev, "-") == "db=" {
 			return strayArg(cmd, args, p)
@@ -285,7 +289,7 @@ func parseQuiet(fs *flag.FlagSet, args []string) error {
 		}
 		return err
 	case err != nil:
-		cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+		cmd := cmdName(fs)
 		return fmt.Errorf("%s: %w (gahpo help %s lists its flags)", cmd, err, cmd)
 	}
 	return nil
@@ -299,7 +303,7 @@ func checkTLSPair(fs *flag.FlagSet) error {
 	if cert == nil || key == nil {
 		return nil
 	}
-	cmd := strings.TrimPrefix(fs.Name(), "gahpo ")
+	cmd := cmdName(fs)
 	switch c, k := cert.Value.String(), key.Value.String(); {
 	case c != "" && k == "":
 		return fmt.Errorf("%s: --tls-cert %s needs --tls-key, the certificate's private key", cmd, c)
@@ -317,7 +321,7 @@ func parseNone(fs *flag.FlagSet, args []string) error {
 	if err != nil || len(pos) == 0 {
 		return err
 	}
-	return strayArg(strings.TrimPrefix(fs.Name(), "gahpo "), args, pos[0])
+	return strayArg(cmdName(fs), args, pos[0])
 }
 
 // strayArg is the error of a command given a positional argument it does
