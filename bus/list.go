@@ -38,11 +38,16 @@ func (c *Conn) ListObjects(ctx context.Context, bucket string) ([]string, error)
 	return names, nil
 }
 
-// runObjectRest is what follows "<run>-" in the name of a run's object:
-// a checkpoint's <genome>-e<epochs>-<nonce> (worker.CheckpointName), the
+// runObject is what follows "<run>-" in the name of a run's object: a
+// checkpoint's <genome>-e<epochs>-<nonce> (worker.CheckpointName), the
 // weights' <genome>-weights-<nonce> or final-<genome>-<nonce>; without the
 // nonce as they were named before it.
-var runObjectRest = regexp.MustCompile(`^(?:[0-9]+-(?:e[0-9]+|weights)|final-[0-9]+)(?:-[^-]+)?$`)
+const runObject = `(?:[0-9]+-(?:e[0-9]+|weights)|final-[0-9]+)(?:-[^-]+)?`
+
+var (
+	runObjectRest = regexp.MustCompile(`^` + runObject + `$`)
+	runObjectName = regexp.MustCompile(`^(.+?)-` + runObject + `$`) // the run: the shortest id the rest fits
+)
 
 // isRunObject tells whether the object name is one of run's. Its id and a
 // dash do not tell alone: the objects of run 20261201-101010-abcdef begin
@@ -51,6 +56,15 @@ var runObjectRest = regexp.MustCompile(`^(?:[0-9]+-(?:e[0-9]+|weights)|final-[0-
 func isRunObject(name, run string) bool {
 	rest, ok := strings.CutPrefix(name, run+"-")
 	return ok && runObjectRest.MatchString(rest)
+}
+
+// objectRun returns the run whose object name is, if it is a run's.
+func objectRun(name string) (string, bool) {
+	m := runObjectName.FindStringSubmatch(name)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 // DeleteRunObjects deletes the objects of run from bucket (isRunObject)
@@ -133,10 +147,9 @@ func (c *Conn) SweepChunks(ctx context.Context, bucket string, olderThan time.Du
 	return uploads, chunks, nil
 }
 
-// Runs returns the runs that the server holds anything of in its streams:
-// queued tasks, waiting results, or a coordinator's results consumer
-// (their checkpoints and weights are not told apart by run: see
-// [Conn.HoldsRun]). Streams not made yet hold none.
+// Runs returns the runs that the server holds anything of: queued tasks,
+// waiting results, a coordinator's results consumer, checkpoints and
+// weights in the object store. Streams and buckets not made yet hold none.
 func (c *Conn) Runs(ctx context.Context) ([]string, error) {
 	var runs []string
 	for _, stream := range []string{StreamTasks, StreamResults} {
@@ -165,27 +178,19 @@ func (c *Conn) Runs(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("bus: consumers of %s: %w", StreamResults, err)
 		}
 	}
-	slices.Sort(runs)
-	return slices.Compact(runs), nil
-}
-
-// HoldsRun tells whether the server holds anything of run: what
-// [Conn.Runs] finds, or checkpoints and weights in the object store.
-func (c *Conn) HoldsRun(ctx context.Context, run string) (bool, error) {
-	runs, err := c.Runs(ctx)
-	if err != nil || slices.Contains(runs, run) {
-		return err == nil, err
-	}
 	for _, bucket := range []string{BucketCheckpoints, BucketWeights} {
 		names, err := c.ListObjects(ctx, bucket)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
-		if slices.ContainsFunc(names, func(n string) bool { return isRunObject(n, run) }) {
-			return true, nil
+		for _, name := range names {
+			if run, ok := objectRun(name); ok {
+				runs = append(runs, run)
+			}
 		}
 	}
-	return false, nil
+	slices.Sort(runs)
+	return slices.Compact(runs), nil
 }
 
 // runsIn returns the runs with messages in stream, sorted.

@@ -269,16 +269,12 @@ func purgeable(ctx context.Context, conn *bus.Conn, run, db string, dbGiven, for
 // success): it names the runs that both hold. A run of the history with
 // nothing left on NATS is known: its purge removes nothing, and says so.
 func runKnown(ctx context.Context, conn *bus.Conn, run, db string) error {
-	held, err := conn.HoldsRun(ctx, run)
-	if err != nil {
-		return fmt.Errorf("purge: %w", err)
-	}
-	if held {
-		return nil
-	}
 	onNATS, err := conn.Runs(ctx)
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
+	}
+	if slices.Contains(onNATS, run) {
+		return nil
 	}
 	inDB, dbErr := historyRunIDs(db)
 	if slices.Contains(inDB, run) {

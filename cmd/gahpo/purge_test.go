@@ -161,7 +161,8 @@ func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 }
 
 // TestPurgeOfAnUnknownRun: a run that neither NATS nor the history holds
-// anything of (a mistyped id) is refused, naming the runs that both hold,
+// anything of (a mistyped id) is refused, naming the runs that both hold
+// (on NATS, those with only checkpoints or weights left too),
 // instead of purging nothing with exit status 0; a run of the history
 // with nothing left on NATS, or with only objects there, is purged.
 func TestPurgeOfAnUnknownRun(t *testing.T) {
@@ -199,9 +200,9 @@ func TestPurgeOfAnUnknownRun(t *testing.T) {
 		wantOut        string
 	}{
 		{"no history", t.TempDir(), "typo", nil,
-			[]string{"purge: no run typo: NATS holds nothing of it; runs on NATS: left; no history file gahpo.db to look in (give its coordinator's --db)"}, ""},
+			[]string{"purge: no run typo: NATS holds nothing of it; runs on NATS: 20261201-101010-abcdef, left, objects; no history file gahpo.db to look in (give its coordinator's --db)"}, ""},
 		{"the default history", withHistory, "typo", nil,
-			[]string{"purge: no run typo: NATS holds nothing of it, nor does gahpo.db; runs on NATS: left; runs in gahpo.db: done"}, ""},
+			[]string{"purge: no run typo: NATS holds nothing of it, nor does gahpo.db; runs on NATS: 20261201-101010-abcdef, left, objects; runs in gahpo.db: done"}, ""},
 		{"a history given, forced", t.TempDir(), "typo", []string{"--db", db, "--force"},
 			[]string{"nor does " + db, "runs in " + db + ": done"}, ""},
 		{"a run of the history with nothing on NATS", withHistory, "done", nil, nil, "removed 0 queued tasks, 0 waiting results and 0 checkpoints"},
