@@ -313,11 +313,16 @@ func historyRunIDs(db string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return idsOfRuns(runs), nil
+}
+
+// idsOfRuns are the ids of runs, in their order.
+func idsOfRuns(runs []gahpo.Run) []string {
 	ids := make([]string, len(runs))
 	for i, r := range runs {
 		ids[i] = r.ID
 	}
-	return ids, nil
+	return ids
 }
 
 // listOrNone lists ids, the last 10 of many.

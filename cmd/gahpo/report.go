@@ -108,11 +108,7 @@ func hasRun(st *store.Store, cmd, db, run string) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("%s: %s holds no run yet", cmd, db)
 	}
-	ids := make([]string, len(runs))
-	for i, r := range runs {
-		ids[i] = r.ID
-	}
-	return fmt.Errorf("%s: no run %s in %s; its runs: %s", cmd, run, db, listOrNone(ids))
+	return fmt.Errorf("%s: no run %s in %s; its runs: %s", cmd, run, db, listOrNone(idsOfRuns(runs)))
 }
 
 var _ report.Querier = (*bus.Conn)(nil)
