@@ -61,6 +61,7 @@ func TestFetchChecksAndCachesData(t *testing.T) {
 }
 
 func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
+	t.Parallel() // its own server; its waits overlap the others'
 	srv := testnats.Start(t)
 	c := testnats.Connect(t, srv, "t")
 	ctx := context.Background()

@@ -15,6 +15,7 @@ import (
 // TestConnectWaitsForTheServer checks that a connection with Wait keeps
 // trying until a server starts, and that one without fails at once.
 func TestConnectWaitsForTheServer(t *testing.T) {
+	t.Parallel() // its own server; its waits overlap the others'
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

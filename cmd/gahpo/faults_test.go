@@ -18,14 +18,15 @@ import (
 // connection for good. The worker must exit with the reason instead of
 // logging "nats: connection closed" every second forever.
 func TestWorkerExitsWhenCredentialsAreRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	for _, withQueue := range []bool{false, true} {
 		t.Run(fmt.Sprintf("queue=%v", withQueue), func(t *testing.T) {
+			t.Parallel() // each its own server: their waits overlap
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := l.Addr().(*net.TCPAddr).Port
+			l.Close()
 			store := filepath.Join(t.TempDir(), "nats")
 			url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 			srv, err := natsserver.Start(natsserver.Options{Port: port, StoreDir: store, User: "gahpo", Password: "old"})
