@@ -17,7 +17,16 @@ gahpo's protocol:
 Like gahpo's own CNN, a fitness training holds out the last 6,000 training
 images as the validation set; a final training trains on all 60,000 and
 reports the test set as test_loss and test_accuracy, and also as val_loss so
-that the objective is always there.
+that the objective is always there. GAHPO_TRAIN_SUBSET (gahpo run
+--train-subset, --final-subset) trains on the first images only; for a quick
+try, MNIST_VALIDATION=N (this script's own variable: from the worker's
+environment or the problem file's train.env) scores a fitness on the last N
+of the 6,000 held-out images, which otherwise take most of a small
+training's time.
+
+On the CPU, training on from a checkpoint gives the numbers (and the
+checkpoint's bytes) of training straight through: the state holds the
+random sources of the data order and of dropout.
 """
 import glob
 import gzip
@@ -26,10 +35,17 @@ import os
 import struct
 import sys
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from torch.optim.lr_scheduler import StepLR
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from torch.optim.lr_scheduler import StepLR
+except ImportError as e:
+    # The reason every genome fails with: say which python3 lacks torch
+    # (Debian's python3-torch is for /usr/bin/python3 alone, not a
+    # virtualenv's or pyenv's python3 found first on PATH).
+    sys.exit("train.py: %s cannot import torch (%s): pip install torch for it, or, with Debian's "
+             "python3-torch, put /usr/bin/python3 in problem.yaml's train.command" % (sys.executable, e))
 
 VALIDATION = 6000
 FILES = {
@@ -114,6 +130,9 @@ def main():
     final = os.environ.get("GAHPO_KIND") == "final"
     want_test = final or os.environ.get("GAHPO_TEST") == "1"
     subset = int(os.environ.get("GAHPO_TRAIN_SUBSET") or 0)
+    validation = int(os.environ.get("MNIST_VALIDATION") or VALIDATION)
+    if not 0 < validation <= VALIDATION:
+        sys.exit("train.py: MNIST_VALIDATION=%d: between 1 and %d held-out images, please" % (validation, VALIDATION))
     ckpt = os.environ.get("GAHPO_CHECKPOINT_DIR")
     if not ckpt:
         sys.exit("train.py: GAHPO_CHECKPOINT_DIR is not set (gahpo sets it; by hand, give an empty directory)")
@@ -127,7 +146,7 @@ def main():
     if final:
         val_x, val_y = test_x, test_y
     else:
-        val_x, val_y = train_x[-VALIDATION:], train_y[-VALIDATION:]
+        val_x, val_y = train_x[-validation:], train_y[-validation:]
         train_x, train_y = train_x[:-VALIDATION], train_y[:-VALIDATION]
     if 0 < subset < len(train_x):
         train_x, train_y = train_x[:subset], train_y[:subset]
