@@ -166,7 +166,9 @@ func TestParseGenomeNumericChoices(t *testing.T) {
 }
 
 // TestHelpHidesUnsetDefaults: a flag whose -1 means "not given" shows its
-// default in words only.
+// default in words only; the subsets say that a problem file's command is
+// given them (their help said "CNN:" only, and a user of
+// examples/pytorch-mnist looked for another way to train on a few images).
 func TestHelpHidesUnsetDefaults(t *testing.T) {
 	for _, cmd := range []string{"run", "coordinator"} {
 		var out, errOut bytes.Buffer
@@ -175,6 +177,9 @@ func TestHelpHidesUnsetDefaults(t *testing.T) {
 		help := errOut.String() + out.String()
 		if !strings.Contains(help, "-final-epochs") || strings.Contains(help, "(default -1)") {
 			t.Errorf("gahpo %s -h:\n%s", cmd, help)
+		}
+		if n := strings.Count(help, "a problem file's command is given it as GAHPO_TRAIN_SUBSET"); n != 2 {
+			t.Errorf("gahpo %s -h: --train-subset and --final-subset: %d say that a problem file's command gets them:\n%s", cmd, n, help)
 		}
 	}
 }
