@@ -431,7 +431,7 @@ func printFinal(w io.Writer, f gahpo.FinalTraining, l lineage) {
 		case l.command(f.Schedule, len(f.Epochs)) != "":
 			fmt.Fprintf(w, "  the same training again, on %s:\n    %s\n", l.origin(), l.command(f.Schedule, len(f.Epochs)))
 			fmt.Fprintln(w, "  (without -train-images, on all 60,000 images; another -seed trains the schedule on another seed's luck)")
-		case cnnSchedule(f.Schedule):
+		case l.cnnSchedule(f.Schedule):
 			fmt.Fprintf(w, "  cnntrain -schedule '%s'\n", gahpo.ScheduleArg(f.Schedule))
 		default:
 			fmt.Fprintf(w, "  as one line: %s\n", gahpo.ScheduleArg(f.Schedule))

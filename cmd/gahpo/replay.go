@@ -9,11 +9,12 @@ import (
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/coordinator"
 	"github.com/gahpo/gahpo/models/mnist"
+	"github.com/gahpo/gahpo/models/problems"
 )
 
 // lineage is what training a population based training's schedule again
-// needs beyond the schedule: the run's configuration and the seed its
-// first step trained with. A genome that exploits another goes on from
+// needs beyond the schedule: the run's configuration (set whenever the run
+// was read) and the seed its first step trained with. A genome that exploits another goes on from
 // that one's checkpoint, random sources included (the CNN's shuffling and
 // dropout), and its own seed names only its tasks: the weights of every
 // step come from the seed of the schedule's first genome, where the
@@ -39,7 +40,7 @@ func lineageOf(ctx context.Context, q querier, run string, steps []gahpo.Schedul
 	}
 	var g gahpo.GenomeRecord
 	if err := q.query(ctx, coordinator.EndpointGenome, coordinator.QueryRequest{Run: r.ID, Genome: steps[0].Genome}, &g); err != nil {
-		return lineage{}
+		return lineage{rc: r.Config}
 	}
 	return lineage{rc: r.Config, root: g.ID, seed: g.Seed}
 }
@@ -54,13 +55,15 @@ func lineageIn(rc gahpo.RunConfig, recs []gahpo.GenomeRecord, steps []gahpo.Sche
 			return lineage{rc: rc, root: g.ID, seed: g.Seed}
 		}
 	}
-	return lineage{}
+	return lineage{rc: rc}
 }
 
-// cnnSchedule tells whether a schedule is the CNN's, which cnntrain
-// -schedule trains.
-func cnnSchedule(steps []gahpo.ScheduleStep) bool {
-	return len(steps) > 0 && slices.Equal(slices.Sorted(maps.Keys(steps[len(steps)-1].Params)), []string{"batch_size", "gamma", "lr", "weight_decay"})
+// cnnSchedule tells whether a schedule is the built-in CNN's, which
+// cnntrain -schedule trains: a problem file's with the same genes (the
+// PyTorch example's) is trained by its own command, not cnntrain.
+func (l lineage) cnnSchedule(steps []gahpo.ScheduleStep) bool {
+	return l.rc.Problem == problems.CNN && len(steps) > 0 &&
+		slices.Equal(slices.Sorted(maps.Keys(steps[len(steps)-1].Params)), []string{"batch_size", "gamma", "lr", "weight_decay"})
 }
 
 // command is the cnntrain command that trains the schedule again to
@@ -69,7 +72,7 @@ func cnnSchedule(steps []gahpo.ScheduleStep) bool {
 // figures, epoch by epoch (cnntrain's test loss is the search's
 // test_loss). "" for a schedule that is not the CNN's.
 func (l lineage) command(steps []gahpo.ScheduleStep, epochs int) string {
-	if !l.known() || !cnnSchedule(steps) {
+	if !l.known() || !l.cnnSchedule(steps) {
 		return ""
 	}
 	n := 60000 - mnist.ValidationSize // the search trains on the first 54,000 (mnist.NewSplits)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/report"
 )
 
@@ -94,27 +95,39 @@ func TestPrintFinalSchedule(t *testing.T) {
 		return map[string]float64{"batch_size": 64, "gamma": 0.7, "lr": lr, "weight_decay": 1e-7}
 	}
 	reg := map[string]float64{"batch_size": 19, "epochs": 214, "lr": 0.05}
+	cnnFinal := gahpo.FinalTraining{GenomeID: 5, Params: cnn(0.8), Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: cnn(1)}, {Epoch: 3, Genome: 5, Params: cnn(0.8)}}}
+	cnnRun := gahpo.RunConfig{Problem: problems.CNN}
+	// examples/pytorch-mnist has the CNN's genes, but cnntrain is not its
+	// trainer: the lines said "the same training again" of cnntrain.
+	torchRun := gahpo.RunConfig{Problem: "pytorch-mnist", ProblemDigest: "abc", TrainSubset: 1000}
 	tests := []struct {
 		name     string
 		f        gahpo.FinalTraining
+		l        lineage
 		want     []string
 		wantNone []string
 	}{
-		{"cnn", gahpo.FinalTraining{GenomeID: 5, Params: cnn(0.8), Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: cnn(1)}, {Epoch: 3, Genome: 5, Params: cnn(0.8)}}},
+		{"cnn", cnnFinal, lineage{rc: cnnRun},
 			[]string{"epochs 1 to 2: batch_size=64 gamma=0.7 lr=1 weight_decay=1e-07 (genome 1)", "epochs 3 on:",
 				"cnntrain -schedule '1:batch_size=64,gamma=0.7,lr=1,weight_decay=1e-07;3:batch_size=64,gamma=0.7,lr=0.8,weight_decay=1e-07'"}, nil},
-		{"another problem", gahpo.FinalTraining{GenomeID: 2, Params: reg, Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: reg}, {Epoch: 11, Genome: 2, Params: reg}}},
+		{"cnn, its first genome known", cnnFinal, lineage{rc: cnnRun, root: 1, seed: 7},
+			[]string{"the same training again, on genome 1's seed 7", "cnntrain -epochs 0 -train-images 54000 -seed 7 -schedule '1:"}, nil},
+		{"a problem file with the cnn's genes", cnnFinal, lineage{rc: torchRun},
+			[]string{"as one line: 1:batch_size=64,gamma=0.7,lr=1,weight_decay=1e-07;3:"}, []string{"cnntrain", "the same training again"}},
+		{"a problem file with the cnn's genes, its first genome known", cnnFinal, lineage{rc: torchRun, root: 1, seed: 7},
+			[]string{"as one line: 1:batch_size=64,", "seed: genome 1's seed 7"}, []string{"cnntrain", "the same training again"}},
+		{"another problem", gahpo.FinalTraining{GenomeID: 2, Params: reg, Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: reg}, {Epoch: 11, Genome: 2, Params: reg}}}, lineage{},
 			[]string{"as one line: 1:batch_size=19,epochs=214,lr=0.05;11:"}, []string{"cnntrain"}},
 		{"choices by their values", gahpo.FinalTraining{GenomeID: 2, Params: map[string]float64{"lr": 0.1, "optimizer": 0}, Schedule: []gahpo.ScheduleStep{
 			{Epoch: 1, Genome: 1, Params: map[string]float64{"lr": 0.2, "optimizer": 2}, Choices: map[string]string{"optimizer": "adam"}},
 			{Epoch: 4, Genome: 2, Params: map[string]float64{"lr": 0.1, "optimizer": 0}, Choices: map[string]string{"optimizer": "sgd"}}}},
-			[]string{"epochs 1 to 3: lr=0.2 optimizer=adam (genome 1)", "epochs 4 on: lr=0.1 optimizer=sgd (genome 2)"}, []string{"optimizer=2 "}},
+			lineage{}, []string{"epochs 1 to 3: lr=0.2 optimizer=adam (genome 1)", "epochs 4 on: lr=0.1 optimizer=sgd (genome 2)"}, []string{"optimizer=2 "}},
 		{"a constant genome", gahpo.FinalTraining{GenomeID: 1, Params: cnn(1), Schedule: []gahpo.ScheduleStep{{Epoch: 1, Genome: 1, Params: cnn(1)}}},
-			nil, []string{"schedule"}},
+			lineage{rc: cnnRun}, nil, []string{"schedule"}},
 	}
 	for _, tt := range tests {
 		var b strings.Builder
-		printFinal(&b, tt.f, lineage{})
+		printFinal(&b, tt.f, tt.l)
 		for _, w := range tt.want {
 			if !strings.Contains(b.String(), w) {
 				t.Errorf("%s: output lacks %q:\n%s", tt.name, w, b.String())
