@@ -10,9 +10,12 @@ gahpo's protocol:
        GAHPO_TRAIN_SUBSET, CUDA_VISIBLE_DEVICES (the device gahpo gave this
        training), GAHPO_FROM_PARAMS (population based training: the genome
        whose hyperparameters trained the checkpoint, when another; this
-       genome goes on from its state with its own);
+       genome goes on from its state with its own), GAHPO_WEIGHTS_FILE (set
+       when gahpo keeps this training's model: a final or top-rung one);
   out: one JSON line per epoch on standard output,
-       {"epoch": 3, "train_loss": ..., "val_loss": ..., "val_accuracy": ..., "lr": ...}.
+       {"epoch": 3, "train_loss": ..., "val_loss": ..., "val_accuracy": ..., "lr": ...},
+       and the trained model's state_dict in GAHPO_WEIGHTS_FILE when set
+       (`gahpo export --weights model.pt` gives it back; Net().load_state_dict(torch.load(...))).
 
 Like gahpo's own CNN, a fitness training holds out the last 6,000 training
 images as the validation set; a final training trains on all 60,000 and
@@ -218,6 +221,9 @@ def main():
         print(json.dumps(report), flush=True)
         if val_loss != val_loss:  # NaN: gahpo stops the command anyway
             break
+    weights = os.environ.get("GAHPO_WEIGHTS_FILE")
+    if weights:  # the model the run keeps: its state_dict on the CPU
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, weights)
 
 
 if __name__ == "__main__":

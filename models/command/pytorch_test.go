@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gahpo/gahpo"
@@ -62,8 +63,25 @@ func TestPyTorchMNIST(t *testing.T) {
 	}
 	rungs := t.TempDir()
 	train(rungs, 0, 1)
+	task.WeightsTo = "gahpo-weights" // the top rung: the run keeps its model
 	resumed := train(rungs, 1, 2)
+	task.WeightsTo = ""
 	straight := train(t.TempDir(), 0, 2)
+	// The model it wrote to GAHPO_WEIGHTS_FILE is PyTorch's state_dict of
+	// the network (a zip, as torch.save writes it), loadable as it is.
+	model := filepath.Join(t.TempDir(), "model.pt")
+	if err := os.WriteFile(model, resumed.Weights, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("python3", "-c", `import sys, torch
+sd = torch.load(sys.argv[1])
+print(sorted(sd), tuple(sd["fc1.weight"].shape))`, model).CombinedOutput(); err != nil ||
+		strings.TrimSpace(string(out)) != "['conv1.bias', 'conv1.weight', 'conv2.bias', 'conv2.weight', 'fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight'] (128, 9216)" {
+		t.Errorf("the model kept (%d bytes) is not the network's state_dict: %v %s", len(resumed.Weights), err, out)
+	}
+	if straight.Weights != nil {
+		t.Errorf("a fitness training below the top rung left a model of %d bytes", len(straight.Weights))
+	}
 	if _, err := os.Stat(filepath.Join(rungs, "state.pt")); err != nil {
 		t.Errorf("no checkpoint: %v", err)
 	}
