@@ -2,9 +2,13 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
+	"github.com/gahpo/gahpo/bus"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,5 +65,95 @@ func TestWorkerDataDirectory(t *testing.T) {
 	wd, _ := os.Getwd()
 	if job.DataDir != filepath.Join(wd, "full") || !filepath.IsAbs(job.CheckpointDir) || !strings.HasPrefix(job.CheckpointDir, filepath.Join(wd, "cache")) {
 		t.Errorf("the trainer was given data %q and checkpoint %q; want both absolute, under %s", job.DataDir, job.CheckpointDir, wd)
+	}
+}
+
+// TestCacheDamaged: a worker's cache deleted or a data file in it
+// rewritten, between two tasks or during a training, is fetched again from
+// the object store. The worker remembered the data set as fetched: with
+// the cache deleted, it handed the trainer a folder that was gone (a
+// command that exits non-zero on it fails the genome, and every genome that
+// worker took failed), and with a file rewritten it trained on other data
+// and recorded what came of it. A training during which the cache changed
+// is handed back uncounted, and trained again on the data set.
+func TestCacheDamaged(t *testing.T) {
+	deleted := func(t *testing.T, cache, _ string) {
+		if err := os.RemoveAll(cache); err != nil {
+			t.Error(err)
+		}
+	}
+	rewritten := func(t *testing.T, _, file string) {
+		if err := os.WriteFile(file, []byte("5.0"), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	truncated := func(t *testing.T, _, file string) {
+		if err := os.Truncate(file, 1); err != nil {
+			t.Error(err)
+		}
+	}
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, cache, file string)
+		during bool // in the first training, else between the two
+	}{
+		{"cache deleted between tasks", deleted, false},
+		{"file rewritten between tasks", rewritten, false},
+		{"file truncated between tasks", truncated, false},
+		{"cache deleted during a training", deleted, true},
+		{"file rewritten during a training", rewritten, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c := newCluster(t, ctx)
+			src := filepath.Join(t.TempDir(), "loss.txt")
+			if err := os.WriteFile(src, []byte("0.25"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ref, err := c.conn.PutFile(ctx, bus.BucketData, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cache := filepath.Join(t.TempDir(), "cache")
+			// The trainer reads its fitness from the data file, and fails
+			// the genome, as a command exiting non-zero does, when the
+			// file or its checkpoint directory is not there.
+			var calls atomic.Int32
+			trainer := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
+				path := filepath.Join(job.DataDir, "loss.txt")
+				if calls.Add(1) == 1 && tt.during {
+					tt.damage(t, cache, path)
+				}
+				if _, err := os.Stat(job.CheckpointDir); err != nil {
+					return models.Outcome{}, fmt.Errorf("%w: %w", models.ErrUntrainable, err)
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return models.Outcome{}, fmt.Errorf("%w: %w", models.ErrUntrainable, err)
+				}
+				v, err := strconv.ParseFloat(string(b), 64)
+				if err != nil {
+					return models.Outcome{}, fmt.Errorf("%w: %w", models.ErrUntrainable, err)
+				}
+				return models.Outcome{Fitness: v}, nil
+			})
+			c.start(t, ctx, trainer, worker.Config{Name: "w", CacheDir: cache, RetryDelay: 10 * time.Millisecond})
+			for genome := 1; genome <= 2; genome++ {
+				c.publish(t, ctx, gahpo.Task{GenomeID: genome, MaxAttempts: 1, Data: []gahpo.DataRef{ref}})
+				r := c.next(t, ctx)
+				if r.Failure != "" || r.Fitness != 0.25 || r.Attempt != 1 {
+					t.Errorf("genome %d: fitness %v, failure %q at attempt %d; want 0.25 read from the data set at attempt 1", genome, r.Fitness, r.Failure, r.Attempt)
+				}
+				if genome == 1 && !tt.during {
+					files, _ := filepath.Glob(filepath.Join(cache, "data-*", "loss.txt"))
+					if len(files) != 1 {
+						t.Fatalf("data files in the cache: %q; want one", files)
+					}
+					tt.damage(t, cache, files[0])
+				}
+			}
+		})
 	}
 }

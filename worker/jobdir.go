@@ -36,10 +36,15 @@ func (w *Worker) newJobDir() (string, error) {
 // the rest of a short task's path through the worker.
 type jobDir struct{ path string }
 
-// jobDirFor returns j's directory, empty, making it when there is none.
+// jobDirFor returns j's directory, empty, making it when there is none,
+// or when it went since the last job (the cache deleted between tasks).
 func (w *Worker) jobDirFor(j *jobDir) (string, error) {
 	if j.path != "" {
-		return j.path, nil
+		if fi, err := os.Stat(j.path); err == nil && fi.IsDir() {
+			return j.path, nil
+		}
+		w.log.Warn("the checkpoint directory went since the last job; making another", "dir", j.path)
+		j.path = ""
 	}
 	dir, err := w.newJobDir()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -50,6 +51,13 @@ func (w *Worker) train(ctx context.Context, task gahpo.Task, dataDir string, s s
 		out, err = w.trainer.Train(ctx, job)
 	}
 	res.Duration = time.Since(start)
+	if why := w.cacheChanged(dir, dataDir); why != nil {
+		// What it measured, or why it failed, may be the change's doing.
+		if err != nil {
+			return fmt.Errorf("%w (%w); the training said: %w", errCacheChanged, why, err)
+		}
+		return fmt.Errorf("%w (%w)", errCacheChanged, why)
+	}
 	if err != nil {
 		if errors.Is(err, models.ErrUntrainable) {
 			fill(res, task, out) // what a failed training reported reaches the record
@@ -61,6 +69,31 @@ func (w *Worker) train(ctx context.Context, task gahpo.Task, dataDir string, s s
 		return nil
 	}
 	return w.keep(ctx, task, out, dir, res)
+}
+
+// errCacheChanged marks a training during which the worker's cache
+// changed under it: its checkpoint directory or a file of its data set
+// deleted or rewritten (a cache cleaned mid-training). Its failure, or
+// what it measured, is the worker's, not the genome's: the task is handed
+// back uncounted, and the next task fetches the data set again.
+var errCacheChanged = errors.New("worker: the worker's cache changed during the training")
+
+// cacheChanged tells, by an error saying what, whether the job's checkpoint
+// directory or the data set fetched into dataDir went or changed.
+func (w *Worker) cacheChanged(jobDir, dataDir string) error {
+	if fi, err := os.Stat(jobDir); err != nil {
+		return err
+	} else if !fi.IsDir() {
+		return fmt.Errorf("%s is no directory", jobDir)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, set := range w.fetched {
+		if set.dir == dataDir {
+			return set.intact()
+		}
+	}
+	return nil
 }
 
 // replay trains a population based training's schedule (Task.Schedule)

@@ -87,8 +87,8 @@ type Worker struct {
 	log     *slog.Logger
 
 	mu      sync.Mutex
-	fetched map[string]string // data set key → local dir
-	refused map[string]bool   // problems whose refusal was logged
+	fetched map[string]dataSet // data set key → its files in the cache
+	refused map[string]bool    // problems whose refusal was logged
 	done    int
 }
 
@@ -130,7 +130,7 @@ func New(conn *bus.Conn, trainer Trainer, cfg Config) *Worker {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Worker{cfg: cfg, conn: conn, trainer: trainer, log: log.With("subsystem", "worker", "worker", cfg.Name), fetched: map[string]string{}, refused: map[string]bool{}}
+	return &Worker{cfg: cfg, conn: conn, trainer: trainer, log: log.With("subsystem", "worker", "worker", cfg.Name), fetched: map[string]dataSet{}, refused: map[string]bool{}}
 }
 
 // dataNames lists the names of a data set's files.
@@ -374,6 +374,11 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 				w.refuse(ctx, d, task, err)
 				return true
 			}
+			if errors.Is(err, errCacheChanged) {
+				log.Warn("training failed as this worker's cache changed under it; handing the task back uncounted", "err", err)
+				w.putBack(ctx, d, task, w.cfg.RetryDelay)
+				return false
+			}
 			if retry(err) && task.MaxAttempts > 0 && d.Attempt < task.MaxAttempts {
 				log.Warn("training failed on this worker; handing the task back for another attempt", "err", err, "max_attempts", task.MaxAttempts)
 				_ = d.Nak(w.cfg.RetryDelay)
@@ -469,20 +474,64 @@ func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 	w.mu.Lock()
-	dir, ok := w.fetched[key]
+	set, ok := w.fetched[key]
 	w.mu.Unlock()
 	if ok {
-		return dir, nil
+		err := set.intact()
+		if err == nil {
+			return set.dir, nil
+		}
+		w.log.Warn("the cached data set changed since it was fetched; fetching it again", "dir", set.dir, "err", err)
 	}
-	dir = filepath.Join(w.cfg.CacheDir, "data-"+key)
+	set = dataSet{dir: filepath.Join(w.cfg.CacheDir, "data-"+key)}
 	for _, ref := range task.Data {
-		if _, err := w.conn.Fetch(ctx, ref, dir); err != nil {
+		path, err := w.conn.Fetch(ctx, ref, set.dir)
+		if err != nil {
 			return "", err
 		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return "", fmt.Errorf("worker: data set: %w", err)
+		}
+		set.files = append(set.files, fileStamp{path: path, size: fi.Size(), mod: fi.ModTime()})
 	}
-	w.log.Info("data set ready", "dir", dir, "files", len(task.Data))
+	w.log.Info("data set ready", "dir", set.dir, "files", len(task.Data))
 	w.mu.Lock()
-	w.fetched[key] = dir
+	w.fetched[key] = set
 	w.mu.Unlock()
-	return dir, nil
+	return set.dir, nil
+}
+
+// dataSet is a data set fetched into the cache: its directory, and each
+// file's size and modification time once its digest was checked.
+type dataSet struct {
+	dir   string
+	files []fileStamp
+}
+
+// fileStamp is what a checked file of a data set was.
+type fileStamp struct {
+	path string
+	size int64
+	mod  time.Time
+}
+
+// intact tells, by an error saying why not, whether every file of the set
+// is still as it was checked: a cache deleted or cleaned between tasks, or
+// a file rewritten, is fetched again (its digest checked anew) instead of
+// failing the next genomes on a missing file or training them on other
+// data. A change that keeps a file's size and time is not seen: hashing the
+// whole set before every task would cost as much as a short training.
+func (s dataSet) intact() error {
+	for _, f := range s.files {
+		fi, err := os.Stat(f.path)
+		switch {
+		case err != nil:
+			return err
+		case !fi.Mode().IsRegular() || fi.Size() != f.size || !fi.ModTime().Equal(f.mod):
+			return fmt.Errorf("%s: %d bytes modified %s, checked at %d bytes modified %s",
+				f.path, fi.Size(), fi.ModTime().Format(time.RFC3339Nano), f.size, f.mod.Format(time.RFC3339Nano))
+		}
+	}
+	return nil
 }
