@@ -321,6 +321,19 @@ func (c *Conn) Flush(ctx context.Context) error {
 // process is killed).
 func (c *Conn) Close() { c.nc.Close() }
 
+// Unavailable tells whether err came of the NATS server being out of
+// reach or not answering yet: the connection is down or reconnecting, a
+// request timed out, or no JetStream answered (a server restarting). Such
+// a call is worth making again once the client has reconnected; one on a
+// connection closed for good ([ErrClosed]) is not.
+func (c *Conn) Unavailable(err error) bool {
+	if err == nil || c.nc.IsClosed() || errors.Is(err, context.Canceled) {
+		return false
+	}
+	return !c.nc.IsConnected() || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
+}
+
 // ConnectedURL is the server this connection talks to.
 func (c *Conn) ConnectedURL() string { return c.nc.ConnectedUrl() }
 

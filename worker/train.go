@@ -192,7 +192,11 @@ func (w *Worker) keep(ctx context.Context, task gahpo.Task, out models.Outcome, 
 		if task.Kind == gahpo.KindFinal {
 			obj = task.RunID + "-final-" + strconv.Itoa(task.GenomeID) + "-" + nonce
 		}
-		ref, err := w.conn.PutBytes(ctx, task.WeightsTo, obj, out.Weights)
+		var ref gahpo.DataRef
+		err := w.storing(ctx, task, "weights", func() (err error) {
+			ref, err = w.conn.PutBytes(ctx, task.WeightsTo, obj, out.Weights)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("worker: store weights: %w", err)
 		}
@@ -200,7 +204,11 @@ func (w *Worker) keep(ctx context.Context, task gahpo.Task, out models.Outcome, 
 	}
 	if task.CheckpointTo != "" {
 		name := CheckpointName(task.RunID, task.GenomeID, res.EpochsDone, nonce)
-		ref, err := w.conn.PutDir(ctx, task.CheckpointTo, name, dir)
+		var ref gahpo.ObjectRef
+		err := w.storing(ctx, task, "checkpoint", func() (err error) {
+			ref, err = w.conn.PutDir(ctx, task.CheckpointTo, name, dir)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("worker: keep checkpoint: %w", err)
 		}
@@ -210,6 +218,26 @@ func (w *Worker) keep(ctx context.Context, task gahpo.Task, out models.Outcome, 
 		res.Checkpoint = &ref
 	}
 	return nil
+}
+
+// storing runs put, which stores what a training made (its weights, its
+// checkpoint), again while the NATS server is out of reach
+// (bus.Conn.Unavailable: a restart, an outage), with a backoff of up to
+// 30 s, for at most 10 minutes, as publishResult does: a finished training
+// is not thrown away, and its genome trained again at another attempt, for
+// a blip of the server. Other errors, and the end of ctx, return at once.
+func (w *Worker) storing(ctx context.Context, task gahpo.Task, what string, put func() error) error {
+	delay, deadline := time.Second, time.Now().Add(10*time.Minute)
+	for {
+		err := put()
+		if err == nil || ctx.Err() != nil || !w.conn.Unavailable(err) || time.Now().After(deadline) {
+			return err
+		}
+		w.log.Warn("cannot store what the training made: the NATS server is out of reach; retrying",
+			"run", task.RunID, "genome", task.GenomeID, "what", what, "err", err, "in", delay)
+		sleep(ctx, delay)
+		delay = min(2*delay, 30*time.Second)
+	}
 }
 
 // CheckpointName is the object a genome's checkpoint directory is kept
