@@ -245,6 +245,15 @@ func (c *Conn) ensureBucket(ctx context.Context, bucket string, replicas int) er
 	return nil
 }
 
+// IsStreamMissing tells whether err says that a stream or consumer of
+// gahpo's is not on the server: its store was lost, emptied or replaced,
+// or someone deleted it. [Conn.EnsureStreams] and [Conn.Results] make them
+// again.
+func IsStreamMissing(err error) bool {
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrConsumerDeleted)
+}
+
 // PublishTask puts a task in the work queue. A task already published with
 // the same message id within the duplicate window is not queued twice.
 func (c *Conn) PublishTask(ctx context.Context, t gahpo.Task) error {

@@ -283,6 +283,7 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 		return c.snapshot(), err
 	}
 	defer stop()
+	defer func() { feed.Stop() }() // the last one reopenBus made
 	if err := c.recordRestart(); err != nil {
 		return c.snapshot(), err
 	}
@@ -295,8 +296,20 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	}
 	c.log.Info("run started", "problem", rc.Problem, "population", rc.GA.Population, "generations", rc.GA.Generations,
 		"seed", rc.GA.Seed, "fidelity", rc.Fidelity, "breeding", rc.Breeding)
-	if err := c.loop(ctx, feed); err != nil {
-		return c.snapshot(), err
+	for {
+		err := c.loop(ctx, feed)
+		var lost *feedLost
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &lost) {
+			return c.snapshot(), err
+		}
+		next, err := c.reopenBus(ctx, lost.err)
+		if err != nil {
+			return c.snapshot(), err
+		}
+		feed = next
 	}
 	c.drawProgress()
 	if c.progress != nil {
@@ -351,7 +364,73 @@ func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop f
 		_ = stopSvc()
 		return nil, nil, err
 	}
-	return feed, func() { feed.Stop(); stopEvents(); _ = stopSvc() }, nil
+	return feed, func() { stopEvents(); _ = stopSvc() }, nil // Run stops the feed, which it may replace
+}
+
+// feedLost is the error of a results feed that stopped, or of a task
+// stream found missing, while the run went on: the NATS server came back
+// without them (its store lost, emptied or replaced), or someone deleted
+// them.
+type feedLost struct{ err error }
+
+func (e *feedLost) Error() string { return "coordinator: " + e.err.Error() }
+func (e *feedLost) Unwrap() error { return e.err }
+
+// reopenBus sets the bus up again after the results feed stopped, or the
+// task stream went, with cause, most likely because the NATS server lost
+// its store: the streams,
+// the buckets and the data set are made again, the checkpoints gone are
+// trained from scratch, the tasks lost are queued again, and a new feed
+// delivers the results that wait. While the server is out of reach, it
+// tries again with a backoff of up to 30 s, saying so each time, until ctx
+// ends; another error (the connection closed for good, a permission the
+// coordinator's user lacks) ends the run, which stays resumable.
+func (c *Coordinator) reopenBus(ctx context.Context, cause error) (*bus.ResultFeed, error) {
+	c.log.Warn("the task queue or the results feed is gone: setting the streams up again and queueing the lost tasks (was the NATS server's store lost?)", "err", cause)
+	delay := time.Second
+	for {
+		feed, err := c.resetBus(ctx)
+		switch {
+		case err == nil:
+			c.log.Info("streams set up again; the run goes on")
+			return feed, nil
+		case ctx.Err() != nil:
+			c.log.Info("stopping; the run can be resumed")
+			return nil, ctx.Err()
+		case !c.conn.Unavailable(err):
+			return nil, fmt.Errorf("coordinator: set the streams up again after %w: %w (the run can be resumed)", cause, err)
+		}
+		c.log.Warn("cannot set the streams up again; retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			c.log.Info("stopping; the run can be resumed")
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
+}
+
+// resetBus is one attempt of reopenBus.
+func (c *Coordinator) resetBus(ctx context.Context) (*bus.ResultFeed, error) {
+	if err := c.conn.EnsureStreams(ctx, c.rc.AckWait); err != nil {
+		return nil, err
+	}
+	for _, f := range c.problem.DataFiles {
+		if _, err := c.conn.PutFile(ctx, bus.BucketData, f); err != nil {
+			return nil, fmt.Errorf("coordinator: upload data: %w", err)
+		}
+	}
+	c.checkCheckpoints(ctx)
+	feed, err := c.conn.Results(ctx, c.id, c.rc.AckWait)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.publishOutstanding(ctx, true); err != nil {
+		feed.Stop()
+		return nil, err
+	}
+	return feed, nil
 }
 
 // alone refuses to resume a run whose coordinator answers on NATS: a
@@ -443,7 +522,7 @@ func (c *Coordinator) loop(ctx context.Context, feed *bus.ResultFeed) error {
 			c.log.Info("stopping; the run can be resumed")
 			return ctx.Err()
 		}
-		return fmt.Errorf("coordinator: %w", err)
+		return &feedLost{err}
 	}
 
 	tick := time.NewTicker(time.Second)
@@ -464,7 +543,12 @@ func (c *Coordinator) loop(ctx context.Context, feed *bus.ResultFeed) error {
 			// A task can be lost: published just before a crash that lost
 			// the record of it, or held back on resume by a result that
 			// turned out to be refused. Queue it again.
-			if err := c.publishOutstanding(ctx, true); err != nil && ctx.Err() == nil {
+			err := c.publishOutstanding(ctx, true)
+			switch {
+			case err == nil || ctx.Err() != nil:
+			case bus.IsStreamMissing(err):
+				return &feedLost{err} // the server lost the queue: the feed went with it
+			default:
 				c.log.Warn("checking for lost tasks", "err", err)
 			}
 		case n := <-feedCh:

@@ -13,6 +13,9 @@
 // coordinator killed at any moment and restarted on the same file resumes
 // the run: finished genomes are not retrained, genomes whose tasks were
 // lost are queued again, and the run ends as an uninterrupted one would.
+// A NATS server that comes back without the run's streams (its store lost)
+// has them made again, with the data set, and the lost tasks queued, by the
+// running coordinator.
 //
 // While it runs, the coordinator answers live queries and status as the
 // NATS micro service "gahpo".

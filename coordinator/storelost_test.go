@@ -1,0 +1,115 @@
+package coordinator_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/natsserver"
+)
+
+// gatedTrainer is noopTrainer that, at its call number at, calls cut and
+// trains on once it returns.
+type gatedTrainer struct {
+	calls atomic.Int32
+	at    int32
+	cut   func()
+}
+
+func (g *gatedTrainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
+	if g.calls.Add(1) == g.at {
+		g.cut()
+	}
+	return noopTrainer{}.Train(ctx, job)
+}
+
+// TestHalvingNATSStoreLostUnderItsCoordinator replaces the NATS server of
+// a running halving run with one on an empty store (its store directory
+// deleted) while a worker trains, and lets the coordinator and the worker
+// go on: the coordinator sets the streams up again, queues the lost tasks
+// (those whose checkpoint went train from scratch) and ends as the
+// uninterrupted run did, bit for bit. It stopped with "bus: next result:
+// nats: no heartbeat received", leaving the user to resume the run.
+func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two cluster runs and a server outage: -short")
+	}
+	rc := halvingConfig(5, 3, 8, gahpo.BreedingSteadyState)
+	rc.InFlight = 2
+
+	srvA := testnats.Start(t)
+	startWorkers(t, srvA, 1, noopTrainer{})
+	stA := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer stA.Close()
+	runA := runToEnd(t, context.Background(), stA, testnats.Connect(t, srvA, "coord"), rc)
+	want := halvingHistory(t, stA, runA.ID)
+
+	store := filepath.Join(t.TempDir(), "nats")
+	srv, err := natsserver.Start(natsserver.Options{StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	replaced := make(chan *natsserver.Server, 1)
+	cut := func() {
+		srv.Shutdown()
+		if err := os.RemoveAll(store); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(time.Second) // the clients see it gone
+		empty, err := natsserver.Start(natsserver.Options{Port: port, StoreDir: store})
+		if err != nil {
+			t.Error(err)
+		}
+		replaced <- empty
+	}
+	startWorkers(t, srv, 1, &gatedTrainer{at: 8, cut: cut})
+	stB := openStore(t, filepath.Join(t.TempDir(), "b.db"))
+	defer stB.Close()
+	conn, err := bus.Connect(context.Background(), bus.Options{URL: srv.URL(), Name: "coord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, err := coordinator.New(stB, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	runB, err := c.Run(ctx)
+	select {
+	case empty := <-replaced:
+		defer empty.Shutdown()
+	default:
+		t.Fatal("the run ended before its server was replaced")
+	}
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	checkHalvingWeights(t, stB, conn, runB, true)
+	if got := halvingHistory(t, stB, runB.ID); !reflect.DeepEqual(got, want) {
+		for i := range min(len(got), len(want)) {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Errorf("first difference at genome %d:\n got %+v\nwant %+v", i+1, got[i], want[i])
+				break
+			}
+		}
+		t.Fatalf("the history differs from the uninterrupted run's (%d vs %d genomes)", len(got), len(want))
+	}
+}
