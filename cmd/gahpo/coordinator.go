@@ -59,6 +59,9 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// As a worker does, it may start before its server: both restarted
+	// after an outage, or a machine's services started at once.
+	opts.Wait = true
 	conn, err := bus.Connect(ctx, opts)
 	if err != nil {
 		return err
