@@ -2,10 +2,13 @@ package worker_test
 
 import (
 	"context"
+	"github.com/gahpo/gahpo/internal/testnats"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,5 +116,90 @@ func TestTrainingKeptThroughServerRestart(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(got, "state")); err != nil || string(b) != "1" {
 		t.Errorf("checkpoint's state: %q, %v; want the training's", b, err)
+	}
+}
+
+// TestQueueGoneWaitsForACoordinator: the NATS server comes back with an
+// empty store while no coordinator runs. The worker says once that its
+// queue is gone and waits for a coordinator, which then makes it again,
+// and trains the task it queues. It warned "pull failed: nats: no
+// responders available for request" every second of every slot, for as
+// long as no coordinator came.
+func TestQueueGoneWaitsForACoordinator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a server outage: -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store := t.TempDir()
+	srv, err := natsserver.Start(natsserver.Options{StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	connect := func(name string) *bus.Conn {
+		c, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	coord := connect("coord")
+	if err := coord.EnsureStreams(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var logs testnats.LogBuffer
+	w := worker.New(connect("w"), worker.TrainerFunc(func(context.Context, models.Job) (models.Outcome, error) {
+		return models.Outcome{Fitness: 0.5}, nil
+	}), worker.Config{Name: "w", Concurrency: 2, CacheDir: t.TempDir(), Poll: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	wctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	defer func() { stop(); <-done }()
+	time.Sleep(500 * time.Millisecond) // the worker pulls
+
+	srv.Shutdown()
+	if err := os.RemoveAll(store); err != nil {
+		t.Fatal(err)
+	}
+	srv, err = natsserver.Start(natsserver.Options{Port: port, StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	time.Sleep(5 * time.Second) // the clients reconnect; no coordinator comes
+	if n := strings.Count(logs.String(), "pull failed"); n > 2 {
+		t.Errorf("%d pull failures logged in 5 s without a queue; want it said once a slot:\n%s", n, logs.String())
+	}
+
+	if err := coord.EnsureStreams(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	feed, err := coord.Results(ctx, "r1", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Stop()
+	task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 1, Problem: "p",
+		Params: map[string]float64{"x": 1}, MaxAttempts: 1, Token: "t1"}
+	if err := coord.PublishTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	d, err := feed.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r gahpo.Result
+	if err := gahpo.Decode(d.Data, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Kind != gahpo.KindFitness || r.Failure != "" || r.Fitness != 0.5 {
+		t.Errorf("result %+v; want the task trained", r)
 	}
 }

@@ -249,10 +249,21 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
 			return err
 		}
 		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("pull failed", "err", err)
-				sleep(ctx, time.Second)
+			if ctx.Err() != nil {
+				continue
 			}
+			if _, qerr := w.conn.Tasks(ctx); errors.Is(qerr, bus.ErrNoConsumer) {
+				// Not an outage: the server is back without the queue
+				// (its store lost). Wait for a coordinator to make it
+				// again, said once, rather than warn at every pull.
+				w.log.Warn("the task queue is gone from the NATS server (was its store lost?)", "err", err)
+				if _, err := w.waitQueue(ctx); errors.Is(err, bus.ErrClosed) {
+					return err
+				}
+				continue
+			}
+			w.log.Warn("pull failed", "err", err)
+			sleep(ctx, time.Second)
 			continue
 		}
 		if d == nil {
