@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/report"
 )
 
 // exportRow is one genome of `gahpo export`: durations in seconds,
@@ -23,7 +24,7 @@ type exportRow struct {
 	Run          string             `json:"run"`
 	Genome       int                `json:"genome_id"`
 	Generation   int                `json:"generation"`
-	Status       string             `json:"status"`
+	Status       string             `json:"status"` // as the views show it: "stopped" for a PBT genome that lost its place
 	Fitness      *float64           `json:"fitness"`
 	Accuracy     *float64           `json:"accuracy"` // null (an empty cell) when the problem measures none
 	Epochs       int                `json:"epochs"`
@@ -51,7 +52,7 @@ type exportRow struct {
 
 func newExportRow(run string, g gahpo.GenomeRecord) exportRow {
 	r := exportRow{
-		Run: run, Genome: g.ID, Generation: g.Generation + 1, Status: string(g.Status), Epochs: g.Epochs,
+		Run: run, Genome: g.ID, Generation: g.Generation + 1, Status: report.GenomeStatus(g), Epochs: g.Epochs,
 		Rung: g.Rung, Worker: g.Worker, DurationS: g.Duration.Seconds(), ImagesPerSec: g.ImagesPerSec, Attempts: g.Attempts,
 		Parents: g.Parents, Ops: g.Ops, DuplicateOf: g.DuplicateOf, Seed: g.Seed, Failure: g.Failure, Params: g.Params,
 		Choices: g.Choices,
@@ -97,7 +98,8 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 			"       gahpo export --db FILE [--run ID] --weights model.bin|model.npz\n\n"+
 			"Prints one row per genome: params (a choice by its value in CSV; jsonl has the index in params and the value in\n"+
 			"choices), fitness (empty/null when failed), accuracy (empty/null when the problem measures none), epochs, rung,\n"+
-			"status, worker, durations in seconds, lineage, replicates and confirmed fitness (--confirm-seeds).\nGenerations count from 1.\n"+
+			"status (stopped: a population based training's genome that lost its place), worker, durations in seconds,\n"+
+			"lineage, replicates and confirmed fitness (--confirm-seeds). Generations count from 1.\n"+
 			"With --weights, writes the run's final model instead (see --weights).\n\nFlags:")
 		fs.PrintDefaults()
 	}

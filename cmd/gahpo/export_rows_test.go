@@ -89,3 +89,22 @@ func readCSV(t *testing.T, text string) ([][]string, map[string]int) {
 	}
 	return recs, col
 }
+
+// TestExportStatus: a row's status is the one the views show: "stopped"
+// for a population based training's genome that lost its place (stored
+// as done), and the stored status otherwise.
+func TestExportStatus(t *testing.T) {
+	for _, tc := range []struct {
+		g    gahpo.GenomeRecord
+		want string
+	}{
+		{gahpo.GenomeRecord{ID: 1, Status: gahpo.GenomeDone}, "done"},
+		{gahpo.GenomeRecord{ID: 2, Status: gahpo.GenomeDone, Stopped: "genome 5 took its place"}, "stopped"},
+		{gahpo.GenomeRecord{ID: 3, Status: gahpo.GenomeFailed, Stopped: "its training failed"}, "failed"},
+		{gahpo.GenomeRecord{ID: 4, Status: gahpo.GenomeQueued}, "queued"},
+	} {
+		if got := newExportRow("r", tc.g).Status; got != tc.want {
+			t.Errorf("genome %d (%s, stopped %q): status %q, want %q", tc.g.ID, tc.g.Status, tc.g.Stopped, got, tc.want)
+		}
+	}
+}
