@@ -2,11 +2,9 @@ package coordinator_test
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,11 +58,7 @@ func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(u.Port())
+	port := testnats.Port(t, srv)
 	replaced := make(chan *natsserver.Server, 1)
 	cut := func() {
 		srv.Shutdown()

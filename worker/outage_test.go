@@ -2,12 +2,9 @@ package worker_test
 
 import (
 	"context"
-	"github.com/gahpo/gahpo/internal/testnats"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/natsserver"
 	"github.com/gahpo/gahpo/worker"
@@ -38,20 +36,8 @@ func TestTrainingKeptThroughServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(u.Port())
-	connect := func(name string) *bus.Conn {
-		c, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		return c
-	}
-	coord := connect("coord")
+	port := testnats.Port(t, srv)
+	coord := testnats.Connect(t, srv, "coord")
 	if err := coord.EnsureStreams(ctx, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +57,7 @@ func TestTrainingKeptThroughServerRestart(t *testing.T) {
 		err := os.WriteFile(filepath.Join(job.CheckpointDir, "state"), []byte("1"), 0o600)
 		return models.Outcome{Fitness: 0.5}, err
 	})
-	w := worker.New(connect("w"), trainer, worker.Config{Name: "w", CacheDir: t.TempDir(), Poll: 200 * time.Millisecond, Logger: quiet})
+	w := worker.New(testnats.Connect(t, srv, "w"), trainer, worker.Config{Name: "w", CacheDir: t.TempDir(), Poll: 200 * time.Millisecond, Logger: quiet})
 	// No deadline: as in gahpo worker, each request waits JetStream's
 	// default timeout, not the test's.
 	wctx, stop := context.WithCancel(context.Background())
@@ -98,14 +84,7 @@ func TestTrainingKeptThroughServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer feed.Stop()
-	d, err := feed.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r gahpo.Result
-	if err := gahpo.Decode(d.Data, &r); err != nil {
-		t.Fatal(err)
-	}
+	r, _ := nextResult(t, feed)
 	if r.Kind != gahpo.KindFitness || r.Failure != "" || r.Attempt != 1 || r.Checkpoint == nil || calls.Load() != 1 {
 		t.Fatalf("%s result at attempt %d, failure %q, checkpoint %v, after %d trainings; want the first training's, with its checkpoint, at attempt 1",
 			r.Kind, r.Attempt, r.Failure, r.Checkpoint, calls.Load())
@@ -136,25 +115,13 @@ func TestQueueGoneWaitsForACoordinator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(u.Port())
-	connect := func(name string) *bus.Conn {
-		c, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		return c
-	}
-	coord := connect("coord")
+	port := testnats.Port(t, srv)
+	coord := testnats.Connect(t, srv, "coord")
 	if err := coord.EnsureStreams(ctx, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var logs testnats.LogBuffer
-	w := worker.New(connect("w"), worker.TrainerFunc(func(context.Context, models.Job) (models.Outcome, error) {
+	w := worker.New(testnats.Connect(t, srv, "w"), worker.TrainerFunc(func(context.Context, models.Job) (models.Outcome, error) {
 		return models.Outcome{Fitness: 0.5}, nil
 	}), worker.Config{Name: "w", Concurrency: 2, CacheDir: t.TempDir(), Poll: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -191,6 +158,15 @@ func TestQueueGoneWaitsForACoordinator(t *testing.T) {
 	if err := coord.PublishTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
+	r, _ := nextResult(t, feed)
+	if r.Kind != gahpo.KindFitness || r.Failure != "" || r.Fitness != 0.5 {
+		t.Errorf("result %+v; want the task trained", r)
+	}
+}
+
+// nextResult waits for the feed's next result and decodes it.
+func nextResult(t *testing.T, feed *bus.ResultFeed) (gahpo.Result, *bus.Delivery) {
+	t.Helper()
 	d, err := feed.Next()
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +175,5 @@ func TestQueueGoneWaitsForACoordinator(t *testing.T) {
 	if err := gahpo.Decode(d.Data, &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Kind != gahpo.KindFitness || r.Failure != "" || r.Fitness != 0.5 {
-		t.Errorf("result %+v; want the task trained", r)
-	}
+	return r, d
 }

@@ -123,14 +123,7 @@ func TestWorkerOutcomes(t *testing.T) {
 		if err := conn.PublishTask(ctx, task); err != nil {
 			t.Fatal(err)
 		}
-		d, err := feed.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r gahpo.Result
-		if err := gahpo.Decode(d.Data, &r); err != nil {
-			t.Fatal(err)
-		}
+		r, d := nextResult(t, feed)
 		_ = d.Ack(ctx)
 		if r.GenomeID != i+1 || r.Worker != "w1" || r.Attempt != tt.attempt {
 			t.Errorf("mode %v: result %+v", tt.mode, r)

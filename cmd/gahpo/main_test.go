@@ -225,21 +225,7 @@ func TestClusterOfProcesses(t *testing.T) {
 	if !strings.Contains(errOut, "resum") && !strings.Contains(out, "resum") {
 		t.Logf("restart output does not mention resuming:\n%s", errOut)
 	}
-	out, errOut, err = gahpo(t, "query", "runs", "--json", "--db", db)
-	if err != nil {
-		t.Fatalf("query runs: %v %s", err, errOut)
-	}
-	var runs []struct {
-		ID       string `json:"id"`
-		Status   string `json:"status"`
-		Restarts int    `json:"restarts"`
-	}
-	if err := json.Unmarshal([]byte(out), &runs); err != nil {
-		t.Fatal(err)
-	}
-	if len(runs) != 1 || runs[0].Status != "done" || runs[0].Restarts != 1 {
-		t.Errorf("runs = %+v; want one run, done, restarted once", runs)
-	}
+	checkDoneRestartedOnce(t, db)
 	out, _, err = gahpo(t, "query", "best", "--json", "--db", db)
 	if err != nil || json.Unmarshal([]byte(out), &live) != nil || len(live) != 10 {
 		t.Errorf("best after the run: %v, %d generations", err, len(live))
@@ -349,5 +335,25 @@ func TestViewsShowControlCharactersInert(t *testing.T) {
 	}
 	if strings.ContainsRune(out, 0x1b) || !strings.Contains(out, "command failed: ^[]0;owned^G^[[2Kstandard error ends") {
 		t.Errorf("query genome:\n%q\nwant the escapes in caret notation", out)
+	}
+}
+
+// checkDoneRestartedOnce checks, with gahpo query runs, that the history db
+// holds one run, done, resumed once.
+func checkDoneRestartedOnce(t *testing.T, db string) {
+	t.Helper()
+	out, errOut, err := gahpo(t, "query", "runs", "--json", "--db", db)
+	if err != nil {
+		t.Fatalf("query runs: %v %s", err, errOut)
+	}
+	var runs []struct {
+		Status   string `json:"status"`
+		Restarts int    `json:"restarts"`
+	}
+	if err := json.Unmarshal([]byte(out), &runs); err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Status != "done" || runs[0].Restarts != 1 {
+		t.Errorf("runs = %+v; want one run, done, restarted once", runs)
 	}
 }

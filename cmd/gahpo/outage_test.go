@@ -65,21 +65,8 @@ func TestCoordinatorAndServerDownTogether(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("the resumed run did not end\n%s", logs(dir))
 	}
-	out, errOut, err := gahpo(t, "query", "runs", "--json", "--db", db)
-	if err != nil {
-		t.Fatalf("query runs: %v %s", err, errOut)
-	}
-	var runs []struct {
-		Status   string `json:"status"`
-		Restarts int    `json:"restarts"`
-	}
-	if err := json.Unmarshal([]byte(out), &runs); err != nil {
-		t.Fatal(err)
-	}
-	if len(runs) != 1 || runs[0].Status != "done" || runs[0].Restarts != 1 {
-		t.Errorf("runs = %+v; want one run, done, restarted once", runs)
-	}
-	out, errOut, err = gahpo(t, "export", "--db", db, "--format", "jsonl")
+	checkDoneRestartedOnce(t, db)
+	out, errOut, err := gahpo(t, "export", "--db", db, "--format", "jsonl")
 	if err != nil {
 		t.Fatalf("export: %v %s", err, errOut)
 	}

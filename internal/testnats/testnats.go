@@ -3,6 +3,8 @@ package testnats
 
 import (
 	"context"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -33,4 +35,19 @@ func Connect(t testing.TB, srv *natsserver.Server, name string) *bus.Conn {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// Port is srv's client port: a test that stops the server starts the
+// next one there, where its clients reconnect.
+func Port(t testing.TB, srv *natsserver.Server) int {
+	t.Helper()
+	u, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatalf("NATS URL %q: %v", srv.URL(), err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("NATS URL %q: %v", srv.URL(), err)
+	}
+	return port
 }
