@@ -32,6 +32,8 @@ func TestFailureText(t *testing.T) {
 			"failed: every one of the 2 genomes trained, so the run has no result; the reason (2): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"},
 		{"some, the commonest reason, its first genome", gahpo.Run{}, []gahpo.GenomeRecord{done(1), fail(2, "diverged: loss is NaN at epoch 1"), fail(3, "timeout after 30m"), fail(4, "timeout after 30m"), {ID: 5, Status: gahpo.GenomeDone, DuplicateOf: 1}},
 			"failed: 3 of 4 trained genomes; most often (2): timeout after 30m (gahpo query genome 3 shows it whole)"},
+		{"a genome training on to its next rung was trained", gahpo.Run{}, []gahpo.GenomeRecord{fail(1, "diverged"), {ID: 2, Status: gahpo.GenomePromoted, Fitness: 0.5}, done(3)},
+			"failed: 1 of 3 trained genomes; the reason (1): diverged (gahpo query genome 1 shows it whole)"},
 		{"a tie: the earlier reason", gahpo.Run{}, []gahpo.GenomeRecord{fail(1, "b"), fail(2, "a"), done(3)},
 			"failed: 2 of 3 trained genomes; most often (1): b (gahpo query genome 1 shows it whole)"},
 		{"no reason recorded", gahpo.Run{}, []gahpo.GenomeRecord{fail(1, ""), done(2)},

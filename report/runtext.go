@@ -218,8 +218,8 @@ type FailureGroup struct {
 func FailureGroups(genomes []gahpo.GenomeRecord) (groups []FailureGroup, trained int) {
 	at := map[string]int{} // a cause's key → its group
 	for _, g := range genomes {
-		if g.DuplicateOf != 0 || (g.Status != gahpo.GenomeDone && g.Status != gahpo.GenomeFailed) {
-			continue
+		if g.DuplicateOf != 0 || (g.Status != gahpo.GenomeDone && g.Status != gahpo.GenomeFailed && g.Status != gahpo.GenomePromoted) {
+			continue // a promoted genome has its rung's result: trained, as the page's counts have it
 		}
 		trained++
 		if g.Status != gahpo.GenomeFailed {
