@@ -1,0 +1,189 @@
+package check
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// writtenPaths are the paths each gahpo command writes, from its flags
+// (and the image's TMPDIR for the worker's training commands).
+func writtenPaths(args []string) []string {
+	if len(args) == 0 {
+		return nil
+	}
+	var out []string
+	switch args[0] {
+	case "coordinator", "run":
+		if db, ok := flagValue(args, "db"); ok {
+			out = append(out, path.Dir(db))
+		}
+	case "nats":
+		if s, ok := flagValue(args, "store"); ok {
+			out = append(out, s)
+		}
+	case "worker":
+		if c, ok := flagValue(args, "cache"); ok {
+			out = append(out, c)
+		}
+		out = append(out, "/tmp")
+	}
+	return out
+}
+
+// mountFor returns the volume mount that holds p, the deepest one.
+func mountFor(c *corev1.Container, p string) *corev1.VolumeMount {
+	var best *corev1.VolumeMount
+	for i, m := range c.VolumeMounts {
+		mp := strings.TrimSuffix(m.MountPath, "/")
+		if (p == mp || strings.HasPrefix(p, mp+"/")) && (best == nil || len(mp) > len(best.MountPath)) {
+			best = &c.VolumeMounts[i]
+		}
+	}
+	return best
+}
+
+// TestWritesGoToVolumes checks that what each container writes (its
+// history, its NATS store, its cache, its temporary files) is on a
+// writable volume: the root filesystem is read-only.
+func TestWritesGoToVolumes(t *testing.T) { checkWritesGoToVolumes(t, load(t)) }
+
+func checkWritesGoToVolumes(t *testing.T, d *deployment) {
+	n := 0
+	for _, tpl := range podTemplates(d.all(), d.kust.Namespace) {
+		for _, c := range tpl.spec.Spec.Containers {
+			for _, p := range writtenPaths(c.Args) {
+				n++
+				m := mountFor(&c, p)
+				if m == nil || m.ReadOnly {
+					t.Errorf("%s container %s: gahpo %s writes %s, which is on no writable volume", tpl.owner, c.Name, c.Args[0], p)
+				}
+			}
+		}
+	}
+	if n < 4 {
+		t.Errorf("only %d written paths found", n)
+	}
+}
+
+// secretEnv reports whether an environment variable holds a secret itself
+// (not a file name).
+func secretEnv(name string) bool {
+	return !strings.HasSuffix(name, "_FILE") && regexp.MustCompile(`PASSWORD|TOKEN|SECRET|_KEY$`).MatchString(name)
+}
+
+// TestSecretsFromTheSecret checks where every secret comes from: variables
+// holding one come from the Secret by secretKeyRef, never as literals;
+// variables naming a file name a file of a mounted Secret volume that
+// holds that key; the Secret's keys are secret.example.yaml's and those
+// deploy/README.md creates it with; each client's user, password and
+// reply prefix belong together; no argument carries a secret.
+func TestSecretsFromTheSecret(t *testing.T) { checkSecretsFromTheSecret(t, load(t)) }
+
+func checkSecretsFromTheSecret(t *testing.T, d *deployment) {
+	secrets := objects[*corev1.Secret](d.extra)
+	if len(secrets) != 1 {
+		t.Fatalf("%d Secrets beside the kustomization, want secret.example.yaml's", len(secrets))
+	}
+	example := secrets[0]
+	keys := slices.Sorted(maps.Keys(example.StringData))
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var readmeKeys []string
+	for _, m := range regexp.MustCompile(`--from-file=([a-z-]+)=`).FindAllSubmatch(readme, -1) {
+		readmeKeys = append(readmeKeys, string(m[1]))
+	}
+	slices.Sort(readmeKeys)
+	if !slices.Equal(readmeKeys, keys) {
+		t.Errorf("deploy/README.md creates the Secret with keys %v, secret.example.yaml has %v", readmeKeys, keys)
+	}
+	if len(objects[*corev1.Secret](d.applied)) > 0 {
+		t.Error("the kustomization applies a Secret: its passwords would be in git")
+	}
+	hasKey := func(name, key string) bool { return name == example.Name && slices.Contains(keys, key) }
+	for _, tpl := range podTemplates(d.all(), d.kust.Namespace) {
+		spec := &tpl.spec.Spec
+		for _, c := range spec.Containers {
+			where := tpl.owner + " container " + c.Name
+			for _, a := range c.Args {
+				name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+				if strings.HasPrefix(a, "-") && regexp.MustCompile(`password|token|secret`).MatchString(name) && !strings.HasSuffix(name, "-file") && name != "route-user" {
+					t.Errorf("%s: argument %s carries a secret", where, a)
+				}
+			}
+			for _, e := range c.Env {
+				switch {
+				case secretEnv(e.Name):
+					ref := (*corev1.SecretKeySelector)(nil)
+					if e.ValueFrom != nil {
+						ref = e.ValueFrom.SecretKeyRef
+					}
+					if ref == nil {
+						t.Errorf("%s: %s is not from a Secret", where, e.Name)
+					} else if !hasKey(ref.Name, ref.Key) {
+						t.Errorf("%s: %s from Secret %s key %s, which secret.example.yaml does not have", where, e.Name, ref.Name, ref.Key)
+					}
+				case strings.HasSuffix(e.Name, "_FILE") && secretEnv(strings.TrimSuffix(e.Name, "_FILE")):
+					key, err := secretFileKey(spec, &c, e.Value)
+					if err != nil {
+						t.Errorf("%s: %s=%s: %v", where, e.Name, e.Value, err)
+					} else if !hasKey(example.Name, key) {
+						t.Errorf("%s: %s is Secret key %s, which secret.example.yaml does not have", where, e.Name, key)
+					}
+				}
+			}
+			if user, ok := envValue(&c, "GAHPO_NATS_USER"); ok {
+				file, _ := envValue(&c, "GAHPO_NATS_PASSWORD_FILE")
+				key, _ := secretFileKey(spec, &c, file)
+				if key != user+"-password" {
+					t.Errorf("%s: user %s with the password of Secret key %q", where, user, key)
+				}
+				if p, _ := envValue(&c, "GAHPO_NATS_INBOX_PREFIX"); p != "_INBOX_"+user {
+					t.Errorf("%s: user %s with reply prefix %q, want _INBOX_%s (its only subscriptions)", where, user, p, user)
+				}
+			}
+		}
+	}
+}
+
+// secretFileKey returns the key of the Secret whose file path is in c.
+func secretFileKey(spec *corev1.PodSpec, c *corev1.Container, file string) (string, error) {
+	m := mountFor(c, file)
+	if m == nil {
+		return "", fmt.Errorf("no volume holds %s", file)
+	}
+	if !m.ReadOnly {
+		return "", fmt.Errorf("the secret's volume %s is mounted writable", m.Name)
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(file, strings.TrimSuffix(m.MountPath, "/")), "/")
+	if m.SubPath != "" {
+		rel = path.Join(m.SubPath, rel)
+	}
+	for _, v := range spec.Volumes {
+		if v.Name != m.Name {
+			continue
+		}
+		if v.Secret == nil {
+			return "", fmt.Errorf("volume %s is not a Secret", v.Name)
+		}
+		if len(v.Secret.Items) == 0 {
+			return rel, nil
+		}
+		for _, it := range v.Secret.Items {
+			if it.Path == rel {
+				return it.Key, nil
+			}
+		}
+		return "", fmt.Errorf("Secret volume %s has no item at %s", v.Name, rel)
+	}
+	return "", fmt.Errorf("no volume %s", m.Name)
+}
