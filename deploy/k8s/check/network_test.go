@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,7 +16,8 @@ import (
 
 // TestServicesSelectPods checks every Service: its selector picks the pods
 // of a workload in its namespace, each target port is a port of those
-// pods.
+// pods, and the Service a StatefulSet names (its serviceName, which must
+// exist before it) is headless and selects its pods.
 func TestServicesSelectPods(t *testing.T) { checkServicesSelectPods(t, load(t)) }
 
 func checkServicesSelectPods(t *testing.T, d *deployment) {
@@ -50,6 +52,23 @@ func checkServicesSelectPods(t *testing.T, d *deployment) {
 					t.Errorf("Service %s port %s: target %s is no %s port of %s", svc.Name, p.Name, tp.String(), protocol(p.Protocol), tpl.owner)
 				}
 			}
+		}
+	}
+	for _, tpl := range tpls {
+		if !strings.HasPrefix(tpl.owner, "StatefulSet ") {
+			continue
+		}
+		name := strings.TrimPrefix(tpl.owner, "StatefulSet ")
+		sts := find[*appsv1.StatefulSet](d.applied, name).Spec.ServiceName
+		svc := find[*corev1.Service](d.applied, sts)
+		switch {
+		case sts == "":
+		case svc == nil:
+			t.Errorf("StatefulSet %s: serviceName %s names no Service in the kustomization", name, sts)
+		case svc.Spec.ClusterIP != corev1.ClusterIPNone:
+			t.Errorf("StatefulSet %s: Service %s is not headless", name, sts)
+		case !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(tpl.spec.Labels)):
+			t.Errorf("StatefulSet %s: Service %s does not select its pods", name, sts)
 		}
 	}
 }
