@@ -14,6 +14,8 @@
 //     used here: names, labels and selectors (with apimachinery's validation
 //     functions), workload selectors matching their pod templates, volume
 //     mounts naming volumes, port names, environment variable names.
+//   - The Pod Security Standards' restricted level, with the admission
+//     plugin's own checks (k8s.io/pod-security-admission/policy).
 //   - What a reviewer looks for: Services select pods and target their
 //     ports; the NetworkPolicies allow exactly the connections
 //     deploy/README.md lists (an evaluator of NetworkPolicy semantics over

@@ -7,11 +7,137 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
 )
+
+// TestPodSecurityRestricted runs the Pod Security admission plugin's own
+// checks, at the restricted level of the newest Kubernetes it knows, on
+// every pod template: a namespace labelled
+// pod-security.kubernetes.io/enforce=restricted admits them.
+func TestPodSecurityRestricted(t *testing.T) { checkPodSecurityRestricted(t, load(t)) }
+
+func checkPodSecurityRestricted(t *testing.T, d *deployment) {
+	eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	tpls := podTemplates(d.all(), d.kust.Namespace)
+	if len(tpls) < 3 {
+		t.Fatalf("%d pod templates", len(tpls))
+	}
+	for _, tpl := range tpls {
+		res := policy.AggregateCheckResults(eval.EvaluatePod(lv, &tpl.spec.ObjectMeta, &tpl.spec.Spec))
+		if !res.Allowed {
+			t.Errorf("%s: not admitted at %s: %s: %s", tpl.owner, lv, res.ForbiddenReason(), res.ForbiddenDetail())
+		}
+	}
+}
+
+// imageUID is the user the image runs as (deploy/Dockerfile's USER, the
+// gahpo user of deploy/image/passwd), which owns /data and /tmp in it.
+func imageUID(t *testing.T) int64 {
+	t.Helper()
+	data, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^USER (\d+)(:\d+)?$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("deploy/Dockerfile: no numeric USER")
+	}
+	uid, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return uid
+}
+
+// TestContainersHardened checks every container of every pod template:
+// not root (gahpo's image: its user), no privilege to gain, no capability, a
+// read-only root filesystem, no host namespace, no API token it does not
+// use, and requests and limits.
+func TestContainersHardened(t *testing.T) { checkContainersHardened(t, load(t)) }
+
+func checkContainersHardened(t *testing.T, d *deployment) {
+	uid, image := imageUID(t), builtImage(t)
+	for _, tpl := range podTemplates(d.all(), d.kust.Namespace) {
+		spec := &tpl.spec.Spec
+		if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+			t.Errorf("%s: shares a host namespace", tpl.owner)
+		}
+		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+			t.Errorf("%s: mounts a service account token (gahpo never calls the Kubernetes API): set automountServiceAccountToken: false", tpl.owner)
+		}
+		psc := spec.SecurityContext
+		if psc == nil {
+			psc = &corev1.PodSecurityContext{}
+		}
+		for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+			where := tpl.owner + " container " + c.Name
+			sc := c.SecurityContext
+			if sc == nil {
+				sc = &corev1.SecurityContext{}
+			}
+			nonRoot, user := pick(sc.RunAsNonRoot, psc.RunAsNonRoot), pick(sc.RunAsUser, psc.RunAsUser)
+			if nonRoot == nil || !*nonRoot {
+				t.Errorf("%s: runAsNonRoot is not true", where)
+			}
+			switch {
+			case user == nil || *user == 0:
+				t.Errorf("%s: runAsUser %v, want a user other than root", where, deref(user))
+			case c.Image == image && *user != uid:
+				t.Errorf("%s: runAsUser %d, want the image's user %d (it owns /data and /tmp)", where, *user, uid)
+			}
+			if sc.Privileged != nil && *sc.Privileged {
+				t.Errorf("%s: privileged", where)
+			}
+			if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+				t.Errorf("%s: allowPrivilegeEscalation is not false", where)
+			}
+			if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+				t.Errorf("%s: readOnlyRootFilesystem is not true", where)
+			}
+			if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
+				t.Errorf("%s: capabilities %v, want all dropped and none added", where, sc.Capabilities)
+			}
+			req, lim := c.Resources.Requests, c.Resources.Limits
+			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				if _, ok := req[r]; !ok {
+					t.Errorf("%s: no %s request", where, r)
+				}
+			}
+			lm, ok := lim[corev1.ResourceMemory]
+			if !ok {
+				t.Errorf("%s: no memory limit", where)
+			} else if rm := req[corev1.ResourceMemory]; lm.Cmp(rm) < 0 {
+				t.Errorf("%s: memory limit %s below its request %s", where, lm.String(), rm.String())
+			}
+			if lc, ok := lim[corev1.ResourceCPU]; ok {
+				if rc := req[corev1.ResourceCPU]; lc.Cmp(rc) < 0 {
+					t.Errorf("%s: cpu limit %s below its request %s", where, lc.String(), rc.String())
+				}
+			}
+		}
+	}
+}
+
+func pick[T any](container, pod *T) *T {
+	if container != nil {
+		return container
+	}
+	return pod
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return "unset"
+	}
+	return *p
+}
 
 // writtenPaths are the paths each gahpo command writes, from its flags
 // (and the image's TMPDIR for the worker's training commands).
