@@ -110,7 +110,8 @@ var natsJetStreamParams = map[string]string{
 // TestScaledObject checks the KEDA ScaledObject beyond its schema: the
 // target is the workers' Deployment, which sets no replicas of its own;
 // the trigger's keys are the scaler's and parse; the monitoring endpoint
-// is a Service of the deployment, in its namespace, on a port it serves.
+// is a Service of the deployment, in its namespace, on a port it serves,
+// and the headless one of the NATS servers.
 func TestScaledObject(t *testing.T) { checkScaledObject(t, load(t)) }
 
 func checkScaledObject(t *testing.T, d *deployment) {
@@ -181,6 +182,21 @@ func checkScaledObject(t *testing.T, d *deployment) {
 		}
 		host, port, _ := net.SplitHostPort(tr.Metadata["natsServerMonitoringEndpoint"])
 		checkServiceAddress(t, d, where, host, port)
+		// In a cluster the scaler asks the endpoint's /varz for the servers,
+		// then each server's /jsz for the consumer's leader: at the
+		// servers' advertised client addresses, or, where they advertise
+		// none (the NATS Helm chart's default, no_advertise), at
+		// <server name>.<endpoint host>, which resolves only under the
+		// headless Service of the servers' StatefulSet.
+		svc := find[*corev1.Service](d.applied, strings.Split(host, ".")[0])
+		for _, sts := range objects[*appsv1.StatefulSet](d.applied) {
+			if sts.Spec.Template.Labels["gahpo.dev/role"] != "nats" {
+				continue
+			}
+			if svc == nil || svc.Name != sts.Spec.ServiceName || svc.Spec.ClusterIP != corev1.ClusterIPNone {
+				t.Errorf("%s: endpoint %s is not the NATS servers' headless Service %s: KEDA could not reach each server's monitoring port", where, host, sts.Spec.ServiceName)
+			}
+		}
 	}
 }
 
