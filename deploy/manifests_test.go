@@ -242,7 +242,7 @@ func TestKubernetesManifestsMatchTheBinary(t *testing.T) {
 			kinds[kind]++
 			where := f + " " + kind + " " + fmt.Sprint(get(d, "metadata", "name"))
 			switch kind {
-			case "StatefulSet", "Deployment":
+			case "StatefulSet", "Deployment", "Job":
 				cs, _ := get(d, "spec", "template", "spec", "containers").([]any)
 				for _, c := range cs {
 					inv := invocation{where: where, args: strs(get(c, "args"))}
