@@ -18,8 +18,8 @@ import (
 
 // TestPodSecurityRestricted runs the Pod Security admission plugin's own
 // checks, at the restricted level of the newest Kubernetes it knows, on
-// every pod template: a namespace labelled
-// pod-security.kubernetes.io/enforce=restricted admits them.
+// every pod template, and checks that the namespace enforces that level
+// (pod-security.kubernetes.io/enforce=restricted).
 func TestPodSecurityRestricted(t *testing.T) { checkPodSecurityRestricted(t, load(t)) }
 
 func checkPodSecurityRestricted(t *testing.T, d *deployment) {
@@ -28,6 +28,13 @@ func checkPodSecurityRestricted(t *testing.T, d *deployment) {
 		t.Fatal(err)
 	}
 	lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	// The namespace enforces the level, so that a pod added later that
+	// falls short is refused rather than run.
+	for _, ns := range objects[*corev1.Namespace](d.applied) {
+		if got := ns.Labels[psaapi.EnforceLevelLabel]; got != string(psaapi.LevelRestricted) {
+			t.Errorf("Namespace %s: %s %q, want %q (its pods meet it)", ns.Name, psaapi.EnforceLevelLabel, got, psaapi.LevelRestricted)
+		}
+	}
 	tpls := podTemplates(d.all(), d.kust.Namespace)
 	if len(tpls) < 3 {
 		t.Fatalf("%d pod templates", len(tpls))
