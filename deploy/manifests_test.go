@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	natsconf "github.com/nats-io/nats-server/v2/conf"
 	"gopkg.in/yaml.v3"
 
 	"github.com/gahpo/gahpo/bus"
@@ -480,5 +482,54 @@ func TestComposeProfiles(t *testing.T) {
 				t.Errorf("the clients' URL %s does not name the %d servers", url, tc.servers)
 			}
 		})
+	}
+}
+
+// TestHelmValuesUsersAreAuthConf checks that the users the Helm values give
+// the NATS chart (config.merge.authorization) are nats/auth.conf's, with
+// the same passwords' variables and the same permissions: the chart path
+// must grant no more and no less than nats.yaml's servers.
+func TestHelmValuesUsersAreAuthConf(t *testing.T) {
+	data, err := os.ReadFile("nats/auth.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The conf parser resolves $VARIABLES from the environment.
+	for _, v := range regexp.MustCompile(`\$(GAHPO_[A-Z_]+)`).FindAllStringSubmatch(string(data), -1) {
+		t.Setenv(v[1], "ENV_"+v[1])
+	}
+	conf, err := natsconf.Parse(string(data))
+	if err != nil {
+		t.Fatalf("nats/auth.conf: %v", err)
+	}
+	want := get(conf, "authorization", "users")
+	values := yamlDocs(t, "k8s/helm/values.yaml")
+	got := get(values[0], "config", "merge", "authorization", "users")
+	// The chart writes "<< $VAR >>" unquoted: the variable.
+	variable := regexp.MustCompile(`^<< \$([A-Z_]+) >>$`)
+	var norm func(v any) any
+	norm = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			out := map[string]any{}
+			for k, x := range v {
+				out[k] = norm(x)
+			}
+			return out
+		case []any:
+			var out []any
+			for _, x := range v {
+				out = append(out, norm(x))
+			}
+			return out
+		case string:
+			if m := variable.FindStringSubmatch(v); m != nil {
+				return "ENV_" + m[1]
+			}
+		}
+		return v
+	}
+	if got, want := norm(got), norm(want); !reflect.DeepEqual(got, want) || want == nil {
+		t.Errorf("helm/values.yaml config.merge.authorization.users differ from nats/auth.conf's:\nvalues:    %v\nauth.conf: %v", got, want)
 	}
 }
