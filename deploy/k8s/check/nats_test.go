@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -230,4 +231,42 @@ func builtImage(t *testing.T) string {
 		t.Fatal("deploy/build-image.sh: no default tag (tag=${1:-NAME:TAG})")
 	}
 	return string(m[1])
+}
+
+// TestNATSDisruptionBudget checks that a voluntary disruption (a node
+// drained for an upgrade) can take only as many NATS servers as leaves
+// JetStream a quorum: with 3 servers, one at a time.
+func TestNATSDisruptionBudget(t *testing.T) {
+	d := load(t)
+	sts, _ := natsStatefulSet(t, d)
+	n := int(ptrOr(sts.Spec.Replicas, 1))
+	quorum := n/2 + 1
+	var found bool
+	for _, pdb := range objects[*policyv1.PodDisruptionBudget](d.applied) {
+		if pdb.Spec.Selector == nil || !matches(pdb.Spec.Selector, sts.Spec.Template.Labels) {
+			continue
+		}
+		found = true
+		var down int
+		switch {
+		case pdb.Spec.MaxUnavailable != nil:
+			v, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MaxUnavailable, n, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			down = v
+		case pdb.Spec.MinAvailable != nil:
+			v, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, n, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			down = n - v
+		}
+		if down < 1 || n-down < quorum {
+			t.Errorf("PodDisruptionBudget %s lets %d of %d NATS servers go at once: want at least 1 (drains must proceed) and at most %d (a quorum of %d stays)", pdb.Name, down, n, n-quorum, quorum)
+		}
+	}
+	if !found {
+		t.Errorf("no PodDisruptionBudget guards StatefulSet %s: a drain may evict a quorum of NATS servers at once, stopping every replicated stream", sts.Name)
+	}
 }
