@@ -24,7 +24,13 @@
 //     secrets come from the Secret, as variables or mounted files, never
 //     as literals; probes name ports that exist; the NATS servers' routes
 //     and replicas agree with the coordinator's --replicas and the Helm
-//     values; the images are the one deploy/build-image.sh builds.
+//     values, and a disruption budget keeps their quorum; the images are
+//     the one deploy/build-image.sh builds; new-search.yaml runs the
+//     coordinator's command with --new on its volume and reaches NATS.
+//   - The Helm values' users are nats/auth.conf's (in gahpo's own deploy
+//     tests, which have the NATS config parser), and the chart's pod they
+//     make is hardened; given the output of helm template
+//     (GAHPO_HELM_RENDERED), the deployment's checks run on the chart.
 //   - With kubectl on the PATH, `kubectl kustomize` renders the
 //     kustomization and the rendered objects pass the same decoding.
 //
