@@ -41,6 +41,13 @@ const (
 	// StopMaxEpochs: a population based training ends when its population
 	// has trained to MaxEpochs; it has no generations to run out of.
 	StopMaxEpochs = "max-epochs"
+	// StopFailures: genomes failed by RunConfig.FailureStop's rule (a
+	// training command that cannot start, a module not installed, a data
+	// file missing): nothing more is bred, promoted or exploited, the
+	// trainings under way finish, and the run ends failed. It replaces a
+	// reason recorded before it (a budget that stopped breeding while
+	// trainings were under way).
+	StopFailures = "failures"
 )
 
 // RunConfig is everything that determines a run; it is stored with the run
@@ -121,6 +128,15 @@ type RunConfig struct {
 	// one-epoch fitness (the CNN's, the regression's; a problem file's run
 	// stored before this field: its budget's max).
 	FitnessEpochs int `json:"fitness_epochs,omitempty"`
+	// MaxFailures says when failed genomes stop the run (StopFailures;
+	// FailureStop gives the rule): nil, the default (and every run stored
+	// before it), once the first GA.Population genomes trained have all
+	// failed, none having succeeded; N > 0, once N genomes have failed; 0,
+	// never. A genome counts once, when it is recorded as failed (after
+	// its MaxAttempts deliveries), for any cause but its own divergence
+	// (a NaN loss, an objective out of bounds: see search.Diverged), which
+	// is a result of the genome, not a fault of the training.
+	MaxFailures *int `json:"max_failures,omitempty"`
 	// BudgetGene, with halving or pbt, names the problem's gene that the
 	// rungs decide (the regression's epochs): the run's space leaves it
 	// out, so that it is neither bred nor shown, and each task's Epochs
@@ -140,6 +156,16 @@ const (
 	// search (with successive halving, ASHA itself), the baseline.
 	BreedingRandom = "random"
 )
+
+// FailureStop is the rule of MaxFailures: the run stops once n genomes
+// have failed (n 0: never), and, when whileNone, only if none has
+// succeeded or diverged yet (the default: n is the population).
+func (c RunConfig) FailureStop() (n int, whileNone bool) {
+	if c.MaxFailures == nil {
+		return c.GA.Population, true
+	}
+	return *c.MaxFailures, false
+}
 
 // Halving reports whether the run uses successive halving.
 func (c RunConfig) Halving() bool { return c.Fidelity == FidelityHalving }
@@ -243,6 +269,9 @@ func (c RunConfig) Validate() error {
 	if (c.BudgetEpochs > 0 || c.TimeBudget > 0) && !c.MultiFidelity() && !c.SteadyState() {
 		return fmt.Errorf("gahpo: a budget of epochs or time needs halving fidelity or steady-state or random breeding (a generational one-epoch search is bounded by its generations)")
 	}
+	if c.MaxFailures != nil && *c.MaxFailures < 0 {
+		return fmt.Errorf("gahpo: max failures %d is negative (0: never stop for failures)", *c.MaxFailures)
+	}
 	if c.InFlight < 0 || c.InFlight > 100000 {
 		return fmt.Errorf("gahpo: in-flight %d outside 0..100000", c.InFlight)
 	}
@@ -288,7 +317,8 @@ type Run struct {
 	// RungCorrelation), updated as results arrive.
 	Proxy []RungCorrelation `json:"proxy,omitempty"`
 	// StoppedBy says why breeding stopped (StopGenerations,
-	// StopBudgetEpochs, StopTimeBudget, StopMaxEpochs), set once it has;
+	// StopBudgetEpochs, StopTimeBudget, StopMaxEpochs, StopFailures), set
+	// once it has (StopFailures may replace an earlier reason);
 	// empty while it goes on, and in runs stored before it existed.
 	StoppedBy string `json:"stopped_by,omitempty"`
 	// EpochsSpent is the epoch-trainings spent and under way, counted by

@@ -1,10 +1,7 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -202,40 +199,13 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
-// FailureGroup is one cause of a run's failed genomes: its words (the
-// first such genome's, see FailureText), how many genomes failed so, and
-// the first of them.
-type FailureGroup struct {
-	Reason string
-	Count  int
-	First  int
-}
+// FailureGroup is one cause of a run's failed genomes (search's).
+type FailureGroup = search.FailureGroup
 
 // FailureGroups groups the failed genomes of a run by cause, as
-// FailureText does (duplicates and genomes not trained yet left out): the
-// commonest first, a tie by its first genome. trained is how many genomes
-// were trained, failed or not.
+// FailureText does (search.FailureGroups).
 func FailureGroups(genomes []gahpo.GenomeRecord) (groups []FailureGroup, trained int) {
-	at := map[string]int{} // a cause's key → its group
-	for _, g := range genomes {
-		if g.DuplicateOf != 0 || (g.Status != gahpo.GenomeDone && g.Status != gahpo.GenomeFailed && g.Status != gahpo.GenomePromoted) {
-			continue // a promoted genome has its rung's result: trained, as the page's counts have it
-		}
-		trained++
-		if g.Status != gahpo.GenomeFailed {
-			continue
-		}
-		why := failureCause(g.Failure)
-		key := numbers.ReplaceAllString(why, "#") // the same cause with other values
-		i, ok := at[key]
-		if !ok {
-			i, at[key] = len(groups), len(groups)
-			groups = append(groups, FailureGroup{Reason: cmp.Or(why, "no reason recorded"), First: g.ID})
-		}
-		groups[i].Count++
-	}
-	slices.SortStableFunc(groups, func(a, b FailureGroup) int { return cmp.Or(b.Count-a.Count, a.First-b.First) })
-	return groups, trained
+	return search.FailureGroups(genomes)
 }
 
 // FailureText says how many of a run's trained genomes failed and the
@@ -276,41 +246,6 @@ func failureHeadline(run gahpo.Run, groups []FailureGroup, trained int) string {
 		s += fmt.Sprintf(", and none completed the last rung (%d epochs), so the run has no result", rungs[len(rungs)-1])
 	}
 	return s
-}
-
-// numbers are the values in a failure's words (an objective's, a size,
-// an epoch), which FailureText leaves out when it groups causes.
-var numbers = regexp.MustCompile(`[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?`)
-
-// stderrEnds is what a training command's failure puts before the last
-// lines of its standard error (models/command).
-const stderrEnds = "; standard error ends:\n"
-
-// failureCause is the line of a genome's failure that says why: a command
-// that exited in error is explained by its standard error's last line (a
-// Python traceback's), any other failure (no objective, a timeout, an
-// objective out of bounds) by gahpo's own words, whatever the command
-// printed last ("done").
-func failureCause(failure string) string {
-	head, stderr, _ := strings.Cut(failure, stderrEnds)
-	if strings.Contains(head, "the command failed: ") && strings.TrimSpace(stderr) != "" {
-		return lastLine(stderr)
-	}
-	const untrainable = "cannot train this genome: "
-	if i := strings.LastIndex(head, untrainable); i >= 0 {
-		head = head[i+len(untrainable):]
-	}
-	return lastLine(head)
-}
-
-// lastLine is the last non-blank line of s, trimmed, at most 200 bytes.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	l := strings.TrimSpace(lines[len(lines)-1])
-	if len(l) > 200 {
-		l = strings.ToValidUTF8(l[:200], "") + "…"
-	}
-	return l
 }
 
 // ObjectiveText says what a problem file's fitness is: its metric, or the

@@ -107,6 +107,12 @@ type Machine struct {
 	// lostWeights holds the top-rung weights the records name that are
 	// gone (WeightsLost): the run's best is trained again for its model.
 	lostWeights map[string]bool
+	// failures counts the genomes failed for a cause other than their own
+	// divergence, and worked tells whether any result was not such a
+	// failure (failures.go): a stop for failures reads them on every
+	// result.
+	failures int
+	worked   bool
 }
 
 // New starts a new run: its first genomes are bred and their tasks are in
@@ -197,18 +203,34 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 			m.ckpt += r.Checkpoint.Size
 		}
 		m.issued = max(m.issued, r.Issued)
+		m.countResult(r)
 	}
 	if m.generationalEngine() {
 		// The engine's head is stored when a generation starts; its
 		// genomes, and the fitness told since, are the records (a run
 		// stored before heads existed has the whole state, whose genomes
 		// are the same).
+		untold := 0
+		if m.Done() && m.stoppedForFailures() {
+			// It failed as its last generation completed, the next one
+			// never bred nor its head stored: that generation is given
+			// back incomplete, as its head was stored (the engine decides
+			// nothing more).
+			for _, r := range m.recs {
+				if r.DuplicateOf == 0 {
+					untold = r.ID
+				}
+			}
+		}
 		told := make([]ga.Told, len(m.recs))
 		for i, r := range m.recs {
 			told[i].Genome = ga.Genome{ID: r.ID, Generation: r.Generation, Genes: r.Genes, Parents: r.Parents, Ops: r.Ops, DuplicateOf: r.DuplicateOf}
 			orig := r
 			if r.DuplicateOf >= 1 && r.DuplicateOf < r.ID {
 				orig = m.recs[r.DuplicateOf-1] // any other is refused by the engine
+			}
+			if orig.ID == untold {
+				continue
 			}
 			if orig.Status == gahpo.GenomeDone || orig.Status == gahpo.GenomeFailed {
 				told[i].Fitness, told[i].Known = float64(orig.Fitness), true
@@ -645,6 +667,8 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	}
 	m.touch(rec.ID)
 	m.updateDuplicates(rec.ID)
+	m.countResult(*rec)
+	m.noteFailures()
 
 	if m.engine != nil {
 		return m.tellEngine(rec.ID, fitness, now)
@@ -753,6 +777,16 @@ func (m *Machine) tellEngine(id int, fitness float64, now time.Time) error {
 	advanced, err := m.engine.Tell(id, fitness)
 	if err != nil {
 		return fmt.Errorf("search: tell genome %d: %w", id, err)
+	}
+	if m.stoppedForFailures() {
+		// No generation after this one: the run ends once the genomes
+		// under way are back (the generation is then complete), and the
+		// engine's next generation is neither recorded nor stored.
+		if advanced {
+			m.gens[prevGen] = true
+			m.failRun(now)
+		}
+		return nil
 	}
 	if !advanced {
 		return nil
@@ -893,8 +927,12 @@ func (m *Machine) breed() error {
 
 // canBreed tells whether the budget allows another genome: genomes left
 // of Population × Generations and, with BudgetEpochs, epochs left and,
-// with TimeBudget, time left at the last result.
+// with TimeBudget, time left at the last result; never once the run
+// stopped for failures.
 func (m *Machine) canBreed() bool {
+	if m.stoppedForFailures() {
+		return false
+	}
 	if m.rc.PBT() {
 		return m.pool.Bred() < m.rc.GA.Population
 	}
@@ -1003,9 +1041,10 @@ func rankAtRung(recs []gahpo.GenomeRecord, k int) []int {
 }
 
 // promote sends on to rung k+1 every genome that the results of rung k put
-// among its best ⌊n/η⌋ and that has not gone on yet.
+// among its best ⌊n/η⌋ and that has not gone on yet (none once the run
+// stopped for failures).
 func (m *Machine) promote(k int) {
-	if k >= len(m.rungs)-1 {
+	if k >= len(m.rungs)-1 || m.stoppedForFailures() {
 		return
 	}
 	order := m.rungOrder(k)
@@ -1088,9 +1127,15 @@ func (m *Machine) dropCheckpoint(ref *gahpo.ObjectRef) {
 
 // finish ends a pool run when nothing is left to breed or train: first
 // promoting the best genome of the highest rung until one has reached the
-// top rung (halving), then choosing the best as the run's result.
+// top rung (halving), then choosing the best as the run's result. A run
+// stopped for failures ends failed, choosing none.
 func (m *Machine) finish(now time.Time) {
 	if m.canBreed() || m.outstanding() > 0 {
+		return
+	}
+	if m.stoppedForFailures() {
+		m.releaseCheckpoints()
+		m.failRun(now)
 		return
 	}
 	top := len(m.rungs) - 1
@@ -1106,15 +1151,7 @@ func (m *Machine) finish(now time.Time) {
 			}
 		}
 	}
-	// Nothing goes on from a checkpoint now.
-	for i := range m.recs {
-		if r := &m.recs[i]; r.Checkpoint != nil {
-			ref := r.Checkpoint
-			r.Checkpoint = nil
-			m.release(ref)
-			m.touch(r.ID)
-		}
-	}
+	m.releaseCheckpoints()
 	if m.confirming() && m.confirm() {
 		return // the choice waits for the confirmation trainings
 	}
@@ -1150,6 +1187,19 @@ func (m *Machine) finish(now time.Time) {
 		}
 	}
 	m.touchRun()
+}
+
+// releaseCheckpoints deletes every checkpoint the records hold: nothing
+// goes on from one now.
+func (m *Machine) releaseCheckpoints() {
+	for i := range m.recs {
+		if r := &m.recs[i]; r.Checkpoint != nil {
+			ref := r.Checkpoint
+			r.Checkpoint = nil
+			m.release(ref)
+			m.touch(r.ID)
+		}
+	}
 }
 
 // topFinal is the final training of a halving or population based run:

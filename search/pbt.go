@@ -58,8 +58,12 @@ func quantileSize(n int) int {
 }
 
 // exploitAndExplore decides every genome waiting at a rung that can be
-// judged now.
+// judged now; none once the run stopped for failures (those waiting stay
+// where they are).
 func (m *Machine) exploitAndExplore() {
+	if m.stoppedForFailures() {
+		return
+	}
 	for k := 0; k < len(m.rungs)-1; k++ {
 		m.decideRung(k)
 	}

@@ -12,6 +12,7 @@ package search
 //	GAHPO_PROPERTY_SEED=123 go test -run TestMachineProperties -v ./search/ # one run, traced
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +34,9 @@ type propStats struct {
 	runs, steps, results, stale, refused, handbacks, restarts, losses int
 	promotions, deletes, breeds, children, confirms, finals           int
 	overBudget                                                        int
-	byMode                                                            map[string]int
+	// failureStops counts the runs stopped for failures, by rule.
+	failureStops map[string]int
+	byMode       map[string]int
 }
 
 type prop struct {
@@ -71,8 +74,15 @@ type prop struct {
 	// failures): documented, and not bounded by the budget.
 	finishPromoted bool
 	failP          float64
-	tieP           bool
-	st             *propStats
+	// crashP is how often a training fails for a cause of its own (a
+	// command that exits in error), which a stop for failures counts;
+	// 1: a broken trainer.
+	crashP float64
+	// stopFailed is the run's failures when it stopped for them (-1: it
+	// has not).
+	stopFailed int
+	tieP       bool
+	st         *propStats
 }
 
 func (h *prop) logf(format string, a ...any) {
@@ -91,9 +101,13 @@ func (h *prop) fail(format string, a ...any) {
 
 func (h *prop) describe() string {
 	rc := h.rc
-	return fmt.Sprintf("fidelity=%s breeding=%s pop=%d gens=%d eta=%d min=%d max=%d rungs=%v inflight=%d budget-epochs=%d time-budget=%v confirm=%d/%d final-epochs=%d max-attempts=%d enqueued=%d",
+	maxFailures := "default"
+	if rc.MaxFailures != nil {
+		maxFailures = strconv.Itoa(*rc.MaxFailures)
+	}
+	return fmt.Sprintf("fidelity=%s breeding=%s pop=%d gens=%d eta=%d min=%d max=%d rungs=%v inflight=%d budget-epochs=%d time-budget=%v confirm=%d/%d final-epochs=%d max-attempts=%d enqueued=%d max-failures=%s failP=%v crashP=%v",
 		rc.Fidelity, rc.Breeding, rc.GA.Population, rc.GA.Generations, rc.Eta, rc.MinEpochs, rc.MaxEpochs, h.rungs, rc.InFlight,
-		rc.BudgetEpochs, rc.TimeBudget, rc.ConfirmSeeds, rc.ConfirmTop, rc.FinalEpochs, rc.MaxAttempts, len(rc.GA.Initial))
+		rc.BudgetEpochs, rc.TimeBudget, rc.ConfirmSeeds, rc.ConfirmTop, rc.FinalEpochs, rc.MaxAttempts, len(rc.GA.Initial), maxFailures, h.failP, h.crashP)
 }
 
 // randomConfig draws a configuration that Validate accepts.
@@ -152,10 +166,27 @@ func randomConfig(rng *rand.Rand, sp *ga.Space) gahpo.RunConfig {
 	if rc.MultiFidelity() && rng.IntN(2) == 0 {
 		rc.ConfirmSeeds, rc.ConfirmTop = 2+rng.IntN(2), 1+rng.IntN(3)
 	}
+	switch rng.IntN(3) {
+	case 0: // the default rule
+	case 1:
+		rc.MaxFailures = new(int) // never
+	case 2:
+		n := 1 + rng.IntN(8)
+		rc.MaxFailures = &n
+	}
 	return rc
 }
 
 func propSpace(t testing.TB) *ga.Space { return space(t) }
+
+// describeRule names the run's rule of a stop for failures and its mode.
+func (h *prop) describeRule() string {
+	rule := "default"
+	if h.rc.MaxFailures != nil {
+		rule = "explicit"
+	}
+	return cmp.Or(h.rc.Fidelity, gahpo.FidelityOneEpoch) + "/" + rule
+}
 
 // answerTask is what a worker sends for task t: a fitness that depends on
 // the genome's params and the epochs (with noise), sometimes a failure.
@@ -181,6 +212,11 @@ func (h *prop) answerTask(t gahpo.Task) gahpo.Result {
 		if t.Kind == gahpo.KindFinal {
 			r.WeightsObject = fmt.Sprintf("%s-final-%d-%d", t.RunID, t.GenomeID, h.nonce)
 		}
+	}
+	if h.rng.Float64() < h.crashP { // the training's own fault
+		r.Failure = "the command failed: exit status 1" + stderrEnds + "Traceback (most recent call last):\nModuleNotFoundError: No module named 'torch'"
+		r.Fitness, r.Checkpoint, r.Curve, r.WeightsObject, r.WeightsBucket = gahpo.Float(math.NaN()), nil, nil, "", ""
+		return r
 	}
 	switch x := h.rng.Float64(); {
 	case x < h.failP: // diverged
@@ -455,8 +491,10 @@ func (h *prop) check(step string) {
 		}
 	}
 	checkOrdersProp(h, m)
-	// ASHA: every genome among the best ⌊n/η⌋ of its rung has gone on.
-	if h.rc.Halving() {
+	h.checkFailures(step, recs)
+	// ASHA: every genome among the best ⌊n/η⌋ of its rung has gone on
+	// (none goes on once the run stopped for failures).
+	if h.rc.Halving() && m.Run().StoppedBy != gahpo.StopFailures {
 		for k := 0; k < len(h.rungs)-1; k++ {
 			order := m.rungOrder(k)
 			for _, id := range order[:len(order)/h.rc.Eta] {
@@ -518,6 +556,42 @@ func (h *prop) check(step string) {
 	}
 }
 
+// checkFailures checks the stop for failures against the stored records:
+// the run stops exactly when the rule of RunConfig.FailureStop first
+// holds while it runs, and it then ends failed once what was under way is
+// back, with no genome bred, promoted or exploited after the stop.
+func (h *prop) checkFailures(step string, recs []gahpo.GenomeRecord) {
+	h.t.Helper()
+	failed, worked := 0, false
+	for _, r := range recs {
+		if r.DuplicateOf == 0 && r.Status == gahpo.GenomeFailed && !Diverged(r.Failure) {
+			failed++
+		}
+		if r.DuplicateOf == 0 && len(r.RungFitness) > 0 && (r.Status != gahpo.GenomeFailed || Diverged(r.Failure) || len(r.RungFitness) > 1) {
+			worked = true
+		}
+	}
+	n, whileNone := h.rc.FailureStop()
+	holds := n > 0 && failed >= n && !(whileNone && worked)
+	stopped := h.run.StoppedBy == gahpo.StopFailures
+	switch {
+	case stopped && h.stopFailed < 0:
+		// It stopped at this step: the rule holds now.
+		if !holds {
+			h.fail("%s: the run stopped for failures with %d failed (worked %v), the rule (n %d, while none %v) does not hold", step, failed, worked, n, whileNone)
+		}
+		h.stopFailed = failed
+		h.logf("  stopped for failures: %d failed", failed)
+	case !stopped && holds && (h.run.Status == gahpo.RunRunning || h.stopFailed >= 0):
+		h.fail("%s: %d genomes failed (worked %v) with max failures n %d (while none %v), and the run did not stop for failures (stopped by %q, %s)", step, failed, worked, n, whileNone, h.run.StoppedBy, h.run.Status)
+	case !stopped && h.stopFailed >= 0:
+		h.fail("%s: the run stopped for failures, now it says %q", step, h.run.StoppedBy)
+	}
+	if stopped && h.run.Status != gahpo.RunRunning && h.run.Status != gahpo.RunFailed {
+		h.fail("%s: a run stopped for failures is %s", step, h.run.Status)
+	}
+}
+
 func checkOrdersProp(h *prop, m *Machine) {
 	for k := range len(m.rungs) + 1 {
 		if got, want := m.rungOrder(k), rankAtRung(m.recs, k); !slices.Equal(got, want) {
@@ -532,6 +606,9 @@ func (h *prop) checkDecisions(rd Ready, before []gahpo.GenomeRecord, res gahpo.R
 	h.t.Helper()
 	m := h.m
 	recs := m.Records()
+	if h.run.StoppedBy == gahpo.StopFailures && (len(rd.Publish) > 0 || len(recs) > len(before)) {
+		h.fail("a run stopped for failures published %d tasks and bred %d genomes", len(rd.Publish), len(recs)-len(before))
+	}
 	if h.rc.Halving() {
 		for _, t := range rd.Publish {
 			if t.Replicate > 0 || t.Rung == 0 || t.Token == m.Token(t.GenomeID, -1) {
@@ -776,6 +853,16 @@ func (h *prop) checkEnd() {
 	if run.StoppedBy == "" {
 		h.fail("the run does not say why breeding stopped")
 	}
+	if run.StoppedBy == gahpo.StopFailures {
+		h.st.failureStops[h.describeRule()]++
+		if run.Status != gahpo.RunFailed || run.Best != 0 || h.final != nil {
+			h.fail("a run stopped for failures ended %s, best %d, final %+v", run.Status, run.Best, h.final)
+		}
+		if !strings.Contains(run.Error, "stopped for failures: ") || !strings.Contains(run.Error, "shows it whole)") {
+			h.fail("a run stopped for failures says %q: want the count and the commonest cause with a genome to look at", run.Error)
+		}
+		return // neither a result nor a confirmation to check
+	}
 	if h.rc.MultiFidelity() {
 		if run.Best == 0 {
 			for _, r := range recs {
@@ -918,7 +1005,8 @@ func runProperties(t *testing.T, seed uint64, st *propStats) {
 	h := &prop{t: t, seed: seed, rng: rng, rc: rc, rungs: rc.RungEpochs(), sp: sp, now: t0,
 		stored: map[int]gahpo.GenomeRecord{}, sums: map[int]gahpo.GenerationSummary{}, out: map[string]gahpo.Task{},
 		published: map[string]bool{}, alive: map[string]bool{}, lost: map[string]bool{}, lostW: map[string]bool{}, redeliver: map[string]gahpo.Result{}, stopSpent: -1,
-		failP: []float64{0, 0.05, 0.2, 0.5}[rng.IntN(4)], tieP: rng.IntN(4) == 0, st: st}
+		failP: []float64{0, 0.05, 0.2, 0.5}[rng.IntN(4)], tieP: rng.IntN(4) == 0, st: st, stopFailed: -1}
+	h.crashP = []float64{0, 0, 0.1, 0.3, 1}[rng.IntN(5)]
 	h.cfg = Config{Run: gahpo.Run{ID: "run1", Config: rc, Status: gahpo.RunRunning, Started: t0}, Secret: "s3cret",
 		CheckpointBucket: "ckpt", WeightsBucket: "weights", FitnessMax: 1e9}
 	if err := rc.Validate(); err != nil {
@@ -952,7 +1040,7 @@ func runProperties(t *testing.T, seed uint64, st *propStats) {
 }
 
 func TestMachineProperties(t *testing.T) {
-	st := &propStats{byMode: map[string]int{}}
+	st := &propStats{byMode: map[string]int{}, failureStops: map[string]int{}}
 	if s := os.Getenv("GAHPO_PROPERTY_SEED"); s != "" {
 		seed, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -978,8 +1066,8 @@ func TestMachineProperties(t *testing.T) {
 			break
 		}
 	}
-	t.Logf("runs %d, steps %d, results taken %d, stale %d, forged %d, hand-backs %d, restarts %d (checkpoints lost %d), promotions %d, deletes %d, genomes %d (pbt children %d), confirmations %d, finals %d, runs over the documented epoch bound %d; modes %v",
-		st.runs, st.steps, st.results, st.stale, st.refused, st.handbacks, st.restarts, st.losses, st.promotions, st.deletes, st.breeds, st.children, st.confirms, st.finals, st.overBudget, st.byMode)
+	t.Logf("runs %d, steps %d, results taken %d, stale %d, forged %d, hand-backs %d, restarts %d (checkpoints lost %d), promotions %d, deletes %d, genomes %d (pbt children %d), confirmations %d, finals %d, runs over the documented epoch bound %d, stopped for failures %v; modes %v",
+		st.runs, st.steps, st.results, st.stale, st.refused, st.handbacks, st.restarts, st.losses, st.promotions, st.deletes, st.breeds, st.children, st.confirms, st.finals, st.overBudget, st.failureStops, st.byMode)
 }
 
 // What the random runs found, as short deterministic traces.

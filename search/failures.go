@@ -1,0 +1,187 @@
+package search
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gahpo/gahpo"
+)
+
+// Diverged tells whether a genome's failure is its own divergence: a NaN
+// or infinite loss, an objective out of the problem's bounds (the
+// worker's "diverged: ...", or the machine's "fitness NaN" for a
+// non-finite fitness reported without a failure). Such a genome was
+// trained and measured: it says the genome is bad, not that the training
+// is broken, so it never counts towards a stop for failures
+// (gahpo.RunConfig.FailureStop). Every other failure does: a command that
+// exits in error or times out, a result refused, a genome whose every
+// worker died.
+func Diverged(failure string) bool {
+	return strings.HasPrefix(failure, "diverged: ") || strings.HasPrefix(failure, "fitness ")
+}
+
+// counted tells whether record r counts towards a stop for failures:
+// failed for a cause not its own divergence (a duplicate never trained).
+func counted(r gahpo.GenomeRecord) bool {
+	return r.DuplicateOf == 0 && r.Status == gahpo.GenomeFailed && !Diverged(r.Failure)
+}
+
+// worked tells whether record r shows that the genomes' training works: a
+// result at some rung that is not a counted failure (a fitness, or a
+// divergence).
+func worked(r gahpo.GenomeRecord) bool {
+	if r.DuplicateOf != 0 || len(r.RungFitness) == 0 {
+		return false
+	}
+	return !counted(r) || len(r.RungFitness) > 1 // a failure above its first rung trained below it
+}
+
+// failuresStop tells whether the machine's failures stop the run now, by
+// the rule of gahpo.RunConfig.FailureStop.
+func (m *Machine) failuresStop() bool {
+	n, whileNone := m.rc.FailureStop()
+	return n > 0 && m.failures >= n && !(whileNone && m.worked)
+}
+
+// countResult counts r's record after a result (failures, worked).
+func (m *Machine) countResult(r gahpo.GenomeRecord) {
+	if counted(r) {
+		m.failures++
+	}
+	m.worked = m.worked || worked(r)
+}
+
+// noteFailures stops the run for failures when the rule holds, the first
+// time it does: breeding, promotions and exploits stop; what is under way
+// finishes (finish, tellEngine then end the run as failed).
+func (m *Machine) noteFailures() {
+	if m.run.StoppedBy == gahpo.StopFailures || m.run.Status != gahpo.RunRunning || !m.failuresStop() {
+		return
+	}
+	m.run.StoppedBy = gahpo.StopFailures
+	m.touchRun()
+	if n := len(m.recs); n > 0 {
+		m.gens[m.recs[n-1].Generation] = true // complete now: cut short
+	}
+}
+
+// stoppedForFailures tells whether the run stopped for failures.
+func (m *Machine) stoppedForFailures() bool { return m.run.StoppedBy == gahpo.StopFailures }
+
+// failRun ends a run stopped for failures: no genome is chosen and none
+// is trained again; the error says how many failed and why most did.
+func (m *Machine) failRun(now time.Time) {
+	m.run.Best = 0
+	m.run.Status, m.run.Ended, m.run.Error = gahpo.RunFailed, now, FailuresError(m.run.Config, m.recs)
+	m.touchRun()
+}
+
+// FailuresError is the error of a run stopped for failures: how many of
+// its genomes failed (by the rule of gahpo.RunConfig.FailureStop), and the
+// commonest cause among them with its first genome, as
+// gahpo query genome shows it whole.
+func FailuresError(rc gahpo.RunConfig, recs []gahpo.GenomeRecord) string {
+	var failed []gahpo.GenomeRecord
+	for _, r := range recs {
+		if counted(r) {
+			failed = append(failed, r)
+		}
+	}
+	_, trained := FailureGroups(recs)
+	n, whileNone := rc.FailureStop()
+	var s string
+	switch {
+	case whileNone && len(failed) == 1:
+		s = "stopped for failures: the one genome trained failed (by default a run stops once its first --population genomes fail; --max-failures N stops it after N, 0 never)"
+	case whileNone:
+		s = fmt.Sprintf("stopped for failures: the first %d genomes trained all failed, none succeeded (by default a run stops once its first --population genomes fail; --max-failures N stops it after N, 0 never)", len(failed))
+	default:
+		s = fmt.Sprintf("stopped for failures: %d of %d genomes trained failed (--max-failures %d)", len(failed), trained, n)
+	}
+	groups, _ := FailureGroups(failed)
+	if len(groups) == 0 {
+		return s
+	}
+	top := groups[0]
+	which := "most often"
+	if len(groups) == 1 {
+		which = "the reason"
+	}
+	return s + fmt.Sprintf("; %s (%d): %s (gahpo query genome %d shows it whole)", which, top.Count, top.Reason, top.First)
+}
+
+// FailureGroup is one cause of a run's failed genomes: its words (the
+// first such genome's, see FailureCause), how many genomes failed so, and
+// the first of them.
+type FailureGroup struct {
+	Reason string
+	Count  int
+	First  int
+}
+
+// FailureGroups groups the failed genomes of a run by cause (FailureCause,
+// with the numbers in its words left out: the same cause with other
+// values), duplicates and genomes not trained yet left out: the commonest
+// first, a tie by its first genome. trained is how many genomes were
+// trained, failed or not (a promoted genome has its rung's result).
+func FailureGroups(genomes []gahpo.GenomeRecord) (groups []FailureGroup, trained int) {
+	at := map[string]int{} // a cause's key → its group
+	for _, g := range genomes {
+		if g.DuplicateOf != 0 || (g.Status != gahpo.GenomeDone && g.Status != gahpo.GenomeFailed && g.Status != gahpo.GenomePromoted) {
+			continue
+		}
+		trained++
+		if g.Status != gahpo.GenomeFailed {
+			continue
+		}
+		why := FailureCause(g.Failure)
+		key := numbers.ReplaceAllString(why, "#")
+		i, ok := at[key]
+		if !ok {
+			i, at[key] = len(groups), len(groups)
+			groups = append(groups, FailureGroup{Reason: cmp.Or(why, "no reason recorded"), First: g.ID})
+		}
+		groups[i].Count++
+	}
+	slices.SortStableFunc(groups, func(a, b FailureGroup) int { return cmp.Or(b.Count-a.Count, a.First-b.First) })
+	return groups, trained
+}
+
+// numbers are the values in a failure's words (an objective's, a size,
+// an epoch), which FailureGroups leaves out when it groups causes.
+var numbers = regexp.MustCompile(`[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?`)
+
+// stderrEnds is what a training command's failure puts before the last
+// lines of its standard error (models/command).
+const stderrEnds = "; standard error ends:\n"
+
+// FailureCause is the line of a genome's failure that says why: a command
+// that exited in error is explained by its standard error's last line (a
+// Python traceback's), any other failure (no objective, a timeout, an
+// objective out of bounds) by gahpo's own words, whatever the command
+// printed last ("done"); at most 200 bytes.
+func FailureCause(failure string) string {
+	head, stderr, _ := strings.Cut(failure, stderrEnds)
+	if strings.Contains(head, "the command failed: ") && strings.TrimSpace(stderr) != "" {
+		return lastLine(stderr)
+	}
+	const untrainable = "cannot train this genome: "
+	if i := strings.LastIndex(head, untrainable); i >= 0 {
+		head = head[i+len(untrainable):]
+	}
+	return lastLine(head)
+}
+
+// lastLine is the last non-blank line of s, trimmed, at most 200 bytes.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	l := strings.TrimSpace(lines[len(lines)-1])
+	if len(l) > 200 {
+		l = strings.ToValidUTF8(l[:200], "") + "…"
+	}
+	return l
+}

@@ -1,0 +1,270 @@
+package search
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+)
+
+// crash is a training command's failure that is not the genome's: the
+// framework is not installed.
+const crash = "the command failed: exit status 1" + stderrEnds + "Traceback (most recent call last):\nModuleNotFoundError: No module named 'torch'"
+
+// driveFailing runs m to its end with one FIFO worker that fails the n-th
+// result (counted from 0) with fail(n) ("" trains it; a final training
+// always trains), and returns how
+// many results it took and the genomes bred after the run stopped for
+// failures.
+func driveFailing(t *testing.T, m *Machine, fail func(n int) string) (results, bredAfterStop int) {
+	t.Helper()
+	queue := m.Ready().Publish
+	stoppedAt := -1
+	for len(queue) > 0 && results < 10000 {
+		task := queue[0]
+		queue = queue[1:]
+		r := answer(task)
+		if why := fail(results); why != "" && task.Kind != gahpo.KindFinal {
+			r.Failure, r.Fitness, r.Checkpoint, r.Curve, r.WeightsObject, r.WeightsBucket = why, gahpo.Float(math.NaN()), nil, nil, "", ""
+		}
+		var err error
+		if task.Kind == gahpo.KindFinal {
+			err = m.Final(r, t0.Add(time.Duration(results)*time.Second))
+		} else {
+			err = m.Result(r, t0.Add(time.Duration(results)*time.Second))
+		}
+		if err != nil {
+			t.Fatalf("result %d (genome %d): %v", results, task.GenomeID, err)
+		}
+		results++
+		rd := m.Ready()
+		if stoppedAt >= 0 {
+			if len(rd.Publish) > 0 {
+				t.Errorf("after the stop for failures, result %d published %d tasks (genome %d rung %d first)", results, len(rd.Publish), rd.Publish[0].GenomeID, rd.Publish[0].Rung)
+			}
+			bredAfterStop = len(m.Records()) - stoppedAt
+		}
+		if stoppedAt < 0 && m.Run().StoppedBy == gahpo.StopFailures {
+			stoppedAt = len(m.Records())
+		}
+		queue = append(queue, rd.Publish...)
+	}
+	if !m.Done() {
+		t.Fatalf("the run is %s after %d results with nothing queued", m.Run().Status, results)
+	}
+	return results, bredAfterStop
+}
+
+// modes are the fidelities and breedings a stop for failures must work in
+// (population 6, 5 generations; steady state keeps 3 in flight, as gahpo
+// run with two workers does).
+func failureModes() []struct {
+	name string
+	rc   gahpo.RunConfig
+} {
+	steady := func(rc gahpo.RunConfig, breeding string) gahpo.RunConfig {
+		rc.Breeding, rc.InFlight = breeding, 3
+		return rc
+	}
+	pbt := runConfig(6, 1)
+	pbt.Fidelity, pbt.MinEpochs, pbt.MaxEpochs = gahpo.FidelityPBT, 1, 3
+	oneEpoch := runConfig(6, 5)
+	oneEpoch.FinalEpochs = 2
+	return []struct {
+		name string
+		rc   gahpo.RunConfig
+	}{
+		{"one-epoch/generational", oneEpoch},
+		{"one-epoch/steady-state", steady(runConfig(6, 5), gahpo.BreedingSteadyState)},
+		{"one-epoch/random", steady(runConfig(6, 5), gahpo.BreedingRandom)},
+		{"halving/generational", halving(runConfig(6, 5), gahpo.BreedingGenerational)},
+		{"halving/steady-state", steady(halving(runConfig(6, 5), gahpo.BreedingSteadyState), gahpo.BreedingSteadyState)},
+		{"pbt", pbt},
+	}
+}
+
+func maxFailures(n int) *int { return &n }
+
+// TestEveryGenomeFailsStopsAfterThePopulation: a run whose every genome
+// fails (a framework not installed) stops once its first --population
+// genomes have failed, in every fidelity and breeding, instead of
+// breeding and training every generation; the trainings under way finish,
+// nothing else is trained, no final training, and the run ends failed
+// with the count and the cause.
+func TestEveryGenomeFailsStopsAfterThePopulation(t *testing.T) {
+	for _, mode := range failureModes() {
+		t.Run(mode.name, func(t *testing.T) {
+			m, _ := testMachine(t, mode.rc)
+			results, bred := driveFailing(t, m, func(int) string { return crash })
+			run := m.Run()
+			if run.StoppedBy != gahpo.StopFailures || run.Status != gahpo.RunFailed || run.Best != 0 {
+				t.Fatalf("run %s, stopped by %q, best %d after %d results; want failed, stopped by failures, no best", run.Status, run.StoppedBy, run.Best, results)
+			}
+			// Generational breeding publishes a generation whole: its first
+			// is the population; steady state has at most 3 in flight, of
+			// which the one that failed last.
+			most := 6
+			if mode.rc.SteadyState() {
+				most = 6 + 2
+			}
+			if results < 6 || results > most {
+				t.Errorf("%d genomes trained, want 6 to %d (population 6 of 30)", results, most)
+			}
+			if bred != 0 {
+				t.Errorf("%d genomes bred after the stop", bred)
+			}
+			for _, want := range []string{"stopped for failures: the first ", " genomes trained all failed", "the reason (", "): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"} {
+				if !strings.Contains(run.Error, want) {
+					t.Errorf("error %q, want it to say %q", run.Error, want)
+				}
+			}
+		})
+	}
+}
+
+// TestFailureStopRule: the rule's cases, in every mode. A healthy search
+// in which some genomes fail or diverge never stops; an explicit
+// --max-failures N stops once N have failed, successes or not; 0 never
+// stops; a divergence is the genome's, not the training's, and never
+// counts.
+func TestFailureStopRule(t *testing.T) {
+	every := func(k int, why string) func(int) string {
+		return func(n int) string {
+			if n%k == k-1 {
+				return why
+			}
+			return ""
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		max  *int
+		fail func(n int) string
+		stop bool // stopped for failures
+	}{
+		{"default, 1 in 5 fails", nil, every(5, crash), false},
+		{"default, 4 in 5 fail", nil, func(n int) string {
+			if n%5 == 2 {
+				return ""
+			}
+			return crash
+		}, false},
+		{"default, every one diverges", nil, func(int) string { return "diverged: loss is NaN at epoch 1" }, false},
+		{"default, the first succeeds, then every one fails", nil, func(n int) string {
+			if n == 0 {
+				return ""
+			}
+			return crash
+		}, false},
+		{"--max-failures 3, 1 in 5 fails", maxFailures(3), every(5, crash), true},
+		{"--max-failures 3, 1 in 5 diverges", maxFailures(3), every(5, "diverged: loss is NaN at epoch 1"), false},
+		{"--max-failures 3, 1 in 5 gives up after its deliveries", maxFailures(3), every(5, "gave up after 3 deliveries: every worker that took it died or lost it"), true},
+		{"--max-failures 0, every one fails", maxFailures(0), func(int) string { return crash }, false},
+		{"--max-failures 100, every one fails", maxFailures(100), func(int) string { return crash }, false},
+	} {
+		for _, mode := range failureModes() {
+			t.Run(tt.name+"/"+mode.name, func(t *testing.T) {
+				rc := mode.rc
+				rc.MaxFailures = tt.max
+				m, _ := testMachine(t, rc)
+				results, _ := driveFailing(t, m, tt.fail)
+				run := m.Run()
+				stopped := run.StoppedBy == gahpo.StopFailures
+				if stopped != tt.stop {
+					t.Fatalf("stopped by %q after %d results (status %s, %s), want a stop for failures: %v", run.StoppedBy, results, run.Status, run.Error, tt.stop)
+				}
+				failed := 0
+				for _, r := range m.Records() {
+					if counted(r) {
+						failed++
+					}
+				}
+				switch {
+				case stopped && (run.Status != gahpo.RunFailed || failed < *tt.max || !strings.Contains(run.Error, "(--max-failures 3)")):
+					t.Errorf("stopped with %d failures (max %d): run %s, %q", failed, *tt.max, run.Status, run.Error)
+				case !stopped && run.Status == gahpo.RunFailed:
+					t.Errorf("not stopped for failures, yet failed: %s", run.Error)
+				case !stopped && len(m.Records()) != rc.GA.Population*rc.GA.Generations && !rc.PBT():
+					t.Errorf("%d genomes bred, want every one of %d", len(m.Records()), rc.GA.Population*rc.GA.Generations)
+				}
+			})
+		}
+	}
+}
+
+// TestFailureStopSurvivesARestore: a run stopped for failures while
+// genomes were under way, restored from its records, stays stopped and
+// ends failed as the uninterrupted one does.
+func TestFailureStopSurvivesARestore(t *testing.T) {
+	rc := runConfig(6, 5)
+	rc.Breeding, rc.InFlight, rc.MaxFailures = gahpo.BreedingSteadyState, 3, maxFailures(2)
+	m, cfg := testMachine(t, rc)
+	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, m: m}
+	rd := m.Ready()
+	s.apply(t, rd)
+	queue := rd.Publish
+	fail := func(task gahpo.Task) {
+		r := answer(task)
+		r.Failure, r.Fitness = crash, gahpo.Float(math.NaN())
+		if err := m.Result(r, t0); err != nil {
+			t.Fatal(err)
+		}
+		rd := m.Ready()
+		s.apply(t, rd)
+		queue = append(queue, rd.Publish...)
+	}
+	fail(queue[0])
+	fail(queue[1])
+	if m.Run().StoppedBy != gahpo.StopFailures || m.Done() {
+		t.Fatalf("after 2 failures: stopped by %q, %s; want stopped for failures, running", m.Run().StoppedBy, m.Run().Status)
+	}
+	cfg.Run = s.run
+	var recs []gahpo.GenomeRecord
+	for id := 1; id <= len(s.stored); id++ {
+		recs = append(recs, s.stored[id])
+	}
+	m2, err := Restore(cfg, space(t), s.engine, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := m2.Outstanding()
+	if len(left) != 2 {
+		t.Fatalf("%d tasks outstanding after the restore, want the two under way", len(left))
+	}
+	for i, task := range left {
+		if err := m2.Result(answer(task), t0); err != nil {
+			t.Fatal(err)
+		}
+		rd = m2.Ready()
+		if len(rd.Publish) > 0 || m2.Run().StoppedBy != gahpo.StopFailures || m2.Done() != (i == 1) {
+			t.Fatalf("restored, result %d: published %d, run %s stopped by %q; want nothing published, stopped for failures, failed once both are back", i+1, len(rd.Publish), m2.Run().Status, m2.Run().StoppedBy)
+		}
+	}
+	if want := "stopped for failures: 2 of 4 genomes trained failed (--max-failures 2); the reason (2): ModuleNotFoundError"; m2.Run().Status != gahpo.RunFailed || !strings.HasPrefix(m2.Run().Error, want) {
+		t.Errorf("error %q, want it to start %q", m2.Run().Error, want)
+	}
+}
+
+// TestDiverged: which failures are the genome's own.
+func TestDiverged(t *testing.T) {
+	for _, tt := range []struct {
+		failure string
+		want    bool
+	}{
+		{"diverged: loss is NaN", true},
+		{"diverged: objective val_loss 1e+300 outside [0, 100] at epoch 2", true},
+		{"fitness NaN", true},
+		{"fitness +Inf", true},
+		{crash, false},
+		{"the command timed out after 30m0s", false},
+		{"gave up after 3 deliveries: every worker that took it died or lost it", false},
+		{"refused: trained to 2 epochs, the task asked for 1", false},
+		{"", false},
+	} {
+		if got := Diverged(tt.failure); got != tt.want {
+			t.Errorf("Diverged(%q) = %v, want %v", tt.failure, got, tt.want)
+		}
+	}
+}
