@@ -1,6 +1,7 @@
 package search
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -57,9 +58,9 @@ func driveFailing(t *testing.T, m *Machine, fail func(n int) string) (results, b
 	return results, bredAfterStop
 }
 
-// modes are the fidelities and breedings a stop for failures must work in
-// (population 6, 5 generations; steady state keeps 3 in flight, as gahpo
-// run with two workers does).
+// failureModes are the fidelities and breedings a stop for failures must
+// work in (population 6, 5 generations; steady state keeps 3 in flight, as
+// gahpo run with two workers does).
 func failureModes() []struct {
 	name string
 	rc   gahpo.RunConfig
@@ -81,6 +82,9 @@ func failureModes() []struct {
 		{"one-epoch/random", steady(runConfig(6, 5), gahpo.BreedingRandom)},
 		{"halving/generational", halving(runConfig(6, 5), gahpo.BreedingGenerational)},
 		{"halving/steady-state", steady(halving(runConfig(6, 5), gahpo.BreedingSteadyState), gahpo.BreedingSteadyState)},
+		// Every genome bred at once: breeding stopped for the generations
+		// before any result, and the failures stop the run all the same.
+		{"halving/steady-state/one generation", steady(halving(runConfig(6, 1), gahpo.BreedingSteadyState), gahpo.BreedingSteadyState)},
 		{"pbt", pbt},
 	}
 }
@@ -158,9 +162,15 @@ func TestFailureStopRule(t *testing.T) {
 			}
 			return crash
 		}, false},
-		{"--max-failures 3, 1 in 5 fails", maxFailures(3), every(5, crash), true},
+		{"--max-failures 3, 1 in 2 fails", maxFailures(3), every(2, crash), true},
 		{"--max-failures 3, 1 in 5 diverges", maxFailures(3), every(5, "diverged: loss is NaN at epoch 1"), false},
-		{"--max-failures 3, 1 in 5 gives up after its deliveries", maxFailures(3), every(5, "gave up after 3 deliveries: every worker that took it died or lost it"), true},
+		{"--max-failures 3, 1 in 2 gives up after its deliveries", maxFailures(3), every(2, "gave up after 3 deliveries: every worker that took it died or lost it"), true},
+		{"--max-failures 1, the first fails", maxFailures(1), func(n int) string {
+			if n == 0 {
+				return crash
+			}
+			return ""
+		}, true},
 		{"--max-failures 0, every one fails", maxFailures(0), func(int) string { return crash }, false},
 		{"--max-failures 100, every one fails", maxFailures(100), func(int) string { return crash }, false},
 	} {
@@ -182,7 +192,7 @@ func TestFailureStopRule(t *testing.T) {
 					}
 				}
 				switch {
-				case stopped && (run.Status != gahpo.RunFailed || failed < *tt.max || !strings.Contains(run.Error, "(--max-failures 3)")):
+				case stopped && (run.Status != gahpo.RunFailed || failed < *tt.max || !strings.Contains(run.Error, fmt.Sprintf("(--max-failures %d)", *tt.max))):
 					t.Errorf("stopped with %d failures (max %d): run %s, %q", failed, *tt.max, run.Status, run.Error)
 				case !stopped && run.Status == gahpo.RunFailed:
 					t.Errorf("not stopped for failures, yet failed: %s", run.Error)
@@ -194,9 +204,9 @@ func TestFailureStopRule(t *testing.T) {
 	}
 }
 
-// TestFailureStopSurvivesARestore: a run stopped for failures while
-// genomes were under way, restored from its records, stays stopped and
-// ends failed as the uninterrupted one does.
+// TestFailureStopSurvivesARestore: a run restored from its records counts
+// the failures stored before its restart, and one stopped for failures
+// while genomes were under way stays stopped and ends failed.
 func TestFailureStopSurvivesARestore(t *testing.T) {
 	rc := runConfig(6, 5)
 	rc.Breeding, rc.InFlight, rc.MaxFailures = gahpo.BreedingSteadyState, 3, maxFailures(2)
@@ -204,46 +214,51 @@ func TestFailureStopSurvivesARestore(t *testing.T) {
 	s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, m: m}
 	rd := m.Ready()
 	s.apply(t, rd)
-	queue := rd.Publish
-	fail := func(task gahpo.Task) {
+	restore := func() {
+		t.Helper()
+		cfg.Run = s.run
+		var recs []gahpo.GenomeRecord
+		for id := 1; id <= len(s.stored); id++ {
+			recs = append(recs, s.stored[id])
+		}
+		var err error
+		if m, err = Restore(cfg, space(t), s.engine, recs); err != nil {
+			t.Fatal(err)
+		}
+		s.m = m
+	}
+	result := func(task gahpo.Task, failure string) Ready {
+		t.Helper()
 		r := answer(task)
-		r.Failure, r.Fitness = crash, gahpo.Float(math.NaN())
+		if failure != "" {
+			r.Failure, r.Fitness = failure, gahpo.Float(math.NaN())
+		}
 		if err := m.Result(r, t0); err != nil {
 			t.Fatal(err)
 		}
 		rd := m.Ready()
 		s.apply(t, rd)
-		queue = append(queue, rd.Publish...)
+		return rd
 	}
-	fail(queue[0])
-	fail(queue[1])
+	result(rd.Publish[0], crash)
+	restore()
+	result(m.Outstanding()[0], crash)
 	if m.Run().StoppedBy != gahpo.StopFailures || m.Done() {
-		t.Fatalf("after 2 failures: stopped by %q, %s; want stopped for failures, running", m.Run().StoppedBy, m.Run().Status)
+		t.Fatalf("after 2 failures, one before a restore: stopped by %q, %s; want stopped for failures, running", m.Run().StoppedBy, m.Run().Status)
 	}
-	cfg.Run = s.run
-	var recs []gahpo.GenomeRecord
-	for id := 1; id <= len(s.stored); id++ {
-		recs = append(recs, s.stored[id])
-	}
-	m2, err := Restore(cfg, space(t), s.engine, recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	left := m2.Outstanding()
+	restore()
+	left := m.Outstanding()
 	if len(left) != 2 {
 		t.Fatalf("%d tasks outstanding after the restore, want the two under way", len(left))
 	}
 	for i, task := range left {
-		if err := m2.Result(answer(task), t0); err != nil {
-			t.Fatal(err)
-		}
-		rd = m2.Ready()
-		if len(rd.Publish) > 0 || m2.Run().StoppedBy != gahpo.StopFailures || m2.Done() != (i == 1) {
-			t.Fatalf("restored, result %d: published %d, run %s stopped by %q; want nothing published, stopped for failures, failed once both are back", i+1, len(rd.Publish), m2.Run().Status, m2.Run().StoppedBy)
+		rd := result(task, "")
+		if len(rd.Publish) > 0 || m.Run().StoppedBy != gahpo.StopFailures || m.Done() != (i == 1) {
+			t.Fatalf("restored, result %d: published %d, run %s stopped by %q; want nothing published, stopped for failures, failed once both are back", i+1, len(rd.Publish), m.Run().Status, m.Run().StoppedBy)
 		}
 	}
-	if want := "stopped for failures: 2 of 4 genomes trained failed (--max-failures 2); the reason (2): ModuleNotFoundError"; m2.Run().Status != gahpo.RunFailed || !strings.HasPrefix(m2.Run().Error, want) {
-		t.Errorf("error %q, want it to start %q", m2.Run().Error, want)
+	if want := "stopped for failures: 2 of 4 genomes trained failed (--max-failures 2); the reason (2): ModuleNotFoundError"; m.Run().Status != gahpo.RunFailed || !strings.HasPrefix(m.Run().Error, want) {
+		t.Errorf("error %q, want it to start %q", m.Run().Error, want)
 	}
 }
 
