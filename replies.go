@@ -96,6 +96,9 @@ type Status struct {
 	EpochsSpent  int    `json:"epochs_spent,omitempty"`
 	BudgetEpochs int    `json:"budget_epochs,omitempty"`
 	StoppedBy    string `json:"stopped_by,omitempty"`
+	// MaxFailures is the run's RunConfig.MaxFailures, which says what a
+	// stop for failures (StoppedBy) was.
+	MaxFailures *int `json:"max_failures,omitempty"`
 }
 
 // Holder is a genome held by a worker.

@@ -229,7 +229,7 @@ func (c *Coordinator) Status() gahpo.Status {
 		Generations: rc.GA.Generations, Population: rc.GA.Population, Started: run.Started,
 		Final: c.finalEpochs(run), Fidelity: rc.Fidelity, Breeding: rc.Breeding,
 		Bred: len(recs), Budget: rc.GA.Population * rc.GA.Generations,
-		EpochsSpent: c.machine.EpochsSpent(), BudgetEpochs: rc.BudgetEpochs, StoppedBy: run.StoppedBy,
+		EpochsSpent: c.machine.EpochsSpent(), BudgetEpochs: rc.BudgetEpochs, StoppedBy: run.StoppedBy, MaxFailures: rc.MaxFailures,
 	}
 	outstanding := map[int]bool{}
 	var best *gahpo.GenomeRecord

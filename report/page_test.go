@@ -85,6 +85,13 @@ func TestPageRunSummary(t *testing.T) {
 		{"a generation with no result yet", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunRunning},
 			[]gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeQueued}, {ID: 2, Status: gahpo.GenomeQueued}},
 			[]string{"<td>1</td><td>-</td><td>-</td><td>-</td>", "no result yet"}, []string{"<td>1</td><td>0</td>"}},
+		{"stopped for failures", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunFailed, StoppedBy: gahpo.StopFailures,
+			Error: "stopped for failures (--max-failures): its first 10 genomes trained all failed, none succeeded; the reason (10): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"},
+			[]gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeFailed, Fitness: gahpo.Float(math.Inf(1)), RungFitness: []gahpo.Float{gahpo.Float(math.Inf(1))}, Failure: "the command failed: exit status 1"}},
+			[]string{"its first 10 genomes trained all failed, none succeeded (--max-failures, by default the population)",
+				"failed: stopped for failures (--max-failures): its first 10 genomes trained all failed, none succeeded; the reason (10): ModuleNotFoundError: No module named &#39;torch&#39;",
+				"No final training: the run stopped for failures."},
+			[]string{"no genome was trained successfully", "live: updates"}},
 		{"population based", gahpo.Run{ID: "r", Config: pbt, Status: gahpo.RunDone, StoppedBy: gahpo.StopMaxEpochs, EpochsSpent: 140},
 			[]gahpo.GenomeRecord{
 				{ID: 1, Status: gahpo.GenomeDone, Rung: 2, Fitness: 0.3, Stopped: "in the worst quarter at rung 2"},

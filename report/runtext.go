@@ -94,6 +94,14 @@ func StopText(why string, rc gahpo.RunConfig) string {
 			return fmt.Sprintf("the time budget ran out (--time-budget %s)", rc.TimeBudget)
 		}
 		return "the time budget ran out (--time-budget)"
+	case gahpo.StopFailures:
+		switch n, whileNone := rc.FailureStop(); {
+		case !whileNone:
+			return fmt.Sprintf("%d genomes failed (--max-failures %d)", n, n)
+		case n > 0:
+			return fmt.Sprintf("its first %d genomes trained all failed, none succeeded (--max-failures, by default the population)", n)
+		}
+		return "genomes failed (--max-failures)"
 	case gahpo.StopMaxEpochs:
 		if rc.MaxEpochs > 0 {
 			return fmt.Sprintf("the population trained to --max-epochs %d", rc.MaxEpochs)

@@ -96,11 +96,11 @@ func FailuresError(rc gahpo.RunConfig, recs []gahpo.GenomeRecord) string {
 	var s string
 	switch {
 	case whileNone && len(failed) == 1:
-		s = "stopped for failures: the one genome trained failed (by default a run stops once its first --population genomes fail; --max-failures N stops it after N, 0 never)"
+		s = "stopped for failures (--max-failures): the one genome trained failed"
 	case whileNone:
-		s = fmt.Sprintf("stopped for failures: the first %d genomes trained all failed, none succeeded (by default a run stops once its first --population genomes fail; --max-failures N stops it after N, 0 never)", len(failed))
+		s = fmt.Sprintf("stopped for failures (--max-failures): its first %d genomes trained all failed, none succeeded", len(failed))
 	default:
-		s = fmt.Sprintf("stopped for failures: %d of %d genomes trained failed (--max-failures %d)", len(failed), trained, n)
+		s = fmt.Sprintf("stopped for failures (--max-failures %d): %d of %d genomes trained failed", n, len(failed), trained)
 	}
 	groups, _ := FailureGroups(failed)
 	if len(groups) == 0 {

@@ -119,7 +119,7 @@ func TestEveryGenomeFailsStopsAfterThePopulation(t *testing.T) {
 			if bred != 0 {
 				t.Errorf("%d genomes bred after the stop", bred)
 			}
-			for _, want := range []string{"stopped for failures: the first ", " genomes trained all failed", "the reason (", "): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"} {
+			for _, want := range []string{"stopped for failures (--max-failures): its first ", " genomes trained all failed, none succeeded; the reason (", "): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"} {
 				if !strings.Contains(run.Error, want) {
 					t.Errorf("error %q, want it to say %q", run.Error, want)
 				}
@@ -192,7 +192,7 @@ func TestFailureStopRule(t *testing.T) {
 					}
 				}
 				switch {
-				case stopped && (run.Status != gahpo.RunFailed || failed < *tt.max || !strings.Contains(run.Error, fmt.Sprintf("(--max-failures %d)", *tt.max))):
+				case stopped && (run.Status != gahpo.RunFailed || failed < *tt.max || !strings.HasPrefix(run.Error, fmt.Sprintf("stopped for failures (--max-failures %d): ", *tt.max))):
 					t.Errorf("stopped with %d failures (max %d): run %s, %q", failed, *tt.max, run.Status, run.Error)
 				case !stopped && run.Status == gahpo.RunFailed:
 					t.Errorf("not stopped for failures, yet failed: %s", run.Error)
@@ -257,7 +257,7 @@ func TestFailureStopSurvivesARestore(t *testing.T) {
 			t.Fatalf("restored, result %d: published %d, run %s stopped by %q; want nothing published, stopped for failures, failed once both are back", i+1, len(rd.Publish), m.Run().Status, m.Run().StoppedBy)
 		}
 	}
-	if want := "stopped for failures: 2 of 4 genomes trained failed (--max-failures 2); the reason (2): ModuleNotFoundError"; m.Run().Status != gahpo.RunFailed || !strings.HasPrefix(m.Run().Error, want) {
+	if want := "stopped for failures (--max-failures 2): 2 of 4 genomes trained failed; the reason (2): ModuleNotFoundError"; m.Run().Status != gahpo.RunFailed || !strings.HasPrefix(m.Run().Error, want) {
 		t.Errorf("error %q, want it to start %q", m.Run().Error, want)
 	}
 }
@@ -280,6 +280,22 @@ func TestDiverged(t *testing.T) {
 	} {
 		if got := Diverged(tt.failure); got != tt.want {
 			t.Errorf("Diverged(%q) = %v, want %v", tt.failure, got, tt.want)
+		}
+	}
+}
+
+// TestNegativeMaxFailuresRefused: a stored configuration with a negative
+// --max-failures is refused, not taken for "never".
+func TestNegativeMaxFailuresRefused(t *testing.T) {
+	for _, tt := range []struct {
+		max     *int
+		wantErr bool
+	}{{nil, false}, {maxFailures(0), false}, {maxFailures(5), false}, {maxFailures(-1), true}} {
+		rc := runConfig(6, 2)
+		rc.MaxFailures = tt.max
+		_, err := New(Config{Run: gahpo.Run{ID: "run1", Config: rc, Status: gahpo.RunRunning, Started: t0}}, space(t))
+		if (err != nil) != tt.wantErr || (err != nil && !strings.Contains(err.Error(), "max failures -1 is negative")) {
+			t.Errorf("max failures %v: New: %v, want an error: %v", tt.max, err, tt.wantErr)
 		}
 	}
 }

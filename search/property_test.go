@@ -858,7 +858,7 @@ func (h *prop) checkEnd() {
 		if run.Status != gahpo.RunFailed || run.Best != 0 || h.final != nil {
 			h.fail("a run stopped for failures ended %s, best %d, final %+v", run.Status, run.Best, h.final)
 		}
-		if !strings.Contains(run.Error, "stopped for failures: ") || !strings.Contains(run.Error, "shows it whole)") {
+		if !strings.HasPrefix(run.Error, "stopped for failures (--max-failures") || !strings.Contains(run.Error, "shows it whole)") {
 			h.fail("a run stopped for failures says %q: want the count and the commonest cause with a genome to look at", run.Error)
 		}
 		return // neither a result nor a confirmation to check

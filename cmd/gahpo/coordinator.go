@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -73,7 +74,21 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 		return err
 	}
 	st.Close() // the summary reads the history read-only
-	return m.printSummary(run, *db)
+	if err := m.printSummary(run, *db); err != nil {
+		return err
+	}
+	return failedRun(run)
+}
+
+// failedRun is the error a command that ran run to its end exits with:
+// none for a run done, its error for one that failed (stopped for
+// failures, its final training failed), so that a script or a service
+// manager sees it.
+func failedRun(run gahpo.Run) error {
+	if run.Status != gahpo.RunFailed {
+		return nil
+	}
+	return fmt.Errorf("run %s failed: %s", run.ID, cmp.Or(run.Error, "no error recorded"))
 }
 
 func withLogger(o bus.Options, log *slog.Logger) bus.Options {

@@ -86,6 +86,7 @@ type searchFlags struct {
 	population, generations, elites  int
 	tournament, trainSubset, finalEp int
 	maxAttempts, finalSubset         int
+	maxFailures                      int
 	crossover                        float64
 	seed                             uint64
 	onTest, newRun                   bool
@@ -112,6 +113,7 @@ func (s *searchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.finalSubset, "final-subset", 0, "training images of the final training (CNN: 0 is all 60,000; a problem file's command is given it as GAHPO_TRAIN_SUBSET)")
 	fs.BoolVar(&s.onTest, "fitness-on-test", false, "CNN: use the test loss as fitness, as the paper did (default: validation loss)")
 	fs.IntVar(&s.maxAttempts, "max-attempts", 3, "deliveries of a genome before it is recorded as failed")
+	fs.IntVar(&s.maxFailures, "max-failures", 0, "stop the run once this many genomes have failed (after their --max-attempts; a divergence, NaN loss or objective out of bounds, never counts); what is under way finishes, nothing more is bred, promoted or trained, and the run ends failed naming the commonest cause; 0: never (default: stop once the first --population genomes trained have all failed, none having succeeded)")
 	fs.DurationVar(&s.ackWait, "ack-wait", bus.DefaultAckWait, "lease of a task: a silent worker loses it after this (one lease for every run on a NATS: shortened only while no worker holds a task)")
 	fs.StringVar(&s.data, "data", "", "directory of the MNIST IDX files (default: the GoMNIST module in the Go module cache); a problem file's data files are read where its data: names them")
 	fs.StringVar(&s.runID, "run", "", "resume this run id")
@@ -209,6 +211,10 @@ func (s *searchFlags) config() (gahpo.RunConfig, preset, error) {
 	}
 	if s.trainSubset >= 0 {
 		rc.TrainSubset = s.trainSubset
+	}
+	if s.set("max-failures") {
+		n := s.maxFailures
+		rc.MaxFailures = &n
 	}
 	if s.finalEp >= 0 {
 		rc.FinalEpochs = s.finalEp
@@ -311,6 +317,7 @@ var limits = map[string]limit{
 	"final-subset":     {lo: 0, hi: 60_000, what: "training images of the final training (0: all)"},
 	"final-epochs":     {lo: 0, hi: 1000, what: "final training epochs (0: none)"},
 	"max-attempts":     {lo: 1, hi: 100, what: "deliveries of a genome"},
+	"max-failures":     {lo: 1, hi: 100_000_000, zero: true, what: "failed genomes that stop the run (0: never)"},
 	"ack-wait":         {lo: 1, hi: 24 * 3600, what: "task lease"},
 	"workers":          {lo: 1, hi: 1024, what: "local workers"},
 	"concurrency":      {lo: 1, hi: 256, what: "genomes trained at once"},

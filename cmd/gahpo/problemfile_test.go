@@ -179,15 +179,16 @@ func runShProblem(t *testing.T, dir, problem string, args ...string) (*Main, *by
 }
 
 // TestEveryGenomeFailedSaysWhy: a problem file whose command fails for
-// every genome (here a module not installed) ends a run with no result;
-// the summary says so with the reason from the command's standard error,
-// and query final says why there is no final training.
+// every genome (here a module not installed) ends a run with no result,
+// when it does not stop for failures (--max-failures 0; failstop_test.go
+// tests the stop); the summary says so with the reason from the command's
+// standard error, and query final says why there is no final training.
 func TestEveryGenomeFailedSaysWhy(t *testing.T) {
 	script := "echo Traceback >&2; echo \\\"ModuleNotFoundError: No module named 'torch'\\\" >&2; exit 1"
 	problem := "name: broken\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
 		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 1}\n" +
 		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
-	m, out, db := runShProblem(t, t.TempDir(), problem, "--population", "3", "--generations", "1", "--workers", "1")
+	m, out, db := runShProblem(t, t.TempDir(), problem, "--population", "3", "--generations", "1", "--workers", "1", "--max-failures", "0")
 	want := "failed: every one of the 3 genomes trained, so the run has no result; the reason (3): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("summary:\n%s\nwant the line %q", out.String(), want)

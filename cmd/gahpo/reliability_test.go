@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -61,6 +63,7 @@ func TestOutOfRangeFlags(t *testing.T) {
 		{[]string{"run", "--crossover-rate", "1.5"}, "--crossover-rate 1.5 is out of range: crossover probability must be in [0, 1]"},
 		{[]string{"run", "--crossover-rate", "NaN"}, "--crossover-rate NaN is out of range"},
 		{[]string{"run", "--max-attempts", "0"}, "--max-attempts 0 is out of range: deliveries of a genome must be in [1, 100]"},
+		{[]string{"run", "--max-failures", "-1"}, "--max-failures -1 is out of range: failed genomes that stop the run (0: never) must be in [1, 100000000] or 0"},
 		{[]string{"run", "--ack-wait", "10ms"}, "--ack-wait 10ms is out of range: task lease must be in [1s, 24h0m0s]"},
 		{[]string{"run", "--train-subset", "-5"}, "--train-subset -5 is out of range"},
 		{[]string{"run", "--final-subset", "70000"}, "--final-subset 70000 is out of range"},
@@ -171,7 +174,7 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 	setStatus(t, db, run, gahpo.RunRunning)
 	coordinator := []string{"coordinator", "--nats", "nats://127.0.0.1:1", "--problem", "regression", "--db", db, "--population", "4", "--generations", "1",
 		"--final-epochs", "0", "--seed", "3", "--no-progress"}
-	const runMay, coordinatorMay = "only --ack-wait and --workers may change", "only --ack-wait may change"
+	const runMay, coordinatorMay = "only --ack-wait, --max-failures and --workers may change", "only --ack-wait and --max-failures may change"
 	for _, tt := range []struct {
 		base          []string
 		args          []string
@@ -218,6 +221,64 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 		t.Errorf("a refused resume started the embedded NATS server (%s.nats: %v)", moved, err)
 	}
 }
+
+// TestResumeTakesAnotherMaxFailures: a run left running resumes with
+// another --max-failures (as with another --ack-wait), stored and said;
+// one already stopped for failures is told it stays stopped.
+func TestResumeTakesAnotherMaxFailures(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "h.db")
+	run := regressionRun(t, db)
+	setStatus(t, db, run, gahpo.RunRunning)
+	for _, tt := range []struct {
+		args      []string
+		stoppedBy string
+		want      *int
+		says      string
+	}{
+		{nil, "", nil, ""},
+		{[]string{"--max-failures", "7"}, "", ptr(7), "gahpo: run " + run.ID + " resumes with --max-failures 7 (was default (the population))\n"},
+		{[]string{"--max-failures", "7"}, "", ptr(7), ""},
+		{[]string{"--max-failures", "0"}, "", ptr(0), "gahpo: run " + run.ID + " resumes with --max-failures 0 (was 7)\n"},
+		{[]string{"--max-failures", "9"}, gahpo.StopFailures, ptr(9), "stopped for failures already: it ends failed once its trainings under way are back"},
+	} {
+		st, err := store.Open(db, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.stoppedBy != "" {
+			r, _ := st.Run(run.ID)
+			r.StoppedBy = tt.stoppedBy
+			if err := st.Commit(run.ID, store.Change{Run: &r}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fs := flag.NewFlagSet("gahpo run", flag.ContinueOnError)
+		var sf searchFlags
+		sf.register(fs)
+		fs.Int("workers", 0, "")
+		if err := fs.Parse(append([]string{"--problem", "regression", "--population", "4", "--generations", "1", "--final-epochs", "0", "--seed", "3"}, tt.args...)); err != nil {
+			t.Fatal(err)
+		}
+		rc, _, err := sf.config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		target, err := sf.checkResume(st, rc, &out)
+		stored, _ := st.Run(run.ID)
+		st.Close()
+		switch {
+		case err != nil:
+			t.Errorf("resume with %q: %v", tt.args, err)
+		case !reflect.DeepEqual(target.Config.MaxFailures, tt.want) || !reflect.DeepEqual(stored.Config.MaxFailures, tt.want):
+			t.Errorf("resume with %q: max failures %v, stored %v; want %v", tt.args, target.Config.MaxFailures, stored.Config.MaxFailures, tt.want)
+		case tt.says == "" && out.Len() > 0, !strings.Contains(out.String(), tt.says):
+			t.Errorf("resume with %q said %q, want %q", tt.args, out.String(), tt.says)
+		}
+	}
+}
+
+func ptr(n int) *int { return &n }
 
 // TestCorruptHistoryEveryCommand: each command that reads a damaged history
 // says which file and what to do, does not panic, and leaves it as it was.

@@ -178,9 +178,9 @@ func (s *searchFlags) resumeTarget(st *store.Store, rc gahpo.RunConfig, out io.W
 	if !unfinished(target) {
 		return gahpo.Run{}, s.overError(target, conflicts(given, rc, target.Config, sp))
 	}
-	mayChange := "--ack-wait" // the coordinator's one flag a run may change
+	mayChange := "--ack-wait and --max-failures" // the coordinator's flags a run may change
 	if s.fs.Lookup("workers") != nil {
-		mayChange = "--ack-wait and --workers" // gahpo run's own workers
+		mayChange = "--ack-wait, --max-failures and --workers" // gahpo run's own workers
 	}
 	if c := conflicts(given, rc, target.Config, sp); len(c) > 0 {
 		return gahpo.Run{}, fmt.Errorf("run %s, left %s, was started with other flags: %s; resume it without them (only %s may change), or --new starts another run",
@@ -189,14 +189,33 @@ func (s *searchFlags) resumeTarget(st *store.Store, rc gahpo.RunConfig, out io.W
 	if _, err := problems.Lookup(target.Config.Problem); err != nil {
 		return gahpo.Run{}, fmt.Errorf("run %s, left %s, is of problem %q, which this command was not given: resume it with the --problem-file it was started with (%w)", target.ID, target.Status, target.Config.Problem, err)
 	}
+	changed := false
 	if given["ack-wait"] && rc.AckWait != target.Config.AckWait {
 		fmt.Fprintf(out, "gahpo: run %s resumes with --ack-wait %v (was %v)\n", target.ID, rc.AckWait, target.Config.AckWait)
-		target.Config.AckWait = rc.AckWait
+		target.Config.AckWait, changed = rc.AckWait, true
+	}
+	if was, now := maxFailuresText(target.Config), maxFailuresText(rc); given["max-failures"] && was != now {
+		fmt.Fprintf(out, "gahpo: run %s resumes with --max-failures %s (was %s)\n", target.ID, now, was)
+		if target.StoppedBy == gahpo.StopFailures {
+			fmt.Fprintf(out, "gahpo: run %s stopped for failures already: it ends failed once its trainings under way are back, whatever --max-failures says now (fix the cause, then start another search with --new)\n", target.ID)
+		}
+		target.Config.MaxFailures, changed = rc.MaxFailures, true
+	}
+	if changed {
 		if err := st.Commit(target.ID, store.Change{Run: &target}); err != nil {
 			return gahpo.Run{}, err
 		}
 	}
 	return target, nil
+}
+
+// maxFailuresText is a run's --max-failures as the flag reads it, or its
+// default.
+func maxFailuresText(rc gahpo.RunConfig) string {
+	if rc.MaxFailures == nil {
+		return "default (the population)"
+	}
+	return strconv.Itoa(*rc.MaxFailures)
 }
 
 // overError says that the history's run is over and how another search
@@ -218,6 +237,9 @@ func (s *searchFlags) overError(target gahpo.Run, changed []string) error {
 	}
 	if target.Error != "" {
 		msg += " (" + target.Error + ")"
+	}
+	if target.StoppedBy == gahpo.StopFailures {
+		msg += "; a run stopped for failures is over, whatever --max-failures says now: fix the cause"
 	}
 	if target.Status == gahpo.RunDone {
 		msg += "; nothing to do"

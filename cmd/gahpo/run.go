@@ -137,7 +137,10 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if werr != nil {
 		return werr
 	}
-	return m.printSummary(run, *db)
+	if err := m.printSummary(run, *db); err != nil {
+		return err
+	}
+	return failedRun(run)
 }
 
 // pluralS picks one or many by n.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/ga"
 	"github.com/gahpo/gahpo/report"
 )
 
@@ -97,7 +98,7 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		}
 		fmt.Fprintf(w, "  epoch-trainings spent or under way: %d%s\n", st.EpochsSpent, budget)
 	}
-	if why := report.StopText(st.StoppedBy, gahpo.RunConfig{}); why != "" {
+	if why := report.StopText(st.StoppedBy, gahpo.RunConfig{GA: ga.Config{Population: st.Population}, MaxFailures: st.MaxFailures}); why != "" {
 		fmt.Fprintf(w, "  breeding stopped: %s\n", why)
 	}
 	curveShown := map[int]bool{} // a genome's curve is its first training's under way (Holders are sorted so)

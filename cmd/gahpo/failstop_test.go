@@ -1,0 +1,95 @@
+package main_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	root "github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/store"
+)
+
+// brokenProblem is a problem file whose command fails for every genome at
+// once, as a Python trainer whose framework is not installed does.
+const brokenProblem = "name: broken\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
+	"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 1}\n" +
+	"train:\n  command: [sh, -c, \"echo Traceback >&2; echo \\\"ModuleNotFoundError: No module named 'torch'\\\" >&2; exit 1\"]\n"
+
+// TestEveryGenomeFailingStopsTheRun: the binary's run of a problem file
+// whose command cannot start its framework stops once its first
+// population has failed (it bred and trained every one of its 100
+// genomes), exits 1 naming the cause, and says so again, exit 1, when the
+// same command is given again; --max-failures 0 searches to the end.
+func TestEveryGenomeFailingStopsTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the gahpo binary: -short")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh on PATH")
+	}
+	dir := t.TempDir()
+	problem := filepath.Join(dir, "problem.yaml")
+	if err := os.WriteFile(problem, []byte(brokenProblem), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "h.db")
+	args := []string{"run", "--problem-file", problem, "--population", "4", "--generations", "25", "--workers", "2", "--db", db, "--no-progress"}
+	start := time.Now()
+	out, errOut, err := gahpo(t, args...)
+	t.Logf("stopped in %v", time.Since(start).Round(time.Millisecond))
+	cause := "stopped for failures (--max-failures): its first 4 genomes trained all failed, none succeeded; the reason (4): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut, "failed: "+cause) {
+		t.Fatalf("gahpo run: %v; want exit status 1 saying %q\nstdout:\n%s\nstderr:\n%s", err, cause, out, errOut)
+	}
+	for _, want := range []string{": failed (broken, population 4, 25 generations", "\nbreeding stopped: its first 4 genomes trained all failed, none succeeded", "\nerror: " + cause + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary:\n%s\nwant it to say %q", out, want)
+		}
+	}
+	run, genomes := storedRun(t, db)
+	if run.Status != root.RunFailed || run.StoppedBy != root.StopFailures || len(genomes) != 4 {
+		t.Errorf("run %s, stopped by %q, %d genomes bred; want failed, stopped by failures, the population of 4 bred", run.Status, run.StoppedBy, len(genomes))
+	}
+
+	// Again: it says why the run is over, and starts nothing.
+	_, errOut, err = gahpo(t, append(args, "--max-failures", "50")...)
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut, cause) || !strings.Contains(errOut, "a run stopped for failures is over") {
+		t.Errorf("gahpo run again: %v; want exit status 1 saying the run stopped for failures, and why\n%s", err, errOut)
+	}
+	if _, genomes := storedRun(t, db); len(genomes) != 4 {
+		t.Errorf("%d genomes after the run was given again, want the 4 it had", len(genomes))
+	}
+
+	// --max-failures 0: every generation is bred and trained.
+	if out, errOut, err := gahpo(t, "run", "--problem-file", problem, "--population", "4", "--generations", "3", "--workers", "2", "--db", db, "--no-progress",
+		"--new", "--max-failures", "0"); err != nil {
+		t.Fatalf("gahpo run --max-failures 0: %v\n%s\n%s", err, out, errOut)
+	}
+	if run, genomes := storedRun(t, db); run.Status != root.RunDone || run.StoppedBy != root.StopGenerations || len(genomes) != 12 {
+		t.Errorf("--max-failures 0: run %s, stopped by %q, %d genomes; want done, stopped by the generations, 12", run.Status, run.StoppedBy, len(genomes))
+	}
+}
+
+// storedRun reads the latest run of history db and its genomes.
+func storedRun(t *testing.T, db string) (root.Run, []root.GenomeRecord) {
+	t.Helper()
+	st, err := store.Open(db, store.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run, err := st.Run("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	genomes, err := st.Genomes(run.ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, genomes
+}
