@@ -192,6 +192,14 @@ func (c *Coordinator) report(rd search.Ready) {
 		if why := rd.Run.StoppedBy; why != "" && why != c.stopLogged {
 			c.stopLogged = why
 			c.log.Info("breeding stopped", "stopped_by", why, "epochs_spent", rd.Run.EpochsSpent, "budget_epochs", c.rc.BudgetEpochs)
+			if why == gahpo.StopFailures && rd.Run.Status == gahpo.RunRunning {
+				// The run ends once what is under way is back, which may
+				// take a training's time: say why now.
+				c.mu.Lock()
+				cause, left := search.FailuresError(c.rc, c.machine.Records()), len(c.machine.Outstanding())
+				c.mu.Unlock()
+				c.log.Warn("nothing more is bred: the run ends failed once the trainings under way are back", "under_way", left, "why", cause)
+			}
 		}
 		for _, a := range proxyAlerts(c.proxyWarned, rd.Run.Proxy) {
 			if a.Low {

@@ -23,7 +23,9 @@ const brokenProblem = "name: broken\nspace:\n  - {name: x, type: float, min: 0, 
 // whose command cannot start its framework stops once its first
 // population has failed (it bred and trained every one of its 100
 // genomes), exits 1 naming the cause, and says so again, exit 1, when the
-// same command is given again; --max-failures 0 searches to the end.
+// same command is given again; with steady-state breeding it waits for
+// the trainings under way, saying so; --max-failures 0 searches to the
+// end.
 func TestEveryGenomeFailingStopsTheRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the gahpo binary: -short")
@@ -63,6 +65,17 @@ func TestEveryGenomeFailingStopsTheRun(t *testing.T) {
 	}
 	if _, genomes := storedRun(t, db); len(genomes) != 4 {
 		t.Errorf("%d genomes after the run was given again, want the 4 it had", len(genomes))
+	}
+
+	// Steady state: the genomes under way when it stops are waited for,
+	// and the log says why at once.
+	_, errOut, err = gahpo(t, "run", "--problem-file", problem, "--population", "4", "--generations", "25", "--workers", "2", "--db", db, "--no-progress",
+		"--new", "--breeding", "steady-state")
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut, "nothing more is bred: the run ends failed once the trainings under way are back") {
+		t.Errorf("gahpo run --breeding steady-state: %v; want exit status 1, the stop logged while trainings were under way\n%s", err, errOut)
+	}
+	if run, genomes := storedRun(t, db); run.Status != root.RunFailed || len(genomes) > 4+2 {
+		t.Errorf("steady state: run %s, %d genomes bred; want failed, at most the population and the 2 more under way (--in-flight 3)", run.Status, len(genomes))
 	}
 
 	// --max-failures 0: every generation is bred and trained.
