@@ -46,6 +46,16 @@
 //     halving breeds the next generation from the pool once every genome
 //     of the last one has its first-rung result.
 //
+// # Failures
+//
+// A run whose genomes fail stops (gahpo.StopFailures, failures.go): by
+// default once its first Population genomes trained have all failed, none
+// having succeeded, or after RunConfig.MaxFailures failures; a genome's own
+// divergence ([Diverged]) never counts. Nothing more is then bred,
+// promoted or exploited; the trainings under way finish, and the run ends
+// failed, its error naming the count and the commonest cause
+// ([FailuresError]).
+//
 // A checkpoint is deleted as soon as its genome can no longer be promoted:
 // when at least ⌊N/η⌋ genomes of its rung rank before it, N being the most
 // results that rung can ever hold, or when the run ends. Under population

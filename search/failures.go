@@ -21,7 +21,11 @@ import (
 // exits in error or times out, a result refused, a genome whose every
 // worker died.
 func Diverged(failure string) bool {
-	return strings.HasPrefix(failure, "diverged: ") || strings.HasPrefix(failure, "fitness ")
+	switch failure {
+	case "fitness NaN", "fitness +Inf", "fitness -Inf": // checkFitness's
+		return true
+	}
+	return strings.HasPrefix(failure, "diverged: ")
 }
 
 // counted tells whether record r counts towards a stop for failures:

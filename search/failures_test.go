@@ -272,6 +272,8 @@ func TestDiverged(t *testing.T) {
 		{"diverged: objective val_loss 1e+300 outside [0, 100] at epoch 2", true},
 		{"fitness NaN", true},
 		{"fitness +Inf", true},
+		{"fitness -Inf", true},
+		{"fitness of 3 epochs: the command failed", false},
 		{crash, false},
 		{"the command timed out after 30m0s", false},
 		{"gave up after 3 deliveries: every worker that took it died or lost it", false},
