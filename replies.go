@@ -99,6 +99,9 @@ type Status struct {
 	// MaxFailures is the run's RunConfig.MaxFailures, which says what a
 	// stop for failures (StoppedBy) was.
 	MaxFailures *int `json:"max_failures,omitempty"`
+	// History is the coordinator's history file (absolute path): where
+	// the run can be read, or resumed, once the coordinator has stopped.
+	History string `json:"history,omitempty"`
 }
 
 // Holder is a genome held by a worker.

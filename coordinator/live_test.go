@@ -58,6 +58,11 @@ func TestLiveCurvesBounded(t *testing.T) {
 	if rs, ok := got.Curves[other]; ok {
 		t.Errorf("genome %d shows %d reports sent without its token", other, len(rs))
 	}
+	// The status names the history file, for a dashboard that outlives
+	// the coordinator to say where the run can be read.
+	if got.History != st.Path() || !filepath.IsAbs(got.History) {
+		t.Errorf("status over NATS names the history %q, want %q", got.History, st.Path())
+	}
 }
 
 // TestNewRunStoresItsFirstBreeding: what the first breeding of a new run

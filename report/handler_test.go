@@ -374,7 +374,7 @@ func TestDashboardSourceGone(t *testing.T) {
 	}
 	page := text(get("/fragment"))
 	for _, want := range []string{"the coordinator is gone: it has not answered since", "no running coordinator answered",
-		"gahpo report --serve ADDR --db FILE", "status unknown: the coordinator is gone; it last reported running",
+		"gahpo report --serve ADDR --db " + h.path + " once", "status unknown: the coordinator is gone; it last reported running",
 		"when the coordinator last answered: running, generation 2 of 2: 4/6 done", "12 bred"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page of a gone coordinator lacks %q:\n%s", want, page)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,14 +32,23 @@ func TestInterruptedRun(t *testing.T) {
 		t.Errorf("a run its coordinator holds open is not shown live:\n%s", live)
 	}
 	h.st.Close() // the coordinator is killed
-	ro, err := store.Open(h.path, store.Options{ReadOnly: true})
+	// The page names the file in the command that resumes the run, quoted
+	// for a shell where it must be.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "it's a history.db")
+	quoted := html.EscapeString("'" + dir + `/it'\''s a history.db'`) // as the page writes a quote
+	if err := os.Rename(h.path, path); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := store.Open(path, store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ro.Close()
 	wall := h.at.Sub(h.run.Started).Round(time.Second) // to its last result
 	want := []string{"interrupted: no coordinator is at work on this run", "interrupted while running",
-		"gahpo run --run r1", `<td class="l" id="wall">` + strconv.FormatFloat(wall.Seconds(), 'f', 1, 64) + " s (to its last result)"}
+		"gahpo run --run r1 --db " + quoted + "</code> (or <code>gahpo coordinator --run r1 --db " + quoted + "</code>) resumes it",
+		`<td class="l" id="wall">` + strconv.FormatFloat(wall.Seconds(), 'f', 1, 64) + " s (to its last result)"}
 
 	srv := httptest.NewServer(NewHandler(StoreSource{Store: ro}, HandlerOptions{Poll: 50 * time.Millisecond}))
 	defer srv.Close()
@@ -48,11 +58,11 @@ func TestInterruptedRun(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	dir := t.TempDir()
-	if _, err := Write(context.Background(), StoreSource{Store: ro}, dir, Options{}); err != nil {
+	out := t.TempDir()
+	if _, err := Write(context.Background(), StoreSource{Store: ro}, out, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	written, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	written, err := os.ReadFile(filepath.Join(out, "index.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +75,22 @@ func TestInterruptedRun(t *testing.T) {
 				t.Errorf("%s of an interrupted run lacks %q", name, w)
 			}
 		}
+		if strings.Contains(page, "FILE") {
+			t.Errorf("%s of an interrupted run read from %s names a placeholder FILE", name, path)
+		}
 		if strings.Contains(page, "live: updates") {
 			t.Errorf("%s shows an interrupted run as live", name)
 		}
+	}
+	// A snapshot that does not know its file keeps the placeholder.
+	s := must(t)(StoreSource{Store: ro}.Snapshot(context.Background()))
+	s.DB = ""
+	unknown, err := newPage(s, nil, false).exec("content")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := "--db FILE</code>), FILE being this history file, resumes it"; !strings.Contains(string(unknown), w) {
+		t.Errorf("page of an interrupted run from an unknown file lacks %q", w)
 	}
 }
 

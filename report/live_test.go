@@ -40,7 +40,8 @@ func TestLiveSource(t *testing.T) {
 		}
 		return r
 	}
-	status := gahpo.Status{RunID: runID, Problem: problems.Regression, State: gahpo.RunDone, Generation: 3, Generations: 3, Population: 6} // counted from 1, as the coordinator says
+	status := gahpo.Status{RunID: runID, Problem: problems.Regression, State: gahpo.RunDone, Generation: 3, Generations: 3, Population: 6, // counted from 1, as the coordinator says
+		History: "/srv/gahpo/runs.db"}
 	stop, err := conn.Serve(ctx, runID, "0.0.1", map[string]bus.Endpoint{
 		coordinator.EndpointRuns:   func(context.Context, []byte) (any, error) { return q.Runs() },
 		coordinator.EndpointStatus: func(context.Context, []byte) (any, error) { return status, nil },
@@ -70,6 +71,9 @@ func TestLiveSource(t *testing.T) {
 		if g.ID != want.Genomes[i].ID || g.Fitness != want.Genomes[i].Fitness && g.Status != gahpo.GenomeFailed {
 			t.Errorf("genome %d: live %d %v, file %d %v", i, g.ID, g.Fitness, want.Genomes[i].ID, want.Genomes[i].Fitness)
 		}
+	}
+	if snap.DB != status.History {
+		t.Errorf("live snapshot's history file %q, want the coordinator's %q", snap.DB, status.History)
 	}
 	if report.Version(snap) == "" {
 		t.Error("no version")

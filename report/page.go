@@ -54,6 +54,7 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"shape":     Shape,
 	"method":    Method,
 	"objective": ObjectiveText,
+	"shq":       ShellQuote,
 }).Parse(pageHTML))
 
 // page is what the template shows.

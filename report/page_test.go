@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -140,6 +141,31 @@ func TestMethod(t *testing.T) {
 	for _, tt := range tests {
 		if got := Method(tt.rc); got != tt.want {
 			t.Errorf("%s: Method = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestShellQuote: a path is written as it is when a shell reads it so,
+// quoted otherwise, and sh reads every one back as the same word.
+func TestShellQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"gahpo.db", "gahpo.db"},
+		{"/srv/gahpo/run-1_a+b=c,d:e@f%.db", "/srv/gahpo/run-1_a+b=c,d:e@f%.db"},
+		{"my runs.db", "'my runs.db'"},
+		{"it's.db", `'it'\''s.db'`},
+		{"$HOME/*.db", "'$HOME/*.db'"},
+		{"~/h.db", "'~/h.db'"},
+		{"a\nb;c`d`\"e\"", "'a\nb;c`d`\"e\"'"},
+		{"", "''"},
+	}
+	for _, tt := range tests {
+		got := ShellQuote(tt.in)
+		if got != tt.want {
+			t.Errorf("ShellQuote(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+		out, err := exec.Command("sh", "-c", "printf %s "+got).Output()
+		if err != nil || string(out) != tt.in {
+			t.Errorf("sh reads %s as %q (%v), want %q", got, out, err, tt.in)
 		}
 	}
 }

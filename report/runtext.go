@@ -268,3 +268,16 @@ func ObjectiveText(rc gahpo.RunConfig) string {
 	}
 	return rc.Objective + ", minimised: a fitness is its value"
 }
+
+// ShellQuote writes s as one word of a POSIX shell command: as it is when
+// it holds only characters no shell reads specially, in single quotes
+// otherwise (a single quote in s closes them, is written escaped with a
+// backslash, and opens them again).
+func ShellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-+=.,/:@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

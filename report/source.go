@@ -23,6 +23,9 @@ type Snapshot struct {
 	// read from a history file opened read-only, whose lock keeps a
 	// coordinator out. A run there that has not ended was interrupted.
 	Offline bool
+	// DB is the history file the run is kept in (absolute path), which
+	// the commands that resume or read it name; "" when not known.
+	DB string
 }
 
 // LastActivity is when the run last did something: its latest stored
@@ -78,7 +81,7 @@ func (s StoreSource) Snapshot(context.Context) (*Snapshot, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	run.Secret = "" // the coordinator's alone
-	snap := &Snapshot{Run: run, Genomes: gs, Taken: time.Now(), Offline: s.Store.ReadOnly() && s.Status == nil}
+	snap := &Snapshot{Run: run, Genomes: gs, Taken: time.Now(), Offline: s.Store.ReadOnly() && s.Status == nil, DB: s.Store.Path()}
 	f, err := s.Store.Final(run.ID)
 	switch {
 	case err == nil:
@@ -127,7 +130,7 @@ func (l LiveSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if err := l.Q.Query(ctx, l.Run, "runs", liveRequest{}, &runs); err != nil {
 		return nil, fmt.Errorf("report: live runs: %w", err)
 	}
-	snap := &Snapshot{Status: &st, Taken: time.Now()}
+	snap := &Snapshot{Status: &st, Taken: time.Now(), DB: st.History}
 	for _, r := range runs {
 		if r.ID == st.RunID {
 			snap.Run = r

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -66,6 +67,7 @@ type Options struct {
 type Store struct {
 	db   *bolt.DB
 	path string
+	abs  string // path made absolute at Open
 }
 
 // Open opens or creates the history file at path.
@@ -118,7 +120,10 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func open(db *bolt.DB, path string, readOnly bool) (*Store, error) {
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, abs: path}
+	if a, err := filepath.Abs(path); err == nil {
+		s.abs = a
+	}
 	if err := s.init(readOnly); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -347,6 +352,11 @@ func isEmpty(tx *bolt.Tx) bool {
 	_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
 	return empty
 }
+
+// Path is the history file's path, made absolute when it was opened (as
+// given when that failed): what a command to run on the same file, such as
+// one that resumes a run, names.
+func (s *Store) Path() string { return s.abs }
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }

@@ -104,6 +104,20 @@ func TestRunLifecycle(t *testing.T) {
 	}
 }
 
+// TestPath: a history opened by a relative path names itself by its
+// absolute path, which stays right when the working directory changes.
+func TestPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	st := open(t, "h.db")
+	if err := os.Chdir(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "h.db"); st.Path() != want {
+		t.Errorf("Path = %q, want %q", st.Path(), want)
+	}
+}
+
 func TestSecondOpenerFailsFast(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.db")
 	open(t, path)

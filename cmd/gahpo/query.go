@@ -571,9 +571,9 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 	if run.Error != "" {
 		fmt.Fprintln(m.Stdout, "error:", run.Error)
 	}
-	fmt.Fprintf(m.Stdout, "\nquery it: gahpo query best --per-generation --db %s\n", db)
+	fmt.Fprintf(m.Stdout, "\nquery it: gahpo query best --per-generation --db %s\n", report.ShellQuote(db))
 	if model {
-		fmt.Fprintf(m.Stdout, "its model: gahpo export --db %s --weights FILE\n", db)
+		fmt.Fprintf(m.Stdout, "its model: gahpo export --db %s --weights FILE\n", report.ShellQuote(db))
 	}
 	return nil
 }
