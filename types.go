@@ -421,6 +421,13 @@ type GenomeRecord struct {
 	// failed one makes it +Inf).
 	Replicates       []Replicate `json:"replicates,omitempty"`
 	ConfirmedFitness *Float      `json:"confirmed_fitness,omitempty"`
+	// Retrained counts the epochs the genome trained a second time: a
+	// rung's training from scratch where it would have gone on from a
+	// checkpoint (lost with the NATS server's store, or dropped) trains
+	// that checkpoint's epochs again, and the run's best trained again to
+	// the top rung for its lost weights trains them all again. They were
+	// spent twice, and search.EpochsSpent counts them twice.
+	Retrained int `json:"retrained_epochs,omitempty"`
 }
 
 // TrainingsMean is the mean fitness over a confirmed genome's own top-rung

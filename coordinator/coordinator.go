@@ -832,10 +832,14 @@ func (c *Coordinator) checkCheckpoints(ctx context.Context) {
 	} else {
 		c.mu.Lock()
 		lost := c.machine.CheckpointsLost(func(name string) bool { return have[name] })
+		rd := c.machine.Ready() // the epochs spent: those trained again from scratch
 		c.mu.Unlock()
 		if len(lost) > 0 {
 			c.log.Warn("checkpoints of this run are gone from the object store (was the NATS server's store lost?): their genomes train from scratch again",
 				"checkpoints", len(lost), "first", lost[0])
+		}
+		if err := c.commit(ctx, rd); err != nil {
+			c.log.Warn("cannot store the epochs spent after the checkpoints were lost; the next result stores them", "err", err)
 		}
 	}
 	// The weights of genomes trained to the top rung: if the run's result

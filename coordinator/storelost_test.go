@@ -15,6 +15,7 @@ import (
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/natsserver"
+	"github.com/gahpo/gahpo/worker"
 )
 
 // gatedTrainer is noopTrainer that, at its call number at, calls cut and
@@ -72,7 +73,8 @@ func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 		}
 		replaced <- empty
 	}
-	startWorkers(t, srv, 1, &gatedTrainer{at: 8, cut: cut})
+	trainer := &countingTrainer{Trainer: &gatedTrainer{at: 8, cut: cut}}
+	startWorkers(t, srv, 1, trainer)
 	stB := openStore(t, filepath.Join(t.TempDir(), "b.db"))
 	defer stB.Close()
 	conn, err := bus.Connect(context.Background(), bus.Options{URL: srv.URL(), Name: "coord"})
@@ -106,4 +108,30 @@ func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 		}
 		t.Fatalf("the history differs from the uninterrupted run's (%d vs %d genomes)", len(got), len(want))
 	}
+	// The epochs spent are the uninterrupted run's and those trained
+	// again from scratch where a checkpoint was lost, all of them trained
+	// (the worker trained more: the tasks whose results were lost).
+	gs, err := stB.Genomes(runB.ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := 0
+	for _, g := range gs {
+		again += g.Retrained
+	}
+	if trained := int(trainer.epochs.Load()); again == 0 || runB.EpochsSpent != runA.EpochsSpent+again || trained < runB.EpochsSpent {
+		t.Errorf("epochs spent %d, the uninterrupted run's %d, trained again %d; the worker trained %d", runB.EpochsSpent, runA.EpochsSpent, again, trained)
+	}
+}
+
+// countingTrainer counts the epochs its trainings trained.
+type countingTrainer struct {
+	worker.Trainer
+	epochs atomic.Int64
+}
+
+func (c *countingTrainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
+	out, err := c.Trainer.Train(ctx, job)
+	c.epochs.Add(int64(len(out.Curve)))
+	return out, err
 }

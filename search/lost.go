@@ -127,8 +127,11 @@ func (m *Machine) retrained(r gahpo.Result, now time.Time) error {
 	if err := m.checkObjects(r); err != nil {
 		return err
 	}
+	top := m.rungs[len(m.rungs)-1]
+	m.recs[r.GenomeID-1].Retrained += top // its top-rung training, twice
+	m.touch(r.GenomeID)
 	rec := m.recs[r.GenomeID-1]
-	_, failure := m.checkFitness(r, m.rungs[len(m.rungs)-1])
+	_, failure := m.checkFitness(r, top)
 	if failure == "" && r.WeightsObject == "" {
 		failure = "no weights were stored"
 	}

@@ -69,15 +69,26 @@ func TestLostCheckpointsTrainFromScratch(t *testing.T) {
 			if got.results != want.results { // every result counted once
 				t.Errorf("%d results, the uninterrupted run %d", got.results, want.results)
 			}
+			// The epochs spent are those trained: the lost checkpoints'
+			// epochs twice.
+			if got.run.EpochsSpent != got.trained || want.run.EpochsSpent != want.trained {
+				t.Errorf("epochs spent %d, trained %d (the uninterrupted run: %d, %d)", got.run.EpochsSpent, got.trained, want.run.EpochsSpent, want.trained)
+			}
 			g, w := got.records(), want.records()
 			if len(g) != len(w) {
 				t.Fatalf("%d genomes, the uninterrupted run %d", len(g), len(w))
 			}
+			retrained := 0
 			for i := range g {
+				retrained += g[i].Retrained
 				g[i].Issued, w[i].Issued = 0, 0 // a resume issues its outstanding tasks again
+				g[i].Retrained = 0
 				if !reflect.DeepEqual(g[i], w[i]) {
 					t.Fatalf("genome %d differs from the uninterrupted run's:\n got %+v\nwant %+v", i+1, g[i], w[i])
 				}
+			}
+			if retrained != got.trained-want.trained || retrained == 0 {
+				t.Errorf("the records count %d epochs trained again, the trainings %d", retrained, got.trained-want.trained)
 			}
 			if got.run.Best != want.run.Best || fmt.Sprint(got.final) != fmt.Sprint(want.final) { // NaN != NaN
 				t.Errorf("best %d, final %+v; the uninterrupted run: %d, %+v", got.run.Best, got.final, want.run.Best, want.final)
@@ -150,9 +161,15 @@ func TestLostWeightsTrainedAgain(t *testing.T) {
 			if tc.rc.PBT() && len(want.final.Schedule) > 1 && len(task.Schedule) != len(want.final.Schedule) {
 				t.Errorf("training again replays %d schedule steps, the genome trained %d", len(task.Schedule), len(want.final.Schedule))
 			}
+			// Its top rung trained again is spent again, even when it
+			// failed (with the lost checkpoints' epochs).
+			if got.run.EpochsSpent != got.trained || got.trained < want.trained+task.Epochs || want.run.EpochsSpent != want.trained {
+				t.Errorf("epochs spent %d, trained %d; the uninterrupted run %d, %d; trained again %d", got.run.EpochsSpent, got.trained, want.run.EpochsSpent, want.trained, task.Epochs)
+			}
 			g, w := got.records(), want.records()
 			for i := range g {
 				g[i].Issued, w[i].Issued = 0, 0
+				g[i].Retrained = 0 // checked by the sum above
 				if !reflect.DeepEqual(g[i], w[i]) {
 					t.Fatalf("genome %d differs from the uninterrupted run's:\n got %+v\nwant %+v", i+1, g[i], w[i])
 				}

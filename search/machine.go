@@ -542,7 +542,7 @@ func (m *Machine) rungTask(r gahpo.GenomeRecord, rung int) gahpo.Task {
 		src := m.recs[r.Exploited-1]
 		t.FromGenome, t.FromParams, t.FromSeed = src.ID, src.Params, src.Seed
 	}
-	if rung > 0 && (t.Checkpoint == nil || m.lost[t.Checkpoint.Name]) {
+	if m.redone(r, rung) > 0 {
 		// Its checkpoint is lost, or was dropped once the genome could
 		// no longer be promoted by its rank (finish promotes it all the
 		// same when those above it failed): it trains from scratch.
@@ -554,6 +554,18 @@ func (m *Machine) rungTask(r gahpo.GenomeRecord, rung int) gahpo.Task {
 		t.WeightsTo = m.cfg.WeightsBucket
 	}
 	return t
+}
+
+// redone is the epochs genome r's training to rung trains a second time:
+// those of the checkpoint it would go on from, when that is lost or was
+// dropped and it trains from scratch instead (rungTask); 0 when it goes on
+// from its checkpoint or starts from scratch anyway (the first rung, a
+// one-epoch run).
+func (m *Machine) redone(r gahpo.GenomeRecord, rung int) int {
+	if !m.rc.MultiFidelity() || rung == 0 || r.Checkpoint != nil && !m.lost[r.Checkpoint.Name] {
+		return 0
+	}
+	return m.rungs[rung-1]
 }
 
 // finalTask is the task of the final training: the best genome's full
@@ -624,6 +636,7 @@ func (m *Machine) Result(r gahpo.Result, now time.Time) error {
 	fitness, failure := m.checkFitness(r, epochs)
 
 	// The record.
+	rec.Retrained += m.redone(*rec, rung) // before its checkpoint is replaced
 	old := rec.Checkpoint
 	rec.Rung, rec.Fitness, rec.Failure = rung, gahpo.Float(fitness), failure
 	rec.RungFitness = append(rec.RungFitness, gahpo.Float(fitness))
@@ -977,8 +990,21 @@ func (m *Machine) noteStop() {
 
 // EpochsSpent counts the epoch-trainings of the run: trained, and under
 // way (queued, training or promoted), by the rule of the package's
-// EpochsSpent.
-func (m *Machine) EpochsSpent() int { return EpochsSpent(m.rungs, m.recs) }
+// EpochsSpent. A training under way from scratch where a checkpoint is
+// lost counts the epochs it trains again, as its result will, and so does
+// the run's best trained again for its lost weights.
+func (m *Machine) EpochsSpent() int {
+	n := EpochsSpent(m.rungs, m.recs)
+	for _, r := range m.recs {
+		if r.Status == gahpo.GenomePromoted && r.DuplicateOf == 0 {
+			n += m.redone(r, r.Rung+1)
+		}
+	}
+	if m.final && m.rc.MultiFidelity() { // retrainTask
+		n += m.rungs[len(m.rungs)-1]
+	}
+	return n
+}
 
 func (m *Machine) breedOne() error {
 	g, err := m.pool.Breed()

@@ -116,6 +116,9 @@ type sim struct {
 	// loseWeights loses the top-rung weights at loseAt too (WeightsLost).
 	loseWeights bool
 	lostWeights []int
+	// trained counts the epochs the fitness tasks answered trained (from
+	// their checkpoint's epochs, or from scratch): the compute spent.
+	trained int
 }
 
 func (s *sim) apply(t testing.TB, rd Ready) {
@@ -290,6 +293,9 @@ func driveSim(t *testing.T, s *sim, m *Machine, cfg Config, restoreEvery int) *s
 		}
 		if s.seen != nil {
 			s.seen(task)
+		}
+		if task.Kind == gahpo.KindFitness {
+			s.trained += task.Epochs - task.FromEpochs
 		}
 		if r.Checkpoint != nil {
 			s.created[r.Checkpoint.Name] = true

@@ -419,6 +419,10 @@ func (h *prop) restart() {
 	exists := func(n string) bool { return !h.lost[n] }
 	l1 := h.m.CheckpointsLost(exists)
 	h.shadow.CheckpointsLost(exists)
+	// Stored as the coordinator does: the epochs spent may change.
+	rd1, rd2 := h.m.Ready(), h.shadow.Ready()
+	h.sameReady(rd1, rd2)
+	h.apply(rd1)
 	wexists := func(n string) bool { return !h.lostW[n] }
 	w1 := h.m.WeightsLost(wexists)
 	h.shadow.WeightsLost(wexists)
@@ -476,7 +480,7 @@ func (h *prop) check(step string) {
 	if len(recs) != len(m.Records()) {
 		h.fail("%s: %d records stored, the machine has %d", step, len(recs), len(m.Records()))
 	}
-	if spent := EpochsSpent(h.rungs, recs); spent != h.run.EpochsSpent && spent != 0 {
+	if spent := h.spent(recs); spent != h.run.EpochsSpent && spent != 0 {
 		h.fail("%s: the run says %d epochs spent, its records %d", step, h.run.EpochsSpent, spent)
 	}
 	for _, r := range recs {
@@ -680,6 +684,25 @@ func (h *prop) checkDecisions(rd Ready, before []gahpo.GenomeRecord, res gahpo.R
 			}
 		}
 	}
+}
+
+// spent is the epochs spent by the records, with those a training under
+// way trains again: a promotion whose checkpoint is lost or was dropped
+// trains from scratch, a best whose weights were lost its top rung.
+func (h *prop) spent(recs []gahpo.GenomeRecord) int {
+	n := EpochsSpent(h.rungs, recs)
+	if !h.rc.MultiFidelity() {
+		return n
+	}
+	for _, r := range recs {
+		if r.Status == gahpo.GenomePromoted && r.DuplicateOf == 0 && (r.Checkpoint == nil || h.lostCkpt(r)) {
+			n += h.rungs[r.Rung]
+		}
+	}
+	if h.run.Status == gahpo.RunFinal {
+		n += h.rungs[len(h.rungs)-1]
+	}
+	return n
 }
 
 func (h *prop) lostCkpt(r gahpo.GenomeRecord) bool {
@@ -988,7 +1011,7 @@ func (h *prop) checkEnd() {
 	if h.stopSpent >= 0 && !h.rc.PBT() && h.rc.BudgetEpochs > 0 && !h.finishPromoted {
 		spent := EpochsSpent(h.rungs, recs)
 		for _, r := range recs {
-			spent -= len(r.Replicates) * h.rungs[top]
+			spent -= len(r.Replicates)*h.rungs[top] + r.Retrained // trained again after a loss: beyond any bound
 		}
 		if spent > h.stopBound {
 			h.st.overBudget++

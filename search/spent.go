@@ -16,9 +16,16 @@ import gahpo "github.com/gahpo/gahpo"
 //     = k) did not pay for the first k rungs: their epochs were trained by
 //     the genome whose checkpoint it took.
 //   - Each confirmation training (Replicates) costs the top rung.
+//   - Epochs trained a second time (Retrained: a training from scratch
+//     where a lost or dropped checkpoint would have been gone on from, the
+//     run's best trained again for its lost weights) cost again: the
+//     count is of the epochs trained, not of the rungs reached.
 //
-// A one-epoch GA's final training is not a genome's; a bench that counts it
-// adds its epochs itself.
+// Only trainings whose result the run recorded are counted: one whose
+// result never came (lost with the NATS server's store, its worker killed)
+// or came a second time is not known to have trained anything. A one-epoch
+// GA's final training is not a genome's; a bench that counts it adds its
+// epochs itself.
 func EpochsSpent(rungs []int, recs []gahpo.GenomeRecord) int {
 	at := func(k int) int { // a rung's epochs, clamped: a stored record may name a rung beyond the run's
 		if len(rungs) == 0 || k < 0 {
@@ -42,7 +49,7 @@ func EpochsSpent(rungs []int, recs []gahpo.GenomeRecord) int {
 		if r.Inherited > 0 && r.Status != gahpo.GenomeQueued {
 			n -= at(r.Inherited - 1)
 		}
-		n += len(r.Replicates) * at(len(rungs)-1)
+		n += len(r.Replicates)*at(len(rungs)-1) + r.Retrained
 	}
 	return n
 }

@@ -55,6 +55,11 @@ func TestEpochsSpent(t *testing.T) {
 			{Status: gahpo.GenomePromoted, Rung: 5, RungFitness: fit(6)},
 			{Status: gahpo.GenomeDone, RungFitness: fit(7), Inherited: 9},
 		}, 3}, // promoted beyond: the top rung, 3; inheriting beyond: 3 - 3
+		{"epochs trained again from scratch cost again", halving, []gahpo.GenomeRecord{
+			{Status: gahpo.GenomeDone, RungFitness: fit(3), Retrained: 3},      // its 3-epoch checkpoint lost: 9 from scratch
+			{Status: gahpo.GenomeDone, RungFitness: fit(4), Retrained: 3 + 14}, // and its lost weights trained again
+			{Status: gahpo.GenomeDuplicate, DuplicateOf: 1, RungFitness: fit(3)},
+		}, (9 + 3) + (14 + 3 + 14)},
 		{"no rungs", nil, []gahpo.GenomeRecord{{Status: gahpo.GenomeQueued}}, 0},
 	}
 	for _, tt := range tests {
