@@ -124,14 +124,24 @@ func (c *Coordinator) step(ctx context.Context, batch []*bus.Delivery) error {
 		}
 	}
 	for _, ref := range rd.Delete {
-		if err := c.conn.DeleteObject(ctx, ref.Bucket, ref.Name); err != nil {
-			c.log.Warn("deleting a checkpoint failed", "object", ref.Name, "err", err)
+		// Each in a few seconds: a request lost with a server that went
+		// away would hold the next results up for the whole 30 s. What
+		// is not deleted is swept when the run ends.
+		dctx, cancel := context.WithTimeout(ctx, deleteTimeout)
+		err := c.conn.DeleteObject(dctx, ref.Bucket, ref.Name)
+		cancel()
+		if err != nil {
+			c.log.Warn("deleting a checkpoint failed; it is deleted when the run ends", "object", ref.Name, "err", err)
 		}
 	}
 	c.report(rd)
 	c.drawProgress()
 	return nil
 }
+
+// deleteTimeout bounds the deletion of one checkpoint: deletions are
+// best effort (the run's end sweeps what is left).
+const deleteTimeout = 5 * time.Second
 
 // commit stores one Ready in one transaction, with the final training's
 // weights fetched first.

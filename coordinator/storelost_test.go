@@ -61,6 +61,7 @@ func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 	}
 	port := testnats.Port(t, srv)
 	replaced := make(chan *natsserver.Server, 1)
+	var back time.Time // when the empty server answered
 	cut := func() {
 		srv.Shutdown()
 		if err := os.RemoveAll(store); err != nil {
@@ -71,6 +72,7 @@ func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+		back = time.Now()
 		replaced <- empty
 	}
 	trainer := &countingTrainer{Trainer: &gatedTrainer{at: 8, cut: cut}}
@@ -97,6 +99,15 @@ func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("run: %v", err)
+	}
+	// The rest of the run takes its trainings' few milliseconds once the
+	// coordinator has set the streams up again (the feed's heartbeat goes
+	// missing in ~3 s): the worker whose task went with the old stream does
+	// not wait for that task's acknowledgement for long (it waited 30 s).
+	if d := time.Since(back); d > 15*time.Second {
+		t.Errorf("the run ended %v after its server came back empty, want at most 15 s", d.Round(time.Millisecond))
+	} else {
+		t.Logf("the run ended %v after its server came back empty", d.Round(time.Millisecond))
 	}
 	checkHalvingWeights(t, stB, conn, runB, true)
 	if got := halvingHistory(t, stB, runB.ID); !reflect.DeepEqual(got, want) {
