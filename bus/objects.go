@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -17,7 +18,24 @@ import (
 // Digest is the object store's form of a SHA-256 digest.
 func Digest(data []byte) string {
 	sum := sha256.Sum256(data)
-	return "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:])
+	return digestForm(sum[:])
+}
+
+func digestForm(sum []byte) string { return "SHA-256=" + base64.URLEncoding.EncodeToString(sum) }
+
+// DigestFile is the digest (as Digest) of the file at path, read as a
+// stream: a data set's file need not fit in memory to be checked.
+func DigestFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("bus: digest: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("bus: digest %s: %w", path, err)
+	}
+	return digestForm(h.Sum(nil)), nil
 }
 
 // objectStore opens a bucket, creating it when missing. An existing bucket
@@ -100,7 +118,7 @@ func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte,
 // temporary name and renamed, so a crash never leaves a partial file.
 func (c *Conn) Fetch(ctx context.Context, ref gahpo.DataRef, dir string) (string, error) {
 	path := filepath.Join(dir, filepath.Base(ref.Name))
-	if data, err := os.ReadFile(path); err == nil && Digest(data) == ref.Digest {
+	if d, err := DigestFile(path); err == nil && d == ref.Digest {
 		return path, nil
 	}
 	data, err := c.GetBytes(ctx, ref.Bucket, ref.Name, ref.Digest)

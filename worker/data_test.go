@@ -3,7 +3,7 @@ package worker_test
 import (
 	"context"
 	"fmt"
-	"github.com/gahpo/gahpo/bus"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/worker"
@@ -92,6 +93,20 @@ func TestCacheDamaged(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// rotten changes a byte and puts the file's time back: bit rot, or a
+	// rewrite that keeps the size and time (a restore, rsync -t).
+	rotten := func(t *testing.T, _, file string) {
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte("0.75"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name   string
 		damage func(t *testing.T, cache, file string)
@@ -100,8 +115,10 @@ func TestCacheDamaged(t *testing.T) {
 		{"cache deleted between tasks", deleted, false},
 		{"file rewritten between tasks", rewritten, false},
 		{"file truncated between tasks", truncated, false},
+		{"file rotten between tasks, size and time kept", rotten, false},
 		{"cache deleted during a training", deleted, true},
 		{"file rewritten during a training", rewritten, true},
+		{"file rotten during a training, size and time kept", rotten, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,5 +172,62 @@ func TestCacheDamaged(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCacheDamagedAtStart: a worker started on a cache that an earlier
+// worker filled checks each cached file's SHA-256 before it uses it, and
+// fetches a damaged one again, saying why (it fetched it again without a
+// word).
+func TestCacheDamagedAtStart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	src := filepath.Join(t.TempDir(), "loss.txt")
+	if err := os.WriteFile(src, []byte("0.25"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := c.conn.PutFile(ctx, bus.BucketData, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(t.TempDir(), "cache")
+	trainer := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
+		b, err := os.ReadFile(filepath.Join(job.DataDir, "loss.txt"))
+		if err != nil {
+			return models.Outcome{}, fmt.Errorf("%w: %w", models.ErrUntrainable, err)
+		}
+		v, err := strconv.ParseFloat(string(b), 64)
+		return models.Outcome{Fitness: v}, err
+	})
+	_, stop := c.start(t, ctx, trainer, worker.Config{Name: "first", CacheDir: cache})
+	c.publish(t, ctx, gahpo.Task{GenomeID: 1, MaxAttempts: 1, Data: []gahpo.DataRef{ref}})
+	if r := c.next(t, ctx); r.Fitness != 0.25 {
+		t.Fatalf("genome 1: fitness %v, failure %q", r.Fitness, r.Failure)
+	}
+	stop()
+	files, _ := filepath.Glob(filepath.Join(cache, "data-*", "loss.txt"))
+	if len(files) != 1 {
+		t.Fatalf("data files in the cache: %q; want one", files)
+	}
+	fi, err := os.Stat(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(files[0], []byte("0.75"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(files[0], fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs testnats.LogBuffer
+	c.start(t, ctx, trainer, worker.Config{Name: "second", CacheDir: cache, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c.publish(t, ctx, gahpo.Task{GenomeID: 2, MaxAttempts: 1, Data: []gahpo.DataRef{ref}})
+	if r := c.next(t, ctx); r.Fitness != 0.25 || r.Failure != "" {
+		t.Errorf("genome 2: fitness %v, failure %q; want 0.25 from the data set", r.Fitness, r.Failure)
+	}
+	if l := logs.String(); !strings.Contains(l, "a cached data file is damaged; fetching it again") || !strings.Contains(l, "the data set's is "+ref.Digest) {
+		t.Errorf("the worker did not say why it fetched the data file again; its log:\n%s", l)
 	}
 }

@@ -6,7 +6,9 @@
 //
 // Workers are stateless: start and stop any number, on any machine. Data
 // sets come from the cluster's object store (checked by digest and cached
-// on disk) unless a local directory is given.
+// on disk; each cached file's digest is checked again before every task
+// and after every training, and a damaged one fetched again) unless a
+// local directory is given.
 //
 // # Jobs and checkpoints
 //

@@ -87,13 +87,14 @@ func (w *Worker) cacheChanged(jobDir, dataDir string) error {
 		return fmt.Errorf("%s is no directory", jobDir)
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, set := range w.fetched {
-		if set.dir == dataDir {
-			return set.intact()
+	var set dataSet
+	for _, s := range w.fetched {
+		if s.dir == dataDir {
+			set = s
 		}
 	}
-	return nil
+	w.mu.Unlock()
+	return set.intact() // read and hashed outside the lock (no files: nil)
 }
 
 // replay trains a population based training's schedule (Task.Schedule)
