@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/internal/cause"
 )
 
 // Diverged tells whether a genome's failure is its own divergence: a NaN
@@ -164,13 +165,17 @@ var numbers = regexp.MustCompile(`[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?`)
 const stderrEnds = "; standard error ends:\n"
 
 // FailureCause is the line of a genome's failure that says why: a command
-// that exited in error is explained by its standard error's last line (a
-// Python traceback's), any other failure (no objective, a timeout, an
-// objective out of bounds) by gahpo's own words, whatever the command
-// printed last ("done"); at most 200 bytes.
+// that exited in error is explained by its standard error's line that says
+// so (cause.Line: a Python traceback's last line, a Java, Node.js, Rust or
+// Go program's message above its stack trace), any other failure (no
+// objective, a timeout, an objective out of bounds) by gahpo's own words,
+// whatever the command printed last ("done"); at most 200 bytes.
 func FailureCause(failure string) string {
 	head, stderr, _ := strings.Cut(failure, stderrEnds)
 	if strings.Contains(head, "the command failed: ") && strings.TrimSpace(stderr) != "" {
+		if c := cause.Line(strings.Split(stderr, "\n")); c != "" {
+			return lastLine(c)
+		}
 		return lastLine(stderr)
 	}
 	const untrainable = "cannot train this genome: "

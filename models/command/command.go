@@ -1,22 +1,26 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/internal/cause"
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/problemfile"
 )
@@ -103,7 +107,7 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 	r.log = tail{n: MaxLogLines, size: MaxLineBytes}
 	r.stderr = tail{n: MaxStderrLines, size: MaxLineBytes}
 	stdout := &lineWriter{max: MaxMetricsLine, line: r.stdoutLine}
-	stderr := &lineWriter{max: MaxLineBytes, line: func(b []byte, tr bool) { r.mu.Lock(); r.stderr.add(b, tr); r.mu.Unlock() }}
+	stderr := &lineWriter{max: MaxLineBytes, line: r.stderrLine}
 	cmd, guard := t.command(job, args, in)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
@@ -452,7 +456,39 @@ type run struct {
 	final     map[string]float64 // last value of every metric
 	diverged  string
 	stop      chan struct{} // closed when the objective diverges
+
+	// What a failure for want of the objective explains itself by.
+	stdoutLines int    // lines printed on standard output
+	notJSON     string // the first line that starts as a JSON object and is not one, said so
+	mention     string // the first line, not a metrics line, that names the objective
+	onStderr    string // the first line of standard error that would have been a report of the objective
+
+	// Standard error's lines so far, and the last that may say why the
+	// command failed (cause.Line) with its index: a long stack trace pushes it
+	// out of the tail the failure quotes.
+	stderrLines int
+	cause       string
+	causeAt     int
 }
+
+// stderrLine takes a line of standard error.
+func (r *run) stderrLine(b []byte, truncated bool) {
+	_, metrics, ok := parseMetrics(b)
+	_, objective := metrics[r.problem.Objective.Metric]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stderr.add(b, truncated)
+	if ok && objective && r.onStderr == "" {
+		r.onStderr = clip(b, quoteBytes, false)
+	}
+	if cause.Is(string(b)) {
+		r.cause, r.causeAt = clip(b, MaxLineBytes, truncated), r.stderrLines
+	}
+	r.stderrLines++
+}
+
+// quoteBytes is the most of a line a failure quotes as an example.
+const quoteBytes = 50
 
 func (r *run) stdoutLine(b []byte, truncated bool) {
 	epoch, metrics, ok := 0, map[string]float64(nil), false
@@ -464,6 +500,7 @@ func (r *run) stdoutLine(b []byte, truncated bool) {
 		odd = oddValue(b, r.problem.Objective.Metric)
 	}
 	r.mu.Lock()
+	r.stdoutLines++
 	if truncated {
 		r.long++
 	}
@@ -480,6 +517,7 @@ func (r *run) stdoutLine(b []byte, truncated bool) {
 	}
 	if !ok {
 		r.log.add(b, truncated)
+		r.noteOdd(b, truncated)
 		r.mu.Unlock()
 		return
 	}
@@ -522,6 +560,62 @@ func (r *run) stdoutLine(b []byte, truncated bool) {
 	}
 }
 
+// noteOdd remembers a line of standard output that is not a metrics line
+// but may have been meant as one, for a failure for want of the objective
+// to quote.
+func (r *run) noteOdd(b []byte, truncated bool) {
+	if truncated {
+		return
+	}
+	t := bytes.TrimSpace(b)
+	if r.notJSON == "" && len(t) > 0 && t[0] == '{' && !json.Valid(t) {
+		r.notJSON = clip(t, quoteBytes, false)
+		switch {
+		case bytes.ContainsRune(t, '\''):
+			r.notJSON += " is not JSON (in Python, print(json.dumps(metrics)), not print(metrics))"
+		case bytes.Contains(t, []byte("}{")):
+			r.notJSON += " is not JSON (end each report with a newline)"
+		default:
+			r.notJSON += " is not JSON"
+		}
+	}
+	if r.mention == "" && bytes.Contains(t, []byte(r.problem.Objective.Metric)) {
+		r.mention = clip(t, quoteBytes, false)
+	}
+}
+
+// noObjective says why the command's output held no report of the
+// objective, from what it printed instead: short enough for a run's
+// summary to quote whole. r.mu is held.
+func (r *run) noObjective() string {
+	metric := r.problem.Objective.Metric
+	msg := fmt.Sprintf("no objective: the command printed no JSON line with %q", metric)
+	if r.long > 0 {
+		msg += fmt.Sprintf(" (%d of its lines were longer than %d KiB, the most read as metrics)", r.long, MaxMetricsLine>>10)
+	}
+	switch {
+	case len(r.final) > 0:
+		names := slices.Sorted(maps.Keys(r.final))
+		return msg + fmt.Sprintf(": its JSON lines report %s, and objective.metric in %s is %q (a metric's name must be the same in both)",
+			strings.Join(names, ", "), r.problem.Path, metric)
+	case r.onStderr != "":
+		return msg + " on standard output, where reports are read, but on standard error: " + r.onStderr
+	case r.notJSON != "":
+		return msg + ": " + r.notJSON
+	case r.mention != "" && json.Valid([]byte(r.mention)):
+		return msg + ": " + r.mention + " holds it, but not as a number at its top level"
+	case r.mention != "":
+		line := r.mention
+		if !strings.Contains(line, `"`) {
+			line = strconv.Quote(line)
+		}
+		return msg + fmt.Sprintf(`: the line %s is no report; print the JSON object alone on its line, {"epoch": 1, %q: 0.25}`, line, metric)
+	case r.stdoutLines == 0:
+		return msg + fmt.Sprintf(`: it printed nothing on standard output, where a report such as {"epoch": 1, %q: 0.25} is read after each epoch`, metric)
+	}
+	return msg
+}
+
 // outcome returns what is known so far.
 func (r *run) outcome() models.Outcome {
 	r.mu.Lock()
@@ -551,6 +645,16 @@ func (r *run) finish(why string, waitErr error) (models.Outcome, error) {
 	o := r.outcome()
 	r.mu.Lock()
 	stderr := r.stderr.all()
+	if r.cause != "" && r.causeAt < r.stderrLines-len(stderr) {
+		// The line that says why, above a stack trace longer than the
+		// tail: quoted first, so that the failure's cause is what the
+		// program said (cause.Line).
+		stderr = append([]string{r.cause, "…"}, stderr...)
+	}
+	noObjective := ""
+	if !r.seen {
+		noObjective = r.noObjective()
+	}
 	r.mu.Unlock()
 	fail := func(reason string) (models.Outcome, error) {
 		o.Fitness = math.Inf(1)
@@ -562,7 +666,6 @@ func (r *run) finish(why string, waitErr error) (models.Outcome, error) {
 		}
 		return o, fmt.Errorf("%w: %s", ErrFailed, reason)
 	}
-	metric := r.problem.Objective.Metric
 	switch {
 	case why == "diverged":
 		return fail(o.Diverged)
@@ -571,11 +674,7 @@ func (r *run) finish(why string, waitErr error) (models.Outcome, error) {
 	case waitErr != nil && !errors.Is(waitErr, exec.ErrWaitDelay):
 		return fail(fmt.Sprintf("the command failed: %v", waitErr))
 	case !r.seen:
-		msg := fmt.Sprintf("no objective: the command printed no JSON line with %q", metric)
-		if r.long > 0 {
-			msg += fmt.Sprintf(" (%d of its lines were longer than %d KiB, the most read as metrics)", r.long, MaxMetricsLine>>10)
-		}
-		return fail(msg)
+		return fail(noObjective)
 	}
 	return o, nil
 }

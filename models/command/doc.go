@@ -33,7 +33,11 @@
 // command is stopped at once), an objective outside the file's fitness
 // bounds, or the timeout fail the genome: [Trainer.Train] returns an error
 // wrapping models.ErrUntrainable whose message ends with the last lines of
-// standard error. The timeout and a cancelled context end the whole process
+// standard error, preceded by the line that says why when a stack trace
+// pushed it out of them (internal/cause finds it). A failure for want of the
+// objective says what the command printed instead: the names of the
+// metrics it reported, a line that is not JSON, a report on standard
+// error, nothing at all. The timeout and a cancelled context end the whole process
 // group: SIGTERM, then SIGKILL after [Trainer.Grace]. A flood of output
 // never grows memory: lines are read through fixed-size buffers.
 //

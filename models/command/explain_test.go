@@ -1,0 +1,92 @@
+package command_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/gahpo/gahpo/internal/cause"
+	"github.com/gahpo/gahpo/models/command"
+)
+
+// TestNoObjectiveSaysWhy runs trainers that report their objective in a way
+// gahpo cannot read, as new users write them: the failure says what the
+// command printed instead and what to change, within the 200 bytes of a
+// run summary's line.
+func TestNoObjectiveSaysWhy(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       string // the failure's first line, after "no objective: the command printed no JSON line with "loss""
+	}{
+		{"another metric's name", `echo '{"epoch": 1, "val_loss": 0.5, "acc": 0.8}'`,
+			`: its JSON lines report acc, val_loss, and objective.metric in PATH is "loss" (a metric's name must be the same in both)`},
+		{"a Python dict", `echo "{'epoch': 1, 'loss': 0.5}"`,
+			`: {'epoch': 1, 'loss': 0.5} is not JSON (in Python, print(json.dumps(metrics)), not print(metrics))`},
+		{"reports without newlines", `printf '{"epoch": 1, "loss": 0.5}{"epoch": 2, "loss": 0.25}'`,
+			`: {"epoch": 1, "loss": 0.5}{"epoch": 2, "loss": 0.25… is not JSON (end each report with a newline)`},
+		{"plain words", `echo "epoch 1 loss 0.5000"`,
+			`: the line "epoch 1 loss 0.5000" is no report; print the JSON object alone on its line, {"epoch": 1, "loss": 0.25}`},
+		{"a prefix before the object", `echo 'metrics: {"epoch": 1, "loss": 0.5}'`,
+			`: the line metrics: {"epoch": 1, "loss": 0.5} is no report; print the JSON object alone on its line, {"epoch": 1, "loss": 0.25}`},
+		{"nested", `echo '{"epoch": 1, "metrics": {"loss": 0.5}}'`,
+			`: {"epoch": 1, "metrics": {"loss": 0.5}} holds it, but not as a number at its top level`},
+		{"on standard error", `echo '{"epoch": 1, "loss": 0.5}' >&2`,
+			` on standard output, where reports are read, but on standard error: {"epoch": 1, "loss": 0.5}`},
+		{"nothing at all", `echo working >&2`,
+			`: it printed nothing on standard output, where a report such as {"epoch": 1, "loss": 0.25} is read after each epoch`},
+		{"other words only", `echo working`, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := shProblem(t, tt.body+"\n")
+			j := job(p, "ok", t.TempDir())
+			j.Task.Params = map[string]float64{"x": 0.5}
+			_, err := command.New(p).Train(context.Background(), j)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			first, _, _ := strings.Cut(err.Error(), "; standard error ends")
+			_, got, _ := strings.Cut(first, `no objective: the command printed no JSON line with "loss"`)
+			if want := strings.ReplaceAll(tt.want, "PATH", p.Path); got != want {
+				t.Errorf("failure %q\nsays after the objective %q\nwant %q", err, got, want)
+			}
+			if n := len(first) - len(p.Path) - len("command: models: cannot train this genome: "); n > 200 {
+				t.Errorf("failure of %d bytes: a run's summary cuts it: %q", n, first)
+			}
+		})
+	}
+}
+
+// TestCauseAboveALongStackTrace: a program that dies with a stack trace
+// longer than the lines of standard error a failure quotes (a Java
+// exception, a Rust backtrace) still has the line saying why in its
+// failure, where cause.Line finds it.
+func TestCauseAboveALongStackTrace(t *testing.T) {
+	body := `echo '{"epoch": 1, "loss": 0.5}'
+echo 'Exception in thread "main" java.lang.IllegalStateException: weights shape mismatch' >&2
+for i in $(seq 1 30); do printf '\tat Train.deep(Train.java:%d)\n' $i >&2; done
+exit 1
+`
+	p := shProblem(t, body)
+	j := job(p, "ok", t.TempDir())
+	j.Task.Params = map[string]float64{"x": 0.5}
+	_, err := command.New(p).Train(context.Background(), j)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	_, stderr, ok := strings.Cut(err.Error(), "; standard error ends:\n")
+	if !ok {
+		t.Fatalf("failure without standard error: %q", err)
+	}
+	lines := strings.Split(stderr, "\n")
+	want := `Exception in thread "main" java.lang.IllegalStateException: weights shape mismatch`
+	if got := cause.Line(lines); got != want {
+		t.Errorf("Cause of the quoted standard error %q, want %q; failure:\n%s", got, want, err)
+	}
+	if last := lines[len(lines)-1]; last != "\tat Train.deep(Train.java:30)" {
+		t.Errorf("the quote ends with %q, want the trace's last line", last)
+	}
+	if len(lines) > command.MaxStderrLines+2 {
+		t.Errorf("%d lines of standard error quoted, want at most %d and the cause with its elision", len(lines), command.MaxStderrLines)
+	}
+}
