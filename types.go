@@ -564,6 +564,11 @@ type FinalTraining struct {
 	// new training's.
 	Retrained bool      `json:"retrained,omitempty"`
 	Finished  time.Time `json:"finished"`
+	// Log is what the training's command printed that was not a metric,
+	// its last lines, as a genome's GenomeRecord.Log (a problem file's
+	// training; after halving or population based training, its top
+	// rung's), with gahpo's notes: why its model was not kept (NoModel).
+	Log []string `json:"log,omitempty"`
 	// Curve is every epoch's metrics with the model's probes (the CNN's
 	// conv1 weights), for the report's figures.
 	Curve []EpochReport `json:"curve,omitempty"`
@@ -577,6 +582,22 @@ type FinalTraining struct {
 	// fitness; the figures above are its first training's.
 	Seeds            int    `json:"seeds,omitempty"`
 	ConfirmedFitness *Float `json:"confirmed_fitness,omitempty"`
+}
+
+// NoModelNote starts the line a worker adds to a training's log when the
+// model its command wrote at GAHPO_WEIGHTS_FILE cannot be kept (too large,
+// a directory, unreadable); the reason follows.
+const NoModelNote = "gahpo: no model kept: "
+
+// NoModel says why the final training's command wrote a model that was not
+// kept (its log's NoModelNote), "" when it wrote none or it was kept.
+func (f FinalTraining) NoModel() string {
+	for i := len(f.Log) - 1; i >= 0; i-- {
+		if why, ok := strings.CutPrefix(f.Log[i], NoModelNote); ok {
+			return why
+		}
+	}
+	return ""
 }
 
 // EpochMetrics is one epoch of the final training.

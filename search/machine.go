@@ -860,7 +860,7 @@ func (m *Machine) Final(r gahpo.Result, now time.Time) error {
 	rec := m.recs[r.GenomeID-1]
 	ft := gahpo.FinalTraining{
 		GenomeID: r.GenomeID, Params: rec.Params, Choices: rec.Choices, Epochs: r.Epochs, TestLoss: finalTestLoss(r), TestAccuracy: r.TestAccuracy,
-		Duration: r.Duration, Worker: r.Worker, Finished: now, Curve: r.Curve,
+		Duration: r.Duration, Worker: r.Worker, Finished: now, Curve: r.Curve, Log: r.Log,
 	}
 	if len(r.Curve) > 0 && (len(r.Epochs) == 0 || len(r.Epochs) == len(r.Curve)) {
 		// From the curve, by one rule whatever the worker's version (an
@@ -1235,7 +1235,7 @@ func (m *Machine) releaseCheckpoints() {
 func (m *Machine) topFinal(r gahpo.GenomeRecord, now time.Time) *gahpo.FinalTraining {
 	ft := &gahpo.FinalTraining{
 		GenomeID: r.ID, Params: r.Params, Choices: r.Choices, TestLoss: gahpo.Float(math.NaN()), Duration: r.Duration, Worker: r.Worker,
-		Finished: now, Curve: r.Curve, Schedule: r.Schedule,
+		Finished: now, Curve: r.Curve, Schedule: r.Schedule, Log: r.Log,
 	}
 	if d, workers, ok := r.RungsTime(); ok {
 		// Every rung that trained its weights, those of the genomes it

@@ -252,3 +252,41 @@ func TestRunProblemFileWithData(t *testing.T) {
 		t.Errorf("best genome:\n%s\nwant the fitness read from the data file, 0.25", out.String())
 	}
 }
+
+// TestModelNotKeptSaysWhy: a final training whose command writes a model
+// gahpo cannot keep (here a folder, as a model saved with its own
+// save_pretrained; or beyond 1 GiB) says why wherever a user looks for the
+// model: the run's summary, query final, export --weights and the report's
+// page said it wrote none, and only the log of a genome that is not the
+// final training's said why.
+func TestModelNotKeptSaysWhy(t *testing.T) {
+	script := `mkdir -p \"$GAHPO_WEIGHTS_FILE\" 2>/dev/null; echo '{\"epoch\": 1, \"val_loss\": 0.5}'`
+	const why = "no model kept: GAHPO_WEIGHTS_FILE names a file, and the command made a directory there"
+	for _, fidelity := range []string{"one-epoch", "halving"} {
+		t.Run(fidelity, func(t *testing.T) {
+			dir := t.TempDir()
+			problem := "name: folder-model-" + fidelity + "\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
+				"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 1}\n" +
+				"train:\n  command: [sh, -c, \"" + script + "\"]\n"
+			m, out, db := runShProblem(t, dir, problem, "--fidelity", fidelity, "--population", "2", "--generations", "1", "--workers", "1")
+			if !strings.Contains(out.String(), why) {
+				t.Errorf("summary:\n%s\nwant it to say %q", out.String(), why)
+			}
+			out.Reset()
+			if err := m.Run(context.Background(), []string{"query", "final", "--db", db}); err != nil || !strings.Contains(out.String(), why) {
+				t.Errorf("query final: %v\n%s\nwant it to say %q", err, out.String(), why)
+			}
+			err := m.Run(context.Background(), []string{"export", "--db", db, "--weights", filepath.Join(dir, "model.bin")})
+			if err == nil || !strings.Contains(err.Error(), "wrote a model that was not kept: GAHPO_WEIGHTS_FILE names a file") {
+				t.Errorf("export --weights: %v; want it to say why no model was kept", err)
+			}
+			if err := m.Run(context.Background(), []string{"report", "--db", db, "--out", filepath.Join(dir, "report")}); err != nil {
+				t.Fatal(err)
+			}
+			page, err := os.ReadFile(filepath.Join(dir, "report", "index.html"))
+			if err != nil || !strings.Contains(string(page), why) || strings.Contains(string(page), "its training wrote none") {
+				t.Errorf("the report's page (%v) does not say %q", err, why)
+			}
+		})
+	}
+}

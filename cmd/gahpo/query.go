@@ -467,6 +467,9 @@ func printFinal(w io.Writer, f gahpo.FinalTraining, l lineage) {
 	if f.WeightsLost != "" {
 		end = append(end, "no weights: "+f.WeightsLost)
 	}
+	if f.WeightsSize == 0 && f.NoModel() != "" {
+		end = append(end, "no model kept: "+f.NoModel())
+	}
 	if f.WeightsSize > 0 {
 		end = append(end, fmt.Sprintf("weights %d bytes", f.WeightsSize))
 	}

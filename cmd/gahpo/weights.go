@@ -27,6 +27,8 @@ func (m *Main) exportWeights(s *report.Snapshot, file string) error {
 		return fmt.Errorf("export: run %s has no final training yet, so no model (gahpo query runs shows where it is)", run)
 	case s.Final.WeightsLost != "":
 		return fmt.Errorf("export: run %s kept no model: %s", run, s.Final.WeightsLost)
+	case len(s.Weights) == 0 && s.Final.NoModel() != "":
+		return fmt.Errorf("export: run %s's final training wrote a model that was not kept: %s", run, s.Final.NoModel())
 	case len(s.Weights) == 0:
 		return fmt.Errorf("export: run %s's final training left no model (a problem file's command writes it to the file GAHPO_WEIGHTS_FILE names)", run)
 	}

@@ -134,7 +134,7 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 		// figures: the log says why.
 		var werr error
 		if out.Weights, werr = readWeights(in.weights); werr != nil {
-			out.Log = append(out.Log, "gahpo: no model kept: "+werr.Error())
+			out.Log = append(out.Log, gahpo.NoModelNote+werr.Error())
 		}
 	}
 	return out, err
@@ -154,13 +154,17 @@ func readWeights(file string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the model file GAHPO_WEIGHTS_FILE: %w", err)
 	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, errors.New("GAHPO_WEIGHTS_FILE names a file, and the command made a directory there (a model saved as a folder: write one file, an archive of the folder)")
+	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, MaxWeightsBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("the model file GAHPO_WEIGHTS_FILE: %w", err)
 	}
 	if len(b) > MaxWeightsBytes {
-		return nil, fmt.Errorf("the model file GAHPO_WEIGHTS_FILE holds more than %d MiB", MaxWeightsBytes>>20)
+		return nil, fmt.Errorf("the model file GAHPO_WEIGHTS_FILE holds more than %d MiB, the most a worker sends", MaxWeightsBytes>>20)
 	}
 	return b, nil
 }
