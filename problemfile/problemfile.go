@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,6 +130,15 @@ func Parse(data []byte, path string) (*Problem, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrInvalid, path, fmt.Sprintf(format, a...))
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil && len(doc.Content) > 0 {
+		// Each section's shape first: the decoder's own words for a
+		// string given for a list ("cannot unmarshal !!str into
+		// []string") name Go's types, not the file's fields.
+		if err := shape(doc.Content[0], reflect.TypeFor[File](), ""); err != nil {
+			return nil, bad("%s", err)
+		}
+	}
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -207,6 +217,128 @@ func oneLine(s string) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// examples show the shape a section wants, by its path in the file.
+var examples = map[string]string{
+	"space":          "a list of parameters, one a line: - {name: lr, type: float, min: 1.0e-5, max: 1, scale: log}",
+	"space[]":        "a parameter: {name: lr, type: float, min: 1.0e-5, max: 1, scale: log}",
+	"space[].values": "a list of a choice's values: [sgd, adam]",
+	"objective":      "a mapping: {metric: val_loss, goal: minimize}",
+	"budget":         "a mapping of epochs: {min: 1, max: 14}",
+	"train":          "a mapping: {command: [python3, train.py], timeout: 30m}",
+	"train.command":  `a list of the program and its arguments: [python3, train.py, --lr, "{lr}"] (no shell splits a string)`,
+	"train.env":      `a mapping of variables: {PYTHONUNBUFFERED: "1"}`,
+	"data":           "a list of files: [data/train.csv]",
+	"fitness":        "a mapping: {min: 0, max: 100}",
+}
+
+// shape checks that node has the shape of a value of type t at path (a
+// mapping for a struct or a map, a list for a slice, a value of the
+// right kind for a number), so that a section given in another shape is
+// refused in the file's terms. Keys the type does not know are left to
+// the decoder, which names them.
+func shape(node *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if node.Kind == yaml.AliasNode || node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+		// An alias is left to the decoder (followed here, a file of
+		// aliases of aliases would take long to walk); null is the
+		// field's zero value: missing, said by validate.
+		return nil
+	}
+	var want string
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		if node.Kind != yaml.MappingNode {
+			want = "a mapping (key: value, or {key: value, ...})"
+			break
+		}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			key, val := node.Content[i].Value, node.Content[i+1]
+			sub := join(path, key)
+			if t.Kind() == reflect.Map {
+				if err := shape(val, t.Elem(), sub); err != nil {
+					return err
+				}
+				continue
+			}
+			for f := range t.Fields() {
+				if k, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); k == key {
+					if err := shape(val, f.Type, sub); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	case reflect.Slice:
+		if node.Kind != yaml.SequenceNode {
+			want = "a list ([a, b], or one \"- item\" a line)"
+			break
+		}
+		for i, el := range node.Content {
+			if err := shape(el, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case reflect.Int, reflect.Float64:
+		switch {
+		case node.Kind != yaml.ScalarNode:
+			want = "a number"
+		case node.Tag == "!!int", node.Tag == "!!float" && t.Kind() == reflect.Float64:
+			return nil
+		case t.Kind() == reflect.Int:
+			want = "a whole number"
+		default:
+			want = "a number"
+		}
+		if node.Kind == yaml.ScalarNode && node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			want += ", without quotes"
+		}
+	default:
+		if node.Kind == yaml.ScalarNode {
+			return nil
+		}
+		want = "a single value"
+	}
+	if ex, ok := examples[generic(path)]; ok {
+		want = ex
+	}
+	return fmt.Errorf("line %d: %s: %s, want %s", node.Line, path, describe(node), want)
+}
+
+// join adds key to a path of the file's fields.
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+var indexRE = regexp.MustCompile(`\[[0-9]+\]`)
+
+// generic is path without its list indices (space[2].values:
+// space[].values).
+func generic(path string) string { return indexRE.ReplaceAllString(path, "[]") }
+
+// describe says what a node is, for an error.
+func describe(node *yaml.Node) string {
+	switch node.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.ScalarNode:
+		v := node.Value
+		if len(v) > 40 {
+			v = strings.ToValidUTF8(v[:40], "") + "…"
+		}
+		return strconv.Quote(v)
+	}
+	return "a YAML node of another kind"
 }
 
 var (
