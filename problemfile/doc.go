@@ -20,7 +20,8 @@
 //
 // [Load] reads and validates a file at once: a bad range, a duplicate name,
 // an unknown type, a missing command, a log scale whose min is not above
-// zero, ... are refused with one line naming the field. Unknown fields are
+// zero, a section in another shape (a command given as one string, not a
+// list), ... are refused with one line naming the field. Unknown fields are
 // refused too, so that a misspelt key is not silently ignored.
 //
 // # Agreement between machines
