@@ -737,7 +737,7 @@ func (c *Coordinator) onEvent(data []byte) {
 		if n := len(c.final); n == 0 || c.final[n-1].Epoch < e.Epoch.Epoch {
 			c.final = append(c.final, *e.Epoch)
 			if c.progress != nil {
-				c.progress.finalEpoch(*e.Epoch)
+				c.progress.finalEpoch(*e.Epoch, e.Report, c.rc.Objective)
 			}
 		}
 		return

@@ -200,16 +200,33 @@ func roundDur(d time.Duration) time.Duration {
 }
 
 // finalEpoch prints a slow epoch of the final training when there is no
-// bar to show it.
-func (p *progress) finalEpoch(e gahpo.EpochMetrics) {
+// bar to show it: the objective of a problem file's run (the run's
+// objective names it), and the losses and accuracy the training measured
+// (a problem file's trainer may report none of them).
+func (p *progress) finalEpoch(e gahpo.EpochMetrics, rep *gahpo.EpochReport, objective string) {
 	if p.bar || e.Duration < time.Second {
 		return // quick epochs need no progress report
 	}
+	var parts []string
+	if rep != nil && objective != "" {
+		if v, ok := rep.Metrics[objective]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.4g", objective, float64(v)))
+		}
+	}
+	if v := float64(e.TrainLoss); !math.IsNaN(v) && objective != "train_loss" {
+		parts = append(parts, fmt.Sprintf("train loss %.4f", v))
+	}
+	if v := float64(e.TestLoss); !math.IsNaN(v) && objective != "test_loss" {
+		parts = append(parts, fmt.Sprintf("test loss %.4f", v))
+	}
+	if e.TestAccuracy > 0 {
+		parts = append(parts, fmt.Sprintf("test accuracy %.2f%%", 100*e.TestAccuracy))
+	}
+	line := fmt.Sprintf("final training epoch %d", e.Epoch)
+	if len(parts) > 0 {
+		line += ": " + strings.Join(parts, ", ")
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line := fmt.Sprintf("final training epoch %d: train loss %.4f, test loss %.4f", e.Epoch, float64(e.TrainLoss), float64(e.TestLoss))
-	if e.TestAccuracy > 0 {
-		line += fmt.Sprintf(", test accuracy %.2f%%", 100*e.TestAccuracy)
-	}
 	fmt.Fprintf(p.w, "%s (%s)\n", line, roundDur(e.Duration))
 }
