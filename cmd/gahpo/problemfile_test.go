@@ -153,8 +153,29 @@ func runToy(t *testing.T, args ...string) (*Main, string, *store.Store, gahpo.Ru
 // runShProblem runs `gahpo run` on a problem file whose command is sh -c
 // script (written into dir, beside what the test put there), with the
 // flags args and one attempt a genome, quietly, at most a minute; it
-// returns the command, its stdout so far and the history file.
+// returns the command, its stdout so far and the history file. A run
+// that fails fails the test (runShProblemFails expects one).
 func runShProblem(t *testing.T, dir, problem string, args ...string) (*Main, *bytes.Buffer, string) {
+	t.Helper()
+	m, out, db, err := runShProblemErr(t, dir, problem, args...)
+	if err != nil {
+		t.Fatalf("gahpo run: %v\n%s", err, m.Stderr)
+	}
+	return m, out, db
+}
+
+// runShProblemFails is runShProblem for a run that fails: gahpo run's
+// error must say so, in the words want, after the summary.
+func runShProblemFails(t *testing.T, dir, problem, want string, args ...string) (*Main, *bytes.Buffer, string) {
+	t.Helper()
+	m, out, db, err := runShProblemErr(t, dir, problem, args...)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("gahpo run: %v; want the error of a failed run, saying %q\n%s", err, want, m.Stderr)
+	}
+	return m, out, db
+}
+
+func runShProblemErr(t *testing.T, dir, problem string, args ...string) (*Main, *bytes.Buffer, string, error) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("a search with a command trainer: -short")
@@ -172,10 +193,8 @@ func runShProblem(t *testing.T, dir, problem string, args ...string) (*Main, *by
 	m := &Main{Stdout: &out, Stderr: &errOut}
 	args = append([]string{"run", "--problem-file", filepath.Join(dir, "problem.yaml"), "--db", db,
 		"--max-attempts", "1", "--no-progress", "--log-level", "error"}, args...)
-	if err := m.Run(ctx, args); err != nil {
-		t.Fatalf("gahpo run: %v\n%s", err, errOut.String())
-	}
-	return m, &out, db
+	err := m.Run(ctx, args)
+	return m, &out, db, err
 }
 
 // TestEveryGenomeFailedSaysWhy: a problem file whose command fails for
@@ -288,5 +307,26 @@ func TestModelNotKeptSaysWhy(t *testing.T) {
 				t.Errorf("the report's page (%v) does not say %q", err, why)
 			}
 		})
+	}
+}
+
+// TestFailedFinalTrainingSummary: the summary of a run whose final
+// training failed (here it reports epochs without newlines: one line that
+// is not JSON) printed an empty table of the CNN's columns and "test loss
+// +Inf"; it says the final training recorded no epoch, and gahpo run
+// fails, saying why.
+func TestFailedFinalTrainingSummary(t *testing.T) {
+	script := `if [ \"$GAHPO_KIND\" = final ]; then printf '{\"epoch\": 1, \"val_loss\": 0.5}{\"epoch\": 2, \"val_loss\": 0.4}'; else echo '{\"epoch\": 1, \"val_loss\": 0.5}'; fi`
+	problem := "name: final-fails\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
+		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 2}\n" +
+		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
+	_, out, _ := runShProblemFails(t, t.TempDir(), problem, "failed: final training failed: ", "--population", "2", "--generations", "1", "--workers", "1")
+	for _, bad := range []string{"EPOCH", "+Inf"} {
+		if strings.Contains(out.String(), bad) {
+			t.Errorf("summary:\n%s\nwant no %q in it: the final training recorded no epoch", out.String(), bad)
+		}
+	}
+	if !strings.Contains(out.String(), "no epoch recorded") {
+		t.Errorf("summary:\n%s\nwant it to say the final training recorded no epoch", out.String())
 	}
 }

@@ -440,9 +440,12 @@ func printFinal(w io.Writer, f gahpo.FinalTraining, l lineage) {
 			}
 		}
 	}
-	if len(f.Curve) > 0 && len(f.Curve) == len(f.Epochs) {
+	switch {
+	case len(f.Curve) == 0 && len(f.Epochs) == 0:
+		fmt.Fprintln(w, "no epoch recorded")
+	case len(f.Curve) > 0 && len(f.Curve) == len(f.Epochs):
 		printCurve(w, f.Curve)
-	} else {
+	default:
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "EPOCH\tLR\tTRAIN LOSS\tTEST LOSS\tTEST ACCURACY\tDURATION")
 		for _, e := range sample(f.Epochs, 15) {
@@ -458,7 +461,7 @@ func printFinal(w io.Writer, f gahpo.FinalTraining, l lineage) {
 		fmt.Fprintf(w, "(%d of %d recorded epochs shown; --json prints all)\n", 15, len(f.Epochs))
 	}
 	var end []string
-	if !math.IsNaN(float64(f.TestLoss)) {
+	if v := float64(f.TestLoss); !math.IsNaN(v) && !math.IsInf(v, 0) {
 		end = append(end, "test loss "+fmtFloat(f.TestLoss))
 	}
 	if f.TestAccuracy > 0 {
