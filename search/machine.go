@@ -739,7 +739,7 @@ func (m *Machine) checkFitness(r gahpo.Result, epochs int) (float64, string) {
 		failure = fmt.Sprintf("refused: fitness %g outside what the problem can produce [%g, %g]", fitness, m.cfg.FitnessMin, m.cfg.FitnessMax)
 		fitness = math.Inf(1)
 	case epochs != 0 && r.EpochsDone != 0 && r.EpochsDone != epochs:
-		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d", r.EpochsDone, epochs)
+		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d (GAHPO_EPOCHS: a training command trains to that epoch, counted from the genome's first, and stops)", r.EpochsDone, epochs)
 		fitness = math.Inf(1)
 	}
 	return fitness, failure

@@ -928,7 +928,7 @@ func TestFitnessEpochs(t *testing.T) {
 	if err := m.Result(r, t0); err != nil {
 		t.Fatal(err)
 	}
-	if g := m.recs[task.GenomeID-1]; g.Status != gahpo.GenomeFailed || !strings.Contains(g.Failure, "trained to 9 epochs, the task asked for 2") {
+	if g := m.recs[task.GenomeID-1]; g.Status != gahpo.GenomeFailed || !strings.Contains(g.Failure, "trained to 9 epochs, the task asked for 2 (GAHPO_EPOCHS: a training command trains to that epoch") {
 		t.Errorf("a result of 9 epochs for a task of 2: %s, %q", g.Status, g.Failure)
 	}
 }
