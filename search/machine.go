@@ -740,6 +740,9 @@ func (m *Machine) checkFitness(r gahpo.Result, epochs int) (float64, string) {
 		fitness = math.Inf(1)
 	case epochs != 0 && r.EpochsDone != 0 && r.EpochsDone != epochs:
 		failure = fmt.Sprintf("refused: trained to %d epochs, the task asked for %d (GAHPO_EPOCHS: a training command trains to that epoch, counted from the genome's first, and stops)", r.EpochsDone, epochs)
+		if len(r.Curve) > 0 && r.Curve[0].Epoch == 0 && r.EpochsDone == epochs-1 {
+			failure = fmt.Sprintf(`refused: trained to %d epochs, the task asked for %d: its reports number the epochs from 0, and the first epoch trained is "epoch": 1, the last GAHPO_EPOCHS (a report of epoch 0 is one before training)`, r.EpochsDone, epochs)
+		}
 		fitness = math.Inf(1)
 	}
 	return fitness, failure

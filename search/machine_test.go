@@ -922,7 +922,8 @@ func TestFitnessEpochs(t *testing.T) {
 	}
 
 	m, _ = testMachine(t, rc)
-	task := m.Ready().Publish[0]
+	published := m.Ready().Publish
+	task := published[0]
 	r := answer(task)
 	r.EpochsDone = 9 // a worker that trained the budget's max
 	if err := m.Result(r, t0); err != nil {
@@ -930,6 +931,19 @@ func TestFitnessEpochs(t *testing.T) {
 	}
 	if g := m.recs[task.GenomeID-1]; g.Status != gahpo.GenomeFailed || !strings.Contains(g.Failure, "trained to 9 epochs, the task asked for 2 (GAHPO_EPOCHS: a training command trains to that epoch") {
 		t.Errorf("a result of 9 epochs for a task of 2: %s, %q", g.Status, g.Failure)
+	}
+
+	// A trainer numbering its epochs from 0 reports epochs 0 and 1 for a
+	// task of 2: the failure says how gahpo numbers them.
+	task = published[1]
+	r = answer(task)
+	r.Curve = []gahpo.EpochReport{{Epoch: 0, Metrics: map[string]gahpo.Float{"loss": 0.9}}, {Epoch: 1, Metrics: map[string]gahpo.Float{"loss": 0.5}}}
+	r.EpochsDone = 1
+	if err := m.Result(r, t0); err != nil {
+		t.Fatal(err)
+	}
+	if g := m.recs[task.GenomeID-1]; g.Status != gahpo.GenomeFailed || !strings.Contains(g.Failure, `trained to 1 epochs, the task asked for 2: its reports number the epochs from 0, and the first epoch trained is "epoch": 1`) {
+		t.Errorf("a result of epochs 0 and 1 for a task of 2: %s, %q", g.Status, g.Failure)
 	}
 }
 
