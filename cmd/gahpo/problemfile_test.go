@@ -330,3 +330,23 @@ func TestFailedFinalTrainingSummary(t *testing.T) {
 		t.Errorf("summary:\n%s\nwant it to say the final training recorded no epoch", out.String())
 	}
 }
+
+// TestQueryGenomeShowsOutput: gahpo query genome, where the summary sends
+// a user whose genomes failed ("shows it whole"), prints the last lines
+// the trainer printed besides its metrics (here a report under a name the
+// file does not declare, after chatter); they were only in --json.
+func TestQueryGenomeShowsOutput(t *testing.T) {
+	script := `for i in 1 2 3 4 5 6 7 8 9 10 11; do echo loading part $i; done; echo '{\"epoch\": 1, \"loss\": 0.5}'; echo \"{'epoch': 1, 'val_loss': 0.5}\"`
+	problem := "name: chatty\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
+		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 1}\n" +
+		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
+	m, out, db := runShProblemFails(t, t.TempDir(), problem, "failed", "--population", "2", "--generations", "1", "--workers", "1")
+	out.Reset()
+	if err := m.Run(context.Background(), []string{"query", "genome", "1", "--db", db}); err != nil {
+		t.Fatal(err)
+	}
+	want := "output, the last 10 of 12 lines kept that were not metrics (--json prints them all):\n  loading part 3\n"
+	if !strings.Contains(out.String(), want) || !strings.HasSuffix(out.String(), "  loading part 11\n  {'epoch': 1, 'val_loss': 0.5}\n") {
+		t.Errorf("query genome:\n%s\nwant its output's last lines, from %q", out.String(), want)
+	}
+}

@@ -408,6 +408,29 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord, l lineage) {
 		row(fmt.Sprintf("replicate %d", k+1), v)
 	}
 	tw.Flush()
+	printOutput(w, g.Log)
+}
+
+// shownOutput is how many of a training's output lines the text views
+// print (--json prints every line kept).
+const shownOutput = 10
+
+// printOutput prints the last lines a training's command printed that
+// were not metrics (a problem file's; a genome keeps the last 50): what
+// its trainer said, for one who debugs it.
+func printOutput(w io.Writer, log []string) {
+	if len(log) == 0 {
+		return
+	}
+	shown := log[max(len(log)-shownOutput, 0):]
+	if len(shown) < len(log) {
+		fmt.Fprintf(w, "output, the last %d of %d lines kept that were not metrics (--json prints them all):\n", len(shown), len(log))
+	} else {
+		fmt.Fprintln(w, "output, the lines that were not metrics:")
+	}
+	for _, l := range shown {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 }
 
 // printFinal prints a run's final training; l is the lineage of its
