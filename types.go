@@ -589,6 +589,12 @@ type FinalTraining struct {
 // a directory, unreadable); the reason follows.
 const NoModelNote = "gahpo: no model kept: "
 
+// NoCheckpointNote starts the line a worker adds to a training's log when
+// its command left its checkpoint directory (GAHPO_CHECKPOINT_DIR) empty
+// although the genome may be promoted: the next rung trains it again from
+// its first epoch.
+const NoCheckpointNote = "gahpo: no checkpoint: "
+
 // NoModel says why the final training's command wrote a model that was not
 // kept (its log's NoModelNote), "" when it wrote none or it was kept.
 func (f FinalTraining) NoModel() string {

@@ -135,3 +135,18 @@ func TestFormatParams(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointText: the summary's line on genomes whose trainer kept no
+// checkpoint where they could be promoted from.
+func TestCheckpointText(t *testing.T) {
+	note := gahpo.NoCheckpointNote + "the command left GAHPO_CHECKPOINT_DIR empty, so a later rung trains this genome again from its first epoch"
+	kept := gahpo.GenomeRecord{ID: 1, Log: []string{"epoch 1 done"}}
+	empty := func(id int) gahpo.GenomeRecord { return gahpo.GenomeRecord{ID: id, Log: []string{"training", note}} }
+	if got := CheckpointText([]gahpo.GenomeRecord{kept, {ID: 2}}); got != "" {
+		t.Errorf("genomes that kept their state: %q, want nothing said", got)
+	}
+	want := "checkpoints: the trainer left GAHPO_CHECKPOINT_DIR empty for 2 genomes that could be promoted, so a promoted one trains from its first epoch again at each rung, paying those epochs twice (a trainer keeps its state there and goes on from it, as examples/toy/train.py does; gahpo query genome 3 shows one)"
+	if got := CheckpointText([]gahpo.GenomeRecord{kept, empty(3), empty(4)}); got != want {
+		t.Errorf("CheckpointText =\n%q\nwant\n%q", got, want)
+	}
+}

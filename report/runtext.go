@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,6 +234,28 @@ func FailureText(run gahpo.Run, genomes []gahpo.GenomeRecord) string {
 		which = "the reason"
 	}
 	return failureHeadline(run, groups, trained) + fmt.Sprintf("; %s (%d): %s (gahpo query genome %d shows it whole)", which, top.Count, top.Reason, top.First)
+}
+
+// CheckpointText says how many of a run's genomes left their trainer's
+// checkpoint directory empty at a rung they could be promoted from (their
+// log's gahpo.NoCheckpointNote), so that their later rungs trained again
+// from the first epoch, paying those epochs twice; "" when none did.
+func CheckpointText(genomes []gahpo.GenomeRecord) string {
+	n, first := 0, 0
+	for _, g := range genomes {
+		if slices.ContainsFunc(g.Log, func(l string) bool { return strings.HasPrefix(l, gahpo.NoCheckpointNote) }) {
+			n++
+			if first == 0 {
+				first = g.ID
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("checkpoints: the trainer left GAHPO_CHECKPOINT_DIR empty for %d %s that could be promoted, so a promoted one "+
+		"trains from its first epoch again at each rung, paying those epochs twice (a trainer keeps its state there and goes on from it, "+
+		"as examples/toy/train.py does; gahpo query genome %d shows one)", n, plural(n, "genome"), first)
 }
 
 // failureHeadline says how many of the trained genomes failed, and that

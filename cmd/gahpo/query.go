@@ -594,6 +594,9 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 		fmt.Fprintln(m.Stdout, s)
 	}
 	printProxy(m.Stdout, run)
+	if s := report.CheckpointText(all); s != "" {
+		fmt.Fprintln(m.Stdout, s)
+	}
 	if s := report.FailureText(run, all); s != "" && run.StoppedBy != gahpo.StopFailures { // its error says it
 		fmt.Fprintln(m.Stdout, s)
 	}

@@ -129,6 +129,13 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 		return r.outcome(), fmt.Errorf("command: %w", ctx.Err())
 	}
 	out, err := r.finish(why, waitErr)
+	if err == nil && task.CheckpointTo != "" {
+		if entries, rerr := os.ReadDir(in.checkpoint); rerr == nil && len(entries) == 0 {
+			// The genome may go on to a later rung from this directory:
+			// left empty, it trains from its first epoch again there.
+			out.Log = append(out.Log, gahpo.NoCheckpointNote+"the command left GAHPO_CHECKPOINT_DIR empty, so a later rung trains this genome again from its first epoch")
+		}
+	}
 	if err == nil && in.weights != "" {
 		// A model that cannot be kept costs the model, not the training's
 		// figures: the log says why.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/internal/cause"
 	"github.com/gahpo/gahpo/models/command"
 )
@@ -88,5 +89,43 @@ exit 1
 	}
 	if len(lines) > command.MaxStderrLines+2 {
 		t.Errorf("%d lines of standard error quoted, want at most %d and the cause with its elision", len(lines), command.MaxStderrLines)
+	}
+}
+
+// TestEmptyCheckpointNoted: a training the genome may be promoted from
+// (a task with CheckpointTo) whose command keeps no state in
+// GAHPO_CHECKPOINT_DIR has a note in its log, since its later rungs train
+// from the first epoch again; one that keeps its state, or whose genome
+// cannot be promoted, has none.
+func TestEmptyCheckpointNoted(t *testing.T) {
+	const report = "echo '{\"epoch\": 1, \"loss\": 0.5}'\n"
+	tests := []struct {
+		name, body, checkpointTo string
+		noted                    bool
+	}{
+		{"keeps nothing", report, "gahpo-checkpoints", true},
+		{"keeps its state", "echo 1 > \"$GAHPO_CHECKPOINT_DIR/state\"\n" + report, "gahpo-checkpoints", false},
+		{"keeps a folder", "mkdir \"$GAHPO_CHECKPOINT_DIR/step-1\"\n" + report, "gahpo-checkpoints", false},
+		{"the top rung: no promotion", report, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := shProblem(t, tt.body)
+			j := job(p, "ok", t.TempDir())
+			j.Task.Params = map[string]float64{"x": 0.5}
+			j.Task.Epochs = 1
+			j.Task.CheckpointTo = tt.checkpointTo
+			out, err := command.New(p).Train(context.Background(), j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			noted := false
+			for _, l := range out.Log {
+				noted = noted || strings.HasPrefix(l, gahpo.NoCheckpointNote+"the command left GAHPO_CHECKPOINT_DIR empty")
+			}
+			if noted != tt.noted {
+				t.Errorf("log %q: noted %v, want %v", out.Log, noted, tt.noted)
+			}
+		})
 	}
 }
