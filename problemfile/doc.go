@@ -13,7 +13,7 @@
 //	train:
 //	  command: [python3, train.py, --lr, "{lr}"]                   # {name} takes a genome's value
 //	  dir: .                            # working directory, relative to the file
-//	  timeout: 30m
+//	  timeout_per_epoch: 5m             # each epoch trained; or timeout: 2h, any training (both: the shorter)
 //	  env: {PYTHONUNBUFFERED: "1"}
 //	data: [data/train.csv]              # relative to the file; workers get them in GAHPO_DATA_DIR
 //	fitness: {min: 0, max: 100}         # optional: an objective outside fails the genome

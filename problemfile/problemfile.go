@@ -81,7 +81,13 @@ type Train struct {
 	// file's own directory).
 	Dir string `yaml:"dir,omitempty" json:"dir,omitempty"`
 	// Timeout bounds one training, as a Go duration ("30m"); empty: none.
+	// It bounds the longest too: a final training of budget.max epochs.
 	Timeout string `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// TimeoutPerEpoch bounds a training by the epochs it trains: this
+	// much for each (a rung's epochs beyond its checkpoint's, a final
+	// training's all); with Timeout too, the shorter bound holds. It needs
+	// a budget.
+	TimeoutPerEpoch string `yaml:"timeout_per_epoch,omitempty" json:"timeout_per_epoch,omitempty"`
 	// Env is added to the command's environment (names starting with
 	// GAHPO_ are gahpo's own and refused).
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
@@ -105,8 +111,9 @@ type Problem struct {
 	Space *ga.Space
 	// Dir is the command's absolute working directory.
 	Dir string
-	// Timeout is Train.Timeout parsed (0: none).
-	Timeout time.Duration
+	// Timeout is Train.Timeout parsed (0: none), TimeoutPerEpoch
+	// Train.TimeoutPerEpoch.
+	Timeout, TimeoutPerEpoch time.Duration
 	// DataFiles are the absolute paths of the data files.
 	DataFiles []string
 }
@@ -456,6 +463,16 @@ func (p *Problem) validateTrain(params map[string]int) error {
 			return fmt.Errorf("train.timeout: %q, want a positive duration such as 30m or 90s", t.Timeout)
 		}
 		p.Timeout = d
+	}
+	if t.TimeoutPerEpoch != "" {
+		d, err := time.ParseDuration(t.TimeoutPerEpoch)
+		switch {
+		case err != nil || d <= 0:
+			return fmt.Errorf("train.timeout_per_epoch: %q, want a positive duration such as 10m or 90s", t.TimeoutPerEpoch)
+		case p.Budget == nil:
+			return errors.New("train.timeout_per_epoch: needs a budget (without one the command decides its epochs): give budget, or train.timeout")
+		}
+		p.TimeoutPerEpoch = d
 	}
 	for k := range t.Env {
 		switch {

@@ -42,8 +42,11 @@ func TestLoadValid(t *testing.T) {
 	if p.Name != "my-model" || p.Objective.Goal != problemfile.Minimize || p.Budget == nil || p.Budget.Max != 14 {
 		t.Errorf("file = %+v", p.File)
 	}
-	if p.Dir != filepath.Join(dir, "sub") || p.Timeout != 30*time.Minute {
-		t.Errorf("dir %q timeout %v", p.Dir, p.Timeout)
+	if p.Dir != filepath.Join(dir, "sub") || p.Timeout != 30*time.Minute || p.TimeoutPerEpoch != 0 {
+		t.Errorf("dir %q timeout %v per epoch %v", p.Dir, p.Timeout, p.TimeoutPerEpoch)
+	}
+	if q, err := problemfile.Parse([]byte(strings.Replace(valid, "timeout: 30m", "timeout_per_epoch: 5m", 1)), path); err != nil || q.TimeoutPerEpoch != 5*time.Minute || q.Timeout != 0 {
+		t.Errorf("timeout_per_epoch: %v, %+v", err, q)
 	}
 	if want := []string{filepath.Join(dir, "data/train.csv"), "/abs/test.csv"}; strings.Join(p.DataFiles, ",") != strings.Join(want, ",") {
 		t.Errorf("data files %v, want %v", p.DataFiles, want)
@@ -162,6 +165,8 @@ func TestInvalid(t *testing.T) {
 		{"unknown placeholder", map[string]string{"train": "train: {command: [./t, '{y}']}\n"}, `train.command[1]: placeholder {y} names no parameter`},
 		{"bad timeout", map[string]string{"train": "train: {command: [./t], timeout: soon}\n"}, `train.timeout: "soon"`},
 		{"negative timeout", map[string]string{"train": "train: {command: [./t], timeout: -1s}\n"}, `train.timeout: "-1s"`},
+		{"bad timeout per epoch", map[string]string{"train": "train: {command: [./t], timeout_per_epoch: 10}\n", "extra": "budget: {min: 1, max: 3}\n"}, `train.timeout_per_epoch: "10", want a positive duration such as 10m or 90s`},
+		{"timeout per epoch without a budget", map[string]string{"train": "train: {command: [./t], timeout_per_epoch: 10m}\n"}, `train.timeout_per_epoch: needs a budget (without one the command decides its epochs): give budget, or train.timeout`},
 		{"reserved env", map[string]string{"train": "train: {command: [./t], env: {GAHPO_SEED: '1'}}\n"}, `train.env: GAHPO_SEED: names starting with GAHPO_`},
 		{"bad env name", map[string]string{"train": "train: {command: [./t], env: {'A=B': '1'}}\n"}, `train.env: "A=B" is not a variable name`},
 		{"no metric", map[string]string{"objective": "objective: {goal: minimize}\n"}, `objective.metric: missing`},
@@ -175,7 +180,7 @@ func TestInvalid(t *testing.T) {
 		{"fitness inverted", map[string]string{"extra": "fitness: {min: 3, max: 1}\n"}, `fitness: min 3 > max 1`},
 		{"unknown field", map[string]string{"extra": "epochs: 3\n"}, `unknown key "epochs" (known here: name, space, objective, budget, train, data, fitness)`},
 		{"misspelt param field", sp("{name: x, type: float, min: 0, max: 1, sclae: log}"), `unknown key "sclae" (known here: name, type, min, max, scale, values)`},
-		{"misspelt train field", map[string]string{"train": "train: {command: [./t], timout: 5m}\n"}, `unknown key "timout" (known here: command, dir, timeout, env)`},
+		{"misspelt train field", map[string]string{"train": "train: {command: [./t], timout: 5m}\n"}, `unknown key "timout" (known here: command, dir, timeout, timeout_per_epoch, env)`},
 		{"wrong type", map[string]string{"extra": "budget: {min: one, max: 3}\n"}, `line 6: budget.min: "one", want a whole number`},
 		{"a command as one string", map[string]string{"train": "train:\n  command: python3 train.py --lr {x}\n"},
 			`line 6: train.command: "python3 train.py --lr {x}", want a list of the program and its arguments: [python3, train.py, --lr, "{lr}"] (no shell splits a string)`},

@@ -122,7 +122,7 @@ func (t *Trainer) Train(ctx context.Context, job models.Job) (models.Outcome, er
 		// leave those to init.
 		kill = 2*t.grace() + time.Second
 	}
-	why, waitErr := t.supervise(ctx, cmd, r.stop, kill)
+	why, waitErr := t.supervise(ctx, cmd, r.stop, kill, trainingTimeout(p, task))
 	stdout.flush()
 	stderr.flush()
 	if why == "cancelled" {
@@ -260,11 +260,11 @@ func (t *Trainer) command(job models.Job, args []string, in inputs) (cmd *exec.C
 }
 
 // supervise waits for the started cmd, ending its process group (SIGTERM,
-// then SIGKILL after kill) when ctx is cancelled, the problem's timeout
-// passes or diverged is closed. It returns why the group was signalled
+// then SIGKILL after kill) when ctx is cancelled, limit passes (none when
+// 0) or diverged is closed. It returns why the group was signalled
 // ("cancelled", "timeout", "diverged" or "") and Wait's error; the group
 // is gone when it returns.
-func (t *Trainer) supervise(ctx context.Context, cmd *exec.Cmd, diverged <-chan struct{}, kill time.Duration) (string, error) {
+func (t *Trainer) supervise(ctx context.Context, cmd *exec.Cmd, diverged <-chan struct{}, kill, limit time.Duration) (string, error) {
 	pid := cmd.Process.Pid
 	stopped := make(chan string, 1) // why the group was signalled
 	done := make(chan struct{})
@@ -273,7 +273,7 @@ func (t *Trainer) supervise(ctx context.Context, cmd *exec.Cmd, diverged <-chan 
 	go func() {
 		defer wg.Done()
 		var timeout <-chan time.Time
-		if d := t.Problem.Timeout; d > 0 {
+		if d := limit; d > 0 {
 			tm := time.NewTimer(d)
 			defer tm.Stop()
 			timeout = tm.C
@@ -377,6 +377,52 @@ func (t *Trainer) args(genes []float64) []string {
 		args[i] = r.Replace(a)
 	}
 	return args
+}
+
+// trainedEpochs is how many epochs a training of task trains: to
+// GAHPO_EPOCHS from the epochs its checkpoint holds; 0 when unknown (no
+// budget: the command decides).
+func trainedEpochs(task gahpo.Task, b *problemfile.Budget) int {
+	if e := taskEpochs(task, b); e > 0 {
+		return max(e-task.FromEpochs, 1)
+	}
+	return 0
+}
+
+// trainingTimeout is how long a training of task may take: train.timeout,
+// or train.timeout_per_epoch for each epoch it trains, the shorter; 0:
+// no limit.
+func trainingTimeout(p *problemfile.Problem, task gahpo.Task) time.Duration {
+	d := p.Timeout
+	if n := trainedEpochs(task, p.Budget); p.TimeoutPerEpoch > 0 && n > 0 {
+		if e := p.TimeoutPerEpoch * time.Duration(n); d == 0 || e < d {
+			d = e
+		}
+	}
+	return d
+}
+
+// timeoutReason says why a training of task was stopped after limit,
+// and, when train.timeout stopped a training of several epochs, what to
+// change: it bounds every training, a final's of budget.max epochs too.
+func timeoutReason(p *problemfile.Problem, task gahpo.Task, limit time.Duration) string {
+	n := trainedEpochs(task, p.Budget)
+	switch {
+	case n == 0:
+		return fmt.Sprintf("timeout after %s", limit)
+	case p.TimeoutPerEpoch > 0 && limit == p.TimeoutPerEpoch*time.Duration(n):
+		return fmt.Sprintf("timeout after %s, training %s (train.timeout_per_epoch %s each)", limit, pluralEpochs(n), p.TimeoutPerEpoch)
+	case n == 1:
+		return fmt.Sprintf("timeout after %s, training 1 epoch (train.timeout)", limit)
+	}
+	return fmt.Sprintf("timeout after %s, training %s: train.timeout bounds every training, a final's of budget.max epochs too (raise it, or bound each epoch with train.timeout_per_epoch)", limit, pluralEpochs(n))
+}
+
+func pluralEpochs(n int) string {
+	if n == 1 {
+		return "1 epoch"
+	}
+	return fmt.Sprintf("%d epochs", n)
 }
 
 // taskEpochs is GAHPO_EPOCHS for a task: its epochs when it names them (a
@@ -681,7 +727,7 @@ func (r *run) finish(why string, waitErr error) (models.Outcome, error) {
 	case why == "diverged":
 		return fail(o.Diverged)
 	case why == "timeout":
-		return fail(fmt.Sprintf("timeout after %s", r.problem.Timeout))
+		return fail(timeoutReason(r.problem, r.task, trainingTimeout(r.problem, r.task)))
 	case waitErr != nil && !errors.Is(waitErr, exec.ErrWaitDelay):
 		return fail(fmt.Sprintf("the command failed: %v", waitErr))
 	case !r.seen:

@@ -31,7 +31,8 @@
 //
 // A non-zero exit, no objective line, a NaN or infinite objective (the
 // command is stopped at once), an objective outside the file's fitness
-// bounds, or the timeout fail the genome: [Trainer.Train] returns an error
+// bounds, or the timeout (train.timeout, or train.timeout_per_epoch times
+// the epochs the training trains, the shorter) fail the genome: [Trainer.Train] returns an error
 // wrapping models.ErrUntrainable whose message ends with the last lines of
 // standard error, preceded by the line that says why when a stack trace
 // pushed it out of them (internal/cause finds it). A failure for want of the

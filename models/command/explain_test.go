@@ -2,8 +2,12 @@ package command_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/internal/cause"
@@ -125,6 +129,48 @@ func TestEmptyCheckpointNoted(t *testing.T) {
 			}
 			if noted != tt.noted {
 				t.Errorf("log %q: noted %v, want %v", out.Log, noted, tt.noted)
+			}
+		})
+	}
+}
+
+// TestTimeoutPerEpoch: train.timeout bounds every training, the longest
+// too: a final training of budget.max epochs was stopped by a timeout
+// sized for the search's one-epoch trainings, the run failed without a
+// model, and the failure did not say why. Its failure now says what to
+// change, and train.timeout_per_epoch bounds a training by the epochs it
+// trains (beyond its checkpoint's).
+func TestTimeoutPerEpoch(t *testing.T) {
+	const body = "i=$((${FROM:-0}+1)); while [ $i -le $GAHPO_EPOCHS ]; do sleep 0.2; echo \"{\\\"epoch\\\": $i, \\\"loss\\\": 0.5}\"; i=$((i+1)); done\n"
+	tests := []struct {
+		name, timeouts string
+		from, epochs   int
+		want           string // "" : trains
+	}{
+		{"train.timeout stops a long final", "timeout: 500ms", 0, 5,
+			"timeout after 500ms, training 5 epochs: train.timeout bounds every training, a final's of budget.max epochs too (raise it, or bound each epoch with train.timeout_per_epoch)"},
+		{"per epoch: a long final trains", "timeout_per_epoch: 1s", 0, 5, ""},
+		{"per epoch: the epochs beyond the checkpoint's", "timeout_per_epoch: 1s", 3, 5, ""},
+		{"per epoch: a hang is stopped", "timeout_per_epoch: 100ms", 0, 3, "timeout after 300ms, training 3 epochs (train.timeout_per_epoch 100ms each)"},
+		{"the shorter of both", "timeout: 500ms\n  timeout_per_epoch: 1s", 0, 5, "timeout after 500ms, training 5 epochs: train.timeout bounds every training"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "train.sh"), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			p := writeProblem(t, dir, fmt.Sprintf("name: slow\nspace:\n  - {name: x, type: float, min: -1, max: 1}\nobjective: {metric: loss}\n"+
+				"budget: {min: 1, max: 5}\ntrain:\n  command: [./train.sh]\n  %s\n  env: {FROM: \"%d\"}\n", tt.timeouts, tt.from))
+			j := job(p, "ok", t.TempDir())
+			j.Task.Params = map[string]float64{"x": 0.5}
+			j.Task.Epochs, j.Task.FromEpochs = tt.epochs, tt.from
+			_, err := (&command.Trainer{Problem: p, Grace: 200 * time.Millisecond}).Train(context.Background(), j)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("a training of %d epochs from %d: %v", tt.epochs, tt.from, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want it to say %q", err, tt.want)
 			}
 		})
 	}
