@@ -65,6 +65,7 @@ func TestMainInProcess(t *testing.T) {
 		{name: "unknown problem", args: []string{"run", "--problem", "chess"}, wantErr: "chess"},
 		{name: "bad listen address", args: []string{"run", "--problem", "regression", "--listen", "nowhere"}, wantErr: `bad --listen "nowhere"`},
 		{name: "coordinator without NATS", args: []string{"coordinator"}, wantErr: "--nats URL is required"},
+		{name: "status of a history file", args: []string{"status", "--db", "gahpo.db"}, wantErr: "status: asks a running coordinator over NATS (--nats URL); a history file's runs are in gahpo query runs --db gahpo.db"},
 		{name: "run with a stray argument after an empty --flag=", args: []string{"run", "--problem", "regression", "--fidelity=", "halving"},
 			wantErr: `run: unexpected argument "halving": --fidelity= gives its flag an empty value; to give it this one, write --fidelity=halving`},
 		{name: "run with a stray argument", args: []string{"run", "extra", "--problem", "regression"}, wantErr: `run: unexpected argument "extra"`},

@@ -24,8 +24,16 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	run := fs.String("run", "", "run id (default: the newest running coordinator)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	watch := fs.Duration("watch", 0, "print again every interval until interrupted (e.g. 2s)")
+	db := fs.String("db", "gahpo.db", "not read: status asks a running coordinator; gahpo query runs --db FILE reads a history file")
 	if err := parseNone(fs, args); err != nil {
 		return err
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "db" })
+	if given {
+		// The history file's view of a run is query's: status is the
+		// live one (what is in flight, who holds what, the ETA).
+		return fmt.Errorf("status: asks a running coordinator over NATS (--nats URL); a history file's runs are in gahpo query runs --db %s, a run's best genomes in gahpo query best --db %s, the whole of it in gahpo report --db %s --out DIR", *db, *db, *db)
 	}
 	if nf.url == "" {
 		return errors.New("status: --nats URL is required")
