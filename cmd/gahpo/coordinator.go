@@ -81,15 +81,27 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 }
 
 // failedRun is the error a command that ran run to its end exits with:
-// none for a run done, its error for one that failed (stopped for
+// none for a run done, a runFailedError for one that failed (stopped for
 // failures, its final training failed), so that a script or a service
 // manager sees it.
 func failedRun(run gahpo.Run) error {
 	if run.Status != gahpo.RunFailed {
 		return nil
 	}
-	return fmt.Errorf("run %s failed: %s", run.ID, cmp.Or(run.Error, "no error recorded"))
+	return runFailedError(fmt.Sprintf("run %s failed: %s", run.ID, cmp.Or(run.Error, "no error recorded")))
 }
+
+// runFailedError says that the history's run failed and is over: the
+// command exits with exitRunFailed, which no start of the same command can
+// change (a service manager told so, as the systemd unit is by
+// RestartPreventExitStatus, does not start it again).
+type runFailedError string
+
+func (e runFailedError) Error() string { return string(e) }
+
+// exitRunFailed is the exit status of a command whose run failed: apart
+// from 1 (an error another start may not meet: NATS away, a bad flag).
+const exitRunFailed = 3
 
 func withLogger(o bus.Options, log *slog.Logger) bus.Options {
 	o.Logger = log

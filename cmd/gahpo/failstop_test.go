@@ -22,7 +22,7 @@ const brokenProblem = "name: broken\nspace:\n  - {name: x, type: float, min: 0, 
 // TestEveryGenomeFailingStopsTheRun: the binary's run of a problem file
 // whose command cannot start its framework stops once its first
 // population has failed (it bred and trained every one of its 100
-// genomes), exits 1 naming the cause, and says so again, exit 1, when the
+// genomes), exits 3 naming the cause, and says so again, exit 3, when the
 // same command is given again; with steady-state breeding it waits for
 // the trainings under way, saying so; --max-failures 0 searches to the
 // end.
@@ -45,8 +45,8 @@ func TestEveryGenomeFailingStopsTheRun(t *testing.T) {
 	t.Logf("stopped in %v", time.Since(start).Round(time.Millisecond))
 	cause := "stopped for failures (--max-failures): its first 4 genomes trained all failed, none succeeded; the reason (4): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut, "failed: "+cause) {
-		t.Fatalf("gahpo run: %v; want exit status 1 saying %q\nstdout:\n%s\nstderr:\n%s", err, cause, out, errOut)
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "failed: "+cause) {
+		t.Fatalf("gahpo run: %v; want exit status 3 saying %q\nstdout:\n%s\nstderr:\n%s", err, cause, out, errOut)
 	}
 	for _, want := range []string{": failed (broken, population 4, 25 generations", "\nbreeding stopped: its first 4 genomes trained all failed, none succeeded", "\nerror: " + cause + "\n"} {
 		if !strings.Contains(out, want) {
@@ -60,8 +60,8 @@ func TestEveryGenomeFailingStopsTheRun(t *testing.T) {
 
 	// Again: it says why the run is over, and starts nothing.
 	_, errOut, err = gahpo(t, append(args, "--max-failures", "50")...)
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut, cause) || !strings.Contains(errOut, "a run stopped for failures is over") {
-		t.Errorf("gahpo run again: %v; want exit status 1 saying the run stopped for failures, and why\n%s", err, errOut)
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, cause) || !strings.Contains(errOut, "a run stopped for failures is over") {
+		t.Errorf("gahpo run again: %v; want exit status 3 saying the run stopped for failures, and why\n%s", err, errOut)
 	}
 	if _, genomes := storedRun(t, db); len(genomes) != 4 {
 		t.Errorf("%d genomes after the run was given again, want the 4 it had", len(genomes))
@@ -71,8 +71,8 @@ func TestEveryGenomeFailingStopsTheRun(t *testing.T) {
 	// and the log says why at once.
 	_, errOut, err = gahpo(t, "run", "--problem-file", problem, "--population", "4", "--generations", "25", "--workers", "2", "--db", db, "--no-progress",
 		"--new", "--breeding", "steady-state")
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut, "nothing more is bred: the run ends failed once the trainings under way are back") {
-		t.Errorf("gahpo run --breeding steady-state: %v; want exit status 1, the stop logged while trainings were under way\n%s", err, errOut)
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "nothing more is bred: the run ends failed once the trainings under way are back") {
+		t.Errorf("gahpo run --breeding steady-state: %v; want exit status 3, the stop logged while trainings were under way\n%s", err, errOut)
 	}
 	if run, genomes := storedRun(t, db); run.Status != root.RunFailed || len(genomes) > 4+2 {
 		t.Errorf("steady state: run %s, %d genomes bred; want failed, at most the population and the 2 more under way (--in-flight 3)", run.Status, len(genomes))

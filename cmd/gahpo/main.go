@@ -49,6 +49,9 @@ func main() {
 		os.Exit(2)
 	case errors.As(err, new(finishedError)):
 		fmt.Fprintln(os.Stderr, errorLine(err))
+	case errors.As(err, new(runFailedError)):
+		fmt.Fprintln(os.Stderr, errorLine(err))
+		os.Exit(exitRunFailed)
 	case errors.Is(err, flag.ErrHelp): // -h or --help: asked for, not an error
 		os.Exit(0)
 	case errors.Is(err, context.Canceled):

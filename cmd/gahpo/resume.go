@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -225,7 +224,8 @@ func maxFailuresText(rc gahpo.RunConfig) string {
 // with values other than the run's: they alone start nothing, and a
 // service whose flags were changed for a new search must be told so. A
 // finished run is a finishedError (nothing to do: exit 0, a restarted
-// service stays down); a failed one an error.
+// service stays down); a failed one a runFailedError (exit 3, which the
+// systemd unit does not restart from).
 func (s *searchFlags) overError(target gahpo.Run, changed []string) error {
 	how := "finished"
 	if target.Status == gahpo.RunFailed {
@@ -252,7 +252,7 @@ func (s *searchFlags) overError(target gahpo.Run, changed []string) error {
 	if target.Status == gahpo.RunDone {
 		return finishedError(msg)
 	}
-	return errors.New(msg)
+	return runFailedError(msg)
 }
 
 func unfinished(r gahpo.Run) bool { return r.Status == gahpo.RunRunning || r.Status == gahpo.RunFinal }
