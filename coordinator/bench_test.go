@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,9 +100,9 @@ func benchPipelineWith(b *testing.B, workers, pop int, set func(*gahpo.RunConfig
 	st := openStore(b, filepath.Join(b.TempDir(), "h.db"))
 	defer st.Close()
 	b.ResetTimer()
-	start := time.Now()
+	cpu0, start := usage(), time.Now()
 	run := runToEnd(b, context.Background(), st, conn, rc)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), usage().minus(cpu0)
 	b.StopTimer()
 	if run.Status != gahpo.RunDone {
 		b.Fatalf("run %s", run.Status)
@@ -118,7 +119,29 @@ func benchPipelineWith(b *testing.B, workers, pop int, set func(*gahpo.RunConfig
 	}
 	b.ReportMetric(float64(trained)/elapsed.Seconds(), "genomes/s")
 	b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(trained)*float64(workers), "ms/genome/worker")
+	// What each genome costs the machine, whatever else runs on it: the
+	// CPU time of the whole process (NATS server, coordinator, workers)
+	// and its context switches, a genome's goroutine wakeups.
+	b.ReportMetric(float64(cpu.cpu.Microseconds())/float64(trained), "cpu_µs/genome")
+	b.ReportMetric(float64(cpu.switches)/float64(trained), "switches/genome")
 }
+
+// rusage is what the process has used so far: CPU time, all threads, and
+// context switches, voluntary or not.
+type rusage struct {
+	cpu      time.Duration
+	switches int64
+}
+
+func usage() rusage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return rusage{}
+	}
+	return rusage{time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Nvcsw + ru.Nivcsw}
+}
+
+func (u rusage) minus(v rusage) rusage { return rusage{u.cpu - v.cpu, u.switches - v.switches} }
 
 // slowTrainer is noopTrainer taking d per task: a worker of a given speed.
 type slowTrainer struct{ d time.Duration }
