@@ -79,10 +79,11 @@ func limitString(v int64, show func(int64) string) string {
 // existing one's lease to it. The consumer is every run's, so is its
 // lease: a longer one is always applied (a dead worker's tasks come back
 // later), a shorter one only while no worker holds a task. A worker renews
-// its lease at a third of the lease it read when it took its task; one
-// shortened under it lets the server hand the task to another worker
-// mid-training, trained twice and counted as an attempt of its genome
-// (a run's --max-attempts can fail it so). The lease then stays; the
+// its lease at a third of the lease it last read (and reads it again a
+// quarter of a second into a task); one shortened under it lets the
+// server hand the task to another worker mid-training, trained twice and
+// counted as an attempt of its genome (a run's --max-attempts can fail it
+// so). The lease then stays; the
 // next coordinator to start while the queue has none held shortens it.
 func (c *Conn) ensureLease(ctx context.Context, ackWait time.Duration) error {
 	cfg := jetstream.ConsumerConfig{

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gahpo/gahpo"
@@ -85,6 +86,10 @@ type Worker struct {
 	conn    *bus.Conn
 	trainer Trainer
 	log     *slog.Logger
+
+	// lease is the task queue's lease (its AckWait) as last read from
+	// the server: a task's renewals start from it (see heartbeat).
+	lease atomic.Int64
 
 	mu      sync.Mutex
 	fetched map[string]dataSet // data set key → its files in the cache
@@ -175,7 +180,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.cleanJobDirs()
-	w.log.Info("worker ready", "slots", w.cfg.Concurrency, "devices", w.cfg.Devices, "lease", q.AckWait(ctx))
+	w.lease.Store(int64(q.AckWait(ctx)))
+	w.log.Info("worker ready", "slots", w.cfg.Concurrency, "devices", w.cfg.Devices, "lease", time.Duration(w.lease.Load()))
 	var wg sync.WaitGroup
 	errs := make([]error, w.cfg.Concurrency)
 	for i := range w.cfg.Concurrency {
@@ -269,7 +275,7 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
 		if d == nil {
 			continue
 		}
-		if !w.handle(ctx, d, s, q.AckWait(ctx)) {
+		if !w.handle(ctx, d, s, q) {
 			refusals = 0
 			continue
 		}
@@ -344,7 +350,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // acknowledged, or the task handed back. It reports whether the task was
 // refused (Config.Accept, or a training this worker cannot run:
 // models.ErrCannotRunHere).
-func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time.Duration) (refused bool) {
+func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.TaskQueue) (refused bool) {
 	var task gahpo.Task
 	if err := gahpo.Decode(d.Data, &task); err != nil {
 		w.log.Error("rejecting malformed task", "subject", d.Subject, "err", err)
@@ -365,7 +371,7 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, lease time
 		Rung: task.Rung, Device: s.device, Replicate: task.Replicate, Token: task.Token}
 
 	// Keep the lease while working.
-	stopBeat := w.heartbeat(d, lease)
+	stopBeat := w.heartbeat(q, d)
 	defer stopBeat()
 
 	var invalid error
@@ -465,28 +471,58 @@ func retry(err error) bool {
 	return !errors.Is(err, models.ErrUntrainable) && !errors.Is(err, errPanicked) && !errors.Is(err, bus.ErrBadArchive)
 }
 
-func (w *Worker) heartbeat(d *bus.Delivery, lease time.Duration) (stop func()) {
-	every := max(lease/3, 100*time.Millisecond)
-	done := make(chan struct{})
+// leaseCheck is how long a task is held before its worker reads the
+// queue's lease anew. A task answered sooner costs no request of its own
+// (a lease read per task was a fourth round trip to the server, and a
+// tenth of the CPU of a short task's path); a longer one learns a lease a
+// resumed run's coordinator changed (--ack-wait, shortened only while no
+// task is held, never below 1 s) well before it runs out.
+const leaseCheck = 250 * time.Millisecond
+
+// heartbeat keeps d's lease while its task is worked on: a renewal every
+// third of the lease last known (Worker.lease), which is read anew from the
+// server after leaseCheck; a lease that changed is renewed by at once.
+func (w *Worker) heartbeat(q *bus.TaskQueue, d *bus.Delivery) (stop func()) {
+	lease := time.Duration(w.lease.Load())
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		renew := func() {
+			if err := d.InProgress(); err != nil {
+				w.log.Warn("lease renewal failed", "err", err)
+			}
+		}
+		every := renewEvery(lease)
 		t := time.NewTicker(every)
 		defer t.Stop()
+		check := time.NewTimer(min(every, leaseCheck))
+		defer check.Stop()
 		for {
 			select {
-			case <-done:
+			case <-ctx.Done():
 				return
-			case <-t.C:
-				if err := d.InProgress(); err != nil {
-					w.log.Warn("lease renewal failed", "err", err)
+			case <-check.C:
+				now := q.AckWait(ctx)
+				if ctx.Err() != nil || now == lease {
+					continue
 				}
+				lease = now
+				w.lease.Store(int64(now))
+				every = renewEvery(now)
+				t.Reset(every)
+				renew()
+			case <-t.C:
+				renew()
 			}
 		}
 	}()
-	return func() { close(done); wg.Wait() }
+	return func() { cancel(); wg.Wait() }
 }
+
+// renewEvery is how often a task's lease is renewed: a third of it.
+func renewEvery(lease time.Duration) time.Duration { return max(lease/3, 100*time.Millisecond) }
 
 // dataDir returns the local directory holding the task's data set,
 // fetching it from the object store the first time; with a data directory
