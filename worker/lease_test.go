@@ -63,7 +63,12 @@ func TestLeaseShortenedBetweenTasks(t *testing.T) {
 	if r.GenomeID != 1 {
 		t.Fatalf("result of genome %d, want 1", r.GenomeID)
 	}
-	for w.Done() < 1 && ctx.Err() == nil { // its task acknowledged: none held
+	// Its task acknowledged (the worker does not wait for the server to
+	// confirm it): none held.
+	for held, _, err := coord.TasksHeld(ctx); held != 0 || w.Done() < 1; held, _, err = coord.TasksHeld(ctx) {
+		if err != nil || ctx.Err() != nil {
+			t.Fatalf("the first task still held: %v, %v", err, ctx.Err())
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err := coord.EnsureStreams(ctx, time.Second); err != nil {

@@ -292,50 +292,21 @@ func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
 // to the coordinator as a best-effort event (core NATS, which a JetStream
 // that cannot store still carries), so that it reaches the user. It gives
 // up when ctx ends, the connection is closed for good, or after 10 minutes.
-// d is the delivery of the task that res answers; retried says that a
-// publication failed before one got through.
-func (w *Worker) publishResult(ctx context.Context, d *bus.Delivery, res gahpo.Result, log *slog.Logger) (retried bool, err error) {
+// d is the delivery of the task that res answers.
+func (w *Worker) publishResult(ctx context.Context, d *bus.Delivery, res gahpo.Result, log *slog.Logger) error {
 	delay, deadline := time.Second, time.Now().Add(10*time.Minute)
-	for attempt := 0; ; attempt++ {
+	for {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err := w.conn.PublishResult(pctx, res, d.Seq)
 		cancel()
 		if err == nil || errors.Is(err, bus.ErrClosed) || ctx.Err() != nil || time.Now().After(deadline) {
-			return attempt > 0, err
+			return err
 		}
 		log.Warn("cannot publish result; retrying", "err", err, "in", delay)
 		_ = w.conn.PublishEvent(gahpo.Started{V: gahpo.MessageVersion, RunID: res.RunID, GenomeID: res.GenomeID, Worker: res.Worker,
 			Attempt: res.Attempt, Replicate: res.Replicate, At: time.Now(), Problem: "cannot publish its result: " + err.Error(), Token: res.Token})
 		sleep(ctx, delay)
 		delay = min(2*delay, 30*time.Second)
-	}
-}
-
-// ackTimeout bounds the wait for the server to confirm a task's
-// acknowledgement (see Worker.ack).
-const ackTimeout = 5 * time.Second
-
-// ack acknowledges the task of delivery d once its result is stored. The
-// acknowledgement is sent once, whatever the wait for the server to
-// confirm it: waiting only tells whether it arrived, and a lost one costs
-// a redelivery whose result the coordinator drops, never a result. So the
-// wait is short (ackTimeout), and there is none after a result that could
-// not be published at once (retried): the server was away, and if it came
-// back without its store the task's stream went with it, and nothing will
-// ever confirm (the worker waited 30 s there before taking the next task).
-func (w *Worker) ack(ctx context.Context, d *bus.Delivery, retried bool, log *slog.Logger) {
-	if retried {
-		if err := d.AckNoWait(); err != nil {
-			log.Warn("ack failed; the task may be redelivered and its result ignored", "err", err)
-		}
-		return
-	}
-	// The ack's own deadline: ctx may have ended while the result was
-	// published.
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
-	defer cancel()
-	if err := d.Ack(actx); err != nil {
-		log.Warn("ack failed; the task may be redelivered and its result ignored", "err", err)
 	}
 }
 
@@ -438,9 +409,8 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.Tas
 	}
 	fitMessage(&res, log)
 	// Publish, then ack: a crash in between only repeats the result,
-	// which the coordinator ignores by genome id.
-	retried, err := w.publishResult(ctx, d, res, log)
-	if err != nil {
+	// which the coordinator ignores (by the task's token and rung).
+	if err := w.publishResult(ctx, d, res, log); err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopping before the result was published: handing the task back", "err", err)
 			w.putBack(ctx, d, task, 0)
@@ -450,7 +420,13 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.Tas
 		_ = d.Nak(time.Second)
 		return false
 	}
-	w.ack(ctx, d, retried, log)
+	// The ack is not waited for, as a lost one costs no more than one
+	// whose confirmation is lost: the task comes back after its lease,
+	// and its result again, which the coordinator ignores. Waiting for it
+	// cost a round trip a genome.
+	if err := d.AckNoWait(); err != nil {
+		log.Warn("ack failed; the task may be redelivered and its result ignored", "err", err)
+	}
 	w.mu.Lock()
 	w.done++
 	w.mu.Unlock()
