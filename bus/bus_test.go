@@ -60,8 +60,25 @@ func TestFetchChecksAndCachesData(t *testing.T) {
 	}
 }
 
+// puller is how a task is taken: a TaskQueue's Next, or a TaskSlot's.
+type puller interface {
+	Next(ctx context.Context, wait time.Duration) (*bus.Delivery, error)
+}
+
+// TestTaskQueueHandsOneTaskAtATime, through the queue's Next and through a
+// slot's (the worker's, a subscription kept from task to task).
 func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
-	t.Parallel() // its own server; its waits overlap the others'
+	t.Parallel() // its own servers; its waits overlap the others'
+	for _, slot := range []bool{false, true} {
+		name := map[bool]string{false: "queue", true: "slot"}[slot]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testOneTaskAtATime(t, slot)
+		})
+	}
+}
+
+func testOneTaskAtATime(t *testing.T, slot bool) {
 	srv := testnats.Start(t)
 	c := testnats.Connect(t, srv, "t")
 	ctx := context.Background()
@@ -115,12 +132,21 @@ func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
 		}
 	}
 	held(0)
-	a, err := q.Next(ctx, 5*time.Second)
+	var p puller = q
+	if slot {
+		s, err := q.Slot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		p = s
+	}
+	a, err := p.Next(ctx, 5*time.Second)
 	if err != nil || a == nil {
 		t.Fatalf("first: %v", err)
 	}
 	held(1)
-	b, err := q.Next(ctx, 5*time.Second)
+	b, err := p.Next(ctx, 5*time.Second)
 	if err != nil || b == nil {
 		t.Fatalf("second: %v", err)
 	}
@@ -128,7 +154,7 @@ func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
 	if a.Subject == b.Subject {
 		t.Errorf("the same task twice: %s", a.Subject)
 	}
-	none, err := q.Next(ctx, 300*time.Millisecond)
+	none, err := p.Next(ctx, 300*time.Millisecond)
 	if none != nil || err != nil {
 		t.Errorf("third pull = %v, %v; want nothing (the duplicates were dropped)", none, err)
 	}
@@ -137,7 +163,7 @@ func TestTaskQueueHandsOneTaskAtATime(t *testing.T) {
 	}
 	held(1)
 	// b is not acknowledged: it comes back after the lease, as attempt 2.
-	again, err := q.Next(ctx, 3*lease)
+	again, err := p.Next(ctx, 3*lease)
 	if err != nil || again == nil || again.Subject != b.Subject || again.Attempt != 2 {
 		t.Fatalf("redelivery = %+v, %v; want %s attempt 2", again, err, b.Subject)
 	}

@@ -14,9 +14,19 @@ import (
 // exist yet: no coordinator has set the streams up.
 var ErrNoConsumer = errors.New("bus: no task queue yet (start a coordinator)")
 
+// acker is what a delivery's message is told once handled: a
+// jetstream.Msg, or a slot's *nats.Msg (coreMsg).
+type acker interface {
+	Ack() error
+	DoubleAck(ctx context.Context) error
+	InProgress() error
+	TermWithReason(reason string) error
+	NakWithDelay(delay time.Duration) error
+}
+
 // Delivery is one message pulled from a stream.
 type Delivery struct {
-	msg jetstream.Msg
+	msg acker
 	// Data is the message body.
 	Data []byte
 	// Subject is the subject the message was published on.
@@ -33,7 +43,34 @@ func newDelivery(m jetstream.Msg) *Delivery {
 	if md, err := m.Metadata(); err == nil {
 		d.Attempt, d.Seq = int(md.NumDelivered), md.Sequence.Stream
 	}
-	d.Attempt += priorAttempts(m)
+	d.Attempt += priorAttempts(m.Headers())
+	return d
+}
+
+// coreMsg is a message pulled through a slot's own subscription
+// (TaskSlot), told as jetstream.Msg is.
+type coreMsg struct{ m *nats.Msg }
+
+func (c coreMsg) Ack() error { return c.m.Ack() }
+
+func (c coreMsg) DoubleAck(ctx context.Context) error { return c.m.AckSync(nats.Context(ctx)) }
+
+func (c coreMsg) InProgress() error { return c.m.InProgress() }
+
+func (c coreMsg) NakWithDelay(delay time.Duration) error { return c.m.NakWithDelay(delay) }
+
+// TermWithReason sends the term with its reason, which the legacy
+// nats.Msg.Term does not carry (jetstream.Msg.TermWithReason's body).
+func (c coreMsg) TermWithReason(reason string) error {
+	return c.m.Respond([]byte("+TERM " + reason))
+}
+
+func newCoreDelivery(m *nats.Msg) *Delivery {
+	d := &Delivery{msg: coreMsg{m}, Data: m.Data, Subject: m.Subject, Attempt: 1}
+	if md, err := m.Metadata(); err == nil {
+		d.Attempt, d.Seq = int(md.NumDelivered), md.Sequence.Stream
+	}
+	d.Attempt += priorAttempts(m.Header)
 	return d
 }
 
@@ -138,6 +175,74 @@ func (q *TaskQueue) Next(ctx context.Context, wait time.Duration) (*Delivery, er
 		return nil, ctx.Err() // nil unless the caller's context ended
 	default:
 		return nil, closed(q.nc, fmt.Errorf("bus: next task: %w", err))
+	}
+}
+
+// TaskSlot takes tasks from the workers' consumer one at a time for one
+// slot of a worker, through a subscription of its own kept from task to
+// task. TaskQueue.Next makes a subscription for each pull and drops it
+// after: a subscribe and an unsubscribe a task, each of which changes the
+// server's routing of every message (a twentieth of the cluster path's
+// CPU).
+type TaskSlot struct {
+	sub *nats.Subscription
+	nc  *nats.Conn
+}
+
+// Slot opens a slot on the queue; ErrNoConsumer when the consumer is gone.
+// Close it when done.
+func (q *TaskQueue) Slot() (*TaskSlot, error) {
+	js, err := q.nc.JetStream()
+	if err != nil {
+		return nil, fmt.Errorf("bus: task slot: %w", err)
+	}
+	sub, err := js.PullSubscribe("", ConsumerWorkers, nats.Bind(StreamTasks, ConsumerWorkers))
+	if errors.Is(err, nats.ErrConsumerNotFound) || errors.Is(err, nats.ErrStreamNotFound) {
+		return nil, ErrNoConsumer
+	}
+	if err != nil {
+		return nil, closed(q.nc, fmt.Errorf("bus: task slot: %w", err))
+	}
+	return &TaskSlot{sub: sub, nc: q.nc}, nil
+}
+
+// Next pulls one task, waiting at most wait; it returns nil and no error
+// when none came, or the connection went down meanwhile.
+func (s *TaskSlot) Next(ctx context.Context, wait time.Duration) (*Delivery, error) {
+	if !s.nc.IsConnected() {
+		// A pull sent into the client's buffer while it reconnects would
+		// reach the server later, while the slot trains another task:
+		// the task it brings would wait, its lease running.
+		if err := sleepCtx(ctx, min(wait, 100*time.Millisecond)); err != nil || s.nc.IsClosed() {
+			return nil, closed(s.nc, ctx.Err())
+		}
+		return nil, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	msgs, err := s.sub.Fetch(1, nats.Context(fctx))
+	switch {
+	case err == nil && len(msgs) > 0:
+		return newCoreDelivery(msgs[0]), nil
+	case err == nil, errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, nats.ErrFetchDisconnected):
+		return nil, ctx.Err() // nil unless the caller's context ended
+	default:
+		return nil, closed(s.nc, fmt.Errorf("bus: next task: %w", err))
+	}
+}
+
+// Close ends the slot's subscription.
+func (s *TaskSlot) Close() { _ = s.sub.Unsubscribe() }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

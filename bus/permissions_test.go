@@ -160,6 +160,28 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 		}
 		return d.Ack(ctx)
 	})
+	allowed(t, "coordinator: publish a task", func(ctx context.Context) error {
+		return coord.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, RunID: run, GenomeID: 4, Kind: gahpo.KindFitness})
+	})
+	allowed(t, "worker: take a task through a slot, as a worker does, and ack it", func(ctx context.Context) error {
+		q, err := worker.Tasks(ctx)
+		if err != nil {
+			return err
+		}
+		s, err := q.Slot()
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		d, err := s.Next(ctx, 5*time.Second)
+		if err != nil || d == nil {
+			return errors.Join(errors.New("no task"), err)
+		}
+		if err := d.InProgress(); err != nil {
+			return err
+		}
+		return d.Ack(ctx)
+	})
 	allowed(t, "worker: publish a result", func(ctx context.Context) error {
 		return worker.PublishResult(ctx, gahpo.Result{V: gahpo.MessageVersion, RunID: run, GenomeID: 1, Kind: gahpo.KindFitness, Attempt: 1}, 0)
 	})

@@ -17,8 +17,8 @@ import (
 const headerPrior = "Gahpo-Prior-Attempts"
 
 // priorAttempts reads headerPrior (0 when absent or malformed).
-func priorAttempts(m jetstream.Msg) int {
-	n, err := strconv.Atoi(m.Headers().Get(headerPrior))
+func priorAttempts(h nats.Header) int {
+	n, err := strconv.Atoi(h.Get(headerPrior))
 	if err != nil || n < 0 {
 		return 0
 	}
@@ -39,15 +39,14 @@ func priorAttempts(m jetstream.Msg) int {
 // lease and the genome may be trained twice (results are idempotent by
 // genome id).
 func (c *Conn) Requeue(ctx context.Context, d *Delivery) error {
-	md, err := d.msg.Metadata()
-	if err != nil {
-		return fmt.Errorf("bus: requeue %s: %w", d.Subject, err)
+	if d.Seq == 0 {
+		return fmt.Errorf("bus: requeue %s: the delivery has no stream sequence", d.Subject)
 	}
 	m := &nats.Msg{Subject: d.Subject, Data: d.Data, Header: nats.Header{}}
 	m.Header.Set(headerPrior, strconv.Itoa(d.Attempt-1))
 	// A message id of its own, unique by the original's sequence: the
 	// task's id would be taken for a duplicate and dropped.
-	id := d.Subject + ".requeued." + strconv.FormatUint(md.Sequence.Stream, 10)
+	id := d.Subject + ".requeued." + strconv.FormatUint(d.Seq, 10)
 	if _, err := c.js.PublishMsg(ctx, m, jetstream.WithMsgID(id)); err != nil {
 		return fmt.Errorf("bus: requeue %s: %w", d.Subject, err)
 	}

@@ -248,15 +248,32 @@ type slot struct {
 func (w *Worker) loop(ctx context.Context, q *bus.TaskQueue, s slot) error {
 	s.job = &jobDir{}
 	defer w.removeJobDir(s.job)
-	refusals := 0 // in a row
+	refusals := 0          // in a row
+	var pull *bus.TaskSlot // the slot's own subscription, kept from task to task
+	defer func() {
+		if pull != nil {
+			pull.Close()
+		}
+	}()
 	for ctx.Err() == nil {
-		d, err := q.Next(ctx, w.cfg.Poll)
+		var d *bus.Delivery
+		var err error
+		if pull == nil {
+			pull, err = q.Slot()
+		}
+		if err == nil {
+			d, err = pull.Next(ctx, w.cfg.Poll)
+		}
 		if errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
 			return err
 		}
 		if err != nil {
 			if ctx.Err() != nil {
 				continue
+			}
+			if pull != nil {
+				pull.Close() // opened again at the next pull
+				pull = nil
 			}
 			if _, qerr := w.conn.Tasks(ctx); errors.Is(qerr, bus.ErrNoConsumer) {
 				// Not an outage: the server is back without the queue
