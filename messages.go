@@ -1,7 +1,6 @@
 package gahpo
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -289,12 +288,10 @@ func Decode(data []byte, v any) error {
 	if len(data) > MaxMessageSize {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrBadMessage, len(data), MaxMessageSize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
+	// Unmarshal refuses trailing data itself (a Decoder copied the message
+	// first, on the path of every task, result and event).
+	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadMessage, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data", ErrBadMessage)
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {
 		return val.Validate()
