@@ -394,7 +394,10 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.Tas
 			return false
 		}
 		started := gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Replicate: task.Replicate, Worker: s.name, Attempt: d.Attempt, At: time.Now(), Token: task.Token}
-		_ = w.conn.PublishEvent(started)
+		// Told once the training has run for announceAfter: one that ends
+		// sooner is shown by its result alone.
+		announce := time.AfterFunc(announceAfter, func() { _ = w.conn.PublishEvent(started) })
+		defer announce.Stop()
 		log.Info("training", "epochs", task.Epochs, "from_epochs", task.FromEpochs, "rung", task.Rung, "checkpoint", task.Checkpoint != nil)
 		if err := w.train(ctx, task, dir, s, started, &res); err != nil {
 			if ctx.Err() != nil {
@@ -463,6 +466,13 @@ var errPanicked = errors.New("training panicked")
 func retry(err error) bool {
 	return !errors.Is(err, models.ErrUntrainable) && !errors.Is(err, errPanicked) && !errors.Is(err, bus.ErrBadArchive)
 }
+
+// announceAfter is how long a training runs before its worker tells the
+// coordinator it took the genome (the event a status shows as a training
+// under way, with the time it started). A shorter training is not told:
+// its result follows at once, and the event was a message a genome to the
+// server and the coordinator on the path of the shortest tasks.
+const announceAfter = 100 * time.Millisecond
 
 // leaseCheck is how long a task is held before its worker reads the
 // queue's lease anew. A task answered sooner costs no request of its own

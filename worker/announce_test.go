@@ -1,0 +1,74 @@
+package worker_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/worker"
+)
+
+// TestTrainingAnnouncedOnceUnderWay: a worker tells the coordinator it
+// took a genome (the event a status shows as a training under way) once
+// the training has run a tenth of a second, with the time it started; a
+// training that ends sooner is told by its result alone, which spares the
+// shortest tasks a message each to the server and the coordinator.
+func TestTrainingAnnouncedOnceUnderWay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	var mu sync.Mutex
+	told := map[int][]gahpo.Started{} // genome → its events without a report
+	stop, err := c.conn.SubscribeEvents("r1", func(data []byte) {
+		var e gahpo.Started
+		if gahpo.Decode(data, &e) == nil && e.Report == nil {
+			mu.Lock()
+			told[e.GenomeID] = append(told[e.GenomeID], e)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	var started sync.Map // genome → when its training began
+	tr := worker.TrainerFunc(func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		started.Store(job.Task.GenomeID, time.Now())
+		if job.Task.GenomeID == 2 {
+			select {
+			case <-ctx.Done():
+				return models.Outcome{}, ctx.Err()
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		return models.Outcome{Fitness: 1}, nil
+	})
+	c.start(t, ctx, tr, worker.Config{Name: "w", CacheDir: t.TempDir()})
+	for genome := 1; genome <= 2; genome++ {
+		c.publish(t, ctx, gahpo.Task{GenomeID: genome, Token: "t"})
+		if r := c.next(t, ctx); r.GenomeID != genome || r.Failure != "" {
+			t.Fatalf("result of genome %d (%q), want genome %d", r.GenomeID, r.Failure, genome)
+		}
+	}
+	// The event is core NATS: give a late one time to come.
+	if err := c.conn.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(told[1]); n != 0 {
+		t.Errorf("genome 1, trained at once: %d events, want none", n)
+	}
+	if len(told[2]) != 1 {
+		t.Fatalf("genome 2, trained for half a second: %d events, want one", len(told[2]))
+	}
+	e := told[2][0]
+	began, _ := started.Load(2)
+	if e.Worker != "w" || e.Token != "t" || e.Attempt != 1 || e.At.After(began.(time.Time)) || began.(time.Time).Sub(e.At) > 100*time.Millisecond {
+		t.Errorf("genome 2's event %+v; want worker w, token t, attempt 1, at its start %v", e, began)
+	}
+}
