@@ -303,22 +303,22 @@ func (q *Pool) finiteMembers() []int {
 // tournament returns the best of TournamentSize ids drawn without
 // replacement from members, skipping exclude (0: none).
 func (q *Pool) tournament(r *rand.Rand, members []int, exclude int) int {
-	idx := make([]int, 0, len(members))
-	for _, id := range members {
-		if id != exclude {
-			idx = append(idx, id)
+	n, at := len(members), len(members) // at: exclude's place in members
+	if exclude != 0 {
+		if i := slices.Index(members, exclude); i >= 0 {
+			n, at = n-1, i
 		}
 	}
-	size := min(q.cfg.TournamentSize, len(idx))
 	best := 0
-	for k := range size {
-		j := k + r.IntN(len(idx)-k)
-		idx[k], idx[j] = idx[j], idx[k]
-		c := idx[k]
+	draw(r, n, min(q.cfg.TournamentSize, n), func(p int) {
+		if p >= at {
+			p++
+		}
+		c := members[p]
 		if best == 0 || Ahead(q.recs[c-1].Score, c, q.recs[best-1].Score, best) {
 			best = c
 		}
-	}
+	})
 	return best
 }
 

@@ -2,6 +2,7 @@ package ga
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -102,5 +103,101 @@ func TestElites(t *testing.T) {
 				t.Errorf("elites = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// shuffledTournament is tournament as it was, shuffling a copy of the
+// candidates' indices: draw must pick what it picked, with the same draws.
+func shuffledTournament(r *rand.Rand, pop []record, size, exclude int) int {
+	idx := make([]int, 0, len(pop))
+	for i := range pop {
+		if i != exclude {
+			idx = append(idx, i)
+		}
+	}
+	size = min(size, len(idx))
+	best := -1
+	for k := range size {
+		j := k + r.IntN(len(idx)-k)
+		idx[k], idx[j] = idx[j], idx[k]
+		c := idx[k]
+		if best < 0 || Better(pop[c].fit, pop[c].g.ID, pop[best].fit, pop[best].g.ID) {
+			best = c
+		}
+	}
+	return best
+}
+
+// TestTournamentDrawsAsShuffled: the tournament that keeps only the
+// positions its swaps moved picks, for every seed, population, size and
+// exclusion, the genome the shuffled copy picked, and leaves the random
+// source where it left it (every run's genomes stay the same).
+func TestTournamentDrawsAsShuffled(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 7, 50, 200} {
+		for _, size := range []int{1, 2, 3, 5, sparseDraws, sparseDraws + 1, 20, 300} {
+			for _, exclude := range []int{-1, 0, n / 2, n - 1} {
+				for seed := range uint64(20) {
+					fits := make([]float64, n)
+					fr := newRand(seed + 100)
+					for i := range fits {
+						fits[i] = math.Floor(fr.Float64() * 10) // ties, broken by id
+					}
+					p := pop(fits)
+					a, b := newRand(seed), newRand(seed)
+					got, want := tournament(a, p, size, exclude), shuffledTournament(b, p, size, exclude)
+					if got != want || a.Uint64() != b.Uint64() {
+						t.Fatalf("n %d size %d exclude %d seed %d: picked %d, the shuffle %d (or the random source moved on otherwise)", n, size, exclude, seed, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// shuffledPoolTournament is Pool.tournament as it was, shuffling a copy of
+// the members.
+func shuffledPoolTournament(q *Pool, r *rand.Rand, members []int, exclude int) int {
+	idx := make([]int, 0, len(members))
+	for _, id := range members {
+		if id != exclude {
+			idx = append(idx, id)
+		}
+	}
+	size := min(q.cfg.TournamentSize, len(idx))
+	best := 0
+	for k := range size {
+		j := k + r.IntN(len(idx)-k)
+		idx[k], idx[j] = idx[j], idx[k]
+		c := idx[k]
+		if best == 0 || Ahead(q.recs[c-1].Score, c, q.recs[best-1].Score, best) {
+			best = c
+		}
+	}
+	return best
+}
+
+// TestPoolTournamentDrawsAsShuffled is TestTournamentDrawsAsShuffled for a
+// steady state's pool: members are ids in the pool's order, exclude an id.
+func TestPoolTournamentDrawsAsShuffled(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 5, 60} {
+		for _, size := range []int{1, 3, sparseDraws + 1, 100} {
+			for seed := range uint64(20) {
+				fr := newRand(seed + 100)
+				q := &Pool{cfg: Config{TournamentSize: size}}
+				members := make([]int, n)
+				for i := range n {
+					q.recs = append(q.recs, poolRec{Score: Score{Rung: int(fr.IntN(2)), Fitness: math.Floor(fr.Float64() * 10)}})
+					members[i] = i + 1
+				}
+				fr.Shuffle(n, func(i, j int) { members[i], members[j] = members[j], members[i] })
+				for _, exclude := range []int{0, 1, n / 2, n, n + 5} {
+					a, b := newRand(seed), newRand(seed)
+					got, want := q.tournament(a, members, exclude), shuffledPoolTournament(q, b, members, exclude)
+					if got != want || a.Uint64() != b.Uint64() {
+						t.Fatalf("n %d size %d exclude %d seed %d: picked %d, the shuffle %d (or the random source moved on otherwise)", n, size, exclude, seed, got, want)
+					}
+				}
+			}
+		}
 	}
 }

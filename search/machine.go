@@ -388,6 +388,7 @@ func (m *Machine) syncOpen() {
 // Ready returns what was decided since the last call and clears it.
 func (m *Machine) Ready() Ready {
 	m.syncOpen()
+	m.ready.Genomes = slices.Grow(m.ready.Genomes, len(m.changed)) // one copy of each record, not one per doubling
 	for id := range m.changed {
 		m.ready.Genomes = append(m.ready.Genomes, m.recs[id-1])
 	}
