@@ -163,7 +163,8 @@ func (q *TaskQueue) AckWait(ctx context.Context) time.Duration {
 
 // Next pulls one task, waiting at most wait; it returns nil and no error
 // when none came. Pulling one at a time keeps a busy worker from holding
-// tasks that an idle one could run.
+// tasks that an idle one could run. A worker's slots pull through a
+// TaskSlot each instead, which keeps its subscription.
 func (q *TaskQueue) Next(ctx context.Context, wait time.Duration) (*Delivery, error) {
 	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
