@@ -224,7 +224,8 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 
 // TestResumeTakesAnotherMaxFailures: a run left running resumes with
 // another --max-failures (as with another --ack-wait), stored and said;
-// one already stopped for failures is told it stays stopped.
+// one already stopped for failures is told it stays stopped, and keeps
+// the --max-failures it stopped by.
 func TestResumeTakesAnotherMaxFailures(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "h.db")
 	run := regressionRun(t, db)
@@ -239,7 +240,10 @@ func TestResumeTakesAnotherMaxFailures(t *testing.T) {
 		{[]string{"--max-failures", "7"}, "", ptr(7), "gahpo: run " + run.ID + " resumes with --max-failures 7 (was default (the population))\n"},
 		{[]string{"--max-failures", "7"}, "", ptr(7), ""},
 		{[]string{"--max-failures", "0"}, "", ptr(0), "gahpo: run " + run.ID + " resumes with --max-failures 0 (was 7)\n"},
-		{[]string{"--max-failures", "9"}, gahpo.StopFailures, ptr(9), "stopped for failures already: it ends failed once its trainings under way are back"},
+		// Stopped for failures: the rule it stopped by is kept, which
+		// its error and its stop's text name ("9 genomes failed" was
+		// said of a run stopped at its population's failures).
+		{[]string{"--max-failures", "9"}, gahpo.StopFailures, ptr(0), "stopped for failures already (--max-failures 0): it ends failed once its trainings under way are back"},
 	} {
 		st, err := store.Open(db, store.Options{})
 		if err != nil {

@@ -194,11 +194,14 @@ func (s *searchFlags) resumeTarget(st *store.Store, rc gahpo.RunConfig, out io.W
 		target.Config.AckWait, changed = rc.AckWait, true
 	}
 	if was, now := maxFailuresText(target.Config), maxFailuresText(rc); given["max-failures"] && was != now {
-		fmt.Fprintf(out, "gahpo: run %s resumes with --max-failures %s (was %s)\n", target.ID, now, was)
 		if target.StoppedBy == gahpo.StopFailures {
-			fmt.Fprintf(out, "gahpo: run %s stopped for failures already: it ends failed once its trainings under way are back, whatever --max-failures says now (fix the cause, then start another search with --new)\n", target.ID)
+			// The rule that stopped it is kept: its error and its
+			// stop's text name it, with the count it stopped at.
+			fmt.Fprintf(out, "gahpo: run %s stopped for failures already (--max-failures %s): it ends failed once its trainings under way are back, whatever --max-failures says now (fix the cause, then start another search with --new)\n", target.ID, was)
+		} else {
+			fmt.Fprintf(out, "gahpo: run %s resumes with --max-failures %s (was %s)\n", target.ID, now, was)
+			target.Config.MaxFailures, changed = rc.MaxFailures, true
 		}
-		target.Config.MaxFailures, changed = rc.MaxFailures, true
 	}
 	if changed {
 		if err := st.Commit(target.ID, store.Change{Run: &target}); err != nil {
