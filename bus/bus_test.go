@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,30 @@ func TestTaskWaitingPerReplicate(t *testing.T) {
 		if got, err := c.TaskWaiting(ctx, tc.task); err != nil || got != tc.want {
 			t.Errorf("replicate %d: TaskWaiting = %v, %v; want %v", tc.task.Replicate, got, err, tc.want)
 		}
+	}
+}
+
+// TestTaskSlotClosed: a slot whose connection is closed for good says so
+// (ErrClosed), in words: its error read "...: %!w(<nil>)".
+func TestTaskSlotClosed(t *testing.T) {
+	srv := testnats.Start(t)
+	c := testnats.Connect(t, srv, "t")
+	ctx := context.Background()
+	if err := c.EnsureStreams(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	q, err := c.Tasks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := q.Slot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c.Close()
+	d, err := s.Next(ctx, time.Second)
+	if d != nil || !errors.Is(err, bus.ErrClosed) || strings.Contains(err.Error(), "%!") {
+		t.Errorf("Next on a closed connection = %v, %v; want no task and ErrClosed, said in words", d, err)
 	}
 }

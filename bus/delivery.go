@@ -214,8 +214,11 @@ func (s *TaskSlot) Next(ctx context.Context, wait time.Duration) (*Delivery, err
 		// A pull sent into the client's buffer while it reconnects would
 		// reach the server later, while the slot trains another task:
 		// the task it brings would wait, its lease running.
-		if err := sleepCtx(ctx, min(wait, 100*time.Millisecond)); err != nil || s.nc.IsClosed() {
-			return nil, closed(s.nc, ctx.Err())
+		if err := sleepCtx(ctx, min(wait, 100*time.Millisecond)); err != nil {
+			return nil, closed(s.nc, err)
+		}
+		if s.nc.IsClosed() {
+			return nil, closed(s.nc, nats.ErrConnectionClosed)
 		}
 		return nil, nil
 	}
