@@ -255,8 +255,11 @@ func (r Result) Validate() error {
 	return nil
 }
 
-// Started is published (best effort, not persisted) when a worker starts a
-// task, so that status can show who holds what.
+// Started is published (best effort, not persisted) once a worker's
+// training of a task has run for 100 ms (a shorter one is shown by its
+// result alone), so that status can show who holds what; again with an
+// Epoch or Report after each epoch it trains, and with a Problem the
+// worker cannot get past.
 type Started struct {
 	V        int       `json:"v"`
 	RunID    string    `json:"run_id"`

@@ -38,6 +38,7 @@
 // directory, links, special files and archives over ArchiveLimits, and
 // writes only through an os.Root on the directory.
 //
-// Events (core NATS, best effort): gahpo.event.<run> when a worker starts a
-// task and after each epoch it trains (gahpo.Started with its Report).
+// Events (core NATS, best effort): gahpo.event.<run> once a worker's
+// training of a task has run for 100 ms, and after each epoch it trains
+// (gahpo.Started with its Report).
 package bus
