@@ -95,18 +95,7 @@ func TestCacheDamaged(t *testing.T) {
 	}
 	// rotten changes a byte and puts the file's time back: bit rot, or a
 	// rewrite that keeps the size and time (a restore, rsync -t).
-	rotten := func(t *testing.T, _, file string) {
-		fi, err := os.Stat(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte("0.75"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rotten := func(t *testing.T, _, file string) { rot(t, file) }
 	tests := []struct {
 		name   string
 		damage func(t *testing.T, cache, file string)
@@ -125,14 +114,7 @@ func TestCacheDamaged(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			c := newCluster(t, ctx)
-			src := filepath.Join(t.TempDir(), "loss.txt")
-			if err := os.WriteFile(src, []byte("0.25"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			ref, err := c.conn.PutFile(ctx, bus.BucketData, src)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ref := lossData(t, ctx, c)
 			cache := filepath.Join(t.TempDir(), "cache")
 			// The trainer reads its fitness from the data file, and fails
 			// the genome, as a command exiting non-zero does, when the
@@ -183,14 +165,7 @@ func TestCacheDamagedAtStart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := newCluster(t, ctx)
-	src := filepath.Join(t.TempDir(), "loss.txt")
-	if err := os.WriteFile(src, []byte("0.25"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ref, err := c.conn.PutFile(ctx, bus.BucketData, src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := lossData(t, ctx, c)
 	cache := filepath.Join(t.TempDir(), "cache")
 	trainer := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
 		b, err := os.ReadFile(filepath.Join(job.DataDir, "loss.txt"))
@@ -210,16 +185,7 @@ func TestCacheDamagedAtStart(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("data files in the cache: %q; want one", files)
 	}
-	fi, err := os.Stat(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(files[0], []byte("0.75"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(files[0], fi.ModTime(), fi.ModTime()); err != nil {
-		t.Fatal(err)
-	}
+	rot(t, files[0])
 
 	var logs testnats.LogBuffer
 	c.start(t, ctx, trainer, worker.Config{Name: "second", CacheDir: cache, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -229,5 +195,36 @@ func TestCacheDamagedAtStart(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, "a cached data file is damaged; fetching it again") || !strings.Contains(l, "the data set's is "+ref.Digest) {
 		t.Errorf("the worker did not say why it fetched the data file again; its log:\n%s", l)
+	}
+}
+
+// lossData puts the data set of the caches' tests in c's object store: a
+// file loss.txt holding the fitness 0.25, which their trainers read.
+func lossData(t *testing.T, ctx context.Context, c *cluster) gahpo.DataRef {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "loss.txt")
+	if err := os.WriteFile(src, []byte("0.25"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := c.conn.PutFile(ctx, bus.BucketData, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// rot changes file's bytes (to the fitness 0.75) and puts its time back:
+// bit rot, or a rewrite that keeps the size and time (a restore, rsync -t).
+func rot(t *testing.T, file string) {
+	t.Helper()
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("0.75"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
 	}
 }
