@@ -66,6 +66,8 @@ func TestMainInProcess(t *testing.T) {
 		{name: "bad listen address", args: []string{"run", "--problem", "regression", "--listen", "nowhere"}, wantErr: `bad --listen "nowhere"`},
 		{name: "coordinator without NATS", args: []string{"coordinator"}, wantErr: "--nats URL is required"},
 		{name: "status of a history file", args: []string{"status", "--db", "gahpo.db"}, wantErr: "status: asks a running coordinator over NATS (--nats URL); a history file's runs are in gahpo query runs --db gahpo.db"},
+		{name: "status of a history file whose name a shell splits", args: []string{"status", "--db", "my runs.db"},
+			wantErr: "a history file's runs are in gahpo query runs --db 'my runs.db', a run's best genomes in gahpo query best --db 'my runs.db', the whole of it in gahpo report --db 'my runs.db' --out DIR"},
 		{name: "run with a stray argument after an empty --flag=", args: []string{"run", "--problem", "regression", "--fidelity=", "halving"},
 			wantErr: `run: unexpected argument "halving": --fidelity= gives its flag an empty value; to give it this one, write --fidelity=halving`},
 		{name: "run with a stray argument", args: []string{"run", "extra", "--problem", "regression"}, wantErr: `run: unexpected argument "extra"`},

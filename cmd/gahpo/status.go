@@ -33,7 +33,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if given {
 		// The history file's view of a run is query's: status is the
 		// live one (what is in flight, who holds what, the ETA).
-		return fmt.Errorf("status: asks a running coordinator over NATS (--nats URL); a history file's runs are in gahpo query runs --db %s, a run's best genomes in gahpo query best --db %s, the whole of it in gahpo report --db %s --out DIR", *db, *db, *db)
+		return fmt.Errorf("status: asks a running coordinator over NATS (--nats URL); a history file's runs are in gahpo query runs --db %s, a run's best genomes in gahpo query best --db %s, the whole of it in gahpo report --db %s --out DIR", report.ShellQuote(*db), report.ShellQuote(*db), report.ShellQuote(*db))
 	}
 	if nf.url == "" {
 		return errors.New("status: --nats URL is required")
