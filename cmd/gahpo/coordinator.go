@@ -100,7 +100,8 @@ type runFailedError string
 func (e runFailedError) Error() string { return string(e) }
 
 // exitRunFailed is the exit status of a command whose run failed: apart
-// from 1 (an error another start may not meet: NATS away, a bad flag).
+// from 1 (an error another start may not meet: NATS away, a refused
+// start) and 2 (a usage error).
 const exitRunFailed = 3
 
 func withLogger(o bus.Options, log *slog.Logger) bus.Options {
