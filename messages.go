@@ -70,6 +70,12 @@ type Task struct {
 	FromEpochs   int        `json:"from_epochs,omitempty"`
 	Checkpoint   *ObjectRef `json:"checkpoint,omitempty"`
 	CheckpointTo string     `json:"checkpoint_to,omitempty"`
+	// MaxEpochs, on a fitness task of a halving or pbt run, is the epochs
+	// the genome trains at the top rung (RunConfig.MaxEpochs): the same on
+	// each of its rungs, so that a trainer's schedule (a cosine decay) has
+	// one length from its first rung to its last. 0: the training ends at
+	// Epochs (a one-epoch run's fitness, a final training).
+	MaxEpochs int `json:"max_epochs,omitempty"`
 	// Population based training: when a genome goes on from the
 	// checkpoint of another genome it exploited, FromGenome is that
 	// genome and FromParams and FromSeed the hyperparameters and seed the

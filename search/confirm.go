@@ -99,7 +99,7 @@ func (m *Machine) replicateTask(r gahpo.GenomeRecord, k int) gahpo.Task {
 		Problem: rc.Problem, Params: params, Schedule: schedule, Seed: r.Replicates[k-1].Seed,
 		DataSeed:    rc.GA.Seed | 1<<63, // the genome's own data: only the seed differs
 		TrainSubset: rc.TrainSubset, OnTest: rc.FitnessOnTest, MaxAttempts: rc.MaxAttempts,
-		Rung: top, Epochs: m.rungs[top], Test: true, Replicate: k,
+		Rung: top, Epochs: m.rungs[top], MaxEpochs: m.rungs[top], Test: true, Replicate: k,
 		Token: m.replicateToken(r.ID, k),
 	}
 }

@@ -531,7 +531,7 @@ func (m *Machine) rungTask(r gahpo.GenomeRecord, rung int) gahpo.Task {
 		t.Epochs = rc.FitnessEpochs // 0: the trainer's one-epoch fitness
 		return t
 	}
-	t.Rung, t.Epochs = rung, m.rungs[rung]
+	t.Rung, t.Epochs, t.MaxEpochs = rung, m.rungs[rung], m.rungs[len(m.rungs)-1]
 	if rung > 0 {
 		t.FromEpochs, t.Checkpoint = m.rungs[rung-1], r.Checkpoint
 		t.Test = true

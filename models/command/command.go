@@ -451,6 +451,9 @@ func (t *Trainer) env(job models.Job, paramsFile, ckpt string) []string {
 	}
 	if epochs := taskEpochs(task, p.Budget); epochs > 0 {
 		env = append(env, "GAHPO_EPOCHS="+strconv.Itoa(epochs))
+		// The length of the genome's whole training: a schedule's, the
+		// same on each of its rungs.
+		env = append(env, "GAHPO_MAX_EPOCHS="+strconv.Itoa(max(task.MaxEpochs, epochs)))
 	}
 	test := "0"
 	if task.Test || task.Kind == gahpo.KindFinal {

@@ -415,3 +415,41 @@ func TestManyEpochs(t *testing.T) {
 		t.Errorf("OnEpoch called %d times for %d reports; want about %d", calls, n, command.MaxCurve)
 	}
 }
+
+// TestMaxEpochsEnv: a trainer process is told, in GAHPO_MAX_EPOCHS, the
+// epochs of the genome's whole training (a cosine schedule's length): the
+// top rung's at each rung of a halving or pbt run, a promoted genome going
+// on from its checkpoint seeing what its first rung saw; the training's
+// own epochs when nothing follows it (a one-epoch fitness, a final).
+func TestMaxEpochsEnv(t *testing.T) {
+	p := shProblem(t, `test -n "$GAHPO_MAX_EPOCHS" || { echo "GAHPO_MAX_EPOCHS unset" >&2; exit 1; }
+echo "{\"epoch\": $GAHPO_EPOCHS, \"loss\": $GAHPO_MAX_EPOCHS}"
+`)
+	tests := []struct {
+		name string
+		task gahpo.Task
+		want float64
+	}{
+		{"a genome's first rung", gahpo.Task{Kind: gahpo.KindFitness, Rung: 0, Epochs: 1, MaxEpochs: 9}, 9},
+		{"promoted, going on from its checkpoint", gahpo.Task{Kind: gahpo.KindFitness, Rung: 1, Epochs: 3, FromEpochs: 1, MaxEpochs: 9}, 9},
+		{"the top rung", gahpo.Task{Kind: gahpo.KindFitness, Rung: 2, Epochs: 9, FromEpochs: 3, MaxEpochs: 9}, 9},
+		{"a one-epoch fitness", gahpo.Task{Kind: gahpo.KindFitness, Epochs: 2}, 2},
+		{"a final training", gahpo.Task{Kind: gahpo.KindFinal, Epochs: 14}, 14},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := job(p, "ok", t.TempDir())
+			task := tt.task
+			task.V, task.RunID, task.GenomeID, task.Problem, task.ProblemDigest, task.Seed = gahpo.MessageVersion, "r", 1, p.Name, p.Digest, 42
+			task.Params = map[string]float64{"x": 0.5}
+			j.Task = task
+			out, err := command.New(p).Train(context.Background(), j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Fitness != tt.want {
+				t.Errorf("the trainer saw GAHPO_MAX_EPOCHS=%v, want %v", out.Fitness, tt.want)
+			}
+		})
+	}
+}

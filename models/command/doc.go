@@ -8,7 +8,10 @@
 // command's arguments replaced by the genome's value of parameter name; the
 // epochs to reach in GAHPO_EPOCHS (the task's epochs; else, with a budget,
 // its max (a run stored before the coordinator named a fitness's epochs); unset
-// when neither is known); a directory in
+// when neither is known); the epochs of the genome's whole training in
+// GAHPO_MAX_EPOCHS, set with GAHPO_EPOCHS (the task's MaxEpochs under
+// halving and pbt, the top rung's at each rung, so that a schedule keeps
+// its length; else GAHPO_EPOCHS); a directory in
 // GAHPO_CHECKPOINT_DIR that gahpo keeps between rungs (empty at the start);
 // the data files' folder in GAHPO_DATA_DIR; the seed in GAHPO_SEED; the task
 // kind (fitness or final) in GAHPO_KIND; GAHPO_TEST=1 when the test set is
