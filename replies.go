@@ -102,7 +102,18 @@ type Status struct {
 	// History is the coordinator's history file (absolute path): where
 	// the run can be read, or resumed, once the coordinator has stopped.
 	History string `json:"history,omitempty"`
+	// Objective and Maximize are the run's (RunConfig): a problem file's
+	// metric and whether it is maximised, which say how a fitness here is
+	// shown (RunConfig.Shown). Fitness fields stay minimised.
+	Objective string `json:"objective,omitempty"`
+	Maximize  bool   `json:"maximize,omitempty"`
 }
+
+// Shown is fitness f as the run's users read it (RunConfig.Shown).
+func (s Status) Shown(f Float) Float { return ShownFitness(s.Maximize, f) }
+
+// ShownName names what Shown gives (RunConfig.ShownName).
+func (s Status) ShownName() string { return ShownFitnessName(s.Objective, s.Maximize) }
 
 // Holder is a genome held by a worker.
 type Holder struct {

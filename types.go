@@ -167,6 +167,35 @@ func (c RunConfig) FailureStop() (n int, whileNone bool) {
 	return *c.MaxFailures, false
 }
 
+// Shown is fitness f as its users read it (tables, progress lines, the
+// report, export): the objective of a run that maximises one, in its own
+// sign (f negated back); f itself otherwise, the fitness of a built-in
+// problem or a minimised objective's value. The search and the JSON
+// field "fitness" keep f, minimised.
+func (c RunConfig) Shown(f Float) Float { return ShownFitness(c.Maximize, f) }
+
+// ShownName names what Shown gives: the objective's metric when it is
+// maximised, else "fitness".
+func (c RunConfig) ShownName() string { return ShownFitnessName(c.Objective, c.Maximize) }
+
+// ShownFitness is RunConfig.Shown of a run whose objective is maximised
+// (maximize) or not.
+func ShownFitness(maximize bool, f Float) Float {
+	if maximize {
+		return -f
+	}
+	return f
+}
+
+// ShownFitnessName is RunConfig.ShownName of a run of objective, which
+// is maximised (maximize) or not.
+func ShownFitnessName(objective string, maximize bool) string {
+	if maximize && objective != "" {
+		return objective
+	}
+	return "fitness"
+}
+
 // Halving reports whether the run uses successive halving.
 func (c RunConfig) Halving() bool { return c.Fidelity == FidelityHalving }
 

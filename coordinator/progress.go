@@ -89,9 +89,9 @@ func progressLine(st gahpo.Status) string {
 		}
 		switch b := st.Best; {
 		case b != nil && b.ConfirmedFitness != nil && !math.IsInf(float64(*b.ConfirmedFitness), 0):
-			line += fmt.Sprintf(", best genome %d: %.4g mean of %d trainings at %d epochs", b.GenomeID, float64(*b.ConfirmedFitness), b.Seeds, b.Epochs)
+			line += fmt.Sprintf(", best genome %d: %s%.4g mean of %d trainings at %d epochs", b.GenomeID, shownPrefix(st), float64(st.Shown(*b.ConfirmedFitness)), b.Seeds, b.Epochs)
 		case b != nil && !math.IsInf(float64(b.Fitness), 0):
-			line += fmt.Sprintf(", best %.4g at %d epochs", float64(b.Fitness), b.Epochs)
+			line += fmt.Sprintf(", best %s%.4g at %d epochs", shownPrefix(st), float64(st.Shown(b.Fitness)), b.Epochs)
 		}
 		if st.Confirming > 0 {
 			line += fmt.Sprintf(", confirming the best on other seeds: %d trainings left", st.Confirming)
@@ -120,7 +120,7 @@ func progressLine(st gahpo.Status) string {
 			line += etaText(st, ", ETA run %s")
 		}
 		if st.Best != nil && !math.IsInf(float64(st.Best.Fitness), 0) {
-			line += fmt.Sprintf(", best %.4g", float64(st.Best.Fitness))
+			line += fmt.Sprintf(", best %s%.4g", shownPrefix(st), float64(st.Shown(st.Best.Fitness)))
 		}
 	case st.State == gahpo.RunFinal:
 		line = "final training of the best genome"
@@ -137,6 +137,15 @@ func progressLine(st gahpo.Status) string {
 		line += etaText(st, ", ETA %s")
 	}
 	return line
+}
+
+// shownPrefix names a maximised objective before its value on the bar
+// ("val_acc "), and nothing before a fitness, as the bar always showed it.
+func shownPrefix(st gahpo.Status) string {
+	if n := st.ShownName(); n != "fitness" {
+		return n + " "
+	}
+	return ""
 }
 
 // etaText formats the run's ETA with format, or says why there is none;
@@ -175,8 +184,8 @@ func (p *progress) generationDone(sum gahpo.GenerationSummary, rc gahpo.RunConfi
 	case rc.Halving():
 		what += fmt.Sprintf(" (its first rung, %s)", epochs(rungs[0]))
 	}
-	fmt.Fprintf(p.w, "%s: best genome %d fitness %.5g, median %.5g, mean %.5g, failed %d\n",
-		what, sum.Best, float64(sum.Fitness), float64(sum.Median), float64(sum.Mean), sum.Failed)
+	fmt.Fprintf(p.w, "%s: best genome %d %s %.5g, median %.5g, mean %.5g, failed %d\n",
+		what, sum.Best, rc.ShownName(), float64(rc.Shown(sum.Fitness)), float64(rc.Shown(sum.Median)), float64(rc.Shown(sum.Mean)), sum.Failed)
 	p.last = ""
 }
 

@@ -162,3 +162,38 @@ func TestFinalEpochLine(t *testing.T) {
 		})
 	}
 }
+
+// TestProgressShowsTheObjectiveInItsSign: a generation's line and the bar
+// show a maximised objective as the trainer reported it, under its name
+// (its fitness, -0.97, is val_acc 0.97 negated); a fitness as it is.
+func TestProgressShowsTheObjectiveInItsSign(t *testing.T) {
+	sum := gahpo.GenerationSummary{Generation: 0, Best: 3, Fitness: -0.97, Median: -0.9, Mean: -0.85}
+	tests := []struct {
+		name            string
+		objective       string
+		maximize        bool
+		line, bar, bar2 string
+	}{
+		{"built-in", "", false, "best genome 3 fitness -0.97, median -0.9, mean -0.85,", ", best -0.97 at 3 epochs", ", best -0.97"},
+		{"a file, minimised", "val_loss", false, "best genome 3 fitness -0.97, median -0.9, mean -0.85,", ", best -0.97 at 3 epochs", ", best -0.97"},
+		{"a file, maximised", "val_acc", true, "best genome 3 val_acc 0.97, median 0.9, mean 0.85,", ", best val_acc 0.97 at 3 epochs", ", best val_acc 0.97"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w strings.Builder
+			newProgress(&w, false).generationDone(sum, gahpo.RunConfig{Objective: tt.objective, Maximize: tt.maximize})
+			if !strings.Contains(w.String(), tt.line) {
+				t.Errorf("generation's line %q, want it to hold %q", w.String(), tt.line)
+			}
+			best := &gahpo.BestEntry{GenomeID: 3, Fitness: -0.97, Epochs: 3}
+			st := gahpo.Status{State: gahpo.RunRunning, Fidelity: gahpo.FidelityHalving, Best: best, Objective: tt.objective, Maximize: tt.maximize}
+			if got := progressLine(st); !strings.Contains(got, tt.bar) {
+				t.Errorf("bar %q, want it to hold %q", got, tt.bar)
+			}
+			st.Fidelity, st.Population = "", 4
+			if got := progressLine(st); !strings.HasSuffix(got, tt.bar2) {
+				t.Errorf("bar %q, want it to end %q", got, tt.bar2)
+			}
+		})
+	}
+}

@@ -230,7 +230,7 @@ func (c *Coordinator) Status() gahpo.Status {
 		Final: c.finalEpochs(run), Fidelity: rc.Fidelity, Breeding: rc.Breeding,
 		Bred: len(recs), Budget: rc.GA.Population * rc.GA.Generations,
 		EpochsSpent: c.machine.EpochsSpent(), BudgetEpochs: rc.BudgetEpochs, StoppedBy: run.StoppedBy, MaxFailures: rc.MaxFailures,
-		History: c.store.Path(),
+		History: c.store.Path(), Objective: rc.Objective, Maximize: rc.Maximize,
 	}
 	outstanding := map[int]bool{}
 	var best *gahpo.GenomeRecord

@@ -31,8 +31,12 @@ func secs(d time.Duration) string {
 }
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"fit":    fmtFit,
-	"params": FormatParams,
+	"fit": fmtFit,
+	// shown: a fitness as the run's users read it (a maximised objective
+	// in its own sign), under the name shownName gives.
+	"shown":     func(rc gahpo.RunConfig, f gahpo.Float) string { return fmtFit(rc.Shown(f)) },
+	"shownName": func(rc gahpo.RunConfig) string { return rc.ShownName() },
+	"params":    FormatParams,
 	"pct": func(v float64) string {
 		if v <= 0 {
 			return "-"

@@ -238,3 +238,31 @@ func TestPageFinalTime(t *testing.T) {
 		}
 	}
 }
+
+// TestPageShowsTheObjectiveInItsSign: the page's (and the dashboard's)
+// table of the best genomes shows a maximised objective as its trainer
+// reported it, under its name (the fitness -0.97 is val_acc 0.97
+// negated); a fitness as it is.
+func TestPageShowsTheObjectiveInItsSign(t *testing.T) {
+	tests := []struct {
+		name      string
+		rc        gahpo.RunConfig
+		want, not string
+	}{
+		{"built-in", gahpo.RunConfig{Problem: "cnn"}, "<th>fitness</th><th>accuracy</th><th>median</th><th>mean</th><th>failed</th><th>evaluated</th><th class=\"l\">params</th></tr>\n<tr><td>1</td><td>1</td><td>-0.97</td><td>-</td><td>-0.97</td><td>-0.97</td>", "val_acc"},
+		{"a file, maximised", gahpo.RunConfig{Problem: "f", Objective: "val_acc", Maximize: true}, "<th>val_acc</th><th>accuracy</th><th>median</th><th>mean</th><th>failed</th><th>evaluated</th><th class=\"l\">params</th></tr>\n<tr><td>1</td><td>1</td><td>0.97</td><td>-</td><td>0.97</td><td>0.97</td>", "-0.97"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := gahpo.GenomeRecord{ID: 1, Fitness: -0.97, Status: gahpo.GenomeDone, Params: map[string]float64{"x": 9}}
+			s := &Snapshot{Run: gahpo.Run{ID: "r", Status: gahpo.RunRunning, Config: tt.rc}, Genomes: []gahpo.GenomeRecord{g}}
+			b, err := newPage(s, nil, true).exec("content")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), tt.want) || strings.Contains(string(b), tt.not) {
+				t.Errorf("page lacks %q or holds %q:\n%s", tt.want, tt.not, b)
+			}
+		})
+	}
+}

@@ -287,7 +287,7 @@ func ObjectiveText(rc gahpo.RunConfig) string {
 	case rc.Objective == "":
 		return ""
 	case rc.Maximize:
-		return rc.Objective + ", maximised: a fitness is its value negated (−0.93 is " + rc.Objective + " 0.93)"
+		return rc.Objective + ", maximised: tables show its value; a fitness (JSON's fitness, the figures' axes) is its value negated (−0.93 is " + rc.Objective + " 0.93)"
 	}
 	return rc.Objective + ", minimised: a fitness is its value"
 }

@@ -48,9 +48,15 @@ type exportRow struct {
 	// trainings (null until every one is back, or when one failed).
 	Replicates       []*float64 `json:"replicates"`
 	ConfirmedFitness *float64   `json:"confirmed_fitness"`
+	// A problem file's run: its objective's name and the genome's value of
+	// it in its own sign (Fitness, which the search minimises, is a
+	// maximised objective negated), null when Fitness is. The CSV's column
+	// of the value is named by the objective.
+	Objective      string   `json:"objective,omitempty"`
+	ObjectiveValue *float64 `json:"objective_value,omitempty"`
 }
 
-func newExportRow(run string, g gahpo.GenomeRecord) exportRow {
+func newExportRow(run string, rc gahpo.RunConfig, g gahpo.GenomeRecord) exportRow {
 	r := exportRow{
 		Run: run, Genome: g.ID, Generation: g.Generation + 1, Status: report.GenomeStatus(g), Epochs: g.Epochs,
 		Rung: g.Rung, Worker: g.Worker, DurationS: g.Duration.Seconds(), ImagesPerSec: g.ImagesPerSec, Attempts: g.Attempts,
@@ -61,6 +67,10 @@ func newExportRow(run string, g gahpo.GenomeRecord) exportRow {
 		r.Accuracy = &g.Accuracy
 	}
 	r.Fitness = finite(g.Evaluated(), g.Fitness)
+	if rc.Objective != "" {
+		r.Objective = rc.Objective
+		r.ObjectiveValue = finite(g.Evaluated(), rc.Shown(g.Fitness))
+	}
 	r.Replicates = []*float64{}
 	for _, rep := range g.Replicates {
 		r.Replicates = append(r.Replicates, finite(rep.Status != gahpo.GenomeQueued, rep.Fitness))
@@ -99,7 +109,9 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 			"Prints one row per genome: params (a choice by its value in CSV; jsonl has the index in params and the value in\n"+
 			"choices), fitness (empty/null when failed), accuracy (empty/null when the problem measures none), epochs, rung,\n"+
 			"status (stopped: a population based training's genome that lost its place), worker, durations in seconds,\n"+
-			"lineage, replicates and confirmed fitness (--confirm-seeds). Generations count from 1.\n"+
+			"lineage, replicates and confirmed fitness (--confirm-seeds), and, for a problem file, its objective in its own\n"+
+			"sign (a maximised one's fitness is its value negated; CSV: a column named by the objective, jsonl:\n"+
+			"objective_value). Generations count from 1.\n"+
 			"With --weights, writes the run's final model instead (see --weights).\n\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -140,7 +152,7 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	}
 	rows := make([]exportRow, len(s.Genomes))
 	for i, g := range s.Genomes {
-		rows[i] = newExportRow(s.Run.ID, g)
+		rows[i] = newExportRow(s.Run.ID, s.Run.Config, g)
 	}
 	if *format == "jsonl" {
 		enc := json.NewEncoder(m.Stdout)
@@ -151,12 +163,14 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return writeCSV(m.Stdout, s.Run.Params, rows)
+	return writeCSV(m.Stdout, s.Run.Config.Objective, s.Run.Params, rows)
 }
 
 // writeCSV writes the rows with a header; params are columns of their own,
-// lists are joined with spaces.
-func writeCSV(w io.Writer, params []string, rows []exportRow) error {
+// lists are joined with spaces; a problem file's objective (its value in
+// its own sign) has the column of its name, or objective_value when a
+// column has that name already.
+func writeCSV(w io.Writer, objective string, params []string, rows []exportRow) error {
 	names := slices.Clone(params)
 	for _, r := range rows {
 		for k := range r.Params {
@@ -169,6 +183,12 @@ func writeCSV(w io.Writer, params []string, rows []exportRow) error {
 	header := []string{"run", "genome_id", "generation", "status", "fitness", "accuracy", "epochs", "rung", "worker",
 		"duration_s", "images_per_sec", "attempts", "parents", "ops", "duplicate_of", "seed", "finished", "failure",
 		"replicates", "confirmed_fitness"}
+	if objective != "" {
+		if slices.Contains(header, objective) {
+			objective = "objective_value"
+		}
+		header = append(header, objective)
+	}
 	for _, n := range names {
 		header = append(header, "param_"+n)
 	}
@@ -204,6 +224,13 @@ func writeCSV(w io.Writer, params []string, rows []exportRow) error {
 			strconv.Itoa(r.Epochs), strconv.Itoa(r.Rung), r.Worker, num(r.DurationS), num(r.ImagesPerSec), strconv.Itoa(r.Attempts),
 			strings.Join(parents, " "), strings.Join(r.Ops, " "), strconv.Itoa(r.DuplicateOf), strconv.FormatUint(r.Seed, 10), r.Finished, r.Failure,
 			strings.Join(reps, " "), confirmed}
+		if objective != "" {
+			v := ""
+			if r.ObjectiveValue != nil {
+				v = num(*r.ObjectiveValue)
+			}
+			rec = append(rec, v)
+		}
 		for _, n := range names {
 			v, ok := r.Params[n]
 			switch c, isChoice := r.Choices[n]; {

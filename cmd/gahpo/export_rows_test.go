@@ -19,7 +19,7 @@ func TestExportConfirmed(t *testing.T) {
 		Params: map[string]float64{"lr": 1}, Replicates: []gahpo.Replicate{
 			{Status: gahpo.GenomeDone, Fitness: 0.031}, {Status: gahpo.GenomeFailed, Fitness: gahpo.Float(math.Inf(1))}, {Status: gahpo.GenomeQueued}}}
 	plain := gahpo.GenomeRecord{ID: 2, Status: gahpo.GenomeDone, Fitness: 0.05, Params: map[string]float64{"lr": 0.5}}
-	rows := []exportRow{newExportRow("r", confirmed), newExportRow("r", plain)}
+	rows := []exportRow{newExportRow("r", gahpo.RunConfig{}, confirmed), newExportRow("r", gahpo.RunConfig{}, plain)}
 
 	b, err := json.Marshal(rows[0])
 	if err != nil {
@@ -33,7 +33,7 @@ func TestExportConfirmed(t *testing.T) {
 	}
 
 	var w strings.Builder
-	if err := writeCSV(&w, []string{"lr"}, rows); err != nil {
+	if err := writeCSV(&w, "", []string{"lr"}, rows); err != nil {
 		t.Fatal(err)
 	}
 	recs, col := readCSV(t, w.String())
@@ -57,13 +57,13 @@ func TestExportChoicesAndAccuracy(t *testing.T) {
 		Choices: map[string]string{"optimizer": "adam"}}
 	measured := gahpo.GenomeRecord{ID: 2, Status: gahpo.GenomeDone, Fitness: 0.05, Accuracy: 0.99, Params: map[string]float64{"lr": 0.5, "optimizer": 0},
 		Choices: map[string]string{"optimizer": "sgd"}}
-	rows := []exportRow{newExportRow("r", withChoice), newExportRow("r", measured)}
+	rows := []exportRow{newExportRow("r", gahpo.RunConfig{}, withChoice), newExportRow("r", gahpo.RunConfig{}, measured)}
 	b, _ := json.Marshal(rows[0])
 	if !strings.Contains(string(b), `"accuracy":null`) || !strings.Contains(string(b), `"optimizer":2`) || !strings.Contains(string(b), `"choices":{"optimizer":"adam"}`) {
 		t.Errorf("JSON: %s", b)
 	}
 	var w strings.Builder
-	if err := writeCSV(&w, []string{"lr", "optimizer"}, rows); err != nil {
+	if err := writeCSV(&w, "", []string{"lr", "optimizer"}, rows); err != nil {
 		t.Fatal(err)
 	}
 	recs, col := readCSV(t, w.String())
@@ -103,7 +103,7 @@ func TestExportStatus(t *testing.T) {
 		{gahpo.GenomeRecord{ID: 3, Status: gahpo.GenomeFailed, Stopped: "its training failed"}, "failed"},
 		{gahpo.GenomeRecord{ID: 4, Status: gahpo.GenomeQueued}, "queued"},
 	} {
-		if got := newExportRow("r", tc.g).Status; got != tc.want {
+		if got := newExportRow("r", gahpo.RunConfig{}, tc.g).Status; got != tc.want {
 			t.Errorf("genome %d (%s, stopped %q): status %q, want %q", tc.g.ID, tc.g.Status, tc.g.Stopped, got, tc.want)
 		}
 	}

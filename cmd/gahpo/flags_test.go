@@ -121,14 +121,14 @@ func TestPrintGenomesRungs(t *testing.T) {
 		return gahpo.GenomeRecord{ID: id, Status: gahpo.GenomeDone, Rung: rung, Epochs: epochs, Fitness: fit, Params: map[string]float64{"lr": 0.1}}
 	}
 	var b strings.Builder
-	printGenomes(&b, []gahpo.GenomeRecord{g(2, 2, 9, 0.5), g(1, 0, 1, 0.3)})
+	printGenomes(&b, gahpo.RunConfig{}, []gahpo.GenomeRecord{g(2, 2, 9, 0.5), g(1, 0, 1, 0.3)})
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(strings.Join(strings.Fields(lines[0]), " "), "GENOME STATUS RUNG EPOCHS FITNESS") ||
 		!strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), "2 done 2 9 0.5") || !strings.HasPrefix(strings.Join(strings.Fields(lines[2]), " "), "1 done 0 1 0.3") {
 		t.Errorf("halving generation:\n%s", b.String())
 	}
 	b.Reset()
-	printGenomes(&b, []gahpo.GenomeRecord{g(1, 0, 1, 0.3), g(2, 0, 0, 0.5)})
+	printGenomes(&b, gahpo.RunConfig{}, []gahpo.GenomeRecord{g(1, 0, 1, 0.3), g(2, 0, 0, 0.5)})
 	if strings.Contains(b.String(), "RUNG") || !strings.Contains(strings.Join(strings.Fields(b.String()), " "), "1 done 0.3") {
 		t.Errorf("one-epoch generation:\n%s", b.String())
 	}

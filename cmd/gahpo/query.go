@@ -197,23 +197,29 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 			stats = generationStats(ctx, q, req.Run, len(*v))
 		}
 	}
+	var rc gahpo.RunConfig // how the run's fitness is shown (a maximised objective in its own sign)
+	if endpoint != coordinator.EndpointRuns {
+		if r, err := queriedRun(ctx, q, req.Run); err == nil {
+			rc = r.Config
+		}
+	}
 	if *asJSON {
-		return writeJSON(m.Stdout, withSeconds(out, stats), "  ")
+		return writeJSON(m.Stdout, withSeconds(out, rc, stats), "  ")
 	}
 	switch v := out.(type) {
 	case *[]gahpo.Run:
 		printRuns(m.Stdout, *v)
 	case *[]gahpo.BestEntry:
-		printBest(m.Stdout, *v, stats...)
+		printBest(m.Stdout, rc, *v, stats...)
 		if !*perGen && len(*v) == 1 {
-			printChosen(m.Stdout, (*v)[0])
+			printChosen(m.Stdout, rc, (*v)[0])
 		}
 	case *[]gahpo.GenomeRecord:
-		printGenomes(m.Stdout, *v)
+		printGenomes(m.Stdout, rc, *v)
 	case *gahpo.GenomeRecord:
-		printGenome(m.Stdout, *v, lineageOf(ctx, q, req.Run, v.Schedule))
+		printGenome(m.Stdout, rc, *v, lineageOf(ctx, q, req.Run, v.Schedule))
 	case *gahpo.FinalTraining:
-		printFinal(m.Stdout, *v, lineageOf(ctx, q, req.Run, v.Schedule))
+		printFinal(m.Stdout, rc, *v, lineageOf(ctx, q, req.Run, v.Schedule))
 	}
 	return nil
 }
@@ -224,6 +230,12 @@ func fmtFloat(f gahpo.Float) string {
 		return fmt.Sprint(v)
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+// shownHeader is the column of a run of rc's fitness: FITNESS, or a
+// maximised objective's name (VAL_ACC), its values in their own sign.
+func shownHeader(rc gahpo.RunConfig) string {
+	return strings.ToUpper(rc.ShownName())
 }
 
 func printRuns(w io.Writer, runs []gahpo.Run) {
@@ -239,9 +251,10 @@ func printRuns(w io.Writer, runs []gahpo.Run) {
 	tw.Flush()
 }
 
-// printBest prints the best genomes; with the generations' statistics (in
-// the same order), their median and mean fitness too.
-func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
+// printBest prints the best genomes of a run of rc; with the generations'
+// statistics (in the same order), their median and mean fitness too. A
+// maximised objective is shown in its own sign, under its name.
+func printBest(w io.Writer, rc gahpo.RunConfig, best []gahpo.BestEntry, stats ...report.GenStats) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	withStats := len(stats) == len(best) && len(best) > 0
 	// A population based training's rows are rungs: which (from 0, as in
@@ -252,9 +265,9 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 		first = "RUNG\tEPOCHS"
 	}
 	if withStats {
-		fmt.Fprintln(tw, first+"\tGENOME\tFITNESS\tACCURACY\tMEDIAN\tMEAN\tFAILED\tTRAINED BY\tPARAMS")
+		fmt.Fprintln(tw, first+"\tGENOME\t"+shownHeader(rc)+"\tACCURACY\tMEDIAN\tMEAN\tFAILED\tTRAINED BY\tPARAMS")
 	} else {
-		fmt.Fprintln(tw, first+"\tGENOME\tFITNESS\tACCURACY\tTRAINED BY\tPARAMS")
+		fmt.Fprintln(tw, first+"\tGENOME\t"+shownHeader(rc)+"\tACCURACY\tTRAINED BY\tPARAMS")
 	}
 	for i, b := range best {
 		acc := ""
@@ -271,11 +284,11 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 		}
 		if withStats {
 			st := stats[i]
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", gen, b.GenomeID, fmtFloat(b.Fitness), acc,
-				fmtFloat(st.Median), fmtFloat(st.Mean), st.Failed, st.Evaluated, who, report.FormatParams(b.Params, b.Choices))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", gen, b.GenomeID, fmtFloat(rc.Shown(b.Fitness)), acc,
+				fmtFloat(rc.Shown(st.Median)), fmtFloat(rc.Shown(st.Mean)), st.Failed, st.Evaluated, who, report.FormatParams(b.Params, b.Choices))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", gen, b.GenomeID, fmtFloat(b.Fitness), acc, who, report.FormatParams(b.Params, b.Choices))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", gen, b.GenomeID, fmtFloat(rc.Shown(b.Fitness)), acc, who, report.FormatParams(b.Params, b.Choices))
 	}
 	tw.Flush()
 }
@@ -283,28 +296,28 @@ func printBest(w io.Writer, best []gahpo.BestEntry, stats ...report.GenStats) {
 // printChosen says, under the best genome of a run chosen on the mean of
 // its trainings (--confirm-seeds), that mean: the row above has its own
 // training's fitness.
-func printChosen(w io.Writer, b gahpo.BestEntry) {
+func printChosen(w io.Writer, rc gahpo.RunConfig, b gahpo.BestEntry) {
 	if b.ConfirmedFitness == nil {
 		return
 	}
-	fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean fitness %s; FITNESS above is its own (gahpo query genome %d shows the others)\n",
-		b.Seeds, b.Seeds-1, fmtFloat(*b.ConfirmedFitness), b.GenomeID)
+	fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean %s %s; %s above is its own (gahpo query genome %d shows the others)\n",
+		b.Seeds, b.Seeds-1, rc.ShownName(), fmtFloat(rc.Shown(*b.ConfirmedFitness)), shownHeader(rc), b.GenomeID)
 }
 
 // printGenomes lists a generation's genomes. When some trained past a
 // first rung (halving, pbt), each row says its rung (from 0, as in the
 // JSON) and how many epochs its fitness is of: the list is ranked rung
 // first, so a fitness is only comparable with those of its rung.
-func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
+func printGenomes(w io.Writer, rc gahpo.RunConfig, gs []gahpo.GenomeRecord) {
 	rungs := slices.ContainsFunc(gs, func(g gahpo.GenomeRecord) bool { return g.Rung > 0 || g.Epochs > 1 })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if rungs {
-		fmt.Fprintln(tw, "GENOME\tSTATUS\tRUNG\tEPOCHS\tFITNESS\tWORKER\tDURATION\tOPS\tPARAMS")
+		fmt.Fprintln(tw, "GENOME\tSTATUS\tRUNG\tEPOCHS\t"+shownHeader(rc)+"\tWORKER\tDURATION\tOPS\tPARAMS")
 	} else {
-		fmt.Fprintln(tw, "GENOME\tSTATUS\tFITNESS\tWORKER\tDURATION\tOPS\tPARAMS")
+		fmt.Fprintln(tw, "GENOME\tSTATUS\t"+shownHeader(rc)+"\tWORKER\tDURATION\tOPS\tPARAMS")
 	}
 	for _, g := range gs {
-		fit := fmtFloat(g.Fitness)
+		fit := fmtFloat(rc.Shown(g.Fitness))
 		if rungs {
 			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung, g.Epochs, fit)
 		}
@@ -315,7 +328,7 @@ func printGenomes(w io.Writer, gs []gahpo.GenomeRecord) {
 
 // printGenome prints one genome; l is the lineage of its schedule (see
 // lineageOf), when it has one.
-func printGenome(w io.Writer, g gahpo.GenomeRecord, l lineage) {
+func printGenome(w io.Writer, rc gahpo.RunConfig, g gahpo.GenomeRecord, l lineage) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
@@ -329,7 +342,7 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord, l lineage) {
 		status = fmt.Sprintf("stopped at rung %d (%d epochs)", g.Rung, g.Epochs)
 	}
 	row("status", status)
-	row("fitness", fmtFloat(g.Fitness))
+	row(rc.ShownName(), fmtFloat(rc.Shown(g.Fitness)))
 	if g.Accuracy > 0 {
 		row("accuracy", fmt.Sprintf("%.2f%%", 100*g.Accuracy))
 	}
@@ -387,12 +400,12 @@ func printGenome(w io.Writer, g gahpo.GenomeRecord, l lineage) {
 	}
 	row("seed", seed)
 	if g.ConfirmedFitness != nil {
-		row("confirmed", fmt.Sprintf("mean fitness %s over %d trainings", fmtFloat(*g.ConfirmedFitness), 1+len(g.Replicates)))
+		row("confirmed", fmt.Sprintf("mean %s %s over %d trainings", rc.ShownName(), fmtFloat(rc.Shown(*g.ConfirmedFitness)), 1+len(g.Replicates)))
 	}
 	for k, rep := range g.Replicates {
 		v := fmt.Sprintf("seed %d, %s", rep.Seed, rep.Status)
 		if rep.Status != gahpo.GenomeQueued {
-			v += ", fitness " + fmtFloat(rep.Fitness)
+			v += ", " + rc.ShownName() + " " + fmtFloat(rc.Shown(rep.Fitness))
 		}
 		if n := len(rep.Curve); n > 0 {
 			if tl, ok := rep.Curve[n-1].Metrics["test_loss"]; ok {
@@ -435,11 +448,11 @@ func printOutput(w io.Writer, log []string) {
 
 // printFinal prints a run's final training; l is the lineage of its
 // schedule (see lineageOf), when it has one.
-func printFinal(w io.Writer, f gahpo.FinalTraining, l lineage) {
+func printFinal(w io.Writer, rc gahpo.RunConfig, f gahpo.FinalTraining, l lineage) {
 	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, report.FormatParams(f.Params, f.Choices), report.FinalWorkers(f), report.FinalDuration(f, func(d time.Duration) string { return roundDuration(d).String() }))
 	if f.Seeds > 1 && f.ConfirmedFitness != nil {
-		fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean fitness %s; below, its own (gahpo query genome %d shows the others)\n",
-			f.Seeds, f.Seeds-1, fmtFloat(*f.ConfirmedFitness), f.GenomeID)
+		fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean %s %s; below, its own (gahpo query genome %d shows the others)\n",
+			f.Seeds, f.Seeds-1, rc.ShownName(), fmtFloat(rc.Shown(*f.ConfirmedFitness)), f.GenomeID)
 	}
 	if len(f.Schedule) > 1 {
 		fmt.Fprintln(w, "trained with a schedule (population based training):")
@@ -583,11 +596,11 @@ func (m *Main) printSummary(run gahpo.Run, db string) error {
 	if stats == nil {
 		stats = report.GenerationStats(all)
 	}
-	printBest(m.Stdout, best, stats...)
+	printBest(m.Stdout, run.Config, best, stats...)
 	model := false
 	if f, err := q.Final(run.ID); err == nil {
 		fmt.Fprintln(m.Stdout)
-		printFinal(m.Stdout, f, lineageIn(run.Config, all, f.Schedule))
+		printFinal(m.Stdout, run.Config, f, lineageIn(run.Config, all, f.Schedule))
 		model = f.WeightsSize > 0 && f.WeightsLost == ""
 	}
 	if s := report.ConfirmShortfall(run.Config, all); s != "" {

@@ -43,7 +43,7 @@ func TestBestRows(t *testing.T) {
 				t.Fatalf("rung statistics %v for rows %v", stats, tt.rows)
 			}
 			var buf bytes.Buffer
-			printBest(&buf, tt.rows, stats...)
+			printBest(&buf, gahpo.RunConfig{}, tt.rows, stats...)
 			out := buf.String()
 			if !strings.HasPrefix(out, tt.header) || !strings.Contains(out, tt.row) {
 				t.Fatalf("printed\n%s\nwant the header %q and the line %q", out, tt.header, tt.row)
@@ -188,8 +188,8 @@ func TestStoppedGenomeViews(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var rows, one bytes.Buffer
-			printGenomes(&rows, []gahpo.GenomeRecord{tt.g})
-			printGenome(&one, tt.g, lineage{})
+			printGenomes(&rows, gahpo.RunConfig{}, []gahpo.GenomeRecord{tt.g})
+			printGenome(&one, gahpo.RunConfig{}, tt.g, lineage{})
 			if !strings.Contains(rows.String(), tt.row) {
 				t.Errorf("query generation:\n%s\nwant the row %q", rows.String(), tt.row)
 			}

@@ -111,10 +111,19 @@ type (
 		// Median and Mean of the generation's finite fitnesses.
 		Median *gahpo.Float `json:"median,omitempty"`
 		Mean   *gahpo.Float `json:"mean,omitempty"`
+		objectiveJSON
 	}
 	genomeJSON struct {
 		gahpo.GenomeRecord
 		DurationS float64 `json:"duration_s"`
+		objectiveJSON
+	}
+	// objectiveJSON is, in a problem file's run, its objective's name and
+	// the genome's value of it in its own sign (RunConfig.Shown): fitness
+	// stays what the search minimises, a maximised objective negated.
+	objectiveJSON struct {
+		Objective      string       `json:"objective,omitempty"`
+		ObjectiveValue *gahpo.Float `json:"objective_value,omitempty"`
 	}
 	finalJSON struct {
 		gahpo.FinalTraining
@@ -122,15 +131,23 @@ type (
 	}
 )
 
-// withSeconds adds duration_s fields to a query's answer, and to the best
+// withSeconds adds duration_s fields to a query's answer, to the best
 // genomes of the generations their median and mean fitness (stats in the
-// same order, or none).
-func withSeconds(out any, stats []report.GenStats) any {
+// same order, or none), and to a genome of a problem file's run of rc its
+// objective's value.
+func withSeconds(out any, rc gahpo.RunConfig, stats []report.GenStats) any {
+	obj := func(f gahpo.Float) objectiveJSON {
+		if rc.Objective == "" {
+			return objectiveJSON{}
+		}
+		v := rc.Shown(f)
+		return objectiveJSON{Objective: rc.Objective, ObjectiveValue: &v}
+	}
 	switch v := out.(type) {
 	case *[]gahpo.BestEntry:
 		o := make([]bestJSON, len(*v))
 		for i, b := range *v {
-			o[i] = bestJSON{BestEntry: b, DurationS: b.Duration.Seconds()}
+			o[i] = bestJSON{BestEntry: b, DurationS: b.Duration.Seconds(), objectiveJSON: obj(b.Fitness)}
 			if len(stats) == len(*v) {
 				o[i].Median, o[i].Mean = &stats[i].Median, &stats[i].Mean
 			}
@@ -139,11 +156,11 @@ func withSeconds(out any, stats []report.GenStats) any {
 	case *[]gahpo.GenomeRecord:
 		o := make([]genomeJSON, len(*v))
 		for i, g := range *v {
-			o[i] = genomeJSON{g, g.Duration.Seconds()}
+			o[i] = genomeJSON{g, g.Duration.Seconds(), obj(g.Fitness)}
 		}
 		return o
 	case *gahpo.GenomeRecord:
-		return genomeJSON{*v, v.Duration.Seconds()}
+		return genomeJSON{*v, v.Duration.Seconds(), obj(v.Fitness)}
 	case *gahpo.FinalTraining:
 		return finalJSON{*v, v.Duration.Seconds()}
 	}

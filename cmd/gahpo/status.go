@@ -135,9 +135,10 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		if continuous {
 			at = fmt.Sprintf("%d epochs", st.Best.Epochs)
 		}
-		fitness := "fitness " + fmtFloat(st.Best.Fitness)
+		name := st.ShownName()
+		fitness := name + " " + fmtFloat(st.Shown(st.Best.Fitness))
 		if c := st.Best.ConfirmedFitness; c != nil {
-			fitness = fmt.Sprintf("mean fitness %s over %d trainings (its own: %s)", fmtFloat(*c), st.Best.Seeds, fmtFloat(st.Best.Fitness))
+			fitness = fmt.Sprintf("mean %s %s over %d trainings (its own: %s)", name, fmtFloat(st.Shown(*c)), st.Best.Seeds, fmtFloat(st.Shown(st.Best.Fitness)))
 		}
 		fmt.Fprintf(w, "  best so far: genome %d (%s) %s %s\n", st.Best.GenomeID, at, fitness, report.FormatParams(st.Best.Params, st.Best.Choices))
 	}

@@ -133,7 +133,7 @@ func TestPrintFinalSchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b strings.Builder
-		printFinal(&b, tt.f, tt.l)
+		printFinal(&b, gahpo.RunConfig{}, tt.f, tt.l)
 		for _, w := range tt.want {
 			if !strings.Contains(b.String(), w) {
 				t.Errorf("%s: output lacks %q:\n%s", tt.name, w, b.String())
