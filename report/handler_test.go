@@ -272,7 +272,7 @@ func TestDashboardShowsTheEnd(t *testing.T) {
 
 	// The run ends; its process stops serving as soon as Finish returns.
 	h.finish(t, problems.Regression, h.at)
-	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	start := time.Now()
 	hd.Finish(fctx)
@@ -282,7 +282,7 @@ func TestDashboardShowsTheEnd(t *testing.T) {
 		t.Errorf("Finish waited for its deadline (%s): the page never fetched the end", took)
 	}
 
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](status+` === "done"`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](status+` === "done"`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](status))
 		t.Fatalf("the page open while the run ended shows it %q, not done: %v", s, err)
 	}
