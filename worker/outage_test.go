@@ -26,21 +26,8 @@ import (
 // counted an attempt: an hour's training lost, and a genome failed after
 // --max-attempts such blips.
 func TestTrainingKeptThroughServerRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits out a server outage: -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	store := t.TempDir()
-	srv, err := natsserver.Start(natsserver.Options{StoreDir: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := testnats.Port(t, srv)
-	coord := testnats.Connect(t, srv, "coord")
-	if err := coord.EnsureStreams(ctx, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	ctx, store, srv, port, coord := outageServer(t)
+	var err error
 	task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r1", GenomeID: 1, Problem: "p",
 		Params: map[string]float64{"x": 1}, Epochs: 1, CheckpointTo: bus.BucketCheckpoints, MaxAttempts: 3, Token: "t1"}
 	if err := coord.PublishTask(ctx, task); err != nil {
@@ -105,21 +92,8 @@ func TestTrainingKeptThroughServerRestart(t *testing.T) {
 // responders available for request" every second of every slot, for as
 // long as no coordinator came.
 func TestQueueGoneWaitsForACoordinator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits out a server outage: -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	store := t.TempDir()
-	srv, err := natsserver.Start(natsserver.Options{StoreDir: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := testnats.Port(t, srv)
-	coord := testnats.Connect(t, srv, "coord")
-	if err := coord.EnsureStreams(ctx, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	ctx, store, srv, port, coord := outageServer(t)
+	var err error
 	var logs testnats.LogBuffer
 	w := worker.New(testnats.Connect(t, srv, "w"), worker.TrainerFunc(func(context.Context, models.Job) (models.Outcome, error) {
 		return models.Outcome{Fitness: 0.5}, nil
@@ -176,4 +150,28 @@ func nextResult(t *testing.T, feed *bus.ResultFeed) (gahpo.Result, *bus.Delivery
 		t.Fatal(err)
 	}
 	return r, d
+}
+
+// outageServer starts what an outage test takes down and brings back: a
+// NATS server on a store of its own, with the streams made by a
+// coordinator's connection. It skips under -short. ctx ends with the test
+// or after a minute.
+func outageServer(t *testing.T) (ctx context.Context, store string, srv *natsserver.Server, port int, coord *bus.Conn) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("waits out a server outage: -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	store = t.TempDir()
+	srv, err := natsserver.Start(natsserver.Options{StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port = testnats.Port(t, srv)
+	coord = testnats.Connect(t, srv, "coord")
+	if err := coord.EnsureStreams(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, store, srv, port, coord
 }
