@@ -20,7 +20,7 @@ func TestMalformedMessagesAreRejected(t *testing.T) {
 	srv := testnats.Start(t)
 	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
 	defer st.Close()
-	rc := regressionConfig(6, 2, 9)
+	rc := regressionConfig(4, 2, 9) // the garbage needs a run, not a long one
 	rc.FinalEpochs = 0
 	c, wait := background(t, st, testnats.Connect(t, srv, "coord"), rc)
 	nc, err := nats.Connect(srv.URL())

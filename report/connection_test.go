@@ -20,6 +20,7 @@ import (
 // live; when the server is back it says nothing more and shows what
 // changed meanwhile.
 func TestDashboardConnectionLost(t *testing.T) {
+	t.Parallel() // waits on a browser or a clock, not the CPU
 	ctx, troubles := browser(t)
 	h := newHistory(t, problems.Regression, 6, 2, false)
 	h.reopen(t) // a coordinator at work
@@ -83,6 +84,7 @@ func TestDashboardConnectionLost(t *testing.T) {
 // TestDashboardETACountsDown: the page's ETA of the run goes down by
 // itself between updates, as gahpo status's does.
 func TestDashboardETACountsDown(t *testing.T) {
+	t.Parallel() // waits on a browser or a clock, not the CPU
 	h := newRunningHistory(t, problems.Regression, 6, 2, false)
 	status := func() gahpo.Status {
 		return gahpo.Status{RunID: h.run.ID, State: gahpo.RunRunning, Generation: 2, Generations: 2, Population: 6, Done: 4, InFlight: 2, RunETA: 30 * time.Second}

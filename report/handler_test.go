@@ -135,6 +135,7 @@ func TestHandlerEndpoints(t *testing.T) {
 // console errors, every image loads, and the page changes by itself when a
 // result is stored.
 func TestDashboardInBrowser(t *testing.T) {
+	t.Parallel() // waits on a browser or a clock, not the CPU
 	h := newHistory(t, problems.Regression, 8, 3, false)
 	h.reopen(t) // a coordinator at work
 	srv := httptest.NewServer(NewHandler(StoreSource{Store: h.st}, HandlerOptions{Poll: 100 * time.Millisecond}))
@@ -245,6 +246,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // holds it until the page has fetched the end, and the page does not try
 // to reconnect to the stopped server.
 func TestDashboardShowsTheEnd(t *testing.T) {
+	t.Parallel() // waits on a browser or a clock, not the CPU
 	ctx, troubles := browser(t)
 	h := newRunningHistory(t, problems.Regression, 8, 3, false)
 	hd := NewHandler(StoreSource{Store: h.st}, HandlerOptions{}) // the commands' poll, a second
@@ -324,6 +326,7 @@ func (s goneSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 // going on showing a running run and its ETA; the event stream tells the
 // open pages, and the page is live again when the coordinator answers.
 func TestDashboardSourceGone(t *testing.T) {
+	t.Parallel() // waits on a browser or a clock, not the CPU
 	h := newRunningHistory(t, problems.Regression, 6, 2, false)
 	var gone atomic.Bool
 	status := func() gahpo.Status {
@@ -409,6 +412,7 @@ func TestDashboardSourceGone(t *testing.T) {
 // and again on one connection and never reads the answers; the others are
 // served all the while, and the run's end (Finish) keeps its deadline.
 func TestClientThatDoesNotReadHoldsNothingUp(t *testing.T) {
+	t.Parallel() // waits on a browser or a clock, not the CPU
 	h := newHistory(t, problems.Regression, 8, 3, false)
 	handler := NewHandler(StoreSource{Store: h.st}, HandlerOptions{Poll: 50 * time.Millisecond})
 	srv := httptest.NewServer(handler)

@@ -134,6 +134,7 @@ func TestTrainFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each its own process, most of them waiting
 			p := testProblem(t, tt.timeout, "")
 			ckpt := t.TempDir()
 			out, err := (&command.Trainer{Problem: p, Grace: 500 * time.Millisecond}).Train(context.Background(), job(p, tt.mode, ckpt))

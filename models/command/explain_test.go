@@ -156,6 +156,7 @@ func TestTimeoutPerEpoch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each its own process, sleeping
 			dir := t.TempDir()
 			if err := os.WriteFile(filepath.Join(dir, "train.sh"), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
 				t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gahpo/gahpo/internal/testwait"
 	"github.com/gahpo/gahpo/models/command"
 	"github.com/gahpo/gahpo/problemfile"
 )
@@ -41,6 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "training returned:", err)
 		os.Exit(1)
 	}
+	testwait.Parallel(4) // the parallel tests wait on trainer processes, not the CPU
 	os.Exit(m.Run())
 }
 
