@@ -15,6 +15,7 @@ import (
 	"github.com/gahpo/gahpo/internal/testwait"
 	"github.com/gahpo/gahpo/models/command"
 	"github.com/gahpo/gahpo/problemfile"
+	"go.uber.org/goleak"
 )
 
 // The test binary plays a worker when these are set: it trains the
@@ -43,7 +44,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testwait.Parallel(4) // the parallel tests wait on trainer processes, not the CPU
-	os.Exit(m.Run())
+	// A trainer's pipes are read, and its timeouts kept, by goroutines of
+	// their own: none may outlive its training.
+	goleak.VerifyTestMain(m)
 }
 
 // TestWorkerKilled kills a worker with SIGKILL in the middle of a command:
