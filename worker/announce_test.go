@@ -2,11 +2,16 @@ package worker_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/worker"
 )
@@ -70,5 +75,84 @@ func TestTrainingAnnouncedOnceUnderWay(t *testing.T) {
 	began, _ := started.Load(2)
 	if e.Worker != "w" || e.Token != "t" || e.Attempt != 1 || e.At.After(began.(time.Time)) || began.(time.Time).Sub(e.At) > 100*time.Millisecond {
 		t.Errorf("genome 2's event %+v; want worker w, token t, attempt 1, at its start %v", e, began)
+	}
+}
+
+// TestAnnouncedBeforeResult: a training that ends about when its worker
+// would tell the coordinator it took the genome (announceAfter, a tenth of
+// a second) is told before its result or not at all, never after it: the
+// event was sent by a timer of its own that handling the task neither
+// stopped in time nor waited for, and one sent after the result showed
+// the genome in training again once it had finished (or was published
+// after the worker had stopped). Trainings of 90 to 110 ms, on four slots,
+// are watched on one subscription, in the order the server passed them on.
+func TestAnnouncedBeforeResult(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 80 genomes near the announcement's time")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	nc, err := nats.Connect(c.srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var mu sync.Mutex
+	var late []string // genomes told after their result
+	resulted := map[int]bool{}
+	sub, err := nc.Subscribe("gahpo.>", func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case m.Subject == bus.EventSubject("r1"):
+			var e gahpo.Started
+			if gahpo.Decode(m.Data, &e) == nil && e.Report == nil && resulted[e.GenomeID] {
+				late = append(late, strconv.Itoa(e.GenomeID))
+			}
+		case strings.HasPrefix(m.Subject, "gahpo.result.r1."):
+			var r gahpo.Result
+			if gahpo.Decode(m.Data, &r) == nil {
+				resulted[r.GenomeID] = true
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	const genomes = 80
+	tr := worker.TrainerFunc(func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		// 90 to 110 ms, a quarter of a millisecond apart.
+		d := 90*time.Millisecond + time.Duration(job.Task.GenomeID%81)*time.Millisecond/4
+		select {
+		case <-ctx.Done():
+			return models.Outcome{}, ctx.Err()
+		case <-time.After(d):
+		}
+		return models.Outcome{Fitness: 1}, nil
+	})
+	_, stop := c.start(t, ctx, tr, worker.Config{Name: "w", CacheDir: t.TempDir(), Concurrency: 4})
+	for genome := 1; genome <= genomes; genome++ {
+		c.publish(t, ctx, gahpo.Task{GenomeID: genome, Token: "t"})
+	}
+	for range genomes {
+		if r := c.next(t, ctx); r.Failure != "" {
+			t.Fatalf("genome %d failed: %s", r.GenomeID, r.Failure)
+		}
+	}
+	stop()
+	// The event is core NATS: give a late one time to come.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(late) > 0 {
+		t.Errorf("genomes told to be in training after their result: %s", strings.Join(late, ", "))
 	}
 }

@@ -395,11 +395,15 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.Tas
 		}
 		started := gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Replicate: task.Replicate, Worker: s.name, Attempt: d.Attempt, At: time.Now(), Token: task.Token}
 		// Told once the training has run for announceAfter: one that ends
-		// sooner is shown by its result alone.
-		announce := time.AfterFunc(announceAfter, func() { _ = w.conn.PublishEvent(started) })
-		defer announce.Stop()
+		// sooner is shown by its result alone. The announcement is over
+		// (sent or never to be) before the training's result or hand-back
+		// is published, and before the worker stops.
+		stopAnnounce := announce(announceAfter, func() { _ = w.conn.PublishEvent(started) })
+		defer stopAnnounce()
 		log.Info("training", "epochs", task.Epochs, "from_epochs", task.FromEpochs, "rung", task.Rung, "checkpoint", task.Checkpoint != nil)
-		if err := w.train(ctx, task, dir, s, started, &res); err != nil {
+		err = w.train(ctx, task, dir, s, started, &res)
+		stopAnnounce()
+		if err != nil {
 			if ctx.Err() != nil {
 				log.Info("stopping: handing the task back")
 				w.putBack(ctx, d, task, 0)
@@ -473,6 +477,25 @@ func retry(err error) bool {
 // its result follows at once, and the event was a message a genome to the
 // server and the coordinator on the path of the shortest tasks.
 const announceAfter = 100 * time.Millisecond
+
+// announce calls send once after d in a goroutine of its own, unless the
+// returned stop is called first. Once stop has returned, send has either
+// returned or will never be called: a send under way is waited for (a
+// timer's Stop alone does not wait, and the event went out after the
+// result it preceded, or after the worker had stopped). stop may be called
+// more than once.
+func announce(d time.Duration, send func()) (stop func()) {
+	done := make(chan struct{})
+	t := time.AfterFunc(d, func() {
+		defer close(done)
+		send()
+	})
+	return sync.OnceFunc(func() {
+		if !t.Stop() {
+			<-done // fired: its send is under way or over
+		}
+	})
+}
 
 // leaseCheck is how long a task is held before its worker reads the
 // queue's lease anew. A task answered sooner costs no request of its own
