@@ -113,6 +113,22 @@ func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte,
 	return data, nil
 }
 
+// ObjectDigest is the digest the object store keeps for an object (in
+// Digest's form, which reading the object checks its bytes against): what a
+// reference that carries no digest of its own (an older coordinator's) is
+// checked against.
+func (c *Conn) ObjectDigest(ctx context.Context, bucket, name string) (string, error) {
+	obs, err := c.js.ObjectStore(ctx, bucket)
+	if err != nil {
+		return "", fmt.Errorf("bus: object store %s: %w", bucket, err)
+	}
+	info, err := obs.GetInfo(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("bus: object %s/%s: %w", bucket, name, err)
+	}
+	return info.Digest, nil
+}
+
 // Fetch makes sure dir holds the object ref names with the right digest,
 // downloading it when it is missing or differs. Files are written to a
 // temporary name and renamed, so a crash never leaves a partial file.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -226,5 +227,92 @@ func rot(t *testing.T, file string) {
 	}
 	if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCacheWithoutDigest: a data set whose references carry no digest (a
+// task of an older coordinator) is fetched once and its cache used by the
+// next tasks, as one with a digest is: the worker compared each cached
+// file's SHA-256 with the empty digest, found them different every time,
+// and fetched the whole set again for every task, warning that the cache
+// had changed. An object replaced in the store under the same name is
+// still fetched again, by the store's own digest.
+func TestCacheWithoutDigest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	ref := lossData(t, ctx, c)
+	ref.Digest = ""
+	var mu sync.Mutex
+	var seen []os.FileInfo // the data file each training was given
+	trainer := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
+		path := filepath.Join(job.DataDir, "loss.txt")
+		fi, err := os.Stat(path)
+		if err != nil {
+			return models.Outcome{}, fmt.Errorf("%w: %w", models.ErrUntrainable, err)
+		}
+		mu.Lock()
+		seen = append(seen, fi)
+		mu.Unlock()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return models.Outcome{}, fmt.Errorf("%w: %w", models.ErrUntrainable, err)
+		}
+		v, err := strconv.ParseFloat(string(b), 64)
+		return models.Outcome{Fitness: v}, err
+	})
+	var logs testnats.LogBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the worker's log:\n%s", logs.String())
+		}
+	})
+	c.start(t, ctx, trainer, worker.Config{Name: "w", CacheDir: filepath.Join(t.TempDir(), "cache"), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	// fetches is how many times the data file was written anew (a fetch
+	// renames a new file over it) in the trainings so far.
+	fetches := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for i, fi := range seen {
+			if i == 0 || !os.SameFile(seen[i-1], fi) {
+				n++
+			}
+		}
+		return n
+	}
+	genome := 0
+	train := func(want float64) {
+		t.Helper()
+		genome++
+		c.publish(t, ctx, gahpo.Task{GenomeID: genome, MaxAttempts: 1, Data: []gahpo.DataRef{ref}})
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if r := c.next(t, rctx); r.Failure != "" || float64(r.Fitness) != want {
+			t.Fatalf("genome %d: fitness %v, failure %q; want %v read from the data set", genome, r.Fitness, r.Failure, want)
+		}
+	}
+	for range 4 {
+		train(0.25)
+	}
+	if n := fetches(); n != 1 {
+		t.Errorf("the data set without a digest was fetched %d times for 4 tasks, want once", n)
+	}
+	if l := logs.String(); strings.Contains(l, "fetching it again") {
+		t.Error("the worker said it fetched the data set again")
+	}
+
+	// The object replaced under its name: the next task trains on it.
+	src := filepath.Join(t.TempDir(), "loss.txt")
+	if err := os.WriteFile(src, []byte("0.5"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.conn.PutFile(ctx, bus.BucketData, src); err != nil {
+		t.Fatal(err)
+	}
+	train(0.5)
+	train(0.5)
+	if n := fetches(); n != 2 {
+		t.Errorf("fetches after the object was replaced: %d, want 2 (the first set, the new one once)", n)
 	}
 }

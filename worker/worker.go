@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -566,8 +567,12 @@ func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 	if len(task.Data) == 0 {
 		return "", nil
 	}
+	refs, err := w.digests(ctx, task.Data)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
-	for _, ref := range task.Data {
+	for _, ref := range refs {
 		h.Write([]byte(ref.Name + "\x00" + ref.Digest + "\x00"))
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:16]
@@ -584,7 +589,7 @@ func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 		told = true
 	}
 	set = dataSet{dir: filepath.Join(w.cfg.CacheDir, "data-"+key)}
-	for _, ref := range task.Data {
+	for _, ref := range refs {
 		// A file cached by an earlier worker on this cache is checked
 		// whole before it is used; one that is damaged is fetched again.
 		path := filepath.Join(set.dir, filepath.Base(ref.Name))
@@ -609,6 +614,34 @@ func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 	w.fetched[key] = set
 	w.mu.Unlock()
 	return set.dir, nil
+}
+
+// digests returns refs with each missing digest (a task of an older
+// coordinator) filled in from the object store's record of the object.
+// Without one, each cached file was checked against an empty digest, found
+// damaged before and after every training, and its task handed back to be
+// fetched and trained again without end. The store's digest, asked before
+// each task, keeps the cache in use and tells an object replaced under its
+// name (fetched again, into a directory of its own).
+func (w *Worker) digests(ctx context.Context, refs []gahpo.DataRef) ([]gahpo.DataRef, error) {
+	var out []gahpo.DataRef
+	for i, ref := range refs {
+		if ref.Digest != "" {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(refs)
+		}
+		d, err := w.conn.ObjectDigest(ctx, ref.Bucket, ref.Name)
+		if err != nil {
+			return nil, fmt.Errorf("worker: data set: %w", err)
+		}
+		out[i].Digest = d
+	}
+	if out == nil {
+		return refs, nil
+	}
+	return out, nil
 }
 
 // dataSet is a data set fetched into the cache: its directory, and each
