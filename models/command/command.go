@@ -520,7 +520,8 @@ type run struct {
 	// What a failure for want of the objective explains itself by.
 	stdoutLines int    // lines printed on standard output
 	notJSON     string // the first line that starts as a JSON object and is not one, said so
-	mention     string // the first line, not a metrics line, that names the objective
+	mention     string // the first line, not a metrics line, that names the objective, as quoted
+	mentionIn   field  // what that line, whole, is: JSON with the objective as a field, or without
 	onStderr    string // the first line of standard error that would have been a report of the objective
 
 	// Standard error's lines so far, and the last that may say why the
@@ -640,8 +641,52 @@ func (r *run) noteOdd(b []byte, truncated bool) {
 		}
 	}
 	if r.mention == "" && bytes.Contains(t, []byte(r.problem.Objective.Metric)) {
-		r.mention = clip(t, quoteBytes, false)
+		// What the line is, is read from it whole: only the quote is cut.
+		r.mention, r.mentionIn = clip(t, quoteBytes, false), fieldIn(t, r.problem.Objective.Metric)
 	}
+}
+
+// field is what a line is to a metric's name.
+type field int
+
+const (
+	fieldNotJSON field = iota // not a JSON value
+	fieldFound                // JSON with a field of that name (at any depth)
+	fieldAbsent               // JSON without one: the name is part of others, or a value
+)
+
+// fieldIn tells whether line is JSON and, if so, whether it holds a field
+// named name.
+func fieldIn(line []byte, name string) field {
+	var v any
+	if json.Unmarshal(line, &v) != nil {
+		return fieldNotJSON
+	}
+	var has func(v any) bool
+	has = func(v any) bool {
+		switch v := v.(type) {
+		case map[string]any:
+			if _, ok := v[name]; ok {
+				return true
+			}
+			for _, e := range v {
+				if has(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range v {
+				if has(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if has(v) {
+		return fieldFound
+	}
+	return fieldAbsent
 }
 
 // noObjective says why the command's output held no report of the
@@ -662,8 +707,10 @@ func (r *run) noObjective() string {
 		return msg + " on standard output, where reports are read, but on standard error: " + r.onStderr
 	case r.notJSON != "":
 		return msg + ": " + r.notJSON
-	case r.mention != "" && json.Valid([]byte(r.mention)):
+	case r.mention != "" && r.mentionIn == fieldFound:
 		return msg + ": " + r.mention + " holds it, but not as a number at its top level"
+	case r.mention != "" && r.mentionIn == fieldAbsent:
+		return msg + fmt.Sprintf(": %s has no field %q (objective.metric in %s)", r.mention, metric, r.problem.Path)
 	case r.mention != "":
 		line := r.mention
 		if !strings.Contains(line, `"`) {

@@ -40,7 +40,8 @@
 // standard error, preceded by the line that says why when a stack trace
 // pushed it out of them (internal/cause finds it). A failure for want of the
 // objective says what the command printed instead: the names of the
-// metrics it reported, a line that is not JSON, a report on standard
+// metrics it reported, a line that is not JSON, a JSON line that holds
+// the objective nested or has no field of its name, a report on standard
 // error, nothing at all. The timeout and a cancelled context end the whole process
 // group: SIGTERM, then SIGKILL after [Trainer.Grace]. A flood of output
 // never grows memory: lines are read through fixed-size buffers.

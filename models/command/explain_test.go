@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/internal/cause"
@@ -35,6 +36,22 @@ func TestNoObjectiveSaysWhy(t *testing.T) {
 			`: the line metrics: {"epoch": 1, "loss": 0.5} is no report; print the JSON object alone on its line, {"epoch": 1, "loss": 0.25}`},
 		{"nested", `echo '{"epoch": 1, "metrics": {"loss": 0.5}}'`,
 			`: {"epoch": 1, "metrics": {"loss": 0.5}} holds it, but not as a number at its top level`},
+		// Lines longer than a failure quotes: what each is, is read from
+		// the whole line; the quote is cut on a character, with an ellipsis.
+		{"nested, in a long line", `echo '{"epoch": 1, "metrics": {"loss": 0.5, "accuracy": 0.91}, "lr": "1e-3"}'`,
+			`: {"epoch": 1, "metrics": {"loss": 0.5, "accuracy": … holds it, but not as a number at its top level`},
+		{"another metric's name, not a number", `echo '{"epoch": 1, "val_loss": "0.5"}'`,
+			`: {"epoch": 1, "val_loss": "0.5"} has no field "loss" (objective.metric in PATH)`},
+		{"another metric's name, nested in a long line", `echo '{"epoch": 1, "summary": {"val_loss": 0.5, "val_accuracy": 0.91}, "lr": "1e-3"}'`,
+			`: {"epoch": 1, "summary": {"val_loss": 0.5, "val_acc… has no field "loss" (objective.metric in PATH)`},
+		{"multibyte characters at the cut", `echo '{"epoch": 1, "notes": "` + strings.Repeat("é", 20) + `", "metrics": {"loss": 0.5}}'`,
+			`: {"epoch": 1, "notes": "` + strings.Repeat("é", 13) + `… holds it, but not as a number at its top level`},
+		{"bytes that are not UTF-8", `printf '{"epoch": 1, "host": "\377\376", "metrics": {"loss": 0.5}}\n'`,
+			`: {"epoch": 1, "host": "", "metrics": {"loss": 0.5… holds it, but not as a number at its top level`},
+		{"long plain words", `echo "époque 1 — loss 0.5000 après 12 minutes de calcul sur le GPU 0"`,
+			`: the line "époque 1 — loss 0.5000 après 12 minutes de cal…" is no report; print the JSON object alone on its line, {"epoch": 1, "loss": 0.25}`},
+		{"a long Python dict", `echo "{'epoch': 1, 'loss': 0.5, 'accuracy': 0.91, 'learning_rate': 0.001}"`,
+			`: {'epoch': 1, 'loss': 0.5, 'accuracy': 0.91, 'learn… is not JSON (in Python, print(json.dumps(metrics)), not print(metrics))`},
 		{"on standard error", `echo '{"epoch": 1, "loss": 0.5}' >&2`,
 			` on standard output, where reports are read, but on standard error: {"epoch": 1, "loss": 0.5}`},
 		{"nothing at all", `echo working >&2`,
@@ -57,6 +74,9 @@ func TestNoObjectiveSaysWhy(t *testing.T) {
 			}
 			if n := len(first) - len(p.Path) - len("command: models: cannot train this genome: "); n > 200 {
 				t.Errorf("failure of %d bytes: a run's summary cuts it: %q", n, first)
+			}
+			if !utf8.ValidString(err.Error()) {
+				t.Errorf("failure not UTF-8: %q", err)
 			}
 		})
 	}
