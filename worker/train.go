@@ -264,15 +264,26 @@ func capLog(lines []string) []string {
 	out := make([]string, len(lines))
 	for i, l := range lines {
 		if len(l) > maxLogLine {
-			l = l[:maxLogLine]
-			for len(l) > 0 && !utf8.ValidString(l) {
-				l = l[:len(l)-1]
-			}
-			l += "…"
+			l = l[:cutAt(l, maxLogLine)] + "…"
 		}
 		out[i] = l
 	}
 	return out
+}
+
+// cutAt is where to cut s to at most n bytes: n, or the start of a
+// character that n would split. Bytes that are not UTF-8 are left as they
+// are (the line was cut back to just before the first of them).
+func cutAt(s string, n int) int {
+	for i := 1; i < utf8.UTFMax && i <= n; i++ {
+		if utf8.RuneStart(s[n-i]) {
+			if _, size := utf8.DecodeRuneInString(s[n-i:]); size > i {
+				return n - i
+			}
+			break
+		}
+	}
+	return n
 }
 
 // fitMessage trims a result that would not fit in a message: the log to
