@@ -7,8 +7,9 @@
 // Workers are stateless: start and stop any number, on any machine. Data
 // sets come from the cluster's object store (checked by digest and cached
 // on disk; each cached file's digest is checked again before every task
-// and after every training, and a damaged one fetched again) unless a
-// local directory is given.
+// and after every training, and a damaged one fetched again; a reference
+// without a digest, from an older coordinator, is checked by the one the
+// object store keeps) unless a local directory is given.
 //
 // # Jobs and checkpoints
 //
@@ -22,7 +23,9 @@
 // removed after every job; those of a killed worker are removed by the next
 // worker that starts on the same cache directory. Each epoch's report is
 // published as it comes (gahpo.Started.Report) for the curves of running
-// genomes, and the result carries the whole curve.
+// genomes, and the result carries the whole curve. A training is announced
+// (gahpo.Started without a report) once it has run a tenth of a second,
+// never after its result.
 //
 // # Devices and refusals
 //
