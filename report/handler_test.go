@@ -351,7 +351,7 @@ func TestDashboardSourceGone(t *testing.T) {
 		return strings.Join(strings.Fields(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(html, " ")), " ")
 	}
 	live := text(get("/fragment"))
-	for _, want := range []string{"live: updates as results arrive", "status running", "ETA of the run 3.000 s"} {
+	for _, want := range []string{"live: updates as results arrive", "status running", "ETA of the run 3 s"} {
 		if !strings.Contains(live, want) {
 			t.Errorf("live page lacks %q:\n%s", want, live)
 		}

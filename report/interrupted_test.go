@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,10 +44,10 @@ func TestInterruptedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	wall := h.at.Sub(h.run.Started).Round(time.Second) // to its last result
+	wall := h.at.Sub(h.run.Started) // to its last result
 	want := []string{"interrupted: no coordinator is at work on this run", "interrupted while running",
 		"gahpo run --run r1 --db " + quoted + "</code> (or <code>gahpo coordinator --run r1 --db " + quoted + "</code>) resumes it",
-		`<td class="l" id="wall">` + strconv.FormatFloat(wall.Seconds(), 'f', 1, 64) + " s (to its last result)"}
+		`<td class="l" id="wall">` + Duration(wall) + " (to its last result)"}
 
 	srv := httptest.NewServer(NewHandler(StoreSource{Store: ro}, HandlerOptions{Poll: 50 * time.Millisecond}))
 	defer srv.Close()

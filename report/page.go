@@ -22,14 +22,6 @@ import (
 //go:embed page.html
 var pageHTML string
 
-// secs writes a duration in seconds, to the millisecond below 10 s.
-func secs(d time.Duration) string {
-	if d < 10*time.Second {
-		return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
-}
-
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"fit": fmtFit,
 	// shown: a fitness as the run's users read it (a maximised objective
@@ -43,9 +35,9 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return fmt.Sprintf("%.2f%%", 100*v)
 	},
-	"secs":          secs,
+	"duration":      Duration,
 	"finalWorkers":  FinalWorkers,
-	"finalDuration": func(f gahpo.FinalTraining) string { return FinalDuration(f, secs) },
+	"finalDuration": func(f gahpo.FinalTraining) string { return FinalDuration(f, Duration) },
 	"epochs":        newEpochTable,
 	"header":        func(metric string) string { return strings.ReplaceAll(metric, "_", " ") },
 	"when": func(t time.Time) string {
@@ -153,7 +145,7 @@ func newPage(s *Snapshot, figs []Figure, live bool) page {
 		end = pg.LastActivity // not the time it has lain since
 	}
 	if !s.Run.Started.IsZero() {
-		pg.Wall = end.Sub(s.Run.Started).Round(time.Second)
+		pg.Wall = end.Sub(s.Run.Started) // Duration rounds it as its length asks
 	}
 	return pg
 }

@@ -224,10 +224,10 @@ func TestPageFinalTime(t *testing.T) {
 		f    gahpo.FinalTraining
 		want string
 	}{
-		{"one-epoch", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Duration: 5 * time.Second}, "trained on w2 in 5.000 s:"},
-		{"halving", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Workers: []string{"w2"}, Duration: 5 * time.Second}, "trained on w2 in 5.000 s:"},
+		{"one-epoch", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Duration: 5 * time.Second}, "trained on w2 in 5 s:"},
+		{"halving", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Workers: []string{"w2"}, Duration: 5 * time.Second}, "trained on w2 in 5 s:"},
 		{"pbt", gahpo.FinalTraining{GenomeID: 3, Worker: "w2", Workers: []string{"w1", "w3", "w2"}, Duration: 5 * time.Second, Schedule: steps,
-			Epochs: make([]gahpo.EpochMetrics, 3)}, "trained on w1, w3 and w2 in 5.000 s in all (its 3 epochs, those the genomes of its schedule trained before it included):"},
+			Epochs: make([]gahpo.EpochMetrics, 3)}, "trained on w1, w3 and w2 in 5 s in all (its 3 epochs, those the genomes of its schedule trained before it included):"},
 	} {
 		b, err := newPage(&Snapshot{Run: gahpo.Run{ID: "r", Status: gahpo.RunDone, Best: 3}, Final: &tt.f}, nil, true).exec("content")
 		if err != nil {

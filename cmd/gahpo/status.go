@@ -115,18 +115,18 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		if h.Replicate > 0 {
 			what += fmt.Sprintf(" (confirmation training %d)", h.Replicate)
 		}
-		line := fmt.Sprintf("  %s on %s (attempt %d) for %s", what, h.Worker, h.Attempt, time.Since(h.Since).Round(time.Second))
+		line := fmt.Sprintf("  %s on %s (attempt %d) for %s", what, h.Worker, h.Attempt, report.Duration(time.Since(h.Since)))
 		if c := st.Curves[h.GenomeID]; len(c) > 0 && !curveShown[h.GenomeID] {
 			curveShown[h.GenomeID] = true
 			line += fmt.Sprintf(", epoch %d done", c[len(c)-1].Epoch)
 		}
 		fmt.Fprintln(w, line)
 	}
-	switch { // the run's ETA includes its final training
+	switch { // the run's ETA includes its final training; written as the dashboard writes it
 	case st.GenETA > 0:
-		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", roundDuration(st.GenETA), roundDuration(st.RunETA))
+		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", report.Duration(st.GenETA), report.Duration(st.RunETA))
 	case st.RunETA > 0:
-		fmt.Fprintf(w, "  ETA of the run: %s\n", roundDuration(st.RunETA))
+		fmt.Fprintf(w, "  ETA of the run: %s\n", report.Duration(st.RunETA))
 	case st.NoETA != "":
 		fmt.Fprintf(w, "  no ETA of the run yet: %s\n", st.NoETA)
 	}
