@@ -90,6 +90,11 @@ type page struct {
 	// many failed of how many trained (see FailureGroups).
 	Failures    []FailureGroup
 	FailureHead string
+	// Accuracy: some genome of the run has an accuracy (Accuracy
+	// above 0), which the table of the best genomes then shows; a
+	// problem that measures none (regression, a problem file's
+	// trainer) has no such column.
+	Accuracy bool
 }
 
 type counts struct {
@@ -123,6 +128,7 @@ func newPage(s *Snapshot, figs []Figure, live bool) page {
 			pg.Counts.Trained++
 			pg.Training += g.Duration
 		}
+		pg.Accuracy = pg.Accuracy || g.Accuracy > 0
 		if g.Worker != "" && !slices.Contains(pg.Counts.Workers, g.Worker) {
 			pg.Counts.Workers = append(pg.Counts.Workers, g.Worker)
 		}

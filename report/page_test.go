@@ -249,8 +249,8 @@ func TestPageShowsTheObjectiveInItsSign(t *testing.T) {
 		rc        gahpo.RunConfig
 		want, not string
 	}{
-		{"built-in", gahpo.RunConfig{Problem: "cnn"}, "<th>fitness</th><th>accuracy</th><th>median</th><th>mean</th><th>failed</th><th>evaluated</th><th class=\"l\">params</th></tr>\n<tr><td>1</td><td>1</td><td>-0.97</td><td>-</td><td>-0.97</td><td>-0.97</td>", "val_acc"},
-		{"a file, maximised", gahpo.RunConfig{Problem: "f", Objective: "val_acc", Maximize: true}, "<th>val_acc</th><th>accuracy</th><th>median</th><th>mean</th><th>failed</th><th>evaluated</th><th class=\"l\">params</th></tr>\n<tr><td>1</td><td>1</td><td>0.97</td><td>-</td><td>0.97</td><td>0.97</td>", "-0.97"},
+		{"built-in", gahpo.RunConfig{Problem: "cnn"}, "<th>fitness</th><th>median</th><th>mean</th><th>failed</th><th>evaluated</th><th class=\"l\">params</th></tr>\n<tr><td>1</td><td>1</td><td>-0.97</td><td>-0.97</td><td>-0.97</td>", "val_acc"},
+		{"a file, maximised", gahpo.RunConfig{Problem: "f", Objective: "val_acc", Maximize: true}, "<th>val_acc</th><th>median</th><th>mean</th><th>failed</th><th>evaluated</th><th class=\"l\">params</th></tr>\n<tr><td>1</td><td>1</td><td>0.97</td><td>0.97</td><td>0.97</td>", "-0.97"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,6 +262,52 @@ func TestPageShowsTheObjectiveInItsSign(t *testing.T) {
 			}
 			if !strings.Contains(string(b), tt.want) || strings.Contains(string(b), tt.not) {
 				t.Errorf("page lacks %q or holds %q:\n%s", tt.want, tt.not, b)
+			}
+		})
+	}
+}
+
+// TestPageAccuracyColumn: the table of the best genomes has an accuracy
+// column when some genome of the run has an accuracy (the CNN's), and
+// none, rather than a column of dashes, when no genome has one (the
+// regression, a problem file's trainer that reports a loss only); a
+// generation with no result yet keeps its row as wide as the header.
+func TestPageAccuracyColumn(t *testing.T) {
+	tests := []struct {
+		name     string
+		problem  string
+		accuracy float64
+		want     []string
+		not      string
+	}{
+		{"cnn", "cnn", 0.97, []string{"<th>fitness</th><th>accuracy</th><th>median</th>", "<td>0.05</td><td>97.00%</td>",
+			"<tr><td>2</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td>"}, ""},
+		{"regression", "regression", 0, []string{"<th>fitness</th><th>median</th>", "<td>0.05</td><td>0.05</td>",
+			"<tr><td>2</td><td>-</td><td>-</td><td>-</td><td>-</td><td>0</td>"}, "accuracy"},
+		{"a file's loss", "myfile", 0, []string{"<th>fitness</th><th>median</th>"}, "accuracy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gs := []gahpo.GenomeRecord{
+				{ID: 1, Fitness: 0.05, Accuracy: tt.accuracy, Status: gahpo.GenomeDone, Params: map[string]float64{"x": 1}},
+				{ID: 2, Generation: 1, Fitness: gahpo.Float(math.NaN()), Status: gahpo.GenomeQueued, Params: map[string]float64{"x": 2}},
+			}
+			s := &Snapshot{Run: gahpo.Run{ID: "r", Status: gahpo.RunRunning, Config: gahpo.RunConfig{Problem: tt.problem}}, Genomes: gs}
+			b, err := newPage(s, nil, true).exec("content")
+			if err != nil {
+				t.Fatal(err)
+			}
+			table := string(b)
+			if i, j := strings.Index(table, `<table id="generations">`), strings.Index(table, "</table>\n<h2>Final"); i >= 0 && j > i {
+				table = table[i:j]
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(table, w) {
+					t.Errorf("table lacks %q:\n%s", w, table)
+				}
+			}
+			if tt.not != "" && strings.Contains(table, tt.not) {
+				t.Errorf("table holds %q:\n%s", tt.not, table)
 			}
 		})
 	}

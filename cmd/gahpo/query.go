@@ -264,15 +264,25 @@ func printBest(w io.Writer, rc gahpo.RunConfig, best []gahpo.BestEntry, stats ..
 	if rungs {
 		first = "RUNG\tEPOCHS"
 	}
+	// An accuracy column only when a row has an accuracy: the
+	// regression and a problem file's trainer measure none.
+	accHeader := ""
+	if slices.ContainsFunc(best, func(b gahpo.BestEntry) bool { return b.Accuracy > 0 }) {
+		accHeader = "\tACCURACY"
+	}
 	if withStats {
-		fmt.Fprintln(tw, first+"\tGENOME\t"+shownHeader(rc)+"\tACCURACY\tMEDIAN\tMEAN\tFAILED\tTRAINED BY\tPARAMS")
+		fmt.Fprintln(tw, first+"\tGENOME\t"+shownHeader(rc)+accHeader+"\tMEDIAN\tMEAN\tFAILED\tTRAINED BY\tPARAMS")
 	} else {
-		fmt.Fprintln(tw, first+"\tGENOME\t"+shownHeader(rc)+"\tACCURACY\tTRAINED BY\tPARAMS")
+		fmt.Fprintln(tw, first+"\tGENOME\t"+shownHeader(rc)+accHeader+"\tTRAINED BY\tPARAMS")
 	}
 	for i, b := range best {
 		acc := ""
-		if b.Accuracy > 0 {
-			acc = fmt.Sprintf("%.2f%%", 100*b.Accuracy)
+		switch {
+		case accHeader == "":
+		case b.Accuracy > 0:
+			acc = fmt.Sprintf("\t%.2f%%", 100*b.Accuracy)
+		default:
+			acc = "\t"
 		}
 		who := b.Worker
 		if b.DuplicateOf != 0 {
@@ -284,11 +294,11 @@ func printBest(w io.Writer, rc gahpo.RunConfig, best []gahpo.BestEntry, stats ..
 		}
 		if withStats {
 			st := stats[i]
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", gen, b.GenomeID, fmtFloat(rc.Shown(b.Fitness)), acc,
+			fmt.Fprintf(tw, "%s\t%d\t%s%s\t%s\t%s\t%d/%d\t%s\t%s\n", gen, b.GenomeID, fmtFloat(rc.Shown(b.Fitness)), acc,
 				fmtFloat(rc.Shown(st.Median)), fmtFloat(rc.Shown(st.Mean)), st.Failed, st.Evaluated, who, report.FormatParams(b.Params, b.Choices))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", gen, b.GenomeID, fmtFloat(rc.Shown(b.Fitness)), acc, who, report.FormatParams(b.Params, b.Choices))
+		fmt.Fprintf(tw, "%s\t%d\t%s%s\t%s\t%s\n", gen, b.GenomeID, fmtFloat(rc.Shown(b.Fitness)), acc, who, report.FormatParams(b.Params, b.Choices))
 	}
 	tw.Flush()
 }
