@@ -177,18 +177,20 @@ func setLog(a *plot.Axis) {
 	}
 }
 
-// rowTicks are an axis's usual ticks up to a value, then named rows above
-// it (the "failed" row of a fitness axis).
+// rowTicks are an axis's usual ticks over the values' range, then named
+// rows beyond it (the "failed" row of a fitness axis): above it, or below
+// it for a maximised objective's (below).
 type rowTicks struct {
 	base        plot.Ticker
 	bottom, top float64 // the values' range: the ticks are chosen for it, not the margins
 	rows        []plot.Tick
+	below       bool
 }
 
 func (r rowTicks) Ticks(lo, hi float64) []plot.Tick {
 	var out []plot.Tick
 	for _, t := range r.base.Ticks(r.bottom, r.top) {
-		if t.Value >= lo && t.Value <= r.top {
+		if r.below && t.Value >= r.bottom && t.Value <= hi || !r.below && t.Value >= lo && t.Value <= r.top {
 			out = append(out, t)
 		}
 	}
@@ -196,19 +198,24 @@ func (r rowTicks) Ticks(lo, hi float64) []plot.Tick {
 }
 
 // fitAxis maps fitness values onto a y axis whose range holds the bulk of
-// the finite values; values far above it go to an "off scale" row, failed
-// genomes to a "failed" row above that.
+// the finite values; values far worse than it go to an "off scale" row,
+// failed genomes to a "failed" row beyond that. The values are those
+// users read (gahpo.RunConfig.Shown): a maximised objective's in its own
+// sign, the higher the better, its rows below its range; a fitness, the
+// lower the better, its rows above.
 type fitAxis struct {
 	lo, hi          float64 // the range of drawn values
 	log             bool
+	max             bool // a maximised objective: the worse values are the lower
 	offY, failY     float64
 	anyOff, anyFail bool
 }
 
-// newFitAxis chooses the range for the finite values vs; clip keeps far
-// outliers (diverged genomes with fitness 1e282) off the scale.
-func newFitAxis(vs []float64, clip bool) *fitAxis {
-	a := &fitAxis{lo: math.Inf(1), hi: math.Inf(-1)}
+// newFitAxis chooses the range for the finite values vs (as shown: a
+// maximised objective's own, maximize set); clip keeps far outliers
+// (diverged genomes with fitness 1e282) off the scale.
+func newFitAxis(vs []float64, clip, maximize bool) *fitAxis {
+	a := &fitAxis{lo: math.Inf(1), hi: math.Inf(-1), max: maximize}
 	var fin []float64
 	for _, v := range vs {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -221,17 +228,29 @@ func newFitAxis(vs []float64, clip bool) *fitAxis {
 	}
 	a.log = a.lo > 0 && a.hi/a.lo > 20
 	if clip && len(fin) >= 4 {
-		tr := a.to
-		slices.Sort(fin)
-		q1, q3 := tr(fin[len(fin)/4]), tr(fin[3*len(fin)/4])
+		// worse: how bad a value is on the axis's scale, the higher the
+		// worse; the values sorted best first.
+		worse := func(v float64) float64 {
+			if a.max {
+				return -a.to(v)
+			}
+			return a.to(v)
+		}
+		slices.SortFunc(fin, func(x, y float64) int { return cmp.Compare(worse(x), worse(y)) })
+		q1, q3 := worse(fin[len(fin)/4]), worse(fin[3*len(fin)/4])
 		limit := q3 + 4*max(q3-q1, 0.05*math.Abs(q3)+1e-12)
 		if a.log {
 			limit = q3 + max(4*(q3-q1), 1)
 		}
-		if tr(a.hi) > limit {
-			a.hi = a.from(limit)
-			for i := len(fin) - 1; i >= 0 && tr(fin[i]) > limit; i-- {
-				a.hi = fin[max(i-1, 0)]
+		if i := len(fin) - 1; worse(fin[i]) > limit {
+			for i > 0 && worse(fin[i]) > limit {
+				i--
+			}
+			// The worst value within the limit bounds the range.
+			if a.max {
+				a.lo = fin[i]
+			} else {
+				a.hi = fin[i]
 			}
 			a.log = a.lo > 0 && a.hi/a.lo > 20
 		}
@@ -244,8 +263,12 @@ func newFitAxis(vs []float64, clip bool) *fitAxis {
 		}
 	}
 	span := a.to(a.hi) - a.to(a.lo)
-	a.offY = a.from(a.to(a.hi) + 0.07*span)
-	a.failY = a.from(a.to(a.hi) + 0.14*span)
+	edge, dir := a.to(a.hi), 1.0
+	if a.max {
+		edge, dir = a.to(a.lo), -1
+	}
+	a.offY = a.from(edge + dir*0.07*span)
+	a.failY = a.from(edge + dir*0.14*span)
 	return a
 }
 
@@ -263,17 +286,36 @@ func (a *fitAxis) from(v float64) float64 {
 	return v
 }
 
-// y places a genome's fitness: its value, or a row.
+// y places a genome's fitness: its value as shown, or a row.
 func (a *fitAxis) y(g gahpo.GenomeRecord) (y float64, row string) {
 	if failed(g) {
 		a.anyFail = true
 		return a.failY, "failed"
 	}
-	if v := float64(g.Fitness); v > a.hi {
+	v := float64(gahpo.ShownFitness(a.max, g.Fitness))
+	if a.max && v < a.lo || !a.max && v > a.hi {
 		a.anyOff = true
 		return a.offY, "off"
 	}
-	return float64(g.Fitness), ""
+	return v, ""
+}
+
+// offText says where the off-scale row's values are: "higher ↑" (a
+// fitness, the worse the higher) or "lower ↓" (a maximised objective).
+func (a *fitAxis) offText() string {
+	if a.max {
+		return "lower ↓"
+	}
+	return "higher ↑"
+}
+
+// offWhat names the off-scale row's values in a legend: "fitness above
+// the axis", or "val_acc below the axis" (a maximised objective).
+func (a *fitAxis) offWhat(s *Snapshot) string {
+	if a.max {
+		return fitName(s) + " below the axis"
+	}
+	return fitName(s) + " above the axis"
 }
 
 // apply sets the plot's y axis; call it after placing every point.
@@ -284,20 +326,27 @@ func (a *fitAxis) apply(ax *plot.Axis) {
 		base = niceLogTicks{}
 	}
 	rows := []plot.Tick{}
-	top := a.hi
+	bottom, top := a.lo, a.hi
+	beyond := func(y float64) {
+		if a.max {
+			bottom = y
+		} else {
+			top = y
+		}
+	}
 	if a.anyOff {
-		rows = append(rows, plot.Tick{Value: a.offY, Label: "higher ↑"})
-		top = a.offY
+		rows = append(rows, plot.Tick{Value: a.offY, Label: a.offText()})
+		beyond(a.offY)
 	}
 	if a.anyFail {
 		rows = append(rows, plot.Tick{Value: a.failY, Label: "failed"})
-		top = a.failY
+		beyond(a.failY)
 	}
-	ax.Tick.Marker = rowTicks{base: base, bottom: a.lo, top: a.hi, rows: rows}
+	ax.Tick.Marker = rowTicks{base: base, bottom: a.lo, top: a.hi, rows: rows, below: a.max}
 	// A margin each way: the best and the worst points (the box plots'
 	// whiskers) clear the axis line and the title.
 	pad := 0.03 * (a.to(a.hi) - a.to(a.lo))
-	ax.Min, ax.Max = a.from(a.to(a.lo)-pad), a.from(a.to(top)+pad)
+	ax.Min, ax.Max = a.from(a.to(bottom)-pad), a.from(a.to(top)+pad)
 }
 
 // scatter returns a scatter of points with a glyph style.
@@ -332,14 +381,15 @@ func lossLabel(rc gahpo.RunConfig) string {
 	return "loss (as the training reports it)"
 }
 
-// objectiveLabel names a problem file's fitness: its metric, or the
-// metric negated when its goal is the highest.
+// objectiveLabel names a problem file's fitness axis: its objective, in
+// its own sign (the figures draw a maximised one as its trainer reports
+// it, the higher the better).
 func objectiveLabel(rc gahpo.RunConfig) string {
 	switch {
 	case rc.Objective == "":
 		return "fitness (lower is better)"
 	case rc.Maximize:
-		return "fitness: −" + rc.Objective + " (maximised: shown negated, lower is better)"
+		return rc.Objective + " (maximised: higher is better)"
 	}
 	return "fitness: " + rc.Objective + " (lower is better)"
 }
@@ -357,6 +407,21 @@ func fitnessLabel(s *Snapshot) string {
 	}
 	return objectiveLabel(s.Run.Config)
 }
+
+// fitName names what a run's fitness figures draw (gahpo.RunConfig.ShownName):
+// "fitness", or a maximised objective's name; fitTitle the same at the
+// start of a title ("Fitness", "val_acc").
+func fitName(s *Snapshot) string { return s.Run.Config.ShownName() }
+
+func fitTitle(s *Snapshot) string {
+	if n := fitName(s); n != "fitness" {
+		return n
+	}
+	return "Fitness"
+}
+
+// shownFit is a fitness as a run's figures draw it (gahpo.RunConfig.Shown).
+func shownFit(s *Snapshot, f gahpo.Float) float64 { return float64(s.Run.Config.Shown(f)) }
 
 // intTicks labels integers (generations, epochs) without fractions.
 type intTicks struct{}

@@ -108,6 +108,10 @@ func TestPageShowsConfirmation(t *testing.T) {
 	if Version(s) == v {
 		t.Error("a result at the next rung did not change the page's version: a live halving page would not update")
 	}
+	s.Run.Config.Objective, s.Run.Config.Maximize = "val_acc", true // its goal the highest: the caption says so
+	if b, _ := newPage(s, nil, false).render(); !strings.Contains(string(b), "the genome with the highest mean val_acc over its trainings") {
+		t.Error("a maximised objective's confirmation caption does not say its result is the highest mean")
+	}
 	s.Genomes[0].Replicates, s.Genomes[1].Replicates, s.Final.ConfirmedFitness = nil, nil, nil
 	if b, _ := newPage(s, nil, false).render(); strings.Contains(string(b), "confirmation") || strings.Contains(string(b), "Chosen on") {
 		t.Error("a run without a confirmation shows one")

@@ -82,8 +82,8 @@ func TestObjectiveTexts(t *testing.T) {
 		{"a file, minimised", gahpo.RunConfig{Problem: "f", Objective: "val_loss"}, "val_loss, minimised: a fitness is its value",
 			"fitness: val_loss (lower is better)", "loss (as the training reports it)"},
 		{"a file, maximised", gahpo.RunConfig{Problem: "f", Objective: "val_accuracy", Maximize: true},
-			"val_accuracy, maximised: tables show its value; a fitness (JSON's fitness, the figures' axes) is its value negated (−0.93 is val_accuracy 0.93)",
-			"fitness: −val_accuracy (maximised: shown negated, lower is better)", "loss (as the training reports it)"},
+			"val_accuracy, maximised: tables and figures show its value; a fitness (JSON's fitness) is its value negated (−0.93 is val_accuracy 0.93)",
+			"val_accuracy (maximised: higher is better)", "loss (as the training reports it)"},
 		{"a file of an older run", gahpo.RunConfig{Problem: "f"}, "", "fitness (lower is better)", "loss (as the training reports it)"},
 	}
 	for _, tt := range tests {

@@ -111,18 +111,18 @@ func Figures(s *Snapshot, opt Options) []Figure {
 		figs = append(figs, f)
 	}
 	p, err := BestBoxes(s)
-	add("best-boxes", fmt.Sprintf("Fitness of the best %.0f%% genomes of each %s (box: quartiles, whiskers: the rest).", 100*BestShare, groupUnit(s)), figW, figH, p, err)
+	add("best-boxes", fmt.Sprintf("%s of the best %.0f%% genomes of each %s (box: quartiles, whiskers: the rest).", fitTitle(s), 100*BestShare, groupUnit(s)), figW, figH, p, err)
 	p, err = BestSoFar(s, false)
-	add("best-so-far", "Every trained genome's fitness in the order they finished, and the best so far.", figW, figH, p, err)
+	add("best-so-far", fmt.Sprintf("Every trained genome's %s in the order they finished, and the best so far.", fitName(s)), figW, figH, p, err)
 	p, err = BestSoFar(s, true)
 	add("best-so-far-time", "The same against the time since the run started.", figW, figH, p, err)
 	p, err = ParallelCoordinates(s)
-	add("parallel", "Every evaluated genome through its parameters and its fitness.", 10*vg.Inch, 5.5*vg.Inch, p, err)
+	add("parallel", fmt.Sprintf("Every evaluated genome through its parameters and its %s.", fitName(s)), 10*vg.Inch, 5.5*vg.Inch, p, err)
 	for _, name := range paramNames(s) {
 		p, err = ParamByGeneration(s, name)
 		add("param-"+name+"-by-generation", fmt.Sprintf("%s of each genome by %s.", name, groupUnit(s)), figW, figH, p, err)
 		p, err = ParamVsFitness(s, name)
-		add("param-"+name+"-vs-fitness", fmt.Sprintf("Fitness against %s.", name), figW, figH, p, err)
+		add("param-"+name+"-vs-fitness", fmt.Sprintf("%s against %s.", fitTitle(s), name), figW, figH, p, err)
 	}
 	p, err = LearningCurves(s)
 	add("learning-curves", "Per-epoch metric of the genomes trained over several epochs.", figW, figH, p, err)

@@ -102,7 +102,7 @@ func TestAxesOfOnePoint(t *testing.T) {
 	if !(p.Y.Min > 0 && p.Y.Min < 0.2 && p.Y.Max > 0.2) || !(p.X.Min < 1 && p.X.Max > 1) {
 		t.Errorf("one epoch's loss 0.2: axes x %v..%v, y %v..%v; want both around the point, y above zero", p.X.Min, p.X.Max, p.Y.Min, p.Y.Max)
 	}
-	a := newFitAxis([]float64{1, 2, 3}, false)
+	a := newFitAxis([]float64{1, 2, 3}, false, false)
 	p, err = BestSoFar(s, false)
 	if err != nil {
 		t.Fatal(err)

@@ -41,20 +41,21 @@ func ParallelCoordinates(s *Snapshot) (*plot.Plot, error) {
 	for _, g := range s.Genomes {
 		if g.Evaluated() {
 			gs = append(gs, g)
-			vals = append(vals, float64(g.Fitness))
+			vals = append(vals, shownFit(s, g.Fitness))
 		}
 	}
 	if len(gs) == 0 || len(names) == 0 {
 		return nil, fmt.Errorf("%w: no genome evaluated yet", ErrNoData)
 	}
-	fa := newFitAxis(vals, true)
+	fa := newFitAxis(vals, true, s.Run.Config.Maximize)
+	rows := parallelRowsOf(fa)
 	fitY := func(g gahpo.GenomeRecord) float64 {
 		y, row := fa.y(g)
 		switch row {
 		case "failed":
-			return 1.16
+			return rows.fail
 		case "off":
-			return 1.08
+			return rows.off
 		}
 		lo, hi := fa.to(fa.lo), fa.to(fa.hi)
 		if hi == lo {
@@ -76,7 +77,7 @@ func ParallelCoordinates(s *Snapshot) (*plot.Plot, error) {
 	if err := addGenomeLines(p, gs, names, specs, fitY); err != nil {
 		return nil, err
 	}
-	if err := addParallelAxes(p, names, specs, fa); err != nil {
+	if err := addParallelAxes(p, names, specs, fa, fitName(s)); err != nil {
 		return nil, err
 	}
 	if fa.anyFail {
@@ -115,9 +116,22 @@ func addGenomeLines(p *plot.Plot, gs []gahpo.GenomeRecord, names []string, specs
 	return nil
 }
 
-// addParallelAxes draws the parameters' axes and the fitness axis, with
-// their ranges and names.
-func addParallelAxes(p *plot.Plot, names []string, specs map[string]ga.Param, fa *fitAxis) error {
+// parallelRows are where the fitness axis of parallel coordinates (0 at
+// its range's minimum, 1 at its maximum) puts its off-scale and failed
+// rows: above it, or below it for a maximised objective, whose worse
+// values are the lower; and the range of the plot's y axis.
+type parallelRows struct{ off, fail, min, max float64 }
+
+func parallelRowsOf(fa *fitAxis) parallelRows {
+	if fa.max {
+		return parallelRows{off: -0.14, fail: -0.22, min: -0.28, max: 1.2} // the legend above
+	}
+	return parallelRows{off: 1.08, fail: 1.16, min: -0.1, max: 1.2}
+}
+
+// addParallelAxes draws the parameters' axes and the fitness axis, named
+// fitName, with their ranges and names.
+func addParallelAxes(p *plot.Plot, names []string, specs map[string]ga.Param, fa *fitAxis, fitName string) error {
 	k := len(names)
 	var labels plotter.XYLabels
 	for j := 0; j <= k; j++ {
@@ -161,22 +175,23 @@ func addParallelAxes(p *plot.Plot, names []string, specs map[string]ga.Param, fa
 		}
 		ticks = append(ticks, plot.Tick{Value: float64(j), Label: label})
 	}
-	fl := "fitness"
+	fl := fitName
 	if fa.log {
 		fl += " (log)"
 	}
 	ticks = append(ticks, plot.Tick{Value: float64(k), Label: fl})
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = -0.15, float64(k)+0.45
+	rows := parallelRowsOf(fa)
 	yt := []plot.Tick{{Value: 0, Label: "min"}, {Value: 1, Label: "max"}}
 	if fa.anyOff {
-		yt = append(yt, plot.Tick{Value: 1.08, Label: "fitness higher ↑"})
+		yt = append(yt, plot.Tick{Value: rows.off, Label: fitName + " " + fa.offText()})
 	}
 	if fa.anyFail {
-		yt = append(yt, plot.Tick{Value: 1.16, Label: "failed"})
+		yt = append(yt, plot.Tick{Value: rows.fail, Label: "failed"})
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(yt)
-	p.Y.Min, p.Y.Max = -0.1, 1.2
+	p.Y.Min, p.Y.Max = rows.min, rows.max
 	return nil
 }
 

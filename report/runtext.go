@@ -280,14 +280,14 @@ func failureHeadline(run gahpo.Run, groups []FailureGroup, trained int) string {
 }
 
 // ObjectiveText says what a problem file's fitness is: its metric, or the
-// metric negated when its goal is the highest (the search minimises);
-// "" for a built-in problem.
+// metric negated when its goal is the highest (the search minimises), which
+// the tables and figures show in its own sign; "" for a built-in problem.
 func ObjectiveText(rc gahpo.RunConfig) string {
 	switch {
 	case rc.Objective == "":
 		return ""
 	case rc.Maximize:
-		return rc.Objective + ", maximised: tables show its value; a fitness (JSON's fitness, the figures' axes) is its value negated (−0.93 is " + rc.Objective + " 0.93)"
+		return rc.Objective + ", maximised: tables and figures show its value; a fitness (JSON's fitness) is its value negated (−0.93 is " + rc.Objective + " 0.93)"
 	}
 	return rc.Objective + ", minimised: a fitness is its value"
 }

@@ -91,11 +91,11 @@ func BestBoxes(s *Snapshot) (*plot.Plot, error) {
 		n := max(1, int(math.Ceil(BestShare*float64(len(groups[g])))))
 		best[g] = groups[g][:n]
 		for _, r := range best[g] {
-			vals = append(vals, float64(r.Fitness))
+			vals = append(vals, shownFit(s, r.Fitness))
 		}
 	}
-	ax := newFitAxis(vals, false)
-	p := newPlot(fmt.Sprintf("Fitness of the best %.0f%% of each %s", 100*BestShare, groupUnit(s)), groupUnit(s), fitnessLabel(s))
+	ax := newFitAxis(vals, false, s.Run.Config.Maximize)
+	p := newPlot(fmt.Sprintf("%s of the best %.0f%% of each %s", fitTitle(s), 100*BestShare, groupUnit(s)), groupUnit(s), fitnessLabel(s))
 	var fails plotter.XYs
 	for _, g := range gens {
 		var v plotter.Values
@@ -176,16 +176,15 @@ func BestSoFar(s *Snapshot, byTime bool) (*plot.Plot, error) {
 	}
 	vals := make([]float64, len(gs))
 	for i, g := range gs {
-		vals[i] = float64(g.Fitness)
+		vals[i] = shownFit(s, g.Fitness)
 	}
-	ax := newFitAxis(vals, true)
-	title := "Best fitness so far, by genomes trained"
+	ax := newFitAxis(vals, true, s.Run.Config.Maximize)
+	title := "Best " + fitName(s) + " so far, by genomes trained"
 	if byTime {
-		title = "Best fitness so far, by time"
+		title = "Best " + fitName(s) + " so far, by time"
 	}
 	p := newPlot(title, xlabel, fitnessLabel(s))
-	var pts, off, fails, bestLine plotter.XYs
-	best := math.Inf(1)
+	var pts, off, fails plotter.XYs
 	for i, g := range gs {
 		y, row := ax.y(g)
 		pt := plotter.XY{X: xOf(i), Y: y}
@@ -197,18 +196,9 @@ func BestSoFar(s *Snapshot, byTime bool) (*plot.Plot, error) {
 		default:
 			pts = append(pts, pt)
 		}
-		if !failed(g) && float64(g.Fitness) < best {
-			if len(bestLine) > 0 {
-				bestLine = append(bestLine, plotter.XY{X: pt.X, Y: best})
-			}
-			best = float64(g.Fitness)
-			bestLine = append(bestLine, plotter.XY{X: pt.X, Y: best})
-		}
 	}
-	if len(bestLine) > 0 {
-		bestLine = append(bestLine, plotter.XY{X: xOf(len(gs) - 1), Y: best})
-	}
-	if err := addPoints(p, pts, off, fails, "genome"); err != nil {
+	bestLine := bestSoFarLine(s, gs, xOf)
+	if err := addPoints(p, pts, off, fails, "genome", ax.offWhat(s)); err != nil {
 		return nil, err
 	}
 	if len(bestLine) > 0 {
@@ -228,9 +218,31 @@ func BestSoFar(s *Snapshot, byTime bool) (*plot.Plot, error) {
 	return p, nil
 }
 
-// addPoints adds drawn values, off-scale values and failed genomes, each
-// with its own glyph and legend entry.
-func addPoints(p *plot.Plot, pts, off, fails plotter.XYs, what string) error {
+// bestSoFarLine is the step line of the best fitness so far of the
+// trained genomes gs, in the order they finished (genome i at xOf(i)),
+// as shown: a maximised objective's highest so far.
+func bestSoFarLine(s *Snapshot, gs []gahpo.GenomeRecord, xOf func(int) float64) plotter.XYs {
+	var out plotter.XYs
+	best := math.Inf(1) // the best genome's fitness, minimised
+	for i, g := range gs {
+		if failed(g) || float64(g.Fitness) >= best {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, plotter.XY{X: xOf(i), Y: shownFit(s, gahpo.Float(best))})
+		}
+		best = float64(g.Fitness)
+		out = append(out, plotter.XY{X: xOf(i), Y: shownFit(s, gahpo.Float(best))})
+	}
+	if len(out) > 0 {
+		out = append(out, plotter.XY{X: xOf(len(gs) - 1), Y: shownFit(s, gahpo.Float(best))})
+	}
+	return out
+}
+
+// addPoints adds drawn values, off-scale values (offWhat says where) and
+// failed genomes, each with its own glyph and legend entry.
+func addPoints(p *plot.Plot, pts, off, fails plotter.XYs, what, offWhat string) error {
 	add := func(xys plotter.XYs, c color.Color, shape draw.GlyphDrawer, name string) error {
 		if len(xys) == 0 {
 			return nil
@@ -246,7 +258,7 @@ func addPoints(p *plot.Plot, pts, off, fails plotter.XYs, what string) error {
 	if err := add(pts, withAlpha(colDone, 160), draw.CircleGlyph{}, what); err != nil {
 		return err
 	}
-	if err := add(off, colOff, draw.TriangleGlyph{}, what+", fitness above the axis"); err != nil {
+	if err := add(off, colOff, draw.TriangleGlyph{}, what+", "+offWhat); err != nil {
 		return err
 	}
 	return add(fails, colFailed, draw.CrossGlyph{}, what+", failed")
@@ -290,7 +302,7 @@ func ParamByGeneration(s *Snapshot, name string) (*plot.Plot, error) {
 			}
 		}
 	}
-	if err := addPoints(p, pts, nil, fails, "genome"); err != nil {
+	if err := addPoints(p, pts, nil, fails, "genome", ""); err != nil {
 		return nil, err
 	}
 	if len(best) > 0 {
@@ -326,15 +338,15 @@ func ParamVsFitness(s *Snapshot, name string) (*plot.Plot, error) {
 	for _, g := range s.Genomes {
 		if _, ok := g.Params[name]; ok && g.Evaluated() {
 			gs = append(gs, g)
-			vals = append(vals, float64(g.Fitness))
+			vals = append(vals, shownFit(s, g.Fitness))
 		}
 	}
 	if len(gs) == 0 {
 		return nil, fmt.Errorf("%w: no genome evaluated yet", ErrNoData)
 	}
 	spec := paramSpecs(s)[name]
-	ax := newFitAxis(vals, true)
-	p := newPlot(fmt.Sprintf("Fitness by %s", name), paramLabel(spec), fitnessLabel(s))
+	ax := newFitAxis(vals, true, s.Run.Config.Maximize)
+	p := newPlot(fmt.Sprintf("%s by %s", fitTitle(s), name), paramLabel(spec), fitnessLabel(s))
 	var pts, off, fails plotter.XYs
 	for _, g := range gs {
 		y, row := ax.y(g)
@@ -348,7 +360,7 @@ func ParamVsFitness(s *Snapshot, name string) (*plot.Plot, error) {
 			pts = append(pts, pt)
 		}
 	}
-	if err := addPoints(p, pts, off, fails, "genome"); err != nil {
+	if err := addPoints(p, pts, off, fails, "genome", ax.offWhat(s)); err != nil {
 		return nil, err
 	}
 	ax.apply(&p.Y)
