@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ for e in range(1, int(os.environ["GAHPO_EPOCHS"]) + 1):
     print(json.dumps({"epoch": e, "val_acc": 0.9 - (p["x"] - 0.3) ** 2}))
 `
 
+var objectiveRuns int // TestStatusNamesTheObjective's
+
 // TestStatusNamesTheObjective: the status a coordinator answers over NATS
 // (gahpo status, the dashboard) for a run of a problem file that
 // maximises its objective names the objective and its goal, so that its
@@ -40,8 +43,11 @@ func TestStatusNamesTheObjective(t *testing.T) {
 	if err := os.WriteFile(script, []byte(maximisingTrainer), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A name of its own each time: the workers' registry outlives the
+	// test (-count), and holds one file of a name.
+	objectiveRuns++
 	file := filepath.Join(dir, "problem.yaml")
-	if err := os.WriteFile(file, []byte(`name: status-objective
+	if err := os.WriteFile(file, []byte(`name: status-objective-`+strconv.Itoa(objectiveRuns)+`
 space:
   - {name: x, type: float, min: -1, max: 1}
 objective: {metric: val_acc, goal: maximize}
