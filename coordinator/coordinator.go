@@ -271,6 +271,13 @@ func (c *Coordinator) recordRestart() error {
 	}
 	c.restart = nil
 	c.cfg.Logger.Info("resuming run", "run", c.id, "genomes", len(c.machine.Records()), "outstanding", len(c.machine.Outstanding()), "status", run.Status, "restarts", run.Restarts)
+	if m := c.machine.Run(); m.StoppedBy == gahpo.StopFailures && m.Status == gahpo.RunRunning {
+		// Its failures reach the --max-failures it resumes with: stopped
+		// by the restore itself (search.Restore), before any result.
+		c.stopLogged = m.StoppedBy
+		c.cfg.Logger.Warn("the run's failures stop it: nothing more is bred; it ends failed once the trainings under way are back",
+			"under_way", len(c.machine.Outstanding()), "why", search.FailuresError(c.rc, c.machine.Records()))
+	}
 	return nil
 }
 

@@ -301,3 +301,68 @@ func TestNegativeMaxFailuresRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestLowerMaxFailuresStopsOnRestore: a run that has failures to spare
+// under its rule (the default's, with genomes that succeeded), resumed with
+// a --max-failures its failures already reach, stops for failures at the
+// restore itself: the restored machine says so at once (its first Ready
+// stores it), publishes nothing, and ends failed once the trainings under
+// way are back; not only at its next result.
+func TestLowerMaxFailuresStopsOnRestore(t *testing.T) {
+	for _, mode := range failureModes() {
+		t.Run(mode.name, func(t *testing.T) {
+			m, cfg := testMachine(t, mode.rc)
+			s := &sim{stored: map[int]gahpo.GenomeRecord{}, created: map[string]bool{}, m: m}
+			s.apply(t, m.Ready())
+			failed := 0
+			for n := 0; failed < 3; n++ {
+				if len(s.queue) == 0 {
+					t.Fatalf("nothing queued after %d results, %d failures", n, failed)
+				}
+				task := s.queue[0]
+				s.queue = s.queue[1:]
+				r := answer(task)
+				if n%2 == 1 {
+					r.Failure, r.Fitness, r.Checkpoint, r.Curve = crash, gahpo.Float(math.NaN()), nil, nil
+					failed++
+				}
+				if r.Checkpoint != nil {
+					s.created[r.Checkpoint.Name] = true
+				}
+				if err := m.Result(r, t0); err != nil {
+					t.Fatal(err)
+				}
+				s.apply(t, m.Ready())
+			}
+			if m.Run().StoppedBy == gahpo.StopFailures {
+				t.Fatalf("stopped by %q before the restore, with the default rule and genomes that succeeded", m.Run().StoppedBy)
+			}
+			// gahpo run/coordinator --max-failures 2 on resume: the run's
+			// configuration changed in the history.
+			s.run.Config.MaxFailures = maxFailures(2)
+			m = s.restore(t, cfg)
+			if m.Run().StoppedBy != gahpo.StopFailures {
+				t.Fatalf("restored with --max-failures 2 after 3 failures: stopped by %q, want %q at once", m.Run().StoppedBy, gahpo.StopFailures)
+			}
+			rd := m.Ready()
+			if rd.Run == nil || rd.Run.StoppedBy != gahpo.StopFailures || len(rd.Publish) > 0 {
+				t.Fatalf("the restore's Ready: run %v, %d published; want the stop stored, nothing published", rd.Run, len(rd.Publish))
+			}
+			left := m.Outstanding()
+			if len(left) == 0 {
+				t.Fatal("nothing outstanding after the restore")
+			}
+			for i, task := range left {
+				if err := m.Result(answer(task), t0); err != nil {
+					t.Fatal(err)
+				}
+				if rd := m.Ready(); len(rd.Publish) > 0 {
+					t.Fatalf("result %d of %d under way published %d tasks after the stop (genome %d rung %d first)", i+1, len(left), len(rd.Publish), rd.Publish[0].GenomeID, rd.Publish[0].Rung)
+				}
+			}
+			if run := m.Run(); run.Status != gahpo.RunFailed || !strings.HasPrefix(run.Error, "stopped for failures (--max-failures 2): 3 of ") {
+				t.Errorf("run %s, %q; want failed, stopped for failures (--max-failures 2) with 3 failed", run.Status, run.Error)
+			}
+		})
+	}
+}

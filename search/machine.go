@@ -205,6 +205,9 @@ func Restore(cfg Config, space Space, engine []byte, recs []gahpo.GenomeRecord) 
 		m.issued = max(m.issued, r.Issued)
 		m.countResult(r)
 	}
+	// A run resumed with a lower --max-failures than its failures stops
+	// now, before anything more is published: not at its next result.
+	m.noteFailures()
 	if m.generationalEngine() {
 		// The engine's head is stored when a generation starts; its
 		// genomes, and the fitness told since, are the records (a run
