@@ -131,8 +131,10 @@ type RunConfig struct {
 	// MaxFailures says when failed genomes stop the run (StopFailures;
 	// FailureStop gives the rule): nil, the default (and every run stored
 	// before it), once the first GA.Population genomes trained have all
-	// failed, none having succeeded; N > 0, once N genomes have failed; 0,
-	// never. A genome counts once, when it is recorded as failed (after
+	// failed, none having succeeded, or (halving, pbt) once GA.Population
+	// trainings resumed from a checkpoint (results above a genome's first
+	// rung) have all failed, none of those having succeeded; N > 0, once N
+	// genomes have failed; 0, never. A genome counts once, when it is recorded as failed (after
 	// its MaxAttempts deliveries), for any cause but its own divergence
 	// (a NaN loss, an objective out of bounds: see search.Diverged), which
 	// is a result of the genome, not a fault of the training.

@@ -89,7 +89,7 @@ func TestPageRunSummary(t *testing.T) {
 		{"stopped for failures", gahpo.Run{ID: "r", Config: halving, Status: gahpo.RunFailed, StoppedBy: gahpo.StopFailures,
 			Error: "stopped for failures (--max-failures): its first 10 genomes trained all failed, none succeeded; the reason (10): ModuleNotFoundError: No module named 'torch' (gahpo query genome 1 shows it whole)"},
 			[]gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeFailed, Fitness: gahpo.Float(math.Inf(1)), RungFitness: []gahpo.Float{gahpo.Float(math.Inf(1))}, Failure: "the command failed: exit status 1"}},
-			[]string{"its first 10 genomes trained all failed, none succeeded (--max-failures, by default the population)",
+			[]string{"its first 10 genomes trained, or 10 trainings resumed from a checkpoint, all failed, none succeeded (--max-failures, by default the population)",
 				"failed: stopped for failures (--max-failures): its first 10 genomes trained all failed, none succeeded; the reason (10): ModuleNotFoundError: No module named &#39;torch&#39;",
 				"No final training: the run stopped for failures."},
 			[]string{"no genome was trained successfully", "live: updates"}},

@@ -99,6 +99,9 @@ func StopText(why string, rc gahpo.RunConfig) string {
 		switch n, whileNone := rc.FailureStop(); {
 		case !whileNone:
 			return fmt.Sprintf("%d genomes failed (--max-failures %d)", n, n)
+		case n > 0 && rc.MultiFidelity():
+			// Either of the default's rules: the run's error says which.
+			return fmt.Sprintf("its first %d genomes trained, or %d trainings resumed from a checkpoint, all failed, none succeeded (--max-failures, by default the population)", n, n)
 		case n > 0:
 			return fmt.Sprintf("its first %d genomes trained all failed, none succeeded (--max-failures, by default the population)", n)
 		}

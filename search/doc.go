@@ -50,7 +50,9 @@
 //
 // A run whose genomes fail stops (gahpo.StopFailures, failures.go): by
 // default once its first Population genomes trained have all failed, none
-// having succeeded, or after RunConfig.MaxFailures failures; a genome's own
+// having succeeded, or (halving, pbt) once Population trainings resumed
+// from a checkpoint have, none of those having succeeded; or after
+// RunConfig.MaxFailures failures; a genome's own
 // divergence ([Diverged]) never counts. Nothing more is then bred,
 // promoted or exploited; the trainings under way finish, and the run ends
 // failed, its error naming the count and the commonest cause

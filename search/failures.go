@@ -45,19 +45,63 @@ func worked(r gahpo.GenomeRecord) bool {
 	return !counted(r) || len(r.RungFitness) > 1 // a failure above its first rung trained below it
 }
 
-// failuresStop tells whether the machine's failures stop the run now, by
-// the rule of gahpo.RunConfig.FailureStop.
-func (m *Machine) failuresStop() bool {
-	n, whileNone := m.rc.FailureStop()
-	return n > 0 && m.failures >= n && !(whileNone && m.worked)
+// resumption tells how genome r's trainings that went on from a
+// checkpoint went: its results above its first rung (a promotion under
+// halving, a round of pbt; all of its own, for a genome that exploited
+// another's checkpoint). failed: the last of them is a counted failure;
+// ok: one of them is not (a fitness, or a divergence).
+func resumption(r gahpo.GenomeRecord) (failed, ok bool) {
+	if r.DuplicateOf != 0 {
+		return false, false
+	}
+	n := len(r.RungFitness) - max(1, r.Inherited) // its results above its first rung
+	if n <= 0 {
+		return false, false
+	}
+	if counted(r) {
+		return true, n > 1
+	}
+	return false, true
 }
 
-// countResult counts r's record after a result (failures, worked).
+// resumeStop is how many trainings resumed from a checkpoint, all failed
+// and none succeeded, stop a run by the default rule (0: never): the
+// population, as for the first rung. A trainer that trains from scratch
+// but fails every time it resumes passes the first rung, which the rule of
+// gahpo.RunConfig.FailureStop reads; under halving, it would fail every
+// promotion, then every genome the run's end promotes one by one in
+// search of one that reaches the top rung. An explicit --max-failures
+// counts such failures as any other.
+func resumeStop(rc gahpo.RunConfig) int {
+	if rc.MaxFailures != nil || !rc.MultiFidelity() {
+		return 0
+	}
+	return rc.GA.Population
+}
+
+// failuresStop tells whether the machine's failures stop the run now, by
+// the rule of gahpo.RunConfig.FailureStop, or, by default, by resumeStop's.
+func (m *Machine) failuresStop() bool {
+	n, whileNone := m.rc.FailureStop()
+	if n > 0 && m.failures >= n && !(whileNone && m.worked) {
+		return true
+	}
+	k := resumeStop(m.rc)
+	return k > 0 && m.resumeFailures >= k && !m.resumeWorked
+}
+
+// countResult counts r's record after a result (failures, worked, and
+// those of the trainings resumed from a checkpoint).
 func (m *Machine) countResult(r gahpo.GenomeRecord) {
 	if counted(r) {
 		m.failures++
 	}
 	m.worked = m.worked || worked(r)
+	failed, ok := resumption(r)
+	if failed {
+		m.resumeFailures++
+	}
+	m.resumeWorked = m.resumeWorked || ok
 }
 
 // noteFailures stops the run for failures when the rule holds, the first
@@ -98,8 +142,21 @@ func FailuresError(rc gahpo.RunConfig, recs []gahpo.GenomeRecord) string {
 	}
 	_, trained := FailureGroups(recs)
 	n, whileNone := rc.FailureStop()
+	var resumed []gahpo.GenomeRecord // failed on going on from a checkpoint
+	resumedOK := false
+	for _, r := range recs {
+		f, ok := resumption(r)
+		if f {
+			resumed = append(resumed, r)
+		}
+		resumedOK = resumedOK || ok
+	}
+	firstRule := n > 0 && len(failed) >= n && !slices.ContainsFunc(recs, worked)
 	var s string
 	switch {
+	case whileNone && !firstRule && resumeStop(rc) > 0 && len(resumed) >= resumeStop(rc) && !resumedOK:
+		s = fmt.Sprintf("stopped for failures (--max-failures): its first %d trainings resumed from a checkpoint all failed, none succeeded", len(resumed))
+		failed = resumed // the cause is theirs
 	case whileNone && len(failed) == 1:
 		s = "stopped for failures (--max-failures): the one genome trained failed"
 	case whileNone:

@@ -21,13 +21,19 @@ const crash = "the command failed: exit status 1" + stderrEnds + "Traceback (mos
 // failures.
 func driveFailing(t *testing.T, m *Machine, fail func(n int) string) (results, bredAfterStop int) {
 	t.Helper()
+	return driveFailingTasks(t, m, func(n int, _ gahpo.Task) string { return fail(n) })
+}
+
+// driveFailingTasks is driveFailing with failures chosen by the task too.
+func driveFailingTasks(t *testing.T, m *Machine, fail func(n int, task gahpo.Task) string) (results, bredAfterStop int) {
+	t.Helper()
 	queue := m.Ready().Publish
 	stoppedAt := -1
 	for len(queue) > 0 && results < 10000 {
 		task := queue[0]
 		queue = queue[1:]
 		r := answer(task)
-		if why := fail(results); why != "" && task.Kind != gahpo.KindFinal {
+		if why := fail(results, task); why != "" && task.Kind != gahpo.KindFinal {
 			r.Failure, r.Fitness, r.Checkpoint, r.Curve, r.WeightsObject, r.WeightsBucket = why, gahpo.Float(math.NaN()), nil, nil, "", ""
 		}
 		var err error
@@ -134,8 +140,8 @@ func TestEveryGenomeFailsStopsAfterThePopulation(t *testing.T) {
 // stops; a divergence is the genome's, not the training's, and never
 // counts.
 func TestFailureStopRule(t *testing.T) {
-	every := func(k int, why string) func(int) string {
-		return func(n int) string {
+	every := func(k int, why string) func(int, gahpo.Task) string {
+		return func(n int, _ gahpo.Task) string {
 			if n%k == k-1 {
 				return why
 			}
@@ -145,19 +151,22 @@ func TestFailureStopRule(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		max  *int
-		fail func(n int) string
+		fail func(n int, task gahpo.Task) string
 		stop bool // stopped for failures
 	}{
 		{"default, 1 in 5 fails", nil, every(5, crash), false},
-		{"default, 4 in 5 fail", nil, func(n int) string {
-			if n%5 == 2 {
+		// The first rung's rule: the trainings that go on from a
+		// checkpoint succeed (they have a rule of their own, tested by
+		// TestFailingResumptionsStop).
+		{"default, 4 in 5 first rungs fail", nil, func(n int, task gahpo.Task) string {
+			if n%5 == 2 || task.Checkpoint != nil {
 				return ""
 			}
 			return crash
 		}, false},
-		{"default, every one diverges", nil, func(int) string { return "diverged: loss is NaN at epoch 1" }, false},
-		{"default, the first succeeds, then every one fails", nil, func(n int) string {
-			if n == 0 {
+		{"default, every one diverges", nil, func(int, gahpo.Task) string { return "diverged: loss is NaN at epoch 1" }, false},
+		{"default, the first succeeds, then every first rung fails", nil, func(n int, task gahpo.Task) string {
+			if n == 0 || task.Checkpoint != nil {
 				return ""
 			}
 			return crash
@@ -165,21 +174,21 @@ func TestFailureStopRule(t *testing.T) {
 		{"--max-failures 3, 1 in 2 fails", maxFailures(3), every(2, crash), true},
 		{"--max-failures 3, 1 in 5 diverges", maxFailures(3), every(5, "diverged: loss is NaN at epoch 1"), false},
 		{"--max-failures 3, 1 in 2 gives up after its deliveries", maxFailures(3), every(2, "gave up after 3 deliveries: every worker that took it died or lost it"), true},
-		{"--max-failures 1, the first fails", maxFailures(1), func(n int) string {
+		{"--max-failures 1, the first fails", maxFailures(1), func(n int, _ gahpo.Task) string {
 			if n == 0 {
 				return crash
 			}
 			return ""
 		}, true},
-		{"--max-failures 0, every one fails", maxFailures(0), func(int) string { return crash }, false},
-		{"--max-failures 100, every one fails", maxFailures(100), func(int) string { return crash }, false},
+		{"--max-failures 0, every one fails", maxFailures(0), func(int, gahpo.Task) string { return crash }, false},
+		{"--max-failures 100, every one fails", maxFailures(100), func(int, gahpo.Task) string { return crash }, false},
 	} {
 		for _, mode := range failureModes() {
 			t.Run(tt.name+"/"+mode.name, func(t *testing.T) {
 				rc := mode.rc
 				rc.MaxFailures = tt.max
 				m, _ := testMachine(t, rc)
-				results, _ := driveFailing(t, m, tt.fail)
+				results, _ := driveFailingTasks(t, m, tt.fail)
 				run := m.Run()
 				stopped := run.StoppedBy == gahpo.StopFailures
 				if stopped != tt.stop {
@@ -364,5 +373,109 @@ func TestLowerMaxFailuresStopsOnRestore(t *testing.T) {
 				t.Errorf("run %s, %q; want failed, stopped for failures (--max-failures 2) with 3 failed", run.Status, run.Error)
 			}
 		})
+	}
+}
+
+// resumeCrash is a trainer's failure when it resumes from a checkpoint:
+// it trains from scratch, then cannot load what it saved.
+const resumeCrash = "the command failed: exit status 1" + stderrEnds + "Traceback (most recent call last):\nRuntimeError: Error(s) in loading state_dict for Net"
+
+// TestFailingResumptionsStop: the default rule also stops a run whose
+// trainings that go on from a checkpoint (a promotion under halving, a
+// round of pbt) all fail while every first rung succeeds, once as many
+// have failed as the first population promotes (resumeStop); a
+// resumption that succeeds, or fails only sometimes, stops nothing; an
+// explicit --max-failures counts them as any failure, and 0 never stops.
+func TestFailingResumptionsStop(t *testing.T) {
+	onResume := func(why string) func(int, gahpo.Task) string {
+		return func(_ int, task gahpo.Task) string {
+			if task.Checkpoint != nil {
+				return why
+			}
+			return ""
+		}
+	}
+	resumed := 0 // the resumptions seen by a rule, counted from 0
+	for _, tt := range []struct {
+		name string
+		max  *int
+		fail func(n int, task gahpo.Task) string
+		stop bool
+	}{
+		{"default, every resumption fails", nil, onResume(resumeCrash), true},
+		{"default, every resumption diverges", nil, onResume("diverged: loss is NaN at epoch 2"), false},
+		{"default, the first resumption succeeds, then every one fails", nil, func(_ int, task gahpo.Task) string {
+			if task.Checkpoint == nil {
+				return ""
+			}
+			resumed++
+			if resumed == 1 {
+				return ""
+			}
+			return resumeCrash
+		}, false},
+		{"default, 1 resumption in 2 fails", nil, func(_ int, task gahpo.Task) string {
+			if task.Checkpoint == nil {
+				return ""
+			}
+			resumed++
+			if resumed%2 == 0 {
+				return resumeCrash
+			}
+			return ""
+		}, false},
+		{"--max-failures 0, every resumption fails", maxFailures(0), onResume(resumeCrash), false},
+		{"--max-failures 2, every resumption fails", maxFailures(2), onResume(resumeCrash), true},
+	} {
+		for _, mode := range failureModes() {
+			if !mode.rc.MultiFidelity() || mode.rc.GA.Generations == 1 && mode.rc.Halving() {
+				// Nothing resumes; or too little: a population bred once
+				// promotes a third of it from its checkpoints, then the
+				// run's end promotes the rest from scratch (collected),
+				// which this trainer trains.
+				continue
+			}
+			t.Run(tt.name+"/"+mode.name, func(t *testing.T) {
+				resumed = 0
+				rc := mode.rc
+				rc.MaxFailures = tt.max
+				m, _ := testMachine(t, rc)
+				results, bred := driveFailingTasks(t, m, tt.fail)
+				run := m.Run()
+				if stopped := run.StoppedBy == gahpo.StopFailures; stopped != tt.stop {
+					t.Fatalf("stopped by %q after %d results (status %s, %s), want a stop for failures: %v", run.StoppedBy, results, run.Status, run.Error, tt.stop)
+				}
+				if !tt.stop {
+					if run.Status == gahpo.RunFailed {
+						t.Errorf("not stopped for failures, yet failed: %s", run.Error)
+					}
+					return
+				}
+				if run.Status != gahpo.RunFailed || bred != 0 {
+					t.Errorf("run %s, %d genomes bred after the stop; want failed, none", run.Status, bred)
+				}
+				var failedResumed int
+				for _, r := range m.Records() {
+					if f, _ := resumption(r); f {
+						failedResumed++
+					}
+				}
+				if tt.max == nil {
+					want := resumeStop(rc)
+					// The trainings under way when the rule holds finish: at
+					// most the in-flight more (a generation's promotions
+					// under halving, the population's round under pbt).
+					if failedResumed < want || failedResumed > want+rc.GA.Population {
+						t.Errorf("%d resumptions failed at the stop, want %d (and those under way)", failedResumed, want)
+					}
+					for _, s := range []string{fmt.Sprintf("stopped for failures (--max-failures): its first %d trainings resumed from a checkpoint all failed, none succeeded", failedResumed), "RuntimeError: Error(s) in loading state_dict for Net"} {
+						if !strings.Contains(run.Error, s) {
+							t.Errorf("error %q, want it to say %q", run.Error, s)
+						}
+					}
+				}
+				t.Logf("%d results, %d resumptions failed: %s", results, failedResumed, run.Error)
+			})
+		}
 	}
 }

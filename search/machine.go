@@ -113,6 +113,10 @@ type Machine struct {
 	// result.
 	failures int
 	worked   bool
+	// resumeFailures and resumeWorked are the same of the trainings that
+	// went on from a checkpoint (resumption, resumeStop).
+	resumeFailures int
+	resumeWorked   bool
 }
 
 // New starts a new run: its first genomes are bred and their tasks are in

@@ -575,19 +575,37 @@ func (h *prop) checkFailures(step string, recs []gahpo.GenomeRecord) {
 			worked = true
 		}
 	}
+	// The default's second rule: the trainings above a genome's first
+	// rung (its own, after the rungs it inherited) all failed, as many as
+	// the population, none succeeded.
+	resumedFailed, resumedWorked := 0, false
+	for _, r := range recs {
+		own := len(r.RungFitness) - max(1, r.Inherited)
+		if r.DuplicateOf != 0 || own <= 0 {
+			continue
+		}
+		bad := r.Status == gahpo.GenomeFailed && !Diverged(r.Failure)
+		if bad {
+			resumedFailed++
+		}
+		if !bad || own > 1 {
+			resumedWorked = true
+		}
+	}
 	n, whileNone := h.rc.FailureStop()
-	holds := n > 0 && failed >= n && !(whileNone && worked)
+	holds := n > 0 && failed >= n && !(whileNone && worked) ||
+		whileNone && h.rc.MultiFidelity() && resumedFailed >= h.rc.GA.Population && !resumedWorked
 	stopped := h.run.StoppedBy == gahpo.StopFailures
 	switch {
 	case stopped && h.stopFailed < 0:
 		// It stopped at this step: the rule holds now.
 		if !holds {
-			h.fail("%s: the run stopped for failures with %d failed (worked %v), the rule (n %d, while none %v) does not hold", step, failed, worked, n, whileNone)
+			h.fail("%s: the run stopped for failures with %d failed (worked %v; resumed: %d failed, worked %v), the rule (n %d, while none %v) does not hold", step, failed, worked, resumedFailed, resumedWorked, n, whileNone)
 		}
 		h.stopFailed = failed
 		h.logf("  stopped for failures: %d failed", failed)
 	case !stopped && holds && (h.run.Status == gahpo.RunRunning || h.stopFailed >= 0):
-		h.fail("%s: %d genomes failed (worked %v) with max failures n %d (while none %v), and the run did not stop for failures (stopped by %q, %s)", step, failed, worked, n, whileNone, h.run.StoppedBy, h.run.Status)
+		h.fail("%s: %d genomes failed (worked %v; resumed: %d failed, worked %v) with max failures n %d (while none %v), and the run did not stop for failures (stopped by %q, %s)", step, failed, worked, resumedFailed, resumedWorked, n, whileNone, h.run.StoppedBy, h.run.Status)
 	case !stopped && h.stopFailed >= 0:
 		h.fail("%s: the run stopped for failures, now it says %q", step, h.run.StoppedBy)
 	}

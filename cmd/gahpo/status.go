@@ -106,7 +106,7 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		}
 		fmt.Fprintf(w, "  epoch-trainings spent or under way: %d%s\n", st.EpochsSpent, budget)
 	}
-	if why := report.StopText(st.StoppedBy, gahpo.RunConfig{GA: ga.Config{Population: st.Population}, MaxFailures: st.MaxFailures}); why != "" {
+	if why := report.StopText(st.StoppedBy, gahpo.RunConfig{GA: ga.Config{Population: st.Population}, MaxFailures: st.MaxFailures, Fidelity: st.Fidelity}); why != "" {
 		fmt.Fprintf(w, "  breeding stopped: %s\n", why)
 	}
 	curveShown := map[int]bool{} // a genome's curve is its first training's under way (Holders are sorted so)
