@@ -41,6 +41,13 @@ type Options struct {
 	// client receives, so that a user's permissions can allow its own
 	// replies only ("_INBOX_worker.>") and no other client's.
 	InboxPrefix string
+	// InboxOwn puts this connection's replies under a prefix of its own:
+	// InboxPrefix (or "_INBOX") followed by a unique id,
+	// "_INBOX_worker.<id>", still within what a user allowed
+	// "_INBOX_worker.>" may subscribe to ([Conn.InboxPrefix] tells it).
+	// The workers of one NATS user then share no reply prefix; the server
+	// still lets that user subscribe to all of them (deploy/README.md).
+	InboxOwn bool
 	// Streams are the replicas and limits of the streams this connection
 	// creates ([Conn.EnsureStreams], the coordinator's).
 	Streams StreamOptions
@@ -73,7 +80,8 @@ var ErrInboxRefused = errors.New("bus: the NATS server refuses this client's rep
 
 // inboxState remembers whether the server refused the reply subscription.
 type inboxState struct {
-	prefix  string // the reply subjects' prefix, "_INBOX" by default
+	prefix  string // the reply subjects' prefix as given, "_INBOX" by default
+	own     string // the connection's own: prefix, or prefix.<id> (Options.InboxOwn)
 	refused atomic.Pointer[error]
 	told    atomic.Bool // a caller got the refusal as its error
 }
@@ -153,6 +161,11 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	}
 	log = log.With("subsystem", "nats")
 	inbox := &inboxState{prefix: cmp.Or(o.InboxPrefix, "_INBOX")}
+	inbox.own = inbox.prefix
+	if o.InboxOwn {
+		// A NUID, as nats.go's own inboxes have: no dot, no wildcard.
+		inbox.own += "." + strings.TrimPrefix(nats.NewInbox(), nats.InboxPrefix)
+	}
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
@@ -193,8 +206,8 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 			}
 		}),
 	}
-	if o.InboxPrefix != "" {
-		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
+	if inbox.own != "_INBOX" {
+		opts = append(opts, nats.CustomInboxPrefix(inbox.own))
 	}
 	if o.User != "" {
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
@@ -280,6 +293,10 @@ func (c *Conn) probeInbox(ctx context.Context) {
 		c.inbox.note(err)
 	}
 }
+
+// InboxPrefix is the prefix of this connection's reply subjects (see
+// [Options.InboxPrefix] and [Options.InboxOwn]).
+func (c *Conn) InboxPrefix() string { return c.inbox.own }
 
 // InboxRefused is the error (wrapping [ErrInboxRefused], with its remedy)
 // of a server that refused this client's reply subscription; nil when it

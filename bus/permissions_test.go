@@ -590,3 +590,187 @@ func TestInboxRefusalSaidOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkersReplyUnderPrefixesOfTheirOwn: workers connected as the one
+// worker user of deploy/nats/auth.conf, with the prefix every deployment
+// gives them (_INBOX_worker) and InboxOwn (as gahpo worker connects), reply
+// under prefixes of their own, which that user's rights allow: each takes
+// its task, and a subscription to the one's prefix hears none of the
+// other's replies. What remains, as deploy/README.md says, is checked too:
+// the server lets the shared user subscribe to _INBOX_worker.>, every
+// worker's replies; only a user of its own for each worker, allowed its own
+// prefix alone, closes that (TestPerWorkerUsersCannotSnoopEachOther).
+func TestWorkersReplyUnderPrefixesOfTheirOwn(t *testing.T) {
+	srv := startWithUsers(t)
+	coord := connectAs(t, srv, "coordinator", "c-secret")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := coord.EnsureStreams(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	worker := func() *bus.Conn {
+		c, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), User: "worker", Password: "w-secret", InboxPrefix: "_INBOX_worker", InboxOwn: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		if err := c.InboxRefused(); err != nil {
+			t.Fatalf("the worker user's rights refuse %s: %v", c.InboxPrefix(), err)
+		}
+		return c
+	}
+	a, b := worker(), worker()
+	pa, pb := a.InboxPrefix(), b.InboxPrefix()
+	if pa == pb || !strings.HasPrefix(pa, "_INBOX_worker.") || !strings.HasPrefix(pb, "_INBOX_worker.") {
+		t.Fatalf("the workers' reply prefixes are %q and %q; want one of its own each, under _INBOX_worker.", pa, pb)
+	}
+
+	// Listeners as the worker user: one on a's prefix, one on every
+	// worker's (which the server allows that user).
+	nc, err := nats.Connect(srv.URL(), nats.UserInfo("worker", "w-secret"), nats.CustomInboxPrefix("_INBOX_worker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	onA, onAll := make(chan string, 100), make(chan string, 100)
+	for subj, ch := range map[string]chan string{pa + ".>": onA, "_INBOX_worker.>": onAll} {
+		if _, err := nc.Subscribe(subj, func(m *nats.Msg) { ch <- m.Subject }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	for g := 1; g <= 2; g++ {
+		task := gahpo.Task{V: gahpo.MessageVersion, RunID: "r1", GenomeID: g, Kind: gahpo.KindFitness, Problem: "regression", Token: "tok"}
+		if err := coord.PublishTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range []*bus.Conn{a, b} {
+		q, err := w.Tasks(ctx)
+		if err != nil {
+			t.Fatalf("worker %s: tasks: %v", w.InboxPrefix(), err)
+		}
+		d, err := q.Next(ctx, 5*time.Second)
+		if err != nil || d == nil {
+			t.Fatalf("worker %s: no task: %v", w.InboxPrefix(), err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the copies of the last replies
+	count := func(ch chan string, prefix string) (n, of int) {
+		for {
+			select {
+			case s := <-ch:
+				of++
+				if strings.HasPrefix(s, prefix+".") {
+					n++
+				}
+			default:
+				return n, of
+			}
+		}
+	}
+	if n, of := count(onA, pb); n > 0 || of == 0 {
+		t.Errorf("a subscription to worker a's replies (%s.>) heard %d replies, %d of them worker b's (%s); want a's only", pa, of, n, pb)
+	}
+	if n, _ := count(onAll, pb); n == 0 {
+		t.Errorf("the worker user's subscription to _INBOX_worker.> heard none of worker b's replies: the server now refuses it; deploy/README.md says it does not")
+	}
+}
+
+// TestPerWorkerUsersCannotSnoopEachOther: with a user of its own for each
+// worker (deploy/README.md: auth.conf's worker entry copied under another
+// name, password and prefix), each worker takes its tasks under its own
+// prefix, and the server refuses its subscription to another worker's
+// replies, or to those of the shared worker user.
+func TestPerWorkerUsersCannotSnoopEachOther(t *testing.T) {
+	conf, err := os.ReadFile(authConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(conf)
+	const start, end = "    {\n      user: worker\n", "\n    }\n"
+	i := strings.Index(s, start)
+	if i < 0 {
+		t.Fatalf("%s has no worker entry starting %q", authConf, start)
+	}
+	j := i + strings.Index(s[i:], end) + len(end)
+	entry, extra := s[i:j], ""
+	for _, name := range []string{"a", "b"} {
+		e := entry
+		for _, r := range [][2]string{
+			{"user: worker\n", "user: worker_" + name + "\n"},
+			{"$GAHPO_WORKER_PASSWORD", "$GAHPO_WORKER_" + strings.ToUpper(name) + "_PASSWORD"},
+			{`"_INBOX_worker.>"`, `"_INBOX_worker_` + name + `.>"`},
+		} {
+			if strings.Count(e, r[0]) != 1 {
+				t.Fatalf("the worker entry of %s has %q %d times, want once:\n%s", authConf, r[0], strings.Count(e, r[0]), e)
+			}
+			e = strings.Replace(e, r[0], r[1], 1)
+		}
+		extra += e
+	}
+	users := filepath.Join(t.TempDir(), "auth.conf")
+	if err := os.WriteFile(users, []byte(s[:j]+extra+s[j:]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GAHPO_COORDINATOR_PASSWORD", "c-secret")
+	t.Setenv("GAHPO_WORKER_PASSWORD", "w-secret")
+	t.Setenv("GAHPO_WORKER_A_PASSWORD", "a-secret")
+	t.Setenv("GAHPO_WORKER_B_PASSWORD", "b-secret")
+	t.Setenv("GAHPO_QUERY_PASSWORD", "q-secret")
+	srv, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir(), UsersFile: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	coord := connectAs(t, srv, "coordinator", "c-secret")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := coord.EnsureStreams(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := coord.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, RunID: "r1", GenomeID: 1, Kind: gahpo.KindFitness, Problem: "regression", Token: "tok"}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), User: "worker_a", Password: "a-secret", InboxPrefix: "_INBOX_worker_a", InboxOwn: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	q, err := w.Tasks(ctx)
+	if err != nil {
+		t.Fatalf("worker_a: tasks: %v", err)
+	}
+	if d, err := q.Next(ctx, 5*time.Second); err != nil || d == nil {
+		t.Fatalf("worker_a under %s: no task: %v", w.InboxPrefix(), err)
+	}
+
+	errs := make(chan error, 4)
+	nc, err := nats.Connect(srv.URL(), nats.UserInfo("worker_a", "a-secret"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, subj := range []string{"_INBOX_worker_b.>", "_INBOX_worker.>", "_INBOX_query.>"} {
+		if _, err := nc.Subscribe(subj, func(*nats.Msg) {}); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errs:
+			if !errors.Is(err, nats.ErrPermissionViolation) {
+				t.Errorf("worker_a: subscribe %s: %v, want a permissions violation", subj, err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Errorf("worker_a: subscribe %s: allowed, want refused", subj)
+		}
+	}
+}

@@ -61,6 +61,11 @@ func TestSearchUnderRoleUsers(t *testing.T) {
 			t.Errorf("the worker's log says %q:\n%s", bad, tail(workerLog.String()))
 		}
 	}
+	// Its replies under a prefix of its own, which the worker user may
+	// subscribe to: no other worker shares it.
+	if !strings.Contains(workerLog.String(), "inbox_prefix=_INBOX_worker.") {
+		t.Errorf("the worker's log names no reply prefix of its own under _INBOX_worker.:\n%s", tail(workerLog.String()))
+	}
 	if !strings.Contains(workerLog.String(), "rung=1 checkpoint=true") {
 		t.Errorf("no promotion from a checkpoint in the worker's log:\n%s", tail(workerLog.String()))
 	}

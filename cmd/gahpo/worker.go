@@ -54,6 +54,10 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 	}
 	opts := withLogger(base, log)
 	opts.Wait = true // a worker may start before its server, or during an outage
+	// Its replies (the tasks it fetches, among them) under a prefix of
+	// its own, _INBOX_worker.<id>: no other worker's, though the server
+	// lets their shared user subscribe to every worker's (deploy/README.md).
+	opts.InboxOwn = true
 	conn, err := bus.Connect(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -62,6 +66,7 @@ func (m *Main) runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Drain()
+	log.Info("this worker's replies come under a prefix of its own", "inbox_prefix", conn.InboxPrefix())
 	w := worker.New(conn, problems.NewTrainer(), worker.Config{
 		Name: *name, Concurrency: *concurrency, Devices: devices, DataDir: *data, CacheDir: *cache,
 		Accept: problems.Default.Accept, Check: problems.Check, Logger: log,
