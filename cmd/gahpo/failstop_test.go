@@ -129,11 +129,12 @@ echo "$GAHPO_EPOCHS" > "$GAHPO_CHECKPOINT_DIR/state"
 if [ -n "$GAHPO_WEIGHTS_FILE" ]; then echo w > "$GAHPO_WEIGHTS_FILE"; fi
 `
 
-// TestFailingResumptionsStopTheRun: under --fidelity halving, a trainer
-// that succeeds on every first rung but fails each time it resumes from a
-// checkpoint stops the run by default once --population promotions have
-// all failed, exit 3 naming the cause, instead of promoting and failing
-// through every generation.
+// TestFailingResumptionsStopTheRun: under --fidelity halving or pbt, a
+// trainer that succeeds on every first rung but fails each time it resumes
+// from a checkpoint stops the run by default once --population
+// resumptions have all failed, exit 3 naming the cause, instead of
+// promoting (halving: every genome of every generation, at last one by one
+// from scratch) and failing to the end, done, exit 0.
 func TestFailingResumptionsStopTheRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the gahpo binary: -short")
@@ -141,42 +142,53 @@ func TestFailingResumptionsStopTheRun(t *testing.T) {
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh on PATH")
 	}
-	dir := t.TempDir()
-	problem := filepath.Join(dir, "problem.yaml")
-	if err := os.WriteFile(problem, []byte(resumeFailsProblem), 0o600); err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		budget int // genomes of the run, had it not stopped (0: pbt breeds none but the exploits)
+	}{
+		{"halving", []string{"--fidelity", "halving", "--eta", "2", "--generations", "10"}, 40},
+		// Without this stop, pbt ended as soon, but done, exit 0: every
+		// genome stopped below the top rung.
+		{"pbt", []string{"--fidelity", "pbt"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			problem := filepath.Join(dir, "problem.yaml")
+			if err := os.WriteFile(problem, []byte(resumeFailsProblem), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "train.sh"), []byte(resumeFailsTrainer), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db := filepath.Join(dir, "h.db")
+			start := time.Now()
+			args := append([]string{"run", "--problem-file", problem, "--min-epochs", "1", "--max-epochs", "4", "--population", "4",
+				"--workers", "2", "--db", db, "--no-progress"}, tt.args...)
+			out, errOut, err := gahpo(t, args...)
+			t.Logf("ended in %v", time.Since(start).Round(time.Millisecond))
+			var ee *exec.ExitError
+			cause := "stopped for failures (--max-failures): its first "
+			if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, cause) {
+				t.Fatalf("gahpo run: %v; want exit status 3 saying %q\nstdout:\n%s\nstderr:\n%s", err, cause, out, errOut)
+			}
+			run, genomes := storedRun(t, db)
+			for _, want := range []string{" trainings resumed from a checkpoint all failed, none succeeded; the reason (", "): RuntimeError: Error(s) in loading state_dict (gahpo query genome "} {
+				if !strings.Contains(run.Error, want) {
+					t.Errorf("error %q, want it to say %q", run.Error, want)
+				}
+			}
+			resumedFailed := 0
+			for _, g := range genomes {
+				if g.Status == root.GenomeFailed && len(g.RungFitness) > max(1, g.Inherited) {
+					resumedFailed++
+				}
+			}
+			if run.Status != root.RunFailed || run.StoppedBy != root.StopFailures || resumedFailed < 4 || tt.budget > 0 && len(genomes) >= tt.budget {
+				t.Errorf("run %s, stopped by %q, %d genomes bred, %d failed resuming; want failed, stopped by failures after 4 failed resumptions, before the %d genomes of the budget",
+					run.Status, run.StoppedBy, len(genomes), resumedFailed, tt.budget)
+			}
+			t.Logf("%d genomes bred, %d failed resuming: %s", len(genomes), resumedFailed, run.Error)
+		})
 	}
-	if err := os.WriteFile(filepath.Join(dir, "train.sh"), []byte(resumeFailsTrainer), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db := filepath.Join(dir, "h.db")
-	start := time.Now()
-	out, errOut, err := gahpo(t, "run", "--problem-file", problem, "--fidelity", "halving", "--min-epochs", "1", "--max-epochs", "4", "--eta", "2",
-		"--population", "4", "--generations", "10", "--workers", "2", "--db", db, "--no-progress")
-	t.Logf("ended in %v", time.Since(start).Round(time.Millisecond))
-	var ee *exec.ExitError
-	cause := "stopped for failures (--max-failures): its first "
-	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, cause) {
-		t.Fatalf("gahpo run: %v; want exit status 3 saying %q\nstdout:\n%s\nstderr:\n%s", err, cause, out, errOut)
-	}
-	run, genomes := storedRun(t, db)
-	for _, want := range []string{" trainings resumed from a checkpoint all failed, none succeeded; the reason (", "): RuntimeError: Error(s) in loading state_dict (gahpo query genome "} {
-		if !strings.Contains(run.Error, want) {
-			t.Errorf("error %q, want it to say %q", run.Error, want)
-		}
-	}
-	resumedFailed, firstOK := 0, 0
-	for _, g := range genomes {
-		switch {
-		case g.Status == root.GenomeFailed && len(g.RungFitness) > 1:
-			resumedFailed++
-		case len(g.RungFitness) > 0 && g.RungFitness[0] == g.RungFitness[0]: // not NaN: its first rung trained
-			firstOK++
-		}
-	}
-	if run.Status != root.RunFailed || run.StoppedBy != root.StopFailures || resumedFailed < 4 || len(genomes) >= 40 {
-		t.Errorf("run %s, stopped by %q, %d genomes bred, %d failed resuming, %d trained their first rung; want failed, stopped by failures after 4 failed resumptions, long before the 40 genomes of the budget",
-			run.Status, run.StoppedBy, len(genomes), resumedFailed, firstOK)
-	}
-	t.Logf("%d genomes bred, %d failed resuming: %s", len(genomes), resumedFailed, run.Error)
 }
