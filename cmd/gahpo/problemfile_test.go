@@ -226,13 +226,15 @@ func TestEveryGenomeFailedSaysWhy(t *testing.T) {
 // TestPBTWithoutAResultSaysWhy: a population based training whose every
 // last-step training fails ends without a result (the genomes it stopped
 // do not train again), and says so: its stopped genomes did not fail.
+// (--max-failures 0: by default, every resumption failing stops it for
+// failures first, TestFailingResumptionsStopTheRun.)
 func TestPBTWithoutAResultSaysWhy(t *testing.T) {
 	script := `if [ \"$GAHPO_EPOCHS\" = 2 ]; then echo 'RuntimeError: diverged' >&2; exit 1; fi; ` +
 		`echo 1 > \"$GAHPO_CHECKPOINT_DIR/state\"; echo '{\"epoch\": 1, \"val_loss\": 0.5}'`
 	problem := "name: latefail\nspace:\n  - {name: x, type: float, min: 0, max: 1}\n" +
 		"objective: {metric: val_loss, goal: minimize}\nbudget: {min: 1, max: 2}\n" +
 		"train:\n  command: [sh, -c, \"" + script + "\"]\n"
-	m, out, db := runShProblem(t, t.TempDir(), problem, "--fidelity", "pbt", "--population", "4", "--workers", "2")
+	m, out, db := runShProblem(t, t.TempDir(), problem, "--fidelity", "pbt", "--population", "4", "--workers", "2", "--max-failures", "0")
 	if !strings.Contains(out.String(), "checkpoints kept between rungs took at most ") {
 		t.Errorf("summary:\n%s\nwant the checkpoints' peak, as a halving run's gives it", out.String())
 	}
