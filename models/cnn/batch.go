@@ -32,6 +32,80 @@ func setImages[T float32 | float64](x []T, s *mnist.Set, idx []int) {
 	clear(x[len(idx)*mnist.Pixels:])
 }
 
+// shifter draws the translations of a training's images: the image at
+// position pos+i of epoch's order moves by shift(i). A shift depends on the
+// seed, the epoch and the position alone, so a training resumed from a
+// checkpoint moves its images as one trained straight through, and the
+// batch size does not change them.
+type shifter struct {
+	seed       uint64
+	epoch, pos int
+	k          int // the largest shift, in pixels
+}
+
+// shift returns the translation of the shifter's i-th image, each axis in
+// [-k, k] pixels.
+func (s shifter) shift(i int) (dx, dy int) {
+	h := splitmix(splitmix(s.seed^streamShift<<56) ^ uint64(s.epoch)<<40 ^ uint64(s.pos+i))
+	n := uint64(2*s.k + 1)
+	return int(h%n) - s.k, int((h>>32)%n) - s.k
+}
+
+// splitmix is SplitMix64's finaliser: a bijection of 64-bit words that
+// spreads every bit of its input over its output.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// setShiftedImages is setImages with each image moved as sh draws it.
+func (n *net) setShiftedImages(s *mnist.Set, idx []int, sh shifter) {
+	switch n.x.Dtype() {
+	case tensor.Float32:
+		x := values[float32](n.x)
+		setShiftedImages(x, s, idx, sh)
+	case tensor.Float64:
+		x := values[float64](n.x)
+		setShiftedImages(x, s, idx, sh)
+	}
+}
+
+func setShiftedImages[T float32 | float64](x []T, s *mnist.Set, idx []int, sh shifter) {
+	var bg [1]T
+	mnist.Normalize(bg[:], []uint8{0})
+	for row, i := range idx {
+		dx, dy := sh.shift(row)
+		shiftImage(x[row*mnist.Pixels:(row+1)*mnist.Pixels], s.Image(i), dx, dy, bg[0])
+	}
+	clear(x[len(idx)*mnist.Pixels:])
+}
+
+// shiftImage writes the normalised image px into dst moved by dx pixels to
+// the right and dy down, bg where nothing of px lands.
+func shiftImage[T float32 | float64](dst []T, px []uint8, dx, dy int, bg T) {
+	const rows, side = mnist.Rows, mnist.Cols
+	x0, x1 := max(dx, 0), min(side+dx, side) // the columns of dst that px covers
+	for y := range rows {
+		row := dst[y*side : (y+1)*side]
+		sy := y - dy
+		if sy < 0 || sy >= rows || x0 >= x1 {
+			for i := range row {
+				row[i] = bg
+			}
+			continue
+		}
+		for i := range x0 {
+			row[i] = bg
+		}
+		mnist.Normalize(row[x0:x1], px[sy*side+x0-dx:sy*side+x1-dx])
+		for i := x1; i < side; i++ {
+			row[i] = bg
+		}
+	}
+}
+
 // setTargets writes the loss weights of the examples idx of s: -scale at
 // each one's label, 0 elsewhere and on padding rows. With scale 1/n, the
 // loss is the mean negative log-likelihood over a batch of n examples.

@@ -77,7 +77,7 @@ func (s *Stepper) Step(ctx context.Context, indices []int) (loss float64, err er
 		tr.opt, tr.drop = s.opt, s.drop
 		s.tr = tr
 	}
-	loss, err = s.tr.step(s.train, indices)
+	loss, err = s.tr.step(s.train, indices, 0)
 	if err != nil {
 		return loss, fmt.Errorf("cnn: step: %w", err)
 	}

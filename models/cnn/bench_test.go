@@ -32,7 +32,7 @@ func BenchmarkTrain(b *testing.B) {
 			for i := range idx {
 				idx[i] = i
 			}
-			if _, err := tr.step(set, idx); err != nil { // warm-up
+			if _, err := tr.step(set, idx, 0); err != nil { // warm-up
 				b.Fatal(err)
 			}
 			b.ResetTimer()
@@ -41,7 +41,7 @@ func BenchmarkTrain(b *testing.B) {
 				for j := range idx {
 					idx[j] = (i*batch + j) % set.N
 				}
-				if _, err := tr.step(set, idx); err != nil {
+				if _, err := tr.step(set, idx, 0); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -118,7 +118,7 @@ func BenchmarkFusedVsLayered(b *testing.B) {
 				for j := range idx {
 					idx[j] = (i*batch + j) % set.N
 				}
-				if _, err := trs[w].step(set, idx); err != nil {
+				if _, err := trs[w].step(set, idx, 0); err != nil {
 					b.Fatal(err)
 				}
 			}

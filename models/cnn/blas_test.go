@@ -37,7 +37,7 @@ func TestUseBLAS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.step(train, []int{0, 1, 2, 3}); err != nil {
+	if _, err := tr.step(train, []int{0, 1, 2, 3}, 0); err != nil {
 		t.Fatal(err)
 	}
 	// Forward: the 2 linear layers; backward: 2 more each (the

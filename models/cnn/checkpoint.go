@@ -66,14 +66,18 @@ type state struct {
 }
 
 // identity describes what a checkpoint must share with the training that
-// goes on from it: the genome's batch size, learning rate, gamma and weight
-// decay, the seed, and the training set (its size and a CRC-32C of its
+// goes on from it: the genome's batch size, learning rate, gamma, weight
+// decay and shift, the seed, and the training set (its size and a CRC-32C of its
 // labels and pixels). Floats are written exactly.
 func identity(cfg Config, train *mnist.Set) string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	sum := crc32.Update(crc32.Checksum(train.Labels, castagnoli), castagnoli, train.Pixels)
-	return fmt.Sprintf("batch_size=%d lr=%s gamma=%s weight_decay=%s seed=%d train=%d images crc32c=%08x",
-		cfg.BatchSize, f(cfg.LR), f(cfg.Gamma), f(cfg.WeightDecay), cfg.Seed, train.N, sum)
+	shift := "" // the paper's genomes' identities stay those of before the gene
+	if cfg.Shift > 0 {
+		shift = fmt.Sprintf(" shift=%d", cfg.Shift)
+	}
+	return fmt.Sprintf("batch_size=%d lr=%s gamma=%s weight_decay=%s%s seed=%d train=%d images crc32c=%08x",
+		cfg.BatchSize, f(cfg.LR), f(cfg.Gamma), f(cfg.WeightDecay), shift, cfg.Seed, train.N, sum)
 }
 
 // capture returns the state of t after done epochs.

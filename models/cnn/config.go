@@ -24,6 +24,9 @@ const (
 	Eps = 1e-6
 	// MaxBatchSize is the largest batch Config accepts: the whole training file.
 	MaxBatchSize = 60000
+	// MaxShift is the largest Config.Shift, in pixels: beyond it most of a
+	// 28×28 digit could leave its image.
+	MaxShift = 8
 )
 
 var (
@@ -57,6 +60,12 @@ type Config struct {
 	Gamma float64
 	// WeightDecay is Adadelta's L2 penalty (>= 0), added to the gradient.
 	WeightDecay float64
+	// Shift moves each training image, each epoch, by a random whole
+	// number of pixels from -Shift to Shift along each axis (data
+	// augmentation: random translation), the background filling what
+	// comes in; 0, the paper's training, moves none. Evaluations never
+	// move their images.
+	Shift int
 	// Epochs is the number of epochs of a full training; 0 means
 	// DefaultEpochs. Fitness always trains one epoch.
 	Epochs int
@@ -81,6 +90,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: gamma %v outside [0, 1]", ErrConfig, c.Gamma)
 	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
 		return fmt.Errorf("%w: weight decay %v is not non-negative and finite", ErrConfig, c.WeightDecay)
+	case c.Shift < 0 || c.Shift > MaxShift:
+		return fmt.Errorf("%w: shift %d pixels outside 0..%d", ErrConfig, c.Shift, MaxShift)
 	case c.Epochs < 0:
 		return fmt.Errorf("%w: %d epochs", ErrConfig, c.Epochs)
 	}

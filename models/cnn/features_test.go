@@ -145,7 +145,7 @@ func TestStepAllocatesLittle(t *testing.T) {
 		for j := range idx {
 			idx[j] = (i*64 + j) % train.N
 		}
-		if _, err := tr.step(train, idx); err != nil {
+		if _, err := tr.step(train, idx, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

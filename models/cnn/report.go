@@ -22,6 +22,9 @@ type Report struct {
 	LR          float64 `json:"lr"`
 	Gamma       float64 `json:"gamma"`
 	WeightDecay float64 `json:"weight_decay"`
+	// Shift is the genome's random translation of the training images, in
+	// pixels (Config.Shift); absent for the paper's genomes, which have none.
+	Shift int `json:"shift,omitempty"`
 	// Schedule is the population based training's schedule trained, as
 	// cnntrain -schedule was given it.
 	Schedule     string                `json:"schedule,omitempty"`

@@ -170,6 +170,7 @@ func Train(ctx context.Context, s mnist.Splits, cfg Config, run Run) (out Outcom
 		if run.From != nil {
 			tr.opt.LR = st.lr * cfg.LR / run.From.LR
 		}
+		tr.done = done
 	}
 	ev, err := newEvaluator(p)
 	if err != nil {

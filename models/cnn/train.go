@@ -33,6 +33,7 @@ type trainer struct {
 	shuffleSrc, dropSrc *rand.PCG
 	perm                []int
 	images              int // images trained on so far
+	done                int // epochs trained so far: the next is done+1
 }
 
 // newTrainer compiles the training graph for cfg's batch size around p.
@@ -88,24 +89,29 @@ func (t *trainer) epoch(ctx context.Context, s *mnist.Set) (float64, error) {
 			return 0, fmt.Errorf("training stopped before batch %d: %w", b+1, err)
 		}
 		batch := t.perm[start:min(start+t.cfg.BatchSize, s.N)]
-		loss, err := t.step(s, batch)
+		loss, err := t.step(s, batch, start)
 		if err != nil {
 			return 0, fmt.Errorf("%w in batch %d (%d images)", err, b+1, len(batch))
 		}
 		total += loss * float64(len(batch))
 		t.images += len(batch)
 	}
+	t.done++
 	return total / float64(s.N), nil
 }
 
-// step trains on one batch: forward and backward over its chunks, whose
-// gradients accumulate, then one optimiser step. It returns the batch's
-// mean loss.
-func (t *trainer) step(s *mnist.Set, batch []int) (float64, error) {
+// step trains on one batch, the images of the epoch's order from position
+// pos on: forward and backward over its chunks, whose gradients
+// accumulate, then one optimiser step. It returns the batch's mean loss.
+func (t *trainer) step(s *mnist.Set, batch []int, pos int) (float64, error) {
 	var loss float64
 	for off := 0; off < len(batch); off += t.net.batch {
 		idx := batch[off:min(off+t.net.batch, len(batch))]
-		t.net.setImages(s, idx)
+		if t.cfg.Shift > 0 {
+			t.net.setShiftedImages(s, idx, shifter{seed: t.cfg.Seed, epoch: t.done + 1, pos: pos + off, k: t.cfg.Shift})
+		} else {
+			t.net.setImages(s, idx)
+		}
 		t.net.setTargets(s, idx, 1/float64(len(batch)))
 		t.net.setMasks(t.drop)
 		if err := t.net.run(); err != nil {

@@ -48,6 +48,10 @@ func TestConfigValidate(t *testing.T) {
 		{"gamma NaN", func(c *Config) { c.Gamma = math.NaN() }, false},
 		{"weight decay -1", func(c *Config) { c.WeightDecay = -1 }, false},
 		{"weight decay Inf", func(c *Config) { c.WeightDecay = math.Inf(1) }, false},
+		{"shift 3", func(c *Config) { c.Shift = 3 }, true},
+		{"shift the most", func(c *Config) { c.Shift = MaxShift }, true},
+		{"shift -1", func(c *Config) { c.Shift = -1 }, false},
+		{"shift beyond the most", func(c *Config) { c.Shift = MaxShift + 1 }, false},
 		{"epochs -1", func(c *Config) { c.Epochs = -1 }, false},
 	}
 	for _, tt := range tests {

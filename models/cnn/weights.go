@@ -46,6 +46,7 @@ const (
 	streamInit = iota + 1
 	streamShuffle
 	streamDropout
+	streamShift
 )
 
 // newRand returns the random source of one stream of a seed.

@@ -66,6 +66,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Float64Var(&m.Config.LR, "lr", 1.0, "Adadelta learning rate")
 	fs.Float64Var(&m.Config.Gamma, "gamma", 0.7, "StepLR factor per epoch")
 	fs.Float64Var(&m.Config.WeightDecay, "wd", 0, "weight decay")
+	fs.IntVar(&m.Config.Shift, "shift", 0, fmt.Sprintf("move each training image by up to this many pixels along each axis, drawn anew each epoch (data augmentation; 0 to %d, 0: the paper's training)", cnn.MaxShift))
 	fs.IntVar(&m.Config.Epochs, "epochs", cnn.DefaultEpochs, "epochs of the full training")
 	fs.Uint64Var(&m.Config.Seed, "seed", 1, "seed of init, shuffling and dropout")
 	fs.BoolVar(&m.Config.FitnessOnTest, "fitness-on-test", false, "with -fitness: loss on the test set (the paper's choice)")
@@ -76,7 +77,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.WeightsOut, "out", "", "write the trained weights to this file")
 	fs.StringVar(&m.JSONOut, "json", "", "write the training's settings, every epoch's metrics and the final test figures to this file as JSON (once the training has ended)")
 	fs.StringVar(&m.EvalFile, "eval", "", "evaluate the weights in this file on the test set, without training")
-	schedule := fs.String("schedule", "", "train a population based training's schedule: 'EPOCH:batch_size=B,lr=L,gamma=G,weight_decay=W;EPOCH:...', each step from its first epoch on (the first at epoch 1; gahpo query genome N shows a genome's, with the -seed and -train-images that train it again); replaces -batch, -lr, -gamma and -wd")
+	schedule := fs.String("schedule", "", "train a population based training's schedule: 'EPOCH:batch_size=B,lr=L,gamma=G,weight_decay=W;EPOCH:...', each step from its first epoch on (the first at epoch 1; gahpo query genome N shows a genome's, with the -seed and -train-images that train it again); each step may add shift=S; replaces -batch, -lr, -gamma, -wd and -shift")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func (m *Main) ParseFlags(args []string) error {
 			return fmt.Errorf("-schedule: a step at epoch %d of a %d-epoch training", last, m.Config.Epochs)
 		}
 		m.Schedule, m.scheduleText = steps, *schedule
-		m.Config.BatchSize, m.Config.LR, m.Config.Gamma, m.Config.WeightDecay = steps[0].BatchSize, steps[0].LR, steps[0].Gamma, steps[0].WeightDecay
+		m.Config.BatchSize, m.Config.LR, m.Config.Gamma, m.Config.WeightDecay, m.Config.Shift = steps[0].BatchSize, steps[0].LR, steps[0].Gamma, steps[0].WeightDecay, steps[0].Shift
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -165,7 +166,7 @@ func (m *Main) writeReport(res models.FinalResult, trainN, testN int) error {
 	if m.Schedule != nil {
 		r.Schedule = m.scheduleText
 	} else {
-		r.BatchSize, r.LR, r.Gamma, r.WeightDecay = m.Config.BatchSize, m.Config.LR, m.Config.Gamma, m.Config.WeightDecay
+		r.BatchSize, r.LR, r.Gamma, r.WeightDecay, r.Shift = m.Config.BatchSize, m.Config.LR, m.Config.Gamma, m.Config.WeightDecay, m.Config.Shift
 	}
 	return cnn.WriteReport(m.JSONOut, r)
 }

@@ -168,6 +168,8 @@ func TestParseSchedule(t *testing.T) {
 		{"2:batch_size=64,lr=1,gamma=0.7,weight_decay=0", "start at epoch 1", 0},
 		{"1:batch_size=64,lr=1,gamma=0.7,weight_decay=0;1:batch_size=64,lr=1,gamma=0.7,weight_decay=0", "go up", 0},
 		{"1:batch_size=64,lr=1,gamma=0.7", "3 of the 4", 0},
+		{"1:batch_size=64,lr=1,gamma=0.7,weight_decay=0,shift=2;3:batch_size=64,lr=1,gamma=0.7,weight_decay=0,shift=1", "", 2},
+		{"1:batch_size=64,lr=1,gamma=0.7,shift=2", "3 of the 4", 0},
 		{"1:batch_size=64,lr=1,gamma=0.7,momentum=0", "unknown hyperparameter", 0},
 		{"1:batch_size=64,lr=1,lr=1,gamma=0.7", "twice", 0},
 		{"batch_size=64", "not EPOCH", 0},

@@ -22,7 +22,7 @@ type Step struct {
 
 // ParseSchedule reads 'EPOCH:batch_size=B,lr=L,gamma=G,weight_decay=W;...':
 // steps in increasing epochs, the first at epoch 1, each naming the four
-// hyperparameters once.
+// hyperparameters once, and shift=S if the genome moves its images.
 func ParseSchedule(s string) ([]Step, error) {
 	var steps []Step
 	for _, part := range strings.Split(s, ";") {
@@ -58,16 +58,22 @@ func ParseSchedule(s string) ([]Step, error) {
 				st.Gamma = v
 			case "weight_decay":
 				st.WeightDecay = v
+			case "shift":
+				st.Shift = int(math.Round(v))
 			default:
-				return nil, fmt.Errorf("-schedule: unknown hyperparameter %q (batch_size, lr, gamma, weight_decay)", name)
+				return nil, fmt.Errorf("-schedule: unknown hyperparameter %q (batch_size, lr, gamma, weight_decay, shift)", name)
 			}
 			if seen[name] {
 				return nil, fmt.Errorf("-schedule: %s given twice at epoch %d", name, e)
 			}
 			seen[name] = true
 		}
-		if len(seen) != 4 {
-			return nil, fmt.Errorf("-schedule: step at epoch %d names %d of the 4 hyperparameters", e, len(seen))
+		n := len(seen)
+		if seen["shift"] { // optional: the paper's genomes have none
+			n--
+		}
+		if n != 4 {
+			return nil, fmt.Errorf("-schedule: step at epoch %d names %d of the 4 hyperparameters", e, n)
 		}
 		steps = append(steps, st)
 	}
