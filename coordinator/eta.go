@@ -231,7 +231,7 @@ func (in etaInput) eta() (time.Duration, string) {
 // 54,000 training images (RunConfig.TrainSubset), its final on all 60,000
 // or RunConfig.FinalSubset; other problems train alike.
 func finalScale(rc gahpo.RunConfig) float64 {
-	if rc.Problem != problems.CNN || rc.MultiFidelity() { // trained again on the search's images
+	if !problems.IsCNN(rc.Problem) || rc.MultiFidelity() { // trained again on the search's images
 		return 1
 	}
 	fit, fin := 54000, 60000

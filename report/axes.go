@@ -373,7 +373,7 @@ func line(xys plotter.XYs, c color.Color, width vg.Length, dashes ...vg.Length) 
 // are the metrics its training reports with "loss" in their names.
 func lossLabel(rc gahpo.RunConfig) string {
 	switch rc.Problem {
-	case problems.CNN:
+	case problems.CNN, problems.CNNShift:
 		return "loss (NLL, nats)"
 	case problems.Regression:
 		return "loss (MSE)"
@@ -397,7 +397,7 @@ func objectiveLabel(rc gahpo.RunConfig) string {
 // fitnessLabel names the fitness axis of a run.
 func fitnessLabel(s *Snapshot) string {
 	switch s.Run.Config.Problem {
-	case problems.CNN:
+	case problems.CNN, problems.CNNShift:
 		if s.Run.Config.FitnessOnTest {
 			return "fitness: test loss (NLL, nats)"
 		}

@@ -139,7 +139,7 @@ func Figures(s *Snapshot, opt Options) []Figure {
 		add("final-objective", fmt.Sprintf("The final training's objective, %s, per epoch.", obj), figW, figH, p, err)
 	}
 	switch s.Run.Config.Problem {
-	case problems.CNN:
+	case problems.CNN, problems.CNNShift:
 		p, err = Conv1Histograms(s)
 		add("conv1-histograms", "Distribution of conv1's 288 weights after each epoch of the final training.", figW, figH, p, err)
 		img, label, ierr := loadTestImage(opt.MNISTDir)

@@ -326,7 +326,7 @@ func ignored(rc gahpo.RunConfig, set func(string) bool) []string {
 	if !rc.SteadyState() || rc.PBT() {
 		warn("in-flight", "without steady-state or random breeding (a generation, or pbt's population, is published whole)")
 	}
-	if rc.Problem != problems.CNN {
+	if !problems.IsCNN(rc.Problem) {
 		warn("fitness-on-test", "on problem "+rc.Problem+" (the CNN's)")
 		if p, err := problems.Lookup(rc.Problem); err == nil && p.Digest == "" {
 			// A problem file's command is told them (GAHPO_TRAIN_SUBSET).

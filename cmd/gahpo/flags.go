@@ -101,7 +101,7 @@ func (s *searchFlags) register(fs *flag.FlagSet) {
 	s.fs = fs
 	def := ga.DefaultConfig()
 	fs.StringVar(&s.preset, "preset", "quick", "search preset: quick (a few minutes), paper (population 30, 28 generations, one-epoch fitness on full data, 14 final epochs), best (successive halving from 1 to 14 epochs, steady state, ~2 h on 2 cores) or pbt (population based training of 16 genomes to 14 epochs, ~2 h on 2 cores)")
-	fs.StringVar(&s.problem, "problem", problems.CNN, "problem: cnn (MNIST CNN) or regression (1-D net)")
+	fs.StringVar(&s.problem, "problem", problems.CNN, "problem: cnn (MNIST CNN, the paper's four genes), cnn-shift (the same with a fifth gene, shift: training images moved by up to 0-3 pixels, data augmentation) or regression (1-D net)")
 	fs.IntVar(&s.population, "population", 0, "genomes per generation (default: the preset's)")
 	fs.IntVar(&s.generations, "generations", 0, "generations (default: the preset's)")
 	fs.IntVar(&s.elites, "elites", def.Elites, "best genomes kept unchanged in the next generation")
@@ -133,6 +133,15 @@ func (s *searchFlags) set(name string) bool {
 // decay 0 is below the paper's range: its floor, 1e-7, is as good as none).
 const pytorchDefault = "batch_size=64,lr=1,gamma=0.7,weight_decay=1e-7"
 
+// pytorchDefaultOf is PyTorch's default genome in problem's space: on
+// cnn-shift, with its images unmoved (shift 0), as PyTorch trains them.
+func pytorchDefaultOf(problem string) string {
+	if problem == problems.CNNShift {
+		return pytorchDefault + ",shift=0"
+	}
+	return pytorchDefault
+}
+
 // preset holds the defaults of a preset per problem.
 type preset struct {
 	population, generations, trainSubset, finalEpochs, workers int
@@ -142,25 +151,25 @@ type preset struct {
 
 func presetFor(name, problem string) (preset, error) {
 	switch {
-	case name == "quick" && problem == problems.CNN:
+	case name == "quick" && problems.IsCNN(problem):
 		return preset{population: 8, generations: 4, trainSubset: 6000, finalEpochs: 1, workers: 2}, nil
 	case name == "quick":
 		return preset{population: 20, generations: 8, finalEpochs: 1, workers: 2}, nil
 	case name == "paper":
 		return preset{population: 30, generations: 28, trainSubset: 0, finalEpochs: 14, workers: 2}, nil
-	case name == "best" && problem == problems.CNN:
+	case name == "best" && problems.IsCNN(problem):
 		// The best model in about two hours on two cores: successive
 		// halving from one epoch to a full 14-epoch training, steady
 		// state, PyTorch's default genome among the first.
 		return preset{population: 12, generations: 6, finalEpochs: 0, workers: 2, fidelity: gahpo.FidelityHalving,
-			breeding: gahpo.BreedingSteadyState, enqueue: []string{pytorchDefault}}, nil
+			breeding: gahpo.BreedingSteadyState, enqueue: []string{pytorchDefaultOf(problem)}}, nil
 	case name == "best":
 		return preset{population: 20, generations: 8, workers: 2, fidelity: gahpo.FidelityHalving, breeding: gahpo.BreedingSteadyState}, nil
-	case name == "pbt" && problem == problems.CNN:
+	case name == "pbt" && problems.IsCNN(problem):
 		// Population based training of 16 genomes to 14 epochs, judged
 		// after every epoch: 16 × 14 = 224 epoch-trainings, 1 h 54 min on 2
 		// cores; PyTorch's default genome among the first.
-		return preset{population: 16, generations: 1, workers: 2, fidelity: gahpo.FidelityPBT, enqueue: []string{pytorchDefault}}, nil
+		return preset{population: 16, generations: 1, workers: 2, fidelity: gahpo.FidelityPBT, enqueue: []string{pytorchDefaultOf(problem)}}, nil
 	case name == "pbt":
 		return preset{population: 16, generations: 1, workers: 2, fidelity: gahpo.FidelityPBT}, nil
 	}

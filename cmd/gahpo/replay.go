@@ -62,8 +62,14 @@ func lineageIn(rc gahpo.RunConfig, recs []gahpo.GenomeRecord, steps []gahpo.Sche
 // cnntrain -schedule trains: a problem file's with the same genes (the
 // PyTorch example's) is trained by its own command, not cnntrain.
 func (l lineage) cnnSchedule(steps []gahpo.ScheduleStep) bool {
-	return l.rc.Problem == problems.CNN && len(steps) > 0 &&
-		slices.Equal(slices.Sorted(maps.Keys(steps[len(steps)-1].Params)), []string{"batch_size", "gamma", "lr", "weight_decay"})
+	if !problems.IsCNN(l.rc.Problem) || len(steps) == 0 {
+		return false
+	}
+	genes := []string{"batch_size", "gamma", "lr", "weight_decay"}
+	if l.rc.Problem == problems.CNNShift {
+		genes = []string{"batch_size", "gamma", "lr", "shift", "weight_decay"}
+	}
+	return slices.Equal(slices.Sorted(maps.Keys(steps[len(steps)-1].Params)), genes)
 }
 
 // command is the cnntrain command that trains the schedule again to

@@ -15,8 +15,24 @@ import (
 	"github.com/gahpo/gahpo/models/mnist"
 )
 
-// CNN is the name of the MNIST CNN problem.
-const CNN = "cnn"
+// Names of the MNIST CNN's problems.
+const (
+	// CNN is the paper's problem: its four genes (CNNSpace).
+	CNN = "cnn"
+	// CNNShift is the same network and data with a fifth gene, shift: the
+	// training images move by up to that many pixels each way, drawn
+	// anew each epoch (data augmentation, cnn.Config.Shift; 0 is the
+	// paper's training).
+	CNNShift = "cnn-shift"
+)
+
+// IsCNN tells whether a problem is one of the MNIST CNN's: the same
+// network, data, figures and cnntrain.
+func IsCNN(name string) bool { return name == CNN || name == CNNShift }
+
+// MaxShiftGene is the largest shift of CNNShiftSpace, in pixels: two is
+// the usual translation of MNIST's digits; three lets a search see past it.
+const MaxShiftGene = 3
 
 // CNNBudget is the CNN's range of epochs: the paper's final training is 14.
 var CNNBudget = Budget{Min: 1, Max: 14}
@@ -38,6 +54,16 @@ func CNNSpace() *ga.Space {
 	return s
 }
 
+// CNNShiftSpace returns CNNSpace with a fifth gene: shift, int in [0,
+// MaxShiftGene] pixels.
+func CNNShiftSpace() *ga.Space {
+	s, err := ga.NewSpace(append(CNNSpace().Params, ga.IntParam("shift", 0, MaxShiftGene))...)
+	if err != nil {
+		panic(err) // the paper's genes and shift are valid
+	}
+	return s
+}
+
 func mnistFiles(dir string) ([]string, error) {
 	if dir == "" {
 		d, err := mnist.FindDir()
@@ -53,11 +79,19 @@ func mnistFiles(dir string) ([]string, error) {
 	return paths, nil
 }
 
-// cnnTrainer trains the CNN's jobs; MNIST is loaded once per directory.
+// cnnTrainer trains the jobs of a CNN problem, whose genomes space holds.
 type cnnTrainer struct {
+	space func() *ga.Space
+	data  *mnistCache
+}
+
+// mnistCache loads MNIST once per directory for every CNN problem.
+type mnistCache struct {
 	mu    sync.Mutex
 	mnist map[string]*mnistData
 }
+
+var cnnData = &mnistCache{mnist: map[string]*mnistData{}}
 
 type mnistData struct {
 	once        sync.Once
@@ -77,7 +111,7 @@ func useGonumIfAsked() {
 	})
 }
 
-func (t *cnnTrainer) load(dir string) (train, test *mnist.Set, err error) {
+func (t *mnistCache) load(dir string) (train, test *mnist.Set, err error) {
 	t.mu.Lock()
 	d := t.mnist[dir]
 	if d == nil {
@@ -96,6 +130,7 @@ func cnnConfig(task gahpo.Task) cnn.Config {
 		LR:            p["lr"],
 		Gamma:         p["gamma"],
 		WeightDecay:   p["weight_decay"],
+		Shift:         int(math.Round(p["shift"])), // 0 for the paper's genomes, which have none
 		Epochs:        task.Epochs,
 		Seed:          task.Seed,
 		FitnessOnTest: task.OnTest,
@@ -109,10 +144,10 @@ func cnnConfig(task gahpo.Task) cnn.Config {
 func (t *cnnTrainer) Train(ctx context.Context, job models.Job) (models.Outcome, error) {
 	useGonumIfAsked()
 	task := job.Task
-	if err := checkGenome(CNNSpace(), "", task); err != nil {
+	if err := checkGenome(t.space(), "", task); err != nil {
 		return models.Outcome{}, err
 	}
-	train, test, err := t.load(job.DataDir)
+	train, test, err := t.data.load(job.DataDir)
 	if err != nil {
 		return models.Outcome{}, err
 	}
@@ -217,16 +252,21 @@ func epochMetrics(rep gahpo.EpochReport) models.EpochMetrics {
 }
 
 func init() {
-	must(Register(Problem{
-		Name:      CNN,
-		Space:     CNNSpace,
-		DataFiles: mnistFiles,
-		NeedsData: true,
-		Budget:    CNNBudget,
-		Trainer:   &cnnTrainer{mnist: map[string]*mnistData{}},
-		// A negative log-likelihood is never below 0.
-		FitnessMin: 0, FitnessMax: math.Inf(1),
-	}))
+	for _, p := range []struct {
+		name  string
+		space func() *ga.Space
+	}{{CNN, CNNSpace}, {CNNShift, CNNShiftSpace}} {
+		must(Register(Problem{
+			Name:      p.name,
+			Space:     p.space,
+			DataFiles: mnistFiles,
+			NeedsData: true,
+			Budget:    CNNBudget,
+			Trainer:   &cnnTrainer{space: p.space, data: cnnData},
+			// A negative log-likelihood is never below 0.
+			FitnessMin: 0, FitnessMax: math.Inf(1),
+		}))
+	}
 }
 
 func must(err error) {

@@ -3,6 +3,7 @@ package problems_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -114,6 +115,7 @@ func TestBuiltins(t *testing.T) {
 		data       bool
 	}{
 		{problems.CNN, []string{"batch_size", "lr", "gamma", "weight_decay"}, problems.Budget{Min: 1, Max: 14}, "", true},
+		{problems.CNNShift, []string{"batch_size", "lr", "gamma", "weight_decay", "shift"}, problems.Budget{Min: 1, Max: 14}, "", true},
 		{problems.Regression, []string{"lr", "batch_size", "epochs"}, problems.Budget{Min: 10, Max: 300}, "epochs", false},
 	} {
 		p, err := problems.Lookup(tt.name)
@@ -276,6 +278,67 @@ func TestCNNJobs(t *testing.T) {
 	if len(out.Curve) != 1 || len(out.Curve[0].Probe["conv1.weight"]) != 288 || out.TestAccuracy <= 0.1 || len(out.Weights) == 0 ||
 		out.Curve[0].Metrics["lr"] != 1 || float64(out.Curve[0].Metrics["test_loss"]) != out.TestLoss {
 		t.Errorf("final outcome %+v", out)
+	}
+}
+
+// TestCNNShiftJobs: a cnn-shift genome of shift 0 trains to the bits of
+// the same genome of the paper's problem; shift 2 trains to others; the
+// genes are checked against the problem's space (shift 0-3; the paper's
+// problem has none).
+func TestCNNShiftJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the CNN")
+	}
+	dir, err := mnist.FindDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	tr := problems.NewTrainer()
+	paper := map[string]float64{"batch_size": 64, "lr": 1, "gamma": 0.7, "weight_decay": 1e-6}
+	with := func(shift float64) map[string]float64 {
+		p := maps.Clone(paper)
+		p["shift"] = shift
+		return p
+	}
+	train := func(problem string, params map[string]float64) (models.Outcome, error) {
+		task := gahpo.Task{V: gahpo.MessageVersion, Kind: gahpo.KindFitness, RunID: "r", GenomeID: 1, Problem: problem, Seed: 1, TrainSubset: 200,
+			Params: params, Epochs: 1}
+		return tr.Train(context.Background(), models.Job{Task: task, DataDir: dir, CheckpointDir: t.TempDir()})
+	}
+	var ref float64 // the paper's problem's fitness
+	for _, tt := range []struct {
+		name, problem string
+		params        map[string]float64
+		ok            bool
+	}{
+		{"paper", problems.CNN, paper, true},
+		{"shift 0", problems.CNNShift, with(0), true},
+		{"shift 2", problems.CNNShift, with(2), true},
+		{"shift 4: beyond the space", problems.CNNShift, with(4), false},
+		{"shift 1.5: not a whole number", problems.CNNShift, with(1.5), false},
+		{"no shift on cnn-shift", problems.CNNShift, paper, false},
+		{"a shift on the paper's problem", problems.CNN, with(2), false},
+	} {
+		out, err := train(tt.problem, tt.params)
+		if tt.ok != (err == nil) {
+			t.Errorf("%s: error %v, want ok=%v", tt.name, err, tt.ok)
+			continue
+		}
+		if !tt.ok {
+			if !errors.Is(err, models.ErrUntrainable) {
+				t.Errorf("%s: error %v is not the genome's fault", tt.name, err)
+			}
+			continue
+		}
+		t.Logf("%s: fitness %v", tt.name, out.Fitness)
+		switch tt.name {
+		case "paper":
+			ref = out.Fitness
+		case "shift 0", "shift 2":
+			if same := out.Fitness == ref; same != (tt.name == "shift 0") {
+				t.Errorf("%s: fitness %v, the paper's problem's %v", tt.name, out.Fitness, ref)
+			}
+		}
 	}
 }
 
