@@ -28,142 +28,221 @@ func (m *Main) runNATS(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "Usage: gahpo nats [flags]          run a NATS server with JetStream\n       gahpo nats health [--monitor HOST:PORT]   exit 0 when a server's /healthz answers OK\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	listen := fs.String("listen", "127.0.0.1:4222", "address to listen on (0.0.0.0:4222 for other machines)")
-	storeDir := fs.String("store", "gahpo-nats", "JetStream store directory")
-	user := fs.String("user", "", "require this user name, with its password from --password-file or env "+passwordEnv+"_FILE or "+passwordEnv)
-	password := fs.String("password", "", "password of --user (visible in ps: prefer --password-file, or env "+passwordEnv+"_FILE or "+passwordEnv+")")
-	passwordFile := fs.String("password-file", "", "file holding the password of --user; env "+passwordEnv+"_FILE, or the password in "+passwordEnv+" (not both)")
-	token := fs.String("token", "", "require this token (visible in ps: prefer --token-file, or env "+tokenEnv+"_FILE or "+tokenEnv+")")
-	tokenFile := fs.String("token-file", "", "file holding the token to require; env "+tokenEnv+"_FILE, or the token in "+tokenEnv+" (not both)")
-	users := fs.String("users", "", "NATS configuration file with an authorization block: users and their permissions (deploy/nats/auth.conf)")
-	name := fs.String("server-name", "", "server name, unique in a cluster (default: gahpo, or the host name with --cluster)")
-	cluster := fs.String("cluster", "", "address for routes from the cluster's other servers (0.0.0.0:6222); empty: a single server")
-	clusterName := fs.String("cluster-name", "gahpo", "cluster name, the same on every member")
-	routes := fs.String("routes", "", "cluster addresses of the other members, comma separated (nats://nats-2:6222,...), without credentials")
-	routeUser := fs.String("route-user", natsserver.DefaultRouteUser, "user name of the routes, the same on every member")
-	routePasswordFile := fs.String("route-password-file", "", "file holding the routes' password, the same on every member (required with --cluster beyond loopback); env "+routePasswordEnv+"_FILE, or the password in "+routePasswordEnv+" (not both)")
-	monitor := fs.String("monitor", "", "HTTP monitoring address (127.0.0.1:8222: /healthz, /varz, /jsz; unauthenticated); with 'health', where to ask")
-	verbose := fs.Bool("v", false, "log the server's events")
-	tlsCert := fs.String("tls-cert", "", "server certificate file (PEM): accept TLS connections only")
-	tlsKey := fs.String("tls-key", "", "server key file (PEM), with --tls-cert")
-	tlsCA := fs.String("tls-ca", "", "CA file (PEM): require client certificates signed by it (mutual TLS)")
+	var f natsServerFlags
+	f.register(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
+	if len(pos) > 0 {
+		return m.natsSubcommand(ctx, pos, f.monitor)
+	}
+	host, port, err := splitListen("nats", f.listen)
+	if err != nil {
+		return err
+	}
+	if err := f.clientSecrets(host); err != nil {
+		return err
+	}
+	routePassword, err := f.routeSecret()
+	if err != nil {
+		return err
+	}
+	f.warnMonitor(m.Stderr)
+	if err := f.defaultName(); err != nil {
+		return err
+	}
+	unsetEnv := func() {}
+	if f.users != "" {
+		if unsetEnv, err = envFromFiles(); err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+	}
+	srv, err := natsserver.Start(f.options(host, port, routePassword))
+	unsetEnv() // the server has read its users file
+	if err != nil {
+		return listenError("nats", err)
+	}
+	fmt.Fprintf(m.Stdout, "gahpo: NATS with JetStream listening on %s (store %s); stop with Ctrl-C\n", srv.URL(), f.storeDir)
+	if u := srv.ClusterURL(); u != "" {
+		fmt.Fprintf(m.Stdout, "gahpo: server %s of cluster %s, routes on %s\n", f.name, f.clusterName, u)
+	}
+	<-ctx.Done()
+	srv.Shutdown()
+	return nil
+}
+
+// natsServerFlags are the flags of `gahpo nats`, the server's.
+type natsServerFlags struct {
+	listen, storeDir                      string
+	user, password, passwordFile          string
+	token, tokenFile, users               string
+	name, cluster, clusterName, routes    string
+	routeUser, routePasswordFile, monitor string
+	verbose                               bool
+	tlsCert, tlsKey, tlsCA                string
+}
+
+func (f *natsServerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:4222", "address to listen on (0.0.0.0:4222 for other machines)")
+	fs.StringVar(&f.storeDir, "store", "gahpo-nats", "JetStream store directory")
+	fs.StringVar(&f.user, "user", "", "require this user name, with its password from --password-file or env "+passwordEnv+"_FILE or "+passwordEnv)
+	fs.StringVar(&f.password, "password", "", "password of --user (visible in ps: prefer --password-file, or env "+passwordEnv+"_FILE or "+passwordEnv+")")
+	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the password of --user; env "+passwordEnv+"_FILE, or the password in "+passwordEnv+" (not both)")
+	fs.StringVar(&f.token, "token", "", "require this token (visible in ps: prefer --token-file, or env "+tokenEnv+"_FILE or "+tokenEnv+")")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the token to require; env "+tokenEnv+"_FILE, or the token in "+tokenEnv+" (not both)")
+	fs.StringVar(&f.users, "users", "", "NATS configuration file with an authorization block: users and their permissions (deploy/nats/auth.conf)")
+	fs.StringVar(&f.name, "server-name", "", "server name, unique in a cluster (default: gahpo, or the host name with --cluster)")
+	fs.StringVar(&f.cluster, "cluster", "", "address for routes from the cluster's other servers (0.0.0.0:6222); empty: a single server")
+	fs.StringVar(&f.clusterName, "cluster-name", "gahpo", "cluster name, the same on every member")
+	fs.StringVar(&f.routes, "routes", "", "cluster addresses of the other members, comma separated (nats://nats-2:6222,...), without credentials")
+	fs.StringVar(&f.routeUser, "route-user", natsserver.DefaultRouteUser, "user name of the routes, the same on every member")
+	fs.StringVar(&f.routePasswordFile, "route-password-file", "", "file holding the routes' password, the same on every member (required with --cluster beyond loopback); env "+routePasswordEnv+"_FILE, or the password in "+routePasswordEnv+" (not both)")
+	fs.StringVar(&f.monitor, "monitor", "", "HTTP monitoring address (127.0.0.1:8222: /healthz, /varz, /jsz; unauthenticated); with 'health', where to ask")
+	fs.BoolVar(&f.verbose, "v", false, "log the server's events")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "server certificate file (PEM): accept TLS connections only")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "server key file (PEM), with --tls-cert")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "CA file (PEM): require client certificates signed by it (mutual TLS)")
+}
+
+// natsSubcommand runs `gahpo nats health`, the only one there is, asking
+// the server at --monitor (default 127.0.0.1:8222).
+func (m *Main) natsSubcommand(ctx context.Context, pos []string, monitor string) error {
 	switch {
 	case len(pos) == 1 && pos[0] == "health":
-		addr := *monitor
+		addr := monitor
 		if addr == "" {
 			addr = "127.0.0.1:8222"
 		}
 		return m.natsHealth(ctx, addr)
 	case len(pos) > 1 && pos[0] == "health":
 		return fmt.Errorf("nats: health: unexpected argument %q", pos[1])
-	case len(pos) > 0:
-		return fmt.Errorf("nats: unexpected argument %q (only 'health')", pos[0])
 	}
-	host, portStr, err := net.SplitHostPort(*listen)
+	return fmt.Errorf("nats: unexpected argument %q (only 'health')", pos[0])
+}
+
+// splitListen splits a --listen address of cmd into its host and port.
+func splitListen(cmd, listen string) (host string, port int, err error) {
+	host, portStr, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("nats: bad --listen %q: %w", *listen, err)
+		return "", 0, fmt.Errorf("%s: bad --listen %q: %w", cmd, listen, err)
 	}
-	port, err := strconv.Atoi(portStr)
+	port, err = strconv.Atoi(portStr)
 	if err != nil {
-		return fmt.Errorf("nats: bad port in --listen %q: %w", *listen, err)
+		return "", 0, fmt.Errorf("%s: bad port in --listen %q: %w", cmd, listen, err)
 	}
-	if *users != "" {
+	return host, port, nil
+}
+
+// clientSecrets reads the token and the password the clients need (from
+// the flags, their files or the environment) into f, and refuses a server
+// on host beyond loopback that no client would need to authenticate to.
+func (f *natsServerFlags) clientSecrets(host string) error {
+	var err error
+	if f.users != "" {
 		// The users file holds the authorization; the environment's token
 		// and password are the clients' own (or the users file's, through
 		// its $GAHPO_... references).
 		switch {
-		case *user != "":
+		case f.user != "":
 			return errors.New("nats: --users excludes --user")
-		case *token != "" || *tokenFile != "":
+		case f.token != "" || f.tokenFile != "":
 			return errors.New("nats: --users excludes --token and --token-file (a token goes in the users file's authorization block)")
 		}
-	} else if *token, err = secret(*token, *tokenFile, tokenEnv, "token"); err != nil {
+	} else if f.token, err = secret(f.token, f.tokenFile, tokenEnv, "token"); err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
-	if *user == "" && (*password != "" || *passwordFile != "") {
+	if f.user == "" && (f.password != "" || f.passwordFile != "") {
 		return errors.New("nats: --password and --password-file go with --user")
 	}
-	if *user != "" { // without it, the environment's password is a client's
-		if *password, err = secret(*password, *passwordFile, passwordEnv, "password"); err != nil {
+	if f.user != "" { // without it, the environment's password is a client's
+		if f.password, err = secret(f.password, f.passwordFile, passwordEnv, "password"); err != nil {
 			return fmt.Errorf("nats: %w", err)
 		}
-		if *password == "" {
-			return fmt.Errorf("nats: --user %s has no password: set %s_FILE=FILE (or --password-file FILE, or %s)", *user, passwordEnv, passwordEnv)
+		if f.password == "" {
+			return fmt.Errorf("nats: --user %s has no password: set %s_FILE=FILE (or --password-file FILE, or %s)", f.user, passwordEnv, passwordEnv)
 		}
 	}
 	// Nothing listens beyond loopback without authentication: a token,
 	// a user and password, the users file, or client certificates.
-	if !loopback(host) && *token == "" && *password == "" && *users == "" && *tlsCA == "" {
+	if !loopback(host) && f.token == "" && f.password == "" && f.users == "" && f.tlsCA == "" {
 		return fmt.Errorf("nats: --listen %s reaches beyond loopback and no client would need to authenticate: "+
 			"give a token (GAHPO_NATS_TOKEN_FILE=FILE or --token-file FILE), --user with a password (GAHPO_NATS_PASSWORD_FILE), "+
-			"--users FILE (deploy/nats/auth.conf) or --tls-ca for client certificates", *listen)
+			"--users FILE (deploy/nats/auth.conf) or --tls-ca for client certificates", f.listen)
 	}
-	// Nor the routes: a server that joins the cluster uses every account
-	// with JetStream, past every user and permission.
-	var routePassword string
-	if *cluster != "" {
-		chost, _, err := net.SplitHostPort(*cluster)
-		if err != nil {
-			return fmt.Errorf("nats: bad --cluster %q: %w", *cluster, err)
+	return nil
+}
+
+// routeSecret returns the routes' password of a cluster member ("" for
+// none), refusing routes beyond loopback without one: a server that joins
+// the cluster uses every account with JetStream, past every user and
+// permission.
+func (f *natsServerFlags) routeSecret() (string, error) {
+	if f.cluster == "" {
+		if f.routePasswordFile != "" {
+			return "", errors.New("nats: --route-password-file without --cluster")
 		}
-		if routePassword, err = secret("", *routePasswordFile, routePasswordEnv, "route password"); err != nil {
-			return fmt.Errorf("nats: %w", err)
-		}
-		if routePassword == "" && !loopback(chost) {
-			return fmt.Errorf("nats: --cluster %s reaches beyond loopback and the routes have no password: anyone reaching it could join the cluster "+
-				"and use JetStream past every user; set %s_FILE=FILE (or --route-password-file FILE, or %s) to the same secret on every member",
-				*cluster, routePasswordEnv, routePasswordEnv)
-		}
-	} else if *routePasswordFile != "" {
-		return errors.New("nats: --route-password-file without --cluster")
+		return "", nil
 	}
-	if *monitor != "" {
-		if mhost, _, err := net.SplitHostPort(*monitor); err == nil && !loopback(mhost) {
-			slog.New(slog.NewTextHandler(m.Stderr, nil)).Warn("the monitoring port reaches beyond loopback and serves every connection's details (addresses, users, subscriptions) without authentication; "+
-				"keep it local (127.0.0.1) or behind a firewall or network policy", "monitor", *monitor)
+	chost, _, err := net.SplitHostPort(f.cluster)
+	if err != nil {
+		return "", fmt.Errorf("nats: bad --cluster %q: %w", f.cluster, err)
+	}
+	routePassword, err := secret("", f.routePasswordFile, routePasswordEnv, "route password")
+	if err != nil {
+		return "", fmt.Errorf("nats: %w", err)
+	}
+	if routePassword == "" && !loopback(chost) {
+		return "", fmt.Errorf("nats: --cluster %s reaches beyond loopback and the routes have no password: anyone reaching it could join the cluster "+
+			"and use JetStream past every user; set %s_FILE=FILE (or --route-password-file FILE, or %s) to the same secret on every member",
+			f.cluster, routePasswordEnv, routePasswordEnv)
+	}
+	return routePassword, nil
+}
+
+// warnMonitor warns on w of a monitoring port beyond loopback.
+func (f *natsServerFlags) warnMonitor(w io.Writer) {
+	if f.monitor == "" {
+		return
+	}
+	if mhost, _, err := net.SplitHostPort(f.monitor); err == nil && !loopback(mhost) {
+		slog.New(slog.NewTextHandler(w, nil)).Warn("the monitoring port reaches beyond loopback and serves every connection's details (addresses, users, subscriptions) without authentication; "+
+			"keep it local (127.0.0.1) or behind a firewall or network policy", "monitor", f.monitor)
+	}
+}
+
+// defaultName names a server without --server-name: gahpo, or the host's
+// name for a cluster member.
+func (f *natsServerFlags) defaultName() error {
+	if f.name != "" {
+		return nil
+	}
+	f.name = "gahpo"
+	if f.cluster != "" {
+		var err error
+		if f.name, err = os.Hostname(); err != nil {
+			return fmt.Errorf("nats: server name: %w", err)
 		}
 	}
-	if *name == "" {
-		*name = "gahpo"
-		if *cluster != "" {
-			if *name, err = os.Hostname(); err != nil {
-				return fmt.Errorf("nats: server name: %w", err)
-			}
-		}
-	}
+	return nil
+}
+
+// options are the embedded server's, listening on host and port, with the
+// routes' password found by routeSecret.
+func (f *natsServerFlags) options(host string, port int, routePassword string) natsserver.Options {
 	var routeList []string
-	for r := range strings.SplitSeq(*routes, ",") {
+	for r := range strings.SplitSeq(f.routes, ",") {
 		if r = strings.TrimSpace(r); r != "" {
 			routeList = append(routeList, r)
 		}
 	}
+	routeUser := f.routeUser
 	if routePassword == "" {
-		*routeUser = "" // routes on loopback, open
+		routeUser = "" // routes on loopback, open
 	}
-	unsetEnv := func() {}
-	if *users != "" {
-		if unsetEnv, err = envFromFiles(); err != nil {
-			return fmt.Errorf("nats: %w", err)
-		}
-	}
-	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *storeDir, User: *user, Password: *password, Token: *token, Log: *verbose, Name: *name,
-		TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA, UsersFile: *users,
-		Cluster: *cluster, ClusterName: *clusterName, Routes: routeList, RouteUser: *routeUser, RoutePassword: routePassword, Monitor: *monitor})
-	unsetEnv() // the server has read its users file
-	if err != nil {
-		return listenError("nats", err)
-	}
-	fmt.Fprintf(m.Stdout, "gahpo: NATS with JetStream listening on %s (store %s); stop with Ctrl-C\n", srv.URL(), *storeDir)
-	if u := srv.ClusterURL(); u != "" {
-		fmt.Fprintf(m.Stdout, "gahpo: server %s of cluster %s, routes on %s\n", *name, *clusterName, u)
-	}
-	<-ctx.Done()
-	srv.Shutdown()
-	return nil
+	return natsserver.Options{Host: host, Port: port, StoreDir: f.storeDir, User: f.user, Password: f.password, Token: f.token, Log: f.verbose, Name: f.name,
+		TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSCA: f.tlsCA, UsersFile: f.users,
+		Cluster: f.cluster, ClusterName: f.clusterName, Routes: routeList, RouteUser: routeUser, RoutePassword: routePassword, Monitor: f.monitor}
 }
 
 // listenError names the flag of an address the embedded server could not
