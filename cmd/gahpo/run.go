@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 
@@ -50,16 +49,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if rc.SteadyState() && rc.InFlight == 0 {
 		rc.InFlight = *workers + 1 // one queued task ahead of the workers: promotions wait for no more
 	}
-	// The built-in CNN's workers read MNIST where it is; a problem file's
-	// fetch its data: files from the object store, where the coordinator
-	// puts them from the paths the file gives (as remote workers do).
-	dataDir := ""
-	if p, err := problems.Lookup(rc.Problem); err == nil && p.NeedsData && p.Digest == "" {
-		if dataDir = sf.data; dataDir == "" {
-			if dataDir, err = mnist.FindDir(); err != nil {
-				return err
-			}
-		}
+	dataDir, err := localDataDir(rc.Problem, sf.data)
+	if err != nil {
+		return err
 	}
 	st, resumed, err := m.openHistory(*db, rc, &sf)
 	if err != nil {
@@ -74,13 +66,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	host, portStr, err := net.SplitHostPort(*listen)
+	host, port, err := splitListen("run", *listen)
 	if err != nil {
-		return fmt.Errorf("run: bad --listen %q: %w", *listen, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return fmt.Errorf("run: bad port in --listen %q: %w", *listen, err)
+		return err
 	}
 	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: *db + ".nats", Name: "gahpo-run", Token: token})
 	if err != nil {
@@ -105,31 +93,18 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		}
 	}
 	// Workers stop when the search ends or the user interrupts.
-	wctx, stopWorkers := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stopWorkers(); wg.Wait() }()
-	trainer := problems.NewTrainer()
-	var werr error
-	var once sync.Once
+	workersRun := startLocalWorkers(ctx)
+	defer workersRun.stop()
 	for i := range *workers {
 		wconn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run-worker", Logger: log, Token: token})
 		if err != nil {
 			return err
 		}
-		w := worker.New(wconn, trainer, worker.Config{Name: "local-" + strconv.Itoa(i+1), DataDir: dataDir, Check: problems.Check,
+		workersRun.start(wconn, worker.Config{Name: "local-" + strconv.Itoa(i+1), DataDir: dataDir, Check: problems.Check,
 			Accept: problems.Default.Accept, Logger: log})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer wconn.Close()
-			if err := w.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
-				once.Do(func() { werr = err })
-			}
-		}()
 	}
 	run, err := m.coordinate(ctx, conn, log, st, *db, rc, resumed, &sf, !*noProgress)
-	stopWorkers()
-	wg.Wait()
+	werr := workersRun.stop()
 	if err != nil {
 		return err
 	}
@@ -141,6 +116,59 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		return err
 	}
 	return failedRun(run)
+}
+
+// localDataDir is where a run's own workers read the data of problem:
+// the built-in CNN's workers read MNIST where it is (--data, else the Go
+// module cache); a problem file's fetch its data: files from the object
+// store, where the coordinator puts them from the paths the file gives
+// (as remote workers do).
+func localDataDir(problem, data string) (string, error) {
+	p, err := problems.Lookup(problem)
+	if err != nil || !p.NeedsData || p.Digest != "" {
+		return "", nil
+	}
+	if data != "" {
+		return data, nil
+	}
+	return mnist.FindDir()
+}
+
+// localWorkers are the workers a run starts in its own process, each on
+// its own connection, until stop.
+type localWorkers struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	trainer worker.Trainer
+	wg      sync.WaitGroup
+	once    sync.Once
+	err     error // the first worker's that ended other than by stop
+}
+
+func startLocalWorkers(ctx context.Context) *localWorkers {
+	wctx, cancel := context.WithCancel(ctx)
+	return &localWorkers{ctx: wctx, cancel: cancel, trainer: problems.NewTrainer()}
+}
+
+// start runs a worker on conn, which it closes when the worker ends.
+func (l *localWorkers) start(conn *bus.Conn, cfg worker.Config) {
+	w := worker.New(conn, l.trainer, cfg)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer conn.Close()
+		if err := w.Run(l.ctx); err != nil && !errors.Is(err, context.Canceled) {
+			l.once.Do(func() { l.err = err })
+		}
+	}()
+}
+
+// stop stops the workers, waits for them to end and returns the first
+// error a worker ended with; calling it again does no harm.
+func (l *localWorkers) stop() error {
+	l.cancel()
+	l.wg.Wait()
+	return l.err
 }
 
 // pluralS picks one or many by n.

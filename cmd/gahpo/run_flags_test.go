@@ -3,11 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gahpo/gahpo/bus"
+	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/natsserver"
+	"github.com/gahpo/gahpo/worker"
 )
 
 // TestRunCommandLine drives `gahpo run` in this process through the checks
@@ -42,6 +50,54 @@ func TestRunCommandLine(t *testing.T) {
 			}
 			if _, err := os.Stat(db); tt.noDB && !os.IsNotExist(err) {
 				t.Errorf("Run(%q) left a history file behind (%v)", tt.args, err)
+			}
+		})
+	}
+}
+
+// TestLocalWorkers checks that a run's own workers stop with stop, and that
+// stop returns the error a worker ended with by itself (its data folder
+// a file), which the run then reports.
+func TestLocalWorkers(t *testing.T) {
+	srv, err := natsserver.Start(natsserver.Options{Host: "127.0.0.1", Port: 0, StoreDir: filepath.Join(t.TempDir(), "nats")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	file := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		dataDir []string // one worker each
+		wantErr string   // "" for none
+	}{
+		{name: "stopped while waiting for tasks", dataDir: []string{"", ""}},
+		{name: "a worker that ends by itself", dataDir: []string{"", file}, wantErr: "worker: the data directory " + file + " is not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			l := startLocalWorkers(ctx)
+			for i, dir := range tt.dataDir {
+				conn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "test-worker"})
+				if err != nil {
+					l.stop()
+					t.Fatal(err)
+				}
+				l.start(conn, worker.Config{Name: "local-" + strconv.Itoa(i+1), DataDir: dir, Check: problems.Check, Accept: problems.Default.Accept, Logger: slog.New(slog.DiscardHandler)})
+			}
+			err := l.stop()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("stop() = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("stop() = %v, want an error containing %q", err, tt.wantErr)
+			}
+			if again := l.stop(); !errors.Is(again, err) {
+				t.Errorf("stop() again = %v, want %v", again, err)
 			}
 		})
 	}
