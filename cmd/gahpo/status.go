@@ -66,39 +66,13 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	}
 }
 
+// printStatus prints a running coordinator's status (gahpo status).
 func printStatus(w io.Writer, st gahpo.Status) {
-	continuous := st.Continuous()
-	pbt := st.Fidelity == gahpo.FidelityPBT
-	switch {
-	case pbt:
-		fmt.Fprintf(w, "run %s (%s): %s, population based training of %d genomes\n", st.RunID, st.Problem, st.State, st.Population)
-	case continuous: // no generation to wait for: the budget and the rungs tell the progress
-		fmt.Fprintf(w, "run %s (%s): %s, %s breeding, %s fidelity\n", st.RunID, st.Problem, st.State, or(st.Breeding, gahpo.BreedingGenerational), or(st.Fidelity, gahpo.FidelityOneEpoch))
-	default:
-		fmt.Fprintf(w, "run %s (%s): %s, generation %d/%d\n", st.RunID, st.Problem, st.State, st.Generation, st.Generations)
-	}
+	fmt.Fprintln(w, statusHeadline(st))
 	if st.Fault != "" {
 		fmt.Fprintf(w, "  FAULT: %s\n", st.Fault)
 	}
-	if continuous {
-		if pbt {
-			fmt.Fprintf(w, "  %d genomes (%d took the place of one of the worst quarter), %d in flight, %d queued, %d outstanding\n", st.Bred, max(st.Bred-st.Population, 0), st.InFlight, st.Queued, st.Outstanding)
-		} else {
-			fmt.Fprintf(w, "  %d/%d genomes bred, %d in flight, %d queued, %d outstanding\n", st.Bred, st.Budget, st.InFlight, st.Queued, st.Outstanding)
-		}
-		if len(st.Rungs) > 0 {
-			parts := make([]string, len(st.Rungs))
-			for i, n := range st.Rungs {
-				parts[i] = fmt.Sprint(n)
-			}
-			fmt.Fprintf(w, "  results per rung: %s\n", strings.Join(parts, " / "))
-		}
-		if st.Confirming > 0 {
-			fmt.Fprintf(w, "  confirming the best genomes on other seeds: %d trainings left\n", st.Confirming)
-		}
-	} else {
-		fmt.Fprintf(w, "  %d/%d done, %d in flight, %d queued, %d failed\n", st.Done, st.Population, st.InFlight, st.Queued, st.Failed)
-	}
+	printStatusCounts(w, st)
 	if st.EpochsSpent > 0 {
 		budget := ""
 		if st.BudgetEpochs > 0 {
@@ -109,6 +83,63 @@ func printStatus(w io.Writer, st gahpo.Status) {
 	if why := report.StopText(st.StoppedBy, gahpo.RunConfig{GA: ga.Config{Population: st.Population}, MaxFailures: st.MaxFailures, Fidelity: st.Fidelity}); why != "" {
 		fmt.Fprintf(w, "  breeding stopped: %s\n", why)
 	}
+	printHolders(w, st)
+	switch { // the run's ETA includes its final training; written as the dashboard writes it
+	case st.GenETA > 0:
+		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", report.Duration(st.GenETA), report.Duration(st.RunETA))
+	case st.RunETA > 0:
+		fmt.Fprintf(w, "  ETA of the run: %s\n", report.Duration(st.RunETA))
+	case st.NoETA != "":
+		fmt.Fprintf(w, "  no ETA of the run yet: %s\n", st.NoETA)
+	}
+	if st.Best != nil {
+		fmt.Fprintf(w, "  best so far: %s\n", statusBest(st))
+	}
+	for _, e := range st.Final {
+		fmt.Fprintf(w, "  final epoch %d: %s\n", e.Epoch, finalEpochFigures(e))
+	}
+}
+
+// statusHeadline is the first line of a status: the run, its problem,
+// its state, and its progress as its kind of search counts it.
+func statusHeadline(st gahpo.Status) string {
+	switch {
+	case st.Fidelity == gahpo.FidelityPBT:
+		return fmt.Sprintf("run %s (%s): %s, population based training of %d genomes", st.RunID, st.Problem, st.State, st.Population)
+	case st.Continuous(): // no generation to wait for: the budget and the rungs tell the progress
+		return fmt.Sprintf("run %s (%s): %s, %s breeding, %s fidelity", st.RunID, st.Problem, st.State, or(st.Breeding, gahpo.BreedingGenerational), or(st.Fidelity, gahpo.FidelityOneEpoch))
+	}
+	return fmt.Sprintf("run %s (%s): %s, generation %d/%d", st.RunID, st.Problem, st.State, st.Generation, st.Generations)
+}
+
+// printStatusCounts prints how many genomes are done, in flight and
+// queued: of the generation, or of a continuous run's budget with its
+// results per rung and its confirmations.
+func printStatusCounts(w io.Writer, st gahpo.Status) {
+	if !st.Continuous() {
+		fmt.Fprintf(w, "  %d/%d done, %d in flight, %d queued, %d failed\n", st.Done, st.Population, st.InFlight, st.Queued, st.Failed)
+		return
+	}
+	if st.Fidelity == gahpo.FidelityPBT {
+		fmt.Fprintf(w, "  %d genomes (%d took the place of one of the worst quarter), %d in flight, %d queued, %d outstanding\n", st.Bred, max(st.Bred-st.Population, 0), st.InFlight, st.Queued, st.Outstanding)
+	} else {
+		fmt.Fprintf(w, "  %d/%d genomes bred, %d in flight, %d queued, %d outstanding\n", st.Bred, st.Budget, st.InFlight, st.Queued, st.Outstanding)
+	}
+	if len(st.Rungs) > 0 {
+		parts := make([]string, len(st.Rungs))
+		for i, n := range st.Rungs {
+			parts[i] = fmt.Sprint(n)
+		}
+		fmt.Fprintf(w, "  results per rung: %s\n", strings.Join(parts, " / "))
+	}
+	if st.Confirming > 0 {
+		fmt.Fprintf(w, "  confirming the best genomes on other seeds: %d trainings left\n", st.Confirming)
+	}
+}
+
+// printHolders prints a line for each training under way: who trains it,
+// since when, and the epoch its curve has reached.
+func printHolders(w io.Writer, st gahpo.Status) {
 	curveShown := map[int]bool{} // a genome's curve is its first training's under way (Holders are sorted so)
 	for _, h := range st.Holders {
 		what := fmt.Sprintf("genome %d", h.GenomeID)
@@ -122,36 +153,35 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	switch { // the run's ETA includes its final training; written as the dashboard writes it
-	case st.GenETA > 0:
-		fmt.Fprintf(w, "  ETA: generation %s, run %s\n", report.Duration(st.GenETA), report.Duration(st.RunETA))
-	case st.RunETA > 0:
-		fmt.Fprintf(w, "  ETA of the run: %s\n", report.Duration(st.RunETA))
-	case st.NoETA != "":
-		fmt.Fprintf(w, "  no ETA of the run yet: %s\n", st.NoETA)
+}
+
+// statusBest describes a status's best genome so far: where it was found,
+// and its fitness, as the run shows it (its mean over the seeds, once
+// confirmed), with its parameters.
+func statusBest(st gahpo.Status) string {
+	at := fmt.Sprintf("generation %d", st.Best.Generation)
+	if st.Continuous() {
+		at = fmt.Sprintf("%d epochs", st.Best.Epochs)
 	}
-	if st.Best != nil {
-		at := fmt.Sprintf("generation %d", st.Best.Generation)
-		if continuous {
-			at = fmt.Sprintf("%d epochs", st.Best.Epochs)
-		}
-		name := st.ShownName()
-		fitness := name + " " + fmtFloat(st.Shown(st.Best.Fitness))
-		if c := st.Best.ConfirmedFitness; c != nil {
-			fitness = fmt.Sprintf("mean %s %s over %d trainings (its own: %s)", name, fmtFloat(st.Shown(*c)), st.Best.Seeds, fmtFloat(st.Shown(st.Best.Fitness)))
-		}
-		fmt.Fprintf(w, "  best so far: genome %d (%s) %s %s\n", st.Best.GenomeID, at, fitness, report.FormatParams(st.Best.Params, st.Best.Choices))
+	name := st.ShownName()
+	fitness := name + " " + fmtFloat(st.Shown(st.Best.Fitness))
+	if c := st.Best.ConfirmedFitness; c != nil {
+		fitness = fmt.Sprintf("mean %s %s over %d trainings (its own: %s)", name, fmtFloat(st.Shown(*c)), st.Best.Seeds, fmtFloat(st.Shown(st.Best.Fitness)))
 	}
-	for _, e := range st.Final {
-		var figs []string // what the trainer reported
-		if v := float64(e.TestLoss); !math.IsNaN(v) {
-			figs = append(figs, "test loss "+fmtFloat(e.TestLoss))
-		}
-		if e.TestAccuracy > 0 {
-			figs = append(figs, fmt.Sprintf("accuracy %.2f%%", 100*e.TestAccuracy))
-		}
-		fmt.Fprintf(w, "  final epoch %d: %s\n", e.Epoch, or(strings.Join(figs, ", "), "done"))
+	return fmt.Sprintf("genome %d (%s) %s %s", st.Best.GenomeID, at, fitness, report.FormatParams(st.Best.Params, st.Best.Choices))
+}
+
+// finalEpochFigures is what the trainer reported of an epoch of the
+// final training, "done" when nothing.
+func finalEpochFigures(e gahpo.EpochMetrics) string {
+	var figs []string
+	if v := float64(e.TestLoss); !math.IsNaN(v) {
+		figs = append(figs, "test loss "+fmtFloat(e.TestLoss))
 	}
+	if e.TestAccuracy > 0 {
+		figs = append(figs, fmt.Sprintf("accuracy %.2f%%", 100*e.TestAccuracy))
+	}
+	return or(strings.Join(figs, ", "), "done")
 }
 
 // or returns s, or def when s is empty.
