@@ -134,50 +134,16 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	if err := nf.readHistory(fs); err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return errors.New("query: say what to query")
-	}
-	req := coordinator.QueryRequest{Run: *run}
-	var endpoint string
-	switch pos[0] {
-	case "best", "runs", "final":
-		endpoint = pos[0]
-		if len(pos) != 1 {
-			return fmt.Errorf("query %s takes no argument", pos[0])
-		}
-	case "generation", "genome":
-		endpoint = pos[0]
-		if len(pos) != 2 {
-			return fmt.Errorf("query %s needs a number", pos[0])
-		}
-		n, err := strconv.Atoi(pos[1])
-		if err != nil || n < 1 {
-			return fmt.Errorf("query %s: bad number %q (they count from 1)", pos[0], pos[1])
-		}
-		req.Generation, req.Genome = n-1, n
-	default:
-		fs.Usage()
-		return fmt.Errorf("query: unknown query %q", pos[0])
+	endpoint, req, err := parseQuery(pos, *run, fs.Usage)
+	if err != nil {
+		return err
 	}
 	q, release, err := m.openQuerier(ctx, nf, *db, *run)
 	if err != nil {
 		return err
 	}
 	defer release()
-	var out any
-	switch endpoint {
-	case coordinator.EndpointRuns:
-		out = new([]gahpo.Run)
-	case coordinator.EndpointBest:
-		out = new([]gahpo.BestEntry)
-	case coordinator.EndpointGeneration:
-		out = new([]gahpo.GenomeRecord)
-	case coordinator.EndpointGenome:
-		out = new(gahpo.GenomeRecord)
-	case coordinator.EndpointFinal:
-		out = new(gahpo.FinalTraining)
-	}
+	out := queryAnswers[endpoint]()
 	if err := q.query(ctx, endpoint, req, out); err != nil {
 		return historyErr(*db, explainNotFound(ctx, q, endpoint, req, err))
 	}
@@ -222,6 +188,46 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		printFinal(m.Stdout, rc, *v, lineageOf(ctx, q, req.Run, v.Schedule))
 	}
 	return nil
+}
+
+// parseQuery reads what `gahpo query` asks for from its arguments (pos):
+// the endpoint, and the request for it of run ("" = the default). It calls
+// usage before the errors of a query missing or unknown.
+func parseQuery(pos []string, run string, usage func()) (string, coordinator.QueryRequest, error) {
+	req := coordinator.QueryRequest{Run: run}
+	if len(pos) == 0 {
+		usage()
+		return "", req, errors.New("query: say what to query")
+	}
+	switch pos[0] {
+	case "best", "runs", "final":
+		if len(pos) != 1 {
+			return "", req, fmt.Errorf("query %s takes no argument", pos[0])
+		}
+	case "generation", "genome":
+		if len(pos) != 2 {
+			return "", req, fmt.Errorf("query %s needs a number", pos[0])
+		}
+		n, err := strconv.Atoi(pos[1])
+		if err != nil || n < 1 {
+			return "", req, fmt.Errorf("query %s: bad number %q (they count from 1)", pos[0], pos[1])
+		}
+		req.Generation, req.Genome = n-1, n
+	default:
+		usage()
+		return "", req, fmt.Errorf("query: unknown query %q", pos[0])
+	}
+	return pos[0], req, nil
+}
+
+// queryAnswers makes, for each endpoint of a query, the value its answer
+// is decoded into.
+var queryAnswers = map[string]func() any{
+	coordinator.EndpointRuns:       func() any { return new([]gahpo.Run) },
+	coordinator.EndpointBest:       func() any { return new([]gahpo.BestEntry) },
+	coordinator.EndpointGeneration: func() any { return new([]gahpo.GenomeRecord) },
+	coordinator.EndpointGenome:     func() any { return new(gahpo.GenomeRecord) },
+	coordinator.EndpointFinal:      func() any { return new(gahpo.FinalTraining) },
 }
 
 func fmtFloat(f gahpo.Float) string {
