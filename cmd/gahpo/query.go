@@ -419,25 +419,32 @@ func printGenome(w io.Writer, rc gahpo.RunConfig, g gahpo.GenomeRecord, l lineag
 		row("confirmed", fmt.Sprintf("mean %s %s over %d trainings", rc.ShownName(), fmtFloat(rc.Shown(*g.ConfirmedFitness)), 1+len(g.Replicates)))
 	}
 	for k, rep := range g.Replicates {
-		v := fmt.Sprintf("seed %d, %s", rep.Seed, rep.Status)
-		if rep.Status != gahpo.GenomeQueued {
-			v += ", " + rc.ShownName() + " " + fmtFloat(rc.Shown(rep.Fitness))
-		}
-		if n := len(rep.Curve); n > 0 {
-			if tl, ok := rep.Curve[n-1].Metrics["test_loss"]; ok {
-				v += ", test loss " + fmtFloat(tl)
-			}
-			if ta, ok := rep.Curve[n-1].Metrics["test_accuracy"]; ok {
-				v += fmt.Sprintf(", test accuracy %.2f%%", 100*float64(ta))
-			}
-		}
-		if rep.Failure != "" {
-			v += " (" + rep.Failure + ")"
-		}
-		row(fmt.Sprintf("replicate %d", k+1), v)
+		row(fmt.Sprintf("replicate %d", k+1), replicateText(rc, rep))
 	}
 	tw.Flush()
 	printOutput(w, g.Log)
+}
+
+// replicateText describes a confirmation training of a run of rc: its
+// seed, its status, its fitness once trained and the test figures of its
+// last epoch, and why it failed.
+func replicateText(rc gahpo.RunConfig, rep gahpo.Replicate) string {
+	v := fmt.Sprintf("seed %d, %s", rep.Seed, rep.Status)
+	if rep.Status != gahpo.GenomeQueued {
+		v += ", " + rc.ShownName() + " " + fmtFloat(rc.Shown(rep.Fitness))
+	}
+	if n := len(rep.Curve); n > 0 {
+		if tl, ok := rep.Curve[n-1].Metrics["test_loss"]; ok {
+			v += ", test loss " + fmtFloat(tl)
+		}
+		if ta, ok := rep.Curve[n-1].Metrics["test_accuracy"]; ok {
+			v += fmt.Sprintf(", test accuracy %.2f%%", 100*float64(ta))
+		}
+	}
+	if rep.Failure != "" {
+		v += " (" + rep.Failure + ")"
+	}
+	return v
 }
 
 // shownOutput is how many of a training's output lines the text views
