@@ -232,8 +232,28 @@ func (c *Coordinator) Status() gahpo.Status {
 		EpochsSpent: c.machine.EpochsSpent(), BudgetEpochs: rc.BudgetEpochs, StoppedBy: run.StoppedBy, MaxFailures: rc.MaxFailures,
 		History: c.store.Path(), Objective: rc.Objective, Maximize: rc.Maximize,
 	}
-	outstanding := map[int]bool{}
-	var best *gahpo.GenomeRecord
+	outstanding, best := tallyRecords(&st, recs, gen)
+	st.Holders = c.holdersOf(outstanding)
+	st.InFlight = len(st.Holders)
+	st.Queued = max(st.Outstanding+st.Confirming-st.InFlight, 0)
+	st.Curves = c.curvesOf(outstanding)
+	st.Fault = c.fault
+	if best != nil {
+		st.Best = bestOf(*best, recs)
+	}
+	if run.Status == gahpo.RunRunning || run.Status == gahpo.RunFinal {
+		c.statusETA(&st, run, recs, gen)
+	}
+	return st
+}
+
+// tallyRecords counts into st, from the genomes' records, the results per
+// rung, the trainings outstanding and confirming, and those done and
+// failed of generation gen; it returns the genomes outstanding (their own
+// trainings or their confirmations) and the best genome trained, nil when
+// none is.
+func tallyRecords(st *gahpo.Status, recs []gahpo.GenomeRecord, gen int) (outstanding map[int]bool, best *gahpo.GenomeRecord) {
+	outstanding = map[int]bool{}
 	for i := range recs {
 		r := &recs[i]
 		if len(st.Rungs) < len(r.RungFitness) {
@@ -265,80 +285,104 @@ func (c *Coordinator) Status() gahpo.Status {
 			best = r
 		}
 	}
+	return outstanding, best
+}
+
+// holdersOf returns the workers' holds on the trainings of the genomes
+// outstanding, by genome and replicate.
+func (c *Coordinator) holdersOf(outstanding map[int]bool) []gahpo.Holder {
+	var holders []gahpo.Holder
 	for k, h := range c.holders {
 		if outstanding[k.genome] {
-			st.Holders = append(st.Holders, h)
+			holders = append(holders, h)
 		}
 	}
-	slices.SortFunc(st.Holders, func(a, b gahpo.Holder) int { return cmp.Or(a.GenomeID-b.GenomeID, a.Replicate-b.Replicate) })
-	st.InFlight = len(st.Holders)
-	st.Queued = max(st.Outstanding+st.Confirming-st.InFlight, 0)
-	// A genome's curve is its own training's, or its first confirmation
-	// training's under way (Curves is by genome).
+	slices.SortFunc(holders, func(a, b gahpo.Holder) int { return cmp.Or(a.GenomeID-b.GenomeID, a.Replicate-b.Replicate) })
+	return holders
+}
+
+// curvesOf returns the curves of the genomes outstanding (nil when none
+// has one): a genome's curve is its own training's, or its first
+// confirmation training's under way (Curves is by genome).
+func (c *Coordinator) curvesOf(outstanding map[int]bool) map[int][]gahpo.EpochReport {
 	curveOf := map[int]int{} // genome → the replicate whose curve is shown
 	for k := range c.reports {
 		if r, ok := curveOf[k.genome]; outstanding[k.genome] && (!ok || k.replicate < r) {
 			curveOf[k.genome] = k.replicate
 		}
 	}
+	var curves map[int][]gahpo.EpochReport
 	for id, rep := range curveOf {
-		if st.Curves == nil {
-			st.Curves = map[int][]gahpo.EpochReport{}
+		if curves == nil {
+			curves = map[int][]gahpo.EpochReport{}
 		}
-		st.Curves[id] = c.reports[training{id, rep}].reports()
+		curves[id] = c.reports[training{id, rep}].reports()
 	}
-	st.Fault = c.fault
-	if best != nil {
-		e := gahpo.NewBestEntry(*best)
-		if id, mean, n := search.ConfirmedLead(recs); id != 0 {
-			// A confirmation ranks on the mean over seeds, not on one
-			// training's luck.
-			e = gahpo.NewBestEntry(recs[slices.IndexFunc(recs, func(r gahpo.GenomeRecord) bool { return r.ID == id })])
-			f := gahpo.Float(mean)
-			e.Seeds, e.ConfirmedFitness = n, &f
-		}
-		e.Generation++ // counted from 1, as everywhere a user sees them
-		st.Best = &e
+	return curves
+}
+
+// bestOf is the best genome's entry of the status: the confirmed leader
+// once there is one (search.ConfirmedLead), which ranks on its mean over
+// seeds, not on one training's luck; its generation counted from 1, as
+// everywhere a user sees them.
+func bestOf(best gahpo.GenomeRecord, recs []gahpo.GenomeRecord) *gahpo.BestEntry {
+	e := gahpo.NewBestEntry(best)
+	if id, mean, n := search.ConfirmedLead(recs); id != 0 {
+		e = gahpo.NewBestEntry(recs[slices.IndexFunc(recs, func(r gahpo.GenomeRecord) bool { return r.ID == id })])
+		f := gahpo.Float(mean)
+		e.Seeds, e.ConfirmedFitness = n, &f
 	}
-	if run.Status == gahpo.RunRunning || run.Status == gahpo.RunFinal {
-		left := st.Outstanding + st.Budget - st.Bred
-		if rc.PBT() {
-			// Each place of the population trains every rung once (a
-			// genome that exploits one ahead skips some: an upper bound).
-			left = rc.GA.Population * len(rc.RungEpochs())
-			for _, n := range st.Rungs {
-				left -= n
-			}
-			left = max(left, st.Outstanding)
-		}
-		now := c.cfg.Now()
-		in := etaInput{State: run.Status, Config: rc, Trainings: left, Parallel: st.InFlight,
-			Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: st.Final,
-			Now: now, Started: run.Started, UnderWay: underWayOf(rc, recs, st.Holders, now)}
-		unbred := max(st.Budget-st.Bred, 0)
-		if run.StoppedBy != "" || rc.PBT() {
-			unbred = 0
-		}
-		in.Unbred = min(unbred, max(left, 0))
-		if c.evalN > 0 && run.Status == gahpo.RunRunning && !rc.SteadyState() && !rc.MultiFidelity() {
-			genLeft := 0
-			for _, r := range recs {
-				if r.Generation == gen && r.Status == gahpo.GenomeQueued {
-					genLeft++
-				}
-			}
-			st.GenETA = in.genETA(genLeft)
-		}
-		if rc.Halving() {
-			in.EpochsLeft = halvingEpochsLeft(rc, recs, unbred, st.Confirming)
-			in.BredEpochs = in.EpochsLeft - float64(unbred)*halvingFresh(rc)
-			if rc.BudgetEpochs > 0 {
-				// Breeding stops at the budget: what the genomes bred so
-				// far still train, and the budget's rest at most.
-				in.EpochsLeft = min(in.EpochsLeft, in.BredEpochs+float64(max(rc.BudgetEpochs-st.EpochsSpent, 0)))
+	e.Generation++
+	return &e
+}
+
+// statusETA estimates the ETAs of a running run's generation and of the
+// run into st, whose counts tallyRecords and the holders have filled.
+func (c *Coordinator) statusETA(st *gahpo.Status, run gahpo.Run, recs []gahpo.GenomeRecord, gen int) {
+	rc := run.Config
+	left := trainingsLeft(rc, st)
+	now := c.cfg.Now()
+	in := etaInput{State: run.Status, Config: rc, Trainings: left, Parallel: st.InFlight,
+		Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: st.Final,
+		Now: now, Started: run.Started, UnderWay: underWayOf(rc, recs, st.Holders, now)}
+	unbred := max(st.Budget-st.Bred, 0)
+	if run.StoppedBy != "" || rc.PBT() {
+		unbred = 0
+	}
+	in.Unbred = min(unbred, max(left, 0))
+	if c.evalN > 0 && run.Status == gahpo.RunRunning && !rc.SteadyState() && !rc.MultiFidelity() {
+		genLeft := 0
+		for _, r := range recs {
+			if r.Generation == gen && r.Status == gahpo.GenomeQueued {
+				genLeft++
 			}
 		}
-		st.RunETA, st.NoETA = in.eta()
+		st.GenETA = in.genETA(genLeft)
 	}
-	return st
+	if rc.Halving() {
+		in.EpochsLeft = halvingEpochsLeft(rc, recs, unbred, st.Confirming)
+		in.BredEpochs = in.EpochsLeft - float64(unbred)*halvingFresh(rc)
+		if rc.BudgetEpochs > 0 {
+			// Breeding stops at the budget: what the genomes bred so
+			// far still train, and the budget's rest at most.
+			in.EpochsLeft = min(in.EpochsLeft, in.BredEpochs+float64(max(rc.BudgetEpochs-st.EpochsSpent, 0)))
+		}
+	}
+	st.RunETA, st.NoETA = in.eta()
+}
+
+// trainingsLeft counts the trainings a run of rc still has to make, as
+// st counts it: those outstanding and the budget's unbred; in a
+// population based training, each place of the population trains every
+// rung once (a genome that exploits one ahead skips some: an upper
+// bound).
+func trainingsLeft(rc gahpo.RunConfig, st *gahpo.Status) int {
+	if !rc.PBT() {
+		return st.Outstanding + st.Budget - st.Bred
+	}
+	left := rc.GA.Population * len(rc.RungEpochs())
+	for _, n := range st.Rungs {
+		left -= n
+	}
+	return max(left, st.Outstanding)
 }
