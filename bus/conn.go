@@ -147,6 +147,54 @@ type Conn struct {
 	leaseKept atomic.Int64
 }
 
+// dialNATS connects to o's servers with opts. With o.Wait it tries again, with
+// a backoff of up to 5 s and a warning each time, while no server answers,
+// until ctx ends; a dial still under way when ctx ends is closed once it
+// returns.
+func dialNATS(ctx context.Context, o Options, opts []nats.Option, log *slog.Logger) (*nats.Conn, error) {
+	urls := strings.Join(strings.Fields(strings.ReplaceAll(o.URL, ",", " ")), ",")
+	shown := redacted(urls) // a URL may carry a token or a password
+	type dialed struct {
+		nc  *nats.Conn
+		err error
+	}
+	ch := make(chan dialed, 1)
+	dial := func() {
+		nc, err := nats.Connect(urls, opts...)
+		ch <- dialed{nc, err}
+	}
+	go dial()
+	var nc *nats.Conn
+	for attempt := 1; nc == nil; attempt++ {
+		select {
+		case d := <-ch:
+			if d.err == nil {
+				nc = d.nc // ends the loop
+				continue
+			}
+			if !o.Wait || !errors.Is(d.err, nats.ErrNoServers) {
+				return nil, fmt.Errorf("bus: connect %s: %w%s", shown, d.err, tlsHint(o, d.err))
+			}
+			wait := min(time.Duration(attempt)*500*time.Millisecond, 5*time.Second)
+			log.Warn("no NATS server answers; trying again", "urls", shown, "in", wait, "err", d.err)
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("bus: connect %s: %w (last: %w)", shown, ctx.Err(), d.err)
+			case <-time.After(wait):
+			}
+			go dial()
+		case <-ctx.Done():
+			go func() {
+				if d := <-ch; d.nc != nil {
+					d.nc.Close()
+				}
+			}()
+			return nil, fmt.Errorf("bus: connect %s: %w", shown, ctx.Err())
+		}
+	}
+	return nc, nil
+}
+
 // Connect dials NATS with reconnects and backoff.
 func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if o.URL == "" {
@@ -224,45 +272,9 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if o.TLSCert != "" || o.TLSKey != "" {
 		opts = append(opts, nats.ClientCert(o.TLSCert, o.TLSKey))
 	}
-	urls := strings.Join(strings.Fields(strings.ReplaceAll(o.URL, ",", " ")), ",")
-	shown := redacted(urls) // a URL may carry a token or a password
-	type dialed struct {
-		nc  *nats.Conn
-		err error
-	}
-	ch := make(chan dialed, 1)
-	dial := func() {
-		nc, err := nats.Connect(urls, opts...)
-		ch <- dialed{nc, err}
-	}
-	go dial()
-	var nc *nats.Conn
-	for attempt := 1; nc == nil; attempt++ {
-		select {
-		case d := <-ch:
-			if d.err == nil {
-				nc = d.nc // ends the loop
-				continue
-			}
-			if !o.Wait || !errors.Is(d.err, nats.ErrNoServers) {
-				return nil, fmt.Errorf("bus: connect %s: %w%s", shown, d.err, tlsHint(o, d.err))
-			}
-			wait := min(time.Duration(attempt)*500*time.Millisecond, 5*time.Second)
-			log.Warn("no NATS server answers; trying again", "urls", shown, "in", wait, "err", d.err)
-			select {
-			case <-ctx.Done():
-				return nil, fmt.Errorf("bus: connect %s: %w (last: %w)", shown, ctx.Err(), d.err)
-			case <-time.After(wait):
-			}
-			go dial()
-		case <-ctx.Done():
-			go func() {
-				if d := <-ch; d.nc != nil {
-					d.nc.Close()
-				}
-			}()
-			return nil, fmt.Errorf("bus: connect %s: %w", shown, ctx.Err())
-		}
+	nc, err := dialNATS(ctx, o, opts, log)
+	if err != nil {
+		return nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
