@@ -23,6 +23,15 @@ func TestNATSCommandLine(t *testing.T) {
 	if err := os.WriteFile(usersFile, []byte("authorization { users = [ { user: u, password: p } ] }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\r\n"), 0o600); err != nil { // a newline alone is empty
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	closed, err := net.Listen("tcp", "127.0.0.1:0") // a monitoring address nothing answers on
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +58,14 @@ func TestNATSCommandLine(t *testing.T) {
 		{name: "a users file with a user", args: []string{"nats", "--users", usersFile, "--user", "u"}, wantErr: "nats: --users excludes --user"},
 		{name: "a users file with a token", args: []string{"nats", "--users", usersFile, "--token", "t"}, wantErr: "nats: --users excludes --token and --token-file"},
 		{name: "a token given twice", args: []string{"nats", "--token", "t", "--token-file", usersFile}, wantErr: "nats: --token and --token-file both give the token"},
+		{name: "a token file that is not there", args: []string{"nats", "--token-file", missing}, wantErr: "nats: token file: open " + missing + ": no such file or directory"},
+		{name: "an empty token file", args: []string{"nats", "--token-file", empty}, wantErr: "nats: token file " + empty + " is empty"},
+		{name: "the environment's token file not there", args: []string{"nats"}, env: map[string]string{"GAHPO_NATS_TOKEN_FILE": missing},
+			wantErr: "nats: GAHPO_NATS_TOKEN_FILE names a secret file that cannot be read (open " + missing + ": no such file or directory)"},
+		{name: "the environment's token file empty", args: []string{"nats"}, env: map[string]string{"GAHPO_NATS_TOKEN_FILE": empty},
+			wantErr: "nats: GAHPO_NATS_TOKEN_FILE names a secret file that cannot be read (" + empty + " is empty)"},
+		{name: "a token from a file", args: []string{"nats", "--listen", "127.0.0.1:0", "--token-file", tokenFile},
+			wantStdout: []string{"listening on nats://127.0.0.1:"}},
 		{name: "a cluster address without a port", args: []string{"nats", "--cluster", "nowhere"}, wantErr: `nats: bad --cluster "nowhere"`},
 		{name: "a route password both set", args: []string{"nats", "--cluster", "127.0.0.1:0"},
 			env: map[string]string{"GAHPO_NATS_ROUTE_PASSWORD": "a", "GAHPO_NATS_ROUTE_PASSWORD_FILE": usersFile}, wantErr: "nats: GAHPO_NATS_ROUTE_PASSWORD and GAHPO_NATS_ROUTE_PASSWORD_FILE are both set"},
