@@ -55,16 +55,25 @@ func (n *natsFlags) registerSecretFiles(fs *flag.FlagSet) {
 
 // readSecret reads a secret from a file, without its trailing newline.
 func readSecret(dst *string, path string) error {
-	b, err := os.ReadFile(path)
+	v, err := secretIn(path)
 	if err != nil {
 		return err
 	}
-	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {
 		return fmt.Errorf("%s is empty", path)
 	}
 	*dst = v
 	return nil
+}
+
+// secretIn is the secret a file holds: its text without its trailing
+// newline ("" when that leaves nothing).
+func secretIn(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // streamFlags are the coordinator's replication and limits of the streams.

@@ -293,11 +293,10 @@ func secret(flagValue, file, env, what string) (string, error) {
 		return flagValue, nil
 	}
 	if file != "" {
-		b, err := os.ReadFile(file)
+		v, err := secretIn(file)
 		if err != nil {
 			return "", fmt.Errorf("%s file: %w", what, err)
 		}
-		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
 			return "", fmt.Errorf("%s file %s is empty", what, file)
 		}
