@@ -81,3 +81,32 @@ func TestPrintGenomeLines(t *testing.T) {
 		})
 	}
 }
+
+// TestChosenLines: the best genome of a run chosen on the mean of its
+// trainings says so the same way under query best and query final, each
+// pointing at where its own training's figure is.
+func TestChosenLines(t *testing.T) {
+	mean := gahpo.Float(-0.91)
+	rc := gahpo.RunConfig{Objective: "val_acc", Maximize: true}
+	tests := []struct {
+		name  string
+		print func(w *bytes.Buffer)
+		want  string
+	}{
+		{"query best", func(w *bytes.Buffer) {
+			printChosen(w, rc, gahpo.BestEntry{GenomeID: 4, Seeds: 3, ConfirmedFitness: &mean})
+		}, "chosen on 3 trainings (its own and 2 with other seeds): mean val_acc 0.91; VAL_ACC above is its own (gahpo query genome 4 shows the others)\n"},
+		{"query final", func(w *bytes.Buffer) {
+			printFinal(w, rc, gahpo.FinalTraining{GenomeID: 4, Seeds: 3, ConfirmedFitness: &mean}, lineage{})
+		}, "chosen on 3 trainings (its own and 2 with other seeds): mean val_acc 0.91; below, its own (gahpo query genome 4 shows the others)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			tt.print(&b)
+			if !bytes.Contains(b.Bytes(), []byte(tt.want)) {
+				t.Errorf("printed:\n%s\nwant the line %q", b.String(), tt.want)
+			}
+		})
+	}
+}
