@@ -316,8 +316,13 @@ func printChosen(w io.Writer, rc gahpo.RunConfig, b gahpo.BestEntry) {
 	if b.ConfirmedFitness == nil {
 		return
 	}
-	fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean %s %s; %s above is its own (gahpo query genome %d shows the others)\n",
-		b.Seeds, b.Seeds-1, rc.ShownName(), fmtFloat(rc.Shown(*b.ConfirmedFitness)), shownHeader(rc), b.GenomeID)
+	fmt.Fprintf(w, "%s; %s above is its own (gahpo query genome %d shows the others)\n", chosenOn(rc, b.Seeds, *b.ConfirmedFitness), shownHeader(rc), b.GenomeID)
+}
+
+// chosenOn says that a run of rc chose its best genome on the mean of its
+// trainings on seeds seeds, and that mean.
+func chosenOn(rc gahpo.RunConfig, seeds int, mean gahpo.Float) string {
+	return fmt.Sprintf("chosen on %d trainings (its own and %d with other seeds): mean %s %s", seeds, seeds-1, rc.ShownName(), fmtFloat(rc.Shown(mean)))
 }
 
 // printGenomes lists a generation's genomes. When some trained past a
@@ -474,8 +479,7 @@ func printOutput(w io.Writer, log []string) {
 func printFinal(w io.Writer, rc gahpo.RunConfig, f gahpo.FinalTraining, l lineage) {
 	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, report.FormatParams(f.Params, f.Choices), report.FinalWorkers(f), report.FinalDuration(f, func(d time.Duration) string { return roundDuration(d).String() }))
 	if f.Seeds > 1 && f.ConfirmedFitness != nil {
-		fmt.Fprintf(w, "chosen on %d trainings (its own and %d with other seeds): mean %s %s; below, its own (gahpo query genome %d shows the others)\n",
-			f.Seeds, f.Seeds-1, rc.ShownName(), fmtFloat(rc.Shown(*f.ConfirmedFitness)), f.GenomeID)
+		fmt.Fprintf(w, "%s; below, its own (gahpo query genome %d shows the others)\n", chosenOn(rc, f.Seeds, *f.ConfirmedFitness), f.GenomeID)
 	}
 	if len(f.Schedule) > 1 {
 		fmt.Fprintln(w, "trained with a schedule (population based training):")
