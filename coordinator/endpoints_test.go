@@ -36,6 +36,12 @@ func TestEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A later run in the same history: a request naming no run is not
+	// of the latest run, but of the coordinator's.
+	later := gahpo.Run{ID: "99991231-235959-later", Status: gahpo.RunDone, Started: time.Now().Add(time.Hour)}
+	if err := st.CreateRun(later, []byte("{}"), []gahpo.GenomeRecord{{ID: 1, Status: gahpo.GenomeDone, Fitness: 0.5}}); err != nil {
+		t.Fatal(err)
+	}
 	q := Queries{Store: st}
 	runs, _ := q.Runs()
 	best, bestErr := q.Best(c.id)
