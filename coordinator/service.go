@@ -128,49 +128,29 @@ func (q Queries) Final(run string) (gahpo.FinalTraining, error) {
 
 func (c *Coordinator) endpoints() map[string]bus.Endpoint {
 	q := Queries{Store: c.store}
-	decode := func(b []byte) (QueryRequest, error) {
-		var r QueryRequest
-		if len(b) > 0 {
-			if err := json.Unmarshal(b, &r); err != nil {
-				return r, fmt.Errorf("bad query: %w", err)
+	// asked decodes a query's request (bad JSON refused, no run: this
+	// coordinator's) and answers it.
+	asked := func(answer func(r QueryRequest) (any, error)) bus.Endpoint {
+		return func(_ context.Context, b []byte) (any, error) {
+			var r QueryRequest
+			if len(b) > 0 {
+				if err := json.Unmarshal(b, &r); err != nil {
+					return nil, fmt.Errorf("bad query: %w", err)
+				}
 			}
+			if r.Run == "" {
+				r.Run = c.id
+			}
+			return answer(r)
 		}
-		if r.Run == "" {
-			r.Run = c.id
-		}
-		return r, nil
 	}
 	return map[string]bus.Endpoint{
-		EndpointRuns: func(context.Context, []byte) (any, error) { return q.Runs() },
-		EndpointBest: func(_ context.Context, b []byte) (any, error) {
-			r, err := decode(b)
-			if err != nil {
-				return nil, err
-			}
-			return q.Best(r.Run)
-		},
-		EndpointGeneration: func(_ context.Context, b []byte) (any, error) {
-			r, err := decode(b)
-			if err != nil {
-				return nil, err
-			}
-			return q.Generation(r.Run, r.Generation)
-		},
-		EndpointGenome: func(_ context.Context, b []byte) (any, error) {
-			r, err := decode(b)
-			if err != nil {
-				return nil, err
-			}
-			return q.Genome(r.Run, r.Genome)
-		},
-		EndpointFinal: func(_ context.Context, b []byte) (any, error) {
-			r, err := decode(b)
-			if err != nil {
-				return nil, err
-			}
-			return q.Final(r.Run)
-		},
-		EndpointStatus: func(context.Context, []byte) (any, error) { return c.Status(), nil },
+		EndpointRuns:       func(context.Context, []byte) (any, error) { return q.Runs() },
+		EndpointBest:       asked(func(r QueryRequest) (any, error) { return q.Best(r.Run) }),
+		EndpointGeneration: asked(func(r QueryRequest) (any, error) { return q.Generation(r.Run, r.Generation) }),
+		EndpointGenome:     asked(func(r QueryRequest) (any, error) { return q.Genome(r.Run, r.Genome) }),
+		EndpointFinal:      asked(func(r QueryRequest) (any, error) { return q.Final(r.Run) }),
+		EndpointStatus:     func(context.Context, []byte) (any, error) { return c.Status(), nil },
 	}
 }
 
