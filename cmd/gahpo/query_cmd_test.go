@@ -37,8 +37,8 @@ func TestQueryCommand(t *testing.T) {
 		want    []string // in the output, in this order
 	}{
 		{name: "runs", args: []string{"runs"}, want: []string{"RUN  ", "STOPPED BY\n", "r  "}},
-		{name: "best per generation", args: []string{"best"}, want: []string{"GEN  GENOME  FITNESS  ACCURACY  MEDIAN", "\n1    2       0.125"}},
-		{name: "best of the run", args: []string{"best", "--per-generation=false"}, want: []string{"GEN  GENOME  FITNESS  ACCURACY  TRAINED BY  PARAMS\n1    2       0.125"}},
+		{name: "best per generation", args: []string{"best"}, want: []string{"GEN  GENOME  FITNESS  MEDIAN", "\n1    2       0.125"}},
+		{name: "best of the run", args: []string{"best", "--per-generation=false"}, want: []string{"GEN  GENOME  FITNESS  TRAINED BY  PARAMS\n1    2       0.125"}},
 		{name: "a generation, best first", args: []string{"generation", "1"}, want: []string{"GENOME  STATUS  FITNESS", "\n2       done    0.125", "\n1       done    0.25"}},
 		{name: "a genome", args: []string{"genome", "2"}, want: []string{"genome      2\n", "fitness     0.125\n", "worker      w2\n"}},
 		{name: "a genome as JSON", args: []string{"genome", "2", "--json"}, want: []string{`"id": 2`, `"fitness": 0.125`}},

@@ -27,8 +27,8 @@ func TestPrintStatusLines(t *testing.T) {
 			"run r1 (cnn): running, generation 3/5\n" +
 				"  FAULT: the history file is full\n" +
 				"  1/4 done, 2 in flight, 1 queued, 1 failed\n" +
-				"  genome 9 on w1 (attempt 2) for -1h0m0s\n" +
-				"  ETA: generation 1m30s, run 10m0s\n" +
+				"  genome 9 on w1 (attempt 2) for -1 h\n" +
+				"  ETA: generation 1 min 30 s, run 10 min\n" +
 				"  best so far: genome 7 (generation 2) fitness 0.04 lr=0.5\n"},
 		{"steady state, confirming, maximised", gahpo.Status{RunID: "r2", Problem: "p", State: gahpo.RunRunning, Breeding: gahpo.BreedingSteadyState,
 			Bred: 10, Budget: 20, InFlight: 3, Outstanding: 2, Confirming: 2, Rungs: []int{10}, EpochsSpent: 12, Objective: "val_acc", Maximize: true,
@@ -44,10 +44,10 @@ func TestPrintStatusLines(t *testing.T) {
 				"  results per rung: 10\n" +
 				"  confirming the best genomes on other seeds: 2 trainings left\n" +
 				"  epoch-trainings spent or under way: 12\n" +
-				"  genome 4 on w1 (attempt 1) for -1h0m0s, epoch 2 done\n" +
-				"  genome 4 (confirmation training 1) on w2 (attempt 1) for -1h0m0s\n" +
-				"  genome 5 on w3 (attempt 3) for -1h0m0s\n" +
-				"  ETA of the run: 1m0s\n" +
+				"  genome 4 on w1 (attempt 1) for -1 h, epoch 2 done\n" +
+				"  genome 4 (confirmation training 1) on w2 (attempt 1) for -1 h\n" +
+				"  genome 5 on w3 (attempt 3) for -1 h\n" +
+				"  ETA of the run: 1 min\n" +
 				"  best so far: genome 4 (2 epochs) mean val_acc 0.91 over 3 trainings (its own: 0.9) lr=0.5\n" +
 				"  final epoch 1: test loss 0.5\n"},
 	}
