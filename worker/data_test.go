@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,7 +18,10 @@ import (
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/search"
 	"github.com/gahpo/gahpo/worker"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestWorkerDataDirectory: a worker given a data directory (--data) that
@@ -314,5 +318,127 @@ func TestCacheWithoutDigest(t *testing.T) {
 	train(0.5)
 	if n := fetches(); n != 2 {
 		t.Errorf("fetches after the object was replaced: %d, want 2 (the first set, the new one once)", n)
+	}
+}
+
+// TestDataObjectGone: a data set whose object is not in the object store
+// (deleted, its bucket gone with a lost store) or holds other bytes (a
+// file of the same name put by another run) fails its genome at the task's
+// last attempt with that cause and what to do, not "gave up after N
+// deliveries: every worker that took it died or lost it", which the next
+// delivery said once each attempt had been handed back; the failure is
+// short enough for the run's failure cause to show it whole. Before the
+// last attempt the task is handed back, as for a store that is away: an
+// object that comes back in time (a coordinator putting its data set back
+// on a server that lost its store) is trained on.
+func TestDataObjectGone(t *testing.T) {
+	const name = "train-images-idx3-ubyte.gz" // MNIST's longest name
+	deleteObject := func(t *testing.T, ctx context.Context, c *cluster, _ *gahpo.DataRef) {
+		if err := c.conn.DeleteObject(ctx, bus.BucketData, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleteBucket := func(t *testing.T, ctx context.Context, c *cluster, _ *gahpo.DataRef) {
+		nc, err := nats.Connect(c.srv.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := js.DeleteObjectStore(ctx, bus.BucketData); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace := func(t *testing.T, ctx context.Context, c *cluster, _ *gahpo.DataRef) {
+		if _, err := c.conn.PutBytes(ctx, bus.BucketData, name, []byte("0.75")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noDigest := func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef) {
+		deleteObject(t, ctx, c, ref)
+		ref.Digest = "" // an older coordinator's task: the store's digest is asked
+	}
+	missing := "worker: data set object gahpo-data/" + name + " is missing from the object store (deleted, or the NATS server lost its store): restart the run's coordinator, which puts it back"
+	tests := []struct {
+		name    string
+		gone    func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef)
+		back    bool // the object put back after the first attempt
+		failure string
+	}{
+		{"object deleted", deleteObject, false, missing},
+		{"object deleted, reference without digest", noDigest, false, missing},
+		{"bucket deleted", deleteBucket, false, missing},
+		{"object replaced", replace, false, "worker: data set object gahpo-data/" + name + " holds other bytes than the run's (replaced by another run's file of that name?): give each run's data files names of their own"},
+		{"object deleted and put back", deleteObject, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c := newCluster(t, ctx)
+			src := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(src, []byte("0.25"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ref, err := c.conn.PutFile(ctx, bus.BucketData, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.gone(t, ctx, c, &ref)
+			var calls atomic.Int32
+			trainer := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
+				calls.Add(1)
+				b, err := os.ReadFile(filepath.Join(job.DataDir, name))
+				if err != nil {
+					return models.Outcome{}, fmt.Errorf("%w: %w", models.ErrUntrainable, err)
+				}
+				v, err := strconv.ParseFloat(string(b), 64)
+				return models.Outcome{Fitness: v}, err
+			})
+			var logs testnats.LogBuffer
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("the worker's log:\n%s", logs.String())
+				}
+			})
+			const retry = 200 * time.Millisecond
+			c.start(t, ctx, trainer, worker.Config{Name: "w", CacheDir: filepath.Join(t.TempDir(), "cache"), DataRetryDelay: retry,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			start := time.Now()
+			c.publish(t, ctx, gahpo.Task{GenomeID: 1, MaxAttempts: 3, Data: []gahpo.DataRef{ref}})
+			if tt.back {
+				for !strings.Contains(logs.String(), "data set unavailable, handing the task back") {
+					if ctx.Err() != nil {
+						t.Fatal("the worker never handed the task back")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				if _, err := c.conn.PutFile(ctx, bus.BucketData, src); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := c.next(t, ctx)
+			if tt.back {
+				if r.Failure != "" || r.Fitness != 0.25 || r.Attempt != 2 || calls.Load() != 1 {
+					t.Errorf("fitness %v, failure %q at attempt %d, %d trainings; want 0.25 trained once at attempt 2, on the object put back", r.Fitness, r.Failure, r.Attempt, calls.Load())
+				}
+				return
+			}
+			if r.Failure != tt.failure || r.Attempt != 3 || !math.IsInf(float64(r.Fitness), 1) {
+				t.Errorf("failure %q at attempt %d, fitness %v; want at attempt 3 (the last), +Inf:\n%q", r.Failure, r.Attempt, r.Fitness, tt.failure)
+			}
+			if took := time.Since(start); took < 2*retry {
+				t.Errorf("failed after %v: want each attempt handed back %v first", took, retry)
+			}
+			if n := calls.Load(); n != 0 {
+				t.Errorf("trained %d times without its data set", n)
+			}
+			if got := search.FailureCause(r.Failure); got != r.Failure {
+				t.Errorf("the run's failure cause would read %q; want the failure whole", got)
+			}
+		})
 	}
 }

@@ -9,7 +9,9 @@
 // on disk; each cached file's digest is checked again before every task
 // and after every training, and a damaged one fetched again; a reference
 // without a digest, from an older coordinator, is checked by the one the
-// object store keeps) unless a local directory is given.
+// object store keeps) unless a local directory is given. A task whose
+// data set's object is missing from the store, or replaced, is handed back
+// (counted) until its last attempt, whose failure says so.
 //
 // # Jobs and checkpoints
 //

@@ -77,6 +77,10 @@ type Config struct {
 	// the worker's own (not models.ErrUntrainable) waits before it is
 	// delivered again (default 5s).
 	RetryDelay time.Duration
+	// DataRetryDelay is how long a task whose data set could not be
+	// fetched waits before it is delivered again, which counts as an
+	// attempt (default 10s).
+	DataRetryDelay time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -118,6 +122,9 @@ func New(conn *bus.Conn, trainer Trainer, cfg Config) *Worker {
 	}
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 5 * time.Second
+	}
+	if cfg.DataRetryDelay <= 0 {
+		cfg.DataRetryDelay = 10 * time.Second
 	}
 	if cfg.CacheDir == "" {
 		dir, err := os.UserCacheDir()
@@ -386,13 +393,21 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.Tas
 			return true
 		}
 		if err != nil {
-			if ctx.Err() == nil {
-				log.Error("data set unavailable, handing the task back", "err", err)
-				_ = d.Nak(10 * time.Second)
-			} else {
+			if ctx.Err() != nil {
 				w.putBack(ctx, d, task, 0)
+				return false
 			}
-			return false
+			var gone *dataGoneError
+			if !errors.As(err, &gone) || task.MaxAttempts == 0 || d.Attempt < task.MaxAttempts {
+				log.Error("data set unavailable, handing the task back", "err", err)
+				_ = d.Nak(w.cfg.DataRetryDelay)
+				return false
+			}
+			// Its last attempt: the cause is the genome's failure, not
+			// "every worker that took it died or lost it" at the next.
+			res.Failure = gone.Error()
+			log.Error("data set missing from the object store at the task's last attempt: the genome fails", "err", gone.err, "max_attempts", task.MaxAttempts)
+			break
 		}
 		started := gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Replicate: task.Replicate, Worker: s.name, Attempt: d.Attempt, At: time.Now(), Token: task.Token}
 		// Told once the training has run for announceAfter: one that ends
@@ -599,7 +614,7 @@ func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 				w.log.Warn("a cached data file is damaged; fetching it again", "err", err)
 			}
 			if f.path, err = w.conn.Fetch(ctx, ref, set.dir); err != nil {
-				return "", err
+				return "", dataGone(ref, err)
 			}
 		}
 		fi, err := os.Stat(f.path)
@@ -614,6 +629,46 @@ func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 	w.fetched[key] = set
 	w.mu.Unlock()
 	return set.dir, nil
+}
+
+// dataGoneError is a data set's object that the object store does not
+// have, or has with other bytes than the task's digest. Its task is handed
+// back, counted, as for any fetch that failed: the server may be back
+// without its store for a while, until the coordinator puts the data set
+// there again (as it does when it starts, resumes or sets up a store that
+// was lost). At the task's last attempt it is the genome's failure, which
+// then says why rather than "gave up after N deliveries".
+type dataGoneError struct {
+	ref      gahpo.DataRef
+	replaced bool // the object is there, with other bytes
+	err      error
+}
+
+func (e *dataGoneError) Error() string {
+	// One line, short enough (with MNIST's longest name) for the run's
+	// failure cause to show it whole (search.FailureCause: 200 bytes).
+	obj := e.ref.Bucket + "/" + e.ref.Name
+	if e.replaced {
+		return "worker: data set object " + obj + " holds other bytes than the run's (replaced by another run's file of that name?): " +
+			"give each run's data files names of their own"
+	}
+	return "worker: data set object " + obj + " is missing from the object store (deleted, or the NATS server lost its store): " +
+		"restart the run's coordinator, which puts it back"
+}
+
+func (e *dataGoneError) Unwrap() error { return e.err }
+
+// dataGone wraps err, from fetching ref or reading its digest, as a
+// dataGoneError when it says the object is not in the store or was
+// replaced; other errors are returned as they are.
+func dataGone(ref gahpo.DataRef, err error) error {
+	switch {
+	case bus.IsNotFound(err):
+		return &dataGoneError{ref: ref, err: err}
+	case errors.Is(err, bus.ErrDigest):
+		return &dataGoneError{ref: ref, replaced: true, err: err}
+	}
+	return err
 }
 
 // digests returns refs with each missing digest (a task of an older
@@ -634,7 +689,7 @@ func (w *Worker) digests(ctx context.Context, refs []gahpo.DataRef) ([]gahpo.Dat
 		}
 		d, err := w.conn.ObjectDigest(ctx, ref.Bucket, ref.Name)
 		if err != nil {
-			return nil, fmt.Errorf("worker: data set: %w", err)
+			return nil, fmt.Errorf("worker: data set: %w", dataGone(ref, err))
 		}
 		out[i].Digest = d
 	}
