@@ -442,3 +442,118 @@ func TestDataObjectGone(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheFetchedOnce: the slots of one worker that take tasks of a data
+// set at once, on a cold cache, download each file once between them, and
+// no training is disturbed by another's fetch. Each slot fetched the set
+// itself: the later renames put new files (of the same bytes) under the
+// trainings of the earlier slots, which took the cache for changed and
+// handed their tasks back, uncounted, to be trained again. A file put
+// back under a training with the same bytes (another worker process's
+// fetch on a shared cache) no longer counts as a change either.
+func TestCacheFetchedOnce(t *testing.T) {
+	const slots = 4
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	loss := lossData(t, ctx, c)
+	// A file large enough that the slots' fetches overlap.
+	src := filepath.Join(t.TempDir(), "pixels.bin")
+	pixels := make([]byte, 8<<20)
+	for i := range pixels {
+		pixels[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(src, pixels, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	blob, err := c.conn.PutFile(ctx, bus.BucketData, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []os.FileInfo // the large file each training was given
+	var calls atomic.Int32
+	refetch := make(chan string, 1) // a path to put back with the same bytes during the training
+	trainer := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
+		calls.Add(1)
+		path := filepath.Join(job.DataDir, "pixels.bin")
+		fi, err := os.Stat(path)
+		if err != nil {
+			return models.Outcome{}, fmt.Errorf("%w: %w", models.ErrUntrainable, err)
+		}
+		mu.Lock()
+		seen = append(seen, fi)
+		mu.Unlock()
+		select {
+		case p := <-refetch:
+			// As bus.Conn.Fetch writes a file: a new one renamed over it.
+			b, err := os.ReadFile(p)
+			if err == nil {
+				err = os.WriteFile(p+".tmp", b, 0o644)
+			}
+			if err == nil {
+				err = os.Chtimes(p+".tmp", time.Now().Add(time.Hour), time.Now().Add(time.Hour))
+			}
+			if err == nil {
+				err = os.Rename(p+".tmp", p)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		default:
+			time.Sleep(300 * time.Millisecond) // the other slots' fetches end under it
+		}
+		b, err := os.ReadFile(filepath.Join(job.DataDir, "loss.txt"))
+		if err != nil {
+			return models.Outcome{}, fmt.Errorf("%w: %w", models.ErrUntrainable, err)
+		}
+		v, err := strconv.ParseFloat(string(b), 64)
+		return models.Outcome{Fitness: v}, err
+	})
+	var logs testnats.LogBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the worker's log:\n%s", logs.String())
+		}
+	})
+	data := []gahpo.DataRef{loss, blob}
+	for genome := 1; genome <= slots; genome++ {
+		c.publish(t, ctx, gahpo.Task{GenomeID: genome, MaxAttempts: 1, Data: data})
+	}
+	cache := filepath.Join(t.TempDir(), "cache")
+	c.start(t, ctx, trainer, worker.Config{Name: "w", Concurrency: slots, CacheDir: cache, RetryDelay: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for range slots {
+		if r := c.next(t, ctx); r.Failure != "" || r.Fitness != 0.25 || r.Attempt != 1 {
+			t.Errorf("genome %d: fitness %v, failure %q at attempt %d; want 0.25 at attempt 1", r.GenomeID, r.Fitness, r.Failure, r.Attempt)
+		}
+	}
+	if n := calls.Load(); n != slots {
+		t.Errorf("%d trainings of %d tasks: tasks were handed back and trained again", n, slots)
+	}
+	mu.Lock()
+	for i, fi := range seen[1:] {
+		if !os.SameFile(seen[0], fi) {
+			t.Errorf("training %d was given another copy of the data file than the first: it was fetched more than once", i+2)
+		}
+	}
+	mu.Unlock()
+	if l := logs.String(); strings.Contains(l, "cache changed") || strings.Contains(l, "fetching it again") {
+		t.Error("a training found the cache changed, or a file was fetched again")
+	}
+
+	// The large file put back with the same bytes, and a new time, during
+	// a training.
+	files, _ := filepath.Glob(filepath.Join(cache, "data-*", "pixels.bin"))
+	if len(files) != 1 {
+		t.Fatalf("data files in the cache: %q; want one", files)
+	}
+	refetch <- files[0]
+	c.publish(t, ctx, gahpo.Task{GenomeID: slots + 1, MaxAttempts: 1, Data: data})
+	if r := c.next(t, ctx); r.Failure != "" || r.Fitness != 0.25 || r.Attempt != 1 {
+		t.Errorf("genome %d: fitness %v, failure %q at attempt %d; want 0.25 at attempt 1", r.GenomeID, r.Fitness, r.Failure, r.Attempt)
+	}
+	if n := calls.Load(); n != slots+1 {
+		t.Errorf("%d trainings of %d tasks: a training under which the file was put back with its bytes was handed back", n, slots+1)
+	}
+}

@@ -98,8 +98,11 @@ type Worker struct {
 
 	mu      sync.Mutex
 	fetched map[string]dataSet // data set key → its files in the cache
-	refused map[string]bool    // problems whose refusal was logged
-	done    int
+	// fetching holds, by data set key, the lock (a channel of one) of
+	// its fetch: the slots that need a set at once fetch it once.
+	fetching map[string]chan struct{}
+	refused  map[string]bool // problems whose refusal was logged
+	done     int
 }
 
 // New returns a worker on conn; Run starts it.
@@ -143,7 +146,7 @@ func New(conn *bus.Conn, trainer Trainer, cfg Config) *Worker {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Worker{cfg: cfg, conn: conn, trainer: trainer, log: log.With("subsystem", "worker", "worker", cfg.Name), fetched: map[string]dataSet{}, refused: map[string]bool{}}
+	return &Worker{cfg: cfg, conn: conn, trainer: trainer, log: log.With("subsystem", "worker", "worker", cfg.Name), fetched: map[string]dataSet{}, fetching: map[string]chan struct{}{}, refused: map[string]bool{}}
 }
 
 // dataNames lists the names of a data set's files.
@@ -594,11 +597,25 @@ func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 	w.mu.Lock()
 	set, ok := w.fetched[key]
 	w.mu.Unlock()
+	if ok && set.intact() == nil {
+		return set.dir, nil
+	}
+	// One slot at a time fetches a set: the others wait, then find it
+	// fetched. Each fetched it too, and its rename of a file under the
+	// trainings of the others made them hand their tasks back.
+	unlock, err := w.lockDataSet(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	w.mu.Lock()
+	set, ok = w.fetched[key]
+	w.mu.Unlock()
 	told := false // why the set is fetched again
 	if ok {
 		err := set.intact()
 		if err == nil {
-			return set.dir, nil
+			return set.dir, nil // fetched by another slot meanwhile
 		}
 		w.log.Warn("the cached data set changed since it was fetched; fetching it again", "dir", set.dir, "err", err)
 		told = true
@@ -621,7 +638,7 @@ func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("worker: data set: %w", err)
 		}
-		f.size, f.mod = fi.Size(), fi.ModTime()
+		f.size = fi.Size()
 		set.files = append(set.files, f)
 	}
 	w.log.Info("data set ready", "dir", set.dir, "files", len(task.Data))
@@ -671,6 +688,24 @@ func dataGone(ref gahpo.DataRef, err error) error {
 	return err
 }
 
+// lockDataSet waits for the lock of the data set key's fetch, or for ctx
+// to end (its error); unlock releases it.
+func (w *Worker) lockDataSet(ctx context.Context, key string) (unlock func(), err error) {
+	w.mu.Lock()
+	l := w.fetching[key]
+	if l == nil {
+		l = make(chan struct{}, 1)
+		w.fetching[key] = l
+	}
+	w.mu.Unlock()
+	select {
+	case l <- struct{}{}:
+		return func() { <-l }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // digests returns refs with each missing digest (a task of an older
 // coordinator) filled in from the object store's record of the object.
 // Without one, each cached file was checked against an empty digest, found
@@ -700,7 +735,7 @@ func (w *Worker) digests(ctx context.Context, refs []gahpo.DataRef) ([]gahpo.Dat
 }
 
 // dataSet is a data set fetched into the cache: its directory, and each
-// file's digest, size and modification time once its digest was checked.
+// file's digest and size once its digest was checked.
 type dataSet struct {
 	dir   string
 	files []fileStamp
@@ -711,27 +746,30 @@ type fileStamp struct {
 	path   string
 	digest string // the data set's (gahpo.DataRef.Digest)
 	size   int64
-	mod    time.Time
 }
 
 // intact tells, by an error saying why not, whether every file of the set
-// is still as it was checked, before each task and after each training: a
-// cache deleted or cleaned between tasks, a file rewritten, or one whose
-// bytes changed under the same size and time (bit rot, a restore that
-// keeps times) is fetched again instead of failing the next genomes on a
-// missing file or training them on other data. Its SHA-256 is computed
-// each time: 10-15 ms for MNIST's 11.6 MB on this project's 2 cores
-// (BenchmarkDataSetIntact), against 20-30 s for an epoch on the 60,000
-// images (a few seconds on --preset quick's 6,000).
+// still holds the bytes it was checked to hold, before each task and after
+// each training: a cache deleted or cleaned between tasks, a file
+// rewritten, or one whose bytes changed under the same size and time (bit
+// rot, a restore that keeps times) is fetched again instead of failing the
+// next genomes on a missing file or training them on other data. A file
+// put back with the same bytes (another worker process's fetch into a
+// shared cache) is intact: a training on it was not disturbed, though its
+// time changed. Its SHA-256 is computed each time: 10-15 ms for MNIST's
+// 11.6 MB on this project's 2 cores (BenchmarkDataSetIntact), against
+// 20-30 s for an epoch on the 60,000 images (a few seconds on --preset
+// quick's 6,000).
 func (s dataSet) intact() error {
 	for _, f := range s.files {
 		fi, err := os.Stat(f.path)
 		switch {
 		case err != nil:
 			return err
-		case !fi.Mode().IsRegular() || fi.Size() != f.size || !fi.ModTime().Equal(f.mod):
-			return fmt.Errorf("%s: %d bytes modified %s, checked at %d bytes modified %s",
-				f.path, fi.Size(), fi.ModTime().Format(time.RFC3339Nano), f.size, f.mod.Format(time.RFC3339Nano))
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%s: no regular file (%s)", f.path, fi.Mode().Type())
+		case fi.Size() != f.size:
+			return fmt.Errorf("%s: %d bytes, checked at %d bytes", f.path, fi.Size(), f.size)
 		}
 		if err := f.check(); err != nil {
 			return err
