@@ -207,28 +207,47 @@ func parseBaseline(s string) (candidate, error) {
 	return c, nil
 }
 
-// genomeCandidate checks a CNN genome and gives cnntrain's flags for it.
+// genomeCandidate checks a CNN genome and gives cnntrain's flags for it:
+// the paper's four hyperparameters, and shift for a cnn-shift genome.
 func genomeCandidate(label string, p map[string]float64) (candidate, error) {
 	names := []string{"batch_size", "lr", "gamma", "weight_decay"}
-	if len(p) != len(names) {
-		return candidate{}, fmt.Errorf("want the CNN's four hyperparameters %v, got %d", names, len(p))
+	_, shifted := p["shift"]
+	if len(p) != len(names)+boolInt(shifted) {
+		return candidate{}, fmt.Errorf("want the CNN's four hyperparameters %v (and shift, on cnn-shift), got %d", names, len(p))
 	}
 	for _, n := range names {
 		if _, ok := p[n]; !ok {
 			return candidate{}, fmt.Errorf("want the CNN's four hyperparameters %v, %s is missing", names, n)
 		}
 	}
-	g := cnn.Config{BatchSize: int(math.Round(p["batch_size"])), LR: p["lr"], Gamma: p["gamma"], WeightDecay: p["weight_decay"]}
+	g := cnn.Config{BatchSize: int(math.Round(p["batch_size"])), LR: p["lr"], Gamma: p["gamma"], WeightDecay: p["weight_decay"], Shift: int(math.Round(p["shift"]))}
 	if err := g.Validate(); err != nil {
 		return candidate{}, err
 	}
+	if s := p["shift"]; s != math.Trunc(s) {
+		return candidate{}, fmt.Errorf("shift %v is not a whole number", s)
+	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return candidate{label: label, about: describe(p), genome: g, args: []string{"-batch", strconv.Itoa(g.BatchSize),
-		"-lr", f(g.LR), "-gamma", f(g.Gamma), "-wd", f(g.WeightDecay)}}, nil
+	args := []string{"-batch", strconv.Itoa(g.BatchSize), "-lr", f(g.LR), "-gamma", f(g.Gamma), "-wd", f(g.WeightDecay)}
+	if shifted {
+		args = append(args, "-shift", strconv.Itoa(g.Shift))
+	}
+	return candidate{label: label, about: describe(p), genome: g, args: args}, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func describe(p map[string]float64) string {
-	return fmt.Sprintf("batch %d, lr %.4g, gamma %.4g, wd %.3g", int(math.Round(p["batch_size"])), p["lr"], p["gamma"], p["weight_decay"])
+	d := fmt.Sprintf("batch %d, lr %.4g, gamma %.4g, wd %.3g", int(math.Round(p["batch_size"])), p["lr"], p["gamma"], p["weight_decay"])
+	if s, ok := p["shift"]; ok {
+		d += fmt.Sprintf(", shift %d", int(math.Round(s)))
+	}
+	return d
 }
 
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {

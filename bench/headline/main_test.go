@@ -38,6 +38,11 @@ func TestParseBaseline(t *testing.T) {
 		{"d=batch_size=64,lr=NaN,gamma=0.7,weight_decay=0", ""},
 		{"d=batch_size=64,lr=fast,gamma=0.7,weight_decay=0", ""},
 		{"d=", ""},
+		{"s=batch_size=64,lr=1,gamma=0.7,weight_decay=0,shift=2", "-batch 64 -lr 1 -gamma 0.7 -wd 0 -shift 2"}, // a cnn-shift genome
+		{"s=batch_size=64,lr=1,gamma=0.7,weight_decay=0,shift=0", "-batch 64 -lr 1 -gamma 0.7 -wd 0 -shift 0"},
+		{"s=batch_size=64,lr=1,gamma=0.7,weight_decay=0,shift=1.5", ""}, // not a whole shift
+		{"s=batch_size=64,lr=1,gamma=0.7,weight_decay=0,shift=9", ""},   // cnntrain would refuse it
+		{"s=batch_size=64,lr=1,gamma=0.7,shift=2", ""},                  // a gene missing beside shift
 	} {
 		c, err := parseBaseline(tc.in)
 		if tc.wantArgs == "" {
