@@ -120,7 +120,7 @@ type Registry struct {
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{byKey: map[string]Problem{}} }
 
-// Default holds the built-in problems (cnn, regression) and those the
+// Default holds the built-in problems (cnn, cnn-shift, regression) and those the
 // command line registers from problem files.
 var Default = NewRegistry()
 
