@@ -285,6 +285,11 @@ func (c *Coordinator) recordRestart() error {
 // returned in both cases; a cancelled run stays resumable.
 func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 	rc := c.rc
+	if c.progress != nil {
+		// Whatever ends the run (ctx, an error), the bar's line ends, so
+		// that what the command prints next starts a line of its own.
+		defer c.progress.finish()
+	}
 	feed, stop, err := c.openBus(ctx)
 	if err != nil {
 		return c.snapshot(), err

@@ -29,6 +29,7 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
+	sf.args = args
 	if nf.url == "" {
 		return errors.New("coordinator: --nats URL is required")
 	}
@@ -148,6 +149,9 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 	stopHTTP := m.dashboard(ctx, dash, st, c, sf.data, log)
 	fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
 	run, err := c.Run(ctx)
+	if errors.Is(err, context.Canceled) { // Ctrl-C or SIGTERM: how to go on
+		fmt.Fprintf(m.Stderr, "gahpo: run %s stopped unfinished, kept in %s; to resume it where it stopped: %s\n", c.RunID(), db, sf.resumeCommand(c.RunID()))
+	}
 	// A run that ended (not one interrupted) is shown ended on the pages
 	// open on its dashboard before it stops.
 	stopHTTP(err == nil)

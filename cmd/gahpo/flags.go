@@ -95,6 +95,7 @@ type searchFlags struct {
 	fid                              fidelityFlags
 	files                            problemFiles
 	http                             string
+	args                             []string // the command's arguments, as given (resumeCommand)
 }
 
 func (s *searchFlags) register(fs *flag.FlagSet) {

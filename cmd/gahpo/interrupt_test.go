@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +22,8 @@ import (
 // task in training must be back in the queue when the process ends: the
 // resumed run takes it at once, not after --ack-wait (1 hour here), and
 // the interrupted delivery is not one of --max-attempts 1, which would
-// record the genome as failed.
+// record the genome as failed. The interrupted command says how to resume
+// the run, and the run is resumed so (its --new left out).
 func TestRunInterruptedHandsItsTaskBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two runs of a command trainer: -short")
@@ -39,7 +42,7 @@ func TestRunInterruptedHandsItsTaskBack(t *testing.T) {
 	}
 	db := filepath.Join(dir, "h.db")
 	args := []string{"run", "--problem-file", filepath.Join(dir, "problem.yaml"), "--db", db, "--population", "2", "--generations", "1",
-		"--workers", "1", "--max-attempts", "1", "--ack-wait", "1h", "--no-progress", "--log-level", "error"}
+		"--workers", "1", "--max-attempts", "1", "--ack-wait", "1h", "--no-progress", "--log-level", "error", "--new"}
 
 	ctx, interrupt := context.WithCancel(context.Background())
 	defer interrupt()
@@ -61,13 +64,25 @@ func TestRunInterruptedHandsItsTaskBack(t *testing.T) {
 		t.Fatal("gahpo run did not stop within a minute of its interruption")
 	}
 
+	// The interrupted command says how to resume the run: the same
+	// command, but for --new, which would start another search.
+	const hint = "; to resume it where it stopped: gahpo "
+	_, resume, ok := strings.Cut(errOut.String(), hint)
+	if !ok {
+		t.Fatalf("the interrupted run does not say how to resume it:\n%s", errOut.String())
+	}
+	resume, _, _ = strings.Cut(resume, "\n")
+	if slices.Contains(strings.Fields(resume), "--new") {
+		t.Fatalf("the command that resumes the run starts another: %s", resume)
+	}
+
 	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	errOut = &testnats.LogBuffer{}
-	if err := (&Main{Stdout: &bytes.Buffer{}, Stderr: errOut}).Run(rctx, args); err != nil {
+	if err := (&Main{Stdout: &bytes.Buffer{}, Stderr: errOut}).Run(rctx, strings.Fields(resume)); err != nil {
 		t.Fatalf("resumed run: %v\n%s", err, errOut.String())
 	}
 	if strings.Contains(errOut.String(), "held by the workers of the previous process") {
@@ -90,5 +105,33 @@ func TestRunInterruptedHandsItsTaskBack(t *testing.T) {
 		if g.Status != gahpo.GenomeDone || g.Attempts != 1 {
 			t.Errorf("genome %d: %s after %d attempts (%s); want done after 1", g.ID, g.Status, g.Attempts, g.Failure)
 		}
+	}
+}
+
+// TestResumeCommand: the command an interrupted run prints to resume it is
+// the one given, without --new (which would start another search), with
+// --run naming the run (in place of any --run given), without a secret
+// given as a flag (stderr may be a log), quoted for the shell.
+func TestResumeCommand(t *testing.T) {
+	tests := []struct {
+		name string
+		cmd  string
+		args []string
+		want string
+	}{
+		{"as given", "gahpo run", []string{"--preset", "quick"}, "gahpo run --preset quick --run R1"},
+		{"--new left out", "gahpo run", []string{"--new", "--problem", "regression", "-new=true"}, "gahpo run --problem regression --run R1"},
+		{"--run replaced", "gahpo run", []string{"--run", "R0", "--seed=3", "-run=R0"}, "gahpo run --seed=3 --run R1"},
+		{"quoted", "gahpo run", []string{"--db", "my runs/h.db"}, "gahpo run --db 'my runs/h.db' --run R1"},
+		{"no secret", "gahpo coordinator", []string{"--nats", "nats://a:4222", "--nats-token", "s3cret", "--nats-password=pw", "--db", "h.db"},
+			"gahpo coordinator --nats nats://a:4222 --db h.db --run R1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sf := searchFlags{fs: flag.NewFlagSet(tt.cmd, flag.ContinueOnError), args: tt.args}
+			if got := sf.resumeCommand("R1"); got != tt.want {
+				t.Errorf("resumeCommand(%q) = %q, want %q", tt.args, got, tt.want)
+			}
+		})
 	}
 }

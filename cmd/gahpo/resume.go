@@ -13,6 +13,7 @@ import (
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/ga"
 	"github.com/gahpo/gahpo/models/problems"
+	"github.com/gahpo/gahpo/report"
 	"github.com/gahpo/gahpo/store"
 )
 
@@ -218,6 +219,38 @@ func maxFailuresText(rc gahpo.RunConfig) string {
 		return "default (the population)"
 	}
 	return strconv.Itoa(*rc.MaxFailures)
+}
+
+// resumeCommand is the command line that resumes run id, left unfinished
+// by an interruption of the command sf parsed: its arguments as given,
+// but for --new (which would start another search) and --run, with --run
+// id, and without a secret given as a flag (the command's stderr may be a
+// log file: the secret's file or variable gives it again).
+func (s *searchFlags) resumeCommand(id string) string {
+	out := []string{s.fs.Name()}
+	for i := 0; i < len(s.args); i++ {
+		a := s.args[i]
+		if a == "--" {
+			break
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			out = append(out, report.ShellQuote(a))
+			continue
+		}
+		_, secret := secretFlags[name]
+		switch {
+		case name == "new":
+			continue
+		case name == "run" || secret:
+			if !hasValue {
+				i++ // its value follows
+			}
+			continue
+		}
+		out = append(out, report.ShellQuote(a))
+	}
+	return strings.Join(append(out, "--run", report.ShellQuote(id)), " ")
 }
 
 // overError says that the history's run is over and how another search

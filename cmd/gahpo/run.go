@@ -28,6 +28,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
+	sf.args = args
 	log, err := m.logger(*logLevel)
 	if err != nil {
 		return err

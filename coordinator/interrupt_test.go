@@ -1,0 +1,59 @@
+package coordinator_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gahpo/gahpo/coordinator"
+	"github.com/gahpo/gahpo/internal/testnats"
+)
+
+// TestProgressBarEndsWhenInterrupted: a run interrupted (Ctrl-C) while its
+// bar is on the terminal ends the bar's line, so that what the command
+// prints next ("interrupted", how to resume) starts a line of its own; it
+// was printed on the end of the bar ("..., best 0.1439gahpo: interrupted").
+func TestProgressBarEndsWhenInterrupted(t *testing.T) {
+	srv := testnats.Start(t)
+	conn := testnats.Connect(t, srv, "coordinator")
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	out := &testnats.LogBuffer{}
+	// No worker: the run waits, its bar drawn every second.
+	c, err := coordinator.New(st, conn, coordinator.Config{Run: regressionConfig(4, 2, 1), Problem: problemFor, Logger: quiet,
+		Progress: out, ProgressBar: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Run(ctx)
+		done <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "\r"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no bar drawn within 30 s: %q", out.String())
+		}
+	}
+	interrupt()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("interrupted run returned %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not stop within 30 s of its interruption")
+	}
+	got := out.String()
+	if !strings.HasSuffix(got, "\n") {
+		t.Errorf("the bar's line is left open after the interruption: %q", got)
+	}
+	if strings.Count(got, "\n") != 1 {
+		t.Errorf("want the bar's line ended once, got %q", got)
+	}
+}
