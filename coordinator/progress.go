@@ -89,9 +89,9 @@ func progressLine(st gahpo.Status) string {
 		}
 		switch b := st.Best; {
 		case b != nil && b.ConfirmedFitness != nil && !math.IsInf(float64(*b.ConfirmedFitness), 0):
-			line += fmt.Sprintf(", best genome %d: %s%.4g mean of %d trainings at %d epochs", b.GenomeID, shownPrefix(st), float64(st.Shown(*b.ConfirmedFitness)), b.Seeds, b.Epochs)
+			line += fmt.Sprintf(", best genome %d: %s%.4g mean of %d trainings at %s", b.GenomeID, shownPrefix(st), float64(st.Shown(*b.ConfirmedFitness)), b.Seeds, epochs(b.Epochs))
 		case b != nil && !math.IsInf(float64(b.Fitness), 0):
-			line += fmt.Sprintf(", best %s%.4g at %d epochs", shownPrefix(st), float64(st.Shown(b.Fitness)), b.Epochs)
+			line += fmt.Sprintf(", best %s%.4g at %s", shownPrefix(st), float64(st.Shown(b.Fitness)), epochs(b.Epochs))
 		}
 		if st.Confirming > 0 {
 			line += fmt.Sprintf(", confirming the best on other seeds: %d trainings left", st.Confirming)

@@ -97,6 +97,10 @@ func TestProgressLineConfirming(t *testing.T) {
 	if got := progressLine(st); strings.Contains(got, "confirming") {
 		t.Errorf("progress line %q tells a confirmation that is not under way", got)
 	}
+	st.Best = &gahpo.BestEntry{GenomeID: 3, Fitness: 0.5127, Epochs: 1}
+	if got := progressLine(st); !strings.Contains(got, "best 0.5127 at 1 epoch") || strings.Contains(got, "1 epochs") {
+		t.Errorf("progress line %q: want its best at 1 epoch", got)
+	}
 	f := gahpo.Float(0.0312)
 	st.Best = &gahpo.BestEntry{GenomeID: 7, Fitness: 0.0250, Epochs: 9, Seeds: 2, ConfirmedFitness: &f}
 	if got := progressLine(st); !strings.Contains(got, "best genome 7: 0.0312 mean of 2 trainings at 9 epochs") {

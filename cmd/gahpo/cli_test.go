@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/ga"
+	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/store"
 )
@@ -65,6 +67,7 @@ func TestMainInProcess(t *testing.T) {
 		{name: "unknown problem", args: []string{"run", "--problem", "chess"}, wantErr: "chess"},
 		{name: "bad listen address", args: []string{"run", "--problem", "regression", "--listen", "nowhere"}, wantErr: `bad --listen "nowhere"`},
 		{name: "coordinator without NATS", args: []string{"coordinator"}, wantErr: "--nats URL is required"},
+		{name: "status without NATS", args: []string{"status"}, wantErr: `status: --nats URL is required: the NATS server of the running coordinator (gahpo run prints its own, "embedded NATS on nats://...")`},
 		{name: "status of a history file", args: []string{"status", "--db", "gahpo.db"}, wantErr: "status: asks a running coordinator over NATS (--nats URL); a history file's runs are in gahpo query runs --db gahpo.db"},
 		{name: "status of a history file whose name a shell splits", args: []string{"status", "--db", "my runs.db"},
 			wantErr: "a history file's runs are in gahpo query runs --db 'my runs.db', a run's best genomes in gahpo query best --db 'my runs.db', the whole of it in gahpo report --db 'my runs.db' --out DIR"},
@@ -475,5 +478,23 @@ func TestEnqueueSameGenomeOnce(t *testing.T) {
 	stored.GA.Initial = [][]float64{rc.GA.Initial[0], {32, 1, 0.7, 1e-7}}
 	if c := conflicts(map[string]bool{"enqueue": true}, rc, stored, nil); len(c) != 1 {
 		t.Errorf("resuming a run stored with another genome: conflicts %q", c)
+	}
+}
+
+// TestLiveQueryWithoutCoordinator: asked live after its run ended (a
+// finished coordinator answers no more: compose's query service, a
+// newcomer's status), query, status and report say where the run is, its
+// history file, not only that no coordinator answered.
+func TestLiveQueryWithoutCoordinator(t *testing.T) {
+	srv := testnats.Start(t)
+	for _, args := range [][]string{
+		{"query", "best", "--nats", srv.URL()},
+		{"status", "--nats", srv.URL()},
+		{"report", "--nats", srv.URL(), "--out", t.TempDir()},
+	} {
+		err := (&Main{Stdout: io.Discard, Stderr: io.Discard}).Run(context.Background(), args)
+		if !errors.Is(err, bus.ErrNoService) || !strings.Contains(fmt.Sprint(err), "is in its history file: gahpo query and gahpo report read it with --db FILE") {
+			t.Errorf("%s: %v; want no coordinator answered, and where the run is", args[0], err)
+		}
 	}
 }

@@ -79,6 +79,10 @@ func (m *Main) openQuerier(ctx context.Context, nf natsFlags, db, run string) (q
 			return nil, nil, err
 		}
 		svcs, err := conn.Discover(ctx)
+		if errors.Is(err, bus.ErrNoService) {
+			// A newcomer asks after the run ended (compose's query service).
+			err = fmt.Errorf("%w; a run whose coordinator has stopped (done, failed or interrupted) is in its history file: gahpo query and gahpo report read it with --db FILE", err)
+		}
 		if err != nil {
 			conn.Close()
 			return nil, nil, err
@@ -248,11 +252,14 @@ func printRuns(w io.Writer, runs []gahpo.Run) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tPROBLEM\tSTATUS\tSIZE\tSEED\tSTARTED\tBEST\tEPOCHS SPENT\tSTOPPED BY")
 	for _, r := range runs {
-		spent, why := "-", or(r.StoppedBy, "-")
+		spent, why, best := "-", or(r.StoppedBy, "-"), "-"
 		if r.EpochsSpent > 0 {
 			spent = strconv.Itoa(r.EpochsSpent)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", r.ID, r.Config.Problem, r.Status, report.ShapeShort(r.Config), r.Config.GA.Seed, r.Started.Local().Format(time.DateTime), r.Best, spent, why)
+		if r.Best > 0 { // genomes count from 1: none chosen yet (a run under way) or none (a failed one)
+			best = strconv.Itoa(r.Best)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.ID, r.Config.Problem, r.Status, report.ShapeShort(r.Config), r.Config.GA.Seed, r.Started.Local().Format(time.DateTime), best, spent, why)
 	}
 	tw.Flush()
 }

@@ -36,7 +36,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		return fmt.Errorf("status: asks a running coordinator over NATS (--nats URL); a history file's runs are in gahpo query runs --db %s, a run's best genomes in gahpo query best --db %s, the whole of it in gahpo report --db %s --out DIR", report.ShellQuote(*db), report.ShellQuote(*db), report.ShellQuote(*db))
 	}
 	if nf.url == "" {
-		return errors.New("status: --nats URL is required")
+		return errors.New(`status: --nats URL is required: the NATS server of the running coordinator (gahpo run prints its own, "embedded NATS on nats://..."); a stopped run's history: gahpo query runs --db FILE`)
 	}
 	q, release, err := m.openQuerier(ctx, nf, "", *run)
 	if err != nil {
@@ -161,7 +161,7 @@ func printHolders(w io.Writer, st gahpo.Status) {
 func statusBest(st gahpo.Status) string {
 	at := fmt.Sprintf("generation %d", st.Best.Generation)
 	if st.Continuous() {
-		at = fmt.Sprintf("%d epochs", st.Best.Epochs)
+		at = fmt.Sprintf("%d %s", st.Best.Epochs, pluralS(st.Best.Epochs, "epoch", "epochs"))
 	}
 	name := st.ShownName()
 	fitness := name + " " + fmtFloat(st.Shown(st.Best.Fitness))

@@ -46,6 +46,9 @@ func TestPrintStatus(t *testing.T) {
 			[]string{"steady-state breeding, halving fidelity", "17/72 genomes bred, 2 in flight, 1 queued, 3 outstanding",
 				"results per rung: 17 / 7 / 1", "genome 9 on local-2 (attempt 1)", "epoch 7 done", "best so far: genome 1 (9 epochs)"},
 			[]string{"generation 2/6", "5/12", "confirming"}},
+		{"halving, its best at the first rung: 1 epoch", gahpo.Status{RunID: "r", Problem: "m", State: gahpo.RunRunning, Fidelity: gahpo.FidelityHalving,
+			Bred: 6, Budget: 6, Rungs: []int{2}, Best: &gahpo.BestEntry{GenomeID: 3, Fitness: 1.835, Epochs: 1}},
+			[]string{"best so far: genome 3 (1 epoch) fitness 1.835"}, []string{"1 epochs"}},
 		{"confirming", gahpo.Status{RunID: "r", Problem: "cnn", State: gahpo.RunRunning, Fidelity: gahpo.FidelityHalving,
 			Breeding: gahpo.BreedingSteadyState, Bred: 72, Budget: 72, InFlight: 2, Confirming: 4, Rungs: []int{72, 24, 8, 4},
 			Best: &gahpo.BestEntry{GenomeID: 5, Fitness: 0.0291, Epochs: 14, Seeds: 2, ConfirmedFitness: &mean2}},
@@ -209,8 +212,12 @@ func TestPrintRuns(t *testing.T) {
 			[]string{"10×50", "2500", "budget-epochs"}, nil},
 		{"pbt", gahpo.Run{ID: "p", Config: pbt, Status: gahpo.RunDone, EpochsSpent: 140, StoppedBy: gahpo.StopMaxEpochs},
 			[]string{"8 to 14 ep", "140", "max-epochs"}, []string{"8×8"}},
-		{"stored before", gahpo.Run{ID: "o", Config: ga(4, 2), Status: gahpo.RunDone},
-			[]string{"4×2 0", "0 - -"}, nil},
+		{"stored before", gahpo.Run{ID: "o", Config: ga(4, 2), Status: gahpo.RunDone, Best: 5},
+			[]string{"4×2 0", "5 - -"}, nil},
+		// A run under way has chosen no genome yet: its best was shown as
+		// genome 0, which no genome is (they count from 1).
+		{"under way", gahpo.Run{ID: "u", Config: ga(8, 4), Status: gahpo.RunRunning, EpochsSpent: 14},
+			[]string{"running", "- 14 -"}, []string{" 0 14"}},
 	}
 	for _, tt := range tests {
 		var b strings.Builder
