@@ -195,6 +195,11 @@ func TestResumeRefusesOtherFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "run "+run.ID) || !strings.Contains(err.Error(), tt.mayWant) {
 			t.Errorf("resume with %v: err = %v; want a refusal naming %q and saying %q", args[:1], err, tt.want, tt.mayWant)
 		}
+		// A newcomer trying another problem in the same folder: the
+		// refusal names the way that leaves the unfinished run alone.
+		if err != nil && !strings.HasSuffix(err.Error(), "or another --db one in a history of its own") {
+			t.Errorf("resume with %v: err = %v; want it to say another --db starts a search apart", args[:1], err)
+		}
 	}
 	if n := runCount(t, db); n != 1 {
 		t.Errorf("%d runs after the refused resumes; want 1", n)

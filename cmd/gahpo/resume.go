@@ -183,7 +183,7 @@ func (s *searchFlags) resumeTarget(st *store.Store, rc gahpo.RunConfig, out io.W
 		mayChange = "--ack-wait, --max-failures and --workers" // gahpo run's own workers
 	}
 	if c := conflicts(given, rc, target.Config, sp); len(c) > 0 {
-		return gahpo.Run{}, fmt.Errorf("run %s, left %s, was started with other flags: %s; resume it without them (only %s may change), or --new starts another run",
+		return gahpo.Run{}, fmt.Errorf("run %s, left %s, was started with other flags: %s; resume it without them (only %s may change), or --new starts another run in this history, or another --db one in a history of its own",
 			target.ID, target.Status, strings.Join(c, ", "), mayChange)
 	}
 	if _, err := problems.Lookup(target.Config.Problem); err != nil {
