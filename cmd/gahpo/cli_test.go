@@ -498,3 +498,23 @@ func TestLiveQueryWithoutCoordinator(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCommandsHelpSaysWhatItDoes: each command's -h starts with its
+// usage line, as gahpo help COMMAND shows a newcomer, not only its flags
+// ("Usage of gahpo run:" and the flags was all that run, coordinator,
+// worker, status and purge said).
+func TestEveryCommandsHelpSaysWhatItDoes(t *testing.T) {
+	for _, c := range (&Main{}).commands() {
+		if c.name == "version" {
+			continue
+		}
+		var errOut bytes.Buffer
+		err := (&Main{Stdout: io.Discard, Stderr: &errOut}).Run(context.Background(), []string{c.name, "-h"})
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%s -h: %v, want flag.ErrHelp", c.name, err)
+		}
+		if help := errOut.String(); !strings.HasPrefix(help, "Usage: gahpo "+c.name+" ") || !strings.Contains(help, "\n\n") {
+			t.Errorf("%s -h does not start with its usage and what it does:\n%.300s", c.name, help)
+		}
+	}
+}

@@ -17,6 +17,9 @@ import (
 func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo coordinator", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
+	setUsage(fs, m.Stderr, "Usage: gahpo coordinator --nats URL [--db FILE] [search flags]\n\n"+
+		"Breeds a search, publishes its tasks on NATS for gahpo worker to train, and stores the results in --db.\n"+
+		"Started again on the same --db, it resumes the run.")
 	var nf natsFlags
 	var sf searchFlags
 	var stf streamFlags

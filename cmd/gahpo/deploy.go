@@ -168,6 +168,8 @@ func listenAuth(w io.Writer, listen, tokenFile string) (token string, announce f
 func (m *Main) runPurge(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo purge", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
+	setUsage(fs, m.Stderr, "Usage: gahpo purge --nats URL --run ID [--db FILE] [--force]\n\n"+
+		"Removes a finished or abandoned run's tasks, results, checkpoints and weights from NATS.")
 	var nf natsFlags
 	nf.register(fs, true)
 	run := fs.String("run", "", "run id whose tasks and results to remove (required; see 'gahpo query runs')")

@@ -316,6 +316,15 @@ func checkTLSPair(fs *flag.FlagSet) error {
 	return nil
 }
 
+// setUsage makes the help of fs's command (-h) start with head, its
+// usage line and what it does, before its flags.
+func setUsage(fs *flag.FlagSet, w io.Writer, head string) {
+	fs.Usage = func() {
+		fmt.Fprintln(w, head+"\n\nFlags:")
+		fs.PrintDefaults()
+	}
+}
+
 // parseNone parses the flags of a command that takes no positional
 // argument, and refuses a stray one (which parse would otherwise leave for
 // the command to drop).

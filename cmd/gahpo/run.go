@@ -18,6 +18,10 @@ import (
 func (m *Main) runRun(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo run", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
+	setUsage(fs, m.Stderr, "Usage: gahpo run [flags]\n\n"+
+		"Runs a whole search on this machine: an embedded NATS server (its store beside --db), a coordinator and\n"+
+		"--workers local workers. The history goes to --db, which gahpo query and gahpo report read; Ctrl-C stops\n"+
+		"the search, and the same command resumes it.")
 	var sf searchFlags
 	sf.register(fs)
 	workers := fs.Int("workers", 0, "local workers (default: the preset's)")

@@ -19,6 +19,9 @@ import (
 func (m *Main) runStatus(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo status", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
+	setUsage(fs, m.Stderr, "Usage: gahpo status --nats URL [--run ID] [--watch 2s] [--json]\n\n"+
+		"Shows a running coordinator's progress: done, in flight, queued, who holds what, the ETA, the best so far.\n"+
+		"A stopped run is in its history file: gahpo query runs --db FILE.")
 	var nf natsFlags
 	nf.register(fs, true)
 	run := fs.String("run", "", "run id (default: the newest running coordinator)")

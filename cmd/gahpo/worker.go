@@ -15,6 +15,9 @@ import (
 func (m *Main) runWorker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gahpo worker", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
+	setUsage(fs, m.Stderr, "Usage: gahpo worker --nats URL [--concurrency N] [--problem-file FILE]\n\n"+
+		"Trains the tasks the coordinators on NATS publish (the built-in problems, and those of each --problem-file)\n"+
+		"and reports their fitness. Ctrl-C hands the task in training back.")
 	var nf natsFlags
 	nf.register(fs, true)
 	concurrency := fs.Int("concurrency", 1, "genomes trained at once by this process (with --gpus: one per device)")
