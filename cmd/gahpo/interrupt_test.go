@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,5 +134,49 @@ func TestResumeCommand(t *testing.T) {
 				t.Errorf("resumeCommand(%q) = %q, want %q", tt.args, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRunSaysHowToFollowIt: gahpo run prints, as it starts, the command
+// that shows its progress from another terminal (its embedded NATS
+// server's address is random), and that command answers while it runs.
+// A newcomer saw the run's id and history file, and nothing more for
+// minutes.
+func TestRunSaysHowToFollowIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a run and a live status: -short")
+	}
+	db := filepath.Join(t.TempDir(), "h.db")
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	errOut := &testnats.LogBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- (&Main{Stdout: &bytes.Buffer{}, Stderr: errOut}).Run(ctx, []string{"run", "--problem", "regression", "--db", db,
+			"--population", "50", "--generations", "40", "--no-progress", "--log-level", "error"})
+	}()
+	const hint = "follow it from another terminal: gahpo "
+	var status []string
+	for deadline := time.Now().Add(time.Minute); status == nil; time.Sleep(50 * time.Millisecond) {
+		if _, after, ok := strings.Cut(errOut.String(), hint); ok && strings.Contains(after, "\n") {
+			cmd, _, _ := strings.Cut(after, " (")
+			status = strings.Fields(cmd)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gahpo run did not say how to follow it within a minute:\n%s", errOut.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := (&Main{Stdout: &out, Stderr: io.Discard}).Run(context.Background(), status); err != nil {
+		t.Fatalf("gahpo %s: %v", strings.Join(status, " "), err)
+	}
+	if !strings.Contains(out.String(), "(regression): running") {
+		t.Errorf("gahpo %s printed no running run:\n%s", strings.Join(status, " "), out.String())
+	}
+	interrupt()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("gahpo run did not stop within a minute of its interruption")
 	}
 }

@@ -82,6 +82,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	defer srv.Shutdown()
 	announce(srv.URL())
 	fmt.Fprintf(m.Stderr, "gahpo: embedded NATS on %s, %d local %s, problem %s, preset %s\n", srv.URL(), *workers, pluralS(*workers, "worker", "workers"), shown.Problem, shown.Preset)
+	if token == "" { // loopback, no credentials: how a newcomer follows the run from another terminal
+		fmt.Fprintf(m.Stderr, "gahpo: follow it from another terminal: gahpo status --nats %s (or gahpo query best --nats %s); Ctrl-C stops it, and the same command resumes it\n", srv.URL(), srv.URL())
+	}
 
 	conn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run", Logger: log, Token: token})
 	if err != nil {
