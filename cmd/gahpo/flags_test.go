@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/ga"
@@ -131,6 +133,17 @@ func TestPrintGenomesRungs(t *testing.T) {
 	printGenomes(&b, gahpo.RunConfig{}, []gahpo.GenomeRecord{g(1, 0, 1, 0.3), g(2, 0, 0, 0.5)})
 	if strings.Contains(b.String(), "RUNG") || !strings.Contains(strings.Join(strings.Fields(b.String()), " "), "1 done 0.3") {
 		t.Errorf("one-epoch generation:\n%s", b.String())
+	}
+	// A generation under way: a queued genome has no fitness and no
+	// duration yet, which showed as "NaN" and "0s".
+	b.Reset()
+	queued := g(3, 0, 0, gahpo.Float(math.NaN()))
+	queued.Status = gahpo.GenomeQueued
+	done := g(1, 0, 1, 0.3)
+	done.Duration, done.Worker = 1500*time.Millisecond, "local-1"
+	printGenomes(&b, gahpo.RunConfig{}, []gahpo.GenomeRecord{done, queued})
+	if got := strings.Join(strings.Fields(b.String()), " "); !strings.Contains(got, "1 done 0.3 local-1 1.5s") || !strings.Contains(got, "3 queued - -") || strings.Contains(got, "NaN") {
+		t.Errorf("generation under way:\n%s", b.String())
 	}
 }
 

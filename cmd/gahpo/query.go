@@ -345,11 +345,20 @@ func printGenomes(w io.Writer, rc gahpo.RunConfig, gs []gahpo.GenomeRecord) {
 		fmt.Fprintln(tw, "GENOME\tSTATUS\t"+shownHeader(rc)+"\tWORKER\tDURATION\tOPS\tPARAMS")
 	}
 	for _, g := range gs {
-		fit := fmtFloat(rc.Shown(g.Fitness))
+		// A genome queued or in training has no fitness (NaN) and no
+		// duration yet, a duplicate no duration of its own: "-", not
+		// "NaN" and "0s".
+		fit, took := "-", "-"
+		if !math.IsNaN(float64(g.Fitness)) {
+			fit = fmtFloat(rc.Shown(g.Fitness))
+		}
+		if g.Duration > 0 {
+			took = g.Duration.Round(time.Millisecond).String()
+		}
 		if rungs {
 			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung, g.Epochs, fit)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, report.GenomeStatus(g), fit, g.Worker, g.Duration.Round(time.Millisecond), strings.Join(g.Ops, ","), report.FormatParams(g.Params, g.Choices))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, report.GenomeStatus(g), fit, g.Worker, took, strings.Join(g.Ops, ","), report.FormatParams(g.Params, g.Choices))
 	}
 	tw.Flush()
 }
