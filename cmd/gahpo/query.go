@@ -178,7 +178,8 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	}
 	switch v := out.(type) {
 	case *[]gahpo.Run:
-		printRuns(m.Stdout, *v)
+		_, offline := q.(offline) // the history file was free: no coordinator is at work on it
+		printRuns(m.Stdout, *v, offline)
 	case *[]gahpo.BestEntry:
 		printBest(m.Stdout, rc, *v, stats...)
 		if !*perGen && len(*v) == 1 {
@@ -248,10 +249,18 @@ func shownHeader(rc gahpo.RunConfig) string {
 	return strings.ToUpper(rc.ShownName())
 }
 
-func printRuns(w io.Writer, runs []gahpo.Run) {
+// printRuns lists runs; offline, read from a history file no coordinator
+// holds, an unfinished run is shown interrupted (its status says running
+// or final, as its coordinator left it), and how it resumes.
+func printRuns(w io.Writer, runs []gahpo.Run, offline bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tPROBLEM\tSTATUS\tSIZE\tSEED\tSTARTED\tBEST\tEPOCHS SPENT\tSTOPPED BY")
+	interrupted := false
 	for _, r := range runs {
+		status := string(r.Status)
+		if offline && unfinished(r) {
+			status, interrupted = "interrupted", true
+		}
 		spent, why, best := "-", or(r.StoppedBy, "-"), "-"
 		if r.EpochsSpent > 0 {
 			spent = strconv.Itoa(r.EpochsSpent)
@@ -259,9 +268,12 @@ func printRuns(w io.Writer, runs []gahpo.Run) {
 		if r.Best > 0 { // genomes count from 1: none chosen yet (a run under way) or none (a failed one)
 			best = strconv.Itoa(r.Best)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.ID, r.Config.Problem, r.Status, report.ShapeShort(r.Config), r.Config.GA.Seed, r.Started.Local().Format(time.DateTime), best, spent, why)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.ID, r.Config.Problem, status, report.ShapeShort(r.Config), r.Config.GA.Seed, r.Started.Local().Format(time.DateTime), best, spent, why)
 	}
 	tw.Flush()
+	if interrupted {
+		fmt.Fprintln(w, "interrupted: its coordinator stopped before the run's end; the command that started it resumes it (gahpo run or gahpo coordinator with this --db; --run ID names the run)")
+	}
 }
 
 // printBest prints the best genomes of a run of rc; with the generations'

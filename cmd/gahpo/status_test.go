@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/gahpo/gahpo"
 	"github.com/gahpo/gahpo/models/problems"
 	"github.com/gahpo/gahpo/report"
+	"github.com/gahpo/gahpo/store"
 )
 
 // TestPrintStatus: a generational run reports its generation; a
@@ -221,7 +223,7 @@ func TestPrintRuns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b strings.Builder
-		printRuns(&b, []gahpo.Run{tt.run})
+		printRuns(&b, []gahpo.Run{tt.run}, false)
 		lines := strings.Split(b.String(), "\n")
 		lines[1] = strings.Join(strings.Fields(lines[1]), " ") // the row, its columns one space apart
 		if !strings.Contains(lines[0], "EPOCHS SPENT") || !strings.Contains(lines[0], "STOPPED BY") {
@@ -258,5 +260,45 @@ func TestPrintSpent(t *testing.T) {
 	printSpent(&b, gahpo.Run{Config: rc}, nil)
 	if b.String() != "" {
 		t.Errorf("a run that records neither printed %q", b.String())
+	}
+}
+
+// TestQueryRunsShowsInterruptedRuns: query runs of a history file that no
+// coordinator holds shows a run left running (Ctrl-C, a crash) as
+// interrupted, and how it resumes; it said "running", which a newcomer
+// took for a search still under way. The JSON keeps the stored status.
+func TestQueryRunsShowsInterruptedRuns(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "h.db")
+	rc := gahpo.RunConfig{Problem: "regression"}
+	rc.GA.Population, rc.GA.Generations = 4, 2
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []gahpo.Run{{ID: "r-done", Config: rc, Status: gahpo.RunDone, Best: 3}, {ID: "r-left", Config: rc, Status: gahpo.RunRunning}} {
+		if err := st.CreateRun(r, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	out, _, err := runMain(t, "query", "runs", "--db", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 2 {
+			rows[f[0]] = f[2]
+		}
+	}
+	if rows["r-left"] != "interrupted" || rows["r-done"] != "done" {
+		t.Errorf("statuses %v, want r-left interrupted and r-done done:\n%s", rows, out)
+	}
+	if !strings.Contains(out, "interrupted: its coordinator stopped before the run's end; the command that started it resumes it") {
+		t.Errorf("query runs does not say how an interrupted run resumes:\n%s", out)
+	}
+	out, _, err = runMain(t, "query", "runs", "--json", "--db", db)
+	if err != nil || !strings.Contains(out, `"status": "running"`) {
+		t.Errorf("query runs --json: %v\n%s; want the stored status, running", err, out)
 	}
 }
