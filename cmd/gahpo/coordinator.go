@@ -150,7 +150,11 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 		return gahpo.Run{}, historyErr(db, err)
 	}
 	stopHTTP := m.dashboard(ctx, dash, st, c, sf.data, log)
-	fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
+	if resumed.ID != "" {
+		fmt.Fprintf(m.Stderr, "gahpo: resuming run %s where it stopped, history in %s\n", c.RunID(), db)
+	} else {
+		fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
+	}
 	run, err := c.Run(ctx)
 	if errors.Is(err, context.Canceled) { // Ctrl-C or SIGTERM: how to go on
 		fmt.Fprintf(m.Stderr, "gahpo: run %s stopped unfinished, kept in %s; to resume it where it stopped: %s\n", c.RunID(), db, sf.resumeCommand(c.RunID()))

@@ -86,6 +86,9 @@ func TestRunInterruptedHandsItsTaskBack(t *testing.T) {
 	if err := (&Main{Stdout: &bytes.Buffer{}, Stderr: errOut}).Run(rctx, strings.Fields(resume)); err != nil {
 		t.Fatalf("resumed run: %v\n%s", err, errOut.String())
 	}
+	if !strings.Contains(errOut.String(), "gahpo: resuming run ") {
+		t.Errorf("the resumed run does not say it resumes:\n%s", errOut.String())
+	}
 	if strings.Contains(errOut.String(), "held by the workers of the previous process") {
 		t.Errorf("the resumed run found tasks held by the stopped process:\n%s", errOut.String())
 	}
