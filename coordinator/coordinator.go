@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -307,7 +308,7 @@ func (c *Coordinator) Run(ctx context.Context) (gahpo.Run, error) {
 		return c.snapshot(), err
 	}
 	c.log.Info("run started", "problem", rc.Problem, "population", rc.GA.Population, "generations", rc.GA.Generations,
-		"seed", rc.GA.Seed, "fidelity", rc.Fidelity, "breeding", rc.Breeding)
+		"seed", rc.GA.Seed, "fidelity", cmp.Or(rc.Fidelity, gahpo.FidelityOneEpoch), "breeding", cmp.Or(rc.Breeding, gahpo.BreedingGenerational))
 	for {
 		err := c.loop(ctx, feed)
 		var lost *feedLost

@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,5 +56,38 @@ func TestProgressBarEndsWhenInterrupted(t *testing.T) {
 	}
 	if strings.Count(got, "\n") != 1 {
 		t.Errorf("want the bar's line ended once, got %q", got)
+	}
+}
+
+// TestRunStartedLogNamesItsMethod: the coordinator's "run started" line
+// names the fidelity and breeding of a run that left them to their
+// defaults (fidelity="" breeding="" was what an operator read).
+func TestRunStartedLogNamesItsMethod(t *testing.T) {
+	srv := testnats.Start(t)
+	conn := testnats.Connect(t, srv, "coordinator")
+	st := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	defer st.Close()
+	logs := &testnats.LogBuffer{}
+	c, err := coordinator.New(st, conn, coordinator.Config{Run: regressionConfig(4, 2, 1), Problem: problemFor,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Run(ctx)
+		done <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), `msg="run started"`); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no run started within 30 s:\n%s", logs.String())
+		}
+	}
+	stop()
+	<-done
+	if line := logs.String(); !strings.Contains(line, "fidelity=one-epoch breeding=generational") {
+		t.Errorf("the run started line does not name its fidelity and breeding:\n%s", line)
 	}
 }
