@@ -35,6 +35,9 @@ type etaInput struct {
 	BredEpochs float64
 	// Now is when the estimate is made, Started when the run started.
 	Now, Started time.Time
+	// Resumed: this coordinator resumed the run (Measured counts only
+	// the trainings that ended since).
+	Resumed bool
 	// UnderWay is the trainings under way: the time each has trained is
 	// done (the estimate counts down between results).
 	UnderWay []underWay
@@ -142,7 +145,11 @@ func rungEpochs(rungs []int, k int) int {
 // Reasons given for a run without an ETA.
 const (
 	etaNoTraining = "no training of this run has ended yet"
-	etaNoEpoch    = "no epoch of the final training or of this run's trainings measured yet"
+	// etaNoTrainingResumed: a resumed run's trainings before the
+	// restart were timed by the process that stopped; the ETA waits for
+	// one of its own.
+	etaNoTrainingResumed = "no training has ended since the run resumed"
+	etaNoEpoch           = "no epoch of the final training or of this run's trainings measured yet"
 )
 
 // finalEpochs returns the epochs of a run's final training of its own,
@@ -175,6 +182,9 @@ func (in etaInput) eta() (time.Duration, string) {
 	switch in.State {
 	case gahpo.RunRunning:
 		if in.Measured == 0 {
+			if in.Resumed {
+				return 0, etaNoTrainingResumed
+			}
 			return 0, etaNoTraining
 		}
 		// The work left, less what the trainings under way have done,

@@ -49,6 +49,9 @@ func TestETA(t *testing.T) {
 		{"final's epochs all reported: its result is coming", etaInput{State: gahpo.RunFinal, Config: oneEpoch, Final: ep(s, s, s, s, s, s)}, 0, ""},
 		{"resumed in the final, nothing measured", etaInput{State: gahpo.RunFinal, Config: oneEpoch}, 0, etaNoEpoch},
 		{"nothing trained yet", etaInput{State: gahpo.RunRunning, Config: oneEpoch, Trainings: 8, Parallel: 2}, 0, etaNoTraining},
+		// A resumed run had trainings end before its restart: it was told
+		// none had (a newcomer's quick search after Ctrl-C).
+		{"nothing trained since the run resumed", etaInput{State: gahpo.RunRunning, Config: oneEpoch, Trainings: 6, Parallel: 2, Resumed: true}, 0, etaNoTrainingResumed},
 		{"halving, its best trained again (weights lost): the top rung's 9 epochs", etaInput{State: gahpo.RunFinal, Config: halving, Measured: 4, Time: 8 * s, Epochs: 4}, 9 * 2 * s, ""},
 		{"halving, trained again, its own epochs take over", etaInput{State: gahpo.RunFinal, Config: halving, Measured: 4, Time: 8 * s, Epochs: 4, Final: ep(3*s, 3*s, 3*s)}, 6 * 3 * s, ""},
 		{"halving: no final training of its own", etaInput{State: gahpo.RunRunning, Config: halving, Trainings: 3, Parallel: 3, Measured: 1, Time: 2 * s, Epochs: 1}, 2 * s, ""},

@@ -324,7 +324,7 @@ func (c *Coordinator) statusETA(st *gahpo.Status, run gahpo.Run, recs []gahpo.Ge
 	now := c.cfg.Now()
 	in := etaInput{State: run.Status, Config: rc, Trainings: left, Parallel: st.InFlight,
 		Measured: c.evalN, Time: c.evalTime, Epochs: c.evalEpochs, Final: st.Final,
-		Now: now, Started: run.Started, UnderWay: underWayOf(rc, recs, st.Holders, now)}
+		Now: now, Started: run.Started, UnderWay: underWayOf(rc, recs, st.Holders, now), Resumed: c.resumed}
 	unbred := max(st.Budget-st.Bred, 0)
 	if run.StoppedBy != "" || rc.PBT() {
 		unbred = 0
