@@ -13,7 +13,7 @@ import (
 func TestAnnounceStop(t *testing.T) {
 	t.Run("before", func(t *testing.T) {
 		var sent atomic.Bool
-		stop := announce(20*time.Millisecond, func() { sent.Store(true) })
+		stop := announce(20*time.Millisecond, time.Hour, func() { sent.Store(true) })
 		stop()
 		time.Sleep(60 * time.Millisecond)
 		if sent.Load() {
@@ -24,7 +24,7 @@ func TestAnnounceStop(t *testing.T) {
 	t.Run("while sending", func(t *testing.T) {
 		sending, release := make(chan struct{}), make(chan struct{})
 		var sent atomic.Bool
-		stop := announce(time.Millisecond, func() {
+		stop := announce(time.Millisecond, time.Hour, func() {
 			close(sending)
 			<-release
 			sent.Store(true)
@@ -44,4 +44,24 @@ func TestAnnounceStop(t *testing.T) {
 		}
 		stop()
 	})
+}
+
+// TestAnnounceRepeats: the announcement is sent again every period until
+// stop, and never after stop has returned.
+func TestAnnounceRepeats(t *testing.T) {
+	var n atomic.Int32
+	stop := announce(time.Millisecond, 5*time.Millisecond, func() { n.Add(1) })
+	deadline := time.Now().Add(5 * time.Second)
+	for n.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	sent := n.Load()
+	if sent < 3 {
+		t.Fatalf("sent %d times in 5 s, every 5 ms", sent)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if got := n.Load(); got != sent {
+		t.Errorf("sent %d times after stop", got-sent)
+	}
 }

@@ -156,3 +156,55 @@ func TestAnnouncedBeforeResult(t *testing.T) {
 		t.Errorf("genomes told to be in training after their result: %s", strings.Join(late, ", "))
 	}
 }
+
+// TestTrainingAnnouncedAgainWhileUnderWay: a coordinator that begins to
+// listen after a training was first told (gahpo run resumed: its workers
+// took the tasks left queued before its coordinator subscribed) learns of
+// the training while it trains, not at its result; it showed "0 running"
+// for the whole first training of every resumed run.
+func TestTrainingAnnouncedAgainWhileUnderWay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a training of seconds: -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, ctx)
+	began := make(chan time.Time, 1)
+	release := make(chan struct{})
+	tr := worker.TrainerFunc(func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		began <- time.Now()
+		select {
+		case <-ctx.Done():
+			return models.Outcome{}, ctx.Err()
+		case <-release:
+		}
+		return models.Outcome{Fitness: 1}, nil
+	})
+	c.start(t, ctx, tr, worker.Config{Name: "w", CacheDir: t.TempDir()})
+	c.publish(t, ctx, gahpo.Task{GenomeID: 1, Token: "t"})
+	start := <-began
+	time.Sleep(500 * time.Millisecond) // the first event is gone, unheard
+	told := make(chan gahpo.Started, 16)
+	stop, err := c.conn.SubscribeEvents("r1", func(data []byte) {
+		var e gahpo.Started
+		if gahpo.Decode(data, &e) == nil && e.Report == nil {
+			told <- e
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	select {
+	case e := <-told:
+		if e.GenomeID != 1 || e.Worker != "w" || e.Token != "t" || start.Sub(e.At) > 100*time.Millisecond || e.At.After(start) {
+			t.Errorf("event %+v; want genome 1 on w, token t, at its start %v", e, start)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a listener that came after the first event did not hear of the training under way within 10 s")
+	}
+	close(release)
+	if r := c.next(t, ctx); r.GenomeID != 1 || r.Failure != "" {
+		t.Fatalf("result of genome %d (%q), want genome 1", r.GenomeID, r.Failure)
+	}
+}

@@ -413,11 +413,12 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.Tas
 			break
 		}
 		started := gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Replicate: task.Replicate, Worker: s.name, Attempt: d.Attempt, At: time.Now(), Token: task.Token}
-		// Told once the training has run for announceAfter: one that ends
-		// sooner is shown by its result alone. The announcement is over
-		// (sent or never to be) before the training's result or hand-back
-		// is published, and before the worker stops.
-		stopAnnounce := announce(announceAfter, func() { _ = w.conn.PublishEvent(started) })
+		// Told once the training has run for announceAfter (one that ends
+		// sooner is shown by its result alone), and again every
+		// reannounceEvery while it trains. The announcements are over (sent
+		// or never to be) before the training's result or hand-back is
+		// published, and before the worker stops.
+		stopAnnounce := announce(announceAfter, reannounceEvery, func() { _ = w.conn.PublishEvent(started) })
 		defer stopAnnounce()
 		log.Info("training", "epochs", task.Epochs, "from_epochs", task.FromEpochs, "rung", task.Rung, "checkpoint", task.Checkpoint != nil)
 		err = w.train(ctx, task, dir, s, started, &res)
@@ -497,22 +498,43 @@ func retry(err error) bool {
 // server and the coordinator on the path of the shortest tasks.
 const announceAfter = 100 * time.Millisecond
 
-// announce calls send once after d in a goroutine of its own, unless the
-// returned stop is called first. Once stop has returned, send has either
-// returned or will never be called: a send under way is waited for (a
-// timer's Stop alone does not wait, and the event went out after the
-// result it preceded, or after the worker had stopped). stop may be called
-// more than once.
-func announce(d time.Duration, send func()) (stop func()) {
-	done := make(chan struct{})
-	t := time.AfterFunc(d, func() {
+// reannounceEvery is how often a training under way is told again: a
+// coordinator that began to listen after the first event (gahpo run
+// resumed, whose workers take the tasks left queued before its coordinator
+// subscribes; a coordinator restarted in a cluster) showed no training
+// under way ("0 running") until the results came back.
+const reannounceEvery = 3 * time.Second
+
+// announce calls send after first, then every every, in a goroutine of
+// its own, until the returned stop is called. Once stop has returned, send
+// has either returned or will never be called again: a send under way is
+// waited for (a timer's Stop alone does not wait, and the event went out
+// after the result it preceded, or after the worker had stopped). stop may
+// be called more than once.
+func announce(first, every time.Duration, send func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
 		defer close(done)
-		send()
-	})
-	return sync.OnceFunc(func() {
-		if !t.Stop() {
-			<-done // fired: its send is under way or over
+		t := time.NewTimer(first)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			select { // stop called while the timer fired: send nothing
+			case <-quit:
+				return
+			default:
+			}
+			send()
+			t.Reset(every)
 		}
+	}()
+	return sync.OnceFunc(func() {
+		close(quit)
+		<-done
 	})
 }
 
