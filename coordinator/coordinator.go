@@ -256,7 +256,27 @@ func (c *Coordinator) resume(id string) error {
 	}
 	c.machine, c.id, c.rc, c.genStart, c.resumed = m, id, run.Config, c.cfg.Now(), true
 	c.restart = &run
+	c.timeStored(recs)
 	return nil
+}
+
+// timeStored counts, for the ETA, the fitness trainings a resumed run
+// timed before its restart, as each result that ends in this process is
+// (handle): without them a resumed run had no ETA until one of its own
+// ended. A multi-fidelity run's records time each rung apart (and a
+// genome's curve spans its rungs): it waits for trainings of its own.
+func (c *Coordinator) timeStored(recs []gahpo.GenomeRecord) {
+	if c.rc.MultiFidelity() {
+		return
+	}
+	for _, r := range recs {
+		if r.DuplicateOf != 0 || r.Status != gahpo.GenomeDone || r.Failure != "" || r.Duration <= 0 {
+			continue
+		}
+		c.evalTime += r.Duration
+		c.evalN++
+		c.evalEpochs += fitnessEpochs(gahpo.Result{Curve: r.Curve, EpochsDone: r.Epochs}, c.rc)
+	}
 }
 
 // recordRestart stores the resumed run's restart count and says so, once

@@ -145,9 +145,9 @@ func rungEpochs(rungs []int, k int) int {
 // Reasons given for a run without an ETA.
 const (
 	etaNoTraining = "no training of this run has ended yet"
-	// etaNoTrainingResumed: a resumed run's trainings before the
-	// restart were timed by the process that stopped; the ETA waits for
-	// one of its own.
+	// etaNoTrainingResumed: a resumed multi-fidelity run (whose
+	// trainings before the restart are not counted, see timeStored), or
+	// one that had timed none, waits for a training of its own.
 	etaNoTrainingResumed = "no training has ended since the run resumed"
 	etaNoEpoch           = "no epoch of the final training or of this run's trainings measured yet"
 )

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gahpo/gahpo/coordinator"
 	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/models"
+	"github.com/gahpo/gahpo/worker"
 )
 
 // TestProgressBarEndsWhenInterrupted: a run interrupted (Ctrl-C) while its
@@ -89,5 +91,62 @@ func TestRunStartedLogNamesItsMethod(t *testing.T) {
 	<-done
 	if line := logs.String(); !strings.Contains(line, "fidelity=one-epoch breeding=generational") {
 		t.Errorf("the run started line does not name its fidelity and breeding:\n%s", line)
+	}
+}
+
+// TestResumedRunHasAnETAAtOnce: a one-epoch run resumed after some of its
+// trainings ended has an ETA from those, before any training of its own
+// ends (the quick search resumed after Ctrl-C said "no ETA yet" for its
+// whole first training).
+func TestResumedRunHasAnETAAtOnce(t *testing.T) {
+	srv := testnats.Start(t)
+	// Two genomes train at once, the others wait: two results stored.
+	tr := worker.TrainerFunc(func(ctx context.Context, job models.Job) (models.Outcome, error) {
+		if job.Task.GenomeID > 2 {
+			<-ctx.Done()
+			return models.Outcome{}, ctx.Err()
+		}
+		time.Sleep(20 * time.Millisecond) // a duration to time
+		return models.Outcome{Fitness: float64(job.Task.GenomeID)}, nil
+	})
+	stopWorkers := startWorkersWith(t, srv, 1, tr)
+	path := filepath.Join(t.TempDir(), "h.db")
+	rc := regressionConfig(4, 2, 1)
+	st := openStore(t, path)
+	conn := testnats.Connect(t, srv, "coordinator")
+	c, err := coordinator.New(st, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Run(ctx)
+		done <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if s := c.Status(); s.RunETA > 0 && s.Done >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no two results within 30 s: %+v", c.Status())
+		}
+	}
+	interrupt()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	stopWorkers()
+	st.Close()
+
+	st = openStore(t, path)
+	defer st.Close()
+	resumed, err := coordinator.New(st, testnats.Connect(t, srv, "coordinator-2"), coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := resumed.Status(); s.RunETA <= 0 || s.NoETA != "" {
+		t.Errorf("the resumed run, 2 trainings timed before its restart: ETA %v, no ETA because %q; want an ETA", s.RunETA, s.NoETA)
 	}
 }
