@@ -145,6 +145,11 @@ func TestPrintGenomesRungs(t *testing.T) {
 	if got := strings.Join(strings.Fields(b.String()), " "); !strings.Contains(got, "1 done 0.3 local-1 1.5s") || !strings.Contains(got, "3 queued - -") || strings.Contains(got, "NaN") {
 		t.Errorf("generation under way:\n%s", b.String())
 	}
+	b.Reset()
+	printGenome(&b, gahpo.RunConfig{}, queued, lineage{})
+	if strings.Contains(b.String(), "NaN") || !strings.Contains(b.String(), "queued") {
+		t.Errorf("a queued genome:\n%s", b.String())
+	}
 }
 
 // TestParseGenomeNumericChoices: a choice whose values look like numbers

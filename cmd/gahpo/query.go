@@ -391,7 +391,9 @@ func printGenome(w io.Writer, rc gahpo.RunConfig, g gahpo.GenomeRecord, l lineag
 		status = fmt.Sprintf("stopped at rung %d (%d epochs)", g.Rung, g.Epochs)
 	}
 	row("status", status)
-	row(rc.ShownName(), fmtFloat(rc.Shown(g.Fitness)))
+	if !math.IsNaN(float64(g.Fitness)) { // queued: no fitness yet
+		row(rc.ShownName(), fmtFloat(rc.Shown(g.Fitness)))
+	}
 	if g.Accuracy > 0 {
 		row("accuracy", fmt.Sprintf("%.2f%%", 100*g.Accuracy))
 	}
