@@ -131,6 +131,9 @@ func splitListen(cmd, listen string) (host string, port int, err error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("%s: bad port in --listen %q: %w", cmd, listen, err)
 	}
+	if port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%s: bad port in --listen %q: not in 0-65535", cmd, listen)
+	}
 	return host, port, nil
 }
 

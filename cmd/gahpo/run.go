@@ -37,6 +37,15 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The address is checked before the history file (or the token file
+	// beside it) is made: a refused start leaves nothing behind.
+	host, port, err := splitListen("run", *listen)
+	if err != nil {
+		return err
+	}
+	if _, err := envSecret(tokenEnv); err != nil && !loopback(host) {
+		return fmt.Errorf("run: %w", err)
+	}
 	rc, p, err := sf.config()
 	if err != nil {
 		return err
@@ -68,10 +77,6 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		shown = resumed.Config
 	}
 	token, announce, err := listenAuth(m.Stderr, *listen, *db+".token")
-	if err != nil {
-		return err
-	}
-	host, port, err := splitListen("run", *listen)
 	if err != nil {
 		return err
 	}

@@ -27,10 +27,13 @@ func TestRunCommandLine(t *testing.T) {
 		args    []string
 		env     map[string]string
 		wantErr string
-		noDB    bool // refused before the history file is made
+		noDB    bool // refused before the history file (or any file beside it) is made
 	}{
-		{name: "a listen address without a port", args: []string{"run", "--problem", "regression", "--listen", "nowhere"}, wantErr: `run: bad --listen "nowhere"`},
-		{name: "a listen address with a bad port", args: []string{"run", "--problem", "regression", "--listen", "127.0.0.1:x"}, wantErr: `run: bad port in --listen "127.0.0.1:x"`},
+		{name: "a listen address without a port", args: []string{"run", "--problem", "regression", "--listen", "nowhere"}, wantErr: `run: bad --listen "nowhere"`, noDB: true},
+		{name: "a listen address with a bad port", args: []string{"run", "--problem", "regression", "--listen", "127.0.0.1:x"}, wantErr: `run: bad port in --listen "127.0.0.1:x"`, noDB: true},
+		{name: "a listen port out of range", args: []string{"run", "--problem", "regression", "--listen", "127.0.0.1:70000"}, wantErr: `run: bad port in --listen "127.0.0.1:70000"`, noDB: true},
+		{name: "beyond loopback with two tokens", args: []string{"run", "--problem", "regression", "--listen", "0.0.0.0:0"},
+			env: map[string]string{"GAHPO_NATS_TOKEN": "a", "GAHPO_NATS_TOKEN_FILE": filepath.Join(nowhere, "token")}, wantErr: "GAHPO_NATS_TOKEN and GAHPO_NATS_TOKEN_FILE are both set", noDB: true},
 		{name: "the CNN without its data", args: []string{"run", "--problem", "cnn"},
 			env: map[string]string{"GOMODCACHE": nowhere, "GOPATH": nowhere, "HOME": nowhere}, wantErr: "GoMNIST data folder not found", noDB: true},
 	}
@@ -39,7 +42,8 @@ func TestRunCommandLine(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			db := filepath.Join(t.TempDir(), "h.db")
+			dir := t.TempDir()
+			db := filepath.Join(dir, "h.db")
 			var out, errOut bytes.Buffer
 			m := &Main{Stdout: &out, Stderr: &errOut}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -48,8 +52,8 @@ func TestRunCommandLine(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Run(%q) = %v, want an error containing %q\nstderr: %s", tt.args, err, tt.wantErr, errOut.String())
 			}
-			if _, err := os.Stat(db); tt.noDB && !os.IsNotExist(err) {
-				t.Errorf("Run(%q) left a history file behind (%v)", tt.args, err)
+			if left, err := os.ReadDir(dir); tt.noDB && (err != nil || len(left) > 0) {
+				t.Errorf("Run(%q) left files behind: %v (%v)", tt.args, left, err)
 			}
 		})
 	}
