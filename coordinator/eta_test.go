@@ -159,11 +159,12 @@ func TestProgressLineETA(t *testing.T) {
 		st   gahpo.Status
 		want string
 	}{
-		{gahpo.Status{State: gahpo.RunFinal, RunETA: 12 * time.Second, Final: []gahpo.EpochMetrics{{Epoch: 2, TestLoss: 0.5}}}, "final training of the best genome: epoch 2, test loss 0.5000, ETA 12s"},
+		{gahpo.Status{State: gahpo.RunFinal, RunETA: 12 * time.Second, Final: []gahpo.EpochMetrics{{Epoch: 2, TestLoss: 0.5}}}, "final training of the best genome: epoch 2, test loss 0.5000, ETA 12 s"},
 		{gahpo.Status{State: gahpo.RunFinal, NoETA: etaNoEpoch}, "final training of the best genome, no ETA yet: " + etaNoEpoch},
-		{gahpo.Status{State: gahpo.RunFinal, RunETA: 12 * time.Second, Final: []gahpo.EpochMetrics{{Epoch: 3, TestLoss: gahpo.Float(math.NaN())}}}, "final training of the best genome: epoch 3, ETA 12s"},
+		{gahpo.Status{State: gahpo.RunFinal, RunETA: 12 * time.Second, Final: []gahpo.EpochMetrics{{Epoch: 3, TestLoss: gahpo.Float(math.NaN())}}}, "final training of the best genome: epoch 3, ETA 12 s"},
 		{gahpo.Status{State: gahpo.RunRunning, Generation: 1, Generations: 2, Population: 2, InFlight: 2, NoETA: etaNoTraining}, "no ETA yet: " + etaNoTraining},
-		{gahpo.Status{State: gahpo.RunRunning, Generation: 2, Generations: 2, Population: 2, Done: 2, RunETA: 12 * time.Second}, "2/2 done, 0 running, 0 queued, ETA run 12s"},
+		{gahpo.Status{State: gahpo.RunRunning, Generation: 2, Generations: 2, Population: 2, Done: 2, RunETA: 12 * time.Second}, "2/2 done, 0 running, 0 queued, ETA run 12 s"},
+		{gahpo.Status{State: gahpo.RunRunning, Generation: 1, Generations: 2, Population: 2, InFlight: 2, GenETA: 192 * time.Second, RunETA: 109 * time.Minute}, "2 running, 0 queued, ETA gen 3 min 12 s run 1 h 49 min"},
 	}
 	for _, tt := range tests {
 		if got := progressLine(tt.st); !strings.HasSuffix(got, tt.want) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/report"
 )
 
 // progress draws one line per generation on a terminal: a bar with done,
@@ -114,7 +115,7 @@ func progressLine(st gahpo.Status) string {
 			line += fmt.Sprintf(", %d failed", st.Failed)
 		}
 		if st.GenETA > 0 {
-			line += fmt.Sprintf(", ETA gen %s", roundDur(st.GenETA))
+			line += fmt.Sprintf(", ETA gen %s", report.Duration(st.GenETA))
 			line += etaText(st, " run %s")
 		} else {
 			line += etaText(st, ", ETA run %s")
@@ -153,7 +154,7 @@ func shownPrefix(st gahpo.Status) string {
 func etaText(st gahpo.Status, format string) string {
 	switch {
 	case st.RunETA > 0:
-		return fmt.Sprintf(format, roundDur(st.RunETA))
+		return fmt.Sprintf(format, report.Duration(st.RunETA))
 	case st.NoETA != "":
 		return ", no ETA yet: " + st.NoETA
 	}
@@ -198,16 +199,6 @@ func (p *progress) finish() {
 	}
 }
 
-func roundDur(d time.Duration) time.Duration {
-	switch {
-	case d > time.Minute:
-		return d.Round(time.Second)
-	case d > time.Second:
-		return d.Round(100 * time.Millisecond)
-	}
-	return d.Round(time.Millisecond)
-}
-
 // finalEpoch prints a slow epoch of the final training when there is no
 // bar to show it: the objective of a problem file's run (the run's
 // objective names it), and the losses and accuracy the training measured
@@ -237,5 +228,5 @@ func (p *progress) finalEpoch(e gahpo.EpochMetrics, rep *gahpo.EpochReport, obje
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%s (%s)\n", line, roundDur(e.Duration))
+	fmt.Fprintf(p.w, "%s (%s)\n", line, report.Duration(e.Duration))
 }

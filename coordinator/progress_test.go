@@ -145,15 +145,15 @@ func TestFinalEpochLine(t *testing.T) {
 		want      string
 	}{
 		{"the CNN", gahpo.EpochMetrics{Epoch: 1, TrainLoss: 0.1883, TestLoss: 0.0546, TestAccuracy: 0.9828, Duration: 144 * time.Second}, nil, "",
-			"final training epoch 1: train loss 0.1883, test loss 0.0546, test accuracy 98.28% (2m24s)\n"},
+			"final training epoch 1: train loss 0.1883, test loss 0.0546, test accuracy 98.28% (2 min 24 s)\n"},
 		{"a problem file's objective, no test loss", gahpo.EpochMetrics{Epoch: 3, TrainLoss: 0.2322, TestLoss: nan, Duration: 4200 * time.Millisecond},
 			&gahpo.EpochReport{Epoch: 3, Metrics: map[string]gahpo.Float{"train_loss": 0.2322, "val_loss": 0.1962}}, "val_loss",
-			"final training epoch 3: val_loss 0.1962, train loss 0.2322 (4.2s)\n"},
+			"final training epoch 3: val_loss 0.1962, train loss 0.2322 (4.2 s)\n"},
 		{"nothing known but the objective", gahpo.EpochMetrics{Epoch: 2, TrainLoss: nan, TestLoss: nan, Duration: 2 * time.Second},
 			&gahpo.EpochReport{Epoch: 2, Metrics: map[string]gahpo.Float{"val_acc": 0.94}}, "val_acc",
-			"final training epoch 2: val_acc 0.94 (2s)\n"},
+			"final training epoch 2: val_acc 0.94 (2 s)\n"},
 		{"no figures at all", gahpo.EpochMetrics{Epoch: 2, TrainLoss: nan, TestLoss: nan, Duration: 2 * time.Second}, nil, "val_acc",
-			"final training epoch 2 (2s)\n"},
+			"final training epoch 2 (2 s)\n"},
 		{"a quick epoch: no line", gahpo.EpochMetrics{Epoch: 2, TrainLoss: 0.5, TestLoss: nan, Duration: time.Millisecond}, nil, "", ""},
 	}
 	for _, tt := range tests {

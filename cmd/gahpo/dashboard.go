@@ -185,18 +185,3 @@ func (m *Main) dashboard(ctx context.Context, d *dashboardListener, st *store.St
 		stopServer()
 	}
 }
-
-// roundDuration keeps three significant figures of a duration: seconds
-// for long ones, milliseconds or microseconds for short ones (a regression
-// epoch takes a few milliseconds; "0s" says nothing).
-func roundDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= 100*time.Second:
-		return d.Round(time.Second)
-	case d >= 100*time.Millisecond:
-		return d.Round(time.Millisecond)
-	case d >= 100*time.Microsecond:
-		return d.Round(time.Microsecond)
-	}
-	return d
-}

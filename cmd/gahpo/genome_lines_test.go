@@ -33,7 +33,7 @@ func TestPrintGenomeLines(t *testing.T) {
 				"ops         crossover, mutate\n" +
 				"same as     5\n" +
 				"worker      w1\n" +
-				"duration    1.500 s\n" +
+				"duration    1.5 s\n" +
 				"epochs      1\n" +
 				"attempts    2\n" +
 				"seed        42\n"},
@@ -65,7 +65,7 @@ func TestPrintGenomeLines(t *testing.T) {
 				"params      lr=0.1\n" +
 				"exploited   genome 15 (its first 4 epochs are that genome's), in the place of genome 3\n" +
 				"schedule    1:;5:\n" +
-				"duration    2.000 s\n" +
+				"duration    2 s\n" +
 				"epochs      8\n" +
 				"seed        1\n" +
 				"output, the lines that were not metrics:\n" +

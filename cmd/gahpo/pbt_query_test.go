@@ -87,10 +87,10 @@ func TestQueryPBTTrainAgain(t *testing.T) {
 	}{
 		{[]string{"genome", "3"}, []string{"train again     " + again, "schedule seed   genome 1's seed 111, where its weights began",
 			"seed            333 (its tasks'; its schedule's is the schedule seed above)",
-			"workers         w1, w2 (of its rungs)", "duration        3.000 s (its own rungs; 5.000 s with those the genomes of its schedule trained before it)"},
+			"workers         w1, w2 (of its rungs)", "duration        3 s (its own rungs; 5 s with those the genomes of its schedule trained before it)"},
 			[]string{"-seed 333"}},
 		{[]string{"final"}, []string{"    " + again + "\n", "on genome 1's seed 111, where its weights began",
-			"final training of genome 3 (batch_size=64 gamma=0.7 lr=0.8 weight_decay=1e-07) on w1 and w2, 5s in all (its 3 epochs,"},
+			"final training of genome 3 (batch_size=64 gamma=0.7 lr=0.8 weight_decay=1e-07) on w1 and w2, 5 s in all (its 3 epochs,"},
 			[]string{"-seed 333"}},
 		{[]string{"genome", "1"}, []string{"seed            111\n"}, []string{"train again", "schedule seed"}},
 	}

@@ -365,7 +365,7 @@ func printGenomes(w io.Writer, rc gahpo.RunConfig, gs []gahpo.GenomeRecord) {
 			fit = fmtFloat(rc.Shown(g.Fitness))
 		}
 		if g.Duration > 0 {
-			took = g.Duration.Round(time.Millisecond).String()
+			took = report.Duration(g.Duration)
 		}
 		if rungs {
 			fit = fmt.Sprintf("%d\t%d\t%s", g.Rung, g.Epochs, fit)
@@ -426,9 +426,9 @@ func printGenome(w io.Writer, rc gahpo.RunConfig, g gahpo.GenomeRecord, l lineag
 		row("workers", strings.Join(workers, ", ")+" (of its rungs)")
 	}
 	if g.Duration > 0 {
-		d := fmt.Sprintf("%.3f s", g.Duration.Seconds())
+		d := report.Duration(g.Duration)
 		if g.Inherited > 0 && all > 0 {
-			d += fmt.Sprintf(" (its own rungs; %.3f s with those the genomes of its schedule trained before it)", all.Seconds())
+			d += fmt.Sprintf(" (its own rungs; %s with those the genomes of its schedule trained before it)", report.Duration(all))
 		}
 		row("duration", d)
 	}
@@ -507,7 +507,7 @@ func printOutput(w io.Writer, log []string) {
 // printFinal prints a run's final training; l is the lineage of its
 // schedule (see lineageOf), when it has one.
 func printFinal(w io.Writer, rc gahpo.RunConfig, f gahpo.FinalTraining, l lineage) {
-	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, report.FormatParams(f.Params, f.Choices), report.FinalWorkers(f), report.FinalDuration(f, func(d time.Duration) string { return roundDuration(d).String() }))
+	fmt.Fprintf(w, "final training of genome %d (%s) on %s, %s\n", f.GenomeID, report.FormatParams(f.Params, f.Choices), report.FinalWorkers(f), report.FinalDuration(f, report.Duration))
 	if f.Seeds > 1 && f.ConfirmedFitness != nil {
 		fmt.Fprintf(w, "%s; below, its own (gahpo query genome %d shows the others)\n", chosenOn(rc, f.Seeds, *f.ConfirmedFitness), f.GenomeID)
 	}
@@ -546,7 +546,7 @@ func printFinal(w io.Writer, rc gahpo.RunConfig, f gahpo.FinalTraining, l lineag
 			if e.TestAccuracy > 0 {
 				acc = fmt.Sprintf("%.2f%%", 100*e.TestAccuracy)
 			}
-			fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%s\t%s\n", e.Epoch, e.LR, measured(e.TrainLoss), measured(e.TestLoss), acc, roundDuration(e.Duration))
+			fmt.Fprintf(tw, "%d\t%.4g\t%s\t%s\t%s\t%s\n", e.Epoch, e.LR, measured(e.TrainLoss), measured(e.TestLoss), acc, report.Duration(e.Duration))
 		}
 		tw.Flush()
 	}
@@ -614,7 +614,7 @@ func printCurve(w io.Writer, curve []gahpo.EpochReport) {
 				row = append(row, fmtFloat(v))
 			}
 		}
-		fmt.Fprintln(tw, strings.Join(append(row, roundDuration(e.Duration).String()), "\t"))
+		fmt.Fprintln(tw, strings.Join(append(row, report.Duration(e.Duration)), "\t"))
 	}
 	tw.Flush()
 }
