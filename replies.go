@@ -72,6 +72,10 @@ type Status struct {
 	RunETA time.Duration  `json:"run_eta,omitempty"`
 	NoETA  string         `json:"no_eta,omitempty"`
 	Final  []EpochMetrics `json:"final_epochs,omitempty"` // progress of the final training
+	// FinalObjective is the run's Objective (a problem file's metric, as
+	// its trainer reported it: a maximised one not negated) at the epochs
+	// of Final whose report held it, by epoch.
+	FinalObjective map[int]Float `json:"final_objective,omitempty"`
 	// Multi-fidelity and steady state: the run's modes, genomes bred of
 	// the budget, tasks outstanding (queued, in training or promoted),
 	// results per rung, and the epochs reported so far by genomes in

@@ -76,15 +76,18 @@ type Coordinator struct {
 	log     *slog.Logger
 	problem Problem
 
-	mu       sync.Mutex // guards what Status reads: the machine and the fields below
-	machine  *search.Machine
-	data     []gahpo.DataRef
-	holders  map[training]gahpo.Holder
-	final    []gahpo.EpochMetrics
-	reports  map[training]*liveCurve // epochs of the trainings under way
-	genStart time.Time
-	evalTime time.Duration // summed durations of trained genomes
-	evalN    int
+	mu      sync.Mutex // guards what Status reads: the machine and the fields below
+	machine *search.Machine
+	data    []gahpo.DataRef
+	holders map[training]gahpo.Holder
+	final   []gahpo.EpochMetrics
+	// finalObjective is the run's objective (a problem file's metric) at
+	// the epochs of final whose report holds it, by epoch.
+	finalObjective map[int]gahpo.Float
+	reports        map[training]*liveCurve // epochs of the trainings under way
+	genStart       time.Time
+	evalTime       time.Duration // summed durations of trained genomes
+	evalN          int
 	// evalEpochs is the epochs of the trainings of evalTime.
 	evalEpochs int
 	printed    map[int]bool // generations whose summary was printed
@@ -767,12 +770,7 @@ func (c *Coordinator) onEvent(data []byte) {
 		return
 	}
 	if e.Epoch != nil {
-		if n := len(c.final); n == 0 || c.final[n-1].Epoch < e.Epoch.Epoch {
-			c.final = append(c.final, *e.Epoch)
-			if c.progress != nil {
-				c.progress.finalEpoch(*e.Epoch, e.Report, c.rc.Objective)
-			}
-		}
+		c.onFinalEpoch(*e.Epoch, e.Report)
 		return
 	}
 	k := training{e.GenomeID, e.Replicate}
@@ -794,6 +792,26 @@ func (c *Coordinator) onEvent(data []byte) {
 		return
 	}
 	c.holders[k] = gahpo.Holder{GenomeID: e.GenomeID, Replicate: e.Replicate, Worker: e.Worker, Attempt: e.Attempt, Since: e.At}
+}
+
+// onFinalEpoch keeps an epoch of the final training (a one-epoch run's)
+// that a worker reported, in the fixed form and, when its report holds
+// the run's objective, the objective's value; an epoch reported again
+// (another attempt's) is not kept twice. c.mu is held.
+func (c *Coordinator) onFinalEpoch(e gahpo.EpochMetrics, rep *gahpo.EpochReport) {
+	if n := len(c.final); n > 0 && c.final[n-1].Epoch >= e.Epoch {
+		return
+	}
+	c.final = append(c.final, e)
+	if v, ok := objectiveOf(rep, c.rc.Objective); ok {
+		if c.finalObjective == nil {
+			c.finalObjective = map[int]gahpo.Float{}
+		}
+		c.finalObjective[e.Epoch] = v
+	}
+	if c.progress != nil {
+		c.progress.finalEpoch(e, rep, c.rc.Objective)
+	}
 }
 
 // maxLiveReports bounds the epochs kept of one training under way for the

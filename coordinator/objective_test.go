@@ -16,14 +16,18 @@ import (
 )
 
 // maximisingTrainer reports val_acc = 0.9 - (x - 0.3)² each epoch, as a
-// problem file's command does; a final training waits for the file gate
-// first, which holds the run in its final state while the test looks.
+// problem file's command does; a final training reports its first epoch
+// (val_acc 0.77), then waits for the file gate, which holds the run in its
+// final state while the test looks.
 const maximisingTrainer = `import json, os, time
 p = json.load(open(os.environ["GAHPO_PARAMS"]))
+first = 1
 if os.environ["GAHPO_KIND"] == "final":
+    print(json.dumps({"epoch": 1, "val_acc": 0.77}), flush=True)
+    first = 2
     while not os.path.exists(os.path.join(os.path.dirname(__file__), "gate")):
         time.sleep(0.05)
-for e in range(1, int(os.environ["GAHPO_EPOCHS"]) + 1):
+for e in range(first, int(os.environ["GAHPO_EPOCHS"]) + 1):
     print(json.dumps({"epoch": e, "val_acc": 0.9 - (p["x"] - 0.3) ** 2}))
 `
 
@@ -33,7 +37,10 @@ var objectiveRuns int // TestStatusNamesTheObjective's
 // (gahpo status, the dashboard) for a run of a problem file that
 // maximises its objective names the objective and its goal, so that its
 // views show the best genome's val_acc in its own sign: the status's
-// fitness stays the search's, val_acc negated.
+// fitness stays the search's, val_acc negated. Its final training's
+// epochs carry the objective as the trainer reported it (final_objective,
+// by epoch), which the fixed form of an epoch (final_epochs) has no field
+// for.
 func TestStatusNamesTheObjective(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed: the problem file's command is a Python script")
@@ -83,9 +90,9 @@ train:
 	q := testnats.Connect(t, srv, "q")
 	var raw json.RawMessage
 	var got gahpo.Status
-	for got.State != gahpo.RunFinal || got.Best == nil {
+	for got.State != gahpo.RunFinal || got.Best == nil || len(got.Final) == 0 {
 		if ctx.Err() != nil {
-			t.Fatalf("the run never reached its final training with a best genome: last status %+v", got)
+			t.Fatalf("the run never reached its final training's first epoch with a best genome: last status %+v", got)
 		}
 		time.Sleep(50 * time.Millisecond)
 		if err := q.Query(ctx, c.RunID(), coordinator.EndpointStatus, struct{}{}, &raw); err != nil {
@@ -101,6 +108,9 @@ train:
 	}
 	if fields["objective"] != "val_acc" || fields["maximize"] != true {
 		t.Errorf("status JSON objective %v, maximize %v; want val_acc, true", fields["objective"], fields["maximize"])
+	}
+	if fo, ok := fields["final_objective"].(map[string]any); !ok || len(fo) != 1 || fo["1"] != 0.77 || len(got.FinalObjective) != 1 || got.FinalObjective[1] != 0.77 {
+		t.Errorf("status JSON final_objective %v (read: %v), final epochs %+v; want val_acc 0.77 at epoch 1", fields["final_objective"], got.FinalObjective, got.Final)
 	}
 	// The best genome's fitness is its val_acc negated, which the status's
 	// own reading (Shown) gives back in its sign, under its name.

@@ -208,10 +208,8 @@ func (p *progress) finalEpoch(e gahpo.EpochMetrics, rep *gahpo.EpochReport, obje
 		return // quick epochs need no progress report
 	}
 	var parts []string
-	if rep != nil && objective != "" {
-		if v, ok := rep.Metrics[objective]; ok {
-			parts = append(parts, fmt.Sprintf("%s %.4g", objective, float64(v)))
-		}
+	if v, ok := objectiveOf(rep, objective); ok {
+		parts = append(parts, fmt.Sprintf("%s %.4g", objective, float64(v)))
 	}
 	if v := float64(e.TrainLoss); !math.IsNaN(v) && objective != "train_loss" {
 		parts = append(parts, fmt.Sprintf("train loss %.4f", v))

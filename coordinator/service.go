@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -156,23 +157,42 @@ func (c *Coordinator) endpoints() map[string]bus.Endpoint {
 
 // finalEpochs returns the epochs of the final training reported so far:
 // in a halving or pbt run, those of its best genome's training again
-// (which reports as a fitness training does), when its weights were lost.
-func (c *Coordinator) finalEpochs(run gahpo.Run) []gahpo.EpochMetrics {
+// (which reports as a fitness training does), when its weights were lost;
+// and the run's objective (a problem file's metric, as its trainer
+// reported it) at those of them whose report held it, by epoch.
+func (c *Coordinator) finalEpochs(run gahpo.Run) ([]gahpo.EpochMetrics, map[int]gahpo.Float) {
 	if !run.Config.MultiFidelity() {
-		return slices.Clone(c.final)
+		return slices.Clone(c.final), maps.Clone(c.finalObjective)
 	}
 	if run.Status != gahpo.RunFinal {
-		return nil
+		return nil, nil
 	}
-	var out []gahpo.EpochMetrics
 	curve := c.reports[training{run.Best, 0}]
 	if curve == nil {
-		return nil
+		return nil, nil
 	}
+	var out []gahpo.EpochMetrics
+	var objective map[int]gahpo.Float
 	for _, e := range curve.reports() {
 		out = append(out, e.Fixed())
+		if v, ok := objectiveOf(&e, run.Config.Objective); ok {
+			if objective == nil {
+				objective = map[int]gahpo.Float{}
+			}
+			objective[e.Epoch] = v
+		}
 	}
-	return out
+	return out, objective
+}
+
+// objectiveOf is the value of objective (a problem file's metric) in
+// rep, when rep holds it; none for a built-in problem (no objective).
+func objectiveOf(rep *gahpo.EpochReport, objective string) (gahpo.Float, bool) {
+	if rep == nil || objective == "" {
+		return 0, false
+	}
+	v, ok := rep.Metrics[objective]
+	return v, ok
 }
 
 // underWayOf returns the trainings under way, held by workers: how long
@@ -207,11 +227,12 @@ func (c *Coordinator) Status() gahpo.Status {
 	st := gahpo.Status{
 		RunID: c.id, Problem: rc.Problem, State: run.Status, Generation: c.machine.Generation() + 1,
 		Generations: rc.GA.Generations, Population: rc.GA.Population, Started: run.Started,
-		Final: c.finalEpochs(run), Fidelity: rc.Fidelity, Breeding: rc.Breeding,
+		Fidelity: rc.Fidelity, Breeding: rc.Breeding,
 		Bred: len(recs), Budget: rc.GA.Population * rc.GA.Generations,
 		EpochsSpent: c.machine.EpochsSpent(), BudgetEpochs: rc.BudgetEpochs, StoppedBy: run.StoppedBy, MaxFailures: rc.MaxFailures,
 		History: c.store.Path(), Objective: rc.Objective, Maximize: rc.Maximize,
 	}
+	st.Final, st.FinalObjective = c.finalEpochs(run)
 	outstanding, best := tallyRecords(&st, recs, gen)
 	st.Holders = c.holdersOf(outstanding)
 	st.InFlight = len(st.Holders)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"testing"
 	"time"
@@ -107,6 +108,48 @@ func TestStatusCounts(t *testing.T) {
 			}
 			if string(b) != tt.want {
 				t.Errorf("status:\n%s\nwant:\n%s", b, tt.want)
+			}
+		})
+	}
+}
+
+// TestFinalEpochsObjective: the status's final epochs carry the run's
+// objective, as its trainer reported it, at the epochs whose report held
+// it: a one-epoch run's from the final training's reports, a halving
+// run's from its best genome's training again; none for a built-in
+// problem, which has no objective.
+func TestFinalEpochsObjective(t *testing.T) {
+	halving := gahpo.RunConfig{Fidelity: gahpo.FidelityHalving, MinEpochs: 1, MaxEpochs: 3, Eta: 3}
+	reports := []gahpo.EpochReport{{Epoch: 1, Metrics: map[string]gahpo.Float{"val_acc": 0.8, "test_loss": 0.3}},
+		{Epoch: 2, Metrics: map[string]gahpo.Float{"test_loss": 0.2}}}
+	tests := []struct {
+		name      string
+		rc        gahpo.RunConfig
+		objective string
+		want      map[int]gahpo.Float
+	}{
+		{"one-epoch, a problem file's", gahpo.RunConfig{}, "val_acc", map[int]gahpo.Float{1: 0.8}},
+		{"halving, a problem file's", halving, "val_acc", map[int]gahpo.Float{1: 0.8}},
+		{"halving, the test loss the objective", halving, "test_loss", map[int]gahpo.Float{1: 0.3, 2: 0.2}},
+		{"built-in", gahpo.RunConfig{}, "", nil},
+		{"halving, built-in", halving, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := tt.rc
+			rc.Objective, rc.Maximize = tt.objective, tt.objective == "val_acc"
+			c := &Coordinator{rc: rc, reports: map[training]*liveCurve{}, holders: map[training]gahpo.Holder{}}
+			c.reports[training{3, 0}] = &liveCurve{}
+			for _, r := range reports {
+				if !rc.MultiFidelity() { // a final training's event carries both forms
+					em := r.Fixed()
+					c.onFinalEpoch(em, &r)
+				}
+				c.reports[training{3, 0}].add(r, 10)
+			}
+			epochs, objective := c.finalEpochs(gahpo.Run{Config: rc, Status: gahpo.RunFinal, Best: 3})
+			if len(epochs) != 2 || !maps.Equal(objective, tt.want) {
+				t.Errorf("final epochs %+v, objective %v; want 2 epochs, objective %v", epochs, objective, tt.want)
 			}
 		})
 	}

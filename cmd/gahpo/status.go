@@ -99,7 +99,7 @@ func printStatus(w io.Writer, st gahpo.Status) {
 		fmt.Fprintf(w, "  best so far: %s\n", statusBest(st))
 	}
 	for _, e := range st.Final {
-		fmt.Fprintf(w, "  final epoch %d: %s\n", e.Epoch, finalEpochFigures(e))
+		fmt.Fprintf(w, "  final epoch %d: %s\n", e.Epoch, finalEpochFigures(st, e))
 	}
 }
 
@@ -174,11 +174,15 @@ func statusBest(st gahpo.Status) string {
 	return fmt.Sprintf("genome %d (%s) %s %s", st.Best.GenomeID, at, fitness, report.FormatParams(st.Best.Params, st.Best.Choices))
 }
 
-// finalEpochFigures is what the trainer reported of an epoch of the
-// final training, "done" when nothing.
-func finalEpochFigures(e gahpo.EpochMetrics) string {
+// finalEpochFigures is what the trainer reported of an epoch e of st's
+// final training, "done" when nothing: a problem file's objective first,
+// named and as its trainer reported it (a maximised one not negated).
+func finalEpochFigures(st gahpo.Status, e gahpo.EpochMetrics) string {
 	var figs []string
-	if v := float64(e.TestLoss); !math.IsNaN(v) {
+	if v, ok := st.FinalObjective[e.Epoch]; ok && st.Objective != "" {
+		figs = append(figs, st.Objective+" "+fmtFloat(v))
+	}
+	if v := float64(e.TestLoss); !math.IsNaN(v) && st.Objective != "test_loss" {
 		figs = append(figs, "test loss "+fmtFloat(e.TestLoss))
 	}
 	if e.TestAccuracy > 0 {
