@@ -160,6 +160,8 @@ func TestProgressLineETA(t *testing.T) {
 		want string
 	}{
 		{gahpo.Status{State: gahpo.RunFinal, RunETA: 12 * time.Second, Final: []gahpo.EpochMetrics{{Epoch: 2, TestLoss: 0.5}}}, "final training of the best genome: epoch 2, test loss 0.5000, ETA 12 s"},
+		{gahpo.Status{State: gahpo.RunFinal, RunETA: 12 * time.Second, Objective: "val_acc", Maximize: true, FinalObjective: map[int]gahpo.Float{2: 0.94},
+			Final: []gahpo.EpochMetrics{{Epoch: 2, TestLoss: gahpo.Float(math.NaN())}}}, "final training of the best genome: epoch 2, val_acc 0.94, ETA 12 s"},
 		{gahpo.Status{State: gahpo.RunFinal, NoETA: etaNoEpoch}, "final training of the best genome, no ETA yet: " + etaNoEpoch},
 		{gahpo.Status{State: gahpo.RunFinal, RunETA: 12 * time.Second, Final: []gahpo.EpochMetrics{{Epoch: 3, TestLoss: gahpo.Float(math.NaN())}}}, "final training of the best genome: epoch 3, ETA 12 s"},
 		{gahpo.Status{State: gahpo.RunRunning, Generation: 1, Generations: 2, Population: 2, InFlight: 2, NoETA: etaNoTraining}, "no ETA yet: " + etaNoTraining},

@@ -128,7 +128,10 @@ func progressLine(st gahpo.Status) string {
 		if n := len(st.Final); n > 0 {
 			e := st.Final[n-1]
 			line += fmt.Sprintf(": epoch %d", e.Epoch)
-			if !math.IsNaN(float64(e.TestLoss)) {
+			if v, ok := st.FinalObjective[e.Epoch]; ok && st.Objective != "" {
+				line += fmt.Sprintf(", %s %.4g", st.Objective, float64(v))
+			}
+			if !math.IsNaN(float64(e.TestLoss)) && st.Objective != "test_loss" {
 				line += fmt.Sprintf(", test loss %.4f", float64(e.TestLoss))
 			}
 			if e.TestAccuracy > 0 {
