@@ -142,7 +142,7 @@ func TestPrintGenomesRungs(t *testing.T) {
 	done := g(1, 0, 1, 0.3)
 	done.Duration, done.Worker = 1500*time.Millisecond, "local-1"
 	printGenomes(&b, gahpo.RunConfig{}, []gahpo.GenomeRecord{done, queued})
-	if got := strings.Join(strings.Fields(b.String()), " "); !strings.Contains(got, "1 done 0.3 local-1 1.5s") || !strings.Contains(got, "3 queued - -") || strings.Contains(got, "NaN") {
+	if got := strings.Join(strings.Fields(b.String()), " "); !strings.Contains(got, "1 done 0.3 local-1 1.5 s") || !strings.Contains(got, "3 queued - -") || strings.Contains(got, "NaN") {
 		t.Errorf("generation under way:\n%s", b.String())
 	}
 	b.Reset()
