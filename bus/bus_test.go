@@ -267,3 +267,80 @@ func TestTaskSlotClosed(t *testing.T) {
 		t.Errorf("Next on a closed connection = %v, %v; want no task and ErrClosed, said in words", d, err)
 	}
 }
+
+// TestDataObjectName: a data file's object is named by its content's
+// SHA-256 (hex) and its file name, which a fetch writes it under; a
+// digest that is not a SHA-256 is refused, and only such names are taken
+// for content names (a file name alone is an older coordinator's).
+func TestDataObjectName(t *testing.T) {
+	sum := "a30a043314fa89294fa2c1c989a01fbb5329e5c085a5c5a8d27317656de24ae0" // SHA-256 of "0.25"
+	tests := []struct {
+		digest, name, want string
+	}{
+		{bus.Digest([]byte("0.25")), "train.csv", "sha256-" + sum + "/train.csv"},
+		{bus.Digest([]byte("0.25")), "/data/mnist/train.csv", "sha256-" + sum + "/train.csv"},
+		{"", "train.csv", ""},
+		{"SHA-256=abc", "train.csv", ""},
+		{"MD5=" + strings.TrimPrefix(bus.Digest([]byte("0.25")), "SHA-256="), "train.csv", ""},
+	}
+	for _, tt := range tests {
+		got, err := bus.DataObjectName(tt.digest, tt.name)
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("DataObjectName(%q, %q) = %q, %v; want %q", tt.digest, tt.name, got, err, tt.want)
+		}
+	}
+	for name, want := range map[string]bool{
+		"sha256-" + sum + "/train.csv":                     true,
+		"train.csv":                                        false,
+		"sha256-" + sum:                                    false,
+		"sha256-" + sum + "/":                              false,
+		"sha256-" + sum[:10] + "/train.csv":                false,
+		"sha256-" + strings.Repeat("z", 64) + "/train.csv": false,
+	} {
+		if got := bus.IsDataObjectName(name); got != want {
+			t.Errorf("IsDataObjectName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestPutDataStoresEachContentOnce: two files of one name with other
+// bytes are two objects, neither replacing the other; the same bytes put
+// again (another run's copy of the file) are one object, put once.
+func TestPutDataStoresEachContentOnce(t *testing.T) {
+	srv := testnats.Start(t)
+	c := testnats.Connect(t, srv, "t")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var refs []gahpo.DataRef
+	for _, content := range []string{"0.25", "0.5", "0.25"} {
+		src := filepath.Join(t.TempDir(), "train.csv")
+		if err := os.WriteFile(src, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := c.PutData(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	if refs[0] != refs[2] || refs[0].Name == refs[1].Name {
+		t.Errorf("references %+v; want the first and last alike, the second another object", refs)
+	}
+	names, err := c.ListObjects(ctx, bus.BucketData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 2 {
+		t.Errorf("the bucket holds %q; want 2 objects", names)
+	}
+	for i, ref := range refs {
+		path, err := c.Fetch(ctx, ref, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(path)
+		if want := []string{"0.25", "0.5", "0.25"}[i]; filepath.Base(path) != "train.csv" || string(got) != want {
+			t.Errorf("fetched %s holding %q; want train.csv holding %q", path, got, want)
+		}
+	}
+}

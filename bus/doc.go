@@ -32,7 +32,11 @@
 // # Object stores
 //
 // Data sets (gahpo-data) and final weights (gahpo-weights) are single
-// objects checked by digest. A checkpoint directory between the rungs of a
+// objects checked by digest. A data set's file is kept under its content's
+// SHA-256 and its file name (DataObjectName: "sha256-<hex>/train.csv"), so
+// that runs whose files share a name never replace each other's, and a
+// file they share is stored once; nothing deletes data objects (`gahpo
+// purge` neither), since another run may use one. A checkpoint directory between the rungs of a
 // multi-fidelity search is one tar archive (Conn.PutDir, Conn.GetDir):
 // unpacking refuses absolute or parent paths, symlinks that lead out of the
 // directory, links, special files and archives over ArchiveLimits, and

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -64,6 +66,52 @@ func (c *Conn) PutFile(ctx context.Context, bucket, path string) (gahpo.DataRef,
 		return gahpo.DataRef{}, fmt.Errorf("bus: read %s: %w", path, err)
 	}
 	return c.PutBytes(ctx, bucket, filepath.Base(path), data)
+}
+
+// dataPrefix begins the name of a data set's object: DataObjectName.
+const dataPrefix = "sha256-"
+
+// DataObjectName is the name a data set's file is kept under in
+// [BucketData]: its content's SHA-256 in hex, then its file name
+// ("sha256-<hex>/train.csv"), given the digest in [Digest]'s form. Two
+// runs' files of one name but other bytes never share an object (under
+// the file name alone, the later put replaced the earlier run's data), and
+// a file two runs share is stored once. A worker, of any version, writes
+// the object under the part after the last slash: the trainer finds its
+// file under its own name.
+func DataObjectName(digest, name string) (string, error) {
+	b64, ok := strings.CutPrefix(digest, "SHA-256=")
+	sum, err := base64.URLEncoding.DecodeString(b64)
+	if !ok || err != nil || len(sum) != sha256.Size {
+		return "", fmt.Errorf("bus: data object %s: digest %q is not a SHA-256", name, digest)
+	}
+	return dataPrefix + hex.EncodeToString(sum) + "/" + filepath.Base(name), nil
+}
+
+// IsDataObjectName tells whether name is one of DataObjectName's, rather
+// than a file name alone (as coordinators before it named data sets).
+func IsDataObjectName(name string) bool {
+	sum, base, ok := strings.Cut(strings.TrimPrefix(name, dataPrefix), "/")
+	if !strings.HasPrefix(name, dataPrefix) || !ok || base == "" || len(sum) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(sum)
+	return err == nil
+}
+
+// PutData stores the file at path in [BucketData] under its
+// DataObjectName, unless that object is already there; the reference's
+// Name is that object's.
+func (c *Conn) PutData(ctx context.Context, path string) (gahpo.DataRef, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return gahpo.DataRef{}, fmt.Errorf("bus: read %s: %w", path, err)
+	}
+	name, err := DataObjectName(Digest(data), filepath.Base(path))
+	if err != nil {
+		return gahpo.DataRef{}, err
+	}
+	return c.PutBytes(ctx, BucketData, name, data)
 }
 
 // PutBytes stores data in an object store bucket, unless an object with the

@@ -133,7 +133,11 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 	allowed(t, "coordinator: ensure streams", func(ctx context.Context) error { return coord.EnsureStreams(ctx, time.Minute) })
 	var ref gahpo.DataRef
 	allowed(t, "coordinator: put the data set", func(ctx context.Context) (err error) {
-		ref, err = coord.PutBytes(ctx, bus.BucketData, "train.bin", make([]byte, 300<<10))
+		src := filepath.Join(t.TempDir(), "train.bin")
+		if err := os.WriteFile(src, make([]byte, 300<<10), 0o600); err != nil {
+			return err
+		}
+		ref, err = coord.PutData(ctx, src) // under its content's name, as a coordinator puts it
 		return err
 	})
 	allowed(t, "coordinator: publish a task", func(ctx context.Context) error { return coord.PublishTask(ctx, task) })
@@ -220,7 +224,7 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 		return worker.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, RunID: run, GenomeID: 3, Kind: gahpo.KindFitness})
 	})
 	denied.add("worker: overwrite the data set", func(ctx context.Context) error {
-		_, err := worker.PutBytes(ctx, bus.BucketData, "train.bin", []byte("poison"))
+		_, err := worker.PutBytes(ctx, bus.BucketData, ref.Name, []byte("poison"))
 		return err
 	})
 	// A purge request names its subjects in its body: the right to purge
@@ -276,7 +280,7 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 	if waiting, err := coord.ResultWaiting(ctx, run, 1); err != nil || !waiting {
 		t.Errorf("the worker's result: waiting %v, err %v", waiting, err)
 	}
-	data, err := coord.GetBytes(ctx, bus.BucketData, "train.bin", ref.Digest)
+	data, err := coord.GetBytes(ctx, bus.BucketData, ref.Name, ref.Digest)
 	if err != nil || len(data) != 300<<10 {
 		t.Errorf("the data set was changed: %d bytes, err %v", len(data), err)
 	}

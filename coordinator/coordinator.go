@@ -379,7 +379,7 @@ func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop f
 		return nil, nil, err
 	}
 	for _, f := range c.problem.DataFiles {
-		ref, err := c.conn.PutFile(ctx, bus.BucketData, f)
+		ref, err := c.conn.PutData(ctx, f) // under its content's digest: another run's file of its name is another object
 		if err != nil {
 			_ = stopSvc()
 			return nil, nil, fmt.Errorf("coordinator: upload data: %w", err)
@@ -387,7 +387,11 @@ func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop f
 		c.data = append(c.data, ref)
 	}
 	if len(c.data) > 0 {
-		c.log.Info("data set in the object store", "bucket", bus.BucketData, "files", len(c.data))
+		objects := make([]string, len(c.data))
+		for i, ref := range c.data {
+			objects[i] = ref.Name
+		}
+		c.log.Info("data set in the object store", "bucket", bus.BucketData, "files", len(c.data), "objects", objects)
 	}
 	stopEvents, err := c.conn.SubscribeEvents(c.id, c.onEvent)
 	if err != nil {
@@ -453,7 +457,7 @@ func (c *Coordinator) resetBus(ctx context.Context) (*bus.ResultFeed, error) {
 		return nil, err
 	}
 	for _, f := range c.problem.DataFiles {
-		if _, err := c.conn.PutFile(ctx, bus.BucketData, f); err != nil {
+		if _, err := c.conn.PutData(ctx, f); err != nil {
 			return nil, fmt.Errorf("coordinator: upload data: %w", err)
 		}
 	}

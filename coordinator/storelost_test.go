@@ -39,7 +39,8 @@ func (g *gatedTrainer) Train(ctx context.Context, job models.Job) (models.Outcom
 // go on: the coordinator sets the streams up again, queues the lost tasks
 // (those whose checkpoint went train from scratch) and ends as the
 // uninterrupted run did, bit for bit. It stopped with "bus: next result:
-// nats: no heartbeat received", leaving the user to resume the run.
+// nats: no heartbeat received", leaving the user to resume the run. Its
+// data file is put again, under its content's name, on the empty server.
 func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two cluster runs and a server outage: -short")
@@ -84,7 +85,20 @@ func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	c, err := coordinator.New(stB, conn, coordinator.Config{Run: rc, Problem: problemFor, Logger: quiet})
+	data := filepath.Join(t.TempDir(), "train.csv")
+	if err := os.WriteFile(data, []byte("x,y\n1,2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	object, err := bus.DataObjectName(bus.Digest([]byte("x,y\n1,2\n")), "train.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	problem := func(name string) (coordinator.Problem, error) {
+		p, err := problemFor(name)
+		p.DataFiles = []string{data}
+		return p, err
+	}
+	c, err := coordinator.New(stB, conn, coordinator.Config{Run: rc, Problem: problem, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +124,9 @@ func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 		t.Logf("the run ended %v after its server came back empty", d.Round(time.Millisecond))
 	}
 	checkHalvingWeights(t, stB, conn, runB, true)
+	if d, err := conn.ObjectDigest(ctx, bus.BucketData, object); err != nil || d != bus.Digest([]byte("x,y\n1,2\n")) {
+		t.Errorf("the data file on the empty server: digest %q, %v; want it put again as %s", d, err, object)
+	}
 	if got := halvingHistory(t, stB, runB.ID); !reflect.DeepEqual(got, want) {
 		for i := range min(len(got), len(want)) {
 			if !reflect.DeepEqual(got[i], want[i]) {

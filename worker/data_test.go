@@ -2,6 +2,8 @@ package worker_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math"
@@ -333,12 +335,12 @@ func TestCacheWithoutDigest(t *testing.T) {
 // on a server that lost its store) is trained on.
 func TestDataObjectGone(t *testing.T) {
 	const name = "train-images-idx3-ubyte.gz" // MNIST's longest name
-	deleteObject := func(t *testing.T, ctx context.Context, c *cluster, _ *gahpo.DataRef) {
-		if err := c.conn.DeleteObject(ctx, bus.BucketData, name); err != nil {
+	deleteObject := func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef, _ string) {
+		if err := c.conn.DeleteObject(ctx, bus.BucketData, ref.Name); err != nil {
 			t.Fatal(err)
 		}
 	}
-	deleteBucket := func(t *testing.T, ctx context.Context, c *cluster, _ *gahpo.DataRef) {
+	deleteBucket := func(t *testing.T, ctx context.Context, c *cluster, _ *gahpo.DataRef, _ string) {
 		nc, err := nats.Connect(c.srv.URL())
 		if err != nil {
 			t.Fatal(err)
@@ -352,27 +354,57 @@ func TestDataObjectGone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	replace := func(t *testing.T, ctx context.Context, c *cluster, _ *gahpo.DataRef) {
-		if _, err := c.conn.PutBytes(ctx, bus.BucketData, name, []byte("0.75")); err != nil {
+	// Other bytes under the name of the run's file's content: no run puts
+	// them there, but a hand might.
+	replace := func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef, _ string) {
+		if _, err := c.conn.PutBytes(ctx, bus.BucketData, ref.Name, []byte("0.75")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	noDigest := func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef) {
-		deleteObject(t, ctx, c, ref)
+	noDigest := func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef, src string) {
+		deleteObject(t, ctx, c, ref, src)
 		ref.Digest = "" // an older coordinator's task: the store's digest is asked
 	}
-	missing := "worker: data set object gahpo-data/" + name + " is missing from the object store (deleted, or the NATS server lost its store): restart the run's coordinator, which puts it back"
+	// byName makes ref an older coordinator's, by file name alone, which
+	// another run's file of that name then replaced.
+	byName := func(keep bool) func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef, src string) {
+		return func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef, src string) {
+			if !keep { // no newer coordinator put it under its content's name
+				deleteObject(t, ctx, c, ref, src)
+			}
+			old, err := c.conn.PutFile(ctx, bus.BucketData, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if old.Name != name || old.Digest != ref.Digest {
+				t.Fatalf("PutFile stored %s (%s), want %s (%s)", old.Name, old.Digest, name, ref.Digest)
+			}
+			*ref = old
+			if _, err := c.conn.PutBytes(ctx, bus.BucketData, name, []byte("0.75")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	missing := func(sum string) string {
+		return "worker: data set object gahpo-data/sha256-" + sum[:8] + "…/" + name + " is missing from the object store (deleted, or NATS lost its store): restart the run's coordinator, which puts it back"
+	}
 	tests := []struct {
 		name    string
-		gone    func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef)
+		gone    func(t *testing.T, ctx context.Context, c *cluster, ref *gahpo.DataRef, src string)
 		back    bool // the object put back after the first attempt
-		failure string
+		failure func(sum string) string
 	}{
 		{"object deleted", deleteObject, false, missing},
 		{"object deleted, reference without digest", noDigest, false, missing},
 		{"bucket deleted", deleteBucket, false, missing},
-		{"object replaced", replace, false, "worker: data set object gahpo-data/" + name + " holds other bytes than the run's (replaced by another run's file of that name?): give each run's data files names of their own"},
-		{"object deleted and put back", deleteObject, true, ""},
+		{"object replaced", replace, false, func(sum string) string {
+			return "worker: data set object gahpo-data/sha256-" + sum[:8] + "…/" + name + " holds other bytes than its digest: restart the run's coordinator, which puts it back"
+		}},
+		{"an older coordinator's reference by name, replaced", byName(false), false, func(string) string {
+			return "worker: data set object gahpo-data/" + name + " holds other bytes than the run's (replaced by another run's file of that name?): upgrade the run's coordinator"
+		}},
+		{"an older coordinator's reference by name, replaced, the file under its content's name", byName(true), false, nil},
+		{"object deleted and put back", deleteObject, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -383,11 +415,15 @@ func TestDataObjectGone(t *testing.T) {
 			if err := os.WriteFile(src, []byte("0.25"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			ref, err := c.conn.PutFile(ctx, bus.BucketData, src)
+			ref, err := c.conn.PutData(ctx, src)
 			if err != nil {
 				t.Fatal(err)
 			}
-			tt.gone(t, ctx, c, &ref)
+			sum := sha256.Sum256([]byte("0.25"))
+			if want := "sha256-" + hex.EncodeToString(sum[:]) + "/" + name; ref.Name != want {
+				t.Fatalf("PutData stored %s, want %s", ref.Name, want)
+			}
+			tt.gone(t, ctx, c, &ref, src)
 			var calls atomic.Int32
 			trainer := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
 				calls.Add(1)
@@ -416,7 +452,7 @@ func TestDataObjectGone(t *testing.T) {
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
-				if _, err := c.conn.PutFile(ctx, bus.BucketData, src); err != nil {
+				if _, err := c.conn.PutData(ctx, src); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -427,8 +463,14 @@ func TestDataObjectGone(t *testing.T) {
 				}
 				return
 			}
-			if r.Failure != tt.failure || r.Attempt != 3 || !math.IsInf(float64(r.Fitness), 1) {
-				t.Errorf("failure %q at attempt %d, fitness %v; want at attempt 3 (the last), +Inf:\n%q", r.Failure, r.Attempt, r.Fitness, tt.failure)
+			if tt.failure == nil {
+				if r.Failure != "" || r.Fitness != 0.25 || r.Attempt != 1 || calls.Load() != 1 {
+					t.Errorf("fitness %v, failure %q at attempt %d, %d trainings; want 0.25 (the run's own file) trained once at attempt 1", r.Fitness, r.Failure, r.Attempt, calls.Load())
+				}
+				return
+			}
+			if want := tt.failure(hex.EncodeToString(sum[:])); r.Failure != want || r.Attempt != 3 || !math.IsInf(float64(r.Fitness), 1) {
+				t.Errorf("failure %q at attempt %d, fitness %v; want at attempt 3 (the last), +Inf:\n%q", r.Failure, r.Attempt, r.Fitness, want)
 			}
 			if took := time.Since(start); took < 2*retry {
 				t.Errorf("failed after %v: want each attempt handed back %v first", took, retry)

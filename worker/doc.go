@@ -9,9 +9,13 @@
 // on disk; each cached file's digest is checked again before every task
 // and after every training, and a damaged one fetched again; a reference
 // without a digest, from an older coordinator, is checked by the one the
-// object store keeps) unless a local directory is given. A task whose
-// data set's object is missing from the store, or replaced, is handed back
-// (counted) until its last attempt, whose failure says so.
+// object store keeps) unless a local directory is given. Each file is
+// written under its own name, the last part of its object's
+// ("sha256-<hex>/train.csv": bus.DataObjectName). A task whose data set's
+// object is missing from the store, or replaced, is handed back (counted)
+// until its last attempt, whose failure says so; an older coordinator's
+// reference by file name alone is read under its content's name when the
+// object of its name is missing or replaced.
 //
 // # Jobs and checkpoints
 //

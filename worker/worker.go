@@ -652,7 +652,7 @@ func (w *Worker) dataDir(ctx context.Context, task gahpo.Task) (string, error) {
 			if !errors.Is(err, os.ErrNotExist) && !told {
 				w.log.Warn("a cached data file is damaged; fetching it again", "err", err)
 			}
-			if f.path, err = w.conn.Fetch(ctx, ref, set.dir); err != nil {
+			if f.path, err = w.fetch(ctx, ref, set.dir); err != nil {
 				return "", dataGone(ref, err)
 			}
 		}
@@ -685,17 +685,47 @@ type dataGoneError struct {
 
 func (e *dataGoneError) Error() string {
 	// One line, short enough (with MNIST's longest name) for the run's
-	// failure cause to show it whole (search.FailureCause: 200 bytes).
-	obj := e.ref.Bucket + "/" + e.ref.Name
-	if e.replaced {
-		return "worker: data set object " + obj + " holds other bytes than the run's (replaced by another run's file of that name?): " +
-			"give each run's data files names of their own"
+	// failure cause to show it whole (search.FailureCause: 200 bytes): an
+	// object named by its content shows 8 digits of its digest.
+	obj, byName := e.ref.Bucket+"/"+e.ref.Name, !bus.IsDataObjectName(e.ref.Name)
+	if !byName {
+		obj = e.ref.Bucket + "/" + e.ref.Name[:len("sha256-")+8] + "…/" + filepath.Base(e.ref.Name)
 	}
-	return "worker: data set object " + obj + " is missing from the object store (deleted, or the NATS server lost its store): " +
+	switch {
+	case e.replaced && byName:
+		// An older coordinator's task names its data by file name alone,
+		// which another run's file of that name replaces.
+		return "worker: data set object " + obj + " holds other bytes than the run's (replaced by another run's file of that name?): " +
+			"upgrade the run's coordinator"
+	case e.replaced:
+		return "worker: data set object " + obj + " holds other bytes than its digest: restart the run's coordinator, which puts it back"
+	}
+	return "worker: data set object " + obj + " is missing from the object store (deleted, or NATS lost its store): " +
 		"restart the run's coordinator, which puts it back"
 }
 
 func (e *dataGoneError) Unwrap() error { return e.err }
+
+// fetch downloads ref into dir (bus.Conn.Fetch). A reference by file name
+// alone, with a digest (the task of an older coordinator, queued before a
+// newer one resumed its run), whose object is missing or holds other
+// bytes (another run's file of that name) is read under its content's name
+// (bus.DataObjectName), where a newer coordinator keeps the same file.
+func (w *Worker) fetch(ctx context.Context, ref gahpo.DataRef, dir string) (string, error) {
+	path, err := w.conn.Fetch(ctx, ref, dir)
+	if err == nil || ref.Digest == "" || bus.IsDataObjectName(ref.Name) || !bus.IsNotFound(err) && !errors.Is(err, bus.ErrDigest) {
+		return path, err
+	}
+	alt := ref
+	if alt.Name, _ = bus.DataObjectName(ref.Digest, ref.Name); alt.Name == "" {
+		return "", err
+	}
+	if p, aerr := w.conn.Fetch(ctx, alt, dir); aerr == nil {
+		w.log.Info("data file fetched under its content's name: the task's name for it was missing or replaced", "object", ref.Name, "as", alt.Name)
+		return p, nil
+	}
+	return "", err
+}
 
 // dataGone wraps err, from fetching ref or reading its digest, as a
 // dataGoneError when it says the object is not in the store or was

@@ -116,7 +116,8 @@ func TestPurgeRefusesARunningRun(t *testing.T) {
 // TestPurgeRemovesTheRunsObjects: a coordinator killed as its run ended,
 // before its clean-up, leaves the run's checkpoints and weights in the
 // object store, where nothing else would remove them; purge does, and
-// leaves another run's alone.
+// leaves another run's alone. It leaves the data sets alone too: each is
+// kept under its content's name, which another run may use.
 func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 	t.Chdir(t.TempDir()) // no gahpo.db here
 	srv := testnats.Start(t)
@@ -132,6 +133,11 @@ func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 		bus.BucketCheckpoints: {"ended-3-e1-aa", "ended-7-e3-bb", "other-3-e1-cc", "ended-2-3-e1-ff", "ended-5-e1"},
 		bus.BucketWeights:     {"ended-7-weights-dd", "other-2-weights-ee", "ended", "ended-2-final-3-gg", "ended-final-7"},
 	}
+	data, err := bus.DataObjectName(bus.Digest([]byte("x,y\n")), "train.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put[bus.BucketData] = []string{data}
 	for bucket, names := range put {
 		for _, name := range names {
 			if _, err := conn.PutBytes(ctx, bucket, name, []byte(name)); err != nil {
@@ -147,7 +153,8 @@ func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 	if !strings.Contains(out.String(), "5 checkpoints and weights") {
 		t.Errorf("output %q; want 5 objects removed", out.String())
 	}
-	want := map[string]string{bus.BucketCheckpoints: "[ended-2-3-e1-ff other-3-e1-cc]", bus.BucketWeights: "[ended ended-2-final-3-gg other-2-weights-ee]"}
+	want := map[string]string{bus.BucketCheckpoints: "[ended-2-3-e1-ff other-3-e1-cc]", bus.BucketWeights: "[ended ended-2-final-3-gg other-2-weights-ee]",
+		bus.BucketData: "[" + data + "]"}
 	for bucket, w := range want {
 		names, err := conn.ListObjects(ctx, bucket)
 		if err != nil {
