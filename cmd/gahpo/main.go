@@ -26,7 +26,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"syscall"
@@ -37,34 +36,37 @@ var version = "0.1.0-dev"
 
 func main() {
 	trainers.Guard() // in a copy of this binary that guards a training command, runs it and never returns
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	terminated := make(chan os.Signal, 1) // which of the two stopped it: the exit status says
-	signal.Notify(terminated, syscall.SIGTERM)
-	m := &Main{Stdout: printable{os.Stdout}, Stderr: os.Stderr} // what a training printed reaches the views
+	ctx, stopped := stopSignals()
+	stderr := &hangupSafe{w: os.Stderr, hup: stopped.hup}
+	m := &Main{Stdout: printable{&hangupSafe{w: os.Stdout, hup: stopped.hup}}, Stderr: stderr} // what a training printed reaches the views
 	err := m.Run(ctx, os.Args[1:])
 	switch {
 	case err == nil:
 	case errors.Is(err, errUsage):
 		os.Exit(2)
 	case errors.As(err, new(finishedError)):
-		fmt.Fprintln(os.Stderr, errorLine(err))
+		fmt.Fprintln(stderr, errorLine(err))
 	case errors.As(err, new(runFailedError)):
-		fmt.Fprintln(os.Stderr, errorLine(err))
+		fmt.Fprintln(stderr, errorLine(err))
 		os.Exit(exitRunFailed)
 	case errors.Is(err, flag.ErrHelp): // -h or --help: asked for, not an error
 		os.Exit(0)
 	case errors.Is(err, context.Canceled):
-		select {
-		case <-terminated:
-			fmt.Fprintln(os.Stderr, "gahpo: terminated")
-			os.Exit(143) // 128 + SIGTERM, as a shell reports it
+		// Which signal stopped it: the exit status says, as a shell
+		// reports a process killed by it.
+		switch stopped.signal() {
+		case syscall.SIGTERM:
+			fmt.Fprintln(stderr, "gahpo: terminated")
+			os.Exit(143) // 128 + SIGTERM
+		case syscall.SIGHUP:
+			fmt.Fprintln(stderr, "gahpo: hung up")
+			os.Exit(129) // 128 + SIGHUP
 		default:
-			fmt.Fprintln(os.Stderr, "gahpo: interrupted")
+			fmt.Fprintln(stderr, "gahpo: interrupted")
 			os.Exit(130) // 128 + SIGINT
 		}
 	default:
-		fmt.Fprintln(os.Stderr, errorLine(err))
+		fmt.Fprintln(stderr, errorLine(err))
 		os.Exit(1)
 	}
 }

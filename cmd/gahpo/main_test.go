@@ -277,10 +277,11 @@ func logs(dir string) string {
 	return b.String()
 }
 
-// TestStopExitStatus: a run stopped by SIGINT exits 130 and by SIGTERM
-// (systemd's stop, a scale down) 143, as a shell reports a process killed
-// by each, after it has stopped in order (the systemd units count 143 a
-// success).
+// TestStopExitStatus: a run stopped by SIGINT exits 130, by SIGTERM
+// (systemd's stop, a scale down) 143 and by SIGHUP (its terminal closed)
+// 129, as a shell reports a process killed by each, after it has stopped
+// in order (the systemd units count 143 a success) and said how to resume
+// the run.
 func TestStopExitStatus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the binary, stopped by signals: -short")
@@ -289,7 +290,7 @@ func TestStopExitStatus(t *testing.T) {
 		sig  syscall.Signal
 		code int
 		says string
-	}{{syscall.SIGINT, 130, "gahpo: interrupted"}, {syscall.SIGTERM, 143, "gahpo: terminated"}} {
+	}{{syscall.SIGINT, 130, "gahpo: interrupted"}, {syscall.SIGTERM, 143, "gahpo: terminated"}, {syscall.SIGHUP, 129, "gahpo: hung up"}} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -313,6 +314,9 @@ func TestStopExitStatus(t *testing.T) {
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != tc.code || !strings.Contains(stderr.String(), tc.says) {
 				t.Errorf("after %v: %v; want exit status %d saying %q\n%s", tc.sig, err, tc.code, tc.says, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "; to resume it where it stopped: gahpo run ") {
+				t.Errorf("after %v, the run does not say how to resume it:\n%s", tc.sig, stderr.String())
 			}
 		})
 	}
