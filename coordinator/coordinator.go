@@ -62,6 +62,9 @@ type Config struct {
 	Batch int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// Serving, when set, is called once, when the coordinator first
+	// answers on the bus (gahpo status, queries), before it takes results.
+	Serving func()
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -373,6 +376,9 @@ func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop f
 	if err := c.stillAlone(ctx); err != nil {
 		_ = stopSvc()
 		return nil, nil, err
+	}
+	if c.cfg.Serving != nil {
+		c.cfg.Serving()
 	}
 	if err := c.conn.EnsureStreams(ctx, c.rc.AckWait); err != nil {
 		_ = stopSvc()

@@ -73,7 +73,7 @@ func (m *Main) runCoordinator(ctx context.Context, args []string) error {
 	}
 	defer conn.Drain()
 	// Without a terminal the logs tell the progress.
-	run, err := m.coordinate(ctx, conn, log, st, *db, rc, resumed, &sf, !*noProgress && isTerminal(m.Stderr))
+	run, err := m.coordinate(ctx, conn, log, st, *db, rc, resumed, &sf, !*noProgress && isTerminal(m.Stderr), nil)
 	if err != nil {
 		return err
 	}
@@ -118,9 +118,12 @@ func withLogger(o bus.Options, log *slog.Logger) bus.Options {
 // address and the streams (--replicas beyond the servers, a user without
 // the coordinator's rights), is tried before a new run is written to the
 // history, so that a refused start leaves the history as it was.
-func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger, st *store.Store, db string, rc gahpo.RunConfig, resumed gahpo.Run, sf *searchFlags, progress bool) (gahpo.Run, error) {
+// serving, when set, is called once the coordinator answers status
+// requests.
+func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger, st *store.Store, db string, rc gahpo.RunConfig, resumed gahpo.Run, sf *searchFlags, progress bool, serving func()) (gahpo.Run, error) {
 	cfg := coordinator.Config{
 		Run: rc, Problem: problemFor(sf.data), RunID: sf.runID, NewRun: sf.newRun, Version: version, Logger: log,
+		Serving: serving,
 	}
 	if progress {
 		cfg.Progress, cfg.ProgressBar = m.Stderr, isTerminal(m.Stderr)

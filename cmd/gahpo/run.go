@@ -87,8 +87,13 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	defer srv.Shutdown()
 	announce(srv.URL())
 	fmt.Fprintf(m.Stderr, "gahpo: embedded NATS on %s, %d local %s, problem %s, preset %s\n", srv.URL(), *workers, pluralS(*workers, "worker", "workers"), shown.Problem, shown.Preset)
+	var follow func()
 	if token == "" { // loopback, no credentials: how a newcomer follows the run from another terminal
-		fmt.Fprintf(m.Stderr, "gahpo: follow it from another terminal: gahpo status --nats %s (or gahpo query best --nats %s); Ctrl-C stops it, and the same command resumes it\n", srv.URL(), srv.URL())
+		// Said once the coordinator answers: before, gahpo status finds
+		// no running coordinator.
+		follow = func() {
+			fmt.Fprintf(m.Stderr, "gahpo: follow it from another terminal: gahpo status --nats %s (or gahpo query best --nats %s); Ctrl-C stops it, and the same command resumes it\n", srv.URL(), srv.URL())
+		}
 	}
 
 	conn, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "gahpo-run", Logger: log, Token: token})
@@ -116,7 +121,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		workersRun.start(wconn, worker.Config{Name: "local-" + strconv.Itoa(i+1), DataDir: dataDir, Check: problems.Check,
 			Accept: problems.Default.Accept, Logger: log})
 	}
-	run, err := m.coordinate(ctx, conn, log, st, *db, rc, resumed, &sf, !*noProgress)
+	run, err := m.coordinate(ctx, conn, log, st, *db, rc, resumed, &sf, !*noProgress, follow)
 	werr := workersRun.stop()
 	if err != nil {
 		return err
