@@ -86,6 +86,11 @@ type page struct {
 	// FinalResult is what the final training measured: a problem file's
 	// objective, the test loss and accuracy (see finalResult).
 	FinalResult string
+	// LiveFinal lists the epochs a final training under way has reported
+	// so far (the coordinator's status), before it is stored: a problem
+	// file's objective first, then the test loss and accuracy; no rows
+	// when there is none, or the final training is stored.
+	LiveFinal epochTable
 	// Failures groups the failed genomes by cause, FailureHead says how
 	// many failed of how many trained (see FailureGroups).
 	Failures    []FailureGroup
@@ -136,6 +141,8 @@ func newPage(s *Snapshot, figs []Figure, live bool) page {
 	slices.Sort(pg.Counts.Workers)
 	if s.Final != nil {
 		pg.FinalResult = finalResult(s.Run.Config, s.Final)
+	} else if s.Status != nil && !pg.Ended {
+		pg.LiveFinal = liveFinalTable(s.Status)
 	}
 	var trained int
 	if pg.Failures, trained = FailureGroups(s.Genomes); len(pg.Failures) > 0 {
@@ -346,6 +353,66 @@ func newEpochTable(f *gahpo.FinalTraining) epochTable {
 			default:
 				row.Vals = append(row.Vals, strconv.FormatFloat(float64(v), 'g', 5, 64))
 			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// liveFinalTable is the table of the epochs st's final training has
+// reported, at most 15 evenly spaced: the run's objective as its trainer reported it (a problem
+// file's; a built-in problem's is the test loss, a column already), the
+// test loss and the accuracy where reported, the duration.
+func liveFinalTable(st *gahpo.Status) epochTable {
+	var t epochTable
+	if len(st.Final) == 0 {
+		return t
+	}
+	objective := st.Objective != "" && st.Objective != "test_loss" && len(st.FinalObjective) > 0
+	var loss, acc bool
+	for _, e := range st.Final {
+		loss = loss || !math.IsNaN(float64(e.TestLoss))
+		acc = acc || e.TestAccuracy > 0
+	}
+	if objective {
+		t.Cols = append(t.Cols, st.Objective)
+	}
+	if loss {
+		t.Cols = append(t.Cols, "test_loss")
+	}
+	if acc {
+		t.Cols = append(t.Cols, "test_accuracy")
+	}
+	num := func(v gahpo.Float) string {
+		if math.IsNaN(float64(v)) {
+			return "-"
+		}
+		return strconv.FormatFloat(float64(v), 'g', 5, 64)
+	}
+	t.All = len(st.Final)
+	const n = 15 // as the stored final's table: evenly spaced, the last included
+	for i := range min(n, len(st.Final)) {
+		e := st.Final[i]
+		if len(st.Final) > n {
+			e = st.Final[i*(len(st.Final)-1)/(n-1)]
+		}
+		row := epochRow{Epoch: e.Epoch, Duration: e.Duration}
+		if objective {
+			v, ok := st.FinalObjective[e.Epoch]
+			if !ok {
+				v = gahpo.Float(math.NaN())
+			}
+			row.Vals = append(row.Vals, num(v))
+		}
+		if loss {
+			row.Vals = append(row.Vals, num(e.TestLoss))
+		}
+		if acc {
+			a := "-"
+			if e.TestAccuracy > 0 {
+				a = fmt.Sprintf("%.2f%%", 100*e.TestAccuracy)
+			}
+			row.Vals = append(row.Vals, a)
 		}
 		t.Rows = append(t.Rows, row)
 	}
