@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bufio"
 	"context"
 	"regexp"
 	"strings"
@@ -8,12 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/bus"
 )
 
 // TestRunFollowHintAnswers: the command gahpo run gives to follow the run
 // from another terminal answers as soon as it is printed, not "no running
-// coordinator" while the coordinator starts.
+// coordinator" while the coordinator starts: a client asks the moment the
+// line comes, then the command itself.
 func TestRunFollowHintAnswers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the binary, followed from another process: -short")
@@ -22,25 +24,48 @@ func TestRunFollowHintAnswers(t *testing.T) {
 	defer cancel()
 	db := t.TempDir() + "/h.db"
 	cmd := command(ctx, "", "run", "--problem", "regression", "--population", "50", "--generations", "40", "--db", db, "--no-progress")
-	var stderr testnats.LogBuffer
-	cmd.Stderr = &stderr
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	drained := make(chan struct{})
 	defer func() {
 		cmd.Process.Signal(syscall.SIGINT)
+		<-drained
 		cmd.Wait()
 	}()
 	hint := regexp.MustCompile(`follow it from another terminal: gahpo status --nats (nats://\S+) `)
-	var m []string
-	for m = hint.FindStringSubmatch(stderr.String()); m == nil; m = hint.FindStringSubmatch(stderr.String()) {
-		if ctx.Err() != nil {
-			t.Fatalf("gahpo run gives no command to follow it:\n%s", stderr.String())
+	var said strings.Builder
+	var url string
+	sc := bufio.NewScanner(stderr)
+	for url == "" && sc.Scan() {
+		said.WriteString(sc.Text() + "\n")
+		if m := hint.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	out, errOut, err := gahpo(t, "status", "--nats", m[1])
-	if err != nil || !strings.Contains(out, "run ") {
-		t.Errorf("gahpo status --nats %s, as soon as gahpo run says it: %v\n%s%s\ngahpo run said:\n%s", m[1], err, out, errOut, stderr.String())
+	go func() { // what the run says next must not fill the pipe
+		defer close(drained)
+		for sc.Scan() {
+		}
+	}()
+	if url == "" {
+		t.Fatalf("gahpo run gives no command to follow it:\n%s", said.String())
+	}
+	conn, err := bus.Connect(ctx, bus.Options{URL: url, Name: "follow-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := conn.Discover(ctx)
+	conn.Close()
+	if err != nil || len(svcs) != 1 {
+		t.Errorf("coordinators answering on %s as soon as gahpo run says to follow it: %v, %v\n%s", url, svcs, err, said.String())
+	}
+	out, errOut, err := gahpo(t, "status", "--nats", url)
+	if err != nil || !strings.Contains(out, "(regression): running") {
+		t.Errorf("gahpo status --nats %s: %v\n%s%s\ngahpo run said:\n%s", url, err, out, errOut, said.String())
 	}
 }
