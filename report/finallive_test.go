@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +65,7 @@ func TestDashboardFinalUnderWayObjective(t *testing.T) {
 		var got [][]string
 		if err == nil {
 			got, err = chromedp.Run(ctx, chromedp.Evaluate[[][]string](cells))
+			screenshot(t, ctx, "dashboard-final-under-way-"+strings.ReplaceAll(tc.name, " ", "-"))
 		}
 		_ = chromedp.Do(ctx, chromedp.Navigate("about:blank")) // its event stream ends
 		srv.CloseClientConnections()
