@@ -37,8 +37,9 @@ type Run struct {
 	// Dir, where it is not cfg (population based training: a genome goes
 	// on from another's weights with its own hyperparameters). The state
 	// must exist and be From's; the learning rate of the next epoch is the
-	// state's scaled by cfg.LR/From.LR, and cfg's gamma, batch size and
-	// weight decay act from there. Without From, the state must be cfg's.
+	// state's scaled by cfg.LR/From.LR, and cfg's gamma, batch size,
+	// weight decay and shift act from there. Without From, the state must
+	// be cfg's.
 	From *Config
 }
 
