@@ -454,8 +454,8 @@ func readReport(path string, cfg config, c candidate, seed uint64) (training, er
 	if err != nil {
 		return training{}, err
 	}
-	want := fmt.Sprint(seed, c.genome.BatchSize, c.genome.LR, c.genome.Gamma, c.genome.WeightDecay, c.schedule)
-	got := fmt.Sprint(r.Seed, r.BatchSize, r.LR, r.Gamma, r.WeightDecay, r.Schedule)
+	want := fmt.Sprint(seed, c.genome.BatchSize, c.genome.LR, c.genome.Gamma, c.genome.WeightDecay, c.genome.Shift, c.schedule)
+	got := fmt.Sprint(r.Seed, r.BatchSize, r.LR, r.Gamma, r.WeightDecay, r.Shift, r.Schedule)
 	trainWant, testWant := 60_000, 10_000
 	if cfg.trainImages > 0 {
 		trainWant = min(cfg.trainImages, trainWant)
@@ -465,7 +465,7 @@ func readReport(path string, cfg config, c candidate, seed uint64) (training, er
 	}
 	switch {
 	case got != want:
-		return training{}, fmt.Errorf("%s: the report of another training (seed, batch, lr, gamma, wd, schedule: %s, not %s)", path, got, want)
+		return training{}, fmt.Errorf("%s: the report of another training (seed, batch, lr, gamma, wd, shift, schedule: %s, not %s)", path, got, want)
 	case len(r.Epochs) != cfg.epochs:
 		return training{}, fmt.Errorf("%s: a report of %d epochs, not %d", path, len(r.Epochs), cfg.epochs)
 	case r.TrainImages != trainWant || r.TestImages != testWant:

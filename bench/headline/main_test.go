@@ -130,6 +130,10 @@ func TestReadReport(t *testing.T) {
 	def, _ := parseBaseline(pytorchDefault)
 	other, _ := parseBaseline("default=batch_size=64,lr=1,gamma=0.8,weight_decay=0")
 	sched := candidate{label: "search", schedule: "1:batch_size=64,gamma=0.7,lr=1,weight_decay=0"}
+	shifted, err := genomeCandidate("search", map[string]float64{"batch_size": 64, "lr": 1, "gamma": 0.7, "weight_decay": 0, "shift": 2})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := config{epochs: 2}
 	for _, tc := range []struct {
 		name string
@@ -142,6 +146,7 @@ func TestReadReport(t *testing.T) {
 		{"another seed", cfg, def, 3, false},
 		{"another gamma", cfg, other, 2, false},
 		{"a schedule", cfg, sched, 2, false},
+		{"the same with shift 2", cfg, shifted, 2, false},
 		{"more epochs", config{epochs: 14}, def, 2, false},
 		{"fewer images", config{epochs: 2, trainImages: 600}, def, 2, false},
 		{"fewer test images", config{epochs: 2, testImages: 500}, def, 2, false},
