@@ -65,10 +65,12 @@ func (l lineage) cnnSchedule(steps []gahpo.ScheduleStep) bool {
 	if !problems.IsCNN(l.rc.Problem) || len(steps) == 0 {
 		return false
 	}
-	genes := []string{"batch_size", "gamma", "lr", "weight_decay"}
-	if l.rc.Problem == problems.CNNShift {
-		genes = []string{"batch_size", "gamma", "lr", "shift", "weight_decay"}
+	p, err := problems.Lookup(l.rc.Problem)
+	if err != nil {
+		return false
 	}
+	genes := p.Space().Names() // the paper's four, and shift on cnn-shift
+	slices.Sort(genes)
 	return slices.Equal(slices.Sorted(maps.Keys(steps[len(steps)-1].Params)), genes)
 }
 
