@@ -296,7 +296,8 @@ func FormatParams(p map[string]float64, choices ...map[string]string) string {
 
 // epochTable is the final training's table: a column per metric its
 // epochs reported (the CNN's lr, losses and accuracy; a problem file's
-// command's own), a row per epoch, at most 15 rows evenly spaced.
+// command's own), a row per epoch, at most maxEpochRows evenly spaced
+// (spacedRow).
 type epochTable struct {
 	Cols []string
 	Rows []epochRow
@@ -312,6 +313,19 @@ type epochRow struct {
 // metricOrder puts the CNN's columns first, in their usual order, then the
 // rest by name.
 var metricOrder = []string{"lr", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
+
+// maxEpochRows is the most rows an epochTable shows.
+const maxEpochRows = 15
+
+// spacedRow is the epoch, of all, that row i of an epochTable shows: the
+// i-th, or with more than maxEpochRows epochs, maxEpochRows evenly spaced,
+// the first and the last included.
+func spacedRow(i, all int) int {
+	if all <= maxEpochRows {
+		return i
+	}
+	return i * (all - 1) / (maxEpochRows - 1)
+}
 
 func newEpochTable(f *gahpo.FinalTraining) epochTable {
 	curve := f.Curve
@@ -336,12 +350,8 @@ func newEpochTable(f *gahpo.FinalTraining) epochTable {
 	}
 	t.Cols = append(t.Cols, slices.Sorted(maps.Keys(seen))...)
 	t.All = len(curve)
-	const n = 15
-	for i := range min(n, len(curve)) {
-		e := curve[i]
-		if len(curve) > n {
-			e = curve[i*(len(curve)-1)/(n-1)]
-		}
+	for i := range min(maxEpochRows, len(curve)) {
+		e := curve[spacedRow(i, len(curve))]
 		row := epochRow{Epoch: e.Epoch, Duration: e.Duration}
 		for _, k := range t.Cols {
 			v, ok := e.Metrics[k]
@@ -390,12 +400,8 @@ func liveFinalTable(st *gahpo.Status) epochTable {
 		return strconv.FormatFloat(float64(v), 'g', 5, 64)
 	}
 	t.All = len(st.Final)
-	const n = 15 // as the stored final's table: evenly spaced, the last included
-	for i := range min(n, len(st.Final)) {
-		e := st.Final[i]
-		if len(st.Final) > n {
-			e = st.Final[i*(len(st.Final)-1)/(n-1)]
-		}
+	for i := range min(maxEpochRows, len(st.Final)) { // as the stored final's table
+		e := st.Final[spacedRow(i, len(st.Final))]
 		row := epochRow{Epoch: e.Epoch, Duration: e.Duration}
 		if objective {
 			v, ok := st.FinalObjective[e.Epoch]
