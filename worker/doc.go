@@ -31,7 +31,8 @@
 // published as it comes (gahpo.Started.Report) for the curves of running
 // genomes, and the result carries the whole curve. A training is announced
 // (gahpo.Started without a report) once it has run a tenth of a second,
-// never after its result.
+// and again every 3 s while it trains (a coordinator started since learns
+// of it), never after its result.
 //
 // # Devices and refusals
 //

@@ -273,7 +273,8 @@ func capLog(lines []string) []string {
 
 // cutAt is where to cut s to at most n bytes: n, or the start of a
 // character that n would split. Bytes that are not UTF-8 are left as they
-// are (the line was cut back to just before the first of them).
+// are (an earlier capLog cut the line back to just before the first of
+// them).
 func cutAt(s string, n int) int {
 	for i := 1; i < utf8.UTFMax && i <= n; i++ {
 		if utf8.RuneStart(s[n-i]) {
