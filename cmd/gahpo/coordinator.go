@@ -159,7 +159,7 @@ func (m *Main) coordinate(ctx context.Context, conn *bus.Conn, log *slog.Logger,
 		fmt.Fprintf(m.Stderr, "gahpo: run %s, history in %s\n", c.RunID(), db)
 	}
 	run, err := c.Run(ctx)
-	if errors.Is(err, context.Canceled) { // Ctrl-C or SIGTERM: how to go on
+	if errors.Is(err, context.Canceled) { // Ctrl-C, SIGTERM or SIGHUP: how to go on
 		fmt.Fprintf(m.Stderr, "gahpo: run %s stopped unfinished, kept in %s; to resume it where it stopped: %s\n", c.RunID(), db, sf.resumeCommand(c.RunID()))
 	}
 	// A run that ended (not one interrupted) is shown ended on the pages
