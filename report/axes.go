@@ -372,10 +372,10 @@ func line(xys plotter.XYs, c color.Color, width vg.Length, dashes ...vg.Length) 
 // lossLabel names a problem's losses with their unit: a problem file's
 // are the metrics its training reports with "loss" in their names.
 func lossLabel(rc gahpo.RunConfig) string {
-	switch rc.Problem {
-	case problems.CNN, problems.CNNShift:
+	switch {
+	case problems.IsCNN(rc.Problem):
 		return "loss (NLL, nats)"
-	case problems.Regression:
+	case rc.Problem == problems.Regression:
 		return "loss (MSE)"
 	}
 	return "loss (as the training reports it)"
@@ -396,13 +396,13 @@ func objectiveLabel(rc gahpo.RunConfig) string {
 
 // fitnessLabel names the fitness axis of a run.
 func fitnessLabel(s *Snapshot) string {
-	switch s.Run.Config.Problem {
-	case problems.CNN, problems.CNNShift:
+	switch {
+	case problems.IsCNN(s.Run.Config.Problem):
 		if s.Run.Config.FitnessOnTest {
 			return "fitness: test loss (NLL, nats)"
 		}
 		return "fitness: validation loss (NLL, nats)"
-	case problems.Regression:
+	case s.Run.Config.Problem == problems.Regression:
 		return "fitness: 10-fold CV loss (MSE)"
 	}
 	return objectiveLabel(s.Run.Config)

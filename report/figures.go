@@ -138,8 +138,8 @@ func Figures(s *Snapshot, opt Options) []Figure {
 		p, err = FinalObjective(s)
 		add("final-objective", fmt.Sprintf("The final training's objective, %s, per epoch.", obj), figW, figH, p, err)
 	}
-	switch s.Run.Config.Problem {
-	case problems.CNN, problems.CNNShift:
+	switch {
+	case problems.IsCNN(s.Run.Config.Problem):
 		p, err = Conv1Histograms(s)
 		add("conv1-histograms", "Distribution of conv1's 288 weights after each epoch of the final training.", figW, figH, p, err)
 		img, label, ierr := loadTestImage(opt.MNISTDir)
@@ -151,7 +151,7 @@ func Figures(s *Snapshot, opt Options) []Figure {
 		add("conv1-activations", "conv1's 32 activation maps on MNIST test image 0.", figW, 4.5*vg.Inch, p, err)
 		p, err = InputImage(img, label)
 		add("test-image", "The test image.", 2.5*vg.Inch, 2.5*vg.Inch, p, err)
-	case problems.Regression:
+	case s.Run.Config.Problem == problems.Regression:
 		p, err = RegressionFit(s)
 		add("regression-fit", "The data and the final model's curve.", figW, figH, p, err)
 	}
