@@ -415,7 +415,7 @@ func (c *Conn) GetDirLimits(ctx context.Context, ref gahpo.ObjectRef, dir string
 	if err != nil {
 		return fmt.Errorf("bus: object store %s: %w", ref.Bucket, err)
 	}
-	obj, err := obs.Get(ctx, ref.Name)
+	obj, err := openObject(ctx, obs, ref.Name)
 	if err != nil {
 		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
 	}
@@ -434,11 +434,11 @@ func (c *Conn) GetDirLimits(ctx context.Context, ref gahpo.ObjectRef, dir string
 	h := sha256.New()
 	r := io.TeeReader(obj, h)
 	if err := Unpack(r, dir, lim); err != nil {
-		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
+		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, readErr(ctx, err))
 	}
 	// Read to the end: the client checks the digest there.
 	if _, err := io.Copy(io.Discard, r); err != nil {
-		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
+		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, readErr(ctx, err))
 	}
 	if got := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil)); got != info.Digest {
 		return fmt.Errorf("%w: %s/%s: read digest %s, want %s", ErrBadArchive, ref.Bucket, ref.Name, got, info.Digest)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -151,14 +152,72 @@ func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("bus: object store %s: %w", bucket, err)
 	}
-	data, err := obs.GetBytes(ctx, name)
+	obj, err := openObject(ctx, obs, name)
 	if err != nil {
 		return nil, fmt.Errorf("bus: get %s/%s: %w", bucket, name, err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, fmt.Errorf("bus: get %s/%s: %w", bucket, name, readErr(ctx, err))
 	}
 	if want != "" && Digest(data) != want {
 		return nil, fmt.Errorf("%w: get %s/%s: digest %s, want %s", ErrDigest, bucket, name, Digest(data), want)
 	}
 	return data, nil
+}
+
+// openObject is obs.Get(ctx, name) without nats.go's leak on cancellation:
+// when Get's context ends while it creates its consumer, Get returns the
+// error without closing the pipe its chunk handler writes to, and a chunk
+// the server had already sent blocks that handler (and its subscription)
+// for good (nats.go v1.55, v1.56). So Get is given neither ctx's
+// cancellation nor a deadline sooner than objectSetupTimeout, and the end
+// of ctx closes the result instead, which ends both the handler's writes
+// and the reader's reads. The caller closes the result.
+func openObject(ctx context.Context, obs jetstream.ObjectStore, name string) (jetstream.ObjectResult, error) {
+	gctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); ok {
+		gctx, cancel = context.WithDeadline(gctx, later(dl, time.Now().Add(objectSetupTimeout)))
+	}
+	obj, err := obs.Get(gctx, name)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { obj.Close() })
+	return &closer{ObjectResult: obj, done: func() { stop(); cancel() }}, nil
+}
+
+// objectSetupTimeout is the least time openObject gives Get to set up.
+const objectSetupTimeout = 5 * time.Second
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// closer is an object store result whose Close also runs done.
+type closer struct {
+	jetstream.ObjectResult
+	done func()
+}
+
+func (c *closer) Close() error {
+	err := c.ObjectResult.Close()
+	c.done()
+	return err
+}
+
+// readErr is err, or ctx's error when ctx ended: openObject's result was
+// then closed under its reader, which reads a closed pipe.
+func readErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // ObjectDigest is the digest the object store keeps for an object (in

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	root "github.com/gahpo/gahpo"
+	"github.com/gahpo/gahpo/internal/natsleak"
 	"github.com/gahpo/gahpo/internal/testnats"
 	"github.com/gahpo/gahpo/store"
 	"go.uber.org/goleak"
@@ -48,15 +49,13 @@ func TestMain(m *testing.M) {
 
 // noLeaks fails tests that passed when a goroutine outlives them: the
 // commands run in-process here start coordinators, workers, servers and
-// dashboards, and each must end with its command. One goroutine is let
-// go: the watcher nats.go's JetStream starts with the first asynchronous
-// publish, which can stay blocked on a nil channel after its connection
-// closed (nats.go's, not ours).
+// dashboards, and each must end with its command (but for nats.go's own
+// goroutines, see natsleak).
 func noLeaks(code int) int {
 	if code != 0 {
 		return code
 	}
-	if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/nats-io/nats.go/jetstream.(*jetStream).resetPendingAcksOnReconnect")); err != nil {
+	if err := goleak.Find(natsleak.Options()...); err != nil {
 		fmt.Fprintln(os.Stderr, "goleak:", err)
 		return 1
 	}
