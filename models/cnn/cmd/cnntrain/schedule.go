@@ -49,9 +49,12 @@ func ParseSchedule(s string) ([]Step, error) {
 			if !ok || err != nil {
 				return nil, fmt.Errorf("-schedule: %q is not name=number", kv)
 			}
+			if (name == "batch_size" || name == "shift") && (v != math.Trunc(v) || math.Abs(v) > 1<<20) {
+				return nil, fmt.Errorf("-schedule: %s=%s at epoch %d: want a whole number", name, strings.TrimSpace(val), e)
+			}
 			switch name {
 			case "batch_size":
-				st.BatchSize = int(math.Round(v))
+				st.BatchSize = int(v)
 			case "lr":
 				st.LR = v
 			case "gamma":
@@ -59,7 +62,7 @@ func ParseSchedule(s string) ([]Step, error) {
 			case "weight_decay":
 				st.WeightDecay = v
 			case "shift":
-				st.Shift = int(math.Round(v))
+				st.Shift = int(v)
 			default:
 				return nil, fmt.Errorf("-schedule: unknown hyperparameter %q (batch_size, lr, gamma, weight_decay, shift)", name)
 			}
