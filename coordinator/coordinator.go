@@ -385,7 +385,9 @@ func (c *Coordinator) openBus(ctx context.Context) (feed *bus.ResultFeed, stop f
 		return nil, nil, err
 	}
 	for _, f := range c.problem.DataFiles {
-		ref, err := c.conn.PutData(ctx, f) // under its content's digest: another run's file of its name is another object
+		// Under its content's digest (another run's file of its name is
+		// another object), marked as this run's until it ends.
+		ref, err := c.conn.PutRunData(ctx, f, c.id)
 		if err != nil {
 			_ = stopSvc()
 			return nil, nil, fmt.Errorf("coordinator: upload data: %w", err)
@@ -463,7 +465,7 @@ func (c *Coordinator) resetBus(ctx context.Context) (*bus.ResultFeed, error) {
 		return nil, err
 	}
 	for _, f := range c.problem.DataFiles {
-		if _, err := c.conn.PutData(ctx, f); err != nil {
+		if _, err := c.conn.PutRunData(ctx, f, c.id); err != nil {
 			return nil, fmt.Errorf("coordinator: upload data: %w", err)
 		}
 	}
@@ -642,8 +644,8 @@ func gather(first *bus.Delivery, ch <-chan next, limit int) (batch []*bus.Delive
 }
 
 // cleanup removes the finished run's results and tasks from the streams
-// and its checkpoints and weights from the object store; what fails is
-// logged.
+// and its checkpoints and weights from the object store, and releases its
+// data set (deleted when no other run uses it); what fails is logged.
 func (c *Coordinator) cleanup(ctx context.Context) {
 	if err := c.conn.DeleteResults(ctx, c.id); err != nil {
 		c.log.Warn("cleanup", "err", err)
@@ -656,6 +658,11 @@ func (c *Coordinator) cleanup(ctx context.Context) {
 	}
 	c.sweep(ctx, bus.BucketCheckpoints)
 	c.sweep(ctx, bus.BucketWeights)
+	if n, err := c.conn.ReleaseData(ctx, c.id); err != nil {
+		c.log.Warn("cleanup: releasing the data set", "err", err)
+	} else if n > 0 {
+		c.log.Info("data set deleted from the object store: no other run uses it", "objects", n)
+	}
 	c.sweepChunks(ctx)
 }
 

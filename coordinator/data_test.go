@@ -111,8 +111,9 @@ func TestDataObjectMissingSaysWhy(t *testing.T) {
 // ("holds other bytes than the run's"), or, before workers checked digests,
 // trained on the other run's data. Each file is now kept under its
 // content's name (bus.DataObjectName), and a file both runs share
-// (shared.txt) is stored once. The trainer returns train.csv's number as
-// the fitness: each run's genomes must all have their own.
+// (shared.txt) is stored once, until the last of the runs that use it
+// ends. The trainer returns train.csv's number as the fitness: each run's
+// genomes must all have their own.
 func TestRunsDataOfOneName(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two cluster runs: -short")
@@ -166,6 +167,18 @@ func TestRunsDataOfOneName(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	lister := testnats.Connect(t, srv, "coord")
+	names, err := lister.ListObjects(ctx, bus.BucketData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, n := range names {
+		count[filepath.Base(n)]++
+	}
+	if len(names) != 3 || count["train.csv"] != 2 || count["shared.txt"] != 1 {
+		t.Errorf("the data bucket holds %q; want each run's train.csv and one shared.txt", names)
+	}
 	trainer := worker.TrainerFunc(func(_ context.Context, job models.Job) (models.Outcome, error) {
 		b, err := os.ReadFile(filepath.Join(job.DataDir, "shared.txt"))
 		if err != nil || string(b) != "the same in both runs" {
@@ -207,15 +220,8 @@ func TestRunsDataOfOneName(t *testing.T) {
 			}
 		}
 	}
-	names, err := testnats.Connect(t, srv, "coord").ListObjects(ctx, bus.BucketData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, n := range names {
-		count[filepath.Base(n)]++
-	}
-	if len(names) != 3 || count["train.csv"] != 2 || count["shared.txt"] != 1 {
-		t.Errorf("the data bucket holds %q; want each run's train.csv and one shared.txt", names)
+	// Each run released its data set as it ended: the last one deleted it.
+	if names, err := lister.ListObjects(ctx, bus.BucketData); err != nil || len(names) != 0 {
+		t.Errorf("the data bucket after both runs ended: %q, %v; want it empty", names, err)
 	}
 }

@@ -219,7 +219,11 @@ func (m *Main) runPurge(ctx context.Context, args []string) error {
 			return fmt.Errorf("purge: %d objects removed, then: %w", objects, err)
 		}
 	}
-	fmt.Fprintf(m.Stdout, "gahpo: run %s: removed %d queued tasks, %d waiting results and %d checkpoints and weights\n", *run, tasks, results, objects)
+	data, err := conn.ReleaseData(ctx, *run)
+	if err != nil {
+		return fmt.Errorf("purge: %d checkpoints and weights removed, then: %w", objects, err)
+	}
+	fmt.Fprintf(m.Stdout, "gahpo: run %s: removed %d queued tasks, %d waiting results and %d checkpoints and weights; deleted %d data files no other run uses\n", *run, tasks, results, objects, data)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,8 +117,9 @@ func TestPurgeRefusesARunningRun(t *testing.T) {
 // TestPurgeRemovesTheRunsObjects: a coordinator killed as its run ended,
 // before its clean-up, leaves the run's checkpoints and weights in the
 // object store, where nothing else would remove them; purge does, and
-// leaves another run's alone. It leaves the data sets alone too: each is
-// kept under its content's name, which another run may use.
+// leaves another run's alone. Of the data sets (each kept under its
+// content's name, which other runs may use), it deletes those that only
+// the run used.
 func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 	t.Chdir(t.TempDir()) // no gahpo.db here
 	srv := testnats.Start(t)
@@ -133,11 +135,37 @@ func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 		bus.BucketCheckpoints: {"ended-3-e1-aa", "ended-7-e3-bb", "other-3-e1-cc", "ended-2-3-e1-ff", "ended-5-e1"},
 		bus.BucketWeights:     {"ended-7-weights-dd", "other-2-weights-ee", "ended", "ended-2-final-3-gg", "ended-final-7"},
 	}
-	data, err := bus.DataObjectName(bus.Digest([]byte("x,y\n")), "train.csv")
-	if err != nil {
-		t.Fatal(err)
+	// Data sets: one only run "ended" uses (deleted), one it shares with
+	// another run (kept), one put before runs marked theirs (kept).
+	dataDir := t.TempDir()
+	var kept []string
+	for _, d := range []struct {
+		file, content string
+		runs          []string
+	}{
+		{"train.csv", "x,y\n", []string{"ended"}},
+		{"train.csv", "x,y\n1,2\n", []string{"ended", "other"}},
+		{"test.csv", "x,y\n3,4\n", nil},
+	} {
+		path := filepath.Join(dataDir, d.file)
+		if err := os.WriteFile(path, []byte(d.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var ref gahpo.DataRef
+		var err error
+		if ref, err = conn.PutData(ctx, path); err != nil {
+			t.Fatal(err)
+		}
+		for _, run := range d.runs {
+			if ref, err = conn.PutRunData(ctx, path, run); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(d.runs) != 1 {
+			kept = append(kept, ref.Name)
+		}
 	}
-	put[bus.BucketData] = []string{data}
+	slices.Sort(kept)
 	for bucket, names := range put {
 		for _, name := range names {
 			if _, err := conn.PutBytes(ctx, bucket, name, []byte(name)); err != nil {
@@ -150,11 +178,11 @@ func TestPurgeRemovesTheRunsObjects(t *testing.T) {
 	if err := m.Run(ctx, []string{"purge", "--nats", srv.URL(), "--run", "ended"}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "5 checkpoints and weights") {
-		t.Errorf("output %q; want 5 objects removed", out.String())
+	if !strings.Contains(out.String(), "5 checkpoints and weights; deleted 1 data files") {
+		t.Errorf("output %q; want 5 objects removed and 1 data file", out.String())
 	}
 	want := map[string]string{bus.BucketCheckpoints: "[ended-2-3-e1-ff other-3-e1-cc]", bus.BucketWeights: "[ended ended-2-final-3-gg other-2-weights-ee]",
-		bus.BucketData: "[" + data + "]"}
+		bus.BucketData: fmt.Sprint(kept)}
 	for bucket, w := range want {
 		names, err := conn.ListObjects(ctx, bucket)
 		if err != nil {
