@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,30 +109,8 @@ func (c *Conn) ReleaseData(ctx context.Context, run string) (int, error) {
 		if info.Metadata[runDataKey(run)] == "" {
 			continue
 		}
-		gone := false
-		err := c.updateMeta(ctx, BucketData, info.Name, func(info *jetstream.ObjectInfo) (bool, error) {
-			if info.Metadata[runDataKey(run)] == "" {
-				return false, nil
-			}
-			info.Metadata = maps.Clone(info.Metadata)
-			delete(info.Metadata, runDataKey(run))
-			gone = true
-			for k := range info.Metadata {
-				if strings.HasPrefix(k, runDataPrefix) {
-					gone = false
-				}
-			}
-			if gone { // the deletion marker nats.go's Delete writes
-				info.Deleted = true
-				info.Size, info.Chunks, info.Digest = 0, 0, ""
-			}
-			return true, nil
-		})
-		if errors.Is(err, errDataGone) {
-			continue
-		}
-		if err == nil && gone {
-			err = c.purgeChunks(ctx, BucketData, info.NUID)
+		gone, err := c.release(ctx, info.Name, run)
+		if gone {
 			deleted++
 		}
 		if err != nil && first == nil {
@@ -139,6 +118,38 @@ func (c *Conn) ReleaseData(ctx context.Context, run string) (int, error) {
 		}
 	}
 	return deleted, first
+}
+
+// release removes run's mark from the data object name, and deletes the
+// object when no other run marks it; it tells whether it deleted it.
+func (c *Conn) release(ctx context.Context, name, run string) (bool, error) {
+	var gone bool
+	var nuid string
+	err := c.updateMeta(ctx, BucketData, name, func(info *jetstream.ObjectInfo) (bool, error) {
+		// What this attempt reads (an earlier one's write was refused):
+		// the upload may be another since the listing.
+		gone, nuid = false, info.NUID
+		if info.Metadata[runDataKey(run)] == "" {
+			return false, nil
+		}
+		info.Metadata = maps.Clone(info.Metadata)
+		delete(info.Metadata, runDataKey(run))
+		gone = !slices.ContainsFunc(slices.Collect(maps.Keys(info.Metadata)), func(k string) bool { return strings.HasPrefix(k, runDataPrefix) })
+		if gone { // the deletion marker nats.go's Delete writes
+			info.Deleted = true
+			info.Size, info.Chunks, info.Digest = 0, 0, ""
+		}
+		return true, nil
+	})
+	switch {
+	case errors.Is(err, errDataGone):
+		return false, nil
+	case err != nil:
+		return false, err
+	case !gone:
+		return false, nil
+	}
+	return true, c.purgeChunks(ctx, BucketData, nuid)
 }
 
 // beforeMetaWrite, when not nil, runs between updateMeta's read and its
