@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -47,11 +45,7 @@ const casRetries = 20
 // no other run's release deletes it while run uses it (ReleaseData). An
 // object deleted between the put and the mark is put again.
 func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return gahpo.DataRef{}, fmt.Errorf("bus: read %s: %w", path, err)
-	}
-	name, err := DataObjectName(Digest(data), filepath.Base(path))
+	name, data, err := readData(path)
 	if err != nil {
 		return gahpo.DataRef{}, err
 	}

@@ -104,15 +104,21 @@ func IsDataObjectName(name string) bool {
 // DataObjectName, unless that object is already there; the reference's
 // Name is that object's.
 func (c *Conn) PutData(ctx context.Context, path string) (gahpo.DataRef, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return gahpo.DataRef{}, fmt.Errorf("bus: read %s: %w", path, err)
-	}
-	name, err := DataObjectName(Digest(data), filepath.Base(path))
+	name, data, err := readData(path)
 	if err != nil {
 		return gahpo.DataRef{}, err
 	}
 	return c.PutBytes(ctx, BucketData, name, data)
+}
+
+// readData reads the data file at path, and gives its DataObjectName.
+func readData(path string) (string, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("bus: read %s: %w", path, err)
+	}
+	name, err := DataObjectName(Digest(data), filepath.Base(path))
+	return name, data, err
 }
 
 // PutBytes stores data in an object store bucket, unless an object with the
