@@ -16,6 +16,8 @@ import (
 	"github.com/gahpo/gahpo/models"
 	"github.com/gahpo/gahpo/natsserver"
 	"github.com/gahpo/gahpo/worker"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // gatedTrainer is noopTrainer that, at its call number at, calls cut and
@@ -40,7 +42,8 @@ func (g *gatedTrainer) Train(ctx context.Context, job models.Job) (models.Outcom
 // (those whose checkpoint went train from scratch) and ends as the
 // uninterrupted run did, bit for bit. It stopped with "bus: next result:
 // nats: no heartbeat received", leaving the user to resume the run. Its
-// data file is put again, under its content's name, on the empty server.
+// data file is put again, under its content's name, on the empty server
+// (and released as the run ends).
 func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two cluster runs and a server outage: -short")
@@ -124,8 +127,11 @@ func TestHalvingNATSStoreLostUnderItsCoordinator(t *testing.T) {
 		t.Logf("the run ended %v after its server came back empty", d.Round(time.Millisecond))
 	}
 	checkHalvingWeights(t, stB, conn, runB, true)
-	if d, err := conn.ObjectDigest(ctx, bus.BucketData, object); err != nil || d != bus.Digest([]byte("x,y\n1,2\n")) {
-		t.Errorf("the data file on the empty server: digest %q, %v; want it put again as %s", d, err, object)
+	// Put again on the empty server, the data file was released (and, no
+	// other run using it, deleted) as the run ended: its deletion marker
+	// is there.
+	if info, err := dataObjectInfo(ctx, srv.URL(), object); err != nil || !info.Deleted {
+		t.Errorf("the data file on the empty server: %+v, %v; want it put again as %s, then deleted as the run ended", info, err, object)
 	}
 	if got := halvingHistory(t, stB, runB.ID); !reflect.DeepEqual(got, want) {
 		for i := range min(len(got), len(want)) {
@@ -162,4 +168,23 @@ func (c *countingTrainer) Train(ctx context.Context, job models.Job) (models.Out
 	out, err := c.Trainer.Train(ctx, job)
 	c.epochs.Add(int64(len(out.Curve)))
 	return out, err
+}
+
+// dataObjectInfo is the object store's record of the data object name,
+// deleted or not.
+func dataObjectInfo(ctx context.Context, url, name string) (*jetstream.ObjectInfo, error) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	obs, err := js.ObjectStore(ctx, bus.BucketData)
+	if err != nil {
+		return nil, err
+	}
+	return obs.GetInfo(ctx, name, jetstream.GetObjectInfoShowDeleted())
 }
