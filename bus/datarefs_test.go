@@ -188,3 +188,32 @@ func TestReleaseDataLosesNoMarkWrittenInBetween(t *testing.T) {
 		t.Errorf("ReleaseData(run-b) = %d, %v; want the object deleted", n, err)
 	}
 }
+
+// The object is deleted between a run's put and its mark (another run's
+// release, or someone): the mark finds it gone, and the run puts it again.
+func TestPutRunDataPutsAgainWhatWentBeforeItsMark(t *testing.T) {
+	srv := testnats.Start(t)
+	a, b := testnats.Connect(t, srv, "a"), testnats.Connect(t, srv, "b")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	path := writeData(t, t.TempDir(), "train.csv", 'x', 10<<10)
+	var once sync.Once
+	var delErr error
+	undo := bus.SetBeforeMetaWrite(func(name string) {
+		once.Do(func() {
+			bus.SetBeforeMetaWrite(nil)
+			delErr = b.DeleteObject(ctx, bus.BucketData, name)
+		})
+	})
+	defer undo()
+	ref, err := a.PutRunData(ctx, path, "run-a")
+	if err != nil || delErr != nil {
+		t.Fatalf("put: %v; the deletion in between: %v", err, delErr)
+	}
+	if got, err := a.GetBytes(ctx, bus.BucketData, ref.Name, ref.Digest); err != nil || len(got) != 10<<10 {
+		t.Fatalf("run a's data after its put: %d bytes, %v", len(got), err)
+	}
+	if n, err := a.ReleaseData(ctx, "run-a"); n != 1 || err != nil {
+		t.Errorf("ReleaseData(run-a) = %d, %v; want the object, marked, deleted", n, err)
+	}
+}
