@@ -2,7 +2,9 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,12 +23,13 @@ import (
 // holds its bytes (DataObjectName). Each run that uses one marks it with a
 // metadata key of its own (runDataKey), and releases it when the run ends
 // or is purged; the release that removes the last mark deletes the object.
-// Marks and the deletion are compare-and-set writes of the object's meta
-// message (the meta subject's last sequence is expected), so a run that
-// marks an object while another run's release deletes it either lands
-// first (the object stays) or finds the object gone and puts it again
-// (PutRunData). An object without any mark (put by a coordinator older
-// than the marks) is never deleted.
+// Uploads, marks and the deletion are compare-and-set writes of the
+// object's meta message (the meta subject's last sequence is expected), so
+// a run that marks an object while another run's release deletes it
+// either lands first (the object stays) or finds the object gone and puts
+// it again, and two runs that upload it at once end with one upload and
+// both marks (PutRunData). An object without any mark (put by a
+// coordinator older than the marks) is never deleted.
 
 // runDataPrefix begins the metadata keys that mark a data object as used.
 const runDataPrefix = "gahpo-run-"
@@ -34,49 +37,137 @@ const runDataPrefix = "gahpo-run-"
 // runDataKey is the metadata key by which run marks a data object.
 func runDataKey(run string) string { return runDataPrefix + run }
 
-// errDataGone says that the object to mark is not there (any more).
+// errDataGone says that the object to release is not there (any more).
 var errDataGone = errors.New("bus: data object gone")
 
-// casRetries bounds the compare-and-set attempts on one meta message, and
-// the puts of PutRunData that found their object deleted under them.
+// casRetries bounds the compare-and-set attempts on one meta message.
 const casRetries = 20
 
-// PutRunData is PutData, the object then marked as used by run, so that
-// no other run's release deletes it while run uses it (ReleaseData). An
-// object deleted between the put and the mark is put again.
+// PutRunData is PutData with the object marked as used by run, so that
+// no other run's release deletes it while run uses it (ReleaseData). The
+// object's meta message, with the mark, is written on the condition that
+// its subject is as read: an object that is missing (or deleted) is
+// uploaded under chunks of its own and published only if no other put or
+// release came in between (else those chunks are purged and it reads
+// again); one that is there gets the mark added. Unlike nats.go's Put,
+// which writes its meta unconditionally, a put racing another run's never
+// wipes that run's mark.
 func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef, error) {
 	name, data, err := readData(path)
 	if err != nil {
 		return gahpo.DataRef{}, err
 	}
-	for range casRetries {
-		ref, err := c.PutBytes(ctx, BucketData, name, data)
-		if err != nil {
+	ref := gahpo.DataRef{Bucket: BucketData, Name: name, Digest: Digest(data), Size: uint64(len(data))}
+	if _, err := c.objectStore(ctx, BucketData); err != nil {
+		return gahpo.DataRef{}, err
+	}
+	stream, err := c.js.Stream(ctx, "OBJ_"+BucketData)
+	if err != nil {
+		return gahpo.DataRef{}, fmt.Errorf("bus: object store %s: %w", BucketData, err)
+	}
+	subject := metaSubject(BucketData, name)
+	key := runDataKey(run)
+	for attempt := range casRetries {
+		if err := casBackoff(ctx, attempt); err != nil {
 			return gahpo.DataRef{}, err
 		}
-		err = c.updateMeta(ctx, BucketData, name, func(info *jetstream.ObjectInfo) (bool, error) {
-			if info.Digest != ref.Digest { // replaced by a coordinator older than DataObjectName
-				return false, errDataGone
-			}
-			if info.Metadata[runDataKey(run)] != "" {
-				return false, nil
-			}
+		info, seq, err := readMeta(ctx, stream, subject)
+		if err != nil {
+			return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s: %w", BucketData, name, err)
+		}
+		var old, put string // the chunks of the object replaced, and of this upload
+		switch {
+		case info != nil && info.Digest == ref.Digest && info.Metadata[key] != "":
+			return ref, nil
+		case info != nil && info.Digest == ref.Digest:
 			info.Metadata = maps.Clone(info.Metadata)
-			if info.Metadata == nil {
-				info.Metadata = map[string]string{}
+		default: // missing, deleted, or other bytes (a coordinator before DataObjectName)
+			if info != nil {
+				old = info.NUID
 			}
-			info.Metadata[runDataKey(run)] = time.Now().UTC().Format(time.RFC3339)
-			return true, nil
-		})
-		if errors.Is(err, errDataGone) {
+			if info, err = c.putChunks(ctx, BucketData, name, data); err != nil {
+				return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s: %w", BucketData, name, err)
+			}
+			put = info.NUID
+		}
+		if info.Metadata == nil {
+			info.Metadata = map[string]string{}
+		}
+		info.Metadata[key] = time.Now().UTC().Format(time.RFC3339)
+		refused, err := c.writeMeta(ctx, subject, info, seq)
+		if refused && put != "" {
+			_ = c.purgeChunks(ctx, BucketData, put) // never named by a meta message
+		}
+		if refused {
 			continue
 		}
-		if err != nil {
+		if err != nil { // maybe written: the chunks stay
 			return gahpo.DataRef{}, fmt.Errorf("bus: mark %s/%s as run %s's: %w", BucketData, name, run, err)
+		}
+		if old != "" {
+			_ = c.purgeChunks(ctx, BucketData, old)
 		}
 		return ref, nil
 	}
-	return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s for run %s: deleted under it %d times", BucketData, name, run, casRetries)
+	return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s for run %s: %d other writes came in between", BucketData, name, run, casRetries)
+}
+
+// putChunks publishes data as the chunks of a new upload of bucket/name,
+// as nats.go's Put does, and returns the meta that names them (not yet
+// written). The chunks are purged if one fails.
+func (c *Conn) putChunks(ctx context.Context, bucket, name string, data []byte) (*jetstream.ObjectInfo, error) {
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	info := &jetstream.ObjectInfo{
+		ObjectMeta: jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunkSize}},
+		Bucket:     bucket,
+		NUID:       hex.EncodeToString(id),
+		Size:       uint64(len(data)),
+		Digest:     Digest(data),
+	}
+	subject := "$O." + bucket + ".C." + info.NUID
+	var acks []jetstream.PubAckFuture
+	for off := 0; off < len(data); off += chunkSize {
+		f, err := c.js.PublishAsync(subject, data[off:min(off+chunkSize, len(data))])
+		if err != nil {
+			_ = c.purgeChunks(context.WithoutCancel(ctx), bucket, info.NUID)
+			return nil, err
+		}
+		acks = append(acks, f)
+		info.Chunks++
+	}
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+			continue
+		case err := <-f.Err():
+			_ = c.purgeChunks(context.WithoutCancel(ctx), bucket, info.NUID)
+			return nil, err
+		case <-ctx.Done():
+			_ = c.purgeChunks(context.WithoutCancel(ctx), bucket, info.NUID)
+			return nil, ctx.Err()
+		}
+	}
+	return info, nil
+}
+
+// chunkSize is the size of an object's chunks, nats.go's default.
+const chunkSize = 128 << 10
+
+// casBackoff waits a little before a compare-and-set attempt after the
+// first, more each time, so that writers that keep colliding spread out.
+func casBackoff(ctx context.Context, attempt int) error {
+	if attempt == 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(min(attempt, 10)) * 5 * time.Millisecond):
+		return nil
+	}
 }
 
 // ReleaseData removes run's mark from the data objects it marked, and
@@ -159,45 +250,76 @@ func (c *Conn) updateMeta(ctx context.Context, bucket, name string, change func(
 	if err != nil {
 		return fmt.Errorf("object store %s: %w", bucket, err)
 	}
-	subject := "$O." + bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
-	for range casRetries {
-		m, err := stream.GetLastMsgForSubject(ctx, subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return errDataGone
+	subject := metaSubject(bucket, name)
+	for attempt := range casRetries {
+		if err := casBackoff(ctx, attempt); err != nil {
+			return err
 		}
+		info, seq, err := readMeta(ctx, stream, subject)
 		if err != nil {
 			return err
 		}
-		var info jetstream.ObjectInfo
-		if err := json.Unmarshal(m.Data, &info); err != nil {
-			return fmt.Errorf("meta of %s: %w", name, err)
-		}
-		if info.Deleted {
+		if info == nil {
 			return errDataGone
 		}
-		changed, err := change(&info)
+		changed, err := change(info)
 		if err != nil || !changed {
 			return err
 		}
-		if beforeMetaWrite != nil {
-			beforeMetaWrite(name)
-		}
-		info.ModTime = time.Time{} // as nats.go writes it: the message's time is the object's
-		data, err := json.Marshal(&info)
-		if err != nil {
+		refused, err := c.writeMeta(ctx, subject, info, seq)
+		if !refused {
 			return err
 		}
-		msg := nats.NewMsg(subject)
-		msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
-		msg.Data = data
-		_, err = c.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(m.Sequence))
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			continue // another write came first: edit what it wrote
-		}
-		return err
 	}
 	return fmt.Errorf("meta of %s: %d writes came in between", name, casRetries)
+}
+
+// metaSubject is the subject of bucket/name's meta messages (nats.go's).
+func metaSubject(bucket, name string) string {
+	return "$O." + bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
+}
+
+// readMeta reads the last meta message on subject: the object it
+// describes, nil when there is none or it is deleted, and the subject's
+// last sequence (0 when it has no message).
+func readMeta(ctx context.Context, stream jetstream.Stream, subject string) (*jetstream.ObjectInfo, uint64, error) {
+	m, err := stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	var info jetstream.ObjectInfo
+	if err := json.Unmarshal(m.Data, &info); err != nil {
+		return nil, 0, fmt.Errorf("meta message %d: %w", m.Sequence, err)
+	}
+	if info.Deleted {
+		return nil, m.Sequence, nil
+	}
+	return &info, m.Sequence, nil
+}
+
+// writeMeta writes info as the meta message on subject if the subject's
+// last sequence is still seq; refused says that another write came first.
+func (c *Conn) writeMeta(ctx context.Context, subject string, info *jetstream.ObjectInfo, seq uint64) (refused bool, err error) {
+	if beforeMetaWrite != nil {
+		beforeMetaWrite(info.Name)
+	}
+	info.ModTime = time.Time{} // as nats.go writes it: the message's time is the object's
+	data, err := json.Marshal(info)
+	if err != nil {
+		return false, err
+	}
+	msg := nats.NewMsg(subject)
+	msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	msg.Data = data
+	_, err = c.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(seq))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return true, nil
+	}
+	return false, err
 }
 
 // purgeChunks removes the chunks of a deleted object's upload.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gahpo/gahpo/bus"
 	"github.com/gahpo/gahpo/internal/testnats"
+	"github.com/gahpo/gahpo/natsserver"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -49,22 +50,7 @@ func TestReleaseData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js := rawJetStream(t, srv, "", "")
-	chunks := func() uint64 {
-		s, err := js.Stream(ctx, "OBJ_"+bus.BucketData)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(ctx, jetstream.WithSubjectFilter("$O."+bus.BucketData+".C.>"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n uint64
-		for _, k := range info.State.Subjects {
-			n += k
-		}
-		return n
-	}
+	chunks := func() uint64 { return dataChunks(t, ctx, srv) }
 	if n := chunks(); n != 4 {
 		t.Fatalf("%d chunks stored, want 4 (3 of the shared file, 1 of the other)", n)
 	}
@@ -189,31 +175,96 @@ func TestReleaseDataLosesNoMarkWrittenInBetween(t *testing.T) {
 	}
 }
 
-// The object is deleted between a run's put and its mark (another run's
-// release, or someone): the mark finds it gone, and the run puts it again.
+// The last other run releases (and deletes) the object while a run is
+// between reading the object's meta and writing its mark: the mark is
+// refused, the run reads the deletion, and puts the object again.
 func TestPutRunDataPutsAgainWhatWentBeforeItsMark(t *testing.T) {
 	srv := testnats.Start(t)
 	a, b := testnats.Connect(t, srv, "a"), testnats.Connect(t, srv, "b")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	path := writeData(t, t.TempDir(), "train.csv", 'x', 10<<10)
+	path := writeData(t, t.TempDir(), "train.csv", 'x', 300<<10)
+	if _, err := b.PutRunData(ctx, path, "run-b"); err != nil {
+		t.Fatal(err)
+	}
 	var once sync.Once
-	var delErr error
-	undo := bus.SetBeforeMetaWrite(func(name string) {
+	var deleted int
+	var relErr error
+	undo := bus.SetBeforeMetaWrite(func(string) {
 		once.Do(func() {
 			bus.SetBeforeMetaWrite(nil)
-			delErr = b.DeleteObject(ctx, bus.BucketData, name)
+			deleted, relErr = b.ReleaseData(ctx, "run-b")
 		})
 	})
 	defer undo()
 	ref, err := a.PutRunData(ctx, path, "run-a")
-	if err != nil || delErr != nil {
-		t.Fatalf("put: %v; the deletion in between: %v", err, delErr)
+	if err != nil || relErr != nil || deleted != 1 {
+		t.Fatalf("put: %v; the release in between: %d deleted, %v (want 1)", err, deleted, relErr)
 	}
-	if got, err := a.GetBytes(ctx, bus.BucketData, ref.Name, ref.Digest); err != nil || len(got) != 10<<10 {
+	if got, err := a.GetBytes(ctx, bus.BucketData, ref.Name, ref.Digest); err != nil || len(got) != 300<<10 {
 		t.Fatalf("run a's data after its put: %d bytes, %v", len(got), err)
 	}
 	if n, err := a.ReleaseData(ctx, "run-a"); n != 1 || err != nil {
 		t.Errorf("ReleaseData(run-a) = %d, %v; want the object, marked, deleted", n, err)
 	}
+	if n := dataChunks(t, ctx, srv); n != 0 {
+		t.Errorf("%d chunks left after both releases, want 0", n)
+	}
+}
+
+// Two runs put the same missing object at once: the second's whole put
+// comes between the first's upload and its meta write. The first's write
+// is refused, its chunks purged, and it marks the second's object: both
+// marks stay, and no chunk is left over. (nats.go's Put, which writes its
+// meta unconditionally, wiped the second run's mark: the first run's
+// release then deleted the data the second still used.)
+func TestPutRunDataConcurrentUploads(t *testing.T) {
+	srv := testnats.Start(t)
+	a, b := testnats.Connect(t, srv, "a"), testnats.Connect(t, srv, "b")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	path := writeData(t, t.TempDir(), "train.csv", 'x', 300<<10) // 3 chunks
+	var once sync.Once
+	var putErr error
+	undo := bus.SetBeforeMetaWrite(func(string) {
+		once.Do(func() {
+			bus.SetBeforeMetaWrite(nil)
+			_, putErr = b.PutRunData(ctx, path, "run-b")
+		})
+	})
+	defer undo()
+	ref, err := a.PutRunData(ctx, path, "run-a")
+	if err != nil || putErr != nil {
+		t.Fatalf("put: %v; the put in between: %v", err, putErr)
+	}
+	if n := dataChunks(t, ctx, srv); n != 3 {
+		t.Errorf("%d chunks stored, want 3 (one upload's)", n)
+	}
+	if n, err := a.ReleaseData(ctx, "run-a"); n != 0 || err != nil {
+		t.Errorf("ReleaseData(run-a) = %d, %v; want nothing deleted: run b marked the object", n, err)
+	}
+	if got, err := b.GetBytes(ctx, bus.BucketData, ref.Name, ref.Digest); err != nil || len(got) != 300<<10 {
+		t.Fatalf("run b's data after run a's release: %d bytes, %v", len(got), err)
+	}
+	if n, err := b.ReleaseData(ctx, "run-b"); n != 1 || err != nil {
+		t.Errorf("ReleaseData(run-b) = %d, %v; want the object deleted", n, err)
+	}
+}
+
+// dataChunks counts the chunk messages in the data bucket's stream.
+func dataChunks(t *testing.T, ctx context.Context, srv *natsserver.Server) uint64 {
+	t.Helper()
+	s, err := rawJetStream(t, srv, "", "").Stream(ctx, "OBJ_"+bus.BucketData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter("$O."+bus.BucketData+".C.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, k := range info.State.Subjects {
+		n += k
+	}
+	return n
 }

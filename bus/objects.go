@@ -179,8 +179,10 @@ func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte,
 // the server had already sent blocks that handler (and its subscription)
 // for good (nats.go v1.55, v1.56). So Get is given neither ctx's
 // cancellation nor a deadline sooner than objectSetupTimeout, and the end
-// of ctx closes the result instead, which ends both the handler's writes
-// and the reader's reads. The caller closes the result.
+// of ctx closes the result instead, which ends the handler's writes, and
+// the reader's reads from the next one on (Close waits for a read under
+// way, which returns on data or at its deadline). The caller closes the
+// result.
 func openObject(ctx context.Context, obs jetstream.ObjectStore, name string) (jetstream.ObjectResult, error) {
 	gctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
 	if dl, ok := ctx.Deadline(); ok {
