@@ -61,9 +61,9 @@ func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef,
 	if _, err := c.objectStore(ctx, BucketData); err != nil {
 		return gahpo.DataRef{}, err
 	}
-	stream, err := c.js.Stream(ctx, "OBJ_"+BucketData)
+	stream, err := c.objectStream(ctx, BucketData)
 	if err != nil {
-		return gahpo.DataRef{}, fmt.Errorf("bus: object store %s: %w", BucketData, err)
+		return gahpo.DataRef{}, fmt.Errorf("bus: %w", err)
 	}
 	subject := metaSubject(BucketData, name)
 	key := runDataKey(run)
@@ -85,7 +85,7 @@ func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef,
 			if info != nil {
 				old = info.NUID
 			}
-			if info, err = c.putChunks(ctx, BucketData, name, data); err != nil {
+			if info, err = c.putChunks(ctx, stream, BucketData, name, data); err != nil {
 				return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s: %w", BucketData, name, err)
 			}
 			put = info.NUID
@@ -96,7 +96,7 @@ func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef,
 		info.Metadata[key] = time.Now().UTC().Format(time.RFC3339)
 		refused, err := c.writeMeta(ctx, subject, info, seq)
 		if refused && put != "" {
-			_ = c.purgeChunks(ctx, BucketData, put) // never named by a meta message
+			_ = purgeChunks(ctx, stream, BucketData, put) // never named by a meta message
 		}
 		if refused {
 			continue
@@ -105,7 +105,7 @@ func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef,
 			return gahpo.DataRef{}, fmt.Errorf("bus: mark %s/%s as run %s's: %w", BucketData, name, run, err)
 		}
 		if old != "" {
-			_ = c.purgeChunks(ctx, BucketData, old)
+			_ = purgeChunks(ctx, stream, BucketData, old)
 		}
 		return ref, nil
 	}
@@ -115,7 +115,7 @@ func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef,
 // putChunks publishes data as the chunks of a new upload of bucket/name,
 // as nats.go's Put does, and returns the meta that names them (not yet
 // written). The chunks are purged if one fails.
-func (c *Conn) putChunks(ctx context.Context, bucket, name string, data []byte) (*jetstream.ObjectInfo, error) {
+func (c *Conn) putChunks(ctx context.Context, stream jetstream.Stream, bucket, name string, data []byte) (*jetstream.ObjectInfo, error) {
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
@@ -132,7 +132,7 @@ func (c *Conn) putChunks(ctx context.Context, bucket, name string, data []byte) 
 	for off := 0; off < len(data); off += chunkSize {
 		f, err := c.js.PublishAsync(subject, data[off:min(off+chunkSize, len(data))])
 		if err != nil {
-			_ = c.purgeChunks(context.WithoutCancel(ctx), bucket, info.NUID)
+			_ = purgeChunks(context.WithoutCancel(ctx), stream, bucket, info.NUID)
 			return nil, err
 		}
 		acks = append(acks, f)
@@ -143,10 +143,10 @@ func (c *Conn) putChunks(ctx context.Context, bucket, name string, data []byte) 
 		case <-f.Ok():
 			continue
 		case err := <-f.Err():
-			_ = c.purgeChunks(context.WithoutCancel(ctx), bucket, info.NUID)
+			_ = purgeChunks(context.WithoutCancel(ctx), stream, bucket, info.NUID)
 			return nil, err
 		case <-ctx.Done():
-			_ = c.purgeChunks(context.WithoutCancel(ctx), bucket, info.NUID)
+			_ = purgeChunks(context.WithoutCancel(ctx), stream, bucket, info.NUID)
 			return nil, ctx.Err()
 		}
 	}
@@ -189,12 +189,16 @@ func (c *Conn) ReleaseData(ctx context.Context, run string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("bus: list %s: %w", BucketData, err)
 	}
+	stream, err := c.objectStream(ctx, BucketData)
+	if err != nil {
+		return 0, fmt.Errorf("bus: %w", err)
+	}
 	deleted, first := 0, error(nil)
 	for _, info := range infos {
 		if info.Metadata[runDataKey(run)] == "" {
 			continue
 		}
-		gone, err := c.release(ctx, info.Name, run)
+		gone, err := c.release(ctx, stream, info.Name, run)
 		if gone {
 			deleted++
 		}
@@ -207,10 +211,10 @@ func (c *Conn) ReleaseData(ctx context.Context, run string) (int, error) {
 
 // release removes run's mark from the data object name, and deletes the
 // object when no other run marks it; it tells whether it deleted it.
-func (c *Conn) release(ctx context.Context, name, run string) (bool, error) {
+func (c *Conn) release(ctx context.Context, stream jetstream.Stream, name, run string) (bool, error) {
 	var gone bool
 	var nuid string
-	err := c.updateMeta(ctx, BucketData, name, func(info *jetstream.ObjectInfo) (bool, error) {
+	err := c.updateMeta(ctx, stream, BucketData, name, func(info *jetstream.ObjectInfo) (bool, error) {
 		// What this attempt reads (an earlier one's write was refused):
 		// the upload may be another since the listing.
 		gone, nuid = false, info.NUID
@@ -234,7 +238,7 @@ func (c *Conn) release(ctx context.Context, name, run string) (bool, error) {
 	case !gone:
 		return false, nil
 	}
-	return true, c.purgeChunks(ctx, BucketData, nuid)
+	return true, purgeChunks(ctx, stream, BucketData, nuid)
 }
 
 // beforeMetaWrite, when not nil, runs between updateMeta's read and its
@@ -245,11 +249,7 @@ var beforeMetaWrite func(name string)
 // (it returns whether it did), and writes the edit back on the condition
 // that no other write came in between, trying again with what came when
 // one did. A missing or deleted object is errDataGone.
-func (c *Conn) updateMeta(ctx context.Context, bucket, name string, change func(*jetstream.ObjectInfo) (bool, error)) error {
-	stream, err := c.js.Stream(ctx, "OBJ_"+bucket)
-	if err != nil {
-		return fmt.Errorf("object store %s: %w", bucket, err)
-	}
+func (c *Conn) updateMeta(ctx context.Context, stream jetstream.Stream, bucket, name string, change func(*jetstream.ObjectInfo) (bool, error)) error {
 	subject := metaSubject(bucket, name)
 	for attempt := range casRetries {
 		if err := casBackoff(ctx, attempt); err != nil {
@@ -322,11 +322,17 @@ func (c *Conn) writeMeta(ctx context.Context, subject string, info *jetstream.Ob
 	return false, err
 }
 
-// purgeChunks removes the chunks of a deleted object's upload.
-func (c *Conn) purgeChunks(ctx context.Context, bucket, nuid string) error {
+// objectStream is the stream that holds bucket's objects.
+func (c *Conn) objectStream(ctx context.Context, bucket string) (jetstream.Stream, error) {
 	stream, err := c.js.Stream(ctx, "OBJ_"+bucket)
 	if err != nil {
-		return fmt.Errorf("object store %s: %w", bucket, err)
+		return nil, fmt.Errorf("object store %s: %w", bucket, err)
 	}
+	return stream, nil
+}
+
+// purgeChunks removes the chunks of an upload to bucket, whose objects
+// stream holds.
+func purgeChunks(ctx context.Context, stream jetstream.Stream, bucket, nuid string) error {
 	return stream.Purge(ctx, jetstream.WithPurgeSubject("$O."+bucket+".C."+nuid))
 }

@@ -151,13 +151,9 @@ func TestReleaseDataLosesNoMarkWrittenInBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var once sync.Once
 	var markErr error
-	undo := bus.SetBeforeMetaWrite(func(string) {
-		once.Do(func() {
-			bus.SetBeforeMetaWrite(nil)
-			_, markErr = b.PutRunData(ctx, path, "run-b")
-		})
+	undo := bus.OnceBeforeMetaWrite(func() {
+		_, markErr = b.PutRunData(ctx, path, "run-b")
 	})
 	defer undo()
 	n, err := a.ReleaseData(ctx, "run-a")
@@ -187,14 +183,10 @@ func TestPutRunDataPutsAgainWhatWentBeforeItsMark(t *testing.T) {
 	if _, err := b.PutRunData(ctx, path, "run-b"); err != nil {
 		t.Fatal(err)
 	}
-	var once sync.Once
 	var deleted int
 	var relErr error
-	undo := bus.SetBeforeMetaWrite(func(string) {
-		once.Do(func() {
-			bus.SetBeforeMetaWrite(nil)
-			deleted, relErr = b.ReleaseData(ctx, "run-b")
-		})
+	undo := bus.OnceBeforeMetaWrite(func() {
+		deleted, relErr = b.ReleaseData(ctx, "run-b")
 	})
 	defer undo()
 	ref, err := a.PutRunData(ctx, path, "run-a")
@@ -224,13 +216,9 @@ func TestPutRunDataConcurrentUploads(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	path := writeData(t, t.TempDir(), "train.csv", 'x', 300<<10) // 3 chunks
-	var once sync.Once
 	var putErr error
-	undo := bus.SetBeforeMetaWrite(func(string) {
-		once.Do(func() {
-			bus.SetBeforeMetaWrite(nil)
-			_, putErr = b.PutRunData(ctx, path, "run-b")
-		})
+	undo := bus.OnceBeforeMetaWrite(func() {
+		_, putErr = b.PutRunData(ctx, path, "run-b")
 	})
 	defer undo()
 	ref, err := a.PutRunData(ctx, path, "run-a")

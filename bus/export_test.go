@@ -7,3 +7,14 @@ func SetBeforeMetaWrite(f func(name string)) (undo func()) {
 	beforeMetaWrite = f
 	return func() { beforeMetaWrite = nil }
 }
+
+// OnceBeforeMetaWrite makes f run once, the first time updateMeta or
+// PutRunData is between its read of an object's meta and its write (and
+// not again from within f), and returns the function that takes the hook
+// away.
+func OnceBeforeMetaWrite(f func()) (undo func()) {
+	return SetBeforeMetaWrite(func(string) {
+		beforeMetaWrite = nil
+		f()
+	})
+}
