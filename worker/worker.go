@@ -390,26 +390,27 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.Tas
 		log.Warn("rejecting genome", "err", res.Failure)
 	default:
 		dir, err := w.dataDir(ctx, task)
-		if errors.Is(err, models.ErrCannotRunHere) {
-			// This worker's setup: workers with the data train it.
-			w.refuse(ctx, d, task, err)
-			return true
-		}
 		if err != nil {
-			if ctx.Err() != nil {
+			switch afterData(err, ctx.Err() != nil, d.Attempt, task.MaxAttempts) {
+			case refuse:
+				// This worker's setup: workers with the data train it.
+				w.refuse(ctx, d, task, err)
+				return true
+			case handBack:
 				w.putBack(ctx, d, task, 0)
 				return false
-			}
-			var gone *dataGoneError
-			if !errors.As(err, &gone) || task.MaxAttempts == 0 || d.Attempt < task.MaxAttempts {
+			case fail:
+				// Its last attempt: the cause is the genome's failure, not
+				// "every worker that took it died or lost it" at the next.
+				var gone *dataGoneError
+				errors.As(err, &gone) // afterData fails nothing else
+				res.Failure = gone.Error()
+				log.Error("data set missing from the object store at the task's last attempt: the genome fails", "err", gone.err, "max_attempts", task.MaxAttempts)
+			default:
 				log.Error("data set unavailable, handing the task back", "err", err)
 				_ = d.Nak(w.cfg.DataRetryDelay)
 				return false
 			}
-			// Its last attempt: the cause is the genome's failure, not
-			// "every worker that took it died or lost it" at the next.
-			res.Failure = gone.Error()
-			log.Error("data set missing from the object store at the task's last attempt: the genome fails", "err", gone.err, "max_attempts", task.MaxAttempts)
 			break
 		}
 		started := gahpo.Started{V: gahpo.MessageVersion, RunID: task.RunID, GenomeID: task.GenomeID, Replicate: task.Replicate, Worker: s.name, Attempt: d.Attempt, At: time.Now(), Token: task.Token}
@@ -424,28 +425,25 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.Tas
 		err = w.train(ctx, task, dir, s, started, &res)
 		stopAnnounce()
 		if err != nil {
-			if ctx.Err() != nil {
+			switch afterTraining(err, ctx.Err() != nil, d.Attempt, task.MaxAttempts) {
+			case handBack:
 				log.Info("stopping: handing the task back")
 				w.putBack(ctx, d, task, 0)
 				return false
-			}
-			if errors.Is(err, models.ErrCannotRunHere) {
-				// This worker's setup, not the genome: an attempt here
-				// would count against a genome that others can train.
+			case refuse:
 				w.refuse(ctx, d, task, err)
 				return true
-			}
-			if errors.Is(err, errCacheChanged) {
+			case handBackLater:
 				log.Warn("training failed as this worker's cache changed under it; handing the task back uncounted", "err", err)
 				w.putBack(ctx, d, task, w.cfg.RetryDelay)
 				return false
-			}
-			if retry(err) && task.MaxAttempts > 0 && d.Attempt < task.MaxAttempts {
+			case retry:
 				log.Warn("training failed on this worker; handing the task back for another attempt", "err", err, "max_attempts", task.MaxAttempts)
 				_ = d.Nak(w.cfg.RetryDelay)
 				return false
+			default:
+				res.Failure = err.Error()
 			}
-			res.Failure = err.Error()
 		}
 	}
 	if res.Failure != "" {
@@ -483,11 +481,11 @@ func (w *Worker) handle(ctx context.Context, d *bus.Delivery, s slot, q *bus.Tas
 // retrying it would take a worker down again).
 var errPanicked = errors.New("training panicked")
 
-// retry tells whether a training error is worth another attempt: it is
-// neither the task's own fault nor a panic.
+// retryable tells whether a training error is worth another attempt: it
+// is neither the task's own fault nor a panic.
 // A checkpoint archive that is refused (bus.ErrBadArchive) would be
 // refused by every worker.
-func retry(err error) bool {
+func retryable(err error) bool {
 	return !errors.Is(err, models.ErrUntrainable) && !errors.Is(err, errPanicked) && !errors.Is(err, bus.ErrBadArchive)
 }
 
