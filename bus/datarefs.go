@@ -71,7 +71,7 @@ func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef,
 		if err := casBackoff(ctx, attempt); err != nil {
 			return gahpo.DataRef{}, err
 		}
-		info, seq, err := readMeta(ctx, stream, subject)
+		info, seq, err := c.readMeta(ctx, stream, subject)
 		if err != nil {
 			return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s: %w", BucketData, name, err)
 		}
@@ -255,7 +255,7 @@ func (c *Conn) updateMeta(ctx context.Context, stream jetstream.Stream, bucket, 
 		if err := casBackoff(ctx, attempt); err != nil {
 			return err
 		}
-		info, seq, err := readMeta(ctx, stream, subject)
+		info, seq, err := c.readMeta(ctx, stream, subject)
 		if err != nil {
 			return err
 		}
@@ -281,23 +281,56 @@ func metaSubject(bucket, name string) string {
 
 // readMeta reads the last meta message on subject: the object it
 // describes, nil when there is none or it is deleted, and the subject's
-// last sequence (0 when it has no message).
-func readMeta(ctx context.Context, stream jetstream.Stream, subject string) (*jetstream.ObjectInfo, uint64, error) {
-	m, err := stream.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, 0, nil
+// last sequence (0 when it has no message). It asks the stream's leader
+// ($JS.API.STREAM.MSG.GET), not for a direct get, which nats.go's
+// GetLastMsgForSubject makes on a stream that allows them (an object
+// store's does) and which any replica may answer with what it has applied
+// so far: a write is refused when its read was stale, but a read that
+// decides to write nothing is not checked, and a release that read a
+// follower's meta without its run's mark left the mark, and the object, for
+// good.
+func (c *Conn) readMeta(ctx context.Context, stream jetstream.Stream, subject string) (*jetstream.ObjectInfo, uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 	}
+	req, err := json.Marshal(struct {
+		LastFor string `json:"last_by_subj"`
+	}{subject})
 	if err != nil {
 		return nil, 0, err
 	}
+	reply, err := c.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream.CachedInfo().Config.Name, req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", subject, err)
+	}
+	var resp struct {
+		Message *struct {
+			Sequence uint64 `json:"seq"`
+			Data     []byte `json:"data"`
+		} `json:"message"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(reply.Data, &resp); err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", subject, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return nil, 0, nil
+	case resp.Error != nil:
+		return nil, 0, fmt.Errorf("read %s: %w", subject, resp.Error)
+	case resp.Message == nil:
+		return nil, 0, fmt.Errorf("read %s: an answer without a message", subject)
+	}
 	var info jetstream.ObjectInfo
-	if err := json.Unmarshal(m.Data, &info); err != nil {
-		return nil, 0, fmt.Errorf("meta message %d: %w", m.Sequence, err)
+	if err := json.Unmarshal(resp.Message.Data, &info); err != nil {
+		return nil, 0, fmt.Errorf("meta message %d: %w", resp.Message.Sequence, err)
 	}
 	if info.Deleted {
-		return nil, m.Sequence, nil
+		return nil, resp.Message.Sequence, nil
 	}
-	return &info, m.Sequence, nil
+	return &info, resp.Message.Sequence, nil
 }
 
 // writeMeta writes info as the meta message on subject if the subject's

@@ -3,6 +3,7 @@ package bus_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -242,7 +243,13 @@ func TestPutRunDataConcurrentUploads(t *testing.T) {
 // dataChunks counts the chunk messages in the data bucket's stream.
 func dataChunks(t *testing.T, ctx context.Context, srv *natsserver.Server) uint64 {
 	t.Helper()
-	s, err := rawJetStream(t, srv, "", "").Stream(ctx, "OBJ_"+bus.BucketData)
+	return dataChunksAs(t, ctx, srv, "", "")
+}
+
+// dataChunksAs is dataChunks for a server with users.
+func dataChunksAs(t *testing.T, ctx context.Context, srv *natsserver.Server, user, password string) uint64 {
+	t.Helper()
+	s, err := rawJetStream(t, srv, user, password).Stream(ctx, "OBJ_"+bus.BucketData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,4 +262,64 @@ func dataChunks(t *testing.T, ctx context.Context, srv *natsserver.Server) uint6
 		n += k
 	}
 	return n
+}
+
+// TestDataMarksReadTheLeader runs a put and the releases as a user who may
+// not make a direct get of the object's meta, which any replica of a stream
+// may answer with what it has applied so far: the marks are read from the
+// stream's leader, or a release could read a follower's meta without its
+// mark, write nothing, and leave the object for good. A direct get of the
+// meta refused here fails the test (nats.go's listing makes one of its
+// own, of every meta subject at once, which stays allowed).
+func TestDataMarksReadTheLeader(t *testing.T) {
+	path := writeData(t, t.TempDir(), "train.csv", 'a', 200<<10)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := bus.DataObjectName(bus.Digest(data), "train.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := "$O." + bus.BucketData + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
+	users := filepath.Join(t.TempDir(), "auth.conf")
+	if err := os.WriteFile(users, []byte(`authorization {
+  users = [
+    {user: leader, password: l-secret, permissions: {
+      publish: {allow: [">"], deny: ["$JS.API.DIRECT.GET.OBJ_`+bus.BucketData+`.`+meta+`"]}
+      subscribe: {allow: [">"]}
+    }}
+  ]
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir(), UsersFile: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: "leader", User: "leader", Password: "l-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	for _, run := range []string{"run-a", "run-b", "run-a"} {
+		if _, err := c.PutRunData(ctx, path, run); err != nil {
+			t.Fatalf("PutRunData(%s): %v", run, err)
+		}
+	}
+	for _, tt := range []struct {
+		run     string
+		deleted int
+	}{{"run-a", 0}, {"run-b", 1}} {
+		if n, err := c.ReleaseData(ctx, tt.run); err != nil || n != tt.deleted {
+			t.Fatalf("ReleaseData(%s) = %d, %v; want %d deleted", tt.run, n, err, tt.deleted)
+		}
+	}
+	if n := dataChunksAs(t, ctx, srv, "leader", "l-secret"); n != 0 {
+		t.Errorf("%d chunks left after the last release, want 0", n)
+	}
 }
