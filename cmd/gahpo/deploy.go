@@ -35,7 +35,7 @@ var natsSecrets = []struct{ what, flag, env string }{
 // environment ([envSecret]); a flag given replaces them. It also adds the
 // reply-subject prefix that per-user permissions need.
 func (n *natsFlags) registerSecretFiles(fs *flag.FlagSet) {
-	fs.StringVar(&n.inbox, "nats-inbox-prefix", os.Getenv("GAHPO_NATS_INBOX_PREFIX"), "prefix of this client's reply subjects instead of _INBOX: _INBOX_<user> with deploy/nats/auth.conf (_INBOX_coordinator, _INBOX_worker, _INBOX_query for query and status; a worker replies under <prefix>.<an id of its own>); env GAHPO_NATS_INBOX_PREFIX")
+	fs.StringVar(&n.inbox, "nats-inbox-prefix", os.Getenv("GAHPO_NATS_INBOX_PREFIX"), "prefix of this client's reply subjects instead of _INBOX: _INBOX_<user> with deploy/nats/auth.conf (_INBOX_coordinator, _INBOX_worker, _INBOX_query for query, status and report; a worker replies under <prefix>.<an id of its own>); env GAHPO_NATS_INBOX_PREFIX")
 	n.secretErr = map[string]error{}
 	for _, s := range natsSecrets {
 		dst := &n.token
