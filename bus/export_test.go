@@ -18,3 +18,11 @@ func OnceBeforeMetaWrite(f func()) (undo func()) {
 		f()
 	})
 }
+
+// SetBeforeLookAgain sets the hook that runs when a read of an object did
+// not find it and is about to look again, and returns the function that
+// takes it away.
+func SetBeforeLookAgain(f func(name string)) (undo func()) {
+	beforeLookAgain = f
+	return func() { beforeLookAgain = nil }
+}

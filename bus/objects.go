@@ -183,7 +183,40 @@ func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte,
 // the reader's reads from the next one on (Close waits for a read under
 // way, which returns on data or at its deadline). The caller closes the
 // result.
+//
+// An object that is not found is looked for again, twice, within
+// notFoundWait: the objects read here (data sets, checkpoints) are named in
+// a task only once their put was acknowledged, but Get reads their meta by
+// a direct get, which any replica of a replicated stream may answer with
+// what it has applied so far. Without the second look a follower a few
+// milliseconds behind failed the attempt.
 func openObject(ctx context.Context, obs jetstream.ObjectStore, name string) (jetstream.ObjectResult, error) {
+	for wait := notFoundWait / 3; ; wait *= 2 {
+		obj, err := openObjectOnce(ctx, obs, name)
+		if !errors.Is(err, jetstream.ErrObjectNotFound) || wait > notFoundWait {
+			return obj, err
+		}
+		if beforeLookAgain != nil {
+			beforeLookAgain(name)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// beforeLookAgain, when not nil, runs when openObject has not found an
+// object and is about to look again: the tests' way to put it in between.
+var beforeLookAgain func(name string)
+
+// notFoundWait is about how long openObject looks again for an object that
+// is not found (1/3 of it, then 2/3).
+const notFoundWait = 600 * time.Millisecond
+
+// openObjectOnce is openObject without the second look.
+func openObjectOnce(ctx context.Context, obs jetstream.ObjectStore, name string) (jetstream.ObjectResult, error) {
 	gctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
 	if dl, ok := ctx.Deadline(); ok {
 		gctx, cancel = context.WithDeadline(gctx, later(dl, time.Now().Add(objectSetupTimeout)))
