@@ -63,7 +63,10 @@ func TestAfterTraining(t *testing.T) {
 		{"stopping beats everything", untrainable, true, 1, 3, handBack},
 		{"stopping, cannot run here", cannot, true, 1, 3, handBack},
 		{"cannot run here", cannot, false, 3, 3, refuse},
+		{"cannot run here, attempts left: refused, not retried", cannot, false, 1, 3, refuse},
 		{"the cache changed: uncounted", cache, false, 3, 3, handBackLater},
+		{"the cache changed, attempts left: uncounted, not retried", cache, false, 1, 3, handBackLater},
+		{"the cache changed, stopping: at once", cache, true, 1, 3, handBack},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := afterTraining(c.err, c.stopping, c.attempt, c.max); got != c.want {
