@@ -85,7 +85,7 @@ func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef,
 			if info != nil {
 				old = info.NUID
 			}
-			if info, err = c.putChunks(ctx, stream, BucketData, name, data); err != nil {
+			if info, err = c.putChunks(ctx, stream, ref, data); err != nil {
 				return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s: %w", BucketData, name, err)
 			}
 			put = info.NUID
@@ -112,20 +112,22 @@ func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef,
 	return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s for run %s: %d other writes came in between", BucketData, name, run, casRetries)
 }
 
-// putChunks publishes data as the chunks of a new upload of bucket/name,
-// as nats.go's Put does, and returns the meta that names them (not yet
-// written). The chunks are purged if one fails.
-func (c *Conn) putChunks(ctx context.Context, stream jetstream.Stream, bucket, name string, data []byte) (*jetstream.ObjectInfo, error) {
+// putChunks publishes data, whose digest and size ref holds, as the
+// chunks of a new upload of ref's object, as nats.go's Put does, and
+// returns the meta that names them (not yet written). The chunks are
+// purged if one fails.
+func (c *Conn) putChunks(ctx context.Context, stream jetstream.Stream, ref gahpo.DataRef, data []byte) (*jetstream.ObjectInfo, error) {
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
+	bucket := ref.Bucket
 	info := &jetstream.ObjectInfo{
-		ObjectMeta: jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunkSize}},
+		ObjectMeta: jetstream.ObjectMeta{Name: ref.Name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunkSize}},
 		Bucket:     bucket,
 		NUID:       hex.EncodeToString(id),
-		Size:       uint64(len(data)),
-		Digest:     Digest(data),
+		Size:       ref.Size,
+		Digest:     ref.Digest,
 	}
 	subject := "$O." + bucket + ".C." + info.NUID
 	var acks []jetstream.PubAckFuture
@@ -162,12 +164,7 @@ func casBackoff(ctx context.Context, attempt int) error {
 	if attempt == 0 {
 		return nil
 	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Duration(min(attempt, 10)) * 5 * time.Millisecond):
-		return nil
-	}
+	return sleepCtx(ctx, time.Duration(min(attempt, 10))*5*time.Millisecond)
 }
 
 // ReleaseData removes run's mark from the data objects it marked, and

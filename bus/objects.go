@@ -199,10 +199,8 @@ func openObject(ctx context.Context, obs jetstream.ObjectStore, name string) (je
 		if beforeLookAgain != nil {
 			beforeLookAgain(name)
 		}
-		select {
-		case <-ctx.Done():
+		if sleepCtx(ctx, wait) != nil {
 			return nil, err
-		case <-time.After(wait):
 		}
 	}
 }
