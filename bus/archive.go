@@ -411,19 +411,12 @@ func (c *Conn) GetDir(ctx context.Context, ref gahpo.ObjectRef, dir string) erro
 // GetDirLimits is GetDir with other limits.
 func (c *Conn) GetDirLimits(ctx context.Context, ref gahpo.ObjectRef, dir string, lim ArchiveLimits) error {
 	lim = lim.orDefault()
-	obs, err := c.js.ObjectStore(ctx, ref.Bucket)
-	if err != nil {
-		return fmt.Errorf("bus: object store %s: %w", ref.Bucket, err)
-	}
-	obj, err := openObject(ctx, obs, ref.Name)
+	obj, err := c.openObject(ctx, ref.Bucket, ref.Name)
 	if err != nil {
 		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
 	}
 	defer obj.Close()
-	info, err := obj.Info()
-	if err != nil {
-		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
-	}
+	info := obj.info
 	if ref.Digest != "" && info.Digest != ref.Digest {
 		return fmt.Errorf("%w: %s/%s: digest %s, want %s", ErrBadArchive, ref.Bucket, ref.Name, info.Digest, ref.Digest)
 	}
@@ -434,11 +427,11 @@ func (c *Conn) GetDirLimits(ctx context.Context, ref gahpo.ObjectRef, dir string
 	h := sha256.New()
 	r := io.TeeReader(obj, h)
 	if err := Unpack(r, dir, lim); err != nil {
-		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, readErr(ctx, err))
+		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
 	}
 	// Read to the end: the client checks the digest there.
 	if _, err := io.Copy(io.Discard, r); err != nil {
-		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, readErr(ctx, err))
+		return fmt.Errorf("bus: get %s/%s: %w", ref.Bucket, ref.Name, err)
 	}
 	if got := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil)); got != info.Digest {
 		return fmt.Errorf("%w: %s/%s: read digest %s, want %s", ErrBadArchive, ref.Bucket, ref.Name, got, info.Digest)

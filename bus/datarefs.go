@@ -71,7 +71,7 @@ func (c *Conn) PutRunData(ctx context.Context, path, run string) (gahpo.DataRef,
 		if err := casBackoff(ctx, attempt); err != nil {
 			return gahpo.DataRef{}, err
 		}
-		info, seq, err := c.readMeta(ctx, stream, subject)
+		info, seq, err := c.readMeta(ctx, stream.CachedInfo().Config.Name, subject)
 		if err != nil {
 			return gahpo.DataRef{}, fmt.Errorf("bus: put %s/%s: %w", BucketData, name, err)
 		}
@@ -252,7 +252,7 @@ func (c *Conn) updateMeta(ctx context.Context, stream jetstream.Stream, bucket, 
 		if err := casBackoff(ctx, attempt); err != nil {
 			return err
 		}
-		info, seq, err := c.readMeta(ctx, stream, subject)
+		info, seq, err := c.readMeta(ctx, stream.CachedInfo().Config.Name, subject)
 		if err != nil {
 			return err
 		}
@@ -286,7 +286,7 @@ func metaSubject(bucket, name string) string {
 // decides to write nothing is not checked, and a release that read a
 // follower's meta without its run's mark left the mark, and the object, for
 // good.
-func (c *Conn) readMeta(ctx context.Context, stream jetstream.Stream, subject string) (*jetstream.ObjectInfo, uint64, error) {
+func (c *Conn) readMeta(ctx context.Context, stream, subject string) (*jetstream.ObjectInfo, uint64, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
@@ -298,7 +298,7 @@ func (c *Conn) readMeta(ctx context.Context, stream jetstream.Stream, subject st
 	if err != nil {
 		return nil, 0, err
 	}
-	reply, err := c.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream.CachedInfo().Config.Name, req)
+	reply, err := c.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", subject, err)
 	}
@@ -315,6 +315,8 @@ func (c *Conn) readMeta(ctx context.Context, stream jetstream.Stream, subject st
 	switch {
 	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
 		return nil, 0, nil
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound:
+		return nil, 0, fmt.Errorf("read %s: %w", subject, jetstream.ErrBucketNotFound)
 	case resp.Error != nil:
 		return nil, 0, fmt.Errorf("read %s: %w", subject, resp.Error)
 	case resp.Message == nil:
@@ -354,12 +356,15 @@ func (c *Conn) writeMeta(ctx context.Context, subject string, info *jetstream.Ob
 
 // objectStream is the stream that holds bucket's objects.
 func (c *Conn) objectStream(ctx context.Context, bucket string) (jetstream.Stream, error) {
-	stream, err := c.js.Stream(ctx, "OBJ_"+bucket)
+	stream, err := c.js.Stream(ctx, objectStreamName(bucket))
 	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", bucket, err)
 	}
 	return stream, nil
 }
+
+// objectStreamName is the name of the stream that holds bucket's objects.
+func objectStreamName(bucket string) string { return "OBJ_" + bucket }
 
 // purgeChunks removes the chunks of an upload to bucket, whose objects
 // stream holds.

@@ -1,5 +1,7 @@
 package bus
 
+import "time"
+
 // SetBeforeMetaWrite sets the hook that runs between updateMeta's read of
 // an object's meta message and its write, and returns the function that
 // takes it away.
@@ -25,4 +27,13 @@ func OnceBeforeMetaWrite(f func()) (undo func()) {
 func SetBeforeLookAgain(f func(name string)) (undo func()) {
 	beforeLookAgain = f
 	return func() { beforeLookAgain = nil }
+}
+
+// SetObjectSetupTimeout sets how long a read of an object waits, at
+// least, for the consumer of its chunks to be created, and returns the
+// function that puts the default back.
+func SetObjectSetupTimeout(d time.Duration) (undo func()) {
+	old := objectSetupTimeout
+	objectSetupTimeout = d
+	return func() { objectSetupTimeout = old }
 }

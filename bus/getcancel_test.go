@@ -16,7 +16,7 @@ import (
 // consumer, streaming its chunks): none of those reads may leave a chunk
 // handler behind. nats.go's Get leaves one blocked for good when its
 // context ends while it creates its consumer (15 of these 2,000 reads did,
-// before openObject).
+// before openObject read objects itself).
 func TestGetBytesCancelledLeavesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: 2,000 reads")
@@ -51,9 +51,9 @@ func TestGetBytesCancelledLeavesNothing(t *testing.T) {
 		t.Fatal("no read was cut short: the test tests nothing")
 	}
 	var stuck int
-	for range 50 { // the handlers of ended reads return once their pipe closes
+	for range 50 { // the handlers of ended reads return once their reader is closed
 		buf := make([]byte, 1<<22)
-		stuck = strings.Count(string(buf[:runtime.Stack(buf, true)]), "jetstream.(*obs).Get.func")
+		stuck = strings.Count(string(buf[:runtime.Stack(buf, true)]), "bus.(*objectReader).handle")
 		if stuck == 0 {
 			return
 		}

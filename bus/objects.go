@@ -7,12 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gahpo/gahpo"
@@ -154,18 +157,14 @@ func IsNotFound(err error) bool {
 
 // GetBytes reads an object and checks its digest when want is not empty.
 func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte, error) {
-	obs, err := c.js.ObjectStore(ctx, bucket)
-	if err != nil {
-		return nil, fmt.Errorf("bus: object store %s: %w", bucket, err)
-	}
-	obj, err := openObject(ctx, obs, name)
+	obj, err := c.openObject(ctx, bucket, name)
 	if err != nil {
 		return nil, fmt.Errorf("bus: get %s/%s: %w", bucket, name, err)
 	}
 	defer obj.Close()
 	data, err := io.ReadAll(obj)
 	if err != nil {
-		return nil, fmt.Errorf("bus: get %s/%s: %w", bucket, name, readErr(ctx, err))
+		return nil, fmt.Errorf("bus: get %s/%s: %w", bucket, name, err)
 	}
 	if want != "" && Digest(data) != want {
 		return nil, fmt.Errorf("%w: get %s/%s: digest %s, want %s", ErrDigest, bucket, name, Digest(data), want)
@@ -173,26 +172,16 @@ func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte,
 	return data, nil
 }
 
-// openObject is obs.Get(ctx, name) without nats.go's leak on cancellation:
-// when Get's context ends while it creates its consumer, Get returns the
-// error without closing the pipe its chunk handler writes to, and a chunk
-// the server had already sent blocks that handler (and its subscription)
-// for good (nats.go v1.55, v1.56). So Get is given neither ctx's
-// cancellation nor a deadline sooner than objectSetupTimeout, and the end
-// of ctx closes the result instead, which ends the handler's writes, and
-// the reader's reads from the next one on (Close waits for a read under
-// way, which returns on data or at its deadline). The caller closes the
-// result.
+// openObject opens bucket/name for reading; the caller closes it.
 //
 // An object that is not found is looked for again, twice, within
 // notFoundWait: the objects read here (data sets, checkpoints) are named in
-// a task only once their put was acknowledged, but Get reads their meta by
-// a direct get, which any replica of a replicated stream may answer with
-// what it has applied so far. Without the second look a follower a few
-// milliseconds behind failed the attempt.
-func openObject(ctx context.Context, obs jetstream.ObjectStore, name string) (jetstream.ObjectResult, error) {
+// a task only once their put was acknowledged, and a look that came too
+// soon after a put (on another connection, through another server) costs
+// the attempt otherwise.
+func (c *Conn) openObject(ctx context.Context, bucket, name string) (*objectReader, error) {
 	for wait := notFoundWait / 3; ; wait *= 2 {
-		obj, err := openObjectOnce(ctx, obs, name)
+		obj, err := c.openObjectOnce(ctx, bucket, name)
 		if !errors.Is(err, jetstream.ErrObjectNotFound) || wait > notFoundWait {
 			return obj, err
 		}
@@ -213,50 +202,150 @@ var beforeLookAgain func(name string)
 // is not found (1/3 of it, then 2/3).
 const notFoundWait = 600 * time.Millisecond
 
+// objectSetupTimeout is the least time openObject gives the server to
+// create the consumer of an object's chunks (a variable for the tests).
+var objectSetupTimeout = 5 * time.Second
+
+// objectStallTimeout is how long a read waits for an object's next chunk
+// before it fails: the consumer of the chunks sends heartbeats every 5 s
+// and is created again when they stop (a server restarted), so a read that
+// waits longer waits for a server that is not coming back soon.
+const objectStallTimeout = 30 * time.Second
+
 // openObjectOnce is openObject without the second look.
-func openObjectOnce(ctx context.Context, obs jetstream.ObjectStore, name string) (jetstream.ObjectResult, error) {
-	gctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
-	if dl, ok := ctx.Deadline(); ok {
-		gctx, cancel = context.WithDeadline(gctx, later(dl, time.Now().Add(objectSetupTimeout)))
+//
+// It is nats.go's ObjectStore.Get written again, for two reasons. Get reads
+// the object's meta by a direct get, which any replica of a replicated
+// stream may answer with what it has applied so far; this reads it from the
+// stream's leader. And Get's chunk handler writes each chunk into a pipe
+// and blocks until it is read; when Get fails after the consumer was
+// created (its context ended, or the server went away while it waited for
+// the consumer's answer), it returns the error without closing that pipe,
+// and a chunk the server had already sent blocks the handler, and its
+// subscription, for good (nats.go v1.55, v1.56). Here the handler hands
+// chunks over or gives up when the reader is closed, whatever happened.
+func (c *Conn) openObjectOnce(ctx context.Context, bucket, name string) (*objectReader, error) {
+	stream := objectStreamName(bucket)
+	info, _, err := c.readMeta(ctx, stream, metaSubject(bucket, name))
+	switch {
+	case err != nil:
+		return nil, err
+	case info == nil:
+		return nil, jetstream.ErrObjectNotFound
+	case info.Opts != nil && info.Opts.Link != nil:
+		return nil, fmt.Errorf("%s is a link to %s/%s: gahpo writes none", name, info.Opts.Link.Bucket, info.Opts.Link.Name)
 	}
-	obj, err := obs.Get(gctx, name)
+	r := &objectReader{ctx: ctx, info: info, h: sha256.New(), chunks: make(chan *nats.Msg, 4), done: make(chan struct{})}
+	if info.Size == 0 {
+		return r, nil
+	}
+	setup := objectSetupTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		setup = max(setup, time.Until(dl))
+	}
+	js, err := c.nc.JetStream(nats.MaxWait(setup))
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { obj.Close() })
-	return &closer{ObjectResult: obj, done: func() { stop(); cancel() }}, nil
-}
-
-// objectSetupTimeout is the least time openObject gives Get to set up.
-const objectSetupTimeout = 5 * time.Second
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
+	r.sub, err = js.Subscribe("$O."+bucket+".C."+info.NUID, r.handle, nats.OrderedConsumer(), nats.BindStream(stream))
+	if err != nil {
+		r.Close() // a handler already given a chunk returns
+		return nil, closed(c.nc, err)
 	}
-	return b
+	return r, nil
 }
 
-// closer is an object store result whose Close also runs done.
-type closer struct {
-	jetstream.ObjectResult
-	done func()
+// objectReader reads one object's chunks, in order, as a stream of bytes;
+// the digest of all of them must be the meta's. It is read from one
+// goroutine.
+type objectReader struct {
+	ctx    context.Context
+	info   *jetstream.ObjectInfo
+	sub    *nats.Subscription // nil for an empty object
+	chunks chan *nats.Msg     // from handle to Read
+	done   chan struct{}      // closed by Close: handle gives up
+	once   sync.Once
+
+	buf  []byte    // what Read has yet to return of the last chunk
+	got  uint64    // bytes of the object received
+	h    hash.Hash // of those bytes
+	err  error     // what Read returns from now on
+	stop *time.Timer
 }
 
-func (c *closer) Close() error {
-	err := c.ObjectResult.Close()
-	c.done()
-	return err
-}
-
-// readErr is err, or ctx's error when ctx ended: openObject's result was
-// then closed under its reader, which reads a closed pipe.
-func readErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
+// handle is the subscription's handler: it hands a chunk to the reader,
+// or drops it once the reader is closed.
+func (r *objectReader) handle(m *nats.Msg) {
+	select {
+	case r.chunks <- m:
+	case <-r.done:
 	}
-	return err
+}
+
+// Read implements io.Reader. It fails when the object's context ends,
+// when no chunk came for objectStallTimeout, when the chunks hold more or
+// fewer bytes than the meta says, or at their end when their digest is not
+// the meta's.
+func (r *objectReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 && r.err == nil {
+		r.err = r.next()
+	}
+	if len(r.buf) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// next fills buf with the next chunk, or says why it cannot: io.EOF after
+// the last one.
+func (r *objectReader) next() error {
+	if r.got == r.info.Size {
+		if d := digestForm(r.h.Sum(nil)); d != r.info.Digest {
+			return fmt.Errorf("%w: %s: read %s, meta %s", jetstream.ErrDigestMismatch, r.info.Name, d, r.info.Digest)
+		}
+		return io.EOF
+	}
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	if r.stop == nil {
+		r.stop = time.NewTimer(objectStallTimeout)
+	} else {
+		r.stop.Reset(objectStallTimeout)
+	}
+	select {
+	case m := <-r.chunks:
+		r.got += uint64(len(m.Data))
+		if r.got > r.info.Size {
+			return fmt.Errorf("%s: chunks hold more than its %d bytes", r.info.Name, r.info.Size)
+		}
+		if meta, err := m.Metadata(); err == nil && meta.NumPending == 0 && r.got < r.info.Size {
+			return fmt.Errorf("%s: chunks end after %d of its %d bytes", r.info.Name, r.got, r.info.Size)
+		}
+		r.h.Write(m.Data)
+		r.buf = m.Data
+		return nil
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	case <-r.stop.C:
+		return fmt.Errorf("%s: no chunk for %s after %d of its %d bytes", r.info.Name, objectStallTimeout, r.got, r.info.Size)
+	}
+}
+
+// Close ends the subscription; the handler drops what still comes.
+func (r *objectReader) Close() error {
+	r.once.Do(func() {
+		close(r.done)
+		if r.stop != nil {
+			r.stop.Stop()
+		}
+		if r.sub != nil {
+			_ = r.sub.Unsubscribe()
+		}
+	})
+	return nil
 }
 
 // ObjectDigest is the digest the object store keeps for an object (in
@@ -264,11 +353,10 @@ func readErr(ctx context.Context, err error) error {
 // reference that carries no digest of its own (an older coordinator's) is
 // checked against.
 func (c *Conn) ObjectDigest(ctx context.Context, bucket, name string) (string, error) {
-	obs, err := c.js.ObjectStore(ctx, bucket)
-	if err != nil {
-		return "", fmt.Errorf("bus: object store %s: %w", bucket, err)
+	info, _, err := c.readMeta(ctx, objectStreamName(bucket), metaSubject(bucket, name))
+	if err == nil && info == nil {
+		err = jetstream.ErrObjectNotFound
 	}
-	info, err := obs.GetInfo(ctx, name)
 	if err != nil {
 		return "", fmt.Errorf("bus: object %s/%s: %w", bucket, name, err)
 	}
