@@ -1,9 +1,10 @@
 package cnn
 
 import (
-	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/gahpo/gahpo/models/par"
 )
 
 // spans is an elementwise parallel section: a kernel called on the same
@@ -36,24 +37,25 @@ const (
 
 var spans32, spans64 = newSpansPool[float32](), newSpansPool[float64]()
 
-func newSpansPool[T float32 | float64]() *sync.Pool {
-	return &sync.Pool{New: func() any {
+func newSpansPool[T float32 | float64]() *par.Pool[spans[T]] {
+	return par.NewPool(64, func() *spans[T] {
 		s := &spans[T]{}
 		s.fn = s.run
 		return s
-	}}
+	})
 }
 
 // forSpans calls kernel on s0..s3 (of equal length; unused ones nil) cut
 // into the ranges of units shared among the cores, and reports whether
 // every call returned true.
 func forSpans[T float32 | float64](units int, kernel spanKernel, opt *Adadelta, s0, s1, s2, s3 []T) bool {
-	pool := spans64
+	var pools any = spans64
 	var zero T
 	if unsafe.Sizeof(zero) == 4 {
-		pool = spans32
+		pools = spans32
 	}
-	s := pool.Get().(*spans[T])
+	pool := pools.(*par.Pool[spans[T]])
+	s := pool.Get()
 	s.kernel, s.opt, s.units, s.size = kernel, opt, units, len(s0)
 	s.s = [4][]T{s0, s1, s2, s3}
 	s.bad.Store(false)

@@ -1,8 +1,9 @@
 package gemm
 
 import (
-	"sync"
 	"unsafe"
+
+	"github.com/gahpo/gahpo/models/par"
 )
 
 // Cache blocking. A kc×nc block of op(B), packed into panels of nr columns
@@ -91,7 +92,9 @@ type prefetchJob struct {
 	row, k, hint int
 }
 
-var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+// wsPool holds the workspaces not in use: more than the goroutines that
+// compute products at once.
+var wsPool = par.NewPool(64, func() *workspace { return new(workspace) })
 
 // grow returns s resized to n elements, reallocated when too small.
 func grow[T any](s []T, n int) []T {

@@ -1,8 +1,6 @@
 package gemm
 
 import (
-	"sync"
-
 	"github.com/gahpo/gahpo/models/par"
 )
 
@@ -52,12 +50,12 @@ func plan(ker *microKernel, p *problem, t int) (split, int) {
 func run(ker *microKernel, threads int, p *problem) {
 	how, t := plan(ker, p, threads)
 	if how == splitNone {
-		w := wsPool.Get().(*workspace)
+		w := wsPool.Get()
 		w.gemm(ker, p)
 		wsPool.Put(w)
 		return
 	}
-	sec := sections.Get().(*section)
+	sec := sections.Get()
 	sec.ker = ker
 	sec.parts, sec.subs = grow(sec.parts, t), grow(sec.subs, t)
 	parts, subs := sec.parts, sec.subs
@@ -74,7 +72,7 @@ func run(ker *microKernel, threads int, p *problem) {
 		case splitK:
 			subs[i] = p.sub(0, p.m, 0, p.n, i*p.k/t, (i+1)*p.k/t)
 		}
-		w := wsPool.Get().(*workspace)
+		w := wsPool.Get()
 		parts[i] = w
 		if how == splitK && i > 0 {
 			// Parts past the first sum into their own part of C.
@@ -114,11 +112,11 @@ type section struct {
 }
 
 // sections holds the sections not in use.
-var sections = sync.Pool{New: func() any {
+var sections = par.NewPool(64, func() *section {
 	s := &section{}
 	s.do = s.part
 	return s
-}}
+})
 
 // part computes part i of the section.
 func (s *section) part(i int) { s.parts[i].gemm(s.ker, &s.subs[i]) }

@@ -71,8 +71,8 @@ type job struct {
 	panicked atomic.Pointer[any]
 }
 
-// jobs holds the jobs not in use.
-var jobs = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
+// jobs holds the jobs not in use: more than sections nest.
+var jobs = NewPool(64, func() *job { return &job{done: make(chan struct{}, 1)} })
 
 // work is one call of the section's work: Run's function, or claiming
 // items from next until none is left.
@@ -172,7 +172,7 @@ func Run(n int, work func()) {
 		work()
 		return
 	}
-	j := jobs.Get().(*job)
+	j := jobs.Get()
 	j.run = work
 	start(j, n)
 }
@@ -187,7 +187,7 @@ func For(n, t int, fn func(i int)) {
 		}
 		return
 	}
-	j := jobs.Get().(*job)
+	j := jobs.Get()
 	j.each, j.n = fn, int64(n)
 	start(j, t)
 }
@@ -201,7 +201,7 @@ func Chunks(size, c, t int, fn func(chunk, lo, hi int)) {
 		}
 		return
 	}
-	j := jobs.Get().(*job)
+	j := jobs.Get()
 	j.chunk, j.n, j.size = fn, int64(c), int64(size)
 	start(j, t)
 }
