@@ -203,13 +203,21 @@ var beforeLookAgain func(name string)
 const notFoundWait = 600 * time.Millisecond
 
 // objectSetupTimeout is the least time openObject gives the server to
-// create the consumer of an object's chunks (a variable for the tests).
+// answer a request about the consumer of an object's chunks: its creation,
+// its creation again after a server restart, its deletion (a variable for
+// the tests). A context with a later deadline gives more, up to
+// objectSetupMax.
 var objectSetupTimeout = 5 * time.Second
 
+// objectSetupMax is the most time openObject gives those requests.
+const objectSetupMax = 30 * time.Second
+
 // objectStallTimeout is how long a read waits for an object's next chunk
-// before it fails: the consumer of the chunks sends heartbeats every 5 s
-// and is created again when they stop (a server restarted), so a read that
-// waits longer waits for a server that is not coming back soon.
+// before it fails. The consumer of the chunks sends heartbeats every 5 s;
+// nats.go checks for them every 10 s and, once connected again, creates
+// the consumer anew where it stopped: a read survives a server's restart
+// of 10-25 s, and one that waits longer waits for a server that is not
+// coming back soon.
 const objectStallTimeout = 30 * time.Second
 
 // openObjectOnce is openObject without the second look.
@@ -235,13 +243,13 @@ func (c *Conn) openObjectOnce(ctx context.Context, bucket, name string) (*object
 	case info.Opts != nil && info.Opts.Link != nil:
 		return nil, fmt.Errorf("%s is a link to %s/%s: gahpo writes none", name, info.Opts.Link.Bucket, info.Opts.Link.Name)
 	}
-	r := &objectReader{ctx: ctx, info: info, h: sha256.New(), chunks: make(chan *nats.Msg, 4), done: make(chan struct{})}
+	r := &objectReader{ctx: ctx, nc: c.nc, info: info, h: sha256.New(), chunks: make(chan *nats.Msg, 4), done: make(chan struct{}), gone: make(chan struct{})}
 	if info.Size == 0 {
 		return r, nil
 	}
 	setup := objectSetupTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		setup = max(setup, time.Until(dl))
+		setup = min(max(setup, time.Until(dl)), max(setup, objectSetupMax))
 	}
 	js, err := c.nc.JetStream(nats.MaxWait(setup))
 	if err != nil {
@@ -252,6 +260,13 @@ func (c *Conn) openObjectOnce(ctx context.Context, bucket, name string) (*object
 		r.Close() // a handler already given a chunk returns
 		return nil, closed(c.nc, err)
 	}
+	// The subscription ends without Close when the connection closes for
+	// good or nats.go gives up creating the consumer again: the read fails
+	// then, not after objectStallTimeout.
+	r.sub.SetClosedHandler(func(string) { r.goneOnce.Do(func() { close(r.gone) }) })
+	if !r.sub.IsValid() { // ended before the handler was set
+		r.goneOnce.Do(func() { close(r.gone) })
+	}
 	return r, nil
 }
 
@@ -259,12 +274,15 @@ func (c *Conn) openObjectOnce(ctx context.Context, bucket, name string) (*object
 // the digest of all of them must be the meta's. It is read from one
 // goroutine.
 type objectReader struct {
-	ctx    context.Context
-	info   *jetstream.ObjectInfo
-	sub    *nats.Subscription // nil for an empty object
-	chunks chan *nats.Msg     // from handle to Read
-	done   chan struct{}      // closed by Close: handle gives up
-	once   sync.Once
+	ctx      context.Context
+	nc       *nats.Conn
+	info     *jetstream.ObjectInfo
+	sub      *nats.Subscription // nil for an empty object
+	chunks   chan *nats.Msg     // from handle to Read
+	done     chan struct{}      // closed by Close: handle gives up
+	once     sync.Once
+	gone     chan struct{} // closed when the subscription ended
+	goneOnce sync.Once
 
 	buf  []byte    // what Read has yet to return of the last chunk
 	got  uint64    // bytes of the object received
@@ -317,24 +335,40 @@ func (r *objectReader) next() error {
 	}
 	select {
 	case m := <-r.chunks:
-		r.got += uint64(len(m.Data))
-		if r.got > r.info.Size {
-			return fmt.Errorf("%s: chunks hold more than its %d bytes", r.info.Name, r.info.Size)
-		}
-		if meta, err := m.Metadata(); err == nil && meta.NumPending == 0 && r.got < r.info.Size {
-			return fmt.Errorf("%s: chunks end after %d of its %d bytes", r.info.Name, r.got, r.info.Size)
-		}
-		r.h.Write(m.Data)
-		r.buf = m.Data
-		return nil
+		return r.take(m)
 	case <-r.ctx.Done():
 		return r.ctx.Err()
+	case <-r.gone:
+		select { // chunks handed over before the end are still good
+		case m := <-r.chunks:
+			return r.take(m)
+		default:
+		}
+		return closed(r.nc, fmt.Errorf("%s: its subscription ended after %d of its %d bytes", r.info.Name, r.got, r.info.Size))
 	case <-r.stop.C:
-		return fmt.Errorf("%s: no chunk for %s after %d of its %d bytes", r.info.Name, objectStallTimeout, r.got, r.info.Size)
+		return closed(r.nc, fmt.Errorf("%s: no chunk for %s after %d of its %d bytes", r.info.Name, objectStallTimeout, r.got, r.info.Size))
 	}
 }
 
-// Close ends the subscription; the handler drops what still comes.
+// take makes m the next chunk of the object.
+func (r *objectReader) take(m *nats.Msg) error {
+	r.got += uint64(len(m.Data))
+	if r.got > r.info.Size {
+		return fmt.Errorf("%s: chunks hold more than its %d bytes", r.info.Name, r.info.Size)
+	}
+	if meta, err := m.Metadata(); err == nil && meta.NumPending == 0 && r.got < r.info.Size {
+		return fmt.Errorf("%s: chunks end after %d of its %d bytes", r.info.Name, r.got, r.info.Size)
+	}
+	r.h.Write(m.Data)
+	r.buf = m.Data
+	return nil
+}
+
+// Close ends the subscription and returns at once; the handler drops what
+// still comes. The consumer's deletion, a request to the server that
+// Unsubscribe waits for, is made on a goroutine of its own: it ends with
+// the server's answer, after the setup time, or when the connection
+// closes, and a reader whose server is away does not wait for it.
 func (r *objectReader) Close() error {
 	r.once.Do(func() {
 		close(r.done)
@@ -342,7 +376,7 @@ func (r *objectReader) Close() error {
 			r.stop.Stop()
 		}
 		if r.sub != nil {
-			_ = r.sub.Unsubscribe()
+			go func() { _ = r.sub.Unsubscribe() }()
 		}
 	})
 	return nil

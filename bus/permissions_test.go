@@ -44,14 +44,25 @@ func startWithUsers(t *testing.T) *natsserver.Server {
 
 func connectAs(t *testing.T, srv *natsserver.Server, user, password string) *bus.Conn {
 	t.Helper()
+	c, _ := connectLogged(t, srv, user, password)
+	return c
+}
+
+// connectLogged is connectAs with the connection's log kept: the server's
+// permissions violations are logged, also those of requests whose caller
+// does not wait for their answer.
+func connectLogged(t *testing.T, srv *natsserver.Server, user, password string) (*bus.Conn, *testnats.LogBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: user, User: user, Password: password, InboxPrefix: "_INBOX_" + user})
+	var log testnats.LogBuffer
+	c, err := bus.Connect(ctx, bus.Options{URL: srv.URL(), Name: user, User: user, Password: password, InboxPrefix: "_INBOX_" + user,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
 		t.Fatalf("connect as %s: %v", user, err)
 	}
 	t.Cleanup(c.Close)
-	return c
+	return c, &log
 }
 
 // refused runs op with a short deadline: a denied publish gets no answer.
@@ -122,7 +133,7 @@ func TestUnauthenticatedClientsAreRefused(t *testing.T) {
 func TestUsersHaveLeastPrivilege(t *testing.T) {
 	srv := startWithUsers(t)
 	coord := connectAs(t, srv, "coordinator", "c-secret")
-	worker := connectAs(t, srv, "worker", "w-secret")
+	worker, workerLog := connectLogged(t, srv, "worker", "w-secret")
 	query := connectAs(t, srv, "query", "q-secret")
 	ctx := context.Background()
 	var denied refusals // tried at once, at the end: each waits for its deadline
@@ -134,7 +145,8 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 	var ref gahpo.DataRef
 	allowed(t, "coordinator: put the data set", func(ctx context.Context) (err error) {
 		src := filepath.Join(t.TempDir(), "train.bin")
-		if err := os.WriteFile(src, make([]byte, 300<<10), 0o600); err != nil {
+		// Some MB, as a data set: reading it takes the consumer's flow control.
+		if err := os.WriteFile(src, make([]byte, 4<<20), 0o600); err != nil {
 			return err
 		}
 		ref, err = coord.PutData(ctx, src) // under its content's name, as a coordinator puts it
@@ -214,6 +226,13 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 	allowed(t, "worker: read a checkpoint (a promotion)", func(ctx context.Context) error {
 		return worker.GetDir(ctx, ckpt, t.TempDir())
 	})
+	// What the worker did so far must have asked nothing it may not: a read
+	// deletes its consumer after it returned, and a refusal of that is only
+	// logged.
+	time.Sleep(300 * time.Millisecond)
+	if log := workerLog.String(); strings.Contains(log, "Permissions Violation") {
+		t.Errorf("the worker's allowed work was refused something:\n%s", log)
+	}
 	if err := coord.PublishTask(ctx, gahpo.Task{V: gahpo.MessageVersion, RunID: run, GenomeID: 2, Kind: gahpo.KindFitness}); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +300,7 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 		t.Errorf("the worker's result: waiting %v, err %v", waiting, err)
 	}
 	data, err := coord.GetBytes(ctx, bus.BucketData, ref.Name, ref.Digest)
-	if err != nil || len(data) != 300<<10 {
+	if err != nil || len(data) != 4<<20 {
 		t.Errorf("the data set was changed: %d bytes, err %v", len(data), err)
 	}
 	if err := coord.GetDir(ctx, ckpt, t.TempDir()); err != nil {

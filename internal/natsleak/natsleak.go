@@ -11,8 +11,8 @@ import "go.uber.org/goleak"
 // resetPendingAcksOnReconnect, the watcher JetStream starts with the first
 // asynchronous publish (the coordinator's batches of tasks), which can
 // stay blocked on a nil channel after its connection closed. (The other
-// one known, an object store Get's chunk handler, is avoided instead: see
-// bus's openObject.)
+// one known, an object store Get's chunk handler, is avoided instead: bus
+// reads objects with a reader of its own, see its openObjectOnce.)
 func Options(extra ...goleak.Option) []goleak.Option {
 	return append([]goleak.Option{
 		goleak.IgnoreAnyFunction("github.com/nats-io/nats.go/jetstream.(*jetStream).resetPendingAcksOnReconnect"),
