@@ -106,17 +106,9 @@ func TestReadsWhileTheServerGoesLeaveNothing(t *testing.T) {
 	}
 	// Closing the connection ends its subscriptions' goroutines, but not one
 	// whose handler is blocked.
-	var stuck int
-	for range 50 {
-		buf := make([]byte, 1<<22)
-		stack := string(buf[:runtime.Stack(buf, true)])
-		stuck = strings.Count(stack, "nats.(*Conn).waitForMsgs")
-		if stuck == 0 {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if n := stillRunning("nats.(*Conn).waitForMsgs"); n > 0 {
+		t.Fatalf("%d subscription handlers left blocked after the connection closed", n)
 	}
-	t.Fatalf("%d subscription handlers left blocked after the connection closed", stuck)
 }
 
 // TestReadsWhoseConsumerCameTooLateLeaveNothing gives the creation of an
@@ -155,15 +147,21 @@ func TestReadsWhoseConsumerCameTooLateLeaveNothing(t *testing.T) {
 	t.Logf("%d reads of 400 gave up on their consumer", failed)
 	time.Sleep(200 * time.Millisecond) // chunks still on their way
 	c.Close()
-	var stuck int
+	if n := stillRunning("nats.(*Conn).waitForMsgs"); n > 0 {
+		t.Fatalf("%d subscription handlers left blocked after the connection closed", n)
+	}
+}
+
+// stillRunning waits up to 5 s for the goroutines with fn in their stack to
+// end, and returns how many are left.
+func stillRunning(fn string) int {
+	var n int
 	for range 50 {
 		buf := make([]byte, 1<<22)
-		stack := string(buf[:runtime.Stack(buf, true)])
-		stuck = strings.Count(stack, "nats.(*Conn).waitForMsgs")
-		if stuck == 0 {
-			return
+		if n = strings.Count(string(buf[:runtime.Stack(buf, true)]), fn); n == 0 {
+			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%d subscription handlers left blocked after the connection closed", stuck)
+	return n
 }
