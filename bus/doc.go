@@ -35,12 +35,20 @@
 // objects checked by digest. A data set's file is kept under its content's
 // SHA-256 and its file name (DataObjectName: "sha256-<hex>/train.csv"), so
 // that runs whose files share a name never replace each other's, and a
-// file they share is stored once; nothing deletes data objects (`gahpo
-// purge` neither), since another run may use one. A checkpoint directory between the rungs of a
-// multi-fidelity search is one tar archive (Conn.PutDir, Conn.GetDir):
-// unpacking refuses absolute or parent paths, symlinks that lead out of the
-// directory, links, special files and archives over ArchiveLimits, and
-// writes only through an os.Root on the directory.
+// file they share is stored once. Each run that uses a data object marks
+// it (PutRunData) and releases it when it ends or is purged (ReleaseData);
+// the release of the last mark deletes the object. A checkpoint directory
+// between the rungs of a multi-fidelity search is one tar archive
+// (Conn.PutDir, Conn.GetDir): unpacking refuses absolute or parent paths,
+// symlinks that lead out of the directory, links, special files and
+// archives over ArchiveLimits, and writes only through an os.Root on the
+// directory.
+//
+// Objects are read by a reader of this package (GetBytes, Fetch, GetDir),
+// not by nats.go's ObjectStore.Get: it reads an object's description from
+// its stream's leader, not from any replica, and its subscription handler
+// never blocks once the read is over, whatever ended it (see
+// openObjectOnce).
 //
 // Events (core NATS, best effort): gahpo.event.<run> once a worker's
 // training of a task has run for 100 ms, and after each epoch it trains
