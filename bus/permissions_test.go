@@ -317,7 +317,7 @@ func TestUsersHaveLeastPrivilege(t *testing.T) {
 
 // rawJetStream is a JetStream client of its own as user, to send the
 // requests gahpo itself never sends.
-func rawJetStream(t *testing.T, srv *natsserver.Server, user, password string) jetstream.JetStream {
+func rawJetStream(t testing.TB, srv *natsserver.Server, user, password string) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(srv.URL(), nats.UserInfo(user, password), nats.CustomInboxPrefix("_INBOX_"+user),
 		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})) // the refusals are what the test wants
