@@ -178,9 +178,10 @@ func (c *Conn) GetBytes(ctx context.Context, bucket, name, want string) ([]byte,
 //
 // An object that is not found is looked for again, twice, within
 // notFoundWait: the objects read here (data sets, checkpoints) are named in
-// a task only once their put was acknowledged, and a look that came too
-// soon after a put (on another connection, through another server) costs
-// the attempt otherwise.
+// a task only once their put was acknowledged. Descriptions are read from
+// the stream's leader (openObjectOnce), which holds every acknowledged put;
+// the second look stays as a margin for what no test here has made (a
+// leader elected in between, say), and costs only reads that would fail.
 func (c *Conn) openObject(ctx context.Context, bucket, name string) (*objectReader, error) {
 	for wait := notFoundWait / 3; ; wait *= 2 {
 		obj, err := c.openObjectOnce(ctx, bucket, name)
@@ -251,7 +252,7 @@ func (c *Conn) openObjectOnce(ctx context.Context, bucket, name string) (*object
 	}
 	setup := objectSetupTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		setup = min(max(setup, time.Until(dl)), max(setup, objectSetupMax))
+		setup = max(setup, min(time.Until(dl), objectSetupMax))
 	}
 	js, err := c.nc.JetStream(nats.MaxWait(setup))
 	if err != nil {

@@ -17,16 +17,8 @@ import (
 // middle of a read: the next Read fails with ErrClosed at once, not after
 // the 30 s a read waits for a chunk that is late.
 func TestReadOfAClosedConnectionFailsAtOnce(t *testing.T) {
-	srv, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
 	ctx := context.Background()
-	c, err := Connect(ctx, Options{URL: srv.URL(), Name: "closing"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startAndConnect(t, "closing")       // closed below, in the middle of a read
 	data := bytes.Repeat([]byte("y"), 4<<20) // 32 chunks: more than the reader's buffer holds
 	if _, err := c.PutBytes(ctx, BucketData, "big", data); err != nil {
 		t.Fatal(err)
@@ -57,17 +49,8 @@ func TestReadOfAClosedConnectionFailsAtOnce(t *testing.T) {
 // object was replaced), and bytes that do not hash to the meta's digest
 // fail the read at their end (a meta rewritten under the same chunks).
 func TestReadsCheckDigests(t *testing.T) {
-	srv, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
 	ctx := context.Background()
-	c, err := Connect(ctx, Options{URL: srv.URL(), Name: "digests"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startAndConnect(t, "digests")
 	data := bytes.Repeat([]byte("z"), 300<<10)
 	ref, err := c.PutBytes(ctx, BucketData, "a", data)
 	if err != nil {
@@ -105,4 +88,22 @@ func TestReadsCheckDigests(t *testing.T) {
 	if got, err := c.GetBytes(ctx, BucketData, "a", ""); !errors.Is(err, jetstream.ErrDigestMismatch) {
 		t.Errorf("GetBytes of chunks the meta's digest does not match: %d bytes, %v; want %v", len(got), err, jetstream.ErrDigestMismatch)
 	}
+}
+
+// startAndConnect starts an embedded server for the test and connects to
+// it (testnats does this outside the package, but imports bus); both end
+// with the test.
+func startAndConnect(t *testing.T, name string) *Conn {
+	t.Helper()
+	srv, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	c, err := Connect(context.Background(), Options{URL: srv.URL(), Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
